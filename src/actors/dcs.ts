@@ -1,0 +1,56 @@
+/**
+ * The dozen primitives every DCS backend offers (after Patroni's AbstractDCS). The etcd v3
+ * implementation lives in etcd-dcs.ts, the in-memory one (for unit tests and the simulator)
+ * in memory-dcs.ts; machines only ever see the results as events.
+ *
+ * Every method is bounded by the backend's retry timeout and rejects with DcsError when the
+ * DCS cannot be reached; `false` means "reached, but the compare failed".
+ */
+import type { ClusterView, MemberData, Status, HistoryLine } from '../cluster/view.ts';
+
+export class DcsError extends Error {
+  override name = 'DcsError';
+}
+
+export interface Dcs {
+  /** Grants (or re-grants) this node's lease with `ttl` seconds; returns its id. */
+  ensureLease(ttl: number): Promise<string>;
+  /** Keeps the lease alive. Resolves false when the lease is gone (expired or revoked). */
+  refreshLease(): Promise<boolean>;
+  /** Create `leader` = name on this node's lease, only if no leader key exists (create_revision == 0). */
+  attemptToAcquireLeader(name: string): Promise<boolean>;
+  /** Lease keepalive, then re-attach the leader key if it is on another lease. False: we are not leader any more. */
+  updateLeader(name: string): Promise<boolean>;
+  /** Unconditional put of the leader key on our lease (right after a successful bootstrap only). */
+  takeLeader(name: string): Promise<boolean>;
+  /** Compare-and-delete of our own leader key; optionally writes /status optime first. */
+  deleteLeader(name: string, lastLsn?: number): Promise<boolean>;
+  /** Write /members/<name> on our lease (skipped when unchanged). */
+  touchMember(name: string, data: MemberData): Promise<boolean>;
+  /** Create /initialize = "" if absent: the bootstrap race. */
+  initialize(): Promise<boolean>;
+  /** Plain put of /initialize = system identifier. */
+  setInitialize(sysid: string): Promise<boolean>;
+  /** Delete /initialize after a failed bootstrap. */
+  cancelInitialization(): Promise<boolean>;
+  /** Put /config; with `index`, only if its mod_revision still equals it. */
+  setConfig(value: Record<string, unknown>, index?: string): Promise<boolean>;
+  setFailover(value: Record<string, unknown>, index?: string): Promise<boolean>;
+  setStatus(status: Status): Promise<boolean>;
+  setHistory(history: readonly HistoryLine[]): Promise<boolean>;
+  /** Fresh read of the whole prefix. */
+  getCluster(): Promise<ClusterView>;
+  /**
+   * Range + watch on the scope prefix; calls `onView` with a new immutable view after every
+   * change (and once at start), `onError` when the watch breaks (it reconnects by itself).
+   * Returns a function that stops watching.
+   */
+  watch(onView: (view: ClusterView) => void, onError?: (err: Error) => void): () => void;
+  /** Stop everything. The lease is *not* revoked (Patroni lets member keys expire). */
+  close(): Promise<void>;
+}
+
+/** Where a scope's keys live: `/<namespace>/<scope>/`. */
+export function clusterPrefix(namespace: string, scope: string): string {
+  return `/${namespace}/${scope}/`.replace(/\/+/g, '/');
+}

@@ -1,0 +1,112 @@
+/**
+ * pgwarden's view of a Patroni-style YAML configuration after validation and defaults.
+ * The loader (src/config/load.ts) turns YAML + PATRONI_* variables into this shape.
+ */
+
+export interface RoleCredentials {
+  username: string;
+  password?: string;
+  [libpqOption: string]: string | undefined;
+}
+
+/** The dynamic settings that live in `/config` (bootstrap.dcs seeds them). */
+export interface DynamicConfig {
+  ttl: number;
+  loop_wait: number;
+  retry_timeout: number;
+  maximum_lag_on_failover: number;
+  primary_start_timeout: number;
+  primary_stop_timeout: number;
+  synchronous_mode: boolean;
+  synchronous_mode_strict: boolean;
+  synchronous_node_count: number;
+  check_timeline: boolean;
+  pause: boolean;
+  postgresql: {
+    use_pg_rewind: boolean;
+    use_slots: boolean;
+    parameters: Record<string, string | number | boolean>;
+    pg_hba?: string[];
+  };
+}
+
+export interface NodeConfig {
+  /** Path of the YAML file it came from (for reload), or null when built from the environment. */
+  source: string | null;
+  name: string;
+  scope: string;
+  /** Normalised: leading and trailing slash, runs of slashes collapsed, e.g. `/service/`. */
+  namespace: string;
+  restapi: {
+    listen: { host: string; port: number };
+    connect_address: string;
+    authentication?: { username: string; password: string };
+    certfile?: string;
+    keyfile?: string;
+    cafile?: string;
+    verify_client?: 'none' | 'optional' | 'required';
+    allowlist?: string[];
+    allowlist_include_members?: boolean;
+  };
+  etcd3: {
+    /** `host:port` entries. */
+    hosts: string[];
+    protocol: 'http' | 'https';
+    username?: string;
+    password?: string;
+    cacert?: string;
+    cert?: string;
+    key?: string;
+  };
+  bootstrap: {
+    /** Exactly as written in YAML: becomes `/config` verbatim on the first leader. */
+    dcs: Record<string, unknown>;
+    initdb: Array<string | Record<string, string>>;
+    pg_hba: string[];
+  };
+  postgresql: {
+    listen: { hosts: string[]; port: number };
+    connect_address: string;
+    data_dir: string;
+    bin_dir: string;
+    pgpass: string;
+    authentication: {
+      superuser: RoleCredentials;
+      replication: RoleCredentials;
+      rewind?: RoleCredentials;
+    };
+    parameters: Record<string, string | number | boolean>;
+    pg_hba: string[];
+    use_pg_rewind?: boolean;
+    use_slots?: boolean;
+    pg_ctl_timeout: number;
+    remove_data_directory_on_rewind_failure: boolean;
+    remove_data_directory_on_diverged_timelines: boolean;
+  };
+  tags: {
+    nofailover: boolean;
+    noloadbalance: boolean;
+    clonefrom: boolean;
+    nosync: boolean;
+    replicatefrom?: string;
+    /** Every configured tag (custom ones included), false booleans dropped, as Patroni publishes them. */
+    published: Record<string, unknown>;
+  };
+  /** Whole parsed document, for the parts no one has typed yet. */
+  raw: Record<string, unknown>;
+}
+
+export const dynamicDefaults: DynamicConfig = Object.freeze({
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  primary_start_timeout: 300,
+  primary_stop_timeout: 0,
+  synchronous_mode: false,
+  synchronous_mode_strict: false,
+  synchronous_node_count: 1,
+  check_timeline: false,
+  pause: false,
+  postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
+}) as DynamicConfig;
