@@ -1,0 +1,91 @@
+/** Files the actor writes into (and reads from) a data directory. */
+import { promises as fs, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import type { NodeConfig } from '../../config/types.ts';
+import type { UpstreamTarget } from '../postgres.ts';
+import {
+  BASE_CONF,
+  MANAGED_HEADER,
+  RECOVERY_CONF,
+  renderPgHba,
+  renderPostgresqlConf,
+  renderRecoveryConf,
+  serverParameters,
+} from './conf.ts';
+import type { RunAs } from './run.ts';
+
+/** Writes as root on behalf of the database user: everything created gets chowned to it. */
+export class OwnedFiles {
+  constructor(private readonly runAs?: RunAs) {}
+
+  async write(file: string, content: string, mode: number): Promise<void> {
+    await fs.writeFile(file, content, { mode });
+    await fs.chmod(file, mode); // `mode` only applies when the file is created
+    await this.chown(file);
+  }
+
+  async mkdir(dir: string, mode: number): Promise<void> {
+    await fs.mkdir(dir, { recursive: true, mode });
+    await fs.chmod(dir, mode);
+    await this.chown(dir);
+  }
+
+  async chown(p: string): Promise<void> {
+    if (this.runAs) await fs.chown(p, this.runAs.uid, this.runAs.gid);
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p, fsc.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * postgresql.conf, the recovery file, pg_hba.conf and the signal file for the role. The first
+ * time, initdb's (or a clone's foreign) postgresql.conf becomes postgresql.base.conf.
+ */
+export async function configureDataDir(
+  files: OwnedFiles,
+  config: NodeConfig,
+  upstream: UpstreamTarget | null,
+  overrides?: Record<string, string | number | boolean>,
+): Promise<void> {
+  const dir = path.resolve(config.postgresql.data_dir);
+  const conf = path.join(dir, 'postgresql.conf');
+  const base = path.join(dir, BASE_CONF);
+  if (!(await exists(base)) && (await exists(conf))) {
+    const current = await fs.readFile(conf, 'utf8');
+    if (!current.startsWith(MANAGED_HEADER)) await fs.rename(conf, base);
+  }
+  const params = serverParameters(config, overrides);
+  await files.write(conf, renderPostgresqlConf(params, await exists(base)), 0o600);
+  await files.write(path.join(dir, RECOVERY_CONF), renderRecoveryConf(config, upstream), 0o600);
+  await files.write(path.join(dir, 'pg_hba.conf'), renderPgHba(config), 0o600);
+  await fs.rm(path.join(dir, 'recovery.signal'), { force: true });
+  const signal = path.join(dir, 'standby.signal');
+  if (upstream) await files.write(signal, '', 0o600);
+  else await fs.rm(signal, { force: true });
+}
+
+/** The postmaster's pid when postmaster.pid names a live process, else null. */
+export async function postmasterPid(dataDir: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: alive, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}

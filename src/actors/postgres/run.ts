@@ -1,0 +1,116 @@
+/**
+ * Spawning PostgreSQL binaries: argument arrays only (no shell), always time-bounded, with
+ * the tail of stderr carried into errors so a failed initdb or pg_rewind explains itself.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+export interface RunOptions {
+  timeoutMs: number;
+  /** Added to the inherited environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** Messages in English so pg_controldata labels and pg_rewind errors can be matched. */
+  englishMessages?: boolean;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Output beyond this is dropped from the front: errors are at the end. */
+const MAX_CAPTURE = 1024 * 1024;
+const KILL_GRACE_MS = 5_000;
+
+export function tailLines(text: string, count = 10): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly result: RunResult,
+    detail?: string,
+  ) {
+    const how = result.timedOut
+      ? 'timed out'
+      : result.code !== null
+        ? `exited with code ${result.code}`
+        : `was killed by ${result.signal}`;
+    const output = tailLines(result.stderr || result.stdout);
+    super(`${command} ${how}${output ? `:\n${output}` : ''}${detail ? `\n${detail}` : ''}`);
+    this.name = 'CommandError';
+  }
+}
+
+export class Runner {
+  constructor(
+    private readonly binDir: string,
+    private readonly runAs?: RunAs,
+  ) {}
+
+  /** Runs to completion; never rejects on a non-zero exit (see `check`). */
+  run(binary: string, args: string[], opts: RunOptions): Promise<RunResult> {
+    const file = path.join(this.binDir, binary);
+    // runuser keeps the environment (PGPASSFILE, LC_ALL) apart from HOME/SHELL/USER/LOGNAME.
+    const [cmd, argv] = this.runAs ? ['runuser', ['-u', this.runAs.user, '--', file, ...args]] : [file, args];
+    const env: Record<string, string | undefined> = { ...process.env };
+    if (opts.englishMessages !== false) {
+      env['LC_ALL'] = 'C';
+      env['LANG'] = 'C';
+    }
+    for (const [k, v] of Object.entries(opts.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    return new Promise((resolve, reject) => {
+      // stdin is /dev/null: `postgres --single` reads commands from it and must see EOF.
+      const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      const keep = (acc: string, chunk: Buffer) => {
+        const next = acc + chunk.toString('utf8');
+        return next.length > MAX_CAPTURE ? next.slice(-MAX_CAPTURE) : next;
+      };
+      child.stdout.on('data', (c: Buffer) => {
+        stdout = keep(stdout, c);
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr = keep(stderr, c);
+      });
+      let killTimer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      }, opts.timeoutMs);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        clearTimeout(killTimer);
+        reject(new Error(`cannot run ${file}: ${err.message}`));
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        clearTimeout(killTimer);
+        resolve({ code, signal, stdout, stderr, timedOut });
+      });
+    });
+  }
+
+  /** Like `run`, but a non-zero exit or a timeout rejects with a CommandError. */
+  async check(binary: string, args: string[], opts: RunOptions): Promise<RunResult> {
+    const result = await this.run(binary, args, opts);
+    if (result.code !== 0 || result.timedOut) throw new CommandError(binary, result);
+    return result;
+  }
+}
