@@ -1,0 +1,262 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { DcsError } from '../../src/actors/dcs.ts';
+import { MemoryDcs, MemoryEtcd } from '../../src/actors/memory-dcs.ts';
+import type { ClusterView, MemberData } from '../../src/cluster/view.ts';
+import type { WatchEvent } from '../../src/transport/etcd-keys.ts';
+
+const P = '/service/batman/';
+/** Lets queued microtasks (watch deliveries, chained awaits) run. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+const member = (role: 'master' | 'replica'): MemberData => ({
+  conn_url: 'postgres://127.0.0.1:5432/postgres',
+  api_url: 'http://127.0.0.1:8008/patroni',
+  state: 'running',
+  role,
+  version: '3.0.2',
+});
+
+let clock: SimulatedClock;
+let store: MemoryEtcd;
+const open: MemoryDcs[] = [];
+
+function node(): MemoryDcs {
+  const dcs = new MemoryDcs({ store, namespace: 'service', scope: 'batman', retryTimeoutSeconds: 10 });
+  open.push(dcs);
+  return dcs;
+}
+
+function setup(latencyMs = 0) {
+  clock = new SimulatedClock();
+  store = new MemoryEtcd({ clock, latencyMs });
+}
+
+afterEach(async () => {
+  for (const d of open.splice(0)) await d.close();
+});
+
+describe('MemoryEtcd', () => {
+  it('tracks revisions and compares like etcd', () => {
+    setup();
+    const r1 = store.put('/a', '1');
+    const r2 = store.put('/a', '2');
+    expect(Number(r2)).toBe(Number(r1) + 1);
+    const kv = store.get('/a')!;
+    expect(kv).toMatchObject({ value: '2', createRevision: r1, modRevision: r2 });
+    expect(store.txn({ compare: [{ key: '/a', target: 'mod', equals: r1 }], success: [] }).succeeded).toBe(
+      false,
+    );
+    expect(
+      store.txn({ compare: [{ key: '/b', target: 'create', equals: '0' }], success: [] }).succeeded,
+    ).toBe(true);
+    const before = store.currentRevision();
+    store.txn({
+      compare: [{ key: '/a', target: 'value', equals: 'x' }],
+      success: [{ delete: { key: '/a' } }],
+    });
+    expect(store.currentRevision()).toBe(before);
+  });
+
+  it('evaluates nested compares against the state before the txn', () => {
+    setup();
+    const res = store.txn({
+      compare: [{ key: '/k', target: 'value', equals: 'me' }],
+      success: [],
+      failure: [
+        { put: { key: '/k', value: 'x' } },
+        {
+          txn: {
+            compare: [{ key: '/k', target: 'create', equals: '0' }],
+            success: [{ put: { key: '/j', value: 'y' } }],
+          },
+        },
+      ],
+    });
+    expect(res.succeeded).toBe(false);
+    expect(res.nested[1]?.succeeded).toBe(true);
+    expect(store.get('/j')?.value).toBe('y');
+  });
+
+  it('expires leases on the clock and deletes their keys in one revision', () => {
+    setup();
+    const lease = store.leaseGrant(10);
+    store.put('/x', '1', lease);
+    store.put('/y', '1', lease);
+    clock.increment(9_000);
+    expect(store.leaseKeepAlive(lease)).toBe(10);
+    clock.increment(9_000);
+    expect(store.keys()).toEqual(['/x', '/y']);
+    const before = Number(store.currentRevision());
+    clock.increment(1_001);
+    expect(store.keys()).toEqual([]);
+    expect(Number(store.currentRevision())).toBe(before + 1);
+    expect(store.leaseKeepAlive(lease)).toBe(0);
+  });
+
+  it('delivers watch events in order, also with latency, and replays from a revision', async () => {
+    setup(5);
+    const seen: string[] = [];
+    const start = store.put('/w/a', '0');
+    store.watch(
+      '/w/',
+      start,
+      (events: WatchEvent[]) => seen.push(...events.map((e) => `${e.type}:${e.kv.key}=${e.kv.value}`)),
+      () => {},
+    );
+    store.put('/w/a', '1');
+    store.put('/other', 'x');
+    store.delete('/w/a');
+    clock.increment(5);
+    expect(seen).toEqual(['put:/w/a=0', 'put:/w/a=1', 'delete:/w/a=']);
+  });
+});
+
+describe('MemoryDcs', () => {
+  it('lets exactly one node win the leader race, on its lease', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    const la = await a.ensureLease(30);
+    await b.ensureLease(30);
+    const [wa, wb] = await Promise.all([a.attemptToAcquireLeader('a'), b.attemptToAcquireLeader('b')]);
+    expect([wa, wb].filter(Boolean)).toHaveLength(1);
+    const winner = wa ? 'a' : 'b';
+    expect(store.get(`${P}leader`)).toMatchObject({ value: winner });
+    if (wa) expect(store.get(`${P}leader`)?.lease).toBe(la);
+    expect(await (wa ? b : a).updateLeader(wa ? 'b' : 'a')).toBe(false);
+    expect(await (wa ? a : b).updateLeader(winner)).toBe(true);
+  });
+
+  it('loses the keys when the lease is not refreshed', async () => {
+    setup();
+    const a = node();
+    await a.ensureLease(30);
+    await a.attemptToAcquireLeader('a');
+    await a.touchMember('a', member('master'));
+    clock.increment(20_000);
+    expect(await a.updateLeader('a')).toBe(true);
+    expect(a.lastLeaseRefresh()).toBe(20_000);
+    clock.increment(30_001);
+    expect(store.keys(P)).toEqual([]);
+    expect(await a.refreshLease()).toBe(false);
+    expect(await a.updateLeader('a')).toBe(false);
+    const view = await a.getCluster();
+    expect(view.leader).toBeNull();
+  });
+
+  it('re-attaches the leader key to a new lease (value compare) and creates it when absent', async () => {
+    setup();
+    const a = node();
+    const old = await a.ensureLease(30);
+    store.put(`${P}leader`, 'a', old);
+    a.setTtl(20);
+    const fresh = await a.ensureLease(20);
+    expect(fresh).not.toBe(old);
+    expect(store.leaseTtl(fresh)).toBe(20);
+    expect(await a.updateLeader('a')).toBe(true);
+    expect(store.get(`${P}leader`)?.lease).toBe(fresh);
+    store.delete(`${P}leader`);
+    expect(await a.updateLeader('a')).toBe(true);
+    expect(store.get(`${P}leader`)?.value).toBe('a');
+  });
+
+  it('deletes only its own leader key and writes the last optime first', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    await a.ensureLease(30);
+    await a.attemptToAcquireLeader('a');
+    expect(await b.deleteLeader('b')).toBe(false);
+    expect(await a.deleteLeader('a', 1234)).toBe(true);
+    expect(store.get(`${P}leader`)).toBeUndefined();
+    expect(store.get(`${P}status`)?.value).toBe('{"optime":1234}');
+  });
+
+  it('skips unchanged member writes', async () => {
+    setup();
+    const a = node();
+    await a.ensureLease(30);
+    await a.touchMember('a', member('replica'));
+    const rev = store.get(`${P}members/a`)!.modRevision;
+    await a.touchMember('a', member('replica'));
+    expect(store.get(`${P}members/a`)!.modRevision).toBe(rev);
+    await a.touchMember('a', member('master'));
+    expect(store.get(`${P}members/a`)!.modRevision).not.toBe(rev);
+  });
+
+  it('does CAS on config by mod_revision and the bootstrap race', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    expect(await a.initialize()).toBe(true);
+    expect(await b.initialize()).toBe(false);
+    expect(store.get(`${P}initialize`)?.value).toBe('');
+    await a.setInitialize('7268616322854375442');
+    await a.setConfig({ ttl: 30 });
+    const index = (await a.getCluster()).config!.index;
+    expect(await a.setConfig({ ttl: 40 }, index)).toBe(true);
+    expect(await b.setConfig({ ttl: 50 }, index)).toBe(false);
+    expect(store.get(`${P}config`)?.value).toBe('{"ttl":40}');
+    expect(await a.cancelInitialization()).toBe(true);
+    expect(store.get(`${P}initialize`)).toBeUndefined();
+  });
+
+  it('watch emits frozen views after own writes and others’ changes', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    const views: ClusterView[] = [];
+    const stop = a.watch((v) => views.push(v));
+    await settle();
+    expect(views).toHaveLength(1);
+    await a.ensureLease(30);
+    await a.touchMember('a', member('replica'));
+    expect(views.at(-1)!.members.map((m) => m.name)).toEqual(['a']);
+    const count = views.length;
+    await settle();
+    expect(views).toHaveLength(count);
+    await b.ensureLease(30);
+    await b.attemptToAcquireLeader('b');
+    await settle();
+    expect(views.at(-1)!.leader?.name).toBe('b');
+    expect(Object.isFrozen(views.at(-1))).toBe(true);
+    stop();
+  });
+
+  it('rejects with DcsError while etcd is unavailable and the watch recovers', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    const views: ClusterView[] = [];
+    const errors: Error[] = [];
+    a.watch(
+      (v) => views.push(v),
+      (e) => errors.push(e),
+    );
+    await settle();
+    store.setAvailable(false);
+    await expect(a.getCluster()).rejects.toBeInstanceOf(DcsError);
+    await expect(a.ensureLease(30)).rejects.toBeInstanceOf(DcsError);
+    expect(errors.length).toBeGreaterThan(0);
+    clock.increment(100);
+    await settle();
+    store.setAvailable(true);
+    await b.ensureLease(30);
+    await b.attemptToAcquireLeader('b');
+    for (let i = 0; i < 10 && views.at(-1)?.leader?.name !== 'b'; i++) {
+      clock.increment(2_000);
+      await settle();
+    }
+    expect(views.at(-1)?.leader?.name).toBe('b');
+  });
+
+  it('bounds calls by retryTimeout when the store is slow', async () => {
+    setup(15_000);
+    const a = node();
+    const p = a.getCluster();
+    const check = expect(p).rejects.toBeInstanceOf(DcsError);
+    clock.increment(10_000);
+    await check;
+  });
+});
