@@ -1,0 +1,85 @@
+/**
+ * Whether this node may race for the leader lock (Patroni's is_healthiest_node), as a pure
+ * function returning the reason, so that the decision can be journaled and shown.
+ */
+import { clusterTimeline, type ClusterView } from './view.ts';
+
+/** What a node knows about its own PostgreSQL when it considers racing. */
+export interface LocalFacts {
+  name: string;
+  running: boolean;
+  inRecovery: boolean;
+  /** Primary: current LSN; replica: max(received, replayed). */
+  walPosition: number | null;
+  timeline: number | null;
+  nofailover: boolean;
+}
+
+/** What a peer answered to GET /patroni (or did not). */
+export interface PeerStatus {
+  name: string;
+  reachable: boolean;
+  inRecovery: boolean;
+  walPosition: number | null;
+  timeline: number | null;
+  nofailover: boolean;
+  watchdogFailed: boolean;
+}
+
+export interface EligibilitySettings {
+  maximum_lag_on_failover: number;
+  check_timeline: boolean;
+  synchronous_mode: boolean;
+}
+
+export interface Verdict {
+  healthiest: boolean;
+  reason: string;
+}
+
+const yes = (reason: string): Verdict => ({ healthiest: true, reason });
+const no = (reason: string): Verdict => ({ healthiest: false, reason });
+
+export function judgeHealthiest(
+  view: ClusterView,
+  me: LocalFacts,
+  peers: readonly PeerStatus[],
+  settings: EligibilitySettings,
+): Verdict {
+  if (!me.running) return no('postgres is not running');
+  const timeline = clusterTimeline(view);
+  if (!me.inRecovery) {
+    // A running primary is the natural holder, unless it is a stale one from an older timeline.
+    if (me.timeline !== null && timeline > 0 && me.timeline < timeline) {
+      return no(`running as primary on timeline ${me.timeline}, older than the cluster's ${timeline}`);
+    }
+    return yes('postgres is running as primary');
+  }
+  if (me.nofailover) return no('tagged nofailover');
+
+  if (settings.synchronous_mode && view.sync?.leader) {
+    const allowed = view.sync.leader === me.name || view.sync.sync_standby.includes(me.name);
+    if (!allowed) return no('not a synchronous standby');
+  }
+
+  const myWal = me.walPosition ?? 0;
+  const optime = view.status?.optime ?? 0;
+  if (optime > 0 && optime - myWal > settings.maximum_lag_on_failover) {
+    return no(
+      `lag ${optime - myWal} bytes behind the last leader position exceeds maximum_lag_on_failover ${settings.maximum_lag_on_failover}`,
+    );
+  }
+  if (settings.check_timeline && me.timeline !== null && me.timeline < timeline) {
+    return no(`timeline ${me.timeline} is older than the cluster's ${timeline}`);
+  }
+
+  for (const peer of peers) {
+    if (!peer.reachable || peer.name === me.name) continue;
+    if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
+    if (peer.nofailover || peer.watchdogFailed) continue;
+    if ((peer.walPosition ?? 0) > myWal) {
+      return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
+    }
+  }
+  return yes('no reachable member is ahead of me');
+}

@@ -1,0 +1,358 @@
+/**
+ * Leader election: who holds `/leader`, and for how long this node may believe it does.
+ *
+ * The lock is an etcd key on the node's lease. Acquisition is a create_revision == 0
+ * transaction (the `acquireLeader` actor); holding it means refreshing the lease every
+ * loop_wait. The machine keeps its own deadline — the start of the last successful refresh
+ * plus ttl minus a safety margin — and declares the lock lost when it passes, instead of
+ * trusting the client library's late `lost` notification. The parent (node machine) hears
+ * LEADERSHIP_ACQUIRED / LEADERSHIP_LOST / LEADERSHIP_RELEASED and acts on PostgreSQL.
+ */
+import { assign, sendParent, setup, type ActorRefFrom } from 'xstate';
+import { fromPromise } from 'xstate';
+import { judgeHealthiest, type LocalFacts, type PeerStatus, type Verdict } from '../cluster/eligibility.ts';
+import { emptyClusterView, type ClusterView } from '../cluster/view.ts';
+
+export interface ElectionSettings {
+  ttl: number;
+  loop_wait: number;
+  retry_timeout: number;
+  maximum_lag_on_failover: number;
+  check_timeline: boolean;
+  synchronous_mode: boolean;
+}
+
+export interface ElectionInput {
+  name: string;
+  settings: ElectionSettings;
+  /** True when the node already holds the key (it just bootstrapped the cluster). */
+  holdsLock: boolean;
+  view?: ClusterView;
+}
+
+export interface RefreshResult {
+  ok: boolean;
+  /** How long the refresh took, so that the deadline counts from its start. */
+  elapsedMs: number;
+}
+
+export type ElectionEvent =
+  | { type: 'CLUSTER'; view: ClusterView }
+  | { type: 'FACTS'; facts: LocalFacts }
+  | { type: 'SETTINGS'; settings: ElectionSettings }
+  | { type: 'RELEASE'; lastLsn: number | null }
+  /** Shutdown begins: stop racing, keep refreshing a held lock until RELEASE. */
+  | { type: 'FREEZE' }
+  | { type: 'REFRESH_NOW' };
+
+/** Events the election sends to its parent. */
+export type ElectionOutput =
+  | { type: 'LEADERSHIP_ACQUIRED' }
+  | { type: 'LEADERSHIP_LOST'; reason: string }
+  | { type: 'LEADERSHIP_RELEASED' }
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+
+export interface ElectionContext {
+  name: string;
+  settings: ElectionSettings;
+  view: ClusterView;
+  facts: LocalFacts | null;
+  /** ms left of the lease as of the end of the last successful refresh. */
+  leaseLeftMs: number;
+  lastVerdict: Verdict | null;
+  holdsLockAtStart: boolean;
+  pendingRelease: { lastLsn: number | null } | null;
+  frozen: boolean;
+}
+
+/** The node trusts its lock for ttl minus this much after the refresh started. */
+export function leaseMarginMs(settings: ElectionSettings): number {
+  return Math.min(2000, Math.max(500, settings.ttl * 100));
+}
+
+const noopPromise = <T, I>() =>
+  fromPromise<T, I>(async () => {
+    throw new Error('actor not provided');
+  });
+
+export const electionMachine = setup({
+  types: {
+    context: {} as ElectionContext,
+    events: {} as ElectionEvent,
+    input: {} as ElectionInput,
+  },
+  actors: {
+    acquireLeader: noopPromise<boolean, { name: string }>(),
+    updateLeader: noopPromise<RefreshResult, { name: string }>(),
+    deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
+    probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
+  },
+  delays: {
+    loopWait: ({ context }) => context.settings.loop_wait * 1000,
+    leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
+    retrySoon: ({ context }) => Math.min(1000, context.settings.loop_wait * 1000),
+  },
+  guards: {
+    startsAsHolder: ({ context }) => context.holdsLockAtStart,
+    unlocked: ({ context }) => context.view.leader === null,
+    lockIsMine: ({ context }) => context.view.leader?.name === context.name,
+    lockIsSomeoneElses: ({ context }) =>
+      context.view.leader !== null && context.view.leader.name !== context.name,
+    mayRace: ({ context }) => context.facts !== null && context.facts.running && !context.facts.nofailover,
+    releaseRequested: ({ context }) => context.pendingRelease !== null,
+    frozen: ({ context }) => context.frozen,
+  },
+  actions: {
+    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view }),
+    storeFacts: assign({ facts: ({ event }) => (event as { facts: LocalFacts }).facts }),
+    storeSettings: assign({ settings: ({ event }) => (event as { settings: ElectionSettings }).settings }),
+    requestRelease: assign({
+      pendingRelease: ({ event }) => ({ lastLsn: (event as { lastLsn: number | null }).lastLsn }),
+    }),
+    fullLease: assign({
+      leaseLeftMs: ({ context }) => context.settings.ttl * 1000 - leaseMarginMs(context.settings),
+    }),
+    notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
+    notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
+  },
+}).createMachine({
+  id: 'election',
+  context: ({ input }) => ({
+    name: input.name,
+    settings: input.settings,
+    view: input.view ?? emptyClusterView,
+    facts: null,
+    leaseLeftMs: 0,
+    lastVerdict: null,
+    holdsLockAtStart: input.holdsLock,
+    pendingRelease: null,
+    frozen: false,
+  }),
+  on: {
+    FACTS: { actions: 'storeFacts' },
+    SETTINGS: { actions: 'storeSettings' },
+    FREEZE: { actions: assign({ frozen: true }) },
+  },
+  initial: 'init',
+  states: {
+    init: {
+      always: [{ guard: 'startsAsHolder', target: 'leader', actions: 'fullLease' }, { target: 'follower' }],
+    },
+
+    follower: {
+      description: 'Someone else holds the lock, or nobody does and we are waiting to look again.',
+      always: [
+        { guard: 'releaseRequested', target: 'released' },
+        { guard: 'frozen', target: 'resigned' },
+        // After an agent restart the key may still carry our name: take it back by refreshing.
+        { guard: 'lockIsMine', target: 'reclaiming' },
+        { guard: 'unlocked', target: 'racing' },
+      ],
+      on: {
+        CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      after: { loopWait: { target: 'follower', reenter: true } },
+    },
+
+    racing: {
+      description: 'Nobody holds the lock: find out whether this node is the healthiest.',
+      initial: 'probing',
+      on: {
+        CLUSTER: { actions: 'storeView' },
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      states: {
+        probing: {
+          always: { guard: ({ context }) => !(context.facts?.running ?? false), target: '#election.waiting' },
+          invoke: {
+            src: 'probePeers',
+            input: ({ context }) => ({ view: context.view, name: context.name }),
+            onDone: [
+              {
+                guard: ({ context }) => context.view.leader !== null,
+                target: '#election.follower',
+              },
+              {
+                guard: ({ context, event }) =>
+                  judgeHealthiest(context.view, context.facts!, event.output, context.settings).healthiest,
+                target: 'acquiring',
+                actions: [
+                  assign({
+                    lastVerdict: ({ context, event }) =>
+                      judgeHealthiest(context.view, context.facts!, event.output, context.settings),
+                  }),
+                  sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
+                ],
+              },
+              {
+                target: '#election.waiting',
+                actions: [
+                  assign({
+                    lastVerdict: ({ context, event }) =>
+                      judgeHealthiest(context.view, context.facts!, event.output, context.settings),
+                  }),
+                  sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
+                ],
+              },
+            ],
+            onError: { target: '#election.waiting' },
+          },
+        },
+        acquiring: {
+          invoke: {
+            src: 'acquireLeader',
+            input: ({ context }) => ({ name: context.name }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output,
+                target: '#election.leader',
+                actions: ['fullLease', 'notifyAcquired'],
+              },
+              // Someone else won: wait for the watch to show who, rather than racing again at once.
+              { target: '#election.waiting' },
+            ],
+            onError: { target: '#election.waiting' },
+          },
+        },
+      },
+    },
+
+    waiting: {
+      description: 'Not eligible (or the race failed): look again after a short pause or on a DCS change.',
+      on: {
+        CLUSTER: [
+          { guard: ({ event }) => event.view.leader !== null, target: 'follower', actions: 'storeView' },
+          { actions: 'storeView' },
+        ],
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      after: { retrySoon: 'follower' },
+    },
+
+    reclaiming: {
+      invoke: {
+        src: 'updateLeader',
+        input: ({ context }) => ({ name: context.name }),
+        onDone: [
+          {
+            guard: ({ event }) => event.output.ok,
+            target: 'leader',
+            actions: [
+              assign({
+                leaseLeftMs: ({ context, event }) =>
+                  context.settings.ttl * 1000 - leaseMarginMs(context.settings) - event.output.elapsedMs,
+              }),
+              'notifyAcquired',
+            ],
+          },
+          { target: 'waiting' },
+        ],
+        onError: { target: 'waiting' },
+      },
+    },
+
+    leader: {
+      description: 'This node holds the lock until leaseDeadline unless a refresh succeeds first.',
+      initial: 'holding',
+      on: {
+        RELEASE: { target: '.releasing', actions: 'requestRelease' },
+      },
+      states: {
+        holding: {
+          after: {
+            leaseDeadline: { target: '#election.lost', actions: assign({ lastVerdict: null }) },
+          },
+          on: {
+            CLUSTER: [
+              {
+                guard: ({ context, event }) =>
+                  event.view.leader !== null && event.view.leader.name !== context.name,
+                target: '#election.lost',
+                actions: 'storeView',
+              },
+              // Our key vanished (deleted by an operator, or expired at the server first).
+              {
+                guard: ({ event }) => event.view.leader === null,
+                target: '#election.lost',
+                actions: 'storeView',
+              },
+              { actions: 'storeView' },
+            ],
+          },
+          initial: 'idle',
+          states: {
+            idle: {
+              after: { loopWait: 'refreshing' },
+              on: { REFRESH_NOW: 'refreshing' },
+            },
+            refreshing: {
+              invoke: {
+                src: 'updateLeader',
+                input: ({ context }) => ({ name: context.name }),
+                onDone: [
+                  {
+                    guard: ({ event }) => event.output.ok,
+                    target: '#election.leader.holding',
+                    reenter: true,
+                    actions: assign({
+                      leaseLeftMs: ({ context, event }) =>
+                        context.settings.ttl * 1000 -
+                        leaseMarginMs(context.settings) -
+                        event.output.elapsedMs,
+                    }),
+                  },
+                  { target: '#election.lost' },
+                ],
+                // DCS unreachable: keep trying; the deadline decides when to give up.
+                onError: { target: 'retrying' },
+              },
+            },
+            retrying: {
+              after: { retrySoon: 'refreshing' },
+            },
+          },
+        },
+        releasing: {
+          invoke: {
+            src: 'deleteLeader',
+            input: ({ context }) => ({
+              name: context.name,
+              lastLsn: context.pendingRelease?.lastLsn ?? null,
+            }),
+            onDone: { target: '#election.released' },
+            // The key will expire with the lease anyway; the node must not hold on to it.
+            onError: { target: '#election.released' },
+          },
+        },
+      },
+    },
+
+    lost: {
+      entry: sendParent(({ context }) => ({
+        type: 'LEADERSHIP_LOST',
+        reason:
+          context.view.leader && context.view.leader.name !== context.name
+            ? `the lock is held by ${context.view.leader.name}`
+            : 'the lock could not be refreshed before its deadline',
+      })),
+      always: 'follower',
+    },
+
+    released: {
+      description: 'Gave the lock up on request (shutdown or switchover).',
+      entry: ['notifyReleased', assign({ pendingRelease: null })],
+      always: [{ guard: 'frozen', target: 'resigned' }, { target: 'follower' }],
+    },
+
+    resigned: {
+      description: 'The node is shutting down: no more racing.',
+      type: 'final',
+    },
+  },
+});
+
+export type ElectionActor = ActorRefFrom<typeof electionMachine>;

@@ -1,0 +1,788 @@
+/**
+ * The life of one pgwarden node: from an empty or existing data directory to a running
+ * primary or replica, and back down on shutdown.
+ *
+ *   starting ──► bootstrap (race /initialize → initdb │ clone from leader) ──► running ──► stopping
+ *
+ * `running` invokes the election machine and keeps PostgreSQL's role in line with it:
+ * only the lock holder runs writable; a node that loses the lock demotes; a replica follows
+ * whoever holds it. Decisions are level-triggered (guards on the latest cluster view,
+ * PostgreSQL status and lock flag), so events arriving in any order converge.
+ *
+ * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
+ */
+import { assign, fromPromise, sendTo, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import type { DataDirState, PostgresStatus, StopMode, UpstreamTarget } from '../actors/postgres.ts';
+import type { LocalFacts } from '../cluster/eligibility.ts';
+import { cloneSourceFor, upstreamFor } from '../cluster/topology.ts';
+import { emptyClusterView, type ClusterView, type WireRole } from '../cluster/view.ts';
+import { electionMachine, type ElectionSettings } from './election.ts';
+import type { Verdict } from '../cluster/eligibility.ts';
+
+export interface NodeSettings extends ElectionSettings {
+  use_pg_rewind: boolean;
+  use_slots: boolean;
+  primary_start_timeout: number;
+  pg_ctl_timeout: number;
+  remove_data_directory_on_rewind_failure: boolean;
+}
+
+export interface NodeTags {
+  nofailover: boolean;
+  clonefrom: boolean;
+  replicatefrom?: string;
+}
+
+export interface NodeInput {
+  name: string;
+  tags: NodeTags;
+  /** Settings before any /config is seen (local config + bootstrap.dcs). */
+  settings: NodeSettings;
+}
+
+/** Patroni's PostgreSQL state strings, as shown in member keys and REST. */
+export type PgState =
+  | 'stopped'
+  | 'stopping'
+  | 'starting'
+  | 'running'
+  | 'crashed'
+  | 'start failed'
+  | 'initializing new cluster'
+  | 'initdb failed'
+  | 'creating replica';
+
+export type NodeEvent =
+  | { type: 'CLUSTER'; view: ClusterView }
+  | { type: 'SETTINGS'; settings: NodeSettings }
+  | { type: 'PG_STATUS'; status: PostgresStatus }
+  | { type: 'DCS_UNAVAILABLE'; message: string }
+  | { type: 'STOP' }
+  | { type: 'LEADERSHIP_ACQUIRED' }
+  | { type: 'LEADERSHIP_LOST'; reason: string }
+  | { type: 'LEADERSHIP_RELEASED' }
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+
+export interface NodeContext {
+  name: string;
+  tags: NodeTags;
+  settings: NodeSettings;
+  view: ClusterView;
+  /** Whether the first DCS view has arrived. */
+  dcsSeen: boolean;
+  dataDir: DataDirState | null;
+  pg: PostgresStatus | null;
+  pgState: PgState;
+  role: WireRole;
+  /** The election says we hold the lock. */
+  isLeader: boolean;
+  /** We took the lock ourselves right after initdb, so the election starts as holder. */
+  bootstrappedLeader: boolean;
+  /** The data directory last ran as a primary: it may have diverged from the new leader. */
+  wasPrimary: boolean;
+  /** Member name we stream from (null: none). */
+  following: string | null;
+  /** The last thing the node decided or noticed, in Patroni's words where there are any. */
+  message: string;
+  lastVerdict: Verdict | null;
+  fatal: string | null;
+  /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
+  lastLsn: number | null;
+}
+
+export interface PromotionInput {
+  view: ClusterView;
+}
+
+const todo = <T, I>() =>
+  fromPromise<T, I>(async () => {
+    throw new Error('actor not provided');
+  });
+
+/** The data directory state strings of a cluster that last ran as a primary (not a standby). */
+export function ranAsPrimary(dataDir: DataDirState | null): boolean {
+  const s = dataDir?.clusterState ?? '';
+  return s === 'in production' || s === 'shut down' || s === 'shutting down' || s === 'in crash recovery';
+}
+
+export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags'>): LocalFacts {
+  const pg = ctx.pg;
+  const wal = pg
+    ? pg.inRecovery
+      ? Math.max(pg.receivedLsn ?? 0, pg.replayedLsn ?? 0)
+      : (pg.currentLsn ?? null)
+    : null;
+  return {
+    name: ctx.name,
+    running: pg?.running ?? false,
+    inRecovery: pg?.inRecovery ?? true,
+    walPosition: wal,
+    timeline: pg?.timeline ?? null,
+    nofailover: ctx.tags.nofailover,
+  };
+}
+
+export const nodeMachine = setup({
+  types: {
+    context: {} as NodeContext,
+    events: {} as NodeEvent,
+    input: {} as NodeInput,
+  },
+  actors: {
+    election: electionMachine,
+    inspectDataDir: todo<DataDirState, void>(),
+    raceInitialize: todo<boolean, void>(),
+    cancelInitialization: todo<void, void>(),
+    writeInitialize: todo<void, { sysid: string }>(),
+    initdb: todo<void, void>(),
+    publishBootstrap: todo<void, { sysid: string }>(),
+    basebackup: todo<void, { from: UpstreamTarget }>(),
+    startPostgres: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
+    followUpstream: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    promote: todo<void, { timeoutSeconds: number }>(),
+    afterPromotion: todo<void, PromotionInput>(),
+    rewind: todo<boolean, { from: UpstreamTarget }>(),
+    removeDataDir: todo<void, void>(),
+  },
+  delays: {
+    loopWait: ({ context }) => context.settings.loop_wait * 1000,
+    shortRetry: ({ context }) => Math.min(2000, context.settings.loop_wait * 1000),
+  },
+  guards: {
+    dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
+    foreignDataDir: ({ context }) => {
+      const mine = context.dataDir?.systemIdentifier;
+      const cluster = context.view.initialize;
+      return !!mine && !!cluster && cluster !== mine;
+    },
+    clusterHasLeader: ({ context }) => context.view.leader !== null,
+    mayBootstrap: ({ context }) => context.view.initialize === null && !context.tags.nofailover,
+    isLeader: ({ context }) => context.isLeader,
+    notLeader: ({ context }) => !context.isLeader,
+    pgRunning: ({ context }) => context.pg?.running ?? false,
+    pgDown: ({ context }) => context.pg !== null && !context.pg.running,
+    pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
+    mustRejoin: ({ context }) =>
+      context.wasPrimary && context.view.leader !== null && context.view.leader.name !== context.name,
+    upstreamChanged: ({ context }) => followTarget(context) !== context.following,
+  },
+  actions: {
+    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
+    storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
+    storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
+    forwardView: sendTo('election', ({ context }) => ({ type: 'CLUSTER' as const, view: context.view })),
+    forwardFacts: sendTo('election', ({ context }) => ({
+      type: 'FACTS' as const,
+      facts: localFacts(context),
+    })),
+    forwardSettings: sendTo('election', ({ context }) => ({
+      type: 'SETTINGS' as const,
+      settings: context.settings,
+    })),
+    say: assign({ message: (_, params: { message: string }) => params.message }),
+  },
+}).createMachine({
+  id: 'node',
+  context: ({ input }) => ({
+    name: input.name,
+    tags: input.tags,
+    settings: input.settings,
+    view: emptyClusterView,
+    dcsSeen: false,
+    dataDir: null,
+    pg: null,
+    pgState: 'stopped',
+    role: 'uninitialized',
+    isLeader: false,
+    bootstrappedLeader: false,
+    wasPrimary: false,
+    following: null,
+    message: 'starting',
+    lastVerdict: null,
+    fatal: null,
+    lastLsn: null,
+  }),
+  on: {
+    CLUSTER: { actions: 'storeView' },
+    SETTINGS: { actions: 'storeSettings' },
+    PG_STATUS: { actions: 'storePg' },
+    DCS_UNAVAILABLE: { actions: assign({ message: ({ event }) => event.message }) },
+    STOP: '.stopped',
+  },
+  initial: 'starting',
+  states: {
+    starting: {
+      initial: 'waitingForDcs',
+      states: {
+        waitingForDcs: {
+          entry: { type: 'say', params: { message: 'waiting for DCS' } },
+          always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
+        },
+        inspecting: {
+          invoke: {
+            src: 'inspectDataDir',
+            onDone: {
+              target: '#node.bootstrap',
+              actions: assign({
+                dataDir: ({ event }) => event.output,
+                wasPrimary: ({ event }) => ranAsPrimary(event.output),
+              }),
+            },
+            onError: {
+              target: '#node.failed',
+              actions: assign({
+                fatal: ({ event }) => `cannot inspect the data directory: ${errorText(event.error)}`,
+              }),
+            },
+          },
+        },
+      },
+    },
+
+    bootstrap: {
+      initial: 'deciding',
+      states: {
+        deciding: {
+          always: [
+            {
+              guard: 'foreignDataDir',
+              target: '#node.failed',
+              actions: assign({
+                fatal: ({ context }) =>
+                  `the data directory belongs to another cluster: its system identifier ${context.dataDir?.systemIdentifier} differs from /initialize ${context.view.initialize}`,
+              }),
+            },
+            { guard: 'dataDirInitialized', target: 'adopting' },
+            { guard: 'clusterHasLeader', target: 'cloning' },
+            { guard: 'mayBootstrap', target: 'racingInitialize' },
+            { target: 'waitingForLeader' },
+          ],
+        },
+        adopting: {
+          description: 'An existing data directory: claim /initialize for it if the cluster has none.',
+          always: [
+            {
+              guard: ({ context }) => context.view.initialize !== null || context.view.leader !== null,
+              target: '#node.active.running',
+            },
+          ],
+          invoke: {
+            src: 'writeInitialize',
+            input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
+            onDone: '#node.active.running',
+            onError: '#node.active.running',
+          },
+        },
+        waitingForLeader: {
+          entry: { type: 'say', params: { message: 'waiting for leader to bootstrap' } },
+          on: { CLUSTER: { target: 'deciding', actions: 'storeView' } },
+          after: { loopWait: 'deciding' },
+        },
+        racingInitialize: {
+          invoke: {
+            src: 'raceInitialize',
+            onDone: [
+              { guard: ({ event }) => event.output, target: 'initdb' },
+              {
+                target: 'waitingForLeader',
+                actions: { type: 'say', params: { message: 'failed to acquire initialize lock' } },
+              },
+            ],
+            onError: { target: 'waitingForLeader' },
+          },
+        },
+        initdb: {
+          entry: [
+            assign({ pgState: 'initializing new cluster' }),
+            { type: 'say', params: { message: 'initializing a new cluster' } },
+          ],
+          invoke: {
+            src: 'initdb',
+            onDone: 'startingNewPrimary',
+            onError: {
+              target: 'abandoning',
+              actions: assign({
+                pgState: 'initdb failed',
+                fatal: ({ event }) => `initdb failed: ${errorText(event.error)}`,
+              }),
+            },
+          },
+        },
+        startingNewPrimary: {
+          invoke: {
+            src: 'startPostgres',
+            input: ({ context }) => ({ upstream: null, timeoutSeconds: context.settings.pg_ctl_timeout }),
+            onDone: 'inspectingNewCluster',
+            onError: {
+              target: 'abandoning',
+              actions: assign({
+                fatal: ({ event }) => `the new cluster did not start: ${errorText(event.error)}`,
+              }),
+            },
+          },
+        },
+        inspectingNewCluster: {
+          invoke: {
+            src: 'inspectDataDir',
+            onDone: { target: 'publishing', actions: assign({ dataDir: ({ event }) => event.output }) },
+            onError: {
+              target: 'abandoning',
+              actions: assign({ fatal: ({ event }) => errorText(event.error) }),
+            },
+          },
+        },
+        publishing: {
+          description: '/initialize = system identifier, /config = bootstrap.dcs, then take the leader key.',
+          invoke: {
+            src: 'publishBootstrap',
+            input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
+            onDone: {
+              target: '#node.active.running',
+              actions: [
+                assign({ bootstrappedLeader: true, isLeader: true }),
+                { type: 'say', params: { message: 'initialized a new cluster' } },
+              ],
+            },
+            onError: {
+              target: 'abandoning',
+              actions: assign({
+                fatal: ({ event }) => `could not publish the new cluster: ${errorText(event.error)}`,
+              }),
+            },
+          },
+        },
+        abandoning: {
+          description: 'A failed bootstrap gives /initialize back so another node may try.',
+          invoke: { src: 'cancelInitialization', onDone: '#node.failed', onError: '#node.failed' },
+        },
+        cloning: {
+          entry: [
+            assign({ pgState: 'creating replica', role: 'uninitialized' }),
+            { type: 'say', params: { message: 'bootstrapping from leader' } },
+          ],
+          invoke: {
+            src: 'basebackup',
+            input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+            onDone: {
+              target: '#node.active.running',
+              actions: assign({ pgState: 'stopped', wasPrimary: false, dataDir: null }),
+            },
+            onError: {
+              target: 'cloneFailed',
+              actions: assign({
+                message: ({ event }) => `failed to bootstrap from leader: ${errorText(event.error)}`,
+              }),
+            },
+          },
+        },
+        cloneFailed: {
+          entry: assign({ pgState: 'stopped' }),
+          invoke: { src: 'removeDataDir', onDone: 'retryLater', onError: 'retryLater' },
+        },
+        retryLater: { after: { loopWait: 'deciding' } },
+      },
+    },
+
+    active: {
+      description: 'PostgreSQL has a data directory: the election runs alongside.',
+      invoke: {
+        id: 'election',
+        src: 'election',
+        input: ({ context }) => ({
+          name: context.name,
+          settings: context.settings,
+          holdsLock: context.bootstrappedLeader,
+          view: context.view,
+        }),
+      },
+      initial: 'running',
+      states: {
+        running: {
+          entry: ['forwardFacts'],
+          on: {
+            CLUSTER: { actions: ['storeView', 'forwardView'] },
+            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
+            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            LEADERSHIP_ACQUIRED: {
+              actions: assign({ isLeader: true, message: 'acquired session lock as a leader' }),
+            },
+            LEADERSHIP_LOST: {
+              actions: assign({
+                isLeader: false,
+                message: ({ event }) => `lost the leader lock: ${event.reason}`,
+              }),
+            },
+            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+            ELECTION_VERDICT: {
+              actions: assign({
+                lastVerdict: ({ event }) => event.verdict,
+                message: ({ event, context }) =>
+                  event.verdict.healthiest
+                    ? context.message
+                    : `following a different leader because i am not the healthiest node: ${event.verdict.reason}`,
+              }),
+            },
+            STOP: '#node.active.stopping',
+          },
+          initial: 'boot',
+          states: {
+            boot: {
+              description: 'Look at PostgreSQL as it is and pick the path to a consistent role.',
+              always: [
+                { guard: 'pgIsPrimary', target: 'primary' },
+                { guard: 'pgRunning', target: 'replica' },
+                { guard: 'mustRejoin', target: 'rewinding' },
+                { target: 'startingReplica' },
+              ],
+            },
+
+            startingReplica: {
+              entry: assign({
+                pgState: 'starting',
+                role: 'replica',
+                following: ({ context }) => followTarget(context),
+              }),
+              invoke: {
+                src: 'startPostgres',
+                input: ({ context }) => ({
+                  upstream: upstreamOf(context),
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: { target: 'replica', actions: assign({ pgState: 'running', wasPrimary: false }) },
+                onError: {
+                  target: 'crashed',
+                  actions: assign({
+                    pgState: 'start failed',
+                    message: ({ event }) => `postgres failed to start: ${errorText(event.error)}`,
+                  }),
+                },
+              },
+            },
+
+            replica: {
+              entry: [
+                assign({ pgState: 'running', role: 'replica' }),
+                assign({
+                  message: ({ context }) =>
+                    context.following
+                      ? `no action. I am (${context.name}), a secondary, and following a leader (${context.following})`
+                      : `no action. I am (${context.name}), a secondary, and there is no leader to follow`,
+                }),
+              ],
+              always: [
+                { guard: 'isLeader', target: 'promoting' },
+                { guard: 'pgIsPrimary', target: 'demoting' },
+                { guard: 'upstreamChanged', target: 'following' },
+              ],
+              on: {
+                PG_STATUS: [
+                  {
+                    guard: ({ event }) => !event.status.running,
+                    target: 'crashed',
+                    actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
+                  },
+                  { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
+                ],
+              },
+            },
+
+            following: {
+              entry: assign({ following: ({ context }) => followTarget(context) }),
+              invoke: {
+                src: 'followUpstream',
+                input: ({ context }) => ({
+                  upstream: upstreamOf(context),
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: 'replica',
+                onError: {
+                  target: 'crashed',
+                  actions: assign({
+                    message: ({ event }) => `could not follow the new leader: ${errorText(event.error)}`,
+                  }),
+                },
+              },
+            },
+
+            promoting: {
+              entry: [
+                assign({ role: 'promoted' }),
+                { type: 'say', params: { message: 'promoted self to leader by acquiring session lock' } },
+              ],
+              invoke: {
+                src: 'promote',
+                input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
+                onDone: 'afterPromotion',
+                onError: {
+                  target: 'releasing',
+                  actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+                },
+              },
+            },
+
+            afterPromotion: {
+              description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
+              invoke: {
+                src: 'afterPromotion',
+                input: ({ context }) => ({ view: context.view }),
+                onDone: 'primary',
+                onError: 'primary',
+              },
+            },
+
+            primary: {
+              entry: [
+                assign({ pgState: 'running', role: 'master', following: null, wasPrimary: true }),
+                assign({
+                  message: ({ context }) => `no action. I am (${context.name}), the leader with the lock`,
+                }),
+              ],
+              always: [{ guard: 'notLeader', target: 'demoting' }],
+              on: {
+                PG_STATUS: [
+                  {
+                    guard: ({ event }) => !event.status.running,
+                    target: 'restartingPrimary',
+                    actions: ['storePg', 'forwardFacts'],
+                  },
+                  {
+                    guard: ({ event }) => event.status.inRecovery,
+                    target: 'promoting',
+                    actions: ['storePg', 'forwardFacts'],
+                  },
+                  { actions: ['storePg', 'forwardFacts'] },
+                ],
+              },
+            },
+
+            restartingPrimary: {
+              entry: [
+                assign({ pgState: 'starting' }),
+                { type: 'say', params: { message: 'postgres crashed; starting it again as the leader' } },
+              ],
+              invoke: {
+                src: 'startPostgres',
+                input: ({ context }) => ({
+                  upstream: null,
+                  timeoutSeconds: context.settings.primary_start_timeout,
+                }),
+                onDone: 'primary',
+                onError: {
+                  target: 'releasing',
+                  actions: assign({
+                    message: ({ event }) => `failed to start postgres: ${errorText(event.error)}`,
+                  }),
+                },
+              },
+            },
+
+            releasing: {
+              description: 'Give the lock up so that a healthy replica can take over.',
+              entry: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+              on: { LEADERSHIP_RELEASED: { target: 'demoting', actions: assign({ isLeader: false }) } },
+              after: { loopWait: { target: 'demoting', actions: assign({ isLeader: false }) } },
+            },
+
+            demoting: {
+              description: 'Lost the lock (or never had it) while writable: stop at once, no checkpoint.',
+              entry: [
+                assign({ pgState: 'stopping', role: 'demoted' }),
+                {
+                  type: 'say',
+                  params: { message: 'demoting self because I do not have the lock and I was a leader' },
+                },
+              ],
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'immediate' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: {
+                  target: 'boot',
+                  actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
+                },
+                onError: { target: 'crashed', actions: assign({ wasPrimary: true }) },
+              },
+            },
+
+            rewinding: {
+              entry: [
+                assign({ pgState: 'stopped', role: 'replica' }),
+                { type: 'say', params: { message: 'running pg_rewind from the leader' } },
+              ],
+              always: [
+                {
+                  guard: ({ context }) => !context.settings.use_pg_rewind,
+                  target: 'recloning',
+                  actions: {
+                    type: 'say',
+                    params: { message: 'use_pg_rewind is off: cloning again from the leader' },
+                  },
+                },
+              ],
+              invoke: {
+                src: 'rewind',
+                input: ({ context }) => ({ from: upstreamOf(context)! }),
+                onDone: [
+                  {
+                    guard: ({ event }) => event.output,
+                    target: 'startingReplica',
+                    actions: assign({ wasPrimary: false }),
+                  },
+                  {
+                    target: 'recloning',
+                    actions: {
+                      type: 'say',
+                      params: { message: 'pg_rewind is not possible: cloning again from the leader' },
+                    },
+                  },
+                ],
+                onError: {
+                  target: 'recloning',
+                  actions: assign({ message: ({ event }) => `pg_rewind failed: ${errorText(event.error)}` }),
+                },
+              },
+            },
+
+            recloning: {
+              entry: assign({ pgState: 'creating replica' }),
+              initial: 'removing',
+              states: {
+                removing: {
+                  invoke: {
+                    src: 'removeDataDir',
+                    onDone: 'cloning',
+                    onError: '#node.active.running.crashed',
+                  },
+                },
+                cloning: {
+                  always: {
+                    guard: ({ context }) => cloneSourceFor(context.view, context.name) === null,
+                    target: '#node.active.running.crashed',
+                  },
+                  invoke: {
+                    src: 'basebackup',
+                    input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+                    onDone: {
+                      target: '#node.active.running.startingReplica',
+                      actions: assign({ wasPrimary: false }),
+                    },
+                    onError: {
+                      target: '#node.active.running.crashed',
+                      actions: assign({ message: ({ event }) => `clone failed: ${errorText(event.error)}` }),
+                    },
+                  },
+                },
+              },
+            },
+
+            crashed: {
+              description: 'PostgreSQL is down or an action failed: look again shortly.',
+              entry: assign({
+                pgState: ({ context }) => (context.pgState === 'start failed' ? 'start failed' : 'crashed'),
+              }),
+              always: [{ guard: 'isLeader', target: 'releasing' }],
+              after: { shortRetry: 'recovering' },
+            },
+
+            recovering: {
+              description:
+                'After a crash: an empty data dir must be cloned again; otherwise start as it was.',
+              invoke: {
+                src: 'inspectDataDir',
+                onDone: [
+                  {
+                    guard: ({ event }) => !event.output.initialized,
+                    target: 'recloning',
+                    actions: assign({ dataDir: ({ event }) => event.output }),
+                  },
+                  {
+                    target: 'boot',
+                    actions: assign({
+                      dataDir: ({ event }) => event.output,
+                      wasPrimary: ({ context, event }) => context.wasPrimary || ranAsPrimary(event.output),
+                    }),
+                  },
+                ],
+                onError: 'crashed',
+              },
+            },
+          },
+        },
+
+        stopping: {
+          description:
+            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint.',
+          entry: [
+            assign({ pgState: 'stopping' }),
+            { type: 'say', params: { message: 'shutting down' } },
+            sendTo('election', { type: 'FREEZE' }),
+          ],
+          initial: 'stoppingPostgres',
+          states: {
+            stoppingPostgres: {
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'fast' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: {
+                  target: 'releasing',
+                  actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+                },
+                onError: { target: 'releasing', actions: assign({ pgState: 'stopped' }) },
+              },
+            },
+            releasing: {
+              always: { guard: 'notLeader', target: '#node.stopped' },
+              entry: sendTo('election', ({ context }) => ({
+                type: 'RELEASE' as const,
+                lastLsn: context.lastLsn,
+              })),
+              on: { LEADERSHIP_RELEASED: { target: '#node.stopped', actions: assign({ isLeader: false }) } },
+              after: { loopWait: '#node.stopped' },
+            },
+          },
+        },
+      },
+    },
+
+    stopped: {
+      entry: assign({ role: ({ context }) => context.role }),
+      type: 'final',
+    },
+
+    failed: {
+      description:
+        'Cannot continue (foreign data directory, failed bootstrap): the agent exits with the reason.',
+      entry: assign({ message: ({ context }) => context.fatal ?? 'failed' }),
+      type: 'final',
+    },
+  },
+});
+
+/** The member this node should stream from, by name. */
+function followTarget(ctx: NodeContext): string | null {
+  const leader = ctx.view.leader?.name ?? null;
+  if (!leader || leader === ctx.name) return null;
+  const cascade = ctx.tags.replicatefrom;
+  if (cascade && upstreamFor(ctx.view, ctx.name, cascade, false)?.host) {
+    const m = ctx.view.members.find((x) => x.name === cascade);
+    if (m && m.data.state === 'running') return cascade;
+  }
+  return leader;
+}
+
+function upstreamOf(ctx: NodeContext): UpstreamTarget | null {
+  return upstreamFor(ctx.view, ctx.name, ctx.tags.replicatefrom, ctx.settings.use_slots);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export type NodeActor = ActorRefFrom<typeof nodeMachine>;
+export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>;

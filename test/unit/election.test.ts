@@ -1,0 +1,218 @@
+import { createActor, createMachine, fromPromise, sendTo, type AnyEventObject } from 'xstate';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalFacts, PeerStatus } from '../../src/cluster/eligibility.ts';
+import { emptyClusterView, type ClusterView } from '../../src/cluster/view.ts';
+import {
+  electionMachine,
+  leaseMarginMs,
+  type ElectionSettings,
+  type RefreshResult,
+} from '../../src/machines/election.ts';
+import { advance, settle, SimulatedClock } from '../helpers/sim.ts';
+
+const settings: ElectionSettings = {
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  check_timeline: false,
+  synchronous_mode: false,
+};
+const facts: LocalFacts = {
+  name: 'a',
+  running: true,
+  inRecovery: true,
+  walPosition: 100,
+  timeline: 1,
+  nofailover: false,
+};
+const leaderView = (name: string): ClusterView => ({
+  ...emptyClusterView,
+  leader: { name, index: '5', session: '1' },
+});
+
+interface Fakes {
+  acquire: () => Promise<boolean>;
+  update: () => Promise<RefreshResult>;
+  release: () => Promise<boolean>;
+  peers: () => Promise<PeerStatus[]>;
+}
+
+const running: Array<{ stop(): void }> = [];
+afterEach(() => {
+  for (const a of running.splice(0)) a.stop();
+});
+
+/** The election as a child of a parent that records what it is told, like the node machine. */
+function harness(fakes: Partial<Fakes>, holdsLock = false) {
+  const calls = { acquire: 0, update: 0, release: 0, peers: 0 };
+  const received: AnyEventObject[] = [];
+  const election = electionMachine.provide({
+    actors: {
+      acquireLeader: fromPromise(async () => {
+        calls.acquire++;
+        return (fakes.acquire ?? (async () => true))();
+      }),
+      updateLeader: fromPromise(async () => {
+        calls.update++;
+        return (fakes.update ?? (async () => ({ ok: true, elapsedMs: 5 })))();
+      }),
+      deleteLeader: fromPromise(async () => {
+        calls.release++;
+        return (fakes.release ?? (async () => true))();
+      }),
+      probePeers: fromPromise(async () => {
+        calls.peers++;
+        return (fakes.peers ?? (async () => []))();
+      }),
+    },
+  });
+  const parent = createMachine({
+    types: {} as { events: AnyEventObject },
+    invoke: { id: 'election', src: election, input: { name: 'a', settings, holdsLock } },
+    on: {
+      '*': {
+        actions: [
+          ({ event }) => {
+            if (String(event.type).startsWith('LEADERSHIP') || event.type === 'ELECTION_VERDICT')
+              received.push(event);
+          },
+          sendTo('election', ({ event }) => event),
+        ],
+      },
+    },
+  });
+  const clock = new SimulatedClock();
+  const actor = createActor(parent, { clock });
+  running.push(actor);
+  actor.start();
+  const child = () => actor.getSnapshot().children['election']!;
+  return { actor, clock, calls, received, child, send: (e: AnyEventObject) => actor.send(e) };
+}
+
+describe('election machine', () => {
+  it('races and acquires when nobody holds the lock and this node is healthiest', async () => {
+    const h = harness({});
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.acquire).toBe(1);
+    expect(h.received.map((e) => e.type)).toEqual(['ELECTION_VERDICT', 'LEADERSHIP_ACQUIRED']);
+    expect(h.child().getSnapshot().value).toEqual({ leader: { holding: 'idle' } });
+  });
+
+  it('does not race while a leader exists, and never with nofailover', async () => {
+    const h = harness({});
+    h.send({ type: 'CLUSTER', view: leaderView('b') });
+    h.send({ type: 'FACTS', facts });
+    await advance(h.clock, 25_000, 1000);
+    expect(h.calls.peers).toBe(0);
+    h.send({ type: 'FACTS', facts: { ...facts, nofailover: true } });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await advance(h.clock, 25_000, 1000);
+    expect(h.calls.acquire).toBe(0);
+  });
+
+  it('stands back when a peer is ahead, and says why', async () => {
+    const ahead: PeerStatus = {
+      name: 'b',
+      reachable: true,
+      inRecovery: true,
+      walPosition: 200,
+      timeline: 1,
+      nofailover: false,
+      watchdogFailed: false,
+    };
+    const h = harness({ peers: async () => [ahead] });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.acquire).toBe(0);
+    expect(h.received[0]).toEqual({
+      type: 'ELECTION_VERDICT',
+      verdict: { healthiest: false, reason: 'b is ahead (200 > 100)' },
+    });
+  });
+
+  it('a lost race leaves it following', async () => {
+    const h = harness({ acquire: async () => false });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.received.map((e) => e.type)).toEqual(['ELECTION_VERDICT']);
+    h.send({ type: 'CLUSTER', view: leaderView('b') });
+    await settle();
+    expect(h.child().getSnapshot().value).toBe('follower');
+  });
+
+  it('keeps the lock for as long as refreshes succeed', async () => {
+    const h = harness({}, true);
+    await advance(h.clock, 300_000, 1000);
+    expect(h.calls.update).toBeGreaterThanOrEqual(29);
+    expect(h.received).toEqual([]);
+  });
+
+  it('steps down on its own deadline when refreshes keep failing, not earlier', async () => {
+    const h = harness({ update: async () => Promise.reject(new Error('etcd unreachable')) }, true);
+    const deadline = settings.ttl * 1000 - leaseMarginMs(settings);
+    await advance(h.clock, deadline - 100, 100);
+    expect(h.received).toEqual([]);
+    await advance(h.clock, 200, 100);
+    expect(h.received).toEqual([
+      { type: 'LEADERSHIP_LOST', reason: 'the lock could not be refreshed before its deadline' },
+    ]);
+  });
+
+  it('the deadline counts from the start of the last good refresh', async () => {
+    let fail = false;
+    const h = harness(
+      {
+        update: async () => (fail ? Promise.reject(new Error('down')) : { ok: true, elapsedMs: 3000 }),
+      },
+      true,
+    );
+    await advance(h.clock, 10_000, 100); // first refresh at 10 s (took 3 s by its own account)
+    fail = true;
+    const deadline = settings.ttl * 1000 - leaseMarginMs(settings) - 3000;
+    await advance(h.clock, deadline - 200, 100);
+    expect(h.received).toEqual([]);
+    await advance(h.clock, 400, 100);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
+  });
+
+  it('a refresh that finds the lease gone loses at once', async () => {
+    const h = harness({ update: async () => ({ ok: false, elapsedMs: 1 }) }, true);
+    await advance(h.clock, 10_100, 100);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
+  });
+
+  it('seeing another name on the leader key loses at once', async () => {
+    const h = harness({}, true);
+    h.send({ type: 'CLUSTER', view: leaderView('b') });
+    await settle();
+    expect(h.received).toEqual([{ type: 'LEADERSHIP_LOST', reason: 'the lock is held by b' }]);
+  });
+
+  it('RELEASE deletes the key; FREEZE stops racing for good', async () => {
+    const h = harness({}, true);
+    h.send({ type: 'FREEZE' });
+    h.send({ type: 'RELEASE', lastLsn: 42 });
+    await settle();
+    expect(h.calls.release).toBe(1);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_RELEASED']);
+    expect(h.child().getSnapshot().status).toBe('done');
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.acquire).toBe(0);
+  });
+
+  it('reclaims a key that still carries its name after an agent restart', async () => {
+    const h = harness({});
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: leaderView('a') });
+    await settle();
+    expect(h.calls.update).toBe(1);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_ACQUIRED']);
+  });
+});

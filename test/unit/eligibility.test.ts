@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { judgeHealthiest, type LocalFacts, type PeerStatus } from '../../src/cluster/eligibility.ts';
+import { emptyClusterView, type ClusterView } from '../../src/cluster/view.ts';
+
+const settings = { maximum_lag_on_failover: 1048576, check_timeline: false, synchronous_mode: false };
+const me: LocalFacts = {
+  name: 'a',
+  running: true,
+  inRecovery: true,
+  walPosition: 5000,
+  timeline: 1,
+  nofailover: false,
+};
+const peer = (over: Partial<PeerStatus>): PeerStatus => ({
+  name: 'b',
+  reachable: true,
+  inRecovery: true,
+  walPosition: 4000,
+  timeline: 1,
+  nofailover: false,
+  watchdogFailed: false,
+  ...over,
+});
+const view = (over: Partial<ClusterView> = {}): ClusterView => ({ ...emptyClusterView, ...over });
+
+describe('judgeHealthiest', () => {
+  it('a replica ahead of every reachable peer is the healthiest', () => {
+    const v = judgeHealthiest(
+      view(),
+      me,
+      [peer({}), peer({ name: 'c', reachable: false, walPosition: 9e9 })],
+      settings,
+    );
+    expect(v).toEqual({ healthiest: true, reason: 'no reachable member is ahead of me' });
+  });
+
+  it('a peer further ahead wins', () => {
+    const v = judgeHealthiest(view(), me, [peer({ walPosition: 6000 })], settings);
+    expect(v.healthiest).toBe(false);
+    expect(v.reason).toBe('b is ahead (6000 > 5000)');
+  });
+
+  it('a nofailover peer ahead does not stop us', () => {
+    expect(
+      judgeHealthiest(view(), me, [peer({ walPosition: 6000, nofailover: true })], settings).healthiest,
+    ).toBe(true);
+  });
+
+  it('a live primary anywhere stops the race', () => {
+    const v = judgeHealthiest(view(), me, [peer({ inRecovery: false })], settings);
+    expect(v).toEqual({ healthiest: false, reason: 'primary b is still alive' });
+  });
+
+  it('nofailover and stopped nodes never race', () => {
+    expect(judgeHealthiest(view(), { ...me, nofailover: true }, [], settings).reason).toBe(
+      'tagged nofailover',
+    );
+    expect(judgeHealthiest(view(), { ...me, running: false }, [], settings).reason).toBe(
+      'postgres is not running',
+    );
+  });
+
+  it('lag beyond maximum_lag_on_failover against /status disqualifies', () => {
+    const v = judgeHealthiest(view({ status: { optime: 5000 + 1048577 } }), me, [], settings);
+    expect(v.healthiest).toBe(false);
+    expect(v.reason).toMatch(/exceeds maximum_lag_on_failover 1048576/);
+    expect(judgeHealthiest(view({ status: { optime: 5000 + 1048576 } }), me, [], settings).healthiest).toBe(
+      true,
+    );
+  });
+
+  it('a running primary is eligible unless it is on an older timeline than /history says', () => {
+    const primary = { ...me, inRecovery: false };
+    expect(judgeHealthiest(view(), primary, [peer({ walPosition: 9e9 })], settings).healthiest).toBe(true);
+    const history: ClusterView['history'] = [[1, 100, 'no recovery target specified']];
+    expect(judgeHealthiest(view({ history }), primary, [], settings).healthiest).toBe(false);
+  });
+
+  it('in synchronous mode only the sync leader or standbys may race', () => {
+    const sync = { index: '1', leader: 'x', sync_standby: ['b'] };
+    const s = { ...settings, synchronous_mode: true };
+    expect(judgeHealthiest(view({ sync }), me, [], s).reason).toBe('not a synchronous standby');
+    expect(judgeHealthiest(view({ sync: { ...sync, sync_standby: ['a'] } }), me, [], s).healthiest).toBe(
+      true,
+    );
+  });
+});
