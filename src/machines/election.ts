@@ -227,6 +227,15 @@ export const electionMachine = setup({
           { guard: ({ event }) => event.view.leader !== null, target: 'follower', actions: 'storeView' },
           { actions: 'storeView' },
         ],
+        // PostgreSQL just came up: no reason to sit out the pause.
+        FACTS: [
+          {
+            guard: ({ context, event }) => !(context.facts?.running ?? false) && event.facts.running,
+            target: 'follower',
+            actions: 'storeFacts',
+          },
+          { actions: 'storeFacts' },
+        ],
         RELEASE: { target: 'released', actions: 'requestRelease' },
         FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
       },
