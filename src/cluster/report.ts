@@ -1,0 +1,109 @@
+/**
+ * What a node says about itself: the member key value (DCS) and the status document
+ * (GET /patroni and health checks). Both come from one in-memory NodeReport, so the REST
+ * API never runs SQL or reads the DCS per request.
+ */
+import type { PostgresStatus } from '../actors/postgres.ts';
+import type { ClusterView, MemberData, WireRole } from './view.ts';
+
+/** The Patroni version pgwarden speaks on the wire (member keys, /patroni, metrics). */
+export const PATRONI_WIRE_VERSION = '3.0.2';
+export const PGWARDEN_VERSION = '0.1.0';
+
+export interface NodeReport {
+  name: string;
+  scope: string;
+  connUrl: string;
+  apiUrl: string;
+  tags: Record<string, unknown>;
+  /** Patroni's PostgreSQL state string (running, starting, creating replica, ...). */
+  state: string;
+  /** The node's own role (master, replica, demoted, uninitialized, promoted). */
+  role: WireRole;
+  pg: PostgresStatus | null;
+  systemIdentifier: string | null;
+  /** True while the election says we hold the lock. */
+  isLeader: boolean;
+  view: ClusterView | null;
+  /** Epoch seconds of the last DCS view received. */
+  dcsLastSeen: number | null;
+  paused: boolean;
+}
+
+/** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
+function reportedRole(r: NodeReport): WireRole {
+  if (r.pg?.running) return r.pg.inRecovery ? 'replica' : 'master';
+  return r.role;
+}
+
+function walPosition(pg: PostgresStatus | null): number | undefined {
+  if (!pg?.running) return undefined;
+  if (!pg.inRecovery) return pg.currentLsn ?? undefined;
+  const v = Math.max(pg.receivedLsn ?? 0, pg.replayedLsn ?? 0);
+  return v > 0 ? v : undefined;
+}
+
+export function memberData(r: NodeReport): MemberData {
+  const data: MemberData = {
+    conn_url: r.connUrl,
+    api_url: r.apiUrl,
+    state: r.state,
+    role: r.pg?.running ? reportedRole(r) : r.role,
+    version: PATRONI_WIRE_VERSION,
+  };
+  const wal = r.state === 'running' || r.state === 'starting' ? walPosition(r.pg) : undefined;
+  if (wal !== undefined) data.xlog_location = wal;
+  if (r.pg?.running && r.pg.timeline) data.timeline = r.pg.timeline;
+  if (r.pg?.running && r.pg.inRecovery && r.pg.replicationState) data.replication_state = r.pg.replicationState;
+  if (Object.keys(r.tags).length > 0) data.tags = r.tags;
+  if (r.pg?.pendingRestart) data.pending_restart = true;
+  if (r.paused) data.pause = true;
+  return data;
+}
+
+export function isSyncStandby(r: NodeReport): boolean {
+  return reportedRole(r) === 'replica' && (r.view?.sync?.sync_standby.includes(r.name) ?? false);
+}
+
+/** The JSON document of GET /patroni and of GET health checks (Patroni's field names and types). */
+export function statusDocument(r: NodeReport): Record<string, unknown> {
+  const pg = r.pg;
+  const doc: Record<string, unknown> = { state: r.state };
+  if (pg?.running) {
+    if (pg.postmasterStartTime) doc['postmaster_start_time'] = pg.postmasterStartTime;
+    doc['role'] = reportedRole(r);
+    if (pg.serverVersion) doc['server_version'] = pg.serverVersion;
+    doc['xlog'] = pg.inRecovery
+      ? {
+          received_location: pg.receivedLsn ?? pg.replayedLsn ?? 0,
+          replayed_location: pg.replayedLsn ?? 0,
+          replayed_timestamp: pg.replayedTimestamp,
+          paused: pg.replayPaused,
+        }
+      : { location: pg.currentLsn ?? 0 };
+    if (pg.timeline) doc['timeline'] = pg.timeline;
+    if (isSyncStandby(r)) doc['sync_standby'] = true;
+    if (pg.replication.length > 0) {
+      doc['replication'] = pg.replication.map((w) => ({
+        usename: w.usename,
+        application_name: w.application_name,
+        client_addr: w.client_addr,
+        state: w.state,
+        sync_state: w.sync_state,
+        sync_priority: w.sync_priority,
+      }));
+    }
+    if (pg.inRecovery && pg.replicationState) doc['replication_state'] = pg.replicationState;
+  } else {
+    doc['role'] = r.role;
+  }
+  if (!r.view || r.view.leader === null) doc['cluster_unlocked'] = true;
+  if (r.dcsLastSeen !== null) doc['dcs_last_seen'] = r.dcsLastSeen;
+  doc['tags'] = r.tags;
+  if (r.systemIdentifier) doc['database_system_identifier'] = r.systemIdentifier;
+  if (pg?.pendingRestart) doc['pending_restart'] = true;
+  doc['patroni'] = { version: PATRONI_WIRE_VERSION, scope: r.scope, name: r.name };
+  if (r.paused) doc['pause'] = true;
+  doc['pgwarden'] = { version: PGWARDEN_VERSION, is_leader: r.isLeader };
+  return doc;
+}

@@ -1,0 +1,24 @@
+/**
+ * The REST API: fastify with one plugin per concern. Every GET answers from the in-memory
+ * NodeReport (no SQL, no DCS round trip per request).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { NodeReport } from '../cluster/report.ts';
+import { healthRoutes } from './routes/health.ts';
+import { monitoringRoutes } from './routes/monitoring.ts';
+
+export interface ApiContext {
+  report: () => NodeReport;
+  /** Seconds: liveness threshold base (ttl) and HA cadence. */
+  settings: () => { ttl: number; loop_wait: number };
+  /** Epoch ms of the node's next scheduled loop (for /liveness). */
+  nextRun: () => number;
+  now: () => number;
+}
+
+export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  await app.register(monitoringRoutes, { ctx });
+  await app.register(healthRoutes, { ctx });
+  return app;
+}

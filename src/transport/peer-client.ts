@@ -1,0 +1,62 @@
+/**
+ * Asks other members for their status (GET <api_url>, i.e. /patroni) as Patroni peers do in
+ * the leader race: 2 s timeout, no retries. Works against pgwarden and Patroni nodes alike.
+ */
+import type { PeerStatus } from '../cluster/eligibility.ts';
+import type { ClusterView, Member } from '../cluster/view.ts';
+
+export interface PeerClientOptions {
+  timeoutMs?: number;
+  /** `user:password` for restapi.authentication. */
+  basicAuth?: string;
+}
+
+export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = {}): Promise<PeerStatus> {
+  const unreachable: PeerStatus = {
+    name: member.name,
+    reachable: false,
+    inRecovery: true,
+    walPosition: null,
+    timeline: null,
+    nofailover: member.data.tags?.nofailover === true,
+    watchdogFailed: false,
+  };
+  const url = member.data.api_url;
+  if (!url) return unreachable;
+  const headers: Record<string, string> = {};
+  if (opts.basicAuth) headers['authorization'] = `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`;
+  try {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 2000) });
+    const doc = (await res.json()) as Record<string, unknown>;
+    return parsePeerDocument(member.name, doc) ?? unreachable;
+  } catch {
+    return unreachable;
+  }
+}
+
+/** Reads the fields the race needs out of a status document; null when it has no WAL position. */
+export function parsePeerDocument(name: string, doc: Record<string, unknown>): PeerStatus | null {
+  const xlog = (doc['xlog'] ?? doc['wal']) as Record<string, unknown> | undefined;
+  if (!xlog || typeof xlog !== 'object') return null;
+  const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const primary = 'location' in xlog;
+  const wal = primary
+    ? num(xlog['location'])
+    : Math.max(num(xlog['received_location']) ?? 0, num(xlog['replayed_location']) ?? 0);
+  const tags = (doc['tags'] ?? {}) as Record<string, unknown>;
+  return {
+    name,
+    reachable: true,
+    inRecovery: !primary,
+    walPosition: wal,
+    timeline: num(doc['timeline']),
+    nofailover: tags['nofailover'] === true,
+    watchdogFailed: doc['watchdog_failed'] === true,
+  };
+}
+
+/** Every other member with an api_url, asked in parallel. */
+export function probePeers(view: ClusterView, me: string, opts: PeerClientOptions = {}): Promise<PeerStatus[]> {
+  const others = view.members.filter((m) => m.name !== me && m.data.api_url);
+  return Promise.all(others.map((m) => fetchPeerStatus(m, opts)));
+}
