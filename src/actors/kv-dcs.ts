@@ -1,0 +1,534 @@
+/**
+ * Patroni's DCS semantics for etcd v3, written once against the small `Kv` contract so that
+ * the real etcd backend (etcd-dcs.ts) and the in-memory one (memory-dcs.ts) share the same
+ * leader/member logic. Kept free of etcd3 so the in-memory backend never loads gRPC.
+ */
+
+import type { ClusterView, HistoryLine, MemberData, Status } from '../cluster/view.ts';
+import {
+  buildClusterView,
+  encodeFailover,
+  encodeHistory,
+  encodeMember,
+  encodeStatus,
+  encodeSync,
+  KEYS,
+  type Kv,
+  type KvCallOptions,
+  type KvRecord,
+  LeaseNotFoundError,
+  pyJson,
+  type Txn,
+  type TxnOp,
+  type WatchEvent,
+} from '../transport/etcd-keys.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { clusterPrefix, type Dcs, DcsError } from './dcs.ts';
+
+export interface KvDcsOptions {
+  namespace: string;
+  scope: string;
+  retryTimeoutSeconds: number;
+  clock?: Clock;
+  log?: (msg: string) => void;
+}
+
+/** A backend failure worth retrying within the retry budget (nothing reached etcd). */
+export class KvTransientError extends Error {
+  override name = 'KvTransientError';
+}
+
+const WATCH_BACKOFF_MIN_MS = 100;
+const WATCH_BACKOFF_MAX_MS = 2000;
+const RETRY_PAUSE_MS = 100;
+
+const cmpRev = (a: string, b: string): number => {
+  const d = BigInt(a) - BigInt(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+};
+
+type Entry = KvRecord & { deleted?: boolean };
+
+/**
+ * The watched copy of the prefix. Deleted keys stay as tombstones so that a late watch event
+ * for an older revision cannot resurrect a key we already deleted ourselves.
+ */
+class ViewCache {
+  private readonly entries = new Map<string, Entry>();
+  private revision = '0';
+  synced = false;
+
+  reset(kvs: readonly KvRecord[], revision: string): void {
+    this.entries.clear();
+    for (const kv of kvs) this.entries.set(kv.key, kv);
+    this.revision = revision;
+    this.synced = true;
+  }
+
+  /** Returns whether anything visible changed. */
+  apply(event: WatchEvent, revision: string): boolean {
+    if (cmpRev(revision, this.revision) > 0) this.revision = revision;
+    const old = this.entries.get(event.kv.key);
+    if (old && cmpRev(old.modRevision, event.kv.modRevision) >= 0) return false;
+    if (event.type === 'delete') {
+      this.entries.set(event.kv.key, { ...event.kv, value: '', lease: '0', deleted: true });
+      return old !== undefined && !old.deleted;
+    }
+    this.entries.set(event.kv.key, event.kv);
+    return true;
+  }
+
+  get(key: string): KvRecord | undefined {
+    const e = this.entries.get(key);
+    return e && !e.deleted ? e : undefined;
+  }
+
+  view(prefix: string): ClusterView {
+    const live = [...this.entries.values()].filter((e) => !e.deleted);
+    return buildClusterView(prefix, live, this.revision);
+  }
+}
+
+export class KvDcs implements Dcs {
+  readonly prefix: string;
+  protected readonly clock: Clock;
+  private readonly log: (msg: string) => void;
+  private readonly retryTimeoutMs: number;
+  private ttl = 30;
+  private lease: string | null = null;
+  private leaseTtl = 0;
+  private lastRefresh: number | null = null;
+  private lastMember: { key: string; value: string; lease: string } | null = null;
+  private readonly caches = new Set<ViewCache>();
+  private readonly emitters = new Map<ViewCache, () => void>();
+  private readonly stoppers = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    protected readonly kv: Kv,
+    opts: KvDcsOptions,
+  ) {
+    this.prefix = clusterPrefix(opts.namespace, opts.scope);
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? (() => {});
+    this.retryTimeoutMs = opts.retryTimeoutSeconds * 1000;
+  }
+
+  private key(rel: string): string {
+    return this.prefix + rel;
+  }
+
+  /** The id of this node's lease, null when none is held. */
+  leaseId(): string | null {
+    return this.lease;
+  }
+
+  /** Clock time of the last keepalive (or grant) the server acknowledged. */
+  lastLeaseRefresh(): number | null {
+    return this.lastRefresh;
+  }
+
+  /** New dynamic `ttl`: drop the lease so the next ensureLease grants one with the new TTL. */
+  setTtl(ttl: number): void {
+    if (ttl === this.ttl && this.leaseTtl === ttl) return;
+    this.ttl = ttl;
+    this.lease = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bounded calls.
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(() => resolve(), ms));
+  }
+
+  private withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new DcsError(`${what}: no answer within ${this.retryTimeoutMs} ms`)),
+        ms,
+      );
+      p.then(
+        (v) => {
+          this.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Operations made of several kv calls share one budget, as in Patroni. */
+  private deadline(): number {
+    return this.clock.now() + this.retryTimeoutMs;
+  }
+
+  /**
+   * Runs one kv call within the retry budget, retrying only failures that certainly did not
+   * reach etcd. Everything else except LeaseNotFoundError becomes a DcsError.
+   */
+  private async call<T>(
+    what: string,
+    fn: (opts: KvCallOptions) => Promise<T>,
+    deadline = this.deadline(),
+  ): Promise<T> {
+    if (this.closed) throw new DcsError(`${what}: client closed`);
+    for (;;) {
+      const remaining = deadline - this.clock.now();
+      try {
+        if (remaining <= 0) throw new DcsError(`${what}: retry timeout exceeded`);
+        return await this.withTimeout(fn({ timeoutMs: remaining }), remaining, what);
+      } catch (err) {
+        if (err instanceof LeaseNotFoundError || err instanceof DcsError) throw err;
+        const left = deadline - this.clock.now();
+        if (err instanceof KvTransientError && left > RETRY_PAUSE_MS && !this.closed) {
+          await this.sleep(RETRY_PAUSE_MS);
+          continue;
+        }
+        throw new DcsError(`${what}: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Own writes go straight into every watched cache (Patroni does the same).
+
+  private applyOwn(event: WatchEvent, revision: string): void {
+    for (const cache of this.caches)
+      if (cache.synced && cache.apply(event, revision)) this.emitters.get(cache)?.();
+  }
+
+  private applyOwnPut(key: string, value: string, lease: string | undefined, revision: string): void {
+    const existing = [...this.caches].map((c) => c.get(key)).find(Boolean);
+    this.applyOwn(
+      {
+        type: 'put',
+        kv: {
+          key,
+          value,
+          lease: lease ?? '0',
+          modRevision: revision,
+          createRevision: existing?.createRevision ?? revision,
+        },
+      },
+      revision,
+    );
+  }
+
+  private applyOwnDelete(key: string, revision: string): void {
+    this.applyOwn(
+      { type: 'delete', kv: { key, value: '', lease: '0', modRevision: revision, createRevision: '0' } },
+      revision,
+    );
+  }
+
+  private async put(rel: string, value: string, lease?: string, deadline?: number): Promise<boolean> {
+    const key = this.key(rel);
+    const rev = await this.call(`put ${rel}`, (o) => this.kv.put(key, value, lease, o), deadline);
+    this.applyOwnPut(key, value, lease, rev);
+    return true;
+  }
+
+  /** Put guarded by the key's mod_revision when `index` is given (Patroni's `index`). */
+  private async casPut(rel: string, value: string, index?: string): Promise<boolean> {
+    if (index === undefined) return this.put(rel, value);
+    const key = this.key(rel);
+    const res = await this.call(`cas ${rel}`, (o) =>
+      this.kv.txn(
+        { compare: [{ key, target: 'mod', equals: index }], success: [{ put: { key, value } }] },
+        o,
+      ),
+    );
+    if (res.succeeded) this.applyOwnPut(key, value, undefined, res.revision);
+    return res.succeeded;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lease.
+
+  private async grant(deadline?: number): Promise<string> {
+    const ttl = this.ttl;
+    const id = await this.call('lease grant', (o) => this.kv.leaseGrant(ttl, o), deadline);
+    this.lease = id;
+    this.leaseTtl = ttl;
+    this.lastRefresh = this.clock.now();
+    this.log(`granted lease ${id} with ttl ${ttl}`);
+    return id;
+  }
+
+  async ensureLease(ttl: number): Promise<string> {
+    this.setTtl(ttl);
+    return this.lease ?? this.grant();
+  }
+
+  refreshLease(): Promise<boolean> {
+    return this.keepalive(this.deadline());
+  }
+
+  private async keepalive(deadline: number): Promise<boolean> {
+    const id = this.lease;
+    if (!id) return false;
+    const left = await this.call('lease keepalive', (o) => this.kv.leaseKeepAlive(id, o), deadline);
+    if (left > 0) {
+      if (this.lease === id) this.lastRefresh = this.clock.now();
+      return true;
+    }
+    if (this.lease === id) this.lease = null;
+    this.log(`lease ${id} is gone`);
+    return false;
+  }
+
+  /** Runs `fn` on our lease; when etcd no longer knows it, grants a new one and tries once more. */
+  private async onLease<T>(fn: (lease: string, deadline: number) => Promise<T>): Promise<T> {
+    const deadline = this.deadline();
+    const lease = this.lease ?? (await this.grant(deadline));
+    try {
+      return await fn(lease, deadline);
+    } catch (err) {
+      if (!(err instanceof LeaseNotFoundError)) throw err;
+      if (this.lease === lease) this.lease = null;
+      return fn(await this.grant(deadline), deadline);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Leader key.
+
+  async attemptToAcquireLeader(name: string): Promise<boolean> {
+    const key = this.key(KEYS.leader);
+    return this.onLease(async (lease, deadline) => {
+      const txn: Txn = {
+        compare: [{ key, target: 'create', equals: '0' }],
+        success: [{ put: { key, value: name, lease } }],
+      };
+      const res = await this.call('acquire leader', (o) => this.kv.txn(txn, o), deadline);
+      if (res.succeeded) this.applyOwnPut(key, name, lease, res.revision);
+      return res.succeeded;
+    });
+  }
+
+  private async cachedLeader(deadline: number): Promise<KvRecord | undefined> {
+    const key = this.key(KEYS.leader);
+    const synced = [...this.caches].find((c) => c.synced);
+    if (synced) return synced.get(key);
+    const { kvs } = await this.call('get leader', (o) => this.kv.range(key, false, o), deadline);
+    return kvs[0];
+  }
+
+  async updateLeader(name: string): Promise<boolean> {
+    const deadline = this.deadline();
+    if (!(await this.keepalive(deadline))) return false;
+    const lease = this.lease!;
+    const current = await this.cachedLeader(deadline);
+    if (current && current.value === name && current.lease === lease) return true;
+    const key = this.key(KEYS.leader);
+    const put: TxnOp = { put: { key, value: name, lease } };
+    const txn: Txn = {
+      compare: [{ key, target: 'value', equals: name }],
+      success: [put],
+      failure: [{ txn: { compare: [{ key, target: 'create', equals: '0' }], success: [put] } }],
+    };
+    try {
+      const res = await this.call('update leader', (o) => this.kv.txn(txn, o), deadline);
+      const ok = res.succeeded || res.nested[0]?.succeeded === true;
+      if (ok) this.applyOwnPut(key, name, lease, res.revision);
+      return ok;
+    } catch (err) {
+      if (!(err instanceof LeaseNotFoundError)) throw err;
+      if (this.lease === lease) this.lease = null;
+      return false;
+    }
+  }
+
+  async takeLeader(name: string): Promise<boolean> {
+    return this.onLease((lease, deadline) => this.put(KEYS.leader, name, lease, deadline));
+  }
+
+  async deleteLeader(name: string, lastLsn?: number): Promise<boolean> {
+    const deadline = this.deadline();
+    if (lastLsn !== undefined)
+      await this.put(KEYS.status, encodeStatus({ optime: lastLsn }), undefined, deadline);
+    const key = this.key(KEYS.leader);
+    const txn: Txn = { compare: [{ key, target: 'value', equals: name }], success: [{ delete: { key } }] };
+    const res = await this.call('delete leader', (o) => this.kv.txn(txn, o), deadline);
+    if (res.succeeded) this.applyOwnDelete(key, res.revision);
+    return res.succeeded;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Member and cluster-wide keys.
+
+  async touchMember(name: string, data: MemberData): Promise<boolean> {
+    const rel = KEYS.members + name;
+    const key = this.key(rel);
+    const value = encodeMember(data);
+    const deadline = this.deadline();
+    const lease = this.lease ?? (await this.grant(deadline));
+    const last = this.lastMember;
+    const unchanged = last?.key === key && last.value === value && last.lease === lease;
+    const cached = [...this.caches].find((c) => c.synced);
+    const cacheAgrees = !cached || (cached.get(key)?.value === value && cached.get(key)?.lease === lease);
+    if (unchanged && cacheAgrees) return true;
+    try {
+      await this.put(rel, value, lease, deadline);
+    } catch (err) {
+      if (!(err instanceof LeaseNotFoundError)) throw err;
+      if (this.lease === lease) this.lease = null;
+      return false;
+    }
+    this.lastMember = { key, value, lease };
+    return true;
+  }
+
+  async initialize(): Promise<boolean> {
+    const key = this.key(KEYS.initialize);
+    const res = await this.call('initialize', (o) =>
+      this.kv.txn(
+        { compare: [{ key, target: 'create', equals: '0' }], success: [{ put: { key, value: '' } }] },
+        o,
+      ),
+    );
+    if (res.succeeded) this.applyOwnPut(key, '', undefined, res.revision);
+    return res.succeeded;
+  }
+
+  setInitialize(sysid: string): Promise<boolean> {
+    return this.put(KEYS.initialize, sysid);
+  }
+
+  async cancelInitialization(): Promise<boolean> {
+    const key = this.key(KEYS.initialize);
+    const rev = await this.call('cancel initialization', (o) => this.kv.delete(key, o));
+    this.applyOwnDelete(key, rev);
+    return true;
+  }
+
+  setConfig(value: Record<string, unknown>, index?: string): Promise<boolean> {
+    return this.casPut(KEYS.config, pyJson(value), index);
+  }
+
+  setFailover(value: Record<string, unknown>, index?: string): Promise<boolean> {
+    return this.casPut(KEYS.failover, encodeFailover(value), index);
+  }
+
+  setSyncState(leader: string | null, syncStandby: readonly string[], index?: string): Promise<boolean> {
+    return this.casPut(KEYS.sync, encodeSync(leader, syncStandby), index);
+  }
+
+  async deleteSyncState(index?: string): Promise<boolean> {
+    const key = this.key(KEYS.sync);
+    const res = await this.call('delete sync', (o) =>
+      this.kv.txn(
+        {
+          compare: index === undefined ? [] : [{ key, target: 'mod', equals: index }],
+          success: [{ delete: { key } }],
+        },
+        o,
+      ),
+    );
+    if (res.succeeded) this.applyOwnDelete(key, res.revision);
+    return res.succeeded;
+  }
+
+  setStatus(status: Status): Promise<boolean> {
+    return this.put(KEYS.status, encodeStatus(status));
+  }
+
+  setHistory(history: readonly HistoryLine[]): Promise<boolean> {
+    return this.put(KEYS.history, encodeHistory(history));
+  }
+
+  async getCluster(): Promise<ClusterView> {
+    const { kvs, revision } = await this.call('get cluster', (o) => this.kv.range(this.prefix, true, o));
+    return buildClusterView(this.prefix, kvs, revision);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Watch.
+
+  watch(onView: (view: ClusterView) => void, onError?: (err: Error) => void): () => void {
+    const cache = new ViewCache();
+    let stopped = false;
+    let cancelWatch: (() => void) | null = null;
+    let timer: unknown = null;
+    let backoff = WATCH_BACKOFF_MIN_MS;
+    const emit = () => {
+      if (stopped) return;
+      try {
+        onView(cache.view(this.prefix));
+      } catch (err) {
+        // It may run inside a gRPC stream callback, where a throw would crash the process.
+        this.log(`watch listener failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    };
+    const report = (err: Error) => {
+      if (stopped) return;
+      this.log(`watch on ${this.prefix} broke: ${err.message}; retrying in ${backoff} ms`);
+      try {
+        onError?.(err);
+      } catch {
+        // A throwing listener must not stop the reconnect loop.
+      }
+    };
+    const retry = (err: Error) => {
+      cache.synced = false;
+      report(err);
+      if (stopped) return;
+      timer = this.clock.setTimeout(start, backoff);
+      backoff = Math.min(backoff * 2, WATCH_BACKOFF_MAX_MS);
+    };
+    const start = async () => {
+      timer = null;
+      if (stopped) return;
+      let revision: string;
+      try {
+        const res = await this.call('watch range', (o) => this.kv.range(this.prefix, true, o));
+        if (stopped) return;
+        cache.reset(res.kvs, res.revision);
+        revision = res.revision;
+      } catch (err) {
+        retry(err as Error);
+        return;
+      }
+      emit();
+      cancelWatch = this.kv.watch(
+        this.prefix,
+        (BigInt(revision) + 1n).toString(),
+        (events, rev) => {
+          if (stopped) return;
+          backoff = WATCH_BACKOFF_MIN_MS;
+          let changed = false;
+          for (const e of events) changed = cache.apply(e, rev) || changed;
+          if (changed) emit();
+        },
+        (err) => {
+          cancelWatch = null;
+          retry(err);
+        },
+      );
+    };
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      if (timer !== null) this.clock.clearTimeout(timer);
+      cancelWatch?.();
+      this.caches.delete(cache);
+      this.emitters.delete(cache);
+      this.stoppers.delete(stop);
+    };
+    this.caches.add(cache);
+    this.emitters.set(cache, emit);
+    this.stoppers.add(stop);
+    void start();
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.stoppers]) stop();
+    this.closed = true;
+    this.kv.close();
+  }
+}

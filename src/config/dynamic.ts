@@ -1,0 +1,104 @@
+/** Cluster-wide settings kept in `/config`: load-time checks and the effective DynamicConfig. */
+import { optBool, optInt, parameters, section, stringList } from './readers.ts';
+import { type Dict, isDict, isScalar, parseBool, type Scalar, toInt } from './scalars.ts';
+import { type DynamicConfig, dynamicDefaults, type NodeConfig } from './types.ts';
+
+const DYNAMIC_INT_KEYS = [
+  'ttl',
+  'loop_wait',
+  'retry_timeout',
+  'maximum_lag_on_failover',
+  'primary_start_timeout',
+  'primary_stop_timeout',
+  'synchronous_node_count',
+] as const;
+const DYNAMIC_BOOL_KEYS = ['synchronous_mode', 'synchronous_mode_strict', 'check_timeline', 'pause'] as const;
+
+/** Passed on the postgres command line, so a local value could make nodes disagree: dynamic only. */
+export const RESTART_ONLY_PARAMETERS: ReadonlySet<string> = new Set([
+  'max_connections',
+  'max_wal_senders',
+  'max_worker_processes',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'max_replication_slots',
+  'track_commit_timestamp',
+  'wal_level',
+  'wal_log_hints',
+  'wal_keep_segments',
+  'wal_keep_size',
+  'hot_standby',
+  'listen_addresses',
+  'port',
+  'cluster_name',
+]);
+
+/** Load-time check of bootstrap.dcs: a typo there would be written to `/config` for the whole cluster. */
+export function checkDynamic(dcs: Dict, path: string): void {
+  for (const key of [...DYNAMIC_INT_KEYS, 'master_start_timeout']) optInt(dcs, key, `${path}.${key}`);
+  for (const key of DYNAMIC_BOOL_KEYS) optBool(dcs, key, `${path}.${key}`);
+  const pg = section(dcs, 'postgresql', `${path}.postgresql`, false);
+  if (!pg) return;
+  optBool(pg, 'use_pg_rewind', `${path}.postgresql.use_pg_rewind`);
+  optBool(pg, 'use_slots', `${path}.postgresql.use_slots`);
+  parameters(pg, 'parameters', `${path}.postgresql.parameters`);
+  stringList(pg, 'pg_hba', `${path}.postgresql.pg_hba`);
+}
+
+function lenientInt(value: unknown, fallback: number): number {
+  const n = toInt(value);
+  return n === undefined || n < 0 ? fallback : n;
+}
+
+/**
+ * Effective dynamic settings from `/config` data (or bootstrap.dcs) over the defaults. Never throws:
+ * the data comes from the DCS and a bad value there must not take the node down.
+ * Local config wins for use_pg_rewind, pg_hba and non-restart-only parameters. use_slots stays
+ * cluster-wide as in Patroni (it ignores a local use_slots), since slots are managed by the leader.
+ */
+export function dynamicConfigFrom(
+  data: Record<string, unknown> | null | undefined,
+  local?: NodeConfig,
+): DynamicConfig {
+  const d: Dict = isDict(data) ? data : {};
+  const out = { ...dynamicDefaults } as DynamicConfig;
+  for (const key of DYNAMIC_INT_KEYS) out[key] = lenientInt(d[key], dynamicDefaults[key]);
+  if (d['primary_start_timeout'] === undefined) {
+    out.primary_start_timeout = lenientInt(d['master_start_timeout'], dynamicDefaults.primary_start_timeout);
+  }
+  for (const key of DYNAMIC_BOOL_KEYS) out[key] = parseBool(d[key]) ?? dynamicDefaults[key];
+
+  const pg: Dict = isDict(d['postgresql']) ? d['postgresql'] : {};
+  const dynParams: Record<string, Scalar> = {};
+  if (isDict(pg['parameters'])) {
+    for (const [name, value] of Object.entries(pg['parameters']))
+      if (isScalar(value)) dynParams[name] = value;
+  }
+  const localPg = local?.postgresql;
+  out.postgresql = {
+    use_pg_rewind:
+      localPg?.use_pg_rewind ?? parseBool(pg['use_pg_rewind']) ?? dynamicDefaults.postgresql.use_pg_rewind,
+    use_slots: parseBool(pg['use_slots']) ?? dynamicDefaults.postgresql.use_slots,
+    parameters: mergeParameters(dynParams, localPg?.parameters ?? {}),
+  };
+  const dynHba = pg['pg_hba'];
+  if (localPg && localPg.pg_hba.length > 0) out.postgresql.pg_hba = [...localPg.pg_hba];
+  else if (Array.isArray(dynHba) && dynHba.every((l) => typeof l === 'string'))
+    out.postgresql.pg_hba = [...dynHba];
+  return out;
+}
+
+/** Local parameters override dynamic ones (names compared case-insensitively, as PostgreSQL does). */
+function mergeParameters(
+  dynamic: Record<string, Scalar>,
+  local: Record<string, Scalar>,
+): Record<string, Scalar> {
+  const out = { ...dynamic };
+  for (const [name, value] of Object.entries(local)) {
+    const lower = name.toLowerCase();
+    if (RESTART_ONLY_PARAMETERS.has(lower)) continue;
+    for (const existing of Object.keys(out)) if (existing.toLowerCase() === lower) delete out[existing];
+    out[name] = value;
+  }
+  return out;
+}

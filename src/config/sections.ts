@@ -1,0 +1,236 @@
+/** The validated static document: each section of the YAML checked into its NodeConfig shape. */
+import { checkDynamic } from './dynamic.ts';
+import { ConfigError } from './error.ts';
+import { optBool, optInt, optString, parameters, reqString, section, stringList } from './readers.ts';
+import {
+  type Dict,
+  describe,
+  isDict,
+  isScalar,
+  joinHostPort,
+  normaliseNamespace,
+  parsePort,
+  splitHostPort,
+} from './scalars.ts';
+import type { NodeConfig, RoleCredentials } from './types.ts';
+
+function readRestapi(doc: Dict): NodeConfig['restapi'] {
+  const sec = section(doc, 'restapi', 'restapi', true)!;
+  const listenText = reqString(sec, 'listen', 'restapi.listen');
+  const listen = splitHostPort(listenText, 'restapi.listen');
+  // Empty host and `*` mean every interface, as Python's http.server treats them.
+  if (listen.host === '' || listen.host === '*') listen.host = '0.0.0.0';
+  const connect = reqString(sec, 'connect_address', 'restapi.connect_address');
+  splitHostPort(connect, 'restapi.connect_address');
+  const out: NodeConfig['restapi'] = { listen, connect_address: connect };
+  const auth = section(sec, 'authentication', 'restapi.authentication', false);
+  if (auth) {
+    out.authentication = {
+      username: reqString(auth, 'username', 'restapi.authentication.username'),
+      password: reqString(auth, 'password', 'restapi.authentication.password'),
+    };
+  }
+  for (const file of ['certfile', 'keyfile', 'cafile'] as const) {
+    const v = optString(sec, file, `restapi.${file}`);
+    if (v !== undefined) out[file] = v;
+  }
+  const verify = optString(sec, 'verify_client', 'restapi.verify_client');
+  if (verify !== undefined) {
+    if (verify !== 'none' && verify !== 'optional' && verify !== 'required') {
+      throw new ConfigError(
+        'restapi.verify_client',
+        `must be none, optional or required, got ${JSON.stringify(verify)}`,
+      );
+    }
+    out.verify_client = verify;
+  }
+  const allowlist = stringList(sec, 'allowlist', 'restapi.allowlist');
+  if (allowlist) out.allowlist = allowlist;
+  const members = optBool(sec, 'allowlist_include_members', 'restapi.allowlist_include_members');
+  if (members !== undefined) out.allowlist_include_members = members;
+  return out;
+}
+
+const ETCD_DEFAULT_PORT = 2379;
+
+function readEtcd3(doc: Dict): NodeConfig['etcd3'] {
+  const sec = section(doc, 'etcd3', 'etcd3', true)!;
+  let protocol = optString(sec, 'protocol', 'etcd3.protocol');
+  const url = optString(sec, 'url', 'etcd3.url');
+  let urlHost: string | undefined;
+  if (url !== undefined) {
+    const m = /^(https?):\/\/([^/]+)/.exec(url);
+    if (!m) throw new ConfigError('etcd3.url', `must be http(s)://host[:port], got ${JSON.stringify(url)}`);
+    protocol ??= m[1];
+    urlHost = m[2]!.replace(/^.*@/, '');
+  }
+  // A scheme on a host entry also decides the protocol when nothing more explicit did.
+  const entry = (text: string, key: string): string => {
+    const m = /^(https?):\/\/(.*?)\/?$/.exec(text.trim());
+    if (m) protocol ??= m[1];
+    const { host, port } = splitHostPort(m ? m[2]! : text, key, ETCD_DEFAULT_PORT);
+    if (host === '') throw new ConfigError(key, `missing host in ${JSON.stringify(text)}`);
+    return joinHostPort(host, port);
+  };
+  let hosts: string[];
+  // Same precedence as Patroni: `hosts`, then `host`, then `url`.
+  const rawHosts = sec['hosts'];
+  if (rawHosts !== undefined && rawHosts !== null) {
+    const list =
+      typeof rawHosts === 'string' ? rawHosts.split(',') : stringList(sec, 'hosts', 'etcd3.hosts')!;
+    hosts = list
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => entry(s, 'etcd3.hosts'));
+    if (hosts.length === 0) throw new ConfigError('etcd3.hosts', 'must name at least one host');
+  } else if (optString(sec, 'host', 'etcd3.host') !== undefined) {
+    hosts = [entry(reqString(sec, 'host', 'etcd3.host'), 'etcd3.host')];
+  } else if (urlHost !== undefined) {
+    hosts = [entry(urlHost, 'etcd3.url')];
+  } else {
+    throw new ConfigError('etcd3.host', 'required (etcd3 needs host, hosts or url)');
+  }
+  protocol ??= 'http';
+  if (protocol !== 'http' && protocol !== 'https') {
+    throw new ConfigError('etcd3.protocol', `must be http or https, got ${JSON.stringify(protocol)}`);
+  }
+  const out: NodeConfig['etcd3'] = { hosts, protocol };
+  for (const key of ['username', 'password', 'cacert', 'cert', 'key'] as const) {
+    const v = optString(sec, key, `etcd3.${key}`);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+function readRole(auth: Dict, role: string, required: boolean): RoleCredentials | undefined {
+  const path = `postgresql.authentication.${role}`;
+  const sec = section(auth, role, path, required);
+  if (!sec) return undefined;
+  const out: RoleCredentials = { username: '' };
+  for (const [param, value] of Object.entries(sec)) {
+    if (value === null || value === undefined) continue;
+    // Unquoted numeric passwords are common in YAML; libpq receives them as text anyway.
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`${path}.${param}`, `must be a string, got ${describe(value)}`);
+    }
+    out[param] = String(value);
+  }
+  if (!out.username) throw new ConfigError(`${path}.username`, 'required');
+  return out;
+}
+
+function readPostgresql(doc: Dict, name: string): NodeConfig['postgresql'] {
+  const sec = section(doc, 'postgresql', 'postgresql', true)!;
+  const listenText = reqString(sec, 'listen', 'postgresql.listen');
+  const listen = splitPgListen(listenText);
+  const connect = reqString(sec, 'connect_address', 'postgresql.connect_address');
+  splitHostPort(connect, 'postgresql.connect_address');
+  const auth = section(sec, 'authentication', 'postgresql.authentication', true)!;
+  const rewind = readRole(auth, 'rewind', false);
+  const out: NodeConfig['postgresql'] = {
+    listen,
+    connect_address: connect,
+    data_dir: reqString(sec, 'data_dir', 'postgresql.data_dir'),
+    bin_dir: optString(sec, 'bin_dir', 'postgresql.bin_dir') || '/usr/lib/postgresql/15/bin',
+    pgpass:
+      optString(sec, 'pgpass', 'postgresql.pgpass') || `/tmp/pgpass_${name.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
+    authentication: {
+      superuser: readRole(auth, 'superuser', true)!,
+      replication: readRole(auth, 'replication', true)!,
+      ...(rewind ? { rewind } : {}),
+    },
+    parameters: parameters(sec, 'parameters', 'postgresql.parameters'),
+    pg_hba: stringList(sec, 'pg_hba', 'postgresql.pg_hba') ?? [],
+    pg_ctl_timeout: optInt(sec, 'pg_ctl_timeout', 'postgresql.pg_ctl_timeout') ?? 60,
+    remove_data_directory_on_rewind_failure:
+      optBool(
+        sec,
+        'remove_data_directory_on_rewind_failure',
+        'postgresql.remove_data_directory_on_rewind_failure',
+      ) ?? false,
+    remove_data_directory_on_diverged_timelines:
+      optBool(
+        sec,
+        'remove_data_directory_on_diverged_timelines',
+        'postgresql.remove_data_directory_on_diverged_timelines',
+      ) ?? false,
+  };
+  const rewindFlag = optBool(sec, 'use_pg_rewind', 'postgresql.use_pg_rewind');
+  if (rewindFlag !== undefined) out.use_pg_rewind = rewindFlag;
+  const slots = optBool(sec, 'use_slots', 'postgresql.use_slots');
+  if (slots !== undefined) out.use_slots = slots;
+  return out;
+}
+
+/** `host[,host2]:port`; the port defaults to 5432 as in Patroni, hosts feed listen_addresses. */
+function splitPgListen(text: string): { hosts: string[]; port: number } {
+  const key = 'postgresql.listen';
+  const trimmed = text.trim();
+  const colon = trimmed.lastIndexOf(':');
+  const hasPort = colon >= 0 && !trimmed.endsWith(']');
+  const hostPart = hasPort ? trimmed.slice(0, colon) : trimmed;
+  const port = hasPort ? parsePort(trimmed.slice(colon + 1), key) : 5432;
+  const hosts = hostPart
+    .split(',')
+    .map((h) => h.trim().replace(/^\[(.*)\]$/, '$1'))
+    .filter((h) => h !== '');
+  if (hosts.length === 0) throw new ConfigError(key, `missing host in ${JSON.stringify(text)}`);
+  return { hosts, port };
+}
+
+function readBootstrap(doc: Dict): NodeConfig['bootstrap'] {
+  const sec = section(doc, 'bootstrap', 'bootstrap', false) ?? {};
+  const dcs = section(sec, 'dcs', 'bootstrap.dcs', false) ?? {};
+  checkDynamic(dcs, 'bootstrap.dcs');
+  const initdbRaw = sec['initdb'] ?? [];
+  if (!Array.isArray(initdbRaw))
+    throw new ConfigError('bootstrap.initdb', `must be a list, got ${describe(initdbRaw)}`);
+  const initdb = initdbRaw.map((opt, i): string | Record<string, string> => {
+    const key = `bootstrap.initdb[${i}]`;
+    if (typeof opt === 'string') return opt;
+    if (isDict(opt)) {
+      const entries = Object.entries(opt);
+      const [name, value] = entries[0] ?? [];
+      if (entries.length !== 1 || name === undefined || !isScalar(value)) {
+        throw new ConfigError(key, 'must be a string or a single-key mapping to a scalar');
+      }
+      return { [name]: String(value) };
+    }
+    throw new ConfigError(key, `must be a string or a single-key mapping, got ${describe(opt)}`);
+  });
+  return { dcs, initdb, pg_hba: stringList(sec, 'pg_hba', 'bootstrap.pg_hba') ?? [] };
+}
+
+const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'] as const;
+
+function readTags(doc: Dict): NodeConfig['tags'] {
+  const sec = section(doc, 'tags', 'tags', false) ?? {};
+  const published: Dict = { ...sec };
+  const flags = {} as Record<(typeof BOOL_TAGS)[number], boolean>;
+  for (const tag of BOOL_TAGS) {
+    flags[tag] = optBool(sec, tag, `tags.${tag}`) ?? false;
+    // Peers test these tags for presence/truthiness, so a false one is not published at all.
+    if (flags[tag]) published[tag] = true;
+    else delete published[tag];
+  }
+  const out: NodeConfig['tags'] = { ...flags, published };
+  const from = optString(sec, 'replicatefrom', 'tags.replicatefrom');
+  if (from !== undefined) out.replicatefrom = from;
+  return out;
+}
+
+export function buildNodeConfig(doc: Dict, source: string | null): NodeConfig {
+  const name = reqString(doc, 'name', 'name');
+  return {
+    source,
+    name,
+    scope: reqString(doc, 'scope', 'scope'),
+    namespace: normaliseNamespace(optString(doc, 'namespace', 'namespace') ?? 'service'),
+    restapi: readRestapi(doc),
+    etcd3: readEtcd3(doc),
+    bootstrap: readBootstrap(doc),
+    postgresql: readPostgresql(doc, name),
+    tags: readTags(doc),
+    raw: doc,
+  };
+}
