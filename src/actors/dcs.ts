@@ -6,7 +6,7 @@
  * Every method is bounded by the backend's retry timeout and rejects with DcsError when the
  * DCS cannot be reached; `false` means "reached, but the compare failed".
  */
-import type { ClusterView, MemberData, Status, HistoryLine } from '../cluster/view.ts';
+import type { ClusterView, HistoryLine, MemberData, Status } from '../cluster/view.ts';
 
 export class DcsError extends Error {
   override name = 'DcsError';

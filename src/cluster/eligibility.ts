@@ -2,7 +2,7 @@
  * Whether this node may race for the leader lock (Patroni's is_healthiest_node), as a pure
  * function returning the reason, so that the decision can be journaled and shown.
  */
-import { clusterTimeline, type ClusterView } from './view.ts';
+import { type ClusterView, clusterTimeline } from './view.ts';
 
 /** What a node knows about its own PostgreSQL when it considers racing. */
 export interface LocalFacts {

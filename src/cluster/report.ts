@@ -54,7 +54,8 @@ export function memberData(r: NodeReport): MemberData {
   const wal = r.state === 'running' || r.state === 'starting' ? walPosition(r.pg) : undefined;
   if (wal !== undefined) data.xlog_location = wal;
   if (r.pg?.running && r.pg.timeline) data.timeline = r.pg.timeline;
-  if (r.pg?.running && r.pg.inRecovery && r.pg.replicationState) data.replication_state = r.pg.replicationState;
+  if (r.pg?.running && r.pg.inRecovery && r.pg.replicationState)
+    data.replication_state = r.pg.replicationState;
   if (Object.keys(r.tags).length > 0) data.tags = r.tags;
   if (r.pg?.pendingRestart) data.pending_restart = true;
   if (r.paused) data.pause = true;

@@ -1,6 +1,6 @@
 /** Who a node streams from and which slots the leader keeps: pure answers from the cluster view. */
 import { slotNameFromMemberName, type UpstreamTarget } from '../actors/postgres.ts';
-import { leaderMember, memberByName, type ClusterView, type Member } from './view.ts';
+import { type ClusterView, leaderMember, type Member, memberByName } from './view.ts';
 
 /** host and port of a member's `conn_url` (`postgres://host:port/db`), IPv6 brackets removed. */
 export function memberHostPort(member: Member): { host: string; port: number } | null {

@@ -8,10 +8,9 @@
  * trusting the client library's late `lost` notification. The parent (node machine) hears
  * LEADERSHIP_ACQUIRED / LEADERSHIP_LOST / LEADERSHIP_RELEASED and acts on PostgreSQL.
  */
-import { assign, sendParent, setup, type ActorRefFrom } from 'xstate';
-import { fromPromise } from 'xstate';
+import { type ActorRefFrom, assign, fromPromise, sendParent, setup } from 'xstate';
 import { judgeHealthiest, type LocalFacts, type PeerStatus, type Verdict } from '../cluster/eligibility.ts';
-import { emptyClusterView, type ClusterView } from '../cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../cluster/view.ts';
 
 export interface ElectionSettings {
   ttl: number;
@@ -96,9 +95,6 @@ export const electionMachine = setup({
     startsAsHolder: ({ context }) => context.holdsLockAtStart,
     unlocked: ({ context }) => context.view.leader === null,
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
-    lockIsSomeoneElses: ({ context }) =>
-      context.view.leader !== null && context.view.leader.name !== context.name,
-    mayRace: ({ context }) => context.facts !== null && context.facts.running && !context.facts.nofailover,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
     frozen: ({ context }) => context.frozen,
   },

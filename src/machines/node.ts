@@ -11,13 +11,12 @@
  *
  * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
  */
-import { assign, fromPromise, sendTo, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, sendTo, setup } from 'xstate';
 import type { DataDirState, PostgresStatus, StopMode, UpstreamTarget } from '../actors/postgres.ts';
-import type { LocalFacts } from '../cluster/eligibility.ts';
+import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
 import { cloneSourceFor, upstreamFor } from '../cluster/topology.ts';
-import { emptyClusterView, type ClusterView, type WireRole } from '../cluster/view.ts';
-import { electionMachine, type ElectionSettings } from './election.ts';
-import type { Verdict } from '../cluster/eligibility.ts';
+import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
+import { type ElectionSettings, electionMachine } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
   use_pg_rewind: boolean;
@@ -130,11 +129,11 @@ export const nodeMachine = setup({
   },
   actors: {
     election: electionMachine,
-    inspectDataDir: todo<DataDirState, void>(),
-    raceInitialize: todo<boolean, void>(),
-    cancelInitialization: todo<void, void>(),
+    inspectDataDir: todo<DataDirState, unknown>(),
+    raceInitialize: todo<boolean, unknown>(),
+    cancelInitialization: todo<void, unknown>(),
     writeInitialize: todo<void, { sysid: string }>(),
-    initdb: todo<void, void>(),
+    initdb: todo<void, unknown>(),
     publishBootstrap: todo<void, { sysid: string }>(),
     basebackup: todo<void, { from: UpstreamTarget }>(),
     startPostgres: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
@@ -143,7 +142,7 @@ export const nodeMachine = setup({
     promote: todo<void, { timeoutSeconds: number }>(),
     afterPromotion: todo<void, PromotionInput>(),
     rewind: todo<boolean, { from: UpstreamTarget }>(),
-    removeDataDir: todo<void, void>(),
+    removeDataDir: todo<void, unknown>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,

@@ -56,7 +56,11 @@ export function parsePeerDocument(name: string, doc: Record<string, unknown>): P
 }
 
 /** Every other member with an api_url, asked in parallel. */
-export function probePeers(view: ClusterView, me: string, opts: PeerClientOptions = {}): Promise<PeerStatus[]> {
+export function probePeers(
+  view: ClusterView,
+  me: string,
+  opts: PeerClientOptions = {},
+): Promise<PeerStatus[]> {
   const others = view.members.filter((m) => m.name !== me && m.data.api_url);
   return Promise.all(others.map((m) => fetchPeerStatus(m, opts)));
 }

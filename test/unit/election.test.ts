@@ -1,14 +1,14 @@
-import { createActor, createMachine, fromPromise, sendTo, type AnyEventObject } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type AnyEventObject, createActor, createMachine, fromPromise, sendTo } from 'xstate';
 import type { LocalFacts, PeerStatus } from '../../src/cluster/eligibility.ts';
-import { emptyClusterView, type ClusterView } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import {
+  type ElectionSettings,
   electionMachine,
   leaseMarginMs,
-  type ElectionSettings,
   type RefreshResult,
 } from '../../src/machines/election.ts';
-import { advance, settle, SimulatedClock } from '../helpers/sim.ts';
+import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: ElectionSettings = {
   ttl: 30,

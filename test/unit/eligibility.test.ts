@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeHealthiest, type LocalFacts, type PeerStatus } from '../../src/cluster/eligibility.ts';
-import { emptyClusterView, type ClusterView } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 
 const settings = { maximum_lag_on_failover: 1048576, check_timeline: false, synchronous_mode: false };
 const me: LocalFacts = {

@@ -41,8 +41,16 @@ export async function healthRoutes(app: FastifyInstance, opts: { ctx: ApiContext
   };
   const statusOnly = (reply: FastifyReply, code: number) => reply.code(code).send();
 
-  app.route({ method: ['GET', 'HEAD', 'OPTIONS'], url: '/liveness', handler: (_q, reply) => statusOnly(reply, liveness()) });
-  app.route({ method: ['GET', 'HEAD', 'OPTIONS'], url: '/readiness', handler: (_q, reply) => statusOnly(reply, readiness()) });
+  app.route({
+    method: ['GET', 'HEAD', 'OPTIONS'],
+    url: '/liveness',
+    handler: (_q, reply) => statusOnly(reply, liveness()),
+  });
+  app.route({
+    method: ['GET', 'HEAD', 'OPTIONS'],
+    url: '/readiness',
+    handler: (_q, reply) => statusOnly(reply, readiness()),
+  });
 
   const check = (req: FastifyRequest, reply: FastifyReply) => {
     const r = ctx.report();

@@ -1,0 +1,397 @@
+/**
+ * One pgwarden node at run time: the node machine wired to its I/O actors (DCS, PostgreSQL,
+ * peers, REST) and to the observations that feed it (DCS watch, PostgreSQL status).
+ *
+ * The same Agent runs on real etcd + PostgreSQL in production and on the in-memory DCS and
+ * simulated PostgreSQL in tests; only the Dcs and Postgres objects differ.
+ */
+
+import type { FastifyInstance } from 'fastify';
+import { createActor, fromPromise, type InspectionEvent } from 'xstate';
+import { type Clock, systemClock } from './actors/clock.ts';
+import type { Dcs } from './actors/dcs.ts';
+import type { Journal } from './actors/journal.ts';
+import type { Postgres, PostgresStatus, UpstreamTarget } from './actors/postgres.ts';
+import type { PeerStatus } from './cluster/eligibility.ts';
+import { buildHistory } from './cluster/history.ts';
+import { memberData, type NodeReport } from './cluster/report.ts';
+import { desiredSlots } from './cluster/topology.ts';
+import type { ClusterView } from './cluster/view.ts';
+import { dynamicConfigFrom } from './config/load.ts';
+import type { NodeConfig } from './config/types.ts';
+import { buildApi } from './http/server.ts';
+import { electionMachine } from './machines/election.ts';
+import { type NodeActor, type NodeSettings, nodeMachine } from './machines/node.ts';
+import { probePeers as probePeersOverHttp } from './transport/peer-client.ts';
+
+export interface AgentOptions {
+  config: NodeConfig;
+  dcs: Dcs;
+  postgres: Postgres;
+  clock?: Clock;
+  log?: (msg: string) => void;
+  /** Defaults to GET /patroni on every other member. */
+  probePeers?: (view: ClusterView, me: string) => Promise<PeerStatus[]>;
+  journal?: Journal;
+  /** Serve the REST API on config.restapi.listen (default true). */
+  serveApi?: boolean;
+  /** How often PostgreSQL's status is sampled (ms). */
+  pgPollMs?: number;
+}
+
+export function nodeSettingsFrom(
+  config: NodeConfig,
+  dcsConfig: Record<string, unknown> | null,
+): NodeSettings {
+  const d = dynamicConfigFrom(dcsConfig ?? config.bootstrap.dcs, config);
+  return {
+    ttl: d.ttl,
+    loop_wait: d.loop_wait,
+    retry_timeout: d.retry_timeout,
+    maximum_lag_on_failover: d.maximum_lag_on_failover,
+    check_timeline: d.check_timeline,
+    synchronous_mode: d.synchronous_mode,
+    use_pg_rewind: d.postgresql.use_pg_rewind,
+    use_slots: d.postgresql.use_slots,
+    primary_start_timeout: d.primary_start_timeout,
+    pg_ctl_timeout: config.postgresql.pg_ctl_timeout,
+    remove_data_directory_on_rewind_failure: config.postgresql.remove_data_directory_on_rewind_failure,
+  };
+}
+
+export class Agent {
+  readonly config: NodeConfig;
+  readonly actor: NodeActor;
+  private readonly dcs: Dcs;
+  private readonly pg: Postgres;
+  private readonly clock: Clock;
+  private readonly log: (msg: string) => void;
+  private settings: NodeSettings;
+  private view: ClusterView | null = null;
+  private configIndex: string | null = null;
+  private dcsLastSeen: number | null = null;
+  private pgStatus: PostgresStatus | null = null;
+  private stopWatch: (() => void) | null = null;
+  private timers = new Set<unknown>();
+  private api: FastifyInstance | null = null;
+  private nextRun = 0;
+  private lastPublished = '';
+  private lastSlots = '';
+  private lastStatusOptime = -1;
+  private publishing = false;
+  private polling = false;
+  private closed = false;
+  private readonly done: Promise<void>;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.config = opts.config;
+    this.dcs = opts.dcs;
+    this.pg = opts.postgres;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? (() => {});
+    this.settings = nodeSettingsFrom(this.config, null);
+    const probe =
+      opts.probePeers ??
+      ((view: ClusterView, me: string) => {
+        const auth = this.config.restapi.authentication;
+        return probePeersOverHttp(view, me, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {});
+      });
+    const machine = nodeMachine.provide({ actors: { ...this.postgresActors(), ...this.dcsActors(probe) } });
+    this.actor = createActor(machine, {
+      clock: this.clock,
+      input: {
+        name: this.config.name,
+        tags: {
+          nofailover: this.config.tags.nofailover,
+          clonefrom: this.config.tags.clonefrom,
+          replicatefrom: this.config.tags.replicatefrom,
+        },
+        settings: this.settings,
+      },
+      inspect: opts.journal ? (ev: InspectionEvent) => opts.journal!.inspect(ev) : undefined,
+    });
+    this.done = new Promise((resolve) => {
+      this.actor.subscribe({ complete: () => resolve(), error: () => resolve() });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Actors: every I/O step the node machine can ask for.
+
+  private postgresActors() {
+    const pg = this.pg;
+    return {
+      inspectDataDir: fromPromise(() => pg.dataDir()),
+      initdb: fromPromise(() => pg.initdb()),
+      basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) => pg.basebackup(input.from)),
+      startPostgres: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
+        async ({ input }) => {
+          await pg.start(input.upstream, input.timeoutSeconds);
+          await this.pollPostgres();
+        },
+      ),
+      stopPostgres: fromPromise<
+        { checkpointLsn: number | null },
+        { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
+      >(async ({ input }) => {
+        const out = await pg.stop(input.mode, input.timeoutSeconds);
+        await this.pollPostgres();
+        return out;
+      }),
+      followUpstream: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
+        async ({ input }) => {
+          // No leader to follow: keep streaming settings as they are until one appears.
+          if (input.upstream) await pg.follow(input.upstream, input.timeoutSeconds);
+        },
+      ),
+      promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
+        await pg.promote(input.timeoutSeconds);
+        await this.pollPostgres();
+      }),
+      afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
+        await pg.checkpoint();
+        const lines = await pg.timelineHistory();
+        const history = buildHistory(input.view.history, lines, this.config.name, new Date(this.clock.now()));
+        await this.dcs.setHistory(history);
+        await this.publish(true);
+      }),
+      rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) => pg.rewind(input.from)),
+      removeDataDir: fromPromise(() => pg.removeDataDir()),
+    };
+  }
+
+  private dcsActors(probe: (view: ClusterView, me: string) => Promise<PeerStatus[]>) {
+    const dcs = this.dcs;
+    const name = this.config.name;
+    const election = electionMachine.provide({
+      actors: {
+        acquireLeader: fromPromise(async () => {
+          await dcs.ensureLease(this.settings.ttl);
+          return dcs.attemptToAcquireLeader(name);
+        }),
+        updateLeader: fromPromise(async () => {
+          const started = this.clock.now();
+          const ok = await dcs.updateLeader(name);
+          return { ok, elapsedMs: this.clock.now() - started };
+        }),
+        deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
+          dcs.deleteLeader(name, input.lastLsn ?? undefined),
+        ),
+        probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
+          // Our own position must be as fresh as the peers' answers.
+          await this.pollPostgres();
+          return probe(input.view, input.name);
+        }),
+      },
+    });
+    return {
+      election,
+      raceInitialize: fromPromise(() => dcs.initialize()),
+      cancelInitialization: fromPromise(async () => {
+        await dcs.cancelInitialization();
+      }),
+      writeInitialize: fromPromise<void, { sysid: string }>(async ({ input }) => {
+        await dcs.setInitialize(input.sysid);
+      }),
+      publishBootstrap: fromPromise<void, { sysid: string }>(async ({ input }) => {
+        await dcs.ensureLease(this.settings.ttl);
+        await dcs.setInitialize(input.sysid);
+        await dcs.setConfig(this.config.bootstrap.dcs);
+        if (!(await dcs.takeLeader(name))) throw new Error('could not take the leader key');
+      }),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Observations.
+
+  private onView(view: ClusterView): void {
+    this.view = view;
+    this.dcsLastSeen = Math.floor(this.clock.now() / 1000);
+    const index = view.config?.index ?? null;
+    if (index !== this.configIndex) {
+      this.configIndex = index;
+      this.settings = nodeSettingsFrom(this.config, view.config?.data ?? null);
+      this.actor.send({ type: 'SETTINGS', settings: this.settings });
+    }
+    this.actor.send({ type: 'CLUSTER', view });
+    void this.publish(false);
+  }
+
+  /** One status query; concurrent callers share nothing but never overlap. */
+  async pollPostgres(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      this.pgStatus = await this.pg.status();
+      this.actor.send({ type: 'PG_STATUS', status: this.pgStatus });
+    } catch (err) {
+      // Running but not answering (starting up, overloaded): keep the last known status.
+      this.log(`postgres status: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Publishing: member key, lease, and (leader) /status and slots.
+
+  report(): NodeReport {
+    const ctx = this.actor.getSnapshot().context;
+    const api = this.config.restapi;
+    return {
+      name: this.config.name,
+      scope: this.config.scope,
+      connUrl: `postgres://${this.config.postgresql.connect_address}/postgres`,
+      apiUrl: `${api.certfile ? 'https' : 'http'}://${api.connect_address}/patroni`,
+      tags: this.config.tags.published,
+      state: ctx.pgState,
+      role: ctx.role,
+      pg: this.pgStatus,
+      systemIdentifier: ctx.dataDir?.systemIdentifier ?? null,
+      isLeader: ctx.isLeader,
+      view: this.view,
+      dcsLastSeen: this.dcsLastSeen,
+      paused: this.view?.config?.data['pause'] === true,
+    };
+  }
+
+  private async publish(force: boolean): Promise<void> {
+    if (this.publishing || this.closed) return;
+    const snap = this.actor.getSnapshot();
+    if (snap.matches('starting') || snap.status !== 'active') return;
+    this.publishing = true;
+    try {
+      const report = this.report();
+      const data = memberData(report);
+      const text = JSON.stringify(data);
+      if (force || text !== this.lastPublished) {
+        await this.dcs.touchMember(this.config.name, data);
+        this.lastPublished = text;
+      }
+      const pg = report.pg;
+      if (report.isLeader && pg?.running && !pg.inRecovery && this.view) {
+        const optime = pg.currentLsn ?? 0;
+        if (optime !== this.lastStatusOptime) {
+          await this.dcs.setStatus({ optime });
+          this.lastStatusOptime = optime;
+        }
+        const slots = desiredSlots(this.view, this.config.name);
+        const key = slots.join(',');
+        if (force || key !== this.lastSlots) {
+          if (this.settings.use_slots) await this.pg.syncSlots(slots);
+          this.lastSlots = key;
+        }
+      }
+    } catch (err) {
+      this.log(`publish: ${(err as Error).message}`);
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    if (this.closed) return;
+    this.nextRun = this.clock.now() + this.settings.loop_wait * 1000;
+    const ctx = this.actor.getSnapshot().context;
+    if (!ctx.isLeader) {
+      // Replicas keep their lease (and member key) alive here; the leader does it in the election.
+      try {
+        await this.dcs.refreshLease();
+      } catch (err) {
+        this.log(`lease refresh: ${(err as Error).message}`);
+      }
+    }
+    await this.publish(true);
+    this.every(this.settings.loop_wait * 1000, () => this.loop(), true);
+  }
+
+  private every(ms: number, fn: () => Promise<void> | void, once = false): void {
+    const id = this.clock.setTimeout(() => {
+      this.timers.delete(id);
+      if (this.closed) return;
+      void Promise.resolve(fn()).finally(() => {
+        if (!once) this.every(ms, fn);
+      });
+    }, ms);
+    this.timers.add(id);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Life cycle.
+
+  async start(): Promise<void> {
+    if (this.opts.serveApi !== false) {
+      this.api = await buildApi({
+        report: () => this.report(),
+        settings: () => this.settings,
+        nextRun: () => this.nextRun,
+        now: () => this.clock.now(),
+      });
+      const { host, port } = this.config.restapi.listen;
+      await this.api.listen({ host, port });
+    }
+    this.actor.subscribe((snap) => {
+      // Role and state changes reach the member key at once, not a loop later.
+      void snap;
+      void this.publish(false);
+    });
+    this.actor.start();
+    await this.waitForLease();
+    this.stopWatch = this.dcs.watch(
+      (view) => this.onView(view),
+      (err) => {
+        this.actor.send({ type: 'DCS_UNAVAILABLE', message: `DCS is not accessible: ${err.message}` });
+      },
+    );
+    await this.pollPostgres();
+    this.every(this.opts.pgPollMs ?? 1000, () => this.pollPostgres());
+    this.nextRun = this.clock.now();
+    void this.loop();
+  }
+
+  /** Patroni blocks until etcd grants a lease; so do we, saying so, and never crash meanwhile. */
+  private async waitForLease(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await this.dcs.ensureLease(this.settings.ttl);
+        return;
+      } catch (err) {
+        const message = `waiting on etcd: ${(err as Error).message}`;
+        this.log(message);
+        this.actor.send({ type: 'DCS_UNAVAILABLE', message });
+        await new Promise((r) => this.clock.setTimeout(r, Math.min(5000, 500 * (attempt + 1))));
+      }
+    }
+  }
+
+  /** Resolves when the node machine has finished (stopped or failed). */
+  finished(): Promise<void> {
+    return this.done;
+  }
+
+  /** Clean shutdown: PostgreSQL stopped, lock released, everything closed. */
+  async stop(): Promise<void> {
+    this.actor.send({ type: 'STOP' });
+    await this.finished();
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.publish(true);
+    } catch {
+      // best effort: the member key expires with the lease anyway
+    }
+    this.closed = true;
+    for (const id of this.timers) this.clock.clearTimeout(id);
+    this.timers.clear();
+    this.stopWatch?.();
+    this.actor.stop();
+    await this.api?.close();
+    await this.pg.close();
+    await this.dcs.close();
+    await this.opts.journal?.close();
+  }
+}

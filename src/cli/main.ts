@@ -1,0 +1,47 @@
+/** The `pgwarden` command line. */
+import { Command, CommanderError } from 'commander';
+import { PGWARDEN_VERSION } from '../cluster/report.ts';
+import { runDemo } from './demo-command.ts';
+import { CliError } from './errors.ts';
+import { runNode } from './node-command.ts';
+
+const program = new Command()
+  .name('pgwarden')
+  .description('High-availability manager for PostgreSQL, wire-compatible with Patroni 3.0')
+  .version(PGWARDEN_VERSION)
+  .exitOverride();
+
+let exitCode = 0;
+
+program
+  .command('node')
+  .description('run one agent for the PostgreSQL node described by a Patroni-style YAML file')
+  .argument('<config>', 'path of the YAML configuration')
+  .option('--journal <file>', 'append every machine event and state to this file (msgpackr frames)')
+  .action(async (file: string, opts: { journal?: string }) => {
+    exitCode = await runNode(file, opts);
+  });
+
+program
+  .command('demo')
+  .description('start etcd and a 3-node cluster on loopback (as the postgres OS user), until Ctrl-C')
+  .option('--dir <path>', 'where data and logs go (default: a new temp dir)')
+  .option('--nodes <n>', 'number of nodes', '3')
+  .action(async (opts: { dir?: string; nodes: string }) => {
+    exitCode = await runDemo(opts);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliError) {
+    process.stderr.write(`pgwarden: ${err.message}\n`);
+    exitCode = err.exitCode;
+  } else if (err instanceof CommanderError) {
+    exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`pgwarden: ${(err as Error).stack ?? String(err)}\n`);
+    exitCode = 1;
+  }
+}
+process.exit(exitCode);

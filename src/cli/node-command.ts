@@ -1,0 +1,78 @@
+/** `pgwarden node <config.yml>`: run one agent until SIGTERM/SIGINT. */
+import { EtcdDcs } from '../actors/etcd-dcs.ts';
+import { Journal } from '../actors/journal.ts';
+import { PostgresProcess } from '../actors/postgres-process.ts';
+import { Agent } from '../agent.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { NodeConfig } from '../config/types.ts';
+import { CliError } from './errors.ts';
+
+export interface NodeCommandOptions {
+  journal?: string;
+}
+
+function logger(name: string): (msg: string) => void {
+  return (msg) => process.stdout.write(`${new Date().toISOString()} ${name} INFO: ${msg}\n`);
+}
+
+export async function runNode(file: string, opts: NodeCommandOptions): Promise<number> {
+  let config: NodeConfig;
+  try {
+    config = loadConfig({ file });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`, 2);
+    throw err;
+  }
+  if (process.getuid?.() === 0) {
+    throw new CliError(
+      'PostgreSQL refuses to run as root: start pgwarden as the PostgreSQL OS user, e.g. `runuser -u postgres -- pgwarden node <config>`',
+      2,
+    );
+  }
+  const log = logger(config.name);
+  const dcs = new EtcdDcs({
+    hosts: config.etcd3.hosts.map((h) => `${config.etcd3.protocol}://${h}`),
+    namespace: config.namespace,
+    scope: config.scope,
+    retryTimeoutSeconds: 10,
+    log,
+  });
+  const postgres = new PostgresProcess({ config, log });
+  const agent = new Agent({
+    config,
+    dcs,
+    postgres,
+    log,
+    journal: new Journal({ path: opts.journal }),
+  });
+
+  let lastMessage = '';
+  agent.actor.subscribe((snap) => {
+    const m = snap.context.message;
+    if (m !== lastMessage) {
+      lastMessage = m;
+      log(m);
+    }
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`received ${signal}, shutting down`);
+    void agent.stop();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await agent.start();
+  log(`REST API on http://${config.restapi.listen.host}:${config.restapi.listen.port}`);
+  await agent.finished();
+  const ctx = agent.actor.getSnapshot().context;
+  await agent.close();
+  if (ctx.fatal) {
+    process.stderr.write(`${config.name}: ${ctx.fatal}\n`);
+    return 1;
+  }
+  return 0;
+}

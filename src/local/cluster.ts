@@ -1,0 +1,375 @@
+/**
+ * A whole pgwarden cluster on this machine: one etcd and N agent processes on loopback, each
+ * agent as the PostgreSQL OS user with its own YAML file, data dir and log. The demo, the
+ * integration tests and the benchmarks all drive clusters through this one module.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { type EtcdHandle, freePort, startEtcd } from './etcd-server.ts';
+import { asUser, isRoot, lookupUser, type OsUser } from './os-user.ts';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/pgwarden.js');
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export interface LocalClusterOptions {
+  dir: string;
+  nodes: number;
+  scope?: string;
+  /** bootstrap.dcs overrides (ttl, loop_wait, retry_timeout, ...). */
+  dcs?: Record<string, unknown>;
+  /** Extra tags per node index. */
+  tags?: (index: number) => Record<string, unknown>;
+  /** Prefer the well-known ports (etcd 2379, REST 8008+, PostgreSQL 5432+) when free. */
+  preferDefaultPorts?: boolean;
+  log?: (msg: string) => void;
+  /** Write a decision journal per node next to its log. */
+  journal?: boolean;
+}
+
+export interface StatusDoc {
+  state: string;
+  role: string;
+  timeline?: number;
+  xlog?: { location?: number; received_location?: number; replayed_location?: number };
+  replication?: Array<{ application_name: string; state: string }>;
+  replication_state?: string;
+  database_system_identifier?: string;
+  pgwarden?: { is_leader: boolean };
+  [k: string]: unknown;
+}
+
+export interface ClusterNode {
+  name: string;
+  index: number;
+  apiPort: number;
+  apiUrl: string;
+  pgPort: number;
+  dataDir: string;
+  configFile: string;
+  logFile: string;
+  /** Last GET /patroni answer (null: no answer). */
+  status: StatusDoc | null;
+}
+
+export const SUPERUSER = { username: 'postgres', password: 'pgwarden-super' };
+const REPLICATION = { username: 'replicator', password: 'pgwarden-repl' };
+const REWIND = { username: 'rewind_user', password: 'pgwarden-rewind' };
+export const REST_AUTH = { username: 'admin', password: 'pgwarden-admin' };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pickPort(preferred: number | null): Promise<number> {
+  if (preferred !== null) {
+    const { createServer } = await import('node:net');
+    const free = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(preferred, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (free) return preferred;
+  }
+  return freePort();
+}
+
+export class LocalCluster {
+  readonly nodes: ClusterNode[] = [];
+  private readonly agents = new Map<string, ChildProcess>();
+  private readonly user: OsUser | null;
+  private etcd: EtcdHandle | null = null;
+  etcdEndpoint = '';
+
+  constructor(private readonly opts: LocalClusterOptions) {
+    this.user = lookupUser('postgres');
+    if (isRoot() && !this.user)
+      throw new Error('running as root needs a `postgres` OS user (install postgresql-15)');
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(msg);
+  }
+
+  private own(path: string): void {
+    if (isRoot() && this.user) chownSync(path, this.user.uid, this.user.gid);
+  }
+
+  async init(): Promise<void> {
+    const dir = resolve(this.opts.dir);
+    mkdirSync(dir, { recursive: true });
+    this.own(dir);
+    const pref = this.opts.preferDefaultPorts ?? false;
+    this.etcd = await startEtcd({ clientPort: await pickPort(pref ? 2379 : null) });
+    this.etcdEndpoint = this.etcd.endpoint;
+    for (let i = 0; i < this.opts.nodes; i++) {
+      const name = `node${i + 1}`;
+      const apiPort = await pickPort(pref ? 8008 + i : null);
+      const pgPort = await pickPort(pref ? 5432 + i : null);
+      const node: ClusterNode = {
+        name,
+        index: i,
+        apiPort,
+        apiUrl: `http://127.0.0.1:${apiPort}`,
+        pgPort,
+        dataDir: join(dir, name, 'data'),
+        configFile: join(dir, `${name}.yml`),
+        logFile: join(dir, `${name}.log`),
+        status: null,
+      };
+      mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
+      this.own(join(dir, name));
+      writeFileSync(node.configFile, stringify(this.configFor(node)));
+      this.own(node.configFile);
+      this.nodes.push(node);
+    }
+  }
+
+  /** A Patroni-style YAML document, exactly what a user would write. */
+  configFor(node: ClusterNode): Record<string, unknown> {
+    const tags = this.opts.tags?.(node.index) ?? {};
+    return {
+      scope: this.opts.scope ?? 'demo',
+      namespace: '/service/',
+      name: node.name,
+      restapi: {
+        listen: `127.0.0.1:${node.apiPort}`,
+        connect_address: `127.0.0.1:${node.apiPort}`,
+        authentication: REST_AUTH,
+      },
+      etcd3: { hosts: this.etcdEndpoint.replace(/^https?:\/\//, '') },
+      bootstrap: {
+        dcs: {
+          ttl: 30,
+          loop_wait: 10,
+          retry_timeout: 10,
+          maximum_lag_on_failover: 1048576,
+          postgresql: { use_pg_rewind: true, use_slots: true },
+          ...this.opts.dcs,
+        },
+        initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+        pg_hba: ['host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+      },
+      postgresql: {
+        listen: `127.0.0.1:${node.pgPort}`,
+        connect_address: `127.0.0.1:${node.pgPort}`,
+        data_dir: node.dataDir,
+        bin_dir: PG_BIN,
+        pgpass: join(dirname(node.dataDir), 'pgpass'),
+        authentication: { superuser: SUPERUSER, replication: REPLICATION, rewind: REWIND },
+        parameters: {
+          max_connections: 50,
+          shared_buffers: '32MB',
+          unix_socket_directories: dirname(node.dataDir),
+        },
+        use_pg_rewind: true,
+      },
+      tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...tags },
+    };
+  }
+
+  node(name: string): ClusterNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  /** Starts (or restarts) one agent as the postgres OS user; output appends to its log. */
+  startNode(name: string): void {
+    const node = this.node(name);
+    if (this.agents.has(name)) throw new Error(`${name} is already running`);
+    const fd = openSync(node.logFile, 'a');
+    const args = [process.execPath, BIN, 'node', node.configFile];
+    if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
+    const [cmd, ...rest] = asUser(this.user, args);
+    const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    child.on('error', (err) => this.log(`${name}: ${err.message}`));
+    child.on('exit', () => this.agents.delete(name));
+    this.agents.set(name, child);
+  }
+
+  async startAll(): Promise<void> {
+    for (const n of this.nodes) this.startNode(n.name);
+  }
+
+  isRunning(name: string): boolean {
+    return this.agents.has(name);
+  }
+
+  /** The agent process itself (runuser's child when we are root). */
+  agentPid(name: string): number | null {
+    const child = this.agents.get(name);
+    if (!child?.pid) return null;
+    if (!isRoot()) return child.pid;
+    try {
+      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
+      return kids[0] ? Number(kids[0]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  postmasterPid(name: string): number | null {
+    const file = join(this.node(name).dataDir, 'postmaster.pid');
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    if (!pid) return null;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return null;
+    }
+  }
+
+  /** kill -9 of the agent and its postmaster: the whole node is gone at once. */
+  async killNode(name: string): Promise<void> {
+    const child = this.agents.get(name);
+    const agent = this.agentPid(name);
+    const postmaster = this.postmasterPid(name);
+    for (const pid of [agent, postmaster, child?.pid ?? null]) {
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    if (child) await waitExit(child, 5000);
+    this.agents.delete(name);
+    // Children of the postmaster die with it, but give them a moment to release the port.
+    const deadline = Date.now() + 5000;
+    while (this.postmasterPid(name) !== null && Date.now() < deadline) await sleep(50);
+  }
+
+  /** SIGTERM: the agent stops PostgreSQL and (as leader) releases the lock. */
+  async stopNode(name: string, timeoutMs = 60_000): Promise<void> {
+    const child = this.agents.get(name);
+    if (!child) return;
+    child.kill('SIGTERM');
+    if (!(await waitExit(child, timeoutMs))) await this.killNode(name);
+    this.agents.delete(name);
+  }
+
+  async fetchStatus(node: ClusterNode): Promise<StatusDoc | null> {
+    try {
+      const res = await fetch(`${node.apiUrl}/patroni`, { signal: AbortSignal.timeout(1500) });
+      return (await res.json()) as StatusDoc;
+    } catch {
+      return null;
+    }
+  }
+
+  async poll(): Promise<ClusterNode[]> {
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        n.status = this.isRunning(n.name) ? await this.fetchStatus(n) : null;
+      }),
+    );
+    return this.nodes;
+  }
+
+  /** Name in the DCS leader key (via any node's GET /cluster). */
+  async leader(): Promise<string | null> {
+    for (const n of this.nodes) {
+      if (!this.isRunning(n.name)) continue;
+      try {
+        const res = await fetch(`${n.apiUrl}/cluster`, { signal: AbortSignal.timeout(1500) });
+        const doc = (await res.json()) as { members: Array<{ name: string; role: string }> };
+        return doc.members.find((m) => m.role === 'leader')?.name ?? null;
+      } catch {
+        // next node
+      }
+    }
+    return null;
+  }
+
+  /** Polls until `pred` holds over the nodes' statuses, or the deadline passes. */
+  async waitFor(pred: (nodes: ClusterNode[]) => boolean, timeoutMs: number, everyMs = 250): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (pred(await this.poll())) return true;
+      await sleep(everyMs);
+    }
+    return false;
+  }
+
+  /** One writable leader and every other running node streaming from it. */
+  static isReady(nodes: ClusterNode[], running: (n: ClusterNode) => boolean): boolean {
+    const up = nodes.filter(running);
+    const primaries = up.filter((n) => n.status?.role === 'master' && n.status.state === 'running');
+    if (primaries.length !== 1) return false;
+    const streaming = primaries[0]!.status!.replication?.filter((r) => r.state === 'streaming') ?? [];
+    return up.every(
+      (n) =>
+        n === primaries[0] ||
+        (n.status?.role === 'replica' &&
+          n.status.state === 'running' &&
+          streaming.some((r) => r.application_name === n.name)),
+    );
+  }
+
+  async waitUntilReady(o: {
+    timeoutMs: number;
+    onProgress?: (nodes: ClusterNode[]) => void;
+  }): Promise<boolean> {
+    let last = '';
+    return this.waitFor((nodes) => {
+      const line = nodes.map((n) => `${n.status?.role}/${n.status?.state}`).join(',');
+      if (line !== last) {
+        last = line;
+        o.onProgress?.(nodes);
+      }
+      return LocalCluster.isReady(nodes, (n) => this.isRunning(n.name));
+    }, o.timeoutMs);
+  }
+
+  /** libpq multi-host string that always lands on the writable node. */
+  connectionString(): string {
+    const hosts = this.nodes.map(() => '127.0.0.1').join(',');
+    const ports = this.nodes.map((n) => n.pgPort).join(',');
+    return `host=${hosts} port=${ports} user=${SUPERUSER.username} password=${SUPERUSER.password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
+  }
+
+  /** Stops every agent (replicas first, so the leader does not fail over to a stopping node), then etcd. */
+  async stop(): Promise<void> {
+    const leader = await this.leader().catch(() => null);
+    const order = [
+      ...this.nodes.filter((n) => n.name !== leader),
+      ...this.nodes.filter((n) => n.name === leader),
+    ];
+    for (const n of order) await this.stopNode(n.name, 30_000).catch(() => this.killNode(n.name));
+    // Anything left behind (an agent that died uncleanly): no postmaster may outlive the cluster.
+    for (const n of this.nodes) {
+      const pid = this.postmasterPid(n.name);
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    await this.etcd?.stop();
+  }
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((res) => {
+    const t = setTimeout(() => res(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      res(true);
+    });
+  });
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  const c = new LocalCluster(opts);
+  await c.init();
+  await c.startAll();
+  return c;
+}

@@ -1,0 +1,127 @@
+/**
+ * Starts a throwaway single-node etcd on loopback ports (the demo, tests and benchmarks share
+ * it). Free ports are found by binding port 0.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface EtcdHandle {
+  endpoint: string;
+  pid: number;
+  dataDir: string;
+  /** Kills etcd (SIGTERM, SIGKILL after 3 s); removes the data dir unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  /** Reuse a data dir (and ports) to restart a stopped etcd with its data; stop() leaves it. */
+  dataDir?: string;
+  clientPort?: number;
+  peerPort?: number;
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+/** Binding port 0 and closing again leaves a port that is free for now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function healthy(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { health?: string };
+    return res.ok && body.health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle> {
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? join(await mkdtemp(join(tmpdir(), 'pgwarden-etcd-')), 'data');
+  const clientPort = opts.clientPort ?? (await freePort());
+  const peerPort = opts.peerPort ?? (await freePort());
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const child = spawn(
+    opts.binary ?? '/usr/bin/etcd',
+    [
+      '--name',
+      'pgwarden-test',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `pgwarden-test=${peer}`,
+      '--initial-cluster-state',
+      'new',
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.on('error', () => {});
+  const pid = child.pid ?? -1;
+
+  const stop = async (stopOpts: { keepData?: boolean } = {}) => {
+    if (!exited(child)) {
+      child.kill('SIGTERM');
+      if (!(await waitExit(child, 3000))) {
+        child.kill('SIGKILL');
+        await waitExit(child, 3000);
+      }
+    }
+    if (ownDir && !stopOpts.keepData) await rm(join(dataDir, '..'), { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
+  while (!(await healthy(endpoint))) {
+    if (exited(child) || Date.now() > deadline) {
+      await stop();
+      throw new Error(`etcd did not come up on ${endpoint}: ${stderr.trim() || 'no output'}`);
+    }
+    await sleep(100);
+  }
+  return { endpoint, pid, dataDir, stop };
+}
