@@ -248,7 +248,7 @@ export class Agent {
       state: ctx.pgState,
       role: ctx.role,
       pg: this.pgStatus,
-      systemIdentifier: ctx.dataDir?.systemIdentifier ?? null,
+      systemIdentifier: this.pgStatus?.systemIdentifier ?? ctx.dataDir?.systemIdentifier ?? null,
       isLeader: ctx.isLeader,
       view: this.view,
       dcsLastSeen: this.dcsLastSeen,

@@ -32,6 +32,8 @@ export interface PostgresStatus {
   replicationState: 'streaming' | 'in archive recovery' | null;
   postmasterStartTime: string | null;
   serverVersion: number | null;
+  /** pg_control_system().system_identifier, as decimal text. */
+  systemIdentifier: string | null;
   replication: WalSender[];
   /** Parameters whose change waits for a restart. */
   pendingRestart: boolean;

@@ -31,6 +31,7 @@ SELECT r.rec AS in_recovery,
   (SELECT status FROM w) AS wal_receiver_status,
   ${ts('pg_catalog.pg_postmaster_start_time()')} AS postmaster_start_time,
   pg_catalog.current_setting('server_version_num')::int AS server_version,
+  (pg_catalog.pg_control_system()).system_identifier::text AS system_identifier,
   EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE pending_restart) AS pending_restart,
   (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
       'usename', usename, 'application_name', application_name, 'client_addr', pg_catalog.host(client_addr),
@@ -50,6 +51,7 @@ export interface StatusRow {
   wal_receiver_status: string | null;
   postmaster_start_time: string | null;
   server_version: number | null;
+  system_identifier: string | null;
   pending_restart: boolean;
   replication: Array<Record<string, unknown>> | null;
 }
@@ -91,6 +93,7 @@ export function statusFromRow(row: StatusRow): PostgresStatus {
       : null,
     postmasterStartTime: pyDatetime(row.postmaster_start_time),
     serverVersion: row.server_version,
+    systemIdentifier: row.system_identifier,
     replication: (row.replication ?? []).map(walSender),
     pendingRestart: row.pending_restart,
   };
@@ -109,6 +112,7 @@ export function notRunningStatus(): PostgresStatus {
     replicationState: null,
     postmasterStartTime: null,
     serverVersion: null,
+    systemIdentifier: null,
     replication: [],
     pendingRestart: false,
   };
