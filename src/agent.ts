@@ -338,6 +338,7 @@ export class Agent {
     });
     this.actor.start();
     await this.waitForLease();
+    if (this.closed) return;
     this.stopWatch = this.dcs.watch(
       (view) => this.onView(view),
       (err) => {

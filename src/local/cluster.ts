@@ -197,17 +197,9 @@ export class LocalCluster {
     return this.agents.has(name);
   }
 
-  /** The agent process itself (runuser's child when we are root). */
+  /** The agent process (asUser execs in place, so it is the child itself). */
   agentPid(name: string): number | null {
-    const child = this.agents.get(name);
-    if (!child?.pid) return null;
-    if (!isRoot()) return child.pid;
-    try {
-      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
-      return kids[0] ? Number(kids[0]) : null;
-    } catch {
-      return null;
-    }
+    return this.agents.get(name)?.pid ?? null;
   }
 
   postmasterPid(name: string): number | null {
@@ -226,9 +218,8 @@ export class LocalCluster {
   /** kill -9 of the agent and its postmaster: the whole node is gone at once. */
   async killNode(name: string): Promise<void> {
     const child = this.agents.get(name);
-    const agent = this.agentPid(name);
     const postmaster = this.postmasterPid(name);
-    for (const pid of [agent, postmaster, child?.pid ?? null]) {
+    for (const pid of [child?.pid ?? null, postmaster]) {
       if (pid) {
         try {
           process.kill(pid, 'SIGKILL');

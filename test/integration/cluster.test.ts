@@ -8,11 +8,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClusterNode, LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
 import { lookupUser } from '../../src/local/os-user.ts';
 
 const TTL = 10;
+vi.setConfig({ testTimeout: 120_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cluster: LocalCluster;
@@ -94,7 +95,19 @@ beforeAll(async () => {
   await cluster.startAll();
 });
 
+let failed = false;
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') failed = true;
+});
+
 afterAll(async () => {
+  if (failed) {
+    // What the agents said is the first thing anyone debugging a red run needs.
+    for (const n of cluster?.nodes ?? []) {
+      const log = readFileSync(n.logFile, 'utf8').split('\n').slice(-40).join('\n');
+      process.stderr.write(`\n===== ${n.name} log (tail) =====\n${log}\n`);
+    }
+  }
   await cluster?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

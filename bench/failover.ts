@@ -1,0 +1,517 @@
+/**
+ * Failover benchmark: per run, a fresh 3-node LocalCluster (etcd + three agents as separate
+ * processes). Measures bootstrap time, then kills the whole primary node (kill -9 of agent and
+ * postmaster) under a steady client write load and measures the write outage as the client
+ * sees it, when the leader key expired and changed in etcd, and acknowledged rows lost.
+ *
+ *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { type ClusterNode, LocalCluster, SUPERUSER } from '../src/local/cluster.ts';
+
+const SCOPE = 'bench';
+const WRITE_EVERY_MS = 20;
+const CONNECT_TIMEOUT_MS = 1000;
+const QUERY_TIMEOUT_MS = 2000;
+const LEADER_POLL_MS = 50;
+const READY_POLL_MS = 100;
+const SETTLE_ON_NEW_PRIMARY_MS = 3000;
+const BOOTSTRAP_TIMEOUT_MS = 120_000;
+
+interface Profile {
+  name: 'slow' | 'fast';
+  dcs: { ttl: number; loop_wait: number; retry_timeout: number };
+}
+
+const PROFILES: Record<Profile['name'], Profile> = {
+  slow: { name: 'slow', dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 } },
+  fast: { name: 'fast', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wall-clock milliseconds with sub-millisecond resolution; the only clock used here. */
+const now = () => performance.timeOrigin + performance.now();
+const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : ms / 1000);
+
+// ---------------------------------------------------------------------------------------------
+// Writer: the client a multi-host `target_session_attrs=read-write` libpq string would give,
+// done by hand because node-postgres does not understand multi-host strings.
+
+interface Ack {
+  id: number;
+  at: number;
+  port: number;
+}
+
+interface Writer {
+  acks: Ack[];
+  errors: Array<{ at: number; port: number | null; message: string }>;
+  /** Port of the current connection (null while scanning). */
+  port(): number | null;
+  stop(): Promise<void>;
+}
+
+async function connectWritable(ports: number[]): Promise<{ client: pg.Client; port: number } | null> {
+  for (const port of ports) {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: SUPERUSER.username,
+      password: SUPERUSER.password,
+      database: 'postgres',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
+    client.on('error', () => {}); // a dropped socket surfaces on the next query
+    try {
+      await client.connect();
+      const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      if (r.rows[0]?.r === false) return { client, port };
+    } catch {
+      // refused, timed out or not ready: next host
+    }
+    await client.end().catch(() => {});
+  }
+  return null;
+}
+
+function startWriter(ports: number[], table: string): Writer {
+  const acks: Ack[] = [];
+  const errors: Writer['errors'] = [];
+  let stopping = false;
+  let current: { client: pg.Client; port: number } | null = null;
+  let nextId = 1;
+
+  const run = async () => {
+    while (!stopping) {
+      if (!current) {
+        current = await connectWritable(ports);
+        if (!current) await sleep(WRITE_EVERY_MS);
+        continue;
+      }
+      const id = nextId++;
+      const started = now();
+      try {
+        await current.client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+        acks.push({ id, at: now(), port: current.port });
+      } catch (err) {
+        errors.push({ at: now(), port: current.port, message: (err as Error).message });
+        const dropped = current.client;
+        current = null;
+        void dropped.end().catch(() => {});
+        continue;
+      }
+      await sleep(Math.max(0, WRITE_EVERY_MS - (now() - started)));
+    }
+    await current?.client.end().catch(() => {});
+  };
+  const done = run();
+  return {
+    acks,
+    errors,
+    port: () => current?.port ?? null,
+    stop: async () => {
+      stopping = true;
+      await done;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leader key poller: reads /service/<scope>/leader straight from etcd's JSON gateway.
+
+interface LeaderChange {
+  at: number;
+  value: string | null;
+}
+
+async function readLeaderKey(endpoint: string, scope: string): Promise<string | null | undefined> {
+  try {
+    const res = await fetch(`${endpoint}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from(`/service/${scope}/leader`).toString('base64') }),
+      signal: AbortSignal.timeout(1000),
+    });
+    const doc = (await res.json()) as { kvs?: Array<{ value?: string }> };
+    const kv = doc.kvs?.[0];
+    return kv ? Buffer.from(kv.value ?? '', 'base64').toString() : null;
+  } catch {
+    return undefined; // etcd did not answer: no observation
+  }
+}
+
+function pollLeaderKey(endpoint: string, scope: string): { changes: LeaderChange[]; stop(): Promise<void> } {
+  const changes: LeaderChange[] = [];
+  let stopping = false;
+  const run = async () => {
+    while (!stopping) {
+      const value = await readLeaderKey(endpoint, scope);
+      const at = now();
+      if (value !== undefined && (changes.length === 0 || changes.at(-1)!.value !== value)) {
+        changes.push({ at, value });
+      }
+      await sleep(LEADER_POLL_MS);
+    }
+  };
+  const done = run();
+  return {
+    changes,
+    stop: async () => {
+      stopping = true;
+      await done;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run.
+
+interface RunResult {
+  profile: Profile['name'];
+  run: number;
+  ok: boolean;
+  failure?: string;
+  /** agents started → one leader + two streaming replicas (s). */
+  bootstrapS: number | null;
+  /** random pause between ready and kill (s). */
+  delayBeforeKillS: number | null;
+  oldPrimary: string | null;
+  newPrimary: string | null;
+  /** All times below are relative to the kill instant (s). */
+  lastOldAckS: number | null;
+  leaderKeyGoneS: number | null;
+  newLeaderKeyS: number | null;
+  firstNewAckS: number | null;
+  /** firstNewAck − lastOldAck: the write outage the client saw (s). */
+  outageS: number | null;
+  ackedRows: number;
+  ackedOnOld: number;
+  ackedOnNew: number;
+  lostAckedRows: number | null;
+  lostIds: number[];
+  writerErrors: number;
+  firstWriterErrors: string[];
+  leaderChanges: Array<{ atS: number; value: string | null }>;
+  logDir: string;
+  logExcerpt?: Record<string, string[]>;
+}
+
+const primaryOf = (nodes: ClusterNode[]) =>
+  nodes.find((n) => n.status?.role === 'master' && n.status.state === 'running') ?? null;
+
+async function sqlOn<T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []) {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: SUPERUSER.username,
+    password: SUPERUSER.password,
+    database: 'postgres',
+    connectionTimeoutMillis: 3000,
+    query_timeout: 10_000,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function missingIds(port: number, table: string, ids: number[]): Promise<number[]> {
+  const rows = await sqlOn<{ id: string }>(port, `SELECT id FROM ${table} WHERE id = ANY($1::bigint[])`, [
+    ids,
+  ]);
+  const found = new Set(rows.map((r) => Number(r.id)));
+  return ids.filter((id) => !found.has(id));
+}
+
+/** Waits until the writer has been acknowledged by a port other than `oldPort` for `settleMs`. */
+async function waitForNewPrimaryWrites(writer: Writer, oldPort: number, timeoutMs: number): Promise<boolean> {
+  const deadline = now() + timeoutMs;
+  while (now() < deadline) {
+    const firstNew = writer.acks.find((a) => a.port !== oldPort);
+    if (firstNew && now() - firstNew.at >= SETTLE_ON_NEW_PRIMARY_MS) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+const LOG_PATTERN =
+  /leader|lock|promot|lease|fail|error|fatal|timeline|rewind|demot|acquir|expir|race|healthiest|DCS/i;
+
+function logExcerpt(cluster: LocalCluster, maxLines = 40): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const n of cluster.nodes) {
+    try {
+      const lines = readFileSync(n.logFile, 'utf8').split('\n');
+      out[n.name] = lines.filter((l) => LOG_PATTERN.test(l)).slice(-maxLines);
+    } catch {
+      out[n.name] = [];
+    }
+  }
+  return out;
+}
+
+let activeCluster: LocalCluster | null = null;
+
+async function oneRun(profile: Profile, run: number, workRoot: string): Promise<RunResult> {
+  const dir = mkdtempSync(join(workRoot, `${profile.name}-${run}-`));
+  const { ttl, loop_wait } = profile.dcs;
+  const table = 'bench_writes';
+  const result: RunResult = {
+    profile: profile.name,
+    run,
+    ok: false,
+    bootstrapS: null,
+    delayBeforeKillS: null,
+    oldPrimary: null,
+    newPrimary: null,
+    lastOldAckS: null,
+    leaderKeyGoneS: null,
+    newLeaderKeyS: null,
+    firstNewAckS: null,
+    outageS: null,
+    ackedRows: 0,
+    ackedOnOld: 0,
+    ackedOnNew: 0,
+    lostAckedRows: null,
+    lostIds: [],
+    writerErrors: 0,
+    firstWriterErrors: [],
+    leaderChanges: [],
+    logDir: dir,
+  };
+  const cluster = new LocalCluster({ dir, nodes: 3, scope: SCOPE, dcs: profile.dcs });
+  activeCluster = cluster;
+  let writer: Writer | null = null;
+  let poller: ReturnType<typeof pollLeaderKey> | null = null;
+  try {
+    await cluster.init();
+
+    // 1. Bootstrap.
+    const startedAt = now();
+    await cluster.startAll();
+    const ready = await cluster.waitFor(
+      (nodes) => LocalCluster.isReady(nodes, (n) => cluster.isRunning(n.name)),
+      BOOTSTRAP_TIMEOUT_MS,
+      READY_POLL_MS,
+    );
+    if (!ready) throw new Error(`not ready within ${BOOTSTRAP_TIMEOUT_MS / 1000} s`);
+    result.bootstrapS = secs(now() - startedAt);
+    const old = primaryOf(cluster.nodes)!;
+    result.oldPrimary = old.name;
+
+    // 2. Steady writes on the old primary, then kill it at a random point of the loop.
+    await sqlOn(old.pgPort, `CREATE TABLE ${table} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
+    poller = pollLeaderKey(cluster.etcdEndpoint, SCOPE);
+    writer = startWriter(
+      cluster.nodes.map((n) => n.pgPort),
+      table,
+    );
+    const delayMs = Math.random() * loop_wait * 1000;
+    result.delayBeforeKillS = secs(delayMs);
+    await sleep(Math.max(delayMs, 500)); // at least a few acks on the old primary
+    const killedAt = now();
+    await cluster.killNode(old.name);
+
+    // 3. Wait for writes on the new primary (bounded), then stop the load.
+    const recovered = await waitForNewPrimaryWrites(writer, old.pgPort, (3 * ttl + 60) * 1000);
+    await writer.stop();
+    await poller.stop();
+    const rel = (t: number | undefined) => (t === undefined ? null : secs(t - killedAt));
+    const acks = writer.acks;
+    const onOld = acks.filter((a) => a.port === old.pgPort);
+    const onNew = acks.filter((a) => a.port !== old.pgPort);
+    result.ackedRows = acks.length;
+    result.ackedOnOld = onOld.length;
+    result.ackedOnNew = onNew.length;
+    result.writerErrors = writer.errors.length;
+    result.firstWriterErrors = writer.errors.slice(0, 3).map((e) => `${e.port}: ${e.message}`);
+    result.lastOldAckS = rel(onOld.at(-1)?.at);
+    result.firstNewAckS = rel(onNew[0]?.at);
+    result.leaderChanges = poller.changes.map((c) => ({ atS: secs(c.at - killedAt)!, value: c.value }));
+    const afterKill = poller.changes.filter((c) => c.at >= killedAt);
+    result.leaderKeyGoneS = rel(afterKill.find((c) => c.value !== old.name)?.at);
+    result.newLeaderKeyS = rel(afterKill.find((c) => c.value !== null && c.value !== old.name)?.at);
+    if (!recovered || !onNew[0]) {
+      throw new Error('no write acknowledged by a new primary within 3·ttl + 60 s');
+    }
+    const newPort = onNew[0].port;
+    result.newPrimary = cluster.nodes.find((n) => n.pgPort === newPort)?.name ?? null;
+    result.outageS = secs(onNew[0].at - onOld.at(-1)!.at);
+
+    // 4. Every acknowledged row must be on the new primary.
+    const lost = await missingIds(
+      newPort,
+      table,
+      acks.map((a) => a.id),
+    );
+    result.lostAckedRows = lost.length;
+    result.lostIds = lost;
+    result.ok = true;
+  } catch (err) {
+    result.failure = (err as Error).message;
+  } finally {
+    await writer?.stop().catch(() => {});
+    await poller?.stop().catch(() => {});
+    if (!result.ok || (result.lostAckedRows ?? 0) > 0) result.logExcerpt = logExcerpt(cluster);
+    await cluster.stop().catch((err) => console.error(`stop: ${(err as Error).message}`));
+    activeCluster = null;
+    // Keep the node logs; the data directories are large.
+    for (const n of cluster.nodes) rmSync(dirname(n.dataDir), { recursive: true, force: true });
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary.
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const fmt = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined ? '—' : x.toFixed(digits);
+
+const COLUMNS: Array<{ head: string; get: (r: RunResult) => number | null; digits?: number }> = [
+  { head: 'bootstrap s', get: (r) => r.bootstrapS },
+  { head: 'kill delay s', get: (r) => r.delayBeforeKillS },
+  { head: 'kill→lease gone s', get: (r) => r.leaderKeyGoneS },
+  { head: 'kill→new leader key s', get: (r) => r.newLeaderKeyS },
+  {
+    head: 'new key→first write s',
+    get: (r) =>
+      r.firstNewAckS !== null && r.newLeaderKeyS !== null ? r.firstNewAckS - r.newLeaderKeyS : null,
+  },
+  { head: 'write outage s', get: (r) => r.outageS },
+  { head: 'acked rows', get: (r) => r.ackedRows, digits: 0 },
+  { head: 'lost acked', get: (r) => r.lostAckedRows, digits: 0 },
+];
+
+function summaryTable(results: RunResult[]): string {
+  const head = ['profile', 'run', ...COLUMNS.map((c) => c.head), 'old→new primary'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
+  for (const name of ['slow', 'fast'] as const) {
+    const rs = results.filter((r) => r.profile === name);
+    if (rs.length === 0) continue;
+    for (const r of rs) {
+      const status = r.ok ? `${r.oldPrimary}→${r.newPrimary}` : `FAILED: ${r.failure}`;
+      row([name, String(r.run), ...COLUMNS.map((c) => fmt(c.get(r), c.digits)), status]);
+    }
+    const ok = rs.filter((r) => r.ok);
+    const meds = COLUMNS.map((c) =>
+      fmt(median(ok.map(c.get).filter((x): x is number => x !== null)), c.digits),
+    );
+    row([`**${name}**`, `**median (${ok.length}/${rs.length} ok)**`, ...meds.map((m) => `**${m}**`), '']);
+  }
+  return lines.join('\n');
+}
+
+function machineInfo(): Record<string, unknown> {
+  const version = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? null,
+    node: process.version,
+    postgres: version('/usr/lib/postgresql/15/bin/postgres', ['--version']),
+    etcd: version('/usr/bin/etcd', ['--version']),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main.
+
+function parseArgs(argv: string[]): { runs: number; profiles: Profile[] } {
+  let runs = 3;
+  let profile = 'both';
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--runs') runs = Number(argv[++i]);
+    else if (argv[i] === '--profile') profile = argv[++i] ?? '';
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  if (!Number.isInteger(runs) || runs < 3) throw new Error('--runs must be an integer ≥ 3 (medians)');
+  if (profile !== 'both' && profile !== 'slow' && profile !== 'fast')
+    throw new Error('--profile must be slow, fast or both');
+  const profiles = profile === 'both' ? [PROFILES.slow, PROFILES.fast] : [PROFILES[profile]];
+  return { runs, profiles };
+}
+
+function onInterrupt(): void {
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error('\ninterrupted: stopping the cluster (Ctrl-C again to abandon it)');
+    const stopping = activeCluster?.stop() ?? Promise.resolve();
+    void stopping.finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const { runs, profiles } = parseArgs(process.argv.slice(2));
+  onInterrupt();
+  const workRoot = mkdtempSync(join(tmpdir(), 'pgwarden-bench-'));
+  console.log(`node logs under ${workRoot}`);
+  const startedAt = new Date();
+  const results: RunResult[] = [];
+  for (const profile of profiles) {
+    for (let run = 1; run <= runs; run++) {
+      console.log(
+        `[${profile.name} ${run}/${runs}] ttl ${profile.dcs.ttl}, loop_wait ${profile.dcs.loop_wait}`,
+      );
+      const r = await oneRun(profile, run, workRoot);
+      results.push(r);
+      console.log(
+        r.ok
+          ? `  bootstrap ${fmt(r.bootstrapS)} s, outage ${fmt(r.outageS)} s ` +
+              `(lease gone +${fmt(r.leaderKeyGoneS)} s, new key +${fmt(r.newLeaderKeyS)} s, ` +
+              `first write +${fmt(r.firstNewAckS)} s), lost ${r.lostAckedRows}/${r.ackedRows}`
+          : `  FAILED: ${r.failure}`,
+      );
+    }
+  }
+  const table = summaryTable(results);
+  console.log(`\n${table}\n`);
+  const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(outDir, { recursive: true });
+  const out = resolve(outDir, `failover-${startedAt.toISOString().slice(0, 10)}.json`);
+  const doc = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    method: {
+      nodes: 3,
+      writeEveryMs: WRITE_EVERY_MS,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      leaderPollMs: LEADER_POLL_MS,
+      readyPollMs: READY_POLL_MS,
+      settleOnNewPrimaryMs: SETTLE_ON_NEW_PRIMARY_MS,
+      profiles: profiles.map((p) => ({ name: p.name, ...p.dcs })),
+    },
+    results,
+    table,
+  };
+  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  console.log(`raw results: ${out}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,595 @@
+/**
+ * The production node machine driven end to end with fake I/O actors, a simulated clock and
+ * hand-built cluster views. The fakes mirror the shape agent.ts provides: the PostgreSQL
+ * actors that change the server's state (start, stop, promote) poll it afterwards and send
+ * PG_STATUS to the node before they resolve, as `pollPostgres()` does in production.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor, fromPromise } from 'xstate';
+import type { DataDirState, PostgresStatus } from '../../src/actors/postgres.ts';
+import type { PeerStatus } from '../../src/cluster/eligibility.ts';
+import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
+import { electionMachine } from '../../src/machines/election.ts';
+import { type NodeActor, type NodeSettings, type NodeTags, nodeMachine } from '../../src/machines/node.ts';
+import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
+
+const settings: NodeSettings = {
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  check_timeline: false,
+  synchronous_mode: false,
+  use_pg_rewind: true,
+  use_slots: true,
+  primary_start_timeout: 300,
+  pg_ctl_timeout: 60,
+  remove_data_directory_on_rewind_failure: false,
+};
+const noTags: NodeTags = { nofailover: false, clonefrom: false };
+
+const SYSID = '7000000000000000001';
+const FOREIGN_SYSID = '6000000000000000009';
+
+const emptyDir: DataDirState = {
+  initialized: false,
+  systemIdentifier: null,
+  clusterState: null,
+  timeline: null,
+  checkpointLsn: null,
+};
+const primaryDir: DataDirState = {
+  initialized: true,
+  systemIdentifier: SYSID,
+  clusterState: 'shut down',
+  timeline: 1,
+  checkpointLsn: 1000,
+};
+const standbyDir: DataDirState = { ...primaryDir, clusterState: 'shut down in recovery' };
+
+const stoppedPg: PostgresStatus = {
+  running: false,
+  inRecovery: false,
+  timeline: null,
+  currentLsn: null,
+  receivedLsn: null,
+  replayedLsn: null,
+  replayedTimestamp: null,
+  replayPaused: false,
+  replicationState: null,
+  postmasterStartTime: null,
+  serverVersion: null,
+  systemIdentifier: null,
+  replication: [],
+  pendingRestart: false,
+};
+const primaryPg: PostgresStatus = {
+  ...stoppedPg,
+  running: true,
+  inRecovery: false,
+  timeline: 1,
+  currentLsn: 5000,
+  postmasterStartTime: '2024-01-01 00:00:00+00',
+  serverVersion: 160000,
+  systemIdentifier: SYSID,
+};
+const replicaPg: PostgresStatus = {
+  ...primaryPg,
+  inRecovery: true,
+  currentLsn: null,
+  receivedLsn: 100,
+  replayedLsn: 100,
+  replicationState: 'streaming',
+};
+
+// ---- cluster views ----------------------------------------------------------------------
+
+const PORTS: Record<string, number> = { a: 5432, b: 5433, c: 5434 };
+
+function member(name: string, role: WireRole = 'replica', state = 'running'): Member {
+  const port = PORTS[name]!;
+  return {
+    name,
+    index: '1',
+    session: '1',
+    data: {
+      conn_url: `postgres://127.0.0.1:${port}/postgres`,
+      api_url: `http://127.0.0.1:${port + 3576}/patroni`,
+      state,
+      role,
+      version: '3.0.4',
+    },
+  };
+}
+
+let revision = 10;
+function view(opts: { leader?: string | null; initialize?: string | null; members?: string[] }): ClusterView {
+  const leader = opts.leader ?? null;
+  return {
+    ...emptyClusterView,
+    revision: String(revision++),
+    initialize: opts.initialize === undefined ? SYSID : opts.initialize,
+    leader: leader ? { name: leader, index: '2', session: '1' } : null,
+    members: (opts.members ?? []).map((n) => member(n, n === leader ? 'master' : 'replica')),
+  };
+}
+
+/** Where node `a` streams from when it follows `who` (slots on). */
+const upstream = (who: string, slot: string | null = 'a') => ({
+  host: '127.0.0.1',
+  port: PORTS[who]!,
+  applicationName: 'a',
+  slotName: slot,
+});
+
+// ---- harness ----------------------------------------------------------------------------
+
+type Impl = (input: never) => Promise<unknown>;
+
+const NODE_ACTORS = [
+  'inspectDataDir',
+  'raceInitialize',
+  'cancelInitialization',
+  'writeInitialize',
+  'initdb',
+  'publishBootstrap',
+  'basebackup',
+  'startPostgres',
+  'stopPostgres',
+  'followUpstream',
+  'promote',
+  'afterPromotion',
+  'rewind',
+  'removeDataDir',
+] as const;
+const ELECTION_ACTORS = ['acquireLeader', 'updateLeader', 'deleteLeader', 'probePeers'] as const;
+type ActorName = (typeof NODE_ACTORS)[number] | (typeof ELECTION_ACTORS)[number];
+
+const running: Array<{ stop(): void }> = [];
+afterEach(() => {
+  for (const a of running.splice(0)) a.stop();
+});
+
+interface HarnessOptions {
+  name?: string;
+  tags?: NodeTags;
+  dataDir?: DataDirState;
+  /** Override any actor's behaviour (the world is still recorded). */
+  impl?: Partial<Record<ActorName, Impl>>;
+}
+
+function harness(opts: HarnessOptions = {}) {
+  const world = {
+    dataDir: opts.dataDir ?? emptyDir,
+    pg: stoppedPg,
+    view: emptyClusterView,
+    checkpointLsn: 424242 as number | null,
+  };
+  const calls: Array<{ actor: ActorName; input: unknown }> = [];
+  let node: NodeActor | undefined;
+
+  /** What pollPostgres does after start/stop/promote in production. */
+  const poll = () => node!.send({ type: 'PG_STATUS', status: world.pg });
+
+  const defaults: Record<ActorName, Impl> = {
+    inspectDataDir: async () => ({ ...world.dataDir }),
+    raceInitialize: async () => true,
+    cancelInitialization: async () => {},
+    writeInitialize: async () => {},
+    initdb: async () => {
+      world.dataDir = { ...primaryDir };
+    },
+    publishBootstrap: async () => {},
+    basebackup: async () => {
+      world.dataDir = { ...standbyDir };
+    },
+    startPostgres: async (input: { upstream: unknown }) => {
+      world.pg = input.upstream === null ? { ...primaryPg } : { ...replicaPg };
+      world.dataDir = {
+        ...world.dataDir,
+        clusterState: input.upstream === null ? 'in production' : 'in archive recovery',
+      };
+      poll();
+    },
+    stopPostgres: async () => {
+      world.pg = { ...stoppedPg };
+      poll();
+      return { checkpointLsn: world.checkpointLsn };
+    },
+    followUpstream: async () => {},
+    promote: async () => {
+      world.pg = { ...primaryPg, timeline: 2 };
+      poll();
+    },
+    afterPromotion: async () => {},
+    rewind: async () => true,
+    removeDataDir: async () => {
+      world.dataDir = { ...emptyDir };
+    },
+    acquireLeader: async () => world.view.leader === null,
+    updateLeader: async () => ({ ok: true, elapsedMs: 5 }),
+    deleteLeader: async () => true,
+    probePeers: async () => [] as PeerStatus[],
+  };
+  const impl: Record<ActorName, Impl> = { ...defaults, ...opts.impl };
+
+  /** A promise actor that records its input, then answers as `impl` says. */
+  const fake = <T, I>(actor: ActorName) =>
+    fromPromise<T, I>(async ({ input }) => {
+      calls.push({ actor, input });
+      // Real I/O never answers within the transition that started it.
+      await Promise.resolve();
+      return (await impl[actor](input as never)) as T;
+    });
+
+  const election = electionMachine.provide({
+    actors: {
+      acquireLeader: fake('acquireLeader'),
+      updateLeader: fake('updateLeader'),
+      deleteLeader: fake('deleteLeader'),
+      probePeers: fake('probePeers'),
+    },
+  });
+  const machine = nodeMachine.provide({
+    actors: {
+      election,
+      inspectDataDir: fake('inspectDataDir'),
+      raceInitialize: fake('raceInitialize'),
+      cancelInitialization: fake('cancelInitialization'),
+      writeInitialize: fake('writeInitialize'),
+      initdb: fake('initdb'),
+      publishBootstrap: fake('publishBootstrap'),
+      basebackup: fake('basebackup'),
+      startPostgres: fake('startPostgres'),
+      stopPostgres: fake('stopPostgres'),
+      followUpstream: fake('followUpstream'),
+      promote: fake('promote'),
+      afterPromotion: fake('afterPromotion'),
+      rewind: fake('rewind'),
+      removeDataDir: fake('removeDataDir'),
+    },
+  });
+  const clock = new SimulatedClock();
+  const name = opts.name ?? 'a';
+  node = createActor(machine, { clock, input: { name, tags: opts.tags ?? noTags, settings } });
+  running.push(node);
+
+  /** Every state value the node passed through, in order (consecutive duplicates dropped). */
+  const trace: string[] = [];
+  node.subscribe((s) => {
+    const v = JSON.stringify(s.value);
+    if (trace[trace.length - 1] !== v) trace.push(v);
+  });
+  node.start();
+  const actor = node;
+
+  return {
+    actor,
+    clock,
+    world,
+    impl,
+    calls,
+    trace,
+    snap: () => actor.getSnapshot(),
+    ctx: () => actor.getSnapshot().context,
+    /** The election child's state value (undefined when it is not running). */
+    electionState: () =>
+      (actor.getSnapshot().children['election']?.getSnapshot() as { value?: unknown } | undefined)?.value,
+    /** Inputs of every call of one actor, in order. */
+    inputs: (n: ActorName) => calls.filter((c) => c.actor === n).map((c) => c.input),
+    count: (n: ActorName) => calls.filter((c) => c.actor === n).length,
+    /** Names of the node's own I/O actors called since `from`, in order. */
+    nodeCalls: (from = 0) =>
+      calls
+        .slice(from)
+        .map((c) => c.actor)
+        .filter((n) => (NODE_ACTORS as readonly string[]).includes(n)),
+    cluster: async (v: ClusterView) => {
+      world.view = v;
+      actor.send({ type: 'CLUSTER', view: v });
+      await settle();
+    },
+    pgStatus: async (status: PostgresStatus) => {
+      world.pg = status;
+      actor.send({ type: 'PG_STATUS', status });
+      await settle();
+    },
+  };
+}
+type Harness = ReturnType<typeof harness>;
+
+const R = (sub: unknown) => JSON.stringify({ active: { running: sub } });
+
+/** Node `a` running as a replica of `b` from an existing standby data directory. */
+async function replicaOfB(opts: HarnessOptions = {}): Promise<Harness> {
+  const h = harness({ dataDir: standbyDir, ...opts });
+  await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+  expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  expect(h.ctx().following).toBe('b');
+  return h;
+}
+
+/** Node `a` bootstrapped a new cluster and runs as its primary; the DCS has caught up. */
+async function bootstrappedPrimary(): Promise<Harness> {
+  const h = harness();
+  await h.cluster(view({ initialize: null }));
+  await h.cluster(view({ leader: 'a', members: ['a'] }));
+  expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+  expect(h.ctx().isLeader).toBe(true);
+  return h;
+}
+
+// ---- scenarios --------------------------------------------------------------------------
+
+describe('node machine: bootstrap', () => {
+  it('waits for the first DCS view before touching the data directory', async () => {
+    const h = harness();
+    await settle();
+    expect(h.snap().value).toEqual({ starting: 'waitingForDcs' });
+    expect(h.ctx().message).toBe('waiting for DCS');
+    expect(h.calls).toEqual([]);
+  });
+
+  it('empty DCS and empty data dir: races /initialize, initdb, starts as primary and holds the lock', async () => {
+    const h = harness();
+    await h.cluster(view({ initialize: null }));
+
+    expect(h.nodeCalls()).toEqual([
+      'inspectDataDir',
+      'raceInitialize',
+      'initdb',
+      'startPostgres',
+      'inspectDataDir',
+      'publishBootstrap',
+    ]);
+    expect(h.inputs('startPostgres')).toEqual([{ upstream: null, timeoutSeconds: 60 }]);
+    expect(h.inputs('publishBootstrap')).toEqual([{ sysid: SYSID }]);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    const ctx = h.ctx();
+    expect(ctx.isLeader).toBe(true);
+    expect(ctx.bootstrappedLeader).toBe(true);
+    expect(ctx.role).toBe('master');
+    expect(ctx.pgState).toBe('running');
+    expect(ctx.following).toBe(null);
+    expect(ctx.message).toBe('no action. I am (a), the leader with the lock');
+    expect(ctx.fatal).toBe(null);
+    expect(h.trace).toContain(JSON.stringify({ bootstrap: 'initdb' }));
+
+    // The election starts as the holder: it refreshes after loop_wait and never races.
+    expect(h.electionState()).toEqual({ leader: { holding: 'idle' } });
+    await advance(h.clock, 9_900, 100);
+    expect(h.count('updateLeader')).toBe(0);
+    await advance(h.clock, 100, 100);
+    expect(h.count('updateLeader')).toBe(1);
+    expect(h.inputs('updateLeader')).toEqual([{ name: 'a' }]);
+    expect(h.count('acquireLeader')).toBe(0);
+    expect(h.count('probePeers')).toBe(0);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    expect(h.ctx().isLeader).toBe(true);
+  });
+
+  it('a lost /initialize race waits for the leader, then clones from it and starts as its replica', async () => {
+    const h = harness({ impl: { raceInitialize: async () => false } });
+    await h.cluster(view({ initialize: null }));
+    expect(h.count('raceInitialize')).toBe(1);
+    expect(h.snap().value).toEqual({ bootstrap: 'waitingForLeader' });
+    expect(h.ctx().message).toBe('waiting for leader to bootstrap');
+    expect(h.count('initdb')).toBe(0);
+
+    await h.cluster(view({ initialize: SYSID, leader: 'b', members: ['a', 'b'] }));
+    expect(h.inputs('basebackup')).toEqual([
+      { from: { host: '127.0.0.1', port: 5433, applicationName: 'a', slotName: null } },
+    ]);
+    expect(h.inputs('startPostgres')).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.count('initdb')).toBe(0);
+    expect(h.count('raceInitialize')).toBe(1);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.ctx().role).toBe('replica');
+    expect(h.ctx().following).toBe('b');
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.ctx().message).toBe('no action. I am (a), a secondary, and following a leader (b)');
+  });
+
+  it('a nofailover node never races /initialize, however long the DCS stays empty', async () => {
+    const h = harness({ tags: { nofailover: true, clonefrom: false } });
+    await h.cluster(view({ initialize: null }));
+    expect(h.snap().value).toEqual({ bootstrap: 'waitingForLeader' });
+    await advance(h.clock, 35_000, 500);
+    expect(h.count('raceInitialize')).toBe(0);
+    expect(h.count('initdb')).toBe(0);
+    expect(h.snap().value).toEqual({ bootstrap: 'waitingForLeader' });
+    expect(h.ctx().message).toBe('waiting for leader to bootstrap');
+  });
+
+  it('a data directory of another cluster is fatal and nothing is started', async () => {
+    const h = harness({ dataDir: { ...primaryDir, systemIdentifier: FOREIGN_SYSID } });
+    await h.cluster(view({ initialize: SYSID, leader: 'b', members: ['a', 'b'] }));
+    expect(h.snap().value).toBe('failed');
+    expect(h.snap().status).toBe('done');
+    const fatal = h.ctx().fatal!;
+    expect(fatal).toContain('belongs to another cluster');
+    expect(fatal).toBe(
+      `the data directory belongs to another cluster: its system identifier ${FOREIGN_SYSID} differs from /initialize ${SYSID}`,
+    );
+    expect(h.ctx().message).toBe(fatal);
+    expect(h.nodeCalls()).toEqual(['inspectDataDir']);
+    expect(h.electionState()).toBeUndefined();
+  });
+});
+
+describe('node machine: running', () => {
+  it('a replica whose election acquires the lock promotes and becomes the primary', async () => {
+    const h = await replicaOfB();
+    expect(h.inputs('startPostgres')).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.count('acquireLeader')).toBe(0);
+
+    const unlocked = view({ leader: null, members: ['a'] });
+    await h.cluster(unlocked);
+    await settle();
+
+    expect(h.count('probePeers')).toBe(1);
+    expect(h.inputs('acquireLeader')).toEqual([{ name: 'a' }]);
+    expect(h.inputs('promote')).toEqual([{ timeoutSeconds: 30 }]);
+    expect(h.inputs('afterPromotion')).toEqual([{ view: unlocked }]);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    const ctx = h.ctx();
+    expect(ctx.isLeader).toBe(true);
+    expect(ctx.role).toBe('master');
+    expect(ctx.pgState).toBe('running');
+    expect(ctx.following).toBe(null);
+    expect(h.trace).toContain(R('promoting'));
+    expect(h.trace).toContain(R('afterPromotion'));
+    expect(h.electionState()).toEqual({ leader: { holding: 'idle' } });
+  });
+
+  it('a primary that sees another leader demotes at once, rewinds and follows the new leader', async () => {
+    const h = await bootstrappedPrimary();
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'rewind', 'startPostgres']);
+    expect(h.inputs('stopPostgres')).toEqual([{ mode: 'immediate', timeoutSeconds: 60 }]);
+    expect(h.inputs('rewind')).toEqual([
+      { from: expect.objectContaining({ host: '127.0.0.1', port: 5433 }) },
+    ]);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.count('deleteLeader')).toBe(0);
+    expect(h.trace.slice(-5)).toEqual([
+      R('primary'),
+      R('demoting'),
+      R('rewinding'),
+      R('startingReplica'),
+      R('replica'),
+    ]);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    const ctx = h.ctx();
+    expect(ctx.isLeader).toBe(false);
+    expect(ctx.role).toBe('replica');
+    expect(ctx.following).toBe('b');
+    expect(ctx.wasPrimary).toBe(false);
+    expect(h.electionState()).toBe('follower');
+  });
+
+  it('when pg_rewind is impossible the old primary is cloned again from the new leader', async () => {
+    const h = await bootstrappedPrimary();
+    h.impl.rewind = async () => false;
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+
+    expect(h.nodeCalls(mark)).toEqual([
+      'stopPostgres',
+      'rewind',
+      'removeDataDir',
+      'basebackup',
+      'startPostgres',
+    ]);
+    expect(h.inputs('basebackup')).toEqual([{ from: upstream('b', null) }]);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.trace.slice(-6)).toEqual([
+      R('demoting'),
+      R('rewinding'),
+      R({ recloning: 'removing' }),
+      R({ recloning: 'cloning' }),
+      R('startingReplica'),
+      R('replica'),
+    ]);
+    expect(h.ctx().following).toBe('b');
+    expect(h.ctx().wasPrimary).toBe(false);
+  });
+
+  it('a crashed replica looks again after at most 2 s and starts again as a replica', async () => {
+    const h = await replicaOfB();
+    const mark = h.calls.length;
+    await h.pgStatus({ ...stoppedPg });
+    expect(h.snap().value).toEqual({ active: { running: 'crashed' } });
+    expect(h.ctx().pgState).toBe('crashed');
+    expect(h.ctx().message).toBe('postgres is not running');
+
+    await advance(h.clock, 1_900, 100);
+    expect(h.snap().value).toEqual({ active: { running: 'crashed' } });
+    expect(h.nodeCalls(mark)).toEqual([]);
+
+    await advance(h.clock, 100, 100);
+    expect(h.nodeCalls(mark)).toEqual(['inspectDataDir', 'startPostgres']);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.trace.slice(-4)).toEqual([R('crashed'), R('recovering'), R('startingReplica'), R('replica')]);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.ctx().pgState).toBe('running');
+  });
+
+  it('a replica follows a new leader', async () => {
+    const h = await replicaOfB();
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'c', members: ['a', 'b', 'c'] }));
+    expect(h.nodeCalls(mark)).toEqual(['followUpstream']);
+    expect(h.inputs('followUpstream')).toEqual([{ upstream: upstream('c'), timeoutSeconds: 60 }]);
+    expect(h.ctx().following).toBe('c');
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.ctx().message).toBe('no action. I am (a), a secondary, and following a leader (c)');
+    expect(h.count('acquireLeader')).toBe(0);
+  });
+
+  it('a replica that is not the healthiest does not race, and says why', async () => {
+    const ahead: PeerStatus = {
+      name: 'c',
+      reachable: true,
+      inRecovery: true,
+      walPosition: 500,
+      timeline: 1,
+      nofailover: false,
+      watchdogFailed: false,
+    };
+    const h = await replicaOfB({ impl: { probePeers: async () => [ahead] } });
+    await h.cluster(view({ leader: null, members: ['a', 'c'] }));
+    // The election probes again after its short pause; by then the node has settled.
+    await advance(h.clock, 1_500, 100);
+
+    expect(h.count('probePeers')).toBeGreaterThanOrEqual(2);
+    expect(h.count('acquireLeader')).toBe(0);
+    expect(h.count('promote')).toBe(0);
+    expect(h.ctx().lastVerdict).toEqual({ healthiest: false, reason: 'c is ahead (500 > 100)' });
+    expect(h.ctx().message).toContain('not the healthiest');
+    expect(h.ctx().message).toBe(
+      'following a different leader because i am not the healthiest node: c is ahead (500 > 100)',
+    );
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+});
+
+describe('node machine: shutdown', () => {
+  it('STOP on the leader stops PostgreSQL fast and releases the lock with the shutdown checkpoint', async () => {
+    const h = await bootstrappedPrimary();
+    h.world.checkpointLsn = 987654;
+    const mark = h.calls.length;
+    h.actor.send({ type: 'STOP' });
+    await settle();
+
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.inputs('stopPostgres')).toEqual([{ mode: 'fast', timeoutSeconds: 60 }]);
+    expect(h.inputs('deleteLeader')).toEqual([{ name: 'a', lastLsn: 987654 }]);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.snap().status).toBe('done');
+    expect(h.ctx().lastLsn).toBe(987654);
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.ctx().pgState).toBe('stopped');
+    expect(h.ctx().message).toBe('shutting down');
+  });
+
+  it('STOP on a replica stops PostgreSQL and never touches the leader key', async () => {
+    const h = await replicaOfB();
+    const mark = h.calls.length;
+    h.actor.send({ type: 'STOP' });
+    await settle();
+    await advance(h.clock, 15_000, 500);
+
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.inputs('stopPostgres')).toEqual([{ mode: 'fast', timeoutSeconds: 60 }]);
+    expect(h.count('deleteLeader')).toBe(0);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.snap().status).toBe('done');
+    expect(h.ctx().pgState).toBe('stopped');
+  });
+});
