@@ -18,7 +18,7 @@ import { memberData, type NodeReport } from './cluster/report.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import type { ClusterView } from './cluster/view.ts';
 import { dynamicConfigFrom } from './config/load.ts';
-import type { NodeConfig } from './config/types.ts';
+import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
 import { type NodeActor, type NodeSettings, nodeMachine } from './machines/node.ts';
@@ -39,11 +39,7 @@ export interface AgentOptions {
   pgPollMs?: number;
 }
 
-export function nodeSettingsFrom(
-  config: NodeConfig,
-  dcsConfig: Record<string, unknown> | null,
-): NodeSettings {
-  const d = dynamicConfigFrom(dcsConfig ?? config.bootstrap.dcs, config);
+export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
   return {
     ttl: d.ttl,
     loop_wait: d.loop_wait,
@@ -89,7 +85,7 @@ export class Agent {
     this.pg = opts.postgres;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
-    this.settings = nodeSettingsFrom(this.config, null);
+    this.settings = this.applyDynamicConfig(null);
     const probe =
       opts.probePeers ??
       ((view: ClusterView, me: string) => {
@@ -205,13 +201,21 @@ export class Agent {
   // ---------------------------------------------------------------------------------------
   // Observations.
 
+  /** /config (or bootstrap.dcs before there is one) → machine settings and server parameters. */
+  private applyDynamicConfig(data: Record<string, unknown> | null): NodeSettings {
+    const d = dynamicConfigFrom(data ?? this.config.bootstrap.dcs, this.config);
+    this.settings = nodeSettingsFrom(this.config, d);
+    this.pg.setParameters(d.postgresql.parameters);
+    return this.settings;
+  }
+
   private onView(view: ClusterView): void {
     this.view = view;
     this.dcsLastSeen = Math.floor(this.clock.now() / 1000);
     const index = view.config?.index ?? null;
     if (index !== this.configIndex) {
       this.configIndex = index;
-      this.settings = nodeSettingsFrom(this.config, view.config?.data ?? null);
+      this.applyDynamicConfig(view.config?.data ?? null);
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
     }
     this.actor.send({ type: 'CLUSTER', view });

@@ -46,7 +46,7 @@ const REWIND_TRANSIENT =
   /could not connect|connection to server|timeout expired|password authentication failed/i;
 
 export class PostgresProcess implements Postgres {
-  private readonly config: NodeConfig;
+  private config: NodeConfig;
   private readonly files: OwnedFiles;
   private readonly log: (msg: string) => void;
   private readonly runner: Runner;
@@ -67,6 +67,14 @@ export class PostgresProcess implements Postgres {
   }
 
   // ---- data directory -------------------------------------------------------------------
+
+  /** Effective server parameters (dynamic /config merged with local); used from the next write of postgresql.conf. */
+  setParameters(parameters: Record<string, string | number | boolean>): void {
+    this.config = {
+      ...this.config,
+      postgresql: { ...this.config.postgresql, parameters: { ...parameters } },
+    };
+  }
 
   async dataDir(): Promise<DataDirState> {
     let entries: string[];

@@ -85,6 +85,8 @@ export interface Postgres {
   /** Lines of the latest timeline history file: [timeline, switch LSN, reason]. */
   timelineHistory(): Promise<Array<[number, number, string]>>;
   status(): Promise<PostgresStatus>;
+  /** Server parameters to write into postgresql.conf from the next start or reconfiguration on. */
+  setParameters(parameters: Record<string, string | number | boolean>): void;
   /** Kill nothing, just forget connections. */
   close(): Promise<void>;
 }
