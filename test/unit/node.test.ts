@@ -154,6 +154,7 @@ interface HarnessOptions {
   name?: string;
   tags?: NodeTags;
   dataDir?: DataDirState;
+  settings?: Partial<NodeSettings>;
   /** Override any actor's behaviour (the world is still recorded). */
   impl?: Partial<Record<ActorName, Impl>>;
 }
@@ -251,7 +252,10 @@ function harness(opts: HarnessOptions = {}) {
   });
   const clock = new SimulatedClock();
   const name = opts.name ?? 'a';
-  node = createActor(machine, { clock, input: { name, tags: opts.tags ?? noTags, settings } });
+  node = createActor(machine, {
+    clock,
+    input: { name, tags: opts.tags ?? noTags, settings: { ...settings, ...opts.settings } },
+  });
   running.push(node);
 
   /** Every state value the node passed through, in order (consecutive duplicates dropped). */
@@ -310,8 +314,8 @@ async function replicaOfB(opts: HarnessOptions = {}): Promise<Harness> {
 }
 
 /** Node `a` bootstrapped a new cluster and runs as its primary; the DCS has caught up. */
-async function bootstrappedPrimary(): Promise<Harness> {
-  const h = harness();
+async function bootstrappedPrimary(opts: HarnessOptions = {}): Promise<Harness> {
+  const h = harness(opts);
   await h.cluster(view({ initialize: null }));
   await h.cluster(view({ leader: 'a', members: ['a'] }));
   expect(h.snap().value).toEqual({ active: { running: 'primary' } });
@@ -472,7 +476,7 @@ describe('node machine: running', () => {
   });
 
   it('when pg_rewind is impossible the old primary is cloned again from the new leader', async () => {
-    const h = await bootstrappedPrimary();
+    const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_rewind_failure: true } });
     h.impl.rewind = async () => false;
     const mark = h.calls.length;
     await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
@@ -497,6 +501,22 @@ describe('node machine: running', () => {
     ]);
     expect(h.ctx().following).toBe('b');
     expect(h.ctx().wasPrimary).toBe(false);
+  });
+
+  // BUG (src/machines/node.ts, state active.running.rewinding): remove_data_directory_on_rewind_failure
+  // is plumbed into NodeSettings but never read. A failed pg_rewind (onError) or an impossible one
+  // (onDone false) always goes to `recloning`, which wipes the data directory. Patroni's default is
+  // false: keep the diverged data directory (rewind failed) rather than deleting it.
+  it.fails('with remove_data_directory_on_rewind_failure off, a failed pg_rewind keeps the data directory', async () => {
+    const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_rewind_failure: false } });
+    h.impl.rewind = async () => {
+      throw new Error('pg_rewind: could not find common ancestor of the source and target cluster');
+    };
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.count('rewind')).toBe(1);
+    expect(h.count('removeDataDir')).toBe(0);
+    expect(h.count('basebackup')).toBe(0);
   });
 
   it('a crashed replica looks again after at most 2 s and starts again as a replica', async () => {
@@ -583,6 +603,8 @@ describe('node machine: shutdown', () => {
     const mark = h.calls.length;
     h.actor.send({ type: 'STOP' });
     await settle();
+    // No lock to give back: done at once, without waiting out loop_wait.
+    expect(h.snap().value).toBe('stopped');
     await advance(h.clock, 15_000, 500);
 
     expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
