@@ -65,6 +65,17 @@ export interface ElectionContext {
 }
 
 /** The node trusts its lock for ttl minus this much after the refresh started. */
+/**
+ * How often the holder refreshes its lease: as late as still leaves a full retry_timeout of
+ * retries before its own deadline, and never more often than loop_wait. After a crash the
+ * lease runs out ttl after the last refresh, so refreshing late (not early) is what makes
+ * failover faster, at no cost to how long a DCS outage the leader survives.
+ */
+export function refreshIntervalMs(settings: ElectionSettings): number {
+  const latest = settings.ttl * 1000 - leaseMarginMs(settings) - settings.retry_timeout * 1000;
+  return Math.max(settings.loop_wait * 1000, latest);
+}
+
 export function leaseMarginMs(settings: ElectionSettings): number {
   return Math.min(2000, Math.max(500, settings.ttl * 100));
 }
@@ -88,6 +99,7 @@ export const electionMachine = setup({
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
+    refreshInterval: ({ context }) => refreshIntervalMs(context.settings),
     leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
     retrySoon: ({ context }) => Math.min(1000, context.settings.loop_wait * 1000),
   },
@@ -291,7 +303,7 @@ export const electionMachine = setup({
           initial: 'idle',
           states: {
             idle: {
-              after: { loopWait: 'refreshing' },
+              after: { refreshInterval: 'refreshing' },
               on: { REFRESH_NOW: 'refreshing' },
             },
             refreshing: {

@@ -638,10 +638,24 @@ export const nodeMachine = setup({
                     },
                   },
                 ],
-                onError: {
-                  target: 'recloning',
-                  actions: assign({ message: ({ event }) => `pg_rewind failed: ${errorText(event.error)}` }),
-                },
+                // pg_rewind broke off (rather than finding rewind impossible): the data dir is thrown
+                // away only when the operator said so; otherwise it is kept and tried again later.
+                onError: [
+                  {
+                    guard: ({ context }) => context.settings.remove_data_directory_on_rewind_failure,
+                    target: 'recloning',
+                    actions: assign({
+                      message: ({ event }) => `pg_rewind failed: ${errorText(event.error)}`,
+                    }),
+                  },
+                  {
+                    target: 'crashed',
+                    actions: assign({
+                      message: ({ event }) =>
+                        `pg_rewind failed, data directory kept: ${errorText(event.error)}`,
+                    }),
+                  },
+                ],
               },
             },
 

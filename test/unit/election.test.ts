@@ -7,6 +7,7 @@ import {
   electionMachine,
   leaseMarginMs,
   type RefreshResult,
+  refreshIntervalMs,
 } from '../../src/machines/election.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
@@ -148,7 +149,7 @@ describe('election machine', () => {
   it('keeps the lock for as long as refreshes succeed', async () => {
     const h = harness({}, true);
     await advance(h.clock, 300_000, 1000);
-    expect(h.calls.update).toBeGreaterThanOrEqual(29);
+    expect(h.calls.update).toBe(Math.floor(300_000 / refreshIntervalMs(settings)));
     expect(h.received).toEqual([]);
   });
 
@@ -171,7 +172,7 @@ describe('election machine', () => {
       },
       true,
     );
-    await advance(h.clock, 10_000, 100); // first refresh at 10 s (took 3 s by its own account)
+    await advance(h.clock, refreshIntervalMs(settings), 100); // first refresh (took 3 s by its own account)
     fail = true;
     const deadline = settings.ttl * 1000 - leaseMarginMs(settings) - 3000;
     await advance(h.clock, deadline - 200, 100);
@@ -180,9 +181,24 @@ describe('election machine', () => {
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
   });
 
+  it('refreshing late still leaves a whole retry_timeout of DCS outage survivable', async () => {
+    let down = false;
+    const h = harness(
+      { update: async () => (down ? Promise.reject(new Error('etcd down')) : { ok: true, elapsedMs: 1 }) },
+      true,
+    );
+    await advance(h.clock, refreshIntervalMs(settings) - 100, 100);
+    down = true; // the outage starts just before the refresh is due ...
+    await advance(h.clock, settings.retry_timeout * 1000, 100);
+    down = false; // ... and lasts retry_timeout
+    await advance(h.clock, 2000, 100);
+    expect(h.received).toEqual([]);
+    expect(h.child().getSnapshot().value).toEqual({ leader: { holding: 'idle' } });
+  });
+
   it('a refresh that finds the lease gone loses at once', async () => {
     const h = harness({ update: async () => ({ ok: false, elapsedMs: 1 }) }, true);
-    await advance(h.clock, 10_100, 100);
+    await advance(h.clock, refreshIntervalMs(settings) + 100, 100);
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
   });
 

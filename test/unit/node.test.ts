@@ -9,7 +9,7 @@ import { createActor, fromPromise } from 'xstate';
 import type { DataDirState, PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
-import { electionMachine } from '../../src/machines/election.ts';
+import { electionMachine, refreshIntervalMs } from '../../src/machines/election.ts';
 import { type NodeActor, type NodeSettings, type NodeTags, nodeMachine } from '../../src/machines/node.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
@@ -359,9 +359,10 @@ describe('node machine: bootstrap', () => {
     expect(ctx.fatal).toBe(null);
     expect(h.trace).toContain(JSON.stringify({ bootstrap: 'initdb' }));
 
-    // The election starts as the holder: it refreshes after loop_wait and never races.
+    // The election starts as the holder: it refreshes after its refresh interval and never races.
     expect(h.electionState()).toEqual({ leader: { holding: 'idle' } });
-    await advance(h.clock, 9_900, 100);
+    const interval = refreshIntervalMs(settings);
+    await advance(h.clock, interval - 100, 100);
     expect(h.count('updateLeader')).toBe(0);
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
@@ -503,11 +504,9 @@ describe('node machine: running', () => {
     expect(h.ctx().wasPrimary).toBe(false);
   });
 
-  // BUG (src/machines/node.ts, state active.running.rewinding): remove_data_directory_on_rewind_failure
-  // is plumbed into NodeSettings but never read. A failed pg_rewind (onError) or an impossible one
-  // (onDone false) always goes to `recloning`, which wipes the data directory. Patroni's default is
-  // false: keep the diverged data directory (rewind failed) rather than deleting it.
-  it.fails('with remove_data_directory_on_rewind_failure off, a failed pg_rewind keeps the data directory', async () => {
+  // pg_rewind that breaks off (as opposed to finding rewind impossible, which re-clones as the
+  // issue asks) keeps the data directory unless remove_data_directory_on_rewind_failure is on.
+  it('with remove_data_directory_on_rewind_failure off, a failed pg_rewind keeps the data directory', async () => {
     const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_rewind_failure: false } });
     h.impl.rewind = async () => {
       throw new Error('pg_rewind: could not find common ancestor of the source and target cluster');
@@ -517,6 +516,9 @@ describe('node machine: running', () => {
     expect(h.count('rewind')).toBe(1);
     expect(h.count('removeDataDir')).toBe(0);
     expect(h.count('basebackup')).toBe(0);
+    expect(h.ctx().message).toMatch(
+      /^pg_rewind failed, data directory kept: pg_rewind: could not find common ancestor/,
+    );
   });
 
   it('a crashed replica looks again after at most 2 s and starts again as a replica', async () => {
