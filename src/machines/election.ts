@@ -72,8 +72,14 @@ export interface ElectionContext {
  * failover faster, at no cost to how long a DCS outage the leader survives.
  */
 export function refreshIntervalMs(settings: ElectionSettings): number {
-  const latest = settings.ttl * 1000 - leaseMarginMs(settings) - settings.retry_timeout * 1000;
+  const latest =
+    settings.ttl * 1000 - leaseMarginMs(settings) - settings.retry_timeout * 1000 - retryStepMs(settings);
   return Math.max(settings.loop_wait * 1000, latest);
+}
+
+/** Pause between refresh attempts while the DCS does not answer. */
+export function retryStepMs(settings: ElectionSettings): number {
+  return Math.min(1000, settings.loop_wait * 1000);
 }
 
 export function leaseMarginMs(settings: ElectionSettings): number {
@@ -101,7 +107,7 @@ export const electionMachine = setup({
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
     refreshInterval: ({ context }) => refreshIntervalMs(context.settings),
     leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
-    retrySoon: ({ context }) => Math.min(1000, context.settings.loop_wait * 1000),
+    retrySoon: ({ context }) => retryStepMs(context.settings),
   },
   guards: {
     startsAsHolder: ({ context }) => context.holdsLockAtStart,
