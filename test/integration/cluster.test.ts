@@ -136,6 +136,35 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
     expect(slots.map((s) => s.slot_name)).toEqual(others);
   });
 
+  it('answers health checks as load balancers expect', async () => {
+    const code = async (n: ClusterNode, path: string, method = 'GET') =>
+      (await fetch(`${n.apiUrl}${path}`, { method, signal: AbortSignal.timeout(2000) })).status;
+    const replicas = cluster.nodes.filter((n) => n !== firstLeader);
+    expect(await code(firstLeader, '/primary')).toBe(200);
+    expect(await code(firstLeader, '/')).toBe(200);
+    expect(await code(firstLeader, '/leader')).toBe(200);
+    expect(await code(firstLeader, '/replica')).toBe(503);
+    expect(await code(firstLeader, '/health')).toBe(200);
+    for (const r of replicas) {
+      expect(await code(r, '/replica')).toBe(200);
+      expect(await code(r, '/primary')).toBe(503);
+      expect(await code(r, '/read-only')).toBe(200);
+      expect(await code(r, '/replica?lag=1GB')).toBe(200);
+    }
+    // HAProxy's `option httpchk` sends OPTIONS: status only, no body.
+    const opt = await fetch(`${firstLeader.apiUrl}/`, { method: 'OPTIONS' });
+    expect(opt.status).toBe(200);
+    expect(await opt.text()).toBe('');
+    const head = await fetch(`${replicas[0]!.apiUrl}/primary`, { method: 'HEAD' });
+    expect(head.status).toBe(503);
+    const doc = (await (await fetch(`${firstLeader.apiUrl}/cluster`)).json()) as {
+      members: Array<{ name: string; role: string; state: string; lag?: number }>;
+    };
+    expect(doc.members.map((m) => [m.name, m.role])).toEqual(
+      cluster.nodes.map((n) => [n.name, n === firstLeader ? 'leader' : 'replica']),
+    );
+  });
+
   it('/initialize holds the system identifier every node reports', async () => {
     const sysid = await etcdValue('initialize');
     expect(sysid).toMatch(/^\d{10,}$/);
