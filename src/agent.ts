@@ -16,12 +16,13 @@ import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import type { ClusterView } from './cluster/view.ts';
+import { type ClusterView, leaderMember } from './cluster/view.ts';
 import { dynamicConfigFrom } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
 import { type NodeActor, type NodeSettings, nodeMachine } from './machines/node.ts';
+import { type NodeDownVerdict, probeNodeDown } from './transport/liveness-probe.ts';
 import { probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
@@ -172,6 +173,13 @@ export class Agent {
         }),
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
           dcs.deleteLeader(name, input.lastLsn ?? undefined),
+        ),
+        probeLeader: fromPromise<NodeDownVerdict, { view: ClusterView }>(async ({ input }) => {
+          const leader = leaderMember(input.view);
+          return leader ? probeNodeDown(leader) : { down: false, detail: 'no leader member key' };
+        }),
+        revokeLeaderLease: fromPromise<boolean, { name: string; lease: string }>(({ input }) =>
+          dcs.revokeLeaderLease(input.name, input.lease),
         ),
         probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
           // Our own position must be as fresh as the peers' answers.

@@ -183,6 +183,19 @@ class EtcdKv implements Kv {
     });
   }
 
+  leaseRevoke(id: string, o: KvCallOptions) {
+    return this.run(async () => {
+      try {
+        await this.client.leaseClient.leaseRevoke({ ID: id }, this.deadline(o));
+        return true;
+      } catch (err) {
+        // etcd answers NOT_FOUND for a lease that expired or was revoked meanwhile.
+        if (/not found/i.test((err as Error).message)) return false;
+        throw err;
+      }
+    });
+  }
+
   /**
    * One request on a fresh keepalive stream, half-closed at once. Ending our side before the
    * stream can fail matters: etcd3 treats an error on a still-writable stream as a host

@@ -240,15 +240,16 @@ export class MemoryEtcd {
   }
 
   /** Deletes the lease and all its keys in one revision, as etcd does on expiry. */
-  leaseRevoke(id: string): void {
+  leaseRevoke(id: string): boolean {
     const lease = this.leases.get(id);
-    if (!lease) return;
+    if (!lease) return false;
     if (lease.timer !== null) this.clock.clearTimeout(lease.timer);
     this.leases.delete(id);
     const events: WatchEvent[] = [];
     const rev = this.revision + 1;
     for (const key of [...lease.keys].sort()) this.deleteKey(key, rev, events);
     if (events.length > 0) this.commit(rev, events);
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -311,6 +312,10 @@ class MemoryKv implements Kv {
 
   leaseGrant(ttl: number, opts: KvCallOptions) {
     return this.call(() => this.store.leaseGrant(ttl), opts);
+  }
+
+  leaseRevoke(id: string, opts: KvCallOptions) {
+    return this.call(() => this.store.leaseRevoke(id), opts);
   }
 
   leaseKeepAlive(id: string, opts: KvCallOptions) {

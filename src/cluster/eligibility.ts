@@ -13,6 +13,8 @@ export interface LocalFacts {
   walPosition: number | null;
   timeline: number | null;
   nofailover: boolean;
+  /** A replica's WAL receiver is connected to its upstream. */
+  streaming: boolean;
 }
 
 /** What a peer answered to GET /patroni (or did not). */

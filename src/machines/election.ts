@@ -49,7 +49,8 @@ export type ElectionOutput =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
+  | { type: 'ELECTION_NOTICE'; message: string };
 
 export interface ElectionContext {
   name: string;
@@ -102,6 +103,8 @@ export const electionMachine = setup({
     updateLeader: noopPromise<RefreshResult, { name: string }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
+    probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView }>(),
+    revokeLeaderLease: noopPromise<boolean, { name: string; lease: string }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -114,6 +117,22 @@ export const electionMachine = setup({
     unlocked: ({ context }) => context.view.leader === null,
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
+    /** Our stream from the leader just broke: worth asking whether the leader's node is gone. */
+    streamJustBroke: ({ context, event }) => {
+      const next = (event as { facts?: LocalFacts }).facts;
+      const l = context.view.leader;
+      return (
+        !!next &&
+        !!context.facts?.streaming &&
+        !next.streaming &&
+        next.running &&
+        next.inRecovery &&
+        !next.nofailover &&
+        l !== null &&
+        l.name !== context.name &&
+        l.session !== null
+      );
+    },
     frozen: ({ context }) => context.frozen,
   },
   actions: {
@@ -164,10 +183,55 @@ export const electionMachine = setup({
       ],
       on: {
         CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
+        FACTS: [
+          { guard: 'streamJustBroke', target: 'checkingLeader', actions: 'storeFacts' },
+          { actions: 'storeFacts' },
+        ],
         RELEASE: { target: 'released', actions: 'requestRelease' },
         FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
       },
       after: { loopWait: { target: 'follower', reenter: true } },
+    },
+
+    checkingLeader: {
+      description:
+        'Our stream broke: a leader whose REST and PostgreSQL ports both refuse connections is dead, and waiting out its lease would only lengthen the outage.',
+      on: {
+        CLUSTER: { actions: 'storeView' },
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      invoke: {
+        src: 'probeLeader',
+        input: ({ context }) => ({ view: context.view }),
+        onDone: [
+          {
+            guard: ({ event, context }) => event.output.down && context.view.leader?.session != null,
+            target: 'revokingLeader',
+            actions: sendParent(({ event }) => ({
+              type: 'ELECTION_NOTICE',
+              message: `leader is gone (${event.output.detail}): revoking its lease`,
+            })),
+          },
+          { target: 'follower' },
+        ],
+        onError: { target: 'follower' },
+      },
+    },
+
+    revokingLeader: {
+      description: "Revoke the dead leader's lease; the watch then shows the lock free and the race starts.",
+      on: {
+        CLUSTER: { actions: 'storeView' },
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      invoke: {
+        src: 'revokeLeaderLease',
+        input: ({ context }) => ({ name: context.view.leader!.name, lease: context.view.leader!.session! }),
+        onDone: { target: 'follower' },
+        onError: { target: 'follower' },
+      },
     },
 
     racing: {

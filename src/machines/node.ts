@@ -60,7 +60,8 @@ export type NodeEvent =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
+  | { type: 'ELECTION_NOTICE'; message: string };
 
 export interface NodeContext {
   name: string;
@@ -118,6 +119,7 @@ export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags'>): Loca
     walPosition: wal,
     timeline: pg?.timeline ?? null,
     nofailover: ctx.tags.nofailover,
+    streaming: pg?.replicationState === 'streaming',
   };
 }
 
@@ -413,6 +415,7 @@ export const nodeMachine = setup({
               }),
             },
             LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+            ELECTION_NOTICE: { actions: assign({ message: ({ event }) => event.message }) },
             ELECTION_VERDICT: {
               actions: assign({
                 lastVerdict: ({ event }) => event.verdict,

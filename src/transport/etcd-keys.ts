@@ -88,6 +88,8 @@ export interface Kv {
   leaseGrant(ttl: number, opts: KvCallOptions): Promise<string>;
   /** One keepalive round trip; resolves with the remaining TTL, 0 when the lease is gone. */
   leaseKeepAlive(id: string, opts: KvCallOptions): Promise<number>;
+  /** Ends a lease now; its keys go in one revision. Resolves false when it was already gone. */
+  leaseRevoke(id: string, opts: KvCallOptions): Promise<boolean>;
   /**
    * Streams changes under `prefix` from `startRevision`; `onEvents` gets each batch in order.
    * `onError` is called at most once, after which the watch is dead. Returns a cancel function.

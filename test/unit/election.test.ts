@@ -26,6 +26,7 @@ const facts: LocalFacts = {
   walPosition: 100,
   timeline: 1,
   nofailover: false,
+  streaming: true,
 };
 const leaderView = (name: string): ClusterView => ({
   ...emptyClusterView,
@@ -33,6 +34,7 @@ const leaderView = (name: string): ClusterView => ({
 });
 
 interface Fakes {
+  probeLeader: () => Promise<{ down: boolean; detail: string }>;
   acquire: () => Promise<boolean>;
   update: () => Promise<RefreshResult>;
   release: () => Promise<boolean>;
@@ -46,7 +48,7 @@ afterEach(() => {
 
 /** The election as a child of a parent that records what it is told, like the node machine. */
 function harness(fakes: Partial<Fakes>, holdsLock = false) {
-  const calls = { acquire: 0, update: 0, release: 0, peers: 0 };
+  const calls = { acquire: 0, update: 0, release: 0, peers: 0, probeLeader: 0, revoked: [] as unknown[] };
   const received: AnyEventObject[] = [];
   const election = electionMachine.provide({
     actors: {
@@ -62,6 +64,14 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
         calls.release++;
         return (fakes.release ?? (async () => true))();
       }),
+      probeLeader: fromPromise(async () => {
+        calls.probeLeader++;
+        return (fakes.probeLeader ?? (async () => ({ down: false, detail: 'alive' })))();
+      }),
+      revokeLeaderLease: fromPromise(async ({ input }) => {
+        calls.revoked.push(input);
+        return true;
+      }),
       probePeers: fromPromise(async () => {
         calls.peers++;
         return (fakes.peers ?? (async () => []))();
@@ -75,8 +85,7 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
       '*': {
         actions: [
           ({ event }) => {
-            if (String(event.type).startsWith('LEADERSHIP') || event.type === 'ELECTION_VERDICT')
-              received.push(event);
+            if (/^(LEADERSHIP|ELECTION)_/.test(String(event.type))) received.push(event);
           },
           sendTo('election', ({ event }) => event),
         ],
@@ -230,5 +239,51 @@ describe('election machine', () => {
     await settle();
     expect(h.calls.update).toBe(1);
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_ACQUIRED']);
+  });
+
+  describe('a leader whose node is provably gone', () => {
+    const notStreaming = { ...facts, streaming: false };
+
+    it('is not waited out: its lease is revoked once our stream breaks and both its ports refuse', async () => {
+      const h = harness({
+        probeLeader: async () => ({ down: true, detail: 'b: REST and PostgreSQL ports refuse connections' }),
+      });
+      h.send({ type: 'CLUSTER', view: leaderView('b') });
+      h.send({ type: 'FACTS', facts });
+      h.send({ type: 'FACTS', facts: notStreaming });
+      await settle();
+      expect(h.calls.probeLeader).toBe(1);
+      expect(h.calls.revoked).toEqual([{ name: 'b', lease: '1' }]);
+      expect(h.received).toEqual([
+        {
+          type: 'ELECTION_NOTICE',
+          message: 'leader is gone (b: REST and PostgreSQL ports refuse connections): revoking its lease',
+        },
+      ]);
+    });
+
+    it('a leader that still answers keeps its lease', async () => {
+      const h = harness({});
+      h.send({ type: 'CLUSTER', view: leaderView('b') });
+      h.send({ type: 'FACTS', facts });
+      h.send({ type: 'FACTS', facts: notStreaming });
+      await settle();
+      expect(h.calls.probeLeader).toBe(1);
+      expect(h.calls.revoked).toEqual([]);
+      expect(h.child().getSnapshot().value).toBe('follower');
+    });
+
+    it('only a stream that breaks triggers the check, and never on a nofailover node', async () => {
+      const h = harness({ probeLeader: async () => ({ down: true, detail: 'gone' }) });
+      h.send({ type: 'CLUSTER', view: leaderView('b') });
+      h.send({ type: 'FACTS', facts: notStreaming }); // never streamed: a replica still catching up
+      h.send({ type: 'FACTS', facts: notStreaming });
+      await advance(h.clock, 30_000, 1000);
+      expect(h.calls.probeLeader).toBe(0);
+      h.send({ type: 'FACTS', facts: { ...facts, nofailover: true } });
+      h.send({ type: 'FACTS', facts: { ...notStreaming, nofailover: true } });
+      await settle();
+      expect(h.calls.probeLeader).toBe(0);
+    });
   });
 });

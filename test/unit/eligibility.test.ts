@@ -10,6 +10,7 @@ const me: LocalFacts = {
   walPosition: 5000,
   timeline: 1,
   nofailover: false,
+  streaming: true,
 };
 const peer = (over: Partial<PeerStatus>): PeerStatus => ({
   name: 'b',
