@@ -146,6 +146,8 @@ export class Agent {
         await this.pollPostgres();
       }),
       afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
+        // Slots first: the other replicas are already reconnecting to us.
+        if (this.settings.use_slots) await pg.syncSlots(desiredSlots(input.view, this.config.name));
         await pg.checkpoint();
         const lines = await pg.timelineHistory();
         const history = buildHistory(input.view.history, lines, this.config.name, new Date(this.clock.now()));

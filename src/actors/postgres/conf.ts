@@ -76,6 +76,9 @@ export function serverParameters(
   const out: Record<string, ParamValue> = {
     wal_keep_size: '128MB',
     wal_log_hints: true,
+    // After a failover, replicas retry their stream this often: PostgreSQL's 5 s default adds
+    // up to 5 s before they follow the new leader.
+    wal_retrieve_retry_interval: '1s',
     ...configured,
   };
   out['wal_level'] = configured['wal_level'] === 'logical' ? 'logical' : 'replica';
