@@ -1,0 +1,177 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActor, createMachine, fromCallback } from 'xstate';
+import type { Clock } from '../../src/actors/clock.ts';
+import { Journal, type JournalEntry, readJournal } from '../../src/actors/journal.ts';
+
+/** A clock whose now() advances by 1 ms per call, from 1000. */
+function tickingClock(): Clock {
+  let t = 1000;
+  return { now: () => t++, setTimeout: () => 0, clearTimeout: () => {} };
+}
+
+const toy = createMachine({
+  id: 'toy',
+  initial: 'idle',
+  states: {
+    idle: { on: { GO: 'running', PING: {} } },
+    running: {
+      initial: 'slow',
+      states: { slow: { on: { FASTER: 'fast' } }, fast: {} },
+      on: { STOP: 'stopped' },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pgwarden-journal-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function runToy(journal: Journal): void {
+  const actor = createActor(toy, { id: 'node', inspect: (e) => journal.inspect(e) });
+  actor.start();
+  actor.send({ type: 'PING' });
+  actor.send({ type: 'GO', reason: 'test' });
+  actor.send({ type: 'FASTER' });
+  actor.send({ type: 'STOP' });
+}
+
+const EXPECTED: JournalEntry[] = [
+  { t: 1000, actor: 'node', kind: 'state', what: 'idle' },
+  { t: 1001, actor: 'node', kind: 'event', what: 'PING', event: { type: 'PING' } },
+  { t: 1002, actor: 'node', kind: 'event', what: 'GO', event: { type: 'GO', reason: 'test' } },
+  { t: 1003, actor: 'node', kind: 'state', what: '{"running":"slow"}' },
+  { t: 1004, actor: 'node', kind: 'event', what: 'FASTER', event: { type: 'FASTER' } },
+  { t: 1005, actor: 'node', kind: 'state', what: '{"running":"fast"}' },
+  { t: 1006, actor: 'node', kind: 'event', what: 'STOP', event: { type: 'STOP' } },
+  { t: 1007, actor: 'node', kind: 'state', what: 'stopped' },
+];
+
+describe('Journal', () => {
+  it('records events and state changes in order (xstate.* events and unchanged states skipped)', async () => {
+    const j = new Journal({ clock: tickingClock() });
+    runToy(j);
+    expect(j.entries()).toEqual(EXPECTED);
+    await j.close();
+  });
+
+  it('readJournal returns the same entries after close()', async () => {
+    const path = join(dir, 'journal.bin');
+    const j = new Journal({ path, clock: tickingClock() });
+    runToy(j);
+    await j.close();
+    expect(readJournal(path)).toEqual(EXPECTED);
+    expect(readJournal(path)).toEqual([...j.entries()]);
+  });
+
+  it('frames are 4-byte big-endian length prefixes', async () => {
+    const path = join(dir, 'journal.bin');
+    const j = new Journal({ path, clock: tickingClock() });
+    runToy(j);
+    await j.close();
+    const buf = readFileSync(path);
+    let off = 0;
+    let n = 0;
+    while (off < buf.length) {
+      off += 4 + buf.readUInt32BE(off);
+      n++;
+    }
+    expect(off).toBe(buf.length);
+    expect(n).toBe(EXPECTED.length);
+  });
+
+  it('a torn final record (file cut by 3 bytes) is skipped, not thrown', async () => {
+    const path = join(dir, 'journal.bin');
+    const j = new Journal({ path, clock: tickingClock() });
+    runToy(j);
+    await j.close();
+    truncateSync(path, statSync(path).size - 3);
+    expect(() => readJournal(path)).not.toThrow();
+    expect(readJournal(path)).toEqual(EXPECTED.slice(0, -1));
+  });
+
+  it('a torn length prefix is skipped too; an empty file reads as []', () => {
+    const path = join(dir, 'torn.bin');
+    writeFileSync(path, Buffer.from([0, 0]));
+    expect(readJournal(path)).toEqual([]);
+    writeFileSync(path, Buffer.alloc(0));
+    expect(readJournal(path)).toEqual([]);
+  });
+
+  it('appends to an existing journal file', async () => {
+    const path = join(dir, 'journal.bin');
+    const a = new Journal({ path, clock: tickingClock() });
+    runToy(a);
+    await a.close();
+    const b = new Journal({ path, clock: tickingClock() });
+    runToy(b);
+    await b.close();
+    expect(readJournal(path)).toEqual([...EXPECTED, ...EXPECTED]);
+  });
+
+  it('keeps only `capacity` entries in memory, but the file keeps all', async () => {
+    const path = join(dir, 'journal.bin');
+    const j = new Journal({ path, capacity: 3, clock: tickingClock() });
+    runToy(j);
+    expect(j.entries()).toEqual(EXPECTED.slice(-3));
+    await j.close();
+    expect(readJournal(path)).toEqual(EXPECTED);
+  });
+
+  it('names child actors by their id path', async () => {
+    const parent = createMachine({
+      id: 'parent',
+      initial: 'on',
+      states: {
+        on: {
+          invoke: {
+            id: 'election',
+            src: createMachine({
+              id: 'election',
+              initial: 'follower',
+              states: { follower: { on: { WIN: 'leader' } }, leader: {} },
+            }),
+          },
+          on: {
+            KICK: { actions: ({ self }) => self.getSnapshot().children.election?.send({ type: 'WIN' }) },
+          },
+        },
+      },
+    });
+    const j = new Journal({ clock: tickingClock() });
+    const actor = createActor(parent, { id: 'node', inspect: (e) => j.inspect(e) });
+    actor.start();
+    actor.send({ type: 'KICK' });
+    const compact = j.entries().map((e) => [e.actor, e.kind, e.what]);
+    expect(compact).toEqual([
+      ['node.election', 'state', 'follower'],
+      ['node', 'state', 'on'],
+      ['node', 'event', 'KICK'],
+      ['node.election', 'event', 'WIN'],
+      ['node.election', 'state', 'leader'],
+    ]);
+    actor.stop();
+    await j.close();
+  });
+
+  it('ignores inspection events of callback actors without a state value', async () => {
+    const m = createMachine({ id: 'm', invoke: { id: 'cb', src: fromCallback(() => () => {}) } });
+    const j = new Journal({ clock: tickingClock() });
+    const actor = createActor(m, { id: 'node', inspect: (e) => j.inspect(e) });
+    actor.start();
+    expect(j.entries().filter((e) => e.actor === 'node.cb')).toEqual([]);
+    actor.stop();
+    await j.close();
+  });
+
+  it('close() without a file resolves', async () => {
+    await expect(new Journal().close()).resolves.toBeUndefined();
+  });
+});
