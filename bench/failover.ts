@@ -4,16 +4,18 @@
  * postmaster) under a steady client write load and measures the write outage as the client
  * sees it, when the leader key expired and changed in etcd, and acknowledged rows lost.
  *
- *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both]
+ *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both] [--kill-window loop_wait|refresh]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type ClusterNode, LocalCluster, SUPERUSER } from '../src/local/cluster.ts';
+import { refreshIntervalMs } from '../src/machines/election.ts';
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCOPE = 'bench';
 const WRITE_EVERY_MS = 20;
 const CONNECT_TIMEOUT_MS = 1000;
@@ -32,6 +34,24 @@ const PROFILES: Record<Profile['name'], Profile> = {
   slow: { name: 'slow', dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 } },
   fast: { name: 'fast', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
 };
+
+/**
+ * The kill comes a uniformly random time after the cluster is ready, so that it does not align
+ * with the leader's lease refresh. `loop_wait`: 0–loop_wait s (Patroni's refresh period).
+ * `refresh`: 0–pgwarden's actual refresh period, max(loop_wait, ttl − margin − retry_timeout),
+ * which is longer than loop_wait for both profiles (18 s and 5 s).
+ */
+type KillWindow = 'loop_wait' | 'refresh';
+
+function killWindowMs(profile: Profile, window: KillWindow): number {
+  if (window === 'loop_wait') return profile.dcs.loop_wait * 1000;
+  return refreshIntervalMs({
+    ...profile.dcs,
+    maximum_lag_on_failover: 1048576,
+    check_timeline: false,
+    synchronous_mode: false,
+  });
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Wall-clock milliseconds with sub-millisecond resolution; the only clock used here. */
@@ -178,10 +198,14 @@ interface RunResult {
   failure?: string;
   /** agents started → one leader + two streaming replicas (s). */
   bootstrapS: number | null;
-  /** random pause between ready and kill (s). */
+  /** random pause between ready and kill (s), drawn from 0–killWindowS. */
   delayBeforeKillS: number | null;
+  killWindowS: number;
   oldPrimary: string | null;
+  /** Leader at the end, where acknowledged rows are looked for. */
   newPrimary: string | null;
+  /** Every node that acknowledged a write after the kill, in order (more than one: split brain). */
+  newPrimaries: string[];
   /** All times below are relative to the kill instant (s). */
   lastOldAckS: number | null;
   leaderKeyGoneS: number | null;
@@ -194,6 +218,9 @@ interface RunResult {
   ackedOnNew: number;
   lostAckedRows: number | null;
   lostIds: number[];
+  /** Acknowledged rows per node, and the lost ones per node that acknowledged them. */
+  ackedByNode: Record<string, number>;
+  lostByNode: Record<string, number>;
   writerErrors: number;
   firstWriterErrors: string[];
   leaderChanges: Array<{ atS: number; value: string | null }>;
@@ -260,9 +287,14 @@ function logExcerpt(cluster: LocalCluster, maxLines = 40): Record<string, string
 
 let activeCluster: LocalCluster | null = null;
 
-async function oneRun(profile: Profile, run: number, workRoot: string): Promise<RunResult> {
+async function oneRun(
+  profile: Profile,
+  run: number,
+  window: KillWindow,
+  workRoot: string,
+): Promise<RunResult> {
   const dir = mkdtempSync(join(workRoot, `${profile.name}-${run}-`));
-  const { ttl, loop_wait } = profile.dcs;
+  const { ttl } = profile.dcs;
   const table = 'bench_writes';
   const result: RunResult = {
     profile: profile.name,
@@ -270,8 +302,10 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
     ok: false,
     bootstrapS: null,
     delayBeforeKillS: null,
+    killWindowS: killWindowMs(profile, window) / 1000,
     oldPrimary: null,
     newPrimary: null,
+    newPrimaries: [],
     lastOldAckS: null,
     leaderKeyGoneS: null,
     newLeaderKeyS: null,
@@ -282,6 +316,8 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
     ackedOnNew: 0,
     lostAckedRows: null,
     lostIds: [],
+    ackedByNode: {},
+    lostByNode: {},
     writerErrors: 0,
     firstWriterErrors: [],
     leaderChanges: [],
@@ -298,7 +334,11 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
     const startedAt = now();
     await cluster.startAll();
     const ready = await cluster.waitFor(
-      (nodes) => LocalCluster.isReady(nodes, (n) => cluster.isRunning(n.name)),
+      (nodes) => {
+        const dead = nodes.filter((n) => !cluster.isRunning(n.name));
+        if (dead.length > 0) throw new Error(`agent exited during bootstrap: ${dead.map((n) => n.name)}`);
+        return LocalCluster.isReady(nodes, () => true);
+      },
       BOOTSTRAP_TIMEOUT_MS,
       READY_POLL_MS,
     );
@@ -314,9 +354,9 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
       cluster.nodes.map((n) => n.pgPort),
       table,
     );
-    const delayMs = Math.random() * loop_wait * 1000;
+    const delayMs = Math.max(500, Math.random() * result.killWindowS * 1000); // ≥ a few acks on the old primary
     result.delayBeforeKillS = secs(delayMs);
-    await sleep(Math.max(delayMs, 500)); // at least a few acks on the old primary
+    await sleep(delayMs);
     const killedAt = now();
     await cluster.killNode(old.name);
 
@@ -342,7 +382,13 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
     if (!recovered || !onNew[0]) {
       throw new Error('no write acknowledged by a new primary within 3·ttl + 60 s');
     }
-    const newPort = onNew[0].port;
+    // Count losses on the node that holds the leader key at the end (the writer's last primary if
+    // etcd does not answer); with more than one node acknowledging after the kill, that matters.
+    result.newPrimaries = [...new Set(onNew.map((a) => a.port))].map(
+      (p) => cluster.nodes.find((n) => n.pgPort === p)?.name ?? String(p),
+    );
+    const finalLeader = await readLeaderKey(cluster.etcdEndpoint, SCOPE);
+    const newPort = finalLeader ? cluster.node(finalLeader).pgPort : onNew.at(-1)!.port;
     result.newPrimary = cluster.nodes.find((n) => n.pgPort === newPort)?.name ?? null;
     result.outageS = secs(onNew[0].at - onOld.at(-1)!.at);
 
@@ -354,6 +400,13 @@ async function oneRun(profile: Profile, run: number, workRoot: string): Promise<
     );
     result.lostAckedRows = lost.length;
     result.lostIds = lost;
+    const nameOf = (port: number) => cluster.nodes.find((n) => n.pgPort === port)?.name ?? String(port);
+    const lostSet = new Set(lost);
+    for (const a of acks) {
+      const name = nameOf(a.port);
+      result.ackedByNode[name] = (result.ackedByNode[name] ?? 0) + 1;
+      if (lostSet.has(a.id)) result.lostByNode[name] = (result.lostByNode[name] ?? 0) + 1;
+    }
     result.ok = true;
   } catch (err) {
     result.failure = (err as Error).message;
@@ -398,14 +451,14 @@ const COLUMNS: Array<{ head: string; get: (r: RunResult) => number | null; digit
 ];
 
 function summaryTable(results: RunResult[]): string {
-  const head = ['profile', 'run', ...COLUMNS.map((c) => c.head), 'old→new primary'];
+  const head = ['profile', 'run', ...COLUMNS.map((c) => c.head), 'old primary→nodes writable after kill'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
   for (const name of ['slow', 'fast'] as const) {
     const rs = results.filter((r) => r.profile === name);
     if (rs.length === 0) continue;
     for (const r of rs) {
-      const status = r.ok ? `${r.oldPrimary}→${r.newPrimary}` : `FAILED: ${r.failure}`;
+      const status = r.ok ? `${r.oldPrimary}→${r.newPrimaries.join('→')}` : `FAILED: ${r.failure}`;
       row([name, String(r.run), ...COLUMNS.map((c) => fmt(c.get(r), c.digits)), status]);
     }
     const ok = rs.filter((r) => r.ok);
@@ -415,6 +468,22 @@ function summaryTable(results: RunResult[]): string {
     row([`**${name}**`, `**median (${ok.length}/${rs.length} ok)**`, ...meds.map((m) => `**${m}**`), '']);
   }
   return lines.join('\n');
+}
+
+/** The code under test: HEAD plus any uncommitted change under src/ (agents load src/ at spawn). */
+function gitState(): { head: string | null; dirtySrc: string[] } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' });
+    } catch {
+      return null;
+    }
+  };
+  const status = git(['status', '--porcelain', '--', 'src']) ?? '';
+  return {
+    head: git(['rev-parse', 'HEAD'])?.trim() ?? null,
+    dirtySrc: status.split('\n').filter((l) => l.trim() !== ''),
+  };
 }
 
 function machineInfo(): Record<string, unknown> {
@@ -437,19 +506,23 @@ function machineInfo(): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Main.
 
-function parseArgs(argv: string[]): { runs: number; profiles: Profile[] } {
+function parseArgs(argv: string[]): { runs: number; profiles: Profile[]; window: KillWindow } {
   let runs = 3;
   let profile = 'both';
+  let window = 'loop_wait';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
     else if (argv[i] === '--profile') profile = argv[++i] ?? '';
+    else if (argv[i] === '--kill-window') window = argv[++i] ?? '';
     else throw new Error(`unknown argument ${argv[i]}`);
   }
+  if (window !== 'loop_wait' && window !== 'refresh')
+    throw new Error('--kill-window must be loop_wait or refresh');
   if (!Number.isInteger(runs) || runs < 3) throw new Error('--runs must be an integer ≥ 3 (medians)');
   if (profile !== 'both' && profile !== 'slow' && profile !== 'fast')
     throw new Error('--profile must be slow, fast or both');
   const profiles = profile === 'both' ? [PROFILES.slow, PROFILES.fast] : [PROFILES[profile]];
-  return { runs, profiles };
+  return { runs, profiles, window };
 }
 
 function onInterrupt(): void {
@@ -464,18 +537,21 @@ function onInterrupt(): void {
 }
 
 async function main(): Promise<void> {
-  const { runs, profiles } = parseArgs(process.argv.slice(2));
+  const { runs, profiles, window } = parseArgs(process.argv.slice(2));
   onInterrupt();
   const workRoot = mkdtempSync(join(tmpdir(), 'pgwarden-bench-'));
+  chmodSync(workRoot, 0o755); // the agents run as the postgres OS user
   console.log(`node logs under ${workRoot}`);
   const startedAt = new Date();
+  const gitAtStart = gitState();
   const results: RunResult[] = [];
   for (const profile of profiles) {
     for (let run = 1; run <= runs; run++) {
       console.log(
-        `[${profile.name} ${run}/${runs}] ttl ${profile.dcs.ttl}, loop_wait ${profile.dcs.loop_wait}`,
+        `[${profile.name} ${run}/${runs}] ttl ${profile.dcs.ttl}, loop_wait ${profile.dcs.loop_wait}, ` +
+          `kill 0–${killWindowMs(profile, window) / 1000} s after ready`,
       );
-      const r = await oneRun(profile, run, workRoot);
+      const r = await oneRun(profile, run, window, workRoot);
       results.push(r);
       console.log(
         r.ok
@@ -490,11 +566,13 @@ async function main(): Promise<void> {
   console.log(`\n${table}\n`);
   const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(outDir, { recursive: true });
-  const out = resolve(outDir, `failover-${startedAt.toISOString().slice(0, 10)}.json`);
+  const suffix = window === 'loop_wait' ? '' : `-kill-window-${window}`;
+  const out = resolve(outDir, `failover-${startedAt.toISOString().slice(0, 10)}${suffix}.json`);
   const doc = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
+    code: { atStart: gitAtStart, atEnd: gitState() },
     method: {
       nodes: 3,
       writeEveryMs: WRITE_EVERY_MS,
@@ -502,6 +580,7 @@ async function main(): Promise<void> {
       leaderPollMs: LEADER_POLL_MS,
       readyPollMs: READY_POLL_MS,
       settleOnNewPrimaryMs: SETTLE_ON_NEW_PRIMARY_MS,
+      killWindow: window,
       profiles: profiles.map((p) => ({ name: p.name, ...p.dcs })),
     },
     results,
