@@ -11,12 +11,12 @@ import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
 import type { Journal } from './actors/journal.ts';
-import type { Postgres, PostgresStatus, UpstreamTarget } from './actors/postgres.ts';
+import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import { type ClusterView, leaderMember } from './cluster/view.ts';
+import { type ClusterView, memberByName } from './cluster/view.ts';
 import { dynamicConfigFrom } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import { buildApi } from './http/server.ts';
@@ -76,7 +76,8 @@ export class Agent {
   private lastSlots = '';
   private lastStatusOptime = -1;
   private publishing = false;
-  private polling = false;
+  private pollQueue: Promise<void> = Promise.resolve();
+  private pgGeneration = 0;
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -119,32 +120,27 @@ export class Agent {
     const pg = this.pg;
     return {
       inspectDataDir: fromPromise(() => pg.dataDir()),
-      initdb: fromPromise(() => pg.initdb()),
-      basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) => pg.basebackup(input.from)),
-      startPostgres: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
-        async ({ input }) => {
-          await pg.start(input.upstream, input.timeoutSeconds);
-          await this.pollPostgres();
-        },
+      initdb: fromPromise(() => this.changing(() => pg.initdb())),
+      basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) =>
+        this.changing(() => pg.basebackup(input.from)),
       ),
+      startPostgres: fromPromise<
+        void,
+        { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
+      >(({ input }) => this.changing(() => pg.start(input.role, input.upstream, input.timeoutSeconds))),
       stopPostgres: fromPromise<
         { checkpointLsn: number | null },
         { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
-      >(async ({ input }) => {
-        const out = await pg.stop(input.mode, input.timeoutSeconds);
-        await this.pollPostgres();
-        return out;
-      }),
+      >(({ input }) => this.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
       followUpstream: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
         async ({ input }) => {
           // No leader to follow: keep streaming settings as they are until one appears.
-          if (input.upstream) await pg.follow(input.upstream, input.timeoutSeconds);
+          if (input.upstream) await this.changing(() => pg.follow(input.upstream!, input.timeoutSeconds));
         },
       ),
-      promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
-        await pg.promote(input.timeoutSeconds);
-        await this.pollPostgres();
-      }),
+      promote: fromPromise<void, { timeoutSeconds: number }>(({ input }) =>
+        this.changing(() => pg.promote(input.timeoutSeconds)),
+      ),
       afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         // Slots first: the other replicas are already reconnecting to us.
         if (this.settings.use_slots) await pg.syncSlots(desiredSlots(input.view, this.config.name));
@@ -154,8 +150,10 @@ export class Agent {
         await this.dcs.setHistory(history);
         await this.publish(true);
       }),
-      rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) => pg.rewind(input.from)),
-      removeDataDir: fromPromise(() => pg.removeDataDir()),
+      rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) =>
+        this.changing(() => pg.rewind(input.from)),
+      ),
+      removeDataDir: fromPromise(() => this.changing(() => pg.removeDataDir())),
     };
   }
 
@@ -176,9 +174,11 @@ export class Agent {
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
           dcs.deleteLeader(name, input.lastLsn ?? undefined),
         ),
-        probeLeader: fromPromise<NodeDownVerdict, { view: ClusterView }>(async ({ input }) => {
-          const leader = leaderMember(input.view);
-          return leader ? probeNodeDown(leader) : { down: false, detail: 'no leader member key' };
+        probeLeader: fromPromise<NodeDownVerdict, { view: ClusterView; name: string }>(async ({ input }) => {
+          const suspect = memberByName(input.view, input.name);
+          return suspect
+            ? probeNodeDown(suspect)
+            : { down: false, detail: `no member key for ${input.name}` };
         }),
         revokeLeaderLease: fromPromise<boolean, { name: string; lease: string }>(({ input }) =>
           dcs.revokeLeaderLease(input.name, input.lease),
@@ -232,18 +232,38 @@ export class Agent {
     void this.publish(false);
   }
 
-  /** One status query; concurrent callers share nothing but never overlap. */
-  async pollPostgres(): Promise<void> {
-    if (this.polling || this.closed) return;
-    this.polling = true;
+  /**
+   * One status sample, queued behind any sample already under way, so that a caller that just
+   * changed PostgreSQL (start, stop, promote) always gets a sample taken after its change. A
+   * sample that raced such a change is dropped rather than delivered late.
+   */
+  pollPostgres(): Promise<void> {
+    this.pollQueue = this.pollQueue.then(() => this.sample());
+    return this.pollQueue;
+  }
+
+  private async sample(): Promise<void> {
+    if (this.closed) return;
+    const generation = this.pgGeneration;
     try {
-      this.pgStatus = await this.pg.status();
-      this.actor.send({ type: 'PG_STATUS', status: this.pgStatus });
+      const status = await this.pg.status();
+      if (generation !== this.pgGeneration || this.closed) return;
+      this.pgStatus = status;
+      this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
       // Running but not answering (starting up, overloaded): keep the last known status.
       this.log(`postgres status: ${(err as Error).message}`);
+    }
+  }
+
+  /** Wraps an action that changes PostgreSQL's state: samples from before it are stale. */
+  private async changing<T>(action: () => Promise<T>): Promise<T> {
+    this.pgGeneration++;
+    try {
+      return await action();
     } finally {
-      this.polling = false;
+      this.pgGeneration++;
+      await this.pollPostgres();
     }
   }
 

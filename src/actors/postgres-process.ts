@@ -26,7 +26,14 @@ import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts
 import { createRoles } from './postgres/roles.ts';
 import { CommandError, type RunAs, Runner, tailLines } from './postgres/run.ts';
 import { notRunningStatus, STATUS_SQL, type StatusRow, statusFromRow } from './postgres/status-query.ts';
-import type { DataDirState, Postgres, PostgresStatus, StopMode, UpstreamTarget } from './postgres.ts';
+import type {
+  DataDirState,
+  Postgres,
+  PostgresStatus,
+  StartRole,
+  StopMode,
+  UpstreamTarget,
+} from './postgres.ts';
 
 export type { RunAs };
 
@@ -127,7 +134,7 @@ export class PostgresProcess implements Postgres {
       // The cluster's locale comes from the environment, so no forced C locale here.
       await this.runner.check('initdb', args, { timeoutMs: this.longMs, englishMessages: false });
       // Socket-only start in a private directory: nobody else can reach it while roles are created.
-      await this.configure(null, { listen_addresses: '', unix_socket_directories: tmp });
+      await this.configure(false, null, { listen_addresses: '', unix_socket_directories: tmp });
       await this.pgCtlStart(60);
       try {
         await createRoles(this.config, tmp);
@@ -136,7 +143,7 @@ export class PostgresProcess implements Postgres {
           timeoutMs: 70_000,
         });
       }
-      await this.configure(null);
+      await this.configure(false, null);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }
@@ -153,7 +160,7 @@ export class PostgresProcess implements Postgres {
     await this.runner.check('pg_basebackup', args, { timeoutMs: this.longMs, env: { PGPASSFILE: pgpass } });
     // pg_basebackup copies the source's group-access mode; the server wants 0700 or 0750.
     await fs.chmod(this.dir, 0o700);
-    await this.configure(from);
+    await this.configure(true, from);
   }
 
   async rewind(from: UpstreamTarget): Promise<boolean> {
@@ -184,7 +191,7 @@ export class PostgresProcess implements Postgres {
       return false;
     }
     this.log(`pg_rewind: ${tailLines(output, 2)}`);
-    await this.configure(from);
+    await this.configure(true, from);
     return true;
   }
 
@@ -204,14 +211,14 @@ export class PostgresProcess implements Postgres {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
-  async start(upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
+  async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     const pid = await this.postmasterPid();
     if (pid !== null) throw new Error(`start: postmaster ${pid} is already running on ${this.dir}`);
     const socketDir = socketDirFor(this.config);
     if (this.config.postgresql.parameters['unix_socket_directories'] === undefined) {
       await this.files.mkdir(socketDir, 0o700);
     }
-    await this.configure(upstream);
+    await this.configure(role === 'replica', upstream);
     const started = this.clock.now();
     await this.pgCtlStart(timeoutSeconds);
     const left = Math.max(1_000, timeoutSeconds * 1000 - (this.clock.now() - started));
@@ -254,6 +261,11 @@ export class PostgresProcess implements Postgres {
   }
 
   async promote(timeoutSeconds: number): Promise<void> {
+    // Idempotent: a node asked to promote that already runs as primary is where it should be.
+    const rec = await this.getPool()
+      .query<{ rec: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS rec')
+      .catch(() => null);
+    if (rec && !rec.rows[0]!.rec) return;
     const t = String(Math.max(1, Math.ceil(timeoutSeconds)));
     const started = this.clock.now();
     await this.runner.check('pg_ctl', ['promote', '-D', this.dir, '-w', '-t', t], {
@@ -272,14 +284,14 @@ export class PostgresProcess implements Postgres {
    * become a standby without a restart.
    */
   async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
-    if ((await this.postmasterPid()) === null) return this.start(upstream, timeoutSeconds);
+    if ((await this.postmasterPid()) === null) return this.start('replica', upstream, timeoutSeconds);
     const r = await this.getPool().query<{ rec: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS rec');
     if (!r.rows[0]!.rec) {
       this.log('follow: running as primary, restarting as standby');
       await this.stop('fast', timeoutSeconds);
-      return this.start(upstream, timeoutSeconds);
+      return this.start('replica', upstream, timeoutSeconds);
     }
-    await this.configure(upstream);
+    await this.configure(true, upstream);
     await this.getPool().query('SELECT pg_catalog.pg_reload_conf()');
   }
 
@@ -392,8 +404,12 @@ export class PostgresProcess implements Postgres {
     if (pool) await pool.end().catch(() => {});
   }
 
-  private configure(upstream: UpstreamTarget | null, overrides?: Record<string, string | number | boolean>) {
-    return configureDataDir(this.files, this.config, upstream, overrides);
+  private configure(
+    standby: boolean,
+    upstream: UpstreamTarget | null,
+    overrides?: Record<string, string | number | boolean>,
+  ) {
+    return configureDataDir(this.files, this.config, standby, upstream, overrides);
   }
 
   private postmasterPid(): Promise<number | null> {

@@ -6,6 +6,8 @@
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
 
+export type StartRole = 'primary' | 'replica';
+
 export interface WalSender {
   usename: string;
   application_name: string;
@@ -66,8 +68,11 @@ export interface Postgres {
   initdb(): Promise<void>;
   /** pg_basebackup from the upstream into an empty data dir; leaves it stopped and configured as a standby. */
   basebackup(from: UpstreamTarget): Promise<void>;
-  /** Start as primary (upstream null) or as a standby of upstream. Resolves once it accepts connections. */
-  start(upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void>;
+  /**
+   * Start as primary, or as a standby streaming from `upstream` (a standby with no upstream
+   * waits read-only for one). Resolves once it accepts connections.
+   */
+  start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void>;
   /** Stop; resolves with the shutdown checkpoint LSN when it could be read. */
   stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }>;
   /** pg_ctl promote, waiting until it leaves recovery. */

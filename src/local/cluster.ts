@@ -79,6 +79,7 @@ export class LocalCluster {
   private readonly agents = new Map<string, ChildProcess>();
   private readonly user: OsUser | null;
   private etcd: EtcdHandle | null = null;
+  private etcdPorts = { client: 0, peer: 0 };
   etcdEndpoint = '';
 
   constructor(private readonly opts: LocalClusterOptions) {
@@ -100,8 +101,8 @@ export class LocalCluster {
     mkdirSync(dir, { recursive: true });
     this.own(dir);
     const pref = this.opts.preferDefaultPorts ?? false;
-    this.etcd = await startEtcd({ clientPort: await pickPort(pref ? 2379 : null) });
-    this.etcdEndpoint = this.etcd.endpoint;
+    this.etcdPorts = { client: await pickPort(pref ? 2379 : null), peer: await freePort() };
+    await this.startEtcd();
     for (let i = 0; i < this.opts.nodes; i++) {
       const name = `node${i + 1}`;
       const apiPort = await pickPort(pref ? 8008 + i : null);
@@ -123,6 +124,22 @@ export class LocalCluster {
       this.own(node.configFile);
       this.nodes.push(node);
     }
+  }
+
+  /** (Re)starts etcd on the cluster's ports with its data under the cluster dir. */
+  async startEtcd(): Promise<void> {
+    this.etcd = await startEtcd({
+      dataDir: join(resolve(this.opts.dir), 'etcd'),
+      clientPort: this.etcdPorts.client,
+      peerPort: this.etcdPorts.peer,
+    });
+    this.etcdEndpoint = this.etcd.endpoint;
+  }
+
+  /** Stops etcd and keeps its data: a DCS outage. */
+  async stopEtcd(): Promise<void> {
+    await this.etcd?.stop({ keepData: true });
+    this.etcd = null;
   }
 
   /** A Patroni-style YAML document, exactly what a user would write. */

@@ -63,6 +63,8 @@ export interface ElectionContext {
   holdsLockAtStart: boolean;
   pendingRelease: { lastLsn: number | null } | null;
   frozen: boolean;
+  /** The leader (name and lease) whose node we are checking: only that lease may be revoked. */
+  suspect: { name: string; lease: string } | null;
 }
 
 /** The node trusts its lock for ttl minus this much after the refresh started. */
@@ -103,7 +105,7 @@ export const electionMachine = setup({
     updateLeader: noopPromise<RefreshResult, { name: string }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
-    probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView }>(),
+    probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView; name: string }>(),
     revokeLeaderLease: noopPromise<boolean, { name: string; lease: string }>(),
   },
   delays: {
@@ -160,6 +162,7 @@ export const electionMachine = setup({
     holdsLockAtStart: input.holdsLock,
     pendingRelease: null,
     frozen: false,
+    suspect: null,
   }),
   on: {
     FACTS: { actions: 'storeFacts' },
@@ -184,7 +187,19 @@ export const electionMachine = setup({
       on: {
         CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
         FACTS: [
-          { guard: 'streamJustBroke', target: 'checkingLeader', actions: 'storeFacts' },
+          {
+            guard: 'streamJustBroke',
+            target: 'checkingLeader',
+            actions: [
+              'storeFacts',
+              assign({
+                suspect: ({ context }) => ({
+                  name: context.view.leader!.name,
+                  lease: context.view.leader!.session!,
+                }),
+              }),
+            ],
+          },
           { actions: 'storeFacts' },
         ],
         RELEASE: { target: 'released', actions: 'requestRelease' },
@@ -203,10 +218,10 @@ export const electionMachine = setup({
       },
       invoke: {
         src: 'probeLeader',
-        input: ({ context }) => ({ view: context.view }),
+        input: ({ context }) => ({ view: context.view, name: context.suspect!.name }),
         onDone: [
           {
-            guard: ({ event, context }) => event.output.down && context.view.leader?.session != null,
+            guard: ({ event }) => event.output.down,
             target: 'revokingLeader',
             actions: sendParent(({ event }) => ({
               type: 'ELECTION_NOTICE',
@@ -228,9 +243,11 @@ export const electionMachine = setup({
       },
       invoke: {
         src: 'revokeLeaderLease',
-        input: ({ context }) => ({ name: context.view.leader!.name, lease: context.view.leader!.session! }),
-        onDone: { target: 'follower' },
-        onError: { target: 'follower' },
+        // Exactly the lease that was on the key when the check began: by now a new leader may
+        // hold the key on its own lease, and that one must never be touched.
+        input: ({ context }) => context.suspect!,
+        onDone: { target: 'follower', actions: assign({ suspect: null }) },
+        onError: { target: 'follower', actions: assign({ suspect: null }) },
       },
     },
 

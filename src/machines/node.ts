@@ -12,7 +12,13 @@
  * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
  */
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, sendTo, setup } from 'xstate';
-import type { DataDirState, PostgresStatus, StopMode, UpstreamTarget } from '../actors/postgres.ts';
+import type {
+  DataDirState,
+  PostgresStatus,
+  StartRole,
+  StopMode,
+  UpstreamTarget,
+} from '../actors/postgres.ts';
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
 import { cloneSourceFor, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
@@ -138,7 +144,7 @@ export const nodeMachine = setup({
     initdb: todo<void, unknown>(),
     publishBootstrap: todo<void, { sysid: string }>(),
     basebackup: todo<void, { from: UpstreamTarget }>(),
-    startPostgres: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
     followUpstream: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     promote: todo<void, { timeoutSeconds: number }>(),
@@ -313,7 +319,11 @@ export const nodeMachine = setup({
         startingNewPrimary: {
           invoke: {
             src: 'startPostgres',
-            input: ({ context }) => ({ upstream: null, timeoutSeconds: context.settings.pg_ctl_timeout }),
+            input: ({ context }) => ({
+              role: 'primary' as const,
+              upstream: null,
+              timeoutSeconds: context.settings.pg_ctl_timeout,
+            }),
             onDone: 'inspectingNewCluster',
             onError: {
               target: 'abandoning',
@@ -448,6 +458,7 @@ export const nodeMachine = setup({
               invoke: {
                 src: 'startPostgres',
                 input: ({ context }) => ({
+                  role: 'replica' as const,
                   upstream: upstreamOf(context),
                   timeoutSeconds: context.settings.pg_ctl_timeout,
                 }),
@@ -566,6 +577,7 @@ export const nodeMachine = setup({
               invoke: {
                 src: 'startPostgres',
                 input: ({ context }) => ({
+                  role: 'primary' as const,
                   upstream: null,
                   timeoutSeconds: context.settings.primary_start_timeout,
                 }),

@@ -164,7 +164,7 @@ describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
       'max_connections',
     );
 
-    await n1.start(null, 60);
+    await n1.start('primary', null, 60);
     const st = await n1.status();
     expect(st).toMatchObject({ running: true, inRecovery: false, timeline: 1, replicationState: null });
     expect(st.currentLsn).toBeGreaterThan(0);
@@ -198,7 +198,7 @@ describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
     await n2.basebackup(up1);
     expect(existsSync(path.join(tmp, 'node2', 'standby.signal'))).toBe(true);
     expect((await n2.dataDir()).systemIdentifier).toBe((await n1.dataDir()).systemIdentifier);
-    await n2.start(up1, 60);
+    await n2.start('replica', up1, 60);
 
     const st = await pollUntil('node2 streaming', 30_000, async () => {
       const s = await n2.status();
@@ -253,7 +253,7 @@ describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
 
     expect(await n1.rewind(up2)).toBe(true);
     expect(logs.some((l) => l.startsWith('node1:') && l.includes('single-user'))).toBe(true);
-    await n1.start(up2, 60);
+    await n1.start('replica', up2, 60);
     const st = await pollUntil('node1 streaming from node2', 30_000, async () => {
       const s = await n1.status();
       return s.replicationState === 'streaming' ? s : undefined;
@@ -302,7 +302,7 @@ describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
     const d2 = await n2.dataDir();
     expect(d2.clusterState).toBe('shut down');
     expect(fast.checkpointLsn).toBe(d2.checkpointLsn);
-    await n2.start(null, 60);
+    await n2.start('primary', null, 60);
     expect((await n2.stop('immediate', 30)).checkpointLsn).toBeNull();
     expect((await n2.status()).running).toBe(false);
   });
@@ -320,12 +320,14 @@ describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
       expect(d3.systemIdentifier).toMatch(/^\d+$/);
       expect(d3.systemIdentifier).not.toBe(d1.systemIdentifier);
 
-      await n2.start(null, 60);
+      await n2.start('primary', null, 60);
       expect(await n3.rewind(up2)).toBe(false);
       expect(logs.some((l) => l.startsWith('node3:') && /different systems/.test(l))).toBe(true);
       await n2.stop('fast', 30);
 
-      await expect(n3.start(null, 20)).rejects.toThrow(/pg_ctl start exited with code 1[\s\S]*could not/);
+      await expect(n3.start('primary', null, 20)).rejects.toThrow(
+        /pg_ctl start exited with code 1[\s\S]*could not/,
+      );
       expect((await n3.status()).running).toBe(false);
       await n3.removeDataDir();
       expect((await n3.dataDir()).initialized).toBe(false);

@@ -262,6 +262,23 @@ describe('election machine', () => {
       ]);
     });
 
+    it('revokes only the lease it suspected, even when a new leader shows up meanwhile', async () => {
+      let answer: (v: { down: boolean; detail: string }) => void = () => {};
+      const h = harness({ probeLeader: () => new Promise((r) => (answer = r)) });
+      h.send({ type: 'CLUSTER', view: leaderView('b') });
+      h.send({ type: 'FACTS', facts });
+      h.send({ type: 'FACTS', facts: notStreaming });
+      await settle();
+      // Another replica was quicker: b's lease is gone and c holds the key on lease 2.
+      h.send({
+        type: 'CLUSTER',
+        view: { ...emptyClusterView, leader: { name: 'c', index: '9', session: '2' } },
+      });
+      answer({ down: true, detail: 'b: REST and PostgreSQL ports refuse connections' });
+      await settle();
+      expect(h.calls.revoked).toEqual([{ name: 'b', lease: '1' }]);
+    });
+
     it('a leader that still answers keeps its lease', async () => {
       const h = harness({});
       h.send({ type: 'CLUSTER', view: leaderView('b') });

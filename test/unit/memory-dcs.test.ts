@@ -128,6 +128,32 @@ describe('MemoryDcs', () => {
     expect(await (wa ? a : b).updateLeader(winner)).toBe(true);
   });
 
+  it("revokes a dead leader's lease only while the key is still that leader's, on that lease", async () => {
+    setup();
+    const a = node();
+    const b = node();
+    const c = node();
+    const la = await a.ensureLease(30);
+    await b.ensureLease(30);
+    await c.ensureLease(30);
+    await a.attemptToAcquireLeader('a');
+    await a.touchMember('a', {
+      conn_url: 'postgres://h:1/postgres',
+      api_url: 'http://h:2/patroni',
+      state: 'running',
+      role: 'master',
+      version: '3.0.2',
+    });
+    expect(await b.revokeLeaderLease('a', la)).toBe(true);
+    expect(store.get(`${P}leader`)).toBeUndefined();
+    expect(store.get(`${P}members/a`)).toBeUndefined(); // same lease, same moment
+    expect(await c.attemptToAcquireLeader('c')).toBe(true);
+    // A slower replica that also saw 'a' die must not touch 'c'.
+    expect(await b.revokeLeaderLease('a', la)).toBe(false);
+    expect(await b.revokeLeaderLease('c', la)).toBe(false);
+    expect(store.get(`${P}leader`)).toMatchObject({ value: 'c' });
+  });
+
   it('loses the keys when the lease is not refreshed', async () => {
     setup();
     const a = node();

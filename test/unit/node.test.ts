@@ -184,11 +184,11 @@ function harness(opts: HarnessOptions = {}) {
     basebackup: async () => {
       world.dataDir = { ...standbyDir };
     },
-    startPostgres: async (input: { upstream: unknown }) => {
-      world.pg = input.upstream === null ? { ...primaryPg } : { ...replicaPg };
+    startPostgres: async (input: { role: 'primary' | 'replica' }) => {
+      world.pg = input.role === 'primary' ? { ...primaryPg } : { ...replicaPg };
       world.dataDir = {
         ...world.dataDir,
-        clusterState: input.upstream === null ? 'in production' : 'in archive recovery',
+        clusterState: input.role === 'primary' ? 'in production' : 'in archive recovery',
       };
       poll();
     },
@@ -346,7 +346,7 @@ describe('node machine: bootstrap', () => {
       'inspectDataDir',
       'publishBootstrap',
     ]);
-    expect(h.inputs('startPostgres')).toEqual([{ upstream: null, timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres')).toEqual([{ role: 'primary', upstream: null, timeoutSeconds: 60 }]);
     expect(h.inputs('publishBootstrap')).toEqual([{ sysid: SYSID }]);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
     const ctx = h.ctx();
@@ -385,7 +385,9 @@ describe('node machine: bootstrap', () => {
     expect(h.inputs('basebackup')).toEqual([
       { from: { host: '127.0.0.1', port: 5433, applicationName: 'a', slotName: null } },
     ]);
-    expect(h.inputs('startPostgres')).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres')).toEqual([
+      { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
+    ]);
     expect(h.count('initdb')).toBe(0);
     expect(h.count('raceInitialize')).toBe(1);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
@@ -425,7 +427,9 @@ describe('node machine: bootstrap', () => {
 describe('node machine: running', () => {
   it('a replica whose election acquires the lock promotes and becomes the primary', async () => {
     const h = await replicaOfB();
-    expect(h.inputs('startPostgres')).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres')).toEqual([
+      { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
+    ]);
     expect(h.count('acquireLeader')).toBe(0);
 
     const unlocked = view({ leader: null, members: ['a'] });
@@ -458,7 +462,9 @@ describe('node machine: running', () => {
     expect(h.inputs('rewind')).toEqual([
       { from: expect.objectContaining({ host: '127.0.0.1', port: 5433 }) },
     ]);
-    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([
+      { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
+    ]);
     expect(h.count('deleteLeader')).toBe(0);
     expect(h.trace.slice(-5)).toEqual([
       R('primary'),
@@ -491,7 +497,9 @@ describe('node machine: running', () => {
       'startPostgres',
     ]);
     expect(h.inputs('basebackup')).toEqual([{ from: upstream('b', null) }]);
-    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([
+      { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
+    ]);
     expect(h.trace.slice(-6)).toEqual([
       R('demoting'),
       R('rewinding'),
@@ -535,7 +543,9 @@ describe('node machine: running', () => {
 
     await advance(h.clock, 100, 100);
     expect(h.nodeCalls(mark)).toEqual(['inspectDataDir', 'startPostgres']);
-    expect(h.inputs('startPostgres').slice(1)).toEqual([{ upstream: upstream('b'), timeoutSeconds: 60 }]);
+    expect(h.inputs('startPostgres').slice(1)).toEqual([
+      { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
+    ]);
     expect(h.trace.slice(-4)).toEqual([R('crashed'), R('recovering'), R('startingReplica'), R('replica')]);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
     expect(h.ctx().pgState).toBe('running');

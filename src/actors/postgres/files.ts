@@ -51,6 +51,7 @@ export async function exists(p: string): Promise<boolean> {
 export async function configureDataDir(
   files: OwnedFiles,
   config: NodeConfig,
+  standby: boolean,
   upstream: UpstreamTarget | null,
   overrides?: Record<string, string | number | boolean>,
 ): Promise<void> {
@@ -67,7 +68,7 @@ export async function configureDataDir(
   await files.write(path.join(dir, 'pg_hba.conf'), renderPgHba(config), 0o600);
   await fs.rm(path.join(dir, 'recovery.signal'), { force: true });
   const signal = path.join(dir, 'standby.signal');
-  if (upstream) await files.write(signal, '', 0o600);
+  if (standby) await files.write(signal, '', 0o600);
   else await fs.rm(signal, { force: true });
 }
 
