@@ -73,7 +73,12 @@ export async function runDemo(opts: { dir?: string; nodes: string }): Promise<nu
   process.stdout.write(`\n  REST API:     ${cluster.nodes.map((n) => n.apiUrl).join('  ')}\n`);
   process.stdout.write(`  connect:      psql '${cluster.connectionString()}'\n`);
   process.stdout.write(`  try:          curl -s ${cluster.nodes[0]!.apiUrl}/cluster\n`);
-  process.stdout.write(`  fail over:    kill -9 the leader's agent and postmaster, and watch\n\n`);
+  const leader = cluster.nodes.find((n) => n.status?.role === 'master');
+  if (leader) {
+    const pids = [cluster.agentPid(leader.name), cluster.postmasterPid(leader.name)].filter((p) => p !== null);
+    process.stdout.write(`  fail over:    kill -9 ${pids.join(' ')}   # ${leader.name}'s agent and postmaster\n`);
+  }
+  process.stdout.write('\n');
   say('press Ctrl-C to stop everything');
   let last = '';
   const watch = setInterval(async () => {
