@@ -287,6 +287,7 @@ export class Agent {
       view: this.view,
       dcsLastSeen: this.dcsLastSeen,
       paused: this.view?.config?.data['pause'] === true,
+      synchronousMode: this.settings.synchronous_mode,
     };
   }
 

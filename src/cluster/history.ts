@@ -1,11 +1,15 @@
 /** /history after a promotion: the timeline history file's lines, with when and who for the newest. */
 import type { HistoryLine } from './view.ts';
 
-/** Python's datetime.isoformat() for a UTC instant: `2026-11-25T19:57:57.123000+00:00`. */
+/**
+ * Python's datetime.isoformat() for a UTC instant: `2026-11-25T19:57:57.123000+00:00`, and without
+ * a fraction when the microseconds are zero: `2026-11-25T19:57:57+00:00`.
+ */
 export function isoTimestamp(at: Date): string {
   const base = at.toISOString().replace(/\.\d{3}Z$/, '');
-  const micros = String(at.getUTCMilliseconds() * 1000).padStart(6, '0');
-  return `${base}.${micros}+00:00`;
+  const ms = at.getUTCMilliseconds();
+  if (ms === 0) return `${base}+00:00`;
+  return `${base}.${String(ms * 1000).padStart(6, '0')}+00:00`;
 }
 
 export function buildHistory(
@@ -16,9 +20,13 @@ export function buildHistory(
 ): HistoryLine[] {
   const known = new Map((existing ?? []).map((l) => [`${l[0]}/${l[1]}`, l]));
   return fileLines.map(([tli, lsn, reason], i): HistoryLine => {
+    const last = i === fileLines.length - 1;
     const prior = known.get(`${tli}/${lsn}`);
+    // Ha.update_cluster_history: a stored line with at least a timestamp (older Patroni wrote 4 fields)
+    // lends its timestamp, and its name when present. The newest line always carries a leader name.
     if (prior && prior.length >= 5) return [tli, lsn, reason, prior[3], prior[4]];
-    if (i === fileLines.length - 1) return [tli, lsn, reason, isoTimestamp(at), newLeader];
+    if (prior && prior.length === 4 && !last) return [tli, lsn, reason, prior[3]];
+    if (last) return [tli, lsn, reason, isoTimestamp(at), newLeader];
     return [tli, lsn, reason];
   });
 }

@@ -28,6 +28,8 @@ export interface NodeReport {
   /** Epoch seconds of the last DCS view received. */
   dcsLastSeen: number | null;
   paused: boolean;
+  /** `synchronous_mode` from the dynamic configuration: without it nobody is a sync standby. */
+  synchronousMode: boolean;
 }
 
 /** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
@@ -62,8 +64,13 @@ export function memberData(r: NodeReport): MemberData {
   return data;
 }
 
+/** Patroni: role replica, synchronous_mode on and our name among the /sync members. */
 export function isSyncStandby(r: NodeReport): boolean {
-  return reportedRole(r) === 'replica' && (r.view?.sync?.sync_standby.includes(r.name) ?? false);
+  return (
+    r.synchronousMode &&
+    reportedRole(r) === 'replica' &&
+    (r.view?.sync?.sync_standby.includes(r.name) ?? false)
+  );
 }
 
 /** The JSON document of GET /patroni and of GET health checks (Patroni's field names and types). */

@@ -20,18 +20,39 @@ function targetOf(member: Member | undefined, me: string, useSlots: boolean): Up
   return { ...hp, applicationName: me, slotName: useSlots ? slotNameFromMemberName(me) : null };
 }
 
-/** The member to stream from: a running `replicatefrom` member, else the leader. */
+/** A member we can stream from: present, not ourselves, with a usable `conn_url`. */
+function streamable(member: Member | undefined, me: string): member is Member {
+  return !!member && member.name !== me && memberHostPort(member) !== null;
+}
+
+/**
+ * The name of the member to stream from (Patroni `_get_node_to_follow`): a running `replicatefrom`
+ * member unless the tag names ourselves, else the leader; null when we hold the leader key or there
+ * is nobody usable. The single answer for both the upstream address and the node's `following`.
+ */
+export function memberToFollow(
+  view: ClusterView,
+  me: string,
+  replicatefrom: string | undefined,
+): string | null {
+  if (view.leader?.name === me) return null;
+  if (replicatefrom && replicatefrom !== me) {
+    const cascade = memberByName(view, replicatefrom);
+    if (cascade && cascade.data.state === 'running' && streamable(cascade, me)) return cascade.name;
+  }
+  const leader = leaderMember(view);
+  return streamable(leader, me) ? leader.name : null;
+}
+
+/** The member to stream from (see `memberToFollow`) as an address with our application_name and slot. */
 export function upstreamFor(
   view: ClusterView,
   me: string,
   replicatefrom: string | undefined,
   useSlots: boolean,
 ): UpstreamTarget | null {
-  if (replicatefrom) {
-    const cascade = memberByName(view, replicatefrom);
-    if (cascade && cascade.data.state === 'running') return targetOf(cascade, me, useSlots);
-  }
-  return targetOf(leaderMember(view), me, useSlots);
+  const name = memberToFollow(view, me, replicatefrom);
+  return name === null ? null : targetOf(memberByName(view, name), me, useSlots);
 }
 
 /** Where a new replica takes its base backup: a running member tagged clonefrom, else the leader. */

@@ -17,7 +17,9 @@ export interface ApiContext {
 }
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // No automatic HEAD twin for GET routes: as in Patroni, HEAD on any path (even /patroni, /cluster,
+  // /history, /config) is the generic health check in status-only mode (healthRoutes' not-found handler).
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, exposeHeadRoutes: false });
   await app.register(monitoringRoutes, { ctx });
   await app.register(healthRoutes, { ctx });
   return app;

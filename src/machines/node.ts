@@ -20,7 +20,7 @@ import type {
   UpstreamTarget,
 } from '../actors/postgres.ts';
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
-import { cloneSourceFor, upstreamFor } from '../cluster/topology.ts';
+import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
 
@@ -792,16 +792,9 @@ export const nodeMachine = setup({
   },
 });
 
-/** The member this node should stream from, by name. */
+/** The member this node should stream from, by name (the same answer `upstreamOf` resolves). */
 function followTarget(ctx: NodeContext): string | null {
-  const leader = ctx.view.leader?.name ?? null;
-  if (!leader || leader === ctx.name) return null;
-  const cascade = ctx.tags.replicatefrom;
-  if (cascade && upstreamFor(ctx.view, ctx.name, cascade, false)?.host) {
-    const m = ctx.view.members.find((x) => x.name === cascade);
-    if (m && m.data.state === 'running') return cascade;
-  }
-  return leader;
+  return memberToFollow(ctx.view, ctx.name, ctx.tags.replicatefrom);
 }
 
 function upstreamOf(ctx: NodeContext): UpstreamTarget | null {

@@ -82,6 +82,7 @@ function report(over: Partial<NodeReport> = {}): NodeReport {
     view: view(),
     dcsLastSeen: 1795637532,
     paused: false,
+    synchronousMode: false,
     ...over,
   };
 }
@@ -158,21 +159,31 @@ describe('parseLag (§2.5)', () => {
     },
   );
 
-  // BUG (deviation from Patroni's parse_int/strtol): Patroni parses the integer part like C strtol with
-  // base 0, so `0x10` is 16 and a leading 0 means octal (`010` is 8). pgwarden rejects hex and reads
-  // `010` as decimal 10.
-  it.fails('hex and octal integers as Patroni strtol (base 0) reads them', () => {
+  // Patroni's parse_int/strtol reads the integer part like C strtol with base 0, so `0x10` is 16 and a
+  // leading 0 means octal (`010` is 8); a following `.`, `e` or `E` re-reads the whole number as a float.
+  it('hex and octal integers as Patroni strtol (base 0) reads them', () => {
     expect(parseLag('0x10')).toBe(16);
     expect(parseLag('010')).toBe(8);
     expect(parseLag('0x1kB')).toBe(1024);
+    expect(parseLag(' +0x400 kB ')).toBe(1048576);
+    expect(parseLag('-070')).toBe(-56);
+    expect(parseLag('010.5kB')).toBe(10752);
+    expect(parseLag('1e3')).toBe(1000);
+    expect(parseLag('.5kB')).toBe(512);
+    expect(parseLag('09')).toBeUndefined();
+    expect(parseLag('0x')).toBeUndefined();
   });
 
-  // BUG (deviation from Patroni's convert_to_base_unit): a fractional value in unit U is rounded
-  // (half-to-even) to a multiple of the next smaller unit, e.g. MB → whole kB. 1.0001MB is
-  // 1048680.86 bytes → 1024.1 kB → 1024 kB = 1048576 in Patroni; pgwarden rounds to whole bytes.
-  it.fails('fractional units are rounded to a multiple of the next smaller unit', () => {
+  // Patroni's convert_to_base_unit: a fractional value in unit U is rounded (half-to-even) to a
+  // multiple of the next smaller unit, e.g. MB → whole kB. 1.0001MB is 1048680.86 bytes → 1024.1 kB
+  // → 1024 kB = 1048576.
+  it('fractional units are rounded to a multiple of the next smaller unit', () => {
     expect(parseLag('1.0001MB')).toBe(1048576);
     expect(parseLag('1.0001GB')).toBe(1073741824);
+    expect(parseLag('0.5B')).toBe(0);
+    expect(parseLag('2.5')).toBe(2);
+    expect(parseLag('3.5')).toBe(4);
+    expect(parseLag('1.5B')).toBe(2);
   });
 });
 
@@ -505,9 +516,9 @@ describe('standby_leader rows (1) ignore tag filters', () => {
 
 describe('synchronous standby endpoints', () => {
   const sync = { index: '7', leader: 'n1', sync_standby: ['n2'] };
-  const syncReplica = replica({ view: view({ sync }) });
-  const asyncReplica = replica({ name: 'n3', view: view({ sync }) });
-  const syncLeader = leader({ view: view({ sync }) });
+  const syncReplica = replica({ view: view({ sync }), synchronousMode: true });
+  const asyncReplica = replica({ name: 'n3', view: view({ sync }), synchronousMode: true });
+  const syncLeader = leader({ view: view({ sync }), synchronousMode: true });
 
   it('the sync standby answers /sync and /read-only-sync, not /async', () => {
     expect(
@@ -544,21 +555,32 @@ describe('synchronous standby endpoints', () => {
   });
 
   it('the sync standby is subject to lag, noloadbalance and tag filters', () => {
-    const lagging = replica({ view: view({ sync }), pg: replicaPg(50 * MB) });
+    const lagging = replica({ view: view({ sync }), pg: replicaPg(50 * MB), synchronousMode: true });
     expect(healthStatus('/sync', { lag: '1MB' }, lagging)).toBe(503);
     expect(healthStatus('/sync', { lag: '60MB' }, lagging)).toBe(200);
     expect(healthStatus('/read-only-sync', { lag: '1MB' }, lagging)).toBe(503);
-    const nlb = replica({ view: view({ sync }), tags: { noloadbalance: true } });
+    const nlb = replica({ view: view({ sync }), tags: { noloadbalance: true }, synchronousMode: true });
     expect(healthStatus('/sync', {}, nlb)).toBe(503);
     expect(healthStatus('/sync', { tag_dc: 'x' }, syncReplica)).toBe(503);
     expect(healthStatus('/read-only-sync', { tag_dc: 'x' }, syncLeader)).toBe(503);
   });
 
   it('a stopped node listed in /sync is not a sync standby', () => {
-    const stopped = replica({ view: view({ sync }), pg: null, state: 'stopped' });
+    const stopped = replica({ view: view({ sync }), pg: null, state: 'stopped', synchronousMode: true });
     expect(codes(stopped, ['/sync', '/async', '/read-only-sync'])).toEqual({
       '/sync': 503,
       '/async': 503,
+      '/read-only-sync': 503,
+    });
+  });
+
+  it('with synchronous_mode off a replica listed in a stale /sync is asynchronous', () => {
+    const stale = replica({ view: view({ sync }), synchronousMode: false });
+    expect(codes(stale, ['/sync', '/synchronous', '/async', '/asynchronous', '/read-only-sync'])).toEqual({
+      '/sync': 503,
+      '/synchronous': 503,
+      '/async': 200,
+      '/asynchronous': 200,
       '/read-only-sync': 503,
     });
   });

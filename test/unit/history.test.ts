@@ -22,10 +22,9 @@ describe('isoTimestamp (Python datetime.isoformat() of a UTC instant)', () => {
     expect(s).toBe('2026-11-25T20:12:12.909000+00:00');
   });
 
-  // BUG (minor): Python's isoformat() omits the fraction when microsecond == 0
+  // Python's isoformat() omits the fraction when microsecond == 0
   // (`datetime(2026,11,25,19,57,57,tzinfo=timezone.utc).isoformat()` → '2026-11-25T19:57:57+00:00').
-  // pgwarden always writes `.000000`, so a promotion at a whole second differs from Patroni's text.
-  it.fails('omits the fraction at a whole second, as Python does', () => {
+  it('omits the fraction at a whole second, as Python does', () => {
     expect(isoTimestamp(new Date(Date.UTC(2026, 10, 25, 19, 57, 57, 0)))).toBe('2026-11-25T19:57:57+00:00');
   });
 });
@@ -124,10 +123,9 @@ describe('buildHistory (§1.8)', () => {
     ]);
   });
 
-  // BUG (deviation from Ha.update_cluster_history): Patroni enriches a line from DCS when the stored
-  // line has at least 4 fields (timestamp, optionally the name): `len(cluster_history[tli]) >= 4`.
-  // Lines written by older Patroni versions have 4 fields; pgwarden requires 5 and drops their timestamp.
-  it.fails('keeps the timestamp of a 4-field line written by an older Patroni', () => {
+  // Ha.update_cluster_history enriches a line from DCS when the stored line has at least 4 fields
+  // (timestamp, optionally the name): `len(cluster_history[tli]) >= 4`. Older Patroni wrote 4 fields.
+  it('keeps the timestamp of a 4-field line written by an older Patroni', () => {
     const existing: HistoryLine[] = [[1, 100, 'a', '2020-01-01T00:00:00+00:00']];
     expect(
       buildHistory(

@@ -84,6 +84,7 @@ function leaderReport(over: Partial<NodeReport> = {}): NodeReport {
     view: baseView,
     dcsLastSeen: 1795637530,
     paused: false,
+    synchronousMode: false,
     ...over,
   };
 }
@@ -223,6 +224,24 @@ describe('health checks over HTTP', () => {
       const expected = ['/replica', '/read-only', '/health'].includes(path) ? 200 : 503;
       expect(res.statusCode).toBe(expected);
       expect(res.body).toBe('');
+    },
+  );
+
+  // Patroni routes HEAD for every path to the generic do_GET in status-only mode, so HEAD /patroni
+  // (and the other informational paths) is a health check that matches no rule: 503, no body.
+  it.each(['/patroni', '/cluster', '/history', '/config', '/metrics'])(
+    'HEAD %s is the generic health check (503, status only), not the GET route',
+    async (path) => {
+      for (const report of [leaderReport(), replicaReport()]) {
+        const a = await api({ report });
+        const res = await a.inject({ method: 'HEAD', url: path });
+        expect(res.statusCode).toBe(503);
+        expect(res.body).toBe('');
+        expect(res.headers['content-type']).toBeUndefined();
+        await a.close();
+      }
+      const a = await api({ report: leaderReport() });
+      expect((await a.inject({ method: 'GET', url: '/patroni' })).statusCode).toBe(200);
     },
   );
 

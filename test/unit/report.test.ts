@@ -65,6 +65,7 @@ function report(over: Partial<NodeReport> = {}): NodeReport {
     view: lockedView(),
     dcsLastSeen: 1795637532,
     paused: false,
+    synchronousMode: false,
     ...over,
   };
 }
@@ -318,9 +319,9 @@ describe('statusDocument (§2.3)', () => {
     });
   });
 
-  it('sync_standby: true only for a replica named in /sync', () => {
+  it('sync_standby: true only for a replica named in /sync with synchronous_mode on', () => {
     const sync = { index: '4', leader: 'pg1', sync_standby: ['pg2'] };
-    const r = replicaReport({ view: lockedView({ sync }) });
+    const r = replicaReport({ view: lockedView({ sync }), synchronousMode: true });
     expect(isSyncStandby(r)).toBe(true);
     expect(statusDocument(r).sync_standby).toBe(true);
     expect(Object.keys(statusDocument(r))).toEqual([
@@ -338,10 +339,17 @@ describe('statusDocument (§2.3)', () => {
       'patroni',
       'pgwarden',
     ]);
-    const other = replicaReport({ name: 'pg3', view: lockedView({ sync }) });
+    const other = replicaReport({ name: 'pg3', view: lockedView({ sync }), synchronousMode: true });
     expect(statusDocument(other)).not.toHaveProperty('sync_standby');
+    // listed in /sync but synchronous_mode is off: not a sync standby (Patroni checks the mode first)
+    const modeOff = replicaReport({ view: lockedView({ sync }), synchronousMode: false });
+    expect(isSyncStandby(modeOff)).toBe(false);
+    expect(statusDocument(modeOff)).not.toHaveProperty('sync_standby');
     // the primary is never sync_standby even if listed
-    const prim = report({ view: lockedView({ sync: { index: '4', leader: 'pg1', sync_standby: ['pg1'] } }) });
+    const prim = report({
+      view: lockedView({ sync: { index: '4', leader: 'pg1', sync_standby: ['pg1'] } }),
+      synchronousMode: true,
+    });
     expect(isSyncStandby(prim)).toBe(false);
     expect(statusDocument(prim)).not.toHaveProperty('sync_standby');
   });

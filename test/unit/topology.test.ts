@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { slotNameFromMemberName } from '../../src/actors/postgres.ts';
-import { cloneSourceFor, desiredSlots, memberHostPort, upstreamFor } from '../../src/cluster/topology.ts';
+import {
+  cloneSourceFor,
+  desiredSlots,
+  memberHostPort,
+  memberToFollow,
+  upstreamFor,
+} from '../../src/cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type Member, type MemberData } from '../../src/cluster/view.ts';
 
 const hosts: Record<string, string> = {
@@ -99,11 +105,45 @@ describe('upstreamFor', () => {
     expect(upstreamFor(view([member('pg2')], 'pg1'), 'pg2', undefined, true)).toBeNull();
   });
 
-  // BUG: Patroni (_get_node_to_follow) only honours replicatefrom when it differs from our own name,
-  // otherwise it follows the leader. pgwarden looks the member up, finds itself running, and targetOf()
-  // returns null, so upstreamFor() gives no upstream at all (while node.ts followTarget() names the leader).
-  it.fails('replicatefrom naming ourselves falls back to the leader', () => {
+  // Patroni (_get_node_to_follow) only honours replicatefrom when it differs from our own name,
+  // otherwise it follows the leader.
+  it('replicatefrom naming ourselves falls back to the leader', () => {
     expect(upstreamFor(v, 'pg2', 'pg2', true)?.host).toBe('10.0.0.1');
+    expect(memberToFollow(v, 'pg2', 'pg2')).toBe('pg1');
+  });
+});
+
+describe('memberToFollow', () => {
+  const v = view([member('pg1', { role: 'master' }), member('pg2'), member('pg3')]);
+
+  it('names the running replicatefrom member, else the leader, never ourselves', () => {
+    expect(memberToFollow(v, 'pg3', 'pg2')).toBe('pg2');
+    expect(memberToFollow(v, 'pg3', undefined)).toBe('pg1');
+    expect(memberToFollow(v, 'pg3', 'ghost')).toBe('pg1');
+    expect(memberToFollow(v, 'pg3', 'pg3')).toBe('pg1');
+    expect(memberToFollow(v, 'pg1', 'pg2')).toBeNull();
+    expect(memberToFollow(view([member('pg2')], 'pg1'), 'pg2', undefined)).toBeNull();
+  });
+
+  it('always agrees with the member upstreamFor resolves', () => {
+    const views = [
+      v,
+      view([member('pg1'), member('pg2', { state: 'stopped' }), member('pg3')]),
+      view([member('pg1'), member('pg2'), member('pg3')], null),
+      view([member('pg2'), member('pg3')], 'pg1'),
+      view([member('pg1', { conn_url: '' }), member('pg2'), member('pg3')]),
+    ];
+    for (const cv of views) {
+      for (const me of ['pg1', 'pg2', 'pg3']) {
+        for (const from of [undefined, 'pg1', 'pg2', 'pg3', 'ghost']) {
+          const name = memberToFollow(cv, me, from);
+          const up = upstreamFor(cv, me, from, true);
+          const expected =
+            name === null ? null : memberHostPort(cv.members.find((m) => m.name === name)!)!.host;
+          expect(up?.host ?? null).toBe(expected);
+        }
+      }
+    }
   });
 });
 

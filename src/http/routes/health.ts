@@ -1,6 +1,8 @@
 /**
  * Health checks for load balancers and probes. Any GET path without its own route is a
- * health check (Patroni's generic do_GET); HEAD and OPTIONS answer with the status only.
+ * health check (Patroni's generic do_GET); HEAD and OPTIONS answer with the status only, for any
+ * path: GET-only routes such as /patroni get no HEAD twin (server.ts sets exposeHeadRoutes: false),
+ * so a HEAD there falls through to the not-found handler below, i.e. the generic check.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { statusDocument } from '../../cluster/report.ts';
