@@ -75,8 +75,12 @@ export async function runDemo(opts: { dir?: string; nodes: string }): Promise<nu
   process.stdout.write(`  try:          curl -s ${cluster.nodes[0]!.apiUrl}/cluster\n`);
   const leader = cluster.nodes.find((n) => n.status?.role === 'master');
   if (leader) {
-    const pids = [cluster.agentPid(leader.name), cluster.postmasterPid(leader.name)].filter((p) => p !== null);
-    process.stdout.write(`  fail over:    kill -9 ${pids.join(' ')}   # ${leader.name}'s agent and postmaster\n`);
+    const pids = [cluster.agentPid(leader.name), cluster.postmasterPid(leader.name)].filter(
+      (p) => p !== null,
+    );
+    process.stdout.write(
+      `  fail over:    kill -9 ${pids.join(' ')}   # ${leader.name}'s agent and postmaster\n`,
+    );
   }
   process.stdout.write('\n');
   say('press Ctrl-C to stop everything');

@@ -7,75 +7,24 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
+import { type ClusterNode, LocalCluster } from '../../src/local/cluster.ts';
 import { lookupUser } from '../../src/local/os-user.ts';
+import { dumpLogs, etcdValue, eventually, sleep, sql } from '../helpers/cluster-tools.ts';
 
 const TTL = 10;
 vi.setConfig({ testTimeout: 120_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cluster: LocalCluster;
 let dir: string;
-
-async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
-  node: ClusterNode,
-  text: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: node.pgPort,
-    user: SUPERUSER.username,
-    password: SUPERUSER.password,
-    database: 'postgres',
-    connectionTimeoutMillis: 3000,
-  });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-    }
-    await sleep(250);
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
-}
 
 async function rowsOn(node: ClusterNode, id: number): Promise<number> {
   const r = await sql<{ n: string }>(node, 'SELECT count(*) AS n FROM ha_test WHERE id = $1', [id]);
   return Number(r[0]!.n);
 }
 
-async function leaderKey(): Promise<string | null> {
-  const res = await fetch(`${cluster.etcdEndpoint}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: Buffer.from('/service/it/leader').toString('base64') }),
-  });
-  const doc = (await res.json()) as { kvs?: Array<{ value: string }> };
-  return doc.kvs?.[0] ? Buffer.from(doc.kvs[0].value, 'base64').toString() : null;
-}
-
-async function etcdValue(key: string): Promise<string | null> {
-  const res = await fetch(`${cluster.etcdEndpoint}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: Buffer.from(`/service/it/${key}`).toString('base64') }),
-  });
-  const doc = (await res.json()) as { kvs?: Array<{ value: string }> };
-  return doc.kvs?.[0] ? Buffer.from(doc.kvs[0].value, 'base64').toString() : null;
-}
+const leaderKey = () => etcdValue(cluster, 'it', 'leader');
+const dcsValue = (key: string) => etcdValue(cluster, 'it', key);
 
 const primaryOf = (nodes: ClusterNode[]) =>
   nodes.find((n) => n.status?.role === 'master' && n.status.state === 'running');
@@ -101,13 +50,7 @@ afterEach((ctx) => {
 });
 
 afterAll(async () => {
-  if (failed) {
-    // What the agents said is the first thing anyone debugging a red run needs.
-    for (const n of cluster?.nodes ?? []) {
-      const log = readFileSync(n.logFile, 'utf8').split('\n').slice(-40).join('\n');
-      process.stderr.write(`\n===== ${n.name} log (tail) =====\n${log}\n`);
-    }
-  }
+  if (failed) dumpLogs(cluster);
   await cluster?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -166,7 +109,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
   });
 
   it('/initialize holds the system identifier every node reports', async () => {
-    const sysid = await etcdValue('initialize');
+    const sysid = await dcsValue('initialize');
     expect(sysid).toMatch(/^\d{10,}$/);
     await cluster.poll();
     for (const n of cluster.nodes) expect(n.status?.database_system_identifier).toBe(sysid);
@@ -220,7 +163,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
     const recovery = await sql<{ r: boolean }>(newLeader, 'SELECT pg_is_in_recovery() AS r');
     expect(recovery[0]!.r).toBe(false);
     await eventually('/history records the promotion', async () => {
-      const history = JSON.parse((await etcdValue('history')) ?? 'null');
+      const history = JSON.parse((await dcsValue('history')) ?? 'null');
       expect(history).toHaveLength(1);
       expect(history[0][0]).toBe(1);
       expect(history[0][4]).toBe(newLeader.name);

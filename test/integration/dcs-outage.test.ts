@@ -6,36 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
+import { LocalCluster } from '../../src/local/cluster.ts';
+import { inRecovery, sleep } from '../helpers/cluster-tools.ts';
 
 const TTL = 10;
 vi.setConfig({ testTimeout: 120_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cluster: LocalCluster;
 let dir: string;
-
-async function inRecovery(node: ClusterNode): Promise<boolean | null> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: node.pgPort,
-    user: SUPERUSER.username,
-    password: SUPERUSER.password,
-    database: 'postgres',
-    connectionTimeoutMillis: 2000,
-  });
-  try {
-    await client.connect();
-    const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-    return r.rows[0]!.r;
-  } catch {
-    return null; // not accepting connections
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pgwarden-dcs-'));

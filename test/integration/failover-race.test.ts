@@ -3,48 +3,21 @@
  * survivors see their streams break at the same moment and race. Exactly one may end up
  * writable, the leader key may change only once, and at no sample may two nodes be writable.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
+import { type ClusterNode, LocalCluster } from '../../src/local/cluster.ts';
+import { dumpLogs, etcdValue, inRecovery, sleep } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cluster: LocalCluster;
 let dir: string;
 let failed = false;
 
-async function writable(node: ClusterNode): Promise<boolean> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: node.pgPort,
-    user: SUPERUSER.username,
-    password: SUPERUSER.password,
-    database: 'postgres',
-    connectionTimeoutMillis: 1000,
-  });
-  try {
-    await client.connect();
-    const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-    return r.rows[0]!.r === false;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function leaderKey(): Promise<string | null> {
-  const res = await fetch(`${cluster.etcdEndpoint}/v3/kv/range`, {
-    method: 'POST',
-    body: JSON.stringify({ key: Buffer.from('/service/race/leader').toString('base64') }),
-  });
-  const doc = (await res.json()) as { kvs?: Array<{ value: string }> };
-  return doc.kvs?.[0] ? Buffer.from(doc.kvs[0].value, 'base64').toString() : null;
-}
+const writable = async (node: ClusterNode) => (await inRecovery(node, 1000)) === false;
+const leaderKey = () => etcdValue(cluster, 'race', 'leader');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pgwarden-race-'));
@@ -63,12 +36,7 @@ afterEach((ctx) => {
 });
 
 afterAll(async () => {
-  if (failed) {
-    for (const n of cluster?.nodes ?? []) {
-      const log = readFileSync(n.logFile, 'utf8').split('\n').slice(-30).join('\n');
-      process.stderr.write(`\n===== ${n.name} log (tail) =====\n${log}\n`);
-    }
-  }
+  if (failed) dumpLogs(cluster, 30);
   await cluster?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
