@@ -13,17 +13,19 @@ import type { Dcs } from './actors/dcs.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
-import { buildHistory } from './cluster/history.ts';
+import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
 import { desiredSlots } from './cluster/topology.ts';
+import { postgresVersionToInt } from './cluster/versions.ts';
 import { type ClusterView, memberByName } from './cluster/view.ts';
-import { dynamicConfigFrom } from './config/load.ts';
+import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
+import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
-import { type NodeActor, type NodeSettings, nodeMachine } from './machines/node.ts';
+import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
 import { type NodeDownVerdict, probeNodeDown } from './transport/liveness-probe.ts';
-import { probePeers as probePeersOverHttp } from './transport/peer-client.ts';
+import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
   config: NodeConfig;
@@ -57,7 +59,7 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
 }
 
 export class Agent {
-  readonly config: NodeConfig;
+  config: NodeConfig;
   readonly actor: NodeActor;
   private readonly dcs: Dcs;
   private readonly pg: Postgres;
@@ -78,6 +80,8 @@ export class Agent {
   private publishing = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
+  private scheduledRestart: { timer: unknown; published: Record<string, unknown> } | null = null;
+  private scheduledSwitchover: { index: string; timer: unknown } | null = null;
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -164,7 +168,15 @@ export class Agent {
       actors: {
         acquireLeader: fromPromise(async () => {
           await dcs.ensureLease(this.settings.ttl);
-          return dcs.attemptToAcquireLeader(name);
+          const won = await dcs.attemptToAcquireLeader(name);
+          // A switchover or failover request is consumed by whoever takes the lock.
+          const f = this.view?.failover;
+          if (won && f && (f.leader || f.member) && !f.scheduled_at) {
+            await dcs
+              .setFailover({})
+              .catch((err) => this.log(`clearing /failover: ${(err as Error).message}`));
+          }
+          return won;
         }),
         updateLeader: fromPromise(async () => {
           const started = this.clock.now();
@@ -192,6 +204,18 @@ export class Agent {
     });
     return {
       election,
+      checkSwitchoverCandidates: fromPromise<boolean, { view: ClusterView; candidate: string | null }>(
+        async ({ input }) => {
+          const members = input.view.members.filter(
+            (m) => m.name !== name && (input.candidate === null || m.name === input.candidate),
+          );
+          const statuses = await Promise.all(members.map((m) => this.operations().probeMember(m)));
+          return statuses.some((p) => p.reachable && p.inRecovery && !p.nofailover && !p.watchdogFailed);
+        },
+      ),
+      clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
+        await dcs.setFailover({}, input.view.failover?.index);
+      }),
       raceInitialize: fromPromise(() => dcs.initialize()),
       cancelInitialization: fromPromise(async () => {
         await dcs.cancelInitialization();
@@ -229,7 +253,42 @@ export class Agent {
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
     }
     this.actor.send({ type: 'CLUSTER', view });
+    this.armScheduledSwitchover(view);
     void this.publish(false);
+  }
+
+  /**
+   * A scheduled switchover, on the leader: when its time comes the request is rewritten without
+   * `scheduled_at` (compare-and-set), and from then on it is an ordinary switchover for every
+   * node's machine. One that is long overdue (agent was down) is dropped, as Patroni does.
+   */
+  private armScheduledSwitchover(view: ClusterView): void {
+    const f = view.failover;
+    const mine =
+      this.actor.getSnapshot().context.isLeader &&
+      f?.scheduled_at &&
+      (!f.leader || f.leader === this.config.name);
+    if (!mine || !f) {
+      if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
+      this.scheduledSwitchover = null;
+      return;
+    }
+    if (this.scheduledSwitchover?.index === f.index) return;
+    if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
+    const at = Date.parse(f.scheduled_at!);
+    const delay = Number.isNaN(at) ? -Infinity : at - this.clock.now();
+    const due = async () => {
+      this.scheduledSwitchover = null;
+      const { scheduled_at: _, index, ...request } = f;
+      const stale = delay < -1.5 * this.settings.loop_wait * 1000;
+      this.log(stale ? 'dropping a stale scheduled switchover' : 'scheduled switchover is due');
+      await this.dcs.setFailover(stale ? {} : request, index).catch((err) => this.log(`/failover: ${err}`));
+    };
+    if (delay <= 0) {
+      void due();
+      return;
+    }
+    this.scheduledSwitchover = { index: f.index, timer: this.clock.setTimeout(() => void due(), delay) };
   }
 
   /**
@@ -288,6 +347,7 @@ export class Agent {
       dcsLastSeen: this.dcsLastSeen,
       paused: this.view?.config?.data['pause'] === true,
       synchronousMode: this.settings.synchronous_mode,
+      scheduledRestart: this.scheduledRestart?.published ?? null,
     };
   }
 
@@ -353,6 +413,163 @@ export class Agent {
   }
 
   // ---------------------------------------------------------------------------------------
+  // What the REST API may ask of this node.
+
+  private operations(): Operations {
+    const auth = this.config.restapi.authentication;
+    return {
+      getCluster: () => this.dcs.getCluster(),
+      setConfig: (value, index) => this.dcs.setConfig(value, index),
+      setFailover: (value, index) => this.dcs.setFailover(value, index),
+      probeMember: (member) =>
+        fetchPeerStatus(member, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {}),
+      wake: () => {
+        this.actor.send({ type: 'WAKE' });
+        void this.publish(true);
+      },
+      reload: () => void this.reload(),
+      restart: (request) => this.restart(request),
+      cancelScheduledRestart: () => this.cancelScheduledRestart(),
+      reinitialize: (force) => this.reinitialize(force),
+    };
+  }
+
+  /** Waits for the first of `types` the node machine emits after `send()`, bounded by `ms`. */
+  private answer<T extends NodeEmitted['type']>(
+    types: T[],
+    send: () => void,
+    ms: number,
+  ): Promise<Extract<NodeEmitted, { type: T }> | null> {
+    return new Promise((resolve) => {
+      const subs = types.map((t) =>
+        this.actor.on(t, (e) => {
+          finish(e as Extract<NodeEmitted, { type: T }>);
+        }),
+      );
+      const timer = this.clock.setTimeout(() => finish(null), ms);
+      const finish = (e: Extract<NodeEmitted, { type: T }> | null) => {
+        for (const s of subs) s.unsubscribe();
+        this.clock.clearTimeout(timer);
+        resolve(e);
+      };
+      send();
+    });
+  }
+
+  /** Patroni's role filter: `master` (or `primary`) is the lock holder, `replica` anyone else. */
+  private restartConditionsMet(request: RestartRequest): boolean {
+    const role = this.actor.getSnapshot().context.isLeader ? 'master' : 'replica';
+    if (request.role && request.role !== role) return false;
+    if (request.postgres_version !== undefined) {
+      const running = this.pgStatus?.serverVersion ?? 0;
+      if (postgresVersionToInt(request.postgres_version) <= running) return false;
+    }
+    if (request.restart_pending && !this.pgStatus?.pendingRestart) return false;
+    return true;
+  }
+
+  async restart(request: RestartRequest): Promise<ActionResult> {
+    if (request.schedule) return this.scheduleRestart(request);
+    if (!this.restartConditionsMet(request))
+      return { status: 503, text: 'restart conditions are not satisfied' };
+    const bound = ((request.timeout ?? this.config.postgresql.pg_ctl_timeout) * 2 + 30) * 1000;
+    const answer = await this.answer(
+      ['restart.done', 'restart.busy'],
+      () => this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null }),
+      bound,
+    );
+    if (!answer) return { status: 503, text: 'postgres is still starting' };
+    if (answer.type === 'restart.busy') return { status: 503, text: `${answer.action} already in progress` };
+    return answer.ok
+      ? { status: 200, text: 'restarted successfully' }
+      : { status: 503, text: 'restart failed' };
+  }
+
+  private scheduleRestart(request: RestartRequest): ActionResult {
+    if (this.scheduledRestart) return { status: 409, text: 'Another restart is already scheduled' };
+    const at = request.schedule!;
+    const postmasterStart = this.pgStatus?.postmasterStartTime ?? null;
+    const timer = this.clock.setTimeout(
+      () => {
+        this.scheduledRestart = null;
+        void this.publish(true);
+        // A postmaster restarted meanwhile already did what was asked.
+        if ((this.pgStatus?.postmasterStartTime ?? null) !== postmasterStart) return;
+        if (!this.restartConditionsMet(request)) return;
+        this.log('restart initiated (scheduled)');
+        this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null });
+      },
+      Math.max(0, at.getTime() - this.clock.now()),
+    );
+    const published: Record<string, unknown> = { schedule: isoTimestamp(at) };
+    for (const key of ['role', 'postgres_version', 'restart_pending', 'timeout'] as const) {
+      if (request[key] !== undefined) published[key] = request[key];
+    }
+    if (postmasterStart) published['postmaster_start_time'] = postmasterStart;
+    this.scheduledRestart = { timer, published };
+    void this.publish(true);
+    return { status: 202, text: 'Restart scheduled' };
+  }
+
+  cancelScheduledRestart(): ActionResult {
+    if (!this.scheduledRestart) return { status: 404, text: 'no restarts are scheduled' };
+    this.clock.clearTimeout(this.scheduledRestart.timer);
+    this.scheduledRestart = null;
+    void this.publish(true);
+    return { status: 200, text: 'scheduled restart deleted' };
+  }
+
+  async reinitialize(_force: boolean): Promise<ActionResult> {
+    if (!this.view?.leader) return { status: 503, text: 'Cluster has no leader, can not reinitialize' };
+    if (this.actor.getSnapshot().context.isLeader)
+      return { status: 503, text: 'I am the leader, can not reinitialize' };
+    const answer = await this.answer(
+      ['reinitialize.started', 'reinitialize.busy'],
+      () => this.actor.send({ type: 'REINITIALIZE' }),
+      5000,
+    );
+    if (answer?.type === 'reinitialize.started') return { status: 200, text: 'reinitialize started' };
+    return {
+      status: 503,
+      text: `${answer?.type === 'reinitialize.busy' ? answer.action : 'reinitialize'} already in progress`,
+    };
+  }
+
+  /** SIGHUP and POST /reload: re-read the file, keep what cannot change at run time, apply the rest. */
+  async reload(): Promise<void> {
+    let next: NodeConfig;
+    try {
+      next = this.config.source ? loadConfig({ file: this.config.source }) : this.config;
+    } catch (err) {
+      this.log(`reload: configuration not applied: ${(err as Error).message}`);
+      return;
+    }
+    for (const fixed of ['name', 'scope', 'namespace'] as const) {
+      if (next[fixed] !== this.config[fixed]) {
+        this.log(`reload: ${fixed} cannot change while running; configuration not applied`);
+        return;
+      }
+    }
+    if (next.postgresql.data_dir !== this.config.postgresql.data_dir) {
+      this.log('reload: postgresql.data_dir cannot change while running; configuration not applied');
+      return;
+    }
+    this.config = next;
+    const settings = this.applyDynamicConfig(this.view?.config?.data ?? null);
+    this.actor.send({ type: 'SETTINGS', settings });
+    try {
+      await this.pg.reload(
+        next,
+        dynamicConfigFrom(this.view?.config?.data ?? next.bootstrap.dcs, next).postgresql.parameters,
+      );
+      this.log('reload: configuration applied');
+    } catch (err) {
+      this.log(`reload: postgres reload failed: ${(err as Error).message}`);
+    }
+    void this.publish(true);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Life cycle.
 
   async start(): Promise<void> {
@@ -362,6 +579,8 @@ export class Agent {
         settings: () => this.settings,
         nextRun: () => this.nextRun,
         now: () => this.clock.now(),
+        config: () => this.config,
+        ops: this.operations(),
       });
       const { host, port } = this.config.restapi.listen;
       await this.api.listen({ host, port });
@@ -422,6 +641,8 @@ export class Agent {
     }
     this.closed = true;
     for (const id of this.timers) this.clock.clearTimeout(id);
+    if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
+    if (this.scheduledRestart) this.clock.clearTimeout(this.scheduledRestart.timer);
     this.timers.clear();
     this.stopWatch?.();
     this.actor.stop();

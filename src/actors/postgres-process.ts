@@ -60,6 +60,8 @@ export class PostgresProcess implements Postgres {
   private readonly longMs: number;
   private readonly clock: Clock = systemClock;
   private pool: pg.Pool | null = null;
+  /** How the data dir was last configured, so a reload rewrites the same role. */
+  private lastRole: { standby: boolean; upstream: UpstreamTarget | null } | null = null;
 
   constructor(opts: PostgresProcessOptions) {
     this.config = opts.config;
@@ -283,6 +285,18 @@ export class PostgresProcess implements Postgres {
    * receiver restarts), so a standby only needs its recovery file rewritten. A primary cannot
    * become a standby without a restart.
    */
+  /**
+   * New local configuration (after SIGHUP or POST /reload): rewrite postgresql.conf and
+   * pg_hba.conf for the role it runs in and signal the postmaster. Parameters that need a
+   * restart then show up as pending_restart.
+   */
+  async reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
+    this.config = { ...config, postgresql: { ...config.postgresql, parameters: { ...parameters } } };
+    if ((await this.postmasterPid()) === null || !this.lastRole) return;
+    await this.configure(this.lastRole.standby, this.lastRole.upstream);
+    await this.getPool().query('SELECT pg_catalog.pg_reload_conf()');
+  }
+
   async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
     if ((await this.postmasterPid()) === null) return this.start('replica', upstream, timeoutSeconds);
     const r = await this.getPool().query<{ rec: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS rec');
@@ -409,6 +423,7 @@ export class PostgresProcess implements Postgres {
     upstream: UpstreamTarget | null,
     overrides?: Record<string, string | number | boolean>,
   ) {
+    if (!overrides) this.lastRole = { standby, upstream };
     return configureDataDir(this.files, this.config, standby, upstream, overrides);
   }
 

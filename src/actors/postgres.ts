@@ -1,3 +1,5 @@
+import type { NodeConfig } from '../config/types.ts';
+
 /**
  * What the node machine can ask of its PostgreSQL instance. The real implementation drives
  * the binaries (postgres-process.ts); the simulated one models WAL positions and timelines.
@@ -90,6 +92,8 @@ export interface Postgres {
   /** Lines of the latest timeline history file: [timeline, switch LSN, reason]. */
   timelineHistory(): Promise<Array<[number, number, string]>>;
   status(): Promise<PostgresStatus>;
+  /** Apply a reloaded local configuration (and effective parameters) to a running instance. */
+  reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void>;
   /** Server parameters to write into postgresql.conf from the next start or reconfiguration on. */
   setParameters(parameters: Record<string, string | number | boolean>): void;
   /** Kill nothing, just forget connections. */

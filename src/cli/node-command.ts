@@ -64,6 +64,10 @@ export async function runNode(file: string, opts: NodeCommandOptions): Promise<n
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    log('received SIGHUP, reloading the configuration');
+    void agent.reload();
+  });
 
   await agent.start();
   log(`REST API on http://${config.restapi.listen.host}:${config.restapi.listen.port}`);

@@ -2,6 +2,7 @@
  * Whether this node may race for the leader lock (Patroni's is_healthiest_node), as a pure
  * function returning the reason, so that the decision can be journaled and shown.
  */
+import { activeFailover } from './failover.ts';
 import { type ClusterView, clusterTimeline } from './view.ts';
 
 /** What a node knows about its own PostgreSQL when it considers racing. */
@@ -58,6 +59,19 @@ export function judgeHealthiest(
     return yes('postgres is running as primary');
   }
   if (me.nofailover) return no('tagged nofailover');
+
+  // A requested switchover or failover names who should win, as long as that member is alive.
+  const request = activeFailover(view);
+  if (request?.member === me.name) return yes('I am the switchover candidate');
+  if (request?.member) {
+    const candidate = peers.find((p) => p.name === request.member);
+    if (candidate?.reachable && candidate.inRecovery && !candidate.nofailover) {
+      return no(`switchover candidate ${request.member} takes over`);
+    }
+  }
+  if (request?.leader === me.name && peers.some((p) => p.reachable && p.inRecovery && !p.nofailover)) {
+    return no('I am the switchover source; another member takes over');
+  }
 
   if (settings.synchronous_mode && view.sync?.leader) {
     const allowed = view.sync.leader === me.name || view.sync.sync_standby.includes(me.name);

@@ -30,6 +30,8 @@ export interface NodeReport {
   paused: boolean;
   /** `synchronous_mode` from the dynamic configuration: without it nobody is a sync standby. */
   synchronousMode: boolean;
+  /** A restart waiting for its time, as published (schedule ISO, filters, postmaster_start_time). */
+  scheduledRestart?: Record<string, unknown> | null;
 }
 
 /** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
@@ -60,6 +62,7 @@ export function memberData(r: NodeReport): MemberData {
     data.replication_state = r.pg.replicationState;
   if (Object.keys(r.tags).length > 0) data.tags = r.tags;
   if (r.pg?.pendingRestart) data.pending_restart = true;
+  if (r.scheduledRestart) data.scheduled_restart = r.scheduledRestart;
   if (r.paused) data.pause = true;
   return data;
 }
@@ -110,6 +113,10 @@ export function statusDocument(r: NodeReport): Record<string, unknown> {
   doc['tags'] = r.tags;
   if (r.systemIdentifier) doc['database_system_identifier'] = r.systemIdentifier;
   if (pg?.pendingRestart) doc['pending_restart'] = true;
+  if (r.scheduledRestart) {
+    const { postmaster_start_time: _, ...shown } = r.scheduledRestart;
+    doc['scheduled_restart'] = shown;
+  }
   doc['patroni'] = { version: PATRONI_WIRE_VERSION, scope: r.scope, name: r.name };
   if (r.paused) doc['pause'] = true;
   doc['pgwarden'] = { version: PGWARDEN_VERSION, is_leader: r.isLeader };

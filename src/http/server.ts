@@ -4,8 +4,14 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { NodeReport } from '../cluster/report.ts';
+import type { NodeConfig } from '../config/types.ts';
+import type { Operations } from './operations.ts';
+import { configRoutes } from './routes/config.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { securityPlugin, serverOptions } from './security.ts';
 
 export interface ApiContext {
   report: () => NodeReport;
@@ -14,13 +20,25 @@ export interface ApiContext {
   /** Epoch ms of the node's next scheduled loop (for /liveness). */
   nextRun: () => number;
   now: () => number;
+  /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
+  config: () => NodeConfig;
+  ops: Operations;
 }
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // No automatic HEAD twin for GET routes: as in Patroni, HEAD on any path (even /patroni, /cluster,
   // /history, /config) is the generic health check in status-only mode (healthRoutes' not-found handler).
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, exposeHeadRoutes: false });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    exposeHeadRoutes: false,
+    ...serverOptions(ctx.config()),
+  });
+  await app.register(securityPlugin, { ctx });
   await app.register(monitoringRoutes, { ctx });
+  await app.register(metricsRoutes, { ctx });
+  await app.register(configRoutes, { ctx });
+  await app.register(operationRoutes, { ctx });
   await app.register(healthRoutes, { ctx });
   return app;
 }

@@ -11,7 +11,7 @@
  *
  * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
  */
-import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, assign, emit, fromPromise, type SnapshotFrom, sendTo, setup } from 'xstate';
 import type {
   DataDirState,
   PostgresStatus,
@@ -20,6 +20,7 @@ import type {
   UpstreamTarget,
 } from '../actors/postgres.ts';
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
+import { leaderFailoverDecision } from '../cluster/failover.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
@@ -55,7 +56,9 @@ export type PgState =
   | 'start failed'
   | 'initializing new cluster'
   | 'initdb failed'
-  | 'creating replica';
+  | 'creating replica'
+  | 'restarting'
+  | 'restart failed';
 
 export type NodeEvent =
   | { type: 'CLUSTER'; view: ClusterView }
@@ -63,11 +66,23 @@ export type NodeEvent =
   | { type: 'PG_STATUS'; status: PostgresStatus }
   | { type: 'DCS_UNAVAILABLE'; message: string }
   | { type: 'STOP' }
+  /** Run the HA decisions now (REST wrote /config or /failover). */
+  | { type: 'WAKE' }
+  | { type: 'RESTART'; timeoutSeconds: number | null }
+  | { type: 'REINITIALIZE' }
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
   | { type: 'ELECTION_VERDICT'; verdict: Verdict }
   | { type: 'ELECTION_NOTICE'; message: string };
+
+/** Answers to operator requests, for whoever asked (the REST API through the agent). */
+export type NodeEmitted =
+  | { type: 'restart.done'; ok: boolean; message: string }
+  | { type: 'restart.busy'; action: string }
+  | { type: 'reinitialize.started' }
+  | { type: 'reinitialize.busy'; action: string }
+  | { type: 'switchover.abandoned'; reason: string };
 
 export interface NodeContext {
   name: string;
@@ -94,6 +109,8 @@ export interface NodeContext {
   fatal: string | null;
   /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
   lastLsn: number | null;
+  /** Seconds a requested restart may take to start PostgreSQL again (null: pg_ctl_timeout). */
+  restartTimeout: number | null;
 }
 
 export interface PromotionInput {
@@ -134,6 +151,7 @@ export const nodeMachine = setup({
     context: {} as NodeContext,
     events: {} as NodeEvent,
     input: {} as NodeInput,
+    emitted: {} as NodeEmitted,
   },
   actors: {
     election: electionMachine,
@@ -151,6 +169,10 @@ export const nodeMachine = setup({
     afterPromotion: todo<void, PromotionInput>(),
     rewind: todo<boolean, { from: UpstreamTarget }>(),
     removeDataDir: todo<void, unknown>(),
+    /** Is some member fit to take over from us (reachable, streaming, not nofailover)? */
+    checkSwitchoverCandidates: todo<boolean, { view: ClusterView; candidate: string | null }>(),
+    /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
+    clearFailover: todo<void, { view: ClusterView }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -173,6 +195,9 @@ export const nodeMachine = setup({
     mustRejoin: ({ context }) =>
       context.wasPrimary && context.view.leader !== null && context.view.leader.name !== context.name,
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
+    switchoverRequested: ({ context }) =>
+      leaderFailoverDecision(context.view, context.name).kind === 'execute',
+    failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
   },
   actions: {
     storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
@@ -209,6 +234,7 @@ export const nodeMachine = setup({
     lastVerdict: null,
     fatal: null,
     lastLsn: null,
+    restartTimeout: null,
   }),
   on: {
     CLUSTER: { actions: 'storeView' },
@@ -436,6 +462,17 @@ export const nodeMachine = setup({
               }),
             },
             STOP: '#node.active.stopping',
+            WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
+            // Only a settled replica or primary takes these; anything else is mid-action.
+            RESTART: {
+              actions: emit(({ context }) => ({ type: 'restart.busy' as const, action: context.pgState })),
+            },
+            REINITIALIZE: {
+              actions: emit(({ context }) => ({
+                type: 'reinitialize.busy' as const,
+                action: context.pgState,
+              })),
+            },
           },
           initial: 'boot',
           states: {
@@ -497,6 +534,85 @@ export const nodeMachine = setup({
                   },
                   { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
                 ],
+                RESTART: {
+                  target: 'restarting',
+                  actions: assign({ restartTimeout: ({ event }) => event.timeoutSeconds }),
+                },
+                REINITIALIZE: 'reinitializing',
+              },
+            },
+
+            restarting: {
+              description: 'An operator asked for a restart: stop fast and start again in the same role.',
+              entry: [
+                assign({ pgState: 'restarting' }),
+                { type: 'say', params: { message: 'restarting postgres on request' } },
+              ],
+              initial: 'stopping',
+              states: {
+                stopping: {
+                  invoke: {
+                    src: 'stopPostgres',
+                    input: ({ context }) => ({
+                      mode: 'fast' as const,
+                      timeoutSeconds: context.settings.pg_ctl_timeout,
+                    }),
+                    onDone: 'starting',
+                    onError: {
+                      target: 'failed',
+                      actions: assign({ message: ({ event }) => errorText(event.error) }),
+                    },
+                  },
+                },
+                starting: {
+                  invoke: {
+                    src: 'startPostgres',
+                    input: ({ context }) => ({
+                      role: context.isLeader ? ('primary' as const) : ('replica' as const),
+                      upstream: context.isLeader ? null : upstreamOf(context),
+                      timeoutSeconds: context.restartTimeout ?? context.settings.pg_ctl_timeout,
+                    }),
+                    onDone: 'done',
+                    onError: {
+                      target: 'failed',
+                      actions: assign({ message: ({ event }) => errorText(event.error) }),
+                    },
+                  },
+                },
+                done: {
+                  entry: emit({ type: 'restart.done', ok: true, message: 'restarted successfully' }),
+                  always: '#node.active.running.boot',
+                },
+                failed: {
+                  entry: [
+                    assign({ pgState: 'restart failed' }),
+                    emit(({ context }) => ({
+                      type: 'restart.done' as const,
+                      ok: false,
+                      message: context.message,
+                    })),
+                  ],
+                  always: '#node.active.running.crashed',
+                },
+              },
+            },
+
+            reinitializing: {
+              description:
+                'An operator asked to rebuild this replica: stop, wipe, clone again from the leader.',
+              entry: [
+                assign({ pgState: 'creating replica' }),
+                { type: 'say', params: { message: 'reinitializing on request' } },
+                emit({ type: 'reinitialize.started' }),
+              ],
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'immediate' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: { target: 'recloning', actions: assign({ wasPrimary: false }) },
+                onError: { target: 'recloning', actions: assign({ wasPrimary: false }) },
               },
             },
 
@@ -551,8 +667,16 @@ export const nodeMachine = setup({
                   message: ({ context }) => `no action. I am (${context.name}), the leader with the lock`,
                 }),
               ],
-              always: [{ guard: 'notLeader', target: 'demoting' }],
+              always: [
+                { guard: 'notLeader', target: 'demoting' },
+                { guard: 'switchoverRequested', target: 'switchingOver' },
+                { guard: 'failoverKeyToClear', target: 'clearingFailover' },
+              ],
               on: {
+                RESTART: {
+                  target: 'restarting',
+                  actions: assign({ restartTimeout: ({ event }) => event.timeoutSeconds }),
+                },
                 PG_STATUS: [
                   {
                     guard: ({ event }) => !event.status.running,
@@ -566,6 +690,92 @@ export const nodeMachine = setup({
                   },
                   { actions: ['storePg', 'forwardFacts'] },
                 ],
+              },
+            },
+
+            clearingFailover: {
+              description:
+                'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
+              invoke: {
+                src: 'clearFailover',
+                input: ({ context }) => ({ view: context.view }),
+                onDone: 'primary',
+                onError: 'primary',
+              },
+              // The watch brings the cleared key; until then the same request must not re-trigger us.
+              exit: assign({ view: ({ context }) => ({ ...context.view, failover: null }) }),
+            },
+
+            switchingOver: {
+              description:
+                'Graceful switchover: make sure someone can take over, stop fast (the shutdown checkpoint reaches the replicas), give the lock up with that LSN.',
+              initial: 'checking',
+              states: {
+                checking: {
+                  invoke: {
+                    src: 'checkSwitchoverCandidates',
+                    input: ({ context }) => {
+                      const d = leaderFailoverDecision(context.view, context.name);
+                      return { view: context.view, candidate: d.kind === 'execute' ? d.candidate : null };
+                    },
+                    onDone: [
+                      { guard: ({ event }) => event.output, target: 'stopping' },
+                      {
+                        target: '#node.active.running.clearingFailover',
+                        actions: [
+                          {
+                            type: 'say',
+                            params: {
+                              message: 'switchover is not possible: no good candidates have been found',
+                            },
+                          },
+                          emit({
+                            type: 'switchover.abandoned',
+                            reason: 'no good candidates have been found',
+                          }),
+                        ],
+                      },
+                    ],
+                    onError: { target: '#node.active.running.clearingFailover' },
+                  },
+                },
+                stopping: {
+                  entry: [
+                    assign({ pgState: 'stopping', role: 'demoted' }),
+                    { type: 'say', params: { message: 'manual failover: demoting myself' } },
+                  ],
+                  invoke: {
+                    src: 'stopPostgres',
+                    input: ({ context }) => ({
+                      mode: 'fast' as const,
+                      timeoutSeconds: context.settings.pg_ctl_timeout,
+                    }),
+                    onDone: {
+                      target: 'releasing',
+                      actions: assign({
+                        lastLsn: ({ event }) => event.output.checkpointLsn,
+                        pgState: 'stopped',
+                        pg: null,
+                      }),
+                    },
+                    onError: { target: '#node.active.running.demoting' },
+                  },
+                },
+                releasing: {
+                  entry: sendTo('election', ({ context }) => ({
+                    type: 'RELEASE' as const,
+                    lastLsn: context.lastLsn,
+                  })),
+                  on: {
+                    LEADERSHIP_RELEASED: {
+                      target: '#node.active.running.boot',
+                      actions: assign({ isLeader: false }),
+                    },
+                  },
+                  after: {
+                    loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
+                  },
+                },
               },
             },
 
@@ -712,6 +922,7 @@ export const nodeMachine = setup({
                 pgState: ({ context }) => (context.pgState === 'start failed' ? 'start failed' : 'crashed'),
               }),
               always: [{ guard: 'isLeader', target: 'releasing' }],
+              on: { REINITIALIZE: 'reinitializing' },
               after: { shortRetry: 'recovering' },
             },
 

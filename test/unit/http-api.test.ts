@@ -4,6 +4,8 @@ import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import { type NodeReport, statusDocument } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import { buildApi } from '../../src/http/server.ts';
+import { FakeOps } from '../helpers/fake-ops.ts';
+import { makeNodeConfig } from '../helpers/pg-config.ts';
 
 const MB = 1024 * 1024;
 const NOW = 1_795_637_532_000;
@@ -118,6 +120,8 @@ async function api(k: Knobs): Promise<FastifyInstance> {
     settings: () => ({ ttl: 30, loop_wait: 10 }),
     nextRun: () => k.nextRun ?? NOW + 10_000,
     now: () => k.now ?? NOW,
+    config: () => makeNodeConfig({ name: 'pg1', pgPort: 5432, apiPort: 8008, dataDir: '/tmp/pgwarden-unused' }),
+    ops: new FakeOps(),
   });
   return app;
 }

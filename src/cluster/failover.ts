@@ -1,0 +1,32 @@
+/**
+ * The `/failover` key from the leader's side: carry out a requested switchover, ignore it, or
+ * clear it because it can never apply (Patroni's process_manual_failover_from_leader).
+ */
+import { type ClusterView, memberByName } from './view.ts';
+
+export type LeaderFailoverDecision =
+  | { kind: 'none' }
+  /** Step down for `candidate` (null: any healthy member). */
+  | { kind: 'execute'; candidate: string | null }
+  | { kind: 'clear'; reason: string }
+  /** A scheduled switchover, not due yet (its time is checked by the scheduler). */
+  | { kind: 'scheduled'; at: string };
+
+export function leaderFailoverDecision(view: ClusterView, me: string): LeaderFailoverDecision {
+  const f = view.failover;
+  if (!f || (!f.leader && !f.member)) return { kind: 'none' };
+  if (f.leader && f.leader !== me)
+    return { kind: 'clear', reason: `leader name does not match: ${f.leader}` };
+  if (f.member === me) return { kind: 'clear', reason: 'the candidate is already the leader' };
+  if (f.member && !memberByName(view, f.member))
+    return { kind: 'clear', reason: `candidate ${f.member} does not exist` };
+  if (f.scheduled_at) return { kind: 'scheduled', at: f.scheduled_at };
+  return { kind: 'execute', candidate: f.member ?? null };
+}
+
+/** A switchover or failover request that is due now (not scheduled), if any. */
+export function activeFailover(view: ClusterView): { leader?: string; member?: string } | null {
+  const f = view.failover;
+  if (!f || (!f.leader && !f.member) || f.scheduled_at) return null;
+  return { leader: f.leader, member: f.member };
+}

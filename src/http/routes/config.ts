@@ -1,0 +1,146 @@
+/**
+ * PATCH /config and PUT /config: change the dynamic configuration in the DCS, as Patroni's
+ * do_PATCH_config / do_PUT_config do (merge rules in ../patch-config.ts).
+ *
+ * Bodies: patronictl sends JSON without a Content-Type, curl -d sends a form type, so this
+ * plugin (encapsulated: other routes keep fastify's parsers) reads every body as text and parses
+ * it here. Content-Length is required (411), the body must be a non-empty JSON object (400),
+ * and it may not exceed the server's bodyLimit (413).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ClusterView } from '../../cluster/view.ts';
+import {
+  cloneJson,
+  deepCompare,
+  isDict,
+  PyFloat,
+  parsePyJson,
+  patchConfig,
+  plainJson,
+} from '../patch-config.ts';
+import type { ApiContext } from '../server.ts';
+
+type Dict = Record<string, unknown>;
+
+/** Settings the HA loop reads as non-negative integers (seconds, bytes). */
+const INTEGER_SETTINGS = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover'] as const;
+
+/**
+ * Our deliberate departure from Patroni 3.x, which has no schema: a value the node cannot use for
+ * one of these settings (a string, a fraction, a negative number) would be written to the DCS and
+ * then silently replaced by a default on every node, so the cluster would run with timings nobody
+ * asked for. Such a request is refused with 400 before anything is written: never a half-applied
+ * change. `null` (delete: back to the default) is fine.
+ */
+export function invalidSetting(body: Dict): string | null {
+  for (const key of INTEGER_SETTINGS) {
+    if (!Object.hasOwn(body, key)) continue;
+    const v = body[key];
+    if (v === null) continue;
+    const n = v instanceof PyFloat ? v.value : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      return `Bad Request: ${key} must be a non-negative integer, got ${JSON.stringify(plainJson(v))}`;
+    }
+  }
+  return null;
+}
+
+function sendText(reply: FastifyReply, code: number, text: string): FastifyReply {
+  return reply.code(code).type('text/html; charset=utf-8').send(text);
+}
+
+/** The JSON object of a required body, or null after answering 411/400 (Patroni's _read_json_content). */
+function readBody(req: FastifyRequest, reply: FastifyReply): Dict | null {
+  if (req.headers['content-length'] === undefined) {
+    sendText(reply, 411, 'Length Required: a Content-Length header is required');
+    return null;
+  }
+  const raw = typeof req.body === 'string' ? req.body : '';
+  let parsed: unknown;
+  try {
+    parsed = raw.trim() === '' ? undefined : parsePyJson(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!isDict(parsed) || Object.keys(parsed).length === 0) {
+    sendText(reply, 400, 'Bad Request: body must be a non-empty JSON object');
+    return null;
+  }
+  const invalid = invalidSetting(parsed);
+  if (invalid !== null) {
+    sendText(reply, 400, invalid);
+    return null;
+  }
+  return parsed;
+}
+
+export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
+  const { ctx } = opts;
+
+  // Any Content-Type (or none): the raw text, parsed in readBody. Scoped to this plugin.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  // Only the size limit is ours to phrase; anything else goes on to the server's error handler.
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendText(
+        reply,
+        413,
+        `Payload Too Large: the body may not exceed ${app.initialConfig.bodyLimit} bytes`,
+      );
+    }
+    throw err;
+  });
+
+  const freshCluster = async (reply: FastifyReply): Promise<ClusterView | null> => {
+    try {
+      return await ctx.ops.getCluster();
+    } catch {
+      sendText(reply, 503, 'Service Unavailable: DCS is not accessible');
+      return null;
+    }
+  };
+
+  app.patch('/config', { config: { mutating: true } }, async (req, reply) => {
+    const patch = readBody(req, reply);
+    if (patch === null) return reply;
+    const cluster = await freshCluster(reply);
+    if (cluster === null) return reply;
+    const current = cluster.config;
+    if (!current || !current.index || current.index === '0') {
+      return sendText(reply, 503, 'Service Unavailable: the cluster has no configuration in the DCS');
+    }
+    const data = cloneJson(current.data);
+    if (patchConfig(data, patch)) {
+      let written: boolean;
+      try {
+        written = await ctx.ops.setConfig(plainJson(data) as Dict, current.index);
+      } catch {
+        return sendText(reply, 503, 'Service Unavailable: DCS is not accessible');
+      }
+      // Someone else changed /config since our read (compare-and-set on its mod_revision).
+      if (!written) return sendText(reply, 409, 'Conflict');
+    }
+    ctx.ops.wake();
+    return reply.code(200).send(plainJson(data));
+  });
+
+  app.put('/config', { config: { mutating: true } }, async (req, reply) => {
+    const body = readBody(req, reply);
+    if (body === null) return reply;
+    const cluster = await freshCluster(reply);
+    if (cluster === null) return reply;
+    // Patroni 3.0.2 crashes here when /config is absent; later versions write it: so do we.
+    if (!cluster.config || !deepCompare(body, cluster.config.data)) {
+      let written = false;
+      try {
+        written = await ctx.ops.setConfig(plainJson(body) as Dict);
+      } catch {
+        written = false;
+      }
+      if (!written) return sendText(reply, 502, 'Bad Gateway: could not write the configuration to the DCS');
+    }
+    return reply.code(200).send(plainJson(body));
+  });
+}
