@@ -9,6 +9,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClusterView } from '../../cluster/view.ts';
+import { toInt } from '../../config/scalars.ts';
 import {
   cloneJson,
   deepCompare,
@@ -27,10 +28,12 @@ const INTEGER_SETTINGS = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_f
 
 /**
  * Our deliberate departure from Patroni 3.x, which has no schema: a value the node cannot use for
- * one of these settings (a string, a fraction, a negative number) would be written to the DCS and
- * then silently replaced by a default on every node, so the cluster would run with timings nobody
- * asked for. Such a request is refused with 400 before anything is written: never a half-applied
- * change. `null` (delete: back to the default) is fine.
+ * one of these settings (`"30s"`, `true`, a negative number) would be written to the DCS and then
+ * silently replaced by the default on every node (dynamicConfigFrom), and a fraction would be
+ * truncated, so the cluster would run with timings nobody asked for. Such a request is refused
+ * with 400 before anything is written: never a half-applied change. What the node reads as the
+ * same integer (an integral string such as `"30"`, `30.0`) is accepted, and `null` (delete:
+ * back to the default) is fine.
  */
 export function invalidSetting(body: Dict): string | null {
   for (const key of INTEGER_SETTINGS) {
@@ -38,7 +41,8 @@ export function invalidSetting(body: Dict): string | null {
     const v = body[key];
     if (v === null) continue;
     const n = v instanceof PyFloat ? v.value : v;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    const int = typeof n === 'number' && !Number.isInteger(n) ? undefined : toInt(n);
+    if (int === undefined || int < 0) {
       return `Bad Request: ${key} must be a non-negative integer, got ${JSON.stringify(plainJson(v))}`;
     }
   }
@@ -108,7 +112,7 @@ export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     const cluster = await freshCluster(reply);
     if (cluster === null) return reply;
     const current = cluster.config;
-    if (!current || !current.index || current.index === '0') {
+    if (!current?.index || current.index === '0') {
       return sendText(reply, 503, 'Service Unavailable: the cluster has no configuration in the DCS');
     }
     const data = cloneJson(current.data);
