@@ -7,7 +7,7 @@
  *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both] [--kill-window loop_wait|refresh]
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ const LEADER_POLL_MS = 50;
 const READY_POLL_MS = 100;
 const SETTLE_ON_NEW_PRIMARY_MS = 3000;
 const BOOTSTRAP_TIMEOUT_MS = 120_000;
+const WRITABLE_PROBE_MS = 200;
 
 interface Profile {
   name: 'slow' | 'fast';
@@ -189,6 +190,66 @@ function pollLeaderKey(endpoint: string, scope: string): { changes: LeaderChange
 }
 
 // ---------------------------------------------------------------------------------------------
+// Writability probe: the writer sticks to the first writable node it finds, so it would not see a
+// second primary that stays up. This asks every surviving node `pg_is_in_recovery()` every
+// WRITABLE_PROBE_MS over its own connection (reconnecting on error) and records who was writable.
+
+interface WritableSeen {
+  first: number;
+  last: number;
+  samples: number;
+}
+
+function probeWritable(nodes: ClusterNode[]): { seen: Map<string, WritableSeen>; stop(): Promise<void> } {
+  const seen = new Map<string, WritableSeen>();
+  let stopping = false;
+  const probeOne = async (n: ClusterNode) => {
+    let client: pg.Client | null = null;
+    while (!stopping) {
+      const started = now();
+      try {
+        if (!client) {
+          client = new pg.Client({
+            host: '127.0.0.1',
+            port: n.pgPort,
+            user: SUPERUSER.username,
+            password: SUPERUSER.password,
+            database: 'postgres',
+            connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+            query_timeout: QUERY_TIMEOUT_MS,
+          });
+          client.on('error', () => {});
+          await client.connect();
+        }
+        const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+        if (r.rows[0]?.r === false) {
+          const at = now();
+          const s = seen.get(n.name);
+          if (s) {
+            s.last = at;
+            s.samples++;
+          } else seen.set(n.name, { first: at, last: at, samples: 1 });
+        }
+      } catch {
+        const c = client;
+        client = null;
+        void c?.end().catch(() => {});
+      }
+      await sleep(Math.max(0, WRITABLE_PROBE_MS - (now() - started)));
+    }
+    await client?.end().catch(() => {});
+  };
+  const done = Promise.all(nodes.map(probeOne));
+  return {
+    seen,
+    stop: async () => {
+      stopping = true;
+      await done;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // One run.
 
 interface RunResult {
@@ -206,6 +267,8 @@ interface RunResult {
   newPrimary: string | null;
   /** Every node that acknowledged a write after the kill, in order (more than one: split brain). */
   newPrimaries: string[];
+  /** Surviving nodes seen writable by the probe after the kill (first/last relative to the kill, s). */
+  writableAfterKill: Record<string, { firstS: number; lastS: number; samples: number }>;
   /** All times below are relative to the kill instant (s). */
   lastOldAckS: number | null;
   leaderKeyGoneS: number | null;
@@ -306,6 +369,7 @@ async function oneRun(
     oldPrimary: null,
     newPrimary: null,
     newPrimaries: [],
+    writableAfterKill: {},
     lastOldAckS: null,
     leaderKeyGoneS: null,
     newLeaderKeyS: null,
@@ -327,6 +391,7 @@ async function oneRun(
   activeCluster = cluster;
   let writer: Writer | null = null;
   let poller: ReturnType<typeof pollLeaderKey> | null = null;
+  let prober: ReturnType<typeof probeWritable> | null = null;
   try {
     await cluster.init();
 
@@ -357,6 +422,7 @@ async function oneRun(
     const delayMs = Math.max(500, Math.random() * result.killWindowS * 1000); // ≥ a few acks on the old primary
     result.delayBeforeKillS = secs(delayMs);
     await sleep(delayMs);
+    prober = probeWritable(cluster.nodes.filter((n) => n.name !== old.name));
     const killedAt = now();
     await cluster.killNode(old.name);
 
@@ -364,6 +430,7 @@ async function oneRun(
     const recovered = await waitForNewPrimaryWrites(writer, old.pgPort, (3 * ttl + 60) * 1000);
     await writer.stop();
     await poller.stop();
+    await prober.stop();
     const rel = (t: number | undefined) => (t === undefined ? null : secs(t - killedAt));
     const acks = writer.acks;
     const onOld = acks.filter((a) => a.port === old.pgPort);
@@ -375,6 +442,13 @@ async function oneRun(
     result.firstWriterErrors = writer.errors.slice(0, 3).map((e) => `${e.port}: ${e.message}`);
     result.lastOldAckS = rel(onOld.at(-1)?.at);
     result.firstNewAckS = rel(onNew[0]?.at);
+    for (const [name, w] of prober.seen) {
+      result.writableAfterKill[name] = {
+        firstS: secs(w.first - killedAt)!,
+        lastS: secs(w.last - killedAt)!,
+        samples: w.samples,
+      };
+    }
     result.leaderChanges = poller.changes.map((c) => ({ atS: secs(c.at - killedAt)!, value: c.value }));
     const afterKill = poller.changes.filter((c) => c.at >= killedAt);
     result.leaderKeyGoneS = rel(afterKill.find((c) => c.value !== old.name)?.at);
@@ -413,7 +487,13 @@ async function oneRun(
   } finally {
     await writer?.stop().catch(() => {});
     await poller?.stop().catch(() => {});
-    if (!result.ok || (result.lostAckedRows ?? 0) > 0) result.logExcerpt = logExcerpt(cluster);
+    await prober?.stop().catch(() => {});
+    const anomaly =
+      !result.ok ||
+      (result.lostAckedRows ?? 0) > 0 ||
+      result.newPrimaries.length > 1 ||
+      Object.keys(result.writableAfterKill).length > 1;
+    if (anomaly) result.logExcerpt = logExcerpt(cluster);
     await cluster.stop().catch((err) => console.error(`stop: ${(err as Error).message}`));
     activeCluster = null;
     // Keep the node logs; the data directories are large.
@@ -451,7 +531,13 @@ const COLUMNS: Array<{ head: string; get: (r: RunResult) => number | null; digit
 ];
 
 function summaryTable(results: RunResult[]): string {
-  const head = ['profile', 'run', ...COLUMNS.map((c) => c.head), 'old primary→nodes writable after kill'];
+  const head = [
+    'profile',
+    'run',
+    ...COLUMNS.map((c) => c.head),
+    'old primary→nodes that acked after kill',
+    'writable after kill (probe)',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
   for (const name of ['slow', 'fast'] as const) {
@@ -459,13 +545,14 @@ function summaryTable(results: RunResult[]): string {
     if (rs.length === 0) continue;
     for (const r of rs) {
       const status = r.ok ? `${r.oldPrimary}→${r.newPrimaries.join('→')}` : `FAILED: ${r.failure}`;
-      row([name, String(r.run), ...COLUMNS.map((c) => fmt(c.get(r), c.digits)), status]);
+      const writable = Object.keys(r.writableAfterKill).join(', ') || '—';
+      row([name, String(r.run), ...COLUMNS.map((c) => fmt(c.get(r), c.digits)), status, writable]);
     }
     const ok = rs.filter((r) => r.ok);
     const meds = COLUMNS.map((c) =>
       fmt(median(ok.map(c.get).filter((x): x is number => x !== null)), c.digits),
     );
-    row([`**${name}**`, `**median (${ok.length}/${rs.length} ok)**`, ...meds.map((m) => `**${m}**`), '']);
+    row([`**${name}**`, `**median (${ok.length}/${rs.length} ok)**`, ...meds.map((m) => `**${m}**`), '', '']);
   }
   return lines.join('\n');
 }
@@ -557,7 +644,8 @@ async function main(): Promise<void> {
         r.ok
           ? `  bootstrap ${fmt(r.bootstrapS)} s, outage ${fmt(r.outageS)} s ` +
               `(lease gone +${fmt(r.leaderKeyGoneS)} s, new key +${fmt(r.newLeaderKeyS)} s, ` +
-              `first write +${fmt(r.firstNewAckS)} s), lost ${r.lostAckedRows}/${r.ackedRows}`
+              `first write +${fmt(r.firstNewAckS)} s), lost ${r.lostAckedRows}/${r.ackedRows}, ` +
+              `acked after kill by ${r.newPrimaries.join(',')}, writable after kill ${Object.keys(r.writableAfterKill).join(',')}`
           : `  FAILED: ${r.failure}`,
       );
     }
@@ -567,7 +655,13 @@ async function main(): Promise<void> {
   const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(outDir, { recursive: true });
   const suffix = window === 'loop_wait' ? '' : `-kill-window-${window}`;
-  const out = resolve(outDir, `failover-${startedAt.toISOString().slice(0, 10)}${suffix}.json`);
+  // Never overwrite an earlier dataset: a second batch on the same day gets its start time appended.
+  const day = startedAt.toISOString().slice(0, 10);
+  let out = resolve(outDir, `failover-${day}${suffix}.json`);
+  if (existsSync(out)) {
+    const hhmm = startedAt.toISOString().slice(11, 16).replace(':', '');
+    out = resolve(outDir, `failover-${day}-${hhmm}${suffix}.json`);
+  }
   const doc = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -580,6 +674,7 @@ async function main(): Promise<void> {
       leaderPollMs: LEADER_POLL_MS,
       readyPollMs: READY_POLL_MS,
       settleOnNewPrimaryMs: SETTLE_ON_NEW_PRIMARY_MS,
+      writableProbeMs: WRITABLE_PROBE_MS,
       killWindow: window,
       profiles: profiles.map((p) => ({ name: p.name, ...p.dcs })),
     },
