@@ -113,6 +113,7 @@ export const electionMachine = setup({
     refreshInterval: ({ context }) => refreshIntervalMs(context.settings),
     leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
     retrySoon: ({ context }) => retryStepMs(context.settings),
+    standBack: ({ context }) => context.settings.ttl * 1000,
   },
   guards: {
     startsAsHolder: ({ context }) => context.holdsLockAtStart,
@@ -449,7 +450,34 @@ export const electionMachine = setup({
     released: {
       description: 'Gave the lock up on request (shutdown or switchover).',
       entry: ['notifyReleased', assign({ pendingRelease: null })],
-      always: [{ guard: 'frozen', target: 'resigned' }, { target: 'follower' }],
+      always: [{ guard: 'frozen', target: 'resigned' }, { target: 'standingBack' }],
+    },
+
+    standingBack: {
+      description:
+        'Just gave the lock up: neither reclaim it (the watch may still show our name) nor race for it until someone else has taken it, or a ttl has passed.',
+      entry: assign({
+        view: ({ context }) =>
+          context.view.leader?.name === context.name ? { ...context.view, leader: null } : context.view,
+      }),
+      on: {
+        CLUSTER: [
+          {
+            guard: ({ context, event }) =>
+              event.view.leader !== null && event.view.leader.name !== context.name,
+            target: 'follower',
+            actions: 'storeView',
+          },
+          {
+            actions: assign({
+              view: ({ context, event }) =>
+                event.view.leader?.name === context.name ? { ...event.view, leader: null } : event.view,
+            }),
+          },
+        ],
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
+      after: { standBack: 'follower' },
     },
 
     resigned: {

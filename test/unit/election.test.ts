@@ -232,6 +232,22 @@ describe('election machine', () => {
     expect(h.calls.acquire).toBe(0);
   });
 
+  it('after giving the lock up it neither reclaims nor races until someone else holds it', async () => {
+    const h = harness({}, true);
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'RELEASE', lastLsn: 7 });
+    await settle();
+    // The watch still shows our own name for a moment, then no leader at all.
+    h.send({ type: 'CLUSTER', view: leaderView('a') });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await advance(h.clock, 5_000, 500);
+    expect(h.calls.update).toBe(0);
+    expect(h.calls.acquire).toBe(0);
+    h.send({ type: 'CLUSTER', view: leaderView('b') });
+    await settle();
+    expect(h.child().getSnapshot().value).toBe('follower');
+  });
+
   it('reclaims a key that still carries its name after an agent restart', async () => {
     const h = harness({});
     h.send({ type: 'FACTS', facts });

@@ -120,7 +120,8 @@ async function api(k: Knobs): Promise<FastifyInstance> {
     settings: () => ({ ttl: 30, loop_wait: 10 }),
     nextRun: () => k.nextRun ?? NOW + 10_000,
     now: () => k.now ?? NOW,
-    config: () => makeNodeConfig({ name: 'pg1', pgPort: 5432, apiPort: 8008, dataDir: '/tmp/pgwarden-unused' }),
+    config: () =>
+      makeNodeConfig({ name: 'pg1', pgPort: 5432, apiPort: 8008, dataDir: '/tmp/pgwarden-unused' }),
     ops: new FakeOps(),
   });
   return app;

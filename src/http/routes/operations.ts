@@ -69,18 +69,22 @@ async function awaitOutcome(
 ): Promise<{ status: number; text: string }> {
   const deadline = ctx.now() + 2 * Math.max(10, ctx.settings().loop_wait) * 1000;
   const done = action === 'switchover' ? 'switched over' : 'failed over';
+  let seen = false;
   while (ctx.now() < deadline) {
     await sleep(100);
     const view = ctx.report().view;
     if (!view) continue;
     const now = view.leader?.name;
-    if (now && now !== oldLeader) {
+    // Done when the new leader runs writable (its member key says master), not merely holds the key.
+    const promoted = view.members.find((m) => m.name === now)?.data.role === 'master';
+    if (now && now !== oldLeader && promoted) {
       if (!candidate || candidate === now) return { status: 200, text: `Successfully ${done} to "${now}"` };
       return { status: 200, text: `${title(done)} to "${now}" instead of "${candidate}"` };
     }
-    if (now && (!view.failover || (!view.failover.leader && !view.failover.member))) {
-      return { status: 503, text: `${title(action)} failed` };
-    }
+    const pending = !!view.failover && !!(view.failover.leader || view.failover.member);
+    // The watch may not have shown our own write yet: "cleared" only counts after "seen".
+    if (pending) seen = true;
+    else if (seen && now && now === oldLeader) return { status: 503, text: `${title(action)} failed` };
   }
   return { status: 503, text: `${title(action)} status unknown` };
 }

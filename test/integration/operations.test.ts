@@ -1,0 +1,167 @@
+/**
+ * Operator actions over REST on a real cluster: switchover (immediate and scheduled), restart,
+ * reinitialize, reload, with Basic auth as patronictl sends it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ClusterNode, LocalCluster, REST_AUTH } from '../../src/local/cluster.ts';
+import { dumpLogs, etcdValue, eventually, inRecovery, sql } from '../helpers/cluster-tools.ts';
+
+vi.setConfig({ testTimeout: 120_000 });
+
+let cluster: LocalCluster;
+let dir: string;
+let failed = false;
+const auth = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
+
+async function call(node: ClusterNode, method: string, path: string, body?: unknown, withAuth = true) {
+  const headers: Record<string, string> = {};
+  if (withAuth) headers['authorization'] = auth;
+  const res = await fetch(`${node.apiUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+const leaderKey = () => etcdValue(cluster, 'ops', 'leader');
+const primary = () => cluster.nodes.find((n) => n.status?.role === 'master')!;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pgwarden-ops-'));
+  cluster = new LocalCluster({
+    dir,
+    nodes: 3,
+    scope: 'ops',
+    dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
+  });
+  await cluster.init();
+  await cluster.startAll();
+  expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
+});
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') failed = true;
+});
+
+afterAll(async () => {
+  if (failed) dumpLogs(cluster);
+  await cluster?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('operator actions on a real cluster', () => {
+  it('mutating endpoints want credentials', async () => {
+    const r = await call(cluster.nodes[0]!, 'POST', '/restart', {}, false);
+    expect(r).toEqual({ status: 401, text: 'no auth header received' });
+  });
+
+  it('switchover to a named candidate: the old leader follows it, no write is lost', async () => {
+    const old = primary();
+    const candidate = cluster.nodes.find((n) => n !== old)!;
+    await sql(old, 'CREATE TABLE ops_test (id int PRIMARY KEY)');
+    await sql(old, 'INSERT INTO ops_test VALUES (1)');
+    const started = Date.now();
+    const r = await call(old, 'POST', '/switchover', { leader: old.name, candidate: candidate.name });
+    expect(r).toEqual({ status: 200, text: `Successfully switched over to "${candidate.name}"` });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await leaderKey()).toBe(candidate.name);
+    expect(await inRecovery(candidate)).toBe(false);
+    expect(await sql(candidate, 'SELECT id FROM ops_test')).toEqual([{ id: 1 }]);
+    await sql(candidate, 'INSERT INTO ops_test VALUES (2)');
+    await eventually(
+      'the old leader streams from the new one',
+      async () => {
+        expect(await inRecovery(old)).toBe(true);
+        expect(await sql(old, 'SELECT count(*)::int AS n FROM ops_test')).toEqual([{ n: 2 }]);
+      },
+      60_000,
+    );
+    expect(JSON.parse((await etcdValue(cluster, 'ops', 'failover')) ?? '{}')).toEqual({});
+  });
+
+  it('switchover errors come back as Patroni words them', async () => {
+    await cluster.poll();
+    const leader = primary();
+    const other = cluster.nodes.find((n) => n !== leader)!;
+    expect(await call(leader, 'POST', '/switchover', { leader: other.name })).toEqual({
+      status: 412,
+      text: 'leader name does not match',
+    });
+    expect(await call(leader, 'POST', '/switchover', { leader: leader.name, candidate: 'nobody' })).toEqual({
+      status: 412,
+      text: 'candidate does not exists',
+    });
+    expect(await call(leader, 'DELETE', '/switchover')).toEqual({
+      status: 404,
+      text: 'no switchover is scheduled',
+    });
+  });
+
+  it('a scheduled switchover waits for its time, then happens', async () => {
+    await cluster.poll();
+    const leader = primary();
+    const candidate = cluster.nodes.find((n) => n !== leader)!;
+    const at = new Date(Date.now() + 4000).toISOString();
+    const r = await call(leader, 'POST', '/switchover', {
+      leader: leader.name,
+      candidate: candidate.name,
+      scheduled_at: at,
+    });
+    expect(r).toEqual({ status: 202, text: 'Switchover scheduled' });
+    const cluster1 = (await (await fetch(`${leader.apiUrl}/cluster`)).json()) as {
+      scheduled_switchover?: unknown;
+    };
+    expect(cluster1.scheduled_switchover).toMatchObject({ from: leader.name, to: candidate.name });
+    expect(await leaderKey()).toBe(leader.name);
+    await eventually(
+      'the scheduled switchover ran',
+      async () => expect(await leaderKey()).toBe(candidate.name),
+      30_000,
+    );
+  });
+
+  it('restart of a replica: a new postmaster, still a replica', async () => {
+    await cluster.waitUntilReady({ timeoutMs: 60_000 });
+    const replica = cluster.nodes.find((n) => n.status?.role === 'replica')!;
+    const before = replica.status?.postmaster_start_time;
+    expect(await call(replica, 'POST', '/restart', {})).toEqual({
+      status: 200,
+      text: 'restarted successfully',
+    });
+    const after = await cluster.fetchStatus(replica);
+    expect(after?.postmaster_start_time).not.toBe(before);
+    expect(after?.role).toBe('replica');
+    expect(await call(replica, 'POST', '/restart', { role: 'master' })).toEqual({
+      status: 503,
+      text: 'restart conditions are not satisfied',
+    });
+  });
+
+  it('reinitialize: refused on the leader, rebuilds a replica', async () => {
+    await cluster.waitUntilReady({ timeoutMs: 60_000 });
+    const leader = primary();
+    const replica = cluster.nodes.find((n) => n.status?.role === 'replica')!;
+    expect(await call(leader, 'POST', '/reinitialize', {})).toEqual({
+      status: 503,
+      text: 'I am the leader, can not reinitialize',
+    });
+    expect(await call(replica, 'POST', '/reinitialize', { force: true })).toEqual({
+      status: 200,
+      text: 'reinitialize started',
+    });
+    expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
+    expect(await sql(replica, 'SELECT count(*)::int AS n FROM ops_test')).toEqual([{ n: 2 }]);
+  });
+
+  it('reload is accepted', async () => {
+    expect(await call(cluster.nodes[0]!, 'POST', '/reload')).toEqual({
+      status: 202,
+      text: 'reload scheduled',
+    });
+  });
+});
