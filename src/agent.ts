@@ -82,6 +82,7 @@ export class Agent {
   private pgGeneration = 0;
   private scheduledRestart: { timer: unknown; published: Record<string, unknown> } | null = null;
   private scheduledSwitchover: { index: string; timer: unknown } | null = null;
+  private appliedParameters: string | null = null;
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -239,7 +240,14 @@ export class Agent {
   private applyDynamicConfig(data: Record<string, unknown> | null): NodeSettings {
     const d = dynamicConfigFrom(data ?? this.config.bootstrap.dcs, this.config);
     this.settings = nodeSettingsFrom(this.config, d);
-    this.pg.setParameters(d.postgresql.parameters);
+    const params = JSON.stringify(d.postgresql.parameters);
+    if (this.appliedParameters !== null && params !== this.appliedParameters) {
+      // Reloadable parameters apply now; the rest show up as pending_restart.
+      this.pg.reload(this.config, d.postgresql.parameters).catch((err) => this.log(`reload: ${err}`));
+    } else {
+      this.pg.setParameters(d.postgresql.parameters);
+    }
+    this.appliedParameters = params;
     return this.settings;
   }
 
@@ -249,8 +257,13 @@ export class Agent {
     const index = view.config?.index ?? null;
     if (index !== this.configIndex) {
       this.configIndex = index;
+      const ttlBefore = this.settings.ttl;
       this.applyDynamicConfig(view.config?.data ?? null);
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
+      // A new ttl needs a new lease: granted now, our keys move onto it at their next write.
+      if (this.settings.ttl !== ttlBefore) {
+        this.dcs.ensureLease(this.settings.ttl).catch((err) => this.log(`new lease for ttl: ${err}`));
+      }
     }
     this.actor.send({ type: 'CLUSTER', view });
     this.armScheduledSwitchover(view);

@@ -158,6 +158,46 @@ describe('operator actions on a real cluster', () => {
     expect(await sql(replica, 'SELECT count(*)::int AS n FROM ops_test')).toEqual([{ n: 2 }]);
   });
 
+  it('PATCH /config reaches every node: a new ttl moves the leader onto a new lease, nobody loses the lock', async () => {
+    await cluster.poll();
+    const leader = primary();
+    const r = await call(leader, 'PATCH', '/config', {
+      ttl: 20,
+      postgresql: { parameters: { work_mem: '8MB' } },
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text)).toMatchObject({
+      ttl: 20,
+      loop_wait: 2,
+      postgresql: { parameters: { work_mem: '8MB' } },
+    });
+    const leaseTtl = async () => {
+      const res = await fetch(`${cluster.etcdEndpoint}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from('/service/ops/leader').toString('base64') }),
+      });
+      const lease = ((await res.json()) as { kvs: Array<{ lease: string }> }).kvs[0]!.lease;
+      const t = await fetch(`${cluster.etcdEndpoint}/v3/lease/timetolive`, {
+        method: 'POST',
+        body: JSON.stringify({ ID: lease }),
+      });
+      return Number(((await t.json()) as { grantedTTL: string }).grantedTTL);
+    };
+    await eventually(
+      'the leader key sits on a 20 s lease',
+      async () => expect(await leaseTtl()).toBe(20),
+      30_000,
+    );
+    expect(await leaderKey()).toBe(leader.name);
+    for (const n of cluster.nodes) {
+      const cfg = (await (await fetch(`${n.apiUrl}/config`)).json()) as { ttl: number };
+      expect(cfg.ttl).toBe(20);
+      await eventually(`work_mem on ${n.name}`, async () =>
+        expect(await sql(n, 'SHOW work_mem')).toEqual([{ work_mem: '8MB' }]),
+      );
+    }
+  });
+
   it('reload is accepted', async () => {
     expect(await call(cluster.nodes[0]!, 'POST', '/reload')).toEqual({
       status: 202,
