@@ -10,7 +10,7 @@ const FALSE_WORDS = new Set(['off', 'false', 'no', '0']);
 export function parseBool(value: unknown): boolean | undefined {
   if (typeof value === 'boolean') return value;
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const word = String(value).trim().toLowerCase();
+  const word = String(value).toLowerCase(); // no trimming: Patroni's parse_bool does not strip either
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;
   return undefined;

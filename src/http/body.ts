@@ -18,12 +18,14 @@ export type BodyResult =
 export function jsonObjectBody(req: FastifyRequest, required: boolean): BodyResult {
   const length = req.headers['content-length'];
   const text = typeof req.body === 'string' ? req.body : '';
-  if (length === undefined && text === '') {
+  // Patroni reads exactly Content-Length bytes: without the header there is no body to read.
+  if (length === undefined) {
     return required ? { ok: false, status: 411, text: 'Length Required' } : { ok: true, value: {} };
   }
-  if (text.trim() === '') {
+  if (text === '') {
     return required ? { ok: false, status: 400, text: 'Bad Request: empty body' } : { ok: true, value: {} };
   }
+  if (text.trim() === '') return { ok: false, status: 400, text: 'Bad Request: empty body' };
   let value: unknown;
   try {
     value = JSON.parse(text);

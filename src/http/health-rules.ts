@@ -3,56 +3,11 @@
  * which status code a load balancer gets for a path and query.
  */
 import { isSyncStandby, type NodeReport } from '../cluster/report.ts';
+import { parseUnitInt } from '../cluster/units.ts';
 
-const UNITS: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-/** Patroni's `round_order` for byte units: a fractional value is rounded to whole units of the next one down. */
-const NEXT_SMALLER: Record<string, string> = { TB: 'GB', GB: 'MB', MB: 'kB', kB: 'B' };
-
-/** C `strtol(s, &end, 0)`: sign, then `0x` hex, leading-`0` octal or decimal. Null when no digits. */
-function strtol(s: string): { value: number; rest: string } | null {
-  const m = /^([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))/.exec(s);
-  if (!m) return null;
-  const [text, sign, hex, oct, dec] = m;
-  const magnitude =
-    hex !== undefined ? parseInt(hex, 16) : oct !== undefined ? parseInt(oct, 8) : Number(dec);
-  return { value: sign === '-' ? -magnitude : magnitude, rest: s.slice(text.length) };
-}
-
-/** Decimal floating point as Patroni's `strtod` reads it (no inf/nan). Null when nothing matches. */
-function strtod(s: string): { value: number; rest: string } | null {
-  const m = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/.exec(s);
-  return m ? { value: Number(m[0]), rest: s.slice(m[0].length) } : null;
-}
-
-/** Round half to even, as Python `round` and numpy `rint`. */
-function rint(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/**
- * `?lag=` values as Patroni `parse_int(value, 'B')`: an integer read like C strtol base 0 (re-read as a
- * float when followed by `.`, `e` or `E`), then an optional case-sensitive unit B/kB/MB/GB/TB (1024-based);
- * a fractional value is rounded half-to-even to whole units of the next smaller unit. Undefined: no limit.
- */
+/** `?lag=`: bytes, or a number with B/kB/MB/GB/TB, read like Patroni's parse_int. Undefined: no limit. */
 export function parseLag(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  let parsed = strtol(text);
-  const rest = parsed ? parsed.rest : text;
-  if (/^[.eE]/.test(rest)) parsed = strtod(text);
-  if (!parsed) return undefined;
-  const unit = parsed.rest.trim();
-  let n = parsed.value;
-  if (unit !== '') {
-    const factor = UNITS[unit];
-    if (factor === undefined) return undefined;
-    n *= factor;
-    const smaller = NEXT_SMALLER[unit];
-    if (smaller !== undefined) n = rint(n / UNITS[smaller]!) * UNITS[smaller]!;
-  }
-  const bytes = rint(n);
-  return Number.isFinite(bytes) ? bytes : undefined;
+  return value === undefined ? undefined : parseUnitInt(value, 'B');
 }
 
 export function replayedLocation(r: NodeReport): number {

@@ -545,7 +545,7 @@ describe('parseBool', () => {
     ['0', false],
     [0, false],
     [false, false],
-    [' yes ', true],
+    [' yes ', undefined], // Patroni's parse_bool does not strip
     ['y', undefined],
     ['2', undefined],
     ['', undefined],

@@ -112,13 +112,13 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
       if (leader && candidate && leader === candidate) {
         return text(reply, 400, 'Switchover target and source are the same');
       }
-      let at: Date | null = null;
+      let at: { at: Date; iso: string } | null = null;
       if (scheduledAt !== undefined && scheduledAt !== null && scheduledAt !== '') {
         if (!leader) return text(reply, 400, `Scheduled ${action} is possible only from a specific leader`);
         if (paused(view)) return text(reply, 400, `Can't schedule ${action} in the paused state`);
         const parsed = parseSchedule(scheduledAt, action, ctx.now());
         if (!parsed.ok) return text(reply, parsed.status, parsed.text);
-        at = parsed.at;
+        at = parsed;
       }
       if (paused(view) && !candidate) {
         return text(
@@ -136,7 +136,7 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
       const value: Record<string, unknown> = {};
       if (leader) value['leader'] = leader;
       if (candidate) value['member'] = candidate;
-      if (at) value['scheduled_at'] = at.toISOString().replace('Z', '+00:00');
+      if (at) value['scheduled_at'] = at.iso;
       const written = await ctx.ops.setFailover(value).catch(() => false);
       if (!written) return text(reply, 503, `failed to write ${action} key into DCS`);
       if (at) return text(reply, 202, `${title(action)} scheduled`);
