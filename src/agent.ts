@@ -50,6 +50,7 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
     maximum_lag_on_failover: d.maximum_lag_on_failover,
     check_timeline: d.check_timeline,
     synchronous_mode: d.synchronous_mode,
+    paused: d.pause,
     use_pg_rewind: d.postgresql.use_pg_rewind,
     use_slots: d.postgresql.use_slots,
     primary_start_timeout: d.primary_start_timeout,

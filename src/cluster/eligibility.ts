@@ -31,6 +31,8 @@ export interface PeerStatus {
 
 export interface EligibilitySettings {
   maximum_lag_on_failover: number;
+  /** Dynamic `pause`: maintenance mode. */
+  paused?: boolean;
   check_timeline: boolean;
   synchronous_mode: boolean;
 }
@@ -58,10 +60,13 @@ export function judgeHealthiest(
     }
     return yes('postgres is running as primary');
   }
+  // Maintenance mode: nothing fails over by itself (a named switchover candidate still may).
+  const requested = activeFailover(view);
+  if (settings.paused && requested?.member !== me.name) return no('the cluster is paused');
   if (me.nofailover) return no('tagged nofailover');
 
   // A requested switchover or failover names who should win, as long as that member is alive.
-  const request = activeFailover(view);
+  const request = requested;
   if (request?.member === me.name) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);

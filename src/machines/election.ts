@@ -14,6 +14,8 @@ import { type ClusterView, emptyClusterView } from '../cluster/view.ts';
 
 export interface ElectionSettings {
   ttl: number;
+  /** Maintenance mode: no automatic failover. */
+  paused?: boolean;
   loop_wait: number;
   retry_timeout: number;
   maximum_lag_on_failover: number;
@@ -126,6 +128,7 @@ export const electionMachine = setup({
       const l = context.view.leader;
       return (
         !!next &&
+        !context.settings.paused &&
         !!context.facts?.streaming &&
         !next.streaming &&
         next.running &&

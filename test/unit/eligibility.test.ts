@@ -85,4 +85,19 @@ describe('judgeHealthiest', () => {
       true,
     );
   });
+
+  it('in maintenance mode nobody races, except a named switchover candidate', () => {
+    const paused = { ...settings, paused: true };
+    expect(judgeHealthiest(view(), me, [], paused)).toEqual({
+      healthiest: false,
+      reason: 'the cluster is paused',
+    });
+    const failover = { index: '3', member: 'a' };
+    expect(judgeHealthiest(view({ failover }), me, [], paused)).toEqual({
+      healthiest: true,
+      reason: 'I am the switchover candidate',
+    });
+    // A running primary keeps (or takes back) the lock even when paused.
+    expect(judgeHealthiest(view(), { ...me, inRecovery: false }, [], paused).healthiest).toBe(true);
+  });
 });
