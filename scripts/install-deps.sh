@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's demo and tests need on a fresh Debian machine with Node 20:
-# PostgreSQL 15, etcd 3.4 and the npm packages. Idempotent: installs only what is missing.
+# PostgreSQL 15, etcd 3.4, the npm packages and, with --test, Patroni's patronictl.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
+# The real patronictl (3.0.2) drives a pgwarden cluster in the compatibility tests (--test).
+if [ "${1:-}" = "--test" ]; then [ -x /usr/bin/patronictl ] || need+=(patroni); fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "pgwarden needs ${need[*]}: run as root, or: sudo apt-get install -y ${need[*]}" >&2

@@ -3,7 +3,7 @@
 # integration on real etcd + PostgreSQL). Ends with the line `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh || exit 1
+bash scripts/install-deps.sh --test || exit 1
 
 echo "== npm run check"
 npm run -s check || { echo "0 passed, 1 failed"; exit 1; }
