@@ -17,13 +17,14 @@ import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
-import { type ClusterView, memberByName } from './cluster/view.ts';
+import { type ClusterView, type Failover, memberByName } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
+import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { type NodeDownVerdict, probeNodeDown } from './transport/liveness-probe.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
@@ -40,6 +41,14 @@ export interface AgentOptions {
   serveApi?: boolean;
   /** How often PostgreSQL's status is sampled (ms). */
   pgPollMs?: number;
+}
+
+interface ScheduledRestart {
+  request: RestartRequest;
+  /** What the member key and /patroni show. */
+  published: Record<string, unknown>;
+  /** A postmaster that restarted meanwhile makes the scheduled restart moot. */
+  postmasterStart: string | null;
 }
 
 export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
@@ -81,8 +90,8 @@ export class Agent {
   private publishing = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
-  private scheduledRestart: { timer: unknown; published: Record<string, unknown> } | null = null;
-  private scheduledSwitchover: { index: string; timer: unknown } | null = null;
+  private readonly restartScheduler;
+  private readonly switchoverScheduler;
   private appliedParameters: string | null = null;
   private closed = false;
   private readonly done: Promise<void>;
@@ -114,6 +123,19 @@ export class Agent {
       },
       inspect: opts.journal ? (ev: InspectionEvent) => opts.journal!.inspect(ev) : undefined,
     });
+    const inspect = opts.journal ? (ev: InspectionEvent) => opts.journal!.inspect(ev) : undefined;
+    this.restartScheduler = createActor(scheduledActionMachine<ScheduledRestart>(), {
+      clock: this.clock,
+      inspect,
+    });
+    this.restartScheduler.on('due', (e) => this.onRestartDue(e.payload));
+    this.restartScheduler.start();
+    this.switchoverScheduler = createActor(scheduledActionMachine<Failover>(), {
+      clock: this.clock,
+      inspect,
+    });
+    this.switchoverScheduler.on('due', (e) => void this.onSwitchoverDue(e.payload, e.lateMs));
+    this.switchoverScheduler.start();
     this.done = new Promise((resolve) => {
       this.actor.subscribe({ complete: () => resolve(), error: () => resolve() });
     });
@@ -272,37 +294,35 @@ export class Agent {
   }
 
   /**
-   * A scheduled switchover, on the leader: when its time comes the request is rewritten without
-   * `scheduled_at` (compare-and-set), and from then on it is an ordinary switchover for every
-   * node's machine. One that is long overdue (agent was down) is dropped, as Patroni does.
+   * A scheduled switchover, on the leader: the switchover scheduler holds it; when its time
+   * comes the request is rewritten without `scheduled_at` (compare-and-set), and from then on it
+   * is an ordinary switchover for every node's machine. One that is long overdue (the agent was
+   * down) is dropped, as Patroni does.
    */
   private armScheduledSwitchover(view: ClusterView): void {
     const f = view.failover;
-    const mine =
-      this.actor.getSnapshot().context.isLeader &&
-      f?.scheduled_at &&
-      (!f.leader || f.leader === this.config.name);
+    const isLeader = this.actor.getSnapshot().context.isLeader;
+    const mine = isLeader && f?.scheduled_at && (!f.leader || f.leader === this.config.name);
     if (!mine || !f) {
-      if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
-      this.scheduledSwitchover = null;
+      if (this.switchoverScheduler.getSnapshot().context.pending)
+        this.switchoverScheduler.send({ type: 'CANCEL' });
       return;
     }
-    if (this.scheduledSwitchover?.index === f.index) return;
-    if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
     const at = Date.parse(f.scheduled_at!);
-    const delay = Number.isNaN(at) ? -Infinity : at - this.clock.now();
-    const due = async () => {
-      this.scheduledSwitchover = null;
-      const { scheduled_at: _, index, ...request } = f;
-      const stale = delay < -1.5 * this.settings.loop_wait * 1000;
-      this.log(stale ? 'dropping a stale scheduled switchover' : 'scheduled switchover is due');
-      await this.dcs.setFailover(stale ? {} : request, index).catch((err) => this.log(`/failover: ${err}`));
-    };
-    if (delay <= 0) {
-      void due();
-      return;
-    }
-    this.scheduledSwitchover = { index: f.index, timer: this.clock.setTimeout(() => void due(), delay) };
+    this.switchoverScheduler.send({
+      type: 'SCHEDULE',
+      id: f.index,
+      atMs: Number.isNaN(at) ? 0 : at,
+      nowMs: this.clock.now(),
+      payload: f,
+    });
+  }
+
+  private async onSwitchoverDue(f: Failover, lateMs: number): Promise<void> {
+    const { scheduled_at: _, index, ...request } = f;
+    const stale = lateMs > 1.5 * this.settings.loop_wait * 1000;
+    this.log(stale ? 'dropping a stale scheduled switchover' : 'scheduled switchover is due');
+    await this.dcs.setFailover(stale ? {} : request, index).catch((err) => this.log(`/failover: ${err}`));
   }
 
   /**
@@ -361,7 +381,7 @@ export class Agent {
       dcsLastSeen: this.dcsLastSeen,
       paused: this.view?.config?.data['pause'] === true,
       synchronousMode: this.settings.synchronous_mode,
-      scheduledRestart: this.scheduledRestart?.published ?? null,
+      scheduledRestart: this.restartScheduler.getSnapshot().context.pending?.payload.published ?? null,
     };
   }
 
@@ -500,35 +520,46 @@ export class Agent {
   }
 
   private scheduleRestart(request: RestartRequest): ActionResult {
-    if (this.scheduledRestart) return { status: 409, text: 'Another restart is already scheduled' };
+    if (this.restartScheduler.getSnapshot().context.pending) {
+      return { status: 409, text: 'Another restart is already scheduled' };
+    }
     const at = request.schedule!;
     const postmasterStart = this.pgStatus?.postmasterStartTime ?? null;
-    const timer = this.clock.setTimeout(
-      () => {
-        this.scheduledRestart = null;
-        void this.publish(true);
-        // A postmaster restarted meanwhile already did what was asked.
-        if ((this.pgStatus?.postmasterStartTime ?? null) !== postmasterStart) return;
-        if (!this.restartConditionsMet(request)) return;
-        this.log('restart initiated (scheduled)');
-        this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null });
-      },
-      Math.max(0, at.getTime() - this.clock.now()),
-    );
     const published: Record<string, unknown> = { schedule: isoTimestamp(at) };
     for (const key of ['role', 'postgres_version', 'restart_pending', 'timeout'] as const) {
       if (request[key] !== undefined) published[key] = request[key];
     }
     if (postmasterStart) published['postmaster_start_time'] = postmasterStart;
-    this.scheduledRestart = { timer, published };
+    this.restartScheduler.send({
+      type: 'SCHEDULE',
+      id: `restart@${at.getTime()}`,
+      atMs: at.getTime(),
+      nowMs: this.clock.now(),
+      payload: { request, published, postmasterStart },
+    });
     void this.publish(true);
     return { status: 202, text: 'Restart scheduled' };
   }
 
+  /** The restart scheduler says it is time: restart unless the postmaster restarted meanwhile. */
+  private onRestartDue(due: ScheduledRestart): void {
+    void this.publish(true);
+    if ((this.pgStatus?.postmasterStartTime ?? null) !== due.postmasterStart) {
+      this.log('scheduled restart dropped: postgres was restarted meanwhile');
+      return;
+    }
+    if (!this.restartConditionsMet(due.request)) {
+      this.log('scheduled restart dropped: restart conditions are not satisfied');
+      return;
+    }
+    this.log('restart initiated (scheduled)');
+    this.actor.send({ type: 'RESTART', timeoutSeconds: due.request.timeout ?? null });
+  }
+
   cancelScheduledRestart(): ActionResult {
-    if (!this.scheduledRestart) return { status: 404, text: 'no restarts are scheduled' };
-    this.clock.clearTimeout(this.scheduledRestart.timer);
-    this.scheduledRestart = null;
+    if (!this.restartScheduler.getSnapshot().context.pending)
+      return { status: 404, text: 'no restarts are scheduled' };
+    this.restartScheduler.send({ type: 'CANCEL' });
     void this.publish(true);
     return { status: 200, text: 'scheduled restart deleted' };
   }
@@ -655,8 +686,8 @@ export class Agent {
     }
     this.closed = true;
     for (const id of this.timers) this.clock.clearTimeout(id);
-    if (this.scheduledSwitchover) this.clock.clearTimeout(this.scheduledSwitchover.timer);
-    if (this.scheduledRestart) this.clock.clearTimeout(this.scheduledRestart.timer);
+    this.restartScheduler.stop();
+    this.switchoverScheduler.stop();
     this.timers.clear();
     this.stopWatch?.();
     this.actor.stop();

@@ -1,0 +1,102 @@
+/**
+ * One action waiting for its time: a scheduled restart, or a scheduled switchover. Time comes
+ * only from the actor clock (`after`), the wall-clock "now" only inside the SCHEDULE event, so
+ * the same machine runs in production, in the simulator and in tests.
+ *
+ *   idle ──SCHEDULE──► waiting ──(at − now elapsed)──► idle, emits `due`
+ *     ▲                   │
+ *     └──────CANCEL───────┘            a second SCHEDULE while waiting: emits `conflict`
+ */
+import { assign, emit, setup } from 'xstate';
+
+export interface Scheduled<P> {
+  /** Identifies what is scheduled (e.g. the /failover key's mod_revision), so a repeat is not a conflict. */
+  id: string;
+  /** Epoch ms it is due at, and the sender's clock reading when it scheduled it. */
+  atMs: number;
+  nowMs: number;
+  payload: P;
+}
+
+export type ScheduledActionEvent<P> = ({ type: 'SCHEDULE' } & Scheduled<P>) | { type: 'CANCEL'; id?: string };
+
+export type ScheduledActionEmitted<P> =
+  | { type: 'due'; id: string; payload: P; lateMs: number }
+  | { type: 'conflict'; id: string }
+  | { type: 'cancelled'; id: string }
+  | { type: 'nothing-to-cancel' };
+
+export function scheduledActionMachine<P>() {
+  return setup({
+    types: {
+      context: {} as { pending: Scheduled<P> | null },
+      events: {} as ScheduledActionEvent<P>,
+      emitted: {} as ScheduledActionEmitted<P>,
+    },
+    delays: {
+      untilDue: ({ context }) => Math.max(0, (context.pending?.atMs ?? 0) - (context.pending?.nowMs ?? 0)),
+    },
+    guards: {
+      sameAsPending: ({ context, event }) => event.type === 'SCHEDULE' && event.id === context.pending?.id,
+      cancelsPending: ({ context, event }) =>
+        event.type === 'CANCEL' && (event.id === undefined || event.id === context.pending?.id),
+    },
+  }).createMachine({
+    id: 'scheduledAction',
+    context: { pending: null },
+    initial: 'idle',
+    states: {
+      idle: {
+        on: {
+          SCHEDULE: {
+            target: 'waiting',
+            actions: assign({
+              pending: ({ event }) => ({
+                id: event.id,
+                atMs: event.atMs,
+                nowMs: event.nowMs,
+                payload: event.payload,
+              }),
+            }),
+          },
+          CANCEL: { actions: emit({ type: 'nothing-to-cancel' }) },
+        },
+      },
+      waiting: {
+        description: 'Armed: fires when its time comes unless cancelled first.',
+        after: {
+          untilDue: {
+            target: 'idle',
+            actions: [
+              emit(({ context }) => ({
+                type: 'due' as const,
+                id: context.pending!.id,
+                payload: context.pending!.payload,
+                lateMs: Math.max(0, context.pending!.nowMs - context.pending!.atMs),
+              })),
+              assign({ pending: null }),
+            ],
+          },
+        },
+        on: {
+          SCHEDULE: [
+            { guard: 'sameAsPending' },
+            {
+              actions: emit(({ event }) => ({ type: 'conflict' as const, id: (event as { id: string }).id })),
+            },
+          ],
+          CANCEL: [
+            {
+              guard: 'cancelsPending',
+              target: 'idle',
+              actions: [
+                emit(({ context }) => ({ type: 'cancelled' as const, id: context.pending!.id })),
+                assign({ pending: null }),
+              ],
+            },
+          ],
+        },
+      },
+    },
+  });
+}
