@@ -189,6 +189,7 @@ export const nodeMachine = setup({
     mayBootstrap: ({ context }) => context.view.initialize === null && !context.tags.nofailover,
     isLeader: ({ context }) => context.isLeader,
     notLeader: ({ context }) => !context.isLeader,
+    paused: ({ context }) => context.settings.paused === true,
     pgRunning: ({ context }) => context.pg?.running ?? false,
     pgDown: ({ context }) => context.pg !== null && !context.pg.running,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
@@ -461,7 +462,16 @@ export const nodeMachine = setup({
                     : `following a different leader because i am not the healthiest node: ${event.verdict.reason}`,
               }),
             },
-            STOP: '#node.active.stopping',
+            STOP: [
+              {
+                // Maintenance mode: the agent goes, PostgreSQL and the leader key stay as they are.
+                guard: 'paused',
+                target: '#node.stopped',
+                // Leaving `active` stops the election with it: no release, no more racing.
+                actions: { type: 'say', params: { message: 'paused: leaving postgres running' } },
+              },
+              { target: '#node.active.stopping' },
+            ],
             WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
             // Only a settled replica or primary takes these; anything else is mid-action.
             RESTART: {
@@ -527,6 +537,11 @@ export const nodeMachine = setup({
               ],
               on: {
                 PG_STATUS: [
+                  {
+                    guard: ({ event, context }) => !event.status.running && context.settings.paused === true,
+                    target: 'stoppedWhilePaused',
+                    actions: ['storePg', 'forwardFacts'],
+                  },
                   {
                     guard: ({ event }) => !event.status.running,
                     target: 'crashed',
@@ -668,7 +683,10 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
-                { guard: 'notLeader', target: 'demoting' },
+                {
+                  guard: ({ context }) => !context.isLeader && context.settings.paused !== true,
+                  target: 'demoting',
+                },
                 { guard: 'switchoverRequested', target: 'switchingOver' },
                 { guard: 'failoverKeyToClear', target: 'clearingFailover' },
               ],
@@ -678,6 +696,12 @@ export const nodeMachine = setup({
                   actions: assign({ restartTimeout: ({ event }) => event.timeoutSeconds }),
                 },
                 PG_STATUS: [
+                  {
+                    // Paused: nobody restarts it; the lock goes, since a stopped primary cannot hold it.
+                    guard: ({ event, context }) => !event.status.running && context.settings.paused === true,
+                    target: 'releasingWhilePaused',
+                    actions: ['storePg', 'forwardFacts'],
+                  },
                   {
                     guard: ({ event }) => !event.status.running,
                     target: 'restartingPrimary',
@@ -776,6 +800,41 @@ export const nodeMachine = setup({
                     loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
                   },
                 },
+              },
+            },
+
+            releasingWhilePaused: {
+              description: 'Paused and the primary stopped: give the lock up, start nothing.',
+              entry: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+              on: {
+                LEADERSHIP_RELEASED: { target: 'stoppedWhilePaused', actions: assign({ isLeader: false }) },
+              },
+              after: { loopWait: { target: 'stoppedWhilePaused', actions: assign({ isLeader: false }) } },
+            },
+
+            stoppedWhilePaused: {
+              description:
+                'Maintenance mode: PostgreSQL is down and stays down until resumed (or started by hand).',
+              entry: [
+                assign({ pgState: 'stopped' }),
+                { type: 'say', params: { message: 'PAUSE: postgres is not running' } },
+              ],
+              always: [{ guard: ({ context }) => context.settings.paused !== true, target: 'boot' }],
+              on: {
+                PG_STATUS: [
+                  {
+                    guard: ({ event }) => event.status.running,
+                    target: 'boot',
+                    actions: ['storePg', 'forwardFacts'],
+                  },
+                  { actions: ['storePg', 'forwardFacts'] },
+                ],
+                SETTINGS: {
+                  target: 'stoppedWhilePaused',
+                  reenter: true,
+                  actions: ['storeSettings', 'forwardSettings'],
+                },
+                REINITIALIZE: 'reinitializing',
               },
             },
 

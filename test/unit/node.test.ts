@@ -627,3 +627,49 @@ describe('node machine: shutdown', () => {
     expect(h.ctx().pgState).toBe('stopped');
   });
 });
+
+describe('node machine: maintenance mode (pause)', () => {
+  const paused = { settings: { paused: true } };
+
+  it('a replica whose PostgreSQL stops is not restarted while paused, and is once resumed', async () => {
+    const h = await replicaOfB(paused);
+    const mark = h.calls.length;
+    await h.pgStatus({ ...stoppedPg });
+    await advance(h.clock, 30_000, 1000);
+    expect(h.snap().value).toEqual({ active: { running: 'stoppedWhilePaused' } });
+    expect(h.nodeCalls(mark)).toEqual([]);
+    h.actor.send({ type: 'SETTINGS', settings: { ...settings, paused: false } });
+    await settle();
+    expect(h.nodeCalls(mark)).toContain('startPostgres');
+  });
+
+  it('a primary that loses the lock while paused keeps running', async () => {
+    const h = await bootstrappedPrimary(paused);
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    expect(h.nodeCalls(mark)).not.toContain('stopPostgres');
+  });
+
+  it('a primary whose PostgreSQL stops while paused gives the lock up and starts nothing', async () => {
+    const h = await bootstrappedPrimary(paused);
+    const mark = h.calls.length;
+    await h.pgStatus({ ...stoppedPg });
+    await advance(h.clock, 15_000, 500);
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.snap().value).toEqual({ active: { running: 'stoppedWhilePaused' } });
+    expect(h.nodeCalls(mark)).not.toContain('startPostgres');
+  });
+
+  it('shutting down while paused leaves PostgreSQL running and the leader key alone', async () => {
+    const h = await bootstrappedPrimary(paused);
+    const mark = h.calls.length;
+    h.actor.send({ type: 'STOP' });
+    await settle();
+    expect(h.snap().value).toBe('stopped');
+    expect(h.nodeCalls(mark)).toEqual([]);
+    expect(h.count('deleteLeader')).toBe(0);
+  });
+});
