@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { NodeReport } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
+import { registerOpenApi } from './openapi.ts';
 import type { Operations } from './operations.ts';
 import { configRoutes } from './routes/config.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -35,6 +36,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ...serverOptions(ctx.config()),
   });
   await app.register(securityPlugin, { ctx });
+  // Before the routes: GET /openapi.json describes every route registered after it.
+  await registerOpenApi(app);
   await app.register(monitoringRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(configRoutes, { ctx });

@@ -10,6 +10,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClusterView } from '../../cluster/view.ts';
 import { toInt } from '../../config/scalars.ts';
+import { documented, jsonBody, jsonResponse, textResponse } from '../openapi.ts';
 import {
   cloneJson,
   deepCompare,
@@ -78,6 +79,70 @@ function readBody(req: FastifyRequest, reply: FastifyReply): Dict | null {
   return parsed;
 }
 
+const CONFIG_PROPERTIES = {
+  ttl: { type: 'integer', minimum: 0, description: 'Leader lock TTL, seconds.' },
+  loop_wait: { type: 'integer', minimum: 0, description: 'Seconds between HA loop runs.' },
+  retry_timeout: { type: 'integer', minimum: 0, description: 'DCS and PostgreSQL retry timeout, seconds.' },
+  maximum_lag_on_failover: {
+    type: 'integer',
+    minimum: 0,
+    description: 'Bytes a replica may lag behind and still be promoted.',
+  },
+  pause: { type: 'boolean', description: 'Maintenance mode: no automatic failover.' },
+  synchronous_mode: { type: 'boolean' },
+  postgresql: { type: 'object', additionalProperties: true, description: 'parameters, use_pg_rewind, ...' },
+};
+
+const BODY_400 = [
+  'Bad Request: body must be a non-empty JSON object',
+  'Bad Request: <setting> must be a non-negative integer, got <value>',
+];
+
+function configSchema(method: 'PATCH' | 'PUT') {
+  const patch = method === 'PATCH';
+  const response: Record<string, unknown> = {
+    200: jsonResponse(patch ? 'The configuration after the merge.' : 'The configuration written.'),
+    400: textResponse(
+      'The body is not a non-empty JSON object, or ttl, loop_wait, retry_timeout or ' +
+        'maximum_lag_on_failover is not a non-negative integer (nothing is written).',
+      BODY_400,
+    ),
+    411: textResponse('No Content-Length header.', ['Length Required: a Content-Length header is required']),
+    413: textResponse('The body exceeds the server limit.', [
+      'Payload Too Large: the body may not exceed <bodyLimit> bytes',
+    ]),
+  };
+  if (patch) {
+    response['409'] = textResponse('The configuration changed in the DCS since it was read.', ['Conflict']);
+    response['503'] = textResponse('The DCS cannot be read, or holds no configuration.', [
+      'Service Unavailable: DCS is not accessible',
+      'Service Unavailable: the cluster has no configuration in the DCS',
+    ]);
+  } else {
+    response['502'] = textResponse('The configuration could not be written.', [
+      'Bad Gateway: could not write the configuration to the DCS',
+    ]);
+    response['503'] = textResponse('The DCS cannot be read.', ['Service Unavailable: DCS is not accessible']);
+  }
+  return documented({
+    summary: patch ? 'Change the dynamic configuration' : 'Replace the dynamic configuration',
+    description: patch
+      ? "Merges the body into the cluster's dynamic configuration in the DCS, as Patroni's PATCH " +
+        '/config (`patronictl edit-config`): objects are merged key by key, `null` deletes a key. ' +
+        'The write is a compare-and-set on the configuration read.'
+      : "Replaces the cluster's dynamic configuration in the DCS with the body, as Patroni's PUT " +
+        '/config (written when it differs; also when the DCS holds none yet).',
+    tags: ['config'],
+    body: jsonBody(
+      patch
+        ? 'Settings to change (read as JSON whatever the Content-Type; `null` removes a setting).'
+        : 'The whole new configuration (read as JSON whatever the Content-Type).',
+      CONFIG_PROPERTIES,
+    ),
+    response,
+  });
+}
+
 export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
 
@@ -106,7 +171,7 @@ export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     }
   };
 
-  app.patch('/config', { config: { mutating: true } }, async (req, reply) => {
+  app.patch('/config', { config: { mutating: true }, ...configSchema('PATCH') }, async (req, reply) => {
     const patch = readBody(req, reply);
     if (patch === null) return reply;
     const cluster = await freshCluster(reply);
@@ -130,7 +195,7 @@ export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     return reply.code(200).send(plainJson(data));
   });
 
-  app.put('/config', { config: { mutating: true } }, async (req, reply) => {
+  app.put('/config', { config: { mutating: true }, ...configSchema('PUT') }, async (req, reply) => {
     const body = readBody(req, reply);
     if (body === null) return reply;
     const cluster = await freshCluster(reply);

@@ -10,6 +10,7 @@ import {
   PATRONI_WIRE_VERSION,
   PGWARDEN_VERSION,
 } from '../../cluster/report.ts';
+import { documented } from '../openapi.ts';
 import { pyFloatRepr } from '../patch-config.ts';
 import type { ApiContext } from '../server.ts';
 
@@ -274,7 +275,22 @@ export function renderMetrics(r: NodeReport, now: number): string {
 
 export async function metricsRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
-  app.get('/metrics', async (_req, reply) =>
-    reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.report(), ctx.now())),
+  app.get(
+    '/metrics',
+    documented({
+      summary: 'Prometheus metrics',
+      description:
+        "Prometheus text exposition (format 0.0.4): Patroni's metrics (`patroni_*`, in Patroni's " +
+        "order, with its HELP texts and `{scope,name}` labels), then pgwarden's own (`pgwarden_*`). " +
+        'Built from memory: no SQL, no DCS read.',
+      tags: ['metrics'],
+      response: {
+        200: {
+          description: 'The metrics.',
+          content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } },
+        },
+      },
+    }),
+    async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.report(), ctx.now())),
   );
 }

@@ -2,20 +2,73 @@
 import type { FastifyInstance } from 'fastify';
 import { statusDocument } from '../../cluster/report.ts';
 import { clusterAsJson } from '../cluster-json.ts';
+import { documented, jsonArrayResponse, jsonResponse, textResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
 
 export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
-  app.get('/patroni', async () => statusDocument(ctx.report()));
-  app.get('/cluster', async (_req, reply) => {
-    const r = ctx.report();
-    if (!r.view) return reply.code(503).send({ error: 'DCS is not accessible' });
-    return clusterAsJson(r.view, r.scope);
-  });
-  app.get('/history', async () => ctx.report().view?.history ?? []);
-  app.get('/config', async (_req, reply) => {
-    const config = ctx.report().view?.config;
-    if (!config) return reply.code(502).type('text/html').send('Bad Gateway');
-    return config.data;
-  });
+  app.get(
+    '/patroni',
+    documented({
+      summary: 'Status of this node',
+      description:
+        "The node's status document, as Patroni's GET /patroni: state, role, PostgreSQL timeline and " +
+        'WAL positions, replication, pending restart, tags, the Patroni version it is compatible with ' +
+        '(plus a `pgwarden` object). Answered from memory.',
+      tags: ['monitoring'],
+      response: { 200: jsonResponse('The status document.') },
+    }),
+    async () => statusDocument(ctx.report()),
+  );
+  app.get(
+    '/cluster',
+    documented({
+      summary: 'Members of the cluster',
+      description:
+        "The cluster as the node last saw it in the DCS, as Patroni's GET /cluster (what " +
+        '`patronictl list` shows): members with role, state, host, port, timeline and lag, and a ' +
+        'scheduled switchover, if any.',
+      tags: ['monitoring'],
+      response: {
+        200: jsonResponse('`{"members": [...], "scope": ...}`.'),
+        503: jsonResponse('The node has no view of the DCS: `{"error": "DCS is not accessible"}`.'),
+      },
+    }),
+    async (_req, reply) => {
+      const r = ctx.report();
+      if (!r.view) return reply.code(503).send({ error: 'DCS is not accessible' });
+      return clusterAsJson(r.view, r.scope);
+    },
+  );
+  app.get(
+    '/history',
+    documented({
+      summary: 'Timeline history',
+      description:
+        "The cluster's timeline history, as Patroni's GET /history: one " +
+        '`[timeline, lsn, reason, timestamp, new leader]` entry per promotion.',
+      tags: ['monitoring'],
+      response: {
+        200: jsonArrayResponse('The history entries (empty when unknown).', { type: 'array', items: {} }),
+      },
+    }),
+    async () => ctx.report().view?.history ?? [],
+  );
+  app.get(
+    '/config',
+    documented({
+      summary: 'Dynamic configuration',
+      description: 'The dynamic configuration stored in the DCS (`/config` key), as the node last saw it.',
+      tags: ['config'],
+      response: {
+        200: jsonResponse('The configuration object.'),
+        502: textResponse('The node has no configuration from the DCS.', ['Bad Gateway']),
+      },
+    }),
+    async (_req, reply) => {
+      const config = ctx.report().view?.config;
+      if (!config) return reply.code(502).type('text/html').send('Bad Gateway');
+      return config.data;
+    },
+  );
 }
