@@ -15,6 +15,7 @@ import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './acto
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
+import { nextSyncStep } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
 import { type ClusterView, type Failover, memberByName } from './cluster/view.ts';
@@ -59,6 +60,8 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
     maximum_lag_on_failover: d.maximum_lag_on_failover,
     check_timeline: d.check_timeline,
     synchronous_mode: d.synchronous_mode,
+    synchronous_mode_strict: d.synchronous_mode_strict,
+    synchronous_node_count: d.synchronous_node_count,
     paused: d.pause,
     use_pg_rewind: d.postgresql.use_pg_rewind,
     use_slots: d.postgresql.use_slots,
@@ -93,6 +96,9 @@ export class Agent {
   private readonly restartScheduler;
   private readonly switchoverScheduler;
   private appliedParameters: string | null = null;
+  private dynamicParameters: Record<string, string | number | boolean> = {};
+  /** synchronous_standby_names as this node last set it ('' unless it is the synchronous leader). */
+  private syncGuc = '';
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -166,9 +172,19 @@ export class Agent {
           if (input.upstream) await this.changing(() => pg.follow(input.upstream!, input.timeoutSeconds));
         },
       ),
-      promote: fromPromise<void, { timeoutSeconds: number }>(({ input }) =>
-        this.changing(() => pg.promote(input.timeoutSeconds)),
-      ),
+      promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
+        if (this.settings.synchronous_mode) {
+          // Before writing anything: /sync names only us, and PostgreSQL waits for nobody yet
+          // (or for anybody, in strict mode) until the sync manager picks standbys.
+          const sync = this.view?.sync;
+          if (!(await this.dcs.setSyncState(this.config.name, [], sync?.index))) {
+            throw new Error('postponing promotion: /sync was changed by somebody else');
+          }
+          this.syncGuc = this.settings.synchronous_mode_strict ? '*' : '';
+          await this.applyParameters();
+        }
+        await this.changing(() => pg.promote(input.timeoutSeconds));
+      }),
       afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         // Slots first: the other replicas are already reconnecting to us.
         if (this.settings.use_slots) await pg.syncSlots(desiredSlots(input.view, this.config.name));
@@ -263,15 +279,42 @@ export class Agent {
   private applyDynamicConfig(data: Record<string, unknown> | null): NodeSettings {
     const d = dynamicConfigFrom(data ?? this.config.bootstrap.dcs, this.config);
     this.settings = nodeSettingsFrom(this.config, d);
-    const params = JSON.stringify(d.postgresql.parameters);
-    if (this.appliedParameters !== null && params !== this.appliedParameters) {
-      // Reloadable parameters apply now; the rest show up as pending_restart.
-      this.pg.reload(this.config, d.postgresql.parameters).catch((err) => this.log(`reload: ${err}`));
-    } else {
-      this.pg.setParameters(d.postgresql.parameters);
-    }
-    this.appliedParameters = params;
+    this.dynamicParameters = d.postgresql.parameters;
+    this.applyParameters();
     return this.settings;
+  }
+
+  /**
+   * Server parameters = dynamic /config merged with local, plus synchronous_standby_names, which
+   * only the synchronous leader sets. Written at the next start, or reloaded now when changed.
+   */
+  private applyParameters(): Promise<void> {
+    const params = { ...this.dynamicParameters, synchronous_standby_names: this.syncGuc };
+    const text = JSON.stringify(params);
+    if (this.appliedParameters !== null && text !== this.appliedParameters) {
+      this.appliedParameters = text;
+      // Reloadable parameters apply now; the rest show up as pending_restart.
+      return this.pg.reload(this.config, params).catch((err) => this.log(`reload: ${err}`));
+    }
+    this.appliedParameters = text;
+    this.pg.setParameters(params);
+    return Promise.resolve();
+  }
+
+  /** One step of synchronous replication management (leader only; see src/cluster/sync.ts). */
+  private async manageSync(view: ClusterView, pg: PostgresStatus): Promise<void> {
+    const step = nextSyncStep(view, this.config.name, pg.replication, this.syncGuc, this.settings);
+    if (step.kind === 'none') return;
+    if (step.kind === 'set-guc') {
+      this.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
+      this.syncGuc = step.value;
+      await this.applyParameters();
+    } else if (step.kind === 'write-sync') {
+      this.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
+      await this.dcs.setSyncState(this.config.name, step.standbys, view.sync?.index);
+    } else {
+      await this.dcs.deleteSyncState(view.sync?.index);
+    }
   }
 
   private onView(view: ClusterView): void {
@@ -411,6 +454,11 @@ export class Agent {
           if (this.settings.use_slots) await this.pg.syncSlots(slots);
           this.lastSlots = key;
         }
+        await this.manageSync(this.view, pg);
+      } else if (!report.isLeader && this.syncGuc !== '') {
+        // Not the leader (any more): PostgreSQL must not wait for standbys of a cluster we do not lead.
+        this.syncGuc = '';
+        await this.applyParameters();
       }
     } catch (err) {
       this.log(`publish: ${(err as Error).message}`);

@@ -39,6 +39,10 @@ export interface Dcs {
   setConfig(value: Record<string, unknown>, index?: string): Promise<boolean>;
   setFailover(value: Record<string, unknown>, index?: string): Promise<boolean>;
   setStatus(status: Status): Promise<boolean>;
+  /** /sync = {leader, sync_standby}; with `index`, only if its mod_revision still equals it. */
+  setSyncState(leader: string | null, syncStandby: readonly string[], index?: string): Promise<boolean>;
+  /** Drop /sync (synchronous mode turned off); with `index`, compare-and-delete. */
+  deleteSyncState(index?: string): Promise<boolean>;
   setHistory(history: readonly HistoryLine[]): Promise<boolean>;
   /** Fresh read of the whole prefix. */
   getCluster(): Promise<ClusterView>;

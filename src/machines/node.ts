@@ -26,6 +26,8 @@ import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/vi
 import { type ElectionSettings, electionMachine } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
+  synchronous_mode_strict: boolean;
+  synchronous_node_count: number;
   use_pg_rewind: boolean;
   use_slots: boolean;
   primary_start_timeout: number;

@@ -20,6 +20,8 @@ const settings: NodeSettings = {
   maximum_lag_on_failover: 1048576,
   check_timeline: false,
   synchronous_mode: false,
+  synchronous_mode_strict: false,
+  synchronous_node_count: 1,
   use_pg_rewind: true,
   use_slots: true,
   primary_start_timeout: 300,

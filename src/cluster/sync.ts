@@ -1,0 +1,103 @@
+/**
+ * Synchronous replication on the leader (Patroni's process_sync_replication), as one pure step
+ * at a time: which standbys should be synchronous, and in which order the GUC and `/sync` move
+ * so that `/sync` never names a node that PostgreSQL does not wait for.
+ *
+ *   - a node leaves `/sync` before it leaves synchronous_standby_names;
+ *   - it joins `/sync` only after PostgreSQL reports it as `sync` (it has every acknowledged commit).
+ */
+import type { WalSender } from '../actors/postgres.ts';
+import type { ClusterView } from './view.ts';
+
+export interface SyncSettings {
+  synchronous_mode: boolean;
+  synchronous_mode_strict: boolean;
+  synchronous_node_count: number;
+}
+
+export type SyncStep =
+  | { kind: 'none' }
+  /** Write /sync = { leader: me, sync_standby } (compare-and-set on the index seen). */
+  | { kind: 'write-sync'; standbys: string[]; reason: string }
+  /** Set synchronous_standby_names and reload PostgreSQL. */
+  | { kind: 'set-guc'; value: string; reason: string }
+  /** Synchronous mode was turned off: drop /sync (CAS). */
+  | { kind: 'delete-sync' };
+
+function quoteName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `name`, `N (a,b)` (priority syntax), `*` in strict mode with nobody, '' otherwise. */
+export function syncStandbyNames(names: readonly string[], strict: boolean): string {
+  if (names.length === 0) return strict ? '*' : '';
+  if (names.length === 1) return quoteName(names[0]!);
+  return `${names.length} (${names.map(quoteName).join(',')})`;
+}
+
+/** Standbys that may be synchronous, best first: streaming, a running member, not nosync. */
+export function syncCandidates(view: ClusterView, me: string, replication: readonly WalSender[]): string[] {
+  const members = new Map(view.members.map((m) => [m.name, m]));
+  return replication
+    .filter((r) => r.state === 'streaming' && r.application_name !== me)
+    .filter((r) => {
+      const m = members.get(r.application_name);
+      return m !== undefined && m.data.state === 'running' && m.data.tags?.nosync !== true;
+    })
+    .sort((a, b) => {
+      const nofailover = (r: WalSender) =>
+        members.get(r.application_name)?.data.tags?.nofailover === true ? 1 : 0;
+      const syncFirst = (r: WalSender) => (r.sync_state === 'sync' ? 0 : 1);
+      return (
+        nofailover(a) - nofailover(b) ||
+        syncFirst(a) - syncFirst(b) ||
+        (b.flush_lsn ?? 0) - (a.flush_lsn ?? 0) ||
+        a.application_name.localeCompare(b.application_name)
+      );
+    })
+    .map((r) => r.application_name);
+}
+
+export function nextSyncStep(
+  view: ClusterView,
+  me: string,
+  replication: readonly WalSender[],
+  currentGuc: string,
+  settings: SyncSettings,
+): SyncStep {
+  if (!settings.synchronous_mode) {
+    if (view.sync) return { kind: 'delete-sync' };
+    if (currentGuc !== '') return { kind: 'set-guc', value: '', reason: 'synchronous_mode is off' };
+    return { kind: 'none' };
+  }
+  const listed = view.sync?.leader === me ? [...view.sync.sync_standby].sort() : [];
+  if (view.sync?.leader !== me) {
+    // First thing as a synchronous leader: claim /sync with nobody in it.
+    return { kind: 'write-sync', standbys: [], reason: 'taking over /sync as the new leader' };
+  }
+  const picked = syncCandidates(view, me, replication).slice(0, Math.max(1, settings.synchronous_node_count));
+  const pickedSet = new Set(picked);
+  // 1. Nobody stays in /sync whom PostgreSQL will stop waiting for.
+  const keep = listed.filter((n) => pickedSet.has(n));
+  if (keep.length !== listed.length) {
+    return { kind: 'write-sync', standbys: keep, reason: 'dropping standbys that are no longer synchronous' };
+  }
+  // 2. PostgreSQL waits for the picked ones.
+  const guc = syncStandbyNames(picked, settings.synchronous_mode_strict);
+  if (guc !== currentGuc) return { kind: 'set-guc', value: guc, reason: 'synchronous standbys changed' };
+  // 3. A standby joins /sync once PostgreSQL reports it synchronous.
+  const confirmed = replication
+    .filter(
+      (r) => pickedSet.has(r.application_name) && (r.sync_state === 'sync' || r.sync_state === 'quorum'),
+    )
+    .map((r) => r.application_name)
+    .sort();
+  if (confirmed.join(',') !== listed.join(',')) {
+    return {
+      kind: 'write-sync',
+      standbys: confirmed,
+      reason: 'synchronous standbys confirmed by PostgreSQL',
+    };
+  }
+  return { kind: 'none' };
+}
