@@ -257,13 +257,26 @@ export const electionMachine = setup({
 
     racing: {
       description: 'Nobody holds the lock: find out whether this node is the healthiest.',
-      initial: 'probing',
+      initial: 'deciding',
       on: {
         CLUSTER: { actions: 'storeView' },
         RELEASE: { target: 'released', actions: 'requestRelease' },
         FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
       },
       states: {
+        deciding: {
+          always: [
+            {
+              // The named switchover candidate need not ask anyone: the request already chose it.
+              guard: ({ context }) =>
+                context.facts !== null &&
+                judgeHealthiest(context.view, context.facts, [], context.settings).reason ===
+                  'I am the switchover candidate',
+              target: 'acquiring',
+            },
+            { target: 'probing' },
+          ],
+        },
         probing: {
           always: { guard: ({ context }) => !(context.facts?.running ?? false), target: '#election.waiting' },
           invoke: {

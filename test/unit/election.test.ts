@@ -111,6 +111,19 @@ describe('election machine', () => {
     expect(h.child().getSnapshot().value).toEqual({ leader: { holding: 'idle' } });
   });
 
+  it('the named switchover candidate takes the free lock without asking its peers', async () => {
+    const h = harness({});
+    h.send({ type: 'FACTS', facts });
+    h.send({
+      type: 'CLUSTER',
+      view: { ...emptyClusterView, failover: { index: '4', leader: 'b', member: 'a' } },
+    });
+    await settle();
+    expect(h.calls.peers).toBe(0);
+    expect(h.calls.acquire).toBe(1);
+    expect(h.received.map((e) => e.type)).toContain('LEADERSHIP_ACQUIRED');
+  });
+
   it('does not race while a leader exists, and never with nofailover', async () => {
     const h = harness({});
     h.send({ type: 'CLUSTER', view: leaderView('b') });
