@@ -113,11 +113,11 @@ describe('election machine', () => {
 
   it('the named switchover candidate takes the free lock without asking its peers', async () => {
     const h = harness({});
-    h.send({ type: 'FACTS', facts });
     h.send({
       type: 'CLUSTER',
       view: { ...emptyClusterView, failover: { index: '4', leader: 'b', member: 'a' } },
     });
+    h.send({ type: 'FACTS', facts });
     await settle();
     expect(h.calls.peers).toBe(0);
     expect(h.calls.acquire).toBe(1);
