@@ -326,6 +326,7 @@ export class Agent {
       const ttlBefore = this.settings.ttl;
       this.applyDynamicConfig(view.config?.data ?? null);
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
+      this.dcs.setRetryTimeout(this.settings.retry_timeout);
       // A new ttl needs a new lease: granted now, our keys move onto it at their next write.
       if (this.settings.ttl !== ttlBefore) {
         this.dcs.ensureLease(this.settings.ttl).catch((err) => this.log(`new lease for ttl: ${err}`));

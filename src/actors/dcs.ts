@@ -13,6 +13,8 @@ export class DcsError extends Error {
 }
 
 export interface Dcs {
+  /** Dynamic retry_timeout: how long any one call may take (retries included). */
+  setRetryTimeout(seconds: number): void;
   /** Grants (or re-grants) this node's lease with `ttl` seconds; returns its id. */
   ensureLease(ttl: number): Promise<string>;
   /** Keeps the lease alive. Resolves false when the lease is gone (expired or revoked). */

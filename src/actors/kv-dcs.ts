@@ -93,7 +93,7 @@ export class KvDcs implements Dcs {
   readonly prefix: string;
   protected readonly clock: Clock;
   private readonly log: (msg: string) => void;
-  private readonly retryTimeoutMs: number;
+  private retryTimeoutMs: number;
   private ttl = 30;
   private lease: string | null = null;
   private leaseTtl = 0;
@@ -129,6 +129,11 @@ export class KvDcs implements Dcs {
   }
 
   /** New dynamic `ttl`: drop the lease so the next ensureLease grants one with the new TTL. */
+  /** Dynamic retry_timeout: the budget of every call from now on. */
+  setRetryTimeout(seconds: number): void {
+    this.retryTimeoutMs = seconds * 1000;
+  }
+
   setTtl(ttl: number): void {
     if (ttl === this.ttl && this.leaseTtl === ttl) return;
     this.ttl = ttl;
