@@ -3,7 +3,7 @@ import { EtcdDcs } from '../actors/etcd-dcs.ts';
 import { Journal } from '../actors/journal.ts';
 import { PostgresProcess } from '../actors/postgres-process.ts';
 import { Agent } from '../agent.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigError, dynamicConfigFrom, loadConfig } from '../config/load.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { CliError } from './errors.ts';
 
@@ -34,7 +34,8 @@ export async function runNode(file: string, opts: NodeCommandOptions): Promise<n
     hosts: config.etcd3.hosts.map((h) => `${config.etcd3.protocol}://${h}`),
     namespace: config.namespace,
     scope: config.scope,
-    retryTimeoutSeconds: 10,
+    // Until /config is read, bootstrap.dcs (or Patroni's default) is the best guess.
+    retryTimeoutSeconds: dynamicConfigFrom(config.bootstrap.dcs, config).retry_timeout,
     log,
   });
   const postgres = new PostgresProcess({ config, log });
