@@ -1,7 +1,9 @@
 /** What integration tests ask of a running LocalCluster: SQL on a node, etcd keys, bounded waits. */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { type ClusterNode, type LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
+import { type ClusterNode, LocalCluster, type LocalClusterOptions, SUPERUSER } from '../../src/local/cluster.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,4 +74,44 @@ export function dumpLogs(cluster: LocalCluster | undefined, lines = 40): void {
     }
     process.stderr.write(`\n===== ${n.name} log (tail) =====\n${log}\n`);
   }
+}
+
+/**
+ * One LocalCluster per test file: started before the tests (ready or the file fails), agent logs
+ * printed if any test failed, stopped and removed after. Returns a getter for the cluster.
+ */
+export function useLocalCluster(
+  options: Omit<LocalClusterOptions, 'dir'>,
+  hooks: {
+    beforeAll: (fn: () => Promise<void>) => void;
+    afterAll: (fn: () => Promise<void>) => void;
+    afterEach: (fn: (ctx: { task: { result?: { state?: string } } }) => void) => void;
+  },
+  waitReady = true,
+): () => LocalCluster {
+  let cluster: LocalCluster | undefined;
+  let dir: string | undefined;
+  let failed = false;
+  hooks.beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `pgwarden-${options.scope ?? 'it'}-`));
+    cluster = new LocalCluster({ ...options, dir });
+    await cluster.init();
+    await cluster.startAll();
+    if (waitReady && !(await cluster.waitUntilReady({ timeoutMs: 60_000 }))) {
+      dumpLogs(cluster);
+      throw new Error('the cluster did not become ready within 60 s');
+    }
+  });
+  hooks.afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
+  hooks.afterAll(async () => {
+    if (failed) dumpLogs(cluster);
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster is not started yet');
+    return cluster;
+  };
 }

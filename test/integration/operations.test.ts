@@ -2,18 +2,17 @@
  * Operator actions over REST on a real cluster: switchover (immediate and scheduled), restart,
  * reinitialize, reload, with Basic auth as patronictl sends it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, LocalCluster, REST_AUTH } from '../../src/local/cluster.ts';
-import { dumpLogs, etcdValue, eventually, inRecovery, sql } from '../helpers/cluster-tools.ts';
+import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
+import { etcdValue, eventually, inRecovery, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
-let cluster: LocalCluster;
-let dir: string;
-let failed = false;
+const clusterOf = useLocalCluster(
+  { nodes: 3, scope: 'ops', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { beforeAll, afterAll, afterEach },
+);
+
 const auth = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
 
 async function call(node: ClusterNode, method: string, path: string, body?: unknown, withAuth = true) {
@@ -28,41 +27,18 @@ async function call(node: ClusterNode, method: string, path: string, body?: unkn
   return { status: res.status, text: await res.text() };
 }
 
-const leaderKey = () => etcdValue(cluster, 'ops', 'leader');
-const primary = () => cluster.nodes.find((n) => n.status?.role === 'master')!;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pgwarden-ops-'));
-  cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: 'ops',
-    dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
-  });
-  await cluster.init();
-  await cluster.startAll();
-  expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
-});
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  if (failed) dumpLogs(cluster);
-  await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const leaderKey = () => etcdValue(clusterOf(), 'ops', 'leader');
+const primary = () => clusterOf().nodes.find((n) => n.status?.role === 'master')!;
 
 describe('operator actions on a real cluster', () => {
   it('mutating endpoints want credentials', async () => {
-    const r = await call(cluster.nodes[0]!, 'POST', '/restart', {}, false);
+    const r = await call(clusterOf().nodes[0]!, 'POST', '/restart', {}, false);
     expect(r).toEqual({ status: 401, text: 'no auth header received' });
   });
 
   it('switchover to a named candidate: the old leader follows it, no write is lost', async () => {
     const old = primary();
-    const candidate = cluster.nodes.find((n) => n !== old)!;
+    const candidate = clusterOf().nodes.find((n) => n !== old)!;
     await sql(old, 'CREATE TABLE ops_test (id int PRIMARY KEY)');
     await sql(old, 'INSERT INTO ops_test VALUES (1)');
     const started = Date.now();
@@ -81,13 +57,13 @@ describe('operator actions on a real cluster', () => {
       },
       60_000,
     );
-    expect(JSON.parse((await etcdValue(cluster, 'ops', 'failover')) ?? '{}')).toEqual({});
+    expect(JSON.parse((await etcdValue(clusterOf(), 'ops', 'failover')) ?? '{}')).toEqual({});
   });
 
   it('switchover errors come back as Patroni words them', async () => {
-    await cluster.poll();
+    await clusterOf().poll();
     const leader = primary();
-    const other = cluster.nodes.find((n) => n !== leader)!;
+    const other = clusterOf().nodes.find((n) => n !== leader)!;
     expect(await call(leader, 'POST', '/switchover', { leader: other.name })).toEqual({
       status: 412,
       text: 'leader name does not match',
@@ -103,9 +79,9 @@ describe('operator actions on a real cluster', () => {
   });
 
   it('a scheduled switchover waits for its time, then happens', async () => {
-    await cluster.poll();
+    await clusterOf().poll();
     const leader = primary();
-    const candidate = cluster.nodes.find((n) => n !== leader)!;
+    const candidate = clusterOf().nodes.find((n) => n !== leader)!;
     const at = new Date(Date.now() + 4000).toISOString();
     const r = await call(leader, 'POST', '/switchover', {
       leader: leader.name,
@@ -126,14 +102,14 @@ describe('operator actions on a real cluster', () => {
   });
 
   it('restart of a replica: a new postmaster, still a replica', async () => {
-    await cluster.waitUntilReady({ timeoutMs: 60_000 });
-    const replica = cluster.nodes.find((n) => n.status?.role === 'replica')!;
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
+    const replica = clusterOf().nodes.find((n) => n.status?.role === 'replica')!;
     const before = replica.status?.postmaster_start_time;
     expect(await call(replica, 'POST', '/restart', {})).toEqual({
       status: 200,
       text: 'restarted successfully',
     });
-    const after = await cluster.fetchStatus(replica);
+    const after = await clusterOf().fetchStatus(replica);
     expect(after?.postmaster_start_time).not.toBe(before);
     expect(after?.role).toBe('replica');
     expect(await call(replica, 'POST', '/restart', { role: 'master' })).toEqual({
@@ -143,9 +119,9 @@ describe('operator actions on a real cluster', () => {
   });
 
   it('reinitialize: refused on the leader, rebuilds a replica', async () => {
-    await cluster.waitUntilReady({ timeoutMs: 60_000 });
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
     const leader = primary();
-    const replica = cluster.nodes.find((n) => n.status?.role === 'replica')!;
+    const replica = clusterOf().nodes.find((n) => n.status?.role === 'replica')!;
     expect(await call(leader, 'POST', '/reinitialize', {})).toEqual({
       status: 503,
       text: 'I am the leader, can not reinitialize',
@@ -154,12 +130,12 @@ describe('operator actions on a real cluster', () => {
       status: 200,
       text: 'reinitialize started',
     });
-    expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
+    expect(await clusterOf().waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
     expect(await sql(replica, 'SELECT count(*)::int AS n FROM ops_test')).toEqual([{ n: 2 }]);
   });
 
   it('PATCH /config reaches every node: a new ttl moves the leader onto a new lease, nobody loses the lock', async () => {
-    await cluster.poll();
+    await clusterOf().poll();
     const leader = primary();
     const r = await call(leader, 'PATCH', '/config', {
       ttl: 20,
@@ -172,12 +148,12 @@ describe('operator actions on a real cluster', () => {
       postgresql: { parameters: { work_mem: '8MB' } },
     });
     const leaseTtl = async () => {
-      const res = await fetch(`${cluster.etcdEndpoint}/v3/kv/range`, {
+      const res = await fetch(`${clusterOf().etcdEndpoint}/v3/kv/range`, {
         method: 'POST',
         body: JSON.stringify({ key: Buffer.from('/service/ops/leader').toString('base64') }),
       });
       const lease = ((await res.json()) as { kvs: Array<{ lease: string }> }).kvs[0]!.lease;
-      const t = await fetch(`${cluster.etcdEndpoint}/v3/lease/timetolive`, {
+      const t = await fetch(`${clusterOf().etcdEndpoint}/v3/lease/timetolive`, {
         method: 'POST',
         body: JSON.stringify({ ID: lease }),
       });
@@ -189,7 +165,7 @@ describe('operator actions on a real cluster', () => {
       30_000,
     );
     expect(await leaderKey()).toBe(leader.name);
-    for (const n of cluster.nodes) {
+    for (const n of clusterOf().nodes) {
       const cfg = (await (await fetch(`${n.apiUrl}/config`)).json()) as { ttl: number };
       expect(cfg.ttl).toBe(20);
       await eventually(`work_mem on ${n.name}`, async () =>
@@ -199,7 +175,7 @@ describe('operator actions on a real cluster', () => {
   });
 
   it('reload is accepted', async () => {
-    expect(await call(cluster.nodes[0]!, 'POST', '/reload')).toEqual({
+    expect(await call(clusterOf().nodes[0]!, 'POST', '/reload')).toEqual({
       status: 202,
       text: 'reload scheduled',
     });

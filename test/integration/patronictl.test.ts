@@ -3,26 +3,25 @@
  * our etcd keys and calls our REST API exactly as it does with Patroni. .ci/run installs it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LocalCluster } from '../../src/local/cluster.ts';
-import { dumpLogs, etcdValue, eventually } from '../helpers/cluster-tools.ts';
+import { etcdValue, eventually, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
-const PATRONICTL = '/usr/bin/patronictl';
 
-let cluster: LocalCluster;
-let dir: string;
-let failed = false;
+const clusterOf = useLocalCluster(
+  { nodes: 3, scope: 'ctl', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { beforeAll, afterAll, afterEach },
+);
+const PATRONICTL = '/usr/bin/patronictl';
 
 function ctl(...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       PATRONICTL,
-      ['-c', cluster.nodes[0]!.configFile, ...args],
-      { timeout: 90_000, env: { ...process.env, HOME: dir } },
+      ['-c', clusterOf().nodes[0]!.configFile, ...args],
+      { timeout: 90_000, env: { ...process.env, HOME: tmpdir() } },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         resolve({ code: typeof code === 'number' ? code : 1, out: `${stdout}${stderr}` });
@@ -31,30 +30,7 @@ function ctl(...args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-const leaderKey = () => etcdValue(cluster, 'ctl', 'leader');
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pgwarden-ctl-'));
-  cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: 'ctl',
-    dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
-  });
-  await cluster.init();
-  await cluster.startAll();
-  expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
-});
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  if (failed) dumpLogs(cluster);
-  await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const leaderKey = () => etcdValue(clusterOf(), 'ctl', 'leader');
 
 describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () => {
   it('list shows one Leader and two Replicas, running', async () => {
@@ -66,12 +42,14 @@ describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () =
 
   it('version asks every member over REST', async () => {
     const r = await ctl('version', 'ctl');
-    for (const n of cluster.nodes) expect(r.out).toContain(`${n.name}: Patroni 3.0.2 PostgreSQL 15`);
+    for (const n of clusterOf().nodes) expect(r.out).toContain(`${n.name}: Patroni 3.0.2 PostgreSQL 15`);
   });
 
   it('switchover moves the leader and history records it', async () => {
     const from = (await leaderKey())!;
-    const to = cluster.nodes.map((n) => n.name).find((n) => n !== from)!;
+    const to = clusterOf()
+      .nodes.map((n) => n.name)
+      .find((n) => n !== from)!;
     const r = await ctl('switchover', '--leader', from, '--candidate', to, '--force');
     expect(r.out).toContain(`Successfully switched over to "${to}"`);
     expect(await leaderKey()).toBe(to);
@@ -82,17 +60,19 @@ describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () =
   });
 
   it('failover to a named candidate', async () => {
-    await cluster.waitUntilReady({ timeoutMs: 60_000 });
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
     const from = (await leaderKey())!;
-    const to = cluster.nodes.map((n) => n.name).find((n) => n !== from)!;
+    const to = clusterOf()
+      .nodes.map((n) => n.name)
+      .find((n) => n !== from)!;
     const r = await ctl('failover', 'ctl', '--candidate', to, '--force');
     expect(r.out).toContain(`Successfully failed over to "${to}"`);
     expect(await leaderKey()).toBe(to);
   });
 
   it('restart, reload and reinit of a replica', async () => {
-    await cluster.waitUntilReady({ timeoutMs: 60_000 });
-    const replica = cluster.nodes.find((n) => n.status?.role === 'replica')!.name;
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
+    const replica = clusterOf().nodes.find((n) => n.status?.role === 'replica')!.name;
     expect((await ctl('restart', 'ctl', replica, '--force')).out).toContain(
       `Success: restart on member ${replica}`,
     );
@@ -102,13 +82,13 @@ describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () =
     expect((await ctl('reinit', 'ctl', replica, '--force')).out).toContain(
       `Success: reinitialize for member ${replica}`,
     );
-    expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
+    expect(await clusterOf().waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
   });
 
   it('edit-config writes /config with compare-and-set; show-config reads it back', async () => {
     const r = await ctl('edit-config', 'ctl', '-s', 'ttl=20', '-p', 'max_connections=101', '--force');
     expect(r.out).toContain('+ttl: 20');
-    const cfg = JSON.parse((await etcdValue(cluster, 'ctl', 'config'))!) as Record<string, unknown>;
+    const cfg = JSON.parse((await etcdValue(clusterOf(), 'ctl', 'config'))!) as Record<string, unknown>;
     expect(cfg).toMatchObject({ ttl: 20, postgresql: { parameters: { max_connections: 101 } } });
     expect((await ctl('show-config', 'ctl')).out).toMatch(/ttl: 20/);
     await eventually('pending restart shows in list', async () => {
@@ -123,7 +103,7 @@ describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () =
   });
 
   it('a scheduled restart shows in list and flush removes it', async () => {
-    const replica = (await cluster.poll()).find((n) => n.status?.role === 'replica')!.name;
+    const replica = (await clusterOf().poll()).find((n) => n.status?.role === 'replica')!.name;
     const at = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, '+00:00');
     expect((await ctl('restart', 'ctl', replica, '--scheduled', at, '--force')).out).toContain(
       `Success: restart scheduled on member ${replica}`,

@@ -3,47 +3,23 @@
  * safe order, the REST endpoints follow, and after kill -9 of the leader only the synchronous
  * standby may win, with every acknowledged commit.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LocalCluster, REST_AUTH } from '../../src/local/cluster.ts';
-import { dumpLogs, etcdValue, eventually, sql } from '../helpers/cluster-tools.ts';
+import { REST_AUTH } from '../../src/local/cluster.ts';
+import { etcdValue, eventually, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
-let cluster: LocalCluster;
-let dir: string;
-let failed = false;
+const clusterOf = useLocalCluster(
+  { nodes: 3, scope: 'syn', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { beforeAll, afterAll, afterEach },
+);
+
 const auth = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
-const syncKey = async () => JSON.parse((await etcdValue(cluster, 'syn', 'sync')) ?? 'null');
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pgwarden-sync-'));
-  cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: 'syn',
-    dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
-  });
-  await cluster.init();
-  await cluster.startAll();
-  expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
-});
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  if (failed) dumpLogs(cluster);
-  await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const syncKey = async () => JSON.parse((await etcdValue(clusterOf(), 'syn', 'sync')) ?? 'null');
 
 describe('synchronous_mode', () => {
   it('names one synchronous standby in /sync, in PostgreSQL, and in the REST API', async () => {
-    const leader = cluster.nodes.find((n) => n.status?.role === 'master')!;
+    const leader = clusterOf().nodes.find((n) => n.status?.role === 'master')!;
     const res = await fetch(`${leader.apiUrl}/config`, {
       method: 'PATCH',
       headers: { authorization: auth },
@@ -60,8 +36,8 @@ describe('synchronous_mode', () => {
       },
       30_000,
     );
-    const standby = cluster.node(sync.sync_standby);
-    const other = cluster.nodes.find((n) => n !== leader && n !== standby)!;
+    const standby = clusterOf().node(sync.sync_standby);
+    const other = clusterOf().nodes.find((n) => n !== leader && n !== standby)!;
     expect(await sql(leader, 'SHOW synchronous_standby_names')).toEqual([
       { synchronous_standby_names: standby.name },
     ]);
@@ -87,16 +63,16 @@ describe('synchronous_mode', () => {
 
   it('after kill -9 of the leader only the synchronous standby takes over, with every acknowledged commit', async () => {
     const sync = (await syncKey()) as { leader: string; sync_standby: string };
-    const leader = cluster.node(sync.leader);
+    const leader = clusterOf().node(sync.leader);
     await sql(leader, 'CREATE TABLE sync_test (id int PRIMARY KEY)');
     for (let i = 1; i <= 50; i++) await sql(leader, 'INSERT INTO sync_test VALUES ($1)', [i]);
-    await cluster.killNode(leader.name);
+    await clusterOf().killNode(leader.name);
     await eventually(
       'the synchronous standby leads',
-      async () => expect(await etcdValue(cluster, 'syn', 'leader')).toBe(sync.sync_standby),
+      async () => expect(await etcdValue(clusterOf(), 'syn', 'leader')).toBe(sync.sync_standby),
       60_000,
     );
-    const next = cluster.node(sync.sync_standby);
+    const next = clusterOf().node(sync.sync_standby);
     await eventually('it accepts writes', async () => {
       await sql(next, 'INSERT INTO sync_test VALUES (51)');
     });
