@@ -18,7 +18,7 @@ import { memberData, type NodeReport } from './cluster/report.ts';
 import { nextSyncStep } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
-import { type ClusterView, type Failover, memberByName } from './cluster/view.ts';
+import { type ClusterView, type Failover, type Member, memberByName } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
@@ -42,6 +42,10 @@ export interface AgentOptions {
   serveApi?: boolean;
   /** How often PostgreSQL's status is sampled (ms). */
   pgPollMs?: number;
+  /** Is a member's node provably gone? Defaults to probing its REST and PostgreSQL ports. */
+  probeNodeDown?: (member: Member) => Promise<NodeDownVerdict>;
+  /** One member's status (GET its api_url), for the switchover check; defaults to HTTP. */
+  fetchPeer?: (member: Member) => Promise<PeerStatus>;
 }
 
 interface ScheduledRestart {
@@ -96,6 +100,7 @@ export class Agent {
   private readonly restartScheduler;
   private readonly switchoverScheduler;
   private appliedParameters: string | null = null;
+  private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
   private dynamicParameters: Record<string, string | number | boolean> = {};
   /** synchronous_standby_names as this node last set it ('' unless it is the synchronous leader). */
   private syncGuc = '';
@@ -229,7 +234,7 @@ export class Agent {
         probeLeader: fromPromise<NodeDownVerdict, { view: ClusterView; name: string }>(async ({ input }) => {
           const suspect = memberByName(input.view, input.name);
           return suspect
-            ? probeNodeDown(suspect)
+            ? (this.opts.probeNodeDown ?? probeNodeDown)(suspect)
             : { down: false, detail: `no member key for ${input.name}` };
         }),
         revokeLeaderLease: fromPromise<boolean, { name: string; lease: string }>(({ input }) =>
@@ -407,7 +412,22 @@ export class Agent {
   // ---------------------------------------------------------------------------------------
   // Publishing: member key, lease, and (leader) /status and slots.
 
+  /**
+   * The node's report, rebuilt only when something it is made of changed, so that REST answers
+   * (and the serialized status document cached per report) cost nothing per request.
+   */
   report(): NodeReport {
+    const snap = this.actor.getSnapshot();
+    const scheduled = this.restartScheduler.getSnapshot();
+    const inputs = [snap, this.pgStatus, this.view, this.dcsLastSeen, this.settings, this.config, scheduled];
+    if (this.reportCache && inputs.every((v, i) => v === this.reportCache!.inputs[i]))
+      return this.reportCache.report;
+    const report = this.buildReport();
+    this.reportCache = { inputs, report };
+    return report;
+  }
+
+  private buildReport(): NodeReport {
     const ctx = this.actor.getSnapshot().context;
     const api = this.config.restapi;
     return {
@@ -505,7 +525,9 @@ export class Agent {
       setConfig: (value, index) => this.dcs.setConfig(value, index),
       setFailover: (value, index) => this.dcs.setFailover(value, index),
       probeMember: (member) =>
-        fetchPeerStatus(member, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {}),
+        this.opts.fetchPeer
+          ? this.opts.fetchPeer(member)
+          : fetchPeerStatus(member, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {}),
       wake: () => {
         this.actor.send({ type: 'WAKE' });
         void this.publish(true);

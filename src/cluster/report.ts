@@ -122,3 +122,15 @@ export function statusDocument(r: NodeReport): Record<string, unknown> {
   doc['pgwarden'] = { version: PGWARDEN_VERSION, is_leader: r.isLeader };
   return doc;
 }
+
+const serialized = new WeakMap<NodeReport, string>();
+
+/** statusDocument as JSON text, computed once per report object (reports are rebuilt on change). */
+export function statusJson(r: NodeReport): string {
+  let text = serialized.get(r);
+  if (text === undefined) {
+    text = JSON.stringify(statusDocument(r));
+    serialized.set(r, text);
+  }
+  return text;
+}

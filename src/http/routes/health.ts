@@ -5,7 +5,7 @@
  * so a HEAD there falls through to the not-found handler below, i.e. the generic check.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { statusDocument } from '../../cluster/report.ts';
+import { statusJson } from '../../cluster/report.ts';
 import { healthStatus } from '../health-rules.ts';
 import { documented, emptyResponse, jsonResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
@@ -185,7 +185,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     const r = ctx.report();
     const code = healthStatus(pathOf(req), firstValues(req.query), r);
     if (req.method !== 'GET') return statusOnly(reply, code);
-    return reply.code(code).send(statusDocument(r));
+    return reply.code(code).type('application/json; charset=utf-8').send(statusJson(r));
   };
   // The documented paths get routes of their own (for the OpenAPI document); they answer exactly
   // as the not-found handler would: `check` reads the path from the request, not the route.

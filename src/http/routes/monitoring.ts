@@ -1,6 +1,6 @@
 /** GET /patroni, /cluster, /history, /config: what monitoring and patronictl read. */
 import type { FastifyInstance } from 'fastify';
-import { statusDocument } from '../../cluster/report.ts';
+import { statusJson } from '../../cluster/report.ts';
 import { clusterAsJson } from '../cluster-json.ts';
 import { documented, jsonArrayResponse, jsonResponse, textResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
@@ -18,7 +18,7 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
       tags: ['monitoring'],
       response: { 200: jsonResponse('The status document.') },
     }),
-    async () => statusDocument(ctx.report()),
+    async (_req, reply) => reply.type('application/json; charset=utf-8').send(statusJson(ctx.report())),
   );
   app.get(
     '/cluster',
