@@ -1,6 +1,7 @@
 /** The `pgwarden` command line. */
 import { Command, CommanderError } from 'commander';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
+import { registerCtlCommands } from './ctl/register.ts';
 import { runDemo } from './demo-command.ts';
 import { CliError } from './errors.ts';
 import { runNode } from './node-command.ts';
@@ -30,6 +31,9 @@ program
   .action(async (opts: { dir?: string; nodes: string }) => {
     exitCode = await runDemo(opts);
   });
+
+// patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).
+registerCtlCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,146 @@
+/**
+ * The ctl configuration: a patronictl.yaml or any Patroni YAML (only scope, namespace, the etcd3
+ * section, restapi/ctl TLS and authentication are read), patched with PATRONI_* variables, and
+ * `--dcs-url etcd3://host:port` replacing the DCS section as patronictl ≥ 3.0.3 does.
+ */
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { environmentConfig, normaliseNamespace } from '../../config/load.ts';
+import { isDict } from '../../config/scalars.ts';
+import { parseYaml } from '../../config/yaml.ts';
+import { CliError } from '../errors.ts';
+
+type Dict = Record<string, unknown>;
+
+export interface TlsFiles {
+  cafile?: string;
+  certfile?: string;
+  keyfile?: string;
+}
+
+export interface CtlConfig {
+  scope?: string;
+  namespace: string;
+  /** `http(s)://host:port` entries. */
+  etcdHosts: string[];
+  retryTimeout: number;
+  rest: TlsFiles & { auth?: { username: string; password: string }; insecure: boolean };
+}
+
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env['XDG_CONFIG_HOME'] || join(env['HOME'] || homedir(), '.config');
+  return join(base, 'patroni', 'patronictl.yaml');
+}
+
+function merge(target: Dict, patch: Dict): Dict {
+  for (const [k, v] of Object.entries(patch)) {
+    const cur = target[k];
+    target[k] = isDict(v) && isDict(cur) ? merge({ ...cur }, v) : v;
+  }
+  return target;
+}
+
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+const dict = (v: unknown): Dict => (isDict(v) ? v : {});
+
+/** `etcd3://host:port` (or `host:port`, port 2379 by default) → the etcd3 section. */
+export function parseDcsUrl(url: string): Dict {
+  const m = /^(?:([A-Za-z0-9]+):)?(?:\/\/)?([^/:]*|\[[^\]]*\])(?::(\d+))?\/?$/.exec(url.trim());
+  if (!m) throw new CliError(`Invalid dcs url: ${url}`, 1);
+  const scheme = m[1] ?? 'etcd3';
+  if (scheme !== 'etcd3') {
+    if (['etcd', 'consul', 'zookeeper', 'exhibitor'].includes(scheme)) {
+      throw new CliError(`Unsupported dcs scheme: ${scheme} (pgwarden speaks etcd3 only)`, 1);
+    }
+    throw new CliError(`Unknown dcs scheme: ${scheme}`, 1);
+  }
+  return { etcd3: { host: `${m[2] || 'localhost'}:${m[3] ?? '2379'}` } };
+}
+
+function etcdHosts(sec: Dict): string[] {
+  let protocol = str(sec['protocol']);
+  const raw = sec['hosts'] ?? sec['host'] ?? sec['url'];
+  const list = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : [];
+  const entries = list.map((s) => s.trim()).filter(Boolean);
+  return entries.map((e) => {
+    const m = /^(https?):\/\/([^/]*)/.exec(e);
+    if (m) protocol ??= m[1];
+    const hostPort = (m ? m[2]! : e).replace(/^.*@/, '');
+    const withPort = /:\d+$/.test(hostPort) ? hostPort : `${hostPort}:2379`;
+    return `${protocol ?? 'http'}://${withPort}`;
+  });
+}
+
+function readFileConfig(path: string, explicit: boolean): Dict {
+  let readable = existsSync(path);
+  if (readable) {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch {
+      readable = false;
+    }
+  }
+  if (!readable) {
+    if (explicit) {
+      throw new CliError(
+        `Provided config file ${path} not existing or no read rights. Check the -c/--config-file parameter`,
+        1,
+      );
+    }
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'), path);
+  } catch (err) {
+    throw new CliError((err as Error).message, 1);
+  }
+  return isDict(doc) ? doc : {};
+}
+
+export interface CtlConfigOptions {
+  configFile?: string;
+  dcsUrl?: string;
+  insecure?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadCtlConfig(o: CtlConfigOptions): CtlConfig {
+  const env = o.env ?? process.env;
+  const fallback = defaultConfigPath(env);
+  const file = o.configFile || env['PATRONICTL_CONFIG_FILE'] || fallback;
+  const doc = merge(readFileConfig(file, file !== fallback), environmentConfig(env));
+  const dcsUrl = o.dcsUrl || env['DCS_URL'];
+  if (dcsUrl) {
+    for (const k of ['etcd', 'etcd3', 'consul', 'zookeeper', 'exhibitor']) delete doc[k];
+    Object.assign(doc, parseDcsUrl(dcsUrl));
+  }
+  const restapi = dict(doc['restapi']);
+  const ctl = dict(doc['ctl']);
+  const pick = (name: string) => str(ctl[name]) ?? str(restapi[name]);
+  const auth = dict(ctl['authentication'])['username']
+    ? dict(ctl['authentication'])
+    : dict(restapi['authentication']);
+  const cfg: CtlConfig = {
+    namespace: normaliseNamespace(str(doc['namespace']) ?? 'service'),
+    etcdHosts: etcdHosts(dict(doc['etcd3'])),
+    retryTimeout: Number(doc['retry_timeout'] ?? 10) || 10,
+    rest: { insecure: !!o.insecure || ctl['insecure'] === true },
+  };
+  const scope = str(doc['scope']);
+  if (scope) cfg.scope = scope;
+  if (str(auth['username'])) {
+    cfg.rest.auth = { username: str(auth['username'])!, password: str(auth['password']) ?? '' };
+  }
+  const cafile = str(ctl['cacert']) ?? str(restapi['cafile']);
+  if (cafile) cfg.rest.cafile = cafile;
+  const certfile = pick('certfile');
+  if (certfile) {
+    cfg.rest.certfile = certfile;
+    const keyfile = pick('keyfile');
+    if (keyfile) cfg.rest.keyfile = keyfile;
+  }
+  return cfg;
+}

@@ -1,0 +1,277 @@
+/** patronictl's commands and options on the `pgwarden` program; each action runs one module above. */
+import { type Command, Option } from 'commander';
+import { CliError } from '../errors.ts';
+import { CtlContext, type GlobalOptions } from './context.ts';
+import { runEditConfig, runShowConfig } from './edit-config.ts';
+import { runFailover } from './failover.ts';
+import { FLUSH_TARGETS, runFlush } from './flush.ts';
+import { FORMATS, type Format } from './format.ts';
+import { runDsn, runHistory, runVersion } from './info.ts';
+import { runList } from './list.ts';
+import { checkChoice, ROLES, type RoleChoice } from './members.ts';
+import { runTogglePause } from './pause.ts';
+import { runReinit } from './reinit.ts';
+import { runReload, runRestart } from './restart.ts';
+
+type Opts = Record<string, unknown>;
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function parseFormat(value: unknown): Format {
+  return checkChoice(String(value ?? 'pretty'), FORMATS, '--format');
+}
+
+export function parseRole(value: unknown, fallback?: RoleChoice): RoleChoice | undefined {
+  return value === undefined ? fallback : checkChoice(String(value), ROLES, '--role');
+}
+
+export function parseSeconds(value: unknown, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new CliError(`Invalid value for '${option}': '${value}' is not a valid float.`, 2);
+  return n;
+}
+
+/** The leader named by --leader, --primary or --master (aliases, as in patronictl). */
+function leaderOption(o: Opts): string | undefined {
+  return (o['leader'] ?? o['primary'] ?? o['master']) as string | undefined;
+}
+
+/** Runs `fn` with a context built from the global options; always closes the DCS clients. */
+async function withContext(cmd: Command, fn: (ctx: CtlContext, o: Opts) => Promise<void>): Promise<void> {
+  const o = cmd.optsWithGlobals() as Opts & GlobalOptions & { dcs?: string };
+  const ctx = CtlContext.load({
+    configFile: o.configFile,
+    dcsUrl: o.dcsUrl ?? o.dcs,
+    insecure: !!o.insecure,
+  });
+  try {
+    await fn(ctx, o);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function leaderOptions(cmd: Command): Command {
+  return cmd
+    .option('--leader <name>', 'the name of the current leader')
+    .addOption(new Option('--primary <name>', 'alias of --leader'))
+    .addOption(new Option('--master <name>', 'alias of --leader').hideHelp());
+}
+
+export function registerCtlCommands(program: Command): void {
+  program
+    .option('-c, --config-file <file>', 'configuration file (env PATRONICTL_CONFIG_FILE)')
+    .option('-d, --dcs-url <url>', 'the DCS connect url, e.g. etcd3://127.0.0.1:2379 (env DCS_URL)')
+    .addOption(new Option('--dcs <url>', 'alias of --dcs-url').hideHelp())
+    .option('-k, --insecure', 'allow connections to SSL sites without certs');
+
+  const listLike = (name: string, description: string, topology: boolean) => {
+    const cmd = program
+      .command(name)
+      .description(description)
+      .argument('[clusters...]', 'cluster names (default: scope)');
+    if (!topology) {
+      cmd
+        .option('-e, --extended', 'show some extra information')
+        .option('-t, --timestamp', 'print timestamp')
+        .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty');
+    }
+    cmd
+      .option('-W', 'auto update the screen every 2 seconds')
+      .option('-w, --watch <seconds>', 'auto update the screen every X seconds')
+      .action((clusters: string[], _o: Opts, c: Command) =>
+        withContext(c, (ctx, o) =>
+          runList(ctx, clusters, {
+            format: topology ? 'topology' : parseFormat(o['format']),
+            extended: !!o['extended'],
+            timestamp: !!o['timestamp'],
+            W: !!o['W'],
+            ...(o['watch'] !== undefined ? { watch: parseSeconds(o['watch'], '--watch')! } : {}),
+          }),
+        ),
+      );
+  };
+  listLike('list', 'list the Patroni members of a cluster', false);
+  listLike('topology', 'print the ASCII topology of a cluster', true);
+
+  program
+    .command('history')
+    .description('show the history of failovers/switchovers')
+    .argument('[cluster]')
+    .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) => runHistory(ctx, ctx.clusterName(cluster), parseFormat(o['format']))),
+    );
+
+  program
+    .command('show-config')
+    .description('show cluster configuration')
+    .argument('[cluster]')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx) => runShowConfig(ctx, ctx.clusterName(cluster))),
+    );
+
+  program
+    .command('edit-config')
+    .description('edit cluster configuration')
+    .argument('[cluster]')
+    .option('-q, --quiet', 'do not show changes')
+    .option('-s, --set <key=value>', 'set a configuration value (repeatable)', collect, [])
+    .option('-p, --pg <guc=value>', 'set a PostgreSQL parameter (repeatable)', collect, [])
+    .option('--apply <file>', 'apply configuration from file, - for stdin')
+    .option('--replace <file>', 'replace the configuration with a file, - for stdin')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runEditConfig(ctx, ctx.clusterName(cluster), {
+          set: o['set'] as string[],
+          pg: o['pg'] as string[],
+          ...(o['apply'] !== undefined ? { apply: o['apply'] as string } : {}),
+          ...(o['replace'] !== undefined ? { replace: o['replace'] as string } : {}),
+          force: !!o['force'],
+          quiet: !!o['quiet'],
+          interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
+        }),
+      ),
+    );
+
+  leaderOptions(program.command('switchover').description('switchover to a replica').argument('[cluster]'))
+    .option('--candidate <name>', 'the name of the candidate')
+    .option('--scheduled <when>', 'timestamp of a scheduled switchover (ISO 8601)')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runFailover(ctx, 'switchover', ctx.clusterName(cluster), {
+          leader: leaderOption(o),
+          candidate: o['candidate'] as string | undefined,
+          scheduled: o['scheduled'] as string | undefined,
+          force: !!o['force'],
+        }),
+      ),
+    );
+
+  leaderOptions(program.command('failover').description('failover to a replica').argument('[cluster]'))
+    .option('--candidate <name>', 'the name of the candidate')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) => {
+        const leader = leaderOption(o);
+        return runFailover(ctx, leader ? 'switchover' : 'failover', ctx.clusterName(cluster), {
+          leader,
+          candidate: o['candidate'] as string | undefined,
+          force: !!o['force'],
+        });
+      }),
+    );
+
+  program
+    .command('restart')
+    .description('restart cluster members')
+    .argument('<cluster>')
+    .argument('[members...]')
+    .option('-r, --role <role>', 'restart only members with this role', 'any')
+    .option('--any', 'restart a single member only')
+    .option('--scheduled <when>', 'timestamp of a scheduled restart (ISO 8601)')
+    .option('--pg-version <version>', 'restart if the PostgreSQL version is less than provided')
+    .option('--pending', 'restart if pending')
+    .option('--timeout <seconds>', 'fail (and fail over if necessary) when restarting takes longer')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string, members: string[], _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runRestart(ctx, cluster, members, {
+          role: parseRole(o['role'], 'any')!,
+          any: !!o['any'],
+          scheduled: o['scheduled'] as string | undefined,
+          pgVersion: o['pgVersion'] as string | undefined,
+          pending: !!o['pending'],
+          timeout: o['timeout'] as string | undefined,
+          force: !!o['force'],
+        }),
+      ),
+    );
+
+  program
+    .command('reload')
+    .description('reload cluster member configuration')
+    .argument('<cluster>')
+    .argument('[members...]')
+    .option('-r, --role <role>', 'reload only members with this role', 'any')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string, members: string[], _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runReload(ctx, cluster, members, { role: parseRole(o['role'], 'any')!, force: !!o['force'] }),
+      ),
+    );
+
+  program
+    .command('reinit')
+    .description('reinitialize cluster members')
+    .argument('<cluster>')
+    .argument('[members...]')
+    .option('--force', 'do not ask for confirmation')
+    .option('--wait', 'wait until reinitialization completes')
+    .action((cluster: string, members: string[], _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runReinit(ctx, cluster, members, { force: !!o['force'], wait: !!o['wait'] }),
+      ),
+    );
+
+  program
+    .command('flush')
+    .description('discard scheduled events: flush <cluster> [members...] restart|switchover')
+    .argument('<cluster>')
+    .argument('<args...>', '[members...] restart|switchover')
+    .option('-r, --role <role>', 'flush only members with this role', 'any')
+    .option('--force', 'do not ask for confirmation')
+    .action((cluster: string, args: string[], _o: Opts, c: Command) => {
+      const target = checkChoice(args[args.length - 1]!, FLUSH_TARGETS, 'TARGET');
+      return withContext(c, (ctx, o) =>
+        runFlush(ctx, cluster, args.slice(0, -1), target, {
+          role: parseRole(o['role'], 'any')!,
+          force: !!o['force'],
+        }),
+      );
+    });
+
+  for (const [name, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    program
+      .command(name)
+      .description(paused ? 'disable auto failover' : 'resume auto failover')
+      .argument('[cluster]')
+      .option('--wait', `wait until ${paused ? 'pause is applied' : 'pause is cleared'} on all nodes`)
+      .action((cluster: string | undefined, _o: Opts, c: Command) =>
+        withContext(c, (ctx, o) =>
+          runTogglePause(ctx, ctx.clusterName(cluster), paused, { wait: !!o['wait'] }),
+        ),
+      );
+  }
+
+  program
+    .command('version')
+    .description('output the version of pgwarden or of the members of a running cluster')
+    .argument('[cluster]')
+    .argument('[members...]')
+    .action((cluster: string | undefined, members: string[], _o: Opts, c: Command) =>
+      withContext(c, (ctx) => runVersion(ctx, cluster, members)),
+    );
+
+  program
+    .command('dsn')
+    .description('generate a dsn for a member, the leader by default')
+    .argument('[cluster]')
+    .option('-r, --role <role>', 'give a dsn of any member with this role')
+    .option('-m, --member <name>', 'generate a dsn for this member')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) =>
+        runDsn(ctx, ctx.clusterName(cluster), {
+          ...(o['role'] !== undefined ? { role: parseRole(o['role'])! } : {}),
+          ...(o['member'] !== undefined ? { member: o['member'] as string } : {}),
+        }),
+      ),
+    );
+}
