@@ -1,0 +1,794 @@
+/**
+ * A simulated PostgreSQL for whole-cluster tests in virtual time: data directories with a
+ * system identifier, timelines and WAL positions; promotion (timeline + 1 with a history
+ * line), pg_basebackup, pg_rewind, streaming replication that stalls on diverged timelines,
+ * physical slots, synchronous_standby_names and commit acknowledgement, crashes and slow
+ * operations. Every instance of one cluster lives in one `SimulatedWorld`, which owns the
+ * clock, the replication ticks and the seeded randomness. Nothing here reads the wall clock or
+ * Math.random: the same seed and the same calls give the same run.
+ *
+ * The model of WAL: a data directory holds a chain of timeline segments (each with a number,
+ * a world-unique id and, except the last, the LSN where it ended) and the position reached
+ * on the last one. Two servers share WAL up to a position exactly when the segment holding
+ * that position has the same id in both chains (two independent promotions from timeline 1
+ * both make a timeline 2, as in PostgreSQL, but different ones).
+ */
+
+import type { NodeConfig } from '../config/types.ts';
+import type { Clock } from './clock.ts';
+import type {
+  DataDirState,
+  Postgres,
+  PostgresStatus,
+  StartRole,
+  StopMode,
+  UpstreamTarget,
+  WalSender,
+} from './postgres.ts';
+
+/** How long each operation takes, in ms of the world's clock. */
+export interface SimulatedDurations {
+  initdbMs: number;
+  startMs: number;
+  stopMs: number;
+  promoteMs: number;
+  basebackupMs: number;
+  rewindMs: number;
+}
+
+export const defaultDurations: SimulatedDurations = Object.freeze({
+  initdbMs: 300,
+  startMs: 200,
+  stopMs: 100,
+  promoteMs: 200,
+  basebackupMs: 500,
+  rewindMs: 300,
+});
+
+export interface SimulatedWorldOptions {
+  clock: Clock;
+  /** The only source of randomness (system identifiers). */
+  seed?: number;
+  /** Replication runs in steps of this many ms (default 100). */
+  tickMs?: number;
+  /** How many bytes a standby receives per tick at most (default: all there is). */
+  bytesPerTick?: number;
+  durations?: Partial<SimulatedDurations>;
+  /** A standby whose primary_slot_name does not exist on its primary does not stream (default true). */
+  enforceSlots?: boolean;
+  /** server_version_num reported (default 150004). */
+  serverVersion?: number;
+}
+
+/** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
+interface Segment {
+  tl: number;
+  id: number;
+  end: number | null;
+}
+
+interface DataDir {
+  sysid: string;
+  segments: Segment[];
+  /** Primary: pg_current_wal_lsn; standby: the last received (flushed) position. */
+  lsn: number;
+  clusterState: string;
+  checkpointLsn: number;
+  slots: Set<string>;
+}
+
+interface Proc {
+  role: 'primary' | 'standby';
+  /** Accepting connections. */
+  ready: boolean;
+  startedAt: number;
+  upstream: UpstreamTarget | null;
+  /** The WAL receiver is connected (standby). */
+  connected: boolean;
+  /** Order in which standbys connected to their upstream (walsender order). */
+  connectedSeq: number;
+  receivedAny: boolean;
+  replayed: number;
+  replayedAt: number | null;
+}
+
+export type CommitState = 'rejected' | 'waiting' | 'acknowledged' | 'failed';
+
+/** One client write: where it went and what the client was told. */
+export interface Commit {
+  node: string;
+  bytes: number;
+  /** The commit's end position on the primary (-1 when rejected). */
+  lsn: number;
+  timeline: number | null;
+  /**
+   * rejected: not a writable primary, nothing written; waiting: written, the client waits for
+   * synchronous standbys; acknowledged: the client was told it committed; failed: written
+   * locally but the connection died before the acknowledgement (outcome unknown to the client).
+   */
+  state: CommitState;
+  /** Resolves true once acknowledged, false once rejected or failed. */
+  done: Promise<boolean>;
+  /** @internal */
+  segment: number;
+  /** @internal */
+  sysid: string;
+}
+
+const FIRST_LSN = 0x3000028;
+const CHECKPOINT_RECORD = 0x68;
+const END_OF_RECOVERY_RECORD = 0x28;
+
+/** A small deterministic PRNG (mulberry32): the same seed gives the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** synchronous_standby_names, parsed: FIRST/ANY num (names); null when empty. */
+export interface SyncNames {
+  method: 'first' | 'any';
+  num: number;
+  names: string[];
+}
+
+export function parseSynchronousStandbyNames(text: string): SyncNames | null {
+  const s = text.trim();
+  if (s === '') return null;
+  const m = /^(?:(first|any)\s+)?(\d+)\s*\((.*)\)$/i.exec(s);
+  const method = (m?.[1]?.toLowerCase() ?? 'first') as 'first' | 'any';
+  const num = m ? Number(m[2]) : 1;
+  const list = m ? m[3]! : s;
+  const names = list
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+    .map((n) => (n.startsWith('"') && n.endsWith('"') ? n.slice(1, -1) : n.toLowerCase()));
+  return { method, num, names };
+}
+
+export class SimulatedWorld {
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly durations: SimulatedDurations;
+  readonly tickMs: number;
+  bytesPerTick: number;
+  readonly enforceSlots: boolean;
+  readonly serverVersion: number;
+  private readonly instances = new Map<string, SimulatedPostgres>();
+  private readonly cuts = new Set<string>();
+  private nextSegmentId = 1;
+  private connectSeq = 0;
+  private ticker: unknown = null;
+  private readonly pending: Commit[] = [];
+  private readonly resolvers = new Map<Commit, (ok: boolean) => void>();
+  /** Every acknowledged write, in order. */
+  readonly acknowledged: Commit[] = [];
+
+  constructor(opts: SimulatedWorldOptions) {
+    this.clock = opts.clock;
+    this.random = seededRandom(opts.seed ?? 1);
+    this.durations = { ...defaultDurations, ...opts.durations };
+    this.tickMs = opts.tickMs ?? 100;
+    this.bytesPerTick = opts.bytesPerTick ?? Number.POSITIVE_INFINITY;
+    this.enforceSlots = opts.enforceSlots ?? true;
+    this.serverVersion = opts.serverVersion ?? 150004;
+    this.schedule();
+  }
+
+  /** Stop the replication ticks (the world is done). */
+  dispose(): void {
+    if (this.ticker !== null) this.clock.clearTimeout(this.ticker);
+    this.ticker = null;
+  }
+
+  private schedule(): void {
+    this.ticker = this.clock.setTimeout(() => {
+      this.tick();
+      this.schedule();
+    }, this.tickMs);
+  }
+
+  /** A new PostgreSQL instance (an empty data directory) at host:port. */
+  add(name: string, host = name, port = 5432): SimulatedPostgres {
+    const pg = new SimulatedPostgres(this, name, host, port);
+    this.instances.set(name, pg);
+    return pg;
+  }
+
+  instance(name: string): SimulatedPostgres {
+    const pg = this.instances.get(name);
+    if (!pg) throw new Error(`no simulated postgres named ${name}`);
+    return pg;
+  }
+
+  all(): SimulatedPostgres[] {
+    return [...this.instances.values()];
+  }
+
+  /** @internal */
+  byAddress(host: string, port: number): SimulatedPostgres | undefined {
+    for (const pg of this.instances.values()) if (pg.host === host && pg.port === port) return pg;
+    return undefined;
+  }
+
+  // ---- network between instances ---------------------------------------------------------
+
+  private static pair(a: string, b: string): string {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+
+  /** Replication (and, for the testing harness, everything else) between a and b breaks. */
+  cut(a: string, b: string): void {
+    this.cuts.add(SimulatedWorld.pair(a, b));
+  }
+
+  heal(a: string, b: string): void {
+    this.cuts.delete(SimulatedWorld.pair(a, b));
+  }
+
+  healAll(): void {
+    this.cuts.clear();
+  }
+
+  linked(a: string, b: string): boolean {
+    return a === b || !this.cuts.has(SimulatedWorld.pair(a, b));
+  }
+
+  // ---- identities --------------------------------------------------------------------------
+
+  /** @internal */
+  newSegmentId(): number {
+    return this.nextSegmentId++;
+  }
+
+  /** @internal A 19-digit system identifier from the seeded randomness. */
+  newSystemIdentifier(): string {
+    let s = String(6 + Math.floor(this.random() * 3));
+    for (let i = 0; i < 18; i++) s += String(Math.floor(this.random() * 10));
+    return s;
+  }
+
+  /** @internal */
+  nextConnectSeq(): number {
+    return ++this.connectSeq;
+  }
+
+  /** @internal Resolves after ms of the world's clock. */
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.clock.setTimeout(() => resolve(), ms));
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /**
+   * A client commits `bytes` of WAL on `node`. Acknowledged at once without synchronous
+   * standbys; otherwise once they have received it (per synchronous_standby_names), as the
+   * replication ticks advance. `done` tells the client's outcome.
+   */
+  write(node: string, bytes: number): Commit {
+    const pg = this.instance(node);
+    const commit: Commit = {
+      node,
+      bytes,
+      lsn: -1,
+      timeline: null,
+      state: 'rejected',
+      done: Promise.resolve(false),
+      segment: -1,
+      sysid: '',
+    };
+    const d = pg.data;
+    if (!pg.writable() || !d) return commit;
+    d.lsn += Math.max(1, Math.floor(bytes));
+    const last = d.segments[d.segments.length - 1]!;
+    commit.lsn = d.lsn;
+    commit.timeline = last.tl;
+    commit.segment = last.id;
+    commit.sysid = d.sysid;
+    commit.state = 'waiting';
+    commit.done = new Promise<boolean>((resolve) => this.resolvers.set(commit, resolve));
+    this.pending.push(commit);
+    this.settleCommits();
+    return commit;
+  }
+
+  private finish(commit: Commit, state: 'acknowledged' | 'failed'): void {
+    commit.state = state;
+    if (state === 'acknowledged') this.acknowledged.push(commit);
+    const resolve = this.resolvers.get(commit);
+    this.resolvers.delete(commit);
+    resolve?.(state === 'acknowledged');
+  }
+
+  /** @internal Acknowledge what the synchronous standbys have; fail what lost its primary. */
+  settleCommits(): void {
+    for (const commit of [...this.pending]) {
+      const pg = this.instances.get(commit.node)!;
+      const d = pg.data;
+      const sameWal = d?.sysid === commit.sysid && d.segments.at(-1)?.id === commit.segment;
+      let outcome: 'acknowledged' | 'failed' | null = null;
+      if (!pg.writable() || !sameWal) outcome = 'failed';
+      else if (pg.commitAcknowledged(commit.lsn)) outcome = 'acknowledged';
+      if (outcome) {
+        this.pending.splice(this.pending.indexOf(commit), 1);
+        this.finish(commit, outcome);
+      }
+    }
+  }
+
+  /** Acknowledged writes that `node`'s WAL does not contain (lost if `node` is the primary). */
+  lostWrites(node: string): Commit[] {
+    const pg = this.instance(node);
+    return this.acknowledged.filter((c) => !pg.hasWal(c.sysid, c.segment, c.lsn));
+  }
+
+  // ---- replication -------------------------------------------------------------------------
+
+  /** One replication step: every running standby catches up with its upstream if it can. */
+  tick(): void {
+    for (const s of this.instances.values()) s.stream();
+    this.settleCommits();
+  }
+}
+
+export class SimulatedPostgres implements Postgres {
+  /** @internal */
+  data: DataDir | null = null;
+  /** @internal */
+  proc: Proc | null = null;
+  private params: Record<string, string | number | boolean> = {};
+  private epoch = 0;
+  private slow: Partial<SimulatedDurations> = {};
+
+  constructor(
+    readonly world: SimulatedWorld,
+    readonly name: string,
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  // ---- faults and inspection ---------------------------------------------------------------
+
+  /** The postmaster dies (kill -9): the data directory stays as it was ('in production' for a primary). */
+  crash(): void {
+    if (!this.proc) return;
+    this.proc = null;
+    this.epoch++;
+    this.world.settleCommits();
+  }
+
+  /** Make operations slower (or faster) on this instance. */
+  setDurations(d: Partial<SimulatedDurations>): void {
+    this.slow = { ...this.slow, ...d };
+  }
+
+  private duration(k: keyof SimulatedDurations): number {
+    return this.slow[k] ?? this.world.durations[k];
+  }
+
+  running(): boolean {
+    return this.proc?.ready ?? false;
+  }
+
+  writable(): boolean {
+    return this.proc?.ready === true && this.proc.role === 'primary';
+  }
+
+  /** Timeline, position and the history lines, for assertions. */
+  wal(): { timeline: number; lsn: number; history: Array<[number, number, string]> } | null {
+    const d = this.data;
+    if (!d) return null;
+    return { timeline: d.segments.at(-1)!.tl, lsn: d.lsn, history: this.historyLines() };
+  }
+
+  slots(): string[] {
+    return [...(this.data?.slots ?? [])].sort();
+  }
+
+  synchronousStandbyNames(): string {
+    return String(this.params['synchronous_standby_names'] ?? '');
+  }
+
+  /** @internal Does our WAL contain position lsn of segment `segment`? */
+  hasWal(sysid: string, segment: number, lsn: number): boolean {
+    const d = this.data;
+    if (!d || d.sysid !== sysid) return false;
+    const s = d.segments.find((x) => x.id === segment);
+    if (!s) return false;
+    return (s.end ?? d.lsn) >= lsn;
+  }
+
+  private historyLines(): Array<[number, number, string]> {
+    const segs = this.data?.segments ?? [];
+    return segs.slice(0, -1).map((s) => [s.tl, s.end!, 'no recovery target specified']);
+  }
+
+  private upstreamOf(): SimulatedPostgres | undefined {
+    const u = this.proc?.upstream;
+    return u ? this.world.byAddress(u.host, u.port) : undefined;
+  }
+
+  /** @internal Can a standby at our position stream from `u`: the segment we are on is in its history, not past its end. */
+  compatibleWith(u: SimulatedPostgres): boolean {
+    const d = this.data;
+    const ud = u.data;
+    if (!d || !ud || d.sysid !== ud.sysid) return false;
+    const mine = d.segments.at(-1)!.id;
+    const j = ud.segments.findIndex((s) => s.id === mine);
+    if (j < 0) return false;
+    const limit = ud.segments[j]!.end ?? ud.lsn;
+    return d.lsn <= limit;
+  }
+
+  /** @internal One replication step for a running standby. */
+  stream(): void {
+    const p = this.proc;
+    const d = this.data;
+    if (!p?.ready || p.role !== 'standby' || !d) return;
+    const u = this.upstreamOf();
+    const up =
+      !!u?.proc?.ready &&
+      !!u.data &&
+      this.world.linked(this.name, u.name) &&
+      this.compatibleWith(u) &&
+      this.slotOk(u);
+    if (!up || !u?.data) {
+      p.connected = false;
+      return;
+    }
+    if (!p.connected) {
+      p.connected = true;
+      p.connectedSeq = this.world.nextConnectSeq();
+    }
+    const target = Math.min(u.data.lsn, d.lsn + this.world.bytesPerTick);
+    if (target >= d.lsn) {
+      const mine = d.segments.at(-1)!.id;
+      let i = u.data.segments.findIndex((s) => s.id === mine);
+      while (i < u.data.segments.length - 1 && target >= u.data.segments[i]!.end!) i++;
+      d.segments = u.data.segments.slice(0, i + 1).map((s, k) => ({ ...s, end: k === i ? null : s.end }));
+      if (target > d.lsn || !p.receivedAny) p.replayedAt = this.world.clock.now();
+      d.lsn = target;
+      p.replayed = target;
+      p.receivedAny = true;
+    }
+  }
+
+  private slotOk(u: SimulatedPostgres): boolean {
+    const slot = this.proc?.upstream?.slotName;
+    if (!slot || !this.world.enforceSlots || u.proc?.role !== 'primary') return true;
+    return u.data?.slots.has(slot) ?? false;
+  }
+
+  /** @internal Standbys streaming from us, in connection order. */
+  private standbys(): SimulatedPostgres[] {
+    return this.world
+      .all()
+      .filter(
+        (s) => s.proc?.ready && s.proc.role === 'standby' && s.proc.connected && s.upstreamOf() === this,
+      )
+      .sort((a, b) => a.proc!.connectedSeq - b.proc!.connectedSeq);
+  }
+
+  private walSenders(): Array<WalSender & { lsn: number }> {
+    const sync = parseSynchronousStandbyNames(this.synchronousStandbyNames());
+    const rows = this.standbys().map((s) => {
+      const app = s.proc!.upstream!.applicationName;
+      let priority = 0;
+      if (sync) {
+        const i = sync.names.findIndex((n) => n === '*' || n === app.toLowerCase() || n === app);
+        priority = i < 0 ? 0 : i + 1;
+      }
+      return {
+        usename: 'replicator',
+        application_name: app,
+        client_addr: s.host,
+        state: 'streaming',
+        sync_state: 'async',
+        sync_priority: priority,
+        flush_lsn: s.data!.lsn,
+        replay_lsn: s.proc!.replayed,
+        lsn: s.data!.lsn,
+      };
+    });
+    if (!sync || !this.writable()) return rows;
+    const candidates = rows.filter((r) => r.sync_priority > 0);
+    if (sync.method === 'any') {
+      for (const r of candidates) r.sync_state = 'quorum';
+    } else {
+      const ranked = [...candidates].sort((a, b) => a.sync_priority - b.sync_priority);
+      ranked.forEach((r, k) => {
+        r.sync_state = k < sync.num ? 'sync' : 'potential';
+      });
+    }
+    return rows;
+  }
+
+  /** @internal Would PostgreSQL release a commit waiting at lsn now? */
+  commitAcknowledged(lsn: number): boolean {
+    const sync = parseSynchronousStandbyNames(this.synchronousStandbyNames());
+    if (!sync || sync.num <= 0) return true;
+    const rows = this.walSenders();
+    if (sync.method === 'any')
+      return rows.filter((r) => r.sync_state === 'quorum' && r.lsn >= lsn).length >= sync.num;
+    const chosen = rows.filter((r) => r.sync_state === 'sync');
+    return chosen.length >= sync.num && chosen.every((r) => r.lsn >= lsn);
+  }
+
+  // ---- the Postgres contract -----------------------------------------------------------------
+
+  async dataDir(): Promise<DataDirState> {
+    const d = this.data;
+    if (!d) {
+      return {
+        initialized: false,
+        systemIdentifier: null,
+        clusterState: null,
+        timeline: null,
+        checkpointLsn: null,
+      };
+    }
+    return {
+      initialized: true,
+      systemIdentifier: d.sysid,
+      clusterState: d.clusterState,
+      timeline: d.segments.at(-1)!.tl,
+      checkpointLsn: d.checkpointLsn,
+    };
+  }
+
+  async initdb(): Promise<void> {
+    if (this.data) throw new Error(`initdb: data directory of ${this.name} is not empty`);
+    await this.world.sleep(this.duration('initdbMs'));
+    if (this.data) throw new Error(`initdb: data directory of ${this.name} is not empty`);
+    this.data = {
+      sysid: this.world.newSystemIdentifier(),
+      segments: [{ tl: 1, id: this.world.newSegmentId(), end: null }],
+      lsn: FIRST_LSN,
+      clusterState: 'shut down',
+      checkpointLsn: FIRST_LSN,
+      slots: new Set(),
+    };
+  }
+
+  async basebackup(from: UpstreamTarget): Promise<void> {
+    if (this.data) throw new Error(`basebackup: data directory of ${this.name} is not empty`);
+    const src = this.source(from);
+    await this.world.sleep(this.duration('basebackupMs'));
+    const sd = src.data;
+    if (!src.proc?.ready || !sd || !this.world.linked(this.name, src.name)) {
+      throw new Error(`pg_basebackup: connection to ${from.host}:${from.port} lost`);
+    }
+    if (this.data) throw new Error(`basebackup: data directory of ${this.name} is not empty`);
+    this.data = {
+      sysid: sd.sysid,
+      segments: sd.segments.map((s, k) => ({ ...s, end: k === sd.segments.length - 1 ? null : s.end })),
+      lsn: sd.lsn,
+      clusterState: 'in archive recovery',
+      checkpointLsn: sd.lsn,
+      slots: new Set(),
+    };
+  }
+
+  private source(from: UpstreamTarget): SimulatedPostgres {
+    const src = this.world.byAddress(from.host, from.port);
+    if (!src?.proc?.ready || !src.data || !this.world.linked(this.name, src.name)) {
+      throw new Error(`could not connect to server at ${from.host}:${from.port}`);
+    }
+    return src;
+  }
+
+  async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
+    if (!this.data) throw new Error(`start: data directory of ${this.name} is empty`);
+    if (this.proc) throw new Error(`start: postmaster of ${this.name} is already running`);
+    const epoch = ++this.epoch;
+    const proc: Proc = {
+      role: role === 'primary' ? 'primary' : 'standby',
+      ready: false,
+      startedAt: this.world.clock.now(),
+      upstream: role === 'replica' ? upstream : null,
+      connected: false,
+      connectedSeq: 0,
+      receivedAny: false,
+      replayed: this.data.lsn,
+      replayedAt: null,
+    };
+    this.proc = proc;
+    const ready = () => {
+      if (this.epoch !== epoch || this.proc !== proc || !this.data) return;
+      proc.ready = true;
+      this.data.clusterState = proc.role === 'primary' ? 'in production' : 'in archive recovery';
+    };
+    const ms = this.duration('startMs');
+    const limit = timeoutSeconds * 1000;
+    if (ms > limit) {
+      this.world.clock.setTimeout(ready, ms);
+      await this.world.sleep(limit);
+      throw new Error(`start: ${this.name} did not accept connections within ${timeoutSeconds} s`);
+    }
+    await this.world.sleep(ms);
+    ready();
+    if (!proc.ready) throw new Error(`start: postmaster of ${this.name} exited during startup`);
+    this.world.tick();
+  }
+
+  async stop(mode: StopMode, _timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
+    const proc = this.proc;
+    if (!proc) return { checkpointLsn: this.cleanCheckpoint() };
+    await this.world.sleep(this.duration('stopMs'));
+    if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+    const d = this.data;
+    if (mode === 'immediate' || !proc.ready) {
+      this.crash();
+      return { checkpointLsn: null };
+    }
+    if (proc.role === 'primary') {
+      // The shutdown checkpoint is written and sent to every connected standby before exit.
+      d.lsn += CHECKPOINT_RECORD;
+      for (const s of this.standbys()) s.stream();
+      d.clusterState = 'shut down';
+      d.checkpointLsn = d.lsn;
+    } else {
+      d.clusterState = 'shut down in recovery';
+      d.checkpointLsn = proc.replayed;
+    }
+    this.proc = null;
+    this.epoch++;
+    this.world.settleCommits();
+    return { checkpointLsn: d.checkpointLsn };
+  }
+
+  private cleanCheckpoint(): number | null {
+    const s = this.data?.clusterState;
+    return s === 'shut down' || s === 'shut down in recovery' ? this.data!.checkpointLsn : null;
+  }
+
+  async promote(timeoutSeconds: number): Promise<void> {
+    const proc = this.proc;
+    if (!proc?.ready) throw new Error(`promote: ${this.name} is not running`);
+    if (proc.role === 'primary') return;
+    const ms = this.duration('promoteMs');
+    if (ms > timeoutSeconds * 1000) {
+      await this.world.sleep(timeoutSeconds * 1000);
+      throw new Error(`promote: ${this.name} did not leave recovery within ${timeoutSeconds} s`);
+    }
+    await this.world.sleep(ms);
+    const d = this.data;
+    if (this.proc !== proc || !d) throw new Error(`promote: ${this.name} stopped meanwhile`);
+    const last = d.segments.at(-1)!;
+    last.end = d.lsn;
+    const tl = Math.max(...d.segments.map((s) => s.tl)) + 1;
+    d.segments.push({ tl, id: this.world.newSegmentId(), end: null });
+    d.lsn += END_OF_RECOVERY_RECORD;
+    d.clusterState = 'in production';
+    proc.role = 'primary';
+    proc.upstream = null;
+    proc.connected = false;
+    this.world.tick();
+  }
+
+  async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
+    if (!this.proc) return this.start('replica', upstream, timeoutSeconds);
+    if (this.proc.role === 'primary') {
+      await this.stop('fast', timeoutSeconds);
+      return this.start('replica', upstream, timeoutSeconds);
+    }
+    this.proc.upstream = upstream;
+    this.proc.connected = false;
+    this.world.tick();
+  }
+
+  async rewind(from: UpstreamTarget): Promise<boolean> {
+    if (!this.data) throw new Error(`rewind: data directory of ${this.name} is empty`);
+    if (this.proc) throw new Error(`rewind: postmaster of ${this.name} is still running`);
+    const src = this.source(from);
+    await this.world.sleep(this.duration('rewindMs'));
+    const d = this.data;
+    const sd = src.data;
+    if (!src.proc?.ready || !sd) throw new Error(`pg_rewind: connection to ${from.host}:${from.port} lost`);
+    if (!d || this.proc) throw new Error(`rewind: ${this.name} changed meanwhile`);
+    if (d.sysid !== sd.sysid) return false;
+    // The last timeline both histories share.
+    let common = -1;
+    while (
+      common + 1 < d.segments.length &&
+      common + 1 < sd.segments.length &&
+      d.segments[common + 1]!.id === sd.segments[common + 1]!.id
+    ) {
+      common++;
+    }
+    if (common < 0) return false;
+    // Same timeline as the source: nothing pg_rewind can do about a target that is ahead.
+    if (common === sd.segments.length - 1) return this.compatibleWith(src);
+    d.segments = sd.segments.map((s, k) => ({ ...s, end: k === sd.segments.length - 1 ? null : s.end }));
+    d.lsn = sd.lsn;
+    d.clusterState = 'in archive recovery';
+    d.checkpointLsn = sd.lsn;
+    return true;
+  }
+
+  async removeDataDir(): Promise<void> {
+    if (this.proc)
+      throw new Error(`refusing to remove the data directory of ${this.name}: postmaster is running`);
+    this.data = null;
+  }
+
+  async syncSlots(slotNames: string[]): Promise<void> {
+    if (!this.proc?.ready || !this.data) throw new Error(`syncSlots: ${this.name} is not running`);
+    const active = new Set(this.standbys().map((s) => s.proc!.upstream?.slotName));
+    const next = new Set(slotNames);
+    for (const s of this.data.slots) if (active.has(s)) next.add(s);
+    this.data.slots = next;
+  }
+
+  async checkpoint(): Promise<void> {
+    if (!this.proc?.ready || !this.data) throw new Error(`checkpoint: ${this.name} is not running`);
+    this.data.checkpointLsn = this.proc.role === 'primary' ? this.data.lsn : this.proc.replayed;
+  }
+
+  async timelineHistory(): Promise<Array<[number, number, string]>> {
+    return this.historyLines();
+  }
+
+  async status(): Promise<PostgresStatus> {
+    const p = this.proc;
+    const d = this.data;
+    if (!p || !d) return notRunning();
+    if (!p.ready) throw new Error(`${this.name}: the database system is starting up`);
+    const standby = p.role === 'standby';
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      running: true,
+      inRecovery: standby,
+      timeline: d.segments.at(-1)!.tl,
+      currentLsn: standby ? null : d.lsn,
+      receivedLsn: standby && p.receivedAny ? d.lsn : null,
+      replayedLsn: standby ? p.replayed : null,
+      replayedTimestamp: standby ? iso(p.replayedAt) : null,
+      replayPaused: false,
+      replicationState: standby ? (p.connected ? 'streaming' : 'in archive recovery') : null,
+      postmasterStartTime: iso(p.startedAt),
+      serverVersion: this.world.serverVersion,
+      systemIdentifier: d.sysid,
+      replication: standby ? [] : this.walSenders().map(({ lsn: _, ...w }) => w),
+      pendingRestart: false,
+    };
+  }
+
+  async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
+    this.setParameters(parameters);
+  }
+
+  setParameters(parameters: Record<string, string | number | boolean>): void {
+    this.params = { ...parameters };
+    this.world.settleCommits();
+  }
+
+  async close(): Promise<void> {}
+}
+
+function notRunning(): PostgresStatus {
+  return {
+    running: false,
+    inRecovery: false,
+    timeline: null,
+    currentLsn: null,
+    receivedLsn: null,
+    replayedLsn: null,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: null,
+    postmasterStartTime: null,
+    serverVersion: null,
+    systemIdentifier: null,
+    replication: [],
+    pendingRestart: false,
+  };
+}

@@ -1,0 +1,506 @@
+/**
+ * A whole pgwarden cluster in one process and in virtual time: the production Agents (and
+ * through them the production machines), each on its own connection to one in-memory etcd,
+ * each with a simulated PostgreSQL, asking each other for status in memory, all on one
+ * SimulatedClock. Tests advance time, inject faults and look at what the nodes report.
+ */
+import { SimulatedClock } from 'xstate';
+import { KvDcs } from '../actors/kv-dcs.ts';
+import { MemoryEtcd } from '../actors/memory-dcs.ts';
+import type { Postgres } from '../actors/postgres.ts';
+import {
+  type Commit,
+  type SimulatedDurations,
+  type SimulatedPostgres,
+  SimulatedWorld,
+} from '../actors/simulated-postgres.ts';
+import { Agent } from '../agent.ts';
+import type { PeerStatus } from '../cluster/eligibility.ts';
+import { type NodeReport, statusDocument } from '../cluster/report.ts';
+import type { ClusterView, Member } from '../cluster/view.ts';
+import { parseConfigText } from '../config/load.ts';
+import type { NodeConfig } from '../config/types.ts';
+import type { NodeDownVerdict } from '../transport/liveness-probe.ts';
+import { parsePeerDocument } from '../transport/peer-client.ts';
+import { NodeClock } from './node-clock.ts';
+import { NodeKv } from './node-kv.ts';
+
+export interface SimulatedClusterOptions {
+  /** Number of nodes, named node1..nodeN (default 3). */
+  nodes?: number;
+  /** Seeds every random choice of the simulation (default 1). */
+  seed?: number;
+  scope?: string;
+  /** bootstrap.dcs (ttl, loop_wait, retry_timeout, synchronous_mode, ...), over small defaults. */
+  dcs?: Record<string, unknown>;
+  /** Tags per node (e.g. `{ nofailover: true }`). */
+  tags?: (index: number, name: string) => Record<string, unknown>;
+  /** Simulated PostgreSQL: operation durations, replication speed. */
+  postgres?: { durations?: Partial<SimulatedDurations>; bytesPerTick?: number; tickMs?: number };
+  /** Virtual ms per step of advance() (default 100). */
+  stepMs?: number;
+  /** How often each agent samples PostgreSQL (default 1000 ms). */
+  pgPollMs?: number;
+  /** Every agent log line, prefixed with the virtual time and node name. */
+  log?: (line: string) => void;
+}
+
+/** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */
+export interface ClusterEvent {
+  at: number;
+  node: string;
+  role: string;
+  state: string;
+  isLeader: boolean;
+}
+
+export interface NodeSummary {
+  name: string;
+  agent: 'running' | 'dead' | 'frozen';
+  role: string | null;
+  state: string | null;
+  isLeader: boolean;
+  postgres: 'primary' | 'replica' | 'stopped';
+  timeline: number | null;
+  lsn: number | null;
+  streaming: boolean;
+}
+
+export interface WriteOutcome {
+  acknowledged: boolean;
+  state: Commit['state'];
+  node: string | null;
+  lsn: number;
+  timeline: number | null;
+}
+
+const DEFAULT_DCS = {
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  postgresql: { use_pg_rewind: true, use_slots: true, parameters: {} },
+};
+
+/** Let resolved promises run (every step is microtasks plus at most a queueMicrotask hop). */
+async function settle(rounds = 2): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+export class SimulatedNode {
+  agent: Agent | null = null;
+  readonly clock: NodeClock;
+  private kv: NodeKv | null = null;
+  private isDead = true;
+  private dcsCut = false;
+
+  constructor(
+    private readonly cluster: SimulatedCluster,
+    readonly name: string,
+    readonly config: NodeConfig,
+    readonly postgres: SimulatedPostgres,
+  ) {
+    this.clock = new NodeClock(cluster.clock);
+  }
+
+  /** The agent process is up (possibly frozen). */
+  alive(): boolean {
+    return !this.isDead;
+  }
+
+  frozen(): boolean {
+    return this.clock.isFrozen();
+  }
+
+  cutFromDcs(): boolean {
+    return this.dcsCut;
+  }
+
+  /** What the agent says about itself (null while it is dead). */
+  report(): NodeReport | null {
+    return this.isDead ? null : (this.agent?.report() ?? null);
+  }
+
+  /** GET /patroni, as the agent would answer it (null while it is dead). */
+  status(): Record<string, unknown> | null {
+    const r = this.report();
+    return r ? statusDocument(r) : null;
+  }
+
+  /** Start the agent (again); PostgreSQL is left as it is. */
+  start(): void {
+    if (!this.isDead) throw new Error(`${this.name} is already running`);
+    this.isDead = false;
+    this.clock.thaw();
+    const kv = new NodeKv(this.cluster.store, this.clock, {
+      dead: () => this.isDead,
+      cutFromDcs: () => this.dcsCut || !this.cluster.store.isAvailable(),
+    });
+    this.kv = kv;
+    const dcs = new KvDcs(kv, {
+      namespace: this.config.namespace,
+      scope: this.config.scope,
+      retryTimeoutSeconds: Number(this.config.bootstrap.dcs['retry_timeout'] ?? 10),
+      clock: this.clock,
+    });
+    const agent = new Agent({
+      config: this.config,
+      dcs,
+      postgres: gatedPostgres(this.postgres, this.clock),
+      clock: this.clock,
+      serveApi: false,
+      pgPollMs: this.cluster.pgPollMs,
+      log: (msg) => this.cluster.logLine(this.name, msg),
+      probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
+      fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
+      probeNodeDown: (member) => this.clock.gate(this.cluster.probeNodeDown(this.name, member)),
+    });
+    this.agent = agent;
+    let last = '';
+    agent.actor.subscribe((snap) => {
+      if (this.agent !== agent) return;
+      const c = snap.context;
+      const key = `${c.role}/${c.pgState}/${c.isLeader}`;
+      if (key === last) return;
+      last = key;
+      this.cluster.events.push({
+        at: this.cluster.clock.now(),
+        node: this.name,
+        role: c.role,
+        state: c.pgState,
+        isLeader: c.isLeader,
+      });
+    });
+    agent.start().catch((err) => this.cluster.logLine(this.name, `agent start failed: ${err}`));
+  }
+
+  /** The whole node goes down at once (power off): the agent and the postmaster die. */
+  async kill(): Promise<void> {
+    this.postgres.crash();
+    await this.killAgent();
+  }
+
+  /** Only the agent dies (kill -9); PostgreSQL keeps running as it was. */
+  async killAgent(): Promise<void> {
+    if (this.isDead) return;
+    this.isDead = true;
+    const agent = this.agent;
+    this.clock.thaw();
+    this.kv?.breakWatches();
+    await agent?.close();
+    await settle();
+  }
+
+  /** Start the agent again after kill() or killAgent(). */
+  async restart(): Promise<void> {
+    if (!this.isDead) await this.killAgent();
+    this.start();
+    await settle();
+  }
+
+  /** The postmaster dies (kill -9); the agent notices at its next status sample. */
+  crashPostgres(): void {
+    this.postgres.crash();
+  }
+
+  /** SIGSTOP the agent: no timers, no I/O results until thaw(); PostgreSQL keeps running. */
+  freeze(): void {
+    this.clock.freeze();
+  }
+
+  thaw(): void {
+    this.clock.thaw();
+  }
+
+  /** Cut this node off from the DCS (true) or reconnect it (false). */
+  setDcsReachable(reachable: boolean): void {
+    this.dcsCut = !reachable;
+    if (!reachable) this.kv?.breakWatches();
+  }
+}
+
+/** Results of the agent's PostgreSQL calls reach a frozen agent only after thaw. */
+function gatedPostgres(pg: SimulatedPostgres, clock: NodeClock): Postgres {
+  return new Proxy(pg, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        return r instanceof Promise ? clock.gate(r) : r;
+      };
+    },
+  }) as Postgres;
+}
+
+export class SimulatedCluster {
+  readonly clock: SimulatedClock;
+  readonly store: MemoryEtcd;
+  readonly world: SimulatedWorld;
+  readonly nodes: SimulatedNode[] = [];
+  readonly events: ClusterEvent[] = [];
+  readonly logs: string[] = [];
+  readonly pgPollMs: number;
+  private readonly stepMs: number;
+  private readonly prefix: string;
+  private started = false;
+
+  constructor(private readonly opts: SimulatedClusterOptions = {}) {
+    this.clock = new SimulatedClock();
+    this.store = new MemoryEtcd({ clock: this.clock });
+    this.world = new SimulatedWorld({
+      clock: this.clock,
+      seed: opts.seed ?? 1,
+      durations: opts.postgres?.durations,
+      bytesPerTick: opts.postgres?.bytesPerTick,
+      tickMs: opts.postgres?.tickMs,
+    });
+    this.stepMs = opts.stepMs ?? 100;
+    this.pgPollMs = opts.pgPollMs ?? 1000;
+    const scope = opts.scope ?? 'sim';
+    const dcs = { ...DEFAULT_DCS, ...opts.dcs };
+    const count = opts.nodes ?? 3;
+    for (let i = 0; i < count; i++) {
+      const name = `node${i + 1}`;
+      const config = parseConfigText(
+        JSON.stringify({
+          name,
+          scope,
+          restapi: { listen: `${name}:8008`, connect_address: `${name}:8008` },
+          etcd3: { hosts: ['simulated-etcd:2379'] },
+          bootstrap: { dcs },
+          postgresql: {
+            listen: `${name}:5432`,
+            connect_address: `${name}:5432`,
+            data_dir: `/simulated/${name}/data`,
+            authentication: {
+              superuser: { username: 'postgres', password: 'simulated' },
+              replication: { username: 'replicator', password: 'simulated' },
+            },
+          },
+          tags: opts.tags?.(i, name) ?? {},
+        }),
+      );
+      this.nodes.push(new SimulatedNode(this, name, config, this.world.add(name, name, 5432)));
+    }
+    this.prefix = `${this.nodes[0]?.config.namespace ?? '/service/'}${scope}/`;
+  }
+
+  /** @internal */
+  logLine(node: string, msg: string): void {
+    const line = `${(this.clock.now() / 1000).toFixed(1)}s ${node}: ${msg}`;
+    this.logs.push(line);
+    this.opts.log?.(line);
+  }
+
+  /** Start every agent (empty data directories: they race to bootstrap). */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('the cluster is already started');
+    this.started = true;
+    for (const n of this.nodes) n.start();
+    await settle();
+  }
+
+  /** Virtual time since the start, ms. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Advance virtual time by ms, in small steps, letting every resulting promise run. */
+  async advance(ms: number): Promise<void> {
+    for (let t = 0; t < ms; t += this.stepMs) {
+      this.clock.increment(Math.min(this.stepMs, ms - t));
+      await settle();
+    }
+  }
+
+  /**
+   * Advance until predicate holds; resolves with the virtual ms it took. Throws, describing
+   * every node, when it does not hold within maxMs.
+   */
+  async until(predicate: () => boolean, maxMs: number): Promise<number> {
+    const start = this.clock.now();
+    for (;;) {
+      if (predicate()) return this.clock.now() - start;
+      if (this.clock.now() - start >= maxMs) {
+        throw new Error(
+          `condition not met within ${maxMs} ms of virtual time:\n${this.summary()
+            .map((s) => JSON.stringify(s))
+            .join('\n')}`,
+        );
+      }
+      await this.advance(this.stepMs);
+    }
+  }
+
+  node(name: string): SimulatedNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node named ${name}`);
+    return n;
+  }
+
+  /** Who holds /leader in the DCS (null: nobody). */
+  leader(): string | null {
+    return this.store.get(`${this.prefix}leader`)?.value ?? null;
+  }
+
+  /** The synchronous standbys that /sync names (synchronous_mode). */
+  synchronousStandbys(): string[] {
+    const raw = this.store.get(`${this.prefix}sync`)?.value;
+    if (!raw) return [];
+    const s = (JSON.parse(raw) as { sync_standby?: string | null }).sync_standby;
+    return s ? s.split(',').filter((x) => x !== '') : [];
+  }
+
+  /** Nodes whose PostgreSQL accepts writes. */
+  primaries(): string[] {
+    return this.nodes.filter((n) => n.postgres.writable()).map((n) => n.name);
+  }
+
+  /** Nodes whose PostgreSQL streams from an upstream. */
+  streamingReplicas(): string[] {
+    return this.nodes
+      .filter((n) => n.postgres.running() && n.postgres.proc?.role === 'standby' && n.postgres.proc.connected)
+      .map((n) => n.name);
+  }
+
+  summary(): NodeSummary[] {
+    return this.nodes.map((n) => {
+      const r = n.report();
+      const pg = n.postgres;
+      const wal = pg.wal();
+      return {
+        name: n.name,
+        agent: !n.alive() ? 'dead' : n.frozen() ? 'frozen' : 'running',
+        role: r?.role ?? null,
+        state: r?.state ?? null,
+        isLeader: r?.isLeader ?? false,
+        postgres: !pg.running() ? 'stopped' : pg.writable() ? 'primary' : 'replica',
+        timeline: wal?.timeline ?? null,
+        lsn: wal?.lsn ?? null,
+        streaming: pg.proc?.connected ?? false,
+      };
+    });
+  }
+
+  /**
+   * A client writes bytes through the current leader's PostgreSQL and waits (advancing virtual
+   * time, up to waitMs) for the commit to be acknowledged.
+   */
+  async write(bytes = 100, waitMs = 5000): Promise<WriteOutcome> {
+    const leader = this.leader();
+    const target = leader && this.node(leader).postgres.writable() ? leader : null;
+    if (!target) return { acknowledged: false, state: 'rejected', node: null, lsn: -1, timeline: null };
+    const commit = this.world.write(target, bytes);
+    await settle();
+    const start = this.clock.now();
+    while (commit.state === 'waiting' && this.clock.now() - start < waitMs) await this.advance(this.stepMs);
+    return {
+      acknowledged: commit.state === 'acknowledged',
+      state: commit.state,
+      node: target,
+      lsn: commit.lsn,
+      timeline: commit.timeline,
+    };
+  }
+
+  /** DCS faults: the whole etcd unavailable, or slow. */
+  get dcs() {
+    const store = this.store;
+    return {
+      setAvailable: (available: boolean) => store.setAvailable(available),
+      setLatency: (ms: number) => {
+        store.latencyMs = ms;
+      },
+      store,
+    };
+  }
+
+  /** a and b cannot reach each other (REST and replication); both still reach the DCS. */
+  partition(a: string, b: string): void {
+    this.world.cut(a, b);
+  }
+
+  heal(a: string, b: string): void {
+    this.world.heal(a, b);
+  }
+
+  /** Cut one node off from every other node and from the DCS. */
+  isolate(name: string): void {
+    for (const n of this.nodes) if (n.name !== name) this.world.cut(name, n.name);
+    this.node(name).setDcsReachable(false);
+  }
+
+  /** Every partition healed, every node reaches the DCS again. */
+  healAll(): void {
+    this.world.healAll();
+    for (const n of this.nodes) n.setDcsReachable(true);
+  }
+
+  /** Acknowledged writes that the current leader's data does not contain. */
+  lostWrites(): Commit[] {
+    const leader = this.leader();
+    return leader ? this.world.lostWrites(leader) : [];
+  }
+
+  // ---- in-memory peer transport ----------------------------------------------------------------
+
+  /** @internal GET /patroni of `member`, asked by `from`. */
+  async peerStatus(from: string, member: Member): Promise<PeerStatus> {
+    const unreachable: PeerStatus = {
+      name: member.name,
+      reachable: false,
+      inRecovery: true,
+      walPosition: null,
+      timeline: null,
+      nofailover: member.data.tags?.nofailover === true,
+      watchdogFailed: false,
+    };
+    const peer = this.nodes.find((n) => n.name === member.name);
+    // Connection refused: nobody listens.
+    if (!peer?.alive()) return unreachable;
+    // No answer: the 2 s client timeout runs out.
+    if (peer.frozen() || !this.world.linked(from, peer.name)) {
+      await this.world.sleep(2000);
+      return unreachable;
+    }
+    const doc = peer.status();
+    return (doc && parsePeerDocument(member.name, doc)) ?? unreachable;
+  }
+
+  /** @internal */
+  probePeers(view: ClusterView, me: string): Promise<PeerStatus[]> {
+    const others = view.members.filter((m) => m.name !== me && m.data.api_url);
+    return Promise.all(others.map((m) => this.peerStatus(me, m)));
+  }
+
+  /** @internal Both ports refuse connections, twice: the agent is dead and the postmaster too. */
+  async probeNodeDown(from: string, member: Member): Promise<NodeDownVerdict> {
+    const peer = this.nodes.find((n) => n.name === member.name);
+    if (!peer) return { down: false, detail: `${member.name} is unknown` };
+    for (let round = 0; round < 2; round++) {
+      if (round > 0) await this.world.sleep(200);
+      if (!this.world.linked(from, peer.name)) {
+        await this.world.sleep(500);
+        return { down: false, detail: `${member.name}: REST port unknown, PostgreSQL port unknown` };
+      }
+      const api = peer.alive() ? 'open' : 'refused';
+      const pg = peer.postgres.proc ? 'open' : 'refused';
+      if (api !== 'refused' || pg !== 'refused') {
+        return { down: false, detail: `${member.name}: REST port ${api}, PostgreSQL port ${pg}` };
+      }
+    }
+    return { down: true, detail: `${member.name}: REST and PostgreSQL ports refuse connections` };
+  }
+
+  /** Close every agent (no clean shutdown) and stop the simulation. */
+  async stop(): Promise<void> {
+    for (const n of this.nodes) await n.killAgent();
+    this.world.dispose();
+  }
+}
+
+/** A simulated cluster (not started yet: call start()). */
+export function createSimulatedCluster(opts: SimulatedClusterOptions = {}): SimulatedCluster {
+  return new SimulatedCluster(opts);
+}

@@ -1,0 +1,25 @@
+/**
+ * pgwarden's embedding API for tests: whole clusters of production Agents on an in-memory
+ * DCS, simulated PostgreSQL and one virtual clock. See docs/testing.md.
+ */
+export {
+  type Commit,
+  type CommitState,
+  defaultDurations,
+  parseSynchronousStandbyNames,
+  type SimulatedDurations,
+  SimulatedPostgres,
+  SimulatedWorld,
+  type SimulatedWorldOptions,
+  seededRandom,
+} from '../actors/simulated-postgres.ts';
+export {
+  type ClusterEvent,
+  createSimulatedCluster,
+  type NodeSummary,
+  SimulatedCluster,
+  type SimulatedClusterOptions,
+  SimulatedNode,
+  type WriteOutcome,
+} from './cluster.ts';
+export { NodeClock } from './node-clock.ts';

@@ -1,0 +1,69 @@
+/**
+ * One agent's view of the shared simulated clock, with SIGSTOP semantics: while frozen, its
+ * timers that come due and the results of its I/O are held back, and delivered in order on
+ * thaw. Time itself keeps running (now() is the shared clock's), as for a stopped process.
+ */
+import type { Clock } from '../actors/clock.ts';
+
+interface Timer {
+  base: unknown;
+  cancelled: boolean;
+}
+
+export class NodeClock implements Clock {
+  private frozen = false;
+  private held: Array<() => void> = [];
+
+  constructor(private readonly base: Clock) {}
+
+  now(): number {
+    return this.base.now();
+  }
+
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
+    const timer: Timer = { base: null, cancelled: false };
+    timer.base = this.base.setTimeout(() => this.run(() => !timer.cancelled && fn()), ms);
+    return timer;
+  }
+
+  clearTimeout(id: unknown): void {
+    const timer = id as Timer | null;
+    if (!timer) return;
+    timer.cancelled = true;
+    this.base.clearTimeout(timer.base);
+  }
+
+  isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    const held = this.held;
+    this.held = [];
+    for (const fn of held) {
+      if (this.frozen) this.held.push(fn);
+      else fn();
+    }
+  }
+
+  /** Runs fn now, or at thaw when frozen. */
+  run(fn: () => void): void {
+    if (this.frozen) this.held.push(fn);
+    else fn();
+  }
+
+  /** The same outcome as p, delivered only while not frozen. */
+  gate<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      p.then(
+        (v) => this.run(() => resolve(v)),
+        (e) => this.run(() => reject(e)),
+      );
+    });
+  }
+}
