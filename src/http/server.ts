@@ -35,6 +35,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     ...serverOptions(ctx.config()),
   });
+  // HTTP/1.0-style clients (nc -q, some probes) half-close after sending: the request still
+  // deserves its answer, as Patroni gives it.
+  (app.server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Nothing here tunnels: CONNECT is just another unsupported method.
+  app.server.on('connect', (_req, socket) => {
+    socket.end('HTTP/1.1 501 Unsupported method\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   await app.register(securityPlugin, { ctx });
   // Before the routes: GET /openapi.json describes every route registered after it.
   await registerOpenApi(app);
