@@ -1258,12 +1258,10 @@ describe('REST API under ≥ 10,000 malformed requests', () => {
     expect(await dcsSnapshot()).toEqual(before);
   });
 
-  // BUG (found by this fuzz run): a client that half-closes its side after a complete request
-  // (`printf '...' | nc -q 5 host port`, HTTP/1.0 tools) gets no answer from any handler that
-  // waits on the DCS (DELETE /switchover, POST /switchover, PATCH /config, ...): Node's HTTP
-  // server (httpAllowHalfOpen false) aborts the request and closes the socket on the client's
-  // FIN. The handler still runs, so a valid switchover would happen without an answer. Patroni
-  // (BaseHTTPRequestHandler) reads the request and answers it whatever the client's FIN.
+  // Found by this fuzz run (fixed since): a client that half-closes its side after a complete
+  // request (`printf '...' | nc -q 5 host port`, HTTP/1.0 tools) got no answer from handlers that
+  // wait on the DCS, because Node's HTTP server aborted the request on the client's FIN. Patroni
+  // answers whatever the client's FIN; so must we.
   it('answers a complete request even when the client half-closes after sending it', async () => {
     const leader = cluster.nodes.find((n) => n.name === known.leader)!;
     const request = `DELETE /switchover HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${VALID_AUTH}\r\n\r\n`;
@@ -1279,10 +1277,9 @@ describe('REST API under ≥ 10,000 malformed requests', () => {
     expect(o).toBe(404);
   });
 
-  // BUG (found by this fuzz run): CONNECT, a well-formed request with a method pgwarden has no
-  // handler for, gets no answer: Node's HTTP server destroys the socket when nobody listens for
-  // 'connect'. Patroni answers every method without a handler with 501 (reference §2.1), and
-  // pgwarden does so for every other unknown method (PROPFIND, TRACE, ...).
+  // Found by this fuzz run (fixed since): CONNECT got no answer, because Node's HTTP server
+  // destroys the socket when nobody listens for 'connect'. Patroni answers every method without
+  // a handler with 501 (reference §2.1), as pgwarden does for PROPFIND, TRACE, ...
   it('answers CONNECT with 501 like every other method without a handler', async () => {
     const leader = cluster.nodes.find((n) => n.name === known.leader)!;
     const o = await sendRaw(leader.apiPort, {
