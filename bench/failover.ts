@@ -6,25 +6,32 @@
  *
  *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both] [--kill-window loop_wait|refresh]
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { type ClusterNode, LocalCluster, SUPERUSER } from '../src/local/cluster.ts';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { type ClusterNode, LocalCluster } from '../src/local/cluster.ts';
 import { refreshIntervalMs } from '../src/machines/election.ts';
+import { LEADER_POLL_MS, pollLeaderKey, readLeaderKey } from './lib/etcd.ts';
+import { gitState, machineInfo } from './lib/provenance.ts';
+import { writeResults } from './lib/results.ts';
+import { type Column, fmt, groupedTable } from './lib/table.ts';
+import { now, secs, sleep } from './lib/time.ts';
+import {
+  CONNECT_TIMEOUT_MS,
+  missingIds,
+  probeWritable,
+  SETTLE_ON_NEW_PRIMARY_MS,
+  sqlOn,
+  startWriter,
+  WRITABLE_PROBE_MS,
+  WRITE_EVERY_MS,
+  type Writer,
+  waitForNewPrimaryWrites,
+} from './lib/writer.ts';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCOPE = 'bench';
-const WRITE_EVERY_MS = 20;
-const CONNECT_TIMEOUT_MS = 1000;
-const QUERY_TIMEOUT_MS = 2000;
-const LEADER_POLL_MS = 50;
 const READY_POLL_MS = 100;
-const SETTLE_ON_NEW_PRIMARY_MS = 3000;
 const BOOTSTRAP_TIMEOUT_MS = 120_000;
-const WRITABLE_PROBE_MS = 200;
 
 interface Profile {
   name: 'slow' | 'fast';
@@ -52,201 +59,6 @@ function killWindowMs(profile: Profile, window: KillWindow): number {
     check_timeline: false,
     synchronous_mode: false,
   });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Wall-clock milliseconds with sub-millisecond resolution; the only clock used here. */
-const now = () => performance.timeOrigin + performance.now();
-const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : ms / 1000);
-
-// ---------------------------------------------------------------------------------------------
-// Writer: the client a multi-host `target_session_attrs=read-write` libpq string would give,
-// done by hand because node-postgres does not understand multi-host strings.
-
-interface Ack {
-  id: number;
-  at: number;
-  port: number;
-}
-
-interface Writer {
-  acks: Ack[];
-  errors: Array<{ at: number; port: number | null; message: string }>;
-  /** Port of the current connection (null while scanning). */
-  port(): number | null;
-  stop(): Promise<void>;
-}
-
-async function connectWritable(ports: number[]): Promise<{ client: pg.Client; port: number } | null> {
-  for (const port of ports) {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port,
-      user: SUPERUSER.username,
-      password: SUPERUSER.password,
-      database: 'postgres',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
-    });
-    client.on('error', () => {}); // a dropped socket surfaces on the next query
-    try {
-      await client.connect();
-      const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      if (r.rows[0]?.r === false) return { client, port };
-    } catch {
-      // refused, timed out or not ready: next host
-    }
-    await client.end().catch(() => {});
-  }
-  return null;
-}
-
-function startWriter(ports: number[], table: string): Writer {
-  const acks: Ack[] = [];
-  const errors: Writer['errors'] = [];
-  let stopping = false;
-  let current: { client: pg.Client; port: number } | null = null;
-  let nextId = 1;
-
-  const run = async () => {
-    while (!stopping) {
-      if (!current) {
-        current = await connectWritable(ports);
-        if (!current) await sleep(WRITE_EVERY_MS);
-        continue;
-      }
-      const id = nextId++;
-      const started = now();
-      try {
-        await current.client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
-        acks.push({ id, at: now(), port: current.port });
-      } catch (err) {
-        errors.push({ at: now(), port: current.port, message: (err as Error).message });
-        const dropped = current.client;
-        current = null;
-        void dropped.end().catch(() => {});
-        continue;
-      }
-      await sleep(Math.max(0, WRITE_EVERY_MS - (now() - started)));
-    }
-    await current?.client.end().catch(() => {});
-  };
-  const done = run();
-  return {
-    acks,
-    errors,
-    port: () => current?.port ?? null,
-    stop: async () => {
-      stopping = true;
-      await done;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Leader key poller: reads /service/<scope>/leader straight from etcd's JSON gateway.
-
-interface LeaderChange {
-  at: number;
-  value: string | null;
-}
-
-async function readLeaderKey(endpoint: string, scope: string): Promise<string | null | undefined> {
-  try {
-    const res = await fetch(`${endpoint}/v3/kv/range`, {
-      method: 'POST',
-      body: JSON.stringify({ key: Buffer.from(`/service/${scope}/leader`).toString('base64') }),
-      signal: AbortSignal.timeout(1000),
-    });
-    const doc = (await res.json()) as { kvs?: Array<{ value?: string }> };
-    const kv = doc.kvs?.[0];
-    return kv ? Buffer.from(kv.value ?? '', 'base64').toString() : null;
-  } catch {
-    return undefined; // etcd did not answer: no observation
-  }
-}
-
-function pollLeaderKey(endpoint: string, scope: string): { changes: LeaderChange[]; stop(): Promise<void> } {
-  const changes: LeaderChange[] = [];
-  let stopping = false;
-  const run = async () => {
-    while (!stopping) {
-      const value = await readLeaderKey(endpoint, scope);
-      const at = now();
-      if (value !== undefined && (changes.length === 0 || changes.at(-1)!.value !== value)) {
-        changes.push({ at, value });
-      }
-      await sleep(LEADER_POLL_MS);
-    }
-  };
-  const done = run();
-  return {
-    changes,
-    stop: async () => {
-      stopping = true;
-      await done;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writability probe: the writer sticks to the first writable node it finds, so it would not see a
-// second primary that stays up. This asks every surviving node `pg_is_in_recovery()` every
-// WRITABLE_PROBE_MS over its own connection (reconnecting on error) and records who was writable.
-
-interface WritableSeen {
-  first: number;
-  last: number;
-  samples: number;
-}
-
-function probeWritable(nodes: ClusterNode[]): { seen: Map<string, WritableSeen>; stop(): Promise<void> } {
-  const seen = new Map<string, WritableSeen>();
-  let stopping = false;
-  const probeOne = async (n: ClusterNode) => {
-    let client: pg.Client | null = null;
-    while (!stopping) {
-      const started = now();
-      try {
-        if (!client) {
-          client = new pg.Client({
-            host: '127.0.0.1',
-            port: n.pgPort,
-            user: SUPERUSER.username,
-            password: SUPERUSER.password,
-            database: 'postgres',
-            connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-            query_timeout: QUERY_TIMEOUT_MS,
-          });
-          client.on('error', () => {});
-          await client.connect();
-        }
-        const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-        if (r.rows[0]?.r === false) {
-          const at = now();
-          const s = seen.get(n.name);
-          if (s) {
-            s.last = at;
-            s.samples++;
-          } else seen.set(n.name, { first: at, last: at, samples: 1 });
-        }
-      } catch {
-        const c = client;
-        client = null;
-        void c?.end().catch(() => {});
-      }
-      await sleep(Math.max(0, WRITABLE_PROBE_MS - (now() - started)));
-    }
-    await client?.end().catch(() => {});
-  };
-  const done = Promise.all(nodes.map(probeOne));
-  return {
-    seen,
-    stop: async () => {
-      stopping = true;
-      await done;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,44 +105,6 @@ interface RunResult {
 
 const primaryOf = (nodes: ClusterNode[]) =>
   nodes.find((n) => n.status?.role === 'master' && n.status.state === 'running') ?? null;
-
-async function sqlOn<T extends pg.QueryResultRow>(port: number, text: string, params: unknown[] = []) {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
-    user: SUPERUSER.username,
-    password: SUPERUSER.password,
-    database: 'postgres',
-    connectionTimeoutMillis: 3000,
-    query_timeout: 10_000,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function missingIds(port: number, table: string, ids: number[]): Promise<number[]> {
-  const rows = await sqlOn<{ id: string }>(port, `SELECT id FROM ${table} WHERE id = ANY($1::bigint[])`, [
-    ids,
-  ]);
-  const found = new Set(rows.map((r) => Number(r.id)));
-  return ids.filter((id) => !found.has(id));
-}
-
-/** Waits until the writer has been acknowledged by a port other than `oldPort` for `settleMs`. */
-async function waitForNewPrimaryWrites(writer: Writer, oldPort: number, timeoutMs: number): Promise<boolean> {
-  const deadline = now() + timeoutMs;
-  while (now() < deadline) {
-    const firstNew = writer.acks.find((a) => a.port !== oldPort);
-    if (firstNew && now() - firstNew.at >= SETTLE_ON_NEW_PRIMARY_MS) return true;
-    await sleep(100);
-  }
-  return false;
-}
 
 const LOG_PATTERN =
   /leader|lock|promot|lease|fail|error|fatal|timeline|rewind|demot|acquir|expir|race|healthiest|DCS/i;
@@ -505,17 +279,7 @@ async function oneRun(
 // ---------------------------------------------------------------------------------------------
 // Summary.
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const fmt = (x: number | null | undefined, digits = 2) =>
-  x === null || x === undefined ? '—' : x.toFixed(digits);
-
-const COLUMNS: Array<{ head: string; get: (r: RunResult) => number | null; digits?: number }> = [
+const COLUMNS: Array<Column<RunResult>> = [
   { head: 'bootstrap s', get: (r) => r.bootstrapS },
   { head: 'kill delay s', get: (r) => r.delayBeforeKillS },
   { head: 'kill→lease gone s', get: (r) => r.leaderKeyGoneS },
@@ -531,63 +295,21 @@ const COLUMNS: Array<{ head: string; get: (r: RunResult) => number | null; digit
 ];
 
 function summaryTable(results: RunResult[]): string {
-  const head = [
-    'profile',
-    'run',
-    ...COLUMNS.map((c) => c.head),
-    'old primary→nodes that acked after kill',
-    'writable after kill (probe)',
-  ];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
-  for (const name of ['slow', 'fast'] as const) {
-    const rs = results.filter((r) => r.profile === name);
-    if (rs.length === 0) continue;
-    for (const r of rs) {
-      const status = r.ok ? `${r.oldPrimary}→${r.newPrimaries.join('→')}` : `FAILED: ${r.failure}`;
-      const writable = Object.keys(r.writableAfterKill).join(', ') || '—';
-      row([name, String(r.run), ...COLUMNS.map((c) => fmt(c.get(r), c.digits)), status, writable]);
-    }
-    const ok = rs.filter((r) => r.ok);
-    const meds = COLUMNS.map((c) =>
-      fmt(median(ok.map(c.get).filter((x): x is number => x !== null)), c.digits),
-    );
-    row([`**${name}**`, `**median (${ok.length}/${rs.length} ok)**`, ...meds.map((m) => `**${m}**`), '', '']);
-  }
-  return lines.join('\n');
-}
-
-/** The code under test: HEAD plus any uncommitted change under src/ (agents load src/ at spawn). */
-function gitState(): { head: string | null; dirtySrc: string[] } {
-  const git = (args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' });
-    } catch {
-      return null;
-    }
-  };
-  const status = git(['status', '--porcelain', '--', 'src']) ?? '';
-  return {
-    head: git(['rev-parse', 'HEAD'])?.trim() ?? null,
-    dirtySrc: status.split('\n').filter((l) => l.trim() !== ''),
-  };
-}
-
-function machineInfo(): Record<string, unknown> {
-  const version = (cmd: string, args: string[]) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
-    } catch {
-      return null;
-    }
-  };
-  return {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
-    node: process.version,
-    postgres: version('/usr/lib/postgresql/15/bin/postgres', ['--version']),
-    etcd: version('/usr/bin/etcd', ['--version']),
-  };
+  return groupedTable({
+    groupHead: 'profile',
+    groups: (['slow', 'fast'] as const).map((name) => ({
+      name,
+      runs: results.filter((r) => r.profile === name),
+    })),
+    columns: COLUMNS,
+    text: [
+      {
+        head: 'old primary→nodes that acked after kill',
+        get: (r) => (r.ok ? `${r.oldPrimary}→${r.newPrimaries.join('→')}` : `FAILED: ${r.failure}`),
+      },
+      { head: 'writable after kill (probe)', get: (r) => Object.keys(r.writableAfterKill).join(', ') || '—' },
+    ],
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,16 +374,7 @@ async function main(): Promise<void> {
   }
   const table = summaryTable(results);
   console.log(`\n${table}\n`);
-  const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(outDir, { recursive: true });
   const suffix = window === 'loop_wait' ? '' : `-kill-window-${window}`;
-  // Never overwrite an earlier dataset: a second batch on the same day gets its start time appended.
-  const day = startedAt.toISOString().slice(0, 10);
-  let out = resolve(outDir, `failover-${day}${suffix}.json`);
-  if (existsSync(out)) {
-    const hhmm = startedAt.toISOString().slice(11, 16).replace(':', '');
-    out = resolve(outDir, `failover-${day}-${hhmm}${suffix}.json`);
-  }
   const doc = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -681,7 +394,8 @@ async function main(): Promise<void> {
     results,
     table,
   };
-  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  // Never overwrite an earlier dataset: a second batch on the same day gets its start time appended.
+  const out = writeResults('failover', startedAt, doc, suffix);
   console.log(`raw results: ${out}`);
 }
 
