@@ -203,6 +203,7 @@ export class Agent {
         this.changing(() => pg.rewind(input.from)),
       ),
       removeDataDir: fromPromise(() => this.changing(() => pg.removeDataDir())),
+      checkpoint: fromPromise(() => pg.checkpoint()),
     };
   }
 
