@@ -43,6 +43,26 @@ export interface PostgresStatus {
   pendingRestart: boolean;
 }
 
+/** What a stopped (or never started) instance reports. */
+export function notRunningStatus(): PostgresStatus {
+  return {
+    running: false,
+    inRecovery: false,
+    timeline: null,
+    currentLsn: null,
+    receivedLsn: null,
+    replayedLsn: null,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: null,
+    postmasterStartTime: null,
+    serverVersion: null,
+    systemIdentifier: null,
+    replication: [],
+    pendingRestart: false,
+  };
+}
+
 export interface DataDirState {
   /** false: missing or empty (a bootstrap or clone is needed). */
   initialized: boolean;

@@ -16,14 +16,15 @@
 
 import type { NodeConfig } from '../config/types.ts';
 import type { Clock } from './clock.ts';
-import type {
-  DataDirState,
-  Postgres,
-  PostgresStatus,
-  StartRole,
-  StopMode,
-  UpstreamTarget,
-  WalSender,
+import {
+  type DataDirState,
+  notRunningStatus,
+  type Postgres,
+  type PostgresStatus,
+  type StartRole,
+  type StopMode,
+  type UpstreamTarget,
+  type WalSender,
 } from './postgres.ts';
 
 /** How long each operation takes, in ms of the world's clock. */
@@ -740,7 +741,7 @@ export class SimulatedPostgres implements Postgres {
   async status(): Promise<PostgresStatus> {
     const p = this.proc;
     const d = this.data;
-    if (!p || !d) return notRunning();
+    if (!p || !d) return notRunningStatus();
     if (!p.ready) throw new Error(`${this.name}: the database system is starting up`);
     const standby = p.role === 'standby';
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -772,23 +773,4 @@ export class SimulatedPostgres implements Postgres {
   }
 
   async close(): Promise<void> {}
-}
-
-function notRunning(): PostgresStatus {
-  return {
-    running: false,
-    inRecovery: false,
-    timeline: null,
-    currentLsn: null,
-    receivedLsn: null,
-    replayedLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    postmasterStartTime: null,
-    serverVersion: null,
-    systemIdentifier: null,
-    replication: [],
-    pendingRestart: false,
-  };
 }

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
-import type { DataDirState, PostgresStatus } from '../../src/actors/postgres.ts';
+import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election.ts';
@@ -49,22 +49,7 @@ const primaryDir: DataDirState = {
 };
 const standbyDir: DataDirState = { ...primaryDir, clusterState: 'shut down in recovery' };
 
-const stoppedPg: PostgresStatus = {
-  running: false,
-  inRecovery: false,
-  timeline: null,
-  currentLsn: null,
-  receivedLsn: null,
-  replayedLsn: null,
-  replayedTimestamp: null,
-  replayPaused: false,
-  replicationState: null,
-  postmasterStartTime: null,
-  serverVersion: null,
-  systemIdentifier: null,
-  replication: [],
-  pendingRestart: false,
-};
+const stoppedPg: PostgresStatus = notRunningStatus();
 const primaryPg: PostgresStatus = {
   ...stoppedPg,
   running: true,

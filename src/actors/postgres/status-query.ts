@@ -99,21 +99,4 @@ export function statusFromRow(row: StatusRow): PostgresStatus {
   };
 }
 
-export function notRunningStatus(): PostgresStatus {
-  return {
-    running: false,
-    inRecovery: false,
-    timeline: null,
-    currentLsn: null,
-    receivedLsn: null,
-    replayedLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    postmasterStartTime: null,
-    serverVersion: null,
-    systemIdentifier: null,
-    replication: [],
-    pendingRestart: false,
-  };
-}
+export { notRunningStatus } from '../postgres.ts';
