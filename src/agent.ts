@@ -22,6 +22,7 @@ import { type ClusterView, type Failover, type Member, memberByName } from './cl
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
+import { serverOptions } from './http/security.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
@@ -203,7 +204,10 @@ export class Agent {
         this.changing(() => pg.rewind(input.from)),
       ),
       removeDataDir: fromPromise(() => this.changing(() => pg.removeDataDir())),
-      checkpoint: fromPromise(() => pg.checkpoint()),
+      // Bounded: a switchover must not wait forever on a slow checkpoint (it just skips ahead).
+      checkpoint: fromPromise(() =>
+        this.within(this.settings.pg_ctl_timeout * 1000, pg.checkpoint(), 'CHECKPOINT'),
+      ),
     };
   }
 
@@ -652,6 +656,36 @@ export class Agent {
     };
   }
 
+  /** Rejects when `work` takes longer than `ms` (the work itself is not cancelled). */
+  private within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new Error(`${what} did not finish within ${ms} ms`)),
+        ms,
+      );
+      work.then(
+        (v) => {
+          this.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (err) => {
+          this.clock.clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** New certificate, key or CA files take effect for new connections without a restart. */
+  private reloadTls(): void {
+    const https = serverOptions(this.config).https;
+    const server = this.api?.server as unknown as { setSecureContext?: (o: object) => void } | undefined;
+    if (https && server?.setSecureContext) {
+      server.setSecureContext(https);
+      this.log('reload: REST API certificates reloaded');
+    }
+  }
+
   /** SIGHUP and POST /reload: re-read the file, keep what cannot change at run time, apply the rest. */
   async reload(): Promise<void> {
     let next: NodeConfig;
@@ -671,7 +705,20 @@ export class Agent {
       this.log('reload: postgresql.data_dir cannot change while running; configuration not applied');
       return;
     }
+    if (Boolean(next.restapi.certfile) !== Boolean(this.config.restapi.certfile)) {
+      this.log(
+        'reload: switching the REST API between http and https needs a restart; configuration not applied',
+      );
+      return;
+    }
+    try {
+      serverOptions(next);
+    } catch (err) {
+      this.log(`reload: configuration not applied: ${(err as Error).message}`);
+      return;
+    }
     this.config = next;
+    this.reloadTls();
     const settings = this.applyDynamicConfig(this.view?.config?.data ?? null);
     this.actor.send({ type: 'SETTINGS', settings });
     try {
