@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type ClusterNode, LocalCluster, type LocalClusterOptions, SUPERUSER } from '../../src/local/cluster.ts';
+import {
+  type ClusterNode,
+  LocalCluster,
+  type LocalClusterOptions,
+  SUPERUSER,
+} from '../../src/local/cluster.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
