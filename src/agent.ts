@@ -96,6 +96,7 @@ export class Agent {
   private lastSlots = '';
   private lastStatusOptime = -1;
   private publishing = false;
+  private publishAgain = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
   private readonly restartScheduler;
@@ -455,7 +456,13 @@ export class Agent {
   }
 
   private async publish(force: boolean): Promise<void> {
-    if (this.publishing || this.closed) return;
+    if (this.closed) return;
+    if (this.publishing) {
+      // A change arrived while we were writing: publish again right after, or the member key
+      // would show a stale state until the next loop.
+      this.publishAgain = true;
+      return;
+    }
     const snap = this.actor.getSnapshot();
     if (snap.matches('starting') || snap.status !== 'active') return;
     this.publishing = true;
@@ -490,6 +497,10 @@ export class Agent {
       this.log(`publish: ${(err as Error).message}`);
     } finally {
       this.publishing = false;
+    }
+    if (this.publishAgain) {
+      this.publishAgain = false;
+      await this.publish(false);
     }
   }
 

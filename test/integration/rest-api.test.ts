@@ -89,7 +89,9 @@ beforeAll(async () => {
   ).toBe(true);
   cluster.startNode(replica.name);
   cluster.startNode(nlb.name);
-  expect(await cluster.waitUntilReady({ timeoutMs: 90_000 })).toBe(true);
+  const ready = await cluster.waitUntilReady({ timeoutMs: 90_000 });
+  if (!ready) dumpLogs(cluster); // tests are skipped when setup fails: show why now
+  expect(ready).toBe(true);
   expect(await etcdValue(cluster, SCOPE, 'leader')).toBe(leader.name);
 });
 
