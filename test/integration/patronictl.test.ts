@@ -34,10 +34,17 @@ const leaderKey = () => etcdValue(clusterOf(), 'ctl', 'leader');
 
 describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () => {
   it('list shows one Leader and two Replicas, running', async () => {
-    const r = await ctl('list');
-    expect(r.code).toBe(0);
-    expect(r.out.match(/\| Leader +\| running/g)).toHaveLength(1);
-    expect(r.out.match(/\| Replica +\| running/g)).toHaveLength(2);
+    // Member keys follow REST readiness within a publish: allow a moment.
+    await eventually(
+      'patronictl list shows the settled cluster',
+      async () => {
+        const r = await ctl('list');
+        expect(r.code).toBe(0);
+        expect(r.out.match(/\| Leader +\| running/g)).toHaveLength(1);
+        expect(r.out.match(/\| Replica +\| running/g)).toHaveLength(2);
+      },
+      15_000,
+    );
   });
 
   it('version asks every member over REST', async () => {
