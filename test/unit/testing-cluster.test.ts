@@ -99,17 +99,20 @@ describe('createSimulatedCluster', () => {
   });
 
   it('synchronous_mode: writes are acknowledged only with a synchronous standby', async () => {
-    const c = cluster(3, { synchronous_mode: true });
+    const c = cluster(3, { synchronous_mode: true, synchronous_mode_strict: true });
     await c.start();
     await c.until(() => healthy(c) && c.synchronousStandbys().length === 1, 60_000);
     const [standby] = c.synchronousStandbys();
     const leader = c.leader()!;
     expect(c.node(leader).postgres.synchronousStandbyNames()).toBe(standby);
-    // The synchronous standby is gone: commits wait (non-strict mode drops it from /sync later).
-    c.node(standby!).freeze();
-    c.node(standby!).postgres.crash();
+    // Every standby is gone: in strict mode commits wait rather than go unprotected.
+    const replicas = ['node1', 'node2', 'node3'].filter((n) => n !== leader);
+    for (const r of replicas) {
+      c.node(r).freeze();
+      c.node(r).postgres.crash();
+    }
     expect(await c.write(100, 1000)).toMatchObject({ acknowledged: false, state: 'waiting' });
-    await c.node(standby!).restart();
+    for (const r of replicas) await c.node(r).restart();
     await c.until(() => c.synchronousStandbys().length === 1, 60_000);
     expect(await c.write(100)).toMatchObject({ acknowledged: true });
     // Only the synchronous standby may take over; it has every acknowledged write.
