@@ -123,6 +123,21 @@ describe('createSimulatedCluster', () => {
     expect(c.lostWrites()).toEqual([]);
   });
 
+  it('synchronous_mode (not strict): when the synchronous standby dies, the other one takes its place', async () => {
+    const c = cluster(3, { synchronous_mode: true });
+    await c.start();
+    await c.until(() => healthy(c) && c.synchronousStandbys().length === 1, 60_000);
+    const [first] = c.synchronousStandbys();
+    const leader = c.leader()!;
+    c.node(first!).freeze();
+    c.node(first!).postgres.crash();
+    await c.until(() => c.synchronousStandbys().length === 1 && c.synchronousStandbys()[0] !== first, 30_000);
+    const second = c.synchronousStandbys()[0]!;
+    expect([leader, first]).not.toContain(second);
+    expect(c.node(leader).postgres.synchronousStandbyNames()).toBe(second);
+    expect(await c.write(100)).toMatchObject({ acknowledged: true });
+  });
+
   it('runs the same way twice from the same seed', async () => {
     const a = await failoverScenario(11);
     const b = await failoverScenario(11);
