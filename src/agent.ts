@@ -651,13 +651,13 @@ export class Agent {
     return { status: 200, text: 'scheduled restart deleted' };
   }
 
-  async reinitialize(_force: boolean): Promise<ActionResult> {
+  async reinitialize(force: boolean): Promise<ActionResult> {
     if (!this.view?.leader) return { status: 503, text: 'Cluster has no leader, can not reinitialize' };
     if (this.actor.getSnapshot().context.isLeader)
       return { status: 503, text: 'I am the leader, can not reinitialize' };
     const answer = await this.answer(
       ['reinitialize.started', 'reinitialize.busy'],
-      () => this.actor.send({ type: 'REINITIALIZE' }),
+      () => this.actor.send({ type: 'REINITIALIZE', force }),
       5000,
     );
     if (answer?.type === 'reinitialize.started') return { status: 200, text: 'reinitialize started' };

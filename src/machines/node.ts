@@ -71,7 +71,8 @@ export type NodeEvent =
   /** Run the HA decisions now (REST wrote /config or /failover). */
   | { type: 'WAKE' }
   | { type: 'RESTART'; timeoutSeconds: number | null }
-  | { type: 'REINITIALIZE' }
+  /** `force`: if another action is under way, reinitialize as soon as it is over. */
+  | { type: 'REINITIALIZE'; force?: boolean }
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
@@ -113,6 +114,8 @@ export interface NodeContext {
   lastLsn: number | null;
   /** Seconds a requested restart may take to start PostgreSQL again (null: pg_ctl_timeout). */
   restartTimeout: number | null;
+  /** A forced reinitialize waiting for the action under way to finish. */
+  reinitializeQueued: boolean;
 }
 
 export interface PromotionInput {
@@ -239,6 +242,7 @@ export const nodeMachine = setup({
     fatal: null,
     lastLsn: null,
     restartTimeout: null,
+    reinitializeQueued: false,
   }),
   on: {
     CLUSTER: { actions: 'storeView' },
@@ -480,12 +484,26 @@ export const nodeMachine = setup({
             RESTART: {
               actions: emit(({ context }) => ({ type: 'restart.busy' as const, action: context.pgState })),
             },
-            REINITIALIZE: {
-              actions: emit(({ context }) => ({
-                type: 'reinitialize.busy' as const,
-                action: context.pgState,
-              })),
-            },
+            REINITIALIZE: [
+              {
+                // Cutting a running start, clone or rewind short would leave its process running
+                // under our feet; forced, the rebuild waits for it instead, then goes first.
+                guard: ({ context, event }) => event.force === true && !context.isLeader,
+                actions: [
+                  assign({ reinitializeQueued: true }),
+                  emit({ type: 'reinitialize.started' }),
+                  assign({
+                    message: ({ context }) => `reinitialize queued behind ${context.pgState}`,
+                  }),
+                ],
+              },
+              {
+                actions: emit(({ context }) => ({
+                  type: 'reinitialize.busy' as const,
+                  action: context.pgState,
+                })),
+              },
+            ],
           },
           initial: 'boot',
           states: {
@@ -534,6 +552,7 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
+                { guard: ({ context }) => context.reinitializeQueued, target: 'reinitializing' },
                 { guard: 'isLeader', target: 'promoting' },
                 { guard: 'pgIsPrimary', target: 'demoting' },
                 { guard: 'upstreamChanged', target: 'following' },
@@ -619,7 +638,7 @@ export const nodeMachine = setup({
               description:
                 'An operator asked to rebuild this replica: stop, wipe, clone again from the leader.',
               entry: [
-                assign({ pgState: 'creating replica' }),
+                assign({ pgState: 'creating replica', reinitializeQueued: false }),
                 { type: 'say', params: { message: 'reinitializing on request' } },
                 emit({ type: 'reinitialize.started' }),
               ],
@@ -989,7 +1008,10 @@ export const nodeMachine = setup({
               entry: assign({
                 pgState: ({ context }) => (context.pgState === 'start failed' ? 'start failed' : 'crashed'),
               }),
-              always: [{ guard: 'isLeader', target: 'releasing' }],
+              always: [
+                { guard: 'isLeader', target: 'releasing' },
+                { guard: ({ context }) => context.reinitializeQueued, target: 'reinitializing' },
+              ],
               on: { REINITIALIZE: 'reinitializing' },
               after: { shortRetry: 'recovering' },
             },

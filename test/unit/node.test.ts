@@ -516,6 +516,31 @@ describe('node machine: running', () => {
     );
   });
 
+  it('a forced reinitialize during a start waits for it, then rebuilds; unforced it is refused', async () => {
+    const h = await replicaOfB();
+    let finishStart: () => void = () => {};
+    const realStart = h.impl.startPostgres!;
+    h.impl.startPostgres = (input) =>
+      new Promise<unknown>((resolve) => {
+        finishStart = () => resolve(realStart(input));
+      });
+    await h.pgStatus({ ...stoppedPg });
+    await advance(h.clock, 2_000, 100); // crashed → recovering → startingReplica (start under way)
+    expect(h.snap().value).toEqual({ active: { running: 'startingReplica' } });
+    const seen: string[] = [];
+    h.actor.on('*', (e) => seen.push(e.type));
+    h.actor.send({ type: 'REINITIALIZE' });
+    h.actor.send({ type: 'REINITIALIZE', force: true });
+    expect(seen).toEqual(['reinitialize.busy', 'reinitialize.started']);
+    const mark = h.calls.length;
+    finishStart();
+    await settle();
+    await advance(h.clock, 500, 100);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
+    expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'immediate', timeoutSeconds: 60 });
+    expect(h.ctx().reinitializeQueued).toBe(false);
+  });
+
   it('a crashed replica looks again after at most 2 s and starts again as a replica', async () => {
     const h = await replicaOfB();
     const mark = h.calls.length;
