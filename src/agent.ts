@@ -22,7 +22,7 @@ import { type ClusterView, type Failover, type Member, memberByName } from './cl
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
-import { serverOptions } from './http/security.ts';
+import { applyServerCertificates, serverOptions } from './http/security.ts';
 import { buildApi } from './http/server.ts';
 import { electionMachine } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
@@ -689,12 +689,8 @@ export class Agent {
 
   /** New certificate, key or CA files take effect for new connections without a restart. */
   private reloadTls(): void {
-    const https = serverOptions(this.config).https;
-    const server = this.api?.server as unknown as { setSecureContext?: (o: object) => void } | undefined;
-    if (https && server?.setSecureContext) {
-      server.setSecureContext(https);
+    if (applyServerCertificates(this.api?.server, this.config))
       this.log('reload: REST API certificates reloaded');
-    }
   }
 
   /** SIGHUP and POST /reload: re-read the file, keep what cannot change at run time, apply the rest. */

@@ -81,6 +81,18 @@ export function serverOptions(config: NodeConfig): Partial<FastifyServerOptions>
   return { https };
 }
 
+/**
+ * New certificate, key or CA files for a running https server: new connections use them, the
+ * open ones keep theirs. False when the server is not https (nothing to do).
+ */
+export function applyServerCertificates(server: unknown, config: NodeConfig): boolean {
+  const https = serverOptions(config).https;
+  const s = server as { setSecureContext?: (options: object) => void } | undefined;
+  if (!https || typeof s?.setSecureContext !== 'function') return false;
+  s.setSecureContext(https);
+  return true;
+}
+
 export function isMutating(routeConfig: unknown): boolean {
   return (
     typeof routeConfig === 'object' &&

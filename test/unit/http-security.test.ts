@@ -9,13 +9,20 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeReport } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import type { NodeConfig } from '../../src/config/types.ts';
 import type { Operations } from '../../src/http/operations.ts';
-import { isMutating, normaliseIp, securityPlugin, serverOptions } from '../../src/http/security.ts';
+import {
+  applyServerCertificates,
+  isMutating,
+  normaliseIp,
+  securityPlugin,
+  serverOptions,
+} from '../../src/http/security.ts';
 import type { ApiContext } from '../../src/http/server.ts';
 import { makeNodeConfig } from '../helpers/pg-config.ts';
 
@@ -454,6 +461,36 @@ describe('TLS (real https server)', () => {
     expect(noAuth.body).toBe('no auth header received');
     const ok = await request(port, 'POST', '/x', { authorization: GOOD });
     expect([ok.status, ok.body]).toEqual([200, 'did x']);
+  });
+
+  it('reload: new certificate files take effect for new connections', async () => {
+    const port = await tlsServer(files());
+    const app = servers[servers.length - 1]!;
+    const serial = () =>
+      new Promise<string>((resolve, reject) => {
+        const sock = tls.connect(
+          { host: '127.0.0.1', port, ca: readFileSync(f('ca.crt')), servername: 'localhost' },
+          () => {
+            const sn = sock.getPeerCertificate().serialNumber;
+            sock.end();
+            resolve(sn);
+          },
+        );
+        sock.on('error', reject);
+      });
+    const before = await serial();
+    issue(
+      'server2',
+      'ca',
+      'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+    );
+    const reloaded = config({ certfile: f('server2.crt'), keyfile: f('server2.key'), cafile: f('ca.crt') });
+    expect(applyServerCertificates(app.server, reloaded)).toBe(true);
+    const after = await serial();
+    expect(after).not.toBe(before);
+    // Still the same server, still answering, now with the new certificate.
+    expect((await request(port, 'POST', '/x', { authorization: GOOD })).status).toBe(200);
+    expect(applyServerCertificates(app.server, config({}))).toBe(false);
   });
 
   it('certfile holding the key too (no keyfile) serves https', async () => {
