@@ -3,32 +3,13 @@ import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import type { NodeReport } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import { healthCodes, healthStatus, parseLag, replayedLocation } from '../../src/http/health-rules.ts';
+import { pgStatus as basePgStatus, MB } from '../helpers/pg-status.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-built reports (see src/cluster/report.ts)
 // ---------------------------------------------------------------------------------------------
 
-const MB = 1024 * 1024;
-
-function pgStatus(over: Partial<PostgresStatus> = {}): PostgresStatus {
-  return {
-    running: true,
-    inRecovery: false,
-    timeline: 1,
-    currentLsn: 100 * MB,
-    receivedLsn: null,
-    replayedLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    postmasterStartTime: '2026-11-25 19:57:57.123456+00:00',
-    serverVersion: 150004,
-    systemIdentifier: '7123456789012345678',
-    replication: [],
-    pendingRestart: false,
-    ...over,
-  };
-}
+const pgStatus = (over: Partial<PostgresStatus> = {}) => basePgStatus({ timeline: 1, ...over });
 
 const replicaPg = (replayed: number, received = replayed): PostgresStatus =>
   pgStatus({

@@ -1,35 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import type { NodeReport } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { epochSeconds, paddedVersion } from '../../src/http/routes/metrics.ts';
 import { buildApi } from '../../src/http/server.ts';
 import { FakeOps } from '../helpers/fake-ops.ts';
 import { makeNodeConfig } from '../helpers/pg-config.ts';
+import { MB, pgStatus } from '../helpers/pg-status.ts';
 
-const MB = 1024 * 1024;
 const NOW = 1_795_637_532_000;
-
-function pgStatus(over: Partial<PostgresStatus> = {}): PostgresStatus {
-  return {
-    running: true,
-    inRecovery: false,
-    timeline: 2,
-    currentLsn: 100 * MB,
-    receivedLsn: null,
-    replayedLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    postmasterStartTime: '2026-11-25 19:57:57.123456+00:00',
-    serverVersion: 150004,
-    systemIdentifier: '7123456789012345678',
-    replication: [],
-    pendingRestart: false,
-    ...over,
-  };
-}
 
 const view: ClusterView = {
   ...emptyClusterView,
