@@ -5,6 +5,7 @@ import { registerCtlCommands } from './ctl/register.ts';
 import { runDemo } from './demo-command.ts';
 import { CliError } from './errors.ts';
 import { runNode } from './node-command.ts';
+import { runSim, type SimOptions } from './sim-command.ts';
 
 const program = new Command()
   .name('pgwarden')
@@ -30,6 +31,20 @@ program
   .option('--nodes <n>', 'number of nodes', '3')
   .action(async (opts: { dir?: string; nodes: string }) => {
     exitCode = await runDemo(opts);
+  });
+
+program
+  .command('sim')
+  .description('play seeded fault schedules on a simulated cluster in virtual time and check invariants')
+  .option('--seed <s>', 'first seed', '1')
+  .option('--nodes <n>', 'number of nodes', '3')
+  .option('--steps <k>', 'fault schedule steps', '60')
+  .option('--seeds <m>', 'how many consecutive seeds', '1')
+  .option('--step-ms <ms>', 'virtual ms per step', '5000')
+  .option('--ttl <s>', 'leader key ttl, seconds', '30')
+  .option('--sync', 'synchronous_mode on')
+  .action(async (opts: SimOptions) => {
+    exitCode = await runSim(opts);
   });
 
 // patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).
