@@ -488,8 +488,10 @@ export class Agent {
           this.lastSlots = key;
         }
         await this.manageSync(this.view, pg);
-      } else if (!report.isLeader && this.syncGuc !== '') {
-        // Not the leader (any more): PostgreSQL must not wait for standbys of a cluster we do not lead.
+      } else if (!report.isLeader && this.syncGuc !== '' && !(pg?.running && !pg.inRecovery)) {
+        // Not the leader any more and no longer writable: drop the synchronous standbys. Never
+        // while PostgreSQL still runs as a primary — emptying the list would release commits
+        // that wait for a standby, acknowledging writes the new leader never received.
         this.syncGuc = '';
         await this.applyParameters();
       }
