@@ -39,6 +39,8 @@ export interface AgentOptions {
   /** Defaults to GET /patroni on every other member. */
   probePeers?: (view: ClusterView, me: string) => Promise<PeerStatus[]>;
   journal?: Journal;
+  /** Also see every actor event and snapshot (coverage, tests). */
+  inspect?: (ev: InspectionEvent) => void;
   /** Serve the REST API on config.restapi.listen (default true). */
   serveApi?: boolean;
   /** How often PostgreSQL's status is sampled (ms). */
@@ -47,6 +49,16 @@ export interface AgentOptions {
   probeNodeDown?: (member: Member) => Promise<NodeDownVerdict>;
   /** One member's status (GET its api_url), for the switchover check; defaults to HTTP. */
   fetchPeer?: (member: Member) => Promise<PeerStatus>;
+}
+
+/** The journal and any other inspector the caller gave, as one XState inspector. */
+function inspectorFor(opts: AgentOptions): ((ev: InspectionEvent) => void) | undefined {
+  const { journal, inspect } = opts;
+  if (!journal && !inspect) return undefined;
+  return (ev) => {
+    journal?.inspect(ev);
+    inspect?.(ev);
+  };
 }
 
 interface ScheduledRestart {
@@ -134,9 +146,9 @@ export class Agent {
         },
         settings: this.settings,
       },
-      inspect: opts.journal ? (ev: InspectionEvent) => opts.journal!.inspect(ev) : undefined,
+      inspect: inspectorFor(opts),
     });
-    const inspect = opts.journal ? (ev: InspectionEvent) => opts.journal!.inspect(ev) : undefined;
+    const inspect = inspectorFor(opts);
     this.restartScheduler = createActor(scheduledActionMachine<ScheduledRestart>(), {
       clock: this.clock,
       inspect,

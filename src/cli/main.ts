@@ -43,6 +43,7 @@ program
   .option('--step-ms <ms>', 'virtual ms per step', '5000')
   .option('--ttl <s>', 'leader key ttl, seconds', '30')
   .option('--sync', 'synchronous_mode on')
+  .option('--coverage', 'report which node and election machine states the runs visited')
   .action(async (opts: SimOptions) => {
     exitCode = await runSim(opts);
   });

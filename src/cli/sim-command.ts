@@ -2,6 +2,7 @@
  * `pgwarden sim`: play seeded fault schedules on a simulated cluster (src/testing/runner.ts),
  * one summary line per seed; every failure prints its seed, schedule and replay command.
  */
+import { formatCoverage, StateCoverage } from '../testing/coverage.ts';
 import { formatFailure, formatSummary, runSchedule } from '../testing/runner.ts';
 import { CliError } from './errors.ts';
 
@@ -13,6 +14,7 @@ export interface SimOptions {
   stepMs: string;
   ttl: string;
   sync?: boolean;
+  coverage?: boolean;
 }
 
 function int(name: string, value: string, min: number): number {
@@ -32,9 +34,18 @@ export async function runSim(
   const stepMs = int('step-ms', opts.stepMs, 100);
   const ttl = int('ttl', opts.ttl, 1);
   const started = Date.now();
+  const coverage = opts.coverage ? new StateCoverage() : undefined;
   let failed = 0;
   for (let s = seed; s < seed + seeds; s++) {
-    const r = await runSchedule({ seed: s, nodes, steps, stepMs, ttl, synchronousMode: opts.sync === true });
+    const r = await runSchedule({
+      seed: s,
+      nodes,
+      steps,
+      stepMs,
+      ttl,
+      synchronousMode: opts.sync === true,
+      coverage,
+    });
     out(formatSummary(r));
     if (!r.ok) {
       failed++;
@@ -45,5 +56,6 @@ export async function runSim(
   out(
     `${seeds - failed}/${seeds} seeds ok in ${secs.toFixed(1)} s (${((seeds / Math.max(secs, 0.001)) * 60).toFixed(0)} schedules/min)`,
   );
+  if (coverage) out(formatCoverage(coverage.report()));
   return failed > 0 ? 1 : 0;
 }

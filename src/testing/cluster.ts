@@ -4,7 +4,7 @@
  * each with a simulated PostgreSQL, asking each other for status in memory, all on one
  * SimulatedClock. Tests advance time, inject faults and look at what the nodes report.
  */
-import { SimulatedClock } from 'xstate';
+import { type InspectionEvent, SimulatedClock } from 'xstate';
 import { KvDcs } from '../actors/kv-dcs.ts';
 import { MemoryEtcd } from '../actors/memory-dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
@@ -43,6 +43,8 @@ export interface SimulatedClusterOptions {
   pgPollMs?: number;
   /** Every agent log line, prefixed with the virtual time and node name. */
   log?: (line: string) => void;
+  /** An XState inspector given to every agent's actors (e.g. StateCoverage.inspect). */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 /** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */
@@ -154,6 +156,7 @@ export class SimulatedNode {
       probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
       fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
       probeNodeDown: (member) => this.clock.gate(this.cluster.probeNodeDown(this.name, member)),
+      inspect: this.cluster.inspect,
     });
     this.agent = agent;
     let last = '';
@@ -241,6 +244,7 @@ export class SimulatedCluster {
   readonly events: ClusterEvent[] = [];
   readonly logs: string[] = [];
   readonly pgPollMs: number;
+  readonly inspect: ((ev: InspectionEvent) => void) | undefined;
   private readonly stepMs: number;
   private readonly prefix: string;
   private started = false;
@@ -257,6 +261,7 @@ export class SimulatedCluster {
     });
     this.stepMs = opts.stepMs ?? 100;
     this.pgPollMs = opts.pgPollMs ?? 1000;
+    this.inspect = opts.inspect;
     const scope = opts.scope ?? 'sim';
     const dcs = { ...DEFAULT_DCS, ...opts.dcs };
     const count = opts.nodes ?? 3;

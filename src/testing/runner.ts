@@ -5,6 +5,7 @@
  */
 import { seededRandom } from '../actors/simulated-postgres.ts';
 import { createSimulatedCluster, type SimulatedCluster } from './cluster.ts';
+import type { StateCoverage } from './coverage.ts';
 import {
   type Invariant,
   type InvariantContext,
@@ -28,6 +29,8 @@ export interface RunOptions {
   ttl?: number;
   /** More checks, run after every step (tests use this to prove the harness can fail). */
   extraInvariants?: Invariant[];
+  /** Collects which machine states the run visits (shared across runs to cover a budget). */
+  coverage?: StateCoverage;
 }
 
 export interface Violation {
@@ -51,7 +54,7 @@ export interface RunStats {
 export interface RunResult {
   ok: boolean;
   seed: number;
-  options: Required<Omit<RunOptions, 'extraInvariants'>>;
+  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage'>>;
   violations: Violation[];
   schedule: FaultAction[];
   stats: RunStats;
@@ -234,6 +237,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     seed,
     stepMs: TICK_MS,
     dcs: { ttl, loop_wait: 10, retry_timeout: 10, synchronous_mode: synchronousMode },
+    inspect: opts.coverage?.inspect,
   });
   const step = { n: -1 };
   const ctx = (): InvariantContext => ({ cluster: c, step: step.n, synchronousMode });
