@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type ClusterNode, LocalCluster } from '../src/local/cluster.ts';
 import { refreshIntervalMs } from '../src/machines/election.ts';
+import { bootstrapCluster, READY_POLL_MS } from './lib/bootstrap.ts';
 import { LEADER_POLL_MS, pollLeaderKey, readLeaderKey } from './lib/etcd.ts';
 import { gitState, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
@@ -30,8 +31,6 @@ import {
 } from './lib/writer.ts';
 
 const SCOPE = 'bench';
-const READY_POLL_MS = 100;
-const BOOTSTRAP_TIMEOUT_MS = 120_000;
 
 interface Profile {
   name: 'slow' | 'fast';
@@ -170,19 +169,7 @@ async function oneRun(
     await cluster.init();
 
     // 1. Bootstrap.
-    const startedAt = now();
-    await cluster.startAll();
-    const ready = await cluster.waitFor(
-      (nodes) => {
-        const dead = nodes.filter((n) => !cluster.isRunning(n.name));
-        if (dead.length > 0) throw new Error(`agent exited during bootstrap: ${dead.map((n) => n.name)}`);
-        return LocalCluster.isReady(nodes, () => true);
-      },
-      BOOTSTRAP_TIMEOUT_MS,
-      READY_POLL_MS,
-    );
-    if (!ready) throw new Error(`not ready within ${BOOTSTRAP_TIMEOUT_MS / 1000} s`);
-    result.bootstrapS = secs(now() - startedAt);
+    result.bootstrapS = secs(await bootstrapCluster(cluster));
     const old = primaryOf(cluster.nodes)!;
     result.oldPrimary = old.name;
 

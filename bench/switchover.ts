@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { type ClusterNode, LocalCluster, REST_AUTH } from '../src/local/cluster.ts';
+import { bootstrapCluster, READY_POLL_MS } from './lib/bootstrap.ts';
 import { LEADER_POLL_MS, pollLeaderKey, readLeaderKey } from './lib/etcd.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
@@ -32,8 +33,6 @@ import {
 } from './lib/writer.ts';
 
 const SCOPE = 'bench';
-const READY_POLL_MS = 100;
-const BOOTSTRAP_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 90_000;
 const PATRONICTL = '/usr/bin/patronictl';
 /** Other benchmarks that must not run at the same time (they would disturb each other). */
@@ -303,19 +302,7 @@ async function oneRun(method: Method, run: number, workRoot: string): Promise<Ru
   try {
     await cluster.init();
 
-    const startedAt = now();
-    await cluster.startAll();
-    const ready = await cluster.waitFor(
-      (nodes) => {
-        const dead = nodes.filter((n) => !cluster.isRunning(n.name));
-        if (dead.length > 0) throw new Error(`agent exited during bootstrap: ${dead.map((n) => n.name)}`);
-        return LocalCluster.isReady(nodes, () => true);
-      },
-      BOOTSTRAP_TIMEOUT_MS,
-      READY_POLL_MS,
-    );
-    if (!ready) throw new Error(`not ready within ${BOOTSTRAP_TIMEOUT_MS / 1000} s`);
-    result.bootstrapS = secs(now() - startedAt);
+    result.bootstrapS = secs(await bootstrapCluster(cluster));
     const old = primaryOf(cluster.nodes)!;
     result.oldPrimary = old.name;
     const replicas = cluster.nodes.filter((n) => n !== old);

@@ -9,26 +9,10 @@ import {
   statusDocument,
 } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
+import { pgStatus as basePgStatus } from '../helpers/pg-status.ts';
 
-function pgStatus(over: Partial<PostgresStatus> = {}): PostgresStatus {
-  return {
-    running: true,
-    inRecovery: false,
-    timeline: 1,
-    currentLsn: 50331968,
-    receivedLsn: null,
-    replayedLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    postmasterStartTime: '2026-11-25 19:57:57.123456+00:00',
-    serverVersion: 150004,
-    systemIdentifier: '7123456789012345678',
-    replication: [],
-    pendingRestart: false,
-    ...over,
-  };
-}
+const pgStatus = (over: Partial<PostgresStatus> = {}): PostgresStatus =>
+  basePgStatus({ timeline: 1, currentLsn: 50331968, ...over });
 
 const replicaPg = (over: Partial<PostgresStatus> = {}): PostgresStatus =>
   pgStatus({
