@@ -181,6 +181,7 @@ export const electionMachine = setup({
 
     follower: {
       description: 'Someone else holds the lock, or nobody does and we are waiting to look again.',
+      tags: ['resting'],
       always: [
         { guard: 'releaseRequested', target: 'released' },
         { guard: 'frozen', target: 'resigned' },

@@ -257,6 +257,8 @@ export const nodeMachine = setup({
       initial: 'waitingForDcs',
       states: {
         waitingForDcs: {
+          description: 'Until the first DCS view arrives (the agent retries etcd until it answers).',
+          tags: ['resting'],
           entry: { type: 'say', params: { message: 'waiting for DCS' } },
           always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
         },
@@ -316,6 +318,7 @@ export const nodeMachine = setup({
           },
         },
         waitingForLeader: {
+          tags: ['resting'],
           entry: { type: 'say', params: { message: 'waiting for leader to bootstrap' } },
           on: { CLUSTER: { target: 'deciding', actions: 'storeView' } },
           after: { loopWait: 'deciding' },
@@ -542,6 +545,8 @@ export const nodeMachine = setup({
             },
 
             replica: {
+              description: 'At rest: status samples every second and the DCS watch bring changes.',
+              tags: ['resting'],
               entry: [
                 assign({ pgState: 'running', role: 'replica' }),
                 assign({
@@ -698,6 +703,8 @@ export const nodeMachine = setup({
             },
 
             primary: {
+              description: 'At rest as the lock holder: status samples and the election keep it in line.',
+              tags: ['resting'],
               entry: [
                 assign({ pgState: 'running', role: 'master', following: null, wasPrimary: true }),
                 assign({
@@ -841,6 +848,7 @@ export const nodeMachine = setup({
             },
 
             stoppedWhilePaused: {
+              tags: ['resting'],
               description:
                 'Maintenance mode: PostgreSQL is down and stays down until resumed (or started by hand).',
               entry: [

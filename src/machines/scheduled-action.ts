@@ -47,6 +47,8 @@ export function scheduledActionMachine<P>() {
     initial: 'idle',
     states: {
       idle: {
+        description: 'Nothing scheduled.',
+        tags: ['resting'],
         on: {
           SCHEDULE: {
             target: 'waiting',
@@ -64,6 +66,8 @@ export function scheduledActionMachine<P>() {
       },
       waiting: {
         description: 'Armed: fires when its time comes unless cancelled first.',
+        // As long as the operator asked for: not bounded like the other timers.
+        tags: ['resting'],
         after: {
           untilDue: {
             target: 'idle',
