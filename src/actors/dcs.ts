@@ -19,10 +19,17 @@ export interface Dcs {
   ensureLease(ttl: number): Promise<string>;
   /** Keeps the lease alive. Resolves false when the lease is gone (expired or revoked). */
   refreshLease(): Promise<boolean>;
+  /** Keeps the lease alive now, or grants a new one when it is gone: a key put on it next gets a whole ttl. */
+  freshLease(ttl: number): Promise<void>;
+  /** ms since the last acknowledged grant or keepalive was sent (Infinity: none yet). */
+  leaseAgeMs(): number;
   /** Create `leader` = name on this node's lease, only if no leader key exists (create_revision == 0). */
   attemptToAcquireLeader(name: string): Promise<boolean>;
-  /** Lease keepalive, then re-attach the leader key if it is on another lease. False: we are not leader any more. */
-  updateLeader(name: string): Promise<boolean>;
+  /**
+   * Lease keepalive, then re-attach the leader key if it is on another lease; with `recreate`
+   * (the holder's refresh) also create it when it is absent. False: we are not leader any more.
+   */
+  updateLeader(name: string, opts?: { recreate?: boolean }): Promise<boolean>;
   /** Unconditional put of the leader key on our lease (right after a successful bootstrap only). */
   takeLeader(name: string): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */

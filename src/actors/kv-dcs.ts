@@ -123,9 +123,16 @@ export class KvDcs implements Dcs {
     return this.lease;
   }
 
-  /** Clock time of the last keepalive (or grant) the server acknowledged. */
+  /**
+   * Clock time at which the last grant or keepalive that etcd acknowledged was sent: the
+   * lease lives at least ttl from then (etcd restarts the TTL on receipt, which is later).
+   */
   lastLeaseRefresh(): number | null {
     return this.lastRefresh;
+  }
+
+  leaseAgeMs(): number {
+    return this.lastRefresh === null ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastRefresh;
   }
 
   /** New dynamic `ttl`: drop the lease so the next ensureLease grants one with the new TTL. */
@@ -256,10 +263,11 @@ export class KvDcs implements Dcs {
 
   private async grant(deadline?: number): Promise<string> {
     const ttl = this.ttl;
+    const sent = this.clock.now();
     const id = await this.call('lease grant', (o) => this.kv.leaseGrant(ttl, o), deadline);
     this.lease = id;
     this.leaseTtl = ttl;
-    this.lastRefresh = this.clock.now();
+    this.lastRefresh = sent;
     this.log(`granted lease ${id} with ttl ${ttl}`);
     return id;
   }
@@ -273,12 +281,20 @@ export class KvDcs implements Dcs {
     return this.keepalive(this.deadline());
   }
 
+  async freshLease(ttl: number): Promise<void> {
+    this.setTtl(ttl);
+    const deadline = this.deadline();
+    if (this.lease && (await this.keepalive(deadline))) return;
+    await this.grant(deadline);
+  }
+
   private async keepalive(deadline: number): Promise<boolean> {
     const id = this.lease;
     if (!id) return false;
+    const sent = this.clock.now();
     const left = await this.call('lease keepalive', (o) => this.kv.leaseKeepAlive(id, o), deadline);
     if (left > 0) {
-      if (this.lease === id) this.lastRefresh = this.clock.now();
+      if (this.lease === id) this.lastRefresh = sent;
       return true;
     }
     if (this.lease === id) this.lease = null;
@@ -323,7 +339,7 @@ export class KvDcs implements Dcs {
     return kvs[0];
   }
 
-  async updateLeader(name: string): Promise<boolean> {
+  async updateLeader(name: string, opts: { recreate?: boolean } = {}): Promise<boolean> {
     const deadline = this.deadline();
     if (!(await this.keepalive(deadline))) return false;
     const lease = this.lease!;
@@ -334,7 +350,10 @@ export class KvDcs implements Dcs {
     const txn: Txn = {
       compare: [{ key, target: 'value', equals: name }],
       success: [put],
-      failure: [{ txn: { compare: [{ key, target: 'create', equals: '0' }], success: [put] } }],
+      failure:
+        opts.recreate === false
+          ? []
+          : [{ txn: { compare: [{ key, target: 'create', equals: '0' }], success: [put] } }],
     };
     try {
       const res = await this.call('update leader', (o) => this.kv.txn(txn, o), deadline);
@@ -436,8 +455,27 @@ export class KvDcs implements Dcs {
     return this.casPut(KEYS.failover, encodeFailover(value), index);
   }
 
-  setSyncState(leader: string | null, syncStandby: readonly string[], index?: string): Promise<boolean> {
-    return this.casPut(KEYS.sync, encodeSync(leader, syncStandby), index);
+  /**
+   * Only the holder of the leader key may change /sync: a deposed leader that has not yet
+   * noticed (frozen, partitioned) must not name itself there again, or the one node allowed to
+   * take over could be a stale one. Without an index the key must not exist yet.
+   */
+  async setSyncState(
+    leader: string | null,
+    syncStandby: readonly string[],
+    index?: string,
+  ): Promise<boolean> {
+    const key = this.key(KEYS.sync);
+    const value = encodeSync(leader, syncStandby);
+    const compare: Txn['compare'] = [
+      index === undefined ? { key, target: 'create', equals: '0' } : { key, target: 'mod', equals: index },
+    ];
+    if (leader !== null) compare.push({ key: this.key(KEYS.leader), target: 'value', equals: leader });
+    const res = await this.call('cas sync', (o) =>
+      this.kv.txn({ compare, success: [{ put: { key, value } }] }, o),
+    );
+    if (res.succeeded) this.applyOwnPut(key, value, undefined, res.revision);
+    return res.succeeded;
   }
 
   async deleteSyncState(index?: string): Promise<boolean> {

@@ -28,7 +28,18 @@ export interface ElectionInput {
   settings: ElectionSettings;
   /** True when the node already holds the key (it just bootstrapped the cluster). */
   holdsLock: boolean;
+  /** With holdsLock: ms since the lease was last refreshed (see AcquireResult.leaseAgeMs). */
+  leaseAgeMs?: number;
   view?: ClusterView;
+}
+
+export interface AcquireResult {
+  won: boolean;
+  /**
+   * ms since the lease the key now rides on was last granted or kept alive (counted from when
+   * that request was sent): etcd expires the key ttl after that, not ttl after the acquisition.
+   */
+  leaseAgeMs: number;
 }
 
 export interface RefreshResult {
@@ -63,6 +74,7 @@ export interface ElectionContext {
   leaseLeftMs: number;
   lastVerdict: Verdict | null;
   holdsLockAtStart: boolean;
+  leaseAgeAtStartMs: number;
   pendingRelease: { lastLsn: number | null } | null;
   frozen: boolean;
   /** The leader (name and lease) whose node we are checking: only that lease may be revoked. */
@@ -103,8 +115,8 @@ export const electionMachine = setup({
     input: {} as ElectionInput,
   },
   actors: {
-    acquireLeader: noopPromise<boolean, { name: string }>(),
-    updateLeader: noopPromise<RefreshResult, { name: string }>(),
+    acquireLeader: noopPromise<AcquireResult, { name: string }>(),
+    updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
     probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView; name: string }>(),
@@ -148,8 +160,10 @@ export const electionMachine = setup({
     requestRelease: assign({
       pendingRelease: ({ event }) => ({ lastLsn: (event as { lastLsn: number | null }).lastLsn }),
     }),
-    fullLease: assign({
-      leaseLeftMs: ({ context }) => context.settings.ttl * 1000 - leaseMarginMs(context.settings),
+    /** The lock is trusted until ttl (less the margin) after the lease's last refresh. */
+    trustLease: assign({
+      leaseLeftMs: ({ context }, params: { leaseAgeMs: number }) =>
+        context.settings.ttl * 1000 - leaseMarginMs(context.settings) - params.leaseAgeMs,
     }),
     notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
     notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
@@ -164,6 +178,7 @@ export const electionMachine = setup({
     leaseLeftMs: 0,
     lastVerdict: null,
     holdsLockAtStart: input.holdsLock,
+    leaseAgeAtStartMs: input.leaseAgeMs ?? 0,
     pendingRelease: null,
     frozen: false,
     suspect: null,
@@ -176,7 +191,17 @@ export const electionMachine = setup({
   initial: 'init',
   states: {
     init: {
-      always: [{ guard: 'startsAsHolder', target: 'leader', actions: 'fullLease' }, { target: 'follower' }],
+      always: [
+        {
+          guard: 'startsAsHolder',
+          target: 'leader',
+          actions: {
+            type: 'trustLease',
+            params: ({ context }) => ({ leaseAgeMs: context.leaseAgeAtStartMs }),
+          },
+        },
+        { target: 'follower' },
+      ],
     },
 
     follower: {
@@ -320,9 +345,12 @@ export const electionMachine = setup({
             input: ({ context }) => ({ name: context.name }),
             onDone: [
               {
-                guard: ({ event }) => event.output,
+                guard: ({ event }) => event.output.won,
                 target: '#election.leader',
-                actions: ['fullLease', 'notifyAcquired'],
+                actions: [
+                  { type: 'trustLease', params: ({ event }) => ({ leaseAgeMs: event.output.leaseAgeMs }) },
+                  'notifyAcquired',
+                ],
               },
               // Someone else won: wait for the watch to show who, rather than racing again at once.
               { target: '#election.waiting' },
@@ -356,9 +384,17 @@ export const electionMachine = setup({
     },
 
     reclaiming: {
+      description:
+        'The view shows our name on the lock (an agent restart, or a refresh that came too late): re-attach it to our lease if etcd still has it with our name — never create it, that would skip the race.',
+      // The view must stay current: a stale one would send us back here once the attempt fails.
+      on: {
+        CLUSTER: { actions: 'storeView' },
+        RELEASE: { target: 'released', actions: 'requestRelease' },
+        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+      },
       invoke: {
         src: 'updateLeader',
-        input: ({ context }) => ({ name: context.name }),
+        input: ({ context }) => ({ name: context.name, recreate: false }),
         onDone: [
           {
             guard: ({ event }) => event.output.ok,
@@ -414,7 +450,8 @@ export const electionMachine = setup({
             refreshing: {
               invoke: {
                 src: 'updateLeader',
-                input: ({ context }) => ({ name: context.name }),
+                // The holder puts its key back if it expired at the server first, as Patroni does.
+                input: ({ context }) => ({ name: context.name, recreate: true }),
                 onDone: [
                   {
                     guard: ({ event }) => event.output.ok,

@@ -102,6 +102,8 @@ export interface NodeContext {
   isLeader: boolean;
   /** We took the lock ourselves right after initdb, so the election starts as holder. */
   bootstrappedLeader: boolean;
+  /** ms since the lease under the bootstrap's leader key was refreshed, for the election. */
+  bootstrapLeaseAgeMs: number;
   /** The data directory last ran as a primary: it may have diverged from the new leader. */
   wasPrimary: boolean;
   /** Member name we stream from (null: none). */
@@ -165,7 +167,7 @@ export const nodeMachine = setup({
     cancelInitialization: todo<void, unknown>(),
     writeInitialize: todo<void, { sysid: string }>(),
     initdb: todo<void, unknown>(),
-    publishBootstrap: todo<void, { sysid: string }>(),
+    publishBootstrap: todo<{ leaseAgeMs: number }, { sysid: string }>(),
     basebackup: todo<void, { from: UpstreamTarget }>(),
     startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
@@ -235,6 +237,7 @@ export const nodeMachine = setup({
     role: 'uninitialized',
     isLeader: false,
     bootstrappedLeader: false,
+    bootstrapLeaseAgeMs: 0,
     wasPrimary: false,
     following: null,
     message: 'starting',
@@ -388,7 +391,11 @@ export const nodeMachine = setup({
             onDone: {
               target: '#node.active.running',
               actions: [
-                assign({ bootstrappedLeader: true, isLeader: true }),
+                assign({
+                  bootstrappedLeader: true,
+                  bootstrapLeaseAgeMs: ({ event }) => event.output.leaseAgeMs,
+                  isLeader: true,
+                }),
                 { type: 'say', params: { message: 'initialized a new cluster' } },
               ],
             },
@@ -441,6 +448,7 @@ export const nodeMachine = setup({
           name: context.name,
           settings: context.settings,
           holdsLock: context.bootstrappedLeader,
+          leaseAgeMs: context.bootstrapLeaseAgeMs,
           view: context.view,
         }),
       },

@@ -36,6 +36,8 @@ const leaderView = (name: string): ClusterView => ({
 interface Fakes {
   probeLeader: () => Promise<{ down: boolean; detail: string }>;
   acquire: () => Promise<boolean>;
+  /** How old the lease is when the acquisition succeeds. */
+  leaseAgeMs: number;
   update: () => Promise<RefreshResult>;
   release: () => Promise<boolean>;
   peers: () => Promise<PeerStatus[]>;
@@ -48,16 +50,25 @@ afterEach(() => {
 
 /** The election as a child of a parent that records what it is told, like the node machine. */
 function harness(fakes: Partial<Fakes>, holdsLock = false) {
-  const calls = { acquire: 0, update: 0, release: 0, peers: 0, probeLeader: 0, revoked: [] as unknown[] };
+  const calls = {
+    acquire: 0,
+    update: 0,
+    recreate: [] as boolean[],
+    release: 0,
+    peers: 0,
+    probeLeader: 0,
+    revoked: [] as unknown[],
+  };
   const received: AnyEventObject[] = [];
   const election = electionMachine.provide({
     actors: {
       acquireLeader: fromPromise(async () => {
         calls.acquire++;
-        return (fakes.acquire ?? (async () => true))();
+        return { won: await (fakes.acquire ?? (async () => true))(), leaseAgeMs: fakes.leaseAgeMs ?? 5 };
       }),
-      updateLeader: fromPromise(async () => {
+      updateLeader: fromPromise(async ({ input }: { input: { name: string; recreate: boolean } }) => {
         calls.update++;
+        calls.recreate.push(input.recreate);
         return (fakes.update ?? (async () => ({ ok: true, elapsedMs: 5 })))();
       }),
       deleteLeader: fromPromise(async () => {
@@ -203,6 +214,29 @@ describe('election machine', () => {
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
   });
 
+  // Found by the simulator (seed 99 once DCS cuts joined the schedules): a node that took the
+  // key on a lease last kept alive 10 s earlier believed it led until acquisition + ttl, while
+  // etcd had expired the key, and another node had been promoted, 10 s before that.
+  it('a fresh lock is trusted until ttl after the lease was last refreshed, not after the acquisition', async () => {
+    const h = harness({
+      leaseAgeMs: 10_000,
+      update: async () => Promise.reject(new Error('etcd unreachable')),
+    });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.received.map((e) => e.type)).toEqual(['ELECTION_VERDICT', 'LEADERSHIP_ACQUIRED']);
+    const deadline = settings.ttl * 1000 - leaseMarginMs(settings) - 10_000;
+    await advance(h.clock, deadline - 100, 100);
+    expect(h.received.map((e) => e.type)).not.toContain('LEADERSHIP_LOST');
+    await advance(h.clock, 200, 100);
+    // (The view still shows no leader, so it races again afterwards.)
+    expect(h.received[2]).toEqual({
+      type: 'LEADERSHIP_LOST',
+      reason: 'the lock could not be refreshed before its deadline',
+    });
+  });
+
   it('refreshing late still leaves a whole retry_timeout of DCS outage survivable', async () => {
     let down = false;
     const h = harness(
@@ -267,7 +301,26 @@ describe('election machine', () => {
     h.send({ type: 'CLUSTER', view: leaderView('a') });
     await settle();
     expect(h.calls.update).toBe(1);
+    expect(h.calls.recreate).toEqual([false]);
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_ACQUIRED']);
+  });
+
+  // Found by the simulator (sync mode, seed 58): a thawed ex-leader, whose stale view still
+  // showed its own name, kept reclaiming; the view showing the new leader arrived while a
+  // reclaim was in flight and was dropped, so it reclaimed every few seconds until the new
+  // leader's key expired — and then *created* the key, skipping the race and /sync's say.
+  it('a reclaim attempt keeps the view current, so a failed one does not repeat on a stale view', async () => {
+    let answer: (r: RefreshResult) => void = () => {};
+    const h = harness({ update: () => new Promise<RefreshResult>((r) => (answer = r)) });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: leaderView('a') });
+    await settle();
+    expect(h.child().getSnapshot().value).toBe('reclaiming');
+    h.send({ type: 'CLUSTER', view: leaderView('b') });
+    answer({ ok: false, elapsedMs: 5 });
+    await advance(h.clock, 30_000, 500);
+    expect(h.calls.update).toBe(1);
+    expect(h.child().getSnapshot().value).toBe('follower');
   });
 
   describe('a leader whose node is provably gone', () => {

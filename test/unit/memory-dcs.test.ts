@@ -187,6 +187,39 @@ describe('MemoryDcs', () => {
     expect(store.get(`${P}leader`)?.value).toBe('a');
   });
 
+  it('a reclaim (recreate: false) re-attaches a key that still has our name but never creates one', async () => {
+    setup();
+    const a = node();
+    const old = await a.ensureLease(30);
+    store.put(`${P}leader`, 'a', old);
+    a.setTtl(20);
+    const fresh = await a.ensureLease(20);
+    expect(await a.updateLeader('a', { recreate: false })).toBe(true);
+    expect(store.get(`${P}leader`)?.lease).toBe(fresh);
+    store.delete(`${P}leader`);
+    expect(await a.updateLeader('a', { recreate: false })).toBe(false);
+    expect(store.get(`${P}leader`)).toBeUndefined();
+  });
+
+  it('/sync changes only for the holder of the leader key, and only from the revision it saw', async () => {
+    setup();
+    const a = node();
+    const b = node();
+    await a.ensureLease(30);
+    await b.ensureLease(30);
+    expect(await a.attemptToAcquireLeader('a')).toBe(true);
+    // b is not the leader (a deposed leader that has not noticed yet): refused.
+    expect(await b.setSyncState('b', [], undefined)).toBe(false);
+    expect(store.get(`${P}sync`)).toBeUndefined();
+    expect(await a.setSyncState('a', [], undefined)).toBe(true);
+    // Without an index the key must not exist yet; with a stale one the compare fails.
+    expect(await a.setSyncState('a', ['b'], undefined)).toBe(false);
+    const index = (await a.getCluster()).sync!.index;
+    expect(await a.setSyncState('a', ['b'], index)).toBe(true);
+    expect(await a.setSyncState('a', [], index)).toBe(false);
+    expect((await a.getCluster()).sync).toMatchObject({ leader: 'a', sync_standby: ['b'] });
+  });
+
   it('deletes only its own leader key and writes the last optime first', async () => {
     setup();
     const a = node();

@@ -167,7 +167,7 @@ function harness(opts: HarnessOptions = {}) {
     initdb: async () => {
       world.dataDir = { ...primaryDir };
     },
-    publishBootstrap: async () => {},
+    publishBootstrap: async () => ({ leaseAgeMs: 5 }),
     basebackup: async () => {
       world.dataDir = { ...standbyDir };
     },
@@ -194,7 +194,7 @@ function harness(opts: HarnessOptions = {}) {
     removeDataDir: async () => {
       world.dataDir = { ...emptyDir };
     },
-    acquireLeader: async () => world.view.leader === null,
+    acquireLeader: async () => ({ won: world.view.leader === null, leaseAgeMs: 5 }),
     updateLeader: async () => ({ ok: true, elapsedMs: 5 }),
     deleteLeader: async () => true,
     probePeers: async () => [] as PeerStatus[],
@@ -353,7 +353,7 @@ describe('node machine: bootstrap', () => {
     expect(h.count('updateLeader')).toBe(0);
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
-    expect(h.inputs('updateLeader')).toEqual([{ name: 'a' }]);
+    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true }]);
     expect(h.count('acquireLeader')).toBe(0);
     expect(h.count('probePeers')).toBe(0);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
