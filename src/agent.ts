@@ -24,7 +24,7 @@ import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
 import { applyServerCertificates, serverOptions } from './http/security.ts';
 import { buildApi } from './http/server.ts';
-import { electionMachine } from './machines/election.ts';
+import { electionMachine, type RefreshResult } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { type NodeDownVerdict, probeNodeDown } from './transport/liveness-probe.ts';
@@ -103,6 +103,7 @@ export class Agent {
   private stopWatch: (() => void) | null = null;
   private timers = new Set<unknown>();
   private api: FastifyInstance | null = null;
+  private apiBuilt: Promise<FastifyInstance> | null = null;
   private nextRun = 0;
   private lastPublished = '';
   private lastSlots = '';
@@ -230,8 +231,11 @@ export class Agent {
     const election = electionMachine.provide({
       actors: {
         acquireLeader: fromPromise(async () => {
-          await dcs.ensureLease(this.settings.ttl);
+          // A lease kept alive only at the last loop may have most of its ttl behind it; the
+          // new leader's deadline must count from a refresh, so refresh first.
+          await dcs.freshLease(this.settings.ttl);
           const won = await dcs.attemptToAcquireLeader(name);
+          const leaseAgeMs = dcs.leaseAgeMs();
           // A switchover or failover request is consumed by whoever takes the lock.
           const f = this.view?.failover;
           if (won && f && (f.leader || f.member) && !f.scheduled_at) {
@@ -239,11 +243,11 @@ export class Agent {
               .setFailover({})
               .catch((err) => this.log(`clearing /failover: ${(err as Error).message}`));
           }
-          return won;
+          return { won, leaseAgeMs };
         }),
-        updateLeader: fromPromise(async () => {
+        updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean }>(async ({ input }) => {
           const started = this.clock.now();
-          const ok = await dcs.updateLeader(name);
+          const ok = await dcs.updateLeader(name, { recreate: input.recreate });
           return { ok, elapsedMs: this.clock.now() - started };
         }),
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
@@ -286,11 +290,13 @@ export class Agent {
       writeInitialize: fromPromise<void, { sysid: string }>(async ({ input }) => {
         await dcs.setInitialize(input.sysid);
       }),
-      publishBootstrap: fromPromise<void, { sysid: string }>(async ({ input }) => {
+      publishBootstrap: fromPromise<{ leaseAgeMs: number }, { sysid: string }>(async ({ input }) => {
         await dcs.ensureLease(this.settings.ttl);
         await dcs.setInitialize(input.sysid);
         await dcs.setConfig(this.config.bootstrap.dcs);
+        await dcs.freshLease(this.settings.ttl);
         if (!(await dcs.takeLeader(name))) throw new Error('could not take the leader key');
+        return { leaseAgeMs: dcs.leaseAgeMs() };
       }),
     };
   }
@@ -666,8 +672,17 @@ export class Agent {
   }
 
   async reinitialize(force: boolean): Promise<ActionResult> {
-    if (!this.view?.leader) return { status: 503, text: 'Cluster has no leader, can not reinitialize' };
-    if (this.actor.getSnapshot().context.isLeader)
+    // A fresh read, as Patroni does: the watch may be stale (a node cut off from etcd still
+    // sees the leader it last knew), and wiping the data directory with nobody to clone from —
+    // perhaps the only copy /sync allows to take over — cannot be undone.
+    let view: ClusterView;
+    try {
+      view = await this.dcs.getCluster();
+    } catch (err) {
+      return { status: 503, text: `DCS is not accessible: ${(err as Error).message}` };
+    }
+    if (!view.leader) return { status: 503, text: 'Cluster has no leader, can not reinitialize' };
+    if (this.actor.getSnapshot().context.isLeader || view.leader.name === this.config.name)
       return { status: 503, text: 'I am the leader, can not reinitialize' };
     const answer = await this.answer(
       ['reinitialize.started', 'reinitialize.busy'],
@@ -759,16 +774,9 @@ export class Agent {
 
   async start(): Promise<void> {
     if (this.opts.serveApi !== false) {
-      this.api = await buildApi({
-        report: () => this.report(),
-        settings: () => this.settings,
-        nextRun: () => this.nextRun,
-        now: () => this.clock.now(),
-        config: () => this.config,
-        ops: this.operations(),
-      });
+      const api = await this.restApi();
       const { host, port } = this.config.restapi.listen;
-      await this.api.listen({ host, port });
+      await api.listen({ host, port });
     }
     this.actor.subscribe((snap) => {
       // Role and state changes reach the member key at once, not a loop later.
@@ -803,6 +811,27 @@ export class Agent {
         await new Promise((r) => this.clock.setTimeout(r, Math.min(5000, 500 * (attempt + 1))));
       }
     }
+  }
+
+  /**
+   * The REST API of this node, built on first use. start() listens on it; without serveApi
+   * (the simulator, embedding tests) requests reach it in process through `inject`, on the same
+   * routes and with the same answers, and its waits run on the agent's clock.
+   */
+  restApi(): Promise<FastifyInstance> {
+    this.apiBuilt ??= buildApi({
+      report: () => this.report(),
+      settings: () => this.settings,
+      nextRun: () => this.nextRun,
+      now: () => this.clock.now(),
+      sleep: (ms) => new Promise((resolve) => this.clock.setTimeout(() => resolve(), ms)),
+      config: () => this.config,
+      ops: this.operations(),
+    }).then((api) => {
+      this.api = api;
+      return api;
+    });
+    return this.apiBuilt;
   }
 
   /** Resolves when the node machine has finished (stopped or failed). */

@@ -21,6 +21,8 @@ export interface ApiContext {
   /** Epoch ms of the node's next scheduled loop (for /liveness). */
   nextRun: () => number;
   now: () => number;
+  /** Waits between looks at the cluster (POST /switchover); the agent's clock, real time by default. */
+  sleep?: (ms: number) => Promise<void>;
   /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
   config: () => NodeConfig;
   ops: Operations;

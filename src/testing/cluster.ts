@@ -68,6 +68,15 @@ export interface NodeSummary {
   streaming: boolean;
 }
 
+export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
+
+export interface RestResponse {
+  status: number;
+  body: string;
+  /** The body parsed as JSON (undefined when it is text). */
+  json: unknown;
+}
+
 export interface WriteOutcome {
   acknowledged: boolean;
   state: Commit['state'];
@@ -127,6 +136,46 @@ export class SimulatedNode {
   status(): Record<string, unknown> | null {
     const r = this.report();
     return r ? statusDocument(r) : null;
+  }
+
+  /**
+   * A request to this node's REST API, answered by the production routes in process (no
+   * socket): `request('POST', '/switchover', { leader: 'node1' })`. Its waits run in virtual
+   * time, so the answer comes while the cluster advances (see SimulatedCluster.rest). A dead
+   * agent refuses the connection (the promise rejects); a frozen one answers after thaw.
+   */
+  async request(method: RestMethod, path: string, body?: unknown): Promise<RestResponse> {
+    const agent = this.agent;
+    if (this.isDead || !agent) throw new Error(`${this.name}: connection refused (the agent is not running)`);
+    const api = await this.clock.gate(agent.restApi());
+    const res = await this.clock.gate(
+      api.inject({
+        method,
+        url: path,
+        ...(body === undefined
+          ? {}
+          : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      }),
+    );
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, body: res.body, json };
+  }
+
+  /**
+   * SIGTERM: the agent stops PostgreSQL (unless paused), releases the leader key and exits.
+   * Resolves once it has (virtual time must advance meanwhile); the node is then dead.
+   */
+  async shutdown(): Promise<void> {
+    const agent = this.agent;
+    if (this.isDead || !agent) return;
+    await agent.stop();
+    if (this.agent !== agent) return;
+    await this.killAgent();
   }
 
   /** Start the agent (again); PostgreSQL is left as it is. */
@@ -338,6 +387,48 @@ export class SimulatedCluster {
     }
   }
 
+  /**
+   * Advances virtual time until `work` settles (at most maxMs) and answers its outcome; throws
+   * when it is still pending by then.
+   */
+  async waitFor<T>(work: Promise<T>, maxMs = 60_000): Promise<T> {
+    let done = false;
+    const tracked = work.finally(() => {
+      done = true;
+    });
+    tracked.catch(() => {});
+    await settle();
+    const start = this.clock.now();
+    while (!done) {
+      if (this.clock.now() - start >= maxMs)
+        throw new Error(`still pending after ${maxMs} ms of virtual time`);
+      await this.advance(this.stepMs);
+    }
+    return tracked;
+  }
+
+  /** A REST request to node `name`, with virtual time advancing until the answer (see request). */
+  rest(
+    name: string,
+    method: RestMethod,
+    path: string,
+    body?: unknown,
+    maxMs = 60_000,
+  ): Promise<RestResponse> {
+    return this.waitFor(this.node(name).request(method, path, body), maxMs);
+  }
+
+  /** The dynamic configuration in /config (null: none yet). */
+  dynamicConfig(): Record<string, unknown> | null {
+    const raw = this.store.get(`${this.prefix}config`)?.value;
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  }
+
   node(name: string): SimulatedNode {
     const n = this.nodes.find((x) => x.name === name);
     if (!n) throw new Error(`no node named ${name}`);
@@ -351,10 +442,18 @@ export class SimulatedCluster {
 
   /** The synchronous standbys that /sync names (synchronous_mode). */
   synchronousStandbys(): string[] {
+    return this.syncState()?.standbys ?? [];
+  }
+
+  /** /sync: the leader it was written by and the standbys it names (null: no key). */
+  syncState(): { leader: string | null; standbys: string[] } | null {
     const raw = this.store.get(`${this.prefix}sync`)?.value;
-    if (!raw) return [];
-    const s = (JSON.parse(raw) as { sync_standby?: string | null }).sync_standby;
-    return s ? s.split(',').filter((x) => x !== '') : [];
+    if (!raw) return null;
+    const s = JSON.parse(raw) as { leader?: string | null; sync_standby?: string | null };
+    return {
+      leader: s.leader ?? null,
+      standbys: s.sync_standby ? s.sync_standby.split(',').filter((x) => x !== '') : [],
+    };
   }
 
   /** Nodes whose PostgreSQL accepts writes. */

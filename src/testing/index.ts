@@ -17,6 +17,8 @@ export {
   type ClusterEvent,
   createSimulatedCluster,
   type NodeSummary,
+  type RestMethod,
+  type RestResponse,
   SimulatedCluster,
   type SimulatedClusterOptions,
   SimulatedNode,

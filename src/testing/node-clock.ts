@@ -13,16 +13,34 @@ interface Timer {
 export class NodeClock implements Clock {
   private frozen = false;
   private held: Array<() => void> = [];
+  /** Local ms per shared ms (1: exact), and where the local time line was last re-based. */
+  private rate = 1;
+  private anchorBase = 0;
+  private anchorLocal = 0;
 
   constructor(private readonly base: Clock) {}
 
   now(): number {
-    return this.base.now();
+    if (this.rate === 1 && this.anchorBase === this.anchorLocal) return this.base.now();
+    return this.anchorLocal + (this.base.now() - this.anchorBase) * this.rate;
+  }
+
+  /**
+   * Clock drift: from now on this agent's time runs `ppm` parts per million fast (+) or slow
+   * (−) against the shared clock — its timers fire early or late, its now() moves apart — with
+   * no jump at the change.
+   */
+  setDriftPpm(ppm: number): void {
+    const local = this.now();
+    this.anchorBase = this.base.now();
+    this.anchorLocal = local;
+    this.rate = 1 + ppm / 1_000_000;
   }
 
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
     const timer: Timer = { base: null, cancelled: false };
-    timer.base = this.base.setTimeout(() => this.run(() => !timer.cancelled && fn()), ms);
+    const shared = this.rate === 1 ? ms : Math.max(0, ms / this.rate);
+    timer.base = this.base.setTimeout(() => this.run(() => !timer.cancelled && fn()), shared);
     return timer;
   }
 

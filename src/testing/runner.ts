@@ -3,8 +3,7 @@
  * a simulated cluster of production Agents, with invariants checked at every tick and step.
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
-import { seededRandom } from '../actors/simulated-postgres.ts';
-import { createSimulatedCluster, type SimulatedCluster } from './cluster.ts';
+import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
   type Invariant,
@@ -13,11 +12,14 @@ import {
   stepInvariants,
   tickInvariants,
 } from './invariants.ts';
-
-export type FaultAction =
-  | { step: number; kind: 'kill' | 'restart' | 'crash-postgres' | 'freeze' | 'thaw'; node: string }
-  | { step: number; kind: 'dcs-down' | 'dcs-up' }
-  | { step: number; kind: 'partition' | 'heal'; a: string; b: string };
+import {
+  describeAction,
+  formatSchedule,
+  generateSchedule,
+  OPERATOR_KINDS,
+  type ScheduleAction,
+  type SlowOperation,
+} from './schedule.ts';
 
 export interface RunOptions {
   seed: number;
@@ -31,6 +33,10 @@ export interface RunOptions {
   extraInvariants?: Invariant[];
   /** Collects which machine states the run visits (shared across runs to cover a budget). */
   coverage?: StateCoverage;
+  /** Play this schedule instead of the one the seed generates (replays, shrinking). */
+  schedule?: ScheduleAction[];
+  /** Every agent log line and every action played, with its virtual time. */
+  log?: (line: string) => void;
 }
 
 export interface Violation {
@@ -45,7 +51,11 @@ export interface RunStats {
   virtualMs: number;
   writes: number;
   acknowledged: number;
+  /** Faults injected and operator requests sent. */
   faults: number;
+  requests: number;
+  /** How the operator requests were answered: `switchover 200` → count (`refused`: agent down). */
+  answers: Record<string, number>;
   leaderChanges: number;
   /** Virtual ms the heal phase took to reach a writable leader (null: it did not). */
   healMs: number | null;
@@ -54,9 +64,13 @@ export interface RunStats {
 export interface RunResult {
   ok: boolean;
   seed: number;
-  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage'>>;
+  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log'>> & {
+    /** The schedule's text form when it was given rather than generated from the seed. */
+    schedule: string | null;
+  };
   violations: Violation[];
-  schedule: FaultAction[];
+  /** What was played: the whole schedule, or up to the failing step. */
+  schedule: ScheduleAction[];
   stats: RunStats;
   /** The command that replays this run. */
   replay: string;
@@ -64,139 +78,148 @@ export interface RunResult {
 
 const TICK_MS = 100;
 
-/** The fault schedule a seed generates (independent of how the cluster reacts). */
-export function generateSchedule(seed: number, nodes: number, steps: number): FaultAction[] {
-  const random = seededRandom(seed);
-  const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
-  const names = Array.from({ length: nodes }, (_, i) => `node${i + 1}`);
-  const dead = new Set<string>();
-  const frozen = new Set<string>();
-  const cuts = new Set<string>();
-  let dcsDown = false;
-  const out: FaultAction[] = [];
-  for (let step = 0; step < steps; step++) {
-    if (random() >= 0.35) continue;
-    const running = names.filter((n) => !dead.has(n) && !frozen.has(n));
-    const choices: Array<[number, () => FaultAction]> = [];
-    if (running.length > 0) {
-      choices.push([2, () => ({ step, kind: 'kill', node: pick(running) })]);
-      choices.push([2, () => ({ step, kind: 'crash-postgres', node: pick(running) })]);
-      choices.push([2, () => ({ step, kind: 'freeze', node: pick(running) })]);
-    }
-    if (dead.size > 0) choices.push([4, () => ({ step, kind: 'restart', node: pick([...dead]) })]);
-    if (frozen.size > 0) choices.push([4, () => ({ step, kind: 'thaw', node: pick([...frozen]) })]);
-    choices.push(dcsDown ? [4, () => ({ step, kind: 'dcs-up' })] : [1, () => ({ step, kind: 'dcs-down' })]);
-    if (nodes >= 2) {
-      choices.push([
-        2,
-        () => {
-          const a = pick(names);
-          const b = pick(names.filter((n) => n !== a));
-          return { step, kind: 'partition', a, b };
-        },
-      ]);
-    }
-    if (cuts.size > 0) {
-      choices.push([
-        3,
-        () => {
-          const [a, b] = pick([...cuts].sort()).split('|') as [string, string];
-          return { step, kind: 'heal', a, b };
-        },
-      ]);
-    }
-    let r = random() * choices.reduce((s, [w]) => s + w, 0);
-    let action = choices[0]![1];
-    for (const [w, make] of choices) {
-      if (r < w) {
-        action = make;
-        break;
-      }
-      r -= w;
-    }
-    const f = action();
-    switch (f.kind) {
-      case 'kill':
-        dead.add(f.node);
-        break;
-      case 'restart':
-        dead.delete(f.node);
-        break;
-      case 'freeze':
-        frozen.add(f.node);
-        break;
-      case 'thaw':
-        frozen.delete(f.node);
-        break;
-      case 'dcs-down':
-        dcsDown = true;
-        break;
-      case 'dcs-up':
-        dcsDown = false;
-        break;
-      case 'partition':
-        cuts.add([f.a, f.b].sort().join('|'));
-        break;
-      case 'heal':
-        cuts.delete([f.a, f.b].sort().join('|'));
-        break;
-      default:
-        break;
-    }
-    out.push(f);
-  }
-  return out;
-}
-
-export function describeAction(f: FaultAction): string {
-  switch (f.kind) {
-    case 'dcs-down':
-    case 'dcs-up':
-      return `step ${f.step}: ${f.kind}`;
-    case 'partition':
-    case 'heal':
-      return `step ${f.step}: ${f.kind} ${f.a} ${f.b}`;
-    default:
-      return `step ${f.step}: ${f.kind} ${f.node}`;
-  }
-}
-
 export function replayCommand(o: RunResult['options']): string {
   let cmd = `pgwarden sim --seed ${o.seed} --nodes ${o.nodes} --steps ${o.steps}`;
   if (o.stepMs !== 5000) cmd += ` --step-ms ${o.stepMs}`;
   if (o.ttl !== 30) cmd += ` --ttl ${o.ttl}`;
   if (o.synchronousMode) cmd += ' --sync';
+  if (o.schedule !== null) cmd += ` --schedule '${o.schedule}'`;
   return cmd;
 }
 
-async function apply(c: SimulatedCluster, f: FaultAction): Promise<void> {
-  switch (f.kind) {
+/** /config says pause (maintenance mode): no failover until someone resumes. */
+function isPaused(c: SimulatedCluster): boolean {
+  return c.dynamicConfig()?.['pause'] === true;
+}
+
+/** What the runner tracks while a schedule plays, beyond the cluster itself. */
+interface RunState {
+  stats: RunStats;
+  synchronousMode: boolean;
+  /** Manual failovers to a member /sync does not name, still unanswered. */
+  lossyFailovers: number;
+  /** The first this-many acknowledged writes were given up by such a failover. */
+  writesGivenUp: number;
+}
+
+/** An operator request, not waited for: its answer is counted when it comes. */
+function send(
+  c: SimulatedCluster,
+  node: string,
+  method: RestMethod,
+  path: string,
+  body: unknown,
+  what: string,
+  run: RunState,
+): Promise<void> {
+  const count = (key: string) => {
+    run.stats.answers[key] = (run.stats.answers[key] ?? 0) + 1;
+  };
+  return c
+    .node(node)
+    .request(method, path, body)
+    .then(
+      (res) => count(`${what} ${res.status}`),
+      () => count(`${what} refused`),
+    );
+}
+
+const DURATION_OF: Record<SlowOperation, keyof import('../actors/simulated-postgres.ts').SimulatedDurations> =
+  {
+    promote: 'promoteMs',
+    stop: 'stopMs',
+    start: 'startMs',
+    basebackup: 'basebackupMs',
+    rewind: 'rewindMs',
+  };
+
+/** A schedule action on the cluster. Actions that no longer apply (thaw of a running agent) do nothing. */
+async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Promise<void> {
+  const at = (inS: number | null) =>
+    inS === null ? undefined : new Date(c.now() + inS * 1000).toISOString();
+  switch (a.kind) {
     case 'kill':
-      await c.node(f.node).kill();
+      await c.node(a.node).kill();
       break;
     case 'restart':
-      await c.node(f.node).restart();
+      if (!c.node(a.node).alive()) await c.node(a.node).restart();
       break;
     case 'crash-postgres':
-      c.node(f.node).crashPostgres();
+      c.node(a.node).crashPostgres();
       break;
     case 'freeze':
-      c.node(f.node).freeze();
+      if (c.node(a.node).alive()) c.node(a.node).freeze();
       break;
     case 'thaw':
-      c.node(f.node).thaw();
+      c.node(a.node).thaw();
+      break;
+    case 'dcs-cut':
+    case 'dcs-reconnect':
+      c.node(a.node).setDcsReachable(a.kind === 'dcs-reconnect');
       break;
     case 'dcs-down':
-      c.dcs.setAvailable(false);
-      break;
     case 'dcs-up':
-      c.dcs.setAvailable(true);
+      c.dcs.setAvailable(a.kind === 'dcs-up');
+      break;
+    case 'dcs-latency':
+      c.dcs.setLatency(a.ms);
       break;
     case 'partition':
-      c.partition(f.a, f.b);
+      c.partition(a.a, a.b);
       break;
     case 'heal':
-      c.heal(f.a, f.b);
+      c.heal(a.a, a.b);
+      break;
+    case 'slow':
+      c.node(a.node).postgres.setDurations({ [DURATION_OF[a.op]]: a.ms });
+      break;
+    case 'drift':
+      c.node(a.node).clock.setDriftPpm(a.ppm);
+      break;
+    case 'shutdown':
+      void c
+        .node(a.node)
+        .shutdown()
+        .catch(() => {});
+      break;
+    case 'switchover': {
+      const body: Record<string, unknown> = {};
+      const leader = c.leader();
+      if (leader !== null) body['leader'] = leader;
+      if (a.candidate !== null) body['candidate'] = a.candidate;
+      const when = at(a.inS);
+      if (when) body['scheduled_at'] = when;
+      send(c, a.via, 'POST', '/switchover', body, 'switchover', run);
+      break;
+    }
+    case 'failover': {
+      // Patroni lets an operator fail over to any member, also one that synchronous
+      // replication never waited for: the writes it lacks are given up, by request.
+      const sync = c.syncState();
+      const lossy =
+        run.synchronousMode && sync?.leader !== a.candidate && !(sync?.standbys ?? []).includes(a.candidate);
+      if (lossy) run.lossyFailovers++;
+      void send(c, a.via, 'POST', '/failover', { candidate: a.candidate }, 'failover', run).finally(() => {
+        if (!lossy) return;
+        run.lossyFailovers--;
+        run.writesGivenUp = c.world.acknowledged.length;
+      });
+      break;
+    }
+    case 'pause':
+    case 'resume':
+      send(c, a.via, 'PATCH', '/config', { pause: a.kind === 'pause' }, a.kind, run);
+      break;
+    case 'restart-postgres': {
+      const when = at(a.inS);
+      send(c, a.node, 'POST', '/restart', when ? { schedule: when } : {}, 'restart', run);
+      break;
+    }
+    case 'reinitialize':
+      send(c, a.node, 'POST', '/reinitialize', { force: a.force }, 'reinitialize', run);
+      break;
+    case 'reload':
+      send(c, a.node, 'POST', '/reload', undefined, 'reload', run);
       break;
   }
 }
@@ -210,15 +233,18 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     stepMs: opts.stepMs ?? 5000,
     synchronousMode: opts.synchronousMode ?? false,
     ttl: opts.ttl ?? 30,
+    schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
   };
   const { seed, nodes, steps, stepMs, synchronousMode, ttl } = options;
-  const schedule = generateSchedule(seed, nodes, steps);
+  const schedule = opts.schedule ?? generateSchedule(seed, nodes, steps);
   const violations: Violation[] = [];
   const stats: RunStats = {
     virtualMs: 0,
     writes: 0,
     acknowledged: 0,
     faults: 0,
+    requests: 0,
+    answers: {},
     leaderChanges: 0,
     healMs: null,
   };
@@ -238,9 +264,16 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     stepMs: TICK_MS,
     dcs: { ttl, loop_wait: 10, retry_timeout: 10, synchronous_mode: synchronousMode },
     inspect: opts.coverage?.inspect,
+    log: opts.log,
   });
+  const run: RunState = { stats, synchronousMode, lossyFailovers: 0, writesGivenUp: 0 };
   const step = { n: -1 };
-  const ctx = (): InvariantContext => ({ cluster: c, step: step.n, synchronousMode });
+  const ctx = (): InvariantContext => ({
+    cluster: c,
+    step: step.n,
+    synchronousMode,
+    writesGivenUp: run.lossyFailovers > 0 ? c.world.acknowledged.length : run.writesGivenUp,
+  });
   const checkAll = (list: Invariant[]): boolean => {
     for (const inv of list) {
       const detail = inv.check(ctx());
@@ -274,8 +307,11 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     let next = 0;
     for (step.n = 0; step.n < steps; step.n++) {
       while (next < schedule.length && schedule[next]!.step === step.n) {
-        await apply(c, schedule[next]!);
-        stats.faults++;
+        const action = schedule[next]!;
+        opts.log?.(`${(c.now() / 1000).toFixed(1)}s ${describeAction(action)}`);
+        if (OPERATOR_KINDS.has(action.kind)) stats.requests++;
+        else stats.faults++;
+        await apply(c, action, run);
         next++;
       }
       // A client write through the current primary; its acknowledgement comes while time runs.
@@ -284,17 +320,29 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       if (!(await tick(stepMs))) return result();
       if (!checkAll(stepInvariants) || !checkAll(opts.extraInvariants ?? [])) return result();
     }
-    // Heal phase: every fault undone, then a writable leader within the bound.
+    // Heal phase: every fault undone (clock drift and slow operations stay: they are not
+    // outages), maintenance mode ended as an operator would, then a writable leader in time.
     step.n = steps;
     c.dcs.setAvailable(true);
+    c.dcs.setLatency(0);
     c.healAll();
-    for (const n of c.nodes) {
-      if (n.frozen()) n.thaw();
-      if (!n.alive()) await n.restart();
-    }
+    const reviveAll = async () => {
+      for (const n of c.nodes) {
+        if (n.frozen()) n.thaw();
+        if (!n.alive()) await n.restart();
+      }
+    };
+    await reviveAll();
     const bound = 3 * ttl * 1000 + 30_000;
     const start = c.now();
+    let resumeAsked = -Infinity;
     while (!leaderAfterHeal(c) && c.now() - start < bound) {
+      // A shutdown requested before the heal may complete only now.
+      await reviveAll();
+      if (isPaused(c) && c.now() - resumeAsked >= 5000) {
+        resumeAsked = c.now();
+        send(c, c.nodes[0]!.name, 'PATCH', '/config', { pause: false }, 'resume', run);
+      }
       if (!(await tick(TICK_MS))) return result();
     }
     if (leaderAfterHeal(c)) stats.healMs = c.now() - start;
@@ -324,7 +372,7 @@ export function formatFailure(r: RunResult): string {
     lines.push(`  step ${v.step} (${(v.at / 1000).toFixed(1)} s virtual): ${v.invariant}: ${v.detail}`);
   }
   lines.push(`  schedule up to step ${r.violations[0]?.step ?? r.options.steps}:`);
-  if (r.schedule.length === 0) lines.push('    (no faults)');
+  if (r.schedule.length === 0) lines.push('    (no faults, no requests)');
   for (const f of r.schedule) lines.push(`    ${describeAction(f)}`);
   lines.push(`  replay: ${r.replay}`);
   return lines.join('\n');
@@ -332,5 +380,5 @@ export function formatFailure(r: RunResult): string {
 
 export function formatSummary(r: RunResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
+  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} requests=${s.requests} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
 }

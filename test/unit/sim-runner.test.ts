@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Invariant } from '../../src/testing/invariants.ts';
-import { formatFailure, generateSchedule, runSchedule } from '../../src/testing/runner.ts';
+import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
+import { formatSchedule, generateSchedule, parseSchedule } from '../../src/testing/schedule.ts';
 
 const NODES = 3;
 const STEPS = 40;
@@ -51,13 +52,96 @@ describe('seeded simulation runner', () => {
     expect(text).toContain('replay: pgwarden sim --seed 4 --nodes 3 --steps 40');
   });
 
-  // Regression: with this seed a frozen primary that had lost /leader was thawed, began its
-  // immediate stop and — while the postmaster still ran — had synchronous_standby_names emptied,
-  // which released a commit waiting for the standby: acknowledged, yet never on the new leader.
-  // The agent now keeps the list until PostgreSQL no longer runs as a primary.
-  it('seed 6 (a deposed primary releasing a waiting commit) holds every invariant', async () => {
-    const r = await runSchedule({ seed: 6, nodes: NODES, steps: STEPS, synchronousMode: true });
-    expect(r.violations).toEqual([]);
-    expect(r.replay).toBe('pgwarden sim --seed 6 --nodes 3 --steps 40 --sync');
+  // Regressions the simulator found, each kept as its explicit schedule (the generator may change).
+  const NAMES = ['node1', 'node2', 'node3'];
+  const regressions: Array<{ seed: number; sync: boolean; why: string; schedule: string }> = [
+    {
+      // A frozen primary that had lost /leader was thawed, began its immediate stop and — while
+      // the postmaster still ran — had synchronous_standby_names emptied, which released a commit
+      // waiting for the standby: acknowledged, yet never on the new leader.
+      seed: 6,
+      sync: true,
+      why: 'a deposed primary releasing a waiting commit',
+      schedule:
+        '1:freeze:node1,3:kill:node3,5:partition:node2:node1,6:restart:node3,10:heal:node1:node2,11:partition:node3:node2,16:thaw:node1,17:crash-postgres:node3,26:heal:node2:node3,27:crash-postgres:node2,29:crash-postgres:node1,30:crash-postgres:node1,32:crash-postgres:node1,35:freeze:node2,36:freeze:node3,37:crash-postgres:node1,38:crash-postgres:node1',
+    },
+    {
+      // node3 took /leader on a lease last kept alive long before and trusted it for a whole
+      // ttl from the acquisition: etcd expired it earlier and node1 was promoted meanwhile.
+      seed: 99,
+      sync: false,
+      why: 'a new leader trusting its lease for longer than etcd keeps it',
+      schedule:
+        '0:dcs-down,3:dcs-up,4:kill:node2,7:dcs-cut:node3,8:freeze:node1,11:restart:node2,16:partition:node1:node2,19:dcs-cut:node3,22:partition:node2:node3,25:thaw:node1,27:kill:node2,30:dcs-reconnect:node3,33:dcs-down,36:dcs-up,37:dcs-cut:node3',
+    },
+    {
+      // A thawed ex-leader kept reclaiming /leader on a stale view and created the key the
+      // moment the new leader's expired: no race, and /sync did not name it.
+      seed: 58,
+      sync: true,
+      why: 'an ex-leader re-creating /leader from a stale view',
+      schedule:
+        '3:dcs-latency:1000,10:crash-postgres:node2,11:kill:node3,12:restart-postgres:node2:-,15:freeze:node1,25:freeze:node2,27:thaw:node1',
+    },
+    {
+      // A deposed leader that had not noticed yet named itself in /sync again, so only it
+      // could take over — from an older timeline: nobody could, for ever.
+      seed: 135,
+      sync: true,
+      why: 'a deposed leader rewriting /sync',
+      schedule:
+        '0:reinitialize:node3:true,1:partition:node1:node3,4:failover:node3:node1,6:shutdown:node1,7:restart:node1,10:crash-postgres:node3,11:crash-postgres:node2,13:reload:node1,19:dcs-down,21:switchover:node2:node3:-,23:reinitialize:node2:false,25:freeze:node3,26:pause:node1,29:drift:node1:-3264,32:dcs-up,34:thaw:node3,36:crash-postgres:node3,37:freeze:node1,38:reinitialize:node3:true,39:heal:node1:node3,40:crash-postgres:node2,42:kill:node2,43:thaw:node1,45:restart:node2,49:resume:node1,50:restart-postgres:node3:-,51:dcs-down,59:pause:node3',
+    },
+    {
+      // POST /reinitialize on a node cut off from etcd was judged on its stale view (a leader
+      // seemed to exist): it wiped the one data directory /sync let take over.
+      seed: 129,
+      sync: true,
+      why: 'a reinitialize accepted on a stale view',
+      schedule:
+        '0:freeze:node2,4:thaw:node2,7:restart-postgres:node2:-,11:kill:node1,12:partition:node2:node1,18:partition:node3:node1,21:restart:node1,25:dcs-cut:node3,27:failover:node2:node2,29:freeze:node3,31:reinitialize:node2:true,34:crash-postgres:node1,35:kill:node1,37:heal:node1:node2,40:dcs-cut:node2,47:reinitialize:node2:false,48:dcs-latency:350,49:shutdown:node2,51:dcs-reconnect:node2,57:partition:node1:node2,59:partition:node2:node3',
+    },
+  ];
+  for (const r of regressions) {
+    it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
+      const steps = r.seed === 6 ? STEPS : 60;
+      const result = await runSchedule({
+        seed: r.seed,
+        nodes: NODES,
+        steps,
+        synchronousMode: r.sync,
+        schedule: parseSchedule(r.schedule, NAMES),
+      });
+      expect(result.violations).toEqual([]);
+      expect(result.stats.healMs).not.toBeNull();
+    });
+  }
+
+  it('schedules round-trip through their text form, and bad text is refused with the entry named', () => {
+    for (const seed of [1, 2, 3, 135]) {
+      const schedule = generateSchedule(seed, NODES, 60);
+      expect(parseSchedule(formatSchedule(schedule), NAMES)).toEqual(schedule);
+    }
+    expect(() => parseSchedule('3:explode:node1', NAMES)).toThrow(
+      'schedule entry "3:explode:node1": unknown action "explode"',
+    );
+    expect(() => parseSchedule('3:kill:node9', NAMES)).toThrow(
+      'node "node9" is not one of node1, node2, node3',
+    );
+    expect(() => parseSchedule('3:kill', NAMES)).toThrow('kill takes 1 field(s): node');
+    expect(() => parseSchedule('5:dcs-up,3:dcs-down', NAMES)).toThrow('in step order');
+    expect(() => parseSchedule('1:drift:node1:900000', NAMES)).toThrow('ppm must be within ±5000');
+  });
+
+  it('a given schedule is played instead of the generated one, and the replay command carries it', async () => {
+    const schedule = parseSchedule('2:kill:node1,4:restart:node1,6:switchover:node2:-:-', NAMES);
+    const r = await runSchedule({ seed: 3, nodes: NODES, steps: 10, schedule });
+    expect(r.ok, formatFailure(r)).toBe(true);
+    expect(r.schedule).toEqual(schedule);
+    expect(r.stats.requests).toBe(1);
+    expect(Object.keys(r.stats.answers)).toEqual([expect.stringMatching(/^switchover \d{3}$/)]);
+    expect(r.replay).toBe(
+      "pgwarden sim --seed 3 --nodes 3 --steps 10 --schedule '2:kill:node1,4:restart:node1,6:switchover:node2:-:-'",
+    );
   });
 });

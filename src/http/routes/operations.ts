@@ -59,7 +59,7 @@ async function failoverImpossible(
   return `${action} is not possible: no good candidates have been found`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** After writing /failover: watch the cluster until the leader changes, the request is dropped, or time runs out. */
 async function awaitOutcome(
@@ -72,7 +72,7 @@ async function awaitOutcome(
   const done = action === 'switchover' ? 'switched over' : 'failed over';
   let seen = false;
   while (ctx.now() < deadline) {
-    await sleep(100);
+    await (ctx.sleep ?? realSleep)(100);
     const view = ctx.report().view;
     if (!view) continue;
     const now = view.leader?.name;
