@@ -104,6 +104,8 @@ export class SimulatedNode {
   private kv: NodeKv | null = null;
   private isDead = true;
   private dcsCut = false;
+  /** Injected failures still to come, per Postgres method. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly cluster: SimulatedCluster,
@@ -197,7 +199,7 @@ export class SimulatedNode {
     const agent = new Agent({
       config: this.config,
       dcs,
-      postgres: gatedPostgres(this.postgres, this.clock),
+      postgres: gatedPostgres(this.postgres, this.clock, this.failures),
       clock: this.clock,
       serveApi: false,
       pgPollMs: this.cluster.pgPollMs,
@@ -224,6 +226,11 @@ export class SimulatedNode {
       });
     });
     agent.start().catch((err) => this.cluster.logLine(this.name, `agent start failed: ${err}`));
+    // As `pgwarden node` does: when the node machine stops (failed, or shut down) the process
+    // exits, and the node is down until something starts it again.
+    void agent.finished().then(() => {
+      if (this.agent === agent && !this.isDead) void this.killAgent();
+    });
   }
 
   /** The whole node goes down at once (power off): the agent and the postmaster die. */
@@ -255,6 +262,12 @@ export class SimulatedNode {
     this.postgres.crash();
   }
 
+  /** The agent's next `times` calls of `op` fail (initdb out of disk, pg_ctl start failing, ...). */
+  failNext(op: FailingOperation, times = 1): void {
+    const method = FAILING_OPERATIONS[op];
+    this.failures.set(method, (this.failures.get(method) ?? 0) + times);
+  }
+
   /** SIGSTOP the agent: no timers, no I/O results until thaw(); PostgreSQL keeps running. */
   freeze(): void {
     this.clock.freeze();
@@ -271,13 +284,36 @@ export class SimulatedNode {
   }
 }
 
-/** Results of the agent's PostgreSQL calls reach a frozen agent only after thaw. */
-function gatedPostgres(pg: SimulatedPostgres, clock: NodeClock): Postgres {
+/** PostgreSQL operations an injected failure can hit, by the agent's name for them. */
+export const FAILING_OPERATIONS = {
+  inspect: 'dataDir',
+  initdb: 'initdb',
+  clone: 'basebackup',
+  start: 'start',
+  stop: 'stop',
+  promote: 'promote',
+  follow: 'follow',
+  rewind: 'rewind',
+  remove: 'removeDataDir',
+  checkpoint: 'checkpoint',
+} as const satisfies Record<string, keyof Postgres>;
+export type FailingOperation = keyof typeof FAILING_OPERATIONS;
+
+/**
+ * The agent's view of its SimulatedPostgres: results reach a frozen agent only after thaw, and
+ * an operation with an injected failure rejects (without doing anything) instead of running.
+ */
+function gatedPostgres(pg: SimulatedPostgres, clock: NodeClock, failures: Map<string, number>): Postgres {
   return new Proxy(pg, {
     get(target, key) {
       const v = Reflect.get(target, key, target);
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
+        const left = typeof key === 'string' ? (failures.get(key) ?? 0) : 0;
+        if (left > 0) {
+          failures.set(key as string, left - 1);
+          return clock.gate(Promise.reject(new Error(`simulated failure of ${String(key)}`)));
+        }
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
         return r instanceof Promise ? clock.gate(r) : r;
       };

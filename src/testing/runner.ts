@@ -173,6 +173,9 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
     case 'slow':
       c.node(a.node).postgres.setDurations({ [DURATION_OF[a.op]]: a.ms });
       break;
+    case 'fail':
+      c.node(a.node).failNext(a.op);
+      break;
     case 'drift':
       c.node(a.node).clock.setDriftPpm(a.ppm);
       break;

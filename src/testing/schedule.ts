@@ -4,6 +4,7 @@
  * `pgwarden sim --schedule` replays and a shrunk failure prints.
  */
 import { seededRandom } from '../actors/simulated-postgres.ts';
+import { FAILING_OPERATIONS, type FailingOperation } from './cluster.ts';
 
 /** Simulated PostgreSQL operations a `slow` fault can stretch. */
 export const SLOW_OPERATIONS = ['promote', 'stop', 'start', 'basebackup', 'rewind'] as const;
@@ -28,6 +29,8 @@ export type ScheduleAction =
   | { step: number; kind: 'partition' | 'heal'; a: string; b: string }
   | { step: number; kind: 'dcs-latency'; ms: number }
   | { step: number; kind: 'slow'; node: string; op: SlowOperation; ms: number }
+  /** The node's next call of a PostgreSQL operation fails (pg_ctl start fails, initdb out of disk). */
+  | { step: number; kind: 'fail'; node: string; op: FailingOperation }
   /** Clock rate of one agent in parts per million (+ runs fast, − slow; 0 = exact). */
   | { step: number; kind: 'drift'; node: string; ppm: number }
   /** Operator requests, sent to the REST API of `via` (leader read from the DCS when sent). */
@@ -39,7 +42,9 @@ export type ScheduleAction =
 
 export type ActionKind = ScheduleAction['kind'];
 
-type FieldType = 'node' | 'node?' | 'int' | 'int?' | 'bool' | 'op';
+type FieldType = 'node' | 'node?' | 'int' | 'int?' | 'bool' | 'op' | 'failop';
+
+const FAIL_OPERATIONS = Object.keys(FAILING_OPERATIONS) as FailingOperation[];
 
 /** Each kind's fields in text order: the single description of the text form. */
 const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
@@ -67,6 +72,10 @@ const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
     ['node', 'node'],
     ['op', 'op'],
     ['ms', 'int'],
+  ],
+  fail: [
+    ['node', 'node'],
+    ['op', 'failop'],
   ],
   drift: [
     ['node', 'node'],
@@ -183,11 +192,12 @@ export function parseSchedule(text: string, names: string[]): ScheduleAction[] {
           action[name] = v === 'true';
           break;
         case 'op':
-          if (!(SLOW_OPERATIONS as readonly string[]).includes(v)) {
-            throw bad(`op must be one of ${SLOW_OPERATIONS.join(', ')}`);
-          }
+        case 'failop': {
+          const allowed: readonly string[] = type === 'op' ? SLOW_OPERATIONS : FAIL_OPERATIONS;
+          if (!allowed.includes(v)) throw bad(`op must be one of ${allowed.join(', ')}`);
           action[name] = v;
           break;
+        }
       }
     });
     if (kind === 'drift' && Math.abs(action['ppm'] as number) > MAX_DRIFT_PPM) {
@@ -248,6 +258,7 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
         0.5,
         () => ({ step, kind: 'drift', node: pick(names), ppm: int(-MAX_DRIFT_PPM, MAX_DRIFT_PPM) }),
       ]);
+      choices.push([1, () => ({ step, kind: 'fail', node: pick(names), op: pick(FAIL_OPERATIONS) })]);
       // Operator requests: what patronictl sends, to a node's REST API.
       choices.push([
         1.5,
