@@ -65,6 +65,15 @@ export function judgeHealthiest(
   if (settings.paused && requested?.member !== me.name) return no('the cluster is paused');
   if (me.nofailover) return no('tagged nofailover');
 
+  // With synchronous_mode, only the last synchronous leader and the standbys /sync names may
+  // take over (Patroni's rule): the others are neither candidates nor rivals.
+  const syncMembers =
+    settings.synchronous_mode && view.sync?.leader
+      ? new Set([view.sync.leader, ...view.sync.sync_standby])
+      : null;
+  const mayTakeOver = (p: PeerStatus) =>
+    p.reachable && p.inRecovery && !p.nofailover && (syncMembers === null || syncMembers.has(p.name));
+
   // A requested switchover or failover names who should win, as long as that member is alive.
   const request = requested;
   if (request?.member === me.name) return yes('I am the switchover candidate');
@@ -74,14 +83,11 @@ export function judgeHealthiest(
       return no(`switchover candidate ${request.member} takes over`);
     }
   }
-  if (request?.leader === me.name && peers.some((p) => p.reachable && p.inRecovery && !p.nofailover)) {
+  if (request?.leader === me.name && peers.some(mayTakeOver)) {
     return no('I am the switchover source; another member takes over');
   }
 
-  if (settings.synchronous_mode && view.sync?.leader) {
-    const allowed = view.sync.leader === me.name || view.sync.sync_standby.includes(me.name);
-    if (!allowed) return no('not a synchronous standby');
-  }
+  if (syncMembers !== null && !syncMembers.has(me.name)) return no('not a synchronous standby');
 
   const myWal = me.walPosition ?? 0;
   const optime = view.status?.optime ?? 0;
@@ -98,6 +104,7 @@ export function judgeHealthiest(
     if (!peer.reachable || peer.name === me.name) continue;
     if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
     if (peer.nofailover || peer.watchdogFailed) continue;
+    if (syncMembers !== null && !syncMembers.has(peer.name)) continue;
     if ((peer.walPosition ?? 0) > myWal) {
       return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
     }

@@ -86,6 +86,34 @@ describe('judgeHealthiest', () => {
     );
   });
 
+  // Seen in simulated runs (sync seeds 369 and 466, as the schedules were then): the members /sync allowed to take
+  // over each saw a non-synchronous replica ahead and stood back, so nobody ever led.
+  it('in synchronous mode a replica /sync does not name is no rival, however far ahead', () => {
+    const sync = { index: '1', leader: 'a', sync_standby: ['b'] };
+    const s = { ...settings, synchronous_mode: true };
+    const aheadButAsync = peer({ name: 'c', walPosition: 9000 });
+    expect(judgeHealthiest(view({ sync }), me, [aheadButAsync], s)).toEqual({
+      healthiest: true,
+      reason: 'no reachable member is ahead of me',
+    });
+    // A synchronous standby ahead still wins.
+    expect(judgeHealthiest(view({ sync }), me, [peer({ walPosition: 9000 })], s).reason).toBe(
+      'b is ahead (9000 > 5000)',
+    );
+  });
+
+  // Seen in a simulated run (sync seed 325, as the schedules were then): a switchover without candidate from a leader whose
+  // only healthy peers are not synchronous can go nowhere; the source must not stand back.
+  it('a switchover source stands back only for a member that may take over', () => {
+    const failover = { index: '3', leader: 'a' };
+    const sync = { index: '1', leader: 'a', sync_standby: [] };
+    const s = { ...settings, synchronous_mode: true };
+    expect(judgeHealthiest(view({ failover, sync }), me, [peer({})], s).healthiest).toBe(true);
+    expect(judgeHealthiest(view({ failover }), me, [peer({})], settings).reason).toBe(
+      'I am the switchover source; another member takes over',
+    );
+  });
+
   it('in maintenance mode nobody races, except a named switchover candidate', () => {
     const paused = { ...settings, paused: true };
     expect(judgeHealthiest(view(), me, [], paused)).toEqual({
