@@ -306,10 +306,11 @@ export const nodeMachine = setup({
           ],
         },
         adopting: {
-          description: 'An existing data directory: claim /initialize for it if the cluster has none.',
+          description:
+            'An existing data directory: claim /initialize for it if the cluster has no system identifier there (no key, or the empty value of a bootstrap that never published).',
           always: [
             {
-              guard: ({ context }) => context.view.initialize !== null || context.view.leader !== null,
+              guard: ({ context }) => !!context.view.initialize || context.view.leader !== null,
               target: '#node.active.running',
             },
           ],

@@ -35,6 +35,8 @@ export interface SimulatedClusterOptions {
   dcs?: Record<string, unknown>;
   /** Tags per node (e.g. `{ nofailover: true }`). */
   tags?: (index: number, name: string) => Record<string, unknown>;
+  /** More of each node's local `postgresql` section (e.g. remove_data_directory_on_rewind_failure). */
+  localPostgresql?: Record<string, unknown>;
   /** Simulated PostgreSQL: operation durations, replication speed. */
   postgres?: { durations?: Partial<SimulatedDurations>; bytesPerTick?: number; tickMs?: number };
   /** Virtual ms per step of advance() (default 100). */
@@ -367,6 +369,7 @@ export class SimulatedCluster {
               superuser: { username: 'postgres', password: 'simulated' },
               replication: { username: 'replicator', password: 'simulated' },
             },
+            ...opts.localPostgresql,
           },
           tags: opts.tags?.(i, name) ?? {},
         }),

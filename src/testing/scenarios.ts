@@ -1,0 +1,242 @@
+/**
+ * Targeted scenarios: what seeded schedules rarely or never reach (a failed bootstrap, a data
+ * directory etcd forgot, PostgreSQL operations failing in the middle of an operator request),
+ * each played on a simulated cluster with an outcome of its own to check. The coverage report
+ * counts them next to the seeded runs (src/testing/coverage.ts), and the unit suite asserts
+ * their outcomes.
+ */
+import type { InspectionEvent } from 'xstate';
+import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
+
+export interface Scenario {
+  name: string;
+  /** Plays the scenario; throws (with what it saw) when the outcome is not the expected one. */
+  run(inspect?: (ev: InspectionEvent) => void): Promise<void>;
+}
+
+function check(ok: boolean, what: string, c: SimulatedCluster): void {
+  if (ok) return;
+  throw new Error(
+    `${what}\n${c
+      .summary()
+      .map((s) => JSON.stringify(s))
+      .join('\n')}\n${c.logs.slice(-30).join('\n')}`,
+  );
+}
+
+async function withCluster(
+  opts: SimulatedClusterOptions,
+  body: (c: SimulatedCluster) => Promise<void>,
+): Promise<void> {
+  const c = createSimulatedCluster({ seed: 11, dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 }, ...opts });
+  try {
+    await body(c);
+  } finally {
+    await c.stop();
+  }
+}
+
+const healthy = (c: SimulatedCluster, replicas: number) => () =>
+  c.leader() !== null && c.primaries().length === 1 && c.streamingReplicas().length === replicas;
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'a failed initdb gives /initialize back and the agent exits; restarted, the cluster bootstraps',
+    run: (inspect) =>
+      withCluster({ nodes: 1, inspect }, async (c) => {
+        const n = c.node('node1');
+        n.failNext('initdb');
+        await c.start();
+        await c.until(() => !n.alive(), 30_000);
+        check(c.store.get('/service/sim/initialize') === undefined, '/initialize was not given back', c);
+        await n.restart();
+        await c.until(healthy(c, 0), 30_000);
+      }),
+  },
+  {
+    name: 'etcd goes away during the bootstrap: the agent exits; restarted, it adopts its data directory',
+    run: (inspect) =>
+      withCluster({ nodes: 1, inspect, postgres: { durations: { initdbMs: 3000 } } }, async (c) => {
+        const n = c.node('node1');
+        await c.start();
+        // etcd goes away while initdb runs: publishing the new cluster fails, and so does giving
+        // /initialize back; the agent exits with its data directory made.
+        await c.advance(1000);
+        c.dcs.setAvailable(false);
+        await c.until(() => !n.alive(), 60_000);
+        c.dcs.setAvailable(true);
+        await n.restart();
+        await c.until(healthy(c, 0), 60_000);
+        const sysid = n.report()?.systemIdentifier;
+        check(
+          c.store.get('/service/sim/initialize')?.value === sysid,
+          '/initialize is not the adopted sysid',
+          c,
+        );
+      }),
+  },
+  {
+    name: 'a running cluster whose etcd lost every key: the agents adopt their data directories and elect the primary',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const primary = c.primaries()[0]!;
+        for (const n of c.nodes) await n.killAgent();
+        for (const key of c.store.keys('/service/sim/')) c.store.delete(key);
+        for (const n of c.nodes) await n.restart();
+        await c.until(() => c.leader() === primary && c.primaries().length === 1, 90_000);
+        check(c.store.get('/service/sim/initialize') !== undefined, 'nobody wrote /initialize back', c);
+      }),
+  },
+  {
+    name: 'a data directory of another cluster: the agent refuses it and exits',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const stray = c.nodes.find((n) => n.name !== c.leader())!;
+        await stray.kill();
+        await c.waitFor(stray.postgres.removeDataDir());
+        await c.waitFor(stray.postgres.initdb());
+        await stray.restart();
+        await c.until(() => !stray.alive(), 30_000);
+        const fatal = stray.agent?.actor.getSnapshot().context.fatal ?? '';
+        check(fatal.includes('belongs to another cluster'), `the agent exited saying: ${fatal}`, c);
+      }),
+  },
+  {
+    name: 'a restart whose start fails answers 503 and the replica recovers by itself',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        replica.failNext('start');
+        const res = await c.rest(replica.name, 'POST', '/restart', {});
+        check(
+          res.status === 503 && res.body === 'restart failed',
+          `restart answered ${res.status} ${res.body}`,
+          c,
+        );
+        await c.until(healthy(c, 2), 60_000);
+      }),
+  },
+  {
+    name: 'a restart whose stop fails answers 503; the replica keeps streaming',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        replica.failNext('stop');
+        const res = await c.rest(replica.name, 'POST', '/restart', {});
+        check(res.status === 503, `restart answered ${res.status} ${res.body}`, c);
+        await c.until(healthy(c, 2), 60_000);
+      }),
+  },
+  {
+    name: 'the leader restarted on request fails to start: it releases the lock and a replica takes over',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        c.node(old).crashPostgres();
+        c.node(old).failNext('start', 3);
+        await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 90_000);
+        await c.until(healthy(c, 2), 90_000);
+      }),
+  },
+  ...[false, true].map(
+    (removeOnFailure): Scenario => ({
+      name: removeOnFailure
+        ? 'pg_rewind breaks off with remove_data_directory_on_rewind_failure: the old primary is cloned again'
+        : 'pg_rewind breaks off: the data directory is kept, the rewind tried again, and the old primary rejoins',
+      run: (inspect) =>
+        withCluster(
+          {
+            nodes: 3,
+            inspect,
+            localPostgresql: { remove_data_directory_on_rewind_failure: removeOnFailure },
+          },
+          async (c) => {
+            await c.start();
+            await c.until(healthy(c, 2), 30_000);
+            const old = c.leader()!;
+            // A last write that reaches no replica: the old primary's WAL goes past the fork point.
+            for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
+            await c.write(100, 0);
+            await c.node(old).kill();
+            c.healAll();
+            await c.until(
+              () => c.leader() !== null && c.leader() !== old && c.primaries().length === 1,
+              60_000,
+            );
+            c.node(old).failNext('rewind');
+            const restarted = c.now();
+            await c.node(old).restart();
+            await c.until(healthy(c, 2), 90_000);
+            const recloned = c.events.some(
+              (e) => e.node === old && e.at >= restarted && e.state === 'creating replica',
+            );
+            check(recloned === removeOnFailure, `cloned again: ${recloned}`, c);
+          },
+        ),
+    }),
+  ),
+  {
+    name: 'a switchover whose checkpoint fails still hands over',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        c.node(old).failNext('checkpoint');
+        const res = await c.rest(old, 'POST', '/switchover', { leader: old });
+        check(res.status === 200, `switchover answered ${res.status} ${res.body}`, c);
+        check(c.leader() !== old, 'the leader did not change', c);
+      }),
+  },
+  {
+    name: 'a reinitialize whose stop fails still rebuilds the replica',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        replica.failNext('stop');
+        const res = await c.rest(replica.name, 'POST', '/reinitialize', {});
+        check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
+        await c.until(healthy(c, 2), 90_000);
+      }),
+  },
+  {
+    name: 'a forced reinitialize of a crashed replica, and a removal that fails, end streaming',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        replica.failNext('start', 2);
+        replica.crashPostgres();
+        await c.advance(1500);
+        replica.failNext('remove');
+        const res = await c.rest(replica.name, 'POST', '/reinitialize', { force: true });
+        check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
+        await c.until(healthy(c, 2), 120_000);
+      }),
+  },
+  {
+    name: 'a shutdown whose stop fails still releases the lock',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        c.node(old).failNext('stop');
+        await c.waitFor(c.node(old).shutdown(), 60_000);
+        await c.until(() => c.leader() !== null && c.leader() !== old, 60_000);
+      }),
+  },
+];
