@@ -432,10 +432,13 @@ export const electionMachine = setup({
                 target: '#election.lost',
                 actions: 'storeView',
               },
-              // Our key vanished (deleted by an operator, or expired at the server first).
+              // Our key vanished (deleted by an operator, or expired at the server first): refresh
+              // at once. The refresh puts it back while our lease lives — nobody else may have been
+              // promoted meanwhile, their race finds this primary alive — and fails, so the lock is
+              // lost, when the lease is gone. Demoting first would cost a promotion and a timeline.
               {
                 guard: ({ event }) => event.view.leader === null,
-                target: '#election.lost',
+                target: '#election.leader.holding.refreshing',
                 actions: 'storeView',
               },
               { actions: 'storeView' },

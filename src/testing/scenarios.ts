@@ -90,6 +90,38 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'an operator deletes /leader: the leader puts it back at once and stays primary on its timeline',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const leader = c.leader()!;
+        c.store.delete('/service/sim/leader');
+        await c.advance(5000);
+        check(c.leader() === leader, `the leader is ${c.leader()}`, c);
+        check(
+          !c.events.some((e) => e.node === leader && e.role === 'demoted'),
+          'the leader demoted for a key it could put back',
+          c,
+        );
+        await c.until(healthy(c, 2), 10_000);
+        check(c.node(leader).postgres.wal()?.timeline === 1, 'the timeline moved', c);
+      }),
+  },
+  {
+    name: '/leader rewritten to name a replica: the old leader steps down and the named one takes over',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const named = c.nodes.find((n) => n.name !== c.leader())!.name;
+        c.store.put('/service/sim/leader', named);
+        await c.until(() => c.primaries().length === 1 && c.primaries()[0] === named, 60_000);
+        await c.until(healthy(c, 2), 60_000);
+        check(c.leader() === named, `the leader is ${c.leader()}`, c);
+      }),
+  },
+  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
       withCluster({ nodes: 3, inspect }, async (c) => {

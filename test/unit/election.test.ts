@@ -237,6 +237,30 @@ describe('election machine', () => {
     });
   });
 
+  it('a leader whose key vanishes refreshes at once: it keeps the lock when the refresh puts the key back', async () => {
+    const h = harness({}, true);
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: leaderView('a') });
+    await settle();
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.update).toBe(1);
+    expect(h.calls.recreate).toEqual([true]);
+    expect(h.received).toEqual([]);
+    expect(h.child().getSnapshot().value).toEqual({ leader: { holding: 'idle' } });
+  });
+
+  it('a leader whose key vanished with its lease loses the lock when that refresh fails', async () => {
+    const h = harness({ update: async () => ({ ok: false, elapsedMs: 5 }) }, true);
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.received[0]).toEqual({
+      type: 'LEADERSHIP_LOST',
+      reason: 'the lock could not be refreshed before its deadline',
+    });
+  });
+
   it('refreshing late still leaves a whole retry_timeout of DCS outage survivable', async () => {
     let down = false;
     const h = harness(
