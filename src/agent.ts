@@ -104,6 +104,7 @@ export class Agent {
   private timers = new Set<unknown>();
   private api: FastifyInstance | null = null;
   private apiBuilt: Promise<FastifyInstance> | null = null;
+  private lastRequestId = 0;
   private nextRun = 0;
   private lastPublished = '';
   private lastSlots = '';
@@ -575,16 +576,21 @@ export class Agent {
     };
   }
 
-  /** Waits for the first of `types` the node machine emits after `send()`, bounded by `ms`. */
+  /**
+   * Sends what `send(requestId)` builds and waits, bounded by `ms`, for the first of `types`
+   * the node machine emits for that request (a concurrent request has another id).
+   */
   private answer<T extends NodeEmitted['type']>(
     types: T[],
-    send: () => void,
+    send: (requestId: number) => void,
     ms: number,
   ): Promise<Extract<NodeEmitted, { type: T }> | null> {
+    const requestId = ++this.lastRequestId;
     return new Promise((resolve) => {
       const subs = types.map((t) =>
         this.actor.on(t, (e) => {
-          finish(e as Extract<NodeEmitted, { type: T }>);
+          if ((e as { requestId?: number | null }).requestId === requestId)
+            finish(e as Extract<NodeEmitted, { type: T }>);
         }),
       );
       const timer = this.clock.setTimeout(() => finish(null), ms);
@@ -593,7 +599,7 @@ export class Agent {
         this.clock.clearTimeout(timer);
         resolve(e);
       };
-      send();
+      send(requestId);
     });
   }
 
@@ -616,7 +622,7 @@ export class Agent {
     const bound = ((request.timeout ?? this.config.postgresql.pg_ctl_timeout) * 2 + 30) * 1000;
     const answer = await this.answer(
       ['restart.done', 'restart.busy'],
-      () => this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null }),
+      (requestId) => this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null, requestId }),
       bound,
     );
     if (!answer) return { status: 503, text: 'postgres is still starting' };
@@ -686,7 +692,7 @@ export class Agent {
       return { status: 503, text: 'I am the leader, can not reinitialize' };
     const answer = await this.answer(
       ['reinitialize.started', 'reinitialize.busy'],
-      () => this.actor.send({ type: 'REINITIALIZE', force }),
+      (requestId) => this.actor.send({ type: 'REINITIALIZE', force, requestId }),
       5000,
     );
     if (answer?.type === 'reinitialize.started') return { status: 200, text: 'reinitialize started' };

@@ -70,9 +70,10 @@ export type NodeEvent =
   | { type: 'STOP' }
   /** Run the HA decisions now (REST wrote /config or /failover). */
   | { type: 'WAKE' }
-  | { type: 'RESTART'; timeoutSeconds: number | null }
+  /** requestId: echoed in the answer, so that concurrent requests each get their own. */
+  | { type: 'RESTART'; timeoutSeconds: number | null; requestId?: number }
   /** `force`: if another action is under way, reinitialize as soon as it is over. */
-  | { type: 'REINITIALIZE'; force?: boolean }
+  | { type: 'REINITIALIZE'; force?: boolean; requestId?: number }
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
@@ -81,10 +82,10 @@ export type NodeEvent =
 
 /** Answers to operator requests, for whoever asked (the REST API through the agent). */
 export type NodeEmitted =
-  | { type: 'restart.done'; ok: boolean; message: string }
-  | { type: 'restart.busy'; action: string }
-  | { type: 'reinitialize.started' }
-  | { type: 'reinitialize.busy'; action: string }
+  | { type: 'restart.done'; ok: boolean; message: string; requestId: number | null }
+  | { type: 'restart.busy'; action: string; requestId: number | null }
+  | { type: 'reinitialize.started'; requestId: number | null }
+  | { type: 'reinitialize.busy'; action: string; requestId: number | null }
   | { type: 'switchover.abandoned'; reason: string };
 
 export interface NodeContext {
@@ -116,6 +117,9 @@ export interface NodeContext {
   lastLsn: number | null;
   /** Seconds a requested restart may take to start PostgreSQL again (null: pg_ctl_timeout). */
   restartTimeout: number | null;
+  /** The operator request being served, to answer it (null: scheduled, or nobody waits). */
+  restartRequestId: number | null;
+  reinitializeRequestId: number | null;
   /** A forced reinitialize waiting for the action under way to finish. */
   reinitializeQueued: boolean;
 }
@@ -212,6 +216,14 @@ export const nodeMachine = setup({
     storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
+    acceptRestart: assign(({ event }) => {
+      const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
+      return { restartTimeout: e.timeoutSeconds, restartRequestId: e.requestId ?? null };
+    }),
+    acceptReinitialize: assign({
+      reinitializeRequestId: ({ event }) =>
+        (event as Extract<NodeEvent, { type: 'REINITIALIZE' }>).requestId ?? null,
+    }),
     forwardView: sendTo('election', ({ context }) => ({ type: 'CLUSTER' as const, view: context.view })),
     forwardFacts: sendTo('election', ({ context }) => ({
       type: 'FACTS' as const,
@@ -245,6 +257,8 @@ export const nodeMachine = setup({
     fatal: null,
     lastLsn: null,
     restartTimeout: null,
+    restartRequestId: null,
+    reinitializeRequestId: null,
     reinitializeQueued: false,
   }),
   on: {
@@ -494,7 +508,11 @@ export const nodeMachine = setup({
             WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
             // Only a settled replica or primary takes these; anything else is mid-action.
             RESTART: {
-              actions: emit(({ context }) => ({ type: 'restart.busy' as const, action: context.pgState })),
+              actions: emit(({ context, event }) => ({
+                type: 'restart.busy' as const,
+                action: context.pgState,
+                requestId: event.requestId ?? null,
+              })),
             },
             REINITIALIZE: [
               {
@@ -503,16 +521,21 @@ export const nodeMachine = setup({
                 guard: ({ context, event }) => event.force === true && !context.isLeader,
                 actions: [
                   assign({ reinitializeQueued: true }),
-                  emit({ type: 'reinitialize.started' }),
+                  'acceptReinitialize',
+                  emit(({ event }) => ({
+                    type: 'reinitialize.started' as const,
+                    requestId: event.requestId ?? null,
+                  })),
                   assign({
                     message: ({ context }) => `reinitialize queued behind ${context.pgState}`,
                   }),
                 ],
               },
               {
-                actions: emit(({ context }) => ({
+                actions: emit(({ context, event }) => ({
                   type: 'reinitialize.busy' as const,
                   action: context.pgState,
+                  requestId: event.requestId ?? null,
                 })),
               },
             ],
@@ -585,11 +608,8 @@ export const nodeMachine = setup({
                   },
                   { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
                 ],
-                RESTART: {
-                  target: 'restarting',
-                  actions: assign({ restartTimeout: ({ event }) => event.timeoutSeconds }),
-                },
-                REINITIALIZE: 'reinitializing',
+                RESTART: { target: 'restarting', actions: 'acceptRestart' },
+                REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
               },
             },
 
@@ -631,7 +651,12 @@ export const nodeMachine = setup({
                   },
                 },
                 done: {
-                  entry: emit({ type: 'restart.done', ok: true, message: 'restarted successfully' }),
+                  entry: emit(({ context }) => ({
+                    type: 'restart.done' as const,
+                    ok: true,
+                    message: 'restarted successfully',
+                    requestId: context.restartRequestId,
+                  })),
                   always: '#node.active.running.boot',
                 },
                 failed: {
@@ -641,6 +666,7 @@ export const nodeMachine = setup({
                       type: 'restart.done' as const,
                       ok: false,
                       message: context.message,
+                      requestId: context.restartRequestId,
                     })),
                   ],
                   always: '#node.active.running.crashed',
@@ -654,7 +680,10 @@ export const nodeMachine = setup({
               entry: [
                 assign({ pgState: 'creating replica', reinitializeQueued: false }),
                 { type: 'say', params: { message: 'reinitializing on request' } },
-                emit({ type: 'reinitialize.started' }),
+                emit(({ context }) => ({
+                  type: 'reinitialize.started' as const,
+                  requestId: context.reinitializeRequestId,
+                })),
               ],
               invoke: {
                 src: 'stopPostgres',
@@ -729,10 +758,7 @@ export const nodeMachine = setup({
                 { guard: 'failoverKeyToClear', target: 'clearingFailover' },
               ],
               on: {
-                RESTART: {
-                  target: 'restarting',
-                  actions: assign({ restartTimeout: ({ event }) => event.timeoutSeconds }),
-                },
+                RESTART: { target: 'restarting', actions: 'acceptRestart' },
                 PG_STATUS: [
                   {
                     // Paused: nobody restarts it; the lock goes, since a stopped primary cannot hold it.
@@ -879,7 +905,7 @@ export const nodeMachine = setup({
                   reenter: true,
                   actions: ['storeSettings', 'forwardSettings'],
                 },
-                REINITIALIZE: 'reinitializing',
+                REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
               },
             },
 
@@ -1029,7 +1055,7 @@ export const nodeMachine = setup({
                 { guard: 'isLeader', target: 'releasing' },
                 { guard: ({ context }) => context.reinitializeQueued, target: 'reinitializing' },
               ],
-              on: { REINITIALIZE: 'reinitializing' },
+              on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
               after: { shortRetry: 'recovering' },
             },
 

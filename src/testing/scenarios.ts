@@ -138,6 +138,46 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: "a replica's first clone fails: the half-made data directory is removed and the clone tried again",
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        for (const n of c.nodes) n.failNext('clone');
+        await c.start();
+        await c.until(healthy(c, 2), 60_000);
+        check(
+          c.nodes.some((n) => n.report()?.role === 'replica'),
+          'no replica after the failed clones',
+          c,
+        );
+      }),
+  },
+  {
+    name: 'a scheduled restart is deleted before its time, and a second restart while one runs is refused',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        const at = new Date(c.now() + 60_000).toISOString();
+        const scheduled = await c.rest(replica.name, 'POST', '/restart', { schedule: at });
+        check(scheduled.status === 202, `scheduling answered ${scheduled.status} ${scheduled.body}`, c);
+        const deleted = await c.rest(replica.name, 'DELETE', '/restart');
+        check(deleted.status === 200, `delete answered ${deleted.status} ${deleted.body}`, c);
+        const none = await c.rest(replica.name, 'DELETE', '/restart');
+        check(none.status === 404, `a second delete answered ${none.status} ${none.body}`, c);
+        replica.postgres.setDurations({ stopMs: 3000 });
+        const first = replica.request('POST', '/restart', {});
+        const second = await c.rest(replica.name, 'POST', '/restart', {});
+        check(
+          second.status === 503 && second.body.endsWith('already in progress'),
+          `the second restart answered ${second.status} ${second.body}`,
+          c,
+        );
+        const done = await c.waitFor(first, 60_000);
+        check(done.status === 200, `the first restart answered ${done.status} ${done.body}`, c);
+      }),
+  },
+  {
     name: 'a restart whose start fails answers 503 and the replica recovers by itself',
     run: (inspect) =>
       withCluster({ nodes: 3, inspect }, async (c) => {
