@@ -183,6 +183,17 @@ export class SimulatedWorld {
     this.schedule();
   }
 
+  /** @internal How many commits were acknowledged or failed (each resolves its `done`). */
+  finishedCommits = 0;
+
+  /**
+   * @internal The clock timer of the next replication tick. A tick runs synchronously and
+   * starts nothing asynchronous, except by finishing commits (see finishedCommits).
+   */
+  tickTimer(): unknown {
+    return this.ticker;
+  }
+
   /** Stop the replication ticks (the world is done). */
   dispose(): void {
     if (this.ticker !== null) this.clock.clearTimeout(this.ticker);
@@ -303,6 +314,7 @@ export class SimulatedWorld {
 
   private finish(commit: Commit, state: 'acknowledged' | 'failed'): void {
     commit.state = state;
+    this.finishedCommits++;
     if (state === 'acknowledged') this.acknowledged.push(commit);
     const resolve = this.resolvers.get(commit);
     this.resolvers.delete(commit);
