@@ -382,6 +382,9 @@ export class Agent {
         this.switchoverScheduler.send({ type: 'CANCEL' });
       return;
     }
+    // A different request replaced the one waiting (same key, new index): it takes its place.
+    const pending = this.switchoverScheduler.getSnapshot().context.pending;
+    if (pending && pending.id !== f.index) this.switchoverScheduler.send({ type: 'CANCEL' });
     const at = Date.parse(f.scheduled_at!);
     this.switchoverScheduler.send({
       type: 'SCHEDULE',

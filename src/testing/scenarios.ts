@@ -122,6 +122,139 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'an agent stopped while it still waits for etcd stops at once',
+    run: (inspect) =>
+      withCluster({ nodes: 1, inspect }, async (c) => {
+        c.dcs.setAvailable(false);
+        await c.start();
+        await c.advance(3000);
+        await c.waitFor(c.node('node1').shutdown(), 30_000);
+        check(!c.node('node1').alive(), 'the agent is still running', c);
+        check(!c.node('node1').postgres.running(), 'PostgreSQL was started', c);
+      }),
+  },
+  {
+    name: 'someone runs pg_ctl promote on a replica: the agent demotes it and it follows the leader again',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const leader = c.leader()!;
+        const rogue = c.nodes.find((n) => n.name !== leader)!;
+        await c.waitFor(rogue.postgres.promote(30));
+        check(c.primaries().length === 2, 'the rogue promotion did not happen', c);
+        await c.until(() => c.primaries().length === 1 && c.primaries()[0] === leader, 30_000);
+        check(c.leader() === leader, `the leader is ${c.leader()}`, c);
+      }),
+  },
+  {
+    name: 'the new leader fails to promote: it gives the lock up and another replica takes over',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        const replicas = c.nodes.filter((n) => n.name !== old);
+        replicas[0]!.failNext('promote');
+        replicas[1]!.failNext('promote');
+        await c.node(old).kill();
+        await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 120_000);
+      }),
+  },
+  {
+    name: 'the leader restarted on request fails to start: it releases the lock and a replica takes over',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        c.node(old).failNext('start', 5);
+        const res = await c.rest(old, 'POST', '/restart', {});
+        check(res.status === 503, `restart answered ${res.status} ${res.body}`, c);
+        await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 90_000);
+      }),
+  },
+  {
+    name: 'reinitialize while a start runs: refused unless forced, and then queued behind it',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+        replica.postgres.setDurations({ startMs: 8000 });
+        replica.crashPostgres();
+        await c.until(() => replica.report()?.state === 'starting', 30_000);
+        const refused = await c.rest(replica.name, 'POST', '/reinitialize', {});
+        check(refused.status === 503, `reinitialize answered ${refused.status} ${refused.body}`, c);
+        const queued = await c.rest(replica.name, 'POST', '/reinitialize', { force: true });
+        check(queued.status === 200, `forced reinitialize answered ${queued.status} ${queued.body}`, c);
+        replica.postgres.setDurations({ startMs: 200 });
+        await c.until(
+          () => c.events.some((e) => e.node === replica.name && e.state === 'creating replica'),
+          60_000,
+        );
+        await c.until(healthy(c, 2), 60_000);
+      }),
+  },
+  {
+    name: 'paused, PostgreSQL stopped by hand: the lock goes, nothing restarts it; started by hand, the node carries on',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const paused = await c.rest('node1', 'PATCH', '/config', { pause: true });
+        check(paused.status === 200, `pause answered ${paused.status} ${paused.body}`, c);
+        await c.advance(2000);
+        const leader = c.node(c.leader()!);
+        await c.waitFor(leader.postgres.stop('fast', 30));
+        await c.until(() => leader.report()?.isLeader === false, 60_000);
+        await c.advance(20_000);
+        check(!leader.postgres.running(), 'PostgreSQL was started while paused', c);
+        await c.waitFor(leader.postgres.start('primary', null, 30));
+        await c.advance(5000);
+        const resumed = await c.rest('node1', 'PATCH', '/config', { pause: false });
+        check(resumed.status === 200, `resume answered ${resumed.status} ${resumed.body}`, c);
+        await c.until(healthy(c, 2), 120_000);
+      }),
+  },
+  {
+    name: 'use_pg_rewind off: the old primary is cloned again instead of rewound',
+    run: (inspect) =>
+      withCluster(
+        {
+          nodes: 3,
+          inspect,
+          dcs: {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+            postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
+          },
+        },
+        async (c) => {
+          await c.start();
+          await c.until(healthy(c, 2), 30_000);
+          const old = c.leader()!;
+          for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
+          await c.write(100, 0);
+          await c.node(old).kill();
+          c.healAll();
+          await c.until(
+            () => c.leader() !== null && c.leader() !== old && c.primaries().length === 1,
+            60_000,
+          );
+          const restarted = c.now();
+          await c.node(old).restart();
+          await c.until(healthy(c, 2), 90_000);
+          check(
+            c.events.some((e) => e.node === old && e.at >= restarted && e.state === 'creating replica'),
+            'the old primary was not cloned again',
+            c,
+          );
+        },
+      ),
+  },
+  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
       withCluster({ nodes: 3, inspect }, async (c) => {
@@ -178,6 +311,23 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'a scheduled switchover replaced by another one happens at the new time',
+    run: (inspect) =>
+      withCluster({ nodes: 3, inspect }, async (c) => {
+        await c.start();
+        await c.until(healthy(c, 2), 30_000);
+        const old = c.leader()!;
+        const when = (s: number) => new Date(c.now() + s * 1000).toISOString();
+        const first = await c.rest(old, 'POST', '/switchover', { leader: old, scheduled_at: when(120) });
+        check(first.status === 202, `first answered ${first.status} ${first.body}`, c);
+        await c.advance(2000);
+        const second = await c.rest(old, 'POST', '/switchover', { leader: old, scheduled_at: when(20) });
+        check(second.status === 202, `second answered ${second.status} ${second.body}`, c);
+        const took = await c.until(() => c.leader() !== old && c.primaries().length === 1, 60_000);
+        check(took <= 25_000, `the switchover came ${took} ms after the second request`, c);
+      }),
+  },
+  {
     name: 'a restart whose start fails answers 503 and the replica recovers by itself',
     run: (inspect) =>
       withCluster({ nodes: 3, inspect }, async (c) => {
@@ -208,7 +358,7 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
-    name: 'the leader restarted on request fails to start: it releases the lock and a replica takes over',
+    name: "the leader's PostgreSQL crashes and will not start again: the lock goes to a replica",
     run: (inspect) =>
       withCluster({ nodes: 3, inspect }, async (c) => {
         await c.start();
