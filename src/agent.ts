@@ -12,6 +12,7 @@ import { type Clock, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
+import { shared } from './actors/shared-machine.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
@@ -136,7 +137,9 @@ export class Agent {
         const auth = this.config.restapi.authentication;
         return probePeersOverHttp(view, me, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {});
       });
-    const machine = nodeMachine.provide({ actors: { ...this.postgresActors(), ...this.dcsActors(probe) } });
+    const machine = shared(nodeMachine).provide({
+      actors: { ...this.postgresActors(), ...this.dcsActors(probe) },
+    });
     this.actor = createActor(machine, {
       clock: this.clock,
       input: {
@@ -229,7 +232,7 @@ export class Agent {
   private dcsActors(probe: (view: ClusterView, me: string) => Promise<PeerStatus[]>) {
     const dcs = this.dcs;
     const name = this.config.name;
-    const election = electionMachine.provide({
+    const election = shared(electionMachine).provide({
       actors: {
         acquireLeader: fromPromise(async () => {
           // A lease kept alive only at the last loop may have most of its ttl behind it; the
