@@ -122,6 +122,8 @@ export class Agent {
   /** synchronous_standby_names as this node last set it ('' unless it is the synchronous leader). */
   private syncGuc = '';
   private closed = false;
+  /** The node machine finished: nothing more is sent to it (close() may come later). */
+  private quiet = false;
   private readonly done: Promise<void>;
 
   constructor(private readonly opts: AgentOptions) {
@@ -167,7 +169,12 @@ export class Agent {
     this.switchoverScheduler.on('due', (e) => void this.onSwitchoverDue(e.payload, e.lateMs));
     this.switchoverScheduler.start();
     this.done = new Promise((resolve) => {
-      this.actor.subscribe({ complete: () => resolve(), error: () => resolve() });
+      // A finished machine takes no more events: the watch, the loops and the status samples end with it.
+      const finish = () => {
+        this.stopEventSources();
+        resolve();
+      };
+      this.actor.subscribe({ complete: finish, error: finish });
     });
   }
 
@@ -420,7 +427,7 @@ export class Agent {
     const generation = this.pgGeneration;
     try {
       const status = await this.pg.status();
-      if (generation !== this.pgGeneration || this.closed) return;
+      if (generation !== this.pgGeneration || this.closed || this.quiet) return;
       this.pgStatus = status;
       this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
@@ -550,9 +557,9 @@ export class Agent {
   private every(ms: number, fn: () => Promise<void> | void, once = false): void {
     const id = this.clock.setTimeout(() => {
       this.timers.delete(id);
-      if (this.closed) return;
+      if (this.closed || this.quiet) return;
       void Promise.resolve(fn()).finally(() => {
-        if (!once) this.every(ms, fn);
+        if (!once && !this.quiet) this.every(ms, fn);
       });
     }, ms);
     this.timers.add(id);
@@ -812,11 +819,12 @@ export class Agent {
 
   /** Patroni blocks until etcd grants a lease; so do we, saying so, and never crash meanwhile. */
   private async waitForLease(): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
+    for (let attempt = 0; !this.closed && !this.quiet; attempt++) {
       try {
         await this.dcs.ensureLease(this.settings.ttl);
         return;
       } catch (err) {
+        if (this.closed || this.quiet) return;
         const message = `waiting on etcd: ${(err as Error).message}`;
         this.log(message);
         this.actor.send({ type: 'DCS_UNAVAILABLE', message });
@@ -858,6 +866,14 @@ export class Agent {
     await this.close();
   }
 
+  private stopEventSources(): void {
+    this.quiet = true;
+    for (const id of this.timers) this.clock.clearTimeout(id);
+    this.timers.clear();
+    this.stopWatch?.();
+    this.stopWatch = null;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     try {
@@ -866,11 +882,9 @@ export class Agent {
       // best effort: the member key expires with the lease anyway
     }
     this.closed = true;
-    for (const id of this.timers) this.clock.clearTimeout(id);
+    this.stopEventSources();
     this.restartScheduler.stop();
     this.switchoverScheduler.stop();
-    this.timers.clear();
-    this.stopWatch?.();
     this.actor.stop();
     await this.api?.close();
     await this.pg.close();

@@ -538,8 +538,10 @@ export const electionMachine = setup({
     },
 
     resigned: {
-      description: 'The node is shutting down: no more racing.',
-      type: 'final',
+      // Not a final state: a final child would announce itself to a node machine that has
+      // usually finished by then (XState warns of events sent to a stopped actor).
+      description: 'The node is shutting down: no more racing, until the node machine stops it.',
+      tags: ['resting'],
     },
   },
 });

@@ -240,26 +240,51 @@ export class StateCoverage {
 export interface FormatCoverageOptions {
   /** Also list every transition not taken, grouped by source state (long). */
   verbose?: boolean;
+  /**
+   * Why some states and transitions are left unreached (src/testing/coverage-notes.ts): those
+   * count as explained; without `verbose` only the unexplained ones are listed.
+   */
+  notes?: Readonly<Record<string, string>>;
+}
+
+/** What a report leaves unreached and unexplained by `notes`. */
+export function unexplained(
+  report: MachineCoverage[],
+  notes: Readonly<Record<string, string>>,
+): { states: string[]; transitions: string[] } {
+  return {
+    states: report.flatMap((r) => r.unvisited.filter((s) => !(s in notes))),
+    transitions: report.flatMap((r) => r.transitions.untaken.filter((t) => !(t in notes))),
+  };
 }
 
 /**
- * Per machine `node: states 26/49, transitions 120/210`, then the states not visited; with
- * `verbose`, the transitions not taken too.
+ * Per machine `node: states 26/49, transitions 120/210`, then the states not visited and the
+ * transitions not taken — all of them with `verbose`, otherwise those no note explains.
  */
 export function formatCoverage(report: MachineCoverage[], opts: FormatCoverageOptions = {}): string {
+  const notes = opts.notes ?? {};
   const lines: string[] = [];
   for (const r of report) {
+    const explained = [...r.unvisited, ...r.transitions.untaken].filter((id) => id in notes).length;
     lines.push(
-      `${r.machine}: states ${r.visited}/${r.total}, transitions ${r.transitions.taken}/${r.transitions.total} (${r.transient} transient states not counted)`,
+      `${r.machine}: states ${r.visited}/${r.total}, transitions ${r.transitions.taken}/${r.transitions.total}` +
+        (opts.notes ? `, ${explained} unreached explained` : '') +
+        ` (${r.transient} transient states not counted)`,
     );
-    if (r.unvisited.length > 0) lines.push(`  states not visited: ${r.unvisited.join(', ')}`);
-    if (opts.verbose && r.transitions.untaken.length > 0) {
-      lines.push('  transitions not taken:');
+    const show = (id: string) => opts.verbose || !(id in notes);
+    const states = r.unvisited.filter(show);
+    if (states.length > 0) lines.push(`  states not visited: ${states.join(', ')}`);
+    const untaken = r.transitions.untaken.filter(
+      (t) => opts.verbose || (opts.notes !== undefined && show(t)),
+    );
+    if (untaken.length > 0) {
+      lines.push(opts.verbose ? '  transitions not taken:' : '  transitions not taken and not explained:');
       const bySource = new Map<string, string[]>();
-      for (const t of r.transitions.untaken) {
+      for (const t of untaken) {
         const [source, rest] = t.split(' --', 2) as [string, string];
         const list = bySource.get(source) ?? [];
-        list.push(`--${rest}`);
+        list.push(`--${rest}${opts.verbose && notes[t] ? `  [${notes[t]}]` : ''}`);
         bySource.set(source, list);
       }
       for (const [source, list] of bySource) {

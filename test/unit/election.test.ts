@@ -296,7 +296,7 @@ describe('election machine', () => {
     await settle();
     expect(h.calls.release).toBe(1);
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_RELEASED']);
-    expect(h.child().getSnapshot().status).toBe('done');
+    expect(h.child().getSnapshot().value).toBe('resigned');
     h.send({ type: 'FACTS', facts });
     h.send({ type: 'CLUSTER', view: emptyClusterView });
     await settle();

@@ -40,7 +40,7 @@ describe('no machine stuck', () => {
       'node.bootstrap.waitingForLeader',
       'node.starting.waitingForDcs',
     ]);
-    expect(restingStates(electionMachine)).toEqual(['election.follower']);
+    expect(restingStates(electionMachine)).toEqual(['election.follower', 'election.resigned']);
     expect(restingStates(scheduledActionMachine())).toEqual([
       'scheduledAction.idle',
       'scheduledAction.waiting',

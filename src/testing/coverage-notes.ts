@@ -1,0 +1,82 @@
+/**
+ * Why the states and transitions that neither the CI seed budget nor the targeted scenarios
+ * (scenarios.ts) reach are left unreached. test/unit/sim-budget.test.ts fails on anything
+ * unreached and unexplained here, and on a note whose transition is now reached (stale), so this
+ * list stays exactly the gap. Keys are the ids StateCoverage reports.
+ */
+
+const SHUTDOWN_MID_ELECTION =
+  'FREEZE (clean shutdown) lands while the election is in the middle of a race, a probe or a revocation: a window of the few milliseconds those calls take; schedules shut agents down at rest (follower --FREEZE--> resigned is taken). The handler is the one every election state has.';
+const RELEASE_NOT_LEADING =
+  'RELEASE is sent by the node machine only while it holds the lock; reaching a non-leader election state needs the lock lost in the same instant. Defensive: the release is answered so the node never waits for it.';
+const DCS_ERROR_IN_CALL =
+  'An etcd error inside this one call: the simulated etcd fails calls only by not answering (outage, cut, latency), and these calls are bounded by retry_timeout, so they time out as errors only if the outage starts within their few milliseconds. The error target is the same as for a negative answer, which is taken.';
+const BOOTSTRAP_PG_ERROR =
+  'An injected PostgreSQL failure in the bootstrap: schedules start after the bootstrap; the scenarios fail initdb and the first clone (abandoning, cloneFailed are taken) — this step fails the same way into the same state.';
+const TIMER_BEHIND_ANSWER =
+  'The fallback timer of a state that waits for the election to confirm a release: the election answers within milliseconds (its deleteLeader is bounded by retry_timeout < loop_wait), so the timer only matters if the election actor itself is gone.';
+
+export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.active.running --LEADERSHIP_RELEASED--> (no target)':
+    'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
+  'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
+    DCS_ERROR_IN_CALL,
+  'node.active.running.switchingOver.checking --error(checkSwitchoverCandidates)--> node.active.running.clearingFailover':
+    DCS_ERROR_IN_CALL,
+  'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
+    DCS_ERROR_IN_CALL,
+  'node.bootstrap.adopting --done(writeInitialize)--> node.active.running':
+    "The node's own /initialize write reaches its watch before the write's promise resolves, and adopting's eventless transition (the cluster has /initialize now) leaves first, to the same target; the adoption itself is taken in two scenarios.",
+  'node.bootstrap.adopting --error(writeInitialize)--> node.active.running':
+    'As done(writeInitialize), for a failed write: the same target, and the next loop claims /initialize again.',
+  'node.active.running.crashed --always#1--> node.active.running.reinitializing':
+    'A forced reinitialize queued and PostgreSQL crashing before the queue is served: the queue is served from replica (taken, scenario "reinitialize while a start runs"), this is the same check on the crash path.',
+  'node.active.running.demoting --error(stopPostgres)--> node.active.running.crashed':
+    'A demotion whose stop fails: the scenarios fail stop on restart, reinitialize and shutdown (taken); a demotion happens on a lost lock, which the schedules cause without a stop failure pending at that moment.',
+  'node.active.running.primary --PG_STATUS#2--> node.active.running.promoting':
+    "The lock holder's PostgreSQL reported in recovery: only if someone restarts the primary as a standby behind the agent's back; the agent then promotes it again.",
+  'node.active.running.recloning.cloning --always--> node.active.running.crashed':
+    'A reclone with nobody to clone from (no leader and no other running member): the crash path retries; schedules always leave a source while one node reclones.',
+  'node.active.running.releasing --after(loopWait)--> node.active.running.demoting': TIMER_BEHIND_ANSWER,
+  'node.active.running.releasingWhilePaused --after(loopWait)--> node.active.running.stoppedWhilePaused':
+    TIMER_BEHIND_ANSWER,
+  'node.active.running.switchingOver.releasing --after(loopWait)--> node.active.running.boot':
+    TIMER_BEHIND_ANSWER,
+  'node.active.running.rewinding --done(rewind)#1--> node.active.running.recloning':
+    'pg_rewind answering "not possible" (rather than failing): the simulated rewind refuses only a source without a shared history, which a cluster of one system identifier never offers; unit tests of the node machine take this branch.',
+  'node.active.running.stoppedWhilePaused --REINITIALIZE--> node.active.running.reinitializing':
+    'POST /reinitialize on a stopped member of a paused cluster: the same target as from replica (taken); schedules pause rarely enough that this pair does not meet.',
+  'node.bootstrap.cloneFailed --error(removeDataDir)--> node.bootstrap.retryLater':
+    'Removing the half-made data directory after a failed clone fails too: two injected failures in a row in the bootstrap; the success branch is taken.',
+  'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':
+    BOOTSTRAP_PG_ERROR,
+  'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
+  'node.bootstrap.waitingForLeader --after(loopWait)--> node.bootstrap.deciding':
+    'Waiting for a leader while nothing changes in etcd for a whole loop_wait: in the simulator the bootstrapping node publishes within about a second, so a view change always comes first.',
+  'election.checkingLeader --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
+  'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
+  'election.revokingLeader --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
+  'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
+  'election.follower --always#1--> election.resigned':
+    'A FREEZE remembered in another state and acted on when back in follower: the states that can receive it go to resigned directly.',
+  'election.follower --always#0--> election.released':
+    'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
+  'election.checkingLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.reclaiming --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.revokingLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.checkingLeader --error(probeLeader)--> election.follower':
+    'The dead-leader probe never rejects (refused or timed-out connections are its answers); the error branch guards against a bug in it.',
+  'election.racing.probing --error(probePeers)--> election.waiting':
+    'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
+  'election.racing.acquiring --error(acquireLeader)--> election.waiting': DCS_ERROR_IN_CALL,
+  'election.leader.releasing --error(deleteLeader)--> election.released': DCS_ERROR_IN_CALL,
+  'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
+    'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
+  'scheduledAction.idle --CANCEL--> (no target)':
+    'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
+  'scheduledAction.waiting --SCHEDULE#1--> (no target)':
+    'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
+};
