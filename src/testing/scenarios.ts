@@ -39,6 +39,22 @@ async function withCluster(
 const healthy = (c: SimulatedCluster, replicas: number) => () =>
   c.leader() !== null && c.primaries().length === 1 && c.streamingReplicas().length === replicas;
 
+/** Three nodes, started, with a leader and two streaming replicas before `body` runs. */
+function onHealthyCluster(
+  inspect: ((ev: InspectionEvent) => void) | undefined,
+  body: (c: SimulatedCluster) => Promise<void>,
+  opts: SimulatedClusterOptions = {},
+): Promise<void> {
+  return withCluster({ nodes: 3, inspect, ...opts }, async (c) => {
+    await c.start();
+    await c.until(healthy(c, 2), 30_000);
+    await body(c);
+  });
+}
+
+/** A node that does not hold /leader. */
+const aReplica = (c: SimulatedCluster) => c.nodes.find((n) => n.name !== c.leader())!;
+
 export const scenarios: Scenario[] = [
   {
     name: 'a failed initdb gives /initialize back and the agent exits; restarted, the cluster bootstraps',
@@ -78,9 +94,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'a running cluster whose etcd lost every key: the agents adopt their data directories and elect the primary',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const primary = c.primaries()[0]!;
         for (const n of c.nodes) await n.killAgent();
         for (const key of c.store.keys('/service/sim/')) c.store.delete(key);
@@ -92,9 +106,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'an operator deletes /leader: the leader puts it back at once and stays primary on its timeline',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const leader = c.leader()!;
         c.store.delete('/service/sim/leader');
         await c.advance(5000);
@@ -111,10 +123,8 @@ export const scenarios: Scenario[] = [
   {
     name: '/leader rewritten to name a replica: the old leader steps down and the named one takes over',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const named = c.nodes.find((n) => n.name !== c.leader())!.name;
+      onHealthyCluster(inspect, async (c) => {
+        const named = aReplica(c).name;
         c.store.put('/service/sim/leader', named);
         await c.until(() => c.primaries().length === 1 && c.primaries()[0] === named, 60_000);
         await c.until(healthy(c, 2), 60_000);
@@ -136,9 +146,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'someone runs pg_ctl promote on a replica: the agent demotes it and it follows the leader again',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const leader = c.leader()!;
         const rogue = c.nodes.find((n) => n.name !== leader)!;
         await c.waitFor(rogue.postgres.promote(30));
@@ -150,9 +158,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'the new leader fails to promote: it gives the lock up and another replica takes over',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         const replicas = c.nodes.filter((n) => n.name !== old);
         replicas[0]!.failNext('promote');
@@ -164,9 +170,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'the leader restarted on request fails to start: it releases the lock and a replica takes over',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         c.node(old).failNext('start', 5);
         const res = await c.rest(old, 'POST', '/restart', {});
@@ -177,10 +181,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'reinitialize while a start runs: refused unless forced, and then queued behind it',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         replica.postgres.setDurations({ startMs: 8000 });
         replica.crashPostgres();
         await c.until(() => replica.report()?.state === 'starting', 30_000);
@@ -199,9 +201,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'paused, PostgreSQL stopped by hand: the lock goes, nothing restarts it; started by hand, the node carries on',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const paused = await c.rest('node1', 'PATCH', '/config', { pause: true });
         check(paused.status === 200, `pause answered ${paused.status} ${paused.body}`, c);
         await c.advance(2000);
@@ -218,49 +218,10 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
-    name: 'use_pg_rewind off: the old primary is cloned again instead of rewound',
-    run: (inspect) =>
-      withCluster(
-        {
-          nodes: 3,
-          inspect,
-          dcs: {
-            ttl: 30,
-            loop_wait: 10,
-            retry_timeout: 10,
-            postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
-          },
-        },
-        async (c) => {
-          await c.start();
-          await c.until(healthy(c, 2), 30_000);
-          const old = c.leader()!;
-          for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
-          await c.write(100, 0);
-          await c.node(old).kill();
-          c.healAll();
-          await c.until(
-            () => c.leader() !== null && c.leader() !== old && c.primaries().length === 1,
-            60_000,
-          );
-          const restarted = c.now();
-          await c.node(old).restart();
-          await c.until(healthy(c, 2), 90_000);
-          check(
-            c.events.some((e) => e.node === old && e.at >= restarted && e.state === 'creating replica'),
-            'the old primary was not cloned again',
-            c,
-          );
-        },
-      ),
-  },
-  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const stray = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const stray = aReplica(c);
         await stray.kill();
         await c.waitFor(stray.postgres.removeDataDir());
         await c.waitFor(stray.postgres.initdb());
@@ -287,10 +248,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'a scheduled restart is deleted before its time, and a second restart while one runs is refused',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         const at = new Date(c.now() + 60_000).toISOString();
         const scheduled = await c.rest(replica.name, 'POST', '/restart', { schedule: at });
         check(scheduled.status === 202, `scheduling answered ${scheduled.status} ${scheduled.body}`, c);
@@ -313,9 +272,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'a scheduled switchover replaced by another one happens at the new time',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         const when = (s: number) => new Date(c.now() + s * 1000).toISOString();
         const first = await c.rest(old, 'POST', '/switchover', { leader: old, scheduled_at: when(120) });
@@ -330,10 +287,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'a restart whose start fails answers 503 and the replica recovers by itself',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         replica.failNext('start');
         const res = await c.rest(replica.name, 'POST', '/restart', {});
         check(
@@ -347,10 +302,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'a restart whose stop fails answers 503; the replica keeps streaming',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         replica.failNext('stop');
         const res = await c.rest(replica.name, 'POST', '/restart', {});
         check(res.status === 503, `restart answered ${res.status} ${res.body}`, c);
@@ -360,9 +313,7 @@ export const scenarios: Scenario[] = [
   {
     name: "the leader's PostgreSQL crashes and will not start again: the lock goes to a replica",
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         c.node(old).crashPostgres();
         c.node(old).failNext('start', 3);
@@ -370,23 +321,41 @@ export const scenarios: Scenario[] = [
         await c.until(healthy(c, 2), 90_000);
       }),
   },
-  ...[false, true].map(
-    (removeOnFailure): Scenario => ({
-      name: removeOnFailure
-        ? 'pg_rewind breaks off with remove_data_directory_on_rewind_failure: the old primary is cloned again'
-        : 'pg_rewind breaks off: the data directory is kept, the rewind tried again, and the old primary rejoins',
+  // An old primary whose WAL went past the fork point (a last write reached no replica) rejoins.
+  ...[
+    {
+      name: 'pg_rewind breaks off: the data directory is kept, the rewind tried again, and the old primary rejoins',
+      opts: {},
+      failRewind: true,
+      recloned: false,
+    },
+    {
+      name: 'pg_rewind breaks off with remove_data_directory_on_rewind_failure: the old primary is cloned again',
+      opts: { localPostgresql: { remove_data_directory_on_rewind_failure: true } },
+      failRewind: true,
+      recloned: true,
+    },
+    {
+      name: 'use_pg_rewind off: the old primary is cloned again instead of rewound',
+      opts: {
+        dcs: {
+          ttl: 30,
+          loop_wait: 10,
+          retry_timeout: 10,
+          postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
+        },
+      },
+      failRewind: false,
+      recloned: true,
+    },
+  ].map(
+    (v): Scenario => ({
+      name: v.name,
       run: (inspect) =>
-        withCluster(
-          {
-            nodes: 3,
-            inspect,
-            localPostgresql: { remove_data_directory_on_rewind_failure: removeOnFailure },
-          },
+        onHealthyCluster(
+          inspect,
           async (c) => {
-            await c.start();
-            await c.until(healthy(c, 2), 30_000);
             const old = c.leader()!;
-            // A last write that reaches no replica: the old primary's WAL goes past the fork point.
             for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
             await c.write(100, 0);
             await c.node(old).kill();
@@ -395,24 +364,23 @@ export const scenarios: Scenario[] = [
               () => c.leader() !== null && c.leader() !== old && c.primaries().length === 1,
               60_000,
             );
-            c.node(old).failNext('rewind');
+            if (v.failRewind) c.node(old).failNext('rewind');
             const restarted = c.now();
             await c.node(old).restart();
             await c.until(healthy(c, 2), 90_000);
             const recloned = c.events.some(
               (e) => e.node === old && e.at >= restarted && e.state === 'creating replica',
             );
-            check(recloned === removeOnFailure, `cloned again: ${recloned}`, c);
+            check(recloned === v.recloned, `cloned again: ${recloned}`, c);
           },
+          v.opts,
         ),
     }),
   ),
   {
     name: 'a switchover whose checkpoint fails still hands over',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         c.node(old).failNext('checkpoint');
         const res = await c.rest(old, 'POST', '/switchover', { leader: old });
@@ -423,10 +391,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'a reinitialize whose stop fails still rebuilds the replica',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         replica.failNext('stop');
         const res = await c.rest(replica.name, 'POST', '/reinitialize', {});
         check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
@@ -436,10 +402,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'a forced reinitialize of a crashed replica, and a removal that fails, end streaming',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
-        const replica = c.nodes.find((n) => n.name !== c.leader())!;
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
         replica.failNext('start', 2);
         replica.crashPostgres();
         await c.advance(1500);
@@ -452,9 +416,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'a shutdown whose stop fails still releases the lock',
     run: (inspect) =>
-      withCluster({ nodes: 3, inspect }, async (c) => {
-        await c.start();
-        await c.until(healthy(c, 2), 30_000);
+      onHealthyCluster(inspect, async (c) => {
         const old = c.leader()!;
         c.node(old).failNext('stop');
         await c.waitFor(c.node(old).shutdown(), 60_000);

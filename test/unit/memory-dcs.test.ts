@@ -171,35 +171,24 @@ describe('MemoryDcs', () => {
     expect(view.leader).toBeNull();
   });
 
-  it('re-attaches the leader key to a new lease (value compare) and creates it when absent', async () => {
-    setup();
-    const a = node();
-    const old = await a.ensureLease(30);
-    store.put(`${P}leader`, 'a', old);
-    a.setTtl(20);
-    const fresh = await a.ensureLease(20);
-    expect(fresh).not.toBe(old);
-    expect(store.leaseTtl(fresh)).toBe(20);
-    expect(await a.updateLeader('a')).toBe(true);
-    expect(store.get(`${P}leader`)?.lease).toBe(fresh);
-    store.delete(`${P}leader`);
-    expect(await a.updateLeader('a')).toBe(true);
-    expect(store.get(`${P}leader`)?.value).toBe('a');
-  });
-
-  it('a reclaim (recreate: false) re-attaches a key that still has our name but never creates one', async () => {
-    setup();
-    const a = node();
-    const old = await a.ensureLease(30);
-    store.put(`${P}leader`, 'a', old);
-    a.setTtl(20);
-    const fresh = await a.ensureLease(20);
-    expect(await a.updateLeader('a', { recreate: false })).toBe(true);
-    expect(store.get(`${P}leader`)?.lease).toBe(fresh);
-    store.delete(`${P}leader`);
-    expect(await a.updateLeader('a', { recreate: false })).toBe(false);
-    expect(store.get(`${P}leader`)).toBeUndefined();
-  });
+  // The holder's refresh (recreate) also creates an absent key; a reclaim never does.
+  for (const recreate of [true, false]) {
+    it(`re-attaches the leader key to a new lease (value compare)${recreate ? ' and creates it when absent' : ', a reclaim never creates it'}`, async () => {
+      setup();
+      const a = node();
+      const old = await a.ensureLease(30);
+      store.put(`${P}leader`, 'a', old);
+      a.setTtl(20);
+      const fresh = await a.ensureLease(20);
+      expect(fresh).not.toBe(old);
+      expect(store.leaseTtl(fresh)).toBe(20);
+      expect(await a.updateLeader('a', { recreate })).toBe(true);
+      expect(store.get(`${P}leader`)?.lease).toBe(fresh);
+      store.delete(`${P}leader`);
+      expect(await a.updateLeader('a', { recreate })).toBe(recreate);
+      expect(store.get(`${P}leader`)?.value).toBe(recreate ? 'a' : undefined);
+    });
+  }
 
   it('/sync changes only for the holder of the leader key, and only from the revision it saw', async () => {
     setup();
