@@ -91,6 +91,10 @@ interface Proc {
   receivedAny: boolean;
   replayed: number;
   replayedAt: number | null;
+  /** ISO text of startedAt and of replayedAt (as of replayedAt = isoOf), for status(). */
+  startedIso?: string;
+  replayedIso?: string | null;
+  isoOf?: number | null;
 }
 
 export type CommitState = 'rejected' | 'waiting' | 'acknowledged' | 'failed';
@@ -323,6 +327,7 @@ export class SimulatedWorld {
 
   /** @internal Acknowledge what the synchronous standbys have; fail what lost its primary. */
   settleCommits(): void {
+    if (this.pending.length === 0) return;
     for (const commit of [...this.pending]) {
       const pg = this.instances.get(commit.node)!;
       const d = pg.data;
@@ -350,6 +355,17 @@ export class SimulatedWorld {
     for (const s of this.instances.values()) s.stream();
     this.settleCommits();
   }
+}
+
+/** Are `mine` exactly the copies stream() makes of `up` up to index i (i open, end null)? */
+function copiesOf(mine: readonly Segment[], up: readonly Segment[], i: number): boolean {
+  if (mine.length !== i + 1) return false;
+  for (let k = 0; k <= i; k++) {
+    const a = mine[k]!;
+    const b = up[k]!;
+    if (a.tl !== b.tl || a.id !== b.id || a.end !== (k === i ? null : b.end)) return false;
+  }
+  return true;
 }
 
 export class SimulatedPostgres implements Postgres {
@@ -464,9 +480,13 @@ export class SimulatedPostgres implements Postgres {
     const target = Math.min(u.data.lsn, d.lsn + this.world.bytesPerTick);
     if (target >= d.lsn) {
       const mine = d.segments.at(-1)!.id;
-      let i = u.data.segments.findIndex((s) => s.id === mine);
-      while (i < u.data.segments.length - 1 && target >= u.data.segments[i]!.end!) i++;
-      d.segments = u.data.segments.slice(0, i + 1).map((s, k) => ({ ...s, end: k === i ? null : s.end }));
+      const us = u.data.segments;
+      let i = us.findIndex((s) => s.id === mine);
+      while (i < us.length - 1 && target >= us[i]!.end!) i++;
+      // Our own copy of the upstream's segments up to i, the last one still open (kept when
+      // it already is that: a caught-up standby's ticks then allocate nothing).
+      if (!copiesOf(d.segments, us, i))
+        d.segments = us.slice(0, i + 1).map((s, k) => ({ ...s, end: k === i ? null : s.end }));
       if (target > d.lsn || !p.receivedAny) p.replayedAt = this.world.clock.now();
       d.lsn = target;
       p.replayed = target;
@@ -757,6 +777,12 @@ export class SimulatedPostgres implements Postgres {
     if (!p.ready) throw new Error(`${this.name}: the database system is starting up`);
     const standby = p.role === 'standby';
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    // Samples come every second and these rarely change: their text is kept.
+    p.startedIso ??= iso(p.startedAt)!;
+    if (standby && p.isoOf !== p.replayedAt) {
+      p.replayedIso = iso(p.replayedAt);
+      p.isoOf = p.replayedAt;
+    }
     return {
       running: true,
       inRecovery: standby,
@@ -764,10 +790,10 @@ export class SimulatedPostgres implements Postgres {
       currentLsn: standby ? null : d.lsn,
       receivedLsn: standby && p.receivedAny ? d.lsn : null,
       replayedLsn: standby ? p.replayed : null,
-      replayedTimestamp: standby ? iso(p.replayedAt) : null,
+      replayedTimestamp: standby ? (p.replayedIso ?? null) : null,
       replayPaused: false,
       replicationState: standby ? (p.connected ? 'streaming' : 'in archive recovery') : null,
-      postmasterStartTime: iso(p.startedAt),
+      postmasterStartTime: p.startedIso,
       serverVersion: this.world.serverVersion,
       systemIdentifier: d.sysid,
       replication: standby ? [] : this.walSenders().map(({ lsn: _, ...w }) => w),

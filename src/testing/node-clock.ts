@@ -8,6 +8,7 @@ import type { Clock } from '../actors/clock.ts';
 interface Timer {
   base: unknown;
   cancelled: boolean;
+  fn: (...args: unknown[]) => void;
 }
 
 export class NodeClock implements Clock {
@@ -38,10 +39,16 @@ export class NodeClock implements Clock {
   }
 
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
-    const timer: Timer = { base: null, cancelled: false };
+    const timer: Timer = { base: null, cancelled: false, fn };
     const shared = this.rate === 1 ? ms : Math.max(0, ms / this.rate);
-    timer.base = this.base.setTimeout(() => this.run(() => !timer.cancelled && fn()), shared);
+    timer.base = this.base.setTimeout(() => this.fire(timer), shared);
     return timer;
+  }
+
+  /** run() for a timer, with no closure unless it has to wait for thaw. */
+  private fire(timer: Timer): void {
+    if (this.frozen) this.held.push(() => !timer.cancelled && timer.fn());
+    else if (!timer.cancelled) timer.fn();
   }
 
   clearTimeout(id: unknown): void {
@@ -75,12 +82,18 @@ export class NodeClock implements Clock {
     else fn();
   }
 
-  /** The same outcome as p, delivered only while not frozen. */
+  /** The same outcome as p, delivered only while not frozen (as run(), without its closures). */
   gate<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       p.then(
-        (v) => this.run(() => resolve(v)),
-        (e) => this.run(() => reject(e)),
+        (v) => {
+          if (this.frozen) this.held.push(() => resolve(v));
+          else resolve(v);
+        },
+        (e) => {
+          if (this.frozen) this.held.push(() => reject(e));
+          else reject(e);
+        },
       );
     });
   }

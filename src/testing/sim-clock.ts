@@ -32,27 +32,29 @@ interface ClockState {
 
 const MAX_INSERTION_SORT = 64;
 
-// Scratch space reused by every call (the simulator is single-threaded per clock).
+// Scratch space reused by every call (one thread runs one flush at a time, see inUse). End
+// times are fractional under clock drift: they live in a Float64Array, not in variables that
+// would box every one.
 const dueIds: number[] = [];
 const dueTimeouts: Timeout[] = [];
-const dueEnds: number[] = [];
+const dueEnds = new Float64Array(MAX_INSERTION_SORT);
+/** [0]: now, [1]: the largest end seen so far in this scan. */
+const times = new Float64Array(2);
 
 // One scan of the pending timeouts (a plain function and module state: no closure per call).
-let scanNow = 0;
 let due = 0;
 let lastId = -1;
-let lastEnd = Number.NEGATIVE_INFINITY;
 let nan = false;
 let inUse = false;
 
 function scan(t: Timeout, id: number): void {
   const end = t.start + t.timeout;
   if (Number.isNaN(end)) nan = true;
-  if (end >= lastEnd) {
-    lastEnd = end;
+  if (end >= times[1]!) {
+    times[1] = end;
     lastId = id;
   }
-  if (scanNow - t.start >= t.timeout) {
+  if (times[0]! - t.start >= t.timeout) {
     // Insertion sort, after every equal end (stable).
     let i = due;
     while (i > 0 && dueEnds[i - 1]! > end) {
@@ -97,10 +99,10 @@ export function incrementClock(clock: SimulatedClock, ms: number, quiet: unknown
     c._flushingInvalidated = false;
     const timeouts = c.timeouts;
     if (timeouts.size >= MAX_INSERTION_SORT) return fallBack(clock, c);
-    scanNow = c._now;
+    times[0] = c._now;
+    times[1] = Number.NEGATIVE_INFINITY;
     due = 0;
     lastId = -1;
-    lastEnd = Number.NEGATIVE_INFINITY;
     nan = false;
     timeouts.forEach(scan);
     if (nan) return fallBack(clock, c);
