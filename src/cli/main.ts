@@ -44,6 +44,7 @@ program
   .option('--ttl <s>', 'leader key ttl, seconds', '30')
   .option('--sync', 'synchronous_mode on')
   .option('--coverage', 'report which node and election machine states the runs visited')
+  .option('--jobs <n>', 'worker threads running seeds in parallel (default: available CPUs)')
   .action(async (opts: SimOptions) => {
     exitCode = await runSim(opts);
   });

@@ -1,9 +1,13 @@
 /**
  * `pgwarden sim`: play seeded fault schedules on a simulated cluster (src/testing/runner.ts),
  * one summary line per seed; every failure prints its seed, schedule and replay command.
+ * With --jobs above 1 the seeds run on worker threads (src/testing/parallel.ts); the output is
+ * the same, in seed order.
  */
+import { availableParallelism } from 'node:os';
 import { formatCoverage, StateCoverage } from '../testing/coverage.ts';
-import { formatFailure, formatSummary, runSchedule } from '../testing/runner.ts';
+import { runSchedules } from '../testing/parallel.ts';
+import { formatFailure, formatSummary, type RunResult, runSchedule } from '../testing/runner.ts';
 import { CliError } from './errors.ts';
 
 export interface SimOptions {
@@ -15,6 +19,8 @@ export interface SimOptions {
   ttl: string;
   sync?: boolean;
   coverage?: boolean;
+  /** Worker threads (default: os.availableParallelism()). */
+  jobs?: string;
 }
 
 function int(name: string, value: string, min: number): number {
@@ -33,24 +39,23 @@ export async function runSim(
   const seeds = int('seeds', opts.seeds, 1);
   const stepMs = int('step-ms', opts.stepMs, 100);
   const ttl = int('ttl', opts.ttl, 1);
+  const jobs = opts.jobs === undefined ? availableParallelism() : int('jobs', opts.jobs, 1);
   const started = Date.now();
   const coverage = opts.coverage ? new StateCoverage() : undefined;
   let failed = 0;
-  for (let s = seed; s < seed + seeds; s++) {
-    const r = await runSchedule({
-      seed: s,
-      nodes,
-      steps,
-      stepMs,
-      ttl,
-      synchronousMode: opts.sync === true,
-      coverage,
-    });
+  const report = (r: RunResult) => {
     out(formatSummary(r));
     if (!r.ok) {
       failed++;
       out(formatFailure(r));
     }
+  };
+  const options = { nodes, steps, stepMs, ttl, synchronousMode: opts.sync === true };
+  const all = Array.from({ length: seeds }, (_, i) => seed + i);
+  if (jobs > 1 && seeds > 1) {
+    await runSchedules(all, options, report, { jobs, coverage });
+  } else {
+    for (const s of all) report(await runSchedule({ ...options, seed: s, coverage }));
   }
   const secs = (Date.now() - started) / 1000;
   out(

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { CliError } from '../../src/cli/errors.ts';
+import { runSim, type SimOptions } from '../../src/cli/sim-command.ts';
+
+const base: SimOptions = { seed: '1', nodes: '3', steps: '12', seeds: '4', stepMs: '5000', ttl: '30' };
+
+/** Everything runSim prints but the timing line (which says how long it took). */
+async function lines(opts: SimOptions): Promise<{ code: number; lines: string[] }> {
+  const out: string[] = [];
+  const code = await runSim(opts, (l) => out.push(l));
+  return { code, lines: out.filter((l) => !/ seeds ok in /.test(l)) };
+}
+
+describe('pgwarden sim --jobs', () => {
+  it('worker threads print the same lines, in seed order, as one thread', async () => {
+    const one = await lines({ ...base, jobs: '1' });
+    const two = await lines({ ...base, jobs: '2' });
+    expect(one.lines.filter((l) => l.startsWith('seed '))).toHaveLength(4);
+    expect(two).toEqual(one);
+  });
+
+  it('merges what the workers covered: --coverage says the same', async () => {
+    const one = await lines({ ...base, seeds: '3', coverage: true, jobs: '1' });
+    const two = await lines({ ...base, seeds: '3', coverage: true, jobs: '3' });
+    expect(two).toEqual(one);
+  });
+
+  it.each(['0', 'x', '1.5', '-2'])('refuses --jobs %s (exit code 2)', async (jobs) => {
+    const err = await runSim({ ...base, jobs }, () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(2);
+    expect((err as CliError).message).toBe('--jobs must be an integer ≥ 1');
+  });
+});
