@@ -1,8 +1,9 @@
 /**
- * Seeded schedules on worker threads: `runSchedules` hands seeds to `jobs` workers one at a
- * time (whichever is free takes the next) and gives back each result in seed order, as if they
- * had run one after the other in this thread. Every run is independent of what ran before it
- * in the same thread, so the results are the same whatever the number of workers.
+ * Seeded schedules on several threads: `runSchedules` runs seeds in this thread and in
+ * `jobs - 1` worker threads, one seed at a time each (whichever is free takes the next), and
+ * gives back each result in seed order, as if they had all run one after the other here. Every
+ * run is independent of what ran before it in the same thread, so the results are the same
+ * whatever the number of threads.
  *
  * The worker side is `serveSchedules`, started by sim-worker.mjs (which registers tsx first,
  * as bin/pgwarden.js does).
@@ -11,7 +12,7 @@ import { parentPort, Worker } from 'node:worker_threads';
 import { type CoverageData, StateCoverage } from './coverage.ts';
 import { type RunOptions, type RunResult, runSchedule } from './runner.ts';
 
-/** What every run shares; a worker adds the seed (and its own coverage). */
+/** What every run shares; each run adds its seed (and its thread's coverage). */
 export type ScheduleOptions = Omit<RunOptions, 'seed' | 'coverage' | 'log' | 'extraInvariants' | 'schedule'>;
 
 type ToWorker = { type: 'run'; options: RunOptions } | { type: 'finish' };
@@ -21,7 +22,7 @@ type FromWorker =
   | { type: 'error'; message: string; stack?: string };
 
 export interface ParallelOptions {
-  /** Worker threads (at most one per seed). */
+  /** Threads, this one included (at most one per seed): jobs − 1 workers are started. */
   jobs: number;
   /** Merges what the workers' runs visited (StateCoverage.merge). */
   coverage?: StateCoverage;
@@ -30,7 +31,7 @@ export interface ParallelOptions {
 const WORKER_ENTRY = new URL('./sim-worker.mjs', import.meta.url);
 
 /**
- * Run `seeds` with `options` on worker threads; `onResult` gets every result in seed order.
+ * Run `seeds` with `options` on `jobs` threads; `onResult` gets every result in seed order.
  * Rejects (and stops every worker) if a run throws.
  */
 export async function runSchedules(
@@ -64,7 +65,22 @@ export async function runSchedules(
         }
       };
       const count = Math.max(1, Math.min(jobs, seeds.length));
-      for (let i = 0; i < count; i++) {
+      // This thread is one of the jobs: it has the runner loaded already, a worker would
+      // start from nothing.
+      running++;
+      const local = async () => {
+        while (nextToHand < seeds.length) {
+          const seed = seeds[nextToHand++]!;
+          const r = await runSchedule({ ...options, seed, coverage });
+          results.set(seed, r);
+          report();
+        }
+      };
+      local().then(() => {
+        running--;
+        if (running === 0) resolve();
+      }, fail);
+      for (let i = 1; i < count; i++) {
         const w = new Worker(WORKER_ENTRY, { workerData: { coverage: coverage !== undefined } });
         workers.push(w);
         running++;
