@@ -43,7 +43,13 @@ program
   .option('--step-ms <ms>', 'virtual ms per step', '5000')
   .option('--ttl <s>', 'leader key ttl, seconds', '30')
   .option('--sync', 'synchronous_mode on')
-  .option('--coverage', 'report which node and election machine states the runs visited')
+  .option('--coverage', 'report which states and transitions of every machine the runs reached')
+  .option('--verbose', 'with --coverage: list every unreached state and transition, with why')
+  .option(
+    '--schedule <text>',
+    "play this schedule (e.g. '3:kill:node1,5:restart:node1') instead of the seed's",
+  )
+  .option('--no-shrink', 'do not cut failing schedules down to the actions they need')
   .option('--jobs <n>', 'worker threads running seeds in parallel (default: available CPUs)')
   .action(async (opts: SimOptions) => {
     exitCode = await runSim(opts);

@@ -7,8 +7,12 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { formatCoverage, StateCoverage } from '../testing/coverage.ts';
+import { COVERAGE_NOTES } from '../testing/coverage-notes.ts';
 import { runSchedules } from '../testing/parallel.ts';
-import { formatFailure, formatSummary, type RunResult } from '../testing/runner.ts';
+import { formatFailure, formatSummary, type RunResult, runSchedule } from '../testing/runner.ts';
+import { scenarios } from '../testing/scenarios.ts';
+import { parseSchedule, type ScheduleAction, ScheduleSyntaxError } from '../testing/schedule.ts';
+import { formatShrunkFailure, shrinkFailure } from '../testing/shrink.ts';
 import { CliError } from './errors.ts';
 
 export interface SimOptions {
@@ -20,6 +24,12 @@ export interface SimOptions {
   ttl: string;
   sync?: boolean;
   coverage?: boolean;
+  /** With --coverage: every unreached state and transition, with its note. */
+  verbose?: boolean;
+  /** Play this schedule (its text form) instead of the generated ones. */
+  schedule?: string;
+  /** Cut failing schedules down (default on; --no-shrink). */
+  shrink?: boolean;
   /** Worker threads (default: os.availableParallelism()). */
   jobs?: string;
 }
@@ -41,13 +51,25 @@ export async function runSim(
   const stepMs = int('step-ms', opts.stepMs, 100);
   const ttl = int('ttl', opts.ttl, 1);
   const jobs = opts.jobs === undefined ? availableParallelism() : int('jobs', opts.jobs, 1);
+  let schedule: ScheduleAction[] | undefined;
+  if (opts.schedule !== undefined) {
+    try {
+      schedule = parseSchedule(
+        opts.schedule,
+        Array.from({ length: nodes }, (_, i) => `node${i + 1}`),
+      );
+    } catch (err) {
+      if (err instanceof ScheduleSyntaxError) throw new CliError(`--schedule: ${err.message}`, 2);
+      throw err;
+    }
+  }
   const started = Date.now();
   const coverage = opts.coverage ? new StateCoverage() : undefined;
-  let failed = 0;
+  const failures: RunResult[] = [];
   const report = (r: RunResult) => {
     out(formatSummary(r));
     if (!r.ok) {
-      failed++;
+      failures.push(r);
       out(formatFailure(r));
     }
   };
@@ -58,11 +80,29 @@ export async function runSim(
   // this process runs about a quarter more schedules per minute on two cores (bench/README.md).
   // It is read as each function is optimized, so setting it now is safe; it changes no result.
   setFlagsFromString('--no-turbo-inlining');
-  await runSchedules(all, options, report, { jobs, coverage });
+  if (schedule) {
+    // A replay: the given schedule under each seed, in this thread.
+    for (const s of all) report(await runSchedule({ ...options, seed: s, schedule, coverage }));
+  } else {
+    await runSchedules(all, options, report, { jobs, coverage });
+  }
+  const failed = failures.length;
   const secs = (Date.now() - started) / 1000;
   out(
     `${seeds - failed}/${seeds} seeds ok in ${secs.toFixed(1)} s (${((seeds / Math.max(secs, 0.001)) * 60).toFixed(0)} schedules/min)`,
   );
-  if (coverage) out(formatCoverage(coverage.report()));
+  if (coverage) {
+    // What the seeds leave out, the targeted scenarios reach (the notes explain the rest).
+    for (const s of scenarios) await s.run(coverage.inspect);
+    out(`coverage of these runs and the ${scenarios.length} targeted scenarios:`);
+    out(formatCoverage(coverage.report(), { notes: COVERAGE_NOTES, verbose: opts.verbose === true }));
+  }
+  // The first few failures, each cut down to the actions it needs.
+  if (opts.shrink !== false) {
+    for (const f of failures.slice(0, 3)) {
+      out(`shrinking seed ${f.seed} ...`);
+      out(formatShrunkFailure(f, await shrinkFailure(f, options)));
+    }
+  }
   return failed > 0 ? 1 : 0;
 }

@@ -32,3 +32,24 @@ describe('pgwarden sim --jobs', () => {
     expect((err as CliError).message).toBe('--jobs must be an integer ≥ 1');
   });
 });
+
+describe('pgwarden sim --schedule', () => {
+  it('plays the given schedule and prints a replay command that carries it', async () => {
+    const r = await lines({ ...base, seeds: '1', schedule: '2:kill:node1,4:restart:node1' });
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([expect.stringMatching(/^seed 1: ok faults=2 requests=0 /)]);
+  });
+
+  it.each([
+    ['3:explode:node1', '--schedule: schedule entry "3:explode:node1": unknown action "explode"'],
+    [
+      '3:kill:node7',
+      '--schedule: schedule entry "3:kill:node7": node "node7" is not one of node1, node2, node3',
+    ],
+  ])('refuses a bad schedule %s (exit code 2)', async (schedule, message) => {
+    const err = await runSim({ ...base, schedule }, () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(2);
+    expect((err as CliError).message).toBe(message);
+  });
+});
