@@ -70,6 +70,10 @@ interface ScheduledRestart {
   postmasterStart: string | null;
 }
 
+/** The schedulers' machines, built once: every agent runs the same two. */
+const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
+const switchoverSchedulerMachine = scheduledActionMachine<Failover>();
+
 export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
   return {
     ttl: d.ttl,
@@ -156,13 +160,13 @@ export class Agent {
       inspect: inspectorFor(opts),
     });
     const inspect = inspectorFor(opts);
-    this.restartScheduler = createActor(scheduledActionMachine<ScheduledRestart>(), {
+    this.restartScheduler = createActor(restartSchedulerMachine, {
       clock: this.clock,
       inspect,
     });
     this.restartScheduler.on('due', (e) => this.onRestartDue(e.payload));
     this.restartScheduler.start();
-    this.switchoverScheduler = createActor(scheduledActionMachine<Failover>(), {
+    this.switchoverScheduler = createActor(switchoverSchedulerMachine, {
       clock: this.clock,
       inspect,
     });
