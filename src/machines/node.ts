@@ -101,10 +101,11 @@ export interface NodeContext {
   role: WireRole;
   /** The election says we hold the lock. */
   isLeader: boolean;
-  /** We took the lock ourselves right after initdb, so the election starts as holder. */
-  bootstrappedLeader: boolean;
-  /** ms since the lease under the bootstrap's leader key was refreshed, for the election. */
-  bootstrapLeaseAgeMs: number;
+  /**
+   * We took the lock ourselves right after initdb, so the election starts as holder: ms since
+   * the lease under that key was refreshed (null: we did not bootstrap the cluster).
+   */
+  bootstrapLeaseAgeMs: number | null;
   /** The data directory last ran as a primary: it may have diverged from the new leader. */
   wasPrimary: boolean;
   /** Member name we stream from (null: none). */
@@ -115,13 +116,13 @@ export interface NodeContext {
   fatal: string | null;
   /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
   lastLsn: number | null;
-  /** Seconds a requested restart may take to start PostgreSQL again (null: pg_ctl_timeout). */
-  restartTimeout: number | null;
-  /** The operator request being served, to answer it (null: scheduled, or nobody waits). */
-  restartRequestId: number | null;
-  reinitializeRequestId: number | null;
-  /** A forced reinitialize waiting for the action under way to finish. */
-  reinitializeQueued: boolean;
+  /**
+   * The restart being served: seconds it may take to start PostgreSQL again (null:
+   * pg_ctl_timeout) and the operator request to answer (null: scheduled, nobody waits).
+   */
+  restart: { timeoutSeconds: number | null; requestId: number | null };
+  /** The reinitialize being served, and whether a forced one waits for the action under way. */
+  reinitialize: { queued: boolean; requestId: number | null };
 }
 
 export interface PromotionInput {
@@ -218,11 +219,13 @@ export const nodeMachine = setup({
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
     acceptRestart: assign(({ event }) => {
       const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
-      return { restartTimeout: e.timeoutSeconds, restartRequestId: e.requestId ?? null };
+      return { restart: { timeoutSeconds: e.timeoutSeconds, requestId: e.requestId ?? null } };
     }),
     acceptReinitialize: assign({
-      reinitializeRequestId: ({ event }) =>
-        (event as Extract<NodeEvent, { type: 'REINITIALIZE' }>).requestId ?? null,
+      reinitialize: ({ context, event }) => ({
+        queued: context.reinitialize.queued,
+        requestId: (event as Extract<NodeEvent, { type: 'REINITIALIZE' }>).requestId ?? null,
+      }),
     }),
     forwardView: sendTo('election', ({ context }) => ({ type: 'CLUSTER' as const, view: context.view })),
     forwardFacts: sendTo('election', ({ context }) => ({
@@ -248,18 +251,15 @@ export const nodeMachine = setup({
     pgState: 'stopped',
     role: 'uninitialized',
     isLeader: false,
-    bootstrappedLeader: false,
-    bootstrapLeaseAgeMs: 0,
+    bootstrapLeaseAgeMs: null,
     wasPrimary: false,
     following: null,
     message: 'starting',
     lastVerdict: null,
     fatal: null,
     lastLsn: null,
-    restartTimeout: null,
-    restartRequestId: null,
-    reinitializeRequestId: null,
-    reinitializeQueued: false,
+    restart: { timeoutSeconds: null, requestId: null },
+    reinitialize: { queued: false, requestId: null },
   }),
   on: {
     CLUSTER: { actions: 'storeView' },
@@ -407,7 +407,6 @@ export const nodeMachine = setup({
               target: '#node.active.running',
               actions: [
                 assign({
-                  bootstrappedLeader: true,
                   bootstrapLeaseAgeMs: ({ event }) => event.output.leaseAgeMs,
                   isLeader: true,
                 }),
@@ -462,8 +461,8 @@ export const nodeMachine = setup({
         input: ({ context }) => ({
           name: context.name,
           settings: context.settings,
-          holdsLock: context.bootstrappedLeader,
-          leaseAgeMs: context.bootstrapLeaseAgeMs,
+          holdsLock: context.bootstrapLeaseAgeMs !== null,
+          leaseAgeMs: context.bootstrapLeaseAgeMs ?? 0,
           view: context.view,
         }),
       },
@@ -520,8 +519,8 @@ export const nodeMachine = setup({
                 // under our feet; forced, the rebuild waits for it instead, then goes first.
                 guard: ({ context, event }) => event.force === true && !context.isLeader,
                 actions: [
-                  assign({ reinitializeQueued: true }),
                   'acceptReinitialize',
+                  assign({ reinitialize: ({ context }) => ({ ...context.reinitialize, queued: true }) }),
                   emit(({ event }) => ({
                     type: 'reinitialize.started' as const,
                     requestId: event.requestId ?? null,
@@ -589,7 +588,7 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
-                { guard: ({ context }) => context.reinitializeQueued, target: 'reinitializing' },
+                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
                 { guard: 'isLeader', target: 'promoting' },
                 { guard: 'pgIsPrimary', target: 'demoting' },
                 { guard: 'upstreamChanged', target: 'following' },
@@ -641,7 +640,7 @@ export const nodeMachine = setup({
                     input: ({ context }) => ({
                       role: context.isLeader ? ('primary' as const) : ('replica' as const),
                       upstream: context.isLeader ? null : upstreamOf(context),
-                      timeoutSeconds: context.restartTimeout ?? context.settings.pg_ctl_timeout,
+                      timeoutSeconds: context.restart.timeoutSeconds ?? context.settings.pg_ctl_timeout,
                     }),
                     onDone: 'done',
                     onError: {
@@ -655,7 +654,7 @@ export const nodeMachine = setup({
                     type: 'restart.done' as const,
                     ok: true,
                     message: 'restarted successfully',
-                    requestId: context.restartRequestId,
+                    requestId: context.restart.requestId,
                   })),
                   always: '#node.active.running.boot',
                 },
@@ -666,7 +665,7 @@ export const nodeMachine = setup({
                       type: 'restart.done' as const,
                       ok: false,
                       message: context.message,
-                      requestId: context.restartRequestId,
+                      requestId: context.restart.requestId,
                     })),
                   ],
                   always: '#node.active.running.crashed',
@@ -678,11 +677,14 @@ export const nodeMachine = setup({
               description:
                 'An operator asked to rebuild this replica: stop, wipe, clone again from the leader.',
               entry: [
-                assign({ pgState: 'creating replica', reinitializeQueued: false }),
+                assign({
+                  pgState: 'creating replica',
+                  reinitialize: ({ context }) => ({ ...context.reinitialize, queued: false }),
+                }),
                 { type: 'say', params: { message: 'reinitializing on request' } },
                 emit(({ context }) => ({
                   type: 'reinitialize.started' as const,
-                  requestId: context.reinitializeRequestId,
+                  requestId: context.reinitialize.requestId,
                 })),
               ],
               invoke: {
@@ -1053,7 +1055,7 @@ export const nodeMachine = setup({
               }),
               always: [
                 { guard: 'isLeader', target: 'releasing' },
-                { guard: ({ context }) => context.reinitializeQueued, target: 'reinitializing' },
+                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
               ],
               on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
               after: { shortRetry: 'recovering' },

@@ -338,7 +338,7 @@ describe('node machine: bootstrap', () => {
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
     const ctx = h.ctx();
     expect(ctx.isLeader).toBe(true);
-    expect(ctx.bootstrappedLeader).toBe(true);
+    expect(ctx.bootstrapLeaseAgeMs).not.toBeNull();
     expect(ctx.role).toBe('master');
     expect(ctx.pgState).toBe('running');
     expect(ctx.following).toBe(null);
@@ -538,7 +538,7 @@ describe('node machine: running', () => {
     await advance(h.clock, 500, 100);
     expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
     expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'immediate', timeoutSeconds: 60 });
-    expect(h.ctx().reinitializeQueued).toBe(false);
+    expect(h.ctx().reinitialize.queued).toBe(false);
   });
 
   it('a crashed replica looks again after at most 2 s and starts again as a replica', async () => {
