@@ -24,7 +24,7 @@ import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
 import { applyServerCertificates, serverOptions } from './http/security.ts';
-import { buildApi } from './http/server.ts';
+import { type ApiContext, buildApi } from './http/server.ts';
 import { electionMachine, type RefreshResult } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
@@ -843,7 +843,16 @@ export class Agent {
    * routes and with the same answers, and its waits run on the agent's clock.
    */
   restApi(): Promise<FastifyInstance> {
-    this.apiBuilt ??= buildApi({
+    this.apiBuilt ??= buildApi(this.apiContext()).then((api) => {
+      this.api = api;
+      return api;
+    });
+    return this.apiBuilt;
+  }
+
+  /** What the REST routes read and call: this node's report, settings, clock and operations. */
+  apiContext(): ApiContext {
+    return {
       report: () => this.report(),
       settings: () => this.settings,
       nextRun: () => this.nextRun,
@@ -851,11 +860,7 @@ export class Agent {
       sleep: (ms) => new Promise((resolve) => this.clock.setTimeout(() => resolve(), ms)),
       config: () => this.config,
       ops: this.operations(),
-    }).then((api) => {
-      this.api = api;
-      return api;
-    });
-    return this.apiBuilt;
+    };
   }
 
   /** Resolves when the node machine has finished (stopped or failed). */

@@ -4,6 +4,7 @@
  * each with a simulated PostgreSQL, asking each other for status in memory, all on one
  * SimulatedClock. Tests advance time, inject faults and look at what the nodes report.
  */
+import type { LightMyRequestResponse } from 'fastify';
 import { type InspectionEvent, SimulatedClock } from 'xstate';
 import { KvDcs } from '../actors/kv-dcs.ts';
 import { MemoryEtcd } from '../actors/memory-dcs.ts';
@@ -22,6 +23,7 @@ import { parseConfigText } from '../config/load.ts';
 import type { NodeConfig } from '../config/types.ts';
 import type { NodeDownVerdict } from '../transport/liveness-probe.ts';
 import { parsePeerDocument } from '../transport/peer-client.ts';
+import { borrowApi, type LentApi, returnApi } from './api-pool.ts';
 import { NodeClock } from './node-clock.ts';
 import { NodeKv } from './node-kv.ts';
 import { incrementClock } from './sim-clock.ts';
@@ -71,6 +73,13 @@ export interface NodeSummary {
   streaming: boolean;
 }
 
+interface NodeApi {
+  lent: LentApi;
+  agent: Agent;
+  inflight: number;
+  retired: boolean;
+}
+
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 
 export interface RestResponse {
@@ -112,6 +121,8 @@ export class SimulatedNode {
   private kv: NodeKv | null = null;
   private isDead = true;
   private dcsCut = false;
+  /** The REST API lent to the current agent (see request). */
+  private api: NodeApi | null = null;
   /** Injected failures still to come, per Postgres method. */
   private readonly failures = new Map<string, number>();
 
@@ -157,16 +168,31 @@ export class SimulatedNode {
   async request(method: RestMethod, path: string, body?: unknown): Promise<RestResponse> {
     const agent = this.agent;
     if (this.isDead || !agent) throw new Error(`${this.name}: connection refused (the agent is not running)`);
-    const api = await this.clock.gate(agent.restApi());
-    const res = await this.clock.gate(
-      api.inject({
-        method,
-        url: path,
-        ...(body === undefined
-          ? {}
-          : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      }),
-    );
+    // One pooled API per agent process: a request keeps talking to the agent it reached, also
+    // after that agent died, as it would to its process; the API goes back once idle.
+    if (this.api?.agent !== agent) {
+      if (this.api) this.retire(this.api);
+      const lent = borrowApi(agent.apiContext());
+      this.api = { lent, agent, inflight: 0, retired: false };
+    }
+    const held = this.api;
+    held.inflight++;
+    let res: LightMyRequestResponse;
+    try {
+      const app = await this.clock.gate(held.lent.app);
+      res = await this.clock.gate(
+        app.inject({
+          method,
+          url: path,
+          ...(body === undefined
+            ? {}
+            : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        }),
+      );
+    } finally {
+      held.inflight--;
+      if (held.retired && held.inflight === 0) returnApi(held.lent);
+    }
     let json: unknown;
     try {
       json = JSON.parse(res.body);
@@ -174,6 +200,19 @@ export class SimulatedNode {
       json = undefined;
     }
     return { status: res.statusCode, body: res.body, json };
+  }
+
+  /** @internal At the end of the simulation: the API goes back to the pool. */
+  releaseApi(): void {
+    if (this.api) this.retire(this.api);
+  }
+
+  /** @internal The agent's API goes back to the pool (once its requests are answered). */
+  retire(api: NodeApi): void {
+    if (api.retired) return;
+    api.retired = true;
+    if (this.api === api) this.api = null;
+    if (api.inflight === 0) returnApi(api.lent);
   }
 
   /**
@@ -657,7 +696,10 @@ export class SimulatedCluster {
 
   /** Close every agent (no clean shutdown) and stop the simulation. */
   async stop(): Promise<void> {
-    for (const n of this.nodes) await n.killAgent();
+    for (const n of this.nodes) {
+      await n.killAgent();
+      n.releaseApi();
+    }
     this.world.dispose();
   }
 }
