@@ -88,6 +88,7 @@ export type NodeEmitted =
   | { type: 'reinitialize.busy'; action: string; requestId: number | null }
   | { type: 'switchover.abandoned'; reason: string };
 
+/** At most 19 keys (a test says why): group new fields into an existing object. */
 export interface NodeContext {
   name: string;
   tags: NodeTags;
