@@ -332,8 +332,12 @@ export class Agent {
    * Server parameters = dynamic /config merged with local, plus synchronous_standby_names, which
    * only the synchronous leader sets. Written at the next start, or reloaded now when changed.
    */
+  private serverParameters(): Record<string, string | number | boolean> {
+    return { ...this.dynamicParameters, synchronous_standby_names: this.syncGuc };
+  }
+
   private applyParameters(): Promise<void> {
-    const params = { ...this.dynamicParameters, synchronous_standby_names: this.syncGuc };
+    const params = this.serverParameters();
     const text = JSON.stringify(params);
     if (this.appliedParameters !== null && text !== this.appliedParameters) {
       this.appliedParameters = text;
@@ -781,10 +785,12 @@ export class Agent {
     const settings = this.applyDynamicConfig(this.view?.config?.data ?? null);
     this.actor.send({ type: 'SETTINGS', settings });
     try {
-      await this.pg.reload(
-        next,
-        dynamicConfigFrom(this.view?.config?.data ?? next.bootstrap.dcs, next).postgresql.parameters,
-      );
+      // The same parameters as every other change: synchronous_standby_names included, or a
+      // reload on a synchronous leader would stop PostgreSQL waiting for its standby and
+      // acknowledge commits the standby /sync names never got (found by the simulator).
+      const params = this.serverParameters();
+      this.appliedParameters = JSON.stringify(params);
+      await this.pg.reload(next, params);
       this.log('reload: configuration applied');
     } catch (err) {
       this.log(`reload: postgres reload failed: ${(err as Error).message}`);

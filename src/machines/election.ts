@@ -513,10 +513,9 @@ export const electionMachine = setup({
     standingBack: {
       description:
         'Just gave the lock up: neither reclaim it (the watch may still show our name) nor race for it until someone else has taken it, or a ttl has passed.',
-      entry: assign({
-        view: ({ context }) =>
-          context.view.leader?.name === context.name ? { ...context.view, leader: null } : context.view,
-      }),
+      // The view is kept as it is: if our name is still on the key a ttl later, the key lives on
+      // our own lease (a release that never reached etcd) and only a reclaim can free the
+      // cluster — racing against our own key would fail for ever.
       on: {
         CLUSTER: [
           {
@@ -525,12 +524,7 @@ export const electionMachine = setup({
             target: 'follower',
             actions: 'storeView',
           },
-          {
-            actions: assign({
-              view: ({ context, event }) =>
-                event.view.leader?.name === context.name ? { ...event.view, leader: null } : event.view,
-            }),
-          },
+          { actions: 'storeView' },
         ],
         FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
       },

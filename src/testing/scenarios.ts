@@ -218,6 +218,28 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'POST /reload on a synchronous leader keeps PostgreSQL waiting for its synchronous standby',
+    run: (inspect) =>
+      onHealthyCluster(
+        inspect,
+        async (c) => {
+          const leader = c.node(c.leader()!);
+          await c.until(() => c.synchronousStandbys().length === 1, 30_000);
+          const before = leader.postgres.synchronousStandbyNames();
+          const res = await c.rest(leader.name, 'POST', '/reload');
+          check(res.status === 202, `reload answered ${res.status} ${res.body}`, c);
+          await c.advance(2000);
+          const after = leader.postgres.synchronousStandbyNames();
+          check(
+            after === before && after !== '',
+            `synchronous_standby_names '${before}' became '${after}'`,
+            c,
+          );
+        },
+        { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } },
+      ),
+  },
+  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {

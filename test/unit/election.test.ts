@@ -319,6 +319,19 @@ describe('election machine', () => {
     expect(h.child().getSnapshot().value).toBe('follower');
   });
 
+  it('a ttl after giving the lock up, a key still carrying its name is reclaimed, not raced for', async () => {
+    const h = harness({}, true);
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'RELEASE', lastLsn: 7 });
+    await settle();
+    // The delete never reached etcd: the key stays, on our own lease.
+    h.send({ type: 'CLUSTER', view: leaderView('a') });
+    await advance(h.clock, settings.ttl * 1000 + 1000, 500);
+    expect(h.calls.acquire).toBe(0);
+    expect(h.calls.recreate).toEqual([false]);
+    expect(h.received.at(-1)).toEqual({ type: 'LEADERSHIP_ACQUIRED' });
+  });
+
   it('reclaims a key that still carries its name after an agent restart', async () => {
     const h = harness({});
     h.send({ type: 'FACTS', facts });

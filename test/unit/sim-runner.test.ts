@@ -84,6 +84,23 @@ describe('seeded simulation runner', () => {
       schedule:
         '0:freeze:node2,4:thaw:node2,7:restart-postgres:node2:-,11:kill:node1,12:partition:node2:node1,18:partition:node3:node1,21:restart:node1,25:dcs-cut:node3,27:failover:node2:node2,29:freeze:node3,31:reinitialize:node2:true,34:crash-postgres:node1,35:kill:node1,37:heal:node1:node2,40:dcs-cut:node2,47:reinitialize:node2:false,48:dcs-latency:350,49:shutdown:node2,51:dcs-reconnect:node2,57:partition:node1:node2,59:partition:node2:node3',
     },
+    {
+      // A leader frozen mid-promotion lost the lock by its own deadline and never deleted the
+      // key; its replica loop kept the lease (and so the key) alive, and after standing back it
+      // raced against its own key for ever instead of reclaiming it.
+      seed: 1783,
+      sync: true,
+      why: 'a leader racing against its own key after standing back',
+      schedule: '14:dcs-latency:1050,36:dcs-down,54:dcs-up,55:freeze:node2',
+    },
+    {
+      // POST /reload on the synchronous leader rewrote postgresql.conf without
+      // synchronous_standby_names: PostgreSQL stopped waiting for the standby /sync names.
+      seed: 2661,
+      sync: true,
+      why: 'a reload that dropped synchronous_standby_names',
+      schedule: '9:pause:node2,12:dcs-cut:node1,13:kill:node2,29:reload:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
