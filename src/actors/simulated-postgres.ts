@@ -82,6 +82,8 @@ interface Proc {
   role: 'primary' | 'standby';
   /** Accepting connections. */
   ready: boolean;
+  /** A stop was signalled: no new sessions or commits while the shutdown runs. */
+  stopping?: boolean;
   startedAt: number;
   upstream: UpstreamTarget | null;
   /** The WAL receiver is connected (standby). */
@@ -408,7 +410,7 @@ export class SimulatedPostgres implements Postgres {
   }
 
   writable(): boolean {
-    return this.proc?.ready === true && this.proc.role === 'primary';
+    return this.proc?.ready === true && this.proc.role === 'primary' && !this.proc.stopping;
   }
 
   /** Timeline, position and the history lines, for assertions. */
@@ -655,6 +657,10 @@ export class SimulatedPostgres implements Postgres {
   async stop(mode: StopMode, _timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
     const proc = this.proc;
     if (!proc) return { checkpointLsn: this.cleanCheckpoint() };
+    // From the signal on, the postmaster refuses connections and ends the sessions (fast and
+    // immediate alike): no more commits, while the shutdown checkpoint takes its time.
+    proc.stopping = true;
+    this.world.settleCommits();
     await this.world.sleep(this.duration('stopMs'));
     if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
     const d = this.data;

@@ -52,11 +52,25 @@ export function judgeHealthiest(
   settings: EligibilitySettings,
 ): Verdict {
   if (!me.running) return no('postgres is not running');
-  const timeline = clusterTimeline(view);
+  // The newest timeline anybody shows: /history, the member keys, the peers just probed (the
+  // history of a promotion whose checkpoint failed is never written).
+  let timeline = clusterTimeline(view);
+  for (const m of view.members) timeline = Math.max(timeline, m.data.timeline ?? 0);
+  for (const p of peers) if (p.reachable) timeline = Math.max(timeline, p.timeline ?? 0);
+  // With synchronous_mode, only the last synchronous leader and the standbys /sync names may
+  // take over (Patroni's rule): the others are neither candidates nor rivals.
+  const syncMembers =
+    settings.synchronous_mode && view.sync?.leader
+      ? new Set([view.sync.leader, ...view.sync.sync_standby])
+      : null;
   if (!me.inRecovery) {
-    // A running primary is the natural holder, unless it is a stale one from an older timeline.
+    // A running primary is the natural holder, unless it is a stale one: from an older timeline,
+    // or one /sync no longer counts (another leader has acknowledged commits since).
     if (me.timeline !== null && timeline > 0 && me.timeline < timeline) {
       return no(`running as primary on timeline ${me.timeline}, older than the cluster's ${timeline}`);
+    }
+    if (syncMembers !== null && !syncMembers.has(me.name)) {
+      return no(`running as primary, but /sync names ${view.sync!.leader} as the synchronous leader`);
     }
     return yes('postgres is running as primary');
   }
@@ -65,12 +79,6 @@ export function judgeHealthiest(
   if (settings.paused && requested?.member !== me.name) return no('the cluster is paused');
   if (me.nofailover) return no('tagged nofailover');
 
-  // With synchronous_mode, only the last synchronous leader and the standbys /sync names may
-  // take over (Patroni's rule): the others are neither candidates nor rivals.
-  const syncMembers =
-    settings.synchronous_mode && view.sync?.leader
-      ? new Set([view.sync.leader, ...view.sync.sync_standby])
-      : null;
   const mayTakeOver = (p: PeerStatus) =>
     p.reachable && p.inRecovery && !p.nofailover && (syncMembers === null || syncMembers.has(p.name));
 

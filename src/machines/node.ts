@@ -1095,6 +1095,16 @@ export const nodeMachine = setup({
             { type: 'say', params: { message: 'shutting down' } },
             sendTo('election', { type: 'FREEZE' }),
           ],
+          // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
+          // believing it leads while another takes over.
+          on: {
+            LEADERSHIP_LOST: {
+              actions: assign({
+                isLeader: false,
+                message: ({ event }) => `lost the leader lock: ${event.reason}`,
+              }),
+            },
+          },
           initial: 'stoppingPostgres',
           states: {
             stoppingPostgres: {

@@ -57,8 +57,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.revokingLeader --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
-  'election.follower --always#1--> election.resigned':
-    'A FREEZE remembered in another state and acted on when back in follower: the states that can receive it go to resigned directly.',
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.checkingLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,

@@ -227,6 +227,15 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
   }
 }
 
+/**
+ * loop_wait and retry_timeout for a ttl: Patroni's defaults (10, 10) when they fit, otherwise a
+ * third of the ttl each, so that loop_wait + 2 × retry_timeout ≤ ttl as Patroni requires.
+ */
+export function timeoutsFor(ttl: number): { loop_wait: number; retry_timeout: number } {
+  const t = Math.min(10, Math.max(1, Math.floor(ttl / 3)));
+  return { loop_wait: t, retry_timeout: t };
+}
+
 /** Play one seeded schedule; stops at the first violation. */
 export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   const options: RunResult['options'] = {
@@ -265,7 +274,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     nodes,
     seed,
     stepMs: TICK_MS,
-    dcs: { ttl, loop_wait: 10, retry_timeout: 10, synchronous_mode: synchronousMode },
+    dcs: { ttl, ...timeoutsFor(ttl), synchronous_mode: synchronousMode },
     inspect: opts.coverage?.inspect,
     log: opts.log,
   });

@@ -240,6 +240,23 @@ export const scenarios: Scenario[] = [
       ),
   },
   {
+    name: 'a shutdown whose stop outlasts the lock (etcd unreachable): the node stops believing it leads and a replica takes over',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.node(c.leader()!);
+        old.postgres.setDurations({ stopMs: 60_000 });
+        old.setDcsReachable(false);
+        const stopped = old.shutdown();
+        await c.until(() => old.report()?.isLeader === false, 60_000);
+        check(old.postgres.running(), 'the stop was expected to be still running', c);
+        await c.until(
+          () => c.leader() !== null && c.leader() !== old.name && c.primaries().length === 1,
+          60_000,
+        );
+        await c.waitFor(stopped, 60_000);
+      }),
+  },
+  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {

@@ -114,6 +114,26 @@ describe('judgeHealthiest', () => {
     );
   });
 
+  // Found by the simulator (sync seed 6933): a thawed old primary still running on timeline 1
+  // took the lock back as "running as primary" — the new leader's /history was never written
+  // (its checkpoint failed), and the check of /sync came only after that shortcut.
+  it('a running primary is stale when any member or peer shows a newer timeline, or /sync names another leader', () => {
+    const primary = { ...me, inRecovery: false, timeline: 1 };
+    const members = [{ name: 'b', data: { timeline: 2 } }] as unknown as ClusterView['members'];
+    expect(judgeHealthiest(view({ members }), primary, [], settings).reason).toBe(
+      "running as primary on timeline 1, older than the cluster's 2",
+    );
+    expect(judgeHealthiest(view(), primary, [peer({ timeline: 2 })], settings).reason).toBe(
+      "running as primary on timeline 1, older than the cluster's 2",
+    );
+    const sync = { index: '1', leader: 'b', sync_standby: ['c'] };
+    const s = { ...settings, synchronous_mode: true };
+    expect(judgeHealthiest(view({ sync }), primary, [], s).reason).toBe(
+      'running as primary, but /sync names b as the synchronous leader',
+    );
+    expect(judgeHealthiest(view({ sync: { ...sync, leader: 'a' } }), primary, [], s).healthiest).toBe(true);
+  });
+
   it('in maintenance mode nobody races, except a named switchover candidate', () => {
     const paused = { ...settings, paused: true };
     expect(judgeHealthiest(view(), me, [], paused)).toEqual({

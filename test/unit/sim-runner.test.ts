@@ -101,6 +101,15 @@ describe('seeded simulation runner', () => {
       why: 'a reload that dropped synchronous_standby_names',
       schedule: '9:pause:node2,12:dcs-cut:node1,13:kill:node2,29:reload:node1',
     },
+    {
+      // A thawed old primary on timeline 1 took the lock back as "running as primary": the new
+      // leader's /history was never written (its checkpoint failed) and /sync was not asked.
+      seed: 6933,
+      sync: true,
+      why: 'a stale primary taking the lock back',
+      schedule:
+        '12:fail:node2:checkpoint,13:freeze:node1,20:slow:node1:stop:20000,27:dcs-cut:node2,29:thaw:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
