@@ -58,6 +58,12 @@ program
 // patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).
 registerCtlCommands(program);
 
+// `pgwarden sim --seeds 1000 | head`: the reader went away; stop quietly, as other tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(exitCode);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/errors.ts';
 import { runSim, type SimOptions } from '../../src/cli/sim-command.ts';
@@ -51,5 +52,21 @@ describe('pgwarden sim --schedule', () => {
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).exitCode).toBe(2);
     expect((err as CliError).message).toBe(message);
+  });
+});
+
+describe('pgwarden sim on a closed pipe', () => {
+  it('stops quietly when the reader goes away (| head)', () => {
+    const r = spawnSync(
+      'bash',
+      ['-c', 'node bin/pgwarden.js sim --seeds 40 --jobs 1 | head -1; echo "status=${PIPESTATUS[0]}"'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(r.stdout).toMatch(/^seed 1: ok /);
+    expect(r.stdout).toContain('status=0');
+    expect(r.stderr).toBe('');
   });
 });
