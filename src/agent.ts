@@ -415,7 +415,11 @@ export class Agent {
 
   private async onSwitchoverDue(f: Failover, lateMs: number): Promise<void> {
     const { scheduled_at: _, index, ...request } = f;
-    const stale = lateMs > 1.5 * this.settings.loop_wait * 1000;
+    // Late by the clock too: a process that was stopped (SIGSTOP, a long pause) hears its timer
+    // only when it runs again, and a switchover that long overdue is not what was asked for.
+    const byClock = this.clock.now() - Date.parse(f.scheduled_at ?? '');
+    const stale =
+      Math.max(lateMs, Number.isNaN(byClock) ? 0 : byClock) > 1.5 * this.settings.loop_wait * 1000;
     this.log(stale ? 'dropping a stale scheduled switchover' : 'scheduled switchover is due');
     await this.dcs.setFailover(stale ? {} : request, index).catch((err) => this.log(`/failover: ${err}`));
   }

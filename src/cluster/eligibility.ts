@@ -83,7 +83,16 @@ export function judgeHealthiest(
     p.reachable && p.inRecovery && !p.nofailover && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
-  const request = requested;
+  // With synchronous_mode a switchover (it names the leader it comes from) may only go to a
+  // member /sync names: one that is not may lack acknowledged commits. A failover (no leader
+  // named) is the operator's call, as in Patroni.
+  const request =
+    requested?.leader && requested.member && syncMembers !== null && !syncMembers.has(requested.member)
+      ? null
+      : requested;
+  if (request === null && requested?.member === me.name) {
+    return no('switchover candidate, but not a synchronous standby');
+  }
   if (request?.member === me.name) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);

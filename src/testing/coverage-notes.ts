@@ -69,7 +69,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The dead-leader probe never rejects (refused or timed-out connections are its answers); the error branch guards against a bug in it.',
   'election.racing.probing --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
-  'election.racing.acquiring --error(acquireLeader)--> election.waiting': DCS_ERROR_IN_CALL,
   'election.leader.releasing --error(deleteLeader)--> election.released': DCS_ERROR_IN_CALL,
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',

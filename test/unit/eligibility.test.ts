@@ -134,6 +134,20 @@ describe('judgeHealthiest', () => {
     expect(judgeHealthiest(view({ sync: { ...sync, leader: 'a' } }), primary, [], s).healthiest).toBe(true);
   });
 
+  // Found by the simulator (sync seed 9796): a scheduled switchover to a member /sync did not
+  // name came due after its leader had gone, and that member took the lock without the commits.
+  it('in synchronous mode a switchover goes only to a member /sync names; a failover anywhere', () => {
+    const sync = { index: '1', leader: 'x', sync_standby: ['b'] };
+    const s = { ...settings, synchronous_mode: true };
+    const switchover = { index: '3', leader: 'x', member: 'a' };
+    expect(judgeHealthiest(view({ sync, failover: switchover }), me, [], s)).toEqual({
+      healthiest: false,
+      reason: 'switchover candidate, but not a synchronous standby',
+    });
+    const failover = { index: '3', member: 'a' };
+    expect(judgeHealthiest(view({ sync, failover }), me, [], s).reason).toBe('I am the switchover candidate');
+  });
+
   it('in maintenance mode nobody races, except a named switchover candidate', () => {
     const paused = { ...settings, paused: true };
     expect(judgeHealthiest(view(), me, [], paused)).toEqual({

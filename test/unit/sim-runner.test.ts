@@ -110,6 +110,16 @@ describe('seeded simulation runner', () => {
       schedule:
         '12:fail:node2:checkpoint,13:freeze:node1,20:slow:node1:stop:20000,27:dcs-cut:node2,29:thaw:node1',
     },
+    {
+      // A scheduled switchover to a member /sync did not name came due 80 s late, when its
+      // frozen leader thawed: it was not dropped as stale, and the candidate took the lock
+      // without the synchronous standby's commits.
+      seed: 9796,
+      sync: true,
+      why: 'a stale scheduled switchover to a non-synchronous member',
+      schedule:
+        '13:switchover:node2:node3:43,14:freeze:node2,17:freeze:node1,21:partition:node3:node1,38:thaw:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
