@@ -375,7 +375,9 @@ export class SimulatedPostgres implements Postgres {
   data: DataDir | null = null;
   /** @internal */
   proc: Proc | null = null;
+  /** What the running postmaster uses, and what the configuration file says for the next start. */
   private params: Record<string, string | number | boolean> = {};
+  private fileParams: Record<string, string | number | boolean> = {};
   private epoch = 0;
   private slow: Partial<SimulatedDurations> = {};
 
@@ -623,6 +625,7 @@ export class SimulatedPostgres implements Postgres {
   async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     if (!this.data) throw new Error(`start: data directory of ${this.name} is empty`);
     if (this.proc) throw new Error(`start: postmaster of ${this.name} is already running`);
+    this.params = { ...this.fileParams };
     const epoch = ++this.epoch;
     const proc: Proc = {
       role: role === 'primary' ? 'primary' : 'standby',
@@ -809,11 +812,15 @@ export class SimulatedPostgres implements Postgres {
 
   async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
     this.setParameters(parameters);
+    if (!this.proc) return;
+    this.params = { ...this.fileParams };
+    this.world.settleCommits();
   }
 
+  /** Written for the next start only, as the real one does: a running postmaster keeps its own. */
   setParameters(parameters: Record<string, string | number | boolean>): void {
-    this.params = { ...parameters };
-    this.world.settleCommits();
+    this.fileParams = { ...parameters };
+    if (!this.proc) this.params = { ...this.fileParams };
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
+import type { NodeConfig } from '../../src/config/types.ts';
 import {
   parseSynchronousStandbyNames,
   type SimulatedPostgres,
@@ -7,6 +8,11 @@ import {
   seededRandom,
 } from '../../src/actors/simulated-postgres.ts';
 import { SimulatedClock } from '../helpers/sim.ts';
+
+/** A reload of the running postmaster with these parameters (the agent's POST /reload path). */
+function reloadWith(p: SimulatedPostgres, parameters: Record<string, string>): Promise<void> {
+  return p.reload({} as NodeConfig, parameters);
+}
 
 function setup(seed = 1) {
   const clock = new SimulatedClock();
@@ -167,9 +173,17 @@ describe('SimulatedPostgres', () => {
     expect((await p.dataDir()).clusterState).toBe('in production');
   });
 
+  it('parameters set for the next start leave a running postmaster as it is until a reload', async () => {
+    const { p } = await cluster(2);
+    p.setParameters({ synchronous_standby_names: 's2' });
+    expect(p.synchronousStandbyNames()).toBe('');
+    await reloadWith(p, { synchronous_standby_names: 's2' });
+    expect(p.synchronousStandbyNames()).toBe('s2');
+  });
+
   it('synchronous commit waits for the named standby; async does not', async () => {
     const { clock, world, p, standbys } = await cluster(2);
-    p.setParameters({ synchronous_standby_names: 's2' });
+    await reloadWith(p, { synchronous_standby_names: 's2' });
     await tick(clock);
     const rows = (await p.status()).replication;
     expect(rows.find((r) => r.application_name === 's2')?.sync_state).toBe('sync');
@@ -202,11 +216,11 @@ describe('SimulatedPostgres', () => {
     });
     expect(parseSynchronousStandbyNames('ANY 1 (a,b)')).toMatchObject({ method: 'any', num: 1 });
     const { clock, p } = await cluster(2);
-    p.setParameters({ synchronous_standby_names: '*' });
+    await reloadWith(p, { synchronous_standby_names: '*' });
     await tick(clock);
     const states = (await p.status()).replication.map((r) => r.sync_state).sort();
     expect(states).toEqual(['potential', 'sync']);
-    p.setParameters({ synchronous_standby_names: '2 (s1,s2)' });
+    await reloadWith(p, { synchronous_standby_names: '2 (s1,s2)' });
     expect((await p.status()).replication.map((r) => r.sync_state)).toEqual(['sync', 'sync']);
   });
 
