@@ -59,7 +59,7 @@ describe('pgwarden sim on a closed pipe', () => {
   it('stops quietly when the reader goes away (| head)', () => {
     const r = spawnSync(
       'bash',
-      ['-c', 'node bin/pgwarden.js sim --seeds 40 --jobs 1 | head -1; echo "status=${PIPESTATUS[0]}"'],
+      ['-c', 'node bin/pgwarden.js sim --seeds 40 --jobs 1 | head -1; echo "status=$PIPESTATUS"'],
       {
         encoding: 'utf8',
         timeout: 60_000,
