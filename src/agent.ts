@@ -125,6 +125,13 @@ export class Agent {
   private dynamicParameters: Record<string, string | number | boolean> = {};
   /** synchronous_standby_names as this node last set it ('' unless it is the synchronous leader). */
   private syncGuc = '';
+  /**
+   * Whether a status sample has shown the running postmaster's synchronous_standby_names. Until
+   * then nothing is reloaded: a restarted agent must not empty the list of a synchronous
+   * primary it finds running (that would acknowledge commits the synchronous standby lacks).
+   */
+  private syncGucSeen = false;
+  private reloadWhenSeen = false;
   private closed = false;
   /** The node machine finished: nothing more is sent to it (close() may come later). */
   private quiet = false;
@@ -208,6 +215,11 @@ export class Agent {
         },
       ),
       promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
+        // Already a primary (the agent restarted, or someone ran pg_ctl promote): nothing to
+        // promote, and its synchronous standbys stay until the sync manager decides, as in
+        // Patroni — emptying them would release commits waiting for the standby.
+        const running = this.pgStatus;
+        if (running?.running && !running.inRecovery) return;
         if (this.settings.synchronous_mode) {
           // Before writing anything: /sync names only us, and PostgreSQL waits for nobody yet
           // (or for anybody, in strict mode) until the sync manager picks standbys.
@@ -339,6 +351,11 @@ export class Agent {
   private applyParameters(): Promise<void> {
     const params = this.serverParameters();
     const text = JSON.stringify(params);
+    if (!this.syncGucSeen && this.appliedParameters !== null && text !== this.appliedParameters) {
+      this.reloadWhenSeen = true;
+      this.pg.setParameters(params);
+      return Promise.resolve();
+    }
     if (this.appliedParameters !== null && text !== this.appliedParameters) {
       this.appliedParameters = text;
       // Reloadable parameters apply now; the rest show up as pending_restart.
@@ -347,6 +364,17 @@ export class Agent {
     this.appliedParameters = text;
     this.pg.setParameters(params);
     return Promise.resolve();
+  }
+
+  /** The first sample: a running primary keeps the synchronous standbys it has until we decide. */
+  private adoptRunningParameters(status: PostgresStatus): void {
+    this.syncGucSeen = true;
+    if (status.running && !status.inRecovery) this.syncGuc = status.synchronousStandbyNames ?? '';
+    if (this.reloadWhenSeen && status.running) {
+      this.reloadWhenSeen = false;
+      this.appliedParameters = '';
+      void this.applyParameters();
+    }
   }
 
   /** One step of synchronous replication management (leader only; see src/cluster/sync.ts). */
@@ -441,6 +469,7 @@ export class Agent {
       const status = await this.pg.status();
       if (generation !== this.pgGeneration || this.closed || this.quiet) return;
       this.pgStatus = status;
+      if (!this.syncGucSeen) this.adoptRunningParameters(status);
       this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
       // Running but not answering (starting up, overloaded): keep the last known status.
@@ -792,6 +821,8 @@ export class Agent {
       // The same parameters as every other change: synchronous_standby_names included, or a
       // reload on a synchronous leader would stop PostgreSQL waiting for its standby and
       // acknowledge commits the standby /sync names never got (found by the simulator).
+      // Sampled first, so that a running primary's synchronous standbys are known.
+      if (!this.syncGucSeen) await this.pollPostgres();
       const params = this.serverParameters();
       this.appliedParameters = JSON.stringify(params);
       await this.pg.reload(next, params);

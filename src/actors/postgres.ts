@@ -41,6 +41,8 @@ export interface PostgresStatus {
   replication: WalSender[];
   /** Parameters whose change waits for a restart. */
   pendingRestart: boolean;
+  /** The running postmaster's synchronous_standby_names (null: not running). */
+  synchronousStandbyNames: string | null;
 }
 
 /** What a stopped (or never started) instance reports. */
@@ -60,6 +62,7 @@ export function notRunningStatus(): PostgresStatus {
     systemIdentifier: null,
     replication: [],
     pendingRestart: false,
+    synchronousStandbyNames: null,
   };
 }
 

@@ -482,6 +482,12 @@ export const nodeMachine = setup({
               actions: assign({
                 isLeader: false,
                 message: ({ event }) => `lost the leader lock: ${event.reason}`,
+                // Our name may still be on the key in a view that can no longer be refreshed
+                // (etcd unreachable): the lock is lost all the same, and the primary must go.
+                view: ({ context }) =>
+                  context.view.leader?.name === context.name
+                    ? { ...context.view, leader: null }
+                    : context.view,
               }),
             },
             LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
@@ -754,7 +760,13 @@ export const nodeMachine = setup({
               ],
               always: [
                 {
-                  guard: ({ context }) => !context.isLeader && context.settings.paused !== true,
+                  // Not while the key still carries our name: a restarted agent finds its primary
+                  // running and the election reclaims the lock (nobody else can hold it meanwhile);
+                  // demoting first would cost a promotion and a timeline for nothing.
+                  guard: ({ context }) =>
+                    !context.isLeader &&
+                    context.settings.paused !== true &&
+                    context.view.leader?.name !== context.name,
                   target: 'demoting',
                 },
                 { guard: 'switchoverRequested', target: 'switchingOver' },

@@ -257,6 +257,33 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'an agent restarted on its running synchronous primary never empties synchronous_standby_names',
+    run: (inspect) =>
+      onHealthyCluster(
+        inspect,
+        async (c) => {
+          const leader = c.node(c.leader()!);
+          await c.until(() => leader.postgres.synchronousStandbyNames() !== '', 30_000);
+          const names = leader.postgres.synchronousStandbyNames();
+          await leader.killAgent();
+          // Changed while the agent is away: the restarted agent has parameters to reload.
+          const other = aReplica(c).name;
+          const res = await c.rest(other, 'PATCH', '/config', {
+            postgresql: { parameters: { work_mem: '8MB' } },
+          });
+          check(res.status === 200, `PATCH /config answered ${res.status} ${res.body}`, c);
+          await leader.restart();
+          for (let t = 0; t < 20_000; t += 100) {
+            await c.advance(100);
+            const now = leader.postgres.synchronousStandbyNames();
+            check(now !== '', `synchronous_standby_names '${names}' was emptied at ${c.now()} ms`, c);
+          }
+          await c.until(healthy(c, 2), 30_000);
+        },
+        { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } },
+      ),
+  },
+  {
     name: 'a data directory of another cluster: the agent refuses it and exits',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {

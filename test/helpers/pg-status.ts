@@ -19,6 +19,7 @@ export function pgStatus(over: Partial<PostgresStatus> = {}): PostgresStatus {
     systemIdentifier: '7123456789012345678',
     replication: [],
     pendingRestart: false,
+    synchronousStandbyNames: '',
     ...over,
   };
 }

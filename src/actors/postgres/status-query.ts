@@ -33,6 +33,7 @@ SELECT r.rec AS in_recovery,
   pg_catalog.current_setting('server_version_num')::int AS server_version,
   (pg_catalog.pg_control_system()).system_identifier::text AS system_identifier,
   EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE pending_restart) AS pending_restart,
+  pg_catalog.current_setting('synchronous_standby_names') AS synchronous_standby_names,
   (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
       'usename', usename, 'application_name', application_name, 'client_addr', pg_catalog.host(client_addr),
       'state', state, 'sync_state', sync_state, 'sync_priority', sync_priority,
@@ -53,6 +54,7 @@ export interface StatusRow {
   server_version: number | null;
   system_identifier: string | null;
   pending_restart: boolean;
+  synchronous_standby_names: string;
   replication: Array<Record<string, unknown>> | null;
 }
 
@@ -96,6 +98,7 @@ export function statusFromRow(row: StatusRow): PostgresStatus {
     systemIdentifier: row.system_identifier,
     replication: (row.replication ?? []).map(walSender),
     pendingRestart: row.pending_restart,
+    synchronousStandbyNames: row.synchronous_standby_names,
   };
 }
 
