@@ -178,6 +178,11 @@ export class SimulatedWorld {
   /** Every acknowledged write, in order. */
   readonly acknowledged: Commit[] = [];
 
+  /** Commits written and still waiting for their acknowledgement. */
+  waiting(): readonly Commit[] {
+    return this.pending;
+  }
+
   constructor(opts: SimulatedWorldOptions) {
     this.clock = opts.clock;
     this.random = seededRandom(opts.seed ?? 1);
@@ -807,6 +812,7 @@ export class SimulatedPostgres implements Postgres {
       systemIdentifier: d.sysid,
       replication: standby ? [] : this.walSenders().map(({ lsn: _, ...w }) => w),
       pendingRestart: false,
+      synchronousStandbyNames: this.synchronousStandbyNames(),
     };
   }
 

@@ -515,6 +515,18 @@ export class SimulatedCluster {
     return this.waitFor(this.node(name).request(method, path, body), maxMs);
   }
 
+  /** The member a /failover request names (null: none pending). */
+  failoverCandidate(): string | null {
+    const raw = this.store.get(`${this.prefix}failover`)?.value;
+    if (!raw) return null;
+    try {
+      const f = JSON.parse(raw) as { member?: unknown };
+      return typeof f.member === 'string' && f.member !== '' ? f.member : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The dynamic configuration in /config (null: none yet). */
   dynamicConfig(): Record<string, unknown> | null {
     const raw = this.store.get(`${this.prefix}config`)?.value;

@@ -3,6 +3,7 @@
  * cluster. Each check answers null (holds) or a description of what it saw.
  */
 import type { AnyActorRef } from 'xstate';
+import type { Commit } from '../actors/simulated-postgres.ts';
 import type { Agent } from '../agent.ts';
 import type { SimulatedCluster } from './cluster.ts';
 
@@ -12,10 +13,10 @@ export interface InvariantContext {
   step: number;
   synchronousMode: boolean;
   /**
-   * How many of the first acknowledged writes an operator gave up: a manual failover to a
-   * member /sync does not name may lose them (as in Patroni, it is the operator's call).
+   * Writes an operator gave up: a manual failover to a member /sync does not name may lose
+   * those acknowledged or in flight until it is answered (as in Patroni, the operator's call).
    */
-  writesGivenUp?: number;
+  givenUp?: ReadonlySet<Commit>;
 }
 
 export interface Invariant {
@@ -43,10 +44,9 @@ export const singleWritableLeader: Invariant = {
 /** (2) With synchronous_mode on, no acknowledged write is missing from the leader's WAL. */
 export const noLostAcknowledgedWrites: Invariant = {
   name: 'no-lost-acknowledged-writes',
-  check({ cluster, synchronousMode, writesGivenUp = 0 }) {
+  check({ cluster, synchronousMode, givenUp }) {
     if (!synchronousMode) return null;
-    const givenUp = new Set(cluster.world.acknowledged.slice(0, writesGivenUp));
-    const lost = cluster.lostWrites().filter((c) => !givenUp.has(c));
+    const lost = cluster.lostWrites().filter((c) => !givenUp?.has(c));
     if (lost.length === 0) return null;
     return `${lost.length} acknowledged write(s) missing from leader ${cluster.leader()}: ${lost
       .slice(0, 3)

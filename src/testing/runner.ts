@@ -3,6 +3,7 @@
  * a simulated cluster of production Agents, with invariants checked at every tick and step.
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
+import type { Commit } from '../actors/simulated-postgres.ts';
 import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
@@ -98,8 +99,16 @@ interface RunState {
   synchronousMode: boolean;
   /** Manual failovers to a member /sync does not name, still unanswered. */
   lossyFailovers: number;
-  /** The first this-many acknowledged writes were given up by such a failover. */
-  writesGivenUp: number;
+  /** Their candidates: the request stays in effect while /failover names one of them. */
+  lossyCandidates: Set<string>;
+  /** Writes such a failover gave up: acknowledged or in flight before it was answered. */
+  givenUp: Set<Commit>;
+}
+
+/** Everything written so far is given up (a lossy failover is pending or just answered). */
+function giveUpWrites(c: SimulatedCluster, run: RunState): void {
+  for (const w of c.world.acknowledged) run.givenUp.add(w);
+  for (const w of c.world.waiting()) run.givenUp.add(w);
 }
 
 /** An operator request, not waited for: its answer is counted when it comes. */
@@ -201,11 +210,14 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
       const sync = c.syncState();
       const lossy =
         run.synchronousMode && sync?.leader !== a.candidate && !(sync?.standbys ?? []).includes(a.candidate);
-      if (lossy) run.lossyFailovers++;
+      if (lossy) {
+        run.lossyFailovers++;
+        run.lossyCandidates.add(a.candidate);
+      }
       void send(c, a.via, 'POST', '/failover', { candidate: a.candidate }, 'failover', run).finally(() => {
         if (!lossy) return;
         run.lossyFailovers--;
-        run.writesGivenUp = c.world.acknowledged.length;
+        giveUpWrites(c, run);
       });
       break;
     }
@@ -278,14 +290,20 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     inspect: opts.coverage?.inspect,
     log: opts.log,
   });
-  const run: RunState = { stats, synchronousMode, lossyFailovers: 0, writesGivenUp: 0 };
-  const step = { n: -1 };
-  const ctx = (): InvariantContext => ({
-    cluster: c,
-    step: step.n,
+  const run: RunState = {
+    stats,
     synchronousMode,
-    writesGivenUp: run.lossyFailovers > 0 ? c.world.acknowledged.length : run.writesGivenUp,
-  });
+    lossyFailovers: 0,
+    lossyCandidates: new Set(),
+    givenUp: new Set(),
+  };
+  const step = { n: -1 };
+  const ctx = (): InvariantContext => {
+    const pending = c.failoverCandidate();
+    if (run.lossyFailovers > 0 || (pending !== null && run.lossyCandidates.has(pending)))
+      giveUpWrites(c, run);
+    return { cluster: c, step: step.n, synchronousMode, givenUp: run.givenUp };
+  };
   const checkAll = (list: Invariant[]): boolean => {
     for (const inv of list) {
       const detail = inv.check(ctx());
