@@ -262,7 +262,6 @@ export class Agent {
           // new leader's deadline must count from a refresh, so refresh first.
           await dcs.freshLease(this.settings.ttl);
           const won = await dcs.attemptToAcquireLeader(name);
-          const leaseAgeMs = dcs.leaseAgeMs();
           // A switchover or failover request is consumed by whoever takes the lock.
           const f = this.view?.failover;
           if (won && f && (f.leader || f.member) && !f.scheduled_at) {
@@ -270,7 +269,9 @@ export class Agent {
               .setFailover({})
               .catch((err) => this.log(`clearing /failover: ${(err as Error).message}`));
           }
-          return { won, leaseAgeMs };
+          // The lease's age as the election receives it: clearing /failover may have taken up to
+          // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
+          return { won, leaseAgeMs: dcs.leaseAgeMs() };
         }),
         updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean }>(async ({ input }) => {
           const started = this.clock.now();

@@ -120,6 +120,15 @@ describe('seeded simulation runner', () => {
       schedule:
         '13:switchover:node2:node3:43,14:freeze:node2,17:freeze:node1,21:partition:node3:node1,38:thaw:node1',
     },
+    {
+      // A new leader cut from etcd right after its acquisition waited a retry_timeout to clear
+      // /failover, then trusted its lease by the age measured before that wait: it went on
+      // believing it led after etcd had expired its key and another node had taken over.
+      seed: 40971,
+      sync: false,
+      why: 'a lease age measured before clearing /failover',
+      schedule: '5:dcs-latency:1550,35:switchover:node1:node3:-,37:dcs-cut:node3,41:dcs-latency:0',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
