@@ -329,6 +329,10 @@ function judge(c: Case, o: Outcome): string | null {
   const route = routeKey(c.method, c.path);
   if (o === 'dropped' || o === 'timeout') {
     if (c.kind === 'raw' && !c.mustRespond && o === 'dropped') return null;
+    // A body past the limit is answered 413 at once and the connection closed without reading
+    // the rest (the server owes no one a megabyte of garbage): a client still writing may see
+    // the reset before the answer. Seen once in CI under load; nothing was changed or crashed.
+    if (c.kind === 'http' && o === 'dropped' && c.body !== null && c.body.length > MIB) return null;
     return `${o} connection`;
   }
   if (c.kind === 'raw' && c.method === '?' && (o === 200 || o === 501 || o === 503)) return null;
