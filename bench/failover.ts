@@ -24,6 +24,7 @@ import {
   SETTLE_ON_NEW_PRIMARY_MS,
   sqlOn,
   startWriter,
+  summarizeWrites,
   WRITABLE_PROBE_MS,
   WRITE_EVERY_MS,
   type Writer,
@@ -194,15 +195,8 @@ async function oneRun(
     await prober.stop();
     const rel = (t: number | undefined) => (t === undefined ? null : secs(t - killedAt));
     const acks = writer.acks;
-    const onOld = acks.filter((a) => a.port === old.pgPort);
-    const onNew = acks.filter((a) => a.port !== old.pgPort);
-    result.ackedRows = acks.length;
-    result.ackedOnOld = onOld.length;
-    result.ackedOnNew = onNew.length;
-    result.writerErrors = writer.errors.length;
-    result.firstWriterErrors = writer.errors.slice(0, 3).map((e) => `${e.port}: ${e.message}`);
-    result.lastOldAckS = rel(onOld.at(-1)?.at);
-    result.firstNewAckS = rel(onNew[0]?.at);
+    const { onOld, onNew, fields } = summarizeWrites(writer, old.pgPort, killedAt);
+    Object.assign(result, fields);
     for (const [name, w] of prober.seen) {
       result.writableAfterKill[name] = {
         firstS: secs(w.first - killedAt)!,

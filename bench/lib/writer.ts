@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { type ClusterNode, SUPERUSER } from '../../src/local/cluster.ts';
-import { now, sleep } from './time.ts';
+import { now, secs, sleep } from './time.ts';
 
 export const WRITE_EVERY_MS = 20;
 export const CONNECT_TIMEOUT_MS = 1000;
@@ -205,4 +205,27 @@ export async function missingIds(port: number, table: string, ids: number[]): Pr
   ]);
   const found = new Set(rows.map((r) => Number(r.id)));
   return ids.filter((id) => !found.has(id));
+}
+
+/**
+ * What the writer saw around t0 (a kill, a request), split between the old primary (its port)
+ * and any new one: the counts and times every benchmark reports the same way.
+ */
+export function summarizeWrites(writer: Writer, oldPort: number, t0: number) {
+  const rel = (t: number | undefined) => (t === undefined ? null : secs(t - t0));
+  const onOld = writer.acks.filter((a) => a.port === oldPort);
+  const onNew = writer.acks.filter((a) => a.port !== oldPort);
+  return {
+    onOld,
+    onNew,
+    fields: {
+      ackedRows: writer.acks.length,
+      ackedOnOld: onOld.length,
+      ackedOnNew: onNew.length,
+      writerErrors: writer.errors.length,
+      firstWriterErrors: writer.errors.slice(0, 3).map((e) => `${e.port}: ${e.message}`),
+      lastOldAckS: rel(onOld.at(-1)?.at),
+      firstNewAckS: rel(onNew[0]?.at),
+    },
+  };
 }
