@@ -122,18 +122,12 @@ function ensureWrk(): boolean {
     }
   };
   if (has()) return true;
-  console.log('wrk not found: installing the Debian package (apt-get install -y wrk)');
-  for (const args of [['install', '-y', 'wrk'], ['update'], ['install', '-y', 'wrk']]) {
-    if (args[0] === 'update' && has()) break;
-    console.log(`  apt-get ${args.join(' ')}`);
-    try {
-      execFileSync('apt-get', args, {
-        stdio: 'inherit',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    } catch (err) {
-      console.log(`  apt-get ${args[0]} failed: ${(err as Error).message.split('\n')[0]}`);
-    }
+  // One place knows what to install and how: the same script as the demo and the tests.
+  console.log('wrk not found: running scripts/install-deps.sh --bench');
+  try {
+    execFileSync('bash', [resolve(REPO, 'scripts/install-deps.sh'), '--bench'], { stdio: 'inherit' });
+  } catch (err) {
+    console.log(`  install-deps.sh --bench failed: ${(err as Error).message.split('\n')[0]}`);
   }
   const ok = has();
   console.log(ok ? 'wrk installed' : 'wrk unavailable: falling back to the Node load generator');
@@ -510,6 +504,7 @@ function gitState(): { head: string | null; dirtySrc: string[] } {
 function machineInfo(): Record<string, unknown> {
   const version = (cmd: string, args: string[]) => {
     try {
+      // spawns: - the absolute paths its callers name
       return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
     } catch {
       return null;

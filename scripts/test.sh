@@ -12,13 +12,7 @@ report=$(mktemp)
 echo "== vitest"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 rc=$?
-node -e '
-  const fs = require("fs");
-  let r = {};
-  try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
-  const passed = r.numPassedTests ?? 0, failed = (r.numFailedTests ?? 0), skipped = r.numPendingTests ?? 0;
-  const broken = (r.testResults ?? []).filter((f) => f.status === "failed" && (f.assertionResults ?? []).length === 0).length;
-  console.log(`${passed} passed, ${failed + broken} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$report"
+# The closing line; also fails the run when a file broke outside its tests, or (CI) on a skip.
+npx tsx scripts/vitest-summary.ts "$report" || rc=1
 rm -f "$report"
 exit $rc

@@ -26,6 +26,7 @@ export function gitState(): { head: string | null; dirtySrc: string[] } {
 export function machineInfo(): Record<string, unknown> {
   const version = (cmd: string, args: string[]) => {
     try {
+      // spawns: - the absolute paths its callers name
       return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
     } catch {
       return null;

@@ -199,6 +199,7 @@ export class LocalCluster {
     const args = [process.execPath, BIN, 'node', node.configFile];
     if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
     const [cmd, ...rest] = asUser(this.user, args);
+    // spawns: setpriv env node
     const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     child.on('error', (err) => this.log(`${name}: ${err.message}`));

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdHandle, freePort, startEtcd } from '../../src/local/etcd-server.ts';
 import { asUser, isRoot, lookupUser } from '../../src/local/os-user.ts';
+import { itWith, root } from '../helpers/prerequisites.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/pgwarden.js');
 const user = lookupUser('postgres');
@@ -50,6 +51,7 @@ function writeConfig(name: string, text: string): string {
 function run(args: string[], asPostgres = true) {
   const argv = [process.execPath, BIN, ...args];
   const [cmd, ...rest] = asPostgres ? asUser(user, argv) : argv;
+  // spawns: setpriv env node
   return spawnSync(cmd!, rest, { encoding: 'utf8', timeout: 30_000 });
 }
 
@@ -103,17 +105,22 @@ describe('pgwarden node', () => {
     expect(r.stderr).toContain('postgresql.listen');
   });
 
-  it.runIf(isRoot())('refuses to run as root, saying how to run it', () => {
-    const file = writeConfig('ok.yml', configText(hostPort()));
-    const r = run(['node', file], false);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/refuses to run as root.*runuser -u postgres/);
-  });
+  itWith(
+    [root('to start the agent as root and see it refuse')],
+    'refuses to run as root, saying how to run it',
+    () => {
+      const file = writeConfig('ok.yml', configText(hostPort()));
+      const r = run(['node', file], false);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/refuses to run as root.*runuser -u postgres/);
+    },
+  );
 
   it('waits for an unreachable etcd with a visible message, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const file = writeConfig('no-etcd.yml', configText(`127.0.0.1:${port}`, { name: 'cli2' }));
     const [cmd, ...rest] = asUser(user, [process.execPath, BIN, 'node', file]);
+    // spawns: setpriv env node
     const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => {

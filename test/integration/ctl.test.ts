@@ -3,13 +3,14 @@
  * patronictl 3.0.2 as the reference for `list` where it is installed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalCluster } from '../../src/local/cluster.ts';
 import { dumpLogs, etcdValue, eventually } from '../helpers/cluster-tools.ts';
+import { itWith, program } from '../helpers/prerequisites.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/pgwarden.js');
@@ -28,6 +29,7 @@ interface Run {
 
 function run(cmd: string, args: string[]): Promise<Run> {
   return new Promise((done) => {
+    // spawns: node patronictl (the callers below; PATRONICTL is an absolute path)
     const child = execFile(
       cmd,
       args,
@@ -76,22 +78,29 @@ afterAll(async () => {
 });
 
 describe('pgwarden ctl commands against a live cluster', () => {
-  it.runIf(existsSync(PATRONICTL))('list -f json shows what patronictl list -f json shows', async () => {
-    await eventually('same members, roles and states', async () => {
-      const [ours, theirs] = await Promise.all([pgw('list', '-f', 'json'), patronictl('list', '-f', 'json')]);
-      expect(ours.code).toBe(0);
-      const pick = (text: string) =>
-        (JSON.parse(text) as Array<Record<string, unknown>>).map((r) => [
-          r['Member'],
-          r['Host'],
-          r['Role'],
-          r['State'],
-          r['TL'],
+  itWith(
+    [program(PATRONICTL, 'patroni')],
+    'list -f json shows what patronictl list -f json shows',
+    async () => {
+      await eventually('same members, roles and states', async () => {
+        const [ours, theirs] = await Promise.all([
+          pgw('list', '-f', 'json'),
+          patronictl('list', '-f', 'json'),
         ]);
-      expect(pick(ours.out)).toEqual(pick(theirs.out));
-      expect(pick(ours.out)).toHaveLength(3);
-    });
-  });
+        expect(ours.code).toBe(0);
+        const pick = (text: string) =>
+          (JSON.parse(text) as Array<Record<string, unknown>>).map((r) => [
+            r['Member'],
+            r['Host'],
+            r['Role'],
+            r['State'],
+            r['TL'],
+          ]);
+        expect(pick(ours.out)).toEqual(pick(theirs.out));
+        expect(pick(ours.out)).toHaveLength(3);
+      });
+    },
+  );
 
   it('list (pretty) and topology', async () => {
     const list = await pgw('list');

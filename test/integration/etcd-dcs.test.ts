@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DcsError } from '../../src/actors/dcs.ts';
 import { EtcdDcs } from '../../src/actors/etcd-dcs.ts';
 import type { ClusterView, MemberData } from '../../src/cluster/view.ts';
 import { type EtcdHandle, startEtcd } from '../helpers/etcd.ts';
+import { itWith, program } from '../helpers/prerequisites.ts';
 
 const run = promisify(execFile);
 const SCOPE = 'batman';
@@ -33,8 +34,12 @@ async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs: num
   }
 }
 
+// etcdctl reads back what we wrote, as another etcd v3 client (Patroni's, an operator's) sees it.
+const ETCDCTL = '/usr/bin/etcdctl';
+const withEtcdctl = [program(ETCDCTL, 'etcd-client')];
+
 async function etcdctl(...args: string[]): Promise<string> {
-  const { stdout } = await run('/usr/bin/etcdctl', ['--endpoints', etcd.endpoint, ...args], {
+  const { stdout } = await run(ETCDCTL, ['--endpoints', etcd.endpoint, ...args], {
     env: { ...process.env, ETCDCTL_API: '3' },
     timeout: 10_000,
   });
@@ -59,15 +64,20 @@ beforeAll(async () => {
   raw = new Etcd3({ hosts: [etcd.endpoint] });
 });
 
+// Each test starts from an empty scope: a failing one leaves no leader key for the next to trip on.
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await raw.delete().prefix(P);
+});
+
 afterAll(async () => {
-  for (const c of clients) await c.close();
   raw?.close();
   await etcd?.stop();
   process.off('unhandledRejection', onUnhandled);
 });
 
 describe('EtcdDcs against a real etcd', () => {
-  it('lets exactly one of two racing nodes take the leader key, on its lease', async () => {
+  itWith(withEtcdctl, 'lets exactly one of two racing nodes take the leader key, on its lease', async () => {
     const a = dcs();
     const b = dcs();
     const la = await a.ensureLease(10);
@@ -109,7 +119,7 @@ describe('EtcdDcs against a real etcd', () => {
     expect(await c.updateLeader('c')).toBe(false);
   });
 
-  it('refuses a config write whose index is stale', async () => {
+  itWith(withEtcdctl, 'refuses a config write whose index is stale', async () => {
     const a = dcs();
     const b = dcs();
     await a.setConfig({ ttl: 30, loop_wait: 10 });

@@ -3,10 +3,10 @@
  * our etcd keys and calls our REST API exactly as it does with Patroni. .ci/run installs it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { etcdValue, eventually, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { describeWith, program } from '../helpers/prerequisites.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -32,7 +32,7 @@ function ctl(...args: string[]): Promise<{ code: number; out: string }> {
 
 const leaderKey = () => etcdValue(clusterOf(), 'ctl', 'leader');
 
-describe.runIf(existsSync(PATRONICTL))('patronictl 3.0.2 against pgwarden', () => {
+describeWith([program(PATRONICTL, 'patroni')], 'patronictl 3.0.2 against pgwarden', () => {
   it('list shows one Leader and two Replicas, running', async () => {
     // Member keys follow REST readiness within a publish: allow a moment.
     await eventually(

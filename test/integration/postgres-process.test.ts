@@ -9,10 +9,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
+import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
 
 const PG_USER = 'postgres';
 
@@ -27,7 +28,11 @@ function lookupUser(name: string): { user: string; uid: number; gid: number } | 
 }
 
 const runAs = lookupUser(PG_USER);
-const canRun = process.getuid?.() === 0 && runAs !== null && existsSync(path.join(TEST_PG_BIN_DIR, 'pg_ctl'));
+const needs = [
+  root('PostgreSQL runs as the postgres OS user through runuser'),
+  osUser(PG_USER),
+  program(path.join(TEST_PG_BIN_DIR, 'pg_ctl'), 'postgresql-15'),
+];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -80,7 +85,7 @@ async function pollUntil<T>(
   }
 }
 
-describe.skipIf(!canRun)('PostgresProcess (real PostgreSQL 15)', () => {
+describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
   let tmp: string;
   const nodes: Array<{ actor: PostgresProcess; dataDir: string; port: number }> = [];
   let n1: PostgresProcess;

@@ -74,6 +74,7 @@ export class Runner {
     }
     return new Promise((resolve, reject) => {
       // stdin is /dev/null: `postgres --single` reads commands from it and must see EOF.
+      // spawns: runuser (PostgreSQL's programs in bin_dir: found at the runner.run/check calls)
       const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';

@@ -84,6 +84,7 @@ function invokeEditor(before: string, cluster: string): Dict {
   const file = join(dir, 'config.yaml');
   try {
     writeFileSync(file, before);
+    // spawns: - the operator's editor; none found is a clear error above
     const r = spawnSync(editor, [file], { stdio: 'inherit' });
     if (r.status !== 0) throw new CliError(`Editor exited with return code ${r.status ?? r.signal}`, 1);
     const doc = loadYaml(readFileSync(file, 'utf8'), file);
