@@ -42,7 +42,8 @@ it('flags an undeclared package, and a devDependency imported by production code
       "import { setup } from 'xstate';",
       'console.log(fc, retry, leftPad, readFileSync, setup);',
     ].join('\n'),
-    'test/planted.test.ts': "import fc from 'fast-check';\nimport { it } from 'vitest';\nconsole.log(fc, it);\n",
+    'test/planted.test.ts':
+      "import fc from 'fast-check';\nimport { it } from 'vitest';\nconsole.log(fc, it);\n",
   });
   const flagged = [...out.matchAll(/Dependency (\S+) isn't specified/g)].map((m) => m[1]);
   expect(flagged).toEqual(['fast-check', 'left-pad']);
