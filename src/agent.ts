@@ -906,6 +906,13 @@ export class Agent {
   }
 
   /** Resolves when the node machine has finished (stopped or failed). */
+  /** One of the two schedulers, for observers (the simulator's invariants, the journal). */
+  scheduler(kind: 'restart'): typeof this.restartScheduler;
+  scheduler(kind: 'switchover'): typeof this.switchoverScheduler;
+  scheduler(kind: 'restart' | 'switchover') {
+    return kind === 'restart' ? this.restartScheduler : this.switchoverScheduler;
+  }
+
   finished(): Promise<void> {
     return this.done;
   }

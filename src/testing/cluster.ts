@@ -61,6 +61,16 @@ export interface ClusterEvent {
   isLeader: boolean;
 }
 
+/** A scheduler said its action is due: a scheduled restart or switchover. */
+export interface ScheduledDue {
+  node: string;
+  scheduler: 'restart' | 'switchover';
+  id: string;
+  /** When it was scheduled for, and the node's own clock reading when it came due (epoch ms). */
+  atMs: number;
+  localNow: number;
+}
+
 export interface NodeSummary {
   name: string;
   agent: 'running' | 'dead' | 'frozen';
@@ -272,6 +282,18 @@ export class SimulatedNode {
         isLeader: c.isLeader,
       });
     });
+    const recordDue = (scheduler: ScheduledDue['scheduler']) => (e: { id: string; atMs: number }) => {
+      if (this.agent !== agent) return;
+      this.cluster.scheduledDue.push({
+        node: this.name,
+        scheduler,
+        id: e.id,
+        atMs: e.atMs,
+        localNow: this.clock.now(),
+      });
+    };
+    agent.scheduler('restart').on('due', recordDue('restart'));
+    agent.scheduler('switchover').on('due', recordDue('switchover'));
     agent.start().catch((err) => this.cluster.logLine(this.name, `agent start failed: ${err}`));
     // As `pgwarden node` does: when the node machine stops (failed, or shut down) the process
     // exits, and the node is down until something starts it again.
@@ -374,6 +396,7 @@ export class SimulatedCluster {
   readonly world: SimulatedWorld;
   readonly nodes: SimulatedNode[] = [];
   readonly events: ClusterEvent[] = [];
+  readonly scheduledDue: ScheduledDue[] = [];
   readonly logs: string[] = [];
   readonly pgPollMs: number;
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;

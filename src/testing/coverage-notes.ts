@@ -76,4 +76,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
   'scheduledAction.waiting --SCHEDULE#1--> (no target)':
     'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
+  'scheduledAction.waiting --after(untilDueOrLongestTimer)#1--> scheduledAction.waiting (reenter)':
+    'A wait past Node’s longest timer (24.8 days) takes its next step only after 24.8 virtual days; runs last minutes (schedules far ahead do stay scheduled through them, checked by nothing-scheduled-early). test/unit/scheduled-action.test.ts takes this transition three times.',
 };

@@ -158,9 +158,8 @@ export function agentMachines(agent: Agent): Array<[string, AnyActorRef]> {
   const out: Array<[string, AnyActorRef]> = [['node', agent.actor]];
   const election = agent.actor.getSnapshot().children['election'] as AnyActorRef | undefined;
   if (election) out.push(['election', election]);
-  // Private to the Agent, which has no reason to hand them out; the simulator looks anyway.
-  out.push(['restart scheduler', agent['restartScheduler']]);
-  out.push(['switchover scheduler', agent['switchoverScheduler']]);
+  out.push(['restart scheduler', agent.scheduler('restart')]);
+  out.push(['switchover scheduler', agent.scheduler('switchover')]);
   return out;
 }
 
@@ -237,8 +236,42 @@ export const noStuckMachine: Invariant = {
   },
 };
 
+const dueSeen = new WeakMap<SimulatedCluster, { next: number; restarts: Set<string> }>();
+
+/**
+ * (5) Nothing scheduled runs before its time, or twice: every scheduler that says its action is
+ * due says so at or after the time it was scheduled for, by the node's own clock (the one its
+ * timers run on), and a node's scheduled restart comes due once. Catches a timer that fires
+ * early — Node fires a delay past 2^31 − 1 ms after 1 ms, so a switchover scheduled a month
+ * ahead ran at once.
+ */
+export const nothingScheduledEarly: Invariant = {
+  name: 'nothing-scheduled-early',
+  check({ cluster }) {
+    let seen = dueSeen.get(cluster);
+    if (!seen) {
+      seen = { next: 0, restarts: new Set() };
+      dueSeen.set(cluster, seen);
+    }
+    const all = cluster.scheduledDue;
+    for (; seen.next < all.length; seen.next++) {
+      const d = all[seen.next]!;
+      // 1 ms: the node clock converts a drifting rate with floating point.
+      if (d.localNow < d.atMs - 1) {
+        return `${d.node}: scheduled ${d.scheduler} ${d.id} came due at ${new Date(d.localNow).toISOString()}, ${((d.atMs - d.localNow) / 1000).toFixed(1)} s before its time ${new Date(d.atMs).toISOString()}`;
+      }
+      const key = `${d.node} ${d.id}`;
+      if (d.scheduler === 'restart') {
+        if (seen.restarts.has(key)) return `${d.node}: scheduled restart ${d.id} came due twice`;
+        seen.restarts.add(key);
+      }
+    }
+    return null;
+  },
+};
+
 /** Checked at every tick of virtual time. */
-export const tickInvariants: Invariant[] = [singleWritableLeader, noStuckMachine];
+export const tickInvariants: Invariant[] = [singleWritableLeader, noStuckMachine, nothingScheduledEarly];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];
 

@@ -4,6 +4,7 @@
  * thaw. Time itself keeps running (now() is the shared clock's), as for a stopped process.
  */
 import type { Clock } from '../actors/clock.ts';
+import { nodeTimerDelay } from '../machines/timers.ts';
 
 interface Timer {
   base: unknown;
@@ -38,7 +39,9 @@ export class NodeClock implements Clock {
     this.rate = 1 + ppm / 1_000_000;
   }
 
-  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
+  /** Node's setTimeout: a delay past its limit fires after 1 ms (see machines/timers.ts). */
+  setTimeout(fn: (...args: unknown[]) => void, requested: number): unknown {
+    const ms = nodeTimerDelay(requested);
     const timer: Timer = { base: null, cancelled: false, fn };
     const shared = this.rate === 1 ? ms : Math.max(0, ms / this.rate);
     timer.base = this.base.setTimeout(() => this.fire(timer), shared);

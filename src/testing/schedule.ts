@@ -229,6 +229,9 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const names = Array.from({ length: nodes }, (_, i) => `node${i + 1}`);
+  // When a scheduled request is due: mostly within the run, sometimes days to a year ahead (past
+  // Node's 24.8-day timer limit too), which must stay scheduled for the whole run.
+  const scheduledIn = () => (random() < 0.7 ? int(5, 60) : int(1, 365) * 86_400);
   const s: GeneratorState = {
     dead: new Set(),
     frozen: new Set(),
@@ -264,7 +267,7 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
         1.5,
         () => {
           const candidate = random() < 0.7 ? pick(names) : null;
-          const inS = random() < 0.25 ? int(5, 60) : null;
+          const inS = random() < 0.25 ? scheduledIn() : null;
           return { step, kind: 'switchover', via: pick(running), candidate, inS };
         },
       ]);
@@ -275,7 +278,7 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
           step,
           kind: 'restart-postgres',
           node: pick(running),
-          inS: random() < 0.3 ? int(5, 60) : null,
+          inS: random() < 0.3 ? scheduledIn() : null,
         }),
       ]);
       choices.push([0.5, () => ({ step, kind: 'reinitialize', node: pick(running), force: random() < 0.5 })]);

@@ -2,9 +2,10 @@
  * Operator actions over REST on a real cluster: switchover (immediate and scheduled), restart,
  * reinitialize, reload, with Basic auth as patronictl sends it.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
-import { etcdValue, eventually, inRecovery, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { etcdValue, eventually, inRecovery, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -99,6 +100,54 @@ describe('operator actions on a real cluster', () => {
       async () => expect(await leaderKey()).toBe(candidate.name),
       30_000,
     );
+  });
+
+  it('a switchover and a restart scheduled 30 days ahead stay scheduled (past Node’s 24.8-day timer limit)', async () => {
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
+    const leader = primary();
+    const replica = clusterOf().nodes.find((n) => n.status?.role === 'replica')!;
+    const candidate = clusterOf().nodes.find((n) => n !== leader && n !== replica)!;
+    const timeline = leader.status?.timeline;
+    const postmaster = replica.status?.postmaster_start_time;
+    const at = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    expect(
+      await call(leader, 'POST', '/switchover', {
+        leader: leader.name,
+        candidate: candidate.name,
+        scheduled_at: at,
+      }),
+    ).toEqual({ status: 202, text: 'Switchover scheduled' });
+    expect(await call(replica, 'POST', '/restart', { schedule: at })).toEqual({
+      status: 202,
+      text: 'Restart scheduled',
+    });
+    expect(await call(replica, 'POST', '/restart', { schedule: at })).toEqual({
+      status: 409,
+      text: 'Another restart is already scheduled',
+    });
+    // Several loop_waits (2 s): a timer that overflowed would have fired after 1 ms.
+    await sleep(8_000);
+    const cluster = (await (await fetch(`${replica.apiUrl}/cluster`)).json()) as {
+      scheduled_switchover?: { at?: string; from?: string; to?: string };
+    };
+    expect(cluster.scheduled_switchover).toMatchObject({ from: leader.name, to: candidate.name });
+    const status = (await clusterOf().fetchStatus(replica))!;
+    expect(status).toMatchObject({ role: 'replica', postmaster_start_time: postmaster });
+    expect(
+      (status as { scheduled_restart?: { schedule?: string } }).scheduled_restart?.schedule,
+    ).toBeDefined();
+    expect(await leaderKey()).toBe(leader.name);
+    expect((await clusterOf().fetchStatus(leader))?.timeline).toBe(timeline);
+    expect(await call(leader, 'DELETE', '/switchover')).toEqual({
+      status: 200,
+      text: 'scheduled switchover deleted',
+    });
+    expect(await call(replica, 'DELETE', '/restart')).toEqual({
+      status: 200,
+      text: 'scheduled restart deleted',
+    });
+    for (const n of clusterOf().nodes)
+      expect(readFileSync(n.logFile, 'utf8')).not.toContain('TimeoutOverflowWarning');
   });
 
   it('restart of a replica: a new postmaster, still a replica', async () => {

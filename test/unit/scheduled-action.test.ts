@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { type ScheduledActionEmitted, scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
+import { LONGEST_TIMER_MS } from '../../src/machines/timers.ts';
+import { NodeClock } from '../../src/testing/node-clock.ts';
 import { advance, SimulatedClock } from '../helpers/sim.ts';
 
-function harness() {
+const DAY = 86_400_000;
+
+function harness(nodeTimers = false) {
   const clock = new SimulatedClock();
-  const actor = createActor(scheduledActionMachine<string>(), { clock });
+  // NodeClock: timers as Node arms them (a delay past 2^31 − 1 ms fires after 1 ms).
+  const actor = createActor(scheduledActionMachine<string>(), {
+    clock: nodeTimers ? new NodeClock(clock) : clock,
+  });
   const seen: ScheduledActionEmitted<string>[] = [];
   for (const t of ['due', 'conflict', 'cancelled', 'nothing-to-cancel'] as const)
     actor.on(t, (e) => seen.push(e));
@@ -26,7 +33,7 @@ describe('scheduled action machine', () => {
     await advance(h.clock, 59_900, 100);
     expect(h.seen).toEqual([]);
     await advance(h.clock, 200, 100);
-    expect(h.seen).toEqual([{ type: 'due', id: 'r1', payload: 'restart', lateMs: 0 }]);
+    expect(h.seen).toEqual([{ type: 'due', id: 'r1', atMs: 1_000_060_000, payload: 'restart', lateMs: 0 }]);
     await advance(h.clock, 120_000, 1000);
     expect(h.seen).toHaveLength(1);
     expect(h.actor.getSnapshot().value).toBe('idle');
@@ -36,7 +43,7 @@ describe('scheduled action machine', () => {
     const h = harness();
     h.actor.send({ type: 'SCHEDULE', id: 's', atMs: 100, nowMs: 40_100, payload: 'switchover' });
     await advance(h.clock, 10, 10);
-    expect(h.seen).toEqual([{ type: 'due', id: 's', payload: 'switchover', lateMs: 40_000 }]);
+    expect(h.seen).toEqual([{ type: 'due', id: 's', atMs: 100, payload: 'switchover', lateMs: 40_000 }]);
   });
 
   it('a second, different schedule conflicts; the same one again is no conflict', () => {
@@ -57,5 +64,36 @@ describe('scheduled action machine', () => {
     h.actor.send({ type: 'CANCEL', id: 'a' });
     await advance(h.clock, 20_000, 1000);
     expect(h.seen).toEqual([{ type: 'nothing-to-cancel' }, { type: 'cancelled', id: 'a' }]);
+  });
+
+  it("waits months under Node's timer limit: due on time, not after 1 ms", async () => {
+    const h = harness(true);
+    const now = Date.UTC(2026, 11, 3);
+    h.actor.send({ type: 'SCHEDULE', id: 'far', atMs: now + 90 * DAY, nowMs: now, payload: 'switchover' });
+    await advance(h.clock, 1000, 100);
+    expect(h.seen).toEqual([]);
+    // Three steps of LONGEST_TIMER_MS (24.8 days) each, then the rest. (Each step starts when the
+    // last one fired: a late timer makes the whole wait later, never earlier.)
+    await advance(h.clock, LONGEST_TIMER_MS - 1000, LONGEST_TIMER_MS);
+    await advance(h.clock, 2 * LONGEST_TIMER_MS, LONGEST_TIMER_MS);
+    expect(h.actor.getSnapshot().context.pending?.nowMs).toBe(now + 3 * LONGEST_TIMER_MS);
+    await advance(h.clock, 90 * DAY - 3 * LONGEST_TIMER_MS - 1, DAY);
+    expect(h.seen).toEqual([]);
+    await advance(h.clock, 1, 1);
+    expect(h.seen).toEqual([
+      { type: 'due', id: 'far', atMs: now + 90 * DAY, payload: 'switchover', lateMs: 0 },
+    ]);
+  });
+
+  it('the simulated node clock overflows as Node does (what the machine must avoid)', async () => {
+    const clock = new SimulatedClock();
+    const node = new NodeClock(clock);
+    const fired: string[] = [];
+    node.setTimeout(() => fired.push('30 days'), 30 * DAY);
+    node.setTimeout(() => fired.push('20 days'), 20 * DAY);
+    await advance(clock, 1, 1);
+    expect(fired).toEqual(['30 days']);
+    await advance(clock, 20 * DAY, DAY);
+    expect(fired).toEqual(['30 days', '20 days']);
   });
 });
