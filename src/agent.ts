@@ -271,13 +271,15 @@ export class Agent {
           }
           // The lease's age as the election receives it: clearing /failover may have taken up to
           // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
-          return { won, leaseAgeMs: dcs.leaseAgeMs() };
+          return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
         }),
-        updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean }>(async ({ input }) => {
-          const started = this.clock.now();
-          const ok = await dcs.updateLeader(name, { recreate: input.recreate });
-          return { ok, elapsedMs: this.clock.now() - started };
-        }),
+        updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
+          async ({ input }) => {
+            const started = this.clock.now();
+            const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
+            return { ok, elapsedMs: this.clock.now() - started, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+          },
+        ),
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
           dcs.deleteLeader(name, input.lastLsn ?? undefined),
         ),
@@ -404,10 +406,9 @@ export class Agent {
       this.applyDynamicConfig(view.config?.data ?? null);
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
       this.dcs.setRetryTimeout(this.settings.retry_timeout);
-      // A new ttl needs a new lease: granted now, our keys move onto it at their next write.
-      if (this.settings.ttl !== ttlBefore) {
-        this.dcs.ensureLease(this.settings.ttl).catch((err) => this.log(`new lease for ttl: ${err}`));
-      }
+      // A new ttl needs a new lease: the leader's next refresh moves its key onto one (never
+      // behind the election's back), other keys move at their next write.
+      if (this.settings.ttl !== ttlBefore) this.dcs.setTtl(this.settings.ttl);
     }
     this.actor.send({ type: 'CLUSTER', view });
     this.armScheduledSwitchover(view);

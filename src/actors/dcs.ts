@@ -15,7 +15,16 @@ export class DcsError extends Error {
 export interface Dcs {
   /** Dynamic retry_timeout: how long any one call may take (retries included). */
   setRetryTimeout(seconds: number): void;
-  /** Grants (or re-grants) this node's lease with `ttl` seconds; returns its id. */
+  /**
+   * Dynamic ttl: leases granted from now on get `ttl` seconds. The lease our leader key rides on
+   * is replaced only by the leader's own refresh (updateLeader), which moves the key onto the new
+   * lease in the same step: a lease granted behind the election's back would not be kept alive
+   * on its schedule, and the key on the old one would be neither.
+   */
+  setTtl(ttl: number): void;
+  /** The ttl (s) of the lease in use: what etcd keeps the key alive for after a keepalive. */
+  leaseTtlSeconds(): number;
+  /** A lease with `ttl` seconds (granted unless ours already has it, or carries our leader key); returns its id. */
   ensureLease(ttl: number): Promise<string>;
   /** Keeps the lease alive. Resolves false when the lease is gone (expired or revoked). */
   refreshLease(): Promise<boolean>;
@@ -28,8 +37,9 @@ export interface Dcs {
   /**
    * Lease keepalive, then re-attach the leader key if it is on another lease; with `recreate`
    * (the holder's refresh) also create it when it is absent. False: we are not leader any more.
+   * With `ttl` different from our lease's, the key moves onto a new lease of that ttl instead.
    */
-  updateLeader(name: string, opts?: { recreate?: boolean }): Promise<boolean>;
+  updateLeader(name: string, opts?: { recreate?: boolean; ttl?: number }): Promise<boolean>;
   /** Unconditional put of the leader key on our lease (right after a successful bootstrap only). */
   takeLeader(name: string): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */

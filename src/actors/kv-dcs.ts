@@ -94,9 +94,12 @@ export class KvDcs implements Dcs {
   protected readonly clock: Clock;
   private readonly log: (msg: string) => void;
   private retryTimeoutMs: number;
+  /** The ttl new leases get (dynamic `ttl`). */
   private ttl = 30;
   private lease: string | null = null;
   private leaseTtl = 0;
+  /** The lease our leader key was last written on by us; null when we do not hold the key. */
+  private leaderLease: string | null = null;
   private lastRefresh: number | null = null;
   private lastMember: { key: string; value: string; lease: string } | null = null;
   private readonly caches = new Set<ViewCache>();
@@ -135,16 +138,23 @@ export class KvDcs implements Dcs {
     return this.lastRefresh === null ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastRefresh;
   }
 
-  /** New dynamic `ttl`: drop the lease so the next ensureLease grants one with the new TTL. */
   /** Dynamic retry_timeout: the budget of every call from now on. */
   setRetryTimeout(seconds: number): void {
     this.retryTimeoutMs = seconds * 1000;
   }
 
   setTtl(ttl: number): void {
-    if (ttl === this.ttl && this.leaseTtl === ttl) return;
     this.ttl = ttl;
-    this.lease = null;
+  }
+
+  leaseTtlSeconds(): number {
+    return this.leaseTtl;
+  }
+
+  /** Our lease unless a new ttl wants a new one — except the lease our leader key rides on. */
+  private usableLease(): string | null {
+    const lease = this.lease;
+    return lease !== null && (this.leaseTtl === this.ttl || lease === this.leaderLease) ? lease : null;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -274,7 +284,7 @@ export class KvDcs implements Dcs {
 
   async ensureLease(ttl: number): Promise<string> {
     this.setTtl(ttl);
-    return this.lease ?? this.grant();
+    return this.usableLease() ?? this.grant();
   }
 
   refreshLease(): Promise<boolean> {
@@ -284,7 +294,7 @@ export class KvDcs implements Dcs {
   async freshLease(ttl: number): Promise<void> {
     this.setTtl(ttl);
     const deadline = this.deadline();
-    if (this.lease && (await this.keepalive(deadline))) return;
+    if (this.usableLease() && (await this.keepalive(deadline))) return;
     await this.grant(deadline);
   }
 
@@ -305,7 +315,7 @@ export class KvDcs implements Dcs {
   /** Runs `fn` on our lease; when etcd no longer knows it, grants a new one and tries once more. */
   private async onLease<T>(fn: (lease: string, deadline: number) => Promise<T>): Promise<T> {
     const deadline = this.deadline();
-    const lease = this.lease ?? (await this.grant(deadline));
+    const lease = this.usableLease() ?? (await this.grant(deadline));
     try {
       return await fn(lease, deadline);
     } catch (err) {
@@ -326,7 +336,10 @@ export class KvDcs implements Dcs {
         success: [{ put: { key, value: name, lease } }],
       };
       const res = await this.call('acquire leader', (o) => this.kv.txn(txn, o), deadline);
-      if (res.succeeded) this.applyOwnPut(key, name, lease, res.revision);
+      if (res.succeeded) {
+        this.applyOwnPut(key, name, lease, res.revision);
+        this.leaderLease = lease;
+      }
       return res.succeeded;
     });
   }
@@ -339,12 +352,20 @@ export class KvDcs implements Dcs {
     return kvs[0];
   }
 
-  async updateLeader(name: string, opts: { recreate?: boolean } = {}): Promise<boolean> {
+  async updateLeader(name: string, opts: { recreate?: boolean; ttl?: number } = {}): Promise<boolean> {
+    if (opts.ttl !== undefined) this.setTtl(opts.ttl);
     const deadline = this.deadline();
-    if (!(await this.keepalive(deadline))) return false;
+    if (this.lease !== null && this.leaseTtl !== this.ttl) {
+      // A new ttl: the key moves onto a new lease now, in this refresh (its grant is the
+      // keepalive; the old lease, no longer kept alive, expires by itself).
+      await this.grant(deadline);
+    } else if (!(await this.keepalive(deadline))) return false;
     const lease = this.lease!;
     const current = await this.cachedLeader(deadline);
-    if (current && current.value === name && current.lease === lease) return true;
+    if (current && current.value === name && current.lease === lease) {
+      this.leaderLease = lease;
+      return true;
+    }
     const key = this.key(KEYS.leader);
     const put: TxnOp = { put: { key, value: name, lease } };
     const txn: Txn = {
@@ -358,7 +379,10 @@ export class KvDcs implements Dcs {
     try {
       const res = await this.call('update leader', (o) => this.kv.txn(txn, o), deadline);
       const ok = res.succeeded || res.nested[0]?.succeeded === true;
-      if (ok) this.applyOwnPut(key, name, lease, res.revision);
+      if (ok) {
+        this.applyOwnPut(key, name, lease, res.revision);
+        this.leaderLease = lease;
+      }
       return ok;
     } catch (err) {
       if (!(err instanceof LeaseNotFoundError)) throw err;
@@ -368,7 +392,11 @@ export class KvDcs implements Dcs {
   }
 
   async takeLeader(name: string): Promise<boolean> {
-    return this.onLease((lease, deadline) => this.put(KEYS.leader, name, lease, deadline));
+    return this.onLease(async (lease, deadline) => {
+      await this.put(KEYS.leader, name, lease, deadline);
+      this.leaderLease = lease;
+      return true;
+    });
   }
 
   async deleteLeader(name: string, lastLsn?: number): Promise<boolean> {
@@ -378,7 +406,10 @@ export class KvDcs implements Dcs {
     const key = this.key(KEYS.leader);
     const txn: Txn = { compare: [{ key, target: 'value', equals: name }], success: [{ delete: { key } }] };
     const res = await this.call('delete leader', (o) => this.kv.txn(txn, o), deadline);
-    if (res.succeeded) this.applyOwnDelete(key, res.revision);
+    if (res.succeeded) {
+      this.applyOwnDelete(key, res.revision);
+      this.leaderLease = null;
+    }
     return res.succeeded;
   }
 
@@ -407,7 +438,7 @@ export class KvDcs implements Dcs {
     const key = this.key(rel);
     const value = encodeMember(data);
     const deadline = this.deadline();
-    const lease = this.lease ?? (await this.grant(deadline));
+    const lease = this.usableLease() ?? (await this.grant(deadline));
     const last = this.lastMember;
     const unchanged = last?.key === key && last.value === value && last.lease === lease;
     const cached = [...this.caches].find((c) => c.synced);

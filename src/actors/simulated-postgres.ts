@@ -170,6 +170,8 @@ export class SimulatedWorld {
   readonly serverVersion: number;
   private readonly instances = new Map<string, SimulatedPostgres>();
   private readonly cuts = new Set<string>();
+  /** `to<-from`: `to` is alive but refuses connections from `from` (a firewall REJECT rule). */
+  private readonly refusals = new Set<string>();
   private nextSegmentId = 1;
   private connectSeq = 0;
   private ticker: unknown = null;
@@ -177,6 +179,8 @@ export class SimulatedWorld {
   private readonly resolvers = new Map<Commit, (ok: boolean) => void>();
   /** Every acknowledged write, in order. */
   readonly acknowledged: Commit[] = [];
+  /** Every promotion: which instance, when (clock ms), onto which timeline. */
+  readonly promotions: Array<{ node: string; at: number; timeline: number }> = [];
 
   /** Commits written and still waiting for their acknowledgement. */
   waiting(): readonly Commit[] {
@@ -258,10 +262,25 @@ export class SimulatedWorld {
 
   healAll(): void {
     this.cuts.clear();
+    this.refusals.clear();
   }
 
   linked(a: string, b: string): boolean {
     return a === b || !this.cuts.has(SimulatedWorld.pair(a, b));
+  }
+
+  /** `to` answers connections from `from` with a refusal (RST), alive as it is. */
+  refuse(to: string, from: string): void {
+    this.refusals.add(`${to}<-${from}`);
+  }
+
+  unrefuse(to: string): void {
+    for (const r of [...this.refusals]) if (r.startsWith(`${to}<-`)) this.refusals.delete(r);
+  }
+
+  /** `from` can open a connection to `to`: linked, and not refused. */
+  accepts(to: string, from: string): boolean {
+    return this.linked(to, from) && !this.refusals.has(`${to}<-${from}`);
   }
 
   // ---- identities --------------------------------------------------------------------------
@@ -475,7 +494,7 @@ export class SimulatedPostgres implements Postgres {
     const up =
       !!u?.proc?.ready &&
       !!u.data &&
-      this.world.linked(this.name, u.name) &&
+      this.world.accepts(u.name, this.name) &&
       this.compatibleWith(u) &&
       this.slotOk(u);
     if (!up || !u?.data) {
@@ -605,7 +624,7 @@ export class SimulatedPostgres implements Postgres {
     const src = this.source(from);
     await this.world.sleep(this.duration('basebackupMs'));
     const sd = src.data;
-    if (!src.proc?.ready || !sd || !this.world.linked(this.name, src.name)) {
+    if (!src.proc?.ready || !sd || !this.world.accepts(src.name, this.name)) {
       throw new Error(`pg_basebackup: connection to ${from.host}:${from.port} lost`);
     }
     if (this.data) throw new Error(`basebackup: data directory of ${this.name} is not empty`);
@@ -621,7 +640,7 @@ export class SimulatedPostgres implements Postgres {
 
   private source(from: UpstreamTarget): SimulatedPostgres {
     const src = this.world.byAddress(from.host, from.port);
-    if (!src?.proc?.ready || !src.data || !this.world.linked(this.name, src.name)) {
+    if (!src?.proc?.ready || !src.data || !this.world.accepts(src.name, this.name)) {
       throw new Error(`could not connect to server at ${from.host}:${from.port}`);
     }
     return src;
@@ -718,6 +737,7 @@ export class SimulatedPostgres implements Postgres {
     proc.role = 'primary';
     proc.upstream = null;
     proc.connected = false;
+    this.world.promotions.push({ node: this.name, at: this.world.clock.now(), timeline: tl });
     this.world.tick();
   }
 

@@ -40,12 +40,16 @@ export interface AcquireResult {
    * that request was sent): etcd expires the key ttl after that, not ttl after the acquisition.
    */
   leaseAgeMs: number;
+  /** The ttl (s) of that lease: after a change of ttl it may not be the settings' yet. */
+  leaseTtlSeconds: number;
 }
 
 export interface RefreshResult {
   ok: boolean;
   /** How long the refresh took, so that the deadline counts from its start. */
   elapsedMs: number;
+  /** The ttl (s) of the lease the key now rides on (see AcquireResult). */
+  leaseTtlSeconds: number;
 }
 
 export type ElectionEvent =
@@ -72,6 +76,8 @@ export interface ElectionContext {
   facts: LocalFacts | null;
   /** ms left of the lease as of the end of the last successful refresh. */
   leaseLeftMs: number;
+  /** The ttl (s) of the lease the held key rides on (0: none held yet). */
+  leaseTtlSeconds: number;
   lastVerdict: Verdict | null;
   holdsLockAtStart: boolean;
   leaseAgeAtStartMs: number;
@@ -99,6 +105,11 @@ export function retryStepMs(settings: ElectionSettings): number {
   return Math.min(1000, settings.loop_wait * 1000);
 }
 
+/** ms a lock on a lease of `ttlSeconds`, refreshed `ageMs` ago, may still be trusted. */
+export function trustedMs(ttlSeconds: number, settings: ElectionSettings, ageMs: number): number {
+  return ttlSeconds * 1000 - leaseMarginMs({ ...settings, ttl: ttlSeconds }) - ageMs;
+}
+
 export function leaseMarginMs(settings: ElectionSettings): number {
   return Math.min(2000, Math.max(500, settings.ttl * 100));
 }
@@ -116,7 +127,7 @@ export const electionMachine = setup({
   },
   actors: {
     acquireLeader: noopPromise<AcquireResult, { name: string }>(),
-    updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean }>(),
+    updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
     probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView; name: string }>(),
@@ -152,6 +163,8 @@ export const electionMachine = setup({
       );
     },
     frozen: ({ context }) => context.frozen,
+    ttlChanged: ({ context, event }) =>
+      event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
   },
   actions: {
     storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view }),
@@ -160,10 +173,15 @@ export const electionMachine = setup({
     requestRelease: assign({
       pendingRelease: ({ event }) => ({ lastLsn: (event as { lastLsn: number | null }).lastLsn }),
     }),
-    /** The lock is trusted until ttl (less the margin) after the lease's last refresh. */
+    /**
+     * The lock is trusted until the lease's own ttl (less the margin) after its last refresh
+     * began: the ttl etcd keeps it alive for, which after a PATCH of ttl may differ from the
+     * settings' until the holder's refresh has moved the key onto a new lease.
+     */
     trustLease: assign({
-      leaseLeftMs: ({ context }, params: { leaseAgeMs: number }) =>
-        context.settings.ttl * 1000 - leaseMarginMs(context.settings) - params.leaseAgeMs,
+      leaseLeftMs: ({ context }, params: { leaseAgeMs: number; leaseTtlSeconds: number }) =>
+        trustedMs(params.leaseTtlSeconds, context.settings, params.leaseAgeMs),
+      leaseTtlSeconds: (_, params: { leaseAgeMs: number; leaseTtlSeconds: number }) => params.leaseTtlSeconds,
     }),
     notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
     notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
@@ -176,6 +194,7 @@ export const electionMachine = setup({
     view: input.view ?? emptyClusterView,
     facts: null,
     leaseLeftMs: 0,
+    leaseTtlSeconds: 0,
     lastVerdict: null,
     holdsLockAtStart: input.holdsLock,
     leaseAgeAtStartMs: input.leaseAgeMs ?? 0,
@@ -197,7 +216,11 @@ export const electionMachine = setup({
           target: 'leader',
           actions: {
             type: 'trustLease',
-            params: ({ context }) => ({ leaseAgeMs: context.leaseAgeAtStartMs }),
+            // The bootstrap put the key on a lease granted with the settings' ttl.
+            params: ({ context }) => ({
+              leaseAgeMs: context.leaseAgeAtStartMs,
+              leaseTtlSeconds: context.settings.ttl,
+            }),
           },
         },
         { target: 'follower' },
@@ -348,7 +371,13 @@ export const electionMachine = setup({
                 guard: ({ event }) => event.output.won,
                 target: '#election.leader',
                 actions: [
-                  { type: 'trustLease', params: ({ event }) => ({ leaseAgeMs: event.output.leaseAgeMs }) },
+                  {
+                    type: 'trustLease',
+                    params: ({ event }) => ({
+                      leaseAgeMs: event.output.leaseAgeMs,
+                      leaseTtlSeconds: event.output.leaseTtlSeconds,
+                    }),
+                  },
                   'notifyAcquired',
                 ],
               },
@@ -394,16 +423,19 @@ export const electionMachine = setup({
       },
       invoke: {
         src: 'updateLeader',
-        input: ({ context }) => ({ name: context.name, recreate: false }),
+        input: ({ context }) => ({ name: context.name, recreate: false, ttl: context.settings.ttl }),
         onDone: [
           {
             guard: ({ event }) => event.output.ok,
             target: 'leader',
             actions: [
-              assign({
-                leaseLeftMs: ({ context, event }) =>
-                  context.settings.ttl * 1000 - leaseMarginMs(context.settings) - event.output.elapsedMs,
-              }),
+              {
+                type: 'trustLease',
+                params: ({ event }) => ({
+                  leaseAgeMs: event.output.elapsedMs,
+                  leaseTtlSeconds: event.output.leaseTtlSeconds,
+                }),
+              },
               'notifyAcquired',
             ],
           },
@@ -448,24 +480,34 @@ export const electionMachine = setup({
           states: {
             idle: {
               after: { refreshInterval: 'refreshing' },
-              on: { REFRESH_NOW: 'refreshing' },
+              on: {
+                REFRESH_NOW: 'refreshing',
+                // A PATCH of ttl: move the key onto a lease of the new ttl now (the refresh does it),
+                // so that the new ttl holds from the next second, not from the next refresh.
+                SETTINGS: [
+                  { guard: 'ttlChanged', target: 'refreshing', actions: 'storeSettings' },
+                  { actions: 'storeSettings' },
+                ],
+              },
             },
             refreshing: {
               invoke: {
                 src: 'updateLeader',
                 // The holder puts its key back if it expired at the server first, as Patroni does.
-                input: ({ context }) => ({ name: context.name, recreate: true }),
+                // The lease is replaced here when the ttl changed: the election names the ttl it wants.
+                input: ({ context }) => ({ name: context.name, recreate: true, ttl: context.settings.ttl }),
                 onDone: [
                   {
                     guard: ({ event }) => event.output.ok,
                     target: '#election.leader.holding',
                     reenter: true,
-                    actions: assign({
-                      leaseLeftMs: ({ context, event }) =>
-                        context.settings.ttl * 1000 -
-                        leaseMarginMs(context.settings) -
-                        event.output.elapsedMs,
-                    }),
+                    actions: {
+                      type: 'trustLease',
+                      params: ({ event }) => ({
+                        leaseAgeMs: event.output.elapsedMs,
+                        leaseTtlSeconds: event.output.leaseTtlSeconds,
+                      }),
+                    },
                   },
                   { target: '#election.lost' },
                 ],

@@ -661,6 +661,21 @@ export class SimulatedCluster {
     this.world.heal(a, b);
   }
 
+  /**
+   * `name` stays alive but refuses connections — REST and PostgreSQL — from `from` (every other
+   * node when null): a firewall REJECT rule, a Service without ready endpoints. Peers see
+   * "connection refused", as from a dead host; etcd is not affected.
+   */
+  reject(name: string, from: string | null): void {
+    for (const n of this.nodes)
+      if (n.name !== name && (from === null || n.name === from)) this.world.refuse(name, n.name);
+  }
+
+  /** `name` accepts connections again. */
+  accept(name: string): void {
+    this.world.unrefuse(name);
+  }
+
   /** Cut one node off from every other node and from the DCS. */
   isolate(name: string): void {
     for (const n of this.nodes) if (n.name !== name) this.world.cut(name, n.name);
@@ -693,8 +708,9 @@ export class SimulatedCluster {
       watchdogFailed: false,
     };
     const peer = this.nodes.find((n) => n.name === member.name);
-    // Connection refused: nobody listens.
-    if (!peer?.alive()) return unreachable;
+    // Connection refused: nobody listens, or a REJECT rule answers for a live node.
+    if (!peer?.alive() || (this.world.linked(from, peer.name) && !this.world.accepts(peer.name, from)))
+      return unreachable;
     // No answer: the 2 s client timeout runs out.
     if (peer.frozen() || !this.world.linked(from, peer.name)) {
       await this.world.sleep(2000);
@@ -720,8 +736,9 @@ export class SimulatedCluster {
         await this.world.sleep(500);
         return { down: false, detail: `${member.name}: REST port unknown, PostgreSQL port unknown` };
       }
-      const api = peer.alive() ? 'open' : 'refused';
-      const pg = peer.postgres.proc ? 'open' : 'refused';
+      const rejected = !this.world.accepts(peer.name, from);
+      const api = peer.alive() && !rejected ? 'open' : 'refused';
+      const pg = peer.postgres.proc && !rejected ? 'open' : 'refused';
       if (api !== 'refused' || pg !== 'refused') {
         return { down: false, detail: `${member.name}: REST port ${api}, PostgreSQL port ${pg}` };
       }

@@ -5,6 +5,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { Commit } from '../actors/simulated-postgres.ts';
 import type { Agent } from '../agent.ts';
+import type { LeadershipCauses } from './causes.ts';
 import type { SimulatedCluster } from './cluster.ts';
 
 export interface InvariantContext {
@@ -17,6 +18,8 @@ export interface InvariantContext {
    * those acknowledged or in flight until it is answered (as in Patroni, the operator's call).
    */
   givenUp?: ReadonlySet<Commit>;
+  /** What may move leadership so far (faults and requests played); absent: not checked. */
+  causes?: LeadershipCauses;
 }
 
 export interface Invariant {
@@ -164,10 +167,22 @@ export function agentMachines(agent: Agent): Array<[string, AnyActorRef]> {
 }
 
 const boundsBySettings = new WeakMap<object, StuckBounds>();
+/** The longest ttl and loop_wait each agent has run with: a timer armed before a PATCH lowered them is still bounded by them. */
+const longestSettings = new WeakMap<Agent, { ttl: number; loop_wait: number }>();
 
-/** The bounds for one agent, from its current settings. */
+/** The bounds for one agent, from its settings (the longest timings it has had). */
 export function stuckBounds(agent: Agent): StuckBounds {
-  const s = agent.actor.getSnapshot().context.settings;
+  const current = agent.actor.getSnapshot().context.settings;
+  const longest = longestSettings.get(agent);
+  const s =
+    longest && (longest.ttl > current.ttl || longest.loop_wait > current.loop_wait)
+      ? {
+          ...current,
+          ttl: Math.max(longest.ttl, current.ttl),
+          loop_wait: Math.max(longest.loop_wait, current.loop_wait),
+        }
+      : current;
+  longestSettings.set(agent, { ttl: s.ttl, loop_wait: s.loop_wait });
   const cached = boundsBySettings.get(s);
   if (cached) return cached;
   // Every `after` of a non-resting state is at most a ttl (lease deadline, refresh interval,
@@ -270,8 +285,51 @@ export const nothingScheduledEarly: Invariant = {
   },
 };
 
+const leadershipSeen = new WeakMap<
+  SimulatedCluster,
+  { promotions: number; events: number; leading: Map<string, boolean> }
+>();
+
+/**
+ * (6) No leadership change nobody asked for: no promotion, and no node losing leadership, unless
+ * a fault or an operator request that can cause one came before it (see causes.ts). A PATCH of
+ * the ttl, a reload, a restart of PostgreSQL never move leadership.
+ */
+export const noUnaskedLeadershipChange: Invariant = {
+  name: 'no-unasked-leadership-change',
+  check({ cluster, causes }) {
+    if (!causes) return null;
+    let seen = leadershipSeen.get(cluster);
+    if (!seen) {
+      seen = { promotions: 0, events: 0, leading: new Map() };
+      leadershipSeen.set(cluster, seen);
+    }
+    const promotions = cluster.world.promotions;
+    for (; seen.promotions < promotions.length; seen.promotions++) {
+      const p = promotions[seen.promotions]!;
+      const why = causes.unexplained(p.at);
+      if (why !== null) return `${p.node} was promoted to timeline ${p.timeline} ${why}`;
+    }
+    const events = cluster.events;
+    for (; seen.events < events.length; seen.events++) {
+      const e = events[seen.events]!;
+      const was = seen.leading.get(e.node) ?? false;
+      seen.leading.set(e.node, e.isLeader);
+      if (!was || e.isLeader) continue;
+      const why = causes.unexplained(e.at);
+      if (why !== null) return `${e.node} stopped leading (now ${e.role}, ${e.state}) ${why}`;
+    }
+    return null;
+  },
+};
+
 /** Checked at every tick of virtual time. */
-export const tickInvariants: Invariant[] = [singleWritableLeader, noStuckMachine, nothingScheduledEarly];
+export const tickInvariants: Invariant[] = [
+  singleWritableLeader,
+  noStuckMachine,
+  nothingScheduledEarly,
+  noUnaskedLeadershipChange,
+];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];
 

@@ -4,6 +4,7 @@
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
 import type { Commit } from '../actors/simulated-postgres.ts';
+import { LeadershipCauses } from './causes.ts';
 import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
@@ -103,6 +104,7 @@ interface RunState {
   lossyCandidates: Set<string>;
   /** Writes such a failover gave up: acknowledged or in flight before it was answered. */
   givenUp: Set<Commit>;
+  causes: LeadershipCauses;
 }
 
 /** Everything written so far is given up (a lossy failover is pending or just answered). */
@@ -179,6 +181,12 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
     case 'heal':
       c.heal(a.a, a.b);
       break;
+    case 'reject':
+      c.reject(a.node, a.from);
+      break;
+    case 'accept':
+      c.accept(a.node);
+      break;
     case 'slow':
       c.node(a.node).postgres.setDurations({ [DURATION_OF[a.op]]: a.ms });
       break;
@@ -235,6 +243,17 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
       break;
     case 'reload':
       send(c, a.node, 'POST', '/reload', undefined, 'reload', run);
+      break;
+    case 'patch-config':
+      send(
+        c,
+        a.via,
+        'PATCH',
+        '/config',
+        { ttl: a.ttl, loop_wait: a.loopWait, retry_timeout: a.retryTimeout },
+        'patch-config',
+        run,
+      );
       break;
   }
 }
@@ -296,13 +315,14 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     lossyFailovers: 0,
     lossyCandidates: new Set(),
     givenUp: new Set(),
+    causes: new LeadershipCauses(ttl),
   };
   const step = { n: -1 };
   const ctx = (): InvariantContext => {
     const pending = c.failoverCandidate();
     if (run.lossyFailovers > 0 || (pending !== null && run.lossyCandidates.has(pending)))
       giveUpWrites(c, run);
-    return { cluster: c, step: step.n, synchronousMode, givenUp: run.givenUp };
+    return { cluster: c, step: step.n, synchronousMode, givenUp: run.givenUp, causes: run.causes };
   };
   const checkAll = (list: Invariant[]): boolean => {
     for (const inv of list) {
@@ -343,6 +363,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
         opts.log?.(`${(c.now() / 1000).toFixed(1)}s ${describeAction(action)}`);
         if (OPERATOR_KINDS.has(action.kind)) stats.requests++;
         else stats.faults++;
+        run.causes.note(action, c.now());
         await apply(c, action, run);
         next++;
       }
@@ -355,6 +376,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     // Heal phase: every fault undone (clock drift and slow operations stay: they are not
     // outages), maintenance mode ended as an operator would, then a writable leader in time.
     step.n = steps;
+    run.causes.healAll(c.now());
     c.dcs.setAvailable(true);
     c.dcs.setLatency(0);
     c.healAll();

@@ -27,6 +27,9 @@ export type ScheduleAction =
     }
   | { step: number; kind: 'dcs-down' | 'dcs-up' }
   | { step: number; kind: 'partition' | 'heal'; a: string; b: string }
+  /** `node` stays alive but refuses connections from `from` (every peer when null); `accept` ends it. */
+  | { step: number; kind: 'reject'; node: string; from: string | null }
+  | { step: number; kind: 'accept'; node: string }
   | { step: number; kind: 'dcs-latency'; ms: number }
   | { step: number; kind: 'slow'; node: string; op: SlowOperation; ms: number }
   /** The node's next call of a PostgreSQL operation fails (pg_ctl start fails, initdb out of disk). */
@@ -38,7 +41,9 @@ export type ScheduleAction =
   | { step: number; kind: 'failover'; via: string; candidate: string }
   | { step: number; kind: 'pause' | 'resume'; via: string }
   | { step: number; kind: 'restart-postgres'; node: string; inS: number | null }
-  | { step: number; kind: 'reinitialize'; node: string; force: boolean };
+  | { step: number; kind: 'reinitialize'; node: string; force: boolean }
+  /** PATCH /config of the lease timing, sent to `via` (any node, the leader included). */
+  | { step: number; kind: 'patch-config'; via: string; ttl: number; loopWait: number; retryTimeout: number };
 
 export type ActionKind = ScheduleAction['kind'];
 
@@ -67,6 +72,11 @@ const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
     ['a', 'node'],
     ['b', 'node'],
   ],
+  reject: [
+    ['node', 'node'],
+    ['from', 'node?'],
+  ],
+  accept: [['node', 'node']],
   'dcs-latency': [['ms', 'int']],
   slow: [
     ['node', 'node'],
@@ -100,6 +110,12 @@ const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
     ['node', 'node'],
     ['force', 'bool'],
   ],
+  'patch-config': [
+    ['via', 'node'],
+    ['ttl', 'int'],
+    ['loopWait', 'int'],
+    ['retryTimeout', 'int'],
+  ],
 };
 
 /** Operator requests (the rest are faults). */
@@ -112,6 +128,7 @@ export const OPERATOR_KINDS: ReadonlySet<ActionKind> = new Set([
   'reinitialize',
   'reload',
   'shutdown',
+  'patch-config',
 ]);
 
 /** Largest |drift| a schedule uses: 0.5 %, far beyond real quartz (tens of ppm). */
@@ -218,25 +235,41 @@ interface GeneratorState {
   frozen: Set<string>;
   cutFromDcs: Set<string>;
   cuts: Set<string>;
+  rejecting: Set<string>;
   dcsDown: boolean;
   slowDcs: boolean;
   paused: boolean;
 }
 
-/** The schedule a seed generates: faults and operator requests at about one step in three. */
+/**
+ * The schedule a seed generates: faults and operator requests at about one step in three. One
+ * seed in five is calm: only requests that must never move leadership (configuration changes,
+ * reloads, restarts, pause and resume, switchovers and restarts scheduled far ahead), so that
+ * an unasked leadership change has nothing to hide behind.
+ */
 export function generateSchedule(seed: number, nodes: number, steps: number): ScheduleAction[] {
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const names = Array.from({ length: nodes }, (_, i) => `node${i + 1}`);
+  const calm = random() < 0.2;
   // When a scheduled request is due: mostly within the run, sometimes days to a year ahead (past
   // Node's 24.8-day timer limit too), which must stay scheduled for the whole run.
   const scheduledIn = () => (random() < 0.7 ? int(5, 60) : int(1, 365) * 86_400);
+  const farAhead = () => int(1, 365) * 86_400;
+  // Lease timing as Patroni accepts it: loop_wait + 2 × retry_timeout ≤ ttl.
+  const patchConfig = (step: number, via: string): ScheduleAction => {
+    const ttl = int(10, 60);
+    const loopWait = int(1, Math.min(10, Math.floor(ttl / 3)));
+    const retryTimeout = int(1, Math.min(10, Math.floor((ttl - loopWait) / 2)));
+    return { step, kind: 'patch-config', via, ttl, loopWait, retryTimeout };
+  };
   const s: GeneratorState = {
     dead: new Set(),
     frozen: new Set(),
     cutFromDcs: new Set(),
     cuts: new Set(),
+    rejecting: new Set(),
     dcsDown: false,
     slowDcs: false,
     paused: false,
@@ -246,8 +279,27 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
     if (random() >= 0.35) continue;
     const running = names.filter((n) => !s.dead.has(n) && !s.frozen.has(n));
     const others = (n: string) => names.filter((x) => x !== n);
-    const choices: Array<[number, () => ScheduleAction]> = [];
-    if (running.length > 0) {
+    const choices: Array<[number, () => ScheduleAction | ScheduleAction[]]> = [];
+    if (calm) {
+      choices.push([3, () => patchConfig(step, pick(names))]);
+      choices.push([1, () => ({ step, kind: 'reload', node: pick(names) })]);
+      choices.push([2, () => ({ step, kind: 'restart-postgres', node: pick(names), inS: null })]);
+      choices.push([1, () => ({ step, kind: 'restart-postgres', node: pick(names), inS: farAhead() })]);
+      choices.push([
+        1,
+        () => ({ step, kind: 'switchover', via: pick(names), candidate: pick(names), inS: farAhead() }),
+      ]);
+      choices.push(
+        s.paused
+          ? [1.5, () => ({ step, kind: 'resume', via: pick(names) })]
+          : [0.5, () => ({ step, kind: 'pause', via: pick(names) })],
+      );
+      choices.push([
+        0.5,
+        () => ({ step, kind: 'drift', node: pick(names), ppm: int(-MAX_DRIFT_PPM, MAX_DRIFT_PPM) }),
+      ]);
+    } else if (running.length > 0) {
+      choices.push([0.7, () => patchConfig(step, pick(running))]);
       choices.push([2, () => ({ step, kind: 'kill', node: pick(running) })]);
       choices.push([2, () => ({ step, kind: 'crash-postgres', node: pick(running) })]);
       choices.push([2, () => ({ step, kind: 'freeze', node: pick(running) })]);
@@ -289,34 +341,57 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
           : [0.4, () => ({ step, kind: 'pause', via: pick(running) })],
       );
     }
-    if (s.dead.size > 0) choices.push([4, () => ({ step, kind: 'restart', node: pick([...s.dead]) })]);
-    if (s.frozen.size > 0) choices.push([4, () => ({ step, kind: 'thaw', node: pick([...s.frozen]) })]);
-    if (s.cutFromDcs.size > 0) {
-      choices.push([3, () => ({ step, kind: 'dcs-reconnect', node: pick([...s.cutFromDcs]) })]);
-    }
-    choices.push(s.dcsDown ? [4, () => ({ step, kind: 'dcs-up' })] : [1, () => ({ step, kind: 'dcs-down' })]);
-    choices.push(
-      s.slowDcs
-        ? [2, () => ({ step, kind: 'dcs-latency', ms: 0 })]
-        : [0.5, () => ({ step, kind: 'dcs-latency', ms: int(1, 40) * 50 })],
-    );
-    if (nodes >= 2) {
-      choices.push([
-        2,
-        () => {
-          const a = pick(names);
-          return { step, kind: 'partition', a, b: pick(others(a)) };
-        },
-      ]);
-    }
-    if (s.cuts.size > 0) {
-      choices.push([
-        3,
-        () => {
-          const [a, b] = pick([...s.cuts].sort()).split('|') as [string, string];
-          return { step, kind: 'heal', a, b };
-        },
-      ]);
+    if (!calm) {
+      if (s.dead.size > 0) choices.push([4, () => ({ step, kind: 'restart', node: pick([...s.dead]) })]);
+      if (s.frozen.size > 0) choices.push([4, () => ({ step, kind: 'thaw', node: pick([...s.frozen]) })]);
+      if (running.length > 0) {
+        choices.push([
+          1,
+          (): ScheduleAction | ScheduleAction[] => {
+            const node = pick(running);
+            const from = random() < 0.5 ? null : pick(others(node));
+            // A host refusing everything, etcd included, some of the time.
+            if (from === null && random() < 0.4) {
+              return [
+                { step, kind: 'reject', node, from },
+                { step, kind: 'dcs-cut', node },
+              ];
+            }
+            return { step, kind: 'reject', node, from };
+          },
+        ]);
+      }
+      if (s.rejecting.size > 0)
+        choices.push([3, () => ({ step, kind: 'accept', node: pick([...s.rejecting]) })]);
+      if (s.cutFromDcs.size > 0) {
+        choices.push([3, () => ({ step, kind: 'dcs-reconnect', node: pick([...s.cutFromDcs]) })]);
+      }
+      choices.push(
+        s.dcsDown ? [4, () => ({ step, kind: 'dcs-up' })] : [1, () => ({ step, kind: 'dcs-down' })],
+      );
+      choices.push(
+        s.slowDcs
+          ? [2, () => ({ step, kind: 'dcs-latency', ms: 0 })]
+          : [0.5, () => ({ step, kind: 'dcs-latency', ms: int(1, 40) * 50 })],
+      );
+      if (nodes >= 2) {
+        choices.push([
+          2,
+          () => {
+            const a = pick(names);
+            return { step, kind: 'partition', a, b: pick(others(a)) };
+          },
+        ]);
+      }
+      if (s.cuts.size > 0) {
+        choices.push([
+          3,
+          () => {
+            const [a, b] = pick([...s.cuts].sort()).split('|') as [string, string];
+            return { step, kind: 'heal', a, b };
+          },
+        ]);
+      }
     }
     let r = random() * choices.reduce((sum, [w]) => sum + w, 0);
     let make = choices[0]![1];
@@ -327,9 +402,10 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
       }
       r -= w;
     }
-    const action = make();
-    track(s, action);
-    out.push(action);
+    for (const action of [make()].flat()) {
+      track(s, action);
+      out.push(action);
+    }
   }
   return out;
 }
@@ -370,6 +446,12 @@ function track(s: GeneratorState, a: ScheduleAction): void {
       break;
     case 'heal':
       s.cuts.delete([a.a, a.b].sort().join('|'));
+      break;
+    case 'reject':
+      s.rejecting.add(a.node);
+      break;
+    case 'accept':
+      s.rejecting.delete(a.node);
       break;
     case 'pause':
       s.paused = true;

@@ -38,7 +38,8 @@ interface Fakes {
   acquire: () => Promise<boolean>;
   /** How old the lease is when the acquisition succeeds. */
   leaseAgeMs: number;
-  update: () => Promise<RefreshResult>;
+  /** The refresh's answer; its lease's ttl defaults to the settings'. */
+  update: () => Promise<Omit<RefreshResult, 'leaseTtlSeconds'> & Partial<RefreshResult>>;
   release: () => Promise<boolean>;
   peers: () => Promise<PeerStatus[]>;
 }
@@ -64,13 +65,21 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
     actors: {
       acquireLeader: fromPromise(async () => {
         calls.acquire++;
-        return { won: await (fakes.acquire ?? (async () => true))(), leaseAgeMs: fakes.leaseAgeMs ?? 5 };
+        return {
+          won: await (fakes.acquire ?? (async () => true))(),
+          leaseAgeMs: fakes.leaseAgeMs ?? 5,
+          leaseTtlSeconds: settings.ttl,
+        };
       }),
-      updateLeader: fromPromise(async ({ input }: { input: { name: string; recreate: boolean } }) => {
-        calls.update++;
-        calls.recreate.push(input.recreate);
-        return (fakes.update ?? (async () => ({ ok: true, elapsedMs: 5 })))();
-      }),
+      updateLeader: fromPromise(
+        async ({ input }: { input: { name: string; recreate: boolean; ttl: number } }) => {
+          calls.update++;
+          calls.recreate.push(input.recreate);
+          const r = await (fakes.update ?? (async () => ({ ok: true, elapsedMs: 5 })))();
+          // A real refresh puts the key on a lease of the ttl asked for.
+          return { leaseTtlSeconds: input.ttl, ...r };
+        },
+      ),
       deleteLeader: fromPromise(async () => {
         calls.release++;
         return (fakes.release ?? (async () => true))();
@@ -347,8 +356,8 @@ describe('election machine', () => {
   // reclaim was in flight and was dropped, so it reclaimed every few seconds until the new
   // leader's key expired — and then *created* the key, skipping the race and /sync's say.
   it('a reclaim attempt keeps the view current, so a failed one does not repeat on a stale view', async () => {
-    let answer: (r: RefreshResult) => void = () => {};
-    const h = harness({ update: () => new Promise<RefreshResult>((r) => (answer = r)) });
+    let answer: (r: Omit<RefreshResult, 'leaseTtlSeconds'>) => void = () => {};
+    const h = harness({ update: () => new Promise((r) => (answer = r)) });
     h.send({ type: 'FACTS', facts });
     h.send({ type: 'CLUSTER', view: leaderView('a') });
     await settle();

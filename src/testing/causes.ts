@@ -1,0 +1,133 @@
+/**
+ * What may move leadership, for the invariant "no leadership change nobody asked for". A
+ * promotion or a lost lock is explained only by a fault or an operator request that can cause
+ * one: a node killed, frozen, cut off or partitioned, PostgreSQL crashed, etcd down or slow, an
+ * operation made slow or failing, a shutdown, a switchover or failover (when sent, and when a
+ * scheduled one comes due). Configuration changes, reloads, restarts of PostgreSQL, pause and
+ * resume, reinitialize, clock drift and requests scheduled for later never are.
+ *
+ * A fault counts while it lasts (a node stays dead until restarted) and for a horizon after it
+ * ends, long enough for every consequence it can have: a lease to run out (ttl), a slow operation
+ * to finish, the node to rejoin.
+ */
+import { describeAction, type ScheduleAction } from './schedule.ts';
+
+/** One-shot causes: the action itself can move leadership. */
+const MOVES: ReadonlySet<ScheduleAction['kind']> = new Set([
+  'crash-postgres',
+  'failover',
+  'switchover',
+  'slow',
+]);
+
+export class LeadershipCauses {
+  /** Faults still in effect, by what ends them ("dead node1" ends with its restart). */
+  private readonly ongoing = new Map<string, string>();
+  /** When the last cause happened or ended (virtual ms), and what it was. */
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private last = 'none';
+  /** Scheduled switchovers within the run: a cause again when due. */
+  private readonly due: Array<{ at: number; what: string }> = [];
+  private horizonMs: number;
+
+  constructor(ttlSeconds: number) {
+    this.horizonMs = LeadershipCauses.horizonFor(ttlSeconds);
+  }
+
+  /** A lease to run out, twice over, plus the longest slow operation (30 s) and a rejoin. */
+  static horizonFor(ttlSeconds: number): number {
+    return 3 * ttlSeconds * 1000 + 60_000;
+  }
+
+  /** An action played at `now` (virtual ms). */
+  note(a: ScheduleAction, now: number): void {
+    const what = describeAction(a);
+    const start = (key: string) => this.ongoing.set(key, what);
+    const end = (key: string) => {
+      if (this.ongoing.delete(key)) this.cause(now, `end of ${what}`);
+    };
+    switch (a.kind) {
+      case 'kill':
+      case 'shutdown':
+        start(`dead ${a.node}`);
+        break;
+      case 'restart':
+        end(`dead ${a.node}`);
+        break;
+      case 'freeze':
+        start(`frozen ${a.node}`);
+        break;
+      case 'thaw':
+        end(`frozen ${a.node}`);
+        break;
+      case 'dcs-cut':
+        start(`cut ${a.node}`);
+        break;
+      case 'dcs-reconnect':
+        end(`cut ${a.node}`);
+        break;
+      case 'dcs-down':
+        start('dcs down');
+        break;
+      case 'dcs-up':
+        end('dcs down');
+        break;
+      case 'dcs-latency':
+        if (a.ms > 0) start('dcs latency');
+        else end('dcs latency');
+        break;
+      case 'partition':
+        start(`partition ${[a.a, a.b].sort().join(' ')}`);
+        break;
+      case 'heal':
+        end(`partition ${[a.a, a.b].sort().join(' ')}`);
+        break;
+      case 'reject':
+        start(`rejecting ${a.node}`);
+        break;
+      case 'accept':
+        end(`rejecting ${a.node}`);
+        break;
+      // The failure waits for the operation's next call, which may come at any later time.
+      case 'fail':
+        start(`fail ${a.node} ${a.op}`);
+        break;
+      case 'patch-config':
+        this.horizonMs = Math.max(this.horizonMs, LeadershipCauses.horizonFor(a.ttl));
+        break;
+      default:
+        break;
+    }
+    if (MOVES.has(a.kind)) this.cause(now, what);
+    if (a.kind === 'switchover' && a.inS !== null)
+      this.due.push({ at: now + a.inS * 1000, what: `${what} (due)` });
+  }
+
+  /** Every fault undone at once (the runner's heal phase). */
+  healAll(now: number): void {
+    if (this.ongoing.size === 0) return;
+    this.ongoing.clear();
+    this.cause(now, 'the heal phase');
+  }
+
+  private cause(now: number, what: string): void {
+    this.lastAt = now;
+    this.last = what;
+  }
+
+  /** null when a leadership change at `now` has a cause, else the calm it broke. */
+  unexplained(now: number): string | null {
+    for (let i = this.due.length - 1; i >= 0; i--) {
+      const d = this.due[i]!;
+      if (d.at > now) continue;
+      this.due.splice(i, 1);
+      if (d.at > this.lastAt) this.cause(d.at, d.what);
+    }
+    if (this.ongoing.size > 0) return null;
+    if (now - this.lastAt <= this.horizonMs) return null;
+    const since = Number.isFinite(this.lastAt)
+      ? `${((now - this.lastAt) / 1000).toFixed(1)} s after the last cause (${this.last})`
+      : 'with no fault or leadership request all run';
+    return `${since}; horizon ${(this.horizonMs / 1000).toFixed(0)} s`;
+  }
+}
