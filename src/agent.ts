@@ -28,7 +28,6 @@ import { type ApiContext, buildApi } from './http/server.ts';
 import { electionMachine, type RefreshResult } from './machines/election.ts';
 import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
-import { type NodeDownVerdict, probeNodeDown } from './transport/liveness-probe.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
@@ -46,8 +45,6 @@ export interface AgentOptions {
   serveApi?: boolean;
   /** How often PostgreSQL's status is sampled (ms). */
   pgPollMs?: number;
-  /** Is a member's node provably gone? Defaults to probing its REST and PostgreSQL ports. */
-  probeNodeDown?: (member: Member) => Promise<NodeDownVerdict>;
   /** One member's status (GET its api_url), for the switchover check; defaults to HTTP. */
   fetchPeer?: (member: Member) => Promise<PeerStatus>;
 }
@@ -282,15 +279,6 @@ export class Agent {
         ),
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
           dcs.deleteLeader(name, input.lastLsn ?? undefined),
-        ),
-        probeLeader: fromPromise<NodeDownVerdict, { view: ClusterView; name: string }>(async ({ input }) => {
-          const suspect = memberByName(input.view, input.name);
-          return suspect
-            ? (this.opts.probeNodeDown ?? probeNodeDown)(suspect)
-            : { down: false, detail: `no member key for ${input.name}` };
-        }),
-        revokeLeaderLease: fromPromise<boolean, { name: string; lease: string }>(({ input }) =>
-          dcs.revokeLeaderLease(input.name, input.lease),
         ),
         probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
           // Our own position must be as fresh as the peers' answers.

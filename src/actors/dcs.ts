@@ -44,8 +44,6 @@ export interface Dcs {
   takeLeader(name: string): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */
   deleteLeader(name: string, lastLsn?: number): Promise<boolean>;
-  /** Revoke the lease of leader `name` if the leader key is still on lease `lease` (a dead leader). */
-  revokeLeaderLease(name: string, lease: string): Promise<boolean>;
   /** Write /members/<name> on our lease (skipped when unchanged). */
   touchMember(name: string, data: MemberData): Promise<boolean>;
   /** Create /initialize = "" if absent: the bootstrap race. */

@@ -413,23 +413,6 @@ export class KvDcs implements Dcs {
     return res.succeeded;
   }
 
-  /**
-   * Ends the lease of a leader that is provably gone, so that its key (and member key) vanish
-   * now instead of at expiry. Only if the key still names that leader on that lease: a leader
-   * that came back or a new leader is never touched.
-   */
-  async revokeLeaderLease(name: string, lease: string): Promise<boolean> {
-    const deadline = this.deadline();
-    const { kvs } = await this.call(
-      'get leader',
-      (o) => this.kv.range(this.key(KEYS.leader), false, o),
-      deadline,
-    );
-    const current = kvs[0];
-    if (!current || current.value !== name || current.lease !== lease) return false;
-    return this.call('revoke leader lease', (o) => this.kv.leaseRevoke(lease, o), deadline);
-  }
-
   // -------------------------------------------------------------------------------------------
   // Member and cluster-wide keys.
 

@@ -7,6 +7,12 @@
  * plus ttl minus a safety margin — and declares the lock lost when it passes, instead of
  * trusting the client library's late `lost` notification. The parent (node machine) hears
  * LEADERSHIP_ACQUIRED / LEADERSHIP_LOST / LEADERSHIP_RELEASED and acts on PostgreSQL.
+ *
+ * Nobody takes the lock before the holder's own deadline has passed: a follower races only once
+ * etcd has expired the holder's lease (its deadline comes at least the margin before that, see
+ * trustedMs). Evidence that the leader is gone — a broken stream, ports that refuse connections
+ * — does not shorten that: a live leader behind a REJECT rule, or cut off from etcd, answers
+ * the same way, and revoking its lease once made two writable primaries.
  */
 import { type ActorRefFrom, assign, fromPromise, sendParent, setup } from 'xstate';
 import { judgeHealthiest, type LocalFacts, type PeerStatus, type Verdict } from '../cluster/eligibility.ts';
@@ -66,8 +72,7 @@ export type ElectionOutput =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
-  | { type: 'ELECTION_NOTICE'; message: string };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
 
 export interface ElectionContext {
   name: string;
@@ -83,8 +88,6 @@ export interface ElectionContext {
   leaseAgeAtStartMs: number;
   pendingRelease: { lastLsn: number | null } | null;
   frozen: boolean;
-  /** The leader (name and lease) whose node we are checking: only that lease may be revoked. */
-  suspect: { name: string; lease: string } | null;
 }
 
 /** The node trusts its lock for ttl minus this much after the refresh started. */
@@ -130,8 +133,6 @@ export const electionMachine = setup({
     updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
-    probeLeader: noopPromise<{ down: boolean; detail: string }, { view: ClusterView; name: string }>(),
-    revokeLeaderLease: noopPromise<boolean, { name: string; lease: string }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -146,22 +147,6 @@ export const electionMachine = setup({
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
     /** Our stream from the leader just broke: worth asking whether the leader's node is gone. */
-    streamJustBroke: ({ context, event }) => {
-      const next = (event as { facts?: LocalFacts }).facts;
-      const l = context.view.leader;
-      return (
-        !!next &&
-        !context.settings.paused &&
-        !!context.facts?.streaming &&
-        !next.streaming &&
-        next.running &&
-        next.inRecovery &&
-        !next.nofailover &&
-        l !== null &&
-        l.name !== context.name &&
-        l.session !== null
-      );
-    },
     frozen: ({ context }) => context.frozen,
     ttlChanged: ({ context, event }) =>
       event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
@@ -200,7 +185,6 @@ export const electionMachine = setup({
     leaseAgeAtStartMs: input.leaseAgeMs ?? 0,
     pendingRelease: null,
     frozen: false,
-    suspect: null,
   }),
   on: {
     FACTS: { actions: 'storeFacts' },
@@ -239,69 +223,10 @@ export const electionMachine = setup({
       ],
       on: {
         CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
-        FACTS: [
-          {
-            guard: 'streamJustBroke',
-            target: 'checkingLeader',
-            actions: [
-              'storeFacts',
-              assign({
-                suspect: ({ context }) => ({
-                  name: context.view.leader!.name,
-                  lease: context.view.leader!.session!,
-                }),
-              }),
-            ],
-          },
-          { actions: 'storeFacts' },
-        ],
         RELEASE: { target: 'released', actions: 'requestRelease' },
         FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
       },
       after: { loopWait: { target: 'follower', reenter: true } },
-    },
-
-    checkingLeader: {
-      description:
-        'Our stream broke: a leader whose REST and PostgreSQL ports both refuse connections is dead, and waiting out its lease would only lengthen the outage.',
-      on: {
-        CLUSTER: { actions: 'storeView' },
-        RELEASE: { target: 'released', actions: 'requestRelease' },
-        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
-      },
-      invoke: {
-        src: 'probeLeader',
-        input: ({ context }) => ({ view: context.view, name: context.suspect!.name }),
-        onDone: [
-          {
-            guard: ({ event }) => event.output.down,
-            target: 'revokingLeader',
-            actions: sendParent(({ event }) => ({
-              type: 'ELECTION_NOTICE',
-              message: `leader is gone (${event.output.detail}): revoking its lease`,
-            })),
-          },
-          { target: 'follower' },
-        ],
-        onError: { target: 'follower' },
-      },
-    },
-
-    revokingLeader: {
-      description: "Revoke the dead leader's lease; the watch then shows the lock free and the race starts.",
-      on: {
-        CLUSTER: { actions: 'storeView' },
-        RELEASE: { target: 'released', actions: 'requestRelease' },
-        FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
-      },
-      invoke: {
-        src: 'revokeLeaderLease',
-        // Exactly the lease that was on the key when the check began: by now a new leader may
-        // hold the key on its own lease, and that one must never be touched.
-        input: ({ context }) => context.suspect!,
-        onDone: { target: 'follower', actions: assign({ suspect: null }) },
-        onError: { target: 'follower', actions: assign({ suspect: null }) },
-      },
     },
 
     racing: {

@@ -77,8 +77,7 @@ export type NodeEvent =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
-  | { type: 'ELECTION_NOTICE'; message: string };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
 
 /** Answers to operator requests, for whoever asked (the REST API through the agent). */
 export type NodeEmitted =
@@ -491,7 +490,6 @@ export const nodeMachine = setup({
               }),
             },
             LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
-            ELECTION_NOTICE: { actions: assign({ message: ({ event }) => event.message }) },
             ELECTION_VERDICT: {
               actions: assign({
                 lastVerdict: ({ event }) => event.verdict,

@@ -21,7 +21,6 @@ import { type NodeReport, statusDocument } from '../cluster/report.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import { parseConfigText } from '../config/load.ts';
 import type { NodeConfig } from '../config/types.ts';
-import type { NodeDownVerdict } from '../transport/liveness-probe.ts';
 import { parsePeerDocument } from '../transport/peer-client.ts';
 import { borrowApi, type LentApi, returnApi } from './api-pool.ts';
 import { NodeClock } from './node-clock.ts';
@@ -263,7 +262,6 @@ export class SimulatedNode {
       log: (msg) => this.cluster.logLine(this.name, msg),
       probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
       fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
-      probeNodeDown: (member) => this.clock.gate(this.cluster.probeNodeDown(this.name, member)),
       inspect: this.cluster.inspect,
     });
     this.agent = agent;
@@ -724,26 +722,6 @@ export class SimulatedCluster {
   probePeers(view: ClusterView, me: string): Promise<PeerStatus[]> {
     const others = view.members.filter((m) => m.name !== me && m.data.api_url);
     return Promise.all(others.map((m) => this.peerStatus(me, m)));
-  }
-
-  /** @internal Both ports refuse connections, twice: the agent is dead and the postmaster too. */
-  async probeNodeDown(from: string, member: Member): Promise<NodeDownVerdict> {
-    const peer = this.nodes.find((n) => n.name === member.name);
-    if (!peer) return { down: false, detail: `${member.name} is unknown` };
-    for (let round = 0; round < 2; round++) {
-      if (round > 0) await this.world.sleep(200);
-      if (!this.world.linked(from, peer.name)) {
-        await this.world.sleep(500);
-        return { down: false, detail: `${member.name}: REST port unknown, PostgreSQL port unknown` };
-      }
-      const rejected = !this.world.accepts(peer.name, from);
-      const api = peer.alive() && !rejected ? 'open' : 'refused';
-      const pg = peer.postgres.proc && !rejected ? 'open' : 'refused';
-      if (api !== 'refused' || pg !== 'refused') {
-        return { down: false, detail: `${member.name}: REST port ${api}, PostgreSQL port ${pg}` };
-      }
-    }
-    return { down: true, detail: `${member.name}: REST and PostgreSQL ports refuse connections` };
   }
 
   /** Close every agent (no clean shutdown) and stop the simulation. */

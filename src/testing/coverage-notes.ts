@@ -6,7 +6,7 @@
  */
 
 const SHUTDOWN_MID_ELECTION =
-  'FREEZE (clean shutdown) lands while the election is in the middle of a race, a probe or a revocation: a window of the few milliseconds those calls take; schedules shut agents down at rest (follower --FREEZE--> resigned is taken). The handler is the one every election state has.';
+  'FREEZE (clean shutdown) lands while the election is in the middle of a race or a reclaim: a window of the few milliseconds those calls take; schedules shut agents down at rest (follower --FREEZE--> resigned is taken). The handler is the one every election state has.';
 const RELEASE_NOT_LEADING =
   'RELEASE is sent by the node machine only while it holds the lock; reaching a non-leader election state needs the lock lost in the same instant. Defensive: the release is answered so the node never waits for it.';
 const DCS_ERROR_IN_CALL =
@@ -53,20 +53,14 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
   'node.bootstrap.waitingForLeader --after(loopWait)--> node.bootstrap.deciding':
     'Waiting for a leader while nothing changes in etcd for a whole loop_wait: in the simulator the bootstrapping node publishes within about a second, so a view change always comes first.',
-  'election.checkingLeader --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
-  'election.revokingLeader --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
-  'election.checkingLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.reclaiming --RELEASE--> election.released': RELEASE_NOT_LEADING,
-  'election.revokingLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
-  'election.checkingLeader --error(probeLeader)--> election.follower':
-    'The dead-leader probe never rejects (refused or timed-out connections are its answers); the error branch guards against a bug in it.',
   'election.racing.probing --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.releasing --error(deleteLeader)--> election.released': DCS_ERROR_IN_CALL,

@@ -5,7 +5,7 @@
  * until some schedule or targeted scenario reaches it.
  *
  * A transition is identified by where it starts, what triggers it and where it goes:
- * `election.follower --FACTS#0--> election.checkingLeader`. Guarded alternatives for the same
+ * `election.leader.holding.idle --SETTINGS#0--> election.leader.holding.refreshing`. Guarded alternatives for the same
  * trigger are different transitions (`#0`, `#1`, ... in document order; no index when there is
  * only one). Triggers are the event type, `always`, `after(<delay>)`, `done(<src>)` /
  * `error(<src>)` of an invoked actor. Taken transitions come from XState's `@xstate.microstep`

@@ -128,30 +128,30 @@ describe('MemoryDcs', () => {
     expect(await (wa ? a : b).updateLeader(winner)).toBe(true);
   });
 
-  it("revokes a dead leader's lease only while the key is still that leader's, on that lease", async () => {
+  it("a new ttl: the leader's key moves onto a lease of that ttl at the leader's refresh, not before", async () => {
     setup();
     const a = node();
     const b = node();
-    const c = node();
     const la = await a.ensureLease(30);
-    await b.ensureLease(30);
-    await c.ensureLease(30);
-    await a.attemptToAcquireLeader('a');
-    await a.touchMember('a', {
-      conn_url: 'postgres://h:1/postgres',
-      api_url: 'http://h:2/patroni',
-      state: 'running',
-      role: 'master',
-      version: '3.0.2',
-    });
-    expect(await b.revokeLeaderLease('a', la)).toBe(true);
-    expect(store.get(`${P}leader`)).toBeUndefined();
-    expect(store.get(`${P}members/a`)).toBeUndefined(); // same lease, same moment
-    expect(await c.attemptToAcquireLeader('c')).toBe(true);
-    // A slower replica that also saw 'a' die must not touch 'c'.
-    expect(await b.revokeLeaderLease('a', la)).toBe(false);
-    expect(await b.revokeLeaderLease('c', la)).toBe(false);
-    expect(store.get(`${P}leader`)).toMatchObject({ value: 'c' });
+    const lb = await b.ensureLease(30);
+    expect(await a.attemptToAcquireLeader('a')).toBe(true);
+    a.setTtl(10);
+    b.setTtl(10);
+    // Nothing behind the election's back: the key and the member key stay on the old lease.
+    expect(await a.ensureLease(10)).toBe(la);
+    expect(await a.touchMember('a', member('master'))).toBe(true);
+    expect(store.get(`${P}members/a`)?.lease).toBe(la);
+    expect(a.leaseTtlSeconds()).toBe(30);
+    // The refresh grants the new lease and moves the key in the same step.
+    expect(await a.updateLeader('a', { ttl: 10 })).toBe(true);
+    const moved = store.get(`${P}leader`)!.lease;
+    expect(moved).not.toBe(la);
+    expect(store.leaseTtl(moved)).toBe(10);
+    expect(a.leaseTtlSeconds()).toBe(10);
+    // A replica holds no key: its next write gets a new lease at once.
+    const nb = await b.ensureLease(10);
+    expect(nb).not.toBe(lb);
+    expect(store.leaseTtl(nb)).toBe(10);
   });
 
   it('loses the keys when the lease is not refreshed', async () => {

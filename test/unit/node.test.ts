@@ -194,8 +194,8 @@ function harness(opts: HarnessOptions = {}) {
     removeDataDir: async () => {
       world.dataDir = { ...emptyDir };
     },
-    acquireLeader: async () => ({ won: world.view.leader === null, leaseAgeMs: 5 }),
-    updateLeader: async () => ({ ok: true, elapsedMs: 5 }),
+    acquireLeader: async () => ({ won: world.view.leader === null, leaseAgeMs: 5, leaseTtlSeconds: 30 }),
+    updateLeader: async () => ({ ok: true, elapsedMs: 5, leaseTtlSeconds: 30 }),
     deleteLeader: async () => true,
     probePeers: async () => [] as PeerStatus[],
   };
@@ -360,7 +360,7 @@ describe('node machine: bootstrap', () => {
     expect(h.count('updateLeader')).toBe(0);
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
-    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true }]);
+    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true, ttl: 30 }]);
     expect(h.count('acquireLeader')).toBe(0);
     expect(h.count('probePeers')).toBe(0);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });

@@ -153,6 +153,21 @@ describe('seeded simulation runner', () => {
       why: 'a PATCH of ttl demoting the leader',
       schedule: '2:patch-config:node1:24:5:1,3:patch-config:node3:13:3:5',
     },
+    {
+      // A live leader refusing connections (REJECT) and cut from etcd looked dead to the
+      // replicas, which revoked its lease and promoted another while it still believed it led
+      // and accepted writes: two writable primaries. Nobody skips a leader's deadline now.
+      seed: 40,
+      sync: false,
+      why: 'a live leader’s lease revoked on refused ports',
+      schedule: '23:reject:node1:-,23:dcs-cut:node1',
+    },
+    {
+      seed: 140,
+      sync: false,
+      why: 'the same, on a leader elected after a kill',
+      schedule: '19:kill:node1,49:reject:node2:-,49:dcs-cut:node2',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
