@@ -79,6 +79,18 @@ describe('operator actions on a real cluster', () => {
     });
   });
 
+  it('a failover to the current leader fails at once, as in Patroni (503 Failover failed, not 20 s of status unknown)', async () => {
+    await clusterOf().poll();
+    const leader = primary();
+    const started = Date.now();
+    expect(await call(leader, 'POST', '/failover', { candidate: leader.name })).toEqual({
+      status: 503,
+      text: 'Failover failed',
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await leaderKey()).toBe(leader.name);
+  });
+
   it('a scheduled switchover waits for its time, then happens', async () => {
     await clusterOf().poll();
     const leader = primary();

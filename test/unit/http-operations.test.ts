@@ -706,6 +706,24 @@ describe('POST /failover and /switchover: immediate outcome', () => {
     );
   });
 
+  // Seen on a real cluster: POST /failover naming the current leader. The leader cleared the
+  // request 24 ms after it was written, no poll ever saw it, and the answer came after 20 s as
+  // "status unknown"; Patroni 3.0.2 answers "Failover failed" after its first look, 1 s later.
+  it('a request cleared before any poll saw it: 503 failed a second after the write', async () => {
+    const h = await build(); // the request is never seen: written and cleared in between polls
+    h.ops.peers.set('a', peer('a')); // the leader answers its own REST, as Patroni's does
+    let done = false;
+    const req = post(h.app, '/failover', { candidate: 'a' }).finally(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 250));
+    h.state.now = NOW + 900;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(done).toBe(false);
+    h.state.now = NOW + 1000;
+    expectText(await req, 503, 'Failover failed');
+  });
+
   it('the new leader counts once its member key says master (not merely holding the key)', async () => {
     const h = await build({ view: clusterView({ failover: pending() }) });
     let done = false;

@@ -68,7 +68,8 @@ async function awaitOutcome(
   candidate: string | undefined,
   action: 'switchover' | 'failover',
 ): Promise<{ status: number; text: string }> {
-  const deadline = ctx.now() + 2 * Math.max(10, ctx.settings().loop_wait) * 1000;
+  const wroteAt = ctx.now();
+  const deadline = wroteAt + 2 * Math.max(10, ctx.settings().loop_wait) * 1000;
   const done = action === 'switchover' ? 'switched over' : 'failed over';
   let seen = false;
   while (ctx.now() < deadline) {
@@ -83,9 +84,12 @@ async function awaitOutcome(
       return { status: 200, text: `${title(done)} to "${now}" instead of "${candidate}"` };
     }
     const pending = !!view.failover && !!(view.failover.leader || view.failover.member);
-    // The watch may not have shown our own write yet: "cleared" only counts after "seen".
+    // The watch may not have shown our own write yet: "cleared" counts once we saw the request,
+    // or a second after writing it (Patroni's first look) — a leader named as the candidate
+    // clears it within milliseconds, before any poll sees it.
     if (pending) seen = true;
-    else if (seen && now && now === oldLeader) return { status: 503, text: `${title(action)} failed` };
+    else if ((seen || ctx.now() - wroteAt >= 1000) && now && now === oldLeader)
+      return { status: 503, text: `${title(action)} failed` };
   }
   return { status: 503, text: `${title(action)} status unknown` };
 }
