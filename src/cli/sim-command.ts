@@ -23,6 +23,8 @@ export interface SimOptions {
   stepMs: string;
   ttl: string;
   sync?: boolean;
+  /** Check that the cluster heals (every member streaming on the leader's timeline). */
+  checkHeal?: boolean;
   coverage?: boolean;
   /** With --coverage: every unreached state and transition, with its note. */
   verbose?: boolean;
@@ -73,7 +75,14 @@ export async function runSim(
       out(formatFailure(r));
     }
   };
-  const options = { nodes, steps, stepMs, ttl, synchronousMode: opts.sync === true };
+  const options = {
+    nodes,
+    steps,
+    stepMs,
+    ttl,
+    synchronousMode: opts.sync === true,
+    checkHeal: opts.checkHeal === true,
+  };
   const all = Array.from({ length: seeds }, (_, i) => seed + i);
   // Every thread compiles the same code anew, and on these short runs TurboFan's inlining costs
   // more CPU (on V8's helper threads, which the jobs compete with) than it saves: without it

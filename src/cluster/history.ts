@@ -30,3 +30,20 @@ export function buildHistory(
     return [tli, lsn, reason];
   });
 }
+
+/**
+ * Has WAL at `position` on `timeline` gone past the point where the cluster's history left that
+ * timeline? Then it holds WAL the leader never had (a replica that received more than the new
+ * leader before its promotion, an old primary's last commits): streaming cannot resume, only
+ * pg_rewind (or a new clone) can. False when the history does not (yet) say where that timeline
+ * ended: the replica is on the leader's timeline, or the new leader has not written /history.
+ */
+export function divergedFromHistory(
+  history: readonly HistoryLine[] | null,
+  timeline: number | null,
+  position: number | null,
+): boolean {
+  if (!history || timeline === null || position === null) return false;
+  const left = history.find((line) => line[0] === timeline);
+  return left !== undefined && position > left[1];
+}

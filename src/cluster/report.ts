@@ -40,7 +40,8 @@ function reportedRole(r: NodeReport): WireRole {
   return r.role;
 }
 
-function walPosition(pg: PostgresStatus | null): number | undefined {
+/** Where this instance's WAL ends: current LSN on a primary, received or replayed on a replica. */
+export function walPosition(pg: PostgresStatus | null): number | undefined {
   if (!pg?.running) return undefined;
   if (!pg.inRecovery) return pg.currentLsn ?? undefined;
   const v = Math.max(pg.receivedLsn ?? 0, pg.replayedLsn ?? 0);

@@ -21,6 +21,8 @@ import type {
 } from '../actors/postgres.ts';
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
 import { leaderFailoverDecision } from '../cluster/failover.ts';
+import { divergedFromHistory } from '../cluster/history.ts';
+import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
@@ -106,7 +108,11 @@ export interface NodeContext {
    * the lease under that key was refreshed (null: we did not bootstrap the cluster).
    */
   bootstrapLeaseAgeMs: number | null;
-  /** The data directory last ran as a primary: it may have diverged from the new leader. */
+  /**
+   * The data directory may have diverged from the leader: it last ran as a primary, or its WAL
+   * went past the leader's history. Cleared once pg_rewind or a clone has settled it, or once it
+   * started following a leader.
+   */
   wasPrimary: boolean;
   /** Member name we stream from (null: none). */
   following: string | null;
@@ -206,8 +212,19 @@ export const nodeMachine = setup({
     pgRunning: ({ context }) => context.pg?.running ?? false,
     pgDown: ({ context }) => context.pg !== null && !context.pg.running,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
+    /** A running replica holding WAL past where the leader's history left its timeline (see divergedFromHistory). */
+    divergedFromLeader: ({ context }) =>
+      context.view.leader !== null &&
+      context.view.leader.name !== context.name &&
+      !!context.pg?.running &&
+      context.pg.inRecovery &&
+      divergedFromHistory(context.view.history, context.pg.timeline, walPosition(context.pg) ?? null),
+    /** May have diverged from the leader, and the leader is known well enough to rewind from. */
     mustRejoin: ({ context }) =>
-      context.wasPrimary && context.view.leader !== null && context.view.leader.name !== context.name,
+      context.wasPrimary &&
+      context.view.leader !== null &&
+      context.view.leader.name !== context.name &&
+      upstreamOf(context) !== null,
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
     switchoverRequested: ({ context }) =>
       leaderFailoverDecision(context.view, context.name).kind === 'execute',
@@ -217,6 +234,13 @@ export const nodeMachine = setup({
     storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
+    /** Its WAL went past the leader's history: from here on it is treated as an old primary. */
+    mayHaveDiverged: assign({ wasPrimary: true }),
+    /** Running as a replica: the divergence question is settled if there was a leader to follow. */
+    startedAsReplica: assign({
+      pgState: 'running',
+      wasPrimary: ({ context }) => context.wasPrimary && upstreamOf(context) === null,
+    }),
     acceptRestart: assign(({ event }) => {
       const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
       return { restart: { timeoutSeconds: e.timeoutSeconds, requestId: e.requestId ?? null } };
@@ -569,7 +593,9 @@ export const nodeMachine = setup({
                   upstream: upstreamOf(context),
                   timeoutSeconds: context.settings.pg_ctl_timeout,
                 }),
-                onDone: { target: 'replica', actions: assign({ pgState: 'running', wasPrimary: false }) },
+                // Started with no leader to compare with, an ex-primary may still have diverged from
+                // whoever leads next: the check waits for that leader (replica → stoppingToRejoin).
+                onDone: { target: 'replica', actions: ['startedAsReplica'] },
                 onError: {
                   target: 'crashed',
                   actions: assign({
@@ -596,6 +622,8 @@ export const nodeMachine = setup({
                 { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
                 { guard: 'isLeader', target: 'promoting' },
                 { guard: 'pgIsPrimary', target: 'demoting' },
+                { guard: 'mustRejoin', target: 'stoppingToRejoin' },
+                { guard: 'divergedFromLeader', target: 'stoppingToRejoin', actions: 'mayHaveDiverged' },
                 { guard: 'upstreamChanged', target: 'following' },
               ],
               on: {
@@ -614,6 +642,27 @@ export const nodeMachine = setup({
                 ],
                 RESTART: { target: 'restarting', actions: 'acceptRestart' },
                 REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+              },
+            },
+
+            stoppingToRejoin: {
+              description:
+                'An ex-primary running as a replica since before there was a leader: its WAL may have diverged from the new one, and only pg_rewind (or a clone) can tell and mend it, on a stopped data directory.',
+              entry: assign({ pgState: 'stopping' }),
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'fast' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                // boot takes it to rewinding (mustRejoin) once the leader can be rewound from.
+                onDone: { target: 'boot', actions: assign({ pgState: 'stopped', pg: null }) },
+                onError: {
+                  target: 'crashed',
+                  actions: assign({
+                    message: ({ event }) => `could not stop to rejoin: ${errorText(event.error)}`,
+                  }),
+                },
               },
             },
 

@@ -48,6 +48,7 @@ export class LeadershipCauses {
     };
     switch (a.kind) {
       case 'kill':
+      case 'kill-agent':
       case 'shutdown':
         start(`dead ${a.node}`);
         break;

@@ -17,6 +17,8 @@ const TIMER_BEHIND_ANSWER =
   'The fallback timer of a state that waits for the election to confirm a release: the election answers within milliseconds (its deleteLeader is bounded by retry_timeout < loop_wait), so the timer only matters if the election actor itself is gone.';
 
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
+    'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
   'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
@@ -31,19 +33,13 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'As done(writeInitialize), for a failed write: the same target, and the next loop claims /initialize again.',
   'node.active.running.crashed --always#1--> node.active.running.reinitializing':
     'A forced reinitialize queued and PostgreSQL crashing before the queue is served: the queue is served from replica (taken, scenario "reinitialize while a start runs"), this is the same check on the crash path.',
-  'node.active.running.demoting --error(stopPostgres)--> node.active.running.crashed':
-    'A demotion whose stop fails: the scenarios fail stop on restart, reinitialize and shutdown (taken); a demotion happens on a lost lock, which the schedules cause without a stop failure pending at that moment.',
   'node.active.running.primary --PG_STATUS#2--> node.active.running.promoting':
     "The lock holder's PostgreSQL reported in recovery: only if someone restarts the primary as a standby behind the agent's back; the agent then promotes it again.",
-  'node.active.running.recloning.cloning --always--> node.active.running.crashed':
-    'A reclone with nobody to clone from (no leader and no other running member): the crash path retries; schedules always leave a source while one node reclones.',
   'node.active.running.releasing --after(loopWait)--> node.active.running.demoting': TIMER_BEHIND_ANSWER,
   'node.active.running.releasingWhilePaused --after(loopWait)--> node.active.running.stoppedWhilePaused':
     TIMER_BEHIND_ANSWER,
   'node.active.running.switchingOver.releasing --after(loopWait)--> node.active.running.boot':
     TIMER_BEHIND_ANSWER,
-  'node.active.running.rewinding --done(rewind)#1--> node.active.running.recloning':
-    'pg_rewind answering "not possible" (rather than failing): the simulated rewind refuses only a source without a shared history, which a cluster of one system identifier never offers; unit tests of the node machine take this branch.',
   'node.active.running.stoppedWhilePaused --REINITIALIZE--> node.active.running.reinitializing':
     'POST /reinitialize on a stopped member of a paused cluster: the same target as from replica (taken); schedules pause rarely enough that this pair does not meet.',
   'node.bootstrap.cloneFailed --error(removeDataDir)--> node.bootstrap.retryLater':
@@ -51,8 +47,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
-  'node.bootstrap.waitingForLeader --after(loopWait)--> node.bootstrap.deciding':
-    'Waiting for a leader while nothing changes in etcd for a whole loop_wait: in the simulator the bootstrapping node publishes within about a second, so a view change always comes first.',
   'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':

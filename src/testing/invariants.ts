@@ -7,6 +7,7 @@ import type { Commit } from '../actors/simulated-postgres.ts';
 import type { Agent } from '../agent.ts';
 import type { LeadershipCauses } from './causes.ts';
 import type { SimulatedCluster } from './cluster.ts';
+import { MAX_DRIFT_PPM } from './schedule.ts';
 
 export interface InvariantContext {
   cluster: SimulatedCluster;
@@ -271,8 +272,11 @@ export const nothingScheduledEarly: Invariant = {
     const all = cluster.scheduledDue;
     for (; seen.next < all.length; seen.next++) {
       const d = all[seen.next]!;
-      // 1 ms: the node clock converts a drifting rate with floating point.
-      if (d.localNow < d.atMs - 1) {
+      // A timer runs on the monotonic clock; the node's wall clock may drift apart from it while
+      // it waits (a drift change mid-wait, as NTP slewing): early by at most the drift over the
+      // wait, which is shorter than the run so far. And 1 ms of floating point.
+      const slack = 1 + (MAX_DRIFT_PPM / 1_000_000) * cluster.now();
+      if (d.localNow < d.atMs - slack) {
         return `${d.node}: scheduled ${d.scheduler} ${d.id} came due at ${new Date(d.localNow).toISOString()}, ${((d.atMs - d.localNow) / 1000).toFixed(1)} s before its time ${new Date(d.atMs).toISOString()}`;
       }
       const key = `${d.node} ${d.id}`;
@@ -332,6 +336,29 @@ export const tickInvariants: Invariant[] = [
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];
+
+/**
+ * (7) The cluster heals: once every fault is undone and a leader runs writable, every other
+ * member runs as a standby on the leader's timeline with its WAL receiver connected. null when
+ * so, else who is not and why. A third node left on the old timeline, its receiver waiting, was
+ * seen on real clusters after the leader's agent alone was killed.
+ */
+export function clusterNotHealed(cluster: SimulatedCluster): string | null {
+  const leader = cluster.leader();
+  if (leader === null) return 'no leader';
+  const timeline = cluster.node(leader).postgres.wal()?.timeline ?? null;
+  const streaming = new Set(cluster.streamingReplicas());
+  const behind: string[] = [];
+  for (const n of cluster.nodes) {
+    if (n.name === leader) continue;
+    const tl = n.postgres.wal()?.timeline ?? null;
+    if (!n.alive()) behind.push(`${n.name} agent down`);
+    else if (!streaming.has(n.name))
+      behind.push(`${n.name} not streaming (timeline ${tl}, ${n.report()?.state ?? '?'})`);
+    else if (tl !== timeline) behind.push(`${n.name} on timeline ${tl}`);
+  }
+  return behind.length === 0 ? null : `${behind.join('; ')} (leader ${leader} on timeline ${timeline})`;
+}
 
 /** (3) After every fault heals, a leader whose PostgreSQL accepts writes. */
 export function leaderAfterHeal(cluster: SimulatedCluster): boolean {

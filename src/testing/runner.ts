@@ -8,6 +8,7 @@ import { LeadershipCauses } from './causes.ts';
 import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
+  clusterNotHealed,
   type Invariant,
   type InvariantContext,
   leaderAfterHeal,
@@ -31,6 +32,13 @@ export interface RunOptions {
   stepMs?: number;
   synchronousMode?: boolean;
   ttl?: number;
+  /**
+   * After healing, also require that the cluster heals whole: every member streaming on the
+   * leader's timeline (clusterNotHealed). Off by default while it still fails on about 7 % of
+   * seeds (a replica left on a forked timeline after an orphan primary, races after an etcd
+   * outage): the open part of issue 10, run with `pgwarden sim --check-heal`.
+   */
+  checkHeal?: boolean;
   /** More checks, run after every step (tests use this to prove the harness can fail). */
   extraInvariants?: Invariant[];
   /** Collects which machine states the run visits (shared across runs to cover a budget). */
@@ -85,6 +93,7 @@ export function replayCommand(o: RunResult['options']): string {
   if (o.stepMs !== 5000) cmd += ` --step-ms ${o.stepMs}`;
   if (o.ttl !== 30) cmd += ` --ttl ${o.ttl}`;
   if (o.synchronousMode) cmd += ' --sync';
+  if (o.checkHeal) cmd += ' --check-heal';
   if (o.schedule !== null) cmd += ` --schedule '${o.schedule}'`;
   return cmd;
 }
@@ -151,6 +160,9 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
   switch (a.kind) {
     case 'kill':
       await c.node(a.node).kill();
+      break;
+    case 'kill-agent':
+      await c.node(a.node).killAgent();
       break;
     case 'restart':
       if (!c.node(a.node).alive()) await c.node(a.node).restart();
@@ -276,6 +288,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     stepMs: opts.stepMs ?? 5000,
     synchronousMode: opts.synchronousMode ?? false,
     ttl: opts.ttl ?? 30,
+    checkHeal: opts.checkHeal ?? false,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
   };
   const { seed, nodes, steps, stepMs, synchronousMode, ttl } = options;
@@ -390,13 +403,18 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     const bound = 3 * ttl * 1000 + 30_000;
     const start = c.now();
     let resumeAsked = -Infinity;
-    while (!leaderAfterHeal(c) && c.now() - start < bound) {
-      // A shutdown requested before the heal may complete only now.
+    // What an operator and a process supervisor do until the cluster is whole: agents that
+    // exited are started again (a shutdown requested before the heal may complete only now, a
+    // failing operation may have stopped one), maintenance mode is ended.
+    const supervise = async () => {
       await reviveAll();
       if (isPaused(c) && c.now() - resumeAsked >= 5000) {
         resumeAsked = c.now();
         send(c, c.nodes[0]!.name, 'PATCH', '/config', { pause: false }, 'resume', run);
       }
+    };
+    while (!leaderAfterHeal(c) && c.now() - start < bound) {
+      await supervise();
       if (!(await tick(TICK_MS))) return result();
     }
     if (leaderAfterHeal(c)) stats.healMs = c.now() - start;
@@ -410,7 +428,25 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       return result();
     }
     // Writes acknowledged before the heal must still be there once a leader is back.
-    checkAll(stepInvariants);
+    if (!checkAll(stepInvariants)) return result();
+    // Every member back on the leader's timeline, streaming: rewinds, clones and restarts
+    // included (slow operations take up to 30 s each).
+    if (!options.checkHeal) return result();
+    const healBound = 3 * ttl * 1000 + 90_000;
+    const leaderAt = c.now();
+    while (clusterNotHealed(c) !== null && c.now() - leaderAt < healBound) {
+      await supervise();
+      if (!(await tick(TICK_MS))) return result();
+    }
+    const notHealed = clusterNotHealed(c);
+    if (notHealed !== null) {
+      violations.push({
+        step: steps,
+        invariant: 'cluster-heals',
+        detail: `${healBound / 1000} s after a writable leader was back: ${notHealed}`,
+        at: c.now(),
+      });
+    }
     return result();
   } finally {
     stats.virtualMs = c.now();

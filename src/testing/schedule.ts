@@ -15,6 +15,7 @@ export type ScheduleAction =
       step: number;
       kind:
         | 'kill'
+        | 'kill-agent'
         | 'restart'
         | 'crash-postgres'
         | 'freeze'
@@ -54,6 +55,7 @@ const FAIL_OPERATIONS = Object.keys(FAILING_OPERATIONS) as FailingOperation[];
 /** Each kind's fields in text order: the single description of the text form. */
 const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
   kill: [['node', 'node']],
+  'kill-agent': [['node', 'node']],
   restart: [['node', 'node']],
   'crash-postgres': [['node', 'node']],
   freeze: [['node', 'node']],
@@ -301,6 +303,8 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
     } else if (running.length > 0) {
       choices.push([0.7, () => patchConfig(step, pick(running))]);
       choices.push([2, () => ({ step, kind: 'kill', node: pick(running) })]);
+      // kill -9 of the agent alone: its PostgreSQL keeps running (and the primary writable).
+      choices.push([1, () => ({ step, kind: 'kill-agent', node: pick(running) })]);
       choices.push([2, () => ({ step, kind: 'crash-postgres', node: pick(running) })]);
       choices.push([2, () => ({ step, kind: 'freeze', node: pick(running) })]);
       choices.push([1, () => ({ step, kind: 'dcs-cut', node: pick(running) })]);
@@ -413,6 +417,7 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
 function track(s: GeneratorState, a: ScheduleAction): void {
   switch (a.kind) {
     case 'kill':
+    case 'kill-agent':
     case 'shutdown':
       s.dead.add(a.node);
       break;

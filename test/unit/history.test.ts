@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildHistory, isoTimestamp } from '../../src/cluster/history.ts';
+import { buildHistory, divergedFromHistory, isoTimestamp } from '../../src/cluster/history.ts';
 import type { HistoryLine } from '../../src/cluster/view.ts';
 
 describe('isoTimestamp (Python datetime.isoformat() of a UTC instant)', () => {
@@ -141,5 +141,30 @@ describe('buildHistory (§1.8)', () => {
       [1, 100, 'a', '2020-01-01T00:00:00+00:00'],
       [2, 200, 'b', when, 'pg2'],
     ]);
+  });
+});
+
+describe('divergedFromHistory: WAL the leader never had', () => {
+  const history: HistoryLine[] = [
+    [1, 1000, 'no recovery target specified'],
+    [2, 5000, 'no recovery target specified'],
+  ];
+
+  it('past the point where the history left its timeline: diverged', () => {
+    expect(divergedFromHistory(history, 1, 1001)).toBe(true);
+    expect(divergedFromHistory(history, 2, 6000)).toBe(true);
+  });
+
+  it('up to that point, or on the timeline the history has not left: it can follow', () => {
+    expect(divergedFromHistory(history, 1, 1000)).toBe(false);
+    expect(divergedFromHistory(history, 1, 900)).toBe(false);
+    expect(divergedFromHistory(history, 3, 9000)).toBe(false);
+  });
+
+  it('nothing to compare with says nothing', () => {
+    expect(divergedFromHistory(null, 1, 2000)).toBe(false);
+    expect(divergedFromHistory([], 1, 2000)).toBe(false);
+    expect(divergedFromHistory(history, null, 2000)).toBe(false);
+    expect(divergedFromHistory(history, 1, null)).toBe(false);
   });
 });

@@ -10,12 +10,12 @@ import { COVERAGE_NOTES } from '../../src/testing/coverage-notes.ts';
 import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
 import { scenarios } from '../../src/testing/scenarios.ts';
 
-const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
+const SEEDS = Array.from({ length: 80 }, (_, i) => i + 1);
 const coverage = new StateCoverage();
 
 describe('the CI budget of seeded schedules', () => {
   for (const synchronousMode of [false, true]) {
-    it(`${synchronousMode ? 'synchronous' : 'asynchronous'} replication: seeds 1-40 hold every invariant`, async () => {
+    it(`${synchronousMode ? 'synchronous' : 'asynchronous'} replication: seeds 1-80 hold every invariant`, async () => {
       for (const seed of SEEDS) {
         const r = await runSchedule({ seed, synchronousMode, coverage });
         expect(r.ok, formatFailure(r)).toBe(true);

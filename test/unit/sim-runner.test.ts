@@ -37,7 +37,13 @@ describe('seeded simulation runner', () => {
 
   // Regressions the simulator found, each kept as its explicit schedule (the generator may change).
   const NAMES = ['node1', 'node2', 'node3'];
-  const regressions: Array<{ seed: number; sync: boolean; why: string; schedule: string }> = [
+  const regressions: Array<{
+    seed: number;
+    sync: boolean;
+    why: string;
+    schedule: string;
+    checkHeal?: boolean;
+  }> = [
     {
       // A frozen primary that had lost /leader was thawed, began its immediate stop and — while
       // the postmaster still ran — had synchronous_standby_names emptied, which released a commit
@@ -168,6 +174,16 @@ describe('seeded simulation runner', () => {
       why: 'the same, on a leader elected after a kill',
       schedule: '19:kill:node1,49:reject:node2:-,49:dcs-cut:node2',
     },
+    {
+      // An old primary demoted while no leader was in sight started as a replica of nobody and
+      // forgot it might have diverged: when a leader came back it followed it on a forked
+      // timeline and never streamed again (the cluster never healed). Now it stops and rewinds.
+      seed: 10,
+      sync: false,
+      why: 'an old primary following a new leader without a rewind',
+      schedule: '5:kill:node1,8:shutdown:node2,11:dcs-cut:node3',
+      checkHeal: true,
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
@@ -177,6 +193,7 @@ describe('seeded simulation runner', () => {
         nodes: NODES,
         steps,
         synchronousMode: r.sync,
+        checkHeal: r.checkHeal ?? false,
         schedule: parseSchedule(r.schedule, NAMES),
       });
       expect(result.violations).toEqual([]);
