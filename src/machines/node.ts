@@ -212,12 +212,17 @@ export const nodeMachine = setup({
     pgRunning: ({ context }) => context.pg?.running ?? false,
     pgDown: ({ context }) => context.pg !== null && !context.pg.running,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
-    /** A running replica holding WAL past where the leader's history left its timeline (see divergedFromHistory). */
+    /**
+     * A running replica that does not stream and holds WAL past where the leader's history left
+     * its timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows fine,
+     * and its timeline and position, sampled a moment apart, may straddle the switch.
+     */
     divergedFromLeader: ({ context }) =>
       context.view.leader !== null &&
       context.view.leader.name !== context.name &&
       !!context.pg?.running &&
       context.pg.inRecovery &&
+      context.pg.replicationState !== 'streaming' &&
       divergedFromHistory(context.view.history, context.pg.timeline, walPosition(context.pg) ?? null),
     /** May have diverged from the leader, and the leader is known well enough to rewind from. */
     mustRejoin: ({ context }) =>
