@@ -253,6 +253,25 @@ export class LocalCluster {
     while (this.postmasterPid(name) !== null && Date.now() < deadline) await sleep(50);
   }
 
+  /** kill -9 of the agent alone: its PostgreSQL keeps running (a primary stays writable). */
+  async killAgent(name: string): Promise<void> {
+    const child = this.agents.get(name);
+    if (!child?.pid) return;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await waitExit(child, 5000);
+    this.agents.delete(name);
+  }
+
+  /** SIGSTOP (true) or SIGCONT (false) of the agent alone. */
+  freezeAgent(name: string, frozen: boolean): void {
+    const pid = this.agentPid(name);
+    if (pid) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** SIGTERM: the agent stops PostgreSQL and (as leader) releases the lock. */
   async stopNode(name: string, timeoutMs = 60_000): Promise<void> {
     const child = this.agents.get(name);
