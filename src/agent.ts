@@ -838,6 +838,10 @@ export class Agent {
       void this.publish(false);
     });
     this.actor.start();
+    // PostgreSQL is watched from the start: a primary left running by a previous agent process
+    // must not stay writable for as long as etcd stays away (see the node's fencingPrimary).
+    await this.pollPostgres();
+    this.every(this.opts.pgPollMs ?? 1000, () => this.pollPostgres());
     await this.waitForLease();
     if (this.closed) return;
     this.stopWatch = this.dcs.watch(
@@ -846,8 +850,6 @@ export class Agent {
         this.actor.send({ type: 'DCS_UNAVAILABLE', message: `DCS is not accessible: ${err.message}` });
       },
     );
-    await this.pollPostgres();
-    this.every(this.opts.pgPollMs ?? 1000, () => this.pollPostgres());
     this.nextRun = this.clock.now();
     void this.loop();
   }

@@ -25,7 +25,7 @@ import { divergedFromHistory } from '../cluster/history.ts';
 import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
-import { type ElectionSettings, electionMachine } from './election.ts';
+import { type ElectionSettings, electionMachine, leaseMarginMs } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
   synchronous_mode_strict: boolean;
@@ -196,6 +196,11 @@ export const nodeMachine = setup({
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
     shortRetry: ({ context }) => Math.min(2000, context.settings.loop_wait * 1000),
+    /**
+     * From this agent's start, when a lock its previous process may have held is gone at the
+     * latest: that process refreshed it before this one started, and etcd keeps it a ttl.
+     */
+    lockGoneByNow: ({ context }) => context.settings.ttl * 1000 - leaseMarginMs(context.settings),
   },
   guards: {
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
@@ -307,6 +312,24 @@ export const nodeMachine = setup({
           tags: ['resting'],
           entry: { type: 'say', params: { message: 'waiting for DCS' } },
           always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
+          after: { lockGoneByNow: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
+        },
+        fencingPrimary: {
+          description:
+            'No DCS since this agent started and PostgreSQL runs as a primary: whatever lock it held has run out by now and another node may be promoted, so it stops accepting writes (Patroni demotes on a DCS error too). The start path decides what it becomes once the DCS answers.',
+          entry: {
+            type: 'say',
+            params: { message: 'demoting self because DCS is not accessible and postgres runs as a primary' },
+          },
+          invoke: {
+            src: 'stopPostgres',
+            input: ({ context }) => ({
+              mode: 'fast' as const,
+              timeoutSeconds: context.settings.pg_ctl_timeout,
+            }),
+            onDone: { target: 'waitingForDcs', actions: assign({ pg: null, pgState: 'stopped' }) },
+            onError: { target: 'waitingForDcs' },
+          },
         },
         inspecting: {
           invoke: {

@@ -327,12 +327,56 @@ export const noUnaskedLeadershipChange: Invariant = {
   },
 };
 
+const unconfirmedSince = new WeakMap<SimulatedCluster, Map<string, number>>();
+
+/**
+ * (8) A node whose PostgreSQL accepts writes holds the lock, or is on its way out: a running
+ * agent that does not believe it leads (and is not paused) may keep its primary writable only
+ * as long as the lock could still be its own — a ttl after its last keepalive — plus a loop to
+ * notice and a stop (slow operations take up to 30 s). An agent restarted on its running primary
+ * whose reclaim kept failing (cut from etcd) once kept it writable without bound while another
+ * node was promoted. Dead or frozen agents are not counted (fencing them is a separate matter).
+ */
+export const writableOnlyWhileLeading: Invariant = {
+  name: 'writable-only-while-leading',
+  check({ cluster }) {
+    let since = unconfirmedSince.get(cluster);
+    if (!since) {
+      since = new Map();
+      unconfirmedSince.set(cluster, since);
+    }
+    const now = cluster.now();
+    for (const n of cluster.nodes) {
+      const report = n.report();
+      const settings = n.agent?.actor.getSnapshot().context.settings;
+      const suspect =
+        n.alive() &&
+        !n.frozen() &&
+        n.postgres.writable() &&
+        report?.isLeader !== true &&
+        settings?.paused !== true;
+      if (!suspect || !settings) {
+        since.delete(n.name);
+        continue;
+      }
+      const from = since.get(n.name) ?? now;
+      since.set(n.name, from);
+      const boundMs = (settings.ttl + settings.loop_wait) * 1000 + 35_000;
+      if (now - from > boundMs) {
+        return `${n.name} has accepted writes for ${((now - from) / 1000).toFixed(1)} s without holding the lock (bound ${boundMs / 1000} s; DCS leader: ${cluster.leader() ?? 'none'})`;
+      }
+    }
+    return null;
+  },
+};
+
 /** Checked at every tick of virtual time. */
 export const tickInvariants: Invariant[] = [
   singleWritableLeader,
   noStuckMachine,
   nothingScheduledEarly,
   noUnaskedLeadershipChange,
+  writableOnlyWhileLeading,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

@@ -566,4 +566,20 @@ export const scenarios: Scenario[] = [
         await c.until(() => c.leader() === leader && c.primaries().length === 1, 120_000);
       }),
   },
+  {
+    name: 'an agent restarted on its primary while etcd is down stops it before its lock can have expired (a failed stop is tried again)',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const leader = c.leader()!;
+        await c.node(leader).killAgent();
+        c.dcs.setAvailable(false);
+        c.node(leader).failNext('stop');
+        await c.node(leader).restart();
+        // ttl 30: the first stop (failing) comes before 30 s, the second a lock-time later.
+        await c.until(() => !c.node(leader).postgres.running(), 70_000);
+        check(c.primaries().length === 0, 'no primary was expected while etcd is down', c);
+        c.dcs.setAvailable(true);
+        await c.until(() => c.leader() !== null && c.primaries().length === 1, 90_000);
+      }),
+  },
 ];

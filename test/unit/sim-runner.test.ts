@@ -184,6 +184,15 @@ describe('seeded simulation runner', () => {
       schedule: '5:kill:node1,8:shutdown:node2,11:dcs-cut:node3',
       checkHeal: true,
     },
+    {
+      // The leader's agent killed, etcd down, the agent restarted: it waited for etcd without
+      // looking at PostgreSQL, and the primary stayed writable with no lock for as long as etcd
+      // stayed away (found by writable-only-while-leading). Now it is stopped within a ttl.
+      seed: 1316,
+      sync: false,
+      why: 'a primary kept writable by an agent waiting for etcd',
+      schedule: '30:kill-agent:node1,31:dcs-down,35:restart:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
