@@ -7,46 +7,24 @@
  * when such a replica stops streaming) brings it back. A writer keeps committing through a libpq
  * multi-host string all along, as an application would.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LocalCluster, SUPERUSER } from '../../src/local/cluster.ts';
-import { dumpLogs, etcdValue, eventually, sleep, sql } from '../helpers/cluster-tools.ts';
+import { SUPERUSER } from '../../src/local/cluster.ts';
+import { etcdValue, eventually, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 180_000 });
 
-let cluster: LocalCluster;
-let dir: string;
-let failed = false;
+const clusterOf = useLocalCluster(
+  { nodes: 3, scope: 'heal', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { beforeAll, afterAll, afterEach },
+);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pgwarden-heal-'));
-  cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: 'heal',
-    dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
-  });
-  await cluster.init();
-  await cluster.startAll();
-  expect(await cluster.waitUntilReady({ timeoutMs: 60_000 })).toBe(true);
-  const leader = (await etcdValue(cluster, 'heal', 'leader'))!;
+  const leader = (await etcdValue(clusterOf(), 'heal', 'leader'))!;
   await sql(
-    cluster.node(leader),
+    clusterOf().node(leader),
     'CREATE TABLE heal_test (id serial PRIMARY KEY, at timestamptz DEFAULT now())',
   );
-});
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  if (failed) dumpLogs(cluster, 80);
-  await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -59,7 +37,7 @@ function writer(): { stop: () => Promise<number> } {
   let acknowledged = 0;
   const done = (async () => {
     while (running) {
-      for (const n of cluster.nodes) {
+      for (const n of clusterOf().nodes) {
         if (!running) break;
         const client = new pg.Client({
           host: '127.0.0.1',
@@ -100,11 +78,11 @@ function writer(): { stop: () => Promise<number> } {
 async function healed(leader: string): Promise<void> {
   // A primary's current timeline: the first eight hex digits of its current WAL file.
   const [{ file }] = (await sql<{ file: string }>(
-    cluster.node(leader),
+    clusterOf().node(leader),
     'SELECT pg_walfile_name(pg_current_wal_lsn()) AS file',
   )) as [{ file: string }];
   const timeline = Number.parseInt(file.slice(0, 8), 16);
-  for (const n of cluster.nodes) {
+  for (const n of clusterOf().nodes) {
     if (n.name === leader) continue;
     const rows = await sql<{ status: string; tli: number }>(
       n,
@@ -121,9 +99,9 @@ async function newLeaderAfter(old: string): Promise<string> {
   return eventually(
     'a new leader',
     async () => {
-      const l = await etcdValue(cluster, 'heal', 'leader');
+      const l = await etcdValue(clusterOf(), 'heal', 'leader');
       if (!l || l === old) throw new Error(`leader is ${l}`);
-      const status = await cluster.fetchStatus(cluster.node(l));
+      const status = await clusterOf().fetchStatus(clusterOf().node(l));
       if (status?.role !== 'master') throw new Error(`${l} is ${status?.role}`);
       return l;
     },
@@ -133,32 +111,32 @@ async function newLeaderAfter(old: string): Promise<string> {
 
 describe('the cluster heals whole', () => {
   beforeEach(async () => {
-    expect(await cluster.waitUntilReady({ timeoutMs: 90_000 })).toBe(true);
+    expect(await clusterOf().waitUntilReady({ timeoutMs: 90_000 })).toBe(true);
   });
 
   it('after kill -9 of the leader agent alone: every member streams on the new timeline within 60 s of its return', async () => {
-    const old = (await etcdValue(cluster, 'heal', 'leader'))!;
+    const old = (await etcdValue(clusterOf(), 'heal', 'leader'))!;
     const w = writer();
     await sleep(1000);
-    await cluster.killAgent(old);
+    await clusterOf().killAgent(old);
     const leader = await newLeaderAfter(old);
     await sleep(3000); // the orphan primary and the new one both run for a while, as in the field
-    cluster.startNode(old);
+    clusterOf().startNode(old);
     await eventually('every member streaming on the leader timeline', () => healed(leader), 60_000);
     expect(await w.stop()).toBeGreaterThan(0);
   });
 
   it('after the leader agent was frozen past the ttl: every member streams on the new timeline within 60 s of its thaw', async () => {
-    const old = (await etcdValue(cluster, 'heal', 'leader'))!;
+    const old = (await etcdValue(clusterOf(), 'heal', 'leader'))!;
     const w = writer();
     await sleep(1000);
-    cluster.freezeAgent(old, true);
+    clusterOf().freezeAgent(old, true);
     let leader: string;
     try {
       leader = await newLeaderAfter(old);
       await sleep(3000);
     } finally {
-      cluster.freezeAgent(old, false);
+      clusterOf().freezeAgent(old, false);
     }
     await eventually('every member streaming on the leader timeline', () => healed(leader), 60_000);
     expect(await w.stop()).toBeGreaterThan(0);
