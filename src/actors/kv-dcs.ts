@@ -355,11 +355,13 @@ export class KvDcs implements Dcs {
   async updateLeader(name: string, opts: { recreate?: boolean; ttl?: number } = {}): Promise<boolean> {
     if (opts.ttl !== undefined) this.setTtl(opts.ttl);
     const deadline = this.deadline();
-    if (this.lease !== null && this.leaseTtl !== this.ttl) {
-      // A new ttl: the key moves onto a new lease now, in this refresh (its grant is the
-      // keepalive; the old lease, no longer kept alive, expires by itself).
-      await this.grant(deadline);
-    } else if (!(await this.keepalive(deadline))) return false;
+    // The keepalive proves the lease the key rides on is still ours, always: a lease granted now
+    // proves nothing (a thawed old leader's refresh once re-created the key on a fresh lease,
+    // long after its own had expired and another node had led and acknowledged commits).
+    if (!(await this.keepalive(deadline))) return false;
+    // A new ttl: the key moves onto a new lease now, in this refresh (the old lease, no longer
+    // kept alive, expires by itself).
+    if (this.leaseTtl !== this.ttl) await this.grant(deadline);
     const lease = this.lease!;
     const current = await this.cachedLeader(deadline);
     if (current && current.value === name && current.lease === lease) {

@@ -193,6 +193,17 @@ describe('seeded simulation runner', () => {
       why: 'a primary kept writable by an agent waiting for etcd',
       schedule: '30:kill-agent:node1,31:dcs-down,35:restart:node1',
     },
+    {
+      // Synchronous mode: the leader froze, its lease expired, another leader acknowledged
+      // commits, and a PATCH of ttl came meanwhile; thawed, the old leader's refresh for the new
+      // ttl granted a fresh lease and re-created the key on it without first proving its old
+      // lease alive — and promoted over the commits. The refresh always keeps the old lease alive first.
+      seed: 2564,
+      sync: true,
+      why: 'a refresh for a new ttl re-creating the key of a long-expired lease',
+      schedule:
+        '7:patch-config:node1:36:8:8,8:partition:node1:node2,13:switchover:node2:node3:-,15:freeze:node3,18:patch-config:node1:17:4:6,31:freeze:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
