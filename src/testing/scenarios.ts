@@ -457,6 +457,18 @@ export const scenarios: Scenario[] = [
     }),
   ),
   {
+    name: 'a switchover whose fast stop fails: the leader demotes anyway and the candidate takes over',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.leader()!;
+        const candidate = c.nodes.find((n) => n.name !== old)!.name;
+        c.node(old).failNext('stop');
+        await c.rest(old, 'POST', '/switchover', { leader: old, candidate });
+        await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 90_000);
+        check(!c.node(old).postgres.writable(), 'the old leader was expected read-only', c);
+      }),
+  },
+  {
     name: 'a switchover whose checkpoint fails still hands over',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {
