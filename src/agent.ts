@@ -313,7 +313,9 @@ export class Agent {
         await dcs.setInitialize(input.sysid);
         await dcs.setConfig(this.config.bootstrap.dcs);
         await dcs.freshLease(this.settings.ttl);
-        if (!(await dcs.takeLeader(name))) throw new Error('could not take the leader key');
+        // create_revision == 0, as every acquisition: a key already there (a stale one, or one
+        // nobody should hold during a bootstrap) is never overwritten.
+        if (!(await dcs.attemptToAcquireLeader(name))) throw new Error('could not take the leader key');
         return { leaseAgeMs: dcs.leaseAgeMs() };
       }),
     };

@@ -40,8 +40,6 @@ export interface Dcs {
    * With `ttl` different from our lease's, the key moves onto a new lease of that ttl instead.
    */
   updateLeader(name: string, opts?: { recreate?: boolean; ttl?: number }): Promise<boolean>;
-  /** Unconditional put of the leader key on our lease (right after a successful bootstrap only). */
-  takeLeader(name: string): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */
   deleteLeader(name: string, lastLsn?: number): Promise<boolean>;
   /** Write /members/<name> on our lease (skipped when unchanged). */

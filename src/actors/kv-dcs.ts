@@ -393,14 +393,6 @@ export class KvDcs implements Dcs {
     }
   }
 
-  async takeLeader(name: string): Promise<boolean> {
-    return this.onLease(async (lease, deadline) => {
-      await this.put(KEYS.leader, name, lease, deadline);
-      this.leaderLease = lease;
-      return true;
-    });
-  }
-
   async deleteLeader(name: string, lastLsn?: number): Promise<boolean> {
     const deadline = this.deadline();
     if (lastLsn !== undefined)
