@@ -176,6 +176,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
   });
 
   it('the old leader, restarted, rejoins as a replica through pg_rewind', async () => {
+    const logFrom = readFileSync(firstLeader.logFile, 'utf8').length;
     cluster.startNode(firstLeader.name);
     await eventually(
       'old leader streams from the new one',
@@ -188,7 +189,10 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
     );
     // The row only the old primary had is gone: its WAL was rewound to the fork point.
     expect(await rowsOn(firstLeader, 2)).toBe(0);
-    expect(readFileSync(firstLeader.logFile, 'utf8')).toMatch(/pg_rewind/);
+    // A rewind that succeeded, not a wiped data directory cloned again.
+    const since = readFileSync(firstLeader.logFile, 'utf8').slice(logFrom);
+    expect(since).toMatch(/pg_rewind: /);
+    expect(since).not.toMatch(/pg_basebackup from|cloning again/);
     expect(await leaderKey()).toBe(newLeader.name);
     const slots = await sql<{ slot_name: string }>(
       newLeader,
