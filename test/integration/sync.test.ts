@@ -3,9 +3,10 @@
  * safe order, the REST endpoints follow, and after kill -9 of the leader only the synchronous
  * standby may win, with every acknowledged commit.
  */
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { REST_AUTH } from '../../src/local/cluster.ts';
-import { etcdValue, eventually, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { REST_AUTH, SUPERUSER } from '../../src/local/cluster.ts';
+import { etcdValue, eventually, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -66,7 +67,35 @@ describe('synchronous_mode', () => {
     const leader = clusterOf().node(sync.leader);
     await sql(leader, 'CREATE TABLE sync_test (id int PRIMARY KEY)');
     for (let i = 1; i <= 50; i++) await sql(leader, 'INSERT INTO sync_test VALUES ($1)', [i]);
+    // A writer keeps committing through the kill: every commit it saw acknowledged must survive.
+    const acknowledged: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: leader.pgPort,
+        user: SUPERUSER.username,
+        password: SUPERUSER.password,
+        database: 'postgres',
+      });
+      client.on('error', () => {}); // the kill ends the session
+      try {
+        await client.connect();
+        for (let id = 1000; writing; id++) {
+          await client.query('INSERT INTO sync_test VALUES ($1)', [id]);
+          acknowledged.push(id);
+        }
+      } catch {
+        // the leader died under the writer
+      } finally {
+        await client.end().catch(() => {});
+      }
+    })();
+    await sleep(500);
     await clusterOf().killNode(leader.name);
+    writing = false;
+    await writer;
+    expect(acknowledged.length).toBeGreaterThan(0);
     await eventually(
       'the synchronous standby leads',
       async () => expect(await etcdValue(clusterOf(), 'syn', 'leader')).toBe(sync.sync_standby),
@@ -76,6 +105,10 @@ describe('synchronous_mode', () => {
     await eventually('it accepts writes', async () => {
       await sql(next, 'INSERT INTO sync_test VALUES (51)');
     });
-    expect(await sql(next, 'SELECT count(*)::int AS n FROM sync_test')).toEqual([{ n: 51 }]);
+    expect(await sql(next, 'SELECT count(*)::int AS n FROM sync_test WHERE id <= 51')).toEqual([{ n: 51 }]);
+    const kept = new Set(
+      (await sql<{ id: number }>(next, 'SELECT id FROM sync_test WHERE id >= 1000')).map((r) => r.id),
+    );
+    expect(acknowledged.filter((id) => !kept.has(id))).toEqual([]);
   });
 });
