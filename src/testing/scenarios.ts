@@ -594,4 +594,20 @@ export const scenarios: Scenario[] = [
         await c.until(() => c.leader() !== null && c.primaries().length === 1, 90_000);
       }),
   },
+  {
+    name: 'POST /failover naming the current leader answers 503 Failover failed within seconds, as Patroni does',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const leader = c.leader()!;
+        const started = c.now();
+        const res = await c.rest(leader, 'POST', '/failover', { candidate: leader });
+        check(
+          res.status === 503 && res.body === 'Failover failed',
+          `failover answered ${res.status} ${res.body}`,
+          c,
+        );
+        check(c.now() - started < 5_000, `the answer took ${c.now() - started} virtual ms`, c);
+        check(c.leader() === leader, 'the leader changed', c);
+      }),
+  },
 ];
