@@ -246,10 +246,14 @@ export const nodeMachine = setup({
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
     /** Its WAL went past the leader's history: from here on it is treated as an old primary. */
     mayHaveDiverged: assign({ wasPrimary: true }),
-    /** Running as a replica: the divergence question is settled if there was a leader to follow. */
+    /**
+     * Running as a replica: the divergence question is settled if it was started following a
+     * leader (`following`, fixed when the start began). A leader that appeared while it was
+     * starting does not settle it: the WAL may still fork from that leader's (stoppingToRejoin).
+     */
     startedAsReplica: assign({
       pgState: 'running',
-      wasPrimary: ({ context }) => context.wasPrimary && upstreamOf(context) === null,
+      wasPrimary: ({ context }) => context.wasPrimary && context.following === null,
     }),
     acceptRestart: assign(({ event }) => {
       const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
@@ -789,9 +793,12 @@ export const nodeMachine = setup({
                   timeoutSeconds: context.settings.pg_ctl_timeout,
                 }),
                 onDone: 'replica',
+                // PostgreSQL may still follow the old upstream: forget the new one, so that the
+                // replica state sees the upstream change again and retries (upstreamChanged).
                 onError: {
                   target: 'crashed',
                   actions: assign({
+                    following: null,
                     message: ({ event }) => `could not follow the new leader: ${errorText(event.error)}`,
                   }),
                 },
