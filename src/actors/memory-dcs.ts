@@ -60,14 +60,26 @@ export class MemoryEtcd {
     this.latencyMs = opts.latencyMs ?? 0;
   }
 
-  /** While false, every client call rejects with DcsError and open watches break. */
+  /**
+   * While false, every client call rejects with DcsError and open watches break: etcd has lost
+   * its quorum (or every member is down). Only an etcd leader expires leases, so none expires
+   * meanwhile; the leader elected when the quorum returns gives every lease its full ttl again
+   * (etcd's lessor Promote), so keys that were alive at the outage outlive it by a ttl.
+   */
   setAvailable(available: boolean): void {
+    if (available === this.available) return;
     this.available = available;
     if (!available) {
+      for (const lease of this.leases.values()) {
+        if (lease.timer !== null) this.clock.clearTimeout(lease.timer);
+        lease.timer = null;
+      }
       for (const w of [...this.watchers]) {
         this.watchers.delete(w);
         w.onError(new DcsError('etcd unavailable'));
       }
+    } else {
+      for (const [id, lease] of this.leases) this.arm(id, lease);
     }
   }
 
