@@ -45,6 +45,17 @@ export interface Verdict {
 const yes = (reason: string): Verdict => ({ healthiest: true, reason });
 const no = (reason: string): Verdict => ({ healthiest: false, reason });
 
+/**
+ * The newest timeline anybody shows: /history, the member keys, the peers just probed (the
+ * history of a promotion whose checkpoint failed is never written).
+ */
+export function newestTimeline(view: ClusterView, peers: readonly PeerStatus[]): number {
+  let timeline = clusterTimeline(view);
+  for (const m of view.members) timeline = Math.max(timeline, m.data.timeline ?? 0);
+  for (const p of peers) if (p.reachable) timeline = Math.max(timeline, p.timeline ?? 0);
+  return timeline;
+}
+
 export function judgeHealthiest(
   view: ClusterView,
   me: LocalFacts,
@@ -52,11 +63,7 @@ export function judgeHealthiest(
   settings: EligibilitySettings,
 ): Verdict {
   if (!me.running) return no('postgres is not running');
-  // The newest timeline anybody shows: /history, the member keys, the peers just probed (the
-  // history of a promotion whose checkpoint failed is never written).
-  let timeline = clusterTimeline(view);
-  for (const m of view.members) timeline = Math.max(timeline, m.data.timeline ?? 0);
-  for (const p of peers) if (p.reachable) timeline = Math.max(timeline, p.timeline ?? 0);
+  const timeline = newestTimeline(view, peers);
   // With synchronous_mode, only the last synchronous leader and the standbys /sync names may
   // take over (Patroni's rule): the others are neither candidates nor rivals.
   const syncMembers =
@@ -122,9 +129,28 @@ export function judgeHealthiest(
     if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
     if (peer.nofailover || peer.watchdogFailed) continue;
     if (syncMembers !== null && !syncMembers.has(peer.name)) continue;
+    // Positions compare only on one timeline: WAL a peer wrote on an older timeline past the point
+    // where it was left is not the cluster's (an old primary's last writes), and a peer on a newer
+    // timeline has what this one lacks, whatever the numbers say.
+    const ordered = comparePositions(me, peer);
+    if (ordered === 'peer-newer-timeline') {
+      return no(`${peer.name} is on a newer timeline (${peer.timeline} > ${me.timeline})`);
+    }
+    if (ordered === 'peer-older-timeline') continue;
     if ((peer.walPosition ?? 0) > myWal) {
       return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
     }
   }
   return yes('no reachable member is ahead of me');
+}
+
+/** How a peer's WAL relates to ours before positions are compared. */
+function comparePositions(
+  me: Pick<LocalFacts, 'timeline'>,
+  peer: Pick<PeerStatus, 'timeline'>,
+): 'peer-newer-timeline' | 'peer-older-timeline' | 'same-timeline' {
+  if (me.timeline === null || peer.timeline === null) return 'same-timeline';
+  if (peer.timeline > me.timeline) return 'peer-newer-timeline';
+  if (peer.timeline < me.timeline) return 'peer-older-timeline';
+  return 'same-timeline';
 }

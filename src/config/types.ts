@@ -106,7 +106,7 @@ export const dynamicDefaults: DynamicConfig = Object.freeze({
   synchronous_mode: false,
   synchronous_mode_strict: false,
   synchronous_node_count: 1,
-  check_timeline: false,
+  check_timeline: true,
   pause: false,
   postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
 }) as DynamicConfig;

@@ -41,6 +41,30 @@ describe('judgeHealthiest', () => {
     expect(v.reason).toBe('b is ahead (6000 > 5000)');
   });
 
+  it('WAL positions compare only on one timeline: an older one never counts as ahead, a newer one always does', () => {
+    // The ex-primary's last writes on timeline 1, past the fork, are not the cluster's.
+    const older = peer({ timeline: 1, walPosition: 9000 });
+    expect(judgeHealthiest(view(), { ...me, timeline: 2 }, [older], settings)).toEqual({
+      healthiest: true,
+      reason: 'no reachable member is ahead of me',
+    });
+    const newer = peer({ timeline: 2, walPosition: 10 });
+    expect(judgeHealthiest(view(), me, [newer], settings)).toEqual({
+      healthiest: false,
+      reason: 'b is on a newer timeline (2 > 1)',
+    });
+  });
+
+  it('with check_timeline, a member behind the timeline /history names never wins', () => {
+    const history = view({ history: [[1, 4000, 'no recovery target specified']] });
+    const strict = { ...settings, check_timeline: true };
+    expect(judgeHealthiest(history, me, [], strict)).toEqual({
+      healthiest: false,
+      reason: "timeline 1 is older than the cluster's 2",
+    });
+    expect(judgeHealthiest(history, me, [], settings).healthiest).toBe(true);
+  });
+
   it('a nofailover peer ahead does not stop us', () => {
     expect(
       judgeHealthiest(view(), me, [peer({ walPosition: 6000, nofailover: true })], settings).healthiest,

@@ -447,6 +447,46 @@ describe('POST /failover and /switchover: checks in Patroni order (§2.10)', () 
       expect(ops.writes).toEqual([]);
     });
 
+    it('with check_timeline (the default), a candidate on an older timeline than /history names is refused', async () => {
+      const history: ClusterView['history'] = [
+        [1, 100, 'no recovery target specified'],
+        [2, 200, 'no recovery target specified'],
+      ];
+      const { app, ops } = await build({ view: clusterView({ leader: null, history }) });
+      ops.peers.set('b', peer('b', { timeline: 2 }));
+      ops.peers.set('c', peer('c', { timeline: 3 }));
+      expectText(
+        await post(app, '/failover', { candidate: 'b' }),
+        412,
+        "failover is not possible: candidate b is on timeline 2, older than the cluster's 3 (check_timeline)",
+      );
+      expect(ops.writes).toEqual([]);
+    });
+
+    it.each([
+      ['a candidate on the newest timeline', 'c', undefined],
+      ["check_timeline: false (Patroni's default): the operator's choice", 'b', false],
+    ])('accepted: %s', async (_what, candidate, checkTimeline) => {
+      const data = {
+        ttl: 30,
+        loop_wait: 10,
+        ...(checkTimeline === undefined ? {} : { check_timeline: checkTimeline }),
+      };
+      const history: ClusterView['history'] = [
+        [1, 100, 'no recovery target specified'],
+        [2, 200, 'no recovery target specified'],
+      ];
+      const h = await build({ view: clusterView({ leader: null, history, config: { index: '2', data } }) });
+      h.ops.peers.set('b', peer('b', { timeline: 2 }));
+      h.ops.peers.set('c', peer('c', { timeline: 3 }));
+      later(h.state, 100, promote(candidate));
+      expectText(
+        await post(h.app, '/failover', { candidate }),
+        200,
+        `Successfully failed over to "${candidate}"`,
+      );
+    });
+
     it('the candidate alone is probed: a healthy other member does not help', async () => {
       const { app, ops } = await build();
       ops.peers.set('b', peer('b', { reachable: false }));

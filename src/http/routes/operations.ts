@@ -4,10 +4,10 @@
  * patronictl prints the same messages; the actions themselves run in the node machine.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { PeerStatus } from '../../cluster/eligibility.ts';
+import { newestTimeline, type PeerStatus } from '../../cluster/eligibility.ts';
 import { postgresVersionToInt } from '../../cluster/versions.ts';
 import type { ClusterView } from '../../cluster/view.ts';
-import { parseBool } from '../../config/load.ts';
+import { dynamicConfigFrom, parseBool } from '../../config/load.ts';
 import { acceptRawBodies, jsonObjectBody } from '../body.ts';
 import { BODY_ERRORS, documented, jsonBody, textResponse } from '../openapi.ts';
 import type { RestartRequest } from '../operations.ts';
@@ -28,6 +28,19 @@ function failoverLimitation(p: PeerStatus): string | null {
   if (p.nofailover) return 'not allowed to promote';
   if (p.watchdogFailed) return 'not watchdog capable';
   return null;
+}
+
+/**
+ * With check_timeline (pgwarden's default), a candidate whose timeline is older than the cluster's
+ * is refused: its promotion would start a second timeline with the number of one that exists,
+ * and a replica of the first could neither stream from it nor be rewound against it safely.
+ */
+function timelineBehind(view: ClusterView, candidate: PeerStatus | undefined): string | null {
+  if (!candidate?.reachable || candidate.timeline === null) return null;
+  if (!dynamicConfigFrom(view.config?.data).check_timeline) return null;
+  const timeline = newestTimeline(view, []);
+  if (candidate.timeline >= timeline) return null;
+  return `candidate ${candidate.name} is on timeline ${candidate.timeline}, older than the cluster's ${timeline} (check_timeline)`;
 }
 
 /** Patroni's is_failover_possible: null when some candidate could take over, else the reason. */
@@ -55,6 +68,8 @@ async function failoverImpossible(
     if (members.length === 0) return `${action} is not possible: cluster does not have members except leader`;
   }
   const statuses = await Promise.all(members.map((m) => ctx.ops.probeMember(m)));
+  const behind = candidate ? timelineBehind(view, statuses[0]) : null;
+  if (behind !== null) return `${action} is not possible: ${behind}`;
   if (statuses.some((s) => failoverLimitation(s) === null)) return null;
   return `${action} is not possible: no good candidates have been found`;
 }
