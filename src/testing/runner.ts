@@ -31,12 +31,13 @@ export interface RunOptions {
   /** Virtual ms per step (default 5000). */
   stepMs?: number;
   synchronousMode?: boolean;
+  /** Dynamic check_timeline; unset: the default (on). Regressions found before it was on use false. */
+  checkTimeline?: boolean;
   ttl?: number;
   /**
-   * After healing, also require that the cluster heals whole: every member streaming on the
-   * leader's timeline (clusterNotHealed). Off by default while it still fails on about 7 % of
-   * seeds (a replica left on a forked timeline after an orphan primary, races after an etcd
-   * outage): the open part of issue 10, run with `pgwarden sim --check-heal`.
+   * After healing, require that the cluster heals whole: every member streaming on the leader's
+   * timeline (clusterNotHealed), not only a writable leader. On by default; false only for runs
+   * that look at something else.
    */
   checkHeal?: boolean;
   /** More checks, run after every step (tests use this to prove the harness can fail). */
@@ -47,6 +48,8 @@ export interface RunOptions {
   schedule?: ScheduleAction[];
   /** Every agent log line and every action played, with its virtual time. */
   log?: (line: string) => void;
+  /** Called with the simulated cluster before the first step (debugging: its clock, its nodes). */
+  onCluster?: (c: SimulatedCluster) => void;
 }
 
 export interface Violation {
@@ -74,7 +77,7 @@ export interface RunStats {
 export interface RunResult {
   ok: boolean;
   seed: number;
-  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log'>> & {
+  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline'>> & {
     /** The schedule's text form when it was given rather than generated from the seed. */
     schedule: string | null;
   };
@@ -93,7 +96,7 @@ export function replayCommand(o: RunResult['options']): string {
   if (o.stepMs !== 5000) cmd += ` --step-ms ${o.stepMs}`;
   if (o.ttl !== 30) cmd += ` --ttl ${o.ttl}`;
   if (o.synchronousMode) cmd += ' --sync';
-  if (o.checkHeal) cmd += ' --check-heal';
+  if (!o.checkHeal) cmd += ' --no-check-heal';
   if (o.schedule !== null) cmd += ` --schedule '${o.schedule}'`;
   return cmd;
 }
@@ -288,7 +291,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     stepMs: opts.stepMs ?? 5000,
     synchronousMode: opts.synchronousMode ?? false,
     ttl: opts.ttl ?? 30,
-    checkHeal: opts.checkHeal ?? false,
+    checkHeal: opts.checkHeal ?? true,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
   };
   const { seed, nodes, steps, stepMs, synchronousMode, ttl } = options;
@@ -318,10 +321,16 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     nodes,
     seed,
     stepMs: TICK_MS,
-    dcs: { ttl, ...timeoutsFor(ttl), synchronous_mode: synchronousMode },
+    dcs: {
+      ttl,
+      ...timeoutsFor(ttl),
+      synchronous_mode: synchronousMode,
+      ...(opts.checkTimeline === undefined ? {} : { check_timeline: opts.checkTimeline }),
+    },
     inspect: opts.coverage?.inspect,
     log: opts.log,
   });
+  opts.onCluster?.(c);
   const run: RunState = {
     stats,
     synchronousMode,

@@ -43,6 +43,8 @@ describe('seeded simulation runner', () => {
     why: string;
     schedule: string;
     checkHeal?: boolean;
+    ttl?: number;
+    checkTimeline?: boolean;
   }> = [
     {
       // A frozen primary that had lost /leader was thawed, began its immediate stop and — while
@@ -204,6 +206,66 @@ describe('seeded simulation runner', () => {
       schedule:
         '7:patch-config:node1:36:8:8,8:partition:node1:node2,13:switchover:node2:node3:-,15:freeze:node3,18:patch-config:node1:17:4:6,31:freeze:node1',
     },
+    {
+      // An old primary restarted while there was no leader started as a replica with no upstream;
+      // a leader appeared while it was starting, and the start's end counted that as "started
+      // following a leader": the divergence check was skipped and it stayed on its fork for good.
+      seed: 199,
+      sync: false,
+      why: 'an ex-primary taken for a settled replica because a leader appeared while it started',
+      checkTimeline: false,
+      schedule: '6:kill-agent:node1,15:restart:node1,38:kill:node2,40:freeze:node3,50:kill:node1',
+    },
+    {
+      // Following the new leader failed; the node kept the new leader's name as what it follows,
+      // so nothing ever tried again and its PostgreSQL went on following nobody.
+      seed: 80,
+      sync: false,
+      why: 'a failed follow remembered as done',
+      schedule: '2:pause:node3,5:crash-postgres:node2,46:crash-postgres:node1,48:fail:node2:follow',
+    },
+    {
+      // The simulated etcd expired leases while it had no quorum; a real one does not, and gives
+      // every lease a full ttl when the quorum returns. The model's early expiry let a stale ex-
+      // primary win the race against members whose keys had vanished only in the model.
+      seed: 148,
+      sync: false,
+      why: 'leases expiring during an etcd outage (the model, not etcd)',
+      checkTimeline: false,
+      schedule: '16:dcs-cut:node1,48:dcs-down',
+    },
+    {
+      // A restarted ex-primary on timeline 1 won a race no one else could join (their keys were
+      // gone) while /history said timeline 2 existed: its promotion made a second timeline 2,
+      // and the replica of the first could never stream from it. check_timeline is on by default.
+      seed: 157,
+      sync: false,
+      why: 'a promotion from an older timeline forking a second timeline of the same number',
+      schedule: '6:shutdown:node1,46:kill-agent:node2,47:dcs-cut:node3,52:restart:node1',
+    },
+    {
+      seed: 70,
+      sync: false,
+      why: 'a switchover won by a member on an older timeline that saw nobody',
+      schedule: '9:dcs-down,12:partition:node2:node3,29:reject:node1:node2,36:dcs-up,47:switchover:node3:-:-',
+    },
+    {
+      // With check_timeline, the ex-primary's WAL past the fork on timeline 1 counted as "ahead"
+      // of the one member on timeline 2: each refused the other and nobody ever led.
+      seed: 154,
+      sync: false,
+      why: 'WAL positions compared across timelines',
+      schedule: '1:kill:node2,3:kill:node3,28:kill:node1,43:restart:node3,46:kill:node3',
+    },
+    {
+      // An operator's failover to a member behind the cluster's timeline forked a second
+      // timeline 2 (see seed 157): with check_timeline the API refuses it up front.
+      seed: 185,
+      sync: false,
+      ttl: 10,
+      why: 'a failover to a candidate on an older timeline',
+      schedule: '40:shutdown:node1,43:freeze:node3,50:kill:node2,54:restart:node1,57:failover:node1:node1',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
@@ -213,7 +275,9 @@ describe('seeded simulation runner', () => {
         nodes: NODES,
         steps,
         synchronousMode: r.sync,
-        checkHeal: r.checkHeal ?? false,
+        ttl: r.ttl ?? 30,
+        checkTimeline: r.checkTimeline,
+        checkHeal: r.checkHeal ?? true,
         schedule: parseSchedule(r.schedule, NAMES),
       });
       expect(result.violations).toEqual([]);
