@@ -204,7 +204,11 @@ export class TestNetwork {
     );
   }
 
-  /** Node `index` can no longer reach etcd: its packets there are dropped (calls hang, then time out). */
+  /**
+   * Node `index` and etcd no longer hear each other: packets both ways are dropped (calls hang,
+   * then time out). Both ways: with only its own packets dropped, etcd's watch events would
+   * still arrive on the open connection and tell the node what happened.
+   */
   cutFromEtcd(index: number, etcdPort: number): void {
     this.nft(
       index,
@@ -212,6 +216,10 @@ export class TestNetwork {
   chain output {
     type filter hook output priority 0; policy accept;
     ip daddr ${this.etcdHost} tcp dport ${etcdPort} drop
+  }
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip saddr ${this.etcdHost} tcp sport ${etcdPort} drop
   }
 }
 `,

@@ -17,7 +17,7 @@
  * 1. Refusing for 3.5 × ttl: the leader key keeps its holder, the leader stays writable on the
  *    same timeline, no replica is promoted, and at no sampled instant are two nodes writable.
  *    Without the rule, every replica streams again from the same leader.
- * 2. Refusing and cut from etcd (its packets to etcd dropped): it stops being writable on its
+ * 2. Refusing and cut from etcd (packets both ways dropped): it stops being writable on its
  *    own deadline, before etcd expires its lease, so it is read-only before another node is
  *    promoted; then the cluster heals on the new timeline.
  *
