@@ -21,6 +21,8 @@ demo   etcd-server           /usr/bin/etcd
 test   etcd-client           /usr/bin/etcdctl
 test   patroni               /usr/bin/patronictl
 test   openssl               /usr/bin/openssl
+test   iproute2              /usr/sbin/ip
+test   nftables              /usr/sbin/nft
 bench  wrk                   /usr/bin/wrk
 bench  procps                /usr/bin/ps /usr/bin/pgrep /usr/bin/uptime
 bench  git                   /usr/bin/git

@@ -27,6 +27,24 @@ export interface LocalClusterOptions {
   log?: (msg: string) => void;
   /** Write a decision journal per node next to its log. */
   journal?: boolean;
+  /** Where etcd and the agents live on the network; loopback when absent. */
+  network?: LocalNetwork;
+}
+
+/**
+ * A network other than loopback, e.g. one network namespace per node that a test creates to
+ * make one node refuse connections while it stays alive.
+ */
+export interface LocalNetwork {
+  /** The address etcd listens on. */
+  etcdHost: string;
+  /** The address node `index` listens on and is reached at (REST and PostgreSQL). */
+  nodeHost: (index: number) => string;
+  /** The CIDR that nodes and clients connect from, for pg_hba. */
+  clients: string;
+  /** Argument vectors that etcd's and node `index`'s command lines are appended to (`ip netns exec NS`); they must exec in place. */
+  etcdPrefix?: string[];
+  nodePrefix?: (index: number) => string[];
 }
 
 export interface StatusDoc {
@@ -44,6 +62,8 @@ export interface StatusDoc {
 export interface ClusterNode {
   name: string;
   index: number;
+  /** The address REST and PostgreSQL listen on. */
+  host: string;
   apiPort: number;
   apiUrl: string;
   pgPort: number;
@@ -107,11 +127,13 @@ export class LocalCluster {
       const name = `node${i + 1}`;
       const apiPort = await pickPort(pref ? 8008 + i : null);
       const pgPort = await pickPort(pref ? 5432 + i : null);
+      const host = this.opts.network?.nodeHost(i) ?? '127.0.0.1';
       const node: ClusterNode = {
         name,
         index: i,
+        host,
         apiPort,
-        apiUrl: `http://127.0.0.1:${apiPort}`,
+        apiUrl: `http://${host}:${apiPort}`,
         pgPort,
         dataDir: join(dir, name, 'data'),
         configFile: join(dir, `${name}.yml`),
@@ -132,6 +154,9 @@ export class LocalCluster {
       dataDir: join(resolve(this.opts.dir), 'etcd'),
       clientPort: this.etcdPorts.client,
       peerPort: this.etcdPorts.peer,
+      ...(this.opts.network
+        ? { host: this.opts.network.etcdHost, prefix: this.opts.network.etcdPrefix ?? [] }
+        : {}),
     });
     this.etcdEndpoint = this.etcd.endpoint;
   }
@@ -145,13 +170,14 @@ export class LocalCluster {
   /** A Patroni-style YAML document, exactly what a user would write. */
   configFor(node: ClusterNode): Record<string, unknown> {
     const tags = this.opts.tags?.(node.index) ?? {};
+    const clients = this.opts.network?.clients ?? '127.0.0.1/32';
     return {
       scope: this.opts.scope ?? 'demo',
       namespace: '/service/',
       name: node.name,
       restapi: {
-        listen: `127.0.0.1:${node.apiPort}`,
-        connect_address: `127.0.0.1:${node.apiPort}`,
+        listen: `${node.host}:${node.apiPort}`,
+        connect_address: `${node.host}:${node.apiPort}`,
         authentication: REST_AUTH,
       },
       etcd3: { hosts: this.etcdEndpoint.replace(/^https?:\/\//, '') },
@@ -165,11 +191,11 @@ export class LocalCluster {
           ...this.opts.dcs,
         },
         initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
-        pg_hba: ['host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+        pg_hba: [`host replication replicator ${clients} md5`, `host all all ${clients} md5`],
       },
       postgresql: {
-        listen: `127.0.0.1:${node.pgPort}`,
-        connect_address: `127.0.0.1:${node.pgPort}`,
+        listen: `${node.host}:${node.pgPort}`,
+        connect_address: `${node.host}:${node.pgPort}`,
         data_dir: node.dataDir,
         bin_dir: PG_BIN,
         pgpass: join(dirname(node.dataDir), 'pgpass'),
@@ -198,8 +224,11 @@ export class LocalCluster {
     const fd = openSync(node.logFile, 'a');
     const args = [process.execPath, BIN, 'node', node.configFile];
     if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
-    const [cmd, ...rest] = asUser(this.user, args);
-    // spawns: setpriv env node
+    const [cmd, ...rest] = [
+      ...(this.opts.network?.nodePrefix?.(node.index) ?? []),
+      ...asUser(this.user, args),
+    ];
+    // spawns: setpriv env node (after a network prefix, whose program its caller names)
     const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     child.on('error', (err) => this.log(`${name}: ${err.message}`));
@@ -356,7 +385,7 @@ export class LocalCluster {
 
   /** libpq multi-host string that always lands on the writable node. */
   connectionString(): string {
-    const hosts = this.nodes.map(() => '127.0.0.1').join(',');
+    const hosts = this.nodes.map((n) => n.host).join(',');
     const ports = this.nodes.map((n) => n.pgPort).join(',');
     return `host=${hosts} port=${ports} user=${SUPERUSER.username} password=${SUPERUSER.password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
   }

@@ -23,6 +23,13 @@ export interface StartEtcdOptions {
   peerPort?: number;
   binary?: string;
   startTimeoutMs?: number;
+  /** The address etcd listens on and advertises (default 127.0.0.1). */
+  host?: string;
+  /**
+   * Argument vector that etcd's command line is appended to, e.g. `ip netns exec NS` to run it
+   * in a network namespace. It must exec in place, so that the pid stays etcd's own.
+   */
+  prefix?: string[];
 }
 
 /** Binding port 0 and closing again leaves a port that is free for now. */
@@ -71,32 +78,33 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
   const dataDir = opts.dataDir ?? join(await mkdtemp(join(tmpdir(), 'pgwarden-etcd-')), 'data');
   const clientPort = opts.clientPort ?? (await freePort());
   const peerPort = opts.peerPort ?? (await freePort());
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child = spawn(
+  const host = opts.host ?? '127.0.0.1';
+  const endpoint = `http://${host}:${clientPort}`;
+  const peer = `http://${host}:${peerPort}`;
+  const argv = [
+    ...(opts.prefix ?? []),
     opts.binary ?? '/usr/bin/etcd',
-    [
-      '--name',
-      'pgwarden-test',
-      '--data-dir',
-      dataDir,
-      '--listen-client-urls',
-      endpoint,
-      '--advertise-client-urls',
-      endpoint,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `pgwarden-test=${peer}`,
-      '--initial-cluster-state',
-      'new',
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    '--name',
+    'pgwarden-test',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    endpoint,
+    '--advertise-client-urls',
+    endpoint,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `pgwarden-test=${peer}`,
+    '--initial-cluster-state',
+    'new',
+    '--log-level',
+    'error',
+  ];
+  // spawns: - (etcd, found by its path above; a prefix's program is named where its caller builds it)
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

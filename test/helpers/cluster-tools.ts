@@ -19,7 +19,7 @@ export async function sql<T extends pg.QueryResultRow = Record<string, unknown>>
   connectTimeoutMs = 3000,
 ): Promise<T[]> {
   const client = new pg.Client({
-    host: '127.0.0.1',
+    host: node.host,
     port: node.pgPort,
     user: SUPERUSER.username,
     password: SUPERUSER.password,
