@@ -8,7 +8,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
-import { type Clock, systemClock } from './actors/clock.ts';
+import { type Clock, monotonicNow, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
@@ -164,13 +164,14 @@ export class Agent {
       inspect: inspectorFor(opts),
     });
     const inspect = inspectorFor(opts);
-    this.restartScheduler = createActor(restartSchedulerMachine, {
+    const readClock = { actors: { readClock: fromPromise<number>(async () => this.clock.now()) } };
+    this.restartScheduler = createActor(restartSchedulerMachine.provide(readClock), {
       clock: this.clock,
       inspect,
     });
     this.restartScheduler.on('due', (e) => this.onRestartDue(e.payload));
     this.restartScheduler.start();
-    this.switchoverScheduler = createActor(switchoverSchedulerMachine, {
+    this.switchoverScheduler = createActor(switchoverSchedulerMachine.provide(readClock), {
       clock: this.clock,
       inspect,
     });
@@ -272,9 +273,12 @@ export class Agent {
         }),
         updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
           async ({ input }) => {
-            const started = this.clock.now();
+            // A duration: measured on the clock that never steps (an NTP step back in the middle
+            // would otherwise make the lease look younger than it is, and trusted too long).
+            const started = monotonicNow(this.clock);
             const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
-            return { ok, elapsedMs: this.clock.now() - started, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+            const elapsedMs = monotonicNow(this.clock) - started;
+            return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
           },
         ),
         deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>

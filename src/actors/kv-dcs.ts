@@ -22,7 +22,7 @@ import {
   type TxnOp,
   type WatchEvent,
 } from '../transport/etcd-keys.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, monotonicNow, systemClock } from './clock.ts';
 import { clusterPrefix, type Dcs, DcsError } from './dcs.ts';
 
 export interface KvDcsOptions {
@@ -135,7 +135,7 @@ export class KvDcs implements Dcs {
   }
 
   leaseAgeMs(): number {
-    return this.lastRefresh === null ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastRefresh;
+    return this.lastRefresh === null ? Number.POSITIVE_INFINITY : monotonicNow(this.clock) - this.lastRefresh;
   }
 
   /** Dynamic retry_timeout: the budget of every call from now on. */
@@ -185,7 +185,7 @@ export class KvDcs implements Dcs {
 
   /** Operations made of several kv calls share one budget, as in Patroni. */
   private deadline(): number {
-    return this.clock.now() + this.retryTimeoutMs;
+    return monotonicNow(this.clock) + this.retryTimeoutMs;
   }
 
   /**
@@ -199,13 +199,13 @@ export class KvDcs implements Dcs {
   ): Promise<T> {
     if (this.closed) throw new DcsError(`${what}: client closed`);
     for (;;) {
-      const remaining = deadline - this.clock.now();
+      const remaining = deadline - monotonicNow(this.clock);
       try {
         if (remaining <= 0) throw new DcsError(`${what}: retry timeout exceeded`);
         return await this.withTimeout(fn({ timeoutMs: remaining }), remaining, what);
       } catch (err) {
         if (err instanceof LeaseNotFoundError || err instanceof DcsError) throw err;
-        const left = deadline - this.clock.now();
+        const left = deadline - monotonicNow(this.clock);
         if (err instanceof KvTransientError && left > RETRY_PAUSE_MS && !this.closed) {
           await this.sleep(RETRY_PAUSE_MS);
           continue;
@@ -273,7 +273,7 @@ export class KvDcs implements Dcs {
 
   private async grant(deadline?: number): Promise<string> {
     const ttl = this.ttl;
-    const sent = this.clock.now();
+    const sent = monotonicNow(this.clock);
     const id = await this.call('lease grant', (o) => this.kv.leaseGrant(ttl, o), deadline);
     this.lease = id;
     this.leaseTtl = ttl;
@@ -301,7 +301,7 @@ export class KvDcs implements Dcs {
   private async keepalive(deadline: number): Promise<boolean> {
     const id = this.lease;
     if (!id) return false;
-    const sent = this.clock.now();
+    const sent = monotonicNow(this.clock);
     const left = await this.call('lease keepalive', (o) => this.kv.leaseKeepAlive(id, o), deadline);
     if (left > 0) {
       if (this.lease === id) this.lastRefresh = sent;

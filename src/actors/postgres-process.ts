@@ -12,7 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../cluster/lsn.ts';
 import type { NodeConfig } from '../config/types.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, monotonicNow, systemClock } from './clock.ts';
 import {
   initdbArgs,
   logFileFor,
@@ -228,9 +228,9 @@ export class PostgresProcess implements Postgres {
       await this.files.mkdir(socketDir, 0o700);
     }
     await this.configure(role === 'replica', upstream);
-    const started = this.clock.now();
+    const started = monotonicNow(this.clock);
     await this.pgCtlStart(timeoutSeconds);
-    const left = Math.max(1_000, timeoutSeconds * 1000 - (this.clock.now() - started));
+    const left = Math.max(1_000, timeoutSeconds * 1000 - (monotonicNow(this.clock) - started));
     await this.waitFor('accepting connections', left, async () => {
       await this.getPool().query('SELECT 1');
       return true;
@@ -264,9 +264,9 @@ export class PostgresProcess implements Postgres {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
       }
-      const deadline = this.clock.now() + timeoutSeconds * 1000;
+      const deadline = monotonicNow(this.clock) + timeoutSeconds * 1000;
       while ((await this.postmasterPid()) === pid) {
-        if (this.clock.now() > deadline) {
+        if (monotonicNow(this.clock) > deadline) {
           throw new Error(
             `pg_ctl stop -m ${mode}: postmaster ${pid} still running after ${timeoutSeconds} s`,
           );
@@ -464,7 +464,7 @@ export class PostgresProcess implements Postgres {
     probe: () => Promise<boolean>,
     everyMs = POLL_MS,
   ): Promise<void> {
-    const deadline = this.clock.now() + timeoutMs;
+    const deadline = monotonicNow(this.clock) + timeoutMs;
     let last: unknown = null;
     for (;;) {
       try {
@@ -472,7 +472,7 @@ export class PostgresProcess implements Postgres {
       } catch (err) {
         last = err;
       }
-      if (this.clock.now() >= deadline) {
+      if (monotonicNow(this.clock) >= deadline) {
         const why = last instanceof Error ? `: ${last.message}` : '';
         throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
       }

@@ -1,17 +1,20 @@
 /**
- * One action waiting for its time: a scheduled restart, or a scheduled switchover. Time comes
- * only from the actor clock (`after`), the wall-clock "now" only inside the SCHEDULE event, so
- * the same machine runs in production, in the simulator and in tests.
+ * One action waiting for its time: a scheduled restart, or a scheduled switchover. Waits come
+ * from the actor clock (`after`, which never steps); whether the time has come is judged by the
+ * wall clock, read in SCHEDULE and again by the `readClock` actor when a wait ends, so the same
+ * machine runs in production, in the simulator and in tests.
  *
- *   idle ──SCHEDULE──► waiting ──(at − now elapsed)──► idle, emits `due`
- *     ▲                   │  ▲
- *     └──────CANCEL───────┘  └─ (24.8 days elapsed, more to wait): waiting again
+ *   idle ──SCHEDULE──► pending.waiting ──(at − now elapsed)──► pending.checkingClock
+ *     ▲                   ▲                                          │
+ *     │                   └────── wall clock not there yet ──────────┤
+ *     └──CANCEL──(pending)          wall clock at or past `at` ──────┴──► idle, emits `due`
  *
- * A second SCHEDULE while waiting emits `conflict`. No timer is longer than Node's limit (see
- * timers.ts): a wait of months is a chain of waits of at most LONGEST_TIMER_MS, each moving the
- * machine's reading of "now" on by exactly the time it waited.
+ * The wall clock may have stepped while it waited (NTP, a VM resumed): stepped back, the time has
+ * not come yet and it waits again; stepped forward, it is due at the end of the wait it was in.
+ * A second SCHEDULE while pending emits `conflict`. No timer is longer than Node's limit (see
+ * timers.ts): a wait of months is a chain of waits of at most LONGEST_TIMER_MS.
  */
-import { assign, emit, setup } from 'xstate';
+import { assign, emit, fromPromise, setup } from 'xstate';
 import { LONGEST_TIMER_MS } from './timers.ts';
 
 export interface Scheduled<P> {
@@ -43,11 +46,42 @@ export function scheduledActionMachine<P>() {
       events: {} as ScheduledActionEvent<P>,
       emitted: {} as ScheduledActionEmitted<P>,
     },
+    actors: {
+      /** The wall clock, epoch ms (provided by whoever runs the machine: its only I/O). */
+      readClock: fromPromise<number>(async () => {
+        throw new Error('readClock not provided');
+      }),
+    },
     delays: {
       untilDueOrLongestTimer: ({ context }) => Math.min(LONGEST_TIMER_MS, remainingMs(context.pending)),
     },
+    actions: {
+      /** The wait ended: the machine's reading of now moves on by what it waited, or to the clock's. */
+      waited: assign({
+        pending: ({ context }) => ({
+          ...context.pending!,
+          nowMs: context.pending!.nowMs + Math.min(LONGEST_TIMER_MS, remainingMs(context.pending)),
+        }),
+      }),
+      readNow: assign({
+        pending: ({ context, event }) => ({
+          ...context.pending!,
+          nowMs: (event as unknown as { output: number }).output,
+        }),
+      }),
+      emitDue: emit(({ context }) => ({
+        type: 'due' as const,
+        id: context.pending!.id,
+        atMs: context.pending!.atMs,
+        payload: context.pending!.payload,
+        lateMs: Math.max(0, context.pending!.nowMs - context.pending!.atMs),
+      })),
+      forget: assign({ pending: null }),
+    },
     guards: {
-      dueNow: ({ context }) => remainingMs(context.pending) <= LONGEST_TIMER_MS,
+      dueNow: ({ context }) => remainingMs(context.pending) <= 0,
+      dueByClock: ({ context, event }) =>
+        (event as unknown as { output: number }).output >= context.pending!.atMs,
       sameAsPending: ({ context, event }) => event.type === 'SCHEDULE' && event.id === context.pending?.id,
       cancelsPending: ({ context, event }) =>
         event.type === 'CANCEL' && (event.id === undefined || event.id === context.pending?.id),
@@ -62,7 +96,7 @@ export function scheduledActionMachine<P>() {
         tags: ['resting'],
         on: {
           SCHEDULE: {
-            target: 'waiting',
+            target: 'pending',
             actions: assign({
               pending: ({ event }) => ({
                 id: event.id,
@@ -75,39 +109,8 @@ export function scheduledActionMachine<P>() {
           CANCEL: { actions: emit({ type: 'nothing-to-cancel' }) },
         },
       },
-      waiting: {
-        description: 'Armed: fires when its time comes unless cancelled first.',
-        // As long as the operator asked for: not bounded like the other timers.
-        tags: ['resting'],
-        after: {
-          untilDueOrLongestTimer: [
-            {
-              guard: 'dueNow',
-              target: 'idle',
-              actions: [
-                emit(({ context }) => ({
-                  type: 'due' as const,
-                  id: context.pending!.id,
-                  atMs: context.pending!.atMs,
-                  payload: context.pending!.payload,
-                  lateMs: Math.max(0, context.pending!.nowMs - context.pending!.atMs),
-                })),
-                assign({ pending: null }),
-              ],
-            },
-            {
-              // Waited the longest timer Node arms, and more is left: wait again from here.
-              target: 'waiting',
-              reenter: true,
-              actions: assign({
-                pending: ({ context }) => ({
-                  ...context.pending!,
-                  nowMs: context.pending!.nowMs + LONGEST_TIMER_MS,
-                }),
-              }),
-            },
-          ],
-        },
+      pending: {
+        initial: 'waiting',
         on: {
           SCHEDULE: [
             { guard: 'sameAsPending' },
@@ -121,10 +124,37 @@ export function scheduledActionMachine<P>() {
               target: 'idle',
               actions: [
                 emit(({ context }) => ({ type: 'cancelled' as const, id: context.pending!.id })),
-                assign({ pending: null }),
+                'forget',
               ],
             },
           ],
+        },
+        states: {
+          waiting: {
+            description: 'Armed: fires when its time comes unless cancelled first.',
+            // As long as the operator asked for: not bounded like the other timers.
+            tags: ['resting'],
+            after: { untilDueOrLongestTimer: { target: 'checkingClock', actions: 'waited' } },
+          },
+          checkingClock: {
+            description: 'A wait ended: is it time by the wall clock (which may have stepped meanwhile)?',
+            invoke: {
+              src: 'readClock',
+              onDone: [
+                {
+                  guard: 'dueByClock',
+                  target: '#scheduledAction.idle',
+                  actions: ['readNow', 'emitDue', 'forget'],
+                },
+                { target: 'waiting', actions: 'readNow' },
+              ],
+              // A clock that cannot be read: the time waited decides, as before the wait ended.
+              onError: [
+                { guard: 'dueNow', target: '#scheduledAction.idle', actions: ['emitDue', 'forget'] },
+                { target: 'waiting' },
+              ],
+            },
+          },
         },
       },
     },

@@ -4,7 +4,7 @@
  * one: a node killed, frozen, cut off or partitioned, PostgreSQL crashed, etcd down or slow, an
  * operation made slow or failing, a shutdown, a switchover or failover (when sent, and when a
  * scheduled one comes due). Configuration changes, reloads, restarts of PostgreSQL, pause and
- * resume, reinitialize, clock drift and requests scheduled for later never are.
+ * resume, reinitialize, clock drift, wall-clock steps and requests scheduled for later never are.
  *
  * A fault counts while it lasts (a node stays dead until restarted) and for a horizon after it
  * ends, long enough for every consequence it can have: a lease to run out (ttl), a slow operation

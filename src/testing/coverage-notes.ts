@@ -16,6 +16,9 @@ const BOOTSTRAP_PG_ERROR =
 const TIMER_BEHIND_ANSWER =
   'The fallback timer of a state that waits for the election to confirm a release: the election answers within milliseconds (its deleteLeader is bounded by retry_timeout < loop_wait), so the timer only matters if the election actor itself is gone.';
 
+const READ_CLOCK =
+  'The agent’s readClock reads its clock and cannot fail; the fallback (trust the time waited) is for a machine run without one: test/unit/scheduled-action.test.ts takes both branches.';
+
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
     'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
@@ -62,8 +65,10 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
   'scheduledAction.idle --CANCEL--> (no target)':
     'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
-  'scheduledAction.waiting --SCHEDULE#1--> (no target)':
+  'node.active.running.rewinding --done(rewind)#1--> node.active.running.recloning':
+    'pg_rewind finds a rewind impossible when target and source share no timeline, or when the target is ahead on the source’s own timeline: since check_timeline keeps a second timeline of an existing number from being made, the schedules no longer produce either; test/unit/node.test.ts answers the rewind actor with false.',
+  'scheduledAction.pending --SCHEDULE#1--> (no target)':
     'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
-  'scheduledAction.waiting --after(untilDueOrLongestTimer)#1--> scheduledAction.waiting (reenter)':
-    'A wait past Node’s longest timer (24.8 days) takes its next step only after 24.8 virtual days; runs last minutes (schedules far ahead do stay scheduled through them, checked by nothing-scheduled-early). test/unit/scheduled-action.test.ts takes this transition three times.',
+  'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,
+  'scheduledAction.pending.checkingClock --error(readClock)#1--> scheduledAction.pending.waiting': READ_CLOCK,
 };

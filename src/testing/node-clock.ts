@@ -22,9 +22,25 @@ export class NodeClock implements Clock {
 
   constructor(private readonly base: Clock) {}
 
+  /** Sum of every wall-clock step so far: now() − monotonic(). */
+  private stepped = 0;
+
   now(): number {
+    return this.monotonic() + this.stepped;
+  }
+
+  /** This agent's steady clock: drifts with the rate, never steps. */
+  monotonic(): number {
     if (this.rate === 1 && this.anchorBase === this.anchorLocal) return this.base.now();
     return this.anchorLocal + (this.base.now() - this.anchorBase) * this.rate;
+  }
+
+  /**
+   * A wall-clock step (an NTP correction, a VM resumed from a snapshot): now() jumps by `ms`,
+   * forward or back; the monotonic clock and the timers do not move.
+   */
+  step(ms: number): void {
+    this.stepped += ms;
   }
 
   /**
@@ -33,7 +49,7 @@ export class NodeClock implements Clock {
    * no jump at the change.
    */
   setDriftPpm(ppm: number): void {
-    const local = this.now();
+    const local = this.monotonic();
     this.anchorBase = this.base.now();
     this.anchorLocal = local;
     this.rate = 1 + ppm / 1_000_000;

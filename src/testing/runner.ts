@@ -77,7 +77,9 @@ export interface RunStats {
 export interface RunResult {
   ok: boolean;
   seed: number;
-  options: Required<Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline'>> & {
+  options: Required<
+    Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline'>
+  > & {
     /** The schedule's text form when it was given rather than generated from the seed. */
     schedule: string | null;
   };
@@ -211,6 +213,11 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
     case 'drift':
       c.node(a.node).clock.setDriftPpm(a.ppm);
       break;
+    case 'clock-step': {
+      const clock = c.node(a.node).clock;
+      c.clock.setTimeout(() => clock.step(a.ms), a.afterMs);
+      break;
+    }
     case 'shutdown':
       void c
         .node(a.node)

@@ -231,6 +231,45 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'an agent shut down in maintenance mode leaves its primary running and the lock held',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const paused = await c.rest('node1', 'PATCH', '/config', { pause: true });
+        check(paused.status === 200, `pause answered ${paused.status} ${paused.body}`, c);
+        await c.advance(2000);
+        const leader = c.node(c.leader()!);
+        await c.waitFor(leader.shutdown(), 30_000);
+        await c.advance(5000);
+        check(leader.postgres.running(), 'the primary was stopped with its agent while paused', c);
+        check(c.leader() === leader.name, `the lock went to ${c.leader()} while paused`, c);
+        leader.start();
+        await c.advance(5000);
+        const resumed = await c.rest('node1', 'PATCH', '/config', { pause: false });
+        check(resumed.status === 200, `resume answered ${resumed.status} ${resumed.body}`, c);
+        await c.until(healthy(c, 2), 120_000);
+        check(c.leader() === leader.name, `leadership moved to ${c.leader()}`, c);
+      }),
+  },
+  {
+    name: "a scheduled restart waits for its time by the node's wall clock, which stepped back meanwhile",
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
+        const at = new Date(replica.clock.now() + 30_000).toISOString();
+        const scheduled = await c.rest(replica.name, 'POST', '/restart', { schedule: at });
+        check(scheduled.status === 202, `scheduling answered ${scheduled.status} ${scheduled.body}`, c);
+        await c.advance(10_000);
+        replica.clock.step(-60_000);
+        const due = () => c.scheduledDue.some((d) => d.node === replica.name);
+        await c.advance(25_000);
+        check(!due(), 'the restart came due by the timer, 60 s early by the wall clock', c);
+        await c.until(due, 70_000);
+        const d = c.scheduledDue.find((x) => x.node === replica.name)!;
+        check(d.localNow >= d.atMs, `due at ${d.localNow}, before ${d.atMs}`, c);
+        await c.until(healthy(c, 2), 60_000);
+      }),
+  },
+  {
     name: 'POST /reload on a synchronous leader keeps PostgreSQL waiting for its synchronous standby',
     run: (inspect) =>
       onHealthyCluster(

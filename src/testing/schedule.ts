@@ -37,6 +37,11 @@ export type ScheduleAction =
   | { step: number; kind: 'fail'; node: string; op: FailingOperation }
   /** Clock rate of one agent in parts per million (+ runs fast, − slow; 0 = exact). */
   | { step: number; kind: 'drift'; node: string; ppm: number }
+  /**
+   * The agent's wall clock jumps by `ms` (an NTP step, a VM resumed): + forward, − back, `afterMs`
+   * into the step (a step lands anywhere, in the middle of a lease refresh too).
+   */
+  | { step: number; kind: 'clock-step'; node: string; ms: number; afterMs: number }
   /** Operator requests, sent to the REST API of `via` (leader read from the DCS when sent). */
   | { step: number; kind: 'switchover'; via: string; candidate: string | null; inS: number | null }
   | { step: number; kind: 'failover'; via: string; candidate: string }
@@ -92,6 +97,11 @@ const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
   drift: [
     ['node', 'node'],
     ['ppm', 'int'],
+  ],
+  'clock-step': [
+    ['node', 'node'],
+    ['ms', 'int'],
+    ['afterMs', 'int'],
   ],
   switchover: [
     ['via', 'node'],
@@ -259,6 +269,8 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
   // Node's 24.8-day timer limit too), which must stay scheduled for the whole run.
   const scheduledIn = () => (random() < 0.7 ? int(5, 60) : int(1, 365) * 86_400);
   const farAhead = () => int(1, 365) * 86_400;
+  // NTP steps and VM resumes: a second to a few minutes, either way.
+  const clockStep = () => (random() < 0.5 ? -1 : 1) * int(1, 180) * 1000;
   // Lease timing as Patroni accepts it: loop_wait + 2 × retry_timeout ≤ ttl.
   const patchConfig = (step: number, via: string): ScheduleAction => {
     const ttl = int(10, 60);
@@ -300,6 +312,10 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
         0.5,
         () => ({ step, kind: 'drift', node: pick(names), ppm: int(-MAX_DRIFT_PPM, MAX_DRIFT_PPM) }),
       ]);
+      choices.push([
+        0.5,
+        () => ({ step, kind: 'clock-step', node: pick(names), ms: clockStep(), afterMs: int(0, 4999) }),
+      ]);
     } else if (running.length > 0) {
       choices.push([0.7, () => patchConfig(step, pick(running))]);
       choices.push([2, () => ({ step, kind: 'kill', node: pick(running) })]);
@@ -316,6 +332,10 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
       choices.push([
         0.5,
         () => ({ step, kind: 'drift', node: pick(names), ppm: int(-MAX_DRIFT_PPM, MAX_DRIFT_PPM) }),
+      ]);
+      choices.push([
+        0.5,
+        () => ({ step, kind: 'clock-step', node: pick(names), ms: clockStep(), afterMs: int(0, 4999) }),
       ]);
       choices.push([1, () => ({ step, kind: 'fail', node: pick(names), op: pick(FAIL_OPERATIONS) })]);
       // Operator requests: what patronictl sends, to a node's REST API.

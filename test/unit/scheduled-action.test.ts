@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import { type ScheduledActionEmitted, scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
 import { LONGEST_TIMER_MS } from '../../src/machines/timers.ts';
 import { NodeClock } from '../../src/testing/node-clock.ts';
@@ -20,7 +20,52 @@ function harness(nodeTimers = false) {
   return { clock, actor, seen };
 }
 
+/** As the agent runs it: the wall clock read when a wait ends, from a clock that can step. */
+function steppingHarness() {
+  const shared = new SimulatedClock();
+  const clock = new NodeClock(shared);
+  const machine = scheduledActionMachine<string>().provide({
+    actors: { readClock: fromPromise<number>(async () => clock.now()) },
+  });
+  const actor = createActor(machine, { clock });
+  const seen: ScheduledActionEmitted<string>[] = [];
+  actor.on('due', (e) => seen.push(e));
+  actor.start();
+  return { shared, clock, actor, seen };
+}
+
 describe('scheduled action machine', () => {
+  it('the wall clock stepped back while it waited: not due until the wall clock says so', async () => {
+    const h = steppingHarness();
+    h.actor.send({
+      type: 'SCHEDULE',
+      id: 'r',
+      atMs: h.clock.now() + 60_000,
+      nowMs: h.clock.now(),
+      payload: 'x',
+    });
+    await advance(h.shared, 30_000, 1000);
+    h.clock.step(-120_000);
+    await advance(h.shared, 60_000, 1000);
+    expect(h.seen).toEqual([]);
+    expect(h.actor.getSnapshot().value).toEqual({ pending: 'waiting' });
+    await advance(h.shared, 89_000, 1000);
+    expect(h.seen).toEqual([]);
+    await advance(h.shared, 2000, 1000);
+    expect(h.seen).toEqual([{ type: 'due', id: 'r', atMs: 60_000, payload: 'x', lateMs: 0 }]);
+  });
+
+  it('the wall clock stepped forward while it waited: due at the end of that wait, and says how late', async () => {
+    const h = steppingHarness();
+    h.actor.send({ type: 'SCHEDULE', id: 'r', atMs: 60_000, nowMs: 0, payload: 'x' });
+    await advance(h.shared, 10_000, 1000);
+    h.clock.step(120_000);
+    await advance(h.shared, 49_000, 1000);
+    expect(h.seen).toEqual([]);
+    await advance(h.shared, 2000, 1000);
+    expect(h.seen).toEqual([{ type: 'due', id: 'r', atMs: 60_000, payload: 'x', lateMs: 120_000 }]);
+  });
+
   it('fires once, when its time comes on the actor clock', async () => {
     const h = harness();
     h.actor.send({
@@ -60,7 +105,7 @@ describe('scheduled action machine', () => {
     h.actor.send({ type: 'CANCEL' });
     h.actor.send({ type: 'SCHEDULE', id: 'a', atMs: 10_000, nowMs: 0, payload: 'x' });
     h.actor.send({ type: 'CANCEL', id: 'other' });
-    expect(h.actor.getSnapshot().value).toBe('waiting');
+    expect(h.actor.getSnapshot().value).toEqual({ pending: 'waiting' });
     h.actor.send({ type: 'CANCEL', id: 'a' });
     await advance(h.clock, 20_000, 1000);
     expect(h.seen).toEqual([{ type: 'nothing-to-cancel' }, { type: 'cancelled', id: 'a' }]);

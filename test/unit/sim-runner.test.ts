@@ -266,6 +266,23 @@ describe('seeded simulation runner', () => {
       why: 'a failover to a candidate on an older timeline',
       schedule: '40:shutdown:node1,43:freeze:node3,50:kill:node2,54:restart:node1,57:failover:node1:node1',
     },
+    {
+      // The leader's wall clock stepped back two minutes in the middle of a lease refresh: the
+      // refresh seemed to take −117 s, and the lease was trusted 145 s — far past etcd's 30.
+      // Durations are measured on the monotonic clock.
+      seed: 1,
+      sync: false,
+      why: 'a lease trusted by the wall clock across a step back',
+      schedule: '2:dcs-latency:3000,7:clock-step:node1:-120000:2500,9:dcs-cut:node1',
+    },
+    {
+      // A restart scheduled 21 s ahead; the node's wall clock stepped back 175 s meanwhile: the
+      // timer (monotonic) ran out while the wall clock was still three minutes short of the time.
+      seed: 214,
+      sync: false,
+      why: 'a scheduled restart run early by the wall clock after a step back',
+      schedule: '19:restart-postgres:node2:21,21:clock-step:node2:-175000:156',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {

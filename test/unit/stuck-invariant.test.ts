@@ -43,7 +43,7 @@ describe('no machine stuck', () => {
     expect(restingStates(electionMachine)).toEqual(['election.follower', 'election.resigned']);
     expect(restingStates(scheduledActionMachine())).toEqual([
       'scheduledAction.idle',
-      'scheduledAction.waiting',
+      'scheduledAction.pending.waiting',
     ]);
     expect(tickInvariants).toContain(noStuckMachine);
   });
