@@ -19,6 +19,10 @@ const TIMER_BEHIND_ANSWER =
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
     'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
+  'node.active.running.stoppingToReclone --error(stopPostgres)--> node.active.running.crashed':
+    'A stop that fails just as a diverged replica (use_pg_rewind off, remove_data_directory_on_diverged_timelines on) stops to be cloned again: an injected stop failure must be pending at that moment; this goes to the same crashed state as the other failed stops (taken).',
+  'node.active.running.rewindFailed --always#0--> node.active.running.releasing':
+    'Defensive: a node whose pg_rewind could not rewind waits with PostgreSQL stopped, and the election never finds a stopped node the healthiest, so it does not take the lock there; should it ever hold it, it gives it up as crashed does (taken).',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
   'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':

@@ -36,6 +36,7 @@ describe('no machine stuck', () => {
     expect(restingStates(nodeMachine)).toEqual([
       'node.active.running.primary',
       'node.active.running.replica',
+      'node.active.running.rewindFailed',
       'node.active.running.stoppedWhilePaused',
       'node.bootstrap.waitingForLeader',
       'node.starting.waitingForDcs',
