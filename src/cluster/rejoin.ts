@@ -1,6 +1,7 @@
 /**
- * What a node may do with a data directory that may have diverged from the leader's (Patroni
- * 3.0's rewind_or_reinitialize). Pure: the node machine's guards call these.
+ * What a node may do with a data directory that may have diverged from the leader's, and when it
+ * may not stay in the cluster at all (Patroni 3.0's rewind_or_reinitialize and its system
+ * identifier check). Pure: the node machine's guards call these.
  *
  * The rule: a data directory is removed only when the operator said so —
  * `remove_data_directory_on_rewind_failure` or `remove_data_directory_on_diverged_timelines` in
@@ -37,4 +38,25 @@ export function divergencePath(s: RejoinSettings): DivergencePath {
  */
 export function mayRemoveAfterFailedRewind(s: RejoinSettings): boolean {
   return s.remove_data_directory_on_rewind_failure || s.remove_data_directory_on_diverged_timelines;
+}
+
+/** Patroni's sysid_valid: a system identifier is at least ten decimal digits. */
+export function validSystemIdentifier(sysid: string | null | undefined): sysid is string {
+  return typeof sysid === 'string' && sysid.length >= 10 && /^\d+$/.test(sysid);
+}
+
+/**
+ * The data directory belongs to another cluster than the one /initialize names: both known, the
+ * cluster's valid, and different. Patroni checks this on every cycle and exits on it.
+ */
+export function systemIdentifierMismatch(
+  local: string | null | undefined,
+  initialize: string | null,
+): boolean {
+  return !!local && validSystemIdentifier(initialize) && local !== initialize;
+}
+
+/** What the node says when it leaves a cluster its data directory does not belong to (Patroni's words). */
+export function systemIdentifierMismatchMessage(name: string, local: string, initialize: string): string {
+  return `system ID mismatch, node ${name} belongs to a different cluster: ${initialize} != ${local}`;
 }

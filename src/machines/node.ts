@@ -22,7 +22,12 @@ import type {
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
 import { leaderFailoverDecision } from '../cluster/failover.ts';
 import { divergedFromHistory } from '../cluster/history.ts';
-import { divergencePath, mayRemoveAfterFailedRewind } from '../cluster/rejoin.ts';
+import {
+  divergencePath,
+  mayRemoveAfterFailedRewind,
+  systemIdentifierMismatch,
+  systemIdentifierMismatchMessage,
+} from '../cluster/rejoin.ts';
 import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
@@ -245,6 +250,13 @@ export const nodeMachine = setup({
     /** The view that arrives names another leader than the one we had (or none). */
     leaderChanges: ({ context, event }) =>
       (event as Extract<NodeEvent, { type: 'CLUSTER' }>).view.leader?.name !== context.view.leader?.name,
+    /** The data directory is not the one /initialize names (checked on every change, not only at start). */
+    foreignCluster: ({ context }) => context.settings.paused !== true && systemIdMismatch(context),
+    /** The same while paused: Patroni only warns, and gives the lock up if it holds it. */
+    foreignClusterWhilePausedLeading: ({ context }) =>
+      context.settings.paused === true && context.isLeader && systemIdMismatch(context),
+    foreignClusterWhilePaused: ({ context }) => context.settings.paused === true && systemIdMismatch(context),
+    sameCluster: ({ context }) => !systemIdMismatch(context),
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
     switchoverRequested: ({ context }) =>
       leaderFailoverDecision(context.view, context.name).kind === 'execute',
@@ -281,6 +293,15 @@ export const nodeMachine = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** The data directory belongs to another cluster: leave it (and the cluster) alone, and exit. */
+    leaveForeignCluster: assign(({ context }) => {
+      const fatal = systemIdentifierMismatchMessage(
+        context.name,
+        localSystemIdentifier(context)!,
+        context.view.initialize!,
+      );
+      return { fatal, message: fatal };
+    }),
     sayDivergedKept: assign({
       message: ({ context }) =>
         `timeline diverged from the leader (${context.following ?? 'none'}): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not set, so the data directory is kept as it is; POST /reinitialize to clone it again`,
@@ -536,6 +557,18 @@ export const nodeMachine = setup({
       states: {
         running: {
           entry: ['forwardFacts'],
+          // Patroni compares the data directory's system identifier with /initialize on every
+          // cycle. A child's own eventless transitions are taken first, but the state they lead to
+          // is left in the same step, before anything it invokes has started.
+          always: [
+            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            {
+              guard: 'foreignClusterWhilePausedLeading',
+              target: 'foreignWhilePaused',
+              actions: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+            },
+            { guard: 'foreignClusterWhilePaused', target: 'foreignWhilePaused' },
+          ],
           on: {
             CLUSTER: { actions: ['storeView', 'forwardView'] },
             PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
@@ -1232,12 +1265,33 @@ export const nodeMachine = setup({
           },
         },
 
+        foreignWhilePaused: {
+          description:
+            "Paused, and the data directory's system identifier differs from /initialize: as Patroni, act on nothing (the lock given up if held) and leave the cluster once resumed, unless the identifiers agree again.",
+          tags: ['resting'],
+          entry: assign({
+            message: ({ context }) =>
+              `system ID has changed while in paused mode; leaving when resumed unless it is reset: ${context.view.initialize} != ${localSystemIdentifier(context)}`,
+          }),
+          always: [
+            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            { guard: 'sameCluster', target: 'running' },
+          ],
+          on: {
+            CLUSTER: { actions: ['storeView', 'forwardView'] },
+            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
+            LEADERSHIP_ACQUIRED: { actions: sendTo('election', { type: 'RELEASE', lastLsn: null }) },
+            LEADERSHIP_LOST: { actions: assign({ isLeader: false }) },
+            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+          },
+        },
+
         stopping: {
           description:
-            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint.',
+            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
           entry: [
-            assign({ pgState: 'stopping' }),
-            { type: 'say', params: { message: 'shutting down' } },
+            assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
             sendTo('election', { type: 'FREEZE' }),
           ],
           // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
@@ -1296,6 +1350,15 @@ export const nodeMachine = setup({
 
 /** pg_rewind is tried again on a kept data directory after this many loop_waits (100 s by default). */
 export const REWIND_RETRY_LOOPS = 10;
+
+/** The system identifier of our data directory: the running server's, else pg_controldata's. */
+function localSystemIdentifier(ctx: Pick<NodeContext, 'pg' | 'dataDir'>): string | null {
+  return ctx.pg?.systemIdentifier ?? ctx.dataDir?.systemIdentifier ?? null;
+}
+
+function systemIdMismatch(ctx: NodeContext): boolean {
+  return systemIdentifierMismatch(localSystemIdentifier(ctx), ctx.view.initialize);
+}
 
 /**
  * A running replica that does not stream and holds WAL past where the leader's history left its

@@ -23,6 +23,10 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A stop that fails just as a diverged replica (use_pg_rewind off, remove_data_directory_on_diverged_timelines on) stops to be cloned again: an injected stop failure must be pending at that moment; this goes to the same crashed state as the other failed stops (taken).',
   'node.active.running.rewindFailed --always#0--> node.active.running.releasing':
     'Defensive: a node whose pg_rewind could not rewind waits with PostgreSQL stopped, and the election never finds a stopped node the healthiest, so it does not take the lock there; should it ever hold it, it gives it up as crashed does (taken).',
+  'node.active.foreignWhilePaused --LEADERSHIP_ACQUIRED--> (no target)':
+    'In maintenance mode only a named switchover candidate races; a node whose data directory stopped matching /initialize while paused would have to be that candidate. The lock goes back at once, as on entry (taken from running).',
+  'node.active.foreignWhilePaused --LEADERSHIP_LOST--> (no target)':
+    'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
   'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
@@ -52,7 +56,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
   'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
-  'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,

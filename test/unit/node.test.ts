@@ -774,6 +774,82 @@ describe('node machine: the data directory goes only when configured or asked', 
   });
 });
 
+describe('node machine: the system identifier, checked on every change', () => {
+  const OTHER = '6999999999999999999';
+
+  it('the leader seeing /initialize name another system: stops postgres, gives the lock up, never touches the data, exits with the reason', async () => {
+    const h = await bootstrappedPrimary();
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'a', members: ['a'], initialize: OTHER }));
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'fast', timeoutSeconds: 60 });
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.snap().status).toBe('done');
+    const fatal = `system ID mismatch, node a belongs to a different cluster: ${OTHER} != ${SYSID}`;
+    expect(h.ctx().fatal).toBe(fatal);
+    expect(h.ctx().message).toBe(fatal);
+  });
+
+  it('a data directory found foreign after a crash is never started: the step that would start it is left first', async () => {
+    const h = await replicaOfB();
+    await h.pgStatus({ ...stoppedPg });
+    h.world.dataDir = { ...standbyDir, systemIdentifier: OTHER };
+    const mark = h.calls.length;
+    await advance(h.clock, 2_000, 100); // crashed → recovering → boot → startingReplica → out
+    expect(h.nodeCalls(mark)).toEqual(['inspectDataDir', 'stopPostgres']);
+    expect(h.trace.slice(-2)).toEqual([
+      JSON.stringify({ active: { stopping: 'stoppingPostgres' } }),
+      JSON.stringify('stopped'),
+    ]);
+    expect(h.ctx().fatal).toBe(
+      `system ID mismatch, node a belongs to a different cluster: ${SYSID} != ${OTHER}`,
+    );
+  });
+
+  it('the system identifier of a running server counts before the one read at start', async () => {
+    const h = await replicaOfB();
+    await h.pgStatus({ ...replicaPg, systemIdentifier: OTHER });
+    await settle();
+    expect(h.snap().value).toBe('stopped');
+    expect(h.ctx().fatal).toBe(
+      `system ID mismatch, node a belongs to a different cluster: ${SYSID} != ${OTHER}`,
+    );
+  });
+
+  it('an /initialize that is not a system identifier (the empty value of a bootstrap in progress) is no mismatch', async () => {
+    const h = await replicaOfB();
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'], initialize: '' }));
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'], initialize: '12345' }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+
+  it('paused: the leader gives the lock up and stops nothing; set back, it carries on; resumed while it differs, it exits', async () => {
+    const h = await bootstrappedPrimary({ settings: { paused: true } });
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'a', members: ['a'], initialize: OTHER }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: 'foreignWhilePaused' });
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.nodeCalls(mark)).toEqual([]);
+    expect(h.ctx().message).toBe(
+      `system ID has changed while in paused mode; leaving when resumed unless it is reset: ${OTHER} != ${SYSID}`,
+    );
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    await h.cluster(view({ leader: null, members: ['a'], initialize: OTHER }));
+    expect(h.snap().value).toEqual({ active: 'foreignWhilePaused' });
+    h.actor.send({ type: 'SETTINGS', settings: { ...settings, paused: false } });
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.ctx().fatal).toMatch(/^system ID mismatch/);
+  });
+});
+
 describe('node machine: shutdown', () => {
   it('STOP on the leader stops PostgreSQL fast and releases the lock with the shutdown checkpoint', async () => {
     const h = await bootstrappedPrimary();
