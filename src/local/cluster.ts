@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
   log?: (msg: string) => void;
   /** Write a decision journal per node next to its log. */
   journal?: boolean;
+  /** Local `postgresql` section overrides (use_pg_rewind, remove_data_directory_on_*, ...). */
+  postgresql?: Record<string, unknown>;
 }
 
 export interface StatusDoc {
@@ -180,6 +182,7 @@ export class LocalCluster {
           unix_socket_directories: dirname(node.dataDir),
         },
         use_pg_rewind: true,
+        ...this.opts.postgresql,
       },
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...tags },
     };
