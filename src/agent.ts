@@ -87,6 +87,8 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
     primary_start_timeout: d.primary_start_timeout,
     pg_ctl_timeout: config.postgresql.pg_ctl_timeout,
     remove_data_directory_on_rewind_failure: config.postgresql.remove_data_directory_on_rewind_failure,
+    remove_data_directory_on_diverged_timelines:
+      config.postgresql.remove_data_directory_on_diverged_timelines,
   };
 }
 

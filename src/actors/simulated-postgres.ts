@@ -404,6 +404,8 @@ export class SimulatedPostgres implements Postgres {
   private fileParams: Record<string, string | number | boolean> = {};
   private epoch = 0;
   private slow: Partial<SimulatedDurations> = {};
+  /** pg_rewind runs still to answer "not possible" (see refuseRewind). */
+  private rewindRefusals = 0;
 
   constructor(
     readonly world: SimulatedWorld,
@@ -420,6 +422,15 @@ export class SimulatedPostgres implements Postgres {
     this.proc = null;
     this.epoch++;
     this.world.settleCommits();
+  }
+
+  /**
+   * The next `times` runs of pg_rewind reach the source and find they cannot rewind (as with
+   * neither wal_log_hints nor data checksums on the target): they answer false, the data
+   * directory untouched.
+   */
+  refuseRewind(times = 1): void {
+    this.rewindRefusals += times;
   }
 
   /** Make operations slower (or faster) on this instance. */
@@ -761,6 +772,10 @@ export class SimulatedPostgres implements Postgres {
     const sd = src.data;
     if (!src.proc?.ready || !sd) throw new Error(`pg_rewind: connection to ${from.host}:${from.port} lost`);
     if (!d || this.proc) throw new Error(`rewind: ${this.name} changed meanwhile`);
+    if (this.rewindRefusals > 0) {
+      this.rewindRefusals--;
+      return false;
+    }
     if (d.sysid !== sd.sysid) return false;
     // The last timeline both histories share.
     let common = -1;

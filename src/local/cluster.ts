@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
   journal?: boolean;
   /** Where etcd and the agents live on the network; loopback when absent. */
   network?: LocalNetwork;
+  /** Local `postgresql` section overrides (use_pg_rewind, remove_data_directory_on_*, ...). */
+  postgresql?: Record<string, unknown>;
 }
 
 /**
@@ -206,6 +208,7 @@ export class LocalCluster {
           unix_socket_directories: dirname(node.dataDir),
         },
         use_pg_rewind: true,
+        ...this.opts.postgresql,
       },
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...tags },
     };

@@ -22,6 +22,12 @@ import type {
 import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
 import { leaderFailoverDecision } from '../cluster/failover.ts';
 import { divergedFromHistory } from '../cluster/history.ts';
+import {
+  divergencePath,
+  mayRemoveAfterFailedRewind,
+  systemIdentifierMismatch,
+  systemIdentifierMismatchMessage,
+} from '../cluster/rejoin.ts';
 import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
@@ -35,6 +41,7 @@ export interface NodeSettings extends ElectionSettings {
   primary_start_timeout: number;
   pg_ctl_timeout: number;
   remove_data_directory_on_rewind_failure: boolean;
+  remove_data_directory_on_diverged_timelines: boolean;
 }
 
 export interface NodeTags {
@@ -201,6 +208,8 @@ export const nodeMachine = setup({
      * latest: that process refreshed it before this one started, and etcd keeps it a ttl.
      */
     lockGoneByNow: ({ context }) => context.settings.ttl * 1000 - leaseMarginMs(context.settings),
+    /** A data directory kept after pg_rewind could not rewind it: try again this much later. */
+    rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
   guards: {
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
@@ -217,24 +226,37 @@ export const nodeMachine = setup({
     pgRunning: ({ context }) => context.pg?.running ?? false,
     pgDown: ({ context }) => context.pg !== null && !context.pg.running,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
+    /** A replica stuck on a timeline that diverged from the leader's (divergedFromLeader), pg_rewind on. */
+    divergedMayRewind: ({ context }) =>
+      divergedFromLeader(context) && divergencePath(context.settings) === 'rewind',
+    /** Diverged, no pg_rewind, and remove_data_directory_on_diverged_timelines: clone it again. */
+    divergedMayReclone: ({ context }) =>
+      divergedFromLeader(context) && divergencePath(context.settings) === 'reclone',
     /**
-     * A running replica that does not stream and holds WAL past where the leader's history left
-     * its timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows fine,
-     * and its timeline and position, sampled a moment apart, may straddle the switch.
+     * The status sample shows a replica that diverged and may be neither rewound nor removed: it
+     * keeps running as it is (as Patroni leaves it), and says so.
      */
-    divergedFromLeader: ({ context }) =>
-      context.view.leader !== null &&
-      context.view.leader.name !== context.name &&
-      !!context.pg?.running &&
-      context.pg.inRecovery &&
-      context.pg.replicationState !== 'streaming' &&
-      divergedFromHistory(context.view.history, context.pg.timeline, walPosition(context.pg) ?? null),
-    /** May have diverged from the leader, and the leader is known well enough to rewind from. */
-    mustRejoin: ({ context }) =>
-      context.wasPrimary &&
-      context.view.leader !== null &&
-      context.view.leader.name !== context.name &&
-      upstreamOf(context) !== null,
+    divergedKeptAsIs: ({ context, event }) =>
+      divergencePath(context.settings) === 'keep' &&
+      divergedFromLeader({ ...context, pg: (event as Extract<NodeEvent, { type: 'PG_STATUS' }>).status }),
+    /**
+     * May have diverged from the leader, the leader is known well enough to rewind from, and
+     * use_pg_rewind is on. Without it the node starts as a replica with its data as it is: only a
+     * divergence seen while it runs (divergedMayReclone) may cost the data directory.
+     */
+    mustRewind: ({ context }) => mustRejoin(context) && divergencePath(context.settings) === 'rewind',
+    /** pg_rewind could not rewind, and the operator configured the data directory to go then. */
+    mayRemoveAfterFailedRewind: ({ context }) => mayRemoveAfterFailedRewind(context.settings),
+    /** The view that arrives names another leader than the one we had (or none). */
+    leaderChanges: ({ context, event }) =>
+      (event as Extract<NodeEvent, { type: 'CLUSTER' }>).view.leader?.name !== context.view.leader?.name,
+    /** The data directory is not the one /initialize names (checked on every change, not only at start). */
+    foreignCluster: ({ context }) => context.settings.paused !== true && systemIdMismatch(context),
+    /** The same while paused: Patroni only warns, and gives the lock up if it holds it. */
+    foreignClusterWhilePausedLeading: ({ context }) =>
+      context.settings.paused === true && context.isLeader && systemIdMismatch(context),
+    foreignClusterWhilePaused: ({ context }) => context.settings.paused === true && systemIdMismatch(context),
+    sameCluster: ({ context }) => !systemIdMismatch(context),
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
     switchoverRequested: ({ context }) =>
       leaderFailoverDecision(context.view, context.name).kind === 'execute',
@@ -275,6 +297,19 @@ export const nodeMachine = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** The data directory belongs to another cluster: leave it (and the cluster) alone, and exit. */
+    leaveForeignCluster: assign(({ context }) => {
+      const fatal = systemIdentifierMismatchMessage(
+        context.name,
+        localSystemIdentifier(context)!,
+        context.view.initialize!,
+      );
+      return { fatal, message: fatal };
+    }),
+    sayDivergedKept: assign({
+      message: ({ context }) =>
+        `timeline diverged from the leader (${context.following ?? 'none'}): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not set, so the data directory is kept as it is; POST /reinitialize to clone it again`,
+    }),
   },
 }).createMachine({
   id: 'node',
@@ -526,6 +561,18 @@ export const nodeMachine = setup({
       states: {
         running: {
           entry: ['forwardFacts'],
+          // Patroni compares the data directory's system identifier with /initialize on every
+          // cycle. A child's own eventless transitions are taken first, but the state they lead to
+          // is left in the same step, before anything it invokes has started.
+          always: [
+            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            {
+              guard: 'foreignClusterWhilePausedLeading',
+              target: 'foreignWhilePaused',
+              actions: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+            },
+            { guard: 'foreignClusterWhilePaused', target: 'foreignWhilePaused' },
+          ],
           on: {
             CLUSTER: { actions: ['storeView', 'forwardView'] },
             PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
@@ -607,7 +654,7 @@ export const nodeMachine = setup({
               always: [
                 { guard: 'pgIsPrimary', target: 'primary' },
                 { guard: 'pgRunning', target: 'replica' },
-                { guard: 'mustRejoin', target: 'rewinding' },
+                { guard: 'mustRewind', target: 'rewinding' },
                 { target: 'startingReplica' },
               ],
             },
@@ -654,8 +701,9 @@ export const nodeMachine = setup({
                 { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
                 { guard: 'isLeader', target: 'promoting' },
                 { guard: 'pgIsPrimary', target: 'demoting' },
-                { guard: 'mustRejoin', target: 'stoppingToRejoin' },
-                { guard: 'divergedFromLeader', target: 'stoppingToRejoin', actions: 'mayHaveDiverged' },
+                { guard: 'mustRewind', target: 'stoppingToRejoin' },
+                { guard: 'divergedMayRewind', target: 'stoppingToRejoin', actions: 'mayHaveDiverged' },
+                { guard: 'divergedMayReclone', target: 'stoppingToReclone' },
                 { guard: 'upstreamChanged', target: 'following' },
               ],
               on: {
@@ -669,6 +717,12 @@ export const nodeMachine = setup({
                     guard: ({ event }) => !event.status.running,
                     target: 'crashed',
                     actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
+                  },
+                  {
+                    guard: 'divergedKeptAsIs',
+                    target: 'replica',
+                    reenter: false,
+                    actions: ['storePg', 'forwardFacts', 'sayDivergedKept'],
                   },
                   { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
                 ],
@@ -693,6 +747,29 @@ export const nodeMachine = setup({
                   target: 'crashed',
                   actions: assign({
                     message: ({ event }) => `could not stop to rejoin: ${errorText(event.error)}`,
+                  }),
+                },
+              },
+            },
+
+            stoppingToReclone: {
+              description:
+                'A replica whose timeline diverged from the leader, with use_pg_rewind off and remove_data_directory_on_diverged_timelines on: the operator chose a new clone over the data directory.',
+              entry: [
+                assign({ pgState: 'stopping' }),
+                { type: 'say', params: { message: 'reinitializing due to diverged timelines' } },
+              ],
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'immediate' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: { target: 'recloning', actions: assign({ pg: null, wasPrimary: false }) },
+                onError: {
+                  target: 'crashed',
+                  actions: assign({
+                    message: ({ event }) => `could not stop to clone again: ${errorText(event.error)}`,
                   }),
                 },
               },
@@ -1059,19 +1136,11 @@ export const nodeMachine = setup({
             },
 
             rewinding: {
+              description:
+                'pg_rewind from the leader (use_pg_rewind). The data directory goes only if the operator configured it: remove_data_directory_on_rewind_failure or remove_data_directory_on_diverged_timelines.',
               entry: [
                 assign({ pgState: 'stopped', role: 'replica' }),
                 { type: 'say', params: { message: 'running pg_rewind from the leader' } },
-              ],
-              always: [
-                {
-                  guard: ({ context }) => !context.settings.use_pg_rewind,
-                  target: 'recloning',
-                  actions: {
-                    type: 'say',
-                    params: { message: 'use_pg_rewind is off: cloning again from the leader' },
-                  },
-                },
               ],
               invoke: {
                 src: 'rewind',
@@ -1083,32 +1152,54 @@ export const nodeMachine = setup({
                     actions: assign({ wasPrimary: false }),
                   },
                   {
+                    // pg_rewind ran against a reachable leader and could not rewind.
+                    guard: 'mayRemoveAfterFailedRewind',
                     target: 'recloning',
                     actions: {
                       type: 'say',
-                      params: { message: 'pg_rewind is not possible: cloning again from the leader' },
+                      params: {
+                        message:
+                          'pg_rewind is not possible; remove_data_directory_on_rewind_failure is set: removing the data directory and cloning again from the leader',
+                      },
                     },
                   },
+                  { target: 'rewindFailed' },
                 ],
-                // pg_rewind broke off (rather than finding rewind impossible): the data dir is thrown
-                // away only when the operator said so; otherwise it is kept and tried again later.
-                onError: [
-                  {
-                    guard: ({ context }) => context.settings.remove_data_directory_on_rewind_failure,
-                    target: 'recloning',
-                    actions: assign({
-                      message: ({ event }) => `pg_rewind failed: ${errorText(event.error)}`,
-                    }),
-                  },
-                  {
-                    target: 'crashed',
-                    actions: assign({
-                      message: ({ event }) =>
-                        `pg_rewind failed, data directory kept: ${errorText(event.error)}`,
-                    }),
-                  },
-                ],
+                // pg_rewind broke off (the leader unreachable, the run cut short): nothing is known
+                // about the data directory, so it is kept whatever the configuration, and tried again.
+                onError: {
+                  target: 'crashed',
+                  actions: assign({
+                    message: ({ event }) =>
+                      `pg_rewind failed, data directory kept: ${errorText(event.error)}`,
+                  }),
+                },
               },
+            },
+
+            rewindFailed: {
+              description:
+                'pg_rewind could not rewind and nobody configured the data directory to go: it stays as it is, PostgreSQL stopped (its timeline diverged from the leader, so it could not follow). pg_rewind is tried again when another node leads, and every REWIND_RETRY_LOOPS loops; POST /reinitialize clones it again.',
+              tags: ['resting'],
+              entry: [
+                assign({ pgState: 'stopped', role: 'replica' }),
+                assign({
+                  message: ({ context }) =>
+                    `pg_rewind from ${context.view.leader?.name ?? 'the leader'} is not possible; remove_data_directory_on_rewind_failure is not set, so the data directory is kept and postgres stays stopped: POST /reinitialize to clone it again`,
+                }),
+              ],
+              always: [
+                { guard: 'isLeader', target: 'releasing' },
+                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
+              ],
+              on: {
+                CLUSTER: [
+                  { guard: 'leaderChanges', target: 'boot', actions: ['storeView', 'forwardView'] },
+                  { actions: ['storeView', 'forwardView'] },
+                ],
+                REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+              },
+              after: { rewindRetry: 'boot' },
             },
 
             recloning: {
@@ -1118,7 +1209,7 @@ export const nodeMachine = setup({
                 removing: {
                   invoke: {
                     src: 'removeDataDir',
-                    onDone: 'cloning',
+                    onDone: { target: 'cloning', actions: assign({ dataDir: null }) },
                     onError: '#node.active.running.crashed',
                   },
                 },
@@ -1181,12 +1272,33 @@ export const nodeMachine = setup({
           },
         },
 
+        foreignWhilePaused: {
+          description:
+            "Paused, and the data directory's system identifier differs from /initialize: as Patroni, act on nothing (the lock given up if held) and leave the cluster once resumed, unless the identifiers agree again.",
+          tags: ['resting'],
+          entry: assign({
+            message: ({ context }) =>
+              `system ID has changed while in paused mode; leaving when resumed unless it is reset: ${context.view.initialize} != ${localSystemIdentifier(context)}`,
+          }),
+          always: [
+            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            { guard: 'sameCluster', target: 'running' },
+          ],
+          on: {
+            CLUSTER: { actions: ['storeView', 'forwardView'] },
+            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
+            LEADERSHIP_ACQUIRED: { actions: sendTo('election', { type: 'RELEASE', lastLsn: null }) },
+            LEADERSHIP_LOST: { actions: assign({ isLeader: false }) },
+            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+          },
+        },
+
         stopping: {
           description:
-            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint.',
+            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
           entry: [
-            assign({ pgState: 'stopping' }),
-            { type: 'say', params: { message: 'shutting down' } },
+            assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
             sendTo('election', { type: 'FREEZE' }),
           ],
           // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
@@ -1242,6 +1354,44 @@ export const nodeMachine = setup({
     },
   },
 });
+
+/** pg_rewind is tried again on a kept data directory after this many loop_waits (100 s by default). */
+export const REWIND_RETRY_LOOPS = 10;
+
+/** The system identifier of our data directory: the running server's, else pg_controldata's. */
+function localSystemIdentifier(ctx: Pick<NodeContext, 'pg' | 'dataDir'>): string | null {
+  return ctx.pg?.systemIdentifier ?? ctx.dataDir?.systemIdentifier ?? null;
+}
+
+function systemIdMismatch(ctx: NodeContext): boolean {
+  return systemIdentifierMismatch(localSystemIdentifier(ctx), ctx.view.initialize);
+}
+
+/**
+ * A running replica that does not stream and holds WAL past where the leader's history left its
+ * timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows fine, and its
+ * timeline and position, sampled a moment apart, may straddle the switch.
+ */
+function divergedFromLeader(ctx: Pick<NodeContext, 'view' | 'name' | 'pg'>): boolean {
+  return (
+    ctx.view.leader !== null &&
+    ctx.view.leader.name !== ctx.name &&
+    !!ctx.pg?.running &&
+    ctx.pg.inRecovery &&
+    ctx.pg.replicationState !== 'streaming' &&
+    divergedFromHistory(ctx.view.history, ctx.pg.timeline, walPosition(ctx.pg) ?? null)
+  );
+}
+
+/** May have diverged from the leader, and the leader is known well enough to rewind from. */
+function mustRejoin(ctx: NodeContext): boolean {
+  return (
+    ctx.wasPrimary &&
+    ctx.view.leader !== null &&
+    ctx.view.leader.name !== ctx.name &&
+    upstreamOf(ctx) !== null
+  );
+}
 
 /** The member this node should stream from, by name (the same answer `upstreamOf` resolves). */
 function followTarget(ctx: NodeContext): string | null {

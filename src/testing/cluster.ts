@@ -186,6 +186,12 @@ export class SimulatedNode {
     }
     const held = this.api;
     held.inflight++;
+    // What the operator asked of this node; the invariant on data removals reads it.
+    const asked =
+      method === 'POST' && path.split('?')[0] === '/reinitialize'
+        ? { node: this.name, at: this.cluster.clock.now(), status: null as number | null }
+        : null;
+    if (asked) this.cluster.reinitializeRequests.push(asked);
     let res: LightMyRequestResponse;
     try {
       const app = await this.clock.gate(held.lent.app);
@@ -202,6 +208,7 @@ export class SimulatedNode {
       held.inflight--;
       if (held.retired && held.inflight === 0) returnApi(held.lent);
     }
+    if (asked) asked.status = res.statusCode;
     let json: unknown;
     try {
       json = JSON.parse(res.body);
@@ -255,7 +262,7 @@ export class SimulatedNode {
     const agent = new Agent({
       config: this.config,
       dcs,
-      postgres: gatedPostgres(this.postgres, this.clock, this.failures),
+      postgres: gatedPostgres(this.postgres, this.clock, this.failures, () => this.recordRemoval()),
       clock: this.clock,
       serveApi: false,
       pgPollMs: this.cluster.pgPollMs,
@@ -329,6 +336,18 @@ export class SimulatedNode {
     this.postgres.crash();
   }
 
+  /** @internal The agent removes this node's data directory: recorded when it held a cluster. */
+  recordRemoval(): void {
+    const wal = this.postgres.wal();
+    if (!wal || this.postgres.proc) return;
+    this.cluster.dataRemovals.push({
+      node: this.name,
+      at: this.cluster.clock.now(),
+      timeline: wal.timeline,
+      lsn: wal.lsn,
+    });
+  }
+
   /** The agent's next `times` calls of `op` fail (initdb out of disk, pg_ctl start failing, ...). */
   failNext(op: FailingOperation, times = 1): void {
     const method = FAILING_OPERATIONS[op];
@@ -370,7 +389,12 @@ export type FailingOperation = keyof typeof FAILING_OPERATIONS;
  * The agent's view of its SimulatedPostgres: results reach a frozen agent only after thaw, and
  * an operation with an injected failure rejects (without doing anything) instead of running.
  */
-function gatedPostgres(pg: SimulatedPostgres, clock: NodeClock, failures: Map<string, number>): Postgres {
+function gatedPostgres(
+  pg: SimulatedPostgres,
+  clock: NodeClock,
+  failures: Map<string, number>,
+  onRemove: () => void,
+): Postgres {
   return new Proxy(pg, {
     get(target, key) {
       const v = Reflect.get(target, key, target);
@@ -381,6 +405,7 @@ function gatedPostgres(pg: SimulatedPostgres, clock: NodeClock, failures: Map<st
           failures.set(key as string, left - 1);
           return clock.gate(Promise.reject(new Error(`simulated failure of ${String(key)}`)));
         }
+        if (key === 'removeDataDir') onRemove();
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
         return r instanceof Promise ? clock.gate(r) : r;
       };
@@ -395,6 +420,10 @@ export class SimulatedCluster {
   readonly nodes: SimulatedNode[] = [];
   readonly events: ClusterEvent[] = [];
   readonly scheduledDue: ScheduledDue[] = [];
+  /** Every removal by an agent of its data directory while it held a cluster (not by hand). */
+  readonly dataRemovals: Array<{ node: string; at: number; timeline: number; lsn: number }> = [];
+  /** Every POST /reinitialize sent to a node: when, and its answer's status (null: none yet). */
+  readonly reinitializeRequests: Array<{ node: string; at: number; status: number | null }> = [];
   readonly logs: string[] = [];
   readonly pgPollMs: number;
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;

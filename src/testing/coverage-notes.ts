@@ -22,6 +22,14 @@ const READ_CLOCK =
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
     'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
+  'node.active.running.stoppingToReclone --error(stopPostgres)--> node.active.running.crashed':
+    'A stop that fails just as a diverged replica (use_pg_rewind off, remove_data_directory_on_diverged_timelines on) stops to be cloned again: an injected stop failure must be pending at that moment; this goes to the same crashed state as the other failed stops (taken).',
+  'node.active.running.rewindFailed --always#0--> node.active.running.releasing':
+    'Defensive: a node whose pg_rewind could not rewind waits with PostgreSQL stopped, and the election never finds a stopped node the healthiest, so it does not take the lock there; should it ever hold it, it gives it up as crashed does (taken).',
+  'node.active.foreignWhilePaused --LEADERSHIP_ACQUIRED--> (no target)':
+    'In maintenance mode only a named switchover candidate races; a node whose data directory stopped matching /initialize while paused would have to be that candidate. The lock goes back at once, as on entry (taken from running).',
+  'node.active.foreignWhilePaused --LEADERSHIP_LOST--> (no target)':
+    'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
   'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
@@ -51,7 +59,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
   'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
-  'election.standingBack --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
@@ -65,8 +72,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
   'scheduledAction.idle --CANCEL--> (no target)':
     'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
-  'node.active.running.rewinding --done(rewind)#1--> node.active.running.recloning':
-    'pg_rewind finds a rewind impossible when target and source share no timeline, or when the target is ahead on the source’s own timeline: since check_timeline keeps a second timeline of an existing number from being made, the schedules no longer produce either; test/unit/node.test.ts answers the rewind actor with false.',
   'scheduledAction.pending --SCHEDULE#1--> (no target)':
     'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
   'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,

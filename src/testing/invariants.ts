@@ -370,6 +370,44 @@ export const writableOnlyWhileLeading: Invariant = {
   },
 };
 
+const removalsSeen = new WeakMap<SimulatedCluster, { next: number; used: Set<object> }>();
+
+/**
+ * (9) No data directory removed unless configured or asked: an agent removing its data directory
+ * while it holds a cluster (a wipe before a new clone) needs `remove_data_directory_on_rewind_failure` or
+ * `remove_data_directory_on_diverged_timelines` in that node's configuration, or a POST
+ * /reinitialize to that node sent before it and not refused (each request allows one removal).
+ * A failed rewind or `use_pg_rewind: false` once re-cloned the old primary whatever the
+ * configuration said; Patroni keeps the data unless told otherwise.
+ */
+export const noUnaskedDataRemoval: Invariant = {
+  name: 'no-unasked-data-removal',
+  check({ cluster }) {
+    let seen = removalsSeen.get(cluster);
+    if (!seen) {
+      seen = { next: 0, used: new Set() };
+      removalsSeen.set(cluster, seen);
+    }
+    const removals = cluster.dataRemovals;
+    for (; seen.next < removals.length; seen.next++) {
+      const r = removals[seen.next]!;
+      const pg = cluster.node(r.node).config.postgresql;
+      if (pg.remove_data_directory_on_rewind_failure || pg.remove_data_directory_on_diverged_timelines)
+        continue;
+      const asked = cluster.reinitializeRequests.find(
+        (q) =>
+          q.node === r.node && q.at <= r.at && !seen.used.has(q) && (q.status === null || q.status === 200),
+      );
+      if (asked) {
+        seen.used.add(asked);
+        continue;
+      }
+      return `${r.node}'s data directory (timeline ${r.timeline}, lsn ${r.lsn}) was removed at ${(r.at / 1000).toFixed(1)} s with neither remove_data_directory_on_rewind_failure nor remove_data_directory_on_diverged_timelines set and no POST /reinitialize`;
+    }
+    return null;
+  },
+};
+
 /** Checked at every tick of virtual time. */
 export const tickInvariants: Invariant[] = [
   singleWritableLeader,
@@ -377,6 +415,7 @@ export const tickInvariants: Invariant[] = [
   nothingScheduledEarly,
   noUnaskedLeadershipChange,
   writableOnlyWhileLeading,
+  noUnaskedDataRemoval,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

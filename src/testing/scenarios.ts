@@ -7,6 +7,7 @@
  */
 import type { InspectionEvent } from 'xstate';
 import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
+import { noUnaskedDataRemoval } from './invariants.ts';
 
 export interface Scenario {
   name: string;
@@ -30,7 +31,20 @@ async function withCluster(
 ): Promise<void> {
   const c = createSimulatedCluster({ seed: 11, dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 }, ...opts });
   try {
-    await body(c);
+    let failed: unknown = null;
+    try {
+      await body(c);
+    } catch (err) {
+      failed = err;
+    }
+    // Whatever a scenario is about, no data directory went without the configuration or a
+    // request; a wipe is what matters first when the scenario broke too.
+    const removed = noUnaskedDataRemoval.check({ cluster: c, step: 0, synchronousMode: false });
+    if (removed !== null) {
+      const also = failed === null ? '' : ` (and: ${(failed as Error).message?.split('\n')[0]})`;
+      check(false, `${noUnaskedDataRemoval.name}: ${removed}${also}`, c);
+    }
+    if (failed !== null) throw failed;
   } finally {
     await c.stop();
   }
@@ -54,6 +68,41 @@ function onHealthyCluster(
 
 /** A node that does not hold /leader. */
 const aReplica = (c: SimulatedCluster) => c.nodes.find((n) => n.name !== c.leader())!;
+
+const rewindOff: SimulatedClusterOptions = {
+  dcs: {
+    ttl: 30,
+    loop_wait: 10,
+    retry_timeout: 10,
+    postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
+  },
+};
+
+/**
+ * The leader, cut from its replicas, commits what nobody receives and dies; another node takes
+ * over. Answers the old leader, dead, its WAL past the fork point.
+ */
+async function divergedOldPrimary(c: SimulatedCluster): Promise<string> {
+  const old = c.leader()!;
+  for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
+  await c.write(100, 0);
+  await c.node(old).kill();
+  c.healAll();
+  await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 60_000);
+  return old;
+}
+
+/** The node machine's innermost state under active.running (or under active), '' otherwise. */
+function nodeState(c: SimulatedCluster, name: string): string {
+  const v = c.node(name).agent?.actor.getSnapshot().value as unknown;
+  const active = (v as { active?: unknown } | undefined)?.active;
+  if (typeof active === 'string') return active;
+  const running = (active as { running?: unknown } | undefined)?.running;
+  return typeof running === 'string' ? running : '';
+}
+
+const nodeMessage = (c: SimulatedCluster, name: string): string =>
+  c.node(name).agent?.actor.getSnapshot().context.message ?? '';
 
 /** The election machine's state of a node, as text (`racing.acquiring`), '' without an agent. */
 function electionState(c: SimulatedCluster, name: string): string {
@@ -440,30 +489,31 @@ export const scenarios: Scenario[] = [
       }),
   },
   // An old primary whose WAL went past the fork point (a last write reached no replica) rejoins.
+  // Its data directory goes only when the operator configured it (remove_data_directory_on_*) or
+  // asks (POST /reinitialize); every scenario also checks no-unasked-data-removal when it ends.
   ...[
     {
       name: 'pg_rewind breaks off: the data directory is kept, the rewind tried again, and the old primary rejoins',
       opts: {},
-      failRewind: true,
+      rewind: 'breaks off' as const,
       recloned: false,
     },
     {
-      name: 'pg_rewind breaks off with remove_data_directory_on_rewind_failure: the old primary is cloned again',
+      name: 'pg_rewind breaks off with remove_data_directory_on_rewind_failure: the data directory is still kept (nothing is known about it) and the rewind tried again',
       opts: { localPostgresql: { remove_data_directory_on_rewind_failure: true } },
-      failRewind: true,
+      rewind: 'breaks off' as const,
+      recloned: false,
+    },
+    {
+      name: 'pg_rewind finds rewind impossible with remove_data_directory_on_rewind_failure: the old primary is cloned again',
+      opts: { localPostgresql: { remove_data_directory_on_rewind_failure: true } },
+      rewind: 'refused' as const,
       recloned: true,
     },
     {
-      name: 'use_pg_rewind off: the old primary is cloned again instead of rewound',
-      opts: {
-        dcs: {
-          ttl: 30,
-          loop_wait: 10,
-          retry_timeout: 10,
-          postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
-        },
-      },
-      failRewind: false,
+      name: 'use_pg_rewind off with remove_data_directory_on_diverged_timelines: the old primary, seen to have diverged, is cloned again',
+      opts: { ...rewindOff, localPostgresql: { remove_data_directory_on_diverged_timelines: true } },
+      rewind: 'ok' as const,
       recloned: true,
     },
   ].map(
@@ -473,16 +523,9 @@ export const scenarios: Scenario[] = [
         onHealthyCluster(
           inspect,
           async (c) => {
-            const old = c.leader()!;
-            for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
-            await c.write(100, 0);
-            await c.node(old).kill();
-            c.healAll();
-            await c.until(
-              () => c.leader() !== null && c.leader() !== old && c.primaries().length === 1,
-              60_000,
-            );
-            if (v.failRewind) c.node(old).failNext('rewind');
+            const old = await divergedOldPrimary(c);
+            if (v.rewind === 'breaks off') c.node(old).failNext('rewind');
+            if (v.rewind === 'refused') c.node(old).postgres.refuseRewind();
             const restarted = c.now();
             await c.node(old).restart();
             await c.until(healthy(c, 2), 90_000);
@@ -495,6 +538,142 @@ export const scenarios: Scenario[] = [
         ),
     }),
   ),
+  {
+    name: 'pg_rewind finds rewind impossible, nothing configured: the data directory is kept and postgres stays stopped until POST /reinitialize',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = await divergedOldPrimary(c);
+        c.node(old).postgres.refuseRewind();
+        await c.node(old).restart();
+        await c.until(() => nodeState(c, old) === 'rewindFailed', 60_000);
+        await c.advance(30_000);
+        const n = c.node(old);
+        check(nodeState(c, old) === 'rewindFailed', 'the old primary was expected to wait', c);
+        check(n.postgres.wal() !== null && !n.postgres.running(), 'its data kept, postgres stopped', c);
+        check(/data directory is kept/.test(nodeMessage(c, old)), `message: ${nodeMessage(c, old)}`, c);
+        check(c.dataRemovals.length === 0, 'a data directory was removed', c);
+        const res = await c.rest(old, 'POST', '/reinitialize', {});
+        check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
+        await c.until(healthy(c, 2), 90_000);
+        check(c.dataRemovals.length === 1, `${c.dataRemovals.length} removals`, c);
+      }),
+  },
+  {
+    name: 'pg_rewind refused twice, nothing configured: tried again when another node leads, then after REWIND_RETRY_LOOPS loops, and the old primary rejoins',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = await divergedOldPrimary(c);
+        c.node(old).postgres.refuseRewind(2);
+        await c.node(old).restart();
+        await c.until(() => nodeState(c, old) === 'rewindFailed', 60_000);
+        const leader = c.leader()!;
+        const candidate = c.nodes.find((n) => n.name !== leader && n.name !== old)!.name;
+        const res = await c.rest(leader, 'POST', '/switchover', { leader, candidate });
+        check(res.status === 200, `switchover answered ${res.status} ${res.body}`, c);
+        // The new leader is another chance: pg_rewind runs again at once (refused once more).
+        await c.until(() => nodeState(c, old) === 'rewinding', 30_000);
+        await c.until(() => nodeState(c, old) === 'rewindFailed', 30_000);
+        // Then only the retry timer (10 × loop_wait) brings it back, and this time it works.
+        await c.until(healthy(c, 2), 150_000);
+        check(c.dataRemovals.length === 0, 'a data directory was removed', c);
+      }),
+  },
+  {
+    name: 'a forced reinitialize queued behind a pg_rewind that finds rewind impossible is served at once',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = await divergedOldPrimary(c);
+        c.node(old).postgres.refuseRewind();
+        c.node(old).postgres.setDurations({ rewindMs: 5_000 });
+        await c.node(old).restart();
+        await c.until(() => nodeState(c, old) === 'rewinding', 60_000);
+        const res = await c.rest(old, 'POST', '/reinitialize', { force: true });
+        check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
+        await c.until(healthy(c, 2), 90_000);
+        check(c.dataRemovals.length === 1, `${c.dataRemovals.length} removals`, c);
+      }),
+  },
+  {
+    name: 'use_pg_rewind off, nothing configured: the old primary keeps its data and runs as a replica that cannot follow, says so, until POST /reinitialize',
+    run: (inspect) =>
+      onHealthyCluster(
+        inspect,
+        async (c) => {
+          const old = await divergedOldPrimary(c);
+          await c.node(old).restart();
+          await c.until(
+            () => nodeState(c, old) === 'replica' && /timeline diverged/.test(nodeMessage(c, old)),
+            60_000,
+          );
+          await c.advance(30_000);
+          check(
+            !c.streamingReplicas().includes(old),
+            'the diverged old primary was not expected to stream',
+            c,
+          );
+          check(c.node(old).postgres.running(), 'it was expected to run (as Patroni leaves it)', c);
+          check(c.dataRemovals.length === 0, 'a data directory was removed', c);
+          const res = await c.rest(old, 'POST', '/reinitialize', {});
+          check(res.status === 200, `reinitialize answered ${res.status} ${res.body}`, c);
+          await c.until(healthy(c, 2), 90_000);
+        },
+        rewindOff,
+      ),
+  },
+  {
+    name: 'the data directory stops matching /initialize: every agent stops postgres, gives the lock up, touches no data and exits',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const promotions = c.world.promotions.length;
+        c.store.put('/service/sim/initialize', '6999999999999999999');
+        await c.until(() => c.nodes.every((n) => !n.alive()), 60_000);
+        check(c.primaries().length === 0 && c.nodes.every((n) => !n.postgres.running()), 'postgres runs', c);
+        check(c.leader() === null, 'the lock was expected to be given up', c);
+        check(
+          c.nodes.every((n) => n.postgres.wal() !== null),
+          'a data directory is gone',
+          c,
+        );
+        check(c.world.promotions.length === promotions, 'a promotion after the mismatch', c);
+        for (const n of c.nodes) {
+          const fatal = n.agent?.actor.getSnapshot().context.fatal ?? '';
+          const expected = `system ID mismatch, node ${n.name} belongs to a different cluster: 6999999999999999999 != `;
+          check(fatal.startsWith(expected), `${n.name} exited saying: ${fatal}`, c);
+        }
+      }),
+  },
+  {
+    name: 'paused, /initialize changes: the leader gives the lock up and nothing stops; set back, all carry on; changed again and resumed, they exit',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const key = '/service/sim/initialize';
+        const sysid = c.store.get(key)!.value;
+        const leader = c.leader()!;
+        const paused = await c.rest(leader, 'PATCH', '/config', { pause: true });
+        check(paused.status === 200, `pause answered ${paused.status}`, c);
+        await c.until(() => c.nodes.every((n) => n.report()?.paused === true), 30_000);
+        c.store.put(key, '6999999999999999999');
+        await c.until(() => c.nodes.every((n) => nodeState(c, n.name) === 'foreignWhilePaused'), 30_000);
+        await c.until(() => c.leader() === null, 30_000);
+        check(
+          c.nodes.every((n) => n.alive() && n.postgres.running()),
+          'paused: nothing was to stop',
+          c,
+        );
+        c.store.put(key, sysid);
+        await c.until(() => c.nodes.every((n) => nodeState(c, n.name) !== 'foreignWhilePaused'), 30_000);
+        c.store.put(key, '6999999999999999999');
+        await c.until(() => c.nodes.every((n) => nodeState(c, n.name) === 'foreignWhilePaused'), 30_000);
+        const resumed = await c.rest(leader, 'PATCH', '/config', { pause: false });
+        check(resumed.status === 200, `resume answered ${resumed.status}`, c);
+        await c.until(() => c.nodes.every((n) => !n.alive()), 60_000);
+        check(
+          c.nodes.every((n) => n.postgres.wal() !== null),
+          'a data directory is gone',
+          c,
+        );
+      }),
+  },
   {
     name: 'a switchover whose fast stop fails: the leader demotes anyway and the candidate takes over',
     run: (inspect) =>

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nodeSettingsFrom } from '../../src/agent.ts';
 import {
   ConfigError,
   dynamicConfigFrom,
@@ -843,6 +844,24 @@ describe('dynamicConfigFrom', () => {
     expect(dynamicConfigFrom({ postgresql: { use_pg_rewind: true } }, local).postgresql.use_pg_rewind).toBe(
       true,
     );
+  });
+
+  it('passes both remove_data_directory_on_* flags of the local postgresql section to the node machine', () => {
+    const off = nodeSettingsFrom(local, dynamicConfigFrom({}, local));
+    expect(off.remove_data_directory_on_rewind_failure).toBe(false);
+    expect(off.remove_data_directory_on_diverged_timelines).toBe(false);
+    const diverged = parseConfigText(variant('postgresql.remove_data_directory_on_diverged_timelines', 'on'));
+    expect(diverged.postgresql.remove_data_directory_on_diverged_timelines).toBe(true);
+    const s = nodeSettingsFrom(diverged, dynamicConfigFrom({}, diverged));
+    expect(s.remove_data_directory_on_diverged_timelines).toBe(true);
+    expect(s.remove_data_directory_on_rewind_failure).toBe(false);
+    const failure = parseConfigText(variant('postgresql.remove_data_directory_on_rewind_failure', true));
+    expect(
+      nodeSettingsFrom(failure, dynamicConfigFrom({}, failure)).remove_data_directory_on_rewind_failure,
+    ).toBe(true);
+    expect(() =>
+      parseConfigText(variant('postgresql.remove_data_directory_on_diverged_timelines', 'perhaps')),
+    ).toThrow(/postgresql\.remove_data_directory_on_diverged_timelines/);
   });
 
   it('keeps use_slots cluster-wide, ignoring a local value as Patroni does', () => {

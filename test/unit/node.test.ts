@@ -10,7 +10,13 @@ import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election.ts';
-import { type NodeActor, type NodeSettings, type NodeTags, nodeMachine } from '../../src/machines/node.ts';
+import {
+  type NodeActor,
+  type NodeSettings,
+  type NodeTags,
+  nodeMachine,
+  REWIND_RETRY_LOOPS,
+} from '../../src/machines/node.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: NodeSettings = {
@@ -27,6 +33,7 @@ const settings: NodeSettings = {
   primary_start_timeout: 300,
   pg_ctl_timeout: 60,
   remove_data_directory_on_rewind_failure: false,
+  remove_data_directory_on_diverged_timelines: false,
 };
 const noTags: NodeTags = { nofailover: false, clonefrom: false };
 
@@ -506,8 +513,8 @@ describe('node machine: running', () => {
     expect(h.ctx().wasPrimary).toBe(false);
   });
 
-  // pg_rewind that breaks off (as opposed to finding rewind impossible, which re-clones as the
-  // issue asks) keeps the data directory unless remove_data_directory_on_rewind_failure is on.
+  // pg_rewind that breaks off (the leader unreachable, the run cut short) says nothing about the
+  // data directory: it is kept, whatever remove_data_directory_on_* says, and tried again.
   it('with remove_data_directory_on_rewind_failure off, a failed pg_rewind keeps the data directory', async () => {
     const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_rewind_failure: false } });
     h.impl.rewind = async () => {
@@ -523,6 +530,22 @@ describe('node machine: running', () => {
     );
   });
 
+  it('a pg_rewind that breaks off keeps the data directory even with remove_data_directory_on_rewind_failure, and is tried again', async () => {
+    const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_rewind_failure: true } });
+    let fail = true;
+    h.impl.rewind = async () => {
+      if (fail) throw new Error('pg_rewind: could not connect to server');
+      return true;
+    };
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: 'crashed' } });
+    fail = false;
+    await advance(h.clock, 2_000, 100);
+    expect(h.count('rewind')).toBe(2);
+    expect(h.count('removeDataDir')).toBe(0);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
   it('a forced reinitialize during a start waits for it, then rebuilds; unforced it is refused', async () => {
     const h = await replicaOfB();
     let finishStart: () => void = () => {};
@@ -607,6 +630,223 @@ describe('node machine: running', () => {
     );
     expect(h.ctx().isLeader).toBe(false);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+});
+
+/** The leader's /history after b's promotion: timeline 1 ended at 3000. */
+const forkedAt3000 = (v: ClusterView): ClusterView => ({
+  ...v,
+  history: [[1, 3000, 'no recovery target specified']],
+});
+/** A replica on timeline 1 past the fork, its WAL receiver unable to stream from the leader. */
+const divergedReplicaPg: PostgresStatus = {
+  ...replicaPg,
+  receivedLsn: 5000,
+  replayedLsn: 5000,
+  replicationState: 'in archive recovery',
+};
+
+// Issue 10, bug 8: a failed rewind or use_pg_rewind off cloned the old primary again, removing its
+// data directory whatever remove_data_directory_on_* said. Patroni keeps it unless configured.
+describe('node machine: the data directory goes only when configured or asked', () => {
+  it('pg_rewind finding rewind impossible, nothing configured: no removal, no clone, postgres stays stopped (the old wipe)', async () => {
+    const h = await bootstrappedPrimary();
+    h.impl.rewind = async () => false;
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    await advance(h.clock, 30_000, 1000);
+
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'rewind']);
+    expect(h.snap().value).toEqual({ active: { running: 'rewindFailed' } });
+    expect(h.ctx().pgState).toBe('stopped');
+    expect(h.ctx().message).toBe(
+      'pg_rewind from b is not possible; remove_data_directory_on_rewind_failure is not set, so the data directory is kept and postgres stays stopped: POST /reinitialize to clone it again',
+    );
+  });
+
+  it('remove_data_directory_on_diverged_timelines alone also lets a failed rewind remove the data directory, as in Patroni', async () => {
+    const h = await bootstrappedPrimary({ settings: { remove_data_directory_on_diverged_timelines: true } });
+    h.impl.rewind = async () => false;
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual([
+      'stopPostgres',
+      'rewind',
+      'removeDataDir',
+      'basebackup',
+      'startPostgres',
+    ]);
+  });
+
+  it('after a refused rewind, pg_rewind is tried again when another node leads, and after REWIND_RETRY_LOOPS loops', async () => {
+    const h = await bootstrappedPrimary();
+    h.impl.rewind = async () => false;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.count('rewind')).toBe(1);
+    // A view with the same leader changes nothing.
+    await h.cluster(view({ leader: 'b', members: ['a', 'b', 'c'] }));
+    expect(h.count('rewind')).toBe(1);
+    await h.cluster(view({ leader: 'c', members: ['a', 'b', 'c'] }));
+    expect(h.count('rewind')).toBe(2);
+    expect(h.inputs('rewind').at(-1)).toEqual({ from: expect.objectContaining({ port: PORTS['c'] }) });
+    expect(h.snap().value).toEqual({ active: { running: 'rewindFailed' } });
+    await advance(h.clock, REWIND_RETRY_LOOPS * settings.loop_wait * 1000 - 1000, 1000);
+    expect(h.count('rewind')).toBe(2);
+    h.impl.rewind = async () => true;
+    await advance(h.clock, 1000, 100);
+    expect(h.count('rewind')).toBe(3);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.count('removeDataDir')).toBe(0);
+  });
+
+  it('after a refused rewind, POST /reinitialize removes the data directory and clones again', async () => {
+    const h = await bootstrappedPrimary();
+    h.impl.rewind = async () => false;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    const mark = h.calls.length;
+    const seen: string[] = [];
+    h.actor.on('*', (e) => seen.push(e.type));
+    h.actor.send({ type: 'REINITIALIZE' });
+    await settle();
+    expect(seen).toEqual(['reinitialize.started']);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+
+  it('use_pg_rewind off, nothing configured: the old primary starts as a replica with its data, and stays so when it diverged', async () => {
+    const h = await bootstrappedPrimary({ settings: { use_pg_rewind: false } });
+    const mark = h.calls.length;
+    await h.cluster(forkedAt3000(view({ leader: 'b', members: ['a', 'b'] })));
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'startPostgres']);
+    expect(h.inputs('startPostgres').at(-1)).toEqual({
+      role: 'replica',
+      upstream: upstream('b'),
+      timeoutSeconds: 60,
+    });
+
+    await h.pgStatus(divergedReplicaPg);
+    await advance(h.clock, 60_000, 1000);
+    await h.pgStatus(divergedReplicaPg);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'startPostgres']);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.ctx().message).toBe(
+      'timeline diverged from the leader (b): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not set, so the data directory is kept as it is; POST /reinitialize to clone it again',
+    );
+  });
+
+  it('use_pg_rewind off with remove_data_directory_on_diverged_timelines: cloned again only once seen to have diverged', async () => {
+    const h = await bootstrappedPrimary({
+      settings: { use_pg_rewind: false, remove_data_directory_on_diverged_timelines: true },
+    });
+    const mark = h.calls.length;
+    await h.cluster(forkedAt3000(view({ leader: 'b', members: ['a', 'b'] })));
+    await settle();
+    // It streams (replicaPg): not diverged, nothing removed.
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'startPostgres']);
+    await h.pgStatus(divergedReplicaPg);
+    expect(h.nodeCalls(mark)).toEqual([
+      'stopPostgres',
+      'startPostgres',
+      'stopPostgres',
+      'removeDataDir',
+      'basebackup',
+      'startPostgres',
+    ]);
+    expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'immediate', timeoutSeconds: 60 });
+    expect(h.trace).toContain(R('stoppingToReclone'));
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+
+  it('use_pg_rewind off with only remove_data_directory_on_rewind_failure: a diverged replica is kept (that flag is about failed rewinds)', async () => {
+    const h = await bootstrappedPrimary({
+      settings: { use_pg_rewind: false, remove_data_directory_on_rewind_failure: true },
+    });
+    const mark = h.calls.length;
+    await h.cluster(forkedAt3000(view({ leader: 'b', members: ['a', 'b'] })));
+    await h.pgStatus(divergedReplicaPg);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'startPostgres']);
+    expect(h.count('removeDataDir')).toBe(0);
+  });
+});
+
+describe('node machine: the system identifier, checked on every change', () => {
+  const OTHER = '6999999999999999999';
+
+  it('the leader seeing /initialize name another system: stops postgres, gives the lock up, never touches the data, exits with the reason', async () => {
+    const h = await bootstrappedPrimary();
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'a', members: ['a'], initialize: OTHER }));
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'fast', timeoutSeconds: 60 });
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.snap().status).toBe('done');
+    const fatal = `system ID mismatch, node a belongs to a different cluster: ${OTHER} != ${SYSID}`;
+    expect(h.ctx().fatal).toBe(fatal);
+    expect(h.ctx().message).toBe(fatal);
+  });
+
+  it('a data directory found foreign after a crash is never started: the step that would start it is left first', async () => {
+    const h = await replicaOfB();
+    await h.pgStatus({ ...stoppedPg });
+    h.world.dataDir = { ...standbyDir, systemIdentifier: OTHER };
+    const mark = h.calls.length;
+    await advance(h.clock, 2_000, 100); // crashed → recovering → boot → startingReplica → out
+    expect(h.nodeCalls(mark)).toEqual(['inspectDataDir', 'stopPostgres']);
+    expect(h.trace.slice(-2)).toEqual([
+      JSON.stringify({ active: { stopping: 'stoppingPostgres' } }),
+      JSON.stringify('stopped'),
+    ]);
+    expect(h.ctx().fatal).toBe(
+      `system ID mismatch, node a belongs to a different cluster: ${SYSID} != ${OTHER}`,
+    );
+  });
+
+  it('the system identifier of a running server counts before the one read at start', async () => {
+    const h = await replicaOfB();
+    await h.pgStatus({ ...replicaPg, systemIdentifier: OTHER });
+    await settle();
+    expect(h.snap().value).toBe('stopped');
+    expect(h.ctx().fatal).toBe(
+      `system ID mismatch, node a belongs to a different cluster: ${SYSID} != ${OTHER}`,
+    );
+  });
+
+  it('an /initialize that is not a system identifier (the empty value of a bootstrap in progress) is no mismatch', async () => {
+    const h = await replicaOfB();
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'], initialize: '' }));
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'], initialize: '12345' }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+
+  it('paused: the leader gives the lock up and stops nothing; set back, it carries on; resumed while it differs, it exits', async () => {
+    const h = await bootstrappedPrimary({ settings: { paused: true } });
+    const mark = h.calls.length;
+    await h.cluster(view({ leader: 'a', members: ['a'], initialize: OTHER }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: 'foreignWhilePaused' });
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.ctx().isLeader).toBe(false);
+    expect(h.nodeCalls(mark)).toEqual([]);
+    expect(h.ctx().message).toBe(
+      `system ID has changed while in paused mode; leaving when resumed unless it is reset: ${OTHER} != ${SYSID}`,
+    );
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    await h.cluster(view({ leader: null, members: ['a'], initialize: OTHER }));
+    expect(h.snap().value).toEqual({ active: 'foreignWhilePaused' });
+    h.actor.send({ type: 'SETTINGS', settings: { ...settings, paused: false } });
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres']);
+    expect(h.snap().value).toBe('stopped');
+    expect(h.ctx().fatal).toMatch(/^system ID mismatch/);
   });
 });
 

@@ -34,8 +34,10 @@ function restingStates(machine: AnyStateMachine): string[] {
 describe('no machine stuck', () => {
   it('the machines mark the states that wait for outside events as resting', () => {
     expect(restingStates(nodeMachine)).toEqual([
+      'node.active.foreignWhilePaused',
       'node.active.running.primary',
       'node.active.running.replica',
+      'node.active.running.rewindFailed',
       'node.active.running.stoppedWhilePaused',
       'node.bootstrap.waitingForLeader',
       'node.starting.waitingForDcs',
