@@ -19,7 +19,7 @@ import { memberData, type NodeReport } from './cluster/report.ts';
 import { nextSyncStep } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
-import { type ClusterView, type Failover, type Member, memberByName } from './cluster/view.ts';
+import type { ClusterView, Failover, Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';

@@ -35,6 +35,8 @@ export interface SimulatedDurations {
   promoteMs: number;
   basebackupMs: number;
   rewindMs: number;
+  /** CHECKPOINT (0: at once). */
+  checkpointMs: number;
 }
 
 export const defaultDurations: SimulatedDurations = Object.freeze({
@@ -44,6 +46,7 @@ export const defaultDurations: SimulatedDurations = Object.freeze({
   promoteMs: 200,
   basebackupMs: 500,
   rewindMs: 300,
+  checkpointMs: 0,
 });
 
 export interface SimulatedWorldOptions {
@@ -812,6 +815,9 @@ export class SimulatedPostgres implements Postgres {
 
   async checkpoint(): Promise<void> {
     if (!this.proc?.ready || !this.data) throw new Error(`checkpoint: ${this.name} is not running`);
+    const ms = this.duration('checkpointMs');
+    if (ms > 0) await this.world.sleep(ms);
+    if (!this.proc?.ready || !this.data) throw new Error(`checkpoint: ${this.name} stopped meanwhile`);
     this.data.checkpointLsn = this.proc.role === 'primary' ? this.data.lsn : this.proc.replayed;
   }
 

@@ -137,6 +137,10 @@ export function judgeHealthiest(
       return no(`${peer.name} is on a newer timeline (${peer.timeline} > ${me.timeline})`);
     }
     if (ordered === 'peer-older-timeline') continue;
+    // With synchronous_mode the last synchronous leader (a switchover's source) may be ahead of
+    // us by WAL no client saw committed: it does not keep its synchronous standby from taking
+    // over (Patroni's rule), or both would wait for the other.
+    if (syncMembers !== null && peer.name === view.sync?.leader) continue;
     if ((peer.walPosition ?? 0) > myWal) {
       return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
     }

@@ -31,7 +31,7 @@ import {
 import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
-import { type ElectionSettings, electionMachine, leaseMarginMs } from './election.ts';
+import { type ElectionSettings, electionMachine } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
   synchronous_mode_strict: boolean;
@@ -203,11 +203,14 @@ export const nodeMachine = setup({
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
     shortRetry: ({ context }) => Math.min(2000, context.settings.loop_wait * 1000),
+    demotionRetry: 200,
     /**
-     * From this agent's start, when a lock its previous process may have held is gone at the
-     * latest: that process refreshed it before this one started, and etcd keeps it a ttl.
+     * From this agent's start, how long a running primary waits for a first DCS answer before it
+     * stops accepting writes (Patroni demotes on a DCS error too). Not a ttl: the lock its previous
+     * process held may have run out long before this start (that process may have been dead for
+     * minutes, and another node promoted meanwhile), so waiting for a lock to run out is no bound.
      */
-    lockGoneByNow: ({ context }) => context.settings.ttl * 1000 - leaseMarginMs(context.settings),
+    noDcsAnswerInRetryTimeout: ({ context }) => context.settings.retry_timeout * 1000,
     /** A data directory kept after pg_rewind could not rewind it: try again this much later. */
     rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
@@ -351,11 +354,11 @@ export const nodeMachine = setup({
           tags: ['resting'],
           entry: { type: 'say', params: { message: 'waiting for DCS' } },
           always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
-          after: { lockGoneByNow: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
+          after: { noDcsAnswerInRetryTimeout: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
         },
         fencingPrimary: {
           description:
-            'No DCS since this agent started and PostgreSQL runs as a primary: whatever lock it held has run out by now and another node may be promoted, so it stops accepting writes (Patroni demotes on a DCS error too). The start path decides what it becomes once the DCS answers.',
+            'No DCS answer within retry_timeout of this agent’s start and PostgreSQL runs as a primary: whatever lock it held may have run out long ago and another node be promoted, so it stops accepting writes (Patroni demotes on a DCS error too). The start path decides what it becomes once the DCS answers.',
           entry: {
             type: 'say',
             params: { message: 'demoting self because DCS is not accessible and postgres runs as a primary' },
@@ -887,6 +890,9 @@ export const nodeMachine = setup({
                 assign({ role: 'promoted' }),
                 { type: 'say', params: { message: 'promoted self to leader by acquiring session lock' } },
               ],
+              // The lock can be lost before the promotion ends (a freeze, a slow promote): the
+              // primary it makes must not outlive the lock by the rest of the promotion.
+              always: { guard: 'notLeader', target: 'demoting' },
               invoke: {
                 src: 'promote',
                 input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
@@ -900,6 +906,9 @@ export const nodeMachine = setup({
 
             afterPromotion: {
               description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
+              // Lost the lock meanwhile (the agent was frozen past its deadline): demote at once,
+              // not after a checkpoint and a DCS write that may take a retry_timeout.
+              always: { guard: 'notLeader', target: 'demoting' },
               invoke: {
                 src: 'afterPromotion',
                 input: ({ context }) => ({ view: context.view }),
@@ -958,6 +967,8 @@ export const nodeMachine = setup({
             clearingFailover: {
               description:
                 'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
+              // The lock lost meanwhile (the clear may wait a retry_timeout on an etcd cut off).
+              always: { guard: 'notLeader', target: 'demoting' },
               invoke: {
                 src: 'clearFailover',
                 input: ({ context }) => ({ view: context.view }),
@@ -974,6 +985,7 @@ export const nodeMachine = setup({
               initial: 'checking',
               states: {
                 checking: {
+                  always: { guard: 'notLeader', target: '#node.active.running.demoting' },
                   invoke: {
                     src: 'checkSwitchoverCandidates',
                     input: ({ context }) => {
@@ -1005,6 +1017,7 @@ export const nodeMachine = setup({
                   description:
                     'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
                   entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
+                  always: { guard: 'notLeader', target: '#node.active.running.demoting' },
                   invoke: { src: 'checkpoint', onDone: 'stopping', onError: 'stopping' },
                 },
                 stopping: {
@@ -1131,8 +1144,22 @@ export const nodeMachine = setup({
                   target: 'boot',
                   actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
                 },
-                onError: { target: 'crashed', actions: assign({ wasPrimary: true }) },
+                // Still writable without the lock: try again at once rather than after a crash
+                // recovery's pause, while another node may already be promoted.
+                onError: {
+                  target: 'demotionFailed',
+                  actions: assign({
+                    wasPrimary: true,
+                    message: ({ event }) => `demoting failed, trying again: ${errorText(event.error)}`,
+                  }),
+                },
               },
+            },
+
+            demotionFailed: {
+              description:
+                'The immediate stop of a primary without the lock failed: stop it again shortly, and keep trying while it runs.',
+              after: { demotionRetry: [{ guard: 'pgDown', target: 'boot' }, { target: 'demoting' }] },
             },
 
             rewinding: {

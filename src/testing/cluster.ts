@@ -129,6 +129,9 @@ export class SimulatedNode {
   readonly clock: NodeClock;
   private kv: NodeKv | null = null;
   private isDead = true;
+  /** Virtual ms the agent was last started at, and last thawed at (SIGCONT). */
+  startedAt = 0;
+  thawedAt = Number.NEGATIVE_INFINITY;
   private dcsCut = false;
   /** The REST API lent to the current agent (see request). */
   private api: NodeApi | null = null;
@@ -247,6 +250,7 @@ export class SimulatedNode {
   start(): void {
     if (!this.isDead) throw new Error(`${this.name} is already running`);
     this.isDead = false;
+    this.startedAt = this.cluster.clock.now();
     this.clock.thaw();
     const kv = new NodeKv(this.cluster.store, this.clock, {
       dead: () => this.isDead,
@@ -360,6 +364,7 @@ export class SimulatedNode {
   }
 
   thaw(): void {
+    if (this.clock.isFrozen()) this.thawedAt = this.cluster.clock.now();
     this.clock.thaw();
   }
 

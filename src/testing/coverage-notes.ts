@@ -72,6 +72,10 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
   'scheduledAction.idle --CANCEL--> (no target)':
     'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
+  'node.active.running.demotionFailed --after(demotionRetry)#0--> node.active.running.boot':
+    'A demotion whose stop failed while PostgreSQL went down anyway (it crashed in between): the simulated stop fails before touching PostgreSQL, and a crash within the 200 ms retry is not scheduled. The other branch (stop again) is taken by the scenario "a failed demotion is tried again at once".',
+  'node.active.running.switchingOver.checking --always--> node.active.running.demoting':
+    'The lock lost during the few milliseconds the switchover checks its candidates (their REST answers): the same handler as in checkpointing, which the scenario "a leader cut from etcd during the CHECKPOINT before a switchover" takes.',
   'scheduledAction.pending --SCHEDULE#1--> (no target)':
     'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
   'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,

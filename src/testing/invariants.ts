@@ -45,6 +45,72 @@ export const singleWritableLeader: Invariant = {
   },
 };
 
+const orphanWindows = new WeakMap<
+  SimulatedCluster,
+  { from: number | null; totalMs: number; longestMs: number }
+>();
+
+/**
+ * (1b) At no instant do two nodes accept writes, whatever their agents believe — unless one of
+ * them is an orphan: its agent killed (kill -9 of the agent alone) or frozen, so nothing on that
+ * host can act. Those windows are measured (orphanWritable) and reported, not failed: fencing an
+ * orphan needs a watchdog or a peer's help (issue 14), and in synchronous mode the lost-write
+ * check still fails if they cost an acknowledged write. An agent that runs must have stopped its
+ * primary before any other node is writable: one restarted on it, cut from etcd, once fenced it
+ * by the YAML's ttl, 26 s after a node of the (shorter) ttl in /config had been promoted.
+ */
+export const singleWritableNode: Invariant = {
+  name: 'single-writable-node',
+  check({ cluster }) {
+    const writable = cluster.nodes.filter((n) => n.postgres.writable());
+    let w = orphanWindows.get(cluster);
+    if (!w) {
+      w = { from: null, totalMs: 0, longestMs: 0 };
+      orphanWindows.set(cluster, w);
+    }
+    const now = cluster.now();
+    if (writable.length < 2) {
+      w.from = null;
+      return null;
+    }
+    const acting = writable.filter((n) => actsOnItsPrimary(n, now));
+    if (acting.length === writable.length) {
+      return `${writable.map((n) => n.name).join(', ')} accept writes at once, every one with a running agent (DCS leader: ${cluster.leader() ?? 'none'})`;
+    }
+    if (w.from === null) w.from = now;
+    w.totalMs += INVARIANT_TICK_MS;
+    w.longestMs = Math.max(w.longestMs, now - w.from + INVARIANT_TICK_MS);
+    return null;
+  },
+};
+
+/**
+ * An agent that can act on its writable primary: running, not frozen, not paused, a second past
+ * a thaw, and past the first look a fresh start needs — a DCS answer, or retry_timeout without one.
+ */
+function actsOnItsPrimary(n: SimulatedCluster['nodes'][number], now: number): boolean {
+  if (!n.alive() || n.frozen()) return false;
+  const ctx = n.agent?.actor.getSnapshot().context;
+  // Maintenance mode: the operator runs PostgreSQL, the agent only watches (as Patroni's pause).
+  if (!ctx || ctx.settings.paused === true) return false;
+  // Thawed (SIGCONT): its held timers fire at once, but a stop takes a moment, and a failed one
+  // is tried again (demotionFailed).
+  if (now - n.thawedAt < THAW_GRACE_MS) return false;
+  return ctx.dcsSeen || now - n.startedAt > ctx.settings.retry_timeout * 1000;
+}
+
+/** How long a thawed agent has to act on what it missed before it counts as acting. */
+const THAW_GRACE_MS = 1000;
+
+/** The runner checks the tick invariants every this many virtual ms (a sample stands for one tick). */
+export const INVARIANT_TICK_MS = 100;
+
+/** Windows in which an orphan primary (agent dead or frozen) was writable beside another node. */
+export function orphanWritable(cluster: SimulatedCluster): { totalMs: number; longestMs: number } {
+  const w = orphanWindows.get(cluster);
+  return { totalMs: w?.totalMs ?? 0, longestMs: w?.longestMs ?? 0 };
+}
+
 /** (2) With synchronous_mode on, no acknowledged write is missing from the leader's WAL. */
 export const noLostAcknowledgedWrites: Invariant = {
   name: 'no-lost-acknowledged-writes',
@@ -411,6 +477,7 @@ export const noUnaskedDataRemoval: Invariant = {
 /** Checked at every tick of virtual time. */
 export const tickInvariants: Invariant[] = [
   singleWritableLeader,
+  singleWritableNode,
   noStuckMachine,
   nothingScheduledEarly,
   noUnaskedLeadershipChange,

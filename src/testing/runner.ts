@@ -9,9 +9,11 @@ import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from '
 import type { StateCoverage } from './coverage.ts';
 import {
   clusterNotHealed,
+  INVARIANT_TICK_MS,
   type Invariant,
   type InvariantContext,
   leaderAfterHeal,
+  orphanWritable,
   stepInvariants,
   tickInvariants,
 } from './invariants.ts';
@@ -43,7 +45,7 @@ export interface RunOptions {
   /** More checks, run after every step (tests use this to prove the harness can fail). */
   extraInvariants?: Invariant[];
   /** Collects which machine states the run visits (shared across runs to cover a budget). */
-  coverage?: StateCoverage;
+  coverage?: Pick<StateCoverage, 'inspect'>;
   /** Play this schedule instead of the one the seed generates (replays, shrinking). */
   schedule?: ScheduleAction[];
   /** Every agent log line and every action played, with its virtual time. */
@@ -72,6 +74,12 @@ export interface RunStats {
   leaderChanges: number;
   /** Virtual ms the heal phase took to reach a writable leader (null: it did not). */
   healMs: number | null;
+  /**
+   * Virtual ms an orphan primary (its agent dead or frozen) accepted writes beside another
+   * writable node, in all and the longest window (see singleWritableNode).
+   */
+  orphanWritableMs: number;
+  orphanWritableLongestMs: number;
 }
 
 export interface RunResult {
@@ -91,7 +99,7 @@ export interface RunResult {
   replay: string;
 }
 
-const TICK_MS = 100;
+const TICK_MS = INVARIANT_TICK_MS;
 
 export function replayCommand(o: RunResult['options']): string {
   let cmd = `pgwarden sim --seed ${o.seed} --nodes ${o.nodes} --steps ${o.steps}`;
@@ -313,6 +321,8 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     answers: {},
     leaderChanges: 0,
     healMs: null,
+    orphanWritableMs: 0,
+    orphanWritableLongestMs: 0,
   };
   const result = (): RunResult => ({
     ok: violations.length === 0,
@@ -467,6 +477,9 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   } finally {
     stats.virtualMs = c.now();
     stats.acknowledged = c.world.acknowledged.length;
+    const orphan = orphanWritable(c);
+    stats.orphanWritableMs = orphan.totalMs;
+    stats.orphanWritableLongestMs = orphan.longestMs;
     await c.stop();
   }
 }
@@ -486,5 +499,5 @@ export function formatFailure(r: RunResult): string {
 
 export function formatSummary(r: RunResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} requests=${s.requests} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
+  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} requests=${s.requests} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'}${s.orphanWritableMs > 0 ? ` orphan_writable_ms=${s.orphanWritableMs} (longest ${s.orphanWritableLongestMs})` : ''} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
 }

@@ -8,6 +8,8 @@
 import type { InspectionEvent } from 'xstate';
 import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
 import { noUnaskedDataRemoval } from './invariants.ts';
+import { formatFailure, runSchedule } from './runner.ts';
+import { parseSchedule } from './schedule.ts';
 
 export interface Scenario {
   name: string;
@@ -90,6 +92,27 @@ async function divergedOldPrimary(c: SimulatedCluster): Promise<string> {
   c.healAll();
   await c.until(() => c.leader() !== null && c.leader() !== old && c.primaries().length === 1, 60_000);
   return old;
+}
+
+/**
+ * A fixed fault schedule (a shrunk failure the sweeps once found), played by the seeded runner
+ * with every invariant: it reaches a path no seed of the budget reaches.
+ */
+function replaying(
+  seed: number,
+  schedule: string,
+  opts: { ttl?: number; synchronousMode?: boolean } = {},
+): Scenario['run'] {
+  return async (inspect) => {
+    const r = await runSchedule({
+      seed,
+      ttl: opts.ttl,
+      synchronousMode: opts.synchronousMode,
+      schedule: parseSchedule(schedule, ['node1', 'node2', 'node3']),
+      coverage: { inspect: inspect ?? (() => {}) },
+    });
+    if (!r.ok) throw new Error(formatFailure(r));
+  };
 }
 
 /** The node machine's innermost state under active.running (or under active), '' otherwise. */
@@ -826,6 +849,82 @@ export const scenarios: Scenario[] = [
         );
         check(c.now() - started < 5_000, `the answer took ${c.now() - started} virtual ms`, c);
         check(c.leader() === leader, 'the leader changed', c);
+      }),
+  },
+  {
+    name: 'a leader frozen in its promotion and thawed past its lease demotes before it finishes the promotion',
+    run: replaying(
+      13,
+      '1:kill:node1,2:kill:node2,11:restart:node1,13:kill:node3,15:freeze:node1,16:restart:node3,22:dcs-latency:2000,23:thaw:node1',
+      { ttl: 10 },
+    ),
+  },
+  {
+    name: 'a new leader that loses the lock while clearing /failover demotes at once',
+    run: replaying(40971, '5:dcs-latency:1550,35:switchover:node1:node3:-,37:dcs-cut:node3,41:dcs-latency:0'),
+  },
+  {
+    name: 'a failed demotion is tried again at once',
+    run: replaying(275, '36:switchover:node1:node3:-,40:fail:node3:stop,47:dcs-cut:node3', { ttl: 10 }),
+  },
+  {
+    name: 'a leader cut from etcd during a slow promotion demotes when its lease runs out, not after the promotion',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        for (const n of c.nodes) n.postgres.setDurations({ promoteMs: 60_000 });
+        const old = c.leader()!;
+        await c.node(old).kill();
+        const promoting = () => c.nodes.find((n) => n.name !== old && nodeState(c, n.name) === 'promoting');
+        await c.until(() => promoting() !== undefined, 60_000);
+        const winner = promoting()!;
+        winner.setDcsReachable(false);
+        await c.until(() => nodeState(c, winner.name) !== 'promoting', 40_000);
+        check(nodeState(c, winner.name) !== 'primary', `${winner.name} became a primary without the lock`, c);
+        for (const n of c.nodes) n.postgres.setDurations({ promoteMs: 200 });
+        winner.setDcsReachable(true);
+        c.node(old).start();
+        await c.until(healthy(c, 2), 180_000);
+      }),
+  },
+  {
+    name: 'a new leader cut from etcd during its post-promotion CHECKPOINT demotes when its lease runs out',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        for (const n of c.nodes) n.postgres.setDurations({ checkpointMs: 60_000 });
+        const old = c.leader()!;
+        await c.node(old).kill();
+        const finishing = () =>
+          c.nodes.find((n) => n.name !== old && nodeState(c, n.name) === 'afterPromotion');
+        await c.until(() => finishing() !== undefined, 60_000);
+        const winner = finishing()!;
+        winner.setDcsReachable(false);
+        await c.until(() => !winner.postgres.writable(), 40_000);
+        check(nodeState(c, winner.name) !== 'primary', `${winner.name} stayed a primary without the lock`, c);
+        for (const n of c.nodes) n.postgres.setDurations({ checkpointMs: 0 });
+        winner.setDcsReachable(true);
+        c.node(old).start();
+        await c.until(healthy(c, 2), 180_000);
+      }),
+  },
+  {
+    name: 'a leader cut from etcd during the CHECKPOINT before a switchover demotes when its lease runs out',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.node(c.leader()!);
+        const candidate = aReplica(c);
+        old.postgres.setDurations({ checkpointMs: 60_000 });
+        const answer = old.request('POST', '/switchover', { leader: old.name, candidate: candidate.name });
+        await c.until(
+          () => nodeMessage(c, old.name) === 'manual failover: checkpoint before demoting',
+          20_000,
+        );
+        old.setDcsReachable(false);
+        await c.until(() => !old.postgres.writable(), 40_000);
+        check(c.primaries().length <= 1, 'two primaries after the lost lock', c);
+        old.postgres.setDurations({ checkpointMs: 0 });
+        old.setDcsReachable(true);
+        await c.waitFor(answer, 120_000);
+        await c.until(healthy(c, 2), 180_000);
       }),
   },
 ];

@@ -65,6 +65,23 @@ describe('judgeHealthiest', () => {
     expect(judgeHealthiest(history, me, [], settings).healthiest).toBe(true);
   });
 
+  it('with synchronous_mode, the last synchronous leader being ahead does not stop its standby', () => {
+    const sync = { index: '1', leader: 'b', sync_standby: ['a'] };
+    const v = judgeHealthiest(view({ sync }), me, [peer({ walPosition: 9000 })], {
+      ...settings,
+      synchronous_mode: true,
+    });
+    expect(v).toEqual({ healthiest: true, reason: 'no reachable member is ahead of me' });
+    // Another synchronous standby ahead still wins.
+    const two = { index: '1', leader: 'c', sync_standby: ['a', 'b'] };
+    expect(
+      judgeHealthiest(view({ sync: two }), me, [peer({ walPosition: 9000 })], {
+        ...settings,
+        synchronous_mode: true,
+      }).healthiest,
+    ).toBe(false);
+  });
+
   it('a nofailover peer ahead does not stop us', () => {
     expect(
       judgeHealthiest(view(), me, [peer({ walPosition: 6000, nofailover: true })], settings).healthiest,

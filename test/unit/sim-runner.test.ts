@@ -283,6 +283,43 @@ describe('seeded simulation runner', () => {
       why: 'a scheduled restart run early by the wall clock after a step back',
       schedule: '19:restart-postgres:node2:21,21:clock-step:node2:-175000:156',
     },
+    {
+      // ttl patched to 10; the leader's agent killed and restarted cut from etcd: it waited a ttl
+      // of the YAML (30) from its start to fence its primary, 26 s after another node had been
+      // promoted. A restarted agent now fences unless etcd answers within retry_timeout.
+      seed: 1,
+      sync: false,
+      why: 'a restarted agent fencing its primary a ttl after its start',
+      schedule: '2:patch-config:node1:10:2:4,5:kill-agent:node1,5:dcs-cut:node1,6:restart:node1',
+    },
+    {
+      // Frozen in the middle of its promotion, thawed long after its lease ran out: it finished
+      // the promotion (CHECKPOINT, /history over a slow etcd) before it looked at the lock.
+      seed: 13,
+      sync: false,
+      ttl: 10,
+      why: 'a promotion finished after the lock was lost',
+      schedule:
+        '1:kill:node1,2:kill:node2,11:restart:node1,13:kill:node3,15:freeze:node1,16:restart:node3,22:dcs-latency:2000,23:thaw:node1',
+    },
+    {
+      // The immediate stop of a primary that lost the lock failed once: it waited a crash
+      // recovery's pause, writable, while another node was promoted. It tries again at once.
+      seed: 275,
+      sync: false,
+      ttl: 10,
+      why: 'a failed demotion left writable for a crash pause',
+      schedule: '36:switchover:node1:node3:-,40:fail:node3:stop,47:dcs-cut:node3',
+    },
+    {
+      // Synchronous mode: the switchover's source stood back for its synchronous standby, which
+      // stood back because the source was ahead: nobody led again. The last synchronous leader's
+      // extra WAL was never acknowledged to a client, and no longer counts (Patroni's rule).
+      seed: 299,
+      sync: true,
+      why: 'the synchronous standby deferring to the switchover source, and back',
+      schedule: '5:dcs-latency:1800,24:switchover:node2:-:-,25:shutdown:node2,28:restart:node2',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
