@@ -102,6 +102,8 @@ export class Agent {
   private settings: NodeSettings;
   private view: ClusterView | null = null;
   private configIndex: string | null = null;
+  /** A /config not yet kept in the data directory (see saveDynamicCache). */
+  private dynamicCachePending: Record<string, unknown> | null = null;
   private dcsLastSeen: number | null = null;
   private pgStatus: PostgresStatus | null = null;
   private stopWatch: (() => void) | null = null;
@@ -401,6 +403,8 @@ export class Agent {
       const ttlBefore = this.settings.ttl;
       this.applyDynamicConfig(view.config?.data ?? null);
       this.actor.send({ type: 'SETTINGS', settings: this.settings });
+      if (view.config) this.dynamicCachePending = view.config.data;
+      void this.saveDynamicCache();
       this.dcs.setRetryTimeout(this.settings.retry_timeout);
       // A new ttl needs a new lease: the leader's next refresh moves its key onto one (never
       // behind the election's back), other keys move at their next write.
@@ -590,7 +594,24 @@ export class Agent {
       }
     }
     await this.publish(true);
+    await this.saveDynamicCache();
     this.every(this.settings.loop_wait * 1000, () => this.loop(), true);
+  }
+
+  /**
+   * The last /config into the data directory (patroni.dynamic.json), once there is an
+   * initialized one to keep it in: tried again every loop until it is written, as Patroni does.
+   */
+  private async saveDynamicCache(): Promise<void> {
+    const data = this.dynamicCachePending;
+    if (data === null) return;
+    try {
+      if (await this.pg.writeDynamicConfigCache(data)) {
+        if (this.dynamicCachePending === data) this.dynamicCachePending = null;
+      }
+    } catch (err) {
+      this.log(`saving the dynamic configuration: ${(err as Error).message}`);
+    }
   }
 
   private every(ms: number, fn: () => Promise<void> | void, once = false): void {
@@ -846,6 +867,14 @@ export class Agent {
       void this.publish(false);
     });
     this.actor.start();
+    // The last /config this node applied (patroni.dynamic.json): the cluster's timing from the
+    // first second, while etcd may still be away, rather than the YAML's bootstrap values.
+    const cached = await this.pg.readDynamicConfigCache().catch(() => null);
+    if (cached !== null && this.view === null) {
+      this.actor.send({ type: 'SETTINGS', settings: this.applyDynamicConfig(cached) });
+      this.dcs.setRetryTimeout(this.settings.retry_timeout);
+      this.dcs.setTtl(this.settings.ttl);
+    }
     // PostgreSQL is watched from the start: a primary left running by a previous agent process
     // must not stay writable for as long as etcd stays away (see the node's fencingPrimary).
     await this.pollPostgres();

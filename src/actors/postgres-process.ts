@@ -22,6 +22,7 @@ import {
   conninfo as toConninfo,
 } from './postgres/conf.ts';
 import { dataDirStateFromControlData, isCleanShutdown } from './postgres/controldata.ts';
+import { readDynamicCache, writeDynamicCache } from './postgres/dynamic-cache.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
 import { createRoles } from './postgres/roles.ts';
 import { CommandError, type RunAs, Runner, tailLines } from './postgres/run.ts';
@@ -114,6 +115,16 @@ export class PostgresProcess implements Postgres {
       };
     }
     return dataDirStateFromControlData(res.stdout);
+  }
+
+  readDynamicConfigCache(): Promise<Record<string, unknown> | null> {
+    return readDynamicCache(this.dir);
+  }
+
+  async writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean> {
+    if (!(await this.dataDir()).initialized) return false;
+    await writeDynamicCache(this.dir, data, this.files);
+    return true;
   }
 
   async removeDataDir(): Promise<void> {

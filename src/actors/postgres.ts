@@ -108,6 +108,13 @@ export interface Postgres {
   rewind(from: UpstreamTarget): Promise<boolean>;
   /** Remove the data directory (before a re-clone). */
   removeDataDir(): Promise<void>;
+  /**
+   * The last /config this node applied, kept in its data directory (Patroni's
+   * patroni.dynamic.json): what it starts with while etcd is away. null when there is none.
+   */
+  readDynamicConfigCache(): Promise<Record<string, unknown> | null>;
+  /** Keeps `data` as that cache; false (nothing written) while the data directory is not initialized. */
+  writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean>;
   /** Create missing physical slots and drop stale ones that pgwarden manages. */
   syncSlots(slotNames: string[]): Promise<void>;
   /** CHECKPOINT (after promotion, so that pg_rewind of the old primary sees the new timeline). */

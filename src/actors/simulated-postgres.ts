@@ -73,6 +73,8 @@ interface Segment {
 
 interface DataDir {
   sysid: string;
+  /** patroni.dynamic.json: the last /config the agent kept here. */
+  dynamicCache?: Record<string, unknown>;
   segments: Segment[];
   /** Primary: pg_current_wal_lsn; standby: the last received (flushed) position. */
   lsn: number;
@@ -796,6 +798,16 @@ export class SimulatedPostgres implements Postgres {
     d.lsn = sd.lsn;
     d.clusterState = 'in archive recovery';
     d.checkpointLsn = sd.lsn;
+    return true;
+  }
+
+  async readDynamicConfigCache(): Promise<Record<string, unknown> | null> {
+    return this.data?.dynamicCache ? structuredClone(this.data.dynamicCache) : null;
+  }
+
+  async writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean> {
+    if (!this.data) return false;
+    this.data.dynamicCache = structuredClone(data);
     return true;
   }
 

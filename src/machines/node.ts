@@ -355,6 +355,9 @@ export const nodeMachine = setup({
           entry: { type: 'say', params: { message: 'waiting for DCS' } },
           always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
           after: { noDcsAnswerInRetryTimeout: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
+          // The cluster's own timing read from the data directory (patroni.dynamic.json) a moment
+          // after the start: the wait for etcd is measured by its retry_timeout.
+          on: { SETTINGS: { target: 'waitingForDcs', reenter: true, actions: 'storeSettings' } },
         },
         fencingPrimary: {
           description:

@@ -852,6 +852,34 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'an agent restarted on its primary while etcd is away fences by the retry_timeout of the last /config it saw',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const patched = await c.rest('node1', 'PATCH', '/config', {
+          ttl: 12,
+          loop_wait: 2,
+          retry_timeout: 3,
+        });
+        check(patched.status === 200, `PATCH answered ${patched.status} ${patched.body}`, c);
+        await c.advance(15_000);
+        const leader = c.node(c.leader()!);
+        await leader.killAgent();
+        leader.setDcsReachable(false);
+        leader.start();
+        await c.advance(500);
+        const settings = leader.agent!.actor.getSnapshot().context.settings;
+        check(
+          settings.retry_timeout === 3 && settings.ttl === 12,
+          `started with ${JSON.stringify(settings)}`,
+          c,
+        );
+        await c.advance(3_000);
+        check(!leader.postgres.writable(), 'still writable 3.5 s after a start without etcd', c);
+        leader.setDcsReachable(true);
+        await c.until(healthy(c, 2), 120_000);
+      }),
+  },
+  {
     name: 'a leader frozen in its promotion and thawed past its lease demotes before it finishes the promotion',
     run: replaying(
       13,

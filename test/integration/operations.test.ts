@@ -3,6 +3,7 @@
  * reinitialize, reload, with Basic auth as patronictl sends it.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
 import { etcdValue, eventually, inRecovery, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
@@ -243,6 +244,12 @@ describe('operator actions on a real cluster', () => {
       expect(cfg.ttl).toBe(20);
       await eventually(`work_mem on ${n.name}`, async () =>
         expect(await sql(n, 'SHOW work_mem')).toEqual([{ work_mem: '8MB' }]),
+      );
+      // Each node keeps the /config it applied where Patroni keeps it, to start with it next time.
+      await eventually(`patroni.dynamic.json on ${n.name}`, async () =>
+        expect(
+          JSON.parse(readFileSync(path.join(n.dataDir, 'patroni.dynamic.json'), 'utf8')),
+        ).toMatchObject({ ttl: 20, postgresql: { parameters: { work_mem: '8MB' } } }),
       );
     }
   });
