@@ -247,9 +247,10 @@ describe('operator actions on a real cluster', () => {
       );
       // Each node keeps the /config it applied where Patroni keeps it, to start with it next time.
       await eventually(`patroni.dynamic.json on ${n.name}`, async () =>
-        expect(
-          JSON.parse(readFileSync(path.join(n.dataDir, 'patroni.dynamic.json'), 'utf8')),
-        ).toMatchObject({ ttl: 20, postgresql: { parameters: { work_mem: '8MB' } } }),
+        expect(JSON.parse(readFileSync(path.join(n.dataDir, 'patroni.dynamic.json'), 'utf8'))).toMatchObject({
+          ttl: 20,
+          postgresql: { parameters: { work_mem: '8MB' } },
+        }),
       );
     }
   });
