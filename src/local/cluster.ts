@@ -27,6 +27,10 @@ export interface LocalClusterOptions {
   log?: (msg: string) => void;
   /** Write a decision journal per node next to its log. */
   journal?: boolean;
+  /** The agent's command line (default: pgwarden); the benchmarks run Patroni on the same YAML. */
+  agentArgv?: (node: ClusterNode) => string[];
+  /** Edits each node's YAML document before it is written (e.g. its own etcd endpoint). */
+  editConfig?: (node: ClusterNode, doc: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface StatusDoc {
@@ -120,7 +124,8 @@ export class LocalCluster {
       };
       mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
       this.own(join(dir, name));
-      writeFileSync(node.configFile, stringify(this.configFor(node)));
+      const doc = this.configFor(node);
+      writeFileSync(node.configFile, stringify(this.opts.editConfig?.(node, doc) ?? doc));
       this.own(node.configFile);
       this.nodes.push(node);
     }
@@ -196,7 +201,7 @@ export class LocalCluster {
     const node = this.node(name);
     if (this.agents.has(name)) throw new Error(`${name} is already running`);
     const fd = openSync(node.logFile, 'a');
-    const args = [process.execPath, BIN, 'node', node.configFile];
+    const args = this.opts.agentArgv?.(node) ?? [process.execPath, BIN, 'node', node.configFile];
     if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
     const [cmd, ...rest] = asUser(this.user, args);
     // spawns: setpriv env node
