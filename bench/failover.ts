@@ -8,8 +8,9 @@
  *
  *   npx tsx bench/failover.ts [--class node-kill|freeze-kill|etcd-cut|agent-kill|all]
  *     [--agent pgwarden|patroni|both] [--runs N] [--profile slow|fast|both] [--label TEXT]
+ *   npx tsx bench/failover.ts --report FILE.json…   (the per-class table over saved batches)
  */
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { refreshIntervalMs } from '../src/machines/election.ts';
@@ -108,7 +109,26 @@ function describe(r: RunResult): string {
   );
 }
 
+/** The per-class table over the runs of one or more saved batches (same code, same profile). */
+function report(files: string[]): void {
+  const docs = files.map(
+    (f) => JSON.parse(readFileSync(f, 'utf8')) as { results: RunResult[]; code: unknown },
+  );
+  const results = docs.flatMap((d) => d.results);
+  const present = <T>(all: T[], get: (r: RunResult) => T) =>
+    all.filter((x) => results.some((r) => get(r) === x));
+  console.log(
+    classTable(
+      results,
+      present(CLASSES, (r) => r.cls),
+      present(['slow', 'fast'], (r) => r.profile),
+    ),
+  );
+  for (const [i, d] of docs.entries()) console.log(`${files[i]}: ${JSON.stringify(d.code)}`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === '--report') return report(process.argv.slice(3));
   const args = parseArgs(process.argv.slice(2));
   onInterrupt();
   const workRoot = mkdtempSync(join(tmpdir(), 'pgwarden-bench-'));

@@ -94,7 +94,7 @@ export function classTable(results: RunResult[], classes: FailureClass[], profil
       }
       if (pg.length > 0 && pa.length > 0) {
         lines.push(
-          `| ${cls} | ${profile} | **Patroni ÷ pgwarden** | | ${ratio(pa, pg, (r) => r.outageS)} | ${ratio(pa, pg, (r) => r.newLeaderKeyS)} | | | |`,
+          `| ${cls} | ${profile} | **Patroni ÷ pgwarden** | | ${ratio(pa, pg, (r) => r.outageS)} | ${ratio(pa, pg, (r) => r.newLeaderKeyS)} | ${ratio(pa, pg, (r) => r.twoWritableS)} | | |`,
         );
       }
     }
