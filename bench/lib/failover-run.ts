@@ -278,8 +278,9 @@ export async function oneRun(spec: RunSpec): Promise<RunResult> {
     await c.stop().catch((err) => console.error(`stop: ${(err as Error).message}`));
     for (const p of proxies.values()) await p.close();
     activeCluster = null;
-    // Keep the node logs; the data directories are large.
+    // Keep the node logs; the data directories and etcd's (62 MB of preallocated WAL) are large.
     for (const n of c.nodes) rmSync(dirname(n.dataDir), { recursive: true, force: true });
+    rmSync(join(dir, 'etcd'), { recursive: true, force: true });
   }
   return result;
 }
