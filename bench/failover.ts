@@ -1,318 +1,91 @@
 /**
- * Failover benchmark: per run, a fresh 3-node LocalCluster (etcd + three agents as separate
- * processes). Measures bootstrap time, then kills the whole primary node (kill -9 of agent and
- * postmaster) under a steady client write load and measures the write outage as the client
- * sees it, when the leader key expired and changed in etcd, and acknowledged rows lost.
+ * Failover benchmark, per failure class of the leader's node and per HA agent: pgwarden and the
+ * real Patroni 3.0.2, on the same YAML, measured back to back in the same batch. Per run, a fresh
+ * 3-node LocalCluster (etcd + three agents as separate processes, as the postgres OS user), a
+ * client writing all along, a probe writing to every node, one fault (bench/lib/faults.ts), then:
+ * the write outage the client saw, when the leader key changed, whether two nodes accepted
+ * writes at once, and which acknowledged rows were lost.
  *
- *   npx tsx bench/failover.ts [--runs N] [--profile slow|fast|both] [--kill-window loop_wait|refresh]
+ *   npx tsx bench/failover.ts [--class node-kill|freeze-kill|etcd-cut|agent-kill|all]
+ *     [--agent pgwarden|patroni|both] [--runs N] [--profile slow|fast|both] [--label TEXT]
+ *   npx tsx bench/failover.ts --report FILE.json…   (the per-class table over saved batches)
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { type ClusterNode, LocalCluster } from '../src/local/cluster.ts';
+import { join } from 'node:path';
 import { refreshIntervalMs } from '../src/machines/election.ts';
-import { bootstrapCluster, READY_POLL_MS } from './lib/bootstrap.ts';
-import { LEADER_POLL_MS, pollLeaderKey, readLeaderKey } from './lib/etcd.ts';
-import { gitState, machineInfo } from './lib/provenance.ts';
+import { AGENTS, type AgentKind, PROFILES, type Profile } from './lib/agents.ts';
+import { READY_POLL_MS } from './lib/bootstrap.ts';
+import { LEADER_POLL_MS } from './lib/etcd.ts';
+import { classTable, runTable } from './lib/failover-report.ts';
+import { activeCluster, HOLD_AFTER_TAKEOVER_MS, oneRun, type RunResult } from './lib/failover-run.ts';
+import { CLASSES, type FailureClass } from './lib/faults.ts';
+import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
-import { type Column, fmt, groupedTable } from './lib/table.ts';
-import { now, secs, sleep } from './lib/time.ts';
+import { fmt } from './lib/table.ts';
 import {
   CONNECT_TIMEOUT_MS,
-  missingIds,
-  probeWritable,
+  QUERY_TIMEOUT_MS,
   SETTLE_ON_NEW_PRIMARY_MS,
-  sqlOn,
-  startWriter,
-  summarizeWrites,
   WRITABLE_PROBE_MS,
   WRITE_EVERY_MS,
-  type Writer,
-  waitForNewPrimaryWrites,
 } from './lib/writer.ts';
 
-const SCOPE = 'bench';
-
-interface Profile {
-  name: 'slow' | 'fast';
-  dcs: { ttl: number; loop_wait: number; retry_timeout: number };
-}
-
-const PROFILES: Record<Profile['name'], Profile> = {
-  slow: { name: 'slow', dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 } },
-  fast: { name: 'fast', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
-};
-
 /**
- * The kill comes a uniformly random time after the cluster is ready, so that it does not align
- * with the leader's lease refresh. `loop_wait`: 0–loop_wait s (Patroni's refresh period).
- * `refresh`: 0–pgwarden's actual refresh period, max(loop_wait, ttl − margin − retry_timeout),
- * which is longer than loop_wait for both profiles (18 s and 5 s).
+ * The fault comes a uniformly random time after the cluster is ready, so that it does not line
+ * up with the leader's lease refresh: 0.5 s to the longer of the two agents' refresh periods
+ * (Patroni refreshes every loop_wait; pgwarden every max(loop_wait, ttl − margin − retry_timeout
+ * − step): 17 s / 4 s for slow / fast), the same window for both agents.
  */
-type KillWindow = 'loop_wait' | 'refresh';
-
-function killWindowMs(profile: Profile, window: KillWindow): number {
-  if (window === 'loop_wait') return profile.dcs.loop_wait * 1000;
-  return refreshIntervalMs({
+function faultWindowMs(profile: Profile): number {
+  const pgwarden = refreshIntervalMs({
     ...profile.dcs,
     maximum_lag_on_failover: 1048576,
     check_timeline: false,
     synchronous_mode: false,
   });
+  return Math.max(profile.dcs.loop_wait * 1000, pgwarden);
 }
 
-// ---------------------------------------------------------------------------------------------
-// One run.
-
-interface RunResult {
-  profile: Profile['name'];
-  run: number;
-  ok: boolean;
-  failure?: string;
-  /** agents started → one leader + two streaming replicas (s). */
-  bootstrapS: number | null;
-  /** random pause between ready and kill (s), drawn from 0–killWindowS. */
-  delayBeforeKillS: number | null;
-  killWindowS: number;
-  oldPrimary: string | null;
-  /** Leader at the end, where acknowledged rows are looked for. */
-  newPrimary: string | null;
-  /** Every node that acknowledged a write after the kill, in order (more than one: split brain). */
-  newPrimaries: string[];
-  /** Surviving nodes seen writable by the probe after the kill (first/last relative to the kill, s). */
-  writableAfterKill: Record<string, { firstS: number; lastS: number; samples: number }>;
-  /** All times below are relative to the kill instant (s). */
-  lastOldAckS: number | null;
-  leaderKeyGoneS: number | null;
-  newLeaderKeyS: number | null;
-  firstNewAckS: number | null;
-  /** firstNewAck − lastOldAck: the write outage the client saw (s). */
-  outageS: number | null;
-  ackedRows: number;
-  ackedOnOld: number;
-  ackedOnNew: number;
-  lostAckedRows: number | null;
-  lostIds: number[];
-  /** Acknowledged rows per node, and the lost ones per node that acknowledged them. */
-  ackedByNode: Record<string, number>;
-  lostByNode: Record<string, number>;
-  writerErrors: number;
-  firstWriterErrors: string[];
-  leaderChanges: Array<{ atS: number; value: string | null }>;
-  logDir: string;
-  logExcerpt?: Record<string, string[]>;
+interface Args {
+  runs: number;
+  classes: FailureClass[];
+  agents: AgentKind[];
+  profiles: Profile[];
+  label: string;
 }
 
-const primaryOf = (nodes: ClusterNode[]) =>
-  nodes.find((n) => n.status?.role === 'master' && n.status.state === 'running') ?? null;
-
-const LOG_PATTERN =
-  /leader|lock|promot|lease|fail|error|fatal|timeline|rewind|demot|acquir|expir|race|healthiest|DCS/i;
-
-function logExcerpt(cluster: LocalCluster, maxLines = 40): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const n of cluster.nodes) {
-    try {
-      const lines = readFileSync(n.logFile, 'utf8').split('\n');
-      out[n.name] = lines.filter((l) => LOG_PATTERN.test(l)).slice(-maxLines);
-    } catch {
-      out[n.name] = [];
-    }
-  }
-  return out;
-}
-
-let activeCluster: LocalCluster | null = null;
-
-async function oneRun(
-  profile: Profile,
-  run: number,
-  window: KillWindow,
-  workRoot: string,
-): Promise<RunResult> {
-  const dir = mkdtempSync(join(workRoot, `${profile.name}-${run}-`));
-  const { ttl } = profile.dcs;
-  const table = 'bench_writes';
-  const result: RunResult = {
-    profile: profile.name,
-    run,
-    ok: false,
-    bootstrapS: null,
-    delayBeforeKillS: null,
-    killWindowS: killWindowMs(profile, window) / 1000,
-    oldPrimary: null,
-    newPrimary: null,
-    newPrimaries: [],
-    writableAfterKill: {},
-    lastOldAckS: null,
-    leaderKeyGoneS: null,
-    newLeaderKeyS: null,
-    firstNewAckS: null,
-    outageS: null,
-    ackedRows: 0,
-    ackedOnOld: 0,
-    ackedOnNew: 0,
-    lostAckedRows: null,
-    lostIds: [],
-    ackedByNode: {},
-    lostByNode: {},
-    writerErrors: 0,
-    firstWriterErrors: [],
-    leaderChanges: [],
-    logDir: dir,
-  };
-  const cluster = new LocalCluster({ dir, nodes: 3, scope: SCOPE, dcs: profile.dcs });
-  activeCluster = cluster;
-  let writer: Writer | null = null;
-  let poller: ReturnType<typeof pollLeaderKey> | null = null;
-  let prober: ReturnType<typeof probeWritable> | null = null;
-  try {
-    await cluster.init();
-
-    // 1. Bootstrap.
-    result.bootstrapS = secs(await bootstrapCluster(cluster));
-    const old = primaryOf(cluster.nodes)!;
-    result.oldPrimary = old.name;
-
-    // 2. Steady writes on the old primary, then kill it at a random point of the loop.
-    await sqlOn(old.pgPort, `CREATE TABLE ${table} (id bigint PRIMARY KEY, at timestamptz DEFAULT now())`);
-    poller = pollLeaderKey(cluster.etcdEndpoint, SCOPE);
-    writer = startWriter(
-      cluster.nodes.map((n) => n.pgPort),
-      table,
-    );
-    const delayMs = Math.max(500, Math.random() * result.killWindowS * 1000); // ≥ a few acks on the old primary
-    result.delayBeforeKillS = secs(delayMs);
-    await sleep(delayMs);
-    prober = probeWritable(cluster.nodes.filter((n) => n.name !== old.name));
-    const killedAt = now();
-    await cluster.killNode(old.name);
-
-    // 3. Wait for writes on the new primary (bounded), then stop the load.
-    const recovered = await waitForNewPrimaryWrites(writer, old.pgPort, (3 * ttl + 60) * 1000);
-    await writer.stop();
-    await poller.stop();
-    await prober.stop();
-    const rel = (t: number | undefined) => (t === undefined ? null : secs(t - killedAt));
-    const acks = writer.acks;
-    const { onOld, onNew, fields } = summarizeWrites(writer, old.pgPort, killedAt);
-    Object.assign(result, fields);
-    for (const [name, w] of prober.seen) {
-      result.writableAfterKill[name] = {
-        firstS: secs(w.first - killedAt)!,
-        lastS: secs(w.last - killedAt)!,
-        samples: w.samples,
-      };
-    }
-    result.leaderChanges = poller.changes.map((c) => ({ atS: secs(c.at - killedAt)!, value: c.value }));
-    const afterKill = poller.changes.filter((c) => c.at >= killedAt);
-    result.leaderKeyGoneS = rel(afterKill.find((c) => c.value !== old.name)?.at);
-    result.newLeaderKeyS = rel(afterKill.find((c) => c.value !== null && c.value !== old.name)?.at);
-    if (!recovered || !onNew[0]) {
-      throw new Error('no write acknowledged by a new primary within 3·ttl + 60 s');
-    }
-    // Count losses on the node that holds the leader key at the end (the writer's last primary if
-    // etcd does not answer); with more than one node acknowledging after the kill, that matters.
-    result.newPrimaries = [...new Set(onNew.map((a) => a.port))].map(
-      (p) => cluster.nodes.find((n) => n.pgPort === p)?.name ?? String(p),
-    );
-    const finalLeader = await readLeaderKey(cluster.etcdEndpoint, SCOPE);
-    const newPort = finalLeader ? cluster.node(finalLeader).pgPort : onNew.at(-1)!.port;
-    result.newPrimary = cluster.nodes.find((n) => n.pgPort === newPort)?.name ?? null;
-    result.outageS = secs(onNew[0].at - onOld.at(-1)!.at);
-
-    // 4. Every acknowledged row must be on the new primary.
-    const lost = await missingIds(
-      newPort,
-      table,
-      acks.map((a) => a.id),
-    );
-    result.lostAckedRows = lost.length;
-    result.lostIds = lost;
-    const nameOf = (port: number) => cluster.nodes.find((n) => n.pgPort === port)?.name ?? String(port);
-    const lostSet = new Set(lost);
-    for (const a of acks) {
-      const name = nameOf(a.port);
-      result.ackedByNode[name] = (result.ackedByNode[name] ?? 0) + 1;
-      if (lostSet.has(a.id)) result.lostByNode[name] = (result.lostByNode[name] ?? 0) + 1;
-    }
-    result.ok = true;
-  } catch (err) {
-    result.failure = (err as Error).message;
-  } finally {
-    await writer?.stop().catch(() => {});
-    await poller?.stop().catch(() => {});
-    await prober?.stop().catch(() => {});
-    const anomaly =
-      !result.ok ||
-      (result.lostAckedRows ?? 0) > 0 ||
-      result.newPrimaries.length > 1 ||
-      Object.keys(result.writableAfterKill).length > 1;
-    if (anomaly) result.logExcerpt = logExcerpt(cluster);
-    await cluster.stop().catch((err) => console.error(`stop: ${(err as Error).message}`));
-    activeCluster = null;
-    // Keep the node logs; the data directories are large.
-    for (const n of cluster.nodes) rmSync(dirname(n.dataDir), { recursive: true, force: true });
-  }
-  return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Summary.
-
-const COLUMNS: Array<Column<RunResult>> = [
-  { head: 'bootstrap s', get: (r) => r.bootstrapS },
-  { head: 'kill delay s', get: (r) => r.delayBeforeKillS },
-  { head: 'kill→lease gone s', get: (r) => r.leaderKeyGoneS },
-  { head: 'kill→new leader key s', get: (r) => r.newLeaderKeyS },
-  {
-    head: 'new key→first write s',
-    get: (r) =>
-      r.firstNewAckS !== null && r.newLeaderKeyS !== null ? r.firstNewAckS - r.newLeaderKeyS : null,
-  },
-  { head: 'write outage s', get: (r) => r.outageS },
-  { head: 'acked rows', get: (r) => r.ackedRows, digits: 0 },
-  { head: 'lost acked', get: (r) => r.lostAckedRows, digits: 0 },
-];
-
-function summaryTable(results: RunResult[]): string {
-  return groupedTable({
-    groupHead: 'profile',
-    groups: (['slow', 'fast'] as const).map((name) => ({
-      name,
-      runs: results.filter((r) => r.profile === name),
-    })),
-    columns: COLUMNS,
-    text: [
-      {
-        head: 'old primary→nodes that acked after kill',
-        get: (r) => (r.ok ? `${r.oldPrimary}→${r.newPrimaries.join('→')}` : `FAILED: ${r.failure}`),
-      },
-      { head: 'writable after kill (probe)', get: (r) => Object.keys(r.writableAfterKill).join(', ') || '—' },
-    ],
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Main.
-
-function parseArgs(argv: string[]): { runs: number; profiles: Profile[]; window: KillWindow } {
+function parseArgs(argv: string[]): Args {
   let runs = 3;
-  let profile = 'both';
-  let window = 'loop_wait';
+  let cls = 'all';
+  let agent = 'both';
+  let profile = 'slow';
+  let label = '';
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--runs') runs = Number(argv[++i]);
-    else if (argv[i] === '--profile') profile = argv[++i] ?? '';
-    else if (argv[i] === '--kill-window') window = argv[++i] ?? '';
+    const value = () => argv[++i] ?? '';
+    if (argv[i] === '--runs') runs = Number(value());
+    else if (argv[i] === '--class') cls = value();
+    else if (argv[i] === '--agent') agent = value();
+    else if (argv[i] === '--profile') profile = value();
+    else if (argv[i] === '--label') label = value();
     else throw new Error(`unknown argument ${argv[i]}`);
   }
-  if (window !== 'loop_wait' && window !== 'refresh')
-    throw new Error('--kill-window must be loop_wait or refresh');
-  if (!Number.isInteger(runs) || runs < 3) throw new Error('--runs must be an integer ≥ 3 (medians)');
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  if (cls !== 'all' && !CLASSES.includes(cls as FailureClass))
+    throw new Error(`--class must be one of ${CLASSES.join(', ')} or all`);
+  if (agent !== 'both' && !AGENTS.includes(agent as AgentKind))
+    throw new Error('--agent must be pgwarden, patroni or both');
   if (profile !== 'both' && profile !== 'slow' && profile !== 'fast')
     throw new Error('--profile must be slow, fast or both');
-  const profiles = profile === 'both' ? [PROFILES.slow, PROFILES.fast] : [PROFILES[profile]];
-  return { runs, profiles, window };
+  if (label !== '' && !/^[a-z0-9-]+$/.test(label))
+    throw new Error('--label: lowercase letters, digits and -');
+  return {
+    runs,
+    classes: cls === 'all' ? CLASSES : [cls as FailureClass],
+    agents: agent === 'both' ? AGENTS : [agent as AgentKind],
+    profiles: profile === 'both' ? [PROFILES.slow, PROFILES.fast] : [PROFILES[profile]],
+    label,
+  };
 }
 
 function onInterrupt(): void {
@@ -326,36 +99,82 @@ function onInterrupt(): void {
   });
 }
 
+function describe(r: RunResult): string {
+  if (!r.ok) return `  FAILED: ${r.failure}`;
+  return (
+    `  bootstrap ${fmt(r.bootstrapS)} s; new key +${fmt(r.newLeaderKeyS)} s, other writable +${fmt(r.newWritableS)} s, ` +
+    `old last writable +${fmt(r.oldLastWritableS)} s; outage ${fmt(r.outageS)} s; two writable ${fmt(r.twoWritableS)} s, ` +
+    `old acked ${r.oldAcksWhileNewWritable} while other writable; lost ${r.lostAckedRows}/${r.ackedRows} writer, ` +
+    `${r.lostProbeAcks}/${r.probeAcks} probe`
+  );
+}
+
+/** The per-class table over the runs of one or more saved batches (same code, same profile). */
+function report(files: string[]): void {
+  const docs = files.map(
+    (f) => JSON.parse(readFileSync(f, 'utf8')) as { results: RunResult[]; code: unknown },
+  );
+  const results = docs.flatMap((d) => d.results);
+  const present = <T>(all: T[], get: (r: RunResult) => T) =>
+    all.filter((x) => results.some((r) => get(r) === x));
+  console.log(
+    classTable(
+      results,
+      present(CLASSES, (r) => r.cls),
+      present(['slow', 'fast'], (r) => r.profile),
+    ),
+  );
+  for (const [i, d] of docs.entries()) console.log(`${files[i]}: ${JSON.stringify(d.code)}`);
+}
+
 async function main(): Promise<void> {
-  const { runs, profiles, window } = parseArgs(process.argv.slice(2));
+  if (process.argv[2] === '--report') return report(process.argv.slice(3));
+  const args = parseArgs(process.argv.slice(2));
   onInterrupt();
   const workRoot = mkdtempSync(join(tmpdir(), 'pgwarden-bench-'));
   chmodSync(workRoot, 0o755); // the agents run as the postgres OS user
   console.log(`node logs under ${workRoot}`);
   const startedAt = new Date();
   const gitAtStart = gitState();
+  const loadBefore: Array<ReturnType<typeof loadInfo> & { run: string }> = [];
   const results: RunResult[] = [];
-  for (const profile of profiles) {
-    for (let run = 1; run <= runs; run++) {
-      console.log(
-        `[${profile.name} ${run}/${runs}] ttl ${profile.dcs.ttl}, loop_wait ${profile.dcs.loop_wait}, ` +
-          `kill 0–${killWindowMs(profile, window) / 1000} s after ready`,
-      );
-      const r = await oneRun(profile, run, window, workRoot);
-      results.push(r);
-      console.log(
-        r.ok
-          ? `  bootstrap ${fmt(r.bootstrapS)} s, outage ${fmt(r.outageS)} s ` +
-              `(lease gone +${fmt(r.leaderKeyGoneS)} s, new key +${fmt(r.newLeaderKeyS)} s, ` +
-              `first write +${fmt(r.firstNewAckS)} s), lost ${r.lostAckedRows}/${r.ackedRows}, ` +
-              `acked after kill by ${r.newPrimaries.join(',')}, writable after kill ${Object.keys(r.writableAfterKill).join(',')}`
-          : `  FAILED: ${r.failure}`,
-      );
+  // Interleaved: run i of every class and agent before run i + 1 of any.
+  for (const profile of args.profiles) {
+    for (let run = 1; run <= args.runs; run++) {
+      for (const cls of args.classes) {
+        for (const agent of args.agents) {
+          const tag = `${cls} ${agent} ${profile.name} ${run}/${args.runs}`;
+          loadBefore.push({ run: tag, ...loadInfo() });
+          console.log(`[${tag}] ttl ${profile.dcs.ttl}, loop_wait ${profile.dcs.loop_wait}`);
+          const r = await oneRun({
+            agent,
+            cls,
+            profile,
+            run,
+            faultWindowMs: faultWindowMs(profile),
+            workRoot,
+          });
+          results.push(r);
+          console.log(describe(r));
+        }
+      }
     }
   }
-  const table = summaryTable(results);
-  console.log(`\n${table}\n`);
-  const suffix = window === 'loop_wait' ? '' : `-kill-window-${window}`;
+  const groups = args.classes.flatMap((cls) =>
+    args.agents.flatMap((agent) =>
+      args.profiles.map((p) => ({
+        name: `${cls} ${agent} ${p.name}`,
+        runs: results.filter((r) => r.cls === cls && r.agent === agent && r.profile === p.name),
+      })),
+    ),
+  );
+  const perRun = runTable(groups);
+  const perClass = classTable(
+    results,
+    args.classes,
+    args.profiles.map((p) => p.name),
+  );
+  console.log(`\n${perRun}\n\n${perClass}\n`);
   const doc = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -363,20 +182,24 @@ async function main(): Promise<void> {
     code: { atStart: gitAtStart, atEnd: gitState() },
     method: {
       nodes: 3,
+      classes: args.classes,
+      agents: args.agents,
       writeEveryMs: WRITE_EVERY_MS,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: QUERY_TIMEOUT_MS,
       leaderPollMs: LEADER_POLL_MS,
       readyPollMs: READY_POLL_MS,
-      settleOnNewPrimaryMs: SETTLE_ON_NEW_PRIMARY_MS,
       writableProbeMs: WRITABLE_PROBE_MS,
-      killWindow: window,
-      profiles: profiles.map((p) => ({ name: p.name, ...p.dcs })),
+      holdAfterTakeoverMs: HOLD_AFTER_TAKEOVER_MS,
+      settleOnNewPrimaryMs: SETTLE_ON_NEW_PRIMARY_MS,
+      profiles: args.profiles.map((p) => ({ name: p.name, ...p.dcs, faultWindowMs: faultWindowMs(p) })),
     },
+    loadBefore,
     results,
-    table,
+    perRun,
+    perClass,
   };
-  // Never overwrite an earlier dataset: a second batch on the same day gets its start time appended.
-  const out = writeResults('failover', startedAt, doc, suffix);
+  const out = writeResults('failover', startedAt, doc, args.label ? `-${args.label}` : '');
   console.log(`raw results: ${out}`);
 }
 

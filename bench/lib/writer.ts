@@ -115,21 +115,52 @@ export async function waitForNewPrimaryWrites(
 
 // ---------------------------------------------------------------------------------------------
 // Writability probe: the writer sticks to the first writable node it finds, so it would not see a
-// second primary that stays up. This asks every given node `pg_is_in_recovery()` every
-// WRITABLE_PROBE_MS over its own connection (reconnecting on error) and records who was writable.
+// second primary that stays up. This asks every given node every WRITABLE_PROBE_MS over its own
+// connection (reconnecting on error) and records who was writable and when. By default it asks
+// `pg_is_in_recovery()`; with `table` it INSERTs a row instead, as a client with a stale address
+// would, and records each row acknowledged (a read-only node answers SQLSTATE 25006).
 
 export interface WritableSeen {
   first: number;
   last: number;
   samples: number;
+  /** Every time the node was seen writable. */
+  times: number[];
 }
 
-export function probeWritable(nodes: ClusterNode[]): {
+export interface ProbeAck {
+  id: number;
+  at: number;
+  node: string;
+}
+
+export function probeWritable(
+  nodes: ClusterNode[],
+  opts: { table?: string } = {},
+): {
   seen: Map<string, WritableSeen>;
+  acks: ProbeAck[];
   stop(): Promise<void>;
 } {
   const seen = new Map<string, WritableSeen>();
+  const acks: ProbeAck[] = [];
+  let nextId = 1;
   let stopping = false;
+  const writable = async (client: pg.Client, n: ClusterNode): Promise<boolean> => {
+    if (!opts.table) {
+      const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      return r.rows[0]?.r === false;
+    }
+    const id = nextId++;
+    try {
+      await client.query(`INSERT INTO ${opts.table} (id, node) VALUES ($1, $2)`, [id, n.name]);
+    } catch (err) {
+      if ((err as { code?: string }).code === '25006') return false; // read-only: a replica
+      throw err;
+    }
+    acks.push({ id, at: now(), node: n.name });
+    return true;
+  };
   const probeOne = async (n: ClusterNode) => {
     let client: pg.Client | null = null;
     while (!stopping) {
@@ -148,14 +179,14 @@ export function probeWritable(nodes: ClusterNode[]): {
           client.on('error', () => {});
           await client.connect();
         }
-        const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-        if (r.rows[0]?.r === false) {
+        if (await writable(client, n)) {
           const at = now();
           const s = seen.get(n.name);
           if (s) {
             s.last = at;
             s.samples++;
-          } else seen.set(n.name, { first: at, last: at, samples: 1 });
+            s.times.push(at);
+          } else seen.set(n.name, { first: at, last: at, samples: 1, times: [at] });
         }
       } catch {
         const c = client;
@@ -169,6 +200,7 @@ export function probeWritable(nodes: ClusterNode[]): {
   const done = Promise.all(nodes.map(probeOne));
   return {
     seen,
+    acks,
     stop: async () => {
       stopping = true;
       await done;

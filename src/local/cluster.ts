@@ -31,6 +31,10 @@ export interface LocalClusterOptions {
   network?: LocalNetwork;
   /** Local `postgresql` section overrides (use_pg_rewind, remove_data_directory_on_*, ...). */
   postgresql?: Record<string, unknown>;
+  /** The agent's command line (default: pgwarden); the benchmarks run Patroni on the same YAML. */
+  agentArgv?: (node: ClusterNode) => string[];
+  /** Edits each node's YAML document before it is written (e.g. its own etcd endpoint). */
+  editConfig?: (node: ClusterNode, doc: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /**
@@ -144,7 +148,8 @@ export class LocalCluster {
       };
       mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
       this.own(join(dir, name));
-      writeFileSync(node.configFile, stringify(this.configFor(node)));
+      const doc = this.configFor(node);
+      writeFileSync(node.configFile, stringify(this.opts.editConfig?.(node, doc) ?? doc));
       this.own(node.configFile);
       this.nodes.push(node);
     }
@@ -225,7 +230,7 @@ export class LocalCluster {
     const node = this.node(name);
     if (this.agents.has(name)) throw new Error(`${name} is already running`);
     const fd = openSync(node.logFile, 'a');
-    const args = [process.execPath, BIN, 'node', node.configFile];
+    const args = this.opts.agentArgv?.(node) ?? [process.execPath, BIN, 'node', node.configFile];
     if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
     const [cmd, ...rest] = [
       ...(this.opts.network?.nodePrefix?.(node.index) ?? []),

@@ -1,0 +1,38 @@
+/**
+ * The two HA agents the failover benchmark compares, on the same YAML file per node: pgwarden
+ * (LocalCluster's default command) and the real Patroni 3.0.2 from Debian's `patroni` package.
+ * Both run as the postgres OS user (LocalCluster does that for any command).
+ */
+import type { ClusterNode, LocalClusterOptions } from '../../src/local/cluster.ts';
+
+export type AgentKind = 'pgwarden' | 'patroni';
+export const AGENTS: AgentKind[] = ['pgwarden', 'patroni'];
+
+const PATRONI = '/usr/bin/patroni';
+
+/** LocalCluster's agent command for `kind` (undefined: pgwarden, its default). */
+export function agentArgv(kind: AgentKind): LocalClusterOptions['agentArgv'] {
+  return kind === 'patroni' ? (n: ClusterNode) => [PATRONI, n.configFile] : undefined;
+}
+
+/** Profiles (`bootstrap.dcs`): `slow` = Patroni's defaults. */
+export type ProfileName = 'slow' | 'fast';
+export interface Profile {
+  name: ProfileName;
+  dcs: { ttl: number; loop_wait: number; retry_timeout: number };
+}
+export const PROFILES: Record<ProfileName, Profile> = {
+  slow: { name: 'slow', dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 } },
+  fast: { name: 'fast', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+};
+
+/**
+ * Each node's etcd3 section: its own proxy (so one agent can be cut from etcd), and
+ * `use_proxies: true` so that Patroni uses that address instead of discovering etcd's members
+ * (which would bypass the proxy); pgwarden never discovers members and ignores the key.
+ */
+export function etcdThroughProxy(
+  proxyPort: (node: ClusterNode) => number,
+): LocalClusterOptions['editConfig'] {
+  return (node, doc) => ({ ...doc, etcd3: { hosts: `127.0.0.1:${proxyPort(node)}`, use_proxies: true } });
+}
