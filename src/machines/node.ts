@@ -212,6 +212,14 @@ export const nodeMachine = setup({
     rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
   guards: {
+    /**
+     * Running as primary without the lock (not paused, the key not ours either): the primary
+     * must go now. `primary` checks it at rest; the states that run DCS writes on the way there
+     * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
+     * while the next leader is being promoted.
+     */
+    lockLostAsPrimary: ({ context }) =>
+      !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
     foreignDataDir: ({ context }) => {
       const mine = context.dataDir?.systemIdentifier;
@@ -900,6 +908,10 @@ export const nodeMachine = setup({
 
             afterPromotion: {
               description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
+              // The lock can go while this runs (etcd cut off during a slow promotion, its DCS
+              // writes waiting out retry_timeout): the primary must go at once, as from `primary`,
+              // not once the writes give up — the next leader may be promoted meanwhile.
+              always: { guard: 'lockLostAsPrimary', target: 'demoting' },
               invoke: {
                 src: 'afterPromotion',
                 input: ({ context }) => ({ view: context.view }),
@@ -958,6 +970,8 @@ export const nodeMachine = setup({
             clearingFailover: {
               description:
                 'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
+              // Cut from etcd, the write waits out retry_timeout: a lock lost meanwhile demotes now.
+              always: { guard: 'lockLostAsPrimary', target: 'demoting' },
               invoke: {
                 src: 'clearFailover',
                 input: ({ context }) => ({ view: context.view }),
