@@ -32,8 +32,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
-  'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
-    DCS_ERROR_IN_CALL,
   'node.active.running.switchingOver.checking --error(checkSwitchoverCandidates)--> node.active.running.clearingFailover':
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
@@ -58,7 +56,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
-  'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
@@ -67,7 +64,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing.probing --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
-  'election.leader.releasing --error(deleteLeader)--> election.released': DCS_ERROR_IN_CALL,
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
   'scheduledAction.idle --CANCEL--> (no target)':
