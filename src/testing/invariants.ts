@@ -461,6 +461,35 @@ export function unfencedWindows(cluster: SimulatedCluster): UnfencedWindow[] {
   return [...splitState(cluster).unfenced.values()];
 }
 
+/** Maximal runs of consecutive acknowledgements made while the agent could act: [first, last]. */
+function actingRuns(e: WriteEra): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let open: [number, number] | null = null;
+  for (const a of e.acks) {
+    if (!a.acting) {
+      open = null;
+      continue;
+    }
+    if (open) open[1] = a.at;
+    else {
+      open = [a.at, a.at];
+      runs.push(open);
+    }
+  }
+  return runs;
+}
+
+/** The first overlap of a run of `a` with a run of `b`, or null. */
+function overlappingRuns(a: Array<[number, number]>, b: Array<[number, number]>): [number, number] | null {
+  for (const x of a)
+    for (const y of b) {
+      const from = Math.max(x[0], y[0]);
+      const to = Math.min(x[1], y[1]);
+      if (from <= to) return [from, to];
+    }
+  return null;
+}
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
@@ -470,8 +499,9 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
  * on two histories, one of which is thrown away. It counts every acknowledged write of every
  * client: through `/leader`, and the clients that write to any node accepting writes (a libpq
  * multi-host string, a stale address), which keep writing to a deposed primary as long as it
- * lets them. An overlap is excused only when one of the two nodes had no agent that could act
- * during it (dead, frozen, or started or thawed less than agentWakeMs before): a frozen or
+ * lets them. It fails only where both acknowledged while both agents could act (a run of one
+ * node's acknowledgements made while its agent could act overlaps such a run of the other's);
+ * an agent cannot act while dead, frozen, or started or thawed less than agentWakeMs before: a frozen or
  * killed agent cannot demote its primary, and only fencing (a watchdog) could; or when that
  * agent was in maintenance mode (paused), where Patroni leaves PostgreSQL alone by request.
  * Those windows are reported (unfencedWindows) with their length. With synchronous_mode such writes are never
@@ -510,9 +540,12 @@ export const noSplitBrainWrites: Invariant = {
         const from = Math.max(era.first, other.first);
         const to = Math.min(era.last, other.last);
         if (from > to) continue;
-        const during = (e: WriteEra) => e.acks.filter((a) => a.at >= from && a.at <= to);
-        const idle = [era, other].find((e) => during(e).every((a) => !a.acting));
-        if (idle) {
+        // Both at once with both agents able to act: a run of acting acknowledgements of one
+        // overlaps a run of the other's. Elsewhere in the overlap one of them could not act.
+        const clash = overlappingRuns(actingRuns(era), actingRuns(other));
+        if (clash === null) {
+          const during = (e: WriteEra) => e.acks.filter((a) => a.at >= from && a.at <= to);
+          const idle = [era, other].find((e) => during(e).every((a) => !a.acting)) ?? era;
           const pair = [key, otherKey].sort().join(' ');
           const seen = st.unfenced.get(pair);
           st.unfenced.set(pair, {
@@ -526,7 +559,7 @@ export const noSplitBrainWrites: Invariant = {
         const span = (e: WriteEra) =>
           `${e.node} (timeline ${e.timeline}) acknowledged writes from ${secs(e.first)} to ${secs(e.last)}`;
         const [older, newer] = other.first <= era.first ? [other, era] : [era, other];
-        return `split brain: ${span(older)} and ${span(newer)}: both accepted writes between ${secs(from)} and ${secs(to)}, while both agents ran (neither dead, frozen nor paused)`;
+        return `split brain: ${span(older)} and ${span(newer)}: both accepted writes between ${secs(clash[0])} and ${secs(clash[1])} while both agents ran (neither dead, frozen, just woken nor paused)`;
       }
     }
     return null;
