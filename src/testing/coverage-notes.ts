@@ -5,8 +5,6 @@
  * list stays exactly the gap. Keys are the ids StateCoverage reports.
  */
 
-const SHUTDOWN_MID_ELECTION =
-  'FREEZE (clean shutdown) lands while the election is in the middle of a race or a reclaim: a window of the few milliseconds those calls take; schedules shut agents down at rest (follower --FREEZE--> resigned is taken). The handler is the one every election state has.';
 const RELEASE_NOT_LEADING =
   'RELEASE is sent by the node machine only while it holds the lock; reaching a non-leader election state needs the lock lost in the same instant. Defensive: the release is answered so the node never waits for it.';
 const DCS_ERROR_IN_CALL =
