@@ -119,6 +119,9 @@ export interface Commit {
    * locally but the connection died before the acknowledgement (outcome unknown to the client).
    */
   state: CommitState;
+  /** Clock ms when it was sent, and when it was acknowledged (null: not acknowledged). */
+  at: number;
+  ackedAt: number | null;
   /** Resolves true once acknowledged, false once rejected or failed. */
   done: Promise<boolean>;
   /** @internal */
@@ -185,7 +188,9 @@ export class SimulatedWorld {
   /** Every acknowledged write, in order. */
   readonly acknowledged: Commit[] = [];
   /** Every promotion: which instance, when (clock ms), onto which timeline. */
-  readonly promotions: Array<{ node: string; at: number; timeline: number }> = [];
+  readonly promotions: Array<{ node: string; at: number; timeline: number; segment: number }> = [];
+  /** Called at every promotion (the simulator notes what the promoting node could record). */
+  onPromote: ((p: { node: string; at: number; timeline: number; segment: number }) => void) | null = null;
 
   /** Commits written and still waiting for their acknowledgement. */
   waiting(): readonly Commit[] {
@@ -318,9 +323,10 @@ export class SimulatedWorld {
   /**
    * A client commits `bytes` of WAL on `node`. Acknowledged at once without synchronous
    * standbys; otherwise once they have received it (per synchronous_standby_names), as the
-   * replication ticks advance. `done` tells the client's outcome.
+   * replication ticks advance. `done` tells the client's outcome. `refused`: the client could
+   * not connect (rejected, nothing written).
    */
-  write(node: string, bytes: number): Commit {
+  write(node: string, bytes: number, refused = false): Commit {
     const pg = this.instance(node);
     const commit: Commit = {
       node,
@@ -328,12 +334,14 @@ export class SimulatedWorld {
       lsn: -1,
       timeline: null,
       state: 'rejected',
+      at: this.clock.now(),
+      ackedAt: null,
       done: Promise.resolve(false),
       segment: -1,
       sysid: '',
     };
     const d = pg.data;
-    if (!pg.writable() || !d) return commit;
+    if (refused || !pg.writable() || !d) return commit;
     d.lsn += Math.max(1, Math.floor(bytes));
     const last = d.segments[d.segments.length - 1]!;
     commit.lsn = d.lsn;
@@ -350,7 +358,10 @@ export class SimulatedWorld {
   private finish(commit: Commit, state: 'acknowledged' | 'failed'): void {
     commit.state = state;
     this.finishedCommits++;
-    if (state === 'acknowledged') this.acknowledged.push(commit);
+    if (state === 'acknowledged') {
+      commit.ackedAt = this.clock.now();
+      this.acknowledged.push(commit);
+    }
     const resolve = this.resolvers.get(commit);
     this.resolvers.delete(commit);
     resolve?.(state === 'acknowledged');
@@ -747,13 +758,16 @@ export class SimulatedPostgres implements Postgres {
     const last = d.segments.at(-1)!;
     last.end = d.lsn;
     const tl = Math.max(...d.segments.map((s) => s.tl)) + 1;
-    d.segments.push({ tl, id: this.world.newSegmentId(), end: null });
+    const segment = this.world.newSegmentId();
+    d.segments.push({ tl, id: segment, end: null });
     d.lsn += END_OF_RECOVERY_RECORD;
     d.clusterState = 'in production';
     proc.role = 'primary';
     proc.upstream = null;
     proc.connected = false;
-    this.world.promotions.push({ node: this.name, at: this.world.clock.now(), timeline: tl });
+    const p = { node: this.name, at: this.world.clock.now(), timeline: tl, segment };
+    this.world.promotions.push(p);
+    this.world.onPromote?.(p);
     this.world.tick();
   }
 

@@ -215,6 +215,14 @@ export const nodeMachine = setup({
     rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
   guards: {
+    /**
+     * Running as primary without the lock (not paused, the key not ours either): the primary
+     * must go now. `primary` checks it at rest; the states that run DCS writes on the way there
+     * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
+     * while the next leader is being promoted.
+     */
+    lockLostAsPrimary: ({ context }) =>
+      !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
     foreignDataDir: ({ context }) => {
       const mine = context.dataDir?.systemIdentifier;
@@ -895,7 +903,7 @@ export const nodeMachine = setup({
               ],
               // The lock can be lost before the promotion ends (a freeze, a slow promote): the
               // primary it makes must not outlive the lock by the rest of the promotion.
-              always: { guard: 'notLeader', target: 'demoting' },
+              always: { guard: 'lockLostAsPrimary', target: 'demoting' },
               invoke: {
                 src: 'promote',
                 input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
@@ -909,9 +917,10 @@ export const nodeMachine = setup({
 
             afterPromotion: {
               description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
-              // Lost the lock meanwhile (the agent was frozen past its deadline): demote at once,
-              // not after a checkpoint and a DCS write that may take a retry_timeout.
-              always: { guard: 'notLeader', target: 'demoting' },
+              // The lock can go while this runs (etcd cut off during a slow promotion, its DCS
+              // writes waiting out retry_timeout): the primary must go at once, as from `primary`,
+              // not once the writes give up — the next leader may be promoted meanwhile.
+              always: { guard: 'lockLostAsPrimary', target: 'demoting' },
               invoke: {
                 src: 'afterPromotion',
                 input: ({ context }) => ({ view: context.view }),
@@ -970,8 +979,8 @@ export const nodeMachine = setup({
             clearingFailover: {
               description:
                 'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
-              // The lock lost meanwhile (the clear may wait a retry_timeout on an etcd cut off).
-              always: { guard: 'notLeader', target: 'demoting' },
+              // Cut from etcd, the write waits out retry_timeout: a lock lost meanwhile demotes now.
+              always: { guard: 'lockLostAsPrimary', target: 'demoting' },
               invoke: {
                 src: 'clearFailover',
                 input: ({ context }) => ({ view: context.view }),
@@ -988,7 +997,7 @@ export const nodeMachine = setup({
               initial: 'checking',
               states: {
                 checking: {
-                  always: { guard: 'notLeader', target: '#node.active.running.demoting' },
+                  always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
                   invoke: {
                     src: 'checkSwitchoverCandidates',
                     input: ({ context }) => {
@@ -1020,7 +1029,7 @@ export const nodeMachine = setup({
                   description:
                     'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
                   entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
-                  always: { guard: 'notLeader', target: '#node.active.running.demoting' },
+                  always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
                   invoke: { src: 'checkpoint', onDone: 'stopping', onError: 'stopping' },
                 },
                 stopping: {

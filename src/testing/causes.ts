@@ -9,6 +9,15 @@
  * A fault counts while it lasts (a node stays dead until restarted) and for a horizon after it
  * ends, long enough for every consequence it can have: a lease to run out (ttl), a slow operation
  * to finish, the node to rejoin.
+ *
+ * A flaky etcd (`dcs-flaky`) is scoped to its node. On the leader it explains losing the lock:
+ * a keepalive or leader update that failed (before or after etcd applied it) proves nothing,
+ * and a leader that cannot prove its lease within retry_timeout must step down on its own
+ * deadline, as Patroni demotes when update_leader fails; the promotion that follows is then
+ * explained too. On any other node it explains no node's loss of leadership: a replica's failing
+ * calls touch only its own keys, so a leader that loses the lock because another node's etcd
+ * calls fail is a bug. Promotions are explained by a flaky node anywhere (a promotion follows the
+ * previous leader's loss of the lock, which is checked on its own, with its node).
  */
 import { describeAction, type ScheduleAction } from './schedule.ts';
 
@@ -29,6 +38,9 @@ export class LeadershipCauses {
   /** Scheduled switchovers within the run: a cause again when due. */
   private readonly due: Array<{ at: number; what: string }> = [];
   private horizonMs: number;
+  /** Flaky etcd per node: in effect (what), or when it ended. */
+  private readonly flaky = new Map<string, string>();
+  private readonly flakyEnded = new Map<string, { at: number; what: string }>();
 
   constructor(ttlSeconds: number) {
     this.horizonMs = LeadershipCauses.horizonFor(ttlSeconds);
@@ -93,6 +105,10 @@ export class LeadershipCauses {
       case 'fail':
         start(`fail ${a.node} ${a.op}`);
         break;
+      case 'dcs-flaky':
+        if (a.percent > 0 || a.latencyMs > 0) this.flaky.set(a.node, what);
+        else if (this.flaky.delete(a.node)) this.flakyEnded.set(a.node, { at: now, what: `end of ${what}` });
+        break;
       case 'patch-config':
         this.horizonMs = Math.max(this.horizonMs, LeadershipCauses.horizonFor(a.ttl));
         break;
@@ -106,6 +122,8 @@ export class LeadershipCauses {
 
   /** Every fault undone at once (the runner's heal phase). */
   healAll(now: number): void {
+    for (const node of this.flaky.keys()) this.flakyEnded.set(node, { at: now, what: 'the heal phase' });
+    this.flaky.clear();
     if (this.ongoing.size === 0) return;
     this.ongoing.clear();
     this.cause(now, 'the heal phase');
@@ -116,8 +134,12 @@ export class LeadershipCauses {
     this.last = what;
   }
 
-  /** null when a leadership change at `now` has a cause, else the calm it broke. */
-  unexplained(now: number): string | null {
+  /**
+   * null when a leadership change at `now` has a cause, else the calm it broke. `losing`: the
+   * node that stopped leading (a flaky etcd explains only its own node's loss); absent for a
+   * promotion.
+   */
+  unexplained(now: number, losing?: string): string | null {
     for (let i = this.due.length - 1; i >= 0; i--) {
       const d = this.due[i]!;
       if (d.at > now) continue;
@@ -126,6 +148,11 @@ export class LeadershipCauses {
     }
     if (this.ongoing.size > 0) return null;
     if (now - this.lastAt <= this.horizonMs) return null;
+    for (const node of losing === undefined ? [...this.flaky.keys(), ...this.flakyEnded.keys()] : [losing]) {
+      if (this.flaky.has(node)) return null;
+      const ended = this.flakyEnded.get(node);
+      if (ended && now - ended.at <= this.horizonMs) return null;
+    }
     const since = Number.isFinite(this.lastAt)
       ? `${((now - this.lastAt) / 1000).toFixed(1)} s after the last cause (${this.last})`
       : 'with no fault or leadership request all run';

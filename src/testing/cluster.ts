@@ -14,6 +14,7 @@ import {
   type SimulatedDurations,
   type SimulatedPostgres,
   SimulatedWorld,
+  seededRandom,
 } from '../actors/simulated-postgres.ts';
 import { Agent } from '../agent.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
@@ -24,7 +25,7 @@ import type { NodeConfig } from '../config/types.ts';
 import { parsePeerDocument } from '../transport/peer-client.ts';
 import { borrowApi, type LentApi, returnApi } from './api-pool.ts';
 import { NodeClock } from './node-clock.ts';
-import { NodeKv } from './node-kv.ts';
+import { type DcsFlakiness, NodeKv } from './node-kv.ts';
 import { incrementClock } from './sim-clock.ts';
 
 export interface SimulatedClusterOptions {
@@ -89,6 +90,9 @@ interface NodeApi {
   retired: boolean;
 }
 
+/** The name client connections come from (see reject). */
+const CLIENT = 'client';
+
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 
 export interface RestResponse {
@@ -104,6 +108,8 @@ export interface WriteOutcome {
   node: string | null;
   lsn: number;
   timeline: number | null;
+  /** The commit itself (null: rejected before reaching a primary); its state moves on later. */
+  commit: Commit | null;
 }
 
 const DEFAULT_DCS = {
@@ -133,6 +139,9 @@ export class SimulatedNode {
   startedAt = 0;
   thawedAt = Number.NEGATIVE_INFINITY;
   private dcsCut = false;
+  /** A flaky connection to etcd (null: a good one). Survives agent restarts: it is the network. */
+  private flakiness: DcsFlakiness | null = null;
+  private readonly flakyRandom: () => number;
   /** The REST API lent to the current agent (see request). */
   private api: NodeApi | null = null;
   /** Injected failures still to come, per Postgres method. */
@@ -145,6 +154,7 @@ export class SimulatedNode {
     readonly postgres: SimulatedPostgres,
   ) {
     this.clock = new NodeClock(cluster.clock);
+    this.flakyRandom = seededRandom(cluster.seed * 7919 + Number(name.replace(/\D/g, '') || 0) * 104_729);
   }
 
   /** The agent process is up (possibly frozen). */
@@ -255,6 +265,7 @@ export class SimulatedNode {
     const kv = new NodeKv(this.cluster.store, this.clock, {
       dead: () => this.isDead,
       cutFromDcs: () => this.dcsCut || !this.cluster.store.isAvailable(),
+      flaky: () => this.flakiness,
     });
     this.kv = kv;
     const dcs = new KvDcs(kv, {
@@ -368,6 +379,24 @@ export class SimulatedNode {
     this.clock.thaw();
   }
 
+  /**
+   * A flaky connection to etcd: `percent` % of this node's calls (range, put, txn, delete, lease
+   * grant, keepalive, revoke) fail — half before etcd applied them, half after (the answer is
+   * lost) — with the errors the real client path produces, and as many watch deliveries break
+   * the watch; every call waits up to `latencyMs` more. Which calls fail is drawn from the seed.
+   * 0 and 0 end it.
+   */
+  setDcsFlaky(percent: number, latencyMs = 0): void {
+    this.flakiness =
+      percent > 0 || latencyMs > 0
+        ? { rate: Math.min(100, percent) / 100, latencyMs, random: this.flakyRandom }
+        : null;
+  }
+
+  dcsFlaky(): DcsFlakiness | null {
+    return this.flakiness;
+  }
+
   /** Cut this node off from the DCS (true) or reconnect it (false). */
   setDcsReachable(reachable: boolean): void {
     this.dcsCut = !reachable;
@@ -430,14 +459,23 @@ export class SimulatedCluster {
   /** Every POST /reinitialize sent to a node: when, and its answer's status (null: none yet). */
   readonly reinitializeRequests: Array<{ node: string; at: number; status: number | null }> = [];
   readonly logs: string[] = [];
+  /**
+   * Timelines (segment ids) created by a promotion that completed while the promoting node could
+   * not reach etcd: nobody else can learn of them (no /history, no member key, no WAL archive in
+   * the model), so the next leader may fork a timeline of the same number, and a replica that
+   * streamed the unrecorded one stays diverged (see clusterNotHealed).
+   */
+  readonly unrecordedPromotions = new Set<number>();
   readonly pgPollMs: number;
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;
+  readonly seed: number;
   private readonly stepMs: number;
   private readonly prefix: string;
   private started = false;
 
   constructor(private readonly opts: SimulatedClusterOptions = {}) {
     this.clock = new SimulatedClock();
+    this.seed = opts.seed ?? 1;
     this.store = new MemoryEtcd({ clock: this.clock });
     this.world = new SimulatedWorld({
       clock: this.clock,
@@ -446,6 +484,10 @@ export class SimulatedCluster {
       bytesPerTick: opts.postgres?.bytesPerTick,
       tickMs: opts.postgres?.tickMs,
     });
+    this.world.onPromote = (p) => {
+      const n = this.nodes.find((x) => x.name === p.node);
+      if (n && (n.cutFromDcs() || !this.store.isAvailable())) this.unrecordedPromotions.add(p.segment);
+    };
     this.stepMs = opts.stepMs ?? 100;
     this.pgPollMs = opts.pgPollMs ?? 1000;
     this.inspect = opts.inspect;
@@ -658,7 +700,8 @@ export class SimulatedCluster {
   async write(bytes = 100, waitMs = 5000): Promise<WriteOutcome> {
     const leader = this.leader();
     const target = leader && this.node(leader).postgres.writable() ? leader : null;
-    if (!target) return { acknowledged: false, state: 'rejected', node: null, lsn: -1, timeline: null };
+    if (!target)
+      return { acknowledged: false, state: 'rejected', node: null, lsn: -1, timeline: null, commit: null };
     const commit = this.world.write(target, bytes);
     await settle();
     const start = this.clock.now();
@@ -669,7 +712,25 @@ export class SimulatedCluster {
       node: target,
       lsn: commit.lsn,
       timeline: commit.timeline,
+      commit,
     };
+  }
+
+  /**
+   * A client outside the cluster can open a connection to `name`'s PostgreSQL and it accepts
+   * writes: what a libpq multi-host string with target_session_attrs=read-write looks for. Client
+   * connections are refused only by a node that refuses everybody (`reject(name, null)`).
+   */
+  acceptsClientWrites(name: string): boolean {
+    return this.node(name).postgres.writable() && this.world.accepts(name, CLIENT);
+  }
+
+  /**
+   * A client commits on `name` itself, whatever the DCS says (an application with that node's
+   * address): rejected unless it accepts writes. Not waited for; the Commit tells the outcome.
+   */
+  writeTo(name: string, bytes = 100): Commit {
+    return this.world.write(name, bytes, !this.world.accepts(name, CLIENT));
   }
 
   /** DCS faults: the whole etcd unavailable, or slow. */
@@ -701,6 +762,7 @@ export class SimulatedCluster {
   reject(name: string, from: string | null): void {
     for (const n of this.nodes)
       if (n.name !== name && (from === null || n.name === from)) this.world.refuse(name, n.name);
+    if (from === null) this.world.refuse(name, CLIENT);
   }
 
   /** `name` accepts connections again. */
@@ -717,7 +779,10 @@ export class SimulatedCluster {
   /** Every partition healed, every node reaches the DCS again. */
   healAll(): void {
     this.world.healAll();
-    for (const n of this.nodes) n.setDcsReachable(true);
+    for (const n of this.nodes) {
+      n.setDcsReachable(true);
+      n.setDcsFlaky(0, 0);
+    }
   }
 
   /** Acknowledged writes that the current leader's data does not contain. */

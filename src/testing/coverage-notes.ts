@@ -5,8 +5,6 @@
  * list stays exactly the gap. Keys are the ids StateCoverage reports.
  */
 
-const SHUTDOWN_MID_ELECTION =
-  'FREEZE (clean shutdown) lands while the election is in the middle of a race or a reclaim: a window of the few milliseconds those calls take; schedules shut agents down at rest (follower --FREEZE--> resigned is taken). The handler is the one every election state has.';
 const RELEASE_NOT_LEADING =
   'RELEASE is sent by the node machine only while it holds the lock; reaching a non-leader election state needs the lock lost in the same instant. Defensive: the release is answered so the node never waits for it.';
 const DCS_ERROR_IN_CALL =
@@ -32,8 +30,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
   'node.active.running --LEADERSHIP_RELEASED--> (no target)':
     'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
-  'node.active.running.clearingFailover --error(clearFailover)--> node.active.running.primary':
-    DCS_ERROR_IN_CALL,
   'node.active.running.switchingOver.checking --error(checkSwitchoverCandidates)--> node.active.running.clearingFailover':
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
@@ -58,7 +54,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,
-  'election.racing --FREEZE--> election.resigned': SHUTDOWN_MID_ELECTION,
   'election.follower --always#0--> election.released':
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
@@ -67,15 +62,12 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing.probing --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
-  'election.leader.releasing --error(deleteLeader)--> election.released': DCS_ERROR_IN_CALL,
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
   'scheduledAction.idle --CANCEL--> (no target)':
     'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
   'node.active.running.demotionFailed --after(demotionRetry)#0--> node.active.running.boot':
     'A demotion whose stop failed while PostgreSQL went down anyway (it crashed in between): the simulated stop fails before touching PostgreSQL, and a crash within the 200 ms retry is not scheduled. The other branch (stop again) is taken by the scenario "a failed demotion is tried again at once".',
-  'node.active.running.switchingOver.checking --always--> node.active.running.demoting':
-    'The lock lost during the few milliseconds the switchover checks its candidates (their REST answers): the same handler as in checkpointing, which the scenario "a leader cut from etcd during the CHECKPOINT before a switchover" takes.',
   'scheduledAction.pending --SCHEDULE#1--> (no target)':
     'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
   'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,

@@ -5,6 +5,7 @@
  */
 import type { Commit } from '../actors/simulated-postgres.ts';
 import { LeadershipCauses } from './causes.ts';
+import { AnyNodeClient, type ClientOutcome, type ClientWrite, clientTally } from './clients.ts';
 import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
@@ -16,6 +17,7 @@ import {
   orphanWritable,
   stepInvariants,
   tickInvariants,
+  unfencedWindows,
 } from './invariants.ts';
 import {
   describeAction,
@@ -80,6 +82,13 @@ export interface RunStats {
    */
   orphanWritableMs: number;
   orphanWritableLongestMs: number;
+  /** Per client kind (leader, first-writable, sticky): how its writes ended. */
+  clients: Record<string, Record<ClientOutcome, number>>;
+  /**
+   * Windows in which a node whose agent was dead or frozen still acknowledged writes while
+   * another node did (no fencing): how many, and the longest, in virtual ms.
+   */
+  unfenced: { windows: number; longestMs: number };
 }
 
 export interface RunResult {
@@ -100,6 +109,8 @@ export interface RunResult {
 }
 
 const TICK_MS = INVARIANT_TICK_MS;
+/** The clients that write to any node accepting writes do so twice a step (every 2.5 s). */
+const CLIENT_EVERY_MS = 2500;
 
 export function replayCommand(o: RunResult['options']): string {
   let cmd = `pgwarden sim --seed ${o.seed} --nodes ${o.nodes} --steps ${o.steps}`;
@@ -126,7 +137,25 @@ interface RunState {
   lossyCandidates: Set<string>;
   /** Writes such a failover gave up: acknowledged or in flight before it was answered. */
   givenUp: Set<Commit>;
+  /** Acknowledged writes looked at by giveUpUnfenced so far. */
+  unfencedSeen: number;
   causes: LeadershipCauses;
+}
+
+/**
+ * After a lossy failover (to a member /sync did not name), writes the old primary acknowledged
+ * while its agent could not act (dead or frozen: nothing can demote it without fencing) are
+ * given up too: /sync named nobody or another member, so that primary committed without waiting
+ * for the new leader, which is what the operator accepted. A running agent's primary that keeps
+ * acknowledging is caught by no-split-brain-writes.
+ */
+function giveUpUnfenced(c: SimulatedCluster, run: RunState): void {
+  const acked = c.world.acknowledged;
+  for (; run.unfencedSeen < acked.length; run.unfencedSeen++) {
+    const w = acked[run.unfencedSeen]!;
+    const n = c.node(w.node);
+    if (run.lossyCandidates.size > 0 && (!n.alive() || n.frozen())) run.givenUp.add(w);
+  }
 }
 
 /** Everything written so far is given up (a lossy failover is pending or just answered). */
@@ -199,6 +228,9 @@ async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Pro
       break;
     case 'dcs-latency':
       c.dcs.setLatency(a.ms);
+      break;
+    case 'dcs-flaky':
+      c.node(a.node).setDcsFlaky(a.percent, a.latencyMs);
       break;
     case 'partition':
       c.partition(a.a, a.b);
@@ -323,6 +355,8 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     healMs: null,
     orphanWritableMs: 0,
     orphanWritableLongestMs: 0,
+    clients: {},
+    unfenced: { windows: 0, longestMs: 0 },
   };
   const result = (): RunResult => ({
     ok: violations.length === 0,
@@ -354,6 +388,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     lossyFailovers: 0,
     lossyCandidates: new Set(),
     givenUp: new Set(),
+    unfencedSeen: 0,
     causes: new LeadershipCauses(ttl),
   };
   const step = { n: -1 };
@@ -361,6 +396,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     const pending = c.failoverCandidate();
     if (run.lossyFailovers > 0 || (pending !== null && run.lossyCandidates.has(pending)))
       giveUpWrites(c, run);
+    giveUpUnfenced(c, run);
     return { cluster: c, step: step.n, synchronousMode, givenUp: run.givenUp, causes: run.causes };
   };
   const checkAll = (list: Invariant[]): boolean => {
@@ -373,6 +409,9 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     }
     return true;
   };
+  const names = c.nodes.map((n) => n.name);
+  const anyNodeClients = [new AnyNodeClient('first-writable', names), new AnyNodeClient('sticky', names)];
+  const clientWrites: ClientWrite[] = [];
   let lastLeader: string | null = null;
   // Whole ticks of TICK_MS (the cluster's step), the tick invariants after each.
   const tick = async (ms: number): Promise<boolean> => {
@@ -408,8 +447,14 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       }
       // A client write through the current primary; its acknowledgement comes while time runs.
       stats.writes++;
-      await c.write(100, 0);
-      if (!(await tick(stepMs))) return result();
+      const sentAt = c.now();
+      const out = await c.write(100, 0);
+      clientWrites.push({ client: 'leader', node: out.node, sentAt, commit: out.commit });
+      // Clients of any node that accepts writes, every second.
+      for (let t = 0; t < stepMs; t += CLIENT_EVERY_MS) {
+        for (const client of anyNodeClients) clientWrites.push(client.write(c));
+        if (!(await tick(Math.min(CLIENT_EVERY_MS, stepMs - t)))) return result();
+      }
       if (!checkAll(stepInvariants) || !checkAll(opts.extraInvariants ?? [])) return result();
     }
     // Heal phase: every fault undone (clock drift and slow operations stay: they are not
@@ -480,6 +525,12 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     const orphan = orphanWritable(c);
     stats.orphanWritableMs = orphan.totalMs;
     stats.orphanWritableLongestMs = orphan.longestMs;
+    stats.clients = clientTally(clientWrites);
+    const windows = unfencedWindows(c);
+    stats.unfenced = {
+      windows: windows.length,
+      longestMs: windows.reduce((m, w) => Math.max(m, w.to - w.from), 0),
+    };
     await c.stop();
   }
 }
@@ -499,5 +550,5 @@ export function formatFailure(r: RunResult): string {
 
 export function formatSummary(r: RunResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} requests=${s.requests} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'}${s.orphanWritableMs > 0 ? ` orphan_writable_ms=${s.orphanWritableMs} (longest ${s.orphanWritableLongestMs})` : ''} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
+  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'} faults=${s.faults} requests=${s.requests} writes=${s.writes} acked=${s.acknowledged} leader_changes=${s.leaderChanges} heal_ms=${s.healMs ?? '-'}${s.orphanWritableMs > 0 ? ` orphan_writable_ms=${s.orphanWritableMs} (longest ${s.orphanWritableLongestMs})` : ''}${s.unfenced.windows > 0 ? ` unfenced=${s.unfenced.windows}/${(s.unfenced.longestMs / 1000).toFixed(1)}s` : ''} virtual_s=${(s.virtualMs / 1000).toFixed(0)}`;
 }

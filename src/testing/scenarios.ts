@@ -217,6 +217,46 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: 'a new leader cut from etcd in the middle of a slow promotion demotes on its deadline, before the next leader is promoted',
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.leader()!;
+        for (const n of c.nodes) n.postgres.setDurations({ promoteMs: 25_000 });
+        await c.node(old).kill();
+        await c.until(() => c.leader() !== null && c.leader() !== old, 120_000);
+        const first = c.node(c.leader()!);
+        first.setDcsReachable(false);
+        for (const n of c.nodes) if (n !== first) n.postgres.setDurations({ promoteMs: 300 });
+        // Its promotion ends a few seconds before its deadline; its CHECKPOINT and /history write
+        // then wait on etcd. It must be read-only before anybody else is promoted.
+        let both = false;
+        const second = () => c.primaries().some((p) => p !== first.name);
+        for (let t = 0; t < 180_000 && !second(); t += 100) {
+          await c.advance(100);
+          if (first.postgres.writable() && second()) both = true;
+        }
+        check(second(), 'nobody else was promoted', c);
+        check(!both, `${first.name} was still writable when another node was promoted`, c);
+        check(
+          c.events.some((e) => e.node === first.name && e.role === 'demoted'),
+          `${first.name} never demoted`,
+          c,
+        );
+      }),
+  },
+  {
+    name: 'a replica tagged nofailover started alone waits for a leader, looks again every loop_wait, and clones once one is there',
+    run: (inspect) =>
+      withCluster({ nodes: 2, inspect, tags: (i) => (i === 1 ? { nofailover: true } : {}) }, async (c) => {
+        c.node('node2').start();
+        await c.advance(25_000);
+        check(c.leader() === null && !c.node('node2').postgres.running(), 'node2 did something alone', c);
+        c.node('node1').start();
+        await c.until(healthy(c, 1), 60_000);
+        check(c.leader() === 'node1', `the leader is ${c.leader()}`, c);
+      }),
+  },
+  {
     name: 'an agent stopped while it still waits for etcd stops at once',
     run: (inspect) =>
       withCluster({ nodes: 1, inspect }, async (c) => {

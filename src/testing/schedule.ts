@@ -32,6 +32,12 @@ export type ScheduleAction =
   | { step: number; kind: 'reject'; node: string; from: string | null }
   | { step: number; kind: 'accept'; node: string }
   | { step: number; kind: 'dcs-latency'; ms: number }
+  /**
+   * `percent` % of the node's etcd calls fail (half before etcd applied them, half after: the
+   * answer lost), as many watch deliveries break the watch, each call waits up to `latencyMs`
+   * more; 0 and 0 end it.
+   */
+  | { step: number; kind: 'dcs-flaky'; node: string; percent: number; latencyMs: number }
   | { step: number; kind: 'slow'; node: string; op: SlowOperation; ms: number }
   /** The node's next call of a PostgreSQL operation fails (pg_ctl start fails, initdb out of disk). */
   | { step: number; kind: 'fail'; node: string; op: FailingOperation }
@@ -85,6 +91,11 @@ const FIELDS: Record<ActionKind, Array<[string, FieldType]>> = {
   ],
   accept: [['node', 'node']],
   'dcs-latency': [['ms', 'int']],
+  'dcs-flaky': [
+    ['node', 'node'],
+    ['percent', 'int'],
+    ['latencyMs', 'int'],
+  ],
   slow: [
     ['node', 'node'],
     ['op', 'op'],
@@ -229,6 +240,10 @@ export function parseSchedule(text: string, names: string[]): ScheduleAction[] {
         }
       }
     });
+    if (kind === 'dcs-flaky' && ((action['percent'] as number) < 0 || (action['percent'] as number) > 100)) {
+      throw bad('percent must be within 0..100');
+    }
+    if (kind === 'dcs-flaky' && (action['latencyMs'] as number) < 0) throw bad('latencyMs must be ≥ 0');
     if (kind === 'drift' && Math.abs(action['ppm'] as number) > MAX_DRIFT_PPM) {
       throw bad(`ppm must be within ±${MAX_DRIFT_PPM}`);
     }
@@ -248,6 +263,7 @@ interface GeneratorState {
   cutFromDcs: Set<string>;
   cuts: Set<string>;
   rejecting: Set<string>;
+  flaky: Set<string>;
   dcsDown: boolean;
   slowDcs: boolean;
   paused: boolean;
@@ -284,6 +300,7 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
     cutFromDcs: new Set(),
     cuts: new Set(),
     rejecting: new Set(),
+    flaky: new Set(),
     dcsDown: false,
     slowDcs: false,
     paused: false,
@@ -390,6 +407,24 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
       if (s.cutFromDcs.size > 0) {
         choices.push([3, () => ({ step, kind: 'dcs-reconnect', node: pick([...s.cutFromDcs]) })]);
       }
+      // A flaky etcd for one node: errors on a share of its calls (before or after etcd applied
+      // them), broken watches, extra latency.
+      choices.push([
+        1.5,
+        () => ({
+          step,
+          kind: 'dcs-flaky',
+          node: pick(names),
+          percent: pick([5, 10, 20, 30, 50, 80]),
+          latencyMs: random() < 0.5 ? 0 : int(1, 30) * 100,
+        }),
+      ]);
+      if (s.flaky.size > 0) {
+        choices.push([
+          2,
+          () => ({ step, kind: 'dcs-flaky', node: pick([...s.flaky].sort()), percent: 0, latencyMs: 0 }),
+        ]);
+      }
       choices.push(
         s.dcsDown ? [4, () => ({ step, kind: 'dcs-up' })] : [1, () => ({ step, kind: 'dcs-down' })],
       );
@@ -465,6 +500,10 @@ function track(s: GeneratorState, a: ScheduleAction): void {
       break;
     case 'dcs-latency':
       s.slowDcs = a.ms > 0;
+      break;
+    case 'dcs-flaky':
+      if (a.percent > 0 || a.latencyMs > 0) s.flaky.add(a.node);
+      else s.flaky.delete(a.node);
       break;
     case 'partition':
       s.cuts.add([a.a, a.b].sort().join('|'));

@@ -132,6 +132,10 @@ describe('seeded simulation runner', () => {
       // A new leader cut from etcd right after its acquisition waited a retry_timeout to clear
       // /failover, then trusted its lease by the age measured before that wait: it went on
       // believing it led after etcd had expired its key and another node had taken over.
+      // With clients that write to any writable node it broke again (no-split-brain-writes): the
+      // lock went while the leader was clearing /failover, cut from etcd, and its primary stayed
+      // writable until that write gave up, 4 s into node2's promotion. clearingFailover now
+      // demotes on a lost lock.
       seed: 40971,
       sync: false,
       why: 'a lease age measured before clearing /failover',
@@ -319,6 +323,18 @@ describe('seeded simulation runner', () => {
       sync: true,
       why: 'the synchronous standby deferring to the switchover source, and back',
       schedule: '5:dcs-latency:1800,24:switchover:node2:-:-,25:shutdown:node2,28:restart:node2',
+    },
+    {
+      // node2 took the lock after an etcd outage and began a 23 s promotion; cut from etcd
+      // meanwhile, it lost the lock on its deadline while its CHECKPOINT and /history write still
+      // ran, and stayed writable until they gave up: node1 was promoted and a client that writes to
+      // any writable node had writes acknowledged by both (no-split-brain-writes; the old
+      // invariants saw nothing, node2 no longer believed it led). afterPromotion now demotes on a
+      // lost lock as `primary` does.
+      seed: 89,
+      sync: false,
+      why: 'a primary kept writable after losing the lock during its post-promotion writes',
+      schedule: '16:kill:node1,33:slow:node2:promote:23000,37:dcs-down,45:dcs-up,48:dcs-cut:node2',
     },
   ];
   for (const r of regressions) {
