@@ -237,11 +237,17 @@ export class Agent {
       afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         // Slots first: the other replicas are already reconnecting to us.
         if (this.settings.use_slots) await pg.syncSlots(desiredSlots(input.view, this.config.name));
-        await pg.checkpoint();
+        // /history even when the CHECKPOINT fails: it is how a replica past our fork point on the
+        // old timeline learns it diverged (the node machine retries while /history lags behind).
+        const checkpoint = await pg.checkpoint().then(
+          () => null,
+          (err: unknown) => err,
+        );
         const lines = await pg.timelineHistory();
         const history = buildHistory(input.view.history, lines, this.config.name, new Date(this.clock.now()));
         await this.dcs.setHistory(history);
         await this.publish(true);
+        if (checkpoint !== null) throw checkpoint;
       }),
       rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) =>
         this.changing(() => pg.rewind(input.from)),

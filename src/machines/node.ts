@@ -30,7 +30,7 @@ import {
 } from '../cluster/rejoin.ts';
 import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
-import { type ClusterView, emptyClusterView, type WireRole } from '../cluster/view.ts';
+import { type ClusterView, clusterTimeline, emptyClusterView, type WireRole } from '../cluster/view.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
@@ -221,6 +221,8 @@ export const nodeMachine = setup({
      * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
      * while the next leader is being promoted.
      */
+    historyBehindOurTimeline: ({ context }) =>
+      (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
     lockLostAsPrimary: ({ context }) =>
       !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
@@ -939,19 +941,22 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
-                {
-                  // Not while the key still carries our name: a restarted agent finds its primary
-                  // running and the election reclaims the lock (nobody else can hold it meanwhile);
-                  // demoting first would cost a promotion and a timeline for nothing.
-                  guard: ({ context }) =>
-                    !context.isLeader &&
-                    context.settings.paused !== true &&
-                    context.view.leader?.name !== context.name,
-                  target: 'demoting',
-                },
+                // Not while the key still carries our name: a restarted agent finds its primary
+                // running and the election reclaims the lock (nobody else can hold it meanwhile);
+                // demoting first would cost a promotion and a timeline for nothing.
+                { guard: 'lockLostAsPrimary', target: 'demoting' },
                 { guard: 'switchoverRequested', target: 'switchingOver' },
                 { guard: 'failoverKeyToClear', target: 'clearingFailover' },
               ],
+              // /history does not know our timeline yet (the post-promotion work failed: a CHECKPOINT
+              // or etcd): try it again every loop, or a replica that went past our fork point on
+              // the old timeline could never learn it diverged.
+              after: {
+                loopWait: [
+                  { guard: 'historyBehindOurTimeline', target: 'afterPromotion' },
+                  { target: 'primary', reenter: true },
+                ],
+              },
               on: {
                 RESTART: { target: 'restarting', actions: 'acceptRestart' },
                 PG_STATUS: [

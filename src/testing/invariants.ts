@@ -85,19 +85,31 @@ export const singleWritableNode: Invariant = {
 };
 
 /**
- * An agent that can act on its writable primary: running, not frozen, not paused, a second past
- * a thaw, and past the first look a fresh start needs — a DCS answer, or retry_timeout without one.
+ * An agent that can act on its writable primary, and so must not leave it writable beside
+ * another: running, not frozen, not paused, a second past a thaw, not stopping that primary at
+ * this moment, and past its start — which ends with a first look at the DCS, or after
+ * retry_timeout without one (then it must have fenced its primary).
  */
-function actsOnItsPrimary(n: SimulatedCluster['nodes'][number], now: number): boolean {
+export function actsOnItsPrimary(n: SimulatedCluster['nodes'][number], now: number): boolean {
   if (!n.alive() || n.frozen()) return false;
-  const ctx = n.agent?.actor.getSnapshot().context;
+  const snapshot = n.agent?.actor.getSnapshot();
+  const ctx = snapshot?.context;
   // Maintenance mode: the operator runs PostgreSQL, the agent only watches (as Patroni's pause).
-  if (!ctx || ctx.settings.paused === true) return false;
-  // Thawed (SIGCONT): its held timers fire at once, but a stop takes a moment, and a failed one
-  // is tried again (demotionFailed).
+  if (!snapshot || !ctx || ctx.settings.paused === true) return false;
+  // Thawed (SIGCONT): its held timers fire at once, but a stop takes a moment.
   if (now - n.thawedAt < THAW_GRACE_MS) return false;
-  return ctx.dcsSeen || now - n.startedAt > ctx.settings.retry_timeout * 1000;
+  // Stopping it right now, or trying again after a failed stop: doing the one thing it can.
+  if (FENCING_STATES.some((s) => snapshot.matches(s as never))) return false;
+  if (snapshot.matches('starting' as never)) return now - n.startedAt > ctx.settings.retry_timeout * 1000;
+  return true;
 }
+
+/** Node machine states in which the agent is stopping a primary that must not accept writes. */
+const FENCING_STATES = [
+  { active: { running: 'demoting' } },
+  { active: { running: 'demotionFailed' } },
+  { starting: 'fencingPrimary' },
+];
 
 /** How long a thawed agent has to act on what it missed before it counts as acting. */
 const THAW_GRACE_MS = 1000;

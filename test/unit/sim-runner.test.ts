@@ -45,6 +45,7 @@ describe('seeded simulation runner', () => {
     checkHeal?: boolean;
     ttl?: number;
     checkTimeline?: boolean;
+    nodes?: number;
   }> = [
     {
       // A frozen primary that had lost /leader was thawed, began its immediate stop and — while
@@ -336,19 +337,32 @@ describe('seeded simulation runner', () => {
       why: 'a primary kept writable after losing the lock during its post-promotion writes',
       schedule: '16:kill:node1,33:slow:node2:promote:23000,37:dcs-down,45:dcs-up,48:dcs-cut:node2',
     },
+    {
+      // Five nodes: node1's post-promotion CHECKPOINT failed, so /history was never written; node5,
+      // streaming from the orphan old primary past node1's fork point, could never learn that it
+      // diverged. /history is written whatever the CHECKPOINT does, and retried every loop.
+      seed: 148,
+      sync: false,
+      nodes: 5,
+      why: 'a /history never written after a failed post-promotion CHECKPOINT',
+      schedule: '38:failover:node1:node4,45:fail:node1:checkpoint,55:kill-agent:node4,56:kill-agent:node5',
+    },
   ];
   for (const r of regressions) {
     it(`seed ${r.seed} (${r.why}) holds every invariant`, async () => {
       const steps = r.seed === 6 ? STEPS : 60;
       const result = await runSchedule({
         seed: r.seed,
-        nodes: NODES,
+        nodes: r.nodes ?? NODES,
         steps,
         synchronousMode: r.sync,
         ttl: r.ttl ?? 30,
         checkTimeline: r.checkTimeline,
         checkHeal: r.checkHeal ?? true,
-        schedule: parseSchedule(r.schedule, NAMES),
+        schedule: parseSchedule(
+          r.schedule,
+          Array.from({ length: r.nodes ?? NODES }, (_, i) => `node${i + 1}`),
+        ),
       });
       expect(result.violations).toEqual([]);
       expect(result.stats.healMs).not.toBeNull();
