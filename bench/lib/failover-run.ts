@@ -232,33 +232,14 @@ export async function oneRun(spec: RunSpec): Promise<RunResult> {
     if (!finalLeader) throw new Error('no leader key at the end');
     const port = c.node(finalLeader).pgPort;
     const nameOf = (p: number) => c.nodes.find((n) => n.pgPort === p)?.name ?? String(p);
-    const acks = writer.current.acks;
-    const lost = new Set(
-      await missingIds(
-        port,
-        WRITES,
-        acks.map((a) => a.id),
-      ),
-    );
-    result.lostAckedRows = lost.size;
-    for (const a of acks) {
-      const name = nameOf(a.port);
-      result.ackedByNode[name] = (result.ackedByNode[name] ?? 0) + 1;
-      if (lost.has(a.id)) result.lostByNode[name] = (result.lostByNode[name] ?? 0) + 1;
-    }
-    const packs = prober.current.acks;
-    const lostProbes = new Set(
-      await missingIds(
-        port,
-        PROBES,
-        packs.map((a) => a.id),
-      ),
-    );
-    result.probeAcks = packs.length;
-    result.lostProbeAcks = lostProbes.size;
-    for (const a of packs) {
-      if (lostProbes.has(a.id)) result.lostProbeByNode[a.node] = (result.lostProbeByNode[a.node] ?? 0) + 1;
-    }
+    const writes = await lostRows(port, WRITES, writer.current.acks, (a) => nameOf(a.port));
+    result.lostAckedRows = writes.lost;
+    result.ackedByNode = writes.ackedByNode;
+    result.lostByNode = writes.lostByNode;
+    const probes = await lostRows(port, PROBES, prober.current.acks, (a) => a.node);
+    result.probeAcks = prober.current.acks.length;
+    result.lostProbeAcks = probes.lost;
+    result.lostProbeByNode = probes.lostByNode;
     result.ok = true;
   } catch (err) {
     result.failure = (err as Error).message;
@@ -338,4 +319,28 @@ function summarize(
       acks.filter((a) => a.port === old.pgPort && a.at >= t).length +
       prober.acks.filter((a) => a.node === old.name && a.at >= t).length;
   }
+}
+
+/** Acknowledged rows of `table` missing on the final leader (at `port`), in all and per node. */
+async function lostRows<A extends { id: number }>(
+  port: number,
+  table: string,
+  acks: readonly A[],
+  nodeOf: (a: A) => string,
+): Promise<{ lost: number; ackedByNode: Record<string, number>; lostByNode: Record<string, number> }> {
+  const missing = new Set(
+    await missingIds(
+      port,
+      table,
+      acks.map((a) => a.id),
+    ),
+  );
+  const ackedByNode: Record<string, number> = {};
+  const lostByNode: Record<string, number> = {};
+  for (const a of acks) {
+    const node = nodeOf(a);
+    ackedByNode[node] = (ackedByNode[node] ?? 0) + 1;
+    if (missing.has(a.id)) lostByNode[node] = (lostByNode[node] ?? 0) + 1;
+  }
+  return { lost: missing.size, ackedByNode, lostByNode };
 }

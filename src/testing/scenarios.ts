@@ -6,6 +6,7 @@
  * their outcomes.
  */
 import type { InspectionEvent } from 'xstate';
+import { defaultDurations } from '../actors/simulated-postgres.ts';
 import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
 import { noUnaskedDataRemoval } from './invariants.ts';
 import { formatFailure, runSchedule } from './runner.ts';
@@ -113,6 +114,31 @@ function replaying(
     });
     if (!r.ok) throw new Error(formatFailure(r));
   };
+}
+
+/**
+ * The leader is killed; the node that takes over is cut from etcd while in `state`, which the
+ * PostgreSQL operation `slow` keeps it in for a minute: it must stop accepting writes when its
+ * lease runs out, not once the operation ends (the next leader may be promoted meanwhile).
+ */
+async function newLeaderCutFromEtcdIn(
+  c: SimulatedCluster,
+  state: 'promoting' | 'afterPromotion',
+  slow: 'promoteMs' | 'checkpointMs',
+): Promise<void> {
+  for (const n of c.nodes) n.postgres.setDurations({ [slow]: 60_000 });
+  const old = c.leader()!;
+  await c.node(old).kill();
+  const inState = () => c.nodes.find((n) => n.name !== old && nodeState(c, n.name) === state);
+  await c.until(() => inState() !== undefined, 60_000);
+  const winner = inState()!;
+  winner.setDcsReachable(false);
+  await c.until(() => !winner.postgres.writable() && nodeState(c, winner.name) !== state, 40_000);
+  check(nodeState(c, winner.name) !== 'primary', `${winner.name} stayed a primary without the lock`, c);
+  for (const n of c.nodes) n.postgres.setDurations({ [slow]: defaultDurations[slow] });
+  winner.setDcsReachable(true);
+  c.node(old).start();
+  await c.until(healthy(c, 2), 180_000);
 }
 
 /** The node machine's innermost state under active.running (or under active), '' otherwise. */
@@ -937,42 +963,12 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'a leader cut from etcd during a slow promotion demotes when its lease runs out, not after the promotion',
-    run: (inspect) =>
-      onHealthyCluster(inspect, async (c) => {
-        for (const n of c.nodes) n.postgres.setDurations({ promoteMs: 60_000 });
-        const old = c.leader()!;
-        await c.node(old).kill();
-        const promoting = () => c.nodes.find((n) => n.name !== old && nodeState(c, n.name) === 'promoting');
-        await c.until(() => promoting() !== undefined, 60_000);
-        const winner = promoting()!;
-        winner.setDcsReachable(false);
-        await c.until(() => nodeState(c, winner.name) !== 'promoting', 40_000);
-        check(nodeState(c, winner.name) !== 'primary', `${winner.name} became a primary without the lock`, c);
-        for (const n of c.nodes) n.postgres.setDurations({ promoteMs: 200 });
-        winner.setDcsReachable(true);
-        c.node(old).start();
-        await c.until(healthy(c, 2), 180_000);
-      }),
+    run: (inspect) => onHealthyCluster(inspect, (c) => newLeaderCutFromEtcdIn(c, 'promoting', 'promoteMs')),
   },
   {
     name: 'a new leader cut from etcd during its post-promotion CHECKPOINT demotes when its lease runs out',
     run: (inspect) =>
-      onHealthyCluster(inspect, async (c) => {
-        for (const n of c.nodes) n.postgres.setDurations({ checkpointMs: 60_000 });
-        const old = c.leader()!;
-        await c.node(old).kill();
-        const finishing = () =>
-          c.nodes.find((n) => n.name !== old && nodeState(c, n.name) === 'afterPromotion');
-        await c.until(() => finishing() !== undefined, 60_000);
-        const winner = finishing()!;
-        winner.setDcsReachable(false);
-        await c.until(() => !winner.postgres.writable(), 40_000);
-        check(nodeState(c, winner.name) !== 'primary', `${winner.name} stayed a primary without the lock`, c);
-        for (const n of c.nodes) n.postgres.setDurations({ checkpointMs: 0 });
-        winner.setDcsReachable(true);
-        c.node(old).start();
-        await c.until(healthy(c, 2), 180_000);
-      }),
+      onHealthyCluster(inspect, (c) => newLeaderCutFromEtcdIn(c, 'afterPromotion', 'checkpointMs')),
   },
   {
     name: 'a leader cut from etcd during the CHECKPOINT before a switchover demotes when its lease runs out',
