@@ -190,6 +190,7 @@ const RESTART_BODY_400 = [
   'Unknown filter for the scheduled restart: <key>',
   'Timezone information is mandatory for the scheduled restart',
   'Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: <version>',
+  'Invalid PostgreSQL version: <version>',
   ...BODY_ERRORS.optional,
   'Bad Request: body must be a JSON object',
 ];
