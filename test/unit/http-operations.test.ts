@@ -317,6 +317,25 @@ describe('POST /failover and /switchover: checks in Patroni order (§2.10)', () 
       expect(ops.writes).toEqual([]);
     });
 
+    it('a leader or candidate that is not a string: falsy names none, truthy names nobody (as Python reads them)', async () => {
+      const { app, ops } = await build();
+      for (const url of ['/switchover', '/failover']) {
+        expectText(await post(app, url, { leader: 5, candidate: 7 }), 412, 'leader name does not match');
+        expectText(await post(app, url, { leader: 'a', candidate: ['b'] }), 412, 'candidate does not exists');
+      }
+      expectText(
+        await post(app, '/switchover', { leader: {}, candidate: 'b' }),
+        400,
+        'Switchover could be performed only from a specific leader',
+      );
+      expectText(
+        await post(app, '/failover', { leader: 'a', candidate: 0 }),
+        400,
+        'Failover could be performed only to a specific candidate',
+      );
+      expect(ops.writes).toEqual([]);
+    });
+
     it('leader name does not match when the cluster has no leader', async () => {
       const { app } = await build({ view: clusterView({ leader: null }) });
       expectText(

@@ -20,6 +20,14 @@ function text(reply: FastifyReply, status: number, body: string) {
   return reply.code(status).type('text/html').send(body);
 }
 
+/** Python's truth value of a JSON value. */
+function pythonTruthy(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
 const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const paused = (view: ClusterView | null) => view?.config?.data['pause'] === true;
 
@@ -307,7 +315,10 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
     app.post(`/${action}`, { config: mutating, ...failoverSchema(action) }, async (req, reply) => {
       const body = jsonObjectBody(req, true);
       if (!body.ok) return text(reply, body.status, body.text);
-      const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+      // As Patroni reads them: any truthy JSON value names a member (`{"leader": 5}` is a leader
+      // that does not match, 412), a falsy one (null, false, 0, "", [], {}) names none.
+      const str = (v: unknown) =>
+        pythonTruthy(v) ? (typeof v === 'string' ? v : JSON.stringify(v)) : undefined;
       const leader = str(body.value['leader']);
       const candidate = str(body.value['candidate']) ?? str(body.value['member']);
       const scheduledAt = body.value['scheduled_at'];
