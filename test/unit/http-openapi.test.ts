@@ -355,7 +355,7 @@ describe('route schemas are documentation only', () => {
       method: 'POST',
       url: '/switchover',
       headers: { authorization: AUTH },
-      payload: JSON.stringify({ leader: 42, candidate: ['x'] }),
+      payload: JSON.stringify({ leader: 0, candidate: ['x'] }),
     });
     expect(res.statusCode).toBe(400);
     expect(res.body).toBe('Switchover could be performed only from a specific leader');
