@@ -368,6 +368,13 @@ describe('informational endpoints', () => {
     expect((await a.inject({ method: 'GET', url: '/config' })).statusCode).toBe(502);
   });
 
+  it('GET /failsafe: 502 Bad Gateway (no failsafe mode, as Patroni without a /failsafe key); HEAD is a health check', async () => {
+    const a = await api({ report: leaderReport() });
+    const res = await a.inject({ method: 'GET', url: '/failsafe' });
+    expect({ status: res.statusCode, body: res.body }).toEqual({ status: 502, body: 'Bad Gateway' });
+    expect((await a.inject({ method: 'HEAD', url: '/failsafe' })).statusCode).toBe(503);
+  });
+
   it('GET /history: the lines, or [] without', async () => {
     const k: Knobs = { report: leaderReport() };
     const a = await api(k);

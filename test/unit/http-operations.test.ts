@@ -1048,6 +1048,17 @@ describe('DELETE /restart, POST /reload, POST /reinitialize (§2.12–2.14)', ()
     expectText(await app.inject({ method: 'DELETE', url: '/restart' }), result.status, result.text);
   });
 
+  it('POST /failsafe → 502 (no failsafe mode: what Patroni answers with failsafe_mode off), whatever the body', async () => {
+    const { app, ops } = await build();
+    expectText(await post(app, '/failsafe', { name: 'a', api_url: 'http://x/patroni' }), 502, 'Bad Gateway');
+    expectText(
+      await app.inject({ method: 'POST', url: '/failsafe', payload: 'not json' }),
+      502,
+      'Bad Gateway',
+    );
+    expect(ops.writes).toEqual([]);
+  });
+
   it('POST /reload → 202 reload scheduled, ops.reload called once; any body is ignored', async () => {
     const { app, ops } = await build();
     expectText(await post(app, '/reload'), 202, 'reload scheduled');
@@ -1120,6 +1131,7 @@ describe('authentication on mutating endpoints (§2.17)', () => {
     ['DELETE', '/restart'],
     ['POST', '/reload'],
     ['POST', '/reinitialize'],
+    ['POST', '/failsafe'],
   ];
 
   function untouched(ops: FakeOps) {

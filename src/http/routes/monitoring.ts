@@ -71,4 +71,18 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
       return config.data;
     },
   );
+  app.get(
+    '/failsafe',
+    documented({
+      summary: 'Failsafe topology',
+      description:
+        'pgwarden has no failsafe mode, so there is never a failsafe topology to show: 502, as ' +
+        "Patroni's GET /failsafe answers when the `/failsafe` key is absent.",
+      tags: ['monitoring'],
+      response: {
+        502: textResponse('No failsafe topology (failsafe mode is not supported).', ['Bad Gateway']),
+      },
+    }),
+    async (_req, reply) => reply.code(502).type('text/html').send('Bad Gateway'),
+  );
 }

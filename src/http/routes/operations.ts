@@ -279,6 +279,14 @@ const SCHEMAS = {
     tags: ['operations'],
     response: { 202: textResponse('The reload is scheduled.', ['reload scheduled']) },
   }),
+  failsafe: documented({
+    summary: 'Failsafe heartbeat from the primary',
+    description:
+      'pgwarden has no failsafe mode: 502, as Patroni answers with `failsafe_mode` off (after the ' +
+      'same access checks).',
+    tags: ['operations'],
+    response: { 502: textResponse('Failsafe mode is not supported.', ['Bad Gateway']) },
+  }),
   reinitialize: documented({
     summary: 'Reinitialize this replica',
     description:
@@ -424,6 +432,10 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
     ctx.ops.reload();
     return text(reply, 202, 'reload scheduled');
   });
+
+  app.post('/failsafe', { config: mutating, ...SCHEMAS.failsafe }, async (_req, reply) =>
+    text(reply, 502, 'Bad Gateway'),
+  );
 
   app.post('/reinitialize', { config: mutating, ...SCHEMAS.reinitialize }, async (req, reply) => {
     const body = jsonObjectBody(req, false);
