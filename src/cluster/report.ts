@@ -111,7 +111,7 @@ export function statusDocument(r: NodeReport): Record<string, unknown> {
   }
   if (!r.view || r.view.leader === null) doc['cluster_unlocked'] = true;
   if (r.dcsLastSeen !== null) doc['dcs_last_seen'] = r.dcsLastSeen;
-  doc['tags'] = r.tags;
+  if (Object.keys(r.tags).length > 0) doc['tags'] = r.tags; // Patroni: only when there are any
   if (r.systemIdentifier) doc['database_system_identifier'] = r.systemIdentifier;
   if (pg?.pendingRestart) doc['pending_restart'] = true;
   if (r.scheduledRestart) {
