@@ -185,7 +185,12 @@ function certainlyRejected(route: string, body: string | undefined): boolean {
       return false;
     case 'POST /switchover':
     case 'POST /failover': {
-      const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+      // As Patroni (and pgwarden) read them: a truthy JSON value names a member, as its text.
+      const truthy = (v: unknown) =>
+        !(v === null || v === undefined || v === false || v === 0 || v === '') &&
+        !(Array.isArray(v) && v.length === 0) &&
+        !(typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+      const str = (v: unknown) => (truthy(v) ? (typeof v === 'string' ? v : JSON.stringify(v)) : undefined);
       const leader = str(d['leader']);
       const candidate = str(d['candidate']) ?? str(d['member']);
       if (route === 'POST /failover' && !candidate) return true;
@@ -341,6 +346,8 @@ function judge(c: Case, o: Outcome): string | null {
     return null;
   }
   if (o === 501 && !SAFE_METHODS.has(c.method) && !MUTATING.has(route)) return null;
+  // Patroni answers /failsafe with 502 while failsafe mode is off (pgwarden has none).
+  if (o === 502 && c.kind === 'http' && c.path === '/failsafe') return null;
   if (o === 503 && SAFE_METHODS.has(c.method) && !(c.method === 'GET' && GET_ROUTES.has(c.path))) return null;
   if (o === 200 && SAFE_METHODS.has(c.method)) return null;
   return `status ${o}`;

@@ -44,10 +44,11 @@ function failoverLimitation(p: PeerStatus): string | null {
  * and a replica of the first could neither stream from it nor be rewound against it safely.
  */
 function timelineBehind(view: ClusterView, candidate: PeerStatus | undefined): string | null {
-  if (!candidate?.reachable || candidate.timeline === null) return null;
+  // With a leader running, the candidate follows it and the leader's switchover decides.
+  if (view.leader !== null || !candidate?.reachable) return null;
   if (!dynamicConfigFrom(view.config?.data).check_timeline) return null;
   const timeline = newestTimeline(view, []);
-  if (candidate.timeline >= timeline) return null;
+  if (candidate.timeline === null || candidate.timeline >= timeline) return null;
   return `candidate ${candidate.name} is on timeline ${candidate.timeline}, older than the cluster's ${timeline} (check_timeline)`;
 }
 
