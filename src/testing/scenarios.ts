@@ -69,6 +69,12 @@ function onHealthyCluster(
   });
 }
 
+/** Maintenance mode on or off, as an operator does it (PATCH /config through node1). */
+async function setPause(c: SimulatedCluster, pause: boolean): Promise<void> {
+  const r = await c.rest('node1', 'PATCH', '/config', { pause });
+  check(r.status === 200, `${pause ? 'pause' : 'resume'} answered ${r.status} ${r.body}`, c);
+}
+
 /** A node that does not hold /leader. */
 const aReplica = (c: SimulatedCluster) => c.nodes.find((n) => n.name !== c.leader())!;
 
@@ -353,8 +359,7 @@ export const scenarios: Scenario[] = [
     name: 'paused, PostgreSQL stopped by hand: the lock goes, nothing restarts it; started by hand, the node carries on',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {
-        const paused = await c.rest('node1', 'PATCH', '/config', { pause: true });
-        check(paused.status === 200, `pause answered ${paused.status} ${paused.body}`, c);
+        await setPause(c, true);
         await c.advance(2000);
         const leader = c.node(c.leader()!);
         await c.waitFor(leader.postgres.stop('fast', 30));
@@ -363,8 +368,7 @@ export const scenarios: Scenario[] = [
         check(!leader.postgres.running(), 'PostgreSQL was started while paused', c);
         await c.waitFor(leader.postgres.start('primary', null, 30));
         await c.advance(5000);
-        const resumed = await c.rest('node1', 'PATCH', '/config', { pause: false });
-        check(resumed.status === 200, `resume answered ${resumed.status} ${resumed.body}`, c);
+        await setPause(c, false);
         await c.until(healthy(c, 2), 120_000);
       }),
   },
@@ -372,8 +376,7 @@ export const scenarios: Scenario[] = [
     name: 'an agent shut down in maintenance mode leaves its primary running and the lock held',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {
-        const paused = await c.rest('node1', 'PATCH', '/config', { pause: true });
-        check(paused.status === 200, `pause answered ${paused.status} ${paused.body}`, c);
+        await setPause(c, true);
         await c.advance(2000);
         const leader = c.node(c.leader()!);
         await c.waitFor(leader.shutdown(), 30_000);
@@ -382,8 +385,7 @@ export const scenarios: Scenario[] = [
         check(c.leader() === leader.name, `the lock went to ${c.leader()} while paused`, c);
         leader.start();
         await c.advance(5000);
-        const resumed = await c.rest('node1', 'PATCH', '/config', { pause: false });
-        check(resumed.status === 200, `resume answered ${resumed.status} ${resumed.body}`, c);
+        await setPause(c, false);
         await c.until(healthy(c, 2), 120_000);
         check(c.leader() === leader.name, `leadership moved to ${c.leader()}`, c);
       }),
