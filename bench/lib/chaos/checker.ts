@@ -8,19 +8,21 @@
  * *explained* when all of these hold:
  * - the node X that acknowledged it on timeline t was hit by a fault that can cost a leader its
  *   leadership without a clean handover (LEADER_LOSS_KINDS with target X, or a cluster-wide DCS
- *   loss), and the ack ended within `windowMs` of that fault's active interval [start, healed]:
- *   before it began (the async window), while it was held (an isolated primary keeps acknowledging
- *   until it demotes itself), or just after the heal (a thawed primary acknowledges until its agent
- *   sees the newer leader);
+ *   loss), and the ack ended in [fault.start − lagMs, healed + windowMs]: just before the fault
+ *   began (the async window: what had not yet streamed), while it was held (an isolated primary
+ *   keeps acknowledging until it demotes itself), or after the heal (a thawed primary
+ *   acknowledges until its agent sees the newer leader);
  * - another node later acknowledged writes on a higher timeline u > t (after the ack and not
  *   before the fault began), or, failing any such ack, the REST API reported it leader on u > t;
  * - the run was asynchronous. In synchronous mode no acknowledged write may be lost, so every loss
  *   is unexplained — unless PostgreSQL itself warned that the commit was local only.
- * `windowMs` defaults to ttl × 1000 + 5000 (ttl from run.dcs, 30 if unset): the longest a primary
- * that lost its key may go on acknowledging (the key's lifetime) plus slack for the agent's loop.
- * It is lenient on the "before" side, where real replication lag is milliseconds; each explanation
- * prints the gap, so a loss 30 s before a kill can be seen for what it is. A switchover or a
- * restart is a clean handover: a loss near one is unexplained.
+ * `lagMs` (default 5000) is the replication lag a healthy cluster may have when a fault hits,
+ * with a wide margin: real lag is milliseconds, and an ack lost 15 s before a kill means the
+ * replica that took over was not streaming — worth a look, so it is unexplained. `windowMs`
+ * (default ttl × 1000 + 5000, ttl from run.dcs, 30 if unset) is how long after the heal an old
+ * primary may go on acknowledging: the key's lifetime plus slack for the agent's loop. Each
+ * explanation prints its gap. A switchover or a restart is a clean handover: a loss near one is
+ * unexplained.
  *
  * Split brain: see split-brain.ts.
  *
@@ -100,6 +102,7 @@ export interface ChaosReport {
   durationMs: number;
   nodes: string[];
   plan: RunRecord['plan'];
+  lagMs: number;
   windowMs: number;
   counts: {
     attempts: Record<'multi' | 'direct', Counts>;
@@ -124,8 +127,11 @@ export interface ChaosReport {
 }
 
 export interface AnalyseOptions {
+  lagMs?: number;
   windowMs?: number;
 }
+
+export const DEFAULT_LAG_MS = 5000;
 
 export function defaultWindowMs(run: RunRecord): number {
   const ttl = Number(run.dcs['ttl']);
@@ -139,7 +145,7 @@ export const faultName = (f: Pick<FaultRecord, 'seq' | 'kind' | 'target'>) =>
 // ---------------------------------------------------------------------------------------------
 // Lost writes.
 
-function explainLoss(a: Ack, run: RunRecord, acks: Ack[], windowMs: number): LostAck {
+function explainLoss(a: Ack, run: RunRecord, acks: Ack[], lagMs: number, windowMs: number): LostAck {
   const base = {
     id: a.id,
     client: a.client,
@@ -167,12 +173,15 @@ function explainLoss(a: Ack, run: RunRecord, acks: Ack[], windowMs: number): Los
   const near = run.faults
     .filter((f) => (f.target === a.node && LEADER_LOSS_KINDS.has(f.kind)) || CLUSTER_LOSS_KINDS.has(f.kind))
     .map((f) => ({ f, healed: f.healed ?? f.start + f.holdMs }))
-    .filter(({ f, healed }) => a.end >= f.start - windowMs && a.end <= healed + windowMs);
+    .filter(({ f, healed }) => a.end >= f.start - lagMs && a.end <= healed + windowMs);
   const during = near.find(({ f, healed }) => f.start <= a.end && a.end <= healed);
   const after = near.filter(({ f }) => f.start > a.end).sort((x, y) => x.f.start - y.f.start)[0];
   const before = near.filter(({ healed }) => healed < a.end).sort((x, y) => y.healed - x.healed)[0];
   const pick = during ?? after ?? before;
-  if (!pick) return unexplained(`no fault on ${a.node} within ${s(windowMs)}`);
+  if (!pick)
+    return unexplained(
+      `no fault on ${a.node} began within ${s(lagMs)} after it or was healed within ${s(windowMs)} before it`,
+    );
   const { f, healed } = pick;
   const how =
     pick === during
@@ -272,6 +281,7 @@ function byClass(faults: FaultOutage[]): ClassOutage[] {
 // ---------------------------------------------------------------------------------------------
 
 export function analyse(run: RunRecord, opts: AnalyseOptions = {}): ChaosReport {
+  const lagMs = opts.lagMs ?? DEFAULT_LAG_MS;
   const windowMs = opts.windowMs ?? defaultWindowMs(run);
   const acks = run.attempts
     .filter((a): a is Ack => a.outcome === 'ok' && a.node !== null)
@@ -296,7 +306,7 @@ export function analyse(run: RunRecord, opts: AnalyseOptions = {}): ChaosReport 
   const failedButPresent: number[] = [];
   const neverAttempted: number[] = [];
   if (finalIds) {
-    lost = acks.filter((a) => !finalIds.has(a.id)).map((a) => explainLoss(a, run, acks, windowMs));
+    lost = acks.filter((a) => !finalIds.has(a.id)).map((a) => explainLoss(a, run, acks, lagMs, windowMs));
     unknown = { present: 0, absent: 0 };
     const attempted = new Set<number>();
     for (const a of run.attempts) {
@@ -336,6 +346,7 @@ export function analyse(run: RunRecord, opts: AnalyseOptions = {}): ChaosReport 
     durationMs: run.durationMs,
     nodes: run.nodes,
     plan: run.plan,
+    lagMs,
     windowMs,
     counts,
     final: { leader: run.final.leader, at: run.final.at, read: run.final.ids?.length ?? null },

@@ -56,7 +56,7 @@ export function formatReport(r: ChaosReport): string {
     const bad = r.lost.filter((l) => !l.explained).length;
     out.push(
       `lost acknowledged writes: ${r.lost.length} (${r.lost.length - bad} explained, ${bad} unexplained;` +
-        ` window ${secs(r.windowMs)} s around a fault on the acking node)`,
+        ` explained: from ${secs(r.lagMs)} s before a leader-losing fault on the acking node to ${secs(r.windowMs)} s after its heal)`,
     );
     out.push(...capped(r.lost.map((l) => l.line)));
   }
