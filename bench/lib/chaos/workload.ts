@@ -265,6 +265,7 @@ export function startWorkload(opts: WorkloadOptions): Workload {
       if (!c.conn) {
         const got = await connect();
         if (typeof got === 'string') {
+          if (stopping) break; // a scan cut short by stop() is not an attempt
           // No connection: an attempt that certainly did not commit (node null, as types.ts says).
           const a: Attempt = {
             id: nextId++,
