@@ -283,11 +283,6 @@ function lane(
     text(8, top + HIST_Y + 20, `acks per ${secs(binMs)} s`, `font-size="10" fill="${COLOR.muted}"`),
     text(8, top + HIST_Y + 33, `(top: ${maxBin})`, `font-size="9" fill="${COLOR.muted}"`),
   ];
-  // A long run scrolls: the lane's name again every NAME_EVERY_PX, so it is never off screen.
-  for (let px = NAME_EVERY_PX; px < f.plotW - 100; px += NAME_EVERY_PX) {
-    out.push(text(LEFT + px + 3, top + HIST_Y + 9, node, `font-size="10" fill="${COLOR.muted}"`));
-  }
-
   let lastTl: number | undefined;
   let lastLabelX = Number.NEGATIVE_INFINITY;
   for (const s of roleSegments(
@@ -332,6 +327,19 @@ function lane(
     const tip = `id ${a.id} ${a.client} tl ${a.timeline ?? '?'} at ${secs(a.end)} s`;
     out.push(vline(f.x(a.end), top + HIST_Y - 2, base, `stroke="${color}" stroke-width="1.5"`, tip));
   }
+  // A long run scrolls: the lane's name again every NAME_EVERY_PX (over the bars), so it is never
+  // off screen.
+  for (let px = NAME_EVERY_PX; px < f.plotW - 100; px += NAME_EVERY_PX) {
+    out.push(
+      text(
+        LEFT + px + 3,
+        top + HIST_Y + 9,
+        node,
+        `font-size="10" fill="${COLOR.muted}" stroke="#fff" stroke-width="3" paint-order="stroke"`,
+      ),
+    );
+  }
+
   return out;
 }
 
