@@ -36,7 +36,7 @@ export interface Fault {
 }
 
 /** SIGSTOP of the postmaster first (no new backends), then its children, then the agent's tree. */
-function freezeNode(ctx: FaultContext): number[] {
+export function freezeNode(cluster: LocalCluster, name: string): number[] {
   const frozen = new Set<number>();
   const stop = (pids: number[]) => {
     for (const pid of signalAll(
@@ -45,8 +45,8 @@ function freezeNode(ctx: FaultContext): number[] {
     ))
       frozen.add(pid);
   };
-  const postmaster = ctx.cluster.postmasterPid(ctx.old.name);
-  const agent = ctx.cluster.agentPid(ctx.old.name);
+  const postmaster = cluster.postmasterPid(name);
+  const agent = cluster.agentPid(name);
   for (let pass = 0; pass < 2; pass++) {
     // A second pass catches a child forked between reading /proc and stopping its parent.
     if (postmaster) stop(processTree(postmaster));
@@ -55,7 +55,8 @@ function freezeNode(ctx: FaultContext): number[] {
   return [...frozen];
 }
 
-async function killFrozen(pids: number[]): Promise<void> {
+/** SIGKILL of every frozen pid (a stopped process dies without running again); waits up to 5 s. */
+export async function killFrozen(pids: number[]): Promise<void> {
   signalAll(pids, 'SIGKILL');
   signalAll(pids, 'SIGCONT'); // in case any escaped the SIGKILL: let it run to its death
   const deadline = now() + 5000;
@@ -78,7 +79,7 @@ export function makeFault(cls: FailureClass, ctx: FaultContext): Fault {
       return {
         notes,
         inject: async () => {
-          frozen = freezeNode(ctx);
+          frozen = freezeNode(cluster, old.name);
           notes['frozenPids'] = frozen.length;
         },
         afterTakeover: async () => {

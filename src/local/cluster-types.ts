@@ -13,6 +13,11 @@ export interface LocalClusterOptions {
   log?: (msg: string) => void;
   /** Write a decision journal per node next to its log. */
   journal?: boolean;
+  /**
+   * An etcd the caller runs (e.g. a 3-member cluster, one member per network namespace): the
+   * agents get these endpoints as `etcd3.hosts`, and the cluster neither starts nor stops etcd.
+   */
+  etcdEndpoints?: string[];
   /** Where etcd and the agents live on the network; loopback when absent. */
   network?: LocalNetwork;
   /** Local `postgresql` section overrides (use_pg_rewind, remove_data_directory_on_*, ...). */

@@ -64,8 +64,12 @@ export class LocalCluster {
     mkdirSync(dir, { recursive: true });
     this.own(dir);
     const pref = this.opts.preferDefaultPorts ?? false;
-    this.etcdPorts = { client: await pickPort(pref ? 2379 : null), peer: await freePort() };
-    await this.startEtcd();
+    if (this.opts.etcdEndpoints) {
+      this.etcdEndpoint = this.opts.etcdEndpoints.join(',');
+    } else {
+      this.etcdPorts = { client: await pickPort(pref ? 2379 : null), peer: await freePort() };
+      await this.startEtcd();
+    }
     for (let i = 0; i < this.opts.nodes; i++) {
       const name = `node${i + 1}`;
       const apiPort = await pickPort(pref ? 8008 + i : null);
@@ -124,7 +128,7 @@ export class LocalCluster {
         connect_address: `${node.host}:${node.apiPort}`,
         authentication: REST_AUTH,
       },
-      etcd3: { hosts: this.etcdEndpoint.replace(/^https?:\/\//, '') },
+      etcd3: { hosts: this.etcdEndpoint.replace(/https?:\/\//g, '') },
       bootstrap: {
         dcs: {
           ttl: 30,

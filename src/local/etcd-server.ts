@@ -30,6 +30,11 @@ export interface StartEtcdOptions {
    * in a network namespace. It must exec in place, so that the pid stays etcd's own.
    */
   prefix?: string[];
+  /** Member name (default `pgwarden-test`) and the whole `--initial-cluster` (default: this member alone). */
+  name?: string;
+  initialCluster?: string;
+  /** Wait until /health answers true (default). A member of a cluster without quorum never does. */
+  waitHealthy?: boolean;
 }
 
 /** Binding port 0 and closing again leaves a port that is free for now. */
@@ -85,7 +90,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
     ...(opts.prefix ?? []),
     opts.binary ?? '/usr/bin/etcd',
     '--name',
-    'pgwarden-test',
+    opts.name ?? 'pgwarden-test',
     '--data-dir',
     dataDir,
     '--listen-client-urls',
@@ -97,7 +102,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
     '--initial-advertise-peer-urls',
     peer,
     '--initial-cluster',
-    `pgwarden-test=${peer}`,
+    opts.initialCluster ?? `${opts.name ?? 'pgwarden-test'}=${peer}`,
     '--initial-cluster-state',
     'new',
     '--log-level',
@@ -124,7 +129,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
   };
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
-  while (!(await healthy(endpoint))) {
+  while (opts.waitHealthy !== false && !(await healthy(endpoint))) {
     if (exited(child) || Date.now() > deadline) {
       await stop();
       throw new Error(`etcd did not come up on ${endpoint}: ${stderr.trim() || 'no output'}`);

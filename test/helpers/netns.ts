@@ -125,13 +125,26 @@ export class TestNetwork {
   private readonly veths: string[] = [];
   private bridgeUp = false;
 
-  constructor(readonly nodes: number) {
+  /** `etcdMembers` namespaces for etcd (default one); member i is 10.x.y.(2 + i). */
+  constructor(
+    readonly nodes: number,
+    readonly etcdMembers = 1,
+  ) {
+    if (etcdMembers < 1 || etcdMembers > 7) throw new Error('1 to 7 etcd members');
     this.id = `${PREFIX}${process.pid}`;
     this.subnet = freeSubnet();
     this.bridge = `${this.id}br`;
-    this.etcdNs = `${this.id}e`;
+    this.etcdNs = this.etcdMemberNs(0);
     this.clientHost = `${this.subnet}.1`;
-    this.etcdHost = `${this.subnet}.2`;
+    this.etcdHost = this.etcdMemberHost(0);
+  }
+
+  etcdMemberNs(member: number): string {
+    return member === 0 ? `${this.id}e` : `${this.id}e${member}`;
+  }
+
+  etcdMemberHost(member: number): string {
+    return `${this.subnet}.${2 + member}`;
   }
 
   nodeNs(index: number): string {
@@ -152,7 +165,8 @@ export class TestNetwork {
     this.bridgeUp = true;
     ip('addr', 'add', `${this.clientHost}/24`, 'dev', this.bridge);
     ip('link', 'set', this.bridge, 'up');
-    this.join(this.etcdNs, 'e', this.etcdHost);
+    for (let m = 0; m < this.etcdMembers; m++)
+      this.join(this.etcdMemberNs(m), m === 0 ? 'e' : `e${m}`, this.etcdMemberHost(m));
     for (let i = 0; i < this.nodes; i++) this.join(this.nodeNs(i), `n${i}`, this.nodeHost(i));
   }
 
@@ -183,7 +197,68 @@ export class TestNetwork {
 
   /** nftables commands run in node `index`'s namespace, in one table that `clear()` drops. */
   private nft(index: number, script: string): void {
-    run([...this.prefix(this.nodeNs(index)), NFT, '-f', '-'], script);
+    this.nftIn(this.nodeNs(index), script);
+  }
+
+  private nftIn(ns: string, script: string): void {
+    run([...this.prefix(ns), NFT, '-f', '-'], script);
+  }
+
+  /**
+   * Every packet between the namespaces of `a` and those of `b` vanishes, both ways: each side
+   * drops what arrives from the other at its input hook. Dropping at the receiver and never at
+   * the sender matters: a packet dropped on its way out fails the sender's call at once (EPERM),
+   * which no real partition does; here calls hang and time out, as across a cut cable.
+   */
+  partition(a: Array<{ ns: string; host: string }>, b: Array<{ ns: string; host: string }>): void {
+    const drop = (ns: string, from: string[]) =>
+      this.nftIn(
+        ns,
+        `table inet pgwarden_test {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip saddr { ${from.join(', ')} } drop
+  }
+}
+`,
+      );
+    for (const x of a)
+      drop(
+        x.ns,
+        b.map((y) => y.host),
+      );
+    for (const y of b)
+      drop(
+        y.ns,
+        a.map((x) => x.host),
+      );
+  }
+
+  /** Node `index` and etcd member `member` as partition() takes them. */
+  nodeEnd(index: number): { ns: string; host: string } {
+    return { ns: this.nodeNs(index), host: this.nodeHost(index) };
+  }
+
+  etcdEnd(member: number): { ns: string; host: string } {
+    return { ns: this.etcdMemberNs(member), host: this.etcdMemberHost(member) };
+  }
+
+  /**
+   * The bridge side of node `index`'s cable set down (false) or up (true): the node hears nobody
+   * and nobody hears it, clients included; its packets vanish (the link has no carrier).
+   */
+  setLink(index: number, up: boolean): void {
+    ip('link', 'set', `${this.id}hn${index}`, up ? 'up' : 'down');
+  }
+
+  /** Every rule in every namespace of this network removed and every cable up again. */
+  healAll(): void {
+    const all = [
+      ...Array.from({ length: this.nodes }, (_, i) => this.nodeNs(i)),
+      ...Array.from({ length: this.etcdMembers }, (_, m) => this.etcdMemberNs(m)),
+    ];
+    for (const ns of all) this.clearNs(ns);
+    for (let i = 0; i < this.nodes; i++) this.setLink(i, true);
   }
 
   /**
@@ -228,8 +303,12 @@ export class TestNetwork {
 
   /** Every rule of node `index` removed. */
   clear(index: number): void {
+    this.clearNs(this.nodeNs(index));
+  }
+
+  private clearNs(ns: string): void {
     try {
-      run([...this.prefix(this.nodeNs(index)), NFT, 'delete', 'table', 'inet', 'pgwarden_test']);
+      run([...this.prefix(ns), NFT, 'delete', 'table', 'inet', 'pgwarden_test']);
     } catch (err) {
       if (!/No such file or directory/.test(String((err as { stderr?: string }).stderr))) throw err;
     }
