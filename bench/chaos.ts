@@ -138,7 +138,18 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   log(`${args.agent}, ${mode} replication, seed ${args.seed}, ${plan.length} faults; output in ${out}`);
 
+  // Ctrl-C ends the run between two faults, so that it still heals, reads back and removes
+  // its namespaces and processes; a second one exits at once (removeStale() cleans up next time).
+  const stop = new AbortController();
+  process.on('SIGINT', () => {
+    if (stop.signal.aborted) process.exit(130);
+    log(
+      'interrupted: finishing the fault in progress, then healing and cleaning up (Ctrl-C again to quit now)',
+    );
+    stop.abort('interrupted');
+  });
   const run = await runChaos({
+    signal: stop.signal,
     agent: args.agent,
     seed: args.seed,
     synchronous: args.synchronous,

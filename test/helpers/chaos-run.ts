@@ -7,18 +7,9 @@
  * after the new one did (split brain), an explained lost ack just before a kill, and an
  * unexplained one.
  */
-import type { Attempt, FaultKind, FaultRecord, RoleSample, RunRecord } from '../../bench/lib/chaos/types.ts';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { Attempt, FaultKind, FaultRecord, RoleSample, RunRecord } from '../../bench/lib/chaos/types.ts';
+import { seededRandom } from '../../src/actors/simulated-postgres.ts';
 
 interface Epoch {
   node: string;
@@ -37,7 +28,7 @@ export function syntheticRun(opts: {
   writeEveryMs?: number;
   plant?: boolean;
 }): RunRecord {
-  const rand = prng(opts.seed ?? 7);
+  const rand = seededRandom(opts.seed ?? 7);
   const nodes = ['pg1', 'pg2', 'pg3'];
   const durationMs = opts.durationS * 1000;
   const every = opts.writeEveryMs ?? 50;

@@ -37,6 +37,8 @@ export interface ChaosOptions {
   /** Where the agents' logs are copied at the end (null: nowhere). */
   logsTo: string | null;
   log: (line: string) => void;
+  /** Aborted (e.g. on Ctrl-C): no further fault begins; the run heals, reads back and cleans up. */
+  signal?: AbortSignal;
 }
 
 export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
@@ -87,6 +89,10 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
 
     for (const [i, planned] of o.plan.entries()) {
       await sleep(GAP_MS);
+      if (o.signal?.aborted) {
+        o.log(`stopped before fault #${i + 1}: ${String(o.signal.reason ?? 'aborted')}`);
+        break;
+      }
       const leader = roles.leader() ?? (await cluster.leader());
       const start = clock();
       const active = await inject(ctx, planned, leader);
