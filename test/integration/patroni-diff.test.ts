@@ -1,67 +1,40 @@
 /**
  * Differential REST test: the real Patroni 3.0.2 (Debian package `patroni`) is the oracle. A
  * two-node Patroni cluster and a two-node pgwarden cluster run side by side from the same YAML
- * (LocalCluster, each with its own etcd and scope), and both get the same sequence of requests —
- * every GET of the seed, HEAD/OPTIONS, bad methods, bad bodies for every mutating endpoint,
- * scheduled operations set and deleted, auth failures. Status, content type and body are compared
- * (JSON by key set and deterministic values, text exactly after substituting member names, scope
- * and addresses). Every difference must be in EXPECTED below, and every entry there must still
- * show and be explained in docs/patroni-differences.md: an unlisted new difference fails.
+ * (LocalCluster, each with its own etcd and scope; test/helpers/patroni-diff.ts), and both get
+ * the same sequence of requests — every GET of the seed, HEAD/OPTIONS, bad methods, bad bodies
+ * for every mutating endpoint, scheduled operations set and deleted, auth failures, then the
+ * requests that succeed and change the cluster (a switchover and a failover back, restarts,
+ * reload, reinitialize, PATCH and PUT /config), each waited for until both clusters settle.
+ * Status, content type and body are compared (JSON by key set and deterministic values, text
+ * exactly after substituting member names, scope and addresses). Every difference must be in
+ * EXPECTED below, and every entry there must still show and be explained in
+ * docs/patroni-differences.md: an unlisted new difference fails.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { agentArgv } from '../../bench/lib/agents.ts';
-import { type ClusterNode, LocalCluster, REST_AUTH } from '../../src/local/cluster.ts';
-import { dumpLogs } from '../helpers/cluster-tools.ts';
-import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
+import { sleep } from '../helpers/cluster-tools.ts';
+import {
+  type ClusterDoc,
+  DCS,
+  type Deviation,
+  type Difference,
+  dateShape,
+  docHeadings,
+  KINDS,
+  type Kind,
+  type Names,
+  NEEDS,
+  namesOf,
+  type Side,
+  settleBoth,
+  startSides,
+  verdict,
+  waitUntil,
+} from '../helpers/patroni-diff.ts';
+import { describeWith } from '../helpers/prerequisites.ts';
+import { compare, type Request, send } from '../helpers/rest-diff.ts';
 
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 150_000 });
-
-type Kind = 'patroni' | 'pgwarden';
-const KINDS: Kind[] = ['patroni', 'pgwarden'];
-const DCS = { ttl: 10, loop_wait: 2, retry_timeout: 4 };
-const DOC = join(import.meta.dirname, '../../docs/patroni-differences.md');
-const AUTH = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
-const BAD_AUTH = `Basic ${Buffer.from(`${REST_AUTH.username}:wrong`).toString('base64')}`;
-
-interface Side {
-  kind: Kind;
-  scope: string;
-  dir: string;
-  cluster: LocalCluster;
-  leader: ClusterNode;
-  replica: ClusterNode;
-}
-
-interface Names {
-  leader: string;
-  replica: string;
-}
-
-interface Request {
-  /** Unique: what EXPECTED's rules match. */
-  id: string;
-  method: string;
-  path: string;
-  on?: 'leader' | 'replica';
-  /** A string is sent verbatim (bad JSON); anything else as JSON. */
-  body?: unknown | ((n: Names) => unknown);
-  /** Basic auth header: the right one (default), none, or a wrong one. */
-  auth?: 'ok' | 'none' | 'bad';
-  /** Compare the content type and status only (metrics: values differ by design). */
-  bodyIgnored?: boolean;
-  /** Wait this long first (Patroni's GET /config answers from a cache its HA loop refreshes). */
-  pauseMs?: number;
-}
-
-interface Answer {
-  status: number;
-  type: string | null;
-  text: string;
-  wwwAuthenticate: string | null;
-}
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 150_000 });
 
 const future = () => new Date(Date.now() + 180 * 24 * 3600_000).toISOString();
 
@@ -267,29 +240,198 @@ const REQUESTS: Request[] = [
   { id: 'GET /config at the end', method: 'GET', path: '/config', pauseMs: 3 * DCS.loop_wait * 1000 },
 ];
 
-type Aspect = 'status' | 'type' | 'body';
+/** GET /history lines: [timeline, LSN, reason, timestamp, new leader]; the LSN and the instant differ. */
+const blankHistory = (json: unknown) =>
+  Array.isArray(json)
+    ? json.map((l) => (Array.isArray(l) ? [l[0], '<lsn>', l[2], dateShape(String(l[3])), l[4]] : l))
+    : json;
 
-/** One atomic difference: a request, an aspect, and what differs (one JSON path each). */
-interface Difference {
-  id: string;
-  aspect: Aspect;
-  detail: string;
-}
+/** The dynamic configuration PUT /config replaces the whole document with. */
+const PUT_CONFIG = {
+  ...DCS,
+  maximum_lag_on_failover: 2097152,
+  postgresql: { use_pg_rewind: true, use_slots: true },
+};
+
+const scheduledRestartOn = (name: 'replica') => (doc: ClusterDoc) =>
+  doc.members.some((m) => m.role === name && m.scheduled_restart !== undefined);
+/** Which members (by role) wait for a restart to apply their settings. */
+const pendingOn =
+  (...roles: string[]) =>
+  (doc: ClusterDoc) =>
+    doc.members.every((m) => Boolean(m.pending_restart) === roles.includes(m.role));
+const MAX_CONNECTIONS = (value: number | null) => ({
+  postgresql: { parameters: { max_connections: value } },
+});
 
 /**
- * Deliberate deviations, each explained in docs/patroni-differences.md under the heading named
- * by `doc`. A rule matches differences by request id and by detail (exact text or pattern); a
- * difference no rule matches fails the test, and so does a rule that matches nothing any more.
+ * Requests that succeed and change the cluster, after REQUESTS. Those marked `settles` are waited
+ * for on both sides (one writable leader, the other node streaming, the DCS saying so) before the
+ * next; member names are read by role again after each, so `<leader>` is the leader of the moment.
  */
-interface Deviation {
-  doc: string;
-  id: string | RegExp;
-  aspect: Aspect;
-  detail: string | RegExp;
-}
+const MUTATIONS: Request[] = [
+  {
+    id: 'POST /switchover to the replica',
+    method: 'POST',
+    path: '/switchover',
+    body: (n: Names) => ({ leader: n.leader, candidate: n.replica }),
+    settles: true,
+  },
+  {
+    id: 'POST /failover back to the old leader',
+    method: 'POST',
+    path: '/failover',
+    body: (n: Names) => ({ candidate: n.replica }),
+    settles: true,
+  },
+  { id: 'GET /history after both', method: 'GET', path: '/history', blank: blankHistory },
+  { id: 'POST /restart @leader', method: 'POST', path: '/restart', body: {}, settles: true },
+  {
+    id: 'POST /restart role replica @replica',
+    method: 'POST',
+    path: '/restart',
+    on: 'replica',
+    body: { role: 'replica' },
+    settles: true,
+  },
+  {
+    id: 'POST /restart version not newer',
+    method: 'POST',
+    path: '/restart',
+    body: { postgres_version: '10.0' },
+  },
+  {
+    id: 'POST /restart role primary @replica',
+    method: 'POST',
+    path: '/restart',
+    on: 'replica',
+    body: { role: 'primary' },
+  },
+  { id: 'POST /restart nothing pending', method: 'POST', path: '/restart', body: { restart_pending: true } },
+  { id: 'POST /reload @replica', method: 'POST', path: '/reload', on: 'replica' },
+  {
+    id: 'POST /reinitialize @replica',
+    method: 'POST',
+    path: '/reinitialize',
+    on: 'replica',
+    body: {},
+    settles: true,
+  },
+  {
+    id: 'PATCH /config maximum_lag_on_failover',
+    method: 'PATCH',
+    path: '/config',
+    body: { maximum_lag_on_failover: 4194304 },
+  },
+  { id: 'GET /config after PATCH', method: 'GET', path: '/config', pauseMs: 3 * DCS.loop_wait * 1000 },
+  { id: 'PUT /config', method: 'PUT', path: '/config', body: PUT_CONFIG },
+  { id: 'PUT /config the same again', method: 'PUT', path: '/config', body: PUT_CONFIG },
+  { id: 'GET /config after PUT', method: 'GET', path: '/config', pauseMs: 3 * DCS.loop_wait * 1000 },
+  // A setting that needs a restart: pending everywhere, restarted on the replica; taken back
+  // (PATCH with null removes it), pending on the replica only, which restarts again.
+  { id: 'PATCH /config max_connections', method: 'PATCH', path: '/config', body: MAX_CONNECTIONS(101) },
+  ...['leader', 'replica'].map(
+    (on): Request => ({
+      id: `GET /patroni @${on}, restart pending`,
+      method: 'GET',
+      path: '/patroni',
+      on: on as 'leader',
+      until: pendingOn('leader', 'replica'),
+    }),
+  ),
+  { id: 'GET /cluster restarts pending', method: 'GET', path: '/cluster' },
+  {
+    id: 'POST /restart pending @replica',
+    method: 'POST',
+    path: '/restart',
+    on: 'replica',
+    body: { restart_pending: true },
+    settles: true,
+  },
+  { id: 'PATCH /config max_connections null', method: 'PATCH', path: '/config', body: MAX_CONNECTIONS(null) },
+  {
+    id: 'GET /cluster restart pending on the replica',
+    method: 'GET',
+    path: '/cluster',
+    until: pendingOn('replica'),
+  },
+  {
+    id: 'POST /restart pending @leader, nothing pending',
+    method: 'POST',
+    path: '/restart',
+    body: { restart_pending: true },
+  },
+  {
+    id: 'POST /restart pending @replica again',
+    method: 'POST',
+    path: '/restart',
+    on: 'replica',
+    body: { restart_pending: true },
+    settles: true,
+  },
+  // Maintenance mode: the status document and the health checks, and what is refused meanwhile.
+  { id: 'PATCH /config pause', method: 'PATCH', path: '/config', body: { pause: true } },
+  ...['leader', 'replica'].flatMap((on) =>
+    ['/patroni', '/primary', '/replica', '/read-only', '/health', '/liveness', '/readiness'].map(
+      (path, i): Request => ({
+        id: `GET ${path} @${on}, paused`,
+        method: 'GET',
+        path,
+        on: on as 'leader',
+        // Every member takes the pause on its next loop.
+        pauseMs: on === 'leader' && i === 0 ? 3 * DCS.loop_wait * 1000 : 0,
+      }),
+    ),
+  ),
+  { id: 'GET /cluster paused', method: 'GET', path: '/cluster' },
+  {
+    id: 'POST /switchover paused without candidate',
+    method: 'POST',
+    path: '/switchover',
+    body: (n: Names) => ({ leader: n.leader }),
+  },
+  {
+    id: 'POST /switchover scheduled while paused',
+    method: 'POST',
+    path: '/switchover',
+    body: (n: Names) => ({ leader: n.leader, candidate: n.replica, scheduled_at: future() }),
+  },
+  {
+    id: 'POST /restart scheduled while paused',
+    method: 'POST',
+    path: '/restart',
+    body: () => ({ schedule: future() }),
+  },
+  { id: 'PATCH /config resume', method: 'PATCH', path: '/config', body: { pause: null } },
+  { id: 'GET /patroni @leader, resumed', method: 'GET', path: '/patroni', pauseMs: 3 * DCS.loop_wait * 1000 },
+  // Scheduled operations set and deleted: a failover, and a restart of the replica.
+  {
+    id: 'POST /failover scheduled',
+    method: 'POST',
+    path: '/failover',
+    body: (n: Names) => ({ leader: n.leader, candidate: n.replica, scheduled_at: future() }),
+  },
+  { id: 'GET /cluster with a scheduled failover', method: 'GET', path: '/cluster' },
+  { id: 'DELETE /switchover scheduled failover', method: 'DELETE', path: '/switchover' },
+  {
+    id: 'POST /restart scheduled @replica',
+    method: 'POST',
+    path: '/restart',
+    on: 'replica',
+    body: () => ({ schedule: future(), role: 'replica' }),
+  },
+  {
+    id: 'GET /cluster with a scheduled restart',
+    method: 'GET',
+    path: '/cluster',
+    until: scheduledRestartOn('replica'),
+  },
+  { id: 'DELETE /restart scheduled @replica', method: 'DELETE', path: '/restart', on: 'replica' },
+  { id: 'DELETE /restart again @replica', method: 'DELETE', path: '/restart', on: 'replica' },
+];
 
 const STATUS_DOC =
-  /^(GET|HEAD|OPTIONS) \/(|primary|master|read-write|leader|replica(\?.*)?|read-only|standby-leader|standby_leader|health|async|sync|read-only-sync|patroni|no\/such\/path) @(leader|replica)$/;
+  /^(GET|HEAD|OPTIONS) \/(|primary|master|read-write|leader|replica(\?.*)?|read-only|standby-leader|standby_leader|health|async|sync|read-only-sync|patroni|no\/such\/path) @(leader|replica)(, restart pending|, paused|, resumed)?$/;
 const CLUSTER = /^GET \/cluster/;
 
 const EXPECTED: Deviation[] = [
@@ -372,202 +514,44 @@ const EXPECTED: Deviation[] = [
   },
 ];
 
-const matches = (pattern: string | RegExp, text: string) =>
-  typeof pattern === 'string' ? pattern === text : pattern.test(text);
-const explains = (d: Deviation, x: Difference) =>
-  d.aspect === x.aspect && matches(d.id, x.id) && matches(d.detail, x.detail);
-
-/** Values that differ by design (times, positions, identifiers, addresses). */
-const VOLATILE = new Set([
-  'postmaster_start_time',
-  'location',
-  'received_location',
-  'replayed_location',
-  'replayed_timestamp',
-  'database_system_identifier',
-  'dcs_last_seen',
-  'api_url',
-  'conn_url',
-  'host',
-  'port',
-  'client_addr',
-  'lag',
-  'schedule',
-  'at',
-  'scheduled_at',
-]);
-
-function substitute(text: string, side: Side): string {
-  const pairs: Array<[string, string]> = [
-    [side.leader.apiUrl, '<leader-api>'],
-    [side.replica.apiUrl, '<replica-api>'],
-    [`${side.leader.host}:${side.leader.pgPort}`, '<leader-pg>'],
-    [`${side.replica.host}:${side.replica.pgPort}`, '<replica-pg>'],
-    [side.leader.name, '<leader>'],
-    [side.replica.name, '<replica>'],
-    [side.scope, '<scope>'],
-  ];
-  // Both clusters name their members node1, node2: swap through placeholders that cannot clash.
-  let out = text;
-  for (const [from, to] of pairs) out = out.split(from).join(to);
-  return out;
-}
-
-/** Differences between two JSON values: key sets everywhere, deterministic values exactly. */
-function jsonDiff(a: unknown, b: unknown, path: string, out: string[]): void {
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) {
-      out.push(`${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
-      return;
-    }
-    // Members are sorted by name; names are compared by role (<leader>, <replica>), whichever
-    // node won the bootstrap in each cluster, so sort again by the substituted name.
-    const byName = (xs: unknown[]) =>
-      [...xs].sort((x, y) =>
-        String((x as { name?: unknown })?.name).localeCompare(String((y as { name?: unknown })?.name)),
-      );
-    const bs = byName(b);
-    for (const [i, x] of byName(a).entries()) jsonDiff(x, bs[i], `${path}[${i}]`, out);
-    return;
-  }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).sort();
-    const kb = Object.keys(b).sort();
-    const onlyA = ka.filter((k) => !kb.includes(k));
-    const onlyB = kb.filter((k) => !ka.includes(k));
-    for (const k of onlyA) out.push(`${path}: key only in patroni: ${k}`);
-    for (const k of onlyB) out.push(`${path}: key only in pgwarden: ${k}`);
-    for (const k of ka.filter((x) => kb.includes(x))) {
-      if (VOLATILE.has(k)) continue;
-      jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
-    }
-    return;
-  }
-  if (a !== b) out.push(`${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
-}
-
-/** Python's http.server error page (`send_error`): what Patroni answers to bad bodies and methods. */
-const isStdlibErrorPage = (a: Answer) =>
-  a.type === 'text/html;charset=utf-8' && a.text.startsWith('<!DOCTYPE HTML');
-
-async function send(side: Side, r: Request): Promise<Answer> {
-  const node = r.on === 'replica' ? side.replica : side.leader;
-  const headers: Record<string, string> = {};
-  const auth = r.auth ?? 'ok';
-  if (auth !== 'none') headers['authorization'] = auth === 'ok' ? AUTH : BAD_AUTH;
-  const raw =
-    typeof r.body === 'function' ? r.body({ leader: side.leader.name, replica: side.replica.name }) : r.body;
-  const body = raw === undefined ? undefined : typeof raw === 'string' ? raw : JSON.stringify(raw);
-  const res = await fetch(`${node.apiUrl}${r.path}`, {
-    method: r.method,
-    headers,
-    body,
-    signal: AbortSignal.timeout(40_000),
-  });
-  return {
-    status: res.status,
-    type: res.headers.get('content-type')?.replace(/\s+/g, '').toLowerCase() ?? null,
-    text: r.method === 'HEAD' ? '' : await res.text(),
-    wwwAuthenticate: res.headers.get('www-authenticate'),
-  };
-}
-
-/** What differs between Patroni's and pgwarden's answer, one item per status, type, JSON path. */
-function compare(r: Request, p: Answer, w: Answer, sides: Record<Kind, Side>): Difference[] {
-  const out: Difference[] = [];
-  const add = (aspect: Aspect, detail: string) => out.push({ id: r.id, aspect, detail });
-  if (p.status !== w.status) add('status', `${p.status} vs ${w.status}`);
-  if (p.wwwAuthenticate !== w.wwwAuthenticate)
-    add('type', `WWW-Authenticate ${p.wwwAuthenticate} vs ${w.wwwAuthenticate}`);
-  // Decided once (docs/patroni-differences.md, "Error pages"): where Patroni answers with
-  // Python's HTML error page, pgwarden answers the same status with a plain-text message.
-  if (isStdlibErrorPage(p)) {
-    if (!(w.type?.startsWith('text/') && w.text.length > 0 && !w.text.startsWith('<'))) {
-      add('body', `HTML error page vs ${w.type} ${JSON.stringify(w.text.slice(0, 80))}`);
-    }
-    return out;
-  }
-  // Media types are compared; parameters are not (pgwarden names the charset, and metrics the
-  // Prometheus format version): docs/patroni-differences.md, "Content-Type parameters".
-  const media = (t: string | null) => t?.split(';')[0] ?? null;
-  if (media(p.type) !== media(w.type)) add('type', `${p.type} vs ${w.type}`);
-  if (r.bodyIgnored) return out;
-  const pt = substitute(p.text, sides.patroni);
-  const wt = substitute(w.text, sides.pgwarden);
-  if (media(p.type) === 'application/json' && media(w.type) === 'application/json') {
-    const paths: string[] = [];
-    try {
-      jsonDiff(JSON.parse(pt), JSON.parse(wt), '$', paths);
-    } catch (err) {
-      paths.push(`unparsable JSON: ${(err as Error).message}`);
-    }
-    for (const detail of paths) add('body', detail);
-  } else if (pt !== wt) {
-    add('body', `${JSON.stringify(pt.slice(0, 200))} vs ${JSON.stringify(wt.slice(0, 200))}`);
-  }
-  return out;
-}
-
-const needs = [
-  program('/usr/bin/patroni', 'patroni'),
-  program('/usr/bin/etcd', 'etcd-server'),
-  program('/usr/lib/postgresql/15/bin/postgres', 'postgresql-15'),
-  root('the agents run as the postgres OS user'),
-  osUser('postgres'),
-];
-
-describeWith(needs, 'REST API against the real Patroni 3.0.2 (differential)', () => {
-  const sides = {} as Record<Kind, Side>;
-  const started: LocalCluster[] = [];
+describeWith(NEEDS, 'REST API against the real Patroni 3.0.2 (differential)', () => {
+  let sides = {} as Record<Kind, Side>;
+  let stop: (failed: boolean) => Promise<void> = async () => {};
   let failed = false;
 
   beforeAll(async () => {
-    await Promise.all(
-      KINDS.map(async (kind) => {
-        const scope = `diff-${kind}`;
-        const dir = mkdtempSync(join(tmpdir(), `pgwarden-${scope}-`));
-        const cluster = new LocalCluster({ dir, nodes: 2, scope, dcs: DCS, agentArgv: agentArgv(kind) });
-        started.push(cluster);
-        await cluster.init();
-        await cluster.startAll();
-        if (!(await cluster.waitUntilReady({ timeoutMs: 100_000 }))) {
-          dumpLogs(cluster);
-          throw new Error(`the ${kind} cluster was not ready within 100 s`);
-        }
-        const leader = cluster.nodes.find((n) => n.status?.role === 'master')!;
-        const replica = cluster.nodes.find((n) => n !== leader)!;
-        sides[kind] = { kind, scope, dir, cluster, leader, replica };
-      }),
-    );
+    ({ sides, stop } = await startSides('diff'));
   });
 
   afterAll(async () => {
-    if (failed) for (const c of started) dumpLogs(c);
-    await Promise.all(started.map((c) => c.stop()));
-    for (const s of Object.values(sides)) rmSync(s.dir, { recursive: true, force: true });
+    await stop(failed);
   });
 
   it('answers every request as Patroni does, but for the listed deviations', async () => {
     const found: Difference[] = [];
     const ids = new Set<string>();
-    for (const r of REQUESTS) {
-      expect(ids.has(r.id), `duplicate id ${r.id}`).toBe(false);
-      ids.add(r.id);
-      if (r.pauseMs) await new Promise((res) => setTimeout(res, r.pauseMs));
-      const [p, w] = await Promise.all([send(sides.patroni, r), send(sides.pgwarden, r)]);
-      found.push(...compare(r, p, w, sides));
-    }
-    const show = (x: Difference) => `${x.id} [${x.aspect}]: ${x.detail}`;
-    const unexpected = found.filter((x) => !EXPECTED.some((d) => explains(d, x))).map(show);
-    const gone = EXPECTED.filter((d) => !found.some((x) => explains(d, x))).map(
-      (d) => `${d.id} [${d.aspect}]: ${d.detail}`,
-    );
-    if (unexpected.length || gone.length) {
+    try {
+      for (const r of [...REQUESTS, ...MUTATIONS]) {
+        expect(ids.has(r.id), `duplicate id ${r.id}`).toBe(false);
+        ids.add(r.id);
+        if (r.pauseMs) await sleep(r.pauseMs);
+        if (r.until) await waitUntil(sides, r.until);
+        const names = { patroni: namesOf(sides.patroni), pgwarden: namesOf(sides.pgwarden) };
+        const [p, w] = await Promise.all(KINDS.map((k) => send(sides[k], r, names[k])));
+        found.push(...compare(r, p!, w!, sides, names));
+        // DIFF_DUMP=1: both answers of every request on stderr, to see what is compared.
+        if (process.env['DIFF_DUMP'])
+          process.stderr.write(
+            `== ${r.id}\n-- patroni ${p!.status}\n${p!.text}\n-- pgwarden ${w!.status}\n${w!.text}\n`,
+          );
+        if (r.settles) await settleBoth(sides);
+      }
+    } catch (err) {
       failed = true;
-      process.stderr.write(
-        `\n--- unexpected ---\n${unexpected.join('\n')}\n--- gone ---\n${gone.join('\n')}\n`,
-      );
+      throw err;
     }
+    const { unexpected, gone } = verdict(found, EXPECTED);
+    if (unexpected.length || gone.length) failed = true;
     expect(unexpected, 'differences not in EXPECTED (fix pgwarden or document them)').toEqual([]);
     expect(gone, 'EXPECTED deviations that no longer show (remove them from the table and the doc)').toEqual(
       [],
@@ -575,14 +559,8 @@ describeWith(needs, 'REST API against the real Patroni 3.0.2 (differential)', ()
   });
 
   it('explains every listed deviation in docs/patroni-differences.md', () => {
-    const doc = readFileSync(DOC, 'utf8');
-    const headings = new Set(
-      doc
-        .split('\n')
-        .filter((l) => l.startsWith('## '))
-        .map((l) => l.slice(3).trim()),
-    );
-    for (const d of EXPECTED) expect([...headings], `a "## ${d.doc}" section`).toContain(d.doc);
-    for (const rule of ['Error pages', 'Content-Type parameters']) expect([...headings]).toContain(rule);
+    const headings = docHeadings();
+    for (const d of EXPECTED) expect(headings, `a "## ${d.doc}" section`).toContain(d.doc);
+    for (const rule of ['Error pages', 'Content-Type parameters']) expect(headings).toContain(rule);
   });
 });
