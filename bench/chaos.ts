@@ -23,6 +23,7 @@ import { runChaos } from './lib/chaos/run.ts';
 import { classTable, type Summary, summarise } from './lib/chaos/summary.ts';
 import { renderTimeline } from './lib/chaos/timeline-svg.ts';
 import type { AgentKind, FaultKind, RunRecord } from './lib/chaos/types.ts';
+import { loadInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
 
 interface Args {
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
     );
     stop.abort('interrupted');
   });
+  const loadAtStart = loadInfo();
   const run = await runChaos({
     signal: stop.signal,
     agent: args.agent,
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
   const text = formatReport(report);
   writeFileSync(join(out, 'report.txt'), `${text}\n`);
   writeFileSync(join(out, 'timeline.svg'), renderTimeline(run, report));
-  const summary = summarise(run, report, args.label);
+  const summary = { ...summarise(run, report, args.label), load: { start: loadAtStart, end: loadInfo() } };
   const saved = writeResults(`chaos-${args.agent}-${mode}`, new Date(run.startedAt), summary);
   process.stdout.write(
     `\n${text}\n\nrun: ${out}/run.json, picture: ${out}/timeline.svg, summary: ${saved}\n`,

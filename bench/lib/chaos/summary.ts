@@ -13,6 +13,8 @@ export interface Summary extends ChaosReport {
   verdict: 'ok' | 'problems';
   dcs: RunRecord['dcs'];
   faultRecords: RunRecord['faults'];
+  /** The machine's load average when the run began and when it ended (other runs share the cores). */
+  load?: { start: unknown; end: unknown };
 }
 
 export function summarise(run: RunRecord, report: ChaosReport, label: string): Summary {
