@@ -46,6 +46,8 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
   const t0 = performance.now();
   const clock = () => performance.now() - t0;
   const startedAt = new Date().toISOString();
+  // The code under test is what the agents load at start (src/ is read at every spawn).
+  const commit = gitState().head ?? 'unknown';
   const dir = mkdtempSync(join(tmpdir(), 'pgwarden-chaos-'));
   const user = lookupUser('postgres');
   if (user) chownSync(dir, user.uid, user.gid);
@@ -135,7 +137,7 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
       roles: roles.samples,
       final: { leader: finalLeader, ids, at: Math.round(clock()) },
       startedAt,
-      commit: gitState().head ?? 'unknown',
+      commit,
       durationMs: Math.round(clock()),
     };
   } finally {
