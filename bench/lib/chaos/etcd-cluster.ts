@@ -48,7 +48,7 @@ export class EtcdCluster {
   }
 
   /** Member `m` on its own data dir; it rejoins the cluster it was part of. */
-  private spawn(m: number): Promise<EtcdHandle> {
+  private startMember(m: number): Promise<EtcdHandle> {
     return startEtcd({
       name: this.memberName(m),
       initialCluster: this.initialCluster(),
@@ -64,7 +64,7 @@ export class EtcdCluster {
 
   /** Every member at once (a new cluster needs its peers to elect), then a healthy quorum. */
   async start(timeoutMs = 30_000): Promise<void> {
-    const handles = await Promise.all(this.members.map((_, m) => this.spawn(m)));
+    const handles = await Promise.all(this.members.map((_, m) => this.startMember(m)));
     handles.forEach((h, m) => {
       this.members[m] = h;
     });
@@ -86,7 +86,7 @@ export class EtcdCluster {
 
   async restart(m: number): Promise<void> {
     if (this.members[m]) return;
-    this.members[m] = await this.spawn(m);
+    this.members[m] = await this.startMember(m);
   }
 
   /** Some running member answers /health true (it has a leader and a quorum). */
