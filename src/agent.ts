@@ -16,7 +16,7 @@ import { shared } from './actors/shared-machine.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
-import { nextSyncStep } from './cluster/sync.ts';
+import { nextSyncStep, noteSyncNamesInEffect, type SyncNamesInEffect } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
 import type { ClusterView, Failover, Member } from './cluster/view.ts';
@@ -133,6 +133,8 @@ export class Agent {
    */
   private syncGucSeen = false;
   private reloadWhenSeen = false;
+  /** Where the WAL was when PostgreSQL was first seen applying syncGuc (see cluster/sync.ts). */
+  private syncInEffect: SyncNamesInEffect | null = null;
   private closed = false;
   /** The node machine finished: nothing more is sent to it (close() may come later). */
   private quiet = false;
@@ -229,7 +231,7 @@ export class Agent {
           if (!(await this.dcs.setSyncState(this.config.name, [], sync?.index))) {
             throw new Error('postponing promotion: /sync was changed by somebody else');
           }
-          this.syncGuc = this.settings.synchronous_mode_strict ? '*' : '';
+          this.setSyncGuc(this.settings.synchronous_mode_strict ? '*' : '');
           await this.applyParameters();
         }
         await this.changing(() => pg.promote(input.timeoutSeconds));
@@ -376,7 +378,7 @@ export class Agent {
   /** The first sample: a running primary keeps the synchronous standbys it has until we decide. */
   private adoptRunningParameters(status: PostgresStatus): void {
     this.syncGucSeen = true;
-    if (status.running && !status.inRecovery) this.syncGuc = status.synchronousStandbyNames ?? '';
+    if (status.running && !status.inRecovery) this.setSyncGuc(status.synchronousStandbyNames ?? '');
     if (this.reloadWhenSeen && status.running) {
       this.reloadWhenSeen = false;
       this.appliedParameters = '';
@@ -384,13 +386,26 @@ export class Agent {
     }
   }
 
+  /** A new synchronous_standby_names: where it took effect is learnt from the next samples. */
+  private setSyncGuc(value: string): void {
+    this.syncGuc = value;
+    this.syncInEffect = null;
+  }
+
   /** One step of synchronous replication management (leader only; see src/cluster/sync.ts). */
   private async manageSync(view: ClusterView, pg: PostgresStatus): Promise<void> {
-    const step = nextSyncStep(view, this.config.name, pg.replication, this.syncGuc, this.settings);
+    const step = nextSyncStep(
+      view,
+      this.config.name,
+      pg.replication,
+      this.syncGuc,
+      this.settings,
+      this.syncInEffect,
+    );
     if (step.kind === 'none') return;
     if (step.kind === 'set-guc') {
       this.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
-      this.syncGuc = step.value;
+      this.setSyncGuc(step.value);
       await this.applyParameters();
     } else if (step.kind === 'write-sync') {
       this.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
@@ -478,6 +493,7 @@ export class Agent {
       if (generation !== this.pgGeneration || this.closed || this.quiet) return;
       this.pgStatus = status;
       if (!this.syncGucSeen) this.adoptRunningParameters(status);
+      this.syncInEffect = noteSyncNamesInEffect(this.syncInEffect, status, this.syncGuc);
       this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
       // Running but not answering (starting up, overloaded): keep the last known status.
@@ -573,7 +589,7 @@ export class Agent {
         // Not the leader any more and no longer writable: drop the synchronous standbys. Never
         // while PostgreSQL still runs as a primary — emptying the list would release commits
         // that wait for a standby, acknowledging writes the new leader never received.
-        this.syncGuc = '';
+        this.setSyncGuc('');
         await this.applyParameters();
       }
     } catch (err) {

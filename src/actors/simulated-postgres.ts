@@ -26,6 +26,7 @@ import {
   type UpstreamTarget,
   type WalSender,
 } from './postgres.ts';
+import { defaultWalSenderTiming, WalSenderTable, type WalSenderTiming } from './simulated-walsenders.ts';
 
 /** How long each operation takes, in ms of the world's clock. */
 export interface SimulatedDurations {
@@ -62,6 +63,8 @@ export interface SimulatedWorldOptions {
   enforceSlots?: boolean;
   /** server_version_num reported (default 150004). */
   serverVersion?: number;
+  /** wal_sender_timeout and how long a walsender outlives an unseen disconnection (see simulated-walsenders.ts). */
+  walSenders?: Partial<WalSenderTiming>;
 }
 
 /** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
@@ -95,6 +98,8 @@ interface Proc {
   connected: boolean;
   /** Order in which standbys connected to their upstream (walsender order). */
   connectedSeq: number;
+  /** This server's walsenders: the standbys streaming from it, and ghosts of gone ones. */
+  senders: WalSenderTable;
   receivedAny: boolean;
   replayed: number;
   replayedAt: number | null;
@@ -176,6 +181,7 @@ export class SimulatedWorld {
   bytesPerTick: number;
   readonly enforceSlots: boolean;
   readonly serverVersion: number;
+  readonly walSenderTiming: WalSenderTiming;
   private readonly instances = new Map<string, SimulatedPostgres>();
   private readonly cuts = new Set<string>();
   /** `to<-from`: `to` is alive but refuses connections from `from` (a firewall REJECT rule). */
@@ -205,6 +211,7 @@ export class SimulatedWorld {
     this.bytesPerTick = opts.bytesPerTick ?? Number.POSITIVE_INFINITY;
     this.enforceSlots = opts.enforceSlots ?? true;
     this.serverVersion = opts.serverVersion ?? 150004;
+    this.walSenderTiming = { ...defaultWalSenderTiming, ...opts.walSenders };
     this.schedule();
   }
 
@@ -395,6 +402,7 @@ export class SimulatedWorld {
   /** One replication step: every running standby catches up with its upstream if it can. */
   tick(): void {
     for (const s of this.instances.values()) s.stream();
+    for (const s of this.instances.values()) s.reconcileSenders();
     this.settleCommits();
   }
 }
@@ -524,13 +532,29 @@ export class SimulatedPostgres implements Postgres {
       this.world.accepts(u.name, this.name) &&
       this.compatibleWith(u) &&
       this.slotOk(u);
-    if (!up || !u?.data) {
+    if (!up || !u?.data || !u.proc) {
       p.connected = false;
       return;
     }
+    // A connection the upstream no longer has (it restarted in between) is a new one.
+    if (p.connected && !u.proc.senders.has(p.connectedSeq)) p.connected = false;
     if (!p.connected) {
+      const slot = p.upstream?.slotName ?? null;
+      // "replication slot is active for PID": a walsender, perhaps a ghost, still holds it.
+      if (slot && u.proc.senders.slotActive(slot)) return;
       p.connected = true;
       p.connectedSeq = this.world.nextConnectSeq();
+      u.proc.senders.connect(
+        {
+          standby: this.name,
+          conn: p.connectedSeq,
+          applicationName: p.upstream!.applicationName,
+          client: this.host,
+          slot,
+          flush: d.lsn,
+        },
+        this.world.clock.now(),
+      );
     }
     const target = Math.min(u.data.lsn, d.lsn + this.world.bytesPerTick);
     if (target >= d.lsn) {
@@ -555,20 +579,45 @@ export class SimulatedPostgres implements Postgres {
     return u.data?.slots.has(slot) ?? false;
   }
 
-  /** @internal Standbys streaming from us, in connection order. */
-  private standbys(): SimulatedPostgres[] {
-    return this.world
-      .all()
-      .filter(
-        (s) => s.proc?.ready && s.proc.role === 'standby' && s.proc.connected && s.upstreamOf() === this,
-      )
-      .sort((a, b) => a.proc!.connectedSeq - b.proc!.connectedSeq);
+  /** Is `s` streaming from us on connection `conn` right now? */
+  private streamsFromUs(s: SimulatedPostgres | undefined, conn: number): s is SimulatedPostgres {
+    const p = s?.proc;
+    return (
+      !!p?.ready && p.role === 'standby' && p.connected && p.connectedSeq === conn && s!.upstreamOf() === this
+    );
   }
 
+  /** @internal One replication tick on the sending side: see WalSenderTable.reconcile. */
+  reconcileSenders(): void {
+    const p = this.proc;
+    if (!p?.ready || !this.data) return;
+    p.senders.reconcile(this.world.clock.now(), this.data.lsn, (e) => {
+      const s = this.world.all().find((x) => x.name === e.standby);
+      const live = this.streamsFromUs(s, e.conn);
+      return {
+        live,
+        flush: live ? s.data!.lsn : e.flush,
+        replay: live ? s.proc!.replayed : e.replay,
+        reachable: this.world.accepts(this.name, e.standby),
+      };
+    });
+  }
+
+  /** @internal Standbys streaming from us (ghosts aside), in connection order. */
+  private standbys(): SimulatedPostgres[] {
+    const out: SimulatedPostgres[] = [];
+    for (const e of this.proc?.senders.all() ?? []) {
+      const s = this.world.all().find((x) => x.name === e.standby);
+      if (e.ghostSince === null && this.streamsFromUs(s, e.conn)) out.push(s);
+    }
+    return out;
+  }
+
+  /** pg_stat_replication, ghosts included, in walsender order; `lsn` is the confirmed flush. */
   private walSenders(): Array<WalSender & { lsn: number }> {
     const sync = parseSynchronousStandbyNames(this.synchronousStandbyNames());
-    const rows = this.standbys().map((s) => {
-      const app = s.proc!.upstream!.applicationName;
+    const rows = (this.proc?.senders.all() ?? []).map((e) => {
+      const app = e.applicationName;
       let priority = 0;
       if (sync) {
         const i = sync.names.findIndex((n) => n === '*' || n === app.toLowerCase() || n === app);
@@ -577,17 +626,19 @@ export class SimulatedPostgres implements Postgres {
       return {
         usename: 'replicator',
         application_name: app,
-        client_addr: s.host,
-        state: 'streaming',
+        client_addr: e.client,
+        state: e.caughtUp ? 'streaming' : 'catchup',
         sync_state: 'async',
         sync_priority: priority,
-        flush_lsn: s.data!.lsn,
-        replay_lsn: s.proc!.replayed,
-        lsn: s.data!.lsn,
+        flush_lsn: e.flush,
+        replay_lsn: e.replay,
+        lsn: e.flush,
       };
     });
     if (!sync || !this.writable()) return rows;
-    const candidates = rows.filter((r) => r.sync_priority > 0);
+    // Only a walsender that has caught up once may be synchronous (PostgreSQL's rule).
+    for (const r of rows) if (r.sync_priority > 0) r.sync_state = 'potential';
+    const candidates = rows.filter((r) => r.sync_priority > 0 && r.state === 'streaming');
     if (sync.method === 'any') {
       for (const r of candidates) r.sync_state = 'quorum';
     } else {
@@ -685,6 +736,7 @@ export class SimulatedPostgres implements Postgres {
       upstream: role === 'replica' ? upstream : null,
       connected: false,
       connectedSeq: 0,
+      senders: new WalSenderTable(this.world.walSenderTiming),
       receivedAny: false,
       replayed: this.data.lsn,
       replayedAt: null,
@@ -833,7 +885,7 @@ export class SimulatedPostgres implements Postgres {
 
   async syncSlots(slotNames: string[]): Promise<void> {
     if (!this.proc?.ready || !this.data) throw new Error(`syncSlots: ${this.name} is not running`);
-    const active = new Set(this.standbys().map((s) => s.proc!.upstream?.slotName));
+    const active = new Set(this.proc.senders.all().map((e) => e.slot));
     const next = new Set(slotNames);
     for (const s of this.data.slots) if (active.has(s)) next.add(s);
     this.data.slots = next;

@@ -4,9 +4,13 @@
  * so that `/sync` never names a node that PostgreSQL does not wait for.
  *
  *   - a node leaves `/sync` before it leaves synchronous_standby_names;
- *   - it joins `/sync` only after PostgreSQL reports it as `sync` (it has every acknowledged commit).
+ *   - it joins `/sync` only after PostgreSQL reports it as `sync` *and* it has confirmed the WAL
+ *     the primary had when PostgreSQL began waiting for it (Patroni 3.0's rule). `sync` alone
+ *     says nothing about commits acknowledged before the change, while nobody was waited for:
+ *     a walsender whose standby is gone unnoticed (a ghost, until wal_sender_timeout) shows as
+ *     `sync` with a position that never moves. Found on real processes (bench/chaos.ts).
  */
-import type { WalSender } from '../actors/postgres.ts';
+import type { PostgresStatus, WalSender } from '../actors/postgres.ts';
 import type { ClusterView } from './view.ts';
 
 export interface SyncSettings {
@@ -58,12 +62,38 @@ export function syncCandidates(view: ClusterView, me: string, replication: reado
     .map((r) => r.application_name);
 }
 
+/**
+ * Where the primary's WAL was when PostgreSQL was first seen waiting for the standbys that
+ * synchronous_standby_names names now: every commit acknowledged without them lies below.
+ */
+export interface SyncNamesInEffect {
+  value: string;
+  lsn: number;
+}
+
+/**
+ * Notes the first status sample that shows PostgreSQL applying `intended` (the agent forgets the
+ * note, null, whenever it changes the value). Only a sample taken after the reload shows the new
+ * value, so its position is at or past the last commit acknowledged without the new standbys.
+ */
+export function noteSyncNamesInEffect(
+  prev: SyncNamesInEffect | null,
+  status: Pick<PostgresStatus, 'running' | 'inRecovery' | 'currentLsn' | 'synchronousStandbyNames'>,
+  intended: string,
+): SyncNamesInEffect | null {
+  if (!status.running || status.inRecovery || status.currentLsn === null) return null;
+  if ((status.synchronousStandbyNames ?? '') !== intended) return null;
+  if (prev?.value === intended) return prev;
+  return { value: intended, lsn: status.currentLsn };
+}
+
 export function nextSyncStep(
   view: ClusterView,
   me: string,
   replication: readonly WalSender[],
   currentGuc: string,
   settings: SyncSettings,
+  inEffect: SyncNamesInEffect | null,
 ): SyncStep {
   if (!settings.synchronous_mode) {
     if (view.sync) return { kind: 'delete-sync' };
@@ -85,13 +115,23 @@ export function nextSyncStep(
   // 2. PostgreSQL waits for the picked ones.
   const guc = syncStandbyNames(picked, settings.synchronous_mode_strict);
   if (guc !== currentGuc) return { kind: 'set-guc', value: guc, reason: 'synchronous standbys changed' };
-  // 3. A standby joins /sync once PostgreSQL reports it synchronous.
-  const confirmed = replication
-    .filter(
-      (r) => pickedSet.has(r.application_name) && (r.sync_state === 'sync' || r.sync_state === 'quorum'),
-    )
-    .map((r) => r.application_name)
-    .sort();
+  // 3. A standby joins /sync once PostgreSQL reports it synchronous and it has confirmed the WAL
+  //    of every commit acknowledged before PostgreSQL waited for it; a listed one stays.
+  const caughtUp = (r: WalSender) =>
+    listed.includes(r.application_name) ||
+    (inEffect?.value === currentGuc && (r.flush_lsn ?? -1) >= inEffect.lsn);
+  const confirmed = [
+    ...new Set(
+      replication
+        .filter(
+          (r) =>
+            pickedSet.has(r.application_name) &&
+            (r.sync_state === 'sync' || r.sync_state === 'quorum') &&
+            caughtUp(r),
+        )
+        .map((r) => r.application_name),
+    ),
+  ].sort();
   if (confirmed.join(',') !== listed.join(',')) {
     return {
       kind: 'write-sync',

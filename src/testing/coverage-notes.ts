@@ -28,8 +28,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'In maintenance mode only a named switchover candidate races; a node whose data directory stopped matching /initialize while paused would have to be that candidate. The lock goes back at once, as on entry (taken from running).',
   'node.active.foreignWhilePaused --LEADERSHIP_LOST--> (no target)':
     'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
-  'node.active.running --LEADERSHIP_RELEASED--> (no target)':
-    'The election releases only when asked, and every state that asks handles the answer itself; this catch-all keeps isLeader honest should one ever arrive elsewhere.',
   'node.active.running.switchingOver.checking --error(checkSwitchoverCandidates)--> node.active.running.clearingFailover':
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
@@ -42,7 +40,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A forced reinitialize queued and PostgreSQL crashing before the queue is served: the queue is served from replica (taken, scenario "reinitialize while a start runs"), this is the same check on the crash path.',
   'node.active.running.primary --PG_STATUS#2--> node.active.running.promoting':
     "The lock holder's PostgreSQL reported in recovery: only if someone restarts the primary as a standby behind the agent's back; the agent then promotes it again.",
-  'node.active.running.releasing --after(loopWait)--> node.active.running.demoting': TIMER_BEHIND_ANSWER,
   'node.active.running.releasingWhilePaused --after(loopWait)--> node.active.running.stoppedWhilePaused':
     TIMER_BEHIND_ANSWER,
   'node.active.running.switchingOver.releasing --after(loopWait)--> node.active.running.boot':

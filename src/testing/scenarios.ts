@@ -956,6 +956,16 @@ export const scenarios: Scenario[] = [
     ),
   },
   {
+    // Found on real processes (bench/plans/refusing-after-failover.json): a walsender outlives
+    // its standby unnoticed (a ghost, until wal_sender_timeout) and PostgreSQL reports it `sync`.
+    name: 'a ghost walsender reported `sync` does not make its standby, which lacks commits acknowledged alone, the synchronous standby',
+    run: replaying(
+      1,
+      '2:partition:node1:node2,2:partition:node1:node3,3:kill:node2,3:kill:node3,11:restart:node2,11:restart:node3,14:kill:node1',
+      { synchronousMode: true },
+    ),
+  },
+  {
     name: 'a new leader that loses the lock while clearing /failover demotes at once',
     run: replaying(40971, '5:dcs-latency:1550,35:switchover:node1:node3:-,37:dcs-cut:node3,41:dcs-latency:0'),
   },

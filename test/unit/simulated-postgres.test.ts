@@ -237,6 +237,55 @@ describe('SimulatedPostgres', () => {
     expect(p.slots()).toEqual(['s']);
   });
 
+  it('a standby cut off unnoticed leaves a ghost walsender: `sync`, its slot active, commits waiting, until the path heals or wal_sender_timeout', async () => {
+    const { clock, world, p } = await cluster(0);
+    await p.syncSlots(['s']);
+    const s = world.add('s');
+    await run(clock, s.basebackup(to(p, 's')));
+    await run(clock, s.start('replica', to(p, 's', 's'), 30));
+    await reloadWith(p, { synchronous_standby_names: 's' });
+    await tick(clock);
+    const row = async () => (await p.status()).replication;
+    expect(await row()).toMatchObject([{ application_name: 's', state: 'streaming', sync_state: 'sync' }]);
+    const before = (await row())[0]!.flush_lsn;
+    // The primary refuses the standby's packets (a firewall REJECT on the primary's host).
+    world.refuse('a', 's');
+    s.crash();
+    await run(clock, s.start('replica', to(p, 's', 's'), 30));
+    const waiting = world.write('a', 100);
+    await tick(clock, 2000);
+    expect(await row()).toMatchObject([{ application_name: 's', sync_state: 'sync', flush_lsn: before }]);
+    expect(waiting.state).toBe('waiting');
+    // Healed: the ghost still holds the slot ("replication slot is active") for a few seconds.
+    world.healAll();
+    await tick(clock, 1000);
+    expect((await s.status()).replicationState).toBe('in archive recovery');
+    await tick(clock, world.walSenderTiming.ghostLingerMs + 500);
+    expect((await s.status()).replicationState).toBe('streaming');
+    expect(waiting.state).toBe('acknowledged');
+    // Cut for good: the ghost ends at wal_sender_timeout after the last reply.
+    world.cut('a', 's');
+    await tick(clock, world.walSenderTiming.walSenderTimeoutMs - 1000);
+    expect(await row()).toHaveLength(1);
+    await tick(clock, 2000);
+    expect(await row()).toEqual([]);
+  });
+
+  it('a standby that reconnects is in catchup, not synchronous, until it has received everything', async () => {
+    const { clock, world, p, standbys } = await cluster(1);
+    const s = standbys[0]!;
+    await reloadWith(p, { synchronous_standby_names: '' });
+    await run(clock, s.stop('fast', 30));
+    for (let i = 0; i < 5; i++) world.write('a', 1000);
+    await reloadWith(p, { synchronous_standby_names: 's1' });
+    world.bytesPerTick = 1000;
+    await run(clock, s.start('replica', to(p, 's1'), 30));
+    await tick(clock, 100);
+    expect((await p.status()).replication).toMatchObject([{ state: 'catchup', sync_state: 'potential' }]);
+    await tick(clock, 1000);
+    expect((await p.status()).replication).toMatchObject([{ state: 'streaming', sync_state: 'sync' }]);
+  });
+
   it('slow operations and timeouts follow the clock', async () => {
     const { clock, p } = await cluster(0);
     await run(clock, p.stop('fast', 30));

@@ -181,5 +181,11 @@ function describe(f: FaultRecord, total: number): string {
 
 function copyLogs(cluster: LocalCluster, to: string): void {
   mkdirSync(to, { recursive: true });
-  for (const n of cluster.nodes) if (existsSync(n.logFile)) cpSync(n.logFile, join(to, basename(n.logFile)));
+  for (const n of cluster.nodes) {
+    if (existsSync(n.logFile)) cpSync(n.logFile, join(to, basename(n.logFile)));
+    // PostgreSQL's own log (pg_ctl -l, next to the data directory): what the agent cannot say,
+    // such as which WAL a standby confirmed or why a walsender stopped.
+    const serverLog = `${n.dataDir}.log`;
+    if (existsSync(serverLog)) cpSync(serverLog, join(to, `${n.name}.postgres.log`));
+  }
 }
