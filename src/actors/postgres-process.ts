@@ -24,6 +24,7 @@ import {
 import { dataDirStateFromControlData, isCleanShutdown } from './postgres/controldata.ts';
 import { readDynamicCache, writeDynamicCache } from './postgres/dynamic-cache.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
+import { replayTimeline } from './postgres/replay-timeline.ts';
 import { createRoles } from './postgres/roles.ts';
 import { CommandError, type RunAs, Runner, tailLines } from './postgres/run.ts';
 import { notRunningStatus, STATUS_SQL, type StatusRow, statusFromRow } from './postgres/status-query.ts';
@@ -347,7 +348,17 @@ export class PostgresProcess implements Postgres {
     if ((await this.postmasterPid()) === null) return notRunningStatus();
     try {
       const res = await this.getPool().query<StatusRow>(STATUS_SQL);
-      return statusFromRow(res.rows[0]!);
+      const status = statusFromRow(res.rows[0]!);
+      if (status.inRecovery && status.replicationState !== 'streaming') {
+        // Not streaming: the query's timeline is pg_control's, which lags a switch (replay-timeline.ts).
+        status.timeline = await replayTimeline({ ...this.connectionConfig(), query_timeout: 15_000 }).catch(
+          (err) => {
+            this.log(`IDENTIFY_SYSTEM: ${(err as Error).message}; the timeline reported may lag`);
+            return status.timeline;
+          },
+        );
+      }
+      return status;
     } catch (err) {
       const pid = await this.postmasterPid();
       if (pid === null) return notRunningStatus();

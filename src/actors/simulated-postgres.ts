@@ -65,6 +65,12 @@ export interface SimulatedWorldOptions {
   serverVersion?: number;
   /** wal_sender_timeout and how long a walsender outlives an unseen disconnection (see simulated-walsenders.ts). */
   walSenders?: Partial<WalSenderTiming>;
+  /**
+   * Report a standby that does not stream on pg_control's checkpoint timeline, as pgwarden's
+   * status query did before it asked IDENTIFY_SYSTEM (it lags a switch). Off: the replayed
+   * timeline, as the agent reports it now. On only to show that the invariants catch it.
+   */
+  checkpointTimelineWhenNotStreaming?: boolean;
 }
 
 /** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
@@ -84,6 +90,11 @@ interface DataDir {
   clusterState: string;
   checkpointLsn: number;
   slots: Set<string>;
+  /**
+   * Ran as a primary, or was about to (a promotion began, its agent held the lock), since it was
+   * cloned or rewound: its WAL may have forked, and its agent treats it as an old primary's.
+   */
+  mayHaveForked?: boolean;
 }
 
 interface Proc {
@@ -182,6 +193,13 @@ export class SimulatedWorld {
   readonly enforceSlots: boolean;
   readonly serverVersion: number;
   readonly walSenderTiming: WalSenderTiming;
+  readonly checkpointTimelineWhenNotStreaming: boolean;
+  /**
+   * Every pg_rewind: who, when, and whether it was needless: a stopped standby on the source's
+   * own timeline, not ahead of it, that has not run as a primary since it was cloned or rewound
+   * (an old primary is rewound on principle; pg_rewind then says whether anything was to be done).
+   */
+  readonly rewinds: Array<{ node: string; at: number; needless: boolean }> = [];
   private readonly instances = new Map<string, SimulatedPostgres>();
   private readonly cuts = new Set<string>();
   /** `to<-from`: `to` is alive but refuses connections from `from` (a firewall REJECT rule). */
@@ -212,6 +230,7 @@ export class SimulatedWorld {
     this.enforceSlots = opts.enforceSlots ?? true;
     this.serverVersion = opts.serverVersion ?? 150004;
     this.walSenderTiming = { ...defaultWalSenderTiming, ...opts.walSenders };
+    this.checkpointTimelineWhenNotStreaming = opts.checkpointTimelineWhenNotStreaming ?? false;
     this.schedule();
   }
 
@@ -520,6 +539,13 @@ export class SimulatedPostgres implements Postgres {
     return d.lsn <= limit;
   }
 
+  /** On `u`'s current timeline (the same segment), not ahead of it: nothing to rewind. */
+  private onTimelineOf(u: SimulatedPostgres): boolean {
+    const d = this.data;
+    const ud = u.data;
+    return !!d && !!ud && d.segments.at(-1)!.id === ud.segments.at(-1)!.id && d.lsn <= ud.lsn;
+  }
+
   /** @internal One replication step for a running standby. */
   stream(): void {
     const p = this.proc;
@@ -746,6 +772,7 @@ export class SimulatedPostgres implements Postgres {
       if (this.epoch !== epoch || this.proc !== proc || !this.data) return;
       proc.ready = true;
       this.data.clusterState = proc.role === 'primary' ? 'in production' : 'in archive recovery';
+      if (proc.role === 'primary') this.data.mayHaveForked = true;
     };
     const ms = this.duration('startMs');
     const limit = timeoutSeconds * 1000;
@@ -799,6 +826,7 @@ export class SimulatedPostgres implements Postgres {
     const proc = this.proc;
     if (!proc?.ready) throw new Error(`promote: ${this.name} is not running`);
     if (proc.role === 'primary') return;
+    if (this.data) this.data.mayHaveForked = true;
     const ms = this.duration('promoteMs');
     if (ms > timeoutSeconds * 1000) {
       await this.world.sleep(timeoutSeconds * 1000);
@@ -838,6 +866,14 @@ export class SimulatedPostgres implements Postgres {
     if (!this.data) throw new Error(`rewind: data directory of ${this.name} is empty`);
     if (this.proc) throw new Error(`rewind: postmaster of ${this.name} is still running`);
     const src = this.source(from);
+    this.world.rewinds.push({
+      node: this.name,
+      at: this.world.clock.now(),
+      needless:
+        this.data.clusterState === 'shut down in recovery' &&
+        !this.data.mayHaveForked &&
+        this.onTimelineOf(src),
+    });
     await this.world.sleep(this.duration('rewindMs'));
     const d = this.data;
     const sd = src.data;
@@ -859,11 +895,16 @@ export class SimulatedPostgres implements Postgres {
     }
     if (common < 0) return false;
     // Same timeline as the source: nothing pg_rewind can do about a target that is ahead.
-    if (common === sd.segments.length - 1) return this.compatibleWith(src);
+    if (common === sd.segments.length - 1) {
+      const canFollow = this.compatibleWith(src);
+      if (canFollow) d.mayHaveForked = false;
+      return canFollow;
+    }
     d.segments = sd.segments.map((s, k) => ({ ...s, end: k === sd.segments.length - 1 ? null : s.end }));
     d.lsn = sd.lsn;
     d.clusterState = 'in archive recovery';
     d.checkpointLsn = sd.lsn;
+    d.mayHaveForked = false;
     return true;
   }
 
@@ -919,7 +960,7 @@ export class SimulatedPostgres implements Postgres {
     return {
       running: true,
       inRecovery: standby,
-      timeline: d.segments.at(-1)!.tl,
+      timeline: standby && !p.connected ? this.notStreamingTimeline(d) : d.segments.at(-1)!.tl,
       currentLsn: standby ? null : d.lsn,
       receivedLsn: standby && p.receivedAny ? d.lsn : null,
       replayedLsn: standby ? p.replayed : null,
@@ -933,6 +974,12 @@ export class SimulatedPostgres implements Postgres {
       pendingRestart: false,
       synchronousStandbyNames: this.synchronousStandbyNames(),
     };
+  }
+
+  /** The replayed timeline, or (checkpointTimelineWhenNotStreaming) the one of the last checkpoint. */
+  private notStreamingTimeline(d: DataDir): number {
+    if (!this.world.checkpointTimelineWhenNotStreaming) return d.segments.at(-1)!.tl;
+    return (d.segments.find((x) => x.end === null || x.end >= d.checkpointLsn) ?? d.segments.at(-1)!).tl;
   }
 
   async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {

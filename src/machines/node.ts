@@ -28,7 +28,6 @@ import {
   systemIdentifierMismatch,
   systemIdentifierMismatchMessage,
 } from '../cluster/rejoin.ts';
-import { walPosition } from '../cluster/report.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, clusterTimeline, emptyClusterView, type WireRole } from '../cluster/view.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
@@ -1412,9 +1411,11 @@ function systemIdMismatch(ctx: NodeContext): boolean {
 }
 
 /**
- * A running replica that does not stream and holds WAL past where the leader's history left its
- * timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows fine, and its
- * timeline and position, sampled a moment apart, may straddle the switch.
+ * A running replica that does not stream and has replayed WAL past where the leader's history
+ * left its timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows
+ * fine, and its timeline and position, sampled a moment apart, may straddle the switch. The
+ * timeline a non-streaming replica reports is the one it replays (IDENTIFY_SYSTEM), so it pairs
+ * with the replayed position, not with WAL received on a newer timeline and not yet replayed.
  */
 function divergedFromLeader(ctx: Pick<NodeContext, 'view' | 'name' | 'pg'>): boolean {
   return (
@@ -1423,7 +1424,7 @@ function divergedFromLeader(ctx: Pick<NodeContext, 'view' | 'name' | 'pg'>): boo
     !!ctx.pg?.running &&
     ctx.pg.inRecovery &&
     ctx.pg.replicationState !== 'streaming' &&
-    divergedFromHistory(ctx.view.history, ctx.pg.timeline, walPosition(ctx.pg) ?? null)
+    divergedFromHistory(ctx.view.history, ctx.pg.timeline, ctx.pg.replayedLsn)
   );
 }
 

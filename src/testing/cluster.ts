@@ -11,9 +11,9 @@ import { MemoryEtcd } from '../actors/memory-dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
 import {
   type Commit,
-  type SimulatedDurations,
   type SimulatedPostgres,
   SimulatedWorld,
+  type SimulatedWorldOptions,
   seededRandom,
 } from '../actors/simulated-postgres.ts';
 import { Agent } from '../agent.ts';
@@ -41,7 +41,12 @@ export interface SimulatedClusterOptions {
   /** More of each node's local `postgresql` section (e.g. remove_data_directory_on_rewind_failure). */
   localPostgresql?: Record<string, unknown>;
   /** Simulated PostgreSQL: operation durations, replication speed. */
-  postgres?: { durations?: Partial<SimulatedDurations>; bytesPerTick?: number; tickMs?: number };
+  postgres?: Partial<
+    Pick<
+      SimulatedWorldOptions,
+      'durations' | 'bytesPerTick' | 'tickMs' | 'walSenders' | 'checkpointTimelineWhenNotStreaming'
+    >
+  >;
   /** Virtual ms per step of advance() (default 100). */
   stepMs?: number;
   /** How often each agent samples PostgreSQL (default 1000 ms). */
@@ -291,6 +296,9 @@ export class SimulatedNode {
     agent.actor.subscribe((snap) => {
       if (this.agent !== agent) return;
       const c = snap.context;
+      // Holding the lock, the agent may promote: from then on it counts the data directory as an
+      // old primary's, whatever happened (see no-needless-rewind).
+      if (c.isLeader && this.postgres.data) this.postgres.data.mayHaveForked = true;
       const key = `${c.role}/${c.pgState}/${c.isLeader}`;
       if (key === last) return;
       last = key;
@@ -480,9 +488,7 @@ export class SimulatedCluster {
     this.world = new SimulatedWorld({
       clock: this.clock,
       seed: opts.seed ?? 1,
-      durations: opts.postgres?.durations,
-      bytesPerTick: opts.postgres?.bytesPerTick,
-      tickMs: opts.postgres?.tickMs,
+      ...opts.postgres,
     });
     this.world.onPromote = (p) => {
       const n = this.nodes.find((x) => x.name === p.node);

@@ -486,6 +486,24 @@ export const noUnaskedDataRemoval: Invariant = {
   },
 };
 
+/**
+ * (11) No replica is stopped for a pg_rewind it does not need: a stopped standby on the source's
+ * own timeline, not ahead of it ("source and target cluster are on the same timeline"), that has
+ * not run as a primary since it was cloned or rewound. (An old primary is rewound on principle
+ * once its leader has recorded its promotion, and pg_rewind says whether anything was to be
+ * done: a restart's cost, not a wrong judgement.) Seen on real processes: a replica that lost its stream
+ * reported pg_control's lagging timeline, looked diverged, and was stopped and rewound against a
+ * leader on its own timeline every 2 s for as long as the leader refused connections.
+ */
+export const noNeedlessRewind: Invariant = {
+  name: 'no-needless-rewind',
+  check({ cluster }) {
+    const r = cluster.world.rewinds.find((x) => x.needless);
+    if (!r) return null;
+    return `${r.node} was stopped and pg_rewind run at ${(r.at / 1000).toFixed(1)} s against a source on its own timeline, not behind it`;
+  },
+};
+
 /** Client writes one node acknowledged on one timeline of its data directory. */
 interface WriteEra {
   node: string;
@@ -639,6 +657,7 @@ export const tickInvariants: Invariant[] = [
   noUnaskedLeadershipChange,
   writableOnlyWhileLeading,
   noUnaskedDataRemoval,
+  noNeedlessRewind,
   noSplitBrainWrites,
 ];
 /** Checked after every step. */

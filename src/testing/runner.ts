@@ -6,7 +6,12 @@
 import type { Commit } from '../actors/simulated-postgres.ts';
 import { LeadershipCauses } from './causes.ts';
 import { AnyNodeClient, type ClientOutcome, type ClientWrite, clientTally } from './clients.ts';
-import { createSimulatedCluster, type RestMethod, type SimulatedCluster } from './cluster.ts';
+import {
+  createSimulatedCluster,
+  type RestMethod,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from './cluster.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
   clusterNotHealed,
@@ -54,6 +59,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Called with the simulated cluster before the first step (debugging: its clock, its nodes). */
   onCluster?: (c: SimulatedCluster) => void;
+  /** Simulated PostgreSQL's options (tests plant old behaviours to prove an invariant can fail). */
+  postgres?: SimulatedClusterOptions['postgres'];
 }
 
 export interface Violation {
@@ -95,7 +102,10 @@ export interface RunResult {
   ok: boolean;
   seed: number;
   options: Required<
-    Omit<RunOptions, 'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline'>
+    Omit<
+      RunOptions,
+      'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline' | 'postgres'
+    >
   > & {
     /** The schedule's text form when it was given rather than generated from the seed. */
     schedule: string | null;
@@ -380,6 +390,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     },
     inspect: opts.coverage?.inspect,
     log: opts.log,
+    postgres: opts.postgres,
   });
   opts.onCluster?.(c);
   const run: RunState = {

@@ -291,6 +291,40 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     expect(st.postmasterStartTime).toBe(before);
   });
 
+  it('a replica whose stream broke just after it followed a promotion reports the timeline it replays', {
+    timeout: 180_000,
+  }, async () => {
+    // node1 streams from node4, which is then promoted; node1 follows onto the new timeline and
+    // loses its stream before any restartpoint. pg_control still names the old timeline then:
+    // taken for the replica's own, with a position past that timeline's end in the history, it
+    // looked diverged, and the agent ran pg_rewind against a leader on its own timeline (seen
+    // on real processes, bench/chaos.ts).
+    const p4 = await freePort();
+    const n4 = makeNode('node4', p4);
+    await n4.basebackup({ ...up1, port: p2, slotName: null, applicationName: 'node4' });
+    await n4.start('replica', { ...up1, port: p2, slotName: null, applicationName: 'node4' }, 60);
+    await n1.follow({ host: '127.0.0.1', port: p4, applicationName: 'node1', slotName: null }, 30);
+    await pollUntil('node1 streaming from node4', 30_000, async () =>
+      (await n1.status()).replicationState === 'streaming' ? true : undefined,
+    );
+    await n4.promote(30);
+    await sql(p4, `INSERT INTO t VALUES (6, 'on timeline 3')`);
+    await pollUntil('row 6 on node1', 30_000, async () =>
+      (await sql(p1, 'SELECT 1 FROM t WHERE id = 6')).length === 1 ? true : undefined,
+    );
+    await n4.stop('immediate', 30);
+    const st = await pollUntil('node1 no longer streaming', 30_000, async () => {
+      const s = await n1.status();
+      return s.replicationState !== 'streaming' ? s : undefined;
+    });
+    const [control] = await sql<{ timeline_id: number }>(
+      p1,
+      'SELECT timeline_id FROM pg_control_checkpoint()',
+    );
+    logs.push(`node1: pg_control checkpoint timeline ${control!.timeline_id} while replaying timeline 3`);
+    expect(st).toMatchObject({ inRecovery: true, timeline: 3 });
+  });
+
   it('stops in every mode; a stopped instance reports running: false', { timeout: 120_000 }, async () => {
     const smart = await n1.stop('smart', 30);
     expect(smart.checkpointLsn).toBeGreaterThan(0);

@@ -35,6 +35,16 @@ describe('seeded simulation runner', () => {
     expect(text).toContain('replay: pgwarden sim --seed 4 --nodes 3 --steps 40');
   });
 
+  it('no-needless-rewind catches the lagging timeline the status query once reported (planted)', async () => {
+    // A replica that lost its stream reported pg_control's timeline, which lags a switch: it
+    // looked diverged and was stopped for pg_rewind against a leader on its own timeline (seen on
+    // real processes; the agent now asks IDENTIFY_SYSTEM). The simulator can play the old report.
+    const planted = await runSchedule({ seed: 1, postgres: { checkpointTimelineWhenNotStreaming: true } });
+    expect(planted.violations.map((v) => v.invariant)).toEqual(['no-needless-rewind']);
+    const fixed = await runSchedule({ seed: 1 });
+    expect(fixed.violations).toEqual([]);
+  });
+
   // Regressions the simulator found, each kept as its explicit schedule (the generator may change).
   const NAMES = ['node1', 'node2', 'node3'];
   const regressions: Array<{

@@ -136,7 +136,12 @@ export function renderPgHba(config: NodeConfig): string {
   const configured = config.postgresql.pg_hba.length ? config.postgresql.pg_hba : config.bootstrap.pg_hba;
   // md5 also accepts SCRAM-stored passwords; without a password only peer makes sense.
   const method = su.password ? 'md5' : 'peer';
-  return `${[MANAGED_HEADER, `local all ${hbaUser(su.username)} ${method}`, ...configured].join('\n')}\n`;
+  // `all` does not match replication connections: the agent's IDENTIFY_SYSTEM needs its own line.
+  const agent = [
+    `local all ${hbaUser(su.username)} ${method}`,
+    `local replication ${hbaUser(su.username)} ${method}`,
+  ];
+  return `${[MANAGED_HEADER, ...agent, ...configured].join('\n')}\n`;
 }
 
 function pgpassField(v: string): string {
