@@ -32,7 +32,7 @@ describe('drawPlan', () => {
 describe('classTable', () => {
   it('puts each agent and mode in its own columns and counts losses and overlaps over runs', () => {
     const clean = syntheticRun({ durationS: 300, faults: 8, seed: 1 });
-    const planted = syntheticRun({ durationS: 300, faults: 8, seed: 2, plant: true });
+    const planted = syntheticRun({ durationS: 300, faults: 8, seed: 1, plant: true });
     const s1 = summarise(clean, analyse(clean), 't');
     const s2 = summarise(planted, analyse(planted), 't');
     // A fault that never settled is a problem too, even with nothing lost.
@@ -57,5 +57,9 @@ describe('classTable', () => {
     expect(cells(overlap)[0]).toBe('0');
     expect(Number(cells(overlap)[1])).toBeGreaterThan(0);
     expect(lines.find((l) => l.startsWith('| runs'))).toContain('2 runs');
+    // A column of two runs shows each run's median beside the pooled one; one run shows none.
+    const classRows = lines.filter((l) => /^\| [a-z-]+ \| \d/.test(l)).map(cells);
+    expect(classRows.some((c) => /^\d+ · [\d.]+ \([\d.]+, [\d.]+\) · [\d.]+/.test(c[1]!))).toBe(true);
+    expect(classRows.every((c) => c[0] === '–' || /^\d+ · [\d.]+ · [\d.]+/.test(c[0]!))).toBe(true);
   });
 });

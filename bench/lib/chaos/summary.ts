@@ -47,7 +47,7 @@ export function classTable(summaries: Summary[]): string {
   }
   const keys = [...groups.keys()].sort();
   const kinds = [...new Set(summaries.flatMap((s) => s.faults.map((f) => f.kind)))].sort() as FaultKind[];
-  const head = `| fault class | ${keys.map((k) => `${k}: n · median · max outage (s)`).join(' | ')} |`;
+  const head = `| fault class | ${keys.map((k) => `${k}: n · median (per run) · max outage (s)`).join(' | ')} |`;
   const rule = `|---|${keys.map(() => '---|').join('')}`;
   const rows = kinds.map((kind) => {
     const cells = keys.map((k) => {
@@ -59,7 +59,14 @@ export function classTable(summaries: Summary[]): string {
         }
       if (cell.outages.length === 0) return '–';
       const unsettled = cell.notSettled > 0 ? ` (${cell.notSettled} did not settle)` : '';
-      return `${cell.outages.length} · ${secs(median(cell.outages))} · ${secs(Math.max(...cell.outages))}${unsettled}`;
+      // Pooled over the runs, then each run's own median: how much repeated runs agree.
+      const perRun = groups
+        .get(k)!
+        .map((s) => s.faults.filter((x) => x.kind === kind).map((f) => f.outageMs))
+        .filter((o) => o.length > 0)
+        .map((o) => secs(median(o)));
+      const runs = perRun.length > 1 ? ` (${perRun.join(', ')})` : '';
+      return `${cell.outages.length} · ${secs(median(cell.outages))}${runs} · ${secs(Math.max(...cell.outages))}${unsettled}`;
     });
     return `| ${kind} | ${cells.join(' | ')} |`;
   });
