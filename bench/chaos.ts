@@ -10,7 +10,7 @@
  *   npx tsx bench/chaos.ts --table SUMMARY.json…   (the per-class table over saved runs)
  *
  * The exit status is 1 when an acknowledged write was lost without explanation, when two nodes
- * acknowledged writes at once, or when the run could not finish.
+ * acknowledged writes at once, when a fault never settled, or when the run could not finish.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

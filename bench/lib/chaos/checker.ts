@@ -334,6 +334,9 @@ export function analyse(run: RunRecord, opts: AnalyseOptions = {}): ChaosReport 
   if (split.sameTimeline.length) {
     problems.push(`diverged timelines: ${split.sameTimeline.map((x) => x.timeline).join(', ')}`);
   }
+  // A cluster that never settled after a fault is a failure too, if not a safety one.
+  const unsettled = run.faults.filter((f) => f.settled === null).map((f) => `#${f.seq}`);
+  if (unsettled.length) problems.push(`${unsettled.length} fault(s) did not settle: ${unsettled.join(', ')}`);
 
   const faults = outages(run, acks);
   const flaggedIds = new Set([...flagged, ...(lost ?? []).filter((l) => !l.explained).map((l) => l.id)]);
