@@ -32,6 +32,29 @@ interface Cell {
   notSettled: number;
 }
 
+/** The kind of the fault in progress, or last begun, at `at` (ms into the run). */
+function faultKindAt(s: Summary, at: number): FaultKind | null {
+  let kind: FaultKind | null = null;
+  for (const f of s.faults) if (f.start <= at) kind = f.kind;
+  return kind;
+}
+
+/** Acknowledged writes lost, and acknowledged on a stale timeline, per fault class at the ack. */
+function harmByClass(runs: Summary[]): Map<FaultKind, { lost: number; stale: number }> {
+  const out = new Map<FaultKind, { lost: number; stale: number }>();
+  const add = (kind: FaultKind | null, key: 'lost' | 'stale', n: number) => {
+    if (kind === null) return;
+    const cell = out.get(kind) ?? { lost: 0, stale: 0 };
+    cell[key] += n;
+    out.set(kind, cell);
+  };
+  for (const s of runs) {
+    for (const l of s.lost ?? []) add(faultKindAt(s, l.ackedAt), 'lost', 1);
+    for (const g of s.splitBrain.stale) add(faultKindAt(s, g.first), 'stale', g.ids.length);
+  }
+  return out;
+}
+
 const secs = (ms: number | null) => (ms === null ? '–' : fmt(ms / 1000, 1));
 
 /**
@@ -47,8 +70,9 @@ export function classTable(summaries: Summary[]): string {
   }
   const keys = [...groups.keys()].sort();
   const kinds = [...new Set(summaries.flatMap((s) => s.faults.map((f) => f.kind)))].sort() as FaultKind[];
-  const head = `| fault class | ${keys.map((k) => `${k}: n · median (per run) · max outage (s)`).join(' | ')} |`;
+  const head = `| fault class | ${keys.map((k) => `${k}: n · median (per run) · max outage (s); writes lost, stale`).join(' | ')} |`;
   const rule = `|---|${keys.map(() => '---|').join('')}`;
+  const harm = new Map(keys.map((k) => [k, harmByClass(groups.get(k)!)]));
   const rows = kinds.map((kind) => {
     const cells = keys.map((k) => {
       const cell: Cell = { outages: [], notSettled: 0 };
@@ -66,7 +90,9 @@ export function classTable(summaries: Summary[]): string {
         .filter((o) => o.length > 0)
         .map((o) => secs(median(o)));
       const runs = perRun.length > 1 ? ` (${perRun.join(', ')})` : '';
-      return `${cell.outages.length} · ${secs(median(cell.outages))}${runs} · ${secs(Math.max(...cell.outages))}${unsettled}`;
+      const h = harm.get(k)!.get(kind);
+      const harmed = h ? `${h.lost ? `; ${h.lost} lost` : ''}${h.stale ? `; ${h.stale} stale` : ''}` : '';
+      return `${cell.outages.length} · ${secs(median(cell.outages))}${runs} · ${secs(Math.max(...cell.outages))}${unsettled}${harmed}`;
     });
     return `| ${kind} | ${cells.join(' | ')} |`;
   });
@@ -76,9 +102,14 @@ export function classTable(summaries: Summary[]): string {
     const unexplained = total(k, (s) => s.lost?.filter((l) => !l.explained).length ?? 0);
     return `${lost} (${unexplained} unexplained)`;
   });
-  const overlapLine = keys.map((k) =>
-    total(k, (s) => s.splitBrain.stale.length + s.splitBrain.sameTimeline.length),
-  );
+  const overlapLine = keys.map((k) => {
+    const acks = total(k, (s) => s.splitBrain.stale.reduce((n, g) => n + g.ids.length, 0));
+    const windows = total(k, (s) => s.splitBrain.stale.length);
+    const reused = total(k, (s) => s.splitBrain.sameTimeline.length);
+    return acks + reused === 0
+      ? '0'
+      : `${acks} acks on a stale timeline (${windows} windows); ${reused} timeline numbers used by two nodes`;
+  });
   const runsLine = keys.map((k) => {
     const runs = groups.get(k)!;
     const acks = total(k, (s) => s.counts.attempts.multi.ok + s.counts.attempts.direct.ok);
