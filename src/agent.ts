@@ -16,7 +16,12 @@ import { shared } from './actors/shared-machine.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
-import { nextSyncStep, noteSyncNamesInEffect, type SyncNamesInEffect } from './cluster/sync.ts';
+import {
+  intendSyncNames,
+  nextSyncStep,
+  noteSyncNamesInEffect,
+  type SyncNamesInEffect,
+} from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
 import type { ClusterView, Failover, Member } from './cluster/view.ts';
@@ -133,8 +138,16 @@ export class Agent {
    */
   private syncGucSeen = false;
   private reloadWhenSeen = false;
-  /** Where the WAL was when PostgreSQL was first seen applying syncGuc (see cluster/sync.ts). */
+  /** Where syncGuc took effect and who has caught up under it (see cluster/sync.ts). */
   private syncInEffect: SyncNamesInEffect | null = null;
+  /**
+   * Bumped when synchronous_standby_names is set and again when its reload has returned: only a
+   * status sample begun after both shows what PostgreSQL does with the value (an older one, still
+   * in flight, may show the same text from before an intermediate value).
+   */
+  private syncEpoch = 0;
+  /** The value PostgreSQL showed in the last sample begun after the last reload (undefined: none yet). */
+  private syncShown: string | undefined;
   private closed = false;
   /** The node machine finished: nothing more is sent to it (close() may come later). */
   private quiet = false;
@@ -231,8 +244,8 @@ export class Agent {
           if (!(await this.dcs.setSyncState(this.config.name, [], sync?.index))) {
             throw new Error('postponing promotion: /sync was changed by somebody else');
           }
-          this.setSyncGuc(this.settings.synchronous_mode_strict ? '*' : '');
-          await this.applyParameters();
+          this.setSyncGuc(this.settings.synchronous_mode_strict ? '*' : '', []);
+          await this.reloadSyncGuc();
         }
         await this.changing(() => pg.promote(input.timeoutSeconds));
       }),
@@ -366,9 +379,14 @@ export class Agent {
       return Promise.resolve();
     }
     if (this.appliedParameters !== null && text !== this.appliedParameters) {
-      this.appliedParameters = text;
-      // Reloadable parameters apply now; the rest show up as pending_restart.
-      return this.pg.reload(this.config, params).catch((err) => this.log(`reload: ${err}`));
+      // Reloadable parameters apply now; the rest show up as pending_restart. Counted as applied
+      // only once the reload succeeded, so that the next change reloads again.
+      return this.pg.reload(this.config, params).then(
+        () => {
+          this.appliedParameters = text;
+        },
+        (err) => this.log(`reload: ${err}`),
+      );
     }
     this.appliedParameters = text;
     this.pg.setParameters(params);
@@ -378,7 +396,7 @@ export class Agent {
   /** The first sample: a running primary keeps the synchronous standbys it has until we decide. */
   private adoptRunningParameters(status: PostgresStatus): void {
     this.syncGucSeen = true;
-    if (status.running && !status.inRecovery) this.setSyncGuc(status.synchronousStandbyNames ?? '');
+    if (status.running && !status.inRecovery) this.setSyncGuc(status.synchronousStandbyNames ?? '', []);
     if (this.reloadWhenSeen && status.running) {
       this.reloadWhenSeen = false;
       this.appliedParameters = '';
@@ -386,10 +404,23 @@ export class Agent {
     }
   }
 
-  /** A new synchronous_standby_names: where it took effect is learnt from the next samples. */
-  private setSyncGuc(value: string): void {
+  /**
+   * A new synchronous_standby_names naming `names`: where it takes effect is learnt from the
+   * samples begun after its reload; standbys caught up under the old value and named by the new
+   * one keep their place.
+   */
+  private setSyncGuc(value: string, names: readonly string[]): void {
     this.syncGuc = value;
-    this.syncInEffect = null;
+    this.syncInEffect = intendSyncNames(this.syncInEffect, value, names);
+    this.syncEpoch++;
+    this.syncShown = undefined;
+  }
+
+  /** Reloads PostgreSQL with the server parameters; samples begun before the reload returned are stale. */
+  private async reloadSyncGuc(): Promise<void> {
+    await this.applyParameters();
+    this.syncEpoch++;
+    this.syncShown = undefined;
   }
 
   /** One step of synchronous replication management (leader only; see src/cluster/sync.ts). */
@@ -401,12 +432,17 @@ export class Agent {
       this.syncGuc,
       this.settings,
       this.syncInEffect,
+      this.syncShown,
     );
     if (step.kind === 'none') return;
     if (step.kind === 'set-guc') {
       this.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
-      this.setSyncGuc(step.value);
-      await this.applyParameters();
+      this.setSyncGuc(step.value, step.names);
+      await this.reloadSyncGuc();
+    } else if (step.kind === 'reload') {
+      this.log(`reloading again: ${step.reason}, not '${this.syncGuc}'`);
+      this.appliedParameters = '';
+      await this.reloadSyncGuc();
     } else if (step.kind === 'write-sync') {
       this.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
       await this.dcs.setSyncState(this.config.name, step.standbys, view.sync?.index);
@@ -488,12 +524,16 @@ export class Agent {
   private async sample(): Promise<void> {
     if (this.closed) return;
     const generation = this.pgGeneration;
+    const syncEpoch = this.syncEpoch;
     try {
       const status = await this.pg.status();
       if (generation !== this.pgGeneration || this.closed || this.quiet) return;
       this.pgStatus = status;
       if (!this.syncGucSeen) this.adoptRunningParameters(status);
-      this.syncInEffect = noteSyncNamesInEffect(this.syncInEffect, status, this.syncGuc);
+      if (syncEpoch === this.syncEpoch) {
+        this.syncInEffect = noteSyncNamesInEffect(this.syncInEffect, status, this.syncGuc);
+        if (status.running && !status.inRecovery) this.syncShown = status.synchronousStandbyNames ?? '';
+      }
       this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
       // Running but not answering (starting up, overloaded): keep the last known status.
@@ -589,8 +629,8 @@ export class Agent {
         // Not the leader any more and no longer writable: drop the synchronous standbys. Never
         // while PostgreSQL still runs as a primary — emptying the list would release commits
         // that wait for a standby, acknowledging writes the new leader never received.
-        this.setSyncGuc('');
-        await this.applyParameters();
+        this.setSyncGuc('', []);
+        await this.reloadSyncGuc();
       }
     } catch (err) {
       this.log(`publish: ${(err as Error).message}`);

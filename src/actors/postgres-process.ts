@@ -71,6 +71,10 @@ export class PostgresProcess implements Postgres {
   private pool: pg.Pool | null = null;
   /** How the data dir was last configured, so a reload rewrites the same role. */
   private lastRole: { standby: boolean; upstream: UpstreamTarget | null } | null = null;
+  /** The last IDENTIFY_SYSTEM error, logged once until it changes or an answer comes. */
+  private identifyFailure: string | null = null;
+  /** The timeline IDENTIFY_SYSTEM gave for one replayed position and pg_control timeline. */
+  private replayTimelineCache: { key: string; timeline: number } | null = null;
 
   constructor(opts: PostgresProcessOptions) {
     this.config = opts.config;
@@ -345,16 +349,37 @@ export class PostgresProcess implements Postgres {
   // ---- SQL ------------------------------------------------------------------------------
 
   async status(): Promise<PostgresStatus> {
-    if ((await this.postmasterPid()) === null) return notRunningStatus();
+    if ((await this.postmasterPid()) === null) {
+      this.replayTimelineCache = null;
+      return notRunningStatus();
+    }
     try {
       const res = await this.getPool().query<StatusRow>(STATUS_SQL);
       const status = statusFromRow(res.rows[0]!);
       if (status.inRecovery && status.replicationState !== 'streaming') {
         // Not streaming: the query's timeline is pg_control's, which lags a switch (replay-timeline.ts).
-        status.timeline = await replayTimeline({ ...this.connectionConfig(), query_timeout: 15_000 }).catch(
+        // Asked again only when the replayed position or pg_control's timeline moved (a stuck
+        // replica is sampled every second; a replication connection each time is not free).
+        // Unknown rather than a guess when IDENTIFY_SYSTEM fails: a lagging timeline made replicas
+        // look diverged and be rewound for nothing; an unknown one only keeps this node from
+        // looking fit to take over until it streams again.
+        const key = `${status.replayedLsn}/${status.timeline}`;
+        if (this.replayTimelineCache?.key === key) {
+          status.timeline = this.replayTimelineCache.timeline;
+          return status;
+        }
+        status.timeline = await replayTimeline({ ...this.connectionConfig(), query_timeout: 15_000 }).then(
+          (tli) => {
+            this.identifyFailure = null;
+            this.replayTimelineCache = { key, timeline: tli };
+            return tli;
+          },
           (err) => {
-            this.log(`IDENTIFY_SYSTEM: ${(err as Error).message}; the timeline reported may lag`);
-            return status.timeline;
+            const message = (err as Error).message;
+            if (message !== this.identifyFailure)
+              this.log(`IDENTIFY_SYSTEM: ${message}; timeline unknown until it answers`);
+            this.identifyFailure = message;
+            return null;
           },
         );
       }
