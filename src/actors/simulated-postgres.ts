@@ -71,6 +71,11 @@ export interface SimulatedWorldOptions {
    * timeline, as the agent reports it now. On only to show that the invariants catch it.
    */
   checkpointTimelineWhenNotStreaming?: boolean;
+  /**
+   * A clean stop of a primary waits for its ghost walsenders to be reaped, and the server answers
+   * no query while it stops, as PostgreSQL does (default true). Off: the older, kinder model.
+   */
+  ghostsHoldShutdown?: boolean;
 }
 
 /** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
@@ -194,6 +199,7 @@ export class SimulatedWorld {
   readonly serverVersion: number;
   readonly walSenderTiming: WalSenderTiming;
   readonly checkpointTimelineWhenNotStreaming: boolean;
+  readonly ghostsHoldShutdown: boolean;
   /**
    * Every pg_rewind: who, when, and whether it was needless: a stopped standby on the source's
    * own timeline, not ahead of it, that has not run as a primary since it was cloned or rewound
@@ -231,6 +237,7 @@ export class SimulatedWorld {
     this.serverVersion = opts.serverVersion ?? 150004;
     this.walSenderTiming = { ...defaultWalSenderTiming, ...opts.walSenders };
     this.checkpointTimelineWhenNotStreaming = opts.checkpointTimelineWhenNotStreaming ?? false;
+    this.ghostsHoldShutdown = opts.ghostsHoldShutdown ?? true;
     this.schedule();
   }
 
@@ -787,19 +794,35 @@ export class SimulatedPostgres implements Postgres {
     this.world.tick();
   }
 
-  async stop(mode: StopMode, _timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
+  async stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
     const proc = this.proc;
     if (!proc) return { checkpointLsn: this.cleanCheckpoint() };
     // From the signal on, the postmaster refuses connections and ends the sessions (fast and
     // immediate alike): no more commits, while the shutdown checkpoint takes its time.
     proc.stopping = true;
     this.world.settleCommits();
+    const deadline = this.world.clock.now() + timeoutSeconds * 1000;
     await this.world.sleep(this.duration('stopMs'));
     if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
     const d = this.data;
     if (mode === 'immediate' || !proc.ready) {
       this.crash();
       return { checkpointLsn: null };
+    }
+    if (proc.role === 'primary' && this.world.ghostsHoldShutdown) {
+      // A walsender exits only once its standby has confirmed the shutdown checkpoint; a ghost's
+      // never will, so a clean stop waits until the ghost is reaped (wal_sender_timeout, or its
+      // path healing), or gives up at the stop's timeout with the postmaster still running.
+      while (proc.senders.all().some((e) => e.ghostSince !== null)) {
+        const left = deadline - this.world.clock.now();
+        if (left <= 0) {
+          throw new Error(
+            `stop -m ${mode}: postmaster of ${this.name} still running after ${timeoutSeconds} s`,
+          );
+        }
+        await this.world.sleep(Math.min(500, left));
+        if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+      }
     }
     if (proc.role === 'primary') {
       // The shutdown checkpoint is written and sent to every connected standby before exit.
@@ -949,6 +972,8 @@ export class SimulatedPostgres implements Postgres {
     const d = this.data;
     if (!p || !d) return notRunningStatus();
     if (!p.ready) throw new Error(`${this.name}: the database system is starting up`);
+    if (p.stopping && this.world.ghostsHoldShutdown)
+      throw new Error(`${this.name}: the database system is shutting down`);
     const standby = p.role === 'standby';
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     // Samples come every second and these rarely change: their text is kept.

@@ -3,7 +3,8 @@
  * pg_stat_replication tells an agent what a real one tells — including where it is wrong:
  *
  * - A standby that (re)connects is in `catchup` until it has received everything once; only a
- *   `streaming` one may be a synchronous standby.
+ *   `streaming` one may be a synchronous standby. A ghost may get there too: its walsender
+ *   judges by what it sent into the socket, not by what the standby confirmed.
  * - A connection that breaks where this server cannot see it (a cut cable, or a firewall on this
  *   host answering the standby's packets with resets) leaves a **ghost**: the walsender lives on
  *   with the standby's last confirmed position until `wal_sender_timeout`, or until the path
@@ -11,6 +12,9 @@
  *   ghost keeps its replication slot active, so the standby's reconnections are refused
  *   ("replication slot is active for PID"), and, named in synchronous_standby_names, it stays
  *   the synchronous standby: commits wait for a position that never moves.
+ *
+ * - A clean stop of the primary waits for every walsender to see its standby confirm the
+ *   shutdown checkpoint: a ghost holds it until reaped (simulated-postgres.ts, `stop`).
  *
  * Seen on real processes (bench/chaos.ts, a leader refusing connections for 15 s): the leader's
  * pg_stat_replication showed such a ghost as `streaming`/`sync` after the heal, and the agent
@@ -22,14 +26,23 @@ export interface WalSenderTiming {
   walSenderTimeoutMs: number;
   /** How long a ghost outlives the healing of its path (TCP retransmission backoff). */
   ghostLingerMs: number;
+  /**
+   * How much WAL a ghost can still "send" into its socket (the kernel's send buffer and the
+   * standby's last receive window): a ghost in `catchup` this close to the end of WAL reaches
+   * `streaming`, as its walsender judges by what it sent, not by what was confirmed.
+   */
+  ghostSendWindowBytes: number;
 }
 
 export const defaultWalSenderTiming: WalSenderTiming = Object.freeze({
   walSenderTimeoutMs: 60_000,
   ghostLingerMs: 3_000,
+  ghostSendWindowBytes: 4 * 1024 * 1024,
 });
 
 export interface WalSenderEntry {
+  /** The walsender's slot in shared memory: a new one takes the lowest free slot. */
+  index: number;
   /** The standby's instance name and the connection (world-wide connect sequence). */
   standby: string;
   conn: number;
@@ -64,7 +77,11 @@ export class WalSenderTable {
 
   constructor(private readonly timing: WalSenderTiming) {}
 
-  /** Connection order: PostgreSQL breaks ties between equal priorities by walsender slot. */
+  /**
+   * In walsender-slot order: PostgreSQL breaks ties between equal priorities (one standby's ghost
+   * and its new connection, or `*`) by slot, and a new walsender takes the lowest free one, so a
+   * reconnection may rank before a ghost that came earlier.
+   */
   all(): readonly WalSenderEntry[] {
     return this.entries;
   }
@@ -82,8 +99,12 @@ export class WalSenderTable {
     e: Pick<WalSenderEntry, 'standby' | 'conn' | 'applicationName' | 'client' | 'slot' | 'flush'>,
     now: number,
   ): void {
-    this.entries.push({
+    let index = 0;
+    while (this.entries.some((x) => x.index === index)) index++;
+    const at = this.entries.findIndex((x) => x.index > index);
+    this.entries.splice(at < 0 ? this.entries.length : at, 0, {
       ...e,
+      index,
       replay: e.flush,
       lastReplyAt: now,
       caughtUp: false,
@@ -112,6 +133,7 @@ export class WalSenderTable {
         e.ghostSince = now;
         return true;
       }
+      if (!e.caughtUp && serverLsn - e.flush <= this.timing.ghostSendWindowBytes) e.caughtUp = true;
       if (now - e.lastReplyAt >= this.timing.walSenderTimeoutMs) return false;
       if (!p.reachable) {
         e.pathBackSince = null;

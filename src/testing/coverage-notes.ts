@@ -55,7 +55,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A release remembered in another state and acted on when back in follower. ' + RELEASE_NOT_LEADING,
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
-  'election.reclaiming --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing.probing --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',

@@ -579,6 +579,25 @@ export const scenarios: Scenario[] = [
         await c.until(healthy(c, 2), 90_000);
       }),
   },
+  {
+    name: "the leader's PostgreSQL will not start again while etcd is away: it demotes after loop_wait without the release, which lands later; the cluster elects a leader again",
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.leader()!;
+        c.dcs.setAvailable(false);
+        c.node(old).crashPostgres();
+        c.node(old).failNext('start', 3);
+        await c.until(() => nodeState(c, old) === 'releasing', 60_000);
+        // The release cannot reach etcd: after loop_wait (10 s here) the node demotes without it.
+        await c.advance(12_000);
+        const gaveUp =
+          nodeState(c, old) !== 'releasing' && !c.node(old).agent?.actor.getSnapshot().context.isLeader;
+        check(gaveUp, `expected ${old} to stop counting itself leader, not ${nodeState(c, old)}`, c);
+        c.dcs.setAvailable(true);
+        await c.until(() => c.leader() !== null && c.primaries().length === 1, 90_000);
+        await c.until(healthy(c, 2), 90_000);
+      }),
+  },
   // An old primary whose WAL went past the fork point (a last write reached no replica) rejoins.
   // Its data directory goes only when the operator configured it (remove_data_directory_on_*) or
   // asks (POST /reinitialize); every scenario also checks no-unasked-data-removal when it ends.

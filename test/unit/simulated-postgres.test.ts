@@ -271,6 +271,61 @@ describe('SimulatedPostgres', () => {
     expect(await row()).toEqual([]);
   });
 
+  it('a clean stop of the primary waits for its ghost walsender to be reaped, answering no query meanwhile', async () => {
+    const { clock, world, p } = await cluster(0);
+    const s = world.add('s');
+    await run(clock, s.basebackup(to(p, 's')));
+    await run(clock, s.start('replica', to(p, 's'), 30));
+    await tick(clock);
+    world.refuse('a', 's');
+    s.crash();
+    await tick(clock, 1000);
+    expect((await p.status()).replication).toHaveLength(1);
+    // The ghost never confirms the shutdown checkpoint: the stop gives up at its timeout.
+    const stopping = run(clock, p.stop('fast', 5)).catch((err: Error) => err.message);
+    await tick(clock, 1000);
+    await expect(p.status()).rejects.toThrow('the database system is shutting down');
+    expect(await stopping).toBe('stop -m fast: postmaster of a still running after 5 s');
+    // Once the path heals and the ghost is reaped, the stop completes.
+    world.healAll();
+    const stopped = await run(clock, p.stop('fast', 30));
+    expect(stopped.checkpointLsn).not.toBeNull();
+    expect(clock.now()).toBeGreaterThanOrEqual(world.walSenderTiming.ghostLingerMs);
+  });
+
+  it('a reconnection takes the lowest free walsender slot, and may rank before its own ghost', async () => {
+    const { clock, world, p, standbys } = await cluster(1);
+    const s = world.add('s');
+    await run(clock, s.basebackup(to(p, 's')));
+    await run(clock, s.start('replica', to(p, 's'), 30));
+    await reloadWith(p, { synchronous_standby_names: 's' });
+    await tick(clock);
+    const rows = async () => (await p.status()).replication.map((r) => [r.application_name, r.sync_state]);
+    expect(await rows()).toEqual([
+      ['s1', 'async'],
+      ['s', 'sync'],
+    ]);
+    // s's connection dies unseen (a ghost in slot 1); s1 leaves cleanly and frees slot 0.
+    world.refuse('a', 's');
+    s.crash();
+    const ghostFlush = (await p.status()).replication[1]!.flush_lsn;
+    await run(clock, standbys[0]!.stop('fast', 30));
+    const waiting = world.write('a', 100);
+    await tick(clock, 500);
+    expect(waiting.state).toBe('waiting');
+    world.healAll();
+    await run(clock, s.start('replica', to(p, 's'), 30));
+    await tick(clock, 500);
+    // The new connection sits in slot 0, before the ghost (still lingering): it is the
+    // synchronous one, and the commit the ghost held is released.
+    const after = (await p.status()).replication;
+    expect(after.map((r) => [r.application_name, r.sync_state, r.flush_lsn === ghostFlush])).toEqual([
+      ['s', 'sync', false],
+      ['s', 'potential', true],
+    ]);
+    expect(waiting.state).toBe('acknowledged');
+  });
+
   it('a standby that reconnects is in catchup, not synchronous, until it has received everything', async () => {
     const { clock, world, p, standbys } = await cluster(1);
     const s = standbys[0]!;
@@ -284,6 +339,22 @@ describe('SimulatedPostgres', () => {
     expect((await p.status()).replication).toMatchObject([{ state: 'catchup', sync_state: 'potential' }]);
     await tick(clock, 1000);
     expect((await p.status()).replication).toMatchObject([{ state: 'streaming', sync_state: 'sync' }]);
+  });
+
+  it('a ghost in catchup reaches `streaming`: its walsender judges by what it sent, not what was confirmed', async () => {
+    const { clock, world, p, standbys } = await cluster(1);
+    const s = standbys[0]!;
+    await run(clock, s.stop('fast', 30));
+    for (let i = 0; i < 5; i++) world.write('a', 1000);
+    world.bytesPerTick = 1000;
+    await run(clock, s.start('replica', to(p, 's1'), 30));
+    await tick(clock, 100);
+    expect((await p.status()).replication).toMatchObject([{ state: 'catchup' }]);
+    const flush = (await p.status()).replication[0]!.flush_lsn;
+    world.refuse('a', 's1');
+    s.crash();
+    await tick(clock, 1000);
+    expect((await p.status()).replication).toMatchObject([{ state: 'streaming', flush_lsn: flush }]);
   });
 
   it('slow operations and timeouts follow the clock', async () => {
