@@ -652,8 +652,10 @@ export class SimulatedPostgres implements Postgres {
     const rows = (this.proc?.senders.all() ?? []).map((e) => {
       const app = e.applicationName;
       let priority = 0;
-      if (sync) {
-        const i = sync.names.findIndex((n) => n === '*' || n === app.toLowerCase() || n === app);
+      // PostgreSQL matches names case-insensitively, quoted or not, and a cascading walsender
+      // (on a standby) has priority 0 whatever the standby's own setting says.
+      if (sync && this.proc?.role === 'primary') {
+        const i = sync.names.findIndex((n) => n === '*' || n.toLowerCase() === app.toLowerCase());
         priority = i < 0 ? 0 : i + 1;
       }
       return {

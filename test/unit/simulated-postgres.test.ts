@@ -222,6 +222,12 @@ describe('SimulatedPostgres', () => {
     expect(states).toEqual(['potential', 'sync']);
     await reloadWith(p, { synchronous_standby_names: '2 (s1,s2)' });
     expect((await p.status()).replication.map((r) => r.sync_state)).toEqual(['sync', 'sync']);
+    // Names match case-insensitively, quoted or not, as PostgreSQL's pg_strcasecmp does.
+    await reloadWith(p, { synchronous_standby_names: '"S2"' });
+    expect((await p.status()).replication.map((r) => [r.application_name, r.sync_state])).toEqual([
+      ['s1', 'async'],
+      ['s2', 'sync'],
+    ]);
   });
 
   it('a missing slot keeps a standby from streaming until the primary creates it', async () => {
