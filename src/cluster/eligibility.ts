@@ -56,6 +56,42 @@ export function newestTimeline(view: ClusterView, peers: readonly PeerStatus[]):
   return timeline;
 }
 
+/** The members /sync lets take over with synchronous_mode (its leader and standbys); null without it. */
+function synchronousMembers(view: ClusterView, settings: EligibilitySettings): Set<string> | null {
+  return settings.synchronous_mode && view.sync?.leader
+    ? new Set([view.sync.leader, ...view.sync.sync_standby])
+    : null;
+}
+
+/**
+ * The switchover or failover requested, unless it is a switchover (it names the leader it comes
+ * from) to a member /sync does not name: one that is not may lack acknowledged commits. A
+ * failover (no leader named) is the operator's call, as in Patroni.
+ */
+function honouredRequest(view: ClusterView, syncMembers: Set<string> | null) {
+  const requested = activeFailover(view);
+  return requested?.leader && requested.member && syncMembers !== null && !syncMembers.has(requested.member)
+    ? null
+    : requested;
+}
+
+/**
+ * A running replica named by the switchover or failover requested, which it may take: it need not
+ * ask anyone, the request already chose it (judgeHealthiest answers yes for the same reason).
+ */
+export function isRequestedCandidate(
+  view: ClusterView,
+  me: LocalFacts,
+  settings: EligibilitySettings,
+): boolean {
+  return (
+    me.running &&
+    me.inRecovery &&
+    !me.nofailover &&
+    honouredRequest(view, synchronousMembers(view, settings))?.member === me.name
+  );
+}
+
 export function judgeHealthiest(
   view: ClusterView,
   me: LocalFacts,
@@ -66,10 +102,7 @@ export function judgeHealthiest(
   const timeline = newestTimeline(view, peers);
   // With synchronous_mode, only the last synchronous leader and the standbys /sync names may
   // take over (Patroni's rule): the others are neither candidates nor rivals.
-  const syncMembers =
-    settings.synchronous_mode && view.sync?.leader
-      ? new Set([view.sync.leader, ...view.sync.sync_standby])
-      : null;
+  const syncMembers = synchronousMembers(view, settings);
   if (!me.inRecovery) {
     // A running primary is the natural holder, unless it is a stale one: from an older timeline,
     // or one /sync no longer counts (another leader has acknowledged commits since).
@@ -90,17 +123,11 @@ export function judgeHealthiest(
     p.reachable && p.inRecovery && !p.nofailover && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
-  // With synchronous_mode a switchover (it names the leader it comes from) may only go to a
-  // member /sync names: one that is not may lack acknowledged commits. A failover (no leader
-  // named) is the operator's call, as in Patroni.
-  const request =
-    requested?.leader && requested.member && syncMembers !== null && !syncMembers.has(requested.member)
-      ? null
-      : requested;
+  const request = honouredRequest(view, syncMembers);
   if (request === null && requested?.member === me.name) {
     return no('switchover candidate, but not a synchronous standby');
   }
-  if (request?.member === me.name) return yes('I am the switchover candidate');
+  if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);
     if (candidate?.reachable && candidate.inRecovery && !candidate.nofailover) {

@@ -15,7 +15,13 @@
  * the same way, and revoking its lease once made two writable primaries.
  */
 import { type ActorRefFrom, assign, fromPromise, sendParent, setup } from 'xstate';
-import { judgeHealthiest, type LocalFacts, type PeerStatus, type Verdict } from '../cluster/eligibility.ts';
+import {
+  isRequestedCandidate,
+  judgeHealthiest,
+  type LocalFacts,
+  type PeerStatus,
+  type Verdict,
+} from '../cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView } from '../cluster/view.ts';
 
 export interface ElectionSettings {
@@ -117,6 +123,11 @@ export function leaseMarginMs(settings: ElectionSettings): number {
   return Math.min(2000, Math.max(500, settings.ttl * 100));
 }
 
+/** What an invoked actor's done event carries (XState types guards by the machine's own events only). */
+function doneOutput<T>(event: unknown): T {
+  return (event as { output: T }).output;
+}
+
 const noopPromise = <T, I>() =>
   fromPromise<T, I>(async () => {
     throw new Error('actor not provided');
@@ -148,6 +159,26 @@ export const electionMachine = setup({
     releaseRequested: ({ context }) => context.pendingRelease !== null,
     /** Our stream from the leader just broke: worth asking whether the leader's node is gone. */
     frozen: ({ context }) => context.frozen,
+    postgresDown: ({ context }) => !(context.facts?.running ?? false),
+    /** PostgreSQL just came up: no reason to sit out the pause. */
+    postgresCameUp: ({ context, event }) =>
+      event.type === 'FACTS' && !(context.facts?.running ?? false) && event.facts.running,
+    someoneLeads: ({ context }) => context.view.leader !== null,
+    viewHasLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader !== null,
+    viewHasNoLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader === null,
+    viewHasOtherLeader: ({ context, event }) =>
+      event.type === 'CLUSTER' && event.view.leader !== null && event.view.leader.name !== context.name,
+    /** Patroni's is_healthiest_node over the peers just probed (cluster/eligibility.ts). */
+    healthiest: ({ context, event }) =>
+      judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings)
+        .healthiest,
+    /** The acquire transaction found /leader free and wrote it. */
+    won: ({ event }) => doneOutput<AcquireResult>(event).won,
+    /** The refresh kept (or put back) our key on our lease. */
+    refreshed: ({ event }) => doneOutput<RefreshResult>(event).ok,
+    /** A switchover or failover names this running replica, and it may take it (cluster/eligibility.ts). */
+    requestedCandidate: ({ context }) =>
+      context.facts !== null && isRequestedCandidate(context.view, context.facts, context.settings),
     ttlChanged: ({ context, event }) =>
       event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
   },
@@ -168,6 +199,11 @@ export const electionMachine = setup({
         trustedMs(params.leaseTtlSeconds, context.settings, params.leaseAgeMs),
       leaseTtlSeconds: (_, params: { leaseAgeMs: number; leaseTtlSeconds: number }) => params.leaseTtlSeconds,
     }),
+    recordVerdict: assign({
+      lastVerdict: ({ context, event }) =>
+        judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings),
+    }),
+    reportVerdict: sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
     notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
     notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
   },
@@ -240,49 +276,20 @@ export const electionMachine = setup({
       states: {
         deciding: {
           always: [
-            {
-              // The named switchover candidate need not ask anyone: the request already chose it.
-              guard: ({ context }) =>
-                context.facts !== null &&
-                judgeHealthiest(context.view, context.facts, [], context.settings).reason ===
-                  'I am the switchover candidate',
-              target: 'acquiring',
-            },
+            // The named switchover candidate need not ask anyone: the request already chose it.
+            { guard: 'requestedCandidate', target: 'acquiring' },
             { target: 'probing' },
           ],
         },
         probing: {
-          always: { guard: ({ context }) => !(context.facts?.running ?? false), target: '#election.waiting' },
+          always: { guard: 'postgresDown', target: '#election.waiting' },
           invoke: {
             src: 'probePeers',
             input: ({ context }) => ({ view: context.view, name: context.name }),
             onDone: [
-              {
-                guard: ({ context }) => context.view.leader !== null,
-                target: '#election.follower',
-              },
-              {
-                guard: ({ context, event }) =>
-                  judgeHealthiest(context.view, context.facts!, event.output, context.settings).healthiest,
-                target: 'acquiring',
-                actions: [
-                  assign({
-                    lastVerdict: ({ context, event }) =>
-                      judgeHealthiest(context.view, context.facts!, event.output, context.settings),
-                  }),
-                  sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
-                ],
-              },
-              {
-                target: '#election.waiting',
-                actions: [
-                  assign({
-                    lastVerdict: ({ context, event }) =>
-                      judgeHealthiest(context.view, context.facts!, event.output, context.settings),
-                  }),
-                  sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
-                ],
-              },
+              { guard: 'someoneLeads', target: '#election.follower' },
+              { guard: 'healthiest', target: 'acquiring', actions: ['recordVerdict', 'reportVerdict'] },
+              { target: '#election.waiting', actions: ['recordVerdict', 'reportVerdict'] },
             ],
             onError: { target: '#election.waiting' },
           },
@@ -293,7 +300,7 @@ export const electionMachine = setup({
             input: ({ context }) => ({ name: context.name }),
             onDone: [
               {
-                guard: ({ event }) => event.output.won,
+                guard: 'won',
                 target: '#election.leader',
                 actions: [
                   {
@@ -319,13 +326,13 @@ export const electionMachine = setup({
       description: 'Not eligible (or the race failed): look again after a short pause or on a DCS change.',
       on: {
         CLUSTER: [
-          { guard: ({ event }) => event.view.leader !== null, target: 'follower', actions: 'storeView' },
+          { guard: 'viewHasLeader', target: 'follower', actions: 'storeView' },
           { actions: 'storeView' },
         ],
         // PostgreSQL just came up: no reason to sit out the pause.
         FACTS: [
           {
-            guard: ({ context, event }) => !(context.facts?.running ?? false) && event.facts.running,
+            guard: 'postgresCameUp',
             target: 'follower',
             actions: 'storeFacts',
           },
@@ -351,7 +358,7 @@ export const electionMachine = setup({
         input: ({ context }) => ({ name: context.name, recreate: false, ttl: context.settings.ttl }),
         onDone: [
           {
-            guard: ({ event }) => event.output.ok,
+            guard: 'refreshed',
             target: 'leader',
             actions: [
               {
@@ -384,8 +391,7 @@ export const electionMachine = setup({
           on: {
             CLUSTER: [
               {
-                guard: ({ context, event }) =>
-                  event.view.leader !== null && event.view.leader.name !== context.name,
+                guard: 'viewHasOtherLeader',
                 target: '#election.lost',
                 actions: 'storeView',
               },
@@ -394,7 +400,7 @@ export const electionMachine = setup({
               // promoted meanwhile, their race finds this primary alive — and fails, so the lock is
               // lost, when the lease is gone. Demoting first would cost a promotion and a timeline.
               {
-                guard: ({ event }) => event.view.leader === null,
+                guard: 'viewHasNoLeader',
                 target: '#election.leader.holding.refreshing',
                 actions: 'storeView',
               },
@@ -423,7 +429,7 @@ export const electionMachine = setup({
                 input: ({ context }) => ({ name: context.name, recreate: true, ttl: context.settings.ttl }),
                 onDone: [
                   {
-                    guard: ({ event }) => event.output.ok,
+                    guard: 'refreshed',
                     target: '#election.leader.holding',
                     reenter: true,
                     actions: {
@@ -486,8 +492,7 @@ export const electionMachine = setup({
       on: {
         CLUSTER: [
           {
-            guard: ({ context, event }) =>
-              event.view.leader !== null && event.view.leader.name !== context.name,
+            guard: 'viewHasOtherLeader',
             target: 'follower',
             actions: 'storeView',
           },
