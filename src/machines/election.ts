@@ -23,6 +23,7 @@ import {
   type Verdict,
 } from '../cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView } from '../cluster/view.ts';
+import { doneOutput } from './done-output.ts';
 
 export interface ElectionSettings {
   ttl: number;
@@ -121,11 +122,6 @@ export function trustedMs(ttlSeconds: number, settings: ElectionSettings, ageMs:
 
 export function leaseMarginMs(settings: ElectionSettings): number {
   return Math.min(2000, Math.max(500, settings.ttl * 100));
-}
-
-/** What an invoked actor's done event carries (XState types guards by the machine's own events only). */
-function doneOutput<T>(event: unknown): T {
-  return (event as { output: T }).output;
 }
 
 const noopPromise = <T, I>() =>

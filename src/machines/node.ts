@@ -11,7 +11,7 @@
  *
  * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
  */
-import { type ActorRefFrom, assign, emit, fromPromise, type SnapshotFrom, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, assign, emit, fromPromise, not, type SnapshotFrom, sendTo, setup } from 'xstate';
 import type {
   DataDirState,
   PostgresStatus,
@@ -30,6 +30,7 @@ import {
 } from '../cluster/rejoin.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../cluster/topology.ts';
 import { type ClusterView, clusterTimeline, emptyClusterView, type WireRole } from '../cluster/view.ts';
+import { doneOutput } from './done-output.ts';
 import { type ElectionSettings, electionMachine } from './election.ts';
 
 export interface NodeSettings extends ElectionSettings {
@@ -214,14 +215,14 @@ export const nodeMachine = setup({
     rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
   guards: {
+    historyBehindOurTimeline: ({ context }) =>
+      (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
     /**
      * Running as primary without the lock (not paused, the key not ours either): the primary
      * must go now. `primary` checks it at rest; the states that run DCS writes on the way there
      * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
      * while the next leader is being promoted.
      */
-    historyBehindOurTimeline: ({ context }) =>
-      (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
     lockLostAsPrimary: ({ context }) =>
       !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
     dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
@@ -231,6 +232,25 @@ export const nodeMachine = setup({
       return !!mine && !!cluster && cluster !== mine;
     },
     clusterHasLeader: ({ context }) => context.view.leader !== null,
+    /** Bootstrapped already (/initialize) or led: nothing to bootstrap, join it. */
+    clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
+    dcsAnswered: ({ context }) => context.dcsSeen,
+    gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
+    /** checkSwitchoverCandidates found a member that can take over. */
+    someoneCanTakeOver: ({ event }) => doneOutput<boolean>(event),
+    /** pg_rewind did its job (false: it found rewinding impossible). */
+    rewound: ({ event }) => doneOutput<boolean>(event),
+    dataDirEmpty: ({ event }) => !doneOutput<DataDirState>(event).initialized,
+    noCloneSource: ({ context }) => cloneSourceFor(context.view, context.name) === null,
+    reinitializeQueued: ({ context }) => context.reinitialize.queued,
+    /** A forced reinitialize is served on a replica even while something else runs. */
+    forcedOnReplica: ({ context, event }) =>
+      event.type === 'REINITIALIZE' && event.force === true && !context.isLeader,
+    sampleRunning: ({ event }) => event.type === 'PG_STATUS' && event.status.running,
+    sampleDown: ({ event }) => event.type === 'PG_STATUS' && !event.status.running,
+    sampleDownWhilePaused: ({ context, event }) =>
+      event.type === 'PG_STATUS' && !event.status.running && context.settings.paused === true,
+    sampleInRecovery: ({ event }) => event.type === 'PG_STATUS' && event.status.inRecovery,
     mayBootstrap: ({ context }) => context.view.initialize === null && !context.tags.nofailover,
     isLeader: ({ context }) => context.isLeader,
     notLeader: ({ context }) => !context.isLeader,
@@ -362,7 +382,7 @@ export const nodeMachine = setup({
           description: 'Until the first DCS view arrives (the agent retries etcd until it answers).',
           tags: ['resting'],
           entry: { type: 'say', params: { message: 'waiting for DCS' } },
-          always: { guard: ({ context }) => context.dcsSeen, target: 'inspecting' },
+          always: { guard: 'dcsAnswered', target: 'inspecting' },
           after: { noDcsAnswerInRetryTimeout: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
           // The cluster's own timing read from the data directory (patroni.dynamic.json) a moment
           // after the start: the wait for etcd is measured by its retry_timeout.
@@ -430,7 +450,7 @@ export const nodeMachine = setup({
             'An existing data directory: claim /initialize for it if the cluster has no system identifier there (no key, or the empty value of a bootstrap that never published).',
           always: [
             {
-              guard: ({ context }) => !!context.view.initialize || context.view.leader !== null,
+              guard: 'clusterExists',
               target: '#node.active.running',
             },
           ],
@@ -451,7 +471,7 @@ export const nodeMachine = setup({
           invoke: {
             src: 'raceInitialize',
             onDone: [
-              { guard: ({ event }) => event.output, target: 'initdb' },
+              { guard: 'gotInitializeLock', target: 'initdb' },
               {
                 target: 'waitingForLeader',
                 actions: { type: 'say', params: { message: 'failed to acquire initialize lock' } },
@@ -640,7 +660,7 @@ export const nodeMachine = setup({
               {
                 // Cutting a running start, clone or rewind short would leave its process running
                 // under our feet; forced, the rebuild waits for it instead, then goes first.
-                guard: ({ context, event }) => event.force === true && !context.isLeader,
+                guard: 'forcedOnReplica',
                 actions: [
                   'acceptReinitialize',
                   assign({ reinitialize: ({ context }) => ({ ...context.reinitialize, queued: true }) }),
@@ -713,7 +733,7 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
-                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
+                { guard: 'reinitializeQueued', target: 'reinitializing' },
                 { guard: 'isLeader', target: 'promoting' },
                 { guard: 'pgIsPrimary', target: 'demoting' },
                 { guard: 'mustRewind', target: 'stoppingToRejoin' },
@@ -724,12 +744,12 @@ export const nodeMachine = setup({
               on: {
                 PG_STATUS: [
                   {
-                    guard: ({ event, context }) => !event.status.running && context.settings.paused === true,
+                    guard: 'sampleDownWhilePaused',
                     target: 'stoppedWhilePaused',
                     actions: ['storePg', 'forwardFacts'],
                   },
                   {
-                    guard: ({ event }) => !event.status.running,
+                    guard: 'sampleDown',
                     target: 'crashed',
                     actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
                   },
@@ -961,17 +981,17 @@ export const nodeMachine = setup({
                 PG_STATUS: [
                   {
                     // Paused: nobody restarts it; the lock goes, since a stopped primary cannot hold it.
-                    guard: ({ event, context }) => !event.status.running && context.settings.paused === true,
+                    guard: 'sampleDownWhilePaused',
                     target: 'releasingWhilePaused',
                     actions: ['storePg', 'forwardFacts'],
                   },
                   {
-                    guard: ({ event }) => !event.status.running,
+                    guard: 'sampleDown',
                     target: 'restartingPrimary',
                     actions: ['storePg', 'forwardFacts'],
                   },
                   {
-                    guard: ({ event }) => event.status.inRecovery,
+                    guard: 'sampleInRecovery',
                     target: 'promoting',
                     actions: ['storePg', 'forwardFacts'],
                   },
@@ -1009,7 +1029,7 @@ export const nodeMachine = setup({
                       return { view: context.view, candidate: d.kind === 'execute' ? d.candidate : null };
                     },
                     onDone: [
-                      { guard: ({ event }) => event.output, target: 'checkpointing' },
+                      { guard: 'someoneCanTakeOver', target: 'checkpointing' },
                       {
                         target: '#node.active.running.clearingFailover',
                         actions: [
@@ -1093,11 +1113,11 @@ export const nodeMachine = setup({
                 assign({ pgState: 'stopped' }),
                 { type: 'say', params: { message: 'PAUSE: postgres is not running' } },
               ],
-              always: [{ guard: ({ context }) => context.settings.paused !== true, target: 'boot' }],
+              always: [{ guard: not('paused'), target: 'boot' }],
               on: {
                 PG_STATUS: [
                   {
-                    guard: ({ event }) => event.status.running,
+                    guard: 'sampleRunning',
                     target: 'boot',
                     actions: ['storePg', 'forwardFacts'],
                   },
@@ -1190,7 +1210,7 @@ export const nodeMachine = setup({
                 input: ({ context }) => ({ from: upstreamOf(context)! }),
                 onDone: [
                   {
-                    guard: ({ event }) => event.output,
+                    guard: 'rewound',
                     target: 'startingReplica',
                     actions: assign({ wasPrimary: false }),
                   },
@@ -1233,7 +1253,7 @@ export const nodeMachine = setup({
               ],
               always: [
                 { guard: 'isLeader', target: 'releasing' },
-                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
+                { guard: 'reinitializeQueued', target: 'reinitializing' },
               ],
               on: {
                 CLUSTER: [
@@ -1258,7 +1278,7 @@ export const nodeMachine = setup({
                 },
                 cloning: {
                   always: {
-                    guard: ({ context }) => cloneSourceFor(context.view, context.name) === null,
+                    guard: 'noCloneSource',
                     target: '#node.active.running.crashed',
                   },
                   invoke: {
@@ -1284,7 +1304,7 @@ export const nodeMachine = setup({
               }),
               always: [
                 { guard: 'isLeader', target: 'releasing' },
-                { guard: ({ context }) => context.reinitialize.queued, target: 'reinitializing' },
+                { guard: 'reinitializeQueued', target: 'reinitializing' },
               ],
               on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
               after: { shortRetry: 'recovering' },
@@ -1297,7 +1317,7 @@ export const nodeMachine = setup({
                 src: 'inspectDataDir',
                 onDone: [
                   {
-                    guard: ({ event }) => !event.output.initialized,
+                    guard: 'dataDirEmpty',
                     target: 'recloning',
                     actions: assign({ dataDir: ({ event }) => event.output }),
                   },
