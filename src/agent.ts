@@ -13,7 +13,7 @@ import type { Dcs } from './actors/dcs.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
 import { shared } from './actors/shared-machine.ts';
-import type { PeerStatus } from './cluster/eligibility.ts';
+import { fitToTakeOver, type PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
 import { memberData, type NodeReport } from './cluster/report.ts';
 import {
@@ -24,7 +24,7 @@ import {
 } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { postgresVersionToInt } from './cluster/versions.ts';
-import type { ClusterView, Failover, Member } from './cluster/view.ts';
+import { type ClusterView, type Failover, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
@@ -324,7 +324,7 @@ export class Agent {
             (m) => m.name !== name && (input.candidate === null || m.name === input.candidate),
           );
           const statuses = await Promise.all(members.map((m) => this.operations().probeMember(m)));
-          return statuses.some((p) => p.reachable && p.inRecovery && !p.nofailover && !p.watchdogFailed);
+          return statuses.some(fitToTakeOver);
         },
       ),
       clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
@@ -586,7 +586,7 @@ export class Agent {
       isLeader: ctx.isLeader,
       view: this.view,
       dcsLastSeen: this.dcsLastSeen,
-      paused: this.view?.config?.data['pause'] === true,
+      paused: isPaused(this.view),
       synchronousMode: this.settings.synchronous_mode,
       scheduledRestart: this.restartScheduler.getSnapshot().context.pending?.payload.published ?? null,
     };

@@ -42,6 +42,22 @@ export interface Verdict {
   reason: string;
 }
 
+/**
+ * Why a member cannot take over, null when it can (Patroni's failover_limitation): the one
+ * fitness test, for the election, the leader's switchover check and the REST API alike.
+ */
+export function failoverLimitation(p: PeerStatus): string | null {
+  if (!p.reachable) return 'not reachable';
+  if (p.nofailover) return 'not allowed to promote';
+  if (p.watchdogFailed) return 'not watchdog capable';
+  return null;
+}
+
+/** A replica that may be promoted: reachable, in recovery, no failover limitation. */
+export function fitToTakeOver(p: PeerStatus): boolean {
+  return p.inRecovery && failoverLimitation(p) === null;
+}
+
 const yes = (reason: string): Verdict => ({ healthiest: true, reason });
 const no = (reason: string): Verdict => ({ healthiest: false, reason });
 
@@ -120,7 +136,7 @@ export function judgeHealthiest(
   if (me.nofailover) return no('tagged nofailover');
 
   const mayTakeOver = (p: PeerStatus) =>
-    p.reachable && p.inRecovery && !p.nofailover && (syncMembers === null || syncMembers.has(p.name));
+    fitToTakeOver(p) && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
   const request = honouredRequest(view, syncMembers);
@@ -130,7 +146,7 @@ export function judgeHealthiest(
   if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);
-    if (candidate?.reachable && candidate.inRecovery && !candidate.nofailover) {
+    if (candidate && fitToTakeOver(candidate)) {
       return no(`switchover candidate ${request.member} takes over`);
     }
   }
@@ -154,7 +170,7 @@ export function judgeHealthiest(
   for (const peer of peers) {
     if (!peer.reachable || peer.name === me.name) continue;
     if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
-    if (peer.nofailover || peer.watchdogFailed) continue;
+    if (!fitToTakeOver(peer)) continue;
     if (syncMembers !== null && !syncMembers.has(peer.name)) continue;
     // Positions compare only on one timeline: WAL a peer wrote on an older timeline past the point
     // where it was left is not the cluster's (an old primary's last writes), and a peer on a newer

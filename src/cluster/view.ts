@@ -3,6 +3,7 @@
  * Field names follow Patroni's `Cluster` object so that readers of Patroni's docs find
  * their way; values are already parsed (LSNs as byte counts, JSON decoded).
  */
+import { pausedIn } from '../config/dynamic.ts';
 
 /** Role strings as they go on the wire in Patroni 3.0.x (the primary is still `master`). */
 export type WireRole = 'master' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized' | 'promoted';
@@ -102,6 +103,11 @@ export function leaderMember(view: ClusterView): Member | undefined {
 }
 
 /** Timeline of the cluster as Patroni derives it from /history: last line + 1, `[]` → 1, absent → 0. */
+/** Maintenance mode (/config `pause`): the one reading, for the agent, the REST API and the CLI. */
+export function isPaused(view: ClusterView | null): boolean {
+  return pausedIn(view?.config?.data);
+}
+
 export function clusterTimeline(view: ClusterView): number {
   if (!view.history) return 0;
   if (view.history.length === 0) return 1;

@@ -56,6 +56,11 @@ function lenientInt(value: unknown, fallback: number): number {
  * Local config wins for use_pg_rewind, pg_hba and non-restart-only parameters. use_slots stays
  * cluster-wide as in Patroni (it ignores a local use_slots), since slots are managed by the leader.
  */
+/** /config's `pause` (maintenance mode), read as dynamicConfigFrom reads it. */
+export function pausedIn(data: Record<string, unknown> | null | undefined): boolean {
+  return (isDict(data) ? parseBool(data['pause']) : undefined) ?? dynamicDefaults.pause;
+}
+
 export function dynamicConfigFrom(
   data: Record<string, unknown> | null | undefined,
   local?: NodeConfig,

@@ -1,6 +1,6 @@
 /** GET /cluster: Patroni's cluster_as_json over one immutable cluster view. */
 import { memberHostPort } from '../cluster/topology.ts';
-import type { ClusterView } from '../cluster/view.ts';
+import { type ClusterView, isPaused } from '../cluster/view.ts';
 
 export function clusterAsJson(view: ClusterView, scope: string): Record<string, unknown> {
   const leaderName = view.leader?.name ?? null;
@@ -32,7 +32,7 @@ export function clusterAsJson(view: ClusterView, scope: string): Record<string, 
       return out;
     });
   const doc: Record<string, unknown> = { members, scope };
-  if (view.config?.data['pause'] === true) doc['pause'] = true;
+  if (isPaused(view)) doc['pause'] = true;
   const fo = view.failover;
   if (fo?.scheduled_at) {
     const s: Record<string, unknown> = { at: fo.scheduled_at };

@@ -3,7 +3,9 @@
  * a simulated cluster of production Agents, with invariants checked at every tick and step.
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
+
 import type { Commit } from '../actors/simulated-postgres.ts';
+import { pausedIn } from '../config/dynamic.ts';
 import { LeadershipCauses } from './causes.ts';
 import { AnyNodeClient, type ClientOutcome, type ClientWrite, clientTally } from './clients.ts';
 import {
@@ -133,8 +135,8 @@ export function replayCommand(o: RunResult['options']): string {
 }
 
 /** /config says pause (maintenance mode): no failover until someone resumes. */
-function isPaused(c: SimulatedCluster): boolean {
-  return c.dynamicConfig()?.['pause'] === true;
+function clusterPaused(c: SimulatedCluster): boolean {
+  return pausedIn(c.dynamicConfig());
 }
 
 /** What the runner tracks while a schedule plays, beyond the cluster itself. */
@@ -490,7 +492,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     // failing operation may have stopped one), maintenance mode is ended.
     const supervise = async () => {
       await reviveAll();
-      if (isPaused(c) && c.now() - resumeAsked >= 5000) {
+      if (clusterPaused(c) && c.now() - resumeAsked >= 5000) {
         resumeAsked = c.now();
         send(c, c.nodes[0]!.name, 'PATCH', '/config', { pause: false }, 'resume', run);
       }

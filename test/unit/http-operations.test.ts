@@ -293,12 +293,16 @@ describe('POST /failover and /switchover: checks in Patroni order (§2.10)', () 
     expect(ops.writes).toEqual([]);
   });
 
-  it('the paused state is read from the report view (view.config.data.pause === true)', async () => {
-    const { app } = await build({
-      view: clusterView({ config: { index: '2', data: { pause: 'true' } } }),
-    });
-    // "true" as a string is not pause: the request goes on to the 412 checks.
-    expectText(await post(app, '/switchover', { leader: 'x' }), 412, 'leader name does not match');
+  it('the paused state is read from the report view, as Patroni reads it (parse_bool)', async () => {
+    // Patroni's Cluster.check_mode('pause') is parse_bool: "true" as a string is pause, "off" is not.
+    const paused = await build({ view: clusterView({ config: { index: '2', data: { pause: 'true' } } }) });
+    expectText(
+      await post(paused.app, '/switchover', { leader: 'x' }),
+      400,
+      'Switchover is possible only to a specific candidate in a paused state',
+    );
+    const running = await build({ view: clusterView({ config: { index: '2', data: { pause: 'off' } } }) });
+    expectText(await post(running.app, '/switchover', { leader: 'x' }), 412, 'leader name does not match');
   });
 
   describe('412: is_failover_possible on a fresh DCS read', () => {

@@ -1,10 +1,10 @@
 /** `switchover` and `failover`: pre-checks, confirmation, POST to the leader (or candidate), DCS fallback. */
-import { leaderMember, memberByName } from '../../cluster/view.ts';
+import { isPaused, leaderMember, memberByName } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
 import type { CtlContext } from './context.ts';
 import { timestamp } from './format.ts';
 import { outputMembers } from './list.ts';
-import { hasNoFailover, isPaused, isStandbyCluster } from './members.ts';
+import { hasNoFailover, isStandbyCluster } from './members.ts';
 import { RestUnreachable } from './rest.ts';
 import { parseScheduled } from './schedule.ts';
 

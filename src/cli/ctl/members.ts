@@ -17,10 +17,6 @@ export function checkChoice<T extends string>(value: string, choices: readonly T
   );
 }
 
-export function isPaused(view: ClusterView): boolean {
-  return !!view.config?.data['pause'];
-}
-
 export function isStandbyCluster(view: ClusterView): boolean {
   const sc = view.config?.data['standby_cluster'];
   if (!sc || typeof sc !== 'object') return false;

@@ -1,8 +1,8 @@
 /** `pause` / `resume`: PATCH /config {"pause": true|null} on the first reachable member, leader first. */
-import type { ClusterView } from '../../cluster/view.ts';
+import { type ClusterView, isPaused } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
 import type { CtlContext } from './context.ts';
-import { isPaused, membersLeaderFirst } from './members.ts';
+import { membersLeaderFirst } from './members.ts';
 import { RestUnreachable } from './rest.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

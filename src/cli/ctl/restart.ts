@@ -1,8 +1,9 @@
 /** `restart` and `reload`: POST /restart (optionally scheduled/conditional) or POST /reload per member. */
 import { postgresVersionToInt, VersionFormatError } from '../../cluster/versions.ts';
+import { isPaused } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
 import type { CtlContext } from './context.ts';
-import { checkResponse, confirmMembersAction, isPaused, type RoleChoice, selectMembers } from './members.ts';
+import { checkResponse, confirmMembersAction, type RoleChoice, selectMembers } from './members.ts';
 import { parseScheduled } from './schedule.ts';
 
 export interface RestartOptions {

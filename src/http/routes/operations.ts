@@ -4,9 +4,9 @@
  * patronictl prints the same messages; the actions themselves run in the node machine.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { newestTimeline, type PeerStatus } from '../../cluster/eligibility.ts';
+import { failoverLimitation, newestTimeline, type PeerStatus } from '../../cluster/eligibility.ts';
 import { postgresVersionToInt } from '../../cluster/versions.ts';
-import type { ClusterView } from '../../cluster/view.ts';
+import { type ClusterView, isPaused } from '../../cluster/view.ts';
 import { dynamicConfigFrom, parseBool } from '../../config/load.ts';
 import { acceptRawBodies, jsonObjectBody } from '../body.ts';
 import { BODY_ERRORS, documented, jsonBody, textResponse } from '../openapi.ts';
@@ -29,14 +29,6 @@ function pythonTruthy(v: unknown): boolean {
 }
 
 const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const paused = (view: ClusterView | null) => view?.config?.data['pause'] === true;
-
-function failoverLimitation(p: PeerStatus): string | null {
-  if (!p.reachable) return 'not reachable';
-  if (p.nofailover) return 'not allowed to promote';
-  if (p.watchdogFailed) return 'not watchdog capable';
-  return null;
-}
 
 /**
  * With check_timeline (pgwarden's default), a candidate whose timeline is older than the cluster's
@@ -345,12 +337,12 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
       let at: { at: Date; iso: string } | null = null;
       if (scheduledAt !== undefined && scheduledAt !== null && scheduledAt !== '') {
         if (!leader) return text(reply, 400, `Scheduled ${action} is possible only from a specific leader`);
-        if (paused(view)) return text(reply, 400, `Can't schedule ${action} in the paused state`);
+        if (isPaused(view)) return text(reply, 400, `Can't schedule ${action} in the paused state`);
         const parsed = parseSchedule(scheduledAt, action, ctx.now());
         if (!parsed.ok) return text(reply, parsed.status, parsed.text);
         at = parsed;
       }
-      if (paused(view) && !candidate) {
+      if (isPaused(view) && !candidate) {
         return text(
           reply,
           400,
@@ -387,7 +379,7 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
   app.post('/restart', { config: mutating, ...SCHEMAS.restart }, async (req, reply) => {
     const body = jsonObjectBody(req, false);
     if (!body.ok) return text(reply, body.status, body.text);
-    if (paused(ctx.report().view) && 'schedule' in body.value) {
+    if (isPaused(ctx.report().view) && 'schedule' in body.value) {
       return text(reply, 500, "Can't schedule restart in the paused state");
     }
     const request: RestartRequest = {};
