@@ -3,7 +3,7 @@
  * (GET /patroni and health checks). Both come from one in-memory NodeReport, so the REST
  * API never runs SQL or reads the DCS per request.
  */
-import type { PostgresStatus } from '../actors/postgres.ts';
+import type { PostgresStatus } from './postgres-state.ts';
 import type { ClusterView, MemberData, WireRole } from './view.ts';
 
 /** The Patroni version pgwarden speaks on the wire (member keys, /patroni, metrics). */

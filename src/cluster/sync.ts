@@ -11,7 +11,7 @@
  *     (a ghost, until wal_sender_timeout) shows as `sync` with a position that never moves. Found
  *     on real processes (bench/chaos.ts).
  */
-import type { PostgresStatus, WalSender } from '../actors/postgres.ts';
+import type { PostgresStatus, WalSender } from './postgres-state.ts';
 import type { ClusterView } from './view.ts';
 
 export interface SyncSettings {

@@ -1,5 +1,5 @@
 /** Who a node streams from and which slots the leader keeps: pure answers from the cluster view. */
-import { slotNameFromMemberName, type UpstreamTarget } from '../actors/postgres.ts';
+import { slotNameFromMemberName, type UpstreamTarget } from './postgres-state.ts';
 import { type ClusterView, leaderMember, type Member, memberByName } from './view.ts';
 
 /** host and port of a member's `conn_url` (`postgres://host:port/db`), IPv6 brackets removed. */

@@ -12,16 +12,16 @@
  * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator.
  */
 import { type ActorRefFrom, assign, emit, fromPromise, not, type SnapshotFrom, sendTo, setup } from 'xstate';
+import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
+import { leaderFailoverDecision } from '../cluster/failover.ts';
+import { divergedFromHistory } from '../cluster/history.ts';
 import type {
   DataDirState,
   PostgresStatus,
   StartRole,
   StopMode,
   UpstreamTarget,
-} from '../actors/postgres.ts';
-import type { LocalFacts, Verdict } from '../cluster/eligibility.ts';
-import { leaderFailoverDecision } from '../cluster/failover.ts';
-import { divergedFromHistory } from '../cluster/history.ts';
+} from '../cluster/postgres-state.ts';
 import {
   divergencePath,
   mayRemoveAfterFailedRewind,
