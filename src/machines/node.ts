@@ -733,13 +733,45 @@ export const nodeMachine = setup({
                 }),
               ],
               always: [
-                { guard: 'reinitializeQueued', target: 'reinitializing' },
-                { guard: 'isLeader', target: 'promoting' },
-                { guard: 'pgIsPrimary', target: 'demoting' },
-                { guard: 'mustRewind', target: 'stoppingToRejoin' },
-                { guard: 'divergedMayRewind', target: 'stoppingToRejoin', actions: 'mayHaveDiverged' },
-                { guard: 'divergedMayReclone', target: 'stoppingToReclone' },
-                { guard: 'upstreamChanged', target: 'following' },
+                {
+                  guard: 'reinitializeQueued',
+                  target: 'reinitializing',
+                  description: 'A POST /reinitialize waited for a state that may serve it.',
+                },
+                {
+                  guard: 'isLeader',
+                  target: 'promoting',
+                  description: 'The election took the lock: this replica becomes the primary.',
+                },
+                {
+                  guard: 'pgIsPrimary',
+                  target: 'demoting',
+                  description:
+                    'Writable without the lock (promoted by hand, or started as a primary): stop it now.',
+                },
+                {
+                  guard: 'mustRewind',
+                  target: 'stoppingToRejoin',
+                  description:
+                    'An old primary with a leader to rewind from may have diverged: pg_rewind first.',
+                },
+                {
+                  guard: 'divergedMayRewind',
+                  target: 'stoppingToRejoin',
+                  actions: 'mayHaveDiverged',
+                  description: "Stuck past the point where its timeline left the leader's: rewind it.",
+                },
+                {
+                  guard: 'divergedMayReclone',
+                  target: 'stoppingToReclone',
+                  description:
+                    'Diverged, no pg_rewind, remove_data_directory_on_diverged_timelines: clone again.',
+                },
+                {
+                  guard: 'upstreamChanged',
+                  target: 'following',
+                  description: 'Another member to stream from (a new leader, replicatefrom): re-point.',
+                },
               ],
               on: {
                 PG_STATUS: [
@@ -963,9 +995,23 @@ export const nodeMachine = setup({
                 // Not while the key still carries our name: a restarted agent finds its primary
                 // running and the election reclaims the lock (nobody else can hold it meanwhile);
                 // demoting first would cost a promotion and a timeline for nothing.
-                { guard: 'lockLostAsPrimary', target: 'demoting' },
-                { guard: 'switchoverRequested', target: 'switchingOver' },
-                { guard: 'failoverKeyToClear', target: 'clearingFailover' },
+                {
+                  guard: 'lockLostAsPrimary',
+                  target: 'demoting',
+                  description:
+                    'The lock is gone and the key is not ours: a primary without the lock stops now.',
+                },
+                {
+                  guard: 'switchoverRequested',
+                  target: 'switchingOver',
+                  description: 'A switchover names this leader and its time has come: hand over gracefully.',
+                },
+                {
+                  guard: 'failoverKeyToClear',
+                  target: 'clearingFailover',
+                  description:
+                    '/failover holds a request that this leadership has served or made moot: clear it.',
+                },
               ],
               // /history does not know our timeline yet (the post-promotion work failed: a CHECKPOINT
               // or etcd): try it again every loop, or a replica that went past our fork point on
