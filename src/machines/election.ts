@@ -283,9 +283,22 @@ export const electionMachine = setup({
             src: 'probePeers',
             input: ({ context }) => ({ view: context.view, name: context.name }),
             onDone: [
-              { guard: 'someoneLeads', target: '#election.follower' },
-              { guard: 'healthiest', target: 'acquiring', actions: ['recordVerdict', 'reportVerdict'] },
-              { target: '#election.waiting', actions: ['recordVerdict', 'reportVerdict'] },
+              {
+                guard: 'someoneLeads',
+                target: '#election.follower',
+                description: 'Someone took the lock while the peers were asked: follow them.',
+              },
+              {
+                guard: 'healthiest',
+                target: 'acquiring',
+                actions: ['recordVerdict', 'reportVerdict'],
+                description: "Patroni's is_healthiest_node holds over the peers' answers: race for the lock.",
+              },
+              {
+                target: '#election.waiting',
+                actions: ['recordVerdict', 'reportVerdict'],
+                description: 'Not the healthiest (the verdict says why): look again shortly.',
+              },
             ],
             onError: { target: '#election.waiting' },
           },
@@ -382,7 +395,11 @@ export const electionMachine = setup({
       states: {
         holding: {
           after: {
-            leaseDeadline: { target: '#election.lost', actions: assign({ lastVerdict: null }) },
+            leaseDeadline: {
+              target: '#election.lost',
+              actions: assign({ lastVerdict: null }),
+              description: 'No refresh succeeded by the deadline (ttl less a margin): the lock may be gone.',
+            },
           },
           on: {
             CLUSTER: [
@@ -390,6 +407,7 @@ export const electionMachine = setup({
                 guard: 'viewHasOtherLeader',
                 target: '#election.lost',
                 actions: 'storeView',
+                description: 'The key names another member: the lock is lost.',
               },
               // Our key vanished (deleted by an operator, or expired at the server first): refresh
               // at once. The refresh puts it back while our lease lives — nobody else may have been
@@ -399,6 +417,7 @@ export const electionMachine = setup({
                 guard: 'viewHasNoLeader',
                 target: '#election.leader.holding.refreshing',
                 actions: 'storeView',
+                description: 'Our key vanished: refresh at once; it comes back while our lease lives.',
               },
               { actions: 'storeView' },
             ],
