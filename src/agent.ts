@@ -10,12 +10,12 @@ import type { FastifyInstance } from 'fastify';
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { type Clock, monotonicNow, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
-import type { Journal } from './actors/journal.ts';
+import { definitionsHash, type Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
 import { shared } from './actors/shared-machine.ts';
 import { fitToTakeOver, type PeerStatus } from './cluster/eligibility.ts';
 import { buildHistory, isoTimestamp } from './cluster/history.ts';
-import { memberData, type NodeReport } from './cluster/report.ts';
+import { memberData, type NodeReport, PGWARDEN_VERSION } from './cluster/report.ts';
 import {
   intendSyncNames,
   nextSyncStep,
@@ -160,6 +160,14 @@ export class Agent {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
     this.settings = this.applyDynamicConfig(null);
+    // First in the journal, before any actor starts: what wrote it, so that a replay can refuse
+    // other machine definitions.
+    opts.journal?.header({
+      version: PGWARDEN_VERSION,
+      machines: definitionsHash([nodeMachine, electionMachine, scheduledActionMachine()]),
+      node: this.config.name,
+      settings: this.settings,
+    });
     const probe =
       opts.probePeers ??
       ((view: ClusterView, me: string) => {
@@ -169,7 +177,9 @@ export class Agent {
     const machine = shared(nodeMachine).provide({
       actors: { ...this.postgresActors(), ...this.dcsActors(probe) },
     });
+    // Named, so that the journal says `node`, `node.election`, `restartScheduler`, not `x:0`.
     this.actor = createActor(machine, {
+      id: 'node',
       clock: this.clock,
       input: {
         name: this.config.name,
@@ -185,12 +195,14 @@ export class Agent {
     const inspect = inspectorFor(opts);
     const readClock = { actors: { readClock: fromPromise<number>(async () => this.clock.now()) } };
     this.restartScheduler = createActor(restartSchedulerMachine.provide(readClock), {
+      id: 'restartScheduler',
       clock: this.clock,
       inspect,
     });
     this.restartScheduler.on('due', (e) => this.onRestartDue(e.payload));
     this.restartScheduler.start();
     this.switchoverScheduler = createActor(switchoverSchedulerMachine.provide(readClock), {
+      id: 'switchoverScheduler',
       clock: this.clock,
       inspect,
     });

@@ -1,12 +1,15 @@
 /**
- * The decision journal: every event delivered to a machine and every state it moved to, with
- * the time, so a run can be read back, replayed offline and drawn. Kept in a ring in memory
+ * The decision journal: every event delivered to a machine — XState's own too: the results and
+ * errors of invoked actors and the firing of timers — and every state it moved to, with the time,
+ * so a run can be read back, replayed offline and drawn. A header entry says which pgwarden and
+ * which machine definitions wrote what follows. Kept in a ring in memory
  * (for the REST API and tests) and, when a path is given, appended to a file as msgpackr
  * frames (length-prefixed records).
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import type { InspectionEvent } from 'xstate';
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './clock.ts';
 
 export interface JournalEntry {
@@ -14,11 +17,49 @@ export interface JournalEntry {
   t: number;
   /** Which actor: the machine id path, e.g. `node` or `node.election`. */
   actor: string;
-  kind: 'event' | 'state';
-  /** Event type, or the state value as text. */
+  kind: 'event' | 'state' | 'header';
+  /** Event type, the state value as text, or the journal format (header). */
   what: string;
-  /** The event object (events only). */
+  /** The event as plain data (events; errors as { name, message }), or the header's facts. */
   event?: unknown;
+}
+
+/** What a header entry carries: enough to refuse replaying a journal against other machines. */
+export interface JournalHeader {
+  version: string;
+  /** sha256 of the machine definitions (`definitionsHash`). */
+  machines: string;
+  node: string;
+  settings: unknown;
+}
+
+export const JOURNAL_FORMAT = 'pgwarden journal 1';
+
+/** A fingerprint of machine definitions: any change to a state, transition, guard or delay name changes it. */
+export function definitionsHash(machines: readonly AnyStateMachine[]): string {
+  const h = createHash('sha256');
+  for (const m of machines) h.update(JSON.stringify(m.definition));
+  return h.digest('hex');
+}
+
+/**
+ * An event as plain data that msgpackr can always write: an Error becomes { name, message },
+ * functions and actor references are left out; what cannot be copied (a cycle) is recorded as
+ * its type alone.
+ */
+export function plainEvent(event: { type: string }): unknown {
+  try {
+    return JSON.parse(
+      JSON.stringify(event, (_key, value: unknown) => {
+        if (value instanceof Error) return { name: value.name, message: value.message };
+        if (typeof value === 'bigint') return value.toString();
+        if (typeof value === 'function') return undefined;
+        return value;
+      }),
+    );
+  } catch {
+    return { type: event.type, unrecorded: true };
+  }
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -37,9 +78,10 @@ export class Journal {
     const clock = this.opts.clock ?? systemClock;
     const actor = actorName(ev.actorRef);
     if (ev.type === '@xstate.event') {
+      // Machines only: the promise actors they invoke report through their parent's done/error events.
+      if (!isMachine(ev.actorRef)) return;
       const type = ev.event.type;
-      if (type.startsWith('xstate.')) return;
-      this.add({ t: clock.now(), actor, kind: 'event', what: type, event: ev.event });
+      this.add({ t: clock.now(), actor, kind: 'event', what: type, event: plainEvent(ev.event) });
     } else if (ev.type === '@xstate.snapshot') {
       const value = (ev.snapshot as { value?: unknown }).value;
       if (value === undefined) return;
@@ -48,6 +90,17 @@ export class Journal {
       this.lastState.set(actor, text);
       this.add({ t: clock.now(), actor, kind: 'state', what: text });
     }
+  }
+
+  /** The header: written first, and again at the top of every new file. */
+  header(header: JournalHeader): void {
+    this.add({
+      t: (this.opts.clock ?? systemClock).now(),
+      actor: header.node,
+      kind: 'header',
+      what: JOURNAL_FORMAT,
+      event: header,
+    });
   }
 
   private add(entry: JournalEntry): void {
@@ -69,6 +122,11 @@ export class Journal {
     const out = this.out;
     if (out) await new Promise<void>((resolve) => out.end(resolve));
   }
+}
+
+/** A state machine actor (XState's public `logic` is a machine: it has a root state node). */
+function isMachine(ref: unknown): boolean {
+  return (ref as { logic?: { root?: unknown } }).logic?.root !== undefined;
 }
 
 function actorName(ref: unknown): string {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readJournal } from '../../src/actors/journal.ts';
 import { type ClusterNode, LocalCluster } from '../../src/local/cluster.ts';
 import { lookupUser } from '../../src/local/os-user.ts';
 import { dumpLogs, etcdValue, eventually, sleep, sql } from '../helpers/cluster-tools.ts';
@@ -238,5 +239,24 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
     cluster.startNode('node3');
     await eventually('node3 exits', async () => expect(cluster.isRunning('node3')).toBe(false), 30_000);
     expect(readFileSync(node3.logFile, 'utf8')).toMatch(/belongs to another cluster/);
+  });
+  // Last: a minute of failovers, restarts and rejoins lies behind, every timer has fired.
+  it("journals every node's decisions: a header, then every event, invoked actors' results and timers included", () => {
+    for (const node of cluster.nodes) {
+      const entries = readJournal(node.logFile.replace(/\.log$/, '.journal'));
+      expect(entries[0], node.name).toMatchObject({
+        kind: 'header',
+        what: 'pgwarden journal 1',
+        actor: node.name,
+      });
+      expect((entries[0]!.event as { machines: string }).machines).toMatch(/^[0-9a-f]{64}$/);
+      const seen = new Set(entries.filter((e) => e.kind === 'event').map((e) => `${e.actor}: ${e.what}`));
+      const has = (prefix: string) => [...seen].some((w) => w.startsWith(prefix));
+      const summary = `${node.name}: ${[...seen].join(' | ')}`;
+      expect(has('node: xstate.done.actor.'), summary).toBe(true);
+      expect(has('node.election: xstate.after.') || has('node: xstate.after.'), summary).toBe(true);
+      expect(has('node: PG_STATUS'), summary).toBe(true);
+      expect(has('restartScheduler: xstate.init'), summary).toBe(true);
+    }
   });
 });

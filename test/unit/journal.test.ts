@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createActor, createMachine, fromCallback } from 'xstate';
+import { createActor, createMachine, fromCallback, fromPromise, setup } from 'xstate';
 import type { Clock } from '../../src/actors/clock.ts';
-import { Journal, type JournalEntry, readJournal } from '../../src/actors/journal.ts';
+import { definitionsHash, Journal, type JournalEntry, readJournal } from '../../src/actors/journal.ts';
 
 /** A clock whose now() advances by 1 ms per call, from 1000. */
 function tickingClock(): Clock {
@@ -43,19 +43,22 @@ function runToy(journal: Journal): void {
   actor.send({ type: 'STOP' });
 }
 
-const EXPECTED: JournalEntry[] = [
-  { t: 1000, actor: 'node', kind: 'state', what: 'idle' },
-  { t: 1001, actor: 'node', kind: 'event', what: 'PING', event: { type: 'PING' } },
-  { t: 1002, actor: 'node', kind: 'event', what: 'GO', event: { type: 'GO', reason: 'test' } },
-  { t: 1003, actor: 'node', kind: 'state', what: '{"running":"slow"}' },
-  { t: 1004, actor: 'node', kind: 'event', what: 'FASTER', event: { type: 'FASTER' } },
-  { t: 1005, actor: 'node', kind: 'state', what: '{"running":"fast"}' },
-  { t: 1006, actor: 'node', kind: 'event', what: 'STOP', event: { type: 'STOP' } },
-  { t: 1007, actor: 'node', kind: 'state', what: 'stopped' },
-];
+const EXPECTED: JournalEntry[] = (
+  [
+    { actor: 'node', kind: 'event', what: 'xstate.init', event: { type: 'xstate.init' } },
+    { actor: 'node', kind: 'state', what: 'idle' },
+    { actor: 'node', kind: 'event', what: 'PING', event: { type: 'PING' } },
+    { actor: 'node', kind: 'event', what: 'GO', event: { type: 'GO', reason: 'test' } },
+    { actor: 'node', kind: 'state', what: '{"running":"slow"}' },
+    { actor: 'node', kind: 'event', what: 'FASTER', event: { type: 'FASTER' } },
+    { actor: 'node', kind: 'state', what: '{"running":"fast"}' },
+    { actor: 'node', kind: 'event', what: 'STOP', event: { type: 'STOP' } },
+    { actor: 'node', kind: 'state', what: 'stopped' },
+  ] as const
+).map((e, i) => ({ t: 1000 + i, ...e }));
 
 describe('Journal', () => {
-  it('records events and state changes in order (xstate.* events and unchanged states skipped)', async () => {
+  it("records events (XState's own included) and state changes in order, unchanged states skipped", async () => {
     const j = new Journal({ clock: tickingClock() });
     runToy(j);
     expect(j.entries()).toEqual(EXPECTED);
@@ -151,6 +154,8 @@ describe('Journal', () => {
     actor.send({ type: 'KICK' });
     const compact = j.entries().map((e) => [e.actor, e.kind, e.what]);
     expect(compact).toEqual([
+      ['node', 'event', 'xstate.init'],
+      ['node.election', 'event', 'xstate.init'],
       ['node.election', 'state', 'follower'],
       ['node', 'state', 'on'],
       ['node', 'event', 'KICK'],
@@ -169,6 +174,66 @@ describe('Journal', () => {
     expect(j.entries().filter((e) => e.actor === 'node.cb')).toEqual([]);
     actor.stop();
     await j.close();
+  });
+
+  it("records invoked actors' results and errors, and timers firing, as plain data", async () => {
+    const m = setup({
+      actors: {
+        ok: fromPromise(async () => ({ won: true })),
+        bad: fromPromise(async () => {
+          throw new TypeError('etcd is away');
+        }),
+      },
+    }).createMachine({
+      id: 'm',
+      initial: 'a',
+      states: {
+        a: { invoke: { src: 'ok', onDone: 'b' } },
+        b: { invoke: { src: 'bad', onError: 'c' } },
+        c: { after: { 5: 'd' } },
+        d: {},
+      },
+    });
+    const path = join(dir, 'j.bin');
+    const j = new Journal({ path, clock: tickingClock() });
+    const actor = createActor(m, { id: 'node', inspect: (e) => j.inspect(e) });
+    actor.start();
+    await new Promise((r) => setTimeout(r, 30));
+    const events = j.entries().filter((e) => e.kind === 'event');
+    expect(events.map((e) => e.what)).toEqual([
+      'xstate.init',
+      'xstate.done.actor.0.m.a',
+      'xstate.error.actor.0.m.b',
+      'xstate.after.5.m.c',
+    ]);
+    expect(events[1]!.event).toMatchObject({ output: { won: true } });
+    expect(events[2]!.event).toMatchObject({ error: { name: 'TypeError', message: 'etcd is away' } });
+    // The file reads back the same (an Error packed as is would not).
+    actor.stop();
+    await j.close();
+    expect(readJournal(path)).toEqual([...j.entries()]);
+  });
+
+  it('a header names the format, the version and the machine definitions', async () => {
+    const path = join(dir, 'j.bin');
+    const j = new Journal({ path, clock: tickingClock() });
+    const machines = definitionsHash([toy]);
+    j.header({ version: '0.1.0', machines, node: 'node1', settings: { ttl: 30 } });
+    runToy(j);
+    await j.close();
+    const [first] = readJournal(path);
+    expect(first).toEqual({
+      t: 1000,
+      actor: 'node1',
+      kind: 'header',
+      what: 'pgwarden journal 1',
+      event: { version: '0.1.0', machines, node: 'node1', settings: { ttl: 30 } },
+    });
+    expect(machines).toMatch(/^[0-9a-f]{64}$/);
+    // Another definition (one more state) has another fingerprint.
+    const other = createMachine({ ...toy.config, states: { ...toy.config.states, extra: {} } });
+    expect(definitionsHash([other])).not.toBe(machines);
+    expect(definitionsHash([toy])).toBe(machines);
   });
 
   it('close() without a file resolves', async () => {
