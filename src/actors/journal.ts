@@ -7,7 +7,7 @@
  * frames (length-prefixed records).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './clock.ts';
@@ -65,13 +65,35 @@ export function plainEvent(event: { type: string }): unknown {
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false });
 
+export interface JournalOptions {
+  /** Append to this file (none: memory only). */
+  path?: string;
+  /** Entries kept in memory (default 2000). */
+  capacity?: number;
+  clock?: Clock;
+  /**
+   * Bytes on disk, all files together (default 64 MiB): the file is rotated at a quarter of it
+   * (`path` → `path.1` → `path.2` → `path.3`, the oldest dropped), each new file starting with
+   * the header again.
+   */
+  maxBytes?: number;
+}
+
+/** How many files a rotated journal keeps: `path` and `path.1` … `path.3`. */
+export const JOURNAL_FILES = 4;
+export const DEFAULT_JOURNAL_BYTES = 64 * 1024 * 1024;
+
 export class Journal {
   private readonly ring: JournalEntry[] = [];
-  private readonly out: WriteStream | null;
+  /** The open file (synchronous appends: a record is on its way to disk when add() returns). */
+  private fd: number | null;
+  private written: number;
+  private lastHeader: JournalEntry | null = null;
   private lastState = new Map<string, string>();
 
-  constructor(private readonly opts: { path?: string; capacity?: number; clock?: Clock } = {}) {
-    this.out = opts.path ? createWriteStream(opts.path, { flags: 'a' }) : null;
+  constructor(private readonly opts: JournalOptions = {}) {
+    this.fd = opts.path ? openSync(opts.path, 'a') : null;
+    this.written = this.fd === null ? 0 : fstatSync(this.fd).size;
   }
 
   inspect(ev: InspectionEvent): void {
@@ -94,23 +116,47 @@ export class Journal {
 
   /** The header: written first, and again at the top of every new file. */
   header(header: JournalHeader): void {
-    this.add({
+    this.lastHeader = {
       t: (this.opts.clock ?? systemClock).now(),
       actor: header.node,
       kind: 'header',
       what: JOURNAL_FORMAT,
       event: header,
-    });
+    };
+    this.add(this.lastHeader);
   }
 
   private add(entry: JournalEntry): void {
     this.ring.push(entry);
     if (this.ring.length > (this.opts.capacity ?? 2000)) this.ring.shift();
-    if (this.out) {
-      const body = packr.pack(entry);
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(body.length);
-      this.out.write(Buffer.concat([len, body]));
+    if (this.fd !== null) this.write(entry);
+  }
+
+  private write(entry: JournalEntry): void {
+    const record = frame(entry);
+    const perFile = Math.floor((this.opts.maxBytes ?? DEFAULT_JOURNAL_BYTES) / JOURNAL_FILES);
+    if (this.written > 0 && this.written + record.length > perFile) this.rotate();
+    writeSync(this.fd!, record);
+    this.written += record.length;
+  }
+
+  /**
+   * `path` → `path.1` → … → `path.3`, the oldest dropped. The new file starts with the header, so
+   * that each file reads on its own.
+   */
+  private rotate(): void {
+    const path = this.opts.path!;
+    closeSync(this.fd!);
+    for (let i = JOURNAL_FILES - 1; i >= 1; i--) {
+      const from = i === 1 ? path : `${path}.${i - 1}`;
+      if (existsSync(from)) renameSync(from, `${path}.${i}`);
+    }
+    this.fd = openSync(path, 'a');
+    this.written = 0;
+    if (this.lastHeader) {
+      const record = frame(this.lastHeader);
+      writeSync(this.fd, record);
+      this.written = record.length;
     }
   }
 
@@ -119,9 +165,17 @@ export class Journal {
   }
 
   async close(): Promise<void> {
-    const out = this.out;
-    if (out) await new Promise<void>((resolve) => out.end(resolve));
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
+}
+
+/** One record: a 4-byte big-endian length, then the msgpackr body. */
+function frame(entry: JournalEntry): Buffer {
+  const body = packr.pack(entry);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
 }
 
 /** A state machine actor (XState's public `logic` is a machine: it has a root state node). */
@@ -138,6 +192,14 @@ function actorName(ref: unknown): string {
     cur = cur._parent as typeof cur;
   }
   return parts.join('.');
+}
+
+/** Every file of a rotated journal, oldest first (`path.3` … `path.1`, `path`), that exists. */
+export function journalFiles(path: string): string[] {
+  const out: string[] = [];
+  for (let i = JOURNAL_FILES - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) out.push(`${path}.${i}`);
+  if (existsSync(path)) out.push(path);
+  return out;
 }
 
 /** Reads a journal file back (for `pgwarden replay` and tests). */

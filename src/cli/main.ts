@@ -20,7 +20,8 @@ program
   .description('run one agent for the PostgreSQL node described by a Patroni-style YAML file')
   .argument('<config>', 'path of the YAML configuration')
   .option('--journal <file>', 'append every machine event and state to this file (msgpackr frames)')
-  .action(async (file: string, opts: { journal?: string }) => {
+  .option('--journal-size <MiB>', 'disk for the journal, rotated files included (default 64)')
+  .action(async (file: string, opts: { journal?: string; journalSize?: string }) => {
     exitCode = await runNode(file, opts);
   });
 

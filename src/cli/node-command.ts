@@ -1,6 +1,6 @@
 /** `pgwarden node <config.yml>`: run one agent until SIGTERM/SIGINT. */
 import { EtcdDcs } from '../actors/etcd-dcs.ts';
-import { Journal } from '../actors/journal.ts';
+import { DEFAULT_JOURNAL_BYTES, Journal } from '../actors/journal.ts';
 import { PostgresProcess } from '../actors/postgres-process.ts';
 import { Agent } from '../agent.ts';
 import { ConfigError, dynamicConfigFrom, loadConfig } from '../config/load.ts';
@@ -9,6 +9,17 @@ import { CliError } from './errors.ts';
 
 export interface NodeCommandOptions {
   journal?: string;
+  /** MiB on disk for the journal, all rotated files together (default 64). */
+  journalSize?: string;
+}
+
+/** `--journal-size`: whole MiB, at least 1. */
+function journalBytes(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_JOURNAL_BYTES;
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new CliError(`--journal-size must be a whole number of MiB, at least 1 (got '${text}')`, 2);
+  }
+  return Number(text) * 1024 * 1024;
 }
 
 function logger(name: string): (msg: string) => void {
@@ -17,6 +28,7 @@ function logger(name: string): (msg: string) => void {
 
 export async function runNode(file: string, opts: NodeCommandOptions): Promise<number> {
   let config: NodeConfig;
+  const maxBytes = journalBytes(opts.journalSize);
   try {
     config = loadConfig({ file });
   } catch (err) {
@@ -44,7 +56,7 @@ export async function runNode(file: string, opts: NodeCommandOptions): Promise<n
     dcs,
     postgres,
     log,
-    journal: new Journal({ path: opts.journal }),
+    journal: new Journal({ path: opts.journal, maxBytes }),
   });
 
   let lastMessage = '';

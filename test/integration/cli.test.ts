@@ -87,6 +87,14 @@ describe('pgwarden node', () => {
     expect(r.stderr).toMatch(/invalid configuration: config: .*nope\.yml/);
   });
 
+  it('a bad --journal-size: exit 2 and why, before anything else', () => {
+    for (const size of ['0', 'abc', '1.5']) {
+      const r = run(['node', join(dir, 'nope.yml'), '--journal', join(dir, 'j.bin'), '--journal-size', size]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`--journal-size must be a whole number of MiB, at least 1 (got '${size}')`);
+    }
+  });
+
   it('a missing required key: exit 2, the key named, nothing written to etcd', async () => {
     const file = writeConfig('no-datadir.yml', configText(hostPort(), { data_dir: '' }));
     const r = run(['node', file]);

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActor, createMachine, fromCallback, fromPromise, setup } from 'xstate';
 import type { Clock } from '../../src/actors/clock.ts';
-import { definitionsHash, Journal, type JournalEntry, readJournal } from '../../src/actors/journal.ts';
+import {
+  definitionsHash,
+  Journal,
+  type JournalEntry,
+  journalFiles,
+  readJournal,
+} from '../../src/actors/journal.ts';
 
 /** A clock whose now() advances by 1 ms per call, from 1000. */
 function tickingClock(): Clock {
@@ -234,6 +240,25 @@ describe('Journal', () => {
     const other = createMachine({ ...toy.config, states: { ...toy.config.states, extra: {} } });
     expect(definitionsHash([other])).not.toBe(machines);
     expect(definitionsHash([toy])).toBe(machines);
+  });
+
+  it('rotates: at most four files of a quarter of maxBytes each, each starting with the header, newest last', async () => {
+    const path = join(dir, 'j.bin');
+    const j = new Journal({ path, clock: tickingClock(), maxBytes: 4 * 400 });
+    j.header({ version: '0.1.0', machines: 'f'.repeat(64), node: 'node1', settings: {} });
+    for (let i = 0; i < 200; i++) runToy(j);
+    await j.close();
+    const files = journalFiles(path);
+    expect(files).toEqual([`${path}.3`, `${path}.2`, `${path}.1`, path]);
+    for (const f of files) {
+      expect(statSync(f).size).toBeLessThanOrEqual(400 + 200);
+      expect(readJournal(f)[0]).toMatchObject({ kind: 'header', actor: 'node1' });
+    }
+    // Read oldest first, without the headers: the last entries written, in order.
+    const read = files.flatMap((f) => readJournal(f)).filter((e) => e.kind !== 'header');
+    const all = j.entries();
+    expect(read.length).toBeGreaterThan(10);
+    expect(read).toEqual(all.slice(all.length - read.length));
   });
 
   it('close() without a file resolves', async () => {
