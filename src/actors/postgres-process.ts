@@ -28,13 +28,14 @@ import { replayTimeline } from './postgres/replay-timeline.ts';
 import { createRoles } from './postgres/roles.ts';
 import { CommandError, type RunAs, Runner, tailLines } from './postgres/run.ts';
 import { notRunningStatus, STATUS_SQL, type StatusRow, statusFromRow } from './postgres/status-query.ts';
-import type {
-  DataDirState,
-  Postgres,
-  PostgresStatus,
-  StartRole,
-  StopMode,
-  UpstreamTarget,
+import {
+  type DataDirState,
+  followingAsPrimary,
+  type Postgres,
+  type PostgresStatus,
+  type StartRole,
+  type StopMode,
+  type UpstreamTarget,
 } from './postgres.ts';
 
 export type { RunAs };
@@ -337,11 +338,8 @@ export class PostgresProcess implements Postgres {
   async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
     if ((await this.postmasterPid()) === null) return this.start('replica', upstream, timeoutSeconds);
     const r = await this.getPool().query<{ rec: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS rec');
-    if (!r.rows[0]!.rec) {
-      this.log('follow: running as primary, restarting as standby');
-      await this.stop('fast', timeoutSeconds);
-      return this.start('replica', upstream, timeoutSeconds);
-    }
+    // Re-pointing is all follow() does: a primary is demoted by the node machine, never here.
+    if (!r.rows[0]!.rec) throw new Error(followingAsPrimary(this.config.name));
     await this.configure(true, upstream);
     await this.getPool().query('SELECT pg_catalog.pg_reload_conf()');
   }

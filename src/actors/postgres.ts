@@ -39,7 +39,10 @@ export interface Postgres {
   stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }>;
   /** pg_ctl promote, waiting until it leaves recovery. */
   promote(timeoutSeconds: number): Promise<void>;
-  /** Point a running standby at another upstream (rewrites primary_conninfo, reloads or restarts as needed). */
+  /**
+   * Point a running standby at another upstream (rewrites primary_conninfo, reloads); a stopped
+   * server starts as a standby. A server running as a primary is refused (followingAsPrimary).
+   */
   follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void>;
   /** pg_rewind against the upstream (stopped data dir). Resolves false when rewind is impossible. */
   rewind(from: UpstreamTarget): Promise<boolean>;
@@ -65,4 +68,9 @@ export interface Postgres {
   setParameters(parameters: Record<string, string | number | boolean>): void;
   /** Kill nothing, just forget connections. */
   close(): Promise<void>;
+}
+
+/** follow() of a server running as a primary: the caller's view of it was stale. */
+export function followingAsPrimary(name: string): string {
+  return `follow: ${name} runs as a primary; only a demotion may turn it into a standby`;
 }

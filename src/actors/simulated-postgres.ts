@@ -18,6 +18,7 @@ import type { NodeConfig } from '../config/types.ts';
 import type { Clock } from './clock.ts';
 import {
   type DataDirState,
+  followingAsPrimary,
   notRunningStatus,
   type Postgres,
   type PostgresStatus,
@@ -878,10 +879,8 @@ export class SimulatedPostgres implements Postgres {
 
   async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
     if (!this.proc) return this.start('replica', upstream, timeoutSeconds);
-    if (this.proc.role === 'primary') {
-      await this.stop('fast', timeoutSeconds);
-      return this.start('replica', upstream, timeoutSeconds);
-    }
+    // Re-pointing is all follow() does: a primary is demoted by the node machine, never here.
+    if (this.proc.role === 'primary') throw new Error(followingAsPrimary(this.name));
     this.proc.upstream = upstream;
     this.proc.connected = false;
     this.world.tick();

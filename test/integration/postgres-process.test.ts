@@ -289,6 +289,16 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
       return s.replicationState === 'streaming' && slot[0]?.active === false ? s : undefined;
     });
     expect(st.postmasterStartTime).toBe(before);
+    // A primary is never turned into a standby by follow(): only the node machine demotes.
+    const primaryStart = (await n2.status()).postmasterStartTime;
+    await expect(n2.follow({ ...up2, slotName: null }, 30)).rejects.toThrow(
+      'runs as a primary; only a demotion may turn it into a standby',
+    );
+    expect(await n2.status()).toMatchObject({
+      running: true,
+      inRecovery: false,
+      postmasterStartTime: primaryStart,
+    });
   });
 
   it('a replica whose stream broke just after it followed a promotion reports the timeline it replays', {

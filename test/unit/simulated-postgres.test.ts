@@ -160,6 +160,9 @@ describe('SimulatedPostgres', () => {
     await tick(clock);
     for (const s of [s2, p])
       expect(await s.status()).toMatchObject({ replicationState: 'streaming', timeline: 2 });
+    // follow() never turns a primary into a standby: only the node machine demotes.
+    await expect(run(clock, s1.follow(to(s2, 's1'), 30))).rejects.toThrow('s1 runs as a primary');
+    expect(await s1.status()).toMatchObject({ running: true, inRecovery: false });
   });
 
   it('stop modes: fast writes a shutdown checkpoint, immediate leaves a crashed cluster', async () => {
