@@ -153,11 +153,7 @@ export class Journal {
     }
     this.fd = openSync(path, 'a');
     this.written = 0;
-    if (this.lastHeader) {
-      const record = frame(this.lastHeader);
-      writeSync(this.fd, record);
-      this.written = record.length;
-    }
+    if (this.lastHeader) this.write(this.lastHeader);
   }
 
   entries(): readonly JournalEntry[] {

@@ -68,12 +68,10 @@ function triggerText(t: TransitionLike, machineId: string): string {
 function actionText(a: unknown): string | null {
   if (typeof a === 'string') return a;
   const type = (a as { type?: string } | null)?.type;
+  if (!type) return null;
   // Inline assign/sendTo/emit carry XState's own type names: shown as what they are.
-  if (type && !type.startsWith('xstate.')) return type;
-  if (type === 'xstate.assign') return 'assign';
   if (type === 'xstate.sendTo' || type === 'xstate.sendParent') return 'send';
-  if (type === 'xstate.emit') return 'emit';
-  return type ? type.replace(/^xstate\./, '') : null;
+  return type.replace(/^xstate\./, '');
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
