@@ -31,7 +31,7 @@ import type { ActionResult, Operations, RestartRequest } from './http/operations
 import { applyServerCertificates, serverOptions } from './http/security.ts';
 import { type ApiContext, buildApi } from './http/server.ts';
 import { electionMachine, type RefreshResult } from './machines/election.ts';
-import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node.ts';
+import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node/index.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 

@@ -16,7 +16,7 @@
  */
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { electionMachine } from '../machines/election.ts';
-import { nodeMachine } from '../machines/node.ts';
+import { nodeMachine } from '../machines/node/index.ts';
 import { scheduledActionMachine } from '../machines/scheduled-action.ts';
 
 interface TransitionLike {

@@ -16,7 +16,7 @@ import {
   type NodeTags,
   nodeMachine,
   REWIND_RETRY_LOOPS,
-} from '../../src/machines/node.ts';
+} from '../../src/machines/node/index.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: NodeSettings = {

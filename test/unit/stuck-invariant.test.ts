@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, createActor, createMachine, fromPromise, SimulatedClock } from 'xstate';
 import { electionMachine } from '../../src/machines/election.ts';
-import { nodeMachine } from '../../src/machines/node.ts';
+import { nodeMachine } from '../../src/machines/node/index.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
 import { createSimulatedCluster } from '../../src/testing/cluster.ts';
 import { allStateIds } from '../../src/testing/coverage.ts';

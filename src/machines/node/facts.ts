@@ -1,0 +1,87 @@
+/**
+ * Pure readings of the node's context that guards, actions and actor inputs share: what this
+ * node may tell the election, whom it follows, whether its data directory may have diverged.
+ */
+import type { LocalFacts } from '../../cluster/eligibility.ts';
+import { divergedFromHistory } from '../../cluster/history.ts';
+import type { DataDirState, UpstreamTarget } from '../../cluster/postgres-state.ts';
+import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
+import { memberToFollow, upstreamFor } from '../../cluster/topology.ts';
+import type { NodeContext } from './types.ts';
+
+/** The data directory state strings of a cluster that last ran as a primary (not a standby). */
+export function ranAsPrimary(dataDir: DataDirState | null): boolean {
+  const s = dataDir?.clusterState ?? '';
+  return s === 'in production' || s === 'shut down' || s === 'shutting down' || s === 'in crash recovery';
+}
+
+export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags'>): LocalFacts {
+  const pg = ctx.pg;
+  const wal = pg
+    ? pg.inRecovery
+      ? Math.max(pg.receivedLsn ?? 0, pg.replayedLsn ?? 0)
+      : (pg.currentLsn ?? null)
+    : null;
+  return {
+    name: ctx.name,
+    running: pg?.running ?? false,
+    inRecovery: pg?.inRecovery ?? true,
+    walPosition: wal,
+    timeline: pg?.timeline ?? null,
+    nofailover: ctx.tags.nofailover,
+    streaming: pg?.replicationState === 'streaming',
+  };
+}
+
+/** pg_rewind is tried again on a kept data directory after this many loop_waits (100 s by default). */
+export const REWIND_RETRY_LOOPS = 10;
+
+/** The system identifier of our data directory: the running server's, else pg_controldata's. */
+export function localSystemIdentifier(ctx: Pick<NodeContext, 'pg' | 'dataDir'>): string | null {
+  return ctx.pg?.systemIdentifier ?? ctx.dataDir?.systemIdentifier ?? null;
+}
+
+export function systemIdMismatch(ctx: NodeContext): boolean {
+  return systemIdentifierMismatch(localSystemIdentifier(ctx), ctx.view.initialize);
+}
+
+/**
+ * A running replica that does not stream and has replayed WAL past where the leader's history
+ * left its timeline (see divergedFromHistory). Only a stuck one: a streaming replica follows
+ * fine, and its timeline and position, sampled a moment apart, may straddle the switch. The
+ * timeline a non-streaming replica reports is the one it replays (IDENTIFY_SYSTEM), so it pairs
+ * with the replayed position, not with WAL received on a newer timeline and not yet replayed.
+ */
+export function divergedFromLeader(ctx: Pick<NodeContext, 'view' | 'name' | 'pg'>): boolean {
+  return (
+    ctx.view.leader !== null &&
+    ctx.view.leader.name !== ctx.name &&
+    !!ctx.pg?.running &&
+    ctx.pg.inRecovery &&
+    ctx.pg.replicationState !== 'streaming' &&
+    divergedFromHistory(ctx.view.history, ctx.pg.timeline, ctx.pg.replayedLsn)
+  );
+}
+
+/** May have diverged from the leader, and the leader is known well enough to rewind from. */
+export function mustRejoin(ctx: NodeContext): boolean {
+  return (
+    ctx.wasPrimary &&
+    ctx.view.leader !== null &&
+    ctx.view.leader.name !== ctx.name &&
+    upstreamOf(ctx) !== null
+  );
+}
+
+/** The member this node should stream from, by name (the same answer `upstreamOf` resolves). */
+export function followTarget(ctx: NodeContext): string | null {
+  return memberToFollow(ctx.view, ctx.name, ctx.tags.replicatefrom);
+}
+
+export function upstreamOf(ctx: NodeContext): UpstreamTarget | null {
+  return upstreamFor(ctx.view, ctx.name, ctx.tags.replicatefrom, ctx.settings.use_slots);
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

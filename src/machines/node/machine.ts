@@ -1,0 +1,267 @@
+/**
+ * The life of one pgwarden node: from an empty or existing data directory to a running
+ * primary or replica, and back down on shutdown.
+ *
+ *   starting ──► bootstrap (race /initialize → initdb │ clone from leader) ──► running ──► stopping
+ *
+ * `running` invokes the election machine and keeps PostgreSQL's role in line with it:
+ * only the lock holder runs writable; a node that loses the lock demotes; a replica follows
+ * whoever holds it. Decisions are level-triggered (guards on the latest cluster view,
+ * PostgreSQL status and lock flag), so events arriving in any order converge.
+ *
+ * Every I/O step is an invoked actor supplied by the runtime (real) or the simulator. The
+ * vocabulary (actors, delays, guards, actions) is in setup.ts; the states in the files below.
+ */
+import type { ActorRefFrom, SnapshotFrom } from 'xstate';
+import { assign, emit, sendTo } from 'xstate';
+import { emptyClusterView } from '../../cluster/view.ts';
+import { reinitializing, restarting } from './operations.ts';
+import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
+import {
+  afterPromotion,
+  clearingFailover,
+  demoting,
+  demotionFailed,
+  primary,
+  promoting,
+  releasing,
+  restartingPrimary,
+  switchingOver,
+} from './primary.ts';
+import { crashed, recloning, recovering, rewindFailed, rewinding } from './recovery.ts';
+import { boot, following, replica, startingReplica, stoppingToReclone, stoppingToRejoin } from './replica.ts';
+import { nodeSetup } from './setup.ts';
+import { bootstrap, starting } from './starting.ts';
+
+export const nodeMachine = nodeSetup.createMachine({
+  id: 'node',
+  context: ({ input }) => ({
+    name: input.name,
+    tags: input.tags,
+    settings: input.settings,
+    view: emptyClusterView,
+    dcsSeen: false,
+    dataDir: null,
+    pg: null,
+    pgState: 'stopped',
+    role: 'uninitialized',
+    isLeader: false,
+    bootstrapLeaseAgeMs: null,
+    wasPrimary: false,
+    following: null,
+    message: 'starting',
+    lastVerdict: null,
+    fatal: null,
+    lastLsn: null,
+    restart: { timeoutSeconds: null, requestId: null },
+    reinitialize: { queued: false, requestId: null },
+  }),
+  on: {
+    CLUSTER: { actions: 'storeView' },
+    SETTINGS: { actions: 'storeSettings' },
+    PG_STATUS: { actions: 'storePg' },
+    DCS_UNAVAILABLE: { actions: assign({ message: ({ event }) => event.message }) },
+    STOP: '.stopped',
+  },
+  initial: 'starting',
+  states: {
+    starting,
+    bootstrap,
+
+    active: {
+      description: 'PostgreSQL has a data directory: the election runs alongside.',
+      invoke: {
+        id: 'election',
+        src: 'election',
+        input: ({ context }) => ({
+          name: context.name,
+          settings: context.settings,
+          holdsLock: context.bootstrapLeaseAgeMs !== null,
+          leaseAgeMs: context.bootstrapLeaseAgeMs ?? 0,
+          view: context.view,
+        }),
+      },
+      initial: 'running',
+      states: {
+        running: {
+          entry: ['forwardFacts'],
+          // Patroni compares the data directory's system identifier with /initialize on every
+          // cycle. A child's own eventless transitions are taken first, but the state they lead to
+          // is left in the same step, before anything it invokes has started.
+          always: [
+            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            {
+              guard: 'foreignClusterWhilePausedLeading',
+              target: 'foreignWhilePaused',
+              actions: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+            },
+            { guard: 'foreignClusterWhilePaused', target: 'foreignWhilePaused' },
+          ],
+          on: {
+            CLUSTER: { actions: ['storeView', 'forwardView'] },
+            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
+            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            LEADERSHIP_ACQUIRED: {
+              actions: assign({ isLeader: true, message: 'acquired session lock as a leader' }),
+            },
+            LEADERSHIP_LOST: {
+              actions: assign({
+                isLeader: false,
+                message: ({ event }) => `lost the leader lock: ${event.reason}`,
+                // Our name may still be on the key in a view that can no longer be refreshed
+                // (etcd unreachable): the lock is lost all the same, and the primary must go.
+                view: ({ context }) =>
+                  context.view.leader?.name === context.name
+                    ? { ...context.view, leader: null }
+                    : context.view,
+              }),
+            },
+            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+            ELECTION_VERDICT: {
+              actions: assign({
+                lastVerdict: ({ event }) => event.verdict,
+                message: ({ event, context }) =>
+                  event.verdict.healthiest
+                    ? context.message
+                    : `following a different leader because i am not the healthiest node: ${event.verdict.reason}`,
+              }),
+            },
+            STOP: [
+              {
+                // Maintenance mode: the agent goes, PostgreSQL and the leader key stay as they are.
+                guard: 'paused',
+                target: '#node.stopped',
+                // Leaving `active` stops the election with it: no release, no more racing.
+                actions: { type: 'say', params: { message: 'paused: leaving postgres running' } },
+              },
+              { target: '#node.active.stopping' },
+            ],
+            WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
+            // Only a settled replica or primary takes these; anything else is mid-action.
+            RESTART: {
+              actions: emit(({ context, event }) => ({
+                type: 'restart.busy' as const,
+                action: context.pgState,
+                requestId: event.requestId ?? null,
+              })),
+            },
+            REINITIALIZE: [
+              {
+                // Cutting a running start, clone or rewind short would leave its process running
+                // under our feet; forced, the rebuild waits for it instead, then goes first.
+                guard: 'forcedOnReplica',
+                actions: [
+                  'acceptReinitialize',
+                  assign({ reinitialize: ({ context }) => ({ ...context.reinitialize, queued: true }) }),
+                  emit(({ event }) => ({
+                    type: 'reinitialize.started' as const,
+                    requestId: event.requestId ?? null,
+                  })),
+                  assign({
+                    message: ({ context }) => `reinitialize queued behind ${context.pgState}`,
+                  }),
+                ],
+              },
+              {
+                actions: emit(({ context, event }) => ({
+                  type: 'reinitialize.busy' as const,
+                  action: context.pgState,
+                  requestId: event.requestId ?? null,
+                })),
+              },
+            ],
+          },
+          initial: 'boot',
+          states: {
+            boot,
+            startingReplica,
+            replica,
+            stoppingToRejoin,
+            stoppingToReclone,
+            restarting,
+            reinitializing,
+            following,
+            promoting,
+            afterPromotion,
+            primary,
+            clearingFailover,
+            switchingOver,
+            releasingWhilePaused,
+            stoppedWhilePaused,
+            restartingPrimary,
+            releasing,
+            demoting,
+            demotionFailed,
+            rewinding,
+            rewindFailed,
+            recloning,
+            crashed,
+            recovering,
+          },
+        },
+
+        foreignWhilePaused,
+
+        stopping: {
+          description:
+            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
+          entry: [
+            assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
+            sendTo('election', { type: 'FREEZE' }),
+          ],
+          // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
+          // believing it leads while another takes over.
+          on: {
+            LEADERSHIP_LOST: {
+              actions: assign({
+                isLeader: false,
+                message: ({ event }) => `lost the leader lock: ${event.reason}`,
+              }),
+            },
+          },
+          initial: 'stoppingPostgres',
+          states: {
+            stoppingPostgres: {
+              invoke: {
+                src: 'stopPostgres',
+                input: ({ context }) => ({
+                  mode: 'fast' as const,
+                  timeoutSeconds: context.settings.pg_ctl_timeout,
+                }),
+                onDone: {
+                  target: 'releasing',
+                  actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+                },
+                onError: { target: 'releasing', actions: assign({ pgState: 'stopped' }) },
+              },
+            },
+            releasing: {
+              always: { guard: 'notLeader', target: '#node.stopped' },
+              entry: sendTo('election', ({ context }) => ({
+                type: 'RELEASE' as const,
+                lastLsn: context.lastLsn,
+              })),
+              on: { LEADERSHIP_RELEASED: { target: '#node.stopped', actions: assign({ isLeader: false }) } },
+              after: { loopWait: '#node.stopped' },
+            },
+          },
+        },
+      },
+    },
+
+    stopped: {
+      entry: assign({ role: ({ context }) => context.role }),
+      type: 'final',
+    },
+
+    failed: {
+      description:
+        'Cannot continue (foreign data directory, failed bootstrap): the agent exits with the reason.',
+      entry: assign({ message: ({ context }) => context.fatal ?? 'failed' }),
+      type: 'final',
+    },
+  },
+});
+
+export type NodeActor = ActorRefFrom<typeof nodeMachine>;
+export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>;

@@ -1,0 +1,261 @@
+/** The leader side of `running`: promote, stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
+import { assign, emit, sendTo } from 'xstate';
+import { leaderFailoverDecision } from '../../cluster/failover.ts';
+import { errorText } from './facts.ts';
+import { nodeSetup } from './setup.ts';
+
+export const promoting = nodeSetup.createStateConfig({
+  entry: [
+    assign({ role: 'promoted' }),
+    { type: 'say', params: { message: 'promoted self to leader by acquiring session lock' } },
+  ],
+  // The lock can be lost before the promotion ends (a freeze, a slow promote): the
+  // primary it makes must not outlive the lock by the rest of the promotion.
+  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  invoke: {
+    src: 'promote',
+    input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
+    onDone: 'afterPromotion',
+    onError: {
+      target: 'releasing',
+      actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+    },
+  },
+});
+
+export const afterPromotion = nodeSetup.createStateConfig({
+  description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
+  // The lock can go while this runs (etcd cut off during a slow promotion, its DCS
+  // writes waiting out retry_timeout): the primary must go at once, as from `primary`,
+  // not once the writes give up — the next leader may be promoted meanwhile.
+  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  invoke: {
+    src: 'afterPromotion',
+    input: ({ context }) => ({ view: context.view }),
+    onDone: 'primary',
+    onError: 'primary',
+  },
+});
+
+export const primary = nodeSetup.createStateConfig({
+  description: 'At rest as the lock holder: status samples and the election keep it in line.',
+  tags: ['resting'],
+  entry: [
+    assign({ pgState: 'running', role: 'master', following: null, wasPrimary: true }),
+    assign({
+      message: ({ context }) => `no action. I am (${context.name}), the leader with the lock`,
+    }),
+  ],
+  always: [
+    // Not while the key still carries our name: a restarted agent finds its primary
+    // running and the election reclaims the lock (nobody else can hold it meanwhile);
+    // demoting first would cost a promotion and a timeline for nothing.
+    {
+      guard: 'lockLostAsPrimary',
+      target: 'demoting',
+      description: 'The lock is gone and the key is not ours: a primary without the lock stops now.',
+    },
+    {
+      guard: 'switchoverRequested',
+      target: 'switchingOver',
+      description: 'A switchover names this leader and its time has come: hand over gracefully.',
+    },
+    {
+      guard: 'failoverKeyToClear',
+      target: 'clearingFailover',
+      description: '/failover holds a request that this leadership has served or made moot: clear it.',
+    },
+  ],
+  // /history does not know our timeline yet (the post-promotion work failed: a CHECKPOINT
+  // or etcd): try it again every loop, or a replica that went past our fork point on
+  // the old timeline could never learn it diverged.
+  after: {
+    loopWait: [
+      { guard: 'historyBehindOurTimeline', target: 'afterPromotion' },
+      { target: 'primary', reenter: true },
+    ],
+  },
+  on: {
+    RESTART: { target: 'restarting', actions: 'acceptRestart' },
+    PG_STATUS: [
+      {
+        // Paused: nobody restarts it; the lock goes, since a stopped primary cannot hold it.
+        guard: 'sampleDownWhilePaused',
+        target: 'releasingWhilePaused',
+        actions: ['storePg', 'forwardFacts'],
+      },
+      {
+        guard: 'sampleDown',
+        target: 'restartingPrimary',
+        actions: ['storePg', 'forwardFacts'],
+      },
+      {
+        guard: 'sampleInRecovery',
+        target: 'promoting',
+        actions: ['storePg', 'forwardFacts'],
+      },
+      { actions: ['storePg', 'forwardFacts'] },
+    ],
+  },
+});
+
+export const clearingFailover = nodeSetup.createStateConfig({
+  description: 'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
+  // Cut from etcd, the write waits out retry_timeout: a lock lost meanwhile demotes now.
+  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  invoke: {
+    src: 'clearFailover',
+    input: ({ context }) => ({ view: context.view }),
+    onDone: 'primary',
+    onError: 'primary',
+  },
+  // The watch brings the cleared key; until then the same request must not re-trigger us.
+  exit: assign({ view: ({ context }) => ({ ...context.view, failover: null }) }),
+});
+
+export const switchingOver = nodeSetup.createStateConfig({
+  description:
+    'Graceful switchover: make sure someone can take over, stop fast (the shutdown checkpoint reaches the replicas), give the lock up with that LSN.',
+  initial: 'checking',
+  states: {
+    checking: {
+      always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
+      invoke: {
+        src: 'checkSwitchoverCandidates',
+        input: ({ context }) => {
+          const d = leaderFailoverDecision(context.view, context.name);
+          return { view: context.view, candidate: d.kind === 'execute' ? d.candidate : null };
+        },
+        onDone: [
+          { guard: 'someoneCanTakeOver', target: 'checkpointing' },
+          {
+            target: '#node.active.running.clearingFailover',
+            actions: [
+              {
+                type: 'say',
+                params: {
+                  message: 'switchover is not possible: no good candidates have been found',
+                },
+              },
+              emit({
+                type: 'switchover.abandoned',
+                reason: 'no good candidates have been found',
+              }),
+            ],
+          },
+        ],
+        onError: { target: '#node.active.running.clearingFailover' },
+      },
+    },
+    checkpointing: {
+      description:
+        'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
+      entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
+      always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
+      invoke: { src: 'checkpoint', onDone: 'stopping', onError: 'stopping' },
+    },
+    stopping: {
+      entry: [
+        assign({ pgState: 'stopping', role: 'demoted' }),
+        { type: 'say', params: { message: 'manual failover: demoting myself' } },
+      ],
+      invoke: {
+        src: 'stopPostgres',
+        input: ({ context }) => ({
+          mode: 'fast' as const,
+          timeoutSeconds: context.settings.pg_ctl_timeout,
+        }),
+        onDone: {
+          target: 'releasing',
+          actions: assign({
+            lastLsn: ({ event }) => event.output.checkpointLsn,
+            pgState: 'stopped',
+            pg: null,
+          }),
+        },
+        onError: { target: '#node.active.running.demoting' },
+      },
+    },
+    releasing: {
+      entry: sendTo('election', ({ context }) => ({
+        type: 'RELEASE' as const,
+        lastLsn: context.lastLsn,
+      })),
+      on: {
+        LEADERSHIP_RELEASED: {
+          target: '#node.active.running.boot',
+          actions: assign({ isLeader: false }),
+        },
+      },
+      after: {
+        loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
+      },
+    },
+  },
+});
+
+export const restartingPrimary = nodeSetup.createStateConfig({
+  entry: [
+    assign({ pgState: 'starting' }),
+    { type: 'say', params: { message: 'postgres crashed; starting it again as the leader' } },
+  ],
+  invoke: {
+    src: 'startPostgres',
+    input: ({ context }) => ({
+      role: 'primary' as const,
+      upstream: null,
+      timeoutSeconds: context.settings.primary_start_timeout,
+    }),
+    onDone: 'primary',
+    onError: {
+      target: 'releasing',
+      actions: assign({
+        message: ({ event }) => `failed to start postgres: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const releasing = nodeSetup.createStateConfig({
+  description: 'Give the lock up so that a healthy replica can take over.',
+  entry: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+  on: { LEADERSHIP_RELEASED: { target: 'demoting', actions: assign({ isLeader: false }) } },
+  after: { loopWait: { target: 'demoting', actions: assign({ isLeader: false }) } },
+});
+
+export const demoting = nodeSetup.createStateConfig({
+  description: 'Lost the lock (or never had it) while writable: stop at once, no checkpoint.',
+  entry: [
+    assign({ pgState: 'stopping', role: 'demoted' }),
+    {
+      type: 'say',
+      params: { message: 'demoting self because I do not have the lock and I was a leader' },
+    },
+  ],
+  invoke: {
+    src: 'stopPostgres',
+    input: ({ context }) => ({
+      mode: 'immediate' as const,
+      timeoutSeconds: context.settings.pg_ctl_timeout,
+    }),
+    onDone: {
+      target: 'boot',
+      actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
+    },
+    // Still writable without the lock: try again at once rather than after a crash
+    // recovery's pause, while another node may already be promoted.
+    onError: {
+      target: 'demotionFailed',
+      actions: assign({
+        wasPrimary: true,
+        message: ({ event }) => `demoting failed, trying again: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const demotionFailed = nodeSetup.createStateConfig({
+  description:
+    'The immediate stop of a primary without the lock failed: stop it again shortly, and keep trying while it runs.',
+  after: { demotionRetry: [{ guard: 'pgDown', target: 'boot' }, { target: 'demoting' }] },
+});

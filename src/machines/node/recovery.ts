@@ -1,0 +1,138 @@
+/** After a failure: pg_rewind, a new clone, or a look at the data directory before trying again. */
+import { assign } from 'xstate';
+import { cloneSourceFor } from '../../cluster/topology.ts';
+import { errorText, ranAsPrimary, upstreamOf } from './facts.ts';
+import { nodeSetup } from './setup.ts';
+
+export const rewinding = nodeSetup.createStateConfig({
+  description:
+    'pg_rewind from the leader (use_pg_rewind). The data directory goes only if the operator configured it: remove_data_directory_on_rewind_failure or remove_data_directory_on_diverged_timelines.',
+  entry: [
+    assign({ pgState: 'stopped', role: 'replica' }),
+    { type: 'say', params: { message: 'running pg_rewind from the leader' } },
+  ],
+  invoke: {
+    src: 'rewind',
+    input: ({ context }) => ({ from: upstreamOf(context)! }),
+    onDone: [
+      {
+        guard: 'rewound',
+        target: 'startingReplica',
+        actions: assign({ wasPrimary: false }),
+      },
+      {
+        // pg_rewind ran against a reachable leader and could not rewind.
+        guard: 'mayRemoveAfterFailedRewind',
+        target: 'recloning',
+        actions: {
+          type: 'say',
+          params: {
+            message:
+              'pg_rewind is not possible; remove_data_directory_on_rewind_failure is set: removing the data directory and cloning again from the leader',
+          },
+        },
+      },
+      { target: 'rewindFailed' },
+    ],
+    // pg_rewind broke off (the leader unreachable, the run cut short): nothing is known
+    // about the data directory, so it is kept whatever the configuration, and tried again.
+    onError: {
+      target: 'crashed',
+      actions: assign({
+        message: ({ event }) => `pg_rewind failed, data directory kept: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const rewindFailed = nodeSetup.createStateConfig({
+  description:
+    'pg_rewind could not rewind and nobody configured the data directory to go: it stays as it is, PostgreSQL stopped (its timeline diverged from the leader, so it could not follow). pg_rewind is tried again when another node leads, and every REWIND_RETRY_LOOPS loops; POST /reinitialize clones it again.',
+  tags: ['resting'],
+  entry: [
+    assign({ pgState: 'stopped', role: 'replica' }),
+    assign({
+      message: ({ context }) =>
+        `pg_rewind from ${context.view.leader?.name ?? 'the leader'} is not possible; remove_data_directory_on_rewind_failure is not set, so the data directory is kept and postgres stays stopped: POST /reinitialize to clone it again`,
+    }),
+  ],
+  always: [
+    { guard: 'isLeader', target: 'releasing' },
+    { guard: 'reinitializeQueued', target: 'reinitializing' },
+  ],
+  on: {
+    CLUSTER: [
+      { guard: 'leaderChanges', target: 'boot', actions: ['storeView', 'forwardView'] },
+      { actions: ['storeView', 'forwardView'] },
+    ],
+    REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+  },
+  after: { rewindRetry: 'boot' },
+});
+
+export const recloning = nodeSetup.createStateConfig({
+  entry: assign({ pgState: 'creating replica' }),
+  initial: 'removing',
+  states: {
+    removing: {
+      invoke: {
+        src: 'removeDataDir',
+        onDone: { target: 'cloning', actions: assign({ dataDir: null }) },
+        onError: '#node.active.running.crashed',
+      },
+    },
+    cloning: {
+      always: {
+        guard: 'noCloneSource',
+        target: '#node.active.running.crashed',
+      },
+      invoke: {
+        src: 'basebackup',
+        input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+        onDone: {
+          target: '#node.active.running.startingReplica',
+          actions: assign({ wasPrimary: false }),
+        },
+        onError: {
+          target: '#node.active.running.crashed',
+          actions: assign({ message: ({ event }) => `clone failed: ${errorText(event.error)}` }),
+        },
+      },
+    },
+  },
+});
+
+export const crashed = nodeSetup.createStateConfig({
+  description: 'PostgreSQL is down or an action failed: look again shortly.',
+  entry: assign({
+    pgState: ({ context }) => (context.pgState === 'start failed' ? 'start failed' : 'crashed'),
+  }),
+  always: [
+    { guard: 'isLeader', target: 'releasing' },
+    { guard: 'reinitializeQueued', target: 'reinitializing' },
+  ],
+  on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
+  after: { shortRetry: 'recovering' },
+});
+
+export const recovering = nodeSetup.createStateConfig({
+  description: 'After a crash: an empty data dir must be cloned again; otherwise start as it was.',
+  invoke: {
+    src: 'inspectDataDir',
+    onDone: [
+      {
+        guard: 'dataDirEmpty',
+        target: 'recloning',
+        actions: assign({ dataDir: ({ event }) => event.output }),
+      },
+      {
+        target: 'boot',
+        actions: assign({
+          dataDir: ({ event }) => event.output,
+          wasPrimary: ({ context, event }) => context.wasPrimary || ranAsPrimary(event.output),
+        }),
+      },
+    ],
+    onError: 'crashed',
+  },
+});

@@ -1,0 +1,180 @@
+/** The replica side of `running`: pick the path at boot, start as a standby, follow the leader, and leave for a rewind or a new clone when the data directory may have diverged. */
+import { assign } from 'xstate';
+import { errorText, followTarget, upstreamOf } from './facts.ts';
+import { nodeSetup } from './setup.ts';
+
+export const boot = nodeSetup.createStateConfig({
+  description: 'Look at PostgreSQL as it is and pick the path to a consistent role.',
+  always: [
+    { guard: 'pgIsPrimary', target: 'primary' },
+    { guard: 'pgRunning', target: 'replica' },
+    { guard: 'mustRewind', target: 'rewinding' },
+    { target: 'startingReplica' },
+  ],
+});
+
+export const startingReplica = nodeSetup.createStateConfig({
+  entry: assign({
+    pgState: 'starting',
+    role: 'replica',
+    following: ({ context }) => followTarget(context),
+  }),
+  invoke: {
+    src: 'startPostgres',
+    input: ({ context }) => ({
+      role: 'replica' as const,
+      upstream: upstreamOf(context),
+      timeoutSeconds: context.settings.pg_ctl_timeout,
+    }),
+    // Started with no leader to compare with, an ex-primary may still have diverged from
+    // whoever leads next: the check waits for that leader (replica → stoppingToRejoin).
+    onDone: { target: 'replica', actions: ['startedAsReplica'] },
+    onError: {
+      target: 'crashed',
+      actions: assign({
+        pgState: 'start failed',
+        message: ({ event }) => `postgres failed to start: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const replica = nodeSetup.createStateConfig({
+  description: 'At rest: status samples every second and the DCS watch bring changes.',
+  tags: ['resting'],
+  entry: [
+    assign({ pgState: 'running', role: 'replica' }),
+    assign({
+      message: ({ context }) =>
+        context.following
+          ? `no action. I am (${context.name}), a secondary, and following a leader (${context.following})`
+          : `no action. I am (${context.name}), a secondary, and there is no leader to follow`,
+    }),
+  ],
+  always: [
+    {
+      guard: 'reinitializeQueued',
+      target: 'reinitializing',
+      description: 'A POST /reinitialize waited for a state that may serve it.',
+    },
+    {
+      guard: 'isLeader',
+      target: 'promoting',
+      description: 'The election took the lock: this replica becomes the primary.',
+    },
+    {
+      guard: 'pgIsPrimary',
+      target: 'demoting',
+      description: 'Writable without the lock (promoted by hand, or started as a primary): stop it now.',
+    },
+    {
+      guard: 'mustRewind',
+      target: 'stoppingToRejoin',
+      description: 'An old primary with a leader to rewind from may have diverged: pg_rewind first.',
+    },
+    {
+      guard: 'divergedMayRewind',
+      target: 'stoppingToRejoin',
+      actions: 'mayHaveDiverged',
+      description: "Stuck past the point where its timeline left the leader's: rewind it.",
+    },
+    {
+      guard: 'divergedMayReclone',
+      target: 'stoppingToReclone',
+      description: 'Diverged, no pg_rewind, remove_data_directory_on_diverged_timelines: clone again.',
+    },
+    {
+      guard: 'upstreamChanged',
+      target: 'following',
+      description: 'Another member to stream from (a new leader, replicatefrom): re-point.',
+    },
+  ],
+  on: {
+    PG_STATUS: [
+      {
+        guard: 'sampleDownWhilePaused',
+        target: 'stoppedWhilePaused',
+        actions: ['storePg', 'forwardFacts'],
+      },
+      {
+        guard: 'sampleDown',
+        target: 'crashed',
+        actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
+      },
+      {
+        guard: 'divergedKeptAsIs',
+        target: 'replica',
+        reenter: false,
+        actions: ['storePg', 'forwardFacts', 'sayDivergedKept'],
+      },
+      { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
+    ],
+    RESTART: { target: 'restarting', actions: 'acceptRestart' },
+    REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+  },
+});
+
+export const stoppingToRejoin = nodeSetup.createStateConfig({
+  description:
+    'An ex-primary running as a replica since before there was a leader: its WAL may have diverged from the new one, and only pg_rewind (or a clone) can tell and mend it, on a stopped data directory.',
+  entry: assign({ pgState: 'stopping' }),
+  invoke: {
+    src: 'stopPostgres',
+    input: ({ context }) => ({
+      mode: 'fast' as const,
+      timeoutSeconds: context.settings.pg_ctl_timeout,
+    }),
+    // boot takes it to rewinding (mustRejoin) once the leader can be rewound from.
+    onDone: { target: 'boot', actions: assign({ pgState: 'stopped', pg: null }) },
+    onError: {
+      target: 'crashed',
+      actions: assign({
+        message: ({ event }) => `could not stop to rejoin: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const stoppingToReclone = nodeSetup.createStateConfig({
+  description:
+    'A replica whose timeline diverged from the leader, with use_pg_rewind off and remove_data_directory_on_diverged_timelines on: the operator chose a new clone over the data directory.',
+  entry: [
+    assign({ pgState: 'stopping' }),
+    { type: 'say', params: { message: 'reinitializing due to diverged timelines' } },
+  ],
+  invoke: {
+    src: 'stopPostgres',
+    input: ({ context }) => ({
+      mode: 'immediate' as const,
+      timeoutSeconds: context.settings.pg_ctl_timeout,
+    }),
+    onDone: { target: 'recloning', actions: assign({ pg: null, wasPrimary: false }) },
+    onError: {
+      target: 'crashed',
+      actions: assign({
+        message: ({ event }) => `could not stop to clone again: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});
+
+export const following = nodeSetup.createStateConfig({
+  entry: assign({ following: ({ context }) => followTarget(context) }),
+  invoke: {
+    src: 'followUpstream',
+    input: ({ context }) => ({
+      upstream: upstreamOf(context),
+      timeoutSeconds: context.settings.pg_ctl_timeout,
+    }),
+    onDone: 'replica',
+    // PostgreSQL may still follow the old upstream: forget the new one, so that the
+    // replica state sees the upstream change again and retries (upstreamChanged).
+    onError: {
+      target: 'crashed',
+      actions: assign({
+        following: null,
+        message: ({ event }) => `could not follow the new leader: ${errorText(event.error)}`,
+      }),
+    },
+  },
+});

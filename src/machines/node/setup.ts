@@ -1,0 +1,219 @@
+/**
+ * The node machine's vocabulary: the I/O actors the runtime (or the simulator) provides, the
+ * delays, and every named guard and action. The states (starting.ts, replica.ts, primary.ts, …)
+ * are written against it, and machine.ts assembles them.
+ */
+import { assign, fromPromise, sendTo, setup } from 'xstate';
+import { leaderFailoverDecision } from '../../cluster/failover.ts';
+import type {
+  DataDirState,
+  PostgresStatus,
+  StartRole,
+  StopMode,
+  UpstreamTarget,
+} from '../../cluster/postgres-state.ts';
+import {
+  divergencePath,
+  mayRemoveAfterFailedRewind,
+  systemIdentifierMismatchMessage,
+} from '../../cluster/rejoin.ts';
+import { cloneSourceFor } from '../../cluster/topology.ts';
+import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
+import { doneOutput } from '../done-output.ts';
+import { electionMachine } from '../election.ts';
+import {
+  divergedFromLeader,
+  followTarget,
+  localFacts,
+  localSystemIdentifier,
+  mustRejoin,
+  REWIND_RETRY_LOOPS,
+  systemIdMismatch,
+} from './facts.ts';
+import type {
+  NodeContext,
+  NodeEmitted,
+  NodeEvent,
+  NodeInput,
+  NodeSettings,
+  PromotionInput,
+} from './types.ts';
+
+const todo = <T, I>() =>
+  fromPromise<T, I>(async () => {
+    throw new Error('actor not provided');
+  });
+
+export const nodeSetup = setup({
+  types: {
+    context: {} as NodeContext,
+    events: {} as NodeEvent,
+    input: {} as NodeInput,
+    emitted: {} as NodeEmitted,
+  },
+  actors: {
+    election: electionMachine,
+    inspectDataDir: todo<DataDirState, unknown>(),
+    raceInitialize: todo<boolean, unknown>(),
+    cancelInitialization: todo<void, unknown>(),
+    writeInitialize: todo<void, { sysid: string }>(),
+    initdb: todo<void, unknown>(),
+    publishBootstrap: todo<{ leaseAgeMs: number }, { sysid: string }>(),
+    basebackup: todo<void, { from: UpstreamTarget }>(),
+    startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
+    followUpstream: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    promote: todo<void, { timeoutSeconds: number }>(),
+    afterPromotion: todo<void, PromotionInput>(),
+    rewind: todo<boolean, { from: UpstreamTarget }>(),
+    removeDataDir: todo<void, unknown>(),
+    /** Is some member fit to take over from us (reachable, streaming, not nofailover)? */
+    checkSwitchoverCandidates: todo<boolean, { view: ClusterView; candidate: string | null }>(),
+    checkpoint: todo<void, unknown>(),
+    /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
+    clearFailover: todo<void, { view: ClusterView }>(),
+  },
+  delays: {
+    loopWait: ({ context }) => context.settings.loop_wait * 1000,
+    shortRetry: ({ context }) => Math.min(2000, context.settings.loop_wait * 1000),
+    demotionRetry: 200,
+    /**
+     * From this agent's start, how long a running primary waits for a first DCS answer before it
+     * stops accepting writes (Patroni demotes on a DCS error too). Not a ttl: the lock its previous
+     * process held may have run out long before this start (that process may have been dead for
+     * minutes, and another node promoted meanwhile), so waiting for a lock to run out is no bound.
+     */
+    noDcsAnswerInRetryTimeout: ({ context }) => context.settings.retry_timeout * 1000,
+    /** A data directory kept after pg_rewind could not rewind it: try again this much later. */
+    rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
+  },
+  guards: {
+    historyBehindOurTimeline: ({ context }) =>
+      (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
+    /**
+     * Running as primary without the lock (not paused, the key not ours either): the primary
+     * must go now. `primary` checks it at rest; the states that run DCS writes on the way there
+     * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
+     * while the next leader is being promoted.
+     */
+    lockLostAsPrimary: ({ context }) =>
+      !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
+    dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
+    foreignDataDir: ({ context }) => {
+      const mine = context.dataDir?.systemIdentifier;
+      const cluster = context.view.initialize;
+      return !!mine && !!cluster && cluster !== mine;
+    },
+    clusterHasLeader: ({ context }) => context.view.leader !== null,
+    /** Bootstrapped already (/initialize) or led: nothing to bootstrap, join it. */
+    clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
+    dcsAnswered: ({ context }) => context.dcsSeen,
+    gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
+    /** checkSwitchoverCandidates found a member that can take over. */
+    someoneCanTakeOver: ({ event }) => doneOutput<boolean>(event),
+    /** pg_rewind did its job (false: it found rewinding impossible). */
+    rewound: ({ event }) => doneOutput<boolean>(event),
+    dataDirEmpty: ({ event }) => !doneOutput<DataDirState>(event).initialized,
+    noCloneSource: ({ context }) => cloneSourceFor(context.view, context.name) === null,
+    reinitializeQueued: ({ context }) => context.reinitialize.queued,
+    /** A forced reinitialize is served on a replica even while something else runs. */
+    forcedOnReplica: ({ context, event }) =>
+      event.type === 'REINITIALIZE' && event.force === true && !context.isLeader,
+    sampleRunning: ({ event }) => event.type === 'PG_STATUS' && event.status.running,
+    sampleDown: ({ event }) => event.type === 'PG_STATUS' && !event.status.running,
+    sampleDownWhilePaused: ({ context, event }) =>
+      event.type === 'PG_STATUS' && !event.status.running && context.settings.paused === true,
+    sampleInRecovery: ({ event }) => event.type === 'PG_STATUS' && event.status.inRecovery,
+    mayBootstrap: ({ context }) => context.view.initialize === null && !context.tags.nofailover,
+    isLeader: ({ context }) => context.isLeader,
+    notLeader: ({ context }) => !context.isLeader,
+    paused: ({ context }) => context.settings.paused === true,
+    pgRunning: ({ context }) => context.pg?.running ?? false,
+    pgDown: ({ context }) => context.pg !== null && !context.pg.running,
+    pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
+    /** A replica stuck on a timeline that diverged from the leader's (divergedFromLeader), pg_rewind on. */
+    divergedMayRewind: ({ context }) =>
+      divergedFromLeader(context) && divergencePath(context.settings) === 'rewind',
+    /** Diverged, no pg_rewind, and remove_data_directory_on_diverged_timelines: clone it again. */
+    divergedMayReclone: ({ context }) =>
+      divergedFromLeader(context) && divergencePath(context.settings) === 'reclone',
+    /**
+     * The status sample shows a replica that diverged and may be neither rewound nor removed: it
+     * keeps running as it is (as Patroni leaves it), and says so.
+     */
+    divergedKeptAsIs: ({ context, event }) =>
+      divergencePath(context.settings) === 'keep' &&
+      divergedFromLeader({ ...context, pg: (event as Extract<NodeEvent, { type: 'PG_STATUS' }>).status }),
+    /**
+     * May have diverged from the leader, the leader is known well enough to rewind from, and
+     * use_pg_rewind is on. Without it the node starts as a replica with its data as it is: only a
+     * divergence seen while it runs (divergedMayReclone) may cost the data directory.
+     */
+    mustRewind: ({ context }) => mustRejoin(context) && divergencePath(context.settings) === 'rewind',
+    /** pg_rewind could not rewind, and the operator configured the data directory to go then. */
+    mayRemoveAfterFailedRewind: ({ context }) => mayRemoveAfterFailedRewind(context.settings),
+    /** The view that arrives names another leader than the one we had (or none). */
+    leaderChanges: ({ context, event }) =>
+      (event as Extract<NodeEvent, { type: 'CLUSTER' }>).view.leader?.name !== context.view.leader?.name,
+    /** The data directory is not the one /initialize names (checked on every change, not only at start). */
+    foreignCluster: ({ context }) => context.settings.paused !== true && systemIdMismatch(context),
+    /** The same while paused: Patroni only warns, and gives the lock up if it holds it. */
+    foreignClusterWhilePausedLeading: ({ context }) =>
+      context.settings.paused === true && context.isLeader && systemIdMismatch(context),
+    foreignClusterWhilePaused: ({ context }) => context.settings.paused === true && systemIdMismatch(context),
+    sameCluster: ({ context }) => !systemIdMismatch(context),
+    upstreamChanged: ({ context }) => followTarget(context) !== context.following,
+    switchoverRequested: ({ context }) =>
+      leaderFailoverDecision(context.view, context.name).kind === 'execute',
+    failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
+  },
+  actions: {
+    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
+    storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
+    storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
+    /** Its WAL went past the leader's history: from here on it is treated as an old primary. */
+    mayHaveDiverged: assign({ wasPrimary: true }),
+    /**
+     * Running as a replica: the divergence question is settled if it was started following a
+     * leader (`following`, fixed when the start began). A leader that appeared while it was
+     * starting does not settle it: the WAL may still fork from that leader's (stoppingToRejoin).
+     */
+    startedAsReplica: assign({
+      pgState: 'running',
+      wasPrimary: ({ context }) => context.wasPrimary && context.following === null,
+    }),
+    acceptRestart: assign(({ event }) => {
+      const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
+      return { restart: { timeoutSeconds: e.timeoutSeconds, requestId: e.requestId ?? null } };
+    }),
+    acceptReinitialize: assign({
+      reinitialize: ({ context, event }) => ({
+        queued: context.reinitialize.queued,
+        requestId: (event as Extract<NodeEvent, { type: 'REINITIALIZE' }>).requestId ?? null,
+      }),
+    }),
+    forwardView: sendTo('election', ({ context }) => ({ type: 'CLUSTER' as const, view: context.view })),
+    forwardFacts: sendTo('election', ({ context }) => ({
+      type: 'FACTS' as const,
+      facts: localFacts(context),
+    })),
+    forwardSettings: sendTo('election', ({ context }) => ({
+      type: 'SETTINGS' as const,
+      settings: context.settings,
+    })),
+    say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** The data directory belongs to another cluster: leave it (and the cluster) alone, and exit. */
+    leaveForeignCluster: assign(({ context }) => {
+      const fatal = systemIdentifierMismatchMessage(
+        context.name,
+        localSystemIdentifier(context)!,
+        context.view.initialize!,
+      );
+      return { fatal, message: fatal };
+    }),
+    sayDivergedKept: assign({
+      message: ({ context }) =>
+        `timeline diverged from the leader (${context.following ?? 'none'}): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not set, so the data directory is kept as it is; POST /reinitialize to clone it again`,
+    }),
+  },
+});

@@ -1,0 +1,209 @@
+/** From the agent's start to a data directory: wait for the DCS, then adopt an existing data directory, race /initialize and initdb, or clone from the leader. */
+import { assign } from 'xstate';
+import { cloneSourceFor } from '../../cluster/topology.ts';
+import { errorText, ranAsPrimary } from './facts.ts';
+import { nodeSetup } from './setup.ts';
+
+export const starting = nodeSetup.createStateConfig({
+  initial: 'waitingForDcs',
+  states: {
+    waitingForDcs: {
+      description: 'Until the first DCS view arrives (the agent retries etcd until it answers).',
+      tags: ['resting'],
+      entry: { type: 'say', params: { message: 'waiting for DCS' } },
+      always: { guard: 'dcsAnswered', target: 'inspecting' },
+      after: { noDcsAnswerInRetryTimeout: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
+      // The cluster's own timing read from the data directory (patroni.dynamic.json) a moment
+      // after the start: the wait for etcd is measured by its retry_timeout.
+      on: { SETTINGS: { target: 'waitingForDcs', reenter: true, actions: 'storeSettings' } },
+    },
+    fencingPrimary: {
+      description:
+        'No DCS answer within retry_timeout of this agent’s start and PostgreSQL runs as a primary: whatever lock it held may have run out long ago and another node be promoted, so it stops accepting writes (Patroni demotes on a DCS error too). The start path decides what it becomes once the DCS answers.',
+      entry: {
+        type: 'say',
+        params: { message: 'demoting self because DCS is not accessible and postgres runs as a primary' },
+      },
+      invoke: {
+        src: 'stopPostgres',
+        input: ({ context }) => ({
+          mode: 'fast' as const,
+          timeoutSeconds: context.settings.pg_ctl_timeout,
+        }),
+        onDone: { target: 'waitingForDcs', actions: assign({ pg: null, pgState: 'stopped' }) },
+        onError: { target: 'waitingForDcs' },
+      },
+    },
+    inspecting: {
+      invoke: {
+        src: 'inspectDataDir',
+        onDone: {
+          target: '#node.bootstrap',
+          actions: assign({
+            dataDir: ({ event }) => event.output,
+            wasPrimary: ({ event }) => ranAsPrimary(event.output),
+          }),
+        },
+        onError: {
+          target: '#node.failed',
+          actions: assign({
+            fatal: ({ event }) => `cannot inspect the data directory: ${errorText(event.error)}`,
+          }),
+        },
+      },
+    },
+  },
+});
+
+export const bootstrap = nodeSetup.createStateConfig({
+  initial: 'deciding',
+  states: {
+    deciding: {
+      always: [
+        {
+          guard: 'foreignDataDir',
+          target: '#node.failed',
+          actions: assign({
+            fatal: ({ context }) =>
+              `the data directory belongs to another cluster: its system identifier ${context.dataDir?.systemIdentifier} differs from /initialize ${context.view.initialize}`,
+          }),
+        },
+        { guard: 'dataDirInitialized', target: 'adopting' },
+        { guard: 'clusterHasLeader', target: 'cloning' },
+        { guard: 'mayBootstrap', target: 'racingInitialize' },
+        { target: 'waitingForLeader' },
+      ],
+    },
+    adopting: {
+      description:
+        'An existing data directory: claim /initialize for it if the cluster has no system identifier there (no key, or the empty value of a bootstrap that never published).',
+      always: [
+        {
+          guard: 'clusterExists',
+          target: '#node.active.running',
+        },
+      ],
+      invoke: {
+        src: 'writeInitialize',
+        input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
+        onDone: '#node.active.running',
+        onError: '#node.active.running',
+      },
+    },
+    waitingForLeader: {
+      tags: ['resting'],
+      entry: { type: 'say', params: { message: 'waiting for leader to bootstrap' } },
+      on: { CLUSTER: { target: 'deciding', actions: 'storeView' } },
+      after: { loopWait: 'deciding' },
+    },
+    racingInitialize: {
+      invoke: {
+        src: 'raceInitialize',
+        onDone: [
+          { guard: 'gotInitializeLock', target: 'initdb' },
+          {
+            target: 'waitingForLeader',
+            actions: { type: 'say', params: { message: 'failed to acquire initialize lock' } },
+          },
+        ],
+        onError: { target: 'waitingForLeader' },
+      },
+    },
+    initdb: {
+      entry: [
+        assign({ pgState: 'initializing new cluster' }),
+        { type: 'say', params: { message: 'initializing a new cluster' } },
+      ],
+      invoke: {
+        src: 'initdb',
+        onDone: 'startingNewPrimary',
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            pgState: 'initdb failed',
+            fatal: ({ event }) => `initdb failed: ${errorText(event.error)}`,
+          }),
+        },
+      },
+    },
+    startingNewPrimary: {
+      invoke: {
+        src: 'startPostgres',
+        input: ({ context }) => ({
+          role: 'primary' as const,
+          upstream: null,
+          timeoutSeconds: context.settings.pg_ctl_timeout,
+        }),
+        onDone: 'inspectingNewCluster',
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            fatal: ({ event }) => `the new cluster did not start: ${errorText(event.error)}`,
+          }),
+        },
+      },
+    },
+    inspectingNewCluster: {
+      invoke: {
+        src: 'inspectDataDir',
+        onDone: { target: 'publishing', actions: assign({ dataDir: ({ event }) => event.output }) },
+        onError: {
+          target: 'abandoning',
+          actions: assign({ fatal: ({ event }) => errorText(event.error) }),
+        },
+      },
+    },
+    publishing: {
+      description: '/initialize = system identifier, /config = bootstrap.dcs, then take the leader key.',
+      invoke: {
+        src: 'publishBootstrap',
+        input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
+        onDone: {
+          target: '#node.active.running',
+          actions: [
+            assign({
+              bootstrapLeaseAgeMs: ({ event }) => event.output.leaseAgeMs,
+              isLeader: true,
+            }),
+            { type: 'say', params: { message: 'initialized a new cluster' } },
+          ],
+        },
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            fatal: ({ event }) => `could not publish the new cluster: ${errorText(event.error)}`,
+          }),
+        },
+      },
+    },
+    abandoning: {
+      description: 'A failed bootstrap gives /initialize back so another node may try.',
+      invoke: { src: 'cancelInitialization', onDone: '#node.failed', onError: '#node.failed' },
+    },
+    cloning: {
+      entry: [
+        assign({ pgState: 'creating replica', role: 'uninitialized' }),
+        { type: 'say', params: { message: 'bootstrapping from leader' } },
+      ],
+      invoke: {
+        src: 'basebackup',
+        input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+        onDone: {
+          target: '#node.active.running',
+          actions: assign({ pgState: 'stopped', wasPrimary: false, dataDir: null }),
+        },
+        onError: {
+          target: 'cloneFailed',
+          actions: assign({
+            message: ({ event }) => `failed to bootstrap from leader: ${errorText(event.error)}`,
+          }),
+        },
+      },
+    },
+    cloneFailed: {
+      entry: assign({ pgState: 'stopped' }),
+      invoke: { src: 'removeDataDir', onDone: 'retryLater', onError: 'retryLater' },
+    },
+    retryLater: { after: { loopWait: 'deciding' } },
+  },
+});

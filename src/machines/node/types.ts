@@ -1,0 +1,114 @@
+/** The node machine's settings, input, context, events and emitted answers. */
+import type { Verdict } from '../../cluster/eligibility.ts';
+import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
+import type { ClusterView, WireRole } from '../../cluster/view.ts';
+import type { ElectionSettings } from '../election.ts';
+
+export interface NodeSettings extends ElectionSettings {
+  synchronous_mode_strict: boolean;
+  synchronous_node_count: number;
+  use_pg_rewind: boolean;
+  use_slots: boolean;
+  primary_start_timeout: number;
+  pg_ctl_timeout: number;
+  remove_data_directory_on_rewind_failure: boolean;
+  remove_data_directory_on_diverged_timelines: boolean;
+}
+
+export interface NodeTags {
+  nofailover: boolean;
+  clonefrom: boolean;
+  replicatefrom?: string;
+}
+
+export interface NodeInput {
+  name: string;
+  tags: NodeTags;
+  /** Settings before any /config is seen (local config + bootstrap.dcs). */
+  settings: NodeSettings;
+}
+
+/** Patroni's PostgreSQL state strings, as shown in member keys and REST. */
+export type PgState =
+  | 'stopped'
+  | 'stopping'
+  | 'starting'
+  | 'running'
+  | 'crashed'
+  | 'start failed'
+  | 'initializing new cluster'
+  | 'initdb failed'
+  | 'creating replica'
+  | 'restarting'
+  | 'restart failed';
+
+export type NodeEvent =
+  | { type: 'CLUSTER'; view: ClusterView }
+  | { type: 'SETTINGS'; settings: NodeSettings }
+  | { type: 'PG_STATUS'; status: PostgresStatus }
+  | { type: 'DCS_UNAVAILABLE'; message: string }
+  | { type: 'STOP' }
+  /** Run the HA decisions now (REST wrote /config or /failover). */
+  | { type: 'WAKE' }
+  /** requestId: echoed in the answer, so that concurrent requests each get their own. */
+  | { type: 'RESTART'; timeoutSeconds: number | null; requestId?: number }
+  /** `force`: if another action is under way, reinitialize as soon as it is over. */
+  | { type: 'REINITIALIZE'; force?: boolean; requestId?: number }
+  | { type: 'LEADERSHIP_ACQUIRED' }
+  | { type: 'LEADERSHIP_LOST'; reason: string }
+  | { type: 'LEADERSHIP_RELEASED' }
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+
+/** Answers to operator requests, for whoever asked (the REST API through the agent). */
+export type NodeEmitted =
+  | { type: 'restart.done'; ok: boolean; message: string; requestId: number | null }
+  | { type: 'restart.busy'; action: string; requestId: number | null }
+  | { type: 'reinitialize.started'; requestId: number | null }
+  | { type: 'reinitialize.busy'; action: string; requestId: number | null }
+  | { type: 'switchover.abandoned'; reason: string };
+
+/** At most 19 keys (a test says why): group new fields into an existing object. */
+export interface NodeContext {
+  name: string;
+  tags: NodeTags;
+  settings: NodeSettings;
+  view: ClusterView;
+  /** Whether the first DCS view has arrived. */
+  dcsSeen: boolean;
+  dataDir: DataDirState | null;
+  pg: PostgresStatus | null;
+  pgState: PgState;
+  role: WireRole;
+  /** The election says we hold the lock. */
+  isLeader: boolean;
+  /**
+   * We took the lock ourselves right after initdb, so the election starts as holder: ms since
+   * the lease under that key was refreshed (null: we did not bootstrap the cluster).
+   */
+  bootstrapLeaseAgeMs: number | null;
+  /**
+   * The data directory may have diverged from the leader: it last ran as a primary, or its WAL
+   * went past the leader's history. Cleared once pg_rewind or a clone has settled it, or once it
+   * started following a leader.
+   */
+  wasPrimary: boolean;
+  /** Member name we stream from (null: none). */
+  following: string | null;
+  /** The last thing the node decided or noticed, in Patroni's words where there are any. */
+  message: string;
+  lastVerdict: Verdict | null;
+  fatal: string | null;
+  /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
+  lastLsn: number | null;
+  /**
+   * The restart being served: seconds it may take to start PostgreSQL again (null:
+   * pg_ctl_timeout) and the operator request to answer (null: scheduled, nobody waits).
+   */
+  restart: { timeoutSeconds: number | null; requestId: number | null };
+  /** The reinitialize being served, and whether a forced one waits for the action under way. */
+  reinitialize: { queued: boolean; requestId: number | null };
+}
+
+export interface PromotionInput {
+  view: ClusterView;
+}
