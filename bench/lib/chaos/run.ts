@@ -6,7 +6,7 @@
  * at the end every id read back from the final leader. Everything it started is stopped by pid
  * and by name, also when the run fails.
  */
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { LocalCluster, SUPERUSER } from '../../../src/local/cluster.ts';
@@ -115,7 +115,12 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
       };
       faults.push(rec);
       o.log(describe(rec, o.plan.length));
-      if (!settled) await reviveAll(cluster, etcd);
+      if (!settled) {
+        // What the cluster looked like when the wait gave up, and each agent's last words: a
+        // run on another machine leaves only its output behind.
+        for (const line of await unsettledState(cluster)) o.log(`  ${line}`);
+        await reviveAll(cluster, etcd);
+      }
     }
 
     await sleep(GAP_MS);
@@ -164,6 +169,39 @@ async function waitSettled(cluster: LocalCluster, etcd: EtcdCluster, timeoutMs: 
     500,
   );
 }
+
+/** Each node's last status (role, state, timeline, WAL positions, replication) and log tail. */
+async function unsettledState(cluster: LocalCluster): Promise<string[]> {
+  const lines: string[] = [];
+  for (const n of await cluster.poll()) {
+    const st = n.status;
+    const running = cluster.isRunning(n.name) ? 'agent running' : 'agent NOT running';
+    const doc = st
+      ? JSON.stringify({
+          role: st.role,
+          state: st.state,
+          timeline: st.timeline,
+          xlog: st.xlog,
+          replication: st.replication,
+          replication_state: st.replication_state,
+        })
+      : 'no answer from GET /patroni';
+    lines.push(`${n.name}: ${running}; ${doc}`);
+    const tail = existsSync(n.logFile)
+      ? readFileSync(n.logFile, 'utf8').trimEnd().split('\n').slice(-LOG_TAIL_LINES)
+      : [];
+    for (const l of tail) lines.push(`  | ${l}`);
+    const serverLog = `${n.dataDir}.log`;
+    const pgTail = existsSync(serverLog)
+      ? readFileSync(serverLog, 'utf8').trimEnd().split('\n').slice(-PG_LOG_TAIL_LINES)
+      : [];
+    for (const l of pgTail) lines.push(`  pg| ${l}`);
+  }
+  return lines;
+}
+
+const LOG_TAIL_LINES = 25;
+const PG_LOG_TAIL_LINES = 10;
 
 /** After a fault that did not settle: every etcd member and agent running again. */
 async function reviveAll(cluster: LocalCluster, etcd: EtcdCluster): Promise<void> {
