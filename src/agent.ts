@@ -244,22 +244,11 @@ export class Agent {
         },
       ),
       promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
-        // Already a primary (the agent restarted, or someone ran pg_ctl promote): nothing to
-        // promote, and its synchronous standbys stay until the sync manager decides, as in
-        // Patroni — emptying them would release commits waiting for the standby.
-        const running = this.pgStatus;
-        if (running?.running && !running.inRecovery) return;
-        if (this.settings.synchronous_mode) {
-          // Before writing anything: /sync names only us, and PostgreSQL waits for nobody yet
-          // (or for anybody, in strict mode) until the sync manager picks standbys.
-          const sync = this.view?.sync;
-          if (!(await this.dcs.setSyncState(this.config.name, [], sync?.index))) {
-            throw new Error('postponing promotion: /sync was changed by somebody else');
-          }
-          this.setSyncGuc(this.settings.synchronous_mode_strict ? '*' : '', []);
-          await this.reloadSyncGuc();
-        }
         await this.changing(() => pg.promote(input.timeoutSeconds));
+      }),
+      setSynchronousStandbyNames: fromPromise<void, { value: string }>(async ({ input }) => {
+        this.setSyncGuc(input.value, []);
+        await this.reloadSyncGuc();
       }),
       afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         // Slots first: the other replicas are already reconnecting to us.
@@ -338,6 +327,9 @@ export class Agent {
           const statuses = await Promise.all(members.map((m) => this.operations().probeMember(m)));
           return statuses.some(fitToTakeOver);
         },
+      ),
+      claimSync: fromPromise<boolean, { leader: string; index: string | null }>(({ input }) =>
+        dcs.setSyncState(input.leader, [], input.index ?? undefined),
       ),
       clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         await dcs.setFailover({}, input.view.failover?.index);

@@ -32,6 +32,11 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
     DCS_ERROR_IN_CALL,
+  'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,
+  'node.active.running.promoting.waitingForNobody --error(setSynchronousStandbyNames)--> node.active.running.releasing':
+    'The agent’s setSynchronousStandbyNames logs a failed reload and resolves (the samples show whether the value took effect, and the sync manager reloads again); the error path is for a runtime that reports it. test/unit/node.test.ts takes it.',
+  'node.active.running.promoting.deciding --always#0--> node.active.running.afterPromotion':
+    'The lock taken while PostgreSQL already runs as a primary in a state that has not demoted it yet (pg_ctl promote by hand while the replica re-points): the schedules promote by hand only on a replica at rest, which demotes it first. test/unit/node.test.ts takes it.',
   'node.bootstrap.adopting --done(writeInitialize)--> node.active.running':
     "The node's own /initialize write reaches its watch before the write's promise resolves, and adopting's eventless transition (the cluster has /initialize now) leaves first, to the same target; the adoption itself is taken in two scenarios.",
   'node.bootstrap.adopting --error(writeInitialize)--> node.active.running':

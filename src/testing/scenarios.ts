@@ -147,13 +147,15 @@ async function newLeaderCutFromEtcdIn(
   await c.until(healthy(c, 2), 180_000);
 }
 
-/** The node machine's innermost state under active.running (or under active), '' otherwise. */
+/** The node machine's state under active.running (or under active), '' otherwise. */
 function nodeState(c: SimulatedCluster, name: string): string {
   const v = c.node(name).agent?.actor.getSnapshot().value as unknown;
   const active = (v as { active?: unknown } | undefined)?.active;
   if (typeof active === 'string') return active;
   const running = (active as { running?: unknown } | undefined)?.running;
-  return typeof running === 'string' ? running : '';
+  if (typeof running === 'string') return running;
+  // A compound state (promoting, switchingOver, restarting, …) by its own name.
+  return running && typeof running === 'object' ? (Object.keys(running)[0] ?? '') : '';
 }
 
 const nodeMessage = (c: SimulatedCluster, name: string): string =>

@@ -93,7 +93,7 @@ describe('state and transition coverage of simulated runs', () => {
       'election.leader.holding --after(leaseDeadline)--> election.lost',
     );
     expect(allTransitionIds(nodeMachine)).toContain(
-      'node.active.running.promoting --done(promote)--> node.active.running.afterPromotion',
+      'node.active.running.promoting.promotingPostgres --done(promote)--> node.active.running.afterPromotion',
     );
   });
 

@@ -131,6 +131,8 @@ const NODE_ACTORS = [
   'startPostgres',
   'stopPostgres',
   'followUpstream',
+  'claimSync',
+  'setSynchronousStandbyNames',
   'promote',
   'afterPromotion',
   'rewind',
@@ -192,6 +194,8 @@ function harness(opts: HarnessOptions = {}) {
       return { checkpointLsn: world.checkpointLsn };
     },
     followUpstream: async () => {},
+    claimSync: async () => true,
+    setSynchronousStandbyNames: async () => {},
     promote: async () => {
       world.pg = { ...primaryPg, timeline: 2 };
       poll();
@@ -238,6 +242,8 @@ function harness(opts: HarnessOptions = {}) {
       startPostgres: fake('startPostgres'),
       stopPostgres: fake('stopPostgres'),
       followUpstream: fake('followUpstream'),
+      claimSync: fake('claimSync'),
+      setSynchronousStandbyNames: fake('setSynchronousStandbyNames'),
       promote: fake('promote'),
       afterPromotion: fake('afterPromotion'),
       rewind: fake('rewind'),
@@ -425,6 +431,93 @@ describe('node machine: bootstrap', () => {
   });
 });
 
+describe('node machine: promotion', () => {
+  /** Node `a`, a replica of `b`, wins the lock once `b`'s key is gone. */
+  async function winLock(h: Harness): Promise<void> {
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+  }
+
+  it('synchronous mode: /sync names only this node, then no standby is waited for, then it promotes', async () => {
+    const h = await replicaOfB({ settings: { synchronous_mode: true } });
+    const mark = h.calls.length;
+    await winLock(h);
+    // (The leader key gone, it first stops re-pointing at `b`: followUpstream with no upstream.)
+    expect(h.nodeCalls(mark).filter((n) => n !== 'followUpstream')).toEqual([
+      'claimSync',
+      'setSynchronousStandbyNames',
+      'promote',
+      'afterPromotion',
+    ]);
+    expect(h.inputs('claimSync')).toEqual([{ leader: 'a', index: null }]);
+    expect(h.inputs('setSynchronousStandbyNames')).toEqual([{ value: '' }]);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+  });
+
+  it("strict synchronous mode waits for any standby ('*'), never for none", async () => {
+    const h = await replicaOfB({ settings: { synchronous_mode: true, synchronous_mode_strict: true } });
+    await winLock(h);
+    expect(h.inputs('setSynchronousStandbyNames')).toEqual([{ value: '*' }]);
+  });
+
+  it('asynchronous mode neither writes /sync nor touches synchronous_standby_names', async () => {
+    const h = await replicaOfB();
+    const mark = h.calls.length;
+    await winLock(h);
+    expect(h.nodeCalls(mark).filter((n) => n !== 'followUpstream')).toEqual(['promote', 'afterPromotion']);
+  });
+
+  it('/sync changed by somebody else: no promotion, the lock is given up', async () => {
+    const h = await replicaOfB({
+      settings: { synchronous_mode: true },
+      impl: { claimSync: async () => false },
+    });
+    const mark = h.calls.length;
+    await winLock(h);
+    expect(h.nodeCalls(mark)).not.toContain('promote');
+    expect(h.nodeCalls(mark)).not.toContain('setSynchronousStandbyNames');
+    expect(h.trace).toContain(R('releasing'));
+    expect(h.count('deleteLeader')).toBe(1);
+    expect(h.world.pg.inRecovery).toBe(true);
+  });
+
+  for (const failing of ['claimSync', 'setSynchronousStandbyNames'] as const) {
+    it(`${failing} fails: no promotion, the lock is given up with why`, async () => {
+      const h = await replicaOfB({
+        settings: { synchronous_mode: true },
+        impl: {
+          [failing]: async () => {
+            throw new Error('etcd went away');
+          },
+        },
+      });
+      const mark = h.calls.length;
+      await winLock(h);
+      expect(h.nodeCalls(mark)).not.toContain('promote');
+      expect(h.trace).toContain(R('releasing'));
+      expect(h.count('deleteLeader')).toBe(1);
+    });
+  }
+
+  it('already a primary when the lock comes (pg_ctl promote by hand while re-pointing): nothing to promote', async () => {
+    let release: () => void = () => {};
+    const h = await replicaOfB({
+      impl: { followUpstream: () => new Promise<void>((r) => (release = r)) },
+    });
+    // A new leader to follow: the replica re-points, and the follow hangs meanwhile.
+    await h.cluster(view({ leader: 'c', members: ['a', 'b', 'c'] }));
+    expect(h.snap().value).toEqual({ active: { running: 'following' } });
+    await h.pgStatus({ ...primaryPg, timeline: 2 });
+    h.actor.send({ type: 'LEADERSHIP_ACQUIRED' });
+    const mark = h.calls.length;
+    release();
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['afterPromotion']);
+    expect(h.trace.some((v) => v.includes('promotingPostgres'))).toBe(false);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+  });
+});
+
 describe('node machine: running', () => {
   it('a replica whose election acquires the lock promotes and becomes the primary', async () => {
     const h = await replicaOfB();
@@ -447,7 +540,7 @@ describe('node machine: running', () => {
     expect(ctx.role).toBe('master');
     expect(ctx.pgState).toBe('running');
     expect(ctx.following).toBe(null);
-    expect(h.trace).toContain(R('promoting'));
+    expect(h.trace).toContain(R({ promoting: 'promotingPostgres' }));
     expect(h.trace).toContain(R('afterPromotion'));
     expect(h.electionState()).toEqual({ leader: { holding: 'idle' } });
   });

@@ -5,6 +5,8 @@ import { errorText } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const promoting = nodeSetup.createStateConfig({
+  description:
+    'The lock is ours: make PostgreSQL the primary. In synchronous mode /sync first names only us and PostgreSQL waits for nobody (or, strict, for anybody) until the sync manager picks standbys.',
   entry: [
     assign({ role: 'promoted' }),
     { type: 'say', params: { message: 'promoted self to leader by acquiring session lock' } },
@@ -12,13 +14,69 @@ export const promoting = nodeSetup.createStateConfig({
   // The lock can be lost before the promotion ends (a freeze, a slow promote): the
   // primary it makes must not outlive the lock by the rest of the promotion.
   always: { guard: 'lockLostAsPrimary', target: 'demoting' },
-  invoke: {
-    src: 'promote',
-    input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
-    onDone: 'afterPromotion',
-    onError: {
-      target: 'releasing',
-      actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+  initial: 'deciding',
+  states: {
+    deciding: {
+      // Evaluated once, on entry: a transient state, not a guard on `promoting` itself, which
+      // every status sample during the promotion would re-evaluate.
+      always: [
+        {
+          guard: 'pgIsPrimary',
+          target: '#node.active.running.afterPromotion',
+          description:
+            'Already a primary (the agent restarted, or pg_ctl promote by hand): nothing to promote, and its synchronous standbys stay until the sync manager decides, as in Patroni — emptying them would release commits waiting for a standby.',
+        },
+        {
+          guard: 'synchronousMode',
+          target: 'claimingSync',
+          description: 'Synchronous mode: /sync must name us before anything is writable.',
+        },
+        { target: 'promotingPostgres' },
+      ],
+    },
+    claimingSync: {
+      invoke: {
+        src: 'claimSync',
+        input: ({ context }) => ({ leader: context.name, index: context.view.sync?.index ?? null }),
+        onDone: [
+          { guard: 'syncClaimed', target: 'waitingForNobody' },
+          {
+            target: '#node.active.running.releasing',
+            actions: {
+              type: 'say',
+              params: { message: 'promote failed: postponing promotion: /sync was changed by somebody else' },
+            },
+          },
+        ],
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+        },
+      },
+    },
+    waitingForNobody: {
+      description:
+        "synchronous_standby_names before the promotion: '' (no standby waited for yet), or '*' in strict mode (any standby, never none).",
+      invoke: {
+        src: 'setSynchronousStandbyNames',
+        input: ({ context }) => ({ value: context.settings.synchronous_mode_strict ? '*' : '' }),
+        onDone: 'promotingPostgres',
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+        },
+      },
+    },
+    promotingPostgres: {
+      invoke: {
+        src: 'promote',
+        input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
+        onDone: '#node.active.running.afterPromotion',
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+        },
+      },
     },
   },
 });

@@ -64,6 +64,10 @@ export const nodeSetup = setup({
     stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
     followUpstream: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     promote: todo<void, { timeoutSeconds: number }>(),
+    /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
+    claimSync: todo<boolean, { leader: string; index: string | null }>(),
+    /** Set synchronous_standby_names to `value` and reload PostgreSQL. */
+    setSynchronousStandbyNames: todo<void, { value: string }>(),
     afterPromotion: todo<void, PromotionInput>(),
     rewind: todo<boolean, { from: UpstreamTarget }>(),
     removeDataDir: todo<void, unknown>(),
@@ -111,6 +115,9 @@ export const nodeSetup = setup({
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
     /** checkSwitchoverCandidates found a member that can take over. */
     someoneCanTakeOver: ({ event }) => doneOutput<boolean>(event),
+    /** claimSync wrote /sync (false: its index had moved on). */
+    syncClaimed: ({ event }) => doneOutput<boolean>(event),
+    synchronousMode: ({ context }) => context.settings.synchronous_mode,
     /** pg_rewind did its job (false: it found rewinding impossible). */
     rewound: ({ event }) => doneOutput<boolean>(event),
     dataDirEmpty: ({ event }) => !doneOutput<DataDirState>(event).initialized,
