@@ -148,6 +148,8 @@ export class Agent {
   private syncEpoch = 0;
   /** The value PostgreSQL showed in the last sample begun after the last reload (undefined: none yet). */
   private syncShown: string | undefined;
+  /** REST requests waiting on the cluster (POST /switchover): told of every view. */
+  private readonly viewListeners = new Set<() => void>();
   private closed = false;
   /** The node machine finished: nothing more is sent to it (close() may come later). */
   private quiet = false;
@@ -474,6 +476,7 @@ export class Agent {
     this.actor.send({ type: 'CLUSTER', view });
     this.armScheduledSwitchover(view);
     void this.publish(false);
+    for (const listener of [...this.viewListeners]) listener();
   }
 
   /**
@@ -993,7 +996,14 @@ export class Agent {
       settings: () => this.settings,
       nextRun: () => this.nextRun,
       now: () => this.clock.now(),
-      sleep: (ms) => new Promise((resolve) => this.clock.setTimeout(() => resolve(), ms)),
+      timer: (ms, fn) => {
+        const id = this.clock.setTimeout(fn, ms);
+        return () => this.clock.clearTimeout(id);
+      },
+      watchView: (listener) => {
+        this.viewListeners.add(listener);
+        return () => this.viewListeners.delete(listener);
+      },
       config: () => this.config,
       ops: this.operations(),
     };

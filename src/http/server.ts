@@ -21,8 +21,10 @@ export interface ApiContext {
   /** Epoch ms of the node's next scheduled loop (for /liveness). */
   nextRun: () => number;
   now: () => number;
-  /** Waits between looks at the cluster (POST /switchover); the agent's clock, real time by default. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Runs `fn` once after `ms` on the agent's clock (real time by default); returns its cancel. */
+  timer?: (ms: number, fn: () => void) => () => void;
+  /** Calls `listener` after every cluster view the DCS watch delivers; returns its unsubscribe. */
+  watchView?: (listener: () => void) => () => void;
   /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
   config: () => NodeConfig;
   ops: Operations;

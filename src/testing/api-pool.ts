@@ -38,7 +38,13 @@ function build(first: ApiContext): Entry {
     settings: () => now().settings(),
     nextRun: () => now().nextRun(),
     now: () => now().now(),
-    sleep: (ms) => (now().sleep ?? ((t) => new Promise((r) => setTimeout(r, t))))(ms),
+    timer: (ms, fn) => {
+      const ctx = now();
+      if (ctx.timer) return ctx.timer(ms, fn);
+      const id = setTimeout(fn, ms);
+      return () => clearTimeout(id);
+    },
+    watchView: (listener) => now().watchView?.(listener) ?? (() => {}),
     config: () => now().config(),
     ops,
   });

@@ -85,6 +85,18 @@ interface State {
   now: number;
   loopWait: number;
   config: NodeConfig;
+  /** The routes waiting on the cluster (watchView), told of every change of the report's view. */
+  watchers: Set<() => void>;
+  /** Timers on the test's clock (`now`): they fire when advanceTo passes them. */
+  timers: Array<{ at: number; fn: () => void; cancelled: boolean }>;
+}
+
+/** Moves the test's clock to `to` and fires the timers due by then, in order. */
+function advanceTo(state: State, to: number): void {
+  state.now = to;
+  const due = state.timers.filter((t) => t.at <= to && !t.cancelled).sort((a, b) => a.at - b.at);
+  state.timers = state.timers.filter((t) => !due.includes(t));
+  for (const t of due) t.fn();
 }
 
 interface Harness {
@@ -117,6 +129,8 @@ async function build(
     now: NOW,
     loopWait: 10,
     config: nodeConfig(opts.auth ?? false),
+    watchers: new Set(),
+    timers: [],
   };
   app = await buildApi({
     report: () => state.report,
@@ -124,6 +138,17 @@ async function build(
     nextRun: () => state.now + 10_000,
     now: () => state.now,
     config: () => state.config,
+    timer: (ms, fn) => {
+      const t = { at: state.now + ms, fn, cancelled: false };
+      state.timers.push(t);
+      return () => {
+        t.cancelled = true;
+      };
+    },
+    watchView: (listener) => {
+      state.watchers.add(listener);
+      return () => state.watchers.delete(listener);
+    },
     ops,
   });
   return { app, ops, state };
@@ -147,6 +172,7 @@ function later(state: State, ms: number, change: (view: ClusterView) => Partial<
   setTimeout(() => {
     const view = state.report.view!;
     state.report = { ...state.report, view: { ...view, ...change(view) } };
+    for (const w of [...state.watchers]) w();
   }, ms);
 }
 
@@ -733,10 +759,10 @@ describe('POST /failover and /switchover: immediate outcome', () => {
       done = true;
     });
     await new Promise((r) => setTimeout(r, 250));
-    h.state.now = NOW + 19_900; // just before the 20 s deadline
+    advanceTo(h.state, NOW + 19_900); // just before the 20 s deadline
     await new Promise((r) => setTimeout(r, 250));
     expect(done).toBe(false);
-    h.state.now = NOW + 20_000;
+    advanceTo(h.state, NOW + 20_000);
     expectText(await req, 503, 'Switchover status unknown');
   });
 
@@ -748,10 +774,10 @@ describe('POST /failover and /switchover: immediate outcome', () => {
       done = true;
     });
     await new Promise((r) => setTimeout(r, 250));
-    h.state.now = NOW + 25_000; // past 20 s, before 30 s
+    advanceTo(h.state, NOW + 25_000); // past 20 s, before 30 s
     await new Promise((r) => setTimeout(r, 250));
     expect(done).toBe(false);
-    h.state.now = NOW + 30_000;
+    advanceTo(h.state, NOW + 30_000);
     expectText(await req, 503, 'Failover status unknown');
   });
 
@@ -780,10 +806,10 @@ describe('POST /failover and /switchover: immediate outcome', () => {
       done = true;
     });
     await new Promise((r) => setTimeout(r, 250));
-    h.state.now = NOW + 900;
+    advanceTo(h.state, NOW + 900);
     await new Promise((r) => setTimeout(r, 250));
     expect(done).toBe(false);
-    h.state.now = NOW + 1000;
+    advanceTo(h.state, NOW + 1000);
     expectText(await req, 503, 'Failover failed');
   });
 
