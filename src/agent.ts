@@ -7,14 +7,14 @@
  */
 
 import type { FastifyInstance } from 'fastify';
-import { createActor, fromPromise, type InspectionEvent } from 'xstate';
+import { type AnyActorRef, createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { type Clock, monotonicNow, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
 import { definitionsHash, type Journal } from './actors/journal.ts';
 import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
 import { shared } from './actors/shared-machine.ts';
 import { fitToTakeOver, type PeerStatus } from './cluster/eligibility.ts';
-import { buildHistory, isoTimestamp } from './cluster/history.ts';
+import { buildHistory } from './cluster/history.ts';
 import { memberData, type NodeReport, PGWARDEN_VERSION } from './cluster/report.ts';
 import {
   intendSyncNames,
@@ -23,7 +23,6 @@ import {
   type SyncNamesInEffect,
 } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import { postgresVersionToInt } from './cluster/versions.ts';
 import { type ClusterView, type Failover, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
@@ -31,7 +30,13 @@ import type { ActionResult, Operations, RestartRequest } from './http/operations
 import { applyServerCertificates, serverOptions } from './http/security.ts';
 import { type ApiContext, buildApi } from './http/server.ts';
 import { electionMachine, type RefreshResult } from './machines/election.ts';
-import { type NodeActor, type NodeEmitted, type NodeSettings, nodeMachine } from './machines/node/index.ts';
+import {
+  type NodeActor,
+  type NodeEmitted,
+  type NodeSettings,
+  nodeMachine,
+  restartSchedulerMachine,
+} from './machines/node/index.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
@@ -64,16 +69,7 @@ function inspectorFor(opts: AgentOptions): ((ev: InspectionEvent) => void) | und
   };
 }
 
-interface ScheduledRestart {
-  request: RestartRequest;
-  /** What the member key and /patroni show. */
-  published: Record<string, unknown>;
-  /** A postmaster that restarted meanwhile makes the scheduled restart moot. */
-  postmasterStart: string | null;
-}
-
-/** The schedulers' machines, built once: every agent runs the same two. */
-const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
+/** The switchover scheduler's machine, built once: every agent runs the same. */
 const switchoverSchedulerMachine = scheduledActionMachine<Failover>();
 
 export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
@@ -124,7 +120,6 @@ export class Agent {
   private publishAgain = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
-  private readonly restartScheduler;
   private readonly switchoverScheduler;
   private appliedParameters: string | null = null;
   private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
@@ -176,10 +171,15 @@ export class Agent {
         const auth = this.config.restapi.authentication;
         return probePeersOverHttp(view, me, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {});
       });
+    const readClock = { actors: { readClock: fromPromise<number>(async () => this.clock.now()) } };
     const machine = shared(nodeMachine).provide({
-      actors: { ...this.postgresActors(), ...this.dcsActors(probe) },
+      actors: {
+        ...this.postgresActors(),
+        ...this.dcsActors(probe),
+        restartScheduler: shared(restartSchedulerMachine).provide(readClock),
+      },
     });
-    // Named, so that the journal says `node`, `node.election`, `restartScheduler`, not `x:0`.
+    // Named, so that the journal says `node`, `node.election`, `node.restartScheduler`, not `x:0`.
     this.actor = createActor(machine, {
       id: 'node',
       clock: this.clock,
@@ -195,19 +195,14 @@ export class Agent {
       inspect: inspectorFor(opts),
     });
     const inspect = inspectorFor(opts);
-    const readClock = { actors: { readClock: fromPromise<number>(async () => this.clock.now()) } };
-    this.restartScheduler = createActor(restartSchedulerMachine.provide(readClock), {
-      id: 'restartScheduler',
-      clock: this.clock,
-      inspect,
-    });
-    this.restartScheduler.on('due', (e) => this.onRestartDue(e.payload));
-    this.restartScheduler.start();
     this.switchoverScheduler = createActor(switchoverSchedulerMachine.provide(readClock), {
       id: 'switchoverScheduler',
       clock: this.clock,
       inspect,
+      input: {},
     });
+    this.actor.on('notice', (e) => this.log(e.message));
+    this.actor.on('scheduledRestart.changed', () => void this.publish(true));
     this.switchoverScheduler.on('due', (e) => void this.onSwitchoverDue(e.payload, e.lateMs));
     this.switchoverScheduler.start();
     this.done = new Promise((resolve) => {
@@ -568,8 +563,7 @@ export class Agent {
    */
   report(): NodeReport {
     const snap = this.actor.getSnapshot();
-    const scheduled = this.restartScheduler.getSnapshot();
-    const inputs = [snap, this.pgStatus, this.view, this.dcsLastSeen, this.settings, this.config, scheduled];
+    const inputs = [snap, this.pgStatus, this.view, this.dcsLastSeen, this.settings, this.config];
     if (this.reportCache && inputs.every((v, i) => v === this.reportCache!.inputs[i]))
       return this.reportCache.report;
     const report = this.buildReport();
@@ -595,7 +589,7 @@ export class Agent {
       dcsLastSeen: this.dcsLastSeen,
       paused: isPaused(this.view),
       synchronousMode: this.settings.synchronous_mode,
-      scheduledRestart: this.restartScheduler.getSnapshot().context.pending?.payload.published ?? null,
+      scheduledRestart: ctx.restart.scheduled?.published ?? null,
     };
   }
 
@@ -745,78 +739,54 @@ export class Agent {
     });
   }
 
-  /** Patroni's role filter: `master` (or `primary`) is the lock holder, `replica` anyone else. */
-  private restartConditionsMet(request: RestartRequest): boolean {
-    const role = this.actor.getSnapshot().context.isLeader ? 'master' : 'replica';
-    if (request.role && request.role !== role) return false;
-    if (request.postgres_version !== undefined) {
-      const running = this.pgStatus?.serverVersion ?? 0;
-      if (postgresVersionToInt(request.postgres_version) <= running) return false;
-    }
-    if (request.restart_pending && !this.pgStatus?.pendingRestart) return false;
-    return true;
-  }
-
+  /**
+   * POST /restart: the node machine applies Patroni's filters and restarts (or says why not); a
+   * scheduled one goes to its restart scheduler. The answer is the event it emits back.
+   */
   async restart(request: RestartRequest): Promise<ActionResult> {
-    if (request.schedule) return this.scheduleRestart(request);
-    if (!this.restartConditionsMet(request))
-      return { status: 503, text: 'restart conditions are not satisfied' };
+    if (request.schedule) {
+      const answer = await this.answer(
+        ['restart.scheduled', 'restart.conflict'],
+        (requestId) =>
+          this.actor.send({ type: 'SCHEDULE_RESTART', request, nowMs: this.clock.now(), requestId }),
+        5000,
+      );
+      if (!answer) return { status: 503, text: 'restart not scheduled: the node machine is not running' };
+      return answer.type === 'restart.scheduled'
+        ? { status: 202, text: 'Restart scheduled' }
+        : { status: 409, text: 'Another restart is already scheduled' };
+    }
+    const { role, postgres_version, restart_pending } = request;
     const bound = ((request.timeout ?? this.config.postgresql.pg_ctl_timeout) * 2 + 30) * 1000;
     const answer = await this.answer(
-      ['restart.done', 'restart.busy'],
-      (requestId) => this.actor.send({ type: 'RESTART', timeoutSeconds: request.timeout ?? null, requestId }),
+      ['restart.done', 'restart.busy', 'restart.refused'],
+      (requestId) =>
+        this.actor.send({
+          type: 'RESTART',
+          timeoutSeconds: request.timeout ?? null,
+          conditions: { role, postgres_version, restart_pending },
+          requestId,
+        }),
       bound,
     );
     if (!answer) return { status: 503, text: 'postgres is still starting' };
+    if (answer.type === 'restart.refused')
+      return { status: 503, text: 'restart conditions are not satisfied' };
     if (answer.type === 'restart.busy') return { status: 503, text: `${answer.action} already in progress` };
     return answer.ok
       ? { status: 200, text: 'restarted successfully' }
       : { status: 503, text: 'restart failed' };
   }
 
-  private scheduleRestart(request: RestartRequest): ActionResult {
-    if (this.restartScheduler.getSnapshot().context.pending) {
-      return { status: 409, text: 'Another restart is already scheduled' };
-    }
-    const at = request.schedule!;
-    const postmasterStart = this.pgStatus?.postmasterStartTime ?? null;
-    const published: Record<string, unknown> = { schedule: isoTimestamp(at) };
-    for (const key of ['role', 'postgres_version', 'restart_pending', 'timeout'] as const) {
-      if (request[key] !== undefined) published[key] = request[key];
-    }
-    if (postmasterStart) published['postmaster_start_time'] = postmasterStart;
-    this.restartScheduler.send({
-      type: 'SCHEDULE',
-      id: `restart@${at.getTime()}`,
-      atMs: at.getTime(),
-      nowMs: this.clock.now(),
-      payload: { request, published, postmasterStart },
-    });
-    void this.publish(true);
-    return { status: 202, text: 'Restart scheduled' };
-  }
-
-  /** The restart scheduler says it is time: restart unless the postmaster restarted meanwhile. */
-  private onRestartDue(due: ScheduledRestart): void {
-    void this.publish(true);
-    if ((this.pgStatus?.postmasterStartTime ?? null) !== due.postmasterStart) {
-      this.log('scheduled restart dropped: postgres was restarted meanwhile');
-      return;
-    }
-    if (!this.restartConditionsMet(due.request)) {
-      this.log('scheduled restart dropped: restart conditions are not satisfied');
-      return;
-    }
-    this.log('restart initiated (scheduled)');
-    this.actor.send({ type: 'RESTART', timeoutSeconds: due.request.timeout ?? null });
-  }
-
-  cancelScheduledRestart(): ActionResult {
-    if (!this.restartScheduler.getSnapshot().context.pending)
-      return { status: 404, text: 'no restarts are scheduled' };
-    this.restartScheduler.send({ type: 'CANCEL' });
-    void this.publish(true);
-    return { status: 200, text: 'scheduled restart deleted' };
+  async cancelScheduledRestart(): Promise<ActionResult> {
+    const answer = await this.answer(
+      ['restart.cancelled', 'restart.nothingToCancel'],
+      (requestId) => this.actor.send({ type: 'CANCEL_SCHEDULED_RESTART', requestId }),
+      5000,
+    );
+    return answer?.type === 'restart.cancelled'
+      ? { status: 200, text: 'scheduled restart deleted' }
+      : { status: 404, text: 'no restarts are scheduled' };
   }
 
   async reinitialize(force: boolean): Promise<ActionResult> {
@@ -1011,10 +981,10 @@ export class Agent {
 
   /** Resolves when the node machine has finished (stopped or failed). */
   /** One of the two schedulers, for observers (the simulator's invariants, the journal). */
-  scheduler(kind: 'restart'): typeof this.restartScheduler;
-  scheduler(kind: 'switchover'): typeof this.switchoverScheduler;
-  scheduler(kind: 'restart' | 'switchover') {
-    return kind === 'restart' ? this.restartScheduler : this.switchoverScheduler;
+  scheduler(kind: 'restart' | 'switchover'): AnyActorRef {
+    if (kind === 'switchover') return this.switchoverScheduler;
+    // A child of the node machine: listed from the machine's creation on, stopped with it.
+    return this.actor.getSnapshot().children['restartScheduler'] as AnyActorRef;
   }
 
   finished(): Promise<void> {
@@ -1045,7 +1015,6 @@ export class Agent {
     }
     this.closed = true;
     this.stopEventSources();
-    this.restartScheduler.stop();
     this.switchoverScheduler.stop();
     this.actor.stop();
     await this.api?.close();

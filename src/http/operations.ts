@@ -11,14 +11,9 @@ export interface ActionResult {
   text: string;
 }
 
-/** POST /restart body after validation (schedule parsed, timeout in seconds). */
-export interface RestartRequest {
-  schedule?: Date;
-  role?: 'master' | 'replica';
-  postgres_version?: string;
-  timeout?: number;
-  restart_pending?: boolean;
-}
+import type { RestartRequest } from '../cluster/restart.ts';
+
+export type { RestartRequest };
 
 export interface Operations {
   /** A fresh read of the whole cluster prefix (not the watch cache). */
@@ -33,6 +28,6 @@ export interface Operations {
   /** SIGHUP semantics: re-read the configuration file and apply it. */
   reload(): void;
   restart(request: RestartRequest): Promise<ActionResult>;
-  cancelScheduledRestart(): ActionResult;
+  cancelScheduledRestart(): Promise<ActionResult>;
   reinitialize(force: boolean): Promise<ActionResult>;
 }

@@ -14,7 +14,7 @@
  * A second SCHEDULE while pending emits `conflict`. No timer is longer than Node's limit (see
  * timers.ts): a wait of months is a chain of waits of at most LONGEST_TIMER_MS.
  */
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import { LONGEST_TIMER_MS } from './timers.ts';
 
 export interface Scheduled<P> {
@@ -27,6 +27,22 @@ export interface Scheduled<P> {
 }
 
 export type ScheduledActionEvent<P> = ({ type: 'SCHEDULE' } & Scheduled<P>) | { type: 'CANCEL'; id?: string };
+
+/**
+ * Run as a child (the node machine's restart scheduler): `dueEvent` names the event its parent
+ * receives when the action is due, beside the `due` it emits to listeners.
+ */
+export interface ScheduledActionInput {
+  dueEvent?: string;
+}
+
+/** What a parent receives when its scheduled action is due (type: the input's dueEvent). */
+export interface ScheduledDueEvent<P> {
+  type: string;
+  id: string;
+  payload: P;
+  lateMs: number;
+}
 
 export type ScheduledActionEmitted<P> =
   | { type: 'due'; id: string; atMs: number; payload: P; lateMs: number }
@@ -42,8 +58,9 @@ function remainingMs<P>(pending: Scheduled<P> | null): number {
 export function scheduledActionMachine<P>() {
   return setup({
     types: {
-      context: {} as { pending: Scheduled<P> | null },
+      context: {} as { pending: Scheduled<P> | null; dueEvent: string | null },
       events: {} as ScheduledActionEvent<P>,
+      input: {} as ScheduledActionInput,
       emitted: {} as ScheduledActionEmitted<P>,
     },
     actors: {
@@ -76,6 +93,18 @@ export function scheduledActionMachine<P>() {
         payload: context.pending!.payload,
         lateMs: Math.max(0, context.pending!.nowMs - context.pending!.atMs),
       })),
+      /** A child tells its parent too (standalone, nobody listens but the emit's subscribers). */
+      tellParent: enqueueActions(({ context, enqueue }) => {
+        const p = context.pending!;
+        if (context.dueEvent === null) return;
+        const due: ScheduledDueEvent<P> = {
+          type: context.dueEvent,
+          id: p.id,
+          payload: p.payload,
+          lateMs: Math.max(0, p.nowMs - p.atMs),
+        };
+        enqueue.sendParent(due as never);
+      }),
       forget: assign({ pending: null }),
     },
     guards: {
@@ -88,7 +117,7 @@ export function scheduledActionMachine<P>() {
     },
   }).createMachine({
     id: 'scheduledAction',
-    context: { pending: null },
+    context: ({ input }) => ({ pending: null, dueEvent: input?.dueEvent ?? null }),
     initial: 'idle',
     states: {
       idle: {
@@ -144,13 +173,17 @@ export function scheduledActionMachine<P>() {
                 {
                   guard: 'dueByClock',
                   target: '#scheduledAction.idle',
-                  actions: ['readNow', 'emitDue', 'forget'],
+                  actions: ['readNow', 'emitDue', 'tellParent', 'forget'],
                 },
                 { target: 'waiting', actions: 'readNow' },
               ],
               // A clock that cannot be read: the time waited decides, as before the wait ended.
               onError: [
-                { guard: 'dueNow', target: '#scheduledAction.idle', actions: ['emitDue', 'forget'] },
+                {
+                  guard: 'dueNow',
+                  target: '#scheduledAction.idle',
+                  actions: ['emitDue', 'tellParent', 'forget'],
+                },
                 { target: 'waiting' },
               ],
             },

@@ -506,6 +506,60 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: "Patroni's restart filters: a role that does not match is refused, also while a restart runs; a scheduled restart whose filter fails or whose postmaster restarted meanwhile is dropped when due",
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const replica = aReplica(c);
+        const leader = c.leader()!;
+        const refused = (r: { status: number; body: string }) =>
+          r.status === 503 && r.body === 'restart conditions are not satisfied';
+        const onReplica = await c.rest(replica.name, 'POST', '/restart', { role: 'master' });
+        check(
+          refused(onReplica),
+          `role master on a replica answered ${onReplica.status} ${onReplica.body}`,
+          c,
+        );
+        const onLeader = await c.rest(leader, 'POST', '/restart', { role: 'replica' });
+        check(
+          refused(onLeader),
+          `role replica on the leader answered ${onLeader.status} ${onLeader.body}`,
+          c,
+        );
+        // The filters come first, as in Patroni: a restart under way does not hide them.
+        replica.postgres.setDurations({ stopMs: 3000 });
+        const first = replica.request('POST', '/restart', {});
+        const during = await c.rest(replica.name, 'POST', '/restart', { role: 'master' });
+        check(refused(during), `role master during a restart answered ${during.status} ${during.body}`, c);
+        check((await c.waitFor(first, 60_000)).status === 200, 'the restart under way failed', c);
+        replica.postgres.setDurations({ stopMs: defaultDurations.stopMs });
+
+        const started = () => replica.report()?.pg?.postmasterStartTime ?? null;
+        const dues = () => c.scheduledDue.filter((d) => d.node === replica.name).length;
+        const schedule = async (body: Record<string, unknown>) => {
+          const at = new Date(replica.clock.now() + 30_000).toISOString();
+          const res = await c.rest(replica.name, 'POST', '/restart', { schedule: at, ...body });
+          check(res.status === 202, `scheduling answered ${res.status} ${res.body}`, c);
+        };
+        // A filter that no longer holds when the time comes (no restart is pending here).
+        let before = started();
+        let due = dues();
+        await schedule({ restart_pending: true });
+        await c.until(() => dues() > due, 60_000);
+        await c.advance(5000);
+        check(started() === before, 'a scheduled restart ran although no restart was pending', c);
+        // The postmaster restarted by hand meanwhile: the scheduled restart is moot.
+        due = dues();
+        await schedule({});
+        const now = await c.rest(replica.name, 'POST', '/restart', {});
+        check(now.status === 200, `the restart by hand answered ${now.status} ${now.body}`, c);
+        before = started();
+        await c.until(() => dues() > due, 60_000);
+        await c.advance(5000);
+        check(started() === before, 'a scheduled restart ran after the postmaster had restarted', c);
+        await c.until(healthy(c, 2), 60_000);
+      }),
+  },
+  {
     name: 'a scheduled restart is deleted before its time, and a second restart while one runs is refused',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {

@@ -53,7 +53,7 @@ export class FakeOps implements Operations {
     this.restarts.push(request);
     return this.restartResult;
   }
-  cancelScheduledRestart(): ActionResult {
+  async cancelScheduledRestart(): Promise<ActionResult> {
     return this.cancelResult;
   }
   async reinitialize(force: boolean): Promise<ActionResult> {

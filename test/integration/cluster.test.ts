@@ -256,7 +256,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
       expect(has('node: xstate.done.actor.'), summary).toBe(true);
       expect(has('node.election: xstate.after.') || has('node: xstate.after.'), summary).toBe(true);
       expect(has('node: PG_STATUS'), summary).toBe(true);
-      expect(has('restartScheduler: xstate.init'), summary).toBe(true);
+      expect(has('node.restartScheduler: xstate.init'), summary).toBe(true);
     }
   });
 });

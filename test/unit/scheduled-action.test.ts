@@ -12,6 +12,7 @@ function harness(nodeTimers = false) {
   // NodeClock: timers as Node arms them (a delay past 2^31 − 1 ms fires after 1 ms).
   const actor = createActor(scheduledActionMachine<string>(), {
     clock: nodeTimers ? new NodeClock(clock) : clock,
+    input: {},
   });
   const seen: ScheduledActionEmitted<string>[] = [];
   for (const t of ['due', 'conflict', 'cancelled', 'nothing-to-cancel'] as const)
@@ -27,7 +28,7 @@ function steppingHarness() {
   const machine = scheduledActionMachine<string>().provide({
     actors: { readClock: fromPromise<number>(async () => clock.now()) },
   });
-  const actor = createActor(machine, { clock });
+  const actor = createActor(machine, { clock, input: {} });
   const seen: ScheduledActionEmitted<string>[] = [];
   actor.on('due', (e) => seen.push(e));
   actor.start();

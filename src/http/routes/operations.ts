@@ -207,7 +207,7 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
   });
 
   app.delete('/restart', { config: mutating, ...SCHEMAS.deleteRestart }, async (_req, reply) => {
-    const result = ctx.ops.cancelScheduledRestart();
+    const result = await ctx.ops.cancelScheduledRestart();
     return text(reply, result.status, result.text);
   });
 

@@ -53,15 +53,61 @@ export const nodeMachine = nodeSetup.createMachine({
     lastVerdict: null,
     fatal: null,
     lastLsn: null,
-    restart: { timeoutSeconds: null, requestId: null },
+    restart: { timeoutSeconds: null, requestId: null, scheduled: null },
     reinitialize: { queued: false, requestId: null },
   }),
+  // The restart scheduler lives as long as the node: a restart may be scheduled in any state, and
+  // whether it still applies is judged when it comes due (RESTART_DUE).
+  invoke: { id: 'restartScheduler', src: 'restartScheduler', input: { dueEvent: 'RESTART_DUE' } },
   on: {
     CLUSTER: { actions: 'storeView' },
     SETTINGS: { actions: 'storeSettings' },
     PG_STATUS: { actions: 'storePg' },
     DCS_UNAVAILABLE: { actions: assign({ message: ({ event }) => event.message }) },
     STOP: '.stopped',
+    SCHEDULE_RESTART: [
+      {
+        guard: 'restartScheduled',
+        actions: 'refuseSecondRestart',
+        description: 'One scheduled restart at a time (409), as in Patroni.',
+      },
+      { actions: 'scheduleRestart' },
+    ],
+    CANCEL_SCHEDULED_RESTART: [
+      { guard: 'restartScheduled', actions: 'cancelScheduledRestart' },
+      { actions: 'sayNothingToCancel' },
+    ],
+    RESTART_DUE: [
+      {
+        guard: 'restartedSinceScheduled',
+        actions: [
+          'forgetScheduledRestart',
+          {
+            type: 'notice',
+            params: { message: 'scheduled restart dropped: postgres was restarted meanwhile' },
+          },
+        ],
+        description: 'The postmaster restarted since the restart was scheduled: it is moot (Patroni).',
+      },
+      {
+        guard: 'dueRestartConditionsUnmet',
+        actions: [
+          'forgetScheduledRestart',
+          {
+            type: 'notice',
+            params: { message: 'scheduled restart dropped: restart conditions are not satisfied' },
+          },
+        ],
+        description: 'Its filters (role, version, pending restart) no longer hold: dropped, as Patroni does.',
+      },
+      {
+        actions: [
+          'forgetScheduledRestart',
+          { type: 'notice', params: { message: 'restart initiated (scheduled)' } },
+          'restartAsScheduled',
+        ],
+      },
+    ],
   },
   initial: 'starting',
   states: {
@@ -138,13 +184,16 @@ export const nodeMachine = nodeSetup.createMachine({
             ],
             WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
             // Only a settled replica or primary takes these; anything else is mid-action.
-            RESTART: {
-              actions: emit(({ context, event }) => ({
-                type: 'restart.busy' as const,
-                action: context.pgState,
-                requestId: event.requestId ?? null,
-              })),
-            },
+            RESTART: [
+              { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
+              {
+                actions: emit(({ context, event }) => ({
+                  type: 'restart.busy' as const,
+                  action: context.pgState,
+                  requestId: event.requestId ?? null,
+                })),
+              },
+            ],
             REINITIALIZE: [
               {
                 // Cutting a running start, clone or rewind short would leave its process running

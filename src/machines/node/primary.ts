@@ -134,7 +134,10 @@ export const primary = nodeSetup.createStateConfig({
     ],
   },
   on: {
-    RESTART: { target: 'restarting', actions: 'acceptRestart' },
+    RESTART: [
+      { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
+      { target: 'restarting', actions: 'acceptRestart' },
+    ],
     PG_STATUS: [
       {
         // Paused: nobody restarts it; the lock goes, since a stopped primary cannot hold it.

@@ -109,7 +109,10 @@ export const replica = nodeSetup.createStateConfig({
       },
       { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
     ],
-    RESTART: { target: 'restarting', actions: 'acceptRestart' },
+    RESTART: [
+      { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
+      { target: 'restarting', actions: 'acceptRestart' },
+    ],
     REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
   },
 });

@@ -3,7 +3,7 @@
  * delays, and every named guard and action. The states (starting.ts, replica.ts, primary.ts, …)
  * are written against it, and machine.ts assembles them.
  */
-import { assign, fromPromise, sendTo, setup } from 'xstate';
+import { assign, emit, enqueueActions, fromPromise, raise, sendTo, setup } from 'xstate';
 import { leaderFailoverDecision } from '../../cluster/failover.ts';
 import type {
   DataDirState,
@@ -17,10 +17,17 @@ import {
   mayRemoveAfterFailedRewind,
   systemIdentifierMismatchMessage,
 } from '../../cluster/rejoin.ts';
+import {
+  restartConditionsMet,
+  restartedSinceScheduled,
+  type ScheduledRestart,
+  scheduledRestart,
+} from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
 import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { electionMachine } from '../election.ts';
+import { scheduledActionMachine } from '../scheduled-action.ts';
 import {
   divergedFromLeader,
   followTarget,
@@ -43,6 +50,9 @@ const todo = <T, I>() =>
   fromPromise<T, I>(async () => {
     throw new Error('actor not provided');
   });
+
+/** The node's restart scheduler (a child): the runtime provides it with its clock (readClock). */
+export const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
 
 export const nodeSetup = setup({
   types: {
@@ -76,6 +86,8 @@ export const nodeSetup = setup({
     checkpoint: todo<void, unknown>(),
     /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
     clearFailover: todo<void, { view: ClusterView }>(),
+    /** Holds a scheduled restart until its time (the runtime provides its readClock). */
+    restartScheduler: restartSchedulerMachine,
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -170,6 +182,18 @@ export const nodeSetup = setup({
     foreignClusterWhilePaused: ({ context }) => context.settings.paused === true && systemIdMismatch(context),
     sameCluster: ({ context }) => !systemIdMismatch(context),
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
+    /** A restart whose filters (role, version, pending restart) do not hold here and now. */
+    restartConditionsUnmet: ({ context, event }) =>
+      event.type === 'RESTART' &&
+      event.conditions !== undefined &&
+      !restartConditionsMet(event.conditions, context.isLeader, context.pg),
+    restartScheduled: ({ context }) => context.restart.scheduled !== null,
+    /** The postmaster restarted since the restart was scheduled: nothing left to restart. */
+    restartedSinceScheduled: ({ context, event }) =>
+      event.type === 'RESTART_DUE' && restartedSinceScheduled(event.payload, context.pg),
+    dueRestartConditionsUnmet: ({ context, event }) =>
+      event.type === 'RESTART_DUE' &&
+      !restartConditionsMet(event.payload.request, context.isLeader, context.pg),
     switchoverRequested: ({ context }) =>
       leaderFailoverDecision(context.view, context.name).kind === 'execute',
     failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
@@ -189,9 +213,11 @@ export const nodeSetup = setup({
       pgState: 'running',
       wasPrimary: ({ context }) => context.wasPrimary && context.following === null,
     }),
-    acceptRestart: assign(({ event }) => {
+    acceptRestart: assign(({ context, event }) => {
       const e = event as Extract<NodeEvent, { type: 'RESTART' }>;
-      return { restart: { timeoutSeconds: e.timeoutSeconds, requestId: e.requestId ?? null } };
+      return {
+        restart: { ...context.restart, timeoutSeconds: e.timeoutSeconds, requestId: e.requestId ?? null },
+      };
     }),
     acceptReinitialize: assign({
       reinitialize: ({ context, event }) => ({
@@ -209,6 +235,55 @@ export const nodeSetup = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** A log line for the runtime, without changing what the node says about itself. */
+    notice: emit((_, params: { message: string }) => ({ type: 'notice' as const, message: params.message })),
+    refuseRestart: emit(({ event }) => ({
+      type: 'restart.refused' as const,
+      requestId: (event as Extract<NodeEvent, { type: 'RESTART' }>).requestId ?? null,
+    })),
+    /** Hand the restart to the scheduler and keep what the member key shows. */
+    scheduleRestart: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Extract<NodeEvent, { type: 'SCHEDULE_RESTART' }>;
+      const scheduled = scheduledRestart(e.request, context.pg);
+      const atMs = e.request.schedule!.getTime();
+      enqueue.sendTo('restartScheduler', {
+        type: 'SCHEDULE' as const,
+        id: `restart@${atMs}`,
+        atMs,
+        nowMs: e.nowMs,
+        payload: scheduled,
+      });
+      enqueue.assign({ restart: { ...context.restart, scheduled } });
+      enqueue.emit({ type: 'restart.scheduled' as const, requestId: e.requestId ?? null });
+      enqueue.emit({ type: 'scheduledRestart.changed' as const });
+    }),
+    refuseSecondRestart: emit(({ event }) => ({
+      type: 'restart.conflict' as const,
+      requestId: (event as Extract<NodeEvent, { type: 'SCHEDULE_RESTART' }>).requestId ?? null,
+    })),
+    cancelScheduledRestart: enqueueActions(({ context, event, enqueue }) => {
+      enqueue.sendTo('restartScheduler', { type: 'CANCEL' as const });
+      enqueue.assign({ restart: { ...context.restart, scheduled: null } });
+      enqueue.emit({
+        type: 'restart.cancelled' as const,
+        requestId: (event as Extract<NodeEvent, { type: 'CANCEL_SCHEDULED_RESTART' }>).requestId ?? null,
+      });
+      enqueue.emit({ type: 'scheduledRestart.changed' as const });
+    }),
+    sayNothingToCancel: emit(({ event }) => ({
+      type: 'restart.nothingToCancel' as const,
+      requestId: (event as Extract<NodeEvent, { type: 'CANCEL_SCHEDULED_RESTART' }>).requestId ?? null,
+    })),
+    /** The scheduler fired: the restart is no longer scheduled, whatever happens to it now. */
+    forgetScheduledRestart: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ restart: { ...context.restart, scheduled: null } });
+      enqueue.emit({ type: 'scheduledRestart.changed' as const });
+    }),
+    /** A due scheduled restart, restarted as an operator's RESTART without anyone waiting. */
+    restartAsScheduled: raise(({ event }) => ({
+      type: 'RESTART' as const,
+      timeoutSeconds: (event as Extract<NodeEvent, { type: 'RESTART_DUE' }>).payload.request.timeout ?? null,
+    })),
     /** The data directory belongs to another cluster: leave it (and the cluster) alone, and exit. */
     leaveForeignCluster: assign(({ context }) => {
       const fatal = systemIdentifierMismatchMessage(

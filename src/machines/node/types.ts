@@ -1,6 +1,7 @@
 /** The node machine's settings, input, context, events and emitted answers. */
 import type { Verdict } from '../../cluster/eligibility.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
+import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, WireRole } from '../../cluster/view.ts';
 import type { ElectionSettings } from '../election.ts';
 
@@ -51,7 +52,13 @@ export type NodeEvent =
   /** Run the HA decisions now (REST wrote /config or /failover). */
   | { type: 'WAKE' }
   /** requestId: echoed in the answer, so that concurrent requests each get their own. */
-  | { type: 'RESTART'; timeoutSeconds: number | null; requestId?: number }
+  /** conditions: Patroni's restart filters (role, version, pending restart); refused unless they hold. */
+  | { type: 'RESTART'; timeoutSeconds: number | null; conditions?: RestartConditions; requestId?: number }
+  /** POST /restart with a schedule: the restart scheduler (a child) holds it; nowMs is the clock's reading. */
+  | { type: 'SCHEDULE_RESTART'; request: RestartRequest; nowMs: number; requestId?: number }
+  | { type: 'CANCEL_SCHEDULED_RESTART'; requestId?: number }
+  /** From the restart scheduler: the scheduled restart's time has come. */
+  | { type: 'RESTART_DUE'; id: string; payload: ScheduledRestart; lateMs: number }
   /** `force`: if another action is under way, reinitialize as soon as it is over. */
   | { type: 'REINITIALIZE'; force?: boolean; requestId?: number }
   | { type: 'LEADERSHIP_ACQUIRED' }
@@ -63,6 +70,17 @@ export type NodeEvent =
 export type NodeEmitted =
   | { type: 'restart.done'; ok: boolean; message: string; requestId: number | null }
   | { type: 'restart.busy'; action: string; requestId: number | null }
+  /** The restart's conditions do not hold (Patroni's 503 "restart conditions are not satisfied"). */
+  | { type: 'restart.refused'; requestId: number | null }
+  | { type: 'restart.scheduled'; requestId: number | null }
+  /** Another restart is already scheduled. */
+  | { type: 'restart.conflict'; requestId: number | null }
+  | { type: 'restart.cancelled'; requestId: number | null }
+  | { type: 'restart.nothingToCancel'; requestId: number | null }
+  /** The scheduled restart was set, cancelled or came due: the member key shows it (or no longer). */
+  | { type: 'scheduledRestart.changed' }
+  /** Something worth a log line that is no state change (a scheduled restart dropped, and why). */
+  | { type: 'notice'; message: string }
   | { type: 'reinitialize.started'; requestId: number | null }
   | { type: 'reinitialize.busy'; action: string; requestId: number | null }
   | { type: 'switchover.abandoned'; reason: string };
@@ -104,7 +122,7 @@ export interface NodeContext {
    * The restart being served: seconds it may take to start PostgreSQL again (null:
    * pg_ctl_timeout) and the operator request to answer (null: scheduled, nobody waits).
    */
-  restart: { timeoutSeconds: number | null; requestId: number | null };
+  restart: { timeoutSeconds: number | null; requestId: number | null; scheduled: ScheduledRestart | null };
   /** The reinitialize being served, and whether a forced one waits for the action under way. */
   reinitialize: { queued: boolean; requestId: number | null };
 }
