@@ -23,7 +23,7 @@ import {
   type SyncNamesInEffect,
 } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import { type ClusterView, type Failover, isPaused, type Member } from './cluster/view.ts';
+import { type ClusterView, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
@@ -36,6 +36,7 @@ import {
   type NodeSettings,
   nodeMachine,
   restartSchedulerMachine,
+  switchoverSchedulerMachine,
 } from './machines/node/index.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
@@ -68,9 +69,6 @@ function inspectorFor(opts: AgentOptions): ((ev: InspectionEvent) => void) | und
     inspect?.(ev);
   };
 }
-
-/** The switchover scheduler's machine, built once: every agent runs the same. */
-const switchoverSchedulerMachine = scheduledActionMachine<Failover>();
 
 export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
   return {
@@ -120,7 +118,6 @@ export class Agent {
   private publishAgain = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
-  private readonly switchoverScheduler;
   private appliedParameters: string | null = null;
   private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
   private dynamicParameters: Record<string, string | number | boolean> = {};
@@ -177,6 +174,7 @@ export class Agent {
         ...this.postgresActors(),
         ...this.dcsActors(probe),
         restartScheduler: shared(restartSchedulerMachine).provide(readClock),
+        switchoverScheduler: shared(switchoverSchedulerMachine).provide(readClock),
       },
     });
     // Named, so that the journal says `node`, `node.election`, `node.restartScheduler`, not `x:0`.
@@ -194,17 +192,8 @@ export class Agent {
       },
       inspect: inspectorFor(opts),
     });
-    const inspect = inspectorFor(opts);
-    this.switchoverScheduler = createActor(switchoverSchedulerMachine.provide(readClock), {
-      id: 'switchoverScheduler',
-      clock: this.clock,
-      inspect,
-      input: {},
-    });
     this.actor.on('notice', (e) => this.log(e.message));
     this.actor.on('scheduledRestart.changed', () => void this.publish(true));
-    this.switchoverScheduler.on('due', (e) => void this.onSwitchoverDue(e.payload, e.lateMs));
-    this.switchoverScheduler.start();
     this.done = new Promise((resolve) => {
       // A finished machine takes no more events: the watch, the loops and the status samples end with it.
       const finish = () => {
@@ -327,6 +316,11 @@ export class Agent {
       ),
       claimSync: fromPromise<boolean, { leader: string; index: string | null }>(({ input }) =>
         dcs.setSyncState(input.leader, [], input.index ?? undefined),
+      ),
+      writeFailover: fromPromise<void, { value: Record<string, unknown>; index: string }>(
+        async ({ input }) => {
+          await dcs.setFailover(input.value, input.index).catch((err) => this.log(`/failover: ${err}`));
+        },
       ),
       clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
         await dcs.setFailover({}, input.view.failover?.index);
@@ -469,48 +463,8 @@ export class Agent {
       if (this.settings.ttl !== ttlBefore) this.dcs.setTtl(this.settings.ttl);
     }
     this.actor.send({ type: 'CLUSTER', view });
-    this.armScheduledSwitchover(view);
     void this.publish(false);
     for (const listener of [...this.viewListeners]) listener();
-  }
-
-  /**
-   * A scheduled switchover, on the leader: the switchover scheduler holds it; when its time
-   * comes the request is rewritten without `scheduled_at` (compare-and-set), and from then on it
-   * is an ordinary switchover for every node's machine. One that is long overdue (the agent was
-   * down) is dropped, as Patroni does.
-   */
-  private armScheduledSwitchover(view: ClusterView): void {
-    const f = view.failover;
-    const isLeader = this.actor.getSnapshot().context.isLeader;
-    const mine = isLeader && f?.scheduled_at && (!f.leader || f.leader === this.config.name);
-    if (!mine || !f) {
-      if (this.switchoverScheduler.getSnapshot().context.pending)
-        this.switchoverScheduler.send({ type: 'CANCEL' });
-      return;
-    }
-    // A different request replaced the one waiting (same key, new index): it takes its place.
-    const pending = this.switchoverScheduler.getSnapshot().context.pending;
-    if (pending && pending.id !== f.index) this.switchoverScheduler.send({ type: 'CANCEL' });
-    const at = Date.parse(f.scheduled_at!);
-    this.switchoverScheduler.send({
-      type: 'SCHEDULE',
-      id: f.index,
-      atMs: Number.isNaN(at) ? 0 : at,
-      nowMs: this.clock.now(),
-      payload: f,
-    });
-  }
-
-  private async onSwitchoverDue(f: Failover, lateMs: number): Promise<void> {
-    const { scheduled_at: _, index, ...request } = f;
-    // Late by the clock too: a process that was stopped (SIGSTOP, a long pause) hears its timer
-    // only when it runs again, and a switchover that long overdue is not what was asked for.
-    const byClock = this.clock.now() - Date.parse(f.scheduled_at ?? '');
-    const stale =
-      Math.max(lateMs, Number.isNaN(byClock) ? 0 : byClock) > 1.5 * this.settings.loop_wait * 1000;
-    this.log(stale ? 'dropping a stale scheduled switchover' : 'scheduled switchover is due');
-    await this.dcs.setFailover(stale ? {} : request, index).catch((err) => this.log(`/failover: ${err}`));
   }
 
   /**
@@ -982,9 +936,8 @@ export class Agent {
   /** Resolves when the node machine has finished (stopped or failed). */
   /** One of the two schedulers, for observers (the simulator's invariants, the journal). */
   scheduler(kind: 'restart' | 'switchover'): AnyActorRef {
-    if (kind === 'switchover') return this.switchoverScheduler;
-    // A child of the node machine: listed from the machine's creation on, stopped with it.
-    return this.actor.getSnapshot().children['restartScheduler'] as AnyActorRef;
+    // Children of the node machine: listed from the machine's creation on, stopped with it.
+    return this.actor.getSnapshot().children[`${kind}Scheduler`] as AnyActorRef;
   }
 
   finished(): Promise<void> {
@@ -1015,7 +968,6 @@ export class Agent {
     }
     this.closed = true;
     this.stopEventSources();
-    this.switchoverScheduler.stop();
     this.actor.stop();
     await this.api?.close();
     await this.pg.close();

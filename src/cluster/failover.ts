@@ -2,7 +2,7 @@
  * The `/failover` key from the leader's side: carry out a requested switchover, ignore it, or
  * clear it because it can never apply (Patroni's process_manual_failover_from_leader).
  */
-import { type ClusterView, memberByName } from './view.ts';
+import { type ClusterView, type Failover, memberByName } from './view.ts';
 
 export type LeaderFailoverDecision =
   | { kind: 'none' }
@@ -22,6 +22,24 @@ export function leaderFailoverDecision(view: ClusterView, me: string): LeaderFai
     return { kind: 'clear', reason: `candidate ${f.member} does not exist` };
   if (f.scheduled_at) return { kind: 'scheduled', at: f.scheduled_at };
   return { kind: 'execute', candidate: f.member ?? null };
+}
+
+/**
+ * The scheduled switchover this node's switchover scheduler should hold: one that names this
+ * node as leader (or no leader) while this node holds the lock. null: none is ours.
+ */
+export function ownScheduledSwitchover(view: ClusterView, me: string, isLeader: boolean): Failover | null {
+  const f = view.failover;
+  if (!isLeader || !f?.scheduled_at || (f.leader && f.leader !== me)) return null;
+  return f;
+}
+
+/**
+ * A scheduled switchover that comes due this late (the agent was stopped, or its clock stepped)
+ * is not what was asked for: dropped, as Patroni does, beyond one and a half loops.
+ */
+export function staleScheduledSwitchover(lateMs: number, loopWaitSeconds: number): boolean {
+  return lateMs > 1.5 * loopWaitSeconds * 1000;
 }
 
 /** A switchover or failover request that is due now (not scheduled), if any. */

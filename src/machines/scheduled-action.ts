@@ -26,7 +26,14 @@ export interface Scheduled<P> {
   payload: P;
 }
 
-export type ScheduledActionEvent<P> = ({ type: 'SCHEDULE' } & Scheduled<P>) | { type: 'CANCEL'; id?: string };
+/**
+ * SCHEDULE without nowMs: the machine reads the clock itself first (a sender with no clock, such
+ * as the node machine). `replace`: another id while one is pending takes its place instead of
+ * being refused as a conflict.
+ */
+export type ScheduledActionEvent<P> =
+  | ({ type: 'SCHEDULE'; replace?: boolean } & Omit<Scheduled<P>, 'nowMs'> & { nowMs?: number })
+  | { type: 'CANCEL'; id?: string };
 
 /**
  * Run as a child (the node machine's restart scheduler): `dueEvent` names the event its parent
@@ -52,7 +59,10 @@ export type ScheduledActionEmitted<P> =
 
 /** How long until it is due, by the machine's reading of now (0 when already due, or nothing pending). */
 function remainingMs<P>(pending: Scheduled<P> | null): number {
-  return pending ? Math.max(0, pending.atMs - pending.nowMs) : 0;
+  if (!pending) return 0;
+  // Now unknown (the clock could not be read yet): wait as long as a timer may, then read it again.
+  if (Number.isNaN(pending.nowMs)) return LONGEST_TIMER_MS;
+  return Math.max(0, pending.atMs - pending.nowMs);
 }
 
 export function scheduledActionMachine<P>() {
@@ -106,12 +116,21 @@ export function scheduledActionMachine<P>() {
         enqueue.sendParent(due as never);
       }),
       forget: assign({ pending: null }),
+      take: assign({
+        pending: ({ event }) => {
+          const e = event as Extract<ScheduledActionEvent<P>, { type: 'SCHEDULE' }>;
+          return { id: e.id, atMs: e.atMs, nowMs: e.nowMs ?? Number.NaN, payload: e.payload };
+        },
+      }),
     },
     guards: {
       dueNow: ({ context }) => remainingMs(context.pending) <= 0,
       dueByClock: ({ context, event }) =>
         (event as unknown as { output: number }).output >= context.pending!.atMs,
       sameAsPending: ({ context, event }) => event.type === 'SCHEDULE' && event.id === context.pending?.id,
+      replacesPending: ({ event }) => event.type === 'SCHEDULE' && event.replace === true,
+      /** The sender gave its clock reading; otherwise the clock is read before waiting. */
+      nowKnown: ({ context }) => !Number.isNaN(context.pending!.nowMs),
       cancelsPending: ({ context, event }) =>
         event.type === 'CANCEL' && (event.id === undefined || event.id === context.pending?.id),
     },
@@ -124,25 +143,22 @@ export function scheduledActionMachine<P>() {
         description: 'Nothing scheduled.',
         tags: ['resting'],
         on: {
-          SCHEDULE: {
-            target: 'pending',
-            actions: assign({
-              pending: ({ event }) => ({
-                id: event.id,
-                atMs: event.atMs,
-                nowMs: event.nowMs,
-                payload: event.payload,
-              }),
-            }),
-          },
+          SCHEDULE: { target: 'pending', actions: 'take' },
           CANCEL: { actions: emit({ type: 'nothing-to-cancel' }) },
         },
       },
       pending: {
-        initial: 'waiting',
+        initial: 'arming',
         on: {
           SCHEDULE: [
             { guard: 'sameAsPending' },
+            {
+              guard: 'replacesPending',
+              target: 'pending',
+              reenter: true,
+              actions: 'take',
+              description: 'A new request replaces the one waiting (the /failover key was rewritten).',
+            },
             {
               actions: emit(({ event }) => ({ type: 'conflict' as const, id: (event as { id: string }).id })),
             },
@@ -159,6 +175,9 @@ export function scheduledActionMachine<P>() {
           ],
         },
         states: {
+          arming: {
+            always: [{ guard: 'nowKnown', target: 'waiting' }, { target: 'checkingClock' }],
+          },
           waiting: {
             description: 'Armed: fires when its time comes unless cancelled first.',
             // As long as the operator asked for: not bounded like the other timers.

@@ -65,12 +65,12 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
-  'scheduledAction.idle --CANCEL--> (no target)':
-    'The agent answers DELETE /restart with nothing scheduled itself (404, scenario "a scheduled restart is deleted") without asking the scheduler.',
   'node.active.running.demotionFailed --after(demotionRetry)#0--> node.active.running.boot':
     'A demotion whose stop failed while PostgreSQL went down anyway (it crashed in between): the simulated stop fails before touching PostgreSQL, and a crash within the 200 ms retry is not scheduled. The other branch (stop again) is taken by the scenario "a failed demotion is tried again at once".',
-  'scheduledAction.pending --SCHEDULE#1--> (no target)':
-    'A second, different schedule while one waits: the agent refuses a second scheduled restart itself (409), and re-arms a scheduled switchover only after cancelling the old one.',
+  'scheduledAction.pending --SCHEDULE#0--> (no target)':
+    'The same request again while it waits: the node machine sends a scheduled switchover only when /failover changes, and refuses a second scheduled restart itself; for senders that repeat themselves. test/unit/scheduled-action.test.ts takes it.',
+  'scheduledAction.pending --SCHEDULE#2--> (no target)':
+    'A different request refused while one waits: the node machine refuses a second scheduled restart itself (409), and a rewritten scheduled switchover replaces the waiting one (SCHEDULE#1, taken). test/unit/scheduled-action.test.ts takes it.',
   'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,
   'scheduledAction.pending.checkingClock --error(readClock)#1--> scheduledAction.pending.waiting': READ_CLOCK,
 };

@@ -599,6 +599,28 @@ export const scenarios: Scenario[] = [
       }),
   },
   {
+    name: "a scheduled switchover that comes due long after its time (the leader's wall clock jumped ahead) is dropped, not carried out late",
+    run: (inspect) =>
+      onHealthyCluster(inspect, async (c) => {
+        const old = c.leader()!;
+        const leader = c.node(old);
+        const at = new Date(leader.clock.now() + 20_000).toISOString();
+        const res = await c.rest(old, 'POST', '/switchover', { leader: old, scheduled_at: at });
+        check(res.status === 202, `scheduling answered ${res.status} ${res.body}`, c);
+        leader.clock.step(60_000);
+        const dues = () =>
+          c.scheduledDue.filter((d) => d.node === old && d.scheduler === 'switchover').length;
+        await c.until(() => dues() > 0, 40_000);
+        const request = () => leader.report()?.view?.failover ?? null;
+        await c.until(() => {
+          const f = request();
+          return !f || (!f.leader && !f.member);
+        }, 20_000);
+        await c.advance(20_000);
+        check(c.leader() === old, `leadership moved to ${c.leader()} on a stale scheduled switchover`, c);
+      }),
+  },
+  {
     name: 'a restart whose start fails answers 503 and the replica recovers by itself',
     run: (inspect) =>
       onHealthyCluster(inspect, async (c) => {

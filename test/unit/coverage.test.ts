@@ -152,7 +152,7 @@ describe('state and transition coverage of simulated runs', () => {
     const text = formatCoverage(report);
     expect(text).toMatch(/^node: states \d+\/\d+, transitions \d+\/\d+/);
     expect(text).toMatch(/^election: states \d+\/\d+, transitions \d+\/\d+/m);
-    expect(text).toMatch(/^scheduledAction: states \d+\/4, transitions \d+\/10/m);
+    expect(text).toMatch(/^scheduledAction: states \d+\/4, transitions \d+\/13/m);
   });
 
   it('formats counts, then what was not visited; transitions not taken only when verbose', async () => {

@@ -1,7 +1,7 @@
 /** The node machine: one pgwarden node's lifecycle (machine.ts), its types and pure readings. */
 export { localFacts, REWIND_RETRY_LOOPS, ranAsPrimary } from './facts.ts';
 export { type NodeActor, type NodeSnapshot, nodeMachine } from './machine.ts';
-export { restartSchedulerMachine } from './setup.ts';
+export { restartSchedulerMachine, switchoverSchedulerMachine } from './setup.ts';
 export type {
   NodeContext,
   NodeEmitted,

@@ -58,7 +58,11 @@ export const nodeMachine = nodeSetup.createMachine({
   }),
   // The restart scheduler lives as long as the node: a restart may be scheduled in any state, and
   // whether it still applies is judged when it comes due (RESTART_DUE).
-  invoke: { id: 'restartScheduler', src: 'restartScheduler', input: { dueEvent: 'RESTART_DUE' } },
+  // So does the switchover scheduler: it holds the leader's scheduled switchover (storeView arms it).
+  invoke: [
+    { id: 'restartScheduler', src: 'restartScheduler', input: { dueEvent: 'RESTART_DUE' } },
+    { id: 'switchoverScheduler', src: 'switchoverScheduler', input: { dueEvent: 'SWITCHOVER_DUE' } },
+  ],
   on: {
     CLUSTER: { actions: 'storeView' },
     SETTINGS: { actions: 'storeSettings' },
@@ -76,6 +80,31 @@ export const nodeMachine = nodeSetup.createMachine({
     CANCEL_SCHEDULED_RESTART: [
       { guard: 'restartScheduled', actions: 'cancelScheduledRestart' },
       { actions: 'sayNothingToCancel' },
+    ],
+    SWITCHOVER_DUE: [
+      {
+        guard: 'switchoverNoLongerOurs',
+        actions: {
+          type: 'notice',
+          params: { message: 'scheduled switchover not started: this node no longer leads it' },
+        },
+        description: 'The lock went, or /failover was rewritten, since it was armed: not ours to start.',
+      },
+      {
+        guard: 'switchoverDueTooLate',
+        actions: [
+          { type: 'notice', params: { message: 'dropping a stale scheduled switchover' } },
+          'dropScheduledSwitchover',
+        ],
+        description:
+          'Due more than 1.5 loops ago (the agent was stopped): not what was asked for, as in Patroni.',
+      },
+      {
+        actions: [
+          { type: 'notice', params: { message: 'scheduled switchover is due' } },
+          'startScheduledSwitchover',
+        ],
+      },
     ],
     RESTART_DUE: [
       {

@@ -3,8 +3,12 @@
  * delays, and every named guard and action. The states (starting.ts, replica.ts, primary.ts, …)
  * are written against it, and machine.ts assembles them.
  */
-import { assign, emit, enqueueActions, fromPromise, raise, sendTo, setup } from 'xstate';
-import { leaderFailoverDecision } from '../../cluster/failover.ts';
+import { assign, emit, enqueueActions, fromPromise, raise, sendTo, setup, spawnChild } from 'xstate';
+import {
+  leaderFailoverDecision,
+  ownScheduledSwitchover,
+  staleScheduledSwitchover,
+} from '../../cluster/failover.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -24,7 +28,7 @@ import {
   scheduledRestart,
 } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
+import { type ClusterView, clusterTimeline, type Failover } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { electionMachine } from '../election.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
@@ -53,6 +57,8 @@ const todo = <T, I>() =>
 
 /** The node's restart scheduler (a child): the runtime provides it with its clock (readClock). */
 export const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
+/** The node's switchover scheduler (a child), likewise: holds the leader's scheduled switchover. */
+export const switchoverSchedulerMachine = scheduledActionMachine<Failover>();
 
 export const nodeSetup = setup({
   types: {
@@ -88,6 +94,9 @@ export const nodeSetup = setup({
     clearFailover: todo<void, { view: ClusterView }>(),
     /** Holds a scheduled restart until its time (the runtime provides its readClock). */
     restartScheduler: restartSchedulerMachine,
+    switchoverScheduler: switchoverSchedulerMachine,
+    /** Write /failover (compare-and-set on `index`): a due scheduled switchover, or {} to drop it. */
+    writeFailover: todo<void, { value: Record<string, unknown>; index: string }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -191,6 +200,12 @@ export const nodeSetup = setup({
     /** The postmaster restarted since the restart was scheduled: nothing left to restart. */
     restartedSinceScheduled: ({ context, event }) =>
       event.type === 'RESTART_DUE' && restartedSinceScheduled(event.payload, context.pg),
+    /** A due scheduled switchover that is no longer this node's (lock lost, /failover rewritten). */
+    switchoverNoLongerOurs: ({ context, event }) =>
+      event.type === 'SWITCHOVER_DUE' &&
+      ownScheduledSwitchover(context.view, context.name, context.isLeader)?.index !== event.id,
+    switchoverDueTooLate: ({ context, event }) =>
+      event.type === 'SWITCHOVER_DUE' && staleScheduledSwitchover(event.lateMs, context.settings.loop_wait),
     dueRestartConditionsUnmet: ({ context, event }) =>
       event.type === 'RESTART_DUE' &&
       !restartConditionsMet(event.payload.request, context.isLeader, context.pg),
@@ -199,7 +214,29 @@ export const nodeSetup = setup({
     failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
   },
   actions: {
-    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view, dcsSeen: true }),
+    /**
+     * Takes a new cluster view in, and keeps the switchover scheduler holding exactly this node's
+     * scheduled switchover (ownScheduledSwitchover): armed when one names it as leader, replaced
+     * when /failover is rewritten, cancelled when it goes or the node no longer leads.
+     */
+    storeView: enqueueActions(({ context, event, enqueue }) => {
+      const view = (event as { view: ClusterView }).view;
+      const before = ownScheduledSwitchover(context.view, context.name, context.isLeader);
+      const now = ownScheduledSwitchover(view, context.name, context.isLeader);
+      enqueue.assign({ view, dcsSeen: true });
+      if (now && now.index !== before?.index) {
+        const at = Date.parse(now.scheduled_at!);
+        enqueue.sendTo('switchoverScheduler', {
+          type: 'SCHEDULE' as const,
+          replace: true,
+          id: now.index,
+          atMs: Number.isNaN(at) ? 0 : at,
+          payload: now,
+        });
+      } else if (!now && before) {
+        enqueue.sendTo('switchoverScheduler', { type: 'CANCEL' as const });
+      }
+    }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
     /** Its WAL went past the leader's history: from here on it is treated as an old primary. */
@@ -278,6 +315,24 @@ export const nodeSetup = setup({
     forgetScheduledRestart: enqueueActions(({ context, enqueue }) => {
       enqueue.assign({ restart: { ...context.restart, scheduled: null } });
       enqueue.emit({ type: 'scheduledRestart.changed' as const });
+    }),
+    /** Its time has come: /failover rewritten without scheduled_at, an ordinary switchover for every node. */
+    startScheduledSwitchover: spawnChild('writeFailover', {
+      input: ({ event }) => {
+        const {
+          scheduled_at: _,
+          index,
+          ...request
+        } = (event as Extract<NodeEvent, { type: 'SWITCHOVER_DUE' }>).payload;
+        return { value: request, index };
+      },
+    }),
+    /** Too late: /failover emptied, so that nobody carries it out. */
+    dropScheduledSwitchover: spawnChild('writeFailover', {
+      input: ({ event }) => ({
+        value: {},
+        index: (event as Extract<NodeEvent, { type: 'SWITCHOVER_DUE' }>).payload.index,
+      }),
     }),
     /** A due scheduled restart, restarted as an operator's RESTART without anyone waiting. */
     restartAsScheduled: raise(({ event }) => ({

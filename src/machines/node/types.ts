@@ -2,7 +2,7 @@
 import type { Verdict } from '../../cluster/eligibility.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
-import type { ClusterView, WireRole } from '../../cluster/view.ts';
+import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
 import type { ElectionSettings } from '../election.ts';
 
 export interface NodeSettings extends ElectionSettings {
@@ -59,6 +59,8 @@ export type NodeEvent =
   | { type: 'CANCEL_SCHEDULED_RESTART'; requestId?: number }
   /** From the restart scheduler: the scheduled restart's time has come. */
   | { type: 'RESTART_DUE'; id: string; payload: ScheduledRestart; lateMs: number }
+  /** From the switchover scheduler: a scheduled switchover's time has come (id: /failover's index). */
+  | { type: 'SWITCHOVER_DUE'; id: string; payload: Failover; lateMs: number }
   /** `force`: if another action is under way, reinitialize as soon as it is over. */
   | { type: 'REINITIALIZE'; force?: boolean; requestId?: number }
   | { type: 'LEADERSHIP_ACQUIRED' }
