@@ -77,6 +77,11 @@ export interface JournalOptions {
    * the header again.
    */
   maxBytes?: number;
+  /**
+   * A write that failed (disk full, the file removed under us): the journal goes on in memory
+   * only, and says so once here. The agent never stops for its journal.
+   */
+  onError?: (message: string) => void;
 }
 
 /** How many files a rotated journal keeps: `path` and `path.1` … `path.3`. */
@@ -133,11 +138,25 @@ export class Journal {
   }
 
   private write(entry: JournalEntry): void {
-    const record = frame(entry);
-    const perFile = Math.floor((this.opts.maxBytes ?? DEFAULT_JOURNAL_BYTES) / JOURNAL_FILES);
-    if (this.written > 0 && this.written + record.length > perFile) this.rotate();
-    writeSync(this.fd!, record);
-    this.written += record.length;
+    try {
+      const record = frame(entry);
+      const perFile = Math.floor((this.opts.maxBytes ?? DEFAULT_JOURNAL_BYTES) / JOURNAL_FILES);
+      if (this.written > 0 && this.written + record.length > perFile) this.rotate();
+      writeSync(this.fd!, record);
+      this.written += record.length;
+    } catch (err) {
+      if (this.fd !== null) {
+        try {
+          closeSync(this.fd);
+        } catch {
+          // already gone
+        }
+      }
+      this.fd = null;
+      this.opts.onError?.(
+        `journal: writing ${this.opts.path} failed (${(err as Error).message}); it goes on in memory only`,
+      );
+    }
   }
 
   /**

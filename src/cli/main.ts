@@ -19,9 +19,13 @@ program
   .command('node')
   .description('run one agent for the PostgreSQL node described by a Patroni-style YAML file')
   .argument('<config>', 'path of the YAML configuration')
-  .option('--journal <file>', 'append every machine event and state to this file (msgpackr frames)')
+  .option(
+    '--journal <file>',
+    'append every machine event and state to this file (msgpackr frames; default: <name>.journal beside the data directory)',
+  )
+  .option('--no-journal', 'keep the journal in memory only')
   .option('--journal-size <MiB>', 'disk for the journal, rotated files included (default 64)')
-  .action(async (file: string, opts: { journal?: string; journalSize?: string }) => {
+  .action(async (file: string, opts: { journal?: string | false; journalSize?: string }) => {
     exitCode = await runNode(file, opts);
   });
 

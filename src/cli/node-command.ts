@@ -1,4 +1,7 @@
 /** `pgwarden node <config.yml>`: run one agent until SIGTERM/SIGINT. */
+
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { EtcdDcs } from '../actors/etcd-dcs.ts';
 import { DEFAULT_JOURNAL_BYTES, Journal } from '../actors/journal.ts';
 import { PostgresProcess } from '../actors/postgres-process.ts';
@@ -8,7 +11,8 @@ import type { NodeConfig } from '../config/types.ts';
 import { CliError } from './errors.ts';
 
 export interface NodeCommandOptions {
-  journal?: string;
+  /** A file; false (`--no-journal`): memory only; unset: next to the data directory. */
+  journal?: string | false;
   /** MiB on disk for the journal, all rotated files together (default 64). */
   journalSize?: string;
 }
@@ -20,6 +24,41 @@ function journalBytes(text: string | undefined): number {
     throw new CliError(`--journal-size must be a whole number of MiB, at least 1 (got '${text}')`, 2);
   }
   return Number(text) * 1024 * 1024;
+}
+
+/**
+ * Where the journal goes unless told: beside the data directory (`<parent>/<name>.journal`), a
+ * place the PostgreSQL OS user can write and that survives a new clone of the data directory.
+ */
+export function defaultJournalPath(config: NodeConfig): string {
+  return join(dirname(resolve(config.postgresql.data_dir)), `${config.name}.journal`);
+}
+
+/**
+ * The journal this agent writes. An explicit --journal that cannot be opened is an error; the
+ * default place, when it cannot be written, costs only the file (said in the log).
+ */
+export function openJournal(
+  config: NodeConfig,
+  opts: NodeCommandOptions,
+  maxBytes: number,
+  log: (m: string) => void,
+): Journal {
+  const onError = log;
+  if (opts.journal === false) return new Journal({ maxBytes, onError });
+  const explicit = typeof opts.journal === 'string';
+  const path = explicit ? (opts.journal as string) : defaultJournalPath(config);
+  try {
+    // The data directory may not exist yet (a first start clones it): its parent is made, one
+    // level only (Node's recursive mkdir never returns on /proc-like file systems).
+    if (!explicit && !existsSync(dirname(path))) mkdirSync(dirname(path), { mode: 0o700 });
+    return new Journal({ path, maxBytes, onError });
+  } catch (err) {
+    const why = `cannot open the journal ${path}: ${(err as Error).message}`;
+    if (explicit) throw new CliError(why, 2);
+    log(`${why}; it is kept in memory only (--journal FILE puts it elsewhere)`);
+    return new Journal({ maxBytes, onError });
+  }
 }
 
 function logger(name: string): (msg: string) => void {
@@ -51,12 +90,13 @@ export async function runNode(file: string, opts: NodeCommandOptions): Promise<n
     log,
   });
   const postgres = new PostgresProcess({ config, log });
+  const journal = openJournal(config, opts, maxBytes, log);
   const agent = new Agent({
     config,
     dcs,
     postgres,
     log,
-    journal: new Journal({ path: opts.journal, maxBytes }),
+    journal,
   });
 
   let lastMessage = '';

@@ -11,6 +11,9 @@ import {
   journalFiles,
   readJournal,
 } from '../../src/actors/journal.ts';
+import { CliError } from '../../src/cli/errors.ts';
+import { defaultJournalPath, openJournal } from '../../src/cli/node-command.ts';
+import { makeNodeConfig } from '../helpers/pg-config.ts';
 
 /** A clock whose now() advances by 1 ms per call, from 1000. */
 function tickingClock(): Clock {
@@ -263,5 +266,64 @@ describe('Journal', () => {
 
   it('close() without a file resolves', async () => {
     await expect(new Journal().close()).resolves.toBeUndefined();
+  });
+});
+
+describe('a journal that cannot be written, and where pgwarden node puts it', () => {
+  it('a failed write (disk full) is said once, and the journal goes on in memory', () => {
+    const said: string[] = [];
+    const journal = new Journal({ path: '/dev/full', onError: (m) => said.push(m) });
+    runToy(journal);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(
+      /^journal: writing \/dev\/full failed \(.*ENOSPC.*\); it goes on in memory only$/,
+    );
+    expect(journal.entries().some((e) => e.what === 'GO')).toBe(true);
+  });
+
+  it('by default beside the data directory, made if missing; --no-journal keeps it in memory', () => {
+    const config = makeNodeConfig({
+      name: 'n1',
+      pgPort: 5432,
+      apiPort: 8008,
+      dataDir: join(dir, 'n1', 'data'),
+    });
+    expect(defaultJournalPath(config)).toBe(join(dir, 'n1', 'n1.journal'));
+    const log: string[] = [];
+    const journal = openJournal(config, {}, 1024 * 1024, (m) => log.push(m));
+    runToy(journal);
+    expect(statSync(join(dir, 'n1', 'n1.journal')).size).toBeGreaterThan(0);
+    expect(log).toEqual([]);
+    const none = openJournal(config, { journal: false }, 1024 * 1024, (m) => log.push(m));
+    runToy(none);
+    expect(none.entries().length).toBeGreaterThan(0);
+  });
+
+  it('an explicit --journal that cannot be opened is an error (exit 2); the default place only costs the file', () => {
+    // A plain file where a directory should be: nothing can be created under it.
+    const blocker = join(dir, 'not-a-directory');
+    writeFileSync(blocker, '');
+    const config = makeNodeConfig({
+      name: 'n1',
+      pgPort: 5432,
+      apiPort: 8008,
+      dataDir: join(blocker, 'n1', 'data'),
+    });
+    const log: string[] = [];
+    let error: unknown = null;
+    try {
+      openJournal(config, { journal: join(blocker, 'j.journal') }, 1024, (m) => log.push(m));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).exitCode).toBe(2);
+    expect((error as CliError).message).toContain(`cannot open the journal ${join(blocker, 'j.journal')}`);
+    const fallback = openJournal(config, {}, 1024, (m) => log.push(m));
+    runToy(fallback);
+    expect(fallback.entries().length).toBeGreaterThan(0);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toContain(`cannot open the journal ${join(blocker, 'n1', 'n1.journal')}`);
+    expect(log[0]).toContain('it is kept in memory only');
   });
 });
