@@ -23,7 +23,7 @@ import {
   type SyncNamesInEffect,
 } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import { type ClusterView, isPaused, type Member } from './cluster/view.ts';
+import { type ClusterView, type HistoryLine, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
@@ -236,28 +236,26 @@ export class Agent {
         this.setSyncGuc(input.value, []);
         await this.reloadSyncGuc();
       }),
-      afterPromotion: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
-        // Slots first: the other replicas are already reconnecting to us.
-        if (this.settings.use_slots) await pg.syncSlots(desiredSlots(input.view, this.config.name));
-        // /history even when the CHECKPOINT fails: it is how a replica past our fork point on the
-        // old timeline learns it diverged (the node machine retries while /history lags behind).
-        const checkpoint = await pg.checkpoint().then(
-          () => null,
-          (err: unknown) => err,
-        );
-        const lines = await pg.timelineHistory();
-        const history = buildHistory(input.view.history, lines, this.config.name, new Date(this.clock.now()));
-        await this.dcs.setHistory(history);
-        await this.publish(true);
-        if (checkpoint !== null) throw checkpoint;
+      syncSlots: fromPromise<void, { slots: string[] }>(({ input }) => pg.syncSlots(input.slots)),
+      readTimelineHistory: fromPromise(() => pg.timelineHistory()),
+      writeHistory: fromPromise<
+        void,
+        { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
+      >(async ({ input }) => {
+        const at = new Date(this.clock.now());
+        await this.dcs.setHistory(buildHistory(input.previous, input.lines, this.config.name, at));
       }),
+      publishMember: fromPromise(() => this.publish(true)),
       rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) =>
         this.changing(() => pg.rewind(input.from)),
       ),
       removeDataDir: fromPromise(() => this.changing(() => pg.removeDataDir())),
-      // Bounded: a switchover must not wait forever on a slow checkpoint (it just skips ahead).
-      checkpoint: fromPromise(() =>
-        this.within(this.settings.pg_ctl_timeout * 1000, pg.checkpoint(), 'CHECKPOINT'),
+      // Bounded for a switchover, which must not wait forever on a slow checkpoint (it just skips
+      // ahead); after a promotion it takes as long as it takes.
+      checkpoint: fromPromise<void, { timeoutSeconds: number | null }>(({ input }) =>
+        input.timeoutSeconds === null
+          ? pg.checkpoint()
+          : this.within(input.timeoutSeconds * 1000, pg.checkpoint(), 'CHECKPOINT'),
       ),
     };
   }

@@ -32,6 +32,14 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
     DCS_ERROR_IN_CALL,
+  'node.active.running.afterPromotion.creatingSlots --error(syncSlots)--> node.active.running.primary':
+    'The simulated PostgreSQL creates and drops slots without failing (no injected failure for it); a real one fails here only if the server went away mid-promotion. Same target as a failed /history write (taken): the next loop tries again.',
+  'node.active.running.afterPromotion.readingTimelineHistory --error(readTimelineHistory)--> node.active.running.primary':
+    'The simulated PostgreSQL always has its timeline history; a real one fails only if the data directory went away. Same target as a failed /history write (taken).',
+  'node.active.running.afterPromotion.publishing --error(publishMember)--> node.active.running.primary':
+    'The agent’s publish logs its errors and resolves; the error path is for a runtime that reports them. Same target as done.',
+  'node.active.running.afterPromotion.deciding --always#1--> node.active.running.afterPromotion.checkpointing':
+    'use_slots: false, which the simulated configurations do not use; test/unit/node.test.ts takes it.',
   'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,
   'node.active.running.promoting.waitingForNobody --error(setSynchronousStandbyNames)--> node.active.running.releasing':
     'The agent’s setSynchronousStandbyNames logs a failed reload and resolves (the samples show whether the value took effect, and the sync manager reloads again); the error path is for a runtime that reports it. test/unit/node.test.ts takes it.',

@@ -134,7 +134,11 @@ const NODE_ACTORS = [
   'claimSync',
   'setSynchronousStandbyNames',
   'promote',
-  'afterPromotion',
+  'syncSlots',
+  'checkpoint',
+  'readTimelineHistory',
+  'writeHistory',
+  'publishMember',
   'rewind',
   'removeDataDir',
 ] as const;
@@ -200,7 +204,11 @@ function harness(opts: HarnessOptions = {}) {
       world.pg = { ...primaryPg, timeline: 2 };
       poll();
     },
-    afterPromotion: async () => {},
+    syncSlots: async () => {},
+    checkpoint: async () => {},
+    readTimelineHistory: async () => [[1, 5000, 'no recovery target specified']],
+    writeHistory: async () => {},
+    publishMember: async () => {},
     rewind: async () => true,
     removeDataDir: async () => {
       world.dataDir = { ...emptyDir };
@@ -245,7 +253,11 @@ function harness(opts: HarnessOptions = {}) {
       claimSync: fake('claimSync'),
       setSynchronousStandbyNames: fake('setSynchronousStandbyNames'),
       promote: fake('promote'),
-      afterPromotion: fake('afterPromotion'),
+      syncSlots: fake('syncSlots'),
+      checkpoint: fake('checkpoint'),
+      readTimelineHistory: fake('readTimelineHistory'),
+      writeHistory: fake('writeHistory'),
+      publishMember: fake('publishMember'),
       rewind: fake('rewind'),
       removeDataDir: fake('removeDataDir'),
     },
@@ -447,7 +459,11 @@ describe('node machine: promotion', () => {
       'claimSync',
       'setSynchronousStandbyNames',
       'promote',
-      'afterPromotion',
+      'syncSlots',
+      'checkpoint',
+      'readTimelineHistory',
+      'writeHistory',
+      'publishMember',
     ]);
     expect(h.inputs('claimSync')).toEqual([{ leader: 'a', index: null }]);
     expect(h.inputs('setSynchronousStandbyNames')).toEqual([{ value: '' }]);
@@ -464,7 +480,27 @@ describe('node machine: promotion', () => {
     const h = await replicaOfB();
     const mark = h.calls.length;
     await winLock(h);
-    expect(h.nodeCalls(mark).filter((n) => n !== 'followUpstream')).toEqual(['promote', 'afterPromotion']);
+    expect(h.nodeCalls(mark).filter((n) => n !== 'followUpstream')).toEqual([
+      'promote',
+      'syncSlots',
+      'checkpoint',
+      'readTimelineHistory',
+      'writeHistory',
+      'publishMember',
+    ]);
+  });
+
+  it('use_slots off: no slots after the promotion, the rest as usual', async () => {
+    const h = await replicaOfB({ settings: { use_slots: false } });
+    const mark = h.calls.length;
+    await winLock(h);
+    expect(h.nodeCalls(mark).filter((n) => n !== 'followUpstream')).toEqual([
+      'promote',
+      'checkpoint',
+      'readTimelineHistory',
+      'writeHistory',
+      'publishMember',
+    ]);
   });
 
   it('/sync changed by somebody else: no promotion, the lock is given up', async () => {
@@ -512,7 +548,13 @@ describe('node machine: promotion', () => {
     const mark = h.calls.length;
     release();
     await settle();
-    expect(h.nodeCalls(mark)).toEqual(['afterPromotion']);
+    expect(h.nodeCalls(mark)).toEqual([
+      'syncSlots',
+      'checkpoint',
+      'readTimelineHistory',
+      'writeHistory',
+      'publishMember',
+    ]);
     expect(h.trace.some((v) => v.includes('promotingPostgres'))).toBe(false);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
   });
@@ -533,7 +575,12 @@ describe('node machine: running', () => {
     expect(h.count('probePeers')).toBe(1);
     expect(h.inputs('acquireLeader')).toEqual([{ name: 'a' }]);
     expect(h.inputs('promote')).toEqual([{ timeoutSeconds: 30 }]);
-    expect(h.inputs('afterPromotion')).toEqual([{ view: unlocked }]);
+    // After the promotion: slots, CHECKPOINT (unbounded), /history from the new timeline's file.
+    expect(h.inputs('syncSlots')).toEqual([{ slots: [] }]);
+    expect(h.inputs('checkpoint')).toEqual([{ timeoutSeconds: null }]);
+    expect(h.inputs('writeHistory')).toEqual([
+      { previous: unlocked.history, lines: [[1, 5000, 'no recovery target specified']] },
+    ]);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
     const ctx = h.ctx();
     expect(ctx.isLeader).toBe(true);
@@ -541,7 +588,7 @@ describe('node machine: running', () => {
     expect(ctx.pgState).toBe('running');
     expect(ctx.following).toBe(null);
     expect(h.trace).toContain(R({ promoting: 'promotingPostgres' }));
-    expect(h.trace).toContain(R('afterPromotion'));
+    expect(h.trace).toContain(R({ afterPromotion: 'writingHistory' }));
     expect(h.electionState()).toEqual({ leader: { holding: 'idle' } });
   });
 

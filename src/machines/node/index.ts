@@ -10,5 +10,4 @@ export type {
   NodeSettings,
   NodeTags,
   PgState,
-  PromotionInput,
 } from './types.ts';

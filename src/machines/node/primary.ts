@@ -1,6 +1,8 @@
 /** The leader side of `running`: promote, stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
 import { assign, emit, sendTo } from 'xstate';
 import { leaderFailoverDecision } from '../../cluster/failover.ts';
+import { desiredSlots } from '../../cluster/topology.ts';
+import { doneOutput } from '../done-output.ts';
 import { errorText } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -82,16 +84,62 @@ export const promoting = nodeSetup.createStateConfig({
 });
 
 export const afterPromotion = nodeSetup.createStateConfig({
-  description: 'CHECKPOINT and /history, so that the old primary can rewind against us.',
+  description:
+    'Slots for the replicas, a CHECKPOINT, /history and the member key, so that the old primary can rewind against us. Any step but the CHECKPOINT failing leaves the rest to the next loop (primary retries while /history lags).',
   // The lock can go while this runs (etcd cut off during a slow promotion, its DCS
   // writes waiting out retry_timeout): the primary must go at once, as from `primary`,
   // not once the writes give up — the next leader may be promoted meanwhile.
   always: { guard: 'lockLostAsPrimary', target: 'demoting' },
-  invoke: {
-    src: 'afterPromotion',
-    input: ({ context }) => ({ view: context.view }),
-    onDone: 'primary',
-    onError: 'primary',
+  initial: 'deciding',
+  states: {
+    deciding: {
+      always: [{ guard: 'slotsOn', target: 'creatingSlots' }, { target: 'checkpointing' }],
+    },
+    creatingSlots: {
+      description: 'Slots first: the other replicas are already reconnecting to us.',
+      invoke: {
+        src: 'syncSlots',
+        input: ({ context }) => ({ slots: desiredSlots(context.view, context.name) }),
+        onDone: 'checkpointing',
+        onError: '#node.active.running.primary',
+      },
+    },
+    checkpointing: {
+      description:
+        '/history follows even when the CHECKPOINT fails: it is how a replica past our fork point on the old timeline learns it diverged.',
+      invoke: {
+        src: 'checkpoint',
+        input: { timeoutSeconds: null },
+        onDone: 'readingTimelineHistory',
+        onError: 'readingTimelineHistory',
+      },
+    },
+    readingTimelineHistory: {
+      invoke: {
+        src: 'readTimelineHistory',
+        onDone: 'writingHistory',
+        onError: '#node.active.running.primary',
+      },
+    },
+    writingHistory: {
+      invoke: {
+        src: 'writeHistory',
+        input: ({ context, event }) => ({
+          previous: context.view.history,
+          lines: doneOutput<Array<[number, number, string]>>(event),
+        }),
+        onDone: 'publishing',
+        onError: '#node.active.running.primary',
+      },
+    },
+    publishing: {
+      description: 'The member key says master at once: clients and the switchover waiting on it see it.',
+      invoke: {
+        src: 'publishMember',
+        onDone: '#node.active.running.primary',
+        onError: '#node.active.running.primary',
+      },
+    },
   },
 });
 
@@ -213,7 +261,12 @@ export const switchingOver = nodeSetup.createStateConfig({
         'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
       entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
       always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
-      invoke: { src: 'checkpoint', onDone: 'stopping', onError: 'stopping' },
+      invoke: {
+        src: 'checkpoint',
+        input: ({ context }) => ({ timeoutSeconds: context.settings.pg_ctl_timeout }),
+        onDone: 'stopping',
+        onError: 'stopping',
+      },
     },
     stopping: {
       entry: [

@@ -28,7 +28,7 @@ import {
   scheduledRestart,
 } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import { type ClusterView, clusterTimeline, type Failover } from '../../cluster/view.ts';
+import { type ClusterView, clusterTimeline, type Failover, type HistoryLine } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { electionMachine } from '../election.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
@@ -41,14 +41,7 @@ import {
   REWIND_RETRY_LOOPS,
   systemIdMismatch,
 } from './facts.ts';
-import type {
-  NodeContext,
-  NodeEmitted,
-  NodeEvent,
-  NodeInput,
-  NodeSettings,
-  PromotionInput,
-} from './types.ts';
+import type { NodeContext, NodeEmitted, NodeEvent, NodeInput, NodeSettings } from './types.ts';
 
 const todo = <T, I>() =>
   fromPromise<T, I>(async () => {
@@ -84,12 +77,23 @@ export const nodeSetup = setup({
     claimSync: todo<boolean, { leader: string; index: string | null }>(),
     /** Set synchronous_standby_names to `value` and reload PostgreSQL. */
     setSynchronousStandbyNames: todo<void, { value: string }>(),
-    afterPromotion: todo<void, PromotionInput>(),
+    /** The replication slots the leader keeps: these, and no other member's. */
+    syncSlots: todo<void, { slots: string[] }>(),
+    /** pg_control's timeline history files, as (timeline, switch LSN, reason) lines. */
+    readTimelineHistory: todo<Array<[number, number, string]>, unknown>(),
+    /** /history = the previous one with our switch added, stamped with the time of the write. */
+    writeHistory: todo<
+      void,
+      { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
+    >(),
+    /** The member key (and the leader's /status) written now, not at the next loop. */
+    publishMember: todo<void, unknown>(),
     rewind: todo<boolean, { from: UpstreamTarget }>(),
     removeDataDir: todo<void, unknown>(),
     /** Is some member fit to take over from us (reachable, streaming, not nofailover)? */
     checkSwitchoverCandidates: todo<boolean, { view: ClusterView; candidate: string | null }>(),
-    checkpoint: todo<void, unknown>(),
+    /** CHECKPOINT, bounded by timeoutSeconds (null: as long as it takes). */
+    checkpoint: todo<void, { timeoutSeconds: number | null }>(),
     /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
     clearFailover: todo<void, { view: ClusterView }>(),
     /** Holds a scheduled restart until its time (the runtime provides its readClock). */
@@ -136,6 +140,7 @@ export const nodeSetup = setup({
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
     /** checkSwitchoverCandidates found a member that can take over. */
     someoneCanTakeOver: ({ event }) => doneOutput<boolean>(event),
+    slotsOn: ({ context }) => context.settings.use_slots,
     /** claimSync wrote /sync (false: its index had moved on). */
     syncClaimed: ({ event }) => doneOutput<boolean>(event),
     synchronousMode: ({ context }) => context.settings.synchronous_mode,

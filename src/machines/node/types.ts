@@ -128,7 +128,3 @@ export interface NodeContext {
   /** The reinitialize being served, and whether a forced one waits for the action under way. */
   reinitialize: { queued: boolean; requestId: number | null };
 }
-
-export interface PromotionInput {
-  view: ClusterView;
-}
