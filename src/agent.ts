@@ -8,13 +8,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import { type AnyActorRef, createActor, fromPromise, type InspectionEvent } from 'xstate';
-import { type Clock, monotonicNow, systemClock } from './actors/clock.ts';
+import { type Clock, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
 import { definitionsHash, type Journal } from './actors/journal.ts';
-import type { Postgres, PostgresStatus, StartRole, UpstreamTarget } from './actors/postgres.ts';
+import type { Postgres, PostgresStatus } from './actors/postgres.ts';
 import { shared } from './actors/shared-machine.ts';
-import { fitToTakeOver, type PeerStatus } from './cluster/eligibility.ts';
-import { buildHistory } from './cluster/history.ts';
+import type { PeerStatus } from './cluster/eligibility.ts';
 import { memberData, type NodeReport, PGWARDEN_VERSION } from './cluster/report.ts';
 import {
   intendSyncNames,
@@ -23,13 +22,13 @@ import {
   type SyncNamesInEffect,
 } from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
-import { type ClusterView, type HistoryLine, isPaused, type Member } from './cluster/view.ts';
+import { type ClusterView, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
 import type { DynamicConfig, NodeConfig } from './config/types.ts';
 import type { ActionResult, Operations, RestartRequest } from './http/operations.ts';
 import { applyServerCertificates, serverOptions } from './http/security.ts';
 import { type ApiContext, buildApi } from './http/server.ts';
-import { electionMachine, type RefreshResult } from './machines/election.ts';
+import { electionMachine } from './machines/election.ts';
 import {
   type NodeActor,
   type NodeEmitted,
@@ -39,6 +38,7 @@ import {
   switchoverSchedulerMachine,
 } from './machines/node/index.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
+import { type ActorHost, dcsActors, postgresActors } from './runtime/node-actors.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
@@ -169,10 +169,27 @@ export class Agent {
         return probePeersOverHttp(view, me, auth ? { basicAuth: `${auth.username}:${auth.password}` } : {});
       });
     const readClock = { actors: { readClock: fromPromise<number>(async () => this.clock.now()) } };
+    const host: ActorHost = {
+      pg: this.pg,
+      dcs: this.dcs,
+      clock: this.clock,
+      name: this.config.name,
+      ttl: () => this.settings.ttl,
+      failover: () => this.view?.failover ?? null,
+      bootstrapDcs: () => this.config.bootstrap.dcs,
+      log: (msg) => this.log(msg),
+      changing: (action) => this.changing(action),
+      publish: (force) => this.publish(force),
+      pollPostgres: () => this.pollPostgres(),
+      setSyncGuc: (value, names) => this.setSyncGuc(value, names),
+      reloadSyncGuc: () => this.reloadSyncGuc(),
+      probePeers: probe,
+      probeMember: (member) => this.operations().probeMember(member),
+    };
     const machine = shared(nodeMachine).provide({
       actors: {
-        ...this.postgresActors(),
-        ...this.dcsActors(probe),
+        ...postgresActors(host),
+        ...dcsActors(host),
         restartScheduler: shared(restartSchedulerMachine).provide(readClock),
         switchoverScheduler: shared(switchoverSchedulerMachine).provide(readClock),
       },
@@ -202,145 +219,6 @@ export class Agent {
       };
       this.actor.subscribe({ complete: finish, error: finish });
     });
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Actors: every I/O step the node machine can ask for.
-
-  private postgresActors() {
-    const pg = this.pg;
-    return {
-      inspectDataDir: fromPromise(() => pg.dataDir()),
-      initdb: fromPromise(() => this.changing(() => pg.initdb())),
-      basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) =>
-        this.changing(() => pg.basebackup(input.from)),
-      ),
-      startPostgres: fromPromise<
-        void,
-        { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
-      >(({ input }) => this.changing(() => pg.start(input.role, input.upstream, input.timeoutSeconds))),
-      stopPostgres: fromPromise<
-        { checkpointLsn: number | null },
-        { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
-      >(({ input }) => this.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
-      followUpstream: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
-        async ({ input }) => {
-          // No leader to follow: keep streaming settings as they are until one appears.
-          if (input.upstream) await this.changing(() => pg.follow(input.upstream!, input.timeoutSeconds));
-        },
-      ),
-      promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
-        await this.changing(() => pg.promote(input.timeoutSeconds));
-      }),
-      setSynchronousStandbyNames: fromPromise<void, { value: string }>(async ({ input }) => {
-        this.setSyncGuc(input.value, []);
-        await this.reloadSyncGuc();
-      }),
-      syncSlots: fromPromise<void, { slots: string[] }>(({ input }) => pg.syncSlots(input.slots)),
-      readTimelineHistory: fromPromise(() => pg.timelineHistory()),
-      writeHistory: fromPromise<
-        void,
-        { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
-      >(async ({ input }) => {
-        const at = new Date(this.clock.now());
-        await this.dcs.setHistory(buildHistory(input.previous, input.lines, this.config.name, at));
-      }),
-      publishMember: fromPromise(() => this.publish(true)),
-      rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) =>
-        this.changing(() => pg.rewind(input.from)),
-      ),
-      removeDataDir: fromPromise(() => this.changing(() => pg.removeDataDir())),
-      // Bounded for a switchover, which must not wait forever on a slow checkpoint (it just skips
-      // ahead); after a promotion it takes as long as it takes.
-      checkpoint: fromPromise<void, { timeoutSeconds: number | null }>(({ input }) =>
-        input.timeoutSeconds === null
-          ? pg.checkpoint()
-          : this.within(input.timeoutSeconds * 1000, pg.checkpoint(), 'CHECKPOINT'),
-      ),
-    };
-  }
-
-  private dcsActors(probe: (view: ClusterView, me: string) => Promise<PeerStatus[]>) {
-    const dcs = this.dcs;
-    const name = this.config.name;
-    const election = shared(electionMachine).provide({
-      actors: {
-        acquireLeader: fromPromise(async () => {
-          // A lease kept alive only at the last loop may have most of its ttl behind it; the
-          // new leader's deadline must count from a refresh, so refresh first.
-          await dcs.freshLease(this.settings.ttl);
-          const won = await dcs.attemptToAcquireLeader(name);
-          // A switchover or failover request is consumed by whoever takes the lock.
-          const f = this.view?.failover;
-          if (won && f && (f.leader || f.member) && !f.scheduled_at) {
-            await dcs
-              .setFailover({})
-              .catch((err) => this.log(`clearing /failover: ${(err as Error).message}`));
-          }
-          // The lease's age as the election receives it: clearing /failover may have taken up to
-          // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
-          return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
-        }),
-        updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
-          async ({ input }) => {
-            // A duration: measured on the clock that never steps (an NTP step back in the middle
-            // would otherwise make the lease look younger than it is, and trusted too long).
-            const started = monotonicNow(this.clock);
-            const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
-            const elapsedMs = monotonicNow(this.clock) - started;
-            return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
-          },
-        ),
-        deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
-          dcs.deleteLeader(name, input.lastLsn ?? undefined),
-        ),
-        probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
-          // Our own position must be as fresh as the peers' answers.
-          await this.pollPostgres();
-          return probe(input.view, input.name);
-        }),
-      },
-    });
-    return {
-      election,
-      checkSwitchoverCandidates: fromPromise<boolean, { view: ClusterView; candidate: string | null }>(
-        async ({ input }) => {
-          const members = input.view.members.filter(
-            (m) => m.name !== name && (input.candidate === null || m.name === input.candidate),
-          );
-          const statuses = await Promise.all(members.map((m) => this.operations().probeMember(m)));
-          return statuses.some(fitToTakeOver);
-        },
-      ),
-      claimSync: fromPromise<boolean, { leader: string; index: string | null }>(({ input }) =>
-        dcs.setSyncState(input.leader, [], input.index ?? undefined),
-      ),
-      writeFailover: fromPromise<void, { value: Record<string, unknown>; index: string }>(
-        async ({ input }) => {
-          await dcs.setFailover(input.value, input.index).catch((err) => this.log(`/failover: ${err}`));
-        },
-      ),
-      clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
-        await dcs.setFailover({}, input.view.failover?.index);
-      }),
-      raceInitialize: fromPromise(() => dcs.initialize()),
-      cancelInitialization: fromPromise(async () => {
-        await dcs.cancelInitialization();
-      }),
-      writeInitialize: fromPromise<void, { sysid: string }>(async ({ input }) => {
-        await dcs.setInitialize(input.sysid);
-      }),
-      publishBootstrap: fromPromise<{ leaseAgeMs: number }, { sysid: string }>(async ({ input }) => {
-        await dcs.ensureLease(this.settings.ttl);
-        await dcs.setInitialize(input.sysid);
-        await dcs.setConfig(this.config.bootstrap.dcs);
-        await dcs.freshLease(this.settings.ttl);
-        // create_revision == 0, as every acquisition: a key already there (a stale one, or one
-        // nobody should hold during a bootstrap) is never overwritten.
-        if (!(await dcs.attemptToAcquireLeader(name))) throw new Error('could not take the leader key');
-        return { leaseAgeMs: dcs.leaseAgeMs() };
-      }),
-    };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -764,26 +642,6 @@ export class Agent {
       status: 503,
       text: `${answer?.type === 'reinitialize.busy' ? answer.action : 'reinitialize'} already in progress`,
     };
-  }
-
-  /** Rejects when `work` takes longer than `ms` (the work itself is not cancelled). */
-  private within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(
-        () => reject(new Error(`${what} did not finish within ${ms} ms`)),
-        ms,
-      );
-      work.then(
-        (v) => {
-          this.clock.clearTimeout(timer);
-          resolve(v);
-        },
-        (err) => {
-          this.clock.clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
   }
 
   /** New certificate, key or CA files take effect for new connections without a restart. */

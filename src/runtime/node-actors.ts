@@ -1,0 +1,191 @@
+/**
+ * Every I/O step the node and election machines can ask for, as promise actors: each does one
+ * operation on the input it is given and reports the result. What they need from the running
+ * agent (its PostgreSQL and DCS objects, its clock, the status sampler) comes through ActorHost.
+ */
+import { fromPromise } from 'xstate';
+import { type Clock, monotonicNow } from '../actors/clock.ts';
+import type { Dcs } from '../actors/dcs.ts';
+import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
+import { shared } from '../actors/shared-machine.ts';
+import { fitToTakeOver, type PeerStatus } from '../cluster/eligibility.ts';
+import { buildHistory } from '../cluster/history.ts';
+import type { ClusterView, Failover, HistoryLine, Member } from '../cluster/view.ts';
+import { electionMachine, type RefreshResult } from '../machines/election.ts';
+
+/** What the actors use of the running agent. */
+export interface ActorHost {
+  readonly pg: Postgres;
+  readonly dcs: Dcs;
+  readonly clock: Clock;
+  /** This member's name. */
+  readonly name: string;
+  /** The ttl in force (leases granted at acquisition and bootstrap). */
+  ttl(): number;
+  /** /failover as the last view showed it (consumed by whoever takes the lock). */
+  failover(): Failover | null;
+  /** bootstrap.dcs, written to /config by the node that initializes the cluster. */
+  bootstrapDcs(): Record<string, unknown>;
+  log(msg: string): void;
+  /** Runs an action that changes PostgreSQL's state: samples from before it are dropped. */
+  changing<T>(action: () => Promise<T>): Promise<T>;
+  /** The member key (and the leader's /status) written now; force: even if unchanged. */
+  publish(force: boolean): Promise<void>;
+  /** One PostgreSQL status sample, taken after any change under way. */
+  pollPostgres(): Promise<void>;
+  /** synchronous_standby_names as this node sets it, then a reload (see the agent's sync state). */
+  setSyncGuc(value: string, names: readonly string[]): void;
+  reloadSyncGuc(): Promise<void>;
+  probePeers(view: ClusterView, me: string): Promise<PeerStatus[]>;
+  probeMember(member: Member): Promise<PeerStatus>;
+}
+
+/** Rejects when `work` takes longer than `ms` on `clock` (the work itself is not cancelled). */
+export function within<T>(clock: Clock, ms: number, work: Promise<T>, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    work.then(
+      (v) => {
+        clock.clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clock.clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+export function postgresActors(h: ActorHost) {
+  const pg = h.pg;
+  const dcs = h.dcs;
+  return {
+    inspectDataDir: fromPromise(() => pg.dataDir()),
+    initdb: fromPromise(() => h.changing(() => pg.initdb())),
+    basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) =>
+      h.changing(() => pg.basebackup(input.from)),
+    ),
+    startPostgres: fromPromise<
+      void,
+      { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
+    >(({ input }) => h.changing(() => pg.start(input.role, input.upstream, input.timeoutSeconds))),
+    stopPostgres: fromPromise<
+      { checkpointLsn: number | null },
+      { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
+    >(({ input }) => h.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
+    followUpstream: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
+      async ({ input }) => {
+        // No leader to follow: keep streaming settings as they are until one appears.
+        if (input.upstream) await h.changing(() => pg.follow(input.upstream!, input.timeoutSeconds));
+      },
+    ),
+    promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
+      await h.changing(() => pg.promote(input.timeoutSeconds));
+    }),
+    setSynchronousStandbyNames: fromPromise<void, { value: string }>(async ({ input }) => {
+      h.setSyncGuc(input.value, []);
+      await h.reloadSyncGuc();
+    }),
+    syncSlots: fromPromise<void, { slots: string[] }>(({ input }) => pg.syncSlots(input.slots)),
+    readTimelineHistory: fromPromise(() => pg.timelineHistory()),
+    writeHistory: fromPromise<
+      void,
+      { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
+    >(async ({ input }) => {
+      const at = new Date(h.clock.now());
+      await dcs.setHistory(buildHistory(input.previous, input.lines, h.name, at));
+    }),
+    publishMember: fromPromise(() => h.publish(true)),
+    rewind: fromPromise<boolean, { from: UpstreamTarget }>(({ input }) =>
+      h.changing(() => pg.rewind(input.from)),
+    ),
+    removeDataDir: fromPromise(() => h.changing(() => pg.removeDataDir())),
+    // Bounded for a switchover, which must not wait forever on a slow checkpoint (it just skips
+    // ahead); after a promotion it takes as long as it takes.
+    checkpoint: fromPromise<void, { timeoutSeconds: number | null }>(({ input }) =>
+      input.timeoutSeconds === null
+        ? pg.checkpoint()
+        : within(h.clock, input.timeoutSeconds * 1000, pg.checkpoint(), 'CHECKPOINT'),
+    ),
+  };
+}
+
+export function dcsActors(h: ActorHost) {
+  const dcs = h.dcs;
+  const name = h.name;
+  const election = shared(electionMachine).provide({
+    actors: {
+      acquireLeader: fromPromise(async () => {
+        // A lease kept alive only at the last loop may have most of its ttl behind it; the
+        // new leader's deadline must count from a refresh, so refresh first.
+        await dcs.freshLease(h.ttl());
+        const won = await dcs.attemptToAcquireLeader(name);
+        // A switchover or failover request is consumed by whoever takes the lock.
+        const f = h.failover();
+        if (won && f && (f.leader || f.member) && !f.scheduled_at) {
+          await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
+        }
+        // The lease's age as the election receives it: clearing /failover may have taken up to
+        // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
+        return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+      }),
+      updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
+        async ({ input }) => {
+          // A duration: measured on the clock that never steps (an NTP step back in the middle
+          // would otherwise make the lease look younger than it is, and trusted too long).
+          const started = monotonicNow(h.clock);
+          const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
+          const elapsedMs = monotonicNow(h.clock) - started;
+          return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+        },
+      ),
+      deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
+        dcs.deleteLeader(name, input.lastLsn ?? undefined),
+      ),
+      probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
+        // Our own position must be as fresh as the peers' answers.
+        await h.pollPostgres();
+        return h.probePeers(input.view, input.name);
+      }),
+    },
+  });
+  return {
+    election,
+    checkSwitchoverCandidates: fromPromise<boolean, { view: ClusterView; candidate: string | null }>(
+      async ({ input }) => {
+        const members = input.view.members.filter(
+          (m) => m.name !== name && (input.candidate === null || m.name === input.candidate),
+        );
+        const statuses = await Promise.all(members.map((m) => h.probeMember(m)));
+        return statuses.some(fitToTakeOver);
+      },
+    ),
+    claimSync: fromPromise<boolean, { leader: string; index: string | null }>(({ input }) =>
+      dcs.setSyncState(input.leader, [], input.index ?? undefined),
+    ),
+    writeFailover: fromPromise<void, { value: Record<string, unknown>; index: string }>(async ({ input }) => {
+      await dcs.setFailover(input.value, input.index).catch((err) => h.log(`/failover: ${err}`));
+    }),
+    clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
+      await dcs.setFailover({}, input.view.failover?.index);
+    }),
+    raceInitialize: fromPromise(() => dcs.initialize()),
+    cancelInitialization: fromPromise(async () => {
+      await dcs.cancelInitialization();
+    }),
+    writeInitialize: fromPromise<void, { sysid: string }>(async ({ input }) => {
+      await dcs.setInitialize(input.sysid);
+    }),
+    publishBootstrap: fromPromise<{ leaseAgeMs: number }, { sysid: string }>(async ({ input }) => {
+      await dcs.ensureLease(h.ttl());
+      await dcs.setInitialize(input.sysid);
+      await dcs.setConfig(h.bootstrapDcs());
+      await dcs.freshLease(h.ttl());
+      // create_revision == 0, as every acquisition: a key already there (a stale one, or one
+      // nobody should hold during a bootstrap) is never overwritten.
+      if (!(await dcs.attemptToAcquireLeader(name))) throw new Error('could not take the leader key');
+      return { leaseAgeMs: dcs.leaseAgeMs() };
+    }),
+  };
+}
