@@ -15,12 +15,6 @@ import type { Postgres, PostgresStatus } from './actors/postgres.ts';
 import { shared } from './actors/shared-machine.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { memberData, type NodeReport, PGWARDEN_VERSION } from './cluster/report.ts';
-import {
-  intendSyncNames,
-  nextSyncStep,
-  noteSyncNamesInEffect,
-  type SyncNamesInEffect,
-} from './cluster/sync.ts';
 import { desiredSlots } from './cluster/topology.ts';
 import { type ClusterView, isPaused, type Member } from './cluster/view.ts';
 import { dynamicConfigFrom, loadConfig } from './config/load.ts';
@@ -39,6 +33,7 @@ import {
 } from './machines/node/index.ts';
 import { scheduledActionMachine } from './machines/scheduled-action.ts';
 import { type ActorHost, dcsActors, postgresActors } from './runtime/node-actors.ts';
+import { ServerParameters } from './runtime/server-parameters.ts';
 import { fetchPeerStatus, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
@@ -118,28 +113,8 @@ export class Agent {
   private publishAgain = false;
   private pollQueue: Promise<void> = Promise.resolve();
   private pgGeneration = 0;
-  private appliedParameters: string | null = null;
   private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
-  private dynamicParameters: Record<string, string | number | boolean> = {};
-  /** synchronous_standby_names as this node last set it ('' unless it is the synchronous leader). */
-  private syncGuc = '';
-  /**
-   * Whether a status sample has shown the running postmaster's synchronous_standby_names. Until
-   * then nothing is reloaded: a restarted agent must not empty the list of a synchronous
-   * primary it finds running (that would acknowledge commits the synchronous standby lacks).
-   */
-  private syncGucSeen = false;
-  private reloadWhenSeen = false;
-  /** Where syncGuc took effect and who has caught up under it (see cluster/sync.ts). */
-  private syncInEffect: SyncNamesInEffect | null = null;
-  /**
-   * Bumped when synchronous_standby_names is set and again when its reload has returned: only a
-   * status sample begun after both shows what PostgreSQL does with the value (an older one, still
-   * in flight, may show the same text from before an intermediate value).
-   */
-  private syncEpoch = 0;
-  /** The value PostgreSQL showed in the last sample begun after the last reload (undefined: none yet). */
-  private syncShown: string | undefined;
+  private readonly params: ServerParameters;
   /** REST requests waiting on the cluster (POST /switchover): told of every view. */
   private readonly viewListeners = new Set<() => void>();
   private closed = false;
@@ -153,6 +128,13 @@ export class Agent {
     this.pg = opts.postgres;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
+    this.params = new ServerParameters({
+      pg: this.pg,
+      dcs: this.dcs,
+      name: this.config.name,
+      config: () => this.config,
+      log: (msg) => this.log(msg),
+    });
     this.settings = this.applyDynamicConfig(null);
     // First in the journal, before any actor starts: what wrote it, so that a replay can refuse
     // other machine definitions.
@@ -181,8 +163,8 @@ export class Agent {
       changing: (action) => this.changing(action),
       publish: (force) => this.publish(force),
       pollPostgres: () => this.pollPostgres(),
-      setSyncGuc: (value, names) => this.setSyncGuc(value, names),
-      reloadSyncGuc: () => this.reloadSyncGuc(),
+      setSyncGuc: (value, names) => this.params.setSynchronousStandbyNames(value, names),
+      reloadSyncGuc: () => this.params.reload(),
       probePeers: probe,
       probeMember: (member) => this.operations().probeMember(member),
     };
@@ -228,98 +210,8 @@ export class Agent {
   private applyDynamicConfig(data: Record<string, unknown> | null): NodeSettings {
     const d = dynamicConfigFrom(data ?? this.config.bootstrap.dcs, this.config);
     this.settings = nodeSettingsFrom(this.config, d);
-    this.dynamicParameters = d.postgresql.parameters;
-    this.applyParameters();
+    this.params.setDynamic(d.postgresql.parameters);
     return this.settings;
-  }
-
-  /**
-   * Server parameters = dynamic /config merged with local, plus synchronous_standby_names, which
-   * only the synchronous leader sets. Written at the next start, or reloaded now when changed.
-   */
-  private serverParameters(): Record<string, string | number | boolean> {
-    return { ...this.dynamicParameters, synchronous_standby_names: this.syncGuc };
-  }
-
-  private applyParameters(): Promise<void> {
-    const params = this.serverParameters();
-    const text = JSON.stringify(params);
-    if (!this.syncGucSeen && this.appliedParameters !== null && text !== this.appliedParameters) {
-      this.reloadWhenSeen = true;
-      this.pg.setParameters(params);
-      return Promise.resolve();
-    }
-    if (this.appliedParameters !== null && text !== this.appliedParameters) {
-      // Reloadable parameters apply now; the rest show up as pending_restart. Counted as applied
-      // only once the reload succeeded, so that the next change reloads again.
-      return this.pg.reload(this.config, params).then(
-        () => {
-          this.appliedParameters = text;
-        },
-        (err) => this.log(`reload: ${err}`),
-      );
-    }
-    this.appliedParameters = text;
-    this.pg.setParameters(params);
-    return Promise.resolve();
-  }
-
-  /** The first sample: a running primary keeps the synchronous standbys it has until we decide. */
-  private adoptRunningParameters(status: PostgresStatus): void {
-    this.syncGucSeen = true;
-    if (status.running && !status.inRecovery) this.setSyncGuc(status.synchronousStandbyNames ?? '', []);
-    if (this.reloadWhenSeen && status.running) {
-      this.reloadWhenSeen = false;
-      this.appliedParameters = '';
-      void this.applyParameters();
-    }
-  }
-
-  /**
-   * A new synchronous_standby_names naming `names`: where it takes effect is learnt from the
-   * samples begun after its reload; standbys caught up under the old value and named by the new
-   * one keep their place.
-   */
-  private setSyncGuc(value: string, names: readonly string[]): void {
-    this.syncGuc = value;
-    this.syncInEffect = intendSyncNames(this.syncInEffect, value, names);
-    this.syncEpoch++;
-    this.syncShown = undefined;
-  }
-
-  /** Reloads PostgreSQL with the server parameters; samples begun before the reload returned are stale. */
-  private async reloadSyncGuc(): Promise<void> {
-    await this.applyParameters();
-    this.syncEpoch++;
-    this.syncShown = undefined;
-  }
-
-  /** One step of synchronous replication management (leader only; see src/cluster/sync.ts). */
-  private async manageSync(view: ClusterView, pg: PostgresStatus): Promise<void> {
-    const step = nextSyncStep(
-      view,
-      this.config.name,
-      pg.replication,
-      this.syncGuc,
-      this.settings,
-      this.syncInEffect,
-      this.syncShown,
-    );
-    if (step.kind === 'none') return;
-    if (step.kind === 'set-guc') {
-      this.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
-      this.setSyncGuc(step.value, step.names);
-      await this.reloadSyncGuc();
-    } else if (step.kind === 'reload') {
-      this.log(`reloading again: ${step.reason}, not '${this.syncGuc}'`);
-      this.appliedParameters = '';
-      await this.reloadSyncGuc();
-    } else if (step.kind === 'write-sync') {
-      this.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
-      await this.dcs.setSyncState(this.config.name, step.standbys, view.sync?.index);
-    } else {
-      await this.dcs.deleteSyncState(view.sync?.index);
-    }
   }
 
   private onView(view: ClusterView): void {
@@ -356,16 +248,12 @@ export class Agent {
   private async sample(): Promise<void> {
     if (this.closed) return;
     const generation = this.pgGeneration;
-    const syncEpoch = this.syncEpoch;
+    const token = this.params.sampleBegins();
     try {
       const status = await this.pg.status();
       if (generation !== this.pgGeneration || this.closed || this.quiet) return;
       this.pgStatus = status;
-      if (!this.syncGucSeen) this.adoptRunningParameters(status);
-      if (syncEpoch === this.syncEpoch) {
-        this.syncInEffect = noteSyncNamesInEffect(this.syncInEffect, status, this.syncGuc);
-        if (status.running && !status.inRecovery) this.syncShown = status.synchronousStandbyNames ?? '';
-      }
+      this.params.sampled(status, token);
       this.actor.send({ type: 'PG_STATUS', status });
     } catch (err) {
       // Running but not answering (starting up, overloaded): keep the last known status.
@@ -455,13 +343,17 @@ export class Agent {
           if (this.settings.use_slots) await this.pg.syncSlots(slots);
           this.lastSlots = key;
         }
-        await this.manageSync(this.view, pg);
-      } else if (!report.isLeader && this.syncGuc !== '' && !(pg?.running && !pg.inRecovery)) {
+        await this.params.manageSync(this.view, pg, this.settings);
+      } else if (
+        !report.isLeader &&
+        this.params.synchronousStandbyNames() !== '' &&
+        !(pg?.running && !pg.inRecovery)
+      ) {
         // Not the leader any more and no longer writable: drop the synchronous standbys. Never
         // while PostgreSQL still runs as a primary — emptying the list would release commits
         // that wait for a standby, acknowledging writes the new leader never received.
-        this.setSyncGuc('', []);
-        await this.reloadSyncGuc();
+        this.params.setSynchronousStandbyNames('', []);
+        await this.params.reload();
       }
     } catch (err) {
       this.log(`publish: ${(err as Error).message}`);
@@ -690,10 +582,8 @@ export class Agent {
       // reload on a synchronous leader would stop PostgreSQL waiting for its standby and
       // acknowledge commits the standby /sync names never got (found by the simulator).
       // Sampled first, so that a running primary's synchronous standbys are known.
-      if (!this.syncGucSeen) await this.pollPostgres();
-      const params = this.serverParameters();
-      this.appliedParameters = JSON.stringify(params);
-      await this.pg.reload(next, params);
+      if (!this.params.firstSampleSeen()) await this.pollPostgres();
+      await this.pg.reload(next, this.params.reloadingWith());
       this.log('reload: configuration applied');
     } catch (err) {
       this.log(`reload: postgres reload failed: ${(err as Error).message}`);
