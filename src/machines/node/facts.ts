@@ -4,7 +4,7 @@
  */
 import type { LocalFacts } from '../../cluster/eligibility.ts';
 import { divergedFromHistory } from '../../cluster/history.ts';
-import type { DataDirState, UpstreamTarget } from '../../cluster/postgres-state.ts';
+import type { DataDirState, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
 import { memberToFollow, upstreamFor } from '../../cluster/topology.ts';
 import type { NodeContext } from './types.ts';
@@ -84,4 +84,12 @@ export function upstreamOf(ctx: NodeContext): UpstreamTarget | null {
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A stopPostgres input: `mode`, within pg_ctl_timeout (every stop of the node machine is bounded so). */
+export function stopInput(mode: StopMode) {
+  return ({ context }: { context: NodeContext }) => ({
+    mode,
+    timeoutSeconds: context.settings.pg_ctl_timeout,
+  });
 }

@@ -15,6 +15,7 @@
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { assign, emit, sendTo } from 'xstate';
 import { emptyClusterView } from '../../cluster/view.ts';
+import { stopInput } from './facts.ts';
 import { reinitializing, restarting } from './operations.ts';
 import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
 import {
@@ -302,10 +303,7 @@ export const nodeMachine = nodeSetup.createMachine({
             stoppingPostgres: {
               invoke: {
                 src: 'stopPostgres',
-                input: ({ context }) => ({
-                  mode: 'fast' as const,
-                  timeoutSeconds: context.settings.pg_ctl_timeout,
-                }),
+                input: stopInput('fast'),
                 onDone: {
                   target: 'releasing',
                   actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),

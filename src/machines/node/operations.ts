@@ -1,6 +1,6 @@
 /** Operator requests served from a settled state: POST /restart and POST /reinitialize. */
 import { assign, emit } from 'xstate';
-import { errorText, upstreamOf } from './facts.ts';
+import { errorText, stopInput, upstreamOf } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const restarting = nodeSetup.createStateConfig({
@@ -14,10 +14,7 @@ export const restarting = nodeSetup.createStateConfig({
     stopping: {
       invoke: {
         src: 'stopPostgres',
-        input: ({ context }) => ({
-          mode: 'fast' as const,
-          timeoutSeconds: context.settings.pg_ctl_timeout,
-        }),
+        input: stopInput('fast'),
         onDone: 'starting',
         onError: {
           target: 'failed',
@@ -79,10 +76,7 @@ export const reinitializing = nodeSetup.createStateConfig({
   ],
   invoke: {
     src: 'stopPostgres',
-    input: ({ context }) => ({
-      mode: 'immediate' as const,
-      timeoutSeconds: context.settings.pg_ctl_timeout,
-    }),
+    input: stopInput('immediate'),
     onDone: { target: 'recloning', actions: assign({ wasPrimary: false }) },
     onError: { target: 'recloning', actions: assign({ wasPrimary: false }) },
   },

@@ -3,7 +3,7 @@ import { assign, emit, sendTo } from 'xstate';
 import { leaderFailoverDecision } from '../../cluster/failover.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
-import { errorText } from './facts.ts';
+import { errorText, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const promoting = nodeSetup.createStateConfig({
@@ -275,10 +275,7 @@ export const switchingOver = nodeSetup.createStateConfig({
       ],
       invoke: {
         src: 'stopPostgres',
-        input: ({ context }) => ({
-          mode: 'fast' as const,
-          timeoutSeconds: context.settings.pg_ctl_timeout,
-        }),
+        input: stopInput('fast'),
         onDone: {
           target: 'releasing',
           actions: assign({
@@ -348,10 +345,7 @@ export const demoting = nodeSetup.createStateConfig({
   ],
   invoke: {
     src: 'stopPostgres',
-    input: ({ context }) => ({
-      mode: 'immediate' as const,
-      timeoutSeconds: context.settings.pg_ctl_timeout,
-    }),
+    input: stopInput('immediate'),
     onDone: {
       target: 'boot',
       actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),

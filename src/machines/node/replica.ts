@@ -1,6 +1,6 @@
 /** The replica side of `running`: pick the path at boot, start as a standby, follow the leader, and leave for a rewind or a new clone when the data directory may have diverged. */
 import { assign } from 'xstate';
-import { errorText, followTarget, upstreamOf } from './facts.ts';
+import { errorText, followTarget, stopInput, upstreamOf } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const boot = nodeSetup.createStateConfig({
@@ -123,10 +123,7 @@ export const stoppingToRejoin = nodeSetup.createStateConfig({
   entry: assign({ pgState: 'stopping' }),
   invoke: {
     src: 'stopPostgres',
-    input: ({ context }) => ({
-      mode: 'fast' as const,
-      timeoutSeconds: context.settings.pg_ctl_timeout,
-    }),
+    input: stopInput('fast'),
     // boot takes it to rewinding (mustRejoin) once the leader can be rewound from.
     onDone: { target: 'boot', actions: assign({ pgState: 'stopped', pg: null }) },
     onError: {
@@ -147,10 +144,7 @@ export const stoppingToReclone = nodeSetup.createStateConfig({
   ],
   invoke: {
     src: 'stopPostgres',
-    input: ({ context }) => ({
-      mode: 'immediate' as const,
-      timeoutSeconds: context.settings.pg_ctl_timeout,
-    }),
+    input: stopInput('immediate'),
     onDone: { target: 'recloning', actions: assign({ pg: null, wasPrimary: false }) },
     onError: {
       target: 'crashed',

@@ -1,7 +1,7 @@
 /** From the agent's start to a data directory: wait for the DCS, then adopt an existing data directory, race /initialize and initdb, or clone from the leader. */
 import { assign } from 'xstate';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import { errorText, ranAsPrimary } from './facts.ts';
+import { errorText, ranAsPrimary, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const starting = nodeSetup.createStateConfig({
@@ -26,10 +26,7 @@ export const starting = nodeSetup.createStateConfig({
       },
       invoke: {
         src: 'stopPostgres',
-        input: ({ context }) => ({
-          mode: 'fast' as const,
-          timeoutSeconds: context.settings.pg_ctl_timeout,
-        }),
+        input: stopInput('fast'),
         onDone: { target: 'waitingForDcs', actions: assign({ pg: null, pgState: 'stopped' }) },
         onError: { target: 'waitingForDcs' },
       },
