@@ -18,7 +18,8 @@ export interface ManualRequest {
   synchronousMode: boolean;
 }
 
-const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+/** `switchover` → `Switchover`: Patroni's answers start with the action's name capitalised. */
+export const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The members whose status decides whether the request can succeed, or why it cannot (412). */
 export function membersToAsk(

@@ -30,6 +30,12 @@ export interface ApiContext {
   ops: Operations;
 }
 
+/** ApiContext.timer when none is given: real time. */
+export function realTimer(ms: number, fn: () => void): () => void {
+  const id = setTimeout(fn, ms);
+  return () => clearTimeout(id);
+}
+
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // No automatic HEAD twin for GET routes: as in Patroni, HEAD on any path (even /patroni, /cluster,
   // /history, /config) is the generic health check in status-only mode (healthRoutes' not-found handler).

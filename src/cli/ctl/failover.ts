@@ -1,4 +1,6 @@
 /** `switchover` and `failover`: pre-checks, confirmation, POST to the leader (or candidate), DCS fallback. */
+
+import { title } from '../../cluster/manual-failover.ts';
 import { isPaused, leaderMember, memberByName } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
 import type { CtlContext } from './context.ts';
@@ -14,8 +16,6 @@ export interface FailoverOptions {
   force?: boolean;
   scheduled?: string;
 }
-
-const title = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
 export async function runFailover(
   ctx: CtlContext,

@@ -2,9 +2,9 @@
  * OpenAPI documentation of the operator endpoints (operations.ts): request bodies, answers and
  * their texts as Patroni gives them. The handlers check everything themselves.
  */
-import { BODY_ERRORS, documented, jsonBody, textResponse } from '../openapi.ts';
 
-const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+import { title } from '../../cluster/manual-failover.ts';
+import { BODY_ERRORS, documented, jsonBody, textResponse } from '../openapi.ts';
 
 const SCHEDULE = {
   type: 'string',

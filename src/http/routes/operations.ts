@@ -14,6 +14,7 @@ import {
   membersToAsk,
   outcomeDeadlineMs,
   outcomeUnknown,
+  title,
 } from '../../cluster/manual-failover.ts';
 import { postgresVersionToInt } from '../../cluster/versions.ts';
 import { type ClusterView, isPaused } from '../../cluster/view.ts';
@@ -21,7 +22,7 @@ import { parseBool } from '../../config/load.ts';
 import { acceptRawBodies, jsonObjectBody } from '../body.ts';
 import type { RestartRequest } from '../operations.ts';
 import { parseSchedule, parseSeconds } from '../schedule.ts';
-import type { ApiContext } from '../server.ts';
+import { type ApiContext, realTimer } from '../server.ts';
 import { failoverSchema, SCHEMAS } from './operations-docs.ts';
 
 const mutating = { mutating: true };
@@ -37,8 +38,6 @@ function pythonTruthy(v: unknown): boolean {
   if (typeof v === 'object') return Object.keys(v).length > 0;
   return true;
 }
-
-const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** Patroni's is_failover_possible: null when some candidate could take over, else the reason. */
 async function failoverImpossibleNow(
@@ -85,11 +84,6 @@ function awaitOutcome(ctx: ApiContext, awaiting: Awaiting): Promise<ManualOutcom
     // The view as it stands: it may show the request already (the watch was quick).
     look(0);
   });
-}
-
-function realTimer(ms: number, fn: () => void): () => void {
-  const id = setTimeout(fn, ms);
-  return () => clearTimeout(id);
 }
 
 export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
