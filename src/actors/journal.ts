@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './clock.ts';
 
 export interface JournalEntry {
@@ -95,6 +95,7 @@ export class Journal {
   private written: number;
   private lastHeader: JournalEntry | null = null;
   private lastState = new Map<string, string>();
+  private readonly names = new ActorNames();
 
   constructor(private readonly opts: JournalOptions = {}) {
     this.fd = opts.path ? openSync(opts.path, 'a') : null;
@@ -103,7 +104,7 @@ export class Journal {
 
   inspect(ev: InspectionEvent): void {
     const clock = this.opts.clock ?? systemClock;
-    const actor = actorName(ev.actorRef);
+    const actor = this.names.of(ev);
     if (ev.type === '@xstate.event') {
       // Machines only: the promise actors they invoke report through their parent's done/error events.
       if (!isMachine(ev.actorRef)) return;
@@ -185,6 +186,52 @@ export class Journal {
   }
 }
 
+/**
+ * Actors named by their id path (`node`, `node.election`), from XState's public API only: the
+ * root is the actor whose session is the inspection event's `rootId`; a child is found by walking
+ * the machine snapshots' `children` down from the root (a child's first events come before its
+ * parent's next snapshot is inspected, but after the parent's snapshot already holds it).
+ */
+class ActorNames {
+  private readonly known = new WeakMap<object, string>();
+  private readonly roots = new Map<string, AnyActorRef>();
+
+  of(ev: InspectionEvent): string {
+    const ref = ev.actorRef as AnyActorRef;
+    const name = this.known.get(ref);
+    if (name !== undefined) return name;
+    if (ref.sessionId === ev.rootId) {
+      this.roots.set(ev.rootId, ref);
+      this.known.set(ref, ref.id);
+      return ref.id;
+    }
+    const root = this.roots.get(ev.rootId);
+    if (root) this.learn(root, this.known.get(root) ?? root.id);
+    return this.known.get(ref) ?? `${root?.id ?? ev.rootId}.?${ref.id}`;
+  }
+
+  /** Names every actor under `parent` (called `name`) that the snapshots show. */
+  private learn(parent: AnyActorRef, name: string): void {
+    const children = childrenOf(parent);
+    if (!children) return;
+    for (const [id, child] of Object.entries(children)) {
+      if (!child) continue;
+      const childName = `${name}.${id}`;
+      this.known.set(child, childName);
+      this.learn(child, childName);
+    }
+  }
+}
+
+/** A machine's children as its snapshot shows them; none while it is still initializing. */
+function childrenOf(actor: AnyActorRef): Record<string, AnyActorRef> | undefined {
+  try {
+    return (actor.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children;
+  } catch {
+    return undefined; // XState refuses reads during an actor's own initialization
+  }
+}
+
 /** One record: a 4-byte big-endian length, then the msgpackr body. */
 function frame(entry: JournalEntry): Buffer {
   const body = packr.pack(entry);
@@ -196,17 +243,6 @@ function frame(entry: JournalEntry): Buffer {
 /** A state machine actor (XState's public `logic` is a machine: it has a root state node). */
 function isMachine(ref: unknown): boolean {
   return (ref as { logic?: { root?: unknown } }).logic?.root !== undefined;
-}
-
-function actorName(ref: unknown): string {
-  const r = ref as { id?: string; _parent?: unknown };
-  const parts: string[] = [];
-  let cur: { id?: string; _parent?: unknown } | undefined = r;
-  while (cur) {
-    parts.unshift(cur.id || 'root');
-    cur = cur._parent as typeof cur;
-  }
-  return parts.join('.');
 }
 
 /** Every file of a rotated journal, oldest first (`path.3` … `path.1`, `path`), that exists. */
