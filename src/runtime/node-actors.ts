@@ -7,11 +7,11 @@ import { fromPromise } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
-import { shared } from '../actors/shared-machine.ts';
 import { fitToTakeOver, type PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../cluster/view.ts';
 import { electionMachine, type RefreshResult } from '../machines/election.ts';
+import type { ProvideActors } from './provide.ts';
 
 /** What the actors use of the running agent. */
 export interface ActorHost {
@@ -38,6 +38,8 @@ export interface ActorHost {
   reloadSyncGuc(): Promise<void>;
   probePeers(view: ClusterView, me: string): Promise<PeerStatus[]>;
   probeMember(member: Member): Promise<PeerStatus>;
+  /** Gives a machine its actors (XState's provide(), or the simulator's cached one). */
+  provide: ProvideActors;
 }
 
 /** Rejects when `work` takes longer than `ms` on `clock` (the work itself is not cancelled). */
@@ -114,41 +116,39 @@ export function postgresActors(h: ActorHost) {
 export function dcsActors(h: ActorHost) {
   const dcs = h.dcs;
   const name = h.name;
-  const election = shared(electionMachine).provide({
-    actors: {
-      acquireLeader: fromPromise(async () => {
-        // A lease kept alive only at the last loop may have most of its ttl behind it; the
-        // new leader's deadline must count from a refresh, so refresh first.
-        await dcs.freshLease(h.ttl());
-        const won = await dcs.attemptToAcquireLeader(name);
-        // A switchover or failover request is consumed by whoever takes the lock.
-        const f = h.failover();
-        if (won && f && (f.leader || f.member) && !f.scheduled_at) {
-          await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
-        }
-        // The lease's age as the election receives it: clearing /failover may have taken up to
-        // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
-        return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
-      }),
-      updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
-        async ({ input }) => {
-          // A duration: measured on the clock that never steps (an NTP step back in the middle
-          // would otherwise make the lease look younger than it is, and trusted too long).
-          const started = monotonicNow(h.clock);
-          const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
-          const elapsedMs = monotonicNow(h.clock) - started;
-          return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
-        },
-      ),
-      deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
-        dcs.deleteLeader(name, input.lastLsn ?? undefined),
-      ),
-      probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
-        // Our own position must be as fresh as the peers' answers.
-        await h.pollPostgres();
-        return h.probePeers(input.view, input.name);
-      }),
-    },
+  const election = h.provide(electionMachine, {
+    acquireLeader: fromPromise(async () => {
+      // A lease kept alive only at the last loop may have most of its ttl behind it; the
+      // new leader's deadline must count from a refresh, so refresh first.
+      await dcs.freshLease(h.ttl());
+      const won = await dcs.attemptToAcquireLeader(name);
+      // A switchover or failover request is consumed by whoever takes the lock.
+      const f = h.failover();
+      if (won && f && (f.leader || f.member) && !f.scheduled_at) {
+        await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
+      }
+      // The lease's age as the election receives it: clearing /failover may have taken up to
+      // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
+      return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+    }),
+    updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
+      async ({ input }) => {
+        // A duration: measured on the clock that never steps (an NTP step back in the middle
+        // would otherwise make the lease look younger than it is, and trusted too long).
+        const started = monotonicNow(h.clock);
+        const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
+        const elapsedMs = monotonicNow(h.clock) - started;
+        return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+      },
+    ),
+    deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
+      dcs.deleteLeader(name, input.lastLsn ?? undefined),
+    ),
+    probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
+      // Our own position must be as fresh as the peers' answers.
+      await h.pollPostgres();
+      return h.probePeers(input.view, input.name);
+    }),
   });
   return {
     election,

@@ -26,6 +26,7 @@ import { parsePeerDocument } from '../transport/peer-client.ts';
 import { borrowApi, type LentApi, returnApi } from './api-pool.ts';
 import { NodeClock } from './node-clock.ts';
 import { type DcsFlakiness, NodeKv } from './node-kv.ts';
+import { provideShared } from './shared-machine.ts';
 import { incrementClock } from './sim-clock.ts';
 
 export interface SimulatedClusterOptions {
@@ -290,6 +291,7 @@ export class SimulatedNode {
       probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
       fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
       inspect: this.cluster.inspect,
+      provide: provideShared,
     });
     this.agent = agent;
     let last = '';

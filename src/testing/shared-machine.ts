@@ -11,8 +11,13 @@
  * with the same arguments; so the machine runs exactly as with its own provide().
  *
  * Actors must be promise actors (fromPromise) or machines provided through shared() too.
+ *
+ * It reads XState internals (an actor's `_parent`, the source text of fromPromise's transition
+ * function), so it lives with the simulator, not in production (the agent uses plain provide()),
+ * and `test/unit/xstate-pin.test.ts` fails when XState is not the exact version it was checked on.
  */
 import { type AnyActorLogic, type AnyStateMachine, fromPromise } from 'xstate';
+import type { ProvideActors } from '../runtime/provide.ts';
 
 const ACTORS = Symbol('shared.actors');
 
@@ -81,7 +86,7 @@ function nestedId(logic: Provided): number {
   return id;
 }
 
-function provideShared(machine: AnyStateMachine, implementations: { actors?: Actors }): Provided {
+function buildShared(machine: AnyStateMachine, implementations: { actors?: Actors }): Provided {
   const actors = implementations.actors ?? {};
   const names = Object.keys(actors).sort();
   for (const n of names) {
@@ -116,8 +121,12 @@ function provideShared(machine: AnyStateMachine, implementations: { actors?: Act
 export function shared<M extends AnyStateMachine>(machine: M): { provide: M['provide'] } {
   let p = providers.get(machine);
   if (!p) {
-    p = { provide: (implementations: { actors?: Actors }) => provideShared(machine, implementations) };
+    p = { provide: (implementations: { actors?: Actors }) => buildShared(machine, implementations) };
     providers.set(machine, p);
   }
   return p as { provide: M['provide'] };
 }
+
+/** The simulator's ProvideActors: `shared(machine).provide({ actors })`. */
+export const provideShared: ProvideActors = (machine, actors) =>
+  shared(machine).provide({ actors } as never) as typeof machine;

@@ -13,6 +13,9 @@
  * next position, that is unless the callback was the last timeout in that sort. For 64 or
  * more timeouts, or end times that are not numbers (NaN sorts inconsistently), this falls
  * back to `increment` itself.
+ *
+ * It reads SimulatedClock's private fields: simulator only, and `test/unit/xstate-pin.test.ts`
+ * fails when XState is not the exact version this was checked on.
  */
 import type { SimulatedClock } from 'xstate';
 

@@ -4,11 +4,18 @@
  */
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
+import type { NodeConfig } from '../config/types.ts';
 
 export interface PeerClientOptions {
   timeoutMs?: number;
   /** `user:password` for restapi.authentication. */
   basicAuth?: string;
+}
+
+/** How this node authenticates to its peers: with its own restapi.authentication, as Patroni does. */
+export function peerClientOptions(config: NodeConfig): PeerClientOptions {
+  const auth = config.restapi.authentication;
+  return auth ? { basicAuth: `${auth.username}:${auth.password}` } : {};
 }
 
 export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = {}): Promise<PeerStatus> {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeSettingsFrom } from '../../src/agent.ts';
 import {
   ConfigError,
   dynamicConfigFrom,
@@ -13,6 +12,7 @@ import {
   parseConfigText,
 } from '../../src/config/load.ts';
 import { dynamicDefaults, type NodeConfig } from '../../src/config/types.ts';
+import { nodeSettingsFrom } from '../../src/runtime/dynamic-config.ts';
 
 // Patroni's postgres0.yml, trimmed to what pgwarden reads plus a few extras.
 const POSTGRES0 = `

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, setup, waitFor } from 'xstate';
-import { shared } from '../../src/actors/shared-machine.ts';
+import { shared } from '../../src/testing/shared-machine.ts';
 
 const inner = setup({
   actors: { fetch: fromPromise<string, { n: number }>(async () => 'unprovided') },

@@ -1,0 +1,155 @@
+/**
+ * Operator requests that the REST API hands to this node (POST /restart, DELETE /restart,
+ * POST /reinitialize, the rest of `Operations`): each becomes one event to the node machine
+ * carrying a request id, and is answered from the event the machine emits back for that id,
+ * within a bound. The decisions (Patroni's restart filters, "something else is running") are
+ * the machine's; Patroni's texts and codes are chosen here from its answer.
+ */
+import type { PeerStatus } from '../cluster/eligibility.ts';
+import { reinitializeRefusal } from '../cluster/reinitialize.ts';
+import type { ClusterView, Member } from '../cluster/view.ts';
+import type { ActionResult, Operations, RestartRequest } from '../http/operations.ts';
+import type { NodeEmitted } from '../machines/node/index.ts';
+import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts';
+import type { NodeCore } from './core.ts';
+
+export type RequestsHost = Pick<NodeCore, 'actor' | 'dcs' | 'clock' | 'config' | 'publish'> & {
+  reload(): void;
+  /** One member's status (GET its api_url); defaults to HTTP with this node's credentials. */
+  fetchPeer?: (member: Member) => Promise<PeerStatus>;
+};
+
+export class NodeRequests {
+  private lastRequestId = 0;
+
+  constructor(private readonly h: RequestsHost) {}
+
+  /** What the REST routes may ask of this node. */
+  operations(): Operations {
+    const h = this.h;
+    return {
+      getCluster: () => h.dcs.getCluster(),
+      setConfig: (value, index) => h.dcs.setConfig(value, index),
+      setFailover: (value, index) => h.dcs.setFailover(value, index),
+      probeMember: (member) => this.probeMember(member),
+      // Run the HA decisions now and write the member key (after /config or /failover writes).
+      wake: () => {
+        h.actor.send({ type: 'WAKE' });
+        void h.publish(true);
+      },
+      reload: () => h.reload(),
+      restart: (request) => this.restart(request),
+      cancelScheduledRestart: () => this.cancelScheduledRestart(),
+      reinitialize: (force) => this.reinitialize(force),
+    };
+  }
+
+  probeMember(member: Member): Promise<PeerStatus> {
+    if (this.h.fetchPeer) return this.h.fetchPeer(member);
+    return fetchPeerStatus(member, peerClientOptions(this.h.config()));
+  }
+
+  /**
+   * Sends what `send(requestId)` builds and waits, bounded by `ms`, for the first of `types`
+   * the node machine emits for that request (a concurrent request has another id).
+   */
+  private answer<T extends NodeEmitted['type']>(
+    types: T[],
+    send: (requestId: number) => void,
+    ms: number,
+  ): Promise<Extract<NodeEmitted, { type: T }> | null> {
+    const { actor, clock } = this.h;
+    const requestId = ++this.lastRequestId;
+    return new Promise((resolve) => {
+      const subs = types.map((t) =>
+        actor.on(t, (e) => {
+          if ((e as { requestId?: number | null }).requestId === requestId)
+            finish(e as Extract<NodeEmitted, { type: T }>);
+        }),
+      );
+      const timer = clock.setTimeout(() => finish(null), ms);
+      const finish = (e: Extract<NodeEmitted, { type: T }> | null) => {
+        for (const s of subs) s.unsubscribe();
+        clock.clearTimeout(timer);
+        resolve(e);
+      };
+      send(requestId);
+    });
+  }
+
+  /**
+   * POST /restart: the node machine applies Patroni's filters and restarts (or says why not); a
+   * scheduled one goes to its restart scheduler. The answer is the event it emits back.
+   */
+  async restart(request: RestartRequest): Promise<ActionResult> {
+    const { actor, clock } = this.h;
+    if (request.schedule) {
+      const answer = await this.answer(
+        ['restart.scheduled', 'restart.conflict'],
+        (requestId) => actor.send({ type: 'SCHEDULE_RESTART', request, nowMs: clock.now(), requestId }),
+        5000,
+      );
+      if (!answer) return { status: 503, text: 'restart not scheduled: the node machine is not running' };
+      return answer.type === 'restart.scheduled'
+        ? { status: 202, text: 'Restart scheduled' }
+        : { status: 409, text: 'Another restart is already scheduled' };
+    }
+    const { role, postgres_version, restart_pending } = request;
+    const bound = ((request.timeout ?? this.h.config().postgresql.pg_ctl_timeout) * 2 + 30) * 1000;
+    const answer = await this.answer(
+      ['restart.done', 'restart.busy', 'restart.refused'],
+      (requestId) =>
+        actor.send({
+          type: 'RESTART',
+          timeoutSeconds: request.timeout ?? null,
+          conditions: { role, postgres_version, restart_pending },
+          requestId,
+        }),
+      bound,
+    );
+    if (!answer) return { status: 503, text: 'postgres is still starting' };
+    if (answer.type === 'restart.refused')
+      return { status: 503, text: 'restart conditions are not satisfied' };
+    if (answer.type === 'restart.busy') return { status: 503, text: `${answer.action} already in progress` };
+    return answer.ok
+      ? { status: 200, text: 'restarted successfully' }
+      : { status: 503, text: 'restart failed' };
+  }
+
+  async cancelScheduledRestart(): Promise<ActionResult> {
+    const answer = await this.answer(
+      ['restart.cancelled', 'restart.nothingToCancel'],
+      (requestId) => this.h.actor.send({ type: 'CANCEL_SCHEDULED_RESTART', requestId }),
+      5000,
+    );
+    return answer?.type === 'restart.cancelled'
+      ? { status: 200, text: 'scheduled restart deleted' }
+      : { status: 404, text: 'no restarts are scheduled' };
+  }
+
+  /** POST /reinitialize: Patroni's preconditions on a fresh DCS read, then the machine's answer. */
+  async reinitialize(force: boolean): Promise<ActionResult> {
+    let view: ClusterView;
+    try {
+      view = await this.h.dcs.getCluster();
+    } catch (err) {
+      return { status: 503, text: `DCS is not accessible: ${(err as Error).message}` };
+    }
+    const refusal = reinitializeRefusal(
+      view,
+      this.h.config().name,
+      this.h.actor.getSnapshot().context.isLeader,
+    );
+    if (refusal) return { status: 503, text: refusal };
+    const answer = await this.answer(
+      ['reinitialize.started', 'reinitialize.busy'],
+      (requestId) => this.h.actor.send({ type: 'REINITIALIZE', force, requestId }),
+      5000,
+    );
+    if (answer?.type === 'reinitialize.started') return { status: 200, text: 'reinitialize started' };
+    return {
+      status: 503,
+      text: `${answer?.type === 'reinitialize.busy' ? answer.action : 'reinitialize'} already in progress`,
+    };
+  }
+}

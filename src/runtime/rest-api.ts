@@ -1,0 +1,66 @@
+/**
+ * This node's REST API: built on first use from what the routes read and call (ApiContext), told
+ * of every DCS view so that requests waiting on the cluster (POST /switchover) answer without
+ * polling. start() listens on it; without serveApi (the simulator, embedding tests) requests
+ * reach it in process through `inject`, on the same routes and with the same answers, and its
+ * waits run on the agent's clock.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { NodeReport } from '../cluster/report.ts';
+import type { Operations } from '../http/operations.ts';
+import { type ApiContext, buildApi } from '../http/server.ts';
+import type { NodeCore } from './core.ts';
+
+export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
+  report(): NodeReport;
+  /** When the next HA loop runs. */
+  nextRun(): number;
+  ops: Operations;
+};
+
+export class RestApi {
+  /** The fastify instance, once built. */
+  server: FastifyInstance | null = null;
+  private built: Promise<FastifyInstance> | null = null;
+  private readonly viewListeners = new Set<() => void>();
+
+  constructor(private readonly h: RestApiHost) {}
+
+  build(): Promise<FastifyInstance> {
+    this.built ??= buildApi(this.context()).then((api) => {
+      this.server = api;
+      return api;
+    });
+    return this.built;
+  }
+
+  /** A new DCS view: requests waiting on the cluster look again. */
+  viewChanged(): void {
+    for (const listener of [...this.viewListeners]) listener();
+  }
+
+  /** What the REST routes read and call: this node's report, settings, clock and operations. */
+  context(): ApiContext {
+    const { h } = this;
+    return {
+      report: () => h.report(),
+      settings: () => h.settings(),
+      nextRun: () => h.nextRun(),
+      now: () => h.clock.now(),
+      timer: (ms, fn) => {
+        const id = h.clock.setTimeout(fn, ms);
+        return () => h.clock.clearTimeout(id);
+      },
+      watchView: (listener) => {
+        this.viewListeners.add(listener);
+        return () => this.viewListeners.delete(listener);
+      },
+      config: () => h.config(),
+      ops: h.ops,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+  }
+}
