@@ -13,7 +13,7 @@
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { refreshIntervalMs } from '../src/machines/election.ts';
+import { refreshIntervalMs } from '../src/machines/election/index.ts';
 import { AGENTS, type AgentKind, PROFILES, type Profile } from './lib/agents.ts';
 import { READY_POLL_MS } from './lib/bootstrap.ts';
 import { LEADER_POLL_MS } from './lib/etcd.ts';

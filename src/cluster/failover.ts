@@ -2,7 +2,7 @@
  * The `/failover` key from the leader's side: carry out a requested switchover, ignore it, or
  * clear it because it can never apply (Patroni's process_manual_failover_from_leader).
  */
-import { type ClusterView, type Failover, memberByName } from './view.ts';
+import { type ClusterView, type Failover, type Member, memberByName } from './view.ts';
 
 export type LeaderFailoverDecision =
   | { kind: 'none' }
@@ -22,6 +22,16 @@ export function leaderFailoverDecision(view: ClusterView, me: string): LeaderFai
     return { kind: 'clear', reason: `candidate ${f.member} does not exist` };
   if (f.scheduled_at) return { kind: 'scheduled', at: f.scheduled_at };
   return { kind: 'execute', candidate: f.member ?? null };
+}
+
+/**
+ * Whom the leader asks before a switchover (Patroni's is_failover_possible from the leader): the
+ * named candidate, or every other member; it goes ahead if one of them is fit to take over.
+ */
+export function switchoverCandidatesToAsk(view: ClusterView, me: string): Member[] {
+  const d = leaderFailoverDecision(view, me);
+  const candidate = d.kind === 'execute' ? d.candidate : null;
+  return view.members.filter((m) => m.name !== me && (candidate === null || m.name === candidate));
 }
 
 /**

@@ -7,7 +7,7 @@ import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { definitionsHash, type Journal } from '../actors/journal.ts';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
-import { electionMachine } from '../machines/election.ts';
+import { electionMachine } from '../machines/election/index.ts';
 import {
   type NodeActor,
   type NodeSettings,

@@ -7,10 +7,10 @@ import { fromPromise } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
-import { fitToTakeOver, type PeerStatus } from '../cluster/eligibility.ts';
+import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../cluster/view.ts';
-import { electionMachine, type RefreshResult } from '../machines/election.ts';
+import { electionMachine, type RefreshResult } from '../machines/election/index.ts';
 import type { ProvideActors } from './provide.ts';
 
 /** What the actors use of the running agent. */
@@ -152,14 +152,8 @@ export function dcsActors(h: ActorHost) {
   });
   return {
     election,
-    checkSwitchoverCandidates: fromPromise<boolean, { view: ClusterView; candidate: string | null }>(
-      async ({ input }) => {
-        const members = input.view.members.filter(
-          (m) => m.name !== name && (input.candidate === null || m.name === input.candidate),
-        );
-        const statuses = await Promise.all(members.map((m) => h.probeMember(m)));
-        return statuses.some(fitToTakeOver);
-      },
+    probeMembers: fromPromise<PeerStatus[], { members: Member[] }>(({ input }) =>
+      Promise.all(input.members.map((m) => h.probeMember(m))),
     ),
     claimSync: fromPromise<boolean, { leader: string; index: string | null }>(({ input }) =>
       dcs.setSyncState(input.leader, [], input.index ?? undefined),

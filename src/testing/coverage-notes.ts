@@ -28,7 +28,7 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'In maintenance mode only a named switchover candidate races; a node whose data directory stopped matching /initialize while paused would have to be that candidate. The lock goes back at once, as on entry (taken from running).',
   'node.active.foreignWhilePaused --LEADERSHIP_LOST--> (no target)':
     'The lock is given up on entry (LEADERSHIP_RELEASED, taken); losing it afterwards needs it acquired there first (see LEADERSHIP_ACQUIRED). Keeps isLeader honest should it happen.',
-  'node.active.running.switchingOver.checking --error(checkSwitchoverCandidates)--> node.active.running.clearingFailover':
+  'node.active.running.switchingOver.checking --error(probeMembers)--> node.active.running.clearingFailover':
     DCS_ERROR_IN_CALL,
   'node.bootstrap.racingInitialize --error(raceInitialize)--> node.bootstrap.waitingForLeader':
     DCS_ERROR_IN_CALL,

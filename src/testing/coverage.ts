@@ -15,7 +15,7 @@
  * merged by the parent (`merge`).
  */
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
-import { electionMachine } from '../machines/election.ts';
+import { electionMachine } from '../machines/election/index.ts';
 import { nodeMachine } from '../machines/node/index.ts';
 import { scheduledActionMachine } from '../machines/scheduled-action.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, fromPromise, SimulatedClock } from 'xstate';
-import { electionMachine } from '../../src/machines/election.ts';
+import { electionMachine } from '../../src/machines/election/index.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
 import {

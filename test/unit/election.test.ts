@@ -8,7 +8,7 @@ import {
   leaseMarginMs,
   type RefreshResult,
   refreshIntervalMs,
-} from '../../src/machines/election.ts';
+} from '../../src/machines/election/index.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: ElectionSettings = {

@@ -9,7 +9,7 @@ import { createActor, fromPromise } from 'xstate';
 import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
-import { electionMachine, refreshIntervalMs } from '../../src/machines/election.ts';
+import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
 import {
   type NodeActor,
   type NodeSettings,

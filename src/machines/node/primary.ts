@@ -1,6 +1,6 @@
 /** The leader side of `running`: promote, stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
 import { assign, emit, sendTo } from 'xstate';
-import { leaderFailoverDecision } from '../../cluster/failover.ts';
+import { switchoverCandidatesToAsk } from '../../cluster/failover.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
@@ -230,11 +230,8 @@ export const switchingOver = nodeSetup.createStateConfig({
     checking: {
       always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
       invoke: {
-        src: 'checkSwitchoverCandidates',
-        input: ({ context }) => {
-          const d = leaderFailoverDecision(context.view, context.name);
-          return { view: context.view, candidate: d.kind === 'execute' ? d.candidate : null };
-        },
+        src: 'probeMembers',
+        input: ({ context }) => ({ members: switchoverCandidatesToAsk(context.view, context.name) }),
         onDone: [
           { guard: 'someoneCanTakeOver', target: 'checkpointing' },
           {

@@ -4,6 +4,7 @@
  * are written against it, and machine.ts assembles them.
  */
 import { assign, emit, enqueueActions, fromPromise, raise, sendTo, setup, spawnChild } from 'xstate';
+import { fitToTakeOver, type PeerStatus } from '../../cluster/eligibility.ts';
 import {
   leaderFailoverDecision,
   ownScheduledSwitchover,
@@ -28,9 +29,15 @@ import {
   scheduledRestart,
 } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import { type ClusterView, clusterTimeline, type Failover, type HistoryLine } from '../../cluster/view.ts';
+import {
+  type ClusterView,
+  clusterTimeline,
+  type Failover,
+  type HistoryLine,
+  type Member,
+} from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
-import { electionMachine } from '../election.ts';
+import { electionMachine } from '../election/index.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
 import {
   divergedFromLeader,
@@ -90,8 +97,8 @@ export const nodeSetup = setup({
     publishMember: todo<void, unknown>(),
     rewind: todo<boolean, { from: UpstreamTarget }>(),
     removeDataDir: todo<void, unknown>(),
-    /** Is some member fit to take over from us (reachable, streaming, not nofailover)? */
-    checkSwitchoverCandidates: todo<boolean, { view: ClusterView; candidate: string | null }>(),
+    /** GET <api_url> of each member given (2 s each, in parallel): their statuses. */
+    probeMembers: todo<PeerStatus[], { members: Member[] }>(),
     /** CHECKPOINT, bounded by timeoutSeconds (null: as long as it takes). */
     checkpoint: todo<void, { timeoutSeconds: number | null }>(),
     /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
@@ -138,8 +145,8 @@ export const nodeSetup = setup({
     clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
     dcsAnswered: ({ context }) => context.dcsSeen,
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
-    /** checkSwitchoverCandidates found a member that can take over. */
-    someoneCanTakeOver: ({ event }) => doneOutput<boolean>(event),
+    /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation). */
+    someoneCanTakeOver: ({ event }) => doneOutput<PeerStatus[]>(event).some(fitToTakeOver),
     slotsOn: ({ context }) => context.settings.use_slots,
     /** claimSync wrote /sync (false: its index had moved on). */
     syncClaimed: ({ event }) => doneOutput<boolean>(event),

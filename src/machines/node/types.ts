@@ -3,7 +3,7 @@ import type { Verdict } from '../../cluster/eligibility.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
-import type { ElectionSettings } from '../election.ts';
+import type { ElectionSettings } from '../election/index.ts';
 
 export interface NodeSettings extends ElectionSettings {
   synchronous_mode_strict: boolean;

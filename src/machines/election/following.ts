@@ -1,0 +1,110 @@
+/** Not holding the lock: following a leader, racing for a free lock, or pausing between looks. */
+import { assign } from 'xstate';
+import { electionSetup } from './setup.ts';
+
+export const follower = electionSetup.createStateConfig({
+  description: 'Someone else holds the lock, or nobody does and we are waiting to look again.',
+  tags: ['resting'],
+  always: [
+    { guard: 'releaseRequested', target: 'released' },
+    { guard: 'frozen', target: 'resigned' },
+    // After an agent restart the key may still carry our name: take it back by refreshing.
+    { guard: 'lockIsMine', target: 'reclaiming' },
+    { guard: 'unlocked', target: 'racing' },
+  ],
+  on: {
+    CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
+    RELEASE: { target: 'released', actions: 'requestRelease' },
+    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+  },
+  after: { loopWait: { target: 'follower', reenter: true } },
+});
+
+export const racing = electionSetup.createStateConfig({
+  description: 'Nobody holds the lock: find out whether this node is the healthiest.',
+  initial: 'deciding',
+  on: {
+    CLUSTER: { actions: 'storeView' },
+    RELEASE: { target: 'released', actions: 'requestRelease' },
+    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+  },
+  states: {
+    deciding: {
+      always: [
+        // The named switchover candidate need not ask anyone: the request already chose it.
+        { guard: 'requestedCandidate', target: 'acquiring' },
+        { target: 'probing' },
+      ],
+    },
+    probing: {
+      always: { guard: 'postgresDown', target: '#election.waiting' },
+      invoke: {
+        src: 'probePeers',
+        input: ({ context }) => ({ view: context.view, name: context.name }),
+        onDone: [
+          {
+            guard: 'someoneLeads',
+            target: '#election.follower',
+            description: 'Someone took the lock while the peers were asked: follow them.',
+          },
+          {
+            guard: 'healthiest',
+            target: 'acquiring',
+            actions: ['recordVerdict', 'reportVerdict'],
+            description: "Patroni's is_healthiest_node holds over the peers' answers: race for the lock.",
+          },
+          {
+            target: '#election.waiting',
+            actions: ['recordVerdict', 'reportVerdict'],
+            description: 'Not the healthiest (the verdict says why): look again shortly.',
+          },
+        ],
+        onError: { target: '#election.waiting' },
+      },
+    },
+    acquiring: {
+      invoke: {
+        src: 'acquireLeader',
+        input: ({ context }) => ({ name: context.name }),
+        onDone: [
+          {
+            guard: 'won',
+            target: '#election.leader',
+            actions: [
+              {
+                type: 'trustLease',
+                params: ({ event }) => ({
+                  leaseAgeMs: event.output.leaseAgeMs,
+                  leaseTtlSeconds: event.output.leaseTtlSeconds,
+                }),
+              },
+              'notifyAcquired',
+            ],
+          },
+          // Someone else won: wait for the watch to show who, rather than racing again at once.
+          { target: '#election.waiting' },
+        ],
+        onError: { target: '#election.waiting' },
+      },
+    },
+  },
+});
+
+export const waiting = electionSetup.createStateConfig({
+  description: 'Not eligible (or the race failed): look again after a short pause or on a DCS change.',
+  on: {
+    CLUSTER: [{ guard: 'viewHasLeader', target: 'follower', actions: 'storeView' }, { actions: 'storeView' }],
+    // PostgreSQL just came up: no reason to sit out the pause.
+    FACTS: [
+      {
+        guard: 'postgresCameUp',
+        target: 'follower',
+        actions: 'storeFacts',
+      },
+      { actions: 'storeFacts' },
+    ],
+    RELEASE: { target: 'released', actions: 'requestRelease' },
+    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+  },
+  after: { retrySoon: 'follower' },
+});

@@ -1,0 +1,47 @@
+/** After the lock: lost (told to the node), released on request, standing back, resigned at shutdown. */
+import { assign, sendParent } from 'xstate';
+import { electionSetup } from './setup.ts';
+
+export const lost = electionSetup.createStateConfig({
+  entry: sendParent(({ context }) => ({
+    type: 'LEADERSHIP_LOST',
+    reason:
+      context.view.leader && context.view.leader.name !== context.name
+        ? `the lock is held by ${context.view.leader.name}`
+        : 'the lock could not be refreshed before its deadline',
+  })),
+  always: 'follower',
+});
+
+export const released = electionSetup.createStateConfig({
+  description: 'Gave the lock up on request (shutdown or switchover).',
+  entry: ['notifyReleased', assign({ pendingRelease: null })],
+  always: [{ guard: 'frozen', target: 'resigned' }, { target: 'standingBack' }],
+});
+
+export const standingBack = electionSetup.createStateConfig({
+  description:
+    'Just gave the lock up: neither reclaim it (the watch may still show our name) nor race for it until someone else has taken it, or a ttl has passed.',
+  // The view is kept as it is: if our name is still on the key a ttl later, the key lives on
+  // our own lease (a release that never reached etcd) and only a reclaim can free the
+  // cluster — racing against our own key would fail for ever.
+  on: {
+    CLUSTER: [
+      {
+        guard: 'viewHasOtherLeader',
+        target: 'follower',
+        actions: 'storeView',
+      },
+      { actions: 'storeView' },
+    ],
+    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+  },
+  after: { standBack: 'follower' },
+});
+
+export const resigned = electionSetup.createStateConfig({
+  // Not a final state: a final child would announce itself to a node machine that has
+  // usually finished by then (XState warns of events sent to a stopped actor).
+  description: 'The node is shutting down: no more racing, until the node machine stops it.',
+  tags: ['resting'],
+});

@@ -1,0 +1,59 @@
+/** The election machine assembled from its states (see index.ts for what it decides). */
+import { assign } from 'xstate';
+import { emptyClusterView } from '../../cluster/view.ts';
+import { follower, racing, waiting } from './following.ts';
+import { leader, reclaiming } from './leader.ts';
+import { lost, released, resigned, standingBack } from './leaving.ts';
+import { electionSetup } from './setup.ts';
+
+export const electionMachine = electionSetup.createMachine({
+  id: 'election',
+  context: ({ input }) => ({
+    name: input.name,
+    settings: input.settings,
+    view: input.view ?? emptyClusterView,
+    facts: null,
+    leaseLeftMs: 0,
+    leaseTtlSeconds: 0,
+    lastVerdict: null,
+    holdsLockAtStart: input.holdsLock,
+    leaseAgeAtStartMs: input.leaseAgeMs ?? 0,
+    pendingRelease: null,
+    frozen: false,
+  }),
+  on: {
+    FACTS: { actions: 'storeFacts' },
+    SETTINGS: { actions: 'storeSettings' },
+    FREEZE: { actions: assign({ frozen: true }) },
+  },
+  initial: 'init',
+  states: {
+    init: {
+      always: [
+        {
+          guard: 'startsAsHolder',
+          target: 'leader',
+          actions: {
+            type: 'trustLease',
+            // The bootstrap put the key on a lease granted with the settings' ttl.
+            params: ({ context }) => ({
+              leaseAgeMs: context.leaseAgeAtStartMs,
+              leaseTtlSeconds: context.settings.ttl,
+            }),
+          },
+        },
+        { target: 'follower' },
+      ],
+    },
+
+    follower,
+    racing,
+    waiting,
+    reclaiming,
+    leader,
+    lost,
+    released,
+    standingBack,
+    resigned,
+  },
+});

@@ -1,0 +1,100 @@
+/** The election's actors (provided by the runtime), delays, and named guards and actions. */
+import { assign, fromPromise, sendParent, setup } from 'xstate';
+import {
+  isRequestedCandidate,
+  judgeHealthiest,
+  type LocalFacts,
+  type PeerStatus,
+} from '../../cluster/eligibility.ts';
+import type { ClusterView } from '../../cluster/view.ts';
+import { doneOutput } from '../done-output.ts';
+import { refreshIntervalMs, retryStepMs, trustedMs } from './timing.ts';
+import type {
+  AcquireResult,
+  ElectionContext,
+  ElectionEvent,
+  ElectionInput,
+  ElectionSettings,
+  RefreshResult,
+} from './types.ts';
+
+const noopPromise = <T, I>() =>
+  fromPromise<T, I>(async () => {
+    throw new Error('actor not provided');
+  });
+
+export const electionSetup = setup({
+  types: {
+    context: {} as ElectionContext,
+    events: {} as ElectionEvent,
+    input: {} as ElectionInput,
+  },
+  actors: {
+    acquireLeader: noopPromise<AcquireResult, { name: string }>(),
+    updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
+    deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
+    probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
+  },
+  delays: {
+    loopWait: ({ context }) => context.settings.loop_wait * 1000,
+    refreshInterval: ({ context }) => refreshIntervalMs(context.settings),
+    leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
+    retrySoon: ({ context }) => retryStepMs(context.settings),
+    standBack: ({ context }) => context.settings.ttl * 1000,
+  },
+  guards: {
+    startsAsHolder: ({ context }) => context.holdsLockAtStart,
+    unlocked: ({ context }) => context.view.leader === null,
+    lockIsMine: ({ context }) => context.view.leader?.name === context.name,
+    releaseRequested: ({ context }) => context.pendingRelease !== null,
+    /** Our stream from the leader just broke: worth asking whether the leader's node is gone. */
+    frozen: ({ context }) => context.frozen,
+    postgresDown: ({ context }) => !(context.facts?.running ?? false),
+    /** PostgreSQL just came up: no reason to sit out the pause. */
+    postgresCameUp: ({ context, event }) =>
+      event.type === 'FACTS' && !(context.facts?.running ?? false) && event.facts.running,
+    someoneLeads: ({ context }) => context.view.leader !== null,
+    viewHasLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader !== null,
+    viewHasNoLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader === null,
+    viewHasOtherLeader: ({ context, event }) =>
+      event.type === 'CLUSTER' && event.view.leader !== null && event.view.leader.name !== context.name,
+    /** Patroni's is_healthiest_node over the peers just probed (cluster/eligibility.ts). */
+    healthiest: ({ context, event }) =>
+      judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings)
+        .healthiest,
+    /** The acquire transaction found /leader free and wrote it. */
+    won: ({ event }) => doneOutput<AcquireResult>(event).won,
+    /** The refresh kept (or put back) our key on our lease. */
+    refreshed: ({ event }) => doneOutput<RefreshResult>(event).ok,
+    /** A switchover or failover names this running replica, and it may take it (cluster/eligibility.ts). */
+    requestedCandidate: ({ context }) =>
+      context.facts !== null && isRequestedCandidate(context.view, context.facts, context.settings),
+    ttlChanged: ({ context, event }) =>
+      event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
+  },
+  actions: {
+    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view }),
+    storeFacts: assign({ facts: ({ event }) => (event as { facts: LocalFacts }).facts }),
+    storeSettings: assign({ settings: ({ event }) => (event as { settings: ElectionSettings }).settings }),
+    requestRelease: assign({
+      pendingRelease: ({ event }) => ({ lastLsn: (event as { lastLsn: number | null }).lastLsn }),
+    }),
+    /**
+     * The lock is trusted until the lease's own ttl (less the margin) after its last refresh
+     * began: the ttl etcd keeps it alive for, which after a PATCH of ttl may differ from the
+     * settings' until the holder's refresh has moved the key onto a new lease.
+     */
+    trustLease: assign({
+      leaseLeftMs: ({ context }, params: { leaseAgeMs: number; leaseTtlSeconds: number }) =>
+        trustedMs(params.leaseTtlSeconds, context.settings, params.leaseAgeMs),
+      leaseTtlSeconds: (_, params: { leaseAgeMs: number; leaseTtlSeconds: number }) => params.leaseTtlSeconds,
+    }),
+    recordVerdict: assign({
+      lastVerdict: ({ context, event }) =>
+        judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings),
+    }),
+    reportVerdict: sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
+    notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
+    notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
+  },
+});
