@@ -21,8 +21,8 @@ import { applyServerCertificates } from './http/security.ts';
 import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
 import type { NodeCore } from './runtime/core.ts';
-import { DynamicConfigFollower } from './runtime/dynamic-config.ts';
-import { createNodeActor } from './runtime/node-actor.ts';
+import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
+import { createNodeActor, inspectorFor, writeJournalHeader } from './runtime/node-actor.ts';
 import { Observations } from './runtime/observations.ts';
 import { PostgresSampler } from './runtime/postgres-sampler.ts';
 import { type ProvideActors, provideActors } from './runtime/provide.ts';
@@ -75,7 +75,9 @@ export class Agent {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? (() => {});
     const config = () => this.config;
-    const params = new ServerParameters({ pg, dcs, name: this.config.name, config, log });
+    writeJournalHeader(opts.journal, this.config, settingsFrom(this.config, null));
+    const inspect = inspectorFor(opts.journal, opts.inspect);
+    const params = new ServerParameters({ pg, dcs, name: this.config.name, config, log, inspect });
     const tell = (settings: NodeSettings) => this.actor.send({ type: 'SETTINGS', settings });
     this.dynamic = new DynamicConfigFollower({ pg, dcs, params, config, tell, log });
     const shared = {

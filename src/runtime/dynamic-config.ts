@@ -33,6 +33,11 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
   };
 }
 
+/** The settings in force under `config` and /config `data` (bootstrap.dcs before there is one). */
+export function settingsFrom(config: NodeConfig, data: Record<string, unknown> | null): NodeSettings {
+  return nodeSettingsFrom(config, dynamicConfigFrom(data ?? config.bootstrap.dcs, config));
+}
+
 export interface DynamicConfigHost {
   readonly pg: Postgres;
   readonly dcs: Dcs;

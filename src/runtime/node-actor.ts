@@ -1,13 +1,13 @@
 /**
  * The node machine as one actor system: its I/O actors (node-actors.ts) and both schedulers
- * given to it, its journal (headed by what wrote it) and inspectors attached, named so that the journal says `node`,
+ * given to it, its journal and inspectors attached, named so that the journal says `node`,
  * `node.election`, `node.restartScheduler` rather than `x:0`.
  */
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { definitionsHash, type Journal } from '../actors/journal.ts';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
-import { electionMachine } from '../machines/election/index.ts';
+import { allMachines } from '../machines/index.ts';
 import {
   type NodeActor,
   type NodeSettings,
@@ -15,11 +15,10 @@ import {
   restartSchedulerMachine,
   switchoverSchedulerMachine,
 } from '../machines/node/index.ts';
-import { scheduledActionMachine } from '../machines/scheduled-action.ts';
 import { type ActorHost, dcsActors, postgresActors } from './node-actors.ts';
 
 /** The journal and any other inspector the caller gave, as one XState inspector. */
-function inspectorFor(
+export function inspectorFor(
   journal: Journal | undefined,
   inspect: ((ev: InspectionEvent) => void) | undefined,
 ): ((ev: InspectionEvent) => void) | undefined {
@@ -30,20 +29,29 @@ function inspectorFor(
   };
 }
 
+/**
+ * First in the journal, before any actor starts: what wrote it and with which settings, so that
+ * a replay can refuse other machine definitions.
+ */
+export function writeJournalHeader(
+  journal: Journal | undefined,
+  config: NodeConfig,
+  settings: NodeSettings,
+): void {
+  journal?.header({
+    version: PGWARDEN_VERSION,
+    machines: definitionsHash(allMachines),
+    node: config.name,
+    settings,
+  });
+}
+
 export function createNodeActor(
   host: ActorHost,
   config: NodeConfig,
   settings: NodeSettings,
   observers: { journal?: Journal; inspect?: (ev: InspectionEvent) => void },
 ): NodeActor {
-  // First in the journal, before any actor starts: what wrote it, so that a replay can refuse
-  // other machine definitions.
-  observers.journal?.header({
-    version: PGWARDEN_VERSION,
-    machines: definitionsHash([nodeMachine, electionMachine, scheduledActionMachine()]),
-    node: config.name,
-    settings,
-  });
   const { provide, clock } = host;
   const readClock = { readClock: fromPromise<number>(async () => clock.now()) };
   const machine = provide(nodeMachine, {

@@ -97,16 +97,11 @@ export class Publisher {
           this.lastSlots = key;
         }
         await h.params.manageSync(h.view()!, pg, h.settings());
-      } else if (
-        !report.isLeader &&
-        h.params.synchronousStandbyNames() !== '' &&
-        !(pg?.running && !pg.inRecovery)
-      ) {
-        // Not the leader any more and no longer writable: drop the synchronous standbys. Never
-        // while PostgreSQL still runs as a primary — emptying the list would release commits
-        // that wait for a standby, acknowledging writes the new leader never received.
-        h.params.setSynchronousStandbyNames('', []);
-        await h.params.reload();
+      } else if (!report.isLeader) {
+        // Not the leader any more: the synchronous standbys go once PostgreSQL is not writable
+        // (the server parameters machine's standbysToDrop rule).
+        const dropping = h.params.notLeader(pg);
+        if (dropping) await dropping;
       }
     } catch (err) {
       h.log(`publish: ${(err as Error).message}`);

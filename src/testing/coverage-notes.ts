@@ -17,7 +17,21 @@ const TIMER_BEHIND_ANSWER =
 const READ_CLOCK =
   'The agent’s readClock reads its clock and cannot fail; the fallback (trust the time waited) is for a machine run without one: test/unit/scheduled-action.test.ts takes both branches.';
 
+const PARAMETERS_BEFORE_FIRST_SAMPLE =
+  'postgresql.parameters changed before the first status sample: an agent started with a patroni.dynamic.json whose parameters differ from bootstrap.dcs (a PATCH of parameters, then an agent restart). The schedules PATCH ttl, loop_wait and the like, never postgresql.parameters. test/unit/server-parameters-machine.test.ts takes it.';
+
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'serverParameters.unsampled.reloadHeld': PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters.unsampled.nothingHeld --APPLY#0--> serverParameters.unsampled.reloadHeld':
+    PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters.unsampled.reloadHeld --APPLY#0--> (no target)': PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters.unsampled.reloadHeld --APPLY#1--> (no target)': PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters.unsampled.reloadHeld --SAMPLED#0--> serverParameters.sampled':
+    PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters.unsampled.reloadHeld --SAMPLED#1--> serverParameters.sampled':
+    PARAMETERS_BEFORE_FIRST_SAMPLE,
+  'serverParameters --DECIDE_SYNC#1--> (no target)':
+    'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
   'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
     'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
   'node.active.running.stoppingToReclone --error(stopPostgres)--> node.active.running.crashed':

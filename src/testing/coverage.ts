@@ -15,9 +15,7 @@
  * merged by the parent (`merge`).
  */
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
-import { electionMachine } from '../machines/election/index.ts';
-import { nodeMachine } from '../machines/node/index.ts';
-import { scheduledActionMachine } from '../machines/scheduled-action.ts';
+import { allMachines } from '../machines/index.ts';
 
 interface TransitionLike {
   source: StateNodeLike;
@@ -37,11 +35,7 @@ interface StateNodeLike {
 }
 
 /** Every machine whose coverage is reported, in report order. */
-export const coveredMachines: readonly AnyStateMachine[] = [
-  nodeMachine,
-  electionMachine,
-  scheduledActionMachine(),
-];
+export const coveredMachines: readonly AnyStateMachine[] = allMachines;
 
 /**
  * States left at once by an unguarded eventless transition (`init`, `boot`, `deciding`, ...):

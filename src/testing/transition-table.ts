@@ -135,7 +135,8 @@ export function transitionsDocument(machines: readonly AnyStateMachine[]): strin
     'the machines disagree. Per state: every event it handles, the named guard that must hold (guarded',
     'alternatives in the order they are tried; the first that holds is taken), the target, the',
     'actions. Events a state does not list are handled by its ancestors. Guards and actions are',
-    'defined, with the reason for each, in the `setup()` of `src/machines/<machine>.ts`.',
+    'defined, with the reason for each, in the `setup()` of the machine in `src/machines/` (its',
+    "file, or its folder's `setup.ts`).",
     '',
     ...machines.map(transitionTable),
   ].join('\n');

@@ -3,6 +3,7 @@ import { createActor, createMachine, fromPromise, SimulatedClock } from 'xstate'
 import { electionMachine } from '../../src/machines/election/index.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
+import { serverParametersMachine } from '../../src/machines/server-parameters.ts';
 import {
   activeStateIds,
   allStateIds,
@@ -125,8 +126,8 @@ describe('state and transition coverage of simulated runs', () => {
     const coverage = new StateCoverage();
     for (const seed of [1, 2]) await runSchedule({ seed, nodes: 3, steps: 30, coverage });
     const report = coverage.report();
-    expect(report.map((r) => r.machine)).toEqual(['node', 'election', 'scheduledAction']);
-    const [node, election, scheduled] = report;
+    expect(report.map((r) => r.machine)).toEqual(['node', 'election', 'scheduledAction', 'serverParameters']);
+    const [node, election, scheduled, parameters] = report;
     expect(node!.unvisited).not.toContain('node.active.running.primary');
     expect(node!.unvisited).not.toContain('node.active.running.replica');
     expect(node!.unvisited).not.toContain('node.active.running.boot'); // transient: not counted at all
@@ -136,11 +137,13 @@ describe('state and transition coverage of simulated runs', () => {
       [node!, nodeMachine],
       [election!, electionMachine],
       [scheduled!, scheduledActionMachine()],
+      [parameters!, serverParametersMachine],
     ] as const) {
       expect(r.transitions.total).toBe(countConfigTransitions(m.config as Config));
       expect(r.transitions.taken + r.transitions.untaken.length).toBe(r.transitions.total);
     }
     expect(scheduled!.visited).toBeGreaterThan(0); // idle, in every agent
+    expect(parameters!.unvisited).not.toContain('serverParameters.sampled'); // every agent samples
     expect(node!.transitions.taken).toBeGreaterThan(10);
     expect(election!.transitions.taken).toBeGreaterThan(10);
     expect(node!.transitions.untaken).not.toContain(

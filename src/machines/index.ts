@@ -1,0 +1,16 @@
+/**
+ * Every production machine, once: what the journal header fingerprints (a replay refuses other
+ * definitions), what the transition tables document, and what the simulator's coverage counts.
+ */
+import type { AnyStateMachine } from 'xstate';
+import { electionMachine } from './election/index.ts';
+import { nodeMachine } from './node/index.ts';
+import { scheduledActionMachine } from './scheduled-action.ts';
+import { serverParametersMachine } from './server-parameters.ts';
+
+export const allMachines: readonly AnyStateMachine[] = [
+  nodeMachine,
+  electionMachine,
+  scheduledActionMachine(),
+  serverParametersMachine,
+];

@@ -1,0 +1,312 @@
+/**
+ * PostgreSQL's server parameters as this node gives them, and the leader's synchronous
+ * replication steps: which value of synchronous_standby_names PostgreSQL should run with, when a
+ * change is only written for the next start and when it is reloaded now, where a value took
+ * effect and who has caught up under it, and the next step of synchronous replication
+ * management (`nextSyncStep`, src/cluster/sync.ts).
+ *
+ * Two rules carry the safety of synchronous mode, and both are transitions here:
+ *   - until the first status sample, a change is written but not reloaded (`unsampled`,
+ *     `reloadHeld`): a restarted agent must not empty the list of a synchronous primary it finds
+ *     running, releasing commits that wait for a standby; the first sample adopts that value;
+ *   - a node that is not the leader drops its synchronous standbys only once PostgreSQL no longer
+ *     runs as a primary (`standbysToDrop`): emptying the list of a writable primary would
+ *     acknowledge writes the new leader never received.
+ *
+ * The machine decides; the runtime (src/runtime/server-parameters.ts) carries out the one I/O
+ * operation each decision names (`order`: write the configuration file, reload PostgreSQL, write
+ * or delete /sync) and reports back (RELOADED, RELOAD_RETURNED). Every event is handled
+ * synchronously, so a caller reads the order from the snapshot right after sending.
+ */
+import { assign, setup } from 'xstate';
+import type { PostgresStatus } from '../cluster/postgres-state.ts';
+import {
+  intendSyncNames,
+  nextSyncStep,
+  noteSyncNamesInEffect,
+  type SyncNamesInEffect,
+  type SyncSettings,
+  type SyncStep,
+} from '../cluster/sync.ts';
+import type { ClusterView } from '../cluster/view.ts';
+
+export type ServerParameterValues = Record<string, string | number | boolean>;
+
+/** The one I/O operation the last event asks for. */
+export type ParametersOrder =
+  | { kind: 'none' }
+  /** Into the configuration file only (read at the next start). */
+  | { kind: 'write'; params: ServerParameterValues }
+  /** Into the configuration file and a reload now; RELOADED{text} once it succeeded. */
+  | { kind: 'reload'; params: ServerParameterValues; text: string };
+
+export interface ServerParametersContext {
+  /** The dynamic (/config) parameters merged with the local ones, but synchronous_standby_names. */
+  dynamic: ServerParameterValues;
+  /** synchronous_standby_names as this node sets it ('' unless it is the synchronous leader). */
+  names: string;
+  /** The parameters PostgreSQL was last given, as JSON (null: never; '': the next change reloads). */
+  applied: string | null;
+  /** Where `names` took effect and who has caught up under it (see cluster/sync.ts). */
+  inEffect: SyncNamesInEffect | null;
+  /**
+   * Bumped when synchronous_standby_names is set and again when its reload has returned: only a
+   * status sample begun after both shows what PostgreSQL does with the value (an older one, still
+   * in flight, may show the same text from before an intermediate value).
+   */
+  epoch: number;
+  /** The value PostgreSQL showed in the last sample begun after the last reload (undefined: none yet). */
+  shown: string | undefined;
+  order: ParametersOrder;
+  /** The synchronous replication step decided last (DECIDE_SYNC). */
+  syncStep: SyncStep;
+}
+
+export type ServerParametersEvent =
+  /** New dynamic parameters (/config changed, or the local file reloaded). */
+  | { type: 'DYNAMIC'; parameters: ServerParameterValues }
+  /** Give PostgreSQL the parameters: written, or reloaded when they changed since. */
+  | { type: 'APPLY' }
+  /** A reload carried out for `text` succeeded. */
+  | { type: 'RELOADED'; text: string }
+  /** A reload has returned (succeeded or not): samples begun before it are stale. */
+  | { type: 'RELOAD_RETURNED' }
+  /** A status sample's answer; `token` is the epoch when it began. */
+  | { type: 'SAMPLED'; status: PostgresStatus; token: number }
+  /** synchronous_standby_names becomes `value`, naming `names` (a promotion's '' or '*'). */
+  | { type: 'SET_NAMES'; value: string; names: readonly string[] }
+  /** A SIGHUP reload gives PostgreSQL the parameters as they are now. */
+  | { type: 'SIGHUP' }
+  /** The writable leader's turn: decide the next synchronous replication step. */
+  | {
+      type: 'DECIDE_SYNC';
+      view: ClusterView;
+      me: string;
+      status: PostgresStatus;
+      settings: SyncSettings;
+    }
+  /** Not the leader (any more): the synchronous standbys go once PostgreSQL is not writable. */
+  | { type: 'NOT_LEADER'; status: PostgresStatus | null };
+
+/** Everything PostgreSQL should run with. */
+export function parametersOf(c: ServerParametersContext): ServerParameterValues {
+  return { ...c.dynamic, synchronous_standby_names: c.names };
+}
+
+const NO_ORDER: ParametersOrder = { kind: 'none' };
+
+/** The changes of a new synchronous_standby_names (see SyncNamesInEffect). */
+function withNames(c: ServerParametersContext, value: string, names: readonly string[]) {
+  return {
+    names: value,
+    inEffect: intendSyncNames(c.inEffect, value, names),
+    epoch: c.epoch + 1,
+    shown: undefined,
+  };
+}
+
+/** The leader's next synchronous replication step for a DECIDE_SYNC (none for other events). */
+function syncStepOf(c: ServerParametersContext, event: ServerParametersEvent): SyncStep {
+  if (event.type !== 'DECIDE_SYNC') return { kind: 'none' };
+  const { view, me, status, settings } = event;
+  return nextSyncStep(view, me, status.replication, c.names, settings, c.inEffect, c.shown);
+}
+
+const isWritable = (s: PostgresStatus | null): boolean => s?.running === true && !s.inRecovery;
+
+export const serverParametersMachine = setup({
+  types: {
+    context: {} as ServerParametersContext,
+    events: {} as ServerParametersEvent,
+  },
+  guards: {
+    /** The parameters differ from what PostgreSQL was last given (and it was given some). */
+    changedSinceGiven: ({ context }) =>
+      context.applied !== null && JSON.stringify(parametersOf(context)) !== context.applied,
+    /** The first sample shows a running postmaster: the held reload can be done. */
+    postgresRunning: ({ event }) => event.type === 'SAMPLED' && event.status.running,
+    /** The next synchronous step is a new synchronous_standby_names. */
+    stepSetsNames: ({ context, event }) => syncStepOf(context, event).kind === 'set-guc',
+    /** The next synchronous step is a reload: PostgreSQL does not show the value set. */
+    stepReloadsAgain: ({ context, event }) => syncStepOf(context, event).kind === 'reload',
+    /** Not the leader, still naming standbys, and PostgreSQL no longer writable. */
+    standbysToDrop: ({ context, event }) =>
+      event.type === 'NOT_LEADER' && context.names !== '' && !isWritable(event.status),
+  },
+  actions: {
+    storeDynamic: assign({
+      dynamic: ({ event }) => (event as { parameters: ServerParameterValues }).parameters,
+    }),
+    orderNothing: assign({ order: NO_ORDER }),
+    /** Written for the next start; what PostgreSQL runs with is unchanged. */
+    orderWrite: assign({ order: ({ context }) => ({ kind: 'write', params: parametersOf(context) }) }),
+    /** Given as they are (first time, or unchanged): counted as applied at once. */
+    giveAsTheyAre: assign(({ context }) => {
+      const params = parametersOf(context);
+      return { applied: JSON.stringify(params), order: { kind: 'write', params } as ParametersOrder };
+    }),
+    /** Reloadable parameters apply now; the rest show up as pending_restart. */
+    orderReload: assign({
+      order: ({ context }) => {
+        const params = parametersOf(context);
+        return { kind: 'reload', params, text: JSON.stringify(params) } as ParametersOrder;
+      },
+    }),
+    /** Counted as applied only once the reload succeeded, so that the next change reloads again. */
+    noteReloaded: assign({ applied: ({ event }) => (event as { text: string }).text }),
+    /** The next APPLY reloads whatever the parameters are. */
+    forgetApplied: assign({ applied: '' }),
+    staleSamples: assign({ epoch: ({ context }) => context.epoch + 1, shown: undefined }),
+    setNames: assign(({ context, event }) => {
+      const e = event as { value: string; names: readonly string[] };
+      return withNames(context, e.value, e.names);
+    }),
+    /** The first sample: a running primary keeps the synchronous standbys it has until we decide. */
+    adoptRunning: assign(({ context, event }) => {
+      const { status } = event as { status: PostgresStatus };
+      return isWritable(status) ? withNames(context, status.synchronousStandbyNames ?? '', []) : {};
+    }),
+    /** A sample begun after the last change shows where the value took effect. */
+    noteSample: assign(({ context, event }) => {
+      const { status, token } = event as { status: PostgresStatus; token: number };
+      if (token !== context.epoch) return {};
+      return {
+        inEffect: noteSyncNamesInEffect(context.inEffect, status, context.names),
+        shown: isWritable(status) ? (status.synchronousStandbyNames ?? '') : context.shown,
+      };
+    }),
+    giveSighup: assign({ applied: ({ context }) => JSON.stringify(parametersOf(context)) }),
+    decideSyncStep: assign({ syncStep: ({ context, event }) => syncStepOf(context, event) }),
+    setNamesFromStep: assign(({ context }) => {
+      const step = context.syncStep as Extract<SyncStep, { kind: 'set-guc' }>;
+      return withNames(context, step.value, step.names);
+    }),
+    dropNames: assign(({ context }) => withNames(context, '', [])),
+  },
+}).createMachine({
+  id: 'serverParameters',
+  context: {
+    dynamic: {},
+    names: '',
+    applied: null,
+    inEffect: null,
+    epoch: 0,
+    shown: undefined,
+    order: NO_ORDER,
+    syncStep: { kind: 'none' },
+  },
+  on: {
+    DYNAMIC: { actions: 'storeDynamic', description: 'Kept; given to PostgreSQL at the next APPLY.' },
+    RELOADED: {
+      actions: 'noteReloaded',
+      description: 'Counted as given only now, so that a failed reload is tried again at the next change.',
+    },
+    RELOAD_RETURNED: {
+      actions: 'staleSamples',
+      description: 'Samples begun before the reload returned may show the value from before it.',
+    },
+    SET_NAMES: {
+      actions: 'setNames',
+      description: "A promotion's '' or '*' (or the leader's step): who has caught up is learnt again.",
+    },
+    SIGHUP: {
+      actions: 'giveSighup',
+      description: 'The SIGHUP reload gives PostgreSQL everything as it is now.',
+    },
+    DECIDE_SYNC: [
+      {
+        guard: 'stepSetsNames',
+        actions: ['decideSyncStep', 'setNamesFromStep'],
+        description: 'The synchronous standbys change: the new value is set now and reloaded by the runtime.',
+      },
+      {
+        guard: 'stepReloadsAgain',
+        actions: ['decideSyncStep', 'forgetApplied'],
+        description: 'PostgreSQL does not show the value set (a reload that did not take): reload again.',
+      },
+      {
+        actions: 'decideSyncStep',
+        description: 'Nothing to set: /sync written, deleted, or nothing to do (the runtime carries it out).',
+      },
+    ],
+    NOT_LEADER: {
+      guard: 'standbysToDrop',
+      actions: 'dropNames',
+      description: 'No longer the leader nor writable: nobody is waited for any more (never while writable).',
+    },
+  },
+  initial: 'unsampled',
+  states: {
+    unsampled: {
+      description:
+        "No status sample yet: what the running postmaster has is unknown, so a change is written for the next start but not reloaded (a restarted agent must not empty a synchronous primary's list).",
+      initial: 'nothingHeld',
+      states: {
+        nothingHeld: {
+          on: {
+            APPLY: [
+              {
+                guard: 'changedSinceGiven',
+                target: 'reloadHeld',
+                actions: 'orderWrite',
+                description:
+                  'Changed before anything is known of the running postmaster: written, reload held.',
+              },
+              { actions: 'giveAsTheyAre', description: 'The first parameters, or unchanged ones: written.' },
+            ],
+            SAMPLED: {
+              target: '#serverParameters.sampled',
+              actions: ['orderNothing', 'adoptRunning', 'noteSample'],
+              description: "The first sample: a running primary's synchronous standbys are adopted.",
+            },
+          },
+        },
+        reloadHeld: {
+          description:
+            'A change was written before the first sample: reloaded once a sample shows PostgreSQL running.',
+          on: {
+            APPLY: [
+              {
+                guard: 'changedSinceGiven',
+                actions: 'orderWrite',
+                description: 'Still unsampled: written only.',
+              },
+              { actions: 'giveAsTheyAre', description: 'Unchanged: written.' },
+            ],
+            SAMPLED: [
+              {
+                guard: 'postgresRunning',
+                target: '#serverParameters.sampled',
+                actions: ['adoptRunning', 'forgetApplied', 'orderReload', 'noteSample'],
+                description:
+                  'Running: its synchronous standbys adopted first, then the held reload (with them).',
+              },
+              {
+                target: '#serverParameters.sampled',
+                actions: ['orderNothing', 'adoptRunning', 'noteSample'],
+                description: 'Stopped: its next start reads the file; nothing to reload.',
+              },
+            ],
+          },
+        },
+      },
+    },
+    sampled: {
+      description: 'PostgreSQL has been seen: a change of the parameters is reloaded at once.',
+      on: {
+        APPLY: [
+          {
+            guard: 'changedSinceGiven',
+            actions: 'orderReload',
+            description: 'Reloadable parameters apply now; the rest show as pending_restart.',
+          },
+          { actions: 'giveAsTheyAre', description: 'Unchanged: written, nothing to reload.' },
+        ],
+        SAMPLED: {
+          actions: ['orderNothing', 'noteSample'],
+          description: 'A sample begun after the last change shows where the value took effect.',
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
+import { emptyClusterView } from '../../src/cluster/view.ts';
+import { serverParametersMachine } from '../../src/machines/server-parameters.ts';
+
+const stopped = notRunningStatus();
+const primary = (names: string): PostgresStatus => ({
+  ...notRunningStatus(),
+  running: true,
+  currentLsn: 1000,
+  synchronousStandbyNames: names,
+});
+const replica: PostgresStatus = { ...notRunningStatus(), running: true, inRecovery: true };
+
+function start() {
+  const actor = createActor(serverParametersMachine).start();
+  return {
+    actor,
+    ctx: () => actor.getSnapshot().context,
+    state: () => actor.getSnapshot().value,
+    send: (e: Parameters<typeof actor.send>[0]) => actor.send(e),
+  };
+}
+
+describe('server parameters machine: before the first sample', () => {
+  it('gives the first parameters as they are, then only writes a change and holds its reload', () => {
+    const m = start();
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '4MB' } });
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order).toEqual({
+      kind: 'write',
+      params: { work_mem: '4MB', synchronous_standby_names: '' },
+    });
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '8MB' } });
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order.kind).toBe('write');
+    expect(m.state()).toEqual({ unsampled: 'reloadHeld' });
+  });
+
+  it("adopts a running primary's synchronous standbys and then does the held reload, with them", () => {
+    const m = start();
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '8MB' } });
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'SAMPLED', status: primary('node2'), token: 0 });
+    expect(m.state()).toBe('sampled');
+    expect(m.ctx().names).toBe('node2');
+    expect(m.ctx().order).toMatchObject({
+      kind: 'reload',
+      params: { work_mem: '8MB', synchronous_standby_names: 'node2' },
+    });
+  });
+
+  it('keeps holding through further changes, and gives unchanged parameters as they are', () => {
+    const m = start();
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '8MB' } });
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '16MB' } });
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order).toMatchObject({ kind: 'write', params: { work_mem: '16MB' } });
+    expect(m.state()).toEqual({ unsampled: 'reloadHeld' });
+    m.send({ type: 'DYNAMIC', parameters: {} });
+    m.send({ type: 'APPLY' }); // back to what PostgreSQL was given: nothing held any more to differ
+    expect(m.ctx().order).toEqual({ kind: 'write', params: { synchronous_standby_names: '' } });
+    expect(m.state()).toEqual({ unsampled: 'reloadHeld' });
+  });
+
+  it('drops the held reload when the first sample shows PostgreSQL stopped (its next start reads the file)', () => {
+    const m = start();
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '8MB' } });
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'SAMPLED', status: stopped, token: 0 });
+    expect(m.state()).toBe('sampled');
+    expect(m.ctx().order.kind).toBe('none');
+  });
+});
+
+describe('server parameters machine: once sampled', () => {
+  function sampled() {
+    const m = start();
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'SAMPLED', status: replica, token: 0 });
+    return m;
+  }
+
+  it('reloads a change, counting it applied only once the reload succeeded', () => {
+    const m = sampled();
+    m.send({ type: 'DYNAMIC', parameters: { work_mem: '8MB' } });
+    m.send({ type: 'APPLY' });
+    const order = m.ctx().order;
+    expect(order.kind).toBe('reload');
+    // Not reported as reloaded yet: the same parameters again reload again.
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order.kind).toBe('reload');
+    m.send({ type: 'RELOADED', text: (order as { text: string }).text });
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order.kind).toBe('write');
+  });
+
+  it('judges a sample by the epoch it began in: an older one does not show where a new value took effect', () => {
+    const m = sampled();
+    m.send({ type: 'SET_NAMES', value: 'node2', names: ['node2'] });
+    const epoch = m.ctx().epoch;
+    m.send({ type: 'SAMPLED', status: primary('node3'), token: epoch - 1 });
+    expect(m.ctx().shown).toBeUndefined();
+    m.send({ type: 'SAMPLED', status: primary('node2'), token: epoch });
+    expect(m.ctx().shown).toBe('node2');
+    m.send({ type: 'RELOAD_RETURNED' });
+    expect(m.ctx().epoch).toBe(epoch + 1);
+    expect(m.ctx().shown).toBeUndefined();
+  });
+
+  it('never empties the list of a writable primary that lost the lock; does once it is not writable', () => {
+    const m = sampled();
+    m.send({ type: 'SET_NAMES', value: 'node2', names: ['node2'] });
+    m.send({ type: 'NOT_LEADER', status: primary('node2') });
+    expect(m.ctx().names).toBe('node2');
+    m.send({ type: 'NOT_LEADER', status: replica });
+    expect(m.ctx().names).toBe('');
+  });
+
+  it("decides the leader's next synchronous step; a new value of synchronous_standby_names is set at once", () => {
+    const m = sampled();
+    m.send({ type: 'SET_NAMES', value: 'node2', names: ['node2'] });
+    const settings = { synchronous_mode: false, synchronous_mode_strict: false, synchronous_node_count: 1 };
+    m.send({ type: 'DECIDE_SYNC', view: emptyClusterView, me: 'node1', status: primary('node2'), settings });
+    expect(m.ctx().syncStep).toMatchObject({ kind: 'set-guc', value: '' });
+    expect(m.ctx().names).toBe('');
+    m.send({ type: 'DECIDE_SYNC', view: emptyClusterView, me: 'node1', status: primary(''), settings });
+    expect(m.ctx().syncStep).toEqual({ kind: 'none' });
+  });
+
+  it('reloads again when a sample begun after the reload shows PostgreSQL kept another value', () => {
+    const m = sampled();
+    const settings = { synchronous_mode: true, synchronous_mode_strict: false, synchronous_node_count: 1 };
+    const view = { ...emptyClusterView, sync: { leader: 'node1', sync_standby: [], index: '3' } };
+    m.send({ type: 'SET_NAMES', value: '', names: [] });
+    m.send({ type: 'RELOAD_RETURNED' });
+    m.send({ type: 'SAMPLED', status: primary('node9'), token: m.ctx().epoch });
+    m.send({ type: 'APPLY' });
+    m.send({ type: 'RELOADED', text: (m.ctx().order as { text?: string }).text ?? '' });
+    m.send({ type: 'DECIDE_SYNC', view, me: 'node1', status: primary('node9'), settings });
+    expect(m.ctx().syncStep).toMatchObject({ kind: 'reload' });
+    // The next APPLY reloads whatever the parameters are.
+    m.send({ type: 'APPLY' });
+    expect(m.ctx().order.kind).toBe('reload');
+  });
+});
