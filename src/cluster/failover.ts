@@ -25,6 +25,14 @@ export function leaderFailoverDecision(view: ClusterView, me: string): LeaderFai
 }
 
 /**
+ * Whether the member that just took the lock consumes /failover: a switchover or failover
+ * request (leader or member named) that is not scheduled — a scheduled one stays until its time.
+ */
+export function consumedByNewLeader(f: Failover | null): boolean {
+  return f !== null && Boolean(f.leader || f.member) && !f.scheduled_at;
+}
+
+/**
  * Whom the leader asks before a switchover (Patroni's is_failover_possible from the leader): the
  * named candidate, or every other member; it goes ahead if one of them is fit to take over.
  */

@@ -9,8 +9,13 @@ import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
-import type { ClusterView, Failover, HistoryLine, Member } from '../cluster/view.ts';
-import { electionMachine, type RefreshResult } from '../machines/election/index.ts';
+import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
+import {
+  type AcquireResult,
+  electionMachine,
+  type LeaseReading,
+  type RefreshResult,
+} from '../machines/election/index.ts';
 import type { ProvideActors } from './provide.ts';
 
 /** What the actors use of the running agent. */
@@ -22,8 +27,6 @@ export interface ActorHost {
   readonly name: string;
   /** The ttl in force (leases granted at acquisition and bootstrap). */
   ttl(): number;
-  /** /failover as the last view showed it (consumed by whoever takes the lock). */
-  failover(): Failover | null;
   /** bootstrap.dcs, written to /config by the node that initializes the cluster. */
   bootstrapDcs(): Record<string, unknown>;
   log(msg: string): void;
@@ -117,19 +120,14 @@ export function dcsActors(h: ActorHost) {
   const dcs = h.dcs;
   const name = h.name;
   const election = h.provide(electionMachine, {
-    acquireLeader: fromPromise(async () => {
-      // A lease kept alive only at the last loop may have most of its ttl behind it; the
-      // new leader's deadline must count from a refresh, so refresh first.
-      await dcs.freshLease(h.ttl());
-      const won = await dcs.attemptToAcquireLeader(name);
-      // A switchover or failover request is consumed by whoever takes the lock.
-      const f = h.failover();
-      if (won && f && (f.leader || f.member) && !f.scheduled_at) {
-        await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
-      }
-      // The lease's age as the election receives it: clearing /failover may have taken up to
-      // a retry_timeout (etcd slow or cut), and all of it counts against the deadline.
+    freshLease: fromPromise<void, { ttl: number }>(({ input }) => dcs.freshLease(input.ttl)),
+    acquireLeader: fromPromise<AcquireResult, { name: string }>(async ({ input }) => {
+      const won = await dcs.attemptToAcquireLeader(input.name);
       return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+    }),
+    clearFailoverKey: fromPromise<LeaseReading>(async () => {
+      await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
+      return { leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
     }),
     updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
       async ({ input }) => {

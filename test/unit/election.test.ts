@@ -34,6 +34,8 @@ const leaderView = (name: string): ClusterView => ({
 });
 
 interface Fakes {
+  /** Our lease kept alive before the transaction. */
+  fresh: () => Promise<void>;
   acquire: () => Promise<boolean>;
   /** How old the lease is when the acquisition succeeds. */
   leaseAgeMs: number;
@@ -51,7 +53,9 @@ afterEach(() => {
 /** The election as a child of a parent that records what it is told, like the node machine. */
 function harness(fakes: Partial<Fakes>, holdsLock = false) {
   const calls = {
+    freshLease: 0,
     acquire: 0,
+    clearFailover: 0,
     update: 0,
     recreate: [] as boolean[],
     release: 0,
@@ -60,6 +64,14 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
   const received: AnyEventObject[] = [];
   const election = electionMachine.provide({
     actors: {
+      freshLease: fromPromise(async () => {
+        calls.freshLease++;
+        await (fakes.fresh ?? (async () => {}))();
+      }),
+      clearFailoverKey: fromPromise(async () => {
+        calls.clearFailover++;
+        return { leaseAgeMs: (fakes.leaseAgeMs ?? 5) + 1000, leaseTtlSeconds: settings.ttl };
+      }),
       acquireLeader: fromPromise(async () => {
         calls.acquire++;
         return {
@@ -242,6 +254,56 @@ describe('election machine', () => {
   // Found by the simulator (seed 99 once DCS cuts joined the schedules): a node that took the
   // key on a lease last kept alive 10 s earlier believed it led until acquisition + ttl, while
   // etcd had expired the key, and another node had been promoted, 10 s before that.
+  it('refreshes its lease before the transaction; a lease that cannot be refreshed is no race', async () => {
+    const h = harness({ fresh: async () => Promise.reject(new Error('etcd unreachable')) });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.freshLease).toBe(1);
+    expect(h.calls.acquire).toBe(0);
+    expect(h.child().getSnapshot().value).toBe('waiting');
+  });
+
+  it('the winner consumes an unscheduled switchover request; its deadline counts the time that took', async () => {
+    const h = harness({
+      leaseAgeMs: 10_000,
+      update: async () => Promise.reject(new Error('etcd unreachable')),
+    });
+    h.send({
+      type: 'CLUSTER',
+      view: { ...emptyClusterView, failover: { index: '4', leader: 'b', member: 'a' } },
+    });
+    h.send({ type: 'FACTS', facts });
+    await settle();
+    expect([h.calls.freshLease, h.calls.acquire, h.calls.clearFailover]).toEqual([1, 1, 1]);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_ACQUIRED']);
+    // The clearing answered the lease 1 s older than the transaction did: that second is gone.
+    const deadline = settings.ttl * 1000 - leaseMarginMs(settings) - 11_000;
+    await advance(h.clock, deadline - 100, 100);
+    expect(h.received.map((e) => e.type)).not.toContain('LEADERSHIP_LOST');
+    await advance(h.clock, 200, 100);
+    expect(h.received.map((e) => e.type)).toContain('LEADERSHIP_LOST');
+  });
+
+  it('a scheduled switchover is left for its time by whoever wins; so is /failover when the race is lost', async () => {
+    const scheduled = { index: '4', leader: 'b', member: 'a', scheduled_at: '2026-12-05T10:00:00+00:00' };
+    const h = harness({});
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: { ...emptyClusterView, failover: scheduled } });
+    await settle();
+    expect(h.calls.acquire).toBe(1);
+    expect(h.calls.clearFailover).toBe(0);
+    const lost = harness({ acquire: async () => false });
+    lost.send({ type: 'FACTS', facts });
+    lost.send({
+      type: 'CLUSTER',
+      view: { ...emptyClusterView, failover: { index: '4', leader: 'b', member: 'a' } },
+    });
+    await settle();
+    expect(lost.calls.acquire).toBe(1);
+    expect(lost.calls.clearFailover).toBe(0);
+  });
+
   it('a fresh lock is trusted until ttl after the lease was last refreshed, not after the acquisition', async () => {
     const h = harness({
       leaseAgeMs: 10_000,

@@ -142,7 +142,14 @@ const NODE_ACTORS = [
   'rewind',
   'removeDataDir',
 ] as const;
-const ELECTION_ACTORS = ['acquireLeader', 'updateLeader', 'deleteLeader', 'probePeers'] as const;
+const ELECTION_ACTORS = [
+  'freshLease',
+  'acquireLeader',
+  'clearFailoverKey',
+  'updateLeader',
+  'deleteLeader',
+  'probePeers',
+] as const;
 type ActorName = (typeof NODE_ACTORS)[number] | (typeof ELECTION_ACTORS)[number];
 
 const running: Array<{ stop(): void }> = [];
@@ -213,7 +220,9 @@ function harness(opts: HarnessOptions = {}) {
     removeDataDir: async () => {
       world.dataDir = { ...emptyDir };
     },
+    freshLease: async () => {},
     acquireLeader: async () => ({ won: world.view.leader === null, leaseAgeMs: 5, leaseTtlSeconds: 30 }),
+    clearFailoverKey: async () => ({ leaseAgeMs: 5, leaseTtlSeconds: 30 }),
     updateLeader: async () => ({ ok: true, elapsedMs: 5, leaseTtlSeconds: 30 }),
     deleteLeader: async () => true,
     probePeers: async () => [] as PeerStatus[],
@@ -231,7 +240,9 @@ function harness(opts: HarnessOptions = {}) {
 
   const election = electionMachine.provide({
     actors: {
+      freshLease: fake('freshLease'),
       acquireLeader: fake('acquireLeader'),
+      clearFailoverKey: fake('clearFailoverKey'),
       updateLeader: fake('updateLeader'),
       deleteLeader: fake('deleteLeader'),
       probePeers: fake('probePeers'),

@@ -63,28 +63,72 @@ export const racing = electionSetup.createStateConfig({
       },
     },
     acquiring: {
-      invoke: {
-        src: 'acquireLeader',
-        input: ({ context }) => ({ name: context.name }),
-        onDone: [
-          {
-            guard: 'won',
-            target: '#election.leader',
-            actions: [
-              {
-                type: 'trustLease',
-                params: ({ event }) => ({
-                  leaseAgeMs: event.output.leaseAgeMs,
-                  leaseTtlSeconds: event.output.leaseTtlSeconds,
-                }),
-              },
-              'notifyAcquired',
-            ],
+      description:
+        'Race for the lock: refresh our lease first, then the create transaction, then consume the switchover or failover request the win answers.',
+      initial: 'refreshingLease',
+      states: {
+        refreshingLease: {
+          description:
+            "A lease kept alive only at the last loop may have most of its ttl behind it; the new leader's deadline must count from a refresh.",
+          invoke: {
+            src: 'freshLease',
+            input: ({ context }) => ({ ttl: context.settings.ttl }),
+            onDone: { target: 'takingLock' },
+            onError: { target: '#election.waiting' },
           },
-          // Someone else won: wait for the watch to show who, rather than racing again at once.
-          { target: '#election.waiting' },
-        ],
-        onError: { target: '#election.waiting' },
+        },
+        takingLock: {
+          invoke: {
+            src: 'acquireLeader',
+            input: ({ context }) => ({ name: context.name }),
+            onDone: [
+              {
+                guard: 'wonWithRequestToConsume',
+                target: 'consumingFailover',
+                description:
+                  'Won, and a switchover or failover request (not a scheduled one) named this race.',
+              },
+              {
+                guard: 'won',
+                target: '#election.leader',
+                actions: [
+                  {
+                    type: 'trustLease',
+                    params: ({ event }) => ({
+                      leaseAgeMs: event.output.leaseAgeMs,
+                      leaseTtlSeconds: event.output.leaseTtlSeconds,
+                    }),
+                  },
+                  'notifyAcquired',
+                ],
+              },
+              // Someone else won: wait for the watch to show who, rather than racing again at once.
+              { target: '#election.waiting' },
+            ],
+            onError: { target: '#election.waiting' },
+          },
+        },
+        consumingFailover: {
+          description:
+            'A switchover or failover request is consumed by whoever takes the lock. The lease is read after the write: the time it took (up to a retry_timeout) counts against the deadline.',
+          invoke: {
+            src: 'clearFailoverKey',
+            onDone: {
+              target: '#election.leader',
+              actions: [
+                {
+                  type: 'trustLease',
+                  params: ({ event }) => ({
+                    leaseAgeMs: event.output.leaseAgeMs,
+                    leaseTtlSeconds: event.output.leaseTtlSeconds,
+                  }),
+                },
+                'notifyAcquired',
+              ],
+            },
+            // The clearing actor logs its own failure and answers: never an error.
+          },
+        },
       },
     },
   },

@@ -6,6 +6,7 @@ import {
   type LocalFacts,
   type PeerStatus,
 } from '../../cluster/eligibility.ts';
+import { consumedByNewLeader } from '../../cluster/failover.ts';
 import type { ClusterView } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { refreshIntervalMs, retryStepMs, trustedMs } from './timing.ts';
@@ -15,6 +16,7 @@ import type {
   ElectionEvent,
   ElectionInput,
   ElectionSettings,
+  LeaseReading,
   RefreshResult,
 } from './types.ts';
 
@@ -30,7 +32,12 @@ export const electionSetup = setup({
     input: {} as ElectionInput,
   },
   actors: {
+    /** Keeps our lease alive now (a fresh grant if it is gone), with this ttl. */
+    freshLease: noopPromise<void, { ttl: number }>(),
+    /** The create_revision == 0 transaction on /leader, on our lease. */
     acquireLeader: noopPromise<AcquireResult, { name: string }>(),
+    /** /failover overwritten with `{}` (failures logged); answers the lease as it is then. */
+    clearFailoverKey: noopPromise<LeaseReading, unknown>(),
     updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
     deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
     probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
@@ -64,6 +71,9 @@ export const electionSetup = setup({
         .healthiest,
     /** The acquire transaction found /leader free and wrote it. */
     won: ({ event }) => doneOutput<AcquireResult>(event).won,
+    /** Won, and /failover holds a request the new leader consumes (cluster/failover.ts). */
+    wonWithRequestToConsume: ({ context, event }) =>
+      doneOutput<AcquireResult>(event).won && consumedByNewLeader(context.view.failover),
     /** The refresh kept (or put back) our key on our lease. */
     refreshed: ({ event }) => doneOutput<RefreshResult>(event).ok,
     /** A switchover or failover names this running replica, and it may take it (cluster/eligibility.ts). */

@@ -23,6 +23,12 @@ export interface ElectionInput {
   view?: ClusterView;
 }
 
+/** Our lease as the DCS client knows it (see AcquireResult). */
+export interface LeaseReading {
+  leaseAgeMs: number;
+  leaseTtlSeconds: number;
+}
+
 export interface AcquireResult {
   won: boolean;
   /**
