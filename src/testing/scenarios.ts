@@ -929,7 +929,10 @@ export const scenarios: Scenario[] = [
         const old = c.leader()!;
         await c.node(old).kill();
         c.dcs.setLatency(3000);
-        await c.until(() => c.nodes.some((n) => electionState(c, n.name).startsWith('racing.acquiring')), 90_000);
+        await c.until(
+          () => c.nodes.some((n) => electionState(c, n.name).startsWith('racing.acquiring')),
+          90_000,
+        );
         c.dcs.setAvailable(false);
         await c.advance(15_000);
         c.dcs.setAvailable(true);
