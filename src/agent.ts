@@ -99,7 +99,6 @@ export class Agent {
       {
         ...shared,
         name: this.config.name,
-        ttl: () => this.settings.ttl,
         bootstrapDcs: () => this.config.bootstrap.dcs,
         changing: (action) => this.sampler.changing(action),
         setSyncGuc: (value, names) => params.setSynchronousStandbyNames(value, names),

@@ -25,8 +25,6 @@ export interface ActorHost {
   readonly clock: Clock;
   /** This member's name. */
   readonly name: string;
-  /** The ttl in force (leases granted at acquisition and bootstrap). */
-  ttl(): number;
   /** bootstrap.dcs, written to /config by the node that initializes the cluster. */
   bootstrapDcs(): Record<string, unknown>;
   log(msg: string): void;
@@ -119,12 +117,15 @@ export function postgresActors(h: ActorHost) {
 export function dcsActors(h: ActorHost) {
   const dcs = h.dcs;
   const name = h.name;
+  // The bootstrap takes the lock with the same two steps as the election's race.
+  const freshLease = fromPromise<void, { ttl: number }>(({ input }) => dcs.freshLease(input.ttl));
+  const acquireLeader = fromPromise<AcquireResult, { name: string }>(async ({ input }) => {
+    const won = await dcs.attemptToAcquireLeader(input.name);
+    return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+  });
   const election = h.provide(electionMachine, {
-    freshLease: fromPromise<void, { ttl: number }>(({ input }) => dcs.freshLease(input.ttl)),
-    acquireLeader: fromPromise<AcquireResult, { name: string }>(async ({ input }) => {
-      const won = await dcs.attemptToAcquireLeader(input.name);
-      return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
-    }),
+    freshLease,
+    acquireLeader,
     clearFailoverKey: fromPromise<LeaseReading>(async () => {
       await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
       return { leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
@@ -150,6 +151,8 @@ export function dcsActors(h: ActorHost) {
   });
   return {
     election,
+    freshLease,
+    acquireLeader,
     probeMembers: fromPromise<PeerStatus[], { members: Member[] }>(({ input }) =>
       Promise.all(input.members.map((m) => h.probeMember(m))),
     ),
@@ -169,15 +172,11 @@ export function dcsActors(h: ActorHost) {
     writeInitialize: fromPromise<void, { sysid: string }>(async ({ input }) => {
       await dcs.setInitialize(input.sysid);
     }),
-    publishBootstrap: fromPromise<{ leaseAgeMs: number }, { sysid: string }>(async ({ input }) => {
-      await dcs.ensureLease(h.ttl());
-      await dcs.setInitialize(input.sysid);
+    ensureLease: fromPromise<void, { ttl: number }>(async ({ input }) => {
+      await dcs.ensureLease(input.ttl);
+    }),
+    writeBootstrapConfig: fromPromise(async () => {
       await dcs.setConfig(h.bootstrapDcs());
-      await dcs.freshLease(h.ttl());
-      // create_revision == 0, as every acquisition: a key already there (a stale one, or one
-      // nobody should hold during a bootstrap) is never overwritten.
-      if (!(await dcs.attemptToAcquireLeader(name))) throw new Error('could not take the leader key');
-      return { leaseAgeMs: dcs.leaseAgeMs() };
     }),
   };
 }

@@ -20,7 +20,20 @@ const READ_CLOCK =
 const PARAMETERS_BEFORE_FIRST_SAMPLE =
   'postgresql.parameters changed before the first status sample: an agent started with a patroni.dynamic.json whose parameters differ from bootstrap.dcs (a PATCH of parameters, then an agent restart). The schedules PATCH ttl, loop_wait and the like, never postgresql.parameters. test/unit/server-parameters-machine.test.ts takes it.';
 
+const BOOTSTRAP_DCS_ERROR =
+  'etcd failing in the one step of publishing a new cluster: schedules start after the bootstrap, and the scenario that fails it does so at /initialize (writingInitialize, taken); every step fails into the same abandoning state. test/unit/node.test.ts takes a failed /config write and a leader key already taken.';
+
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.bootstrap.publishing.grantingLease --error(ensureLease)--> node.bootstrap.abandoning':
+    BOOTSTRAP_DCS_ERROR,
+  'node.bootstrap.publishing.refreshingLease --error(freshLease)--> node.bootstrap.abandoning':
+    BOOTSTRAP_DCS_ERROR,
+  'node.bootstrap.publishing.takingLock --done(acquireLeader)#1--> node.bootstrap.abandoning':
+    BOOTSTRAP_DCS_ERROR,
+  'node.bootstrap.publishing.takingLock --error(acquireLeader)--> node.bootstrap.abandoning':
+    BOOTSTRAP_DCS_ERROR,
+  'node.bootstrap.publishing.writingConfig --error(writeBootstrapConfig)--> node.bootstrap.abandoning':
+    BOOTSTRAP_DCS_ERROR,
   'serverParameters.unsampled.reloadHeld': PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters.unsampled.nothingHeld --APPLY#0--> serverParameters.unsampled.reloadHeld':
     PARAMETERS_BEFORE_FIRST_SAMPLE,

@@ -126,7 +126,8 @@ const NODE_ACTORS = [
   'cancelInitialization',
   'writeInitialize',
   'initdb',
-  'publishBootstrap',
+  'ensureLease',
+  'writeBootstrapConfig',
   'basebackup',
   'startPostgres',
   'stopPostgres',
@@ -187,7 +188,8 @@ function harness(opts: HarnessOptions = {}) {
     initdb: async () => {
       world.dataDir = { ...primaryDir };
     },
-    publishBootstrap: async () => ({ leaseAgeMs: 5 }),
+    ensureLease: async () => {},
+    writeBootstrapConfig: async () => {},
     basebackup: async () => {
       world.dataDir = { ...standbyDir };
     },
@@ -256,7 +258,10 @@ function harness(opts: HarnessOptions = {}) {
       cancelInitialization: fake('cancelInitialization'),
       writeInitialize: fake('writeInitialize'),
       initdb: fake('initdb'),
-      publishBootstrap: fake('publishBootstrap'),
+      ensureLease: fake('ensureLease'),
+      writeBootstrapConfig: fake('writeBootstrapConfig'),
+      freshLease: fake('freshLease'),
+      acquireLeader: fake('acquireLeader'),
       basebackup: fake('basebackup'),
       startPostgres: fake('startPostgres'),
       stopPostgres: fake('stopPostgres'),
@@ -374,10 +379,16 @@ describe('node machine: bootstrap', () => {
       'initdb',
       'startPostgres',
       'inspectDataDir',
-      'publishBootstrap',
+      'ensureLease',
+      'writeInitialize',
+      'writeBootstrapConfig',
     ]);
+    // Then the lock, with the same two steps as the election's race (the election starts holding it).
+    expect(h.inputs('freshLease')).toEqual([{ ttl: 30 }]);
+    expect(h.inputs('acquireLeader')).toEqual([{ name: 'a' }]);
     expect(h.inputs('startPostgres')).toEqual([{ role: 'primary', upstream: null, timeoutSeconds: 60 }]);
-    expect(h.inputs('publishBootstrap')).toEqual([{ sysid: SYSID }]);
+    expect(h.inputs('writeInitialize')).toEqual([{ sysid: SYSID }]);
+    expect(h.inputs('ensureLease')).toEqual([{ ttl: 30 }]);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
     const ctx = h.ctx();
     expect(ctx.isLeader).toBe(true);
@@ -397,7 +408,7 @@ describe('node machine: bootstrap', () => {
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
     expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true, ttl: 30 }]);
-    expect(h.count('acquireLeader')).toBe(0);
+    expect(h.count('acquireLeader')).toBe(1); // the bootstrap's, above: the election never races
     expect(h.count('probePeers')).toBe(0);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
     expect(h.ctx().isLeader).toBe(true);
@@ -451,6 +462,30 @@ describe('node machine: bootstrap', () => {
     expect(h.ctx().message).toBe(fatal);
     expect(h.nodeCalls()).toEqual(['inspectDataDir']);
     expect(h.electionState()).toBeUndefined();
+  });
+
+  it('a new cluster whose leader key is already taken is abandoned: /initialize given back, and why', async () => {
+    const h = harness({
+      impl: { acquireLeader: async () => ({ won: false, leaseAgeMs: 5, leaseTtlSeconds: 30 }) },
+    });
+    await h.cluster(view({ initialize: null }));
+    expect(h.count('cancelInitialization')).toBe(1);
+    expect(h.snap().value).toBe('failed');
+    expect(h.ctx().fatal).toBe('could not publish the new cluster: could not take the leader key');
+  });
+
+  it('a new cluster whose /config cannot be written is abandoned the same way, with the error', async () => {
+    const h = harness({
+      impl: {
+        writeBootstrapConfig: async () => {
+          throw new Error('etcd unreachable');
+        },
+      },
+    });
+    await h.cluster(view({ initialize: null }));
+    expect(h.count('freshLease')).toBe(0);
+    expect(h.count('cancelInitialization')).toBe(1);
+    expect(h.ctx().fatal).toBe('could not publish the new cluster: etcd unreachable');
   });
 });
 

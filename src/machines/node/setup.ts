@@ -37,10 +37,11 @@ import {
   type Member,
 } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
-import { electionMachine } from '../election/index.ts';
+import { type AcquireResult, electionMachine } from '../election/index.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
 import {
   divergedFromLeader,
+  errorText,
   followTarget,
   localFacts,
   localSystemIdentifier,
@@ -74,7 +75,14 @@ export const nodeSetup = setup({
     cancelInitialization: todo<void, unknown>(),
     writeInitialize: todo<void, { sysid: string }>(),
     initdb: todo<void, unknown>(),
-    publishBootstrap: todo<{ leaseAgeMs: number }, { sysid: string }>(),
+    /** A lease for this node (granted now if there is none), with this ttl. */
+    ensureLease: todo<void, { ttl: number }>(),
+    /** /config = the YAML's bootstrap.dcs. */
+    writeBootstrapConfig: todo<void, unknown>(),
+    /** Our lease kept alive now (a fresh grant if it is gone), with this ttl. */
+    freshLease: todo<void, { ttl: number }>(),
+    /** The create_revision == 0 transaction on /leader: never overwrites a key already there. */
+    acquireLeader: todo<AcquireResult, { name: string }>(),
     basebackup: todo<void, { from: UpstreamTarget }>(),
     startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
@@ -145,6 +153,8 @@ export const nodeSetup = setup({
     clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
     dcsAnswered: ({ context }) => context.dcsSeen,
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
+    /** The bootstrap's create transaction took /leader. */
+    tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
     /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation). */
     someoneCanTakeOver: ({ event }) => doneOutput<PeerStatus[]>(event).some(fitToTakeOver),
     slotsOn: ({ context }) => context.settings.use_slots,
@@ -226,6 +236,11 @@ export const nodeSetup = setup({
     failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
   },
   actions: {
+    /** A step of publishing a new cluster failed: the node gives up, saying why. */
+    noteBootstrapFailure: assign({
+      fatal: ({ event }) =>
+        `could not publish the new cluster: ${errorText((event as unknown as { error: unknown }).error)}`,
+    }),
     /**
      * Takes a new cluster view in, and keeps the switchover scheduler holding exactly this node's
      * scheduled switchover (ownScheduledSwitchover): armed when one names it as leader, replaced

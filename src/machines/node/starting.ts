@@ -4,6 +4,12 @@ import { cloneSourceFor } from '../../cluster/topology.ts';
 import { errorText, ranAsPrimary, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
+/** Any failed step of publishing a new cluster: give /initialize back (abandoning), saying why. */
+const abandonBootstrap = {
+  target: '#node.bootstrap.abandoning',
+  actions: 'noteBootstrapFailure',
+} as const;
+
 export const starting = nodeSetup.createStateConfig({
   initial: 'waitingForDcs',
   states: {
@@ -152,24 +158,63 @@ export const bootstrap = nodeSetup.createStateConfig({
     },
     publishing: {
       description: '/initialize = system identifier, /config = bootstrap.dcs, then take the leader key.',
-      invoke: {
-        src: 'publishBootstrap',
-        input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
-        onDone: {
-          target: '#node.active.running',
-          actions: [
-            assign({
-              bootstrapLeaseAgeMs: ({ event }) => event.output.leaseAgeMs,
-              isLeader: true,
-            }),
-            { type: 'say', params: { message: 'initialized a new cluster' } },
-          ],
+      initial: 'grantingLease',
+      states: {
+        grantingLease: {
+          invoke: {
+            src: 'ensureLease',
+            input: ({ context }) => ({ ttl: context.settings.ttl }),
+            onDone: 'writingInitialize',
+            onError: abandonBootstrap,
+          },
         },
-        onError: {
-          target: 'abandoning',
-          actions: assign({
-            fatal: ({ event }) => `could not publish the new cluster: ${errorText(event.error)}`,
-          }),
+        writingInitialize: {
+          invoke: {
+            src: 'writeInitialize',
+            input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
+            onDone: 'writingConfig',
+            onError: abandonBootstrap,
+          },
+        },
+        writingConfig: {
+          invoke: { src: 'writeBootstrapConfig', onDone: 'refreshingLease', onError: abandonBootstrap },
+        },
+        refreshingLease: {
+          description: "The new leader's deadline counts from a refresh of its lease.",
+          invoke: {
+            src: 'freshLease',
+            input: ({ context }) => ({ ttl: context.settings.ttl }),
+            onDone: 'takingLock',
+            onError: abandonBootstrap,
+          },
+        },
+        takingLock: {
+          description:
+            'create_revision == 0, as every acquisition: a key already there (a stale one, or one nobody should hold during a bootstrap) is never overwritten.',
+          invoke: {
+            src: 'acquireLeader',
+            input: ({ context }) => ({ name: context.name }),
+            onDone: [
+              {
+                guard: 'tookLeaderKey',
+                target: '#node.active.running',
+                actions: [
+                  assign({
+                    bootstrapLeaseAgeMs: ({ event }) => event.output.leaseAgeMs,
+                    isLeader: true,
+                  }),
+                  { type: 'say', params: { message: 'initialized a new cluster' } },
+                ],
+              },
+              {
+                target: '#node.bootstrap.abandoning',
+                actions: assign({
+                  fatal: 'could not publish the new cluster: could not take the leader key',
+                }),
+              },
+            ],
+            onError: abandonBootstrap,
+          },
         },
       },
     },
