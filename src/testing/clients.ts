@@ -5,8 +5,9 @@
  * that keeps the address it last reached. They find a primary the DCS no longer names, which
  * a client of `/leader` never does.
  */
-import type { Commit } from '../actors/simulated-postgres.ts';
+
 import type { SimulatedCluster } from './cluster.ts';
+import type { Commit } from './simulated-postgres/index.ts';
 
 /**
  * `leader`: through the node `/leader` names (c.write). `first-writable`: tries the nodes in a

@@ -9,13 +9,6 @@ import { type InspectionEvent, SimulatedClock } from 'xstate';
 import { KvDcs } from '../actors/kv-dcs.ts';
 import { MemoryEtcd } from '../actors/memory-dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
-import {
-  type Commit,
-  type SimulatedPostgres,
-  SimulatedWorld,
-  type SimulatedWorldOptions,
-  seededRandom,
-} from '../actors/simulated-postgres.ts';
 import { Agent } from '../agent.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { type NodeReport, statusDocument } from '../cluster/report.ts';
@@ -26,8 +19,15 @@ import { parsePeerDocument } from '../transport/peer-client.ts';
 import { borrowApi, type LentApi, returnApi } from './api-pool.ts';
 import { NodeClock } from './node-clock.ts';
 import { type DcsFlakiness, NodeKv } from './node-kv.ts';
+import { seededRandom } from './random.ts';
 import { provideShared } from './shared-machine.ts';
 import { incrementClock } from './sim-clock.ts';
+import {
+  type Commit,
+  type SimulatedPostgres,
+  SimulatedWorld,
+  type SimulatedWorldOptions,
+} from './simulated-postgres/index.ts';
 
 export interface SimulatedClusterOptions {
   /** Number of nodes, named node1..nodeN (default 3). */

@@ -2,17 +2,7 @@
  * pgwarden's embedding API for tests: whole clusters of production Agents on an in-memory
  * DCS, simulated PostgreSQL and one virtual clock. See docs/testing.md.
  */
-export {
-  type Commit,
-  type CommitState,
-  defaultDurations,
-  parseSynchronousStandbyNames,
-  type SimulatedDurations,
-  SimulatedPostgres,
-  SimulatedWorld,
-  type SimulatedWorldOptions,
-  seededRandom,
-} from '../actors/simulated-postgres.ts';
+
 export {
   type ClusterEvent,
   createSimulatedCluster,
@@ -25,3 +15,14 @@ export {
   type WriteOutcome,
 } from './cluster.ts';
 export { NodeClock } from './node-clock.ts';
+export { seededRandom } from './random.ts';
+export {
+  type Commit,
+  type CommitState,
+  defaultDurations,
+  parseSynchronousStandbyNames,
+  type SimulatedDurations,
+  SimulatedPostgres,
+  SimulatedWorld,
+  type SimulatedWorldOptions,
+} from './simulated-postgres/index.ts';

@@ -3,11 +3,11 @@
  * cluster. Each check answers null (holds) or a description of what it saw.
  */
 import type { AnyActorRef } from 'xstate';
-import type { Commit } from '../actors/simulated-postgres.ts';
 import type { Agent } from '../agent.ts';
 import type { LeadershipCauses } from './causes.ts';
 import type { SimulatedCluster } from './cluster.ts';
 import { MAX_DRIFT_PPM } from './schedule.ts';
+import type { Commit } from './simulated-postgres/index.ts';
 
 export interface InvariantContext {
   cluster: SimulatedCluster;

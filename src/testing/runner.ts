@@ -4,7 +4,6 @@
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
 
-import type { Commit } from '../actors/simulated-postgres.ts';
 import { pausedIn } from '../config/dynamic.ts';
 import { LeadershipCauses } from './causes.ts';
 import { AnyNodeClient, type ClientOutcome, type ClientWrite, clientTally } from './clients.ts';
@@ -34,6 +33,7 @@ import {
   type ScheduleAction,
   type SlowOperation,
 } from './schedule.ts';
+import type { Commit, SimulatedDurations } from './simulated-postgres/index.ts';
 
 export interface RunOptions {
   seed: number;
@@ -198,14 +198,13 @@ function send(
     );
 }
 
-const DURATION_OF: Record<SlowOperation, keyof import('../actors/simulated-postgres.ts').SimulatedDurations> =
-  {
-    promote: 'promoteMs',
-    stop: 'stopMs',
-    start: 'startMs',
-    basebackup: 'basebackupMs',
-    rewind: 'rewindMs',
-  };
+const DURATION_OF: Record<SlowOperation, keyof SimulatedDurations> = {
+  promote: 'promoteMs',
+  stop: 'stopMs',
+  start: 'startMs',
+  basebackup: 'basebackupMs',
+  rewind: 'rewindMs',
+};
 
 /** A schedule action on the cluster. Actions that no longer apply (thaw of a running agent) do nothing. */
 async function apply(c: SimulatedCluster, a: ScheduleAction, run: RunState): Promise<void> {

@@ -6,11 +6,11 @@
  * their outcomes.
  */
 import type { InspectionEvent } from 'xstate';
-import { defaultDurations } from '../actors/simulated-postgres.ts';
 import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
 import { noUnaskedDataRemoval } from './invariants.ts';
 import { formatFailure, runSchedule } from './runner.ts';
 import { parseSchedule } from './schedule.ts';
+import { defaultDurations } from './simulated-postgres/index.ts';
 
 export interface Scenario {
   name: string;

@@ -3,8 +3,9 @@
  * step by step, independent of how the cluster reacts), and the one-line text form that
  * `pgwarden sim --schedule` replays and a shrunk failure prints.
  */
-import { seededRandom } from '../actors/simulated-postgres.ts';
+
 import { FAILING_OPERATIONS, type FailingOperation } from './cluster.ts';
+import { seededRandom } from './random.ts';
 
 /** Simulated PostgreSQL operations a `slow` fault can stretch. */
 export const SLOW_OPERATIONS = ['promote', 'stop', 'start', 'basebackup', 'rewind'] as const;

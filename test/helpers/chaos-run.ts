@@ -9,7 +9,7 @@
  */
 
 import type { Attempt, FaultKind, FaultRecord, RoleSample, RunRecord } from '../../bench/lib/chaos/types.ts';
-import { seededRandom } from '../../src/actors/simulated-postgres.ts';
+import { seededRandom } from '../../src/testing/random.ts';
 
 interface Epoch {
   node: string;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
+import type { NodeConfig } from '../../src/config/types.ts';
+import { seededRandom } from '../../src/testing/random.ts';
 import {
   parseSynchronousStandbyNames,
   type SimulatedPostgres,
   SimulatedWorld,
-  seededRandom,
-} from '../../src/actors/simulated-postgres.ts';
-import type { NodeConfig } from '../../src/config/types.ts';
+} from '../../src/testing/simulated-postgres/index.ts';
 import { SimulatedClock } from '../helpers/sim.ts';
 
 /** A reload of the running postmaster with these parameters (the agent's POST /reload path). */

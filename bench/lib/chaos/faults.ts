@@ -8,9 +8,9 @@
  * TCP reset (nftables REJECT) while its agent keeps its etcd session.
  */
 
-import { seededRandom } from '../../../src/actors/simulated-postgres.ts';
 import type { LocalCluster } from '../../../src/local/cluster.ts';
 import { REST_AUTH } from '../../../src/local/cluster.ts';
+import { seededRandom } from '../../../src/testing/random.ts';
 import type { TestNetwork } from '../../../test/helpers/netns.ts';
 import { freezeNode, killFrozen } from '../faults.ts';
 import { alive } from '../procs.ts';

@@ -14,7 +14,7 @@
  *   the synchronous standby: commits wait for a position that never moves.
  *
  * - A clean stop of the primary waits for every walsender to see its standby confirm the
- *   shutdown checkpoint: a ghost holds it until reaped (simulated-postgres.ts, `stop`).
+ *   shutdown checkpoint: a ghost holds it until reaped (postgres.ts, `stop`).
  *
  * Seen on real processes (bench/chaos.ts, a leader refusing connections for 15 s): the leader's
  * pg_stat_replication showed such a ghost as `streaming`/`sync` after the heal, and the agent

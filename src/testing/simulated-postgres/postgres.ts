@@ -1,0 +1,294 @@
+/**
+ * The simulated PostgreSQL the agents drive: the same `Postgres` contract as the real process
+ * (src/actors/postgres-process.ts), so that a whole cluster of production Agents runs in virtual
+ * time — initdb, pg_basebackup and pg_rewind on the WAL model, the postmaster's start, stop,
+ * promotion and re-pointing with their durations and failure modes, and parameters and slots.
+ * Nothing here reads the wall clock or Math.random: the same seed and the same calls give the
+ * same run.
+ */
+
+import {
+  type DataDirState,
+  followingAsPrimary,
+  type Postgres,
+  type StartRole,
+  type StopMode,
+  type UpstreamTarget,
+} from '../../actors/postgres.ts';
+import type { NodeConfig } from '../../config/types.ts';
+import { type Proc, SimulatedServer } from './server.ts';
+import {
+  CHECKPOINT_RECORD,
+  controlData,
+  END_OF_RECOVERY_RECORD,
+  FIRST_LSN,
+  historyLines,
+  lastCommonSegment,
+  openCopy,
+} from './wal.ts';
+import { WalSenderTable } from './walsenders.ts';
+
+export class SimulatedPostgres extends SimulatedServer implements Postgres {
+  // ---- the Postgres contract -----------------------------------------------------------------
+
+  async dataDir(): Promise<DataDirState> {
+    return controlData(this.data);
+  }
+
+  async initdb(): Promise<void> {
+    if (this.data) throw new Error(`initdb: data directory of ${this.name} is not empty`);
+    await this.world.sleep(this.duration('initdbMs'));
+    if (this.data) throw new Error(`initdb: data directory of ${this.name} is not empty`);
+    this.data = {
+      sysid: this.world.newSystemIdentifier(),
+      segments: [{ tl: 1, id: this.world.newSegmentId(), end: null }],
+      lsn: FIRST_LSN,
+      clusterState: 'shut down',
+      checkpointLsn: FIRST_LSN,
+      slots: new Set(),
+    };
+  }
+
+  async basebackup(from: UpstreamTarget): Promise<void> {
+    if (this.data) throw new Error(`basebackup: data directory of ${this.name} is not empty`);
+    const src = this.source(from);
+    await this.world.sleep(this.duration('basebackupMs'));
+    const sd = src.data;
+    if (!src.proc?.ready || !sd || !this.world.accepts(src.name, this.name)) {
+      throw new Error(`pg_basebackup: connection to ${from.host}:${from.port} lost`);
+    }
+    if (this.data) throw new Error(`basebackup: data directory of ${this.name} is not empty`);
+    this.data = {
+      sysid: sd.sysid,
+      segments: openCopy(sd.segments),
+      lsn: sd.lsn,
+      clusterState: 'in archive recovery',
+      checkpointLsn: sd.lsn,
+      slots: new Set(),
+    };
+  }
+
+  private source(from: UpstreamTarget): SimulatedPostgres {
+    const src = this.world.byAddress(from.host, from.port);
+    if (!src?.proc?.ready || !src.data || !this.world.accepts(src.name, this.name)) {
+      throw new Error(`could not connect to server at ${from.host}:${from.port}`);
+    }
+    return src;
+  }
+
+  async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
+    if (!this.data) throw new Error(`start: data directory of ${this.name} is empty`);
+    if (this.proc) throw new Error(`start: postmaster of ${this.name} is already running`);
+    this.params = { ...this.fileParams };
+    const epoch = ++this.epoch;
+    const proc: Proc = {
+      role: role === 'primary' ? 'primary' : 'standby',
+      ready: false,
+      startedAt: this.world.clock.now(),
+      upstream: role === 'replica' ? upstream : null,
+      connected: false,
+      connectedSeq: 0,
+      senders: new WalSenderTable(this.world.walSenderTiming),
+      receivedAny: false,
+      replayed: this.data.lsn,
+      replayedAt: null,
+    };
+    this.proc = proc;
+    const ready = () => {
+      if (this.epoch !== epoch || this.proc !== proc || !this.data) return;
+      proc.ready = true;
+      this.data.clusterState = proc.role === 'primary' ? 'in production' : 'in archive recovery';
+      if (proc.role === 'primary') this.data.mayHaveForked = true;
+    };
+    const ms = this.duration('startMs');
+    const limit = timeoutSeconds * 1000;
+    if (ms > limit) {
+      this.world.clock.setTimeout(ready, ms);
+      await this.world.sleep(limit);
+      throw new Error(`start: ${this.name} did not accept connections within ${timeoutSeconds} s`);
+    }
+    await this.world.sleep(ms);
+    ready();
+    if (!proc.ready) throw new Error(`start: postmaster of ${this.name} exited during startup`);
+    this.world.tick();
+  }
+
+  async stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
+    const proc = this.proc;
+    if (!proc) return { checkpointLsn: this.cleanCheckpoint() };
+    // From the signal on, the postmaster refuses connections and ends the sessions (fast and
+    // immediate alike): no more commits, while the shutdown checkpoint takes its time.
+    proc.stopping = true;
+    this.world.settleCommits();
+    const deadline = this.world.clock.now() + timeoutSeconds * 1000;
+    await this.world.sleep(this.duration('stopMs'));
+    if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+    const d = this.data;
+    if (mode === 'immediate' || !proc.ready) {
+      this.crash();
+      return { checkpointLsn: null };
+    }
+    if (proc.role === 'primary' && this.world.ghostsHoldShutdown) {
+      // A walsender exits only once its standby has confirmed the shutdown checkpoint; a ghost's
+      // never will, so a clean stop waits until the ghost is reaped (wal_sender_timeout, or its
+      // path healing), or gives up at the stop's timeout with the postmaster still running.
+      while (proc.senders.all().some((e) => e.ghostSince !== null)) {
+        const left = deadline - this.world.clock.now();
+        if (left <= 0) {
+          throw new Error(
+            `stop -m ${mode}: postmaster of ${this.name} still running after ${timeoutSeconds} s`,
+          );
+        }
+        await this.world.sleep(Math.min(500, left));
+        if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+      }
+    }
+    if (proc.role === 'primary') {
+      // The shutdown checkpoint is written and sent to every connected standby before exit.
+      d.lsn += CHECKPOINT_RECORD;
+      for (const s of this.standbys()) s.stream();
+      d.clusterState = 'shut down';
+      d.checkpointLsn = d.lsn;
+    } else {
+      d.clusterState = 'shut down in recovery';
+      d.checkpointLsn = proc.replayed;
+    }
+    this.proc = null;
+    this.epoch++;
+    this.world.settleCommits();
+    return { checkpointLsn: d.checkpointLsn };
+  }
+
+  private cleanCheckpoint(): number | null {
+    const s = this.data?.clusterState;
+    return s === 'shut down' || s === 'shut down in recovery' ? this.data!.checkpointLsn : null;
+  }
+
+  async promote(timeoutSeconds: number): Promise<void> {
+    const proc = this.proc;
+    if (!proc?.ready) throw new Error(`promote: ${this.name} is not running`);
+    if (proc.role === 'primary') return;
+    if (this.data) this.data.mayHaveForked = true;
+    const ms = this.duration('promoteMs');
+    if (ms > timeoutSeconds * 1000) {
+      await this.world.sleep(timeoutSeconds * 1000);
+      throw new Error(`promote: ${this.name} did not leave recovery within ${timeoutSeconds} s`);
+    }
+    await this.world.sleep(ms);
+    const d = this.data;
+    if (this.proc !== proc || !d) throw new Error(`promote: ${this.name} stopped meanwhile`);
+    const last = d.segments.at(-1)!;
+    last.end = d.lsn;
+    const tl = Math.max(...d.segments.map((s) => s.tl)) + 1;
+    const segment = this.world.newSegmentId();
+    d.segments.push({ tl, id: segment, end: null });
+    d.lsn += END_OF_RECOVERY_RECORD;
+    d.clusterState = 'in production';
+    proc.role = 'primary';
+    proc.upstream = null;
+    proc.connected = false;
+    const p = { node: this.name, at: this.world.clock.now(), timeline: tl, segment };
+    this.world.promotions.push(p);
+    this.world.onPromote?.(p);
+    this.world.tick();
+  }
+
+  async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {
+    if (!this.proc) return this.start('replica', upstream, timeoutSeconds);
+    // Re-pointing is all follow() does: a primary is demoted by the node machine, never here.
+    if (this.proc.role === 'primary') throw new Error(followingAsPrimary(this.name));
+    this.proc.upstream = upstream;
+    this.proc.connected = false;
+    this.world.tick();
+  }
+
+  async rewind(from: UpstreamTarget): Promise<boolean> {
+    if (!this.data) throw new Error(`rewind: data directory of ${this.name} is empty`);
+    if (this.proc) throw new Error(`rewind: postmaster of ${this.name} is still running`);
+    const src = this.source(from);
+    this.world.rewinds.push({
+      node: this.name,
+      at: this.world.clock.now(),
+      needless:
+        this.data.clusterState === 'shut down in recovery' &&
+        !this.data.mayHaveForked &&
+        this.onTimelineOf(src),
+    });
+    await this.world.sleep(this.duration('rewindMs'));
+    const d = this.data;
+    const sd = src.data;
+    if (!src.proc?.ready || !sd) throw new Error(`pg_rewind: connection to ${from.host}:${from.port} lost`);
+    if (!d || this.proc) throw new Error(`rewind: ${this.name} changed meanwhile`);
+    if (this.rewindRefusals > 0) {
+      this.rewindRefusals--;
+      return false;
+    }
+    if (d.sysid !== sd.sysid) return false;
+    // The last timeline both histories share.
+    const common = lastCommonSegment(d.segments, sd.segments);
+    if (common < 0) return false;
+    // Same timeline as the source: nothing pg_rewind can do about a target that is ahead.
+    if (common === sd.segments.length - 1) {
+      const canFollow = this.compatibleWith(src);
+      if (canFollow) d.mayHaveForked = false;
+      return canFollow;
+    }
+    d.segments = openCopy(sd.segments);
+    d.lsn = sd.lsn;
+    d.clusterState = 'in archive recovery';
+    d.checkpointLsn = sd.lsn;
+    d.mayHaveForked = false;
+    return true;
+  }
+
+  async readDynamicConfigCache(): Promise<Record<string, unknown> | null> {
+    return this.data?.dynamicCache ? structuredClone(this.data.dynamicCache) : null;
+  }
+
+  async writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean> {
+    if (!this.data) return false;
+    this.data.dynamicCache = structuredClone(data);
+    return true;
+  }
+
+  async removeDataDir(): Promise<void> {
+    if (this.proc)
+      throw new Error(`refusing to remove the data directory of ${this.name}: postmaster is running`);
+    this.data = null;
+  }
+
+  async syncSlots(slotNames: string[]): Promise<void> {
+    if (!this.proc?.ready || !this.data) throw new Error(`syncSlots: ${this.name} is not running`);
+    const active = new Set(this.proc.senders.all().map((e) => e.slot));
+    const next = new Set(slotNames);
+    for (const s of this.data.slots) if (active.has(s)) next.add(s);
+    this.data.slots = next;
+  }
+
+  async checkpoint(): Promise<void> {
+    if (!this.proc?.ready || !this.data) throw new Error(`checkpoint: ${this.name} is not running`);
+    const ms = this.duration('checkpointMs');
+    if (ms > 0) await this.world.sleep(ms);
+    if (!this.proc?.ready || !this.data) throw new Error(`checkpoint: ${this.name} stopped meanwhile`);
+    this.data.checkpointLsn = this.proc.role === 'primary' ? this.data.lsn : this.proc.replayed;
+  }
+
+  async timelineHistory(): Promise<Array<[number, number, string]>> {
+    return historyLines(this.data);
+  }
+
+  async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
+    this.setParameters(parameters);
+    if (!this.proc) return;
+    this.params = { ...this.fileParams };
+    this.world.settleCommits();
+  }
+
+  /** Written for the next start only, as the real one does: a running postmaster keeps its own. */
+  setParameters(parameters: Record<string, string | number | boolean>): void {
+    this.fileParams = { ...parameters };
+    if (!this.proc) this.params = { ...this.fileParams };
+  }
+
+  async close(): Promise<void> {}
+}

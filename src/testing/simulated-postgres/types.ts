@@ -1,0 +1,84 @@
+/**
+ * The simulated PostgreSQL's vocabulary, shared by the world and its servers: how long each
+ * operation takes, what a world is created with, and a client's commit with its outcome. Kept
+ * apart so that the harness (the cluster, the runner, the invariants) can name a commit or a
+ * duration without reaching into the model itself.
+ */
+import type { Clock } from '../../actors/clock.ts';
+import type { WalSenderTiming } from './walsenders.ts';
+
+/** How long each operation takes, in ms of the world's clock. */
+export interface SimulatedDurations {
+  initdbMs: number;
+  startMs: number;
+  stopMs: number;
+  promoteMs: number;
+  basebackupMs: number;
+  rewindMs: number;
+  /** CHECKPOINT (0: at once). */
+  checkpointMs: number;
+}
+
+export const defaultDurations: SimulatedDurations = Object.freeze({
+  initdbMs: 300,
+  startMs: 200,
+  stopMs: 100,
+  promoteMs: 200,
+  basebackupMs: 500,
+  rewindMs: 300,
+  checkpointMs: 0,
+});
+
+export interface SimulatedWorldOptions {
+  clock: Clock;
+  /** The only source of randomness (system identifiers). */
+  seed?: number;
+  /** Replication runs in steps of this many ms (default 100). */
+  tickMs?: number;
+  /** How many bytes a standby receives per tick at most (default: all there is). */
+  bytesPerTick?: number;
+  durations?: Partial<SimulatedDurations>;
+  /** A standby whose primary_slot_name does not exist on its primary does not stream (default true). */
+  enforceSlots?: boolean;
+  /** server_version_num reported (default 150004). */
+  serverVersion?: number;
+  /** wal_sender_timeout and how long a walsender outlives an unseen disconnection (see walsenders.ts). */
+  walSenders?: Partial<WalSenderTiming>;
+  /**
+   * Report a standby that does not stream on pg_control's checkpoint timeline, as pgwarden's
+   * status query did before it asked IDENTIFY_SYSTEM (it lags a switch). Off: the replayed
+   * timeline, as the agent reports it now. On only to show that the invariants catch it.
+   */
+  checkpointTimelineWhenNotStreaming?: boolean;
+  /**
+   * A clean stop of a primary waits for its ghost walsenders to be reaped, and the server answers
+   * no query while it stops, as PostgreSQL does (default true). Off: the older, kinder model.
+   */
+  ghostsHoldShutdown?: boolean;
+}
+
+export type CommitState = 'rejected' | 'waiting' | 'acknowledged' | 'failed';
+
+/** One client write: where it went and what the client was told. */
+export interface Commit {
+  node: string;
+  bytes: number;
+  /** The commit's end position on the primary (-1 when rejected). */
+  lsn: number;
+  timeline: number | null;
+  /**
+   * rejected: not a writable primary, nothing written; waiting: written, the client waits for
+   * synchronous standbys; acknowledged: the client was told it committed; failed: written
+   * locally but the connection died before the acknowledgement (outcome unknown to the client).
+   */
+  state: CommitState;
+  /** Clock ms when it was sent, and when it was acknowledged (null: not acknowledged). */
+  at: number;
+  ackedAt: number | null;
+  /** Resolves true once acknowledged, false once rejected or failed. */
+  done: Promise<boolean>;
+  /** @internal */
+  segment: number;
+  /** @internal */
+  sysid: string;
+}
