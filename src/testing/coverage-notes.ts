@@ -1,6 +1,6 @@
 /**
  * Why the states and transitions that neither the CI seed budget nor the targeted scenarios
- * (scenarios.ts) reach are left unreached. test/unit/sim-budget.test.ts fails on anything
+ * (scenarios/) reach are left unreached. test/unit/sim-budget.test.ts fails on anything
  * unreached and unexplained here, and on a note whose transition is now reached (stale), so this
  * list stays exactly the gap. Keys are the ids StateCoverage reports.
  */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { StateCoverage, unexplained } from '../../src/testing/coverage.ts';
 import { COVERAGE_NOTES } from '../../src/testing/coverage-notes.ts';
 import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
-import { scenarios } from '../../src/testing/scenarios.ts';
+import { scenarios } from '../../src/testing/scenarios/index.ts';
 
 const SEEDS = Array.from({ length: 80 }, (_, i) => i + 1);
 const coverage = new StateCoverage();

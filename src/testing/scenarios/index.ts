@@ -1,0 +1,126 @@
+/**
+ * Targeted scenarios: what seeded schedules rarely or never reach (a failed bootstrap, a data
+ * directory etcd forgot, PostgreSQL operations failing in the middle of an operator request),
+ * each played on a simulated cluster with an outcome of its own to check. The coverage report
+ * counts them next to the seeded runs (src/testing/coverage.ts), and the unit suite asserts
+ * their outcomes. One module per family; this list keeps the order they have always run in.
+ */
+import {
+  etcdGoneDuringBootstrap,
+  failedInitdb,
+  firstCloneFails,
+  nofailoverAlone,
+  stoppedWhileWaitingForEtcd,
+} from './bootstrap.ts';
+import {
+  forcedReinitializeRemovalFails,
+  leaderWillNotStart,
+  leaderWillNotStartWithoutEtcd,
+  promotionFails,
+  reinitializeStopFails,
+  restartedLeaderFailsToStart,
+  restartStartFails,
+  restartStopFails,
+  shutdownStopFails,
+  switchoverCheckpointFails,
+  switchoverStopFails,
+} from './failures.ts';
+import type { Scenario } from './harness.ts';
+import { foreignDataDirectory, initializeKeyChanged, initializeKeyChangedWhilePaused } from './identity.ts';
+import { etcdLostEveryKey, leaderKeyDeleted, leaderKeyRewritten, roguePromotion } from './interference.ts';
+import {
+  cutDuringPostPromotionCheckpoint,
+  cutDuringSlowPromotion,
+  cutDuringSwitchoverCheckpoint,
+  etcdFailsWhileAcquiring,
+  fencesByLastConfig,
+  leaderShutDownWithoutEtcd,
+  newLeaderCutDuringSlowPromotion,
+  restartedPrimaryWithoutEtcd,
+  shutDownWhileReclaiming,
+  shutdownOutlastsLock,
+  standingBack,
+} from './lease.ts';
+import { shutdownWhilePaused, stoppedByHandWhilePaused } from './maintenance.ts';
+import {
+  reinitializeQueuedBehindRewind,
+  rewindImpossibleKeepsData,
+  rewindOffKeepsData,
+  rewindOutcomes,
+  rewindRefusedTwice,
+} from './rejoin.ts';
+import {
+  failedDemotionRetried,
+  frozenInPromotion,
+  ghostWalsender,
+  lockLostWhileClearingFailover,
+} from './replayed.ts';
+import {
+  failoverToCurrentLeader,
+  reinitializeDuringStart,
+  restartFilters,
+  scheduledRestartByWallClock,
+  scheduledRestartDeleted,
+  scheduledSwitchoverReplaced,
+  staleScheduledSwitchoverDropped,
+} from './requests.ts';
+import { reloadKeepsSynchronousStandby, restartedAgentKeepsSynchronousNames } from './synchronous.ts';
+
+export type { Scenario };
+
+export const scenarios: Scenario[] = [
+  failedInitdb,
+  etcdGoneDuringBootstrap,
+  etcdLostEveryKey,
+  leaderKeyDeleted,
+  leaderKeyRewritten,
+  newLeaderCutDuringSlowPromotion,
+  nofailoverAlone,
+  stoppedWhileWaitingForEtcd,
+  roguePromotion,
+  promotionFails,
+  restartedLeaderFailsToStart,
+  reinitializeDuringStart,
+  stoppedByHandWhilePaused,
+  shutdownWhilePaused,
+  scheduledRestartByWallClock,
+  reloadKeepsSynchronousStandby,
+  shutdownOutlastsLock,
+  restartedAgentKeepsSynchronousNames,
+  foreignDataDirectory,
+  firstCloneFails,
+  restartFilters,
+  scheduledRestartDeleted,
+  scheduledSwitchoverReplaced,
+  staleScheduledSwitchoverDropped,
+  restartStartFails,
+  restartStopFails,
+  leaderWillNotStart,
+  leaderWillNotStartWithoutEtcd,
+  ...rewindOutcomes,
+  rewindImpossibleKeepsData,
+  rewindRefusedTwice,
+  reinitializeQueuedBehindRewind,
+  rewindOffKeepsData,
+  initializeKeyChanged,
+  initializeKeyChangedWhilePaused,
+  switchoverStopFails,
+  switchoverCheckpointFails,
+  reinitializeStopFails,
+  forcedReinitializeRemovalFails,
+  shutdownStopFails,
+  etcdFailsWhileAcquiring,
+  shutDownWhileReclaiming,
+  leaderShutDownWithoutEtcd,
+  standingBack,
+  restartedPrimaryWithoutEtcd,
+  failoverToCurrentLeader,
+  fencesByLastConfig,
+  frozenInPromotion,
+  ghostWalsender,
+  lockLostWhileClearingFailover,
+  failedDemotionRetried,
+  cutDuringSlowPromotion,
+  cutDuringPostPromotionCheckpoint,
+  cutDuringSwitchoverCheckpoint,
+];

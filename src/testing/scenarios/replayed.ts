@@ -1,0 +1,58 @@
+/**
+ * Fixed fault schedules — shrunk failures the sweeps once found — played by the seeded runner
+ * with every invariant: each reaches a path no seed of the budget reaches.
+ */
+import { formatFailure, runSchedule } from '../runner.ts';
+import { parseSchedule } from '../schedule.ts';
+import type { Scenario } from './harness.ts';
+
+/**
+ * A fixed fault schedule (a shrunk failure the sweeps once found), played by the seeded runner
+ * with every invariant: it reaches a path no seed of the budget reaches.
+ */
+function replaying(
+  seed: number,
+  schedule: string,
+  opts: { ttl?: number; synchronousMode?: boolean } = {},
+): Scenario['run'] {
+  return async (inspect) => {
+    const r = await runSchedule({
+      seed,
+      ttl: opts.ttl,
+      synchronousMode: opts.synchronousMode,
+      schedule: parseSchedule(schedule, ['node1', 'node2', 'node3']),
+      coverage: { inspect: inspect ?? (() => {}) },
+    });
+    if (!r.ok) throw new Error(formatFailure(r));
+  };
+}
+
+export const frozenInPromotion: Scenario = {
+  name: 'a leader frozen in its promotion and thawed past its lease demotes before it finishes the promotion',
+  run: replaying(
+    13,
+    '1:kill:node1,2:kill:node2,11:restart:node1,13:kill:node3,15:freeze:node1,16:restart:node3,22:dcs-latency:2000,23:thaw:node1',
+    { ttl: 10 },
+  ),
+};
+
+export const ghostWalsender: Scenario = {
+  // Found on real processes (bench/plans/refusing-after-failover.json): a walsender outlives
+  // its standby unnoticed (a ghost, until wal_sender_timeout) and PostgreSQL reports it `sync`.
+  name: 'a ghost walsender reported `sync` does not make its standby, which lacks commits acknowledged alone, the synchronous standby',
+  run: replaying(
+    1,
+    '2:partition:node1:node2,2:partition:node1:node3,3:kill:node2,3:kill:node3,11:restart:node2,11:restart:node3,14:kill:node1',
+    { synchronousMode: true },
+  ),
+};
+
+export const lockLostWhileClearingFailover: Scenario = {
+  name: 'a new leader that loses the lock while clearing /failover demotes at once',
+  run: replaying(40971, '5:dcs-latency:1550,35:switchover:node1:node3:-,37:dcs-cut:node3,41:dcs-latency:0'),
+};
+
+export const failedDemotionRetried: Scenario = {
+  name: 'a failed demotion is tried again at once',
+  run: replaying(275, '36:switchover:node1:node3:-,40:fail:node3:stop,47:dcs-cut:node3', { ttl: 10 }),
+};
