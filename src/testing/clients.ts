@@ -6,7 +6,7 @@
  * a client of `/leader` never does.
  */
 
-import type { SimulatedCluster } from './cluster.ts';
+import type { SimulatedCluster } from './cluster/index.ts';
 import type { Commit } from './simulated-postgres/index.ts';
 
 /**

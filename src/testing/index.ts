@@ -13,7 +13,7 @@ export {
   type SimulatedClusterOptions,
   SimulatedNode,
   type WriteOutcome,
-} from './cluster.ts';
+} from './cluster/index.ts';
 export { NodeClock } from './node-clock.ts';
 export { seededRandom } from './random.ts';
 export {

@@ -5,7 +5,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { Agent } from '../agent.ts';
 import type { LeadershipCauses } from './causes.ts';
-import type { SimulatedCluster } from './cluster.ts';
+import type { SimulatedCluster } from './cluster/index.ts';
 import { MAX_DRIFT_PPM } from './schedule.ts';
 import type { Commit } from './simulated-postgres/index.ts';
 

@@ -12,7 +12,7 @@ import {
   type RestMethod,
   type SimulatedCluster,
   type SimulatedClusterOptions,
-} from './cluster.ts';
+} from './cluster/index.ts';
 import type { StateCoverage } from './coverage.ts';
 import {
   clusterNotHealed,

@@ -4,7 +4,7 @@
  * `pgwarden sim --schedule` replays and a shrunk failure prints.
  */
 
-import { FAILING_OPERATIONS, type FailingOperation } from './cluster.ts';
+import { FAILING_OPERATIONS, type FailingOperation } from './cluster/index.ts';
 import { seededRandom } from './random.ts';
 
 /** Simulated PostgreSQL operations a `slow` fault can stretch. */

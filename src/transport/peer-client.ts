@@ -18,8 +18,9 @@ export function peerClientOptions(config: NodeConfig): PeerClientOptions {
   return auth ? { basicAuth: `${auth.username}:${auth.password}` } : {};
 }
 
-export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = {}): Promise<PeerStatus> {
-  const unreachable: PeerStatus = {
+/** What the race knows of a member that did not answer (or answered nothing usable). */
+export function unreachablePeer(member: Member): PeerStatus {
+  return {
     name: member.name,
     reachable: false,
     inRecovery: true,
@@ -28,6 +29,10 @@ export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = 
     nofailover: member.data.tags?.nofailover === true,
     watchdogFailed: false,
   };
+}
+
+export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = {}): Promise<PeerStatus> {
+  const unreachable = unreachablePeer(member);
   const url = member.data.api_url;
   if (!url) return unreachable;
   const headers: Record<string, string> = {};

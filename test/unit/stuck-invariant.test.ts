@@ -3,7 +3,7 @@ import { type AnyStateMachine, createActor, createMachine, fromPromise, Simulate
 import { electionMachine } from '../../src/machines/election/index.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
-import { createSimulatedCluster } from '../../src/testing/cluster.ts';
+import { createSimulatedCluster } from '../../src/testing/cluster/index.ts';
 import { allStateIds } from '../../src/testing/coverage.ts';
 import {
   agentMachines,

@@ -6,7 +6,11 @@
  * request, whatever else it is about.
  */
 import type { InspectionEvent } from 'xstate';
-import { createSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from '../cluster.ts';
+import {
+  createSimulatedCluster,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from '../cluster/index.ts';
 import { noUnaskedDataRemoval } from '../invariants.ts';
 
 export interface Scenario {

@@ -4,7 +4,7 @@
  * away or slow. Each checks that a node stops accepting writes when its lease runs out, not when
  * its operation ends, since the next leader may be promoted meanwhile.
  */
-import type { SimulatedCluster } from '../cluster.ts';
+import type { SimulatedCluster } from '../cluster/index.ts';
 import { defaultDurations } from '../simulated-postgres/index.ts';
 import {
   aReplica,

@@ -4,7 +4,7 @@
  * Its data directory goes only when the operator configured it (remove_data_directory_on_*) or
  * asks (POST /reinitialize); every scenario also checks no-unasked-data-removal when it ends.
  */
-import type { SimulatedCluster, SimulatedClusterOptions } from '../cluster.ts';
+import type { SimulatedCluster, SimulatedClusterOptions } from '../cluster/index.ts';
 import { check, healthy, nodeMessage, nodeState, onHealthyCluster, type Scenario } from './harness.ts';
 
 const rewindOff: SimulatedClusterOptions = {

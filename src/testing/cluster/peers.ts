@@ -1,0 +1,29 @@
+/**
+ * The in-memory stand-in for the peer probes of the leader race (GET /patroni of the others):
+ * a dead or refusing peer answers at once with "connection refused", a frozen or cut-off one
+ * only after the client's 2 s timeout, as over a network; a live one with its status document.
+ */
+import type { PeerStatus } from '../../cluster/eligibility.ts';
+import type { Member } from '../../cluster/view.ts';
+import { parsePeerDocument, unreachablePeer } from '../../transport/peer-client.ts';
+import type { SimulatedCluster } from './cluster.ts';
+
+/** GET /patroni of `member`, asked by `from`. */
+export async function peerStatus(
+  cluster: Pick<SimulatedCluster, 'nodes' | 'world'>,
+  from: string,
+  member: Member,
+): Promise<PeerStatus> {
+  const unreachable = unreachablePeer(member);
+  const peer = cluster.nodes.find((n) => n.name === member.name);
+  // Connection refused: nobody listens, or a REJECT rule answers for a live node.
+  if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
+    return unreachable;
+  // No answer: the 2 s client timeout runs out.
+  if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
+    await cluster.world.sleep(2000);
+    return unreachable;
+  }
+  const doc = peer.status();
+  return (doc && parsePeerDocument(member.name, doc)) ?? unreachable;
+}
