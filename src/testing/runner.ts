@@ -24,7 +24,7 @@ import {
   stepInvariants,
   tickInvariants,
   unfencedWindows,
-} from './invariants.ts';
+} from './invariants/index.ts';
 import {
   describeAction,
   formatSchedule,

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulatedCluster, type SimulatedCluster } from '../../src/testing/index.ts';
-import { noUnaskedDataRemoval, tickInvariants } from '../../src/testing/invariants.ts';
+import { noUnaskedDataRemoval, tickInvariants } from '../../src/testing/invariants/index.ts';
 
 const clusters: SimulatedCluster[] = [];
 afterEach(async () => {

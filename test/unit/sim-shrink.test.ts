@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Invariant } from '../../src/testing/invariants.ts';
+import type { Invariant } from '../../src/testing/invariants/index.ts';
 import { runSchedule } from '../../src/testing/runner.ts';
 import { parseSchedule } from '../../src/testing/schedule.ts';
 import { formatShrunkFailure, shrinkFailure } from '../../src/testing/shrink.ts';

@@ -13,7 +13,7 @@ import {
   StuckWatch,
   stuckBounds,
   tickInvariants,
-} from '../../src/testing/invariants.ts';
+} from '../../src/testing/invariants/index.ts';
 
 const bounds: StuckBounds = { graceMs: 1000, timerMs: 60_000, operationMs: () => 120_000 };
 const never = fromPromise(() => new Promise<void>(() => {}));

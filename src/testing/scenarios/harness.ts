@@ -11,7 +11,7 @@ import {
   type SimulatedCluster,
   type SimulatedClusterOptions,
 } from '../cluster/index.ts';
-import { noUnaskedDataRemoval } from '../invariants.ts';
+import { noUnaskedDataRemoval } from '../invariants/index.ts';
 
 export interface Scenario {
   name: string;
