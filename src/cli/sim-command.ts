@@ -11,7 +11,7 @@ import { COVERAGE_NOTES } from '../testing/coverage-notes.ts';
 import { runSchedules } from '../testing/parallel.ts';
 import { formatFailure, formatSummary, type RunResult, runSchedule } from '../testing/runner.ts';
 import { scenarios } from '../testing/scenarios/index.ts';
-import { parseSchedule, type ScheduleAction, ScheduleSyntaxError } from '../testing/schedule.ts';
+import { parseSchedule, type ScheduleAction, ScheduleSyntaxError } from '../testing/schedule/index.ts';
 import { formatShrunkFailure, shrinkFailure } from '../testing/shrink.ts';
 import { CliError } from './errors.ts';
 

@@ -19,7 +19,7 @@
  * calls fail is a bug. Promotions are explained by a flaky node anywhere (a promotion follows the
  * previous leader's loss of the lock, which is checked on its own, with its node).
  */
-import { describeAction, type ScheduleAction } from './schedule.ts';
+import { describeAction, type ScheduleAction } from './schedule/index.ts';
 
 /** One-shot causes: the action itself can move leadership. */
 const MOVES: ReadonlySet<ScheduleAction['kind']> = new Set([

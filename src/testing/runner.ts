@@ -32,7 +32,7 @@ import {
   OPERATOR_KINDS,
   type ScheduleAction,
   type SlowOperation,
-} from './schedule.ts';
+} from './schedule/index.ts';
 import type { Commit, SimulatedDurations } from './simulated-postgres/index.ts';
 
 export interface RunOptions {

@@ -4,7 +4,7 @@
  * reads as the few faults that cause it, with the command that replays exactly those.
  */
 import { formatFailure, type RunOptions, type RunResult, replayCommand, runSchedule } from './runner.ts';
-import { describeAction, formatSchedule, type ScheduleAction } from './schedule.ts';
+import { describeAction, formatSchedule, type ScheduleAction } from './schedule/index.ts';
 
 export interface ShrinkResult {
   /** The smallest failing schedule found. */

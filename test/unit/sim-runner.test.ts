@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Invariant } from '../../src/testing/invariants/index.ts';
 import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
-import { formatSchedule, generateSchedule, parseSchedule } from '../../src/testing/schedule.ts';
+import { formatSchedule, generateSchedule, parseSchedule } from '../../src/testing/schedule/index.ts';
 
 const NODES = 3;
 const STEPS = 40;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Invariant } from '../../src/testing/invariants/index.ts';
 import { runSchedule } from '../../src/testing/runner.ts';
-import { parseSchedule } from '../../src/testing/schedule.ts';
+import { parseSchedule } from '../../src/testing/schedule/index.ts';
 import { formatShrunkFailure, shrinkFailure } from '../../src/testing/shrink.ts';
 
 const NAMES = ['node1', 'node2', 'node3'];

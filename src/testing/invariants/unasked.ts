@@ -4,7 +4,7 @@
  * moves unless a fault or an operator request that can move it came first.
  */
 import type { SimulatedCluster } from '../cluster/index.ts';
-import { MAX_DRIFT_PPM } from '../schedule.ts';
+import { MAX_DRIFT_PPM } from '../schedule/index.ts';
 import type { Invariant } from './types.ts';
 
 const dueSeen = new WeakMap<SimulatedCluster, { next: number; restarts: Set<string> }>();

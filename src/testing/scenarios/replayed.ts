@@ -3,7 +3,7 @@
  * with every invariant: each reaches a path no seed of the budget reaches.
  */
 import { formatFailure, runSchedule } from '../runner.ts';
-import { parseSchedule } from '../schedule.ts';
+import { parseSchedule } from '../schedule/index.ts';
 import type { Scenario } from './harness.ts';
 
 /**
