@@ -1,5 +1,5 @@
 /**
- * `pgwarden sim`: play seeded fault schedules on a simulated cluster (src/testing/runner.ts),
+ * `pgwarden sim`: play seeded fault schedules on a simulated cluster (src/testing/runner/),
  * one summary line per seed; every failure prints its seed, schedule and replay command.
  * With --jobs N the seeds run on this thread and N − 1 worker threads (src/testing/parallel.ts);
  * the output is the same, in seed order.
@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { formatCoverage, StateCoverage } from '../testing/coverage.ts';
 import { COVERAGE_NOTES } from '../testing/coverage-notes.ts';
 import { runSchedules } from '../testing/parallel.ts';
-import { formatFailure, formatSummary, type RunResult, runSchedule } from '../testing/runner.ts';
+import { formatFailure, formatSummary, type RunResult, runSchedule } from '../testing/runner/index.ts';
 import { scenarios } from '../testing/scenarios/index.ts';
 import { parseSchedule, type ScheduleAction, ScheduleSyntaxError } from '../testing/schedule/index.ts';
 import { formatShrunkFailure, shrinkFailure } from '../testing/shrink.ts';

@@ -10,7 +10,7 @@
  */
 import { parentPort, Worker } from 'node:worker_threads';
 import { type CoverageData, StateCoverage } from './coverage.ts';
-import { type RunOptions, type RunResult, runSchedule } from './runner.ts';
+import { type RunOptions, type RunResult, runSchedule } from './runner/index.ts';
 
 /** What every run shares; each run adds its seed (and its thread's coverage). */
 export type ScheduleOptions = Omit<RunOptions, 'seed' | 'coverage' | 'log' | 'extraInvariants' | 'schedule'>;

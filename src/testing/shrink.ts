@@ -3,7 +3,13 @@
  * delta debugging) for as long as the run still breaks the same invariant, so that a failure
  * reads as the few faults that cause it, with the command that replays exactly those.
  */
-import { formatFailure, type RunOptions, type RunResult, replayCommand, runSchedule } from './runner.ts';
+import {
+  formatFailure,
+  type RunOptions,
+  type RunResult,
+  replayCommand,
+  runSchedule,
+} from './runner/index.ts';
 import { describeAction, formatSchedule, type ScheduleAction } from './schedule/index.ts';
 
 export interface ShrinkResult {

@@ -13,7 +13,7 @@ import {
   StateCoverage,
   transientStateIds,
 } from '../../src/testing/coverage.ts';
-import { runSchedule } from '../../src/testing/runner.ts';
+import { runSchedule } from '../../src/testing/runner/index.ts';
 
 type Config = Record<string, unknown>;
 const list = (x: unknown): unknown[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { StateCoverage, unexplained } from '../../src/testing/coverage.ts';
 import { COVERAGE_NOTES } from '../../src/testing/coverage-notes.ts';
-import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
+import { formatFailure, runSchedule } from '../../src/testing/runner/index.ts';
 import { scenarios } from '../../src/testing/scenarios/index.ts';
 
 const SEEDS = Array.from({ length: 80 }, (_, i) => i + 1);

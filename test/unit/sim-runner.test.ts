@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Invariant } from '../../src/testing/invariants/index.ts';
-import { formatFailure, runSchedule } from '../../src/testing/runner.ts';
+import { formatFailure, runSchedule } from '../../src/testing/runner/index.ts';
 import { formatSchedule, generateSchedule, parseSchedule } from '../../src/testing/schedule/index.ts';
 
 const NODES = 3;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Invariant } from '../../src/testing/invariants/index.ts';
-import { runSchedule } from '../../src/testing/runner.ts';
+import { runSchedule } from '../../src/testing/runner/index.ts';
 import { parseSchedule } from '../../src/testing/schedule/index.ts';
 import { formatShrunkFailure, shrinkFailure } from '../../src/testing/shrink.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Invariants the seeded runner (src/testing/runner.ts) checks while a fault schedule plays on a
+ * Invariants the seeded runner (src/testing/runner/) checks while a fault schedule plays on a
  * simulated cluster. Each check answers null (holds) or a description of what it saw; one
  * module per concern (who writes, stuck machines, unasked events, the data, split brain, the
  * heal), and here the lists the runner checks at every tick and after every step.

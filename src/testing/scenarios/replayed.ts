@@ -2,7 +2,7 @@
  * Fixed fault schedules — shrunk failures the sweeps once found — played by the seeded runner
  * with every invariant: each reaches a path no seed of the budget reaches.
  */
-import { formatFailure, runSchedule } from '../runner.ts';
+import { formatFailure, runSchedule } from '../runner/index.ts';
 import { parseSchedule } from '../schedule/index.ts';
 import type { Scenario } from './harness.ts';
 
