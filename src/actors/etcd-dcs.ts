@@ -1,6 +1,6 @@
 /**
  * The real etcd backend: `EtcdKv` implements the `Kv` contract over gRPC and `EtcdDcs` runs
- * `KvDcs` (kv-dcs.ts) on top of it.
+ * `KvDcs` (kv-dcs/) on top of it.
  */
 
 import { noop } from 'cockatiel';
@@ -23,7 +23,7 @@ import {
   type TxnResult,
   type WatchEvent,
 } from '../transport/etcd-keys.ts';
-import { KvDcs, type KvDcsOptions, KvTransientError } from './kv-dcs.ts';
+import { KvDcs, type KvDcsOptions, KvTransientError } from './kv-dcs/index.ts';
 
 // Re-exported so code that imported the shared layer from here keeps working.
 export { KvDcs, type KvDcsOptions, KvTransientError };

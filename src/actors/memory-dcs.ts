@@ -17,7 +17,7 @@ import {
 } from '../transport/etcd-keys.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { DcsError } from './dcs.ts';
-import { KvDcs, type KvDcsOptions } from './kv-dcs.ts';
+import { KvDcs, type KvDcsOptions } from './kv-dcs/index.ts';
 
 interface StoredLease {
   ttl: number;

@@ -6,7 +6,7 @@
  * answers only after thaw.
  */
 import { DcsError } from '../actors/dcs.ts';
-import { KvTransientError } from '../actors/kv-dcs.ts';
+import { KvTransientError } from '../actors/kv-dcs/index.ts';
 import type { MemoryEtcd } from '../actors/memory-dcs.ts';
 import type { Kv, KvCallOptions, Txn, WatchEvent } from '../transport/etcd-keys.ts';
 import type { NodeClock } from './node-clock.ts';

@@ -5,7 +5,7 @@
  * process. What it sees and does is recorded on the cluster for the invariants.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { KvDcs } from '../../actors/kv-dcs.ts';
+import { KvDcs } from '../../actors/kv-dcs/index.ts';
 import { Agent } from '../../agent.ts';
 import { type NodeReport, statusDocument } from '../../cluster/report.ts';
 import type { NodeConfig } from '../../config/types.ts';
