@@ -21,6 +21,7 @@ export {
   type StopMode,
   slotNameFromMemberName,
   type UpstreamTarget,
+  uninitializedDataDir,
   type WalSender,
 } from '../cluster/postgres-state.ts';
 

@@ -76,6 +76,17 @@ export interface DataDirState {
   checkpointLsn: number | null;
 }
 
+/** A missing or empty data directory: a bootstrap or a clone is needed. */
+export function uninitializedDataDir(): DataDirState {
+  return {
+    initialized: false,
+    systemIdentifier: null,
+    clusterState: null,
+    timeline: null,
+    checkpointLsn: null,
+  };
+}
+
 /** Where to stream from. */
 export interface UpstreamTarget {
   /** libpq connection string of the upstream's PostgreSQL (host/port only; credentials are added from config). */

@@ -1,6 +1,43 @@
-/** pg_controldata output (run with LC_ALL=C, so the labels are the English ones). */
+/**
+ * What a data directory holds, as pg_controldata says (run with LC_ALL=C, so the labels are the
+ * English ones): nothing (bootstrap or clone), something that is not a usable cluster (never
+ * initdb over it), or a cluster with its identity, state, timeline and last checkpoint.
+ */
+import { promises as fs } from 'node:fs';
 import { parseLsn } from '../../cluster/lsn.ts';
-import type { DataDirState } from '../postgres.ts';
+import { type DataDirState, uninitializedDataDir } from '../postgres.ts';
+import { type Runner, tailLines } from './run.ts';
+
+const QUICK_MS = 30_000;
+
+/** The state of data directory `dir`. */
+export async function inspectDataDir(
+  runner: Runner,
+  dir: string,
+  log: (msg: string) => void,
+): Promise<DataDirState> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return uninitializedDataDir();
+    throw err;
+  }
+  if (entries.length === 0) return uninitializedDataDir();
+  const res = await runner.run('pg_controldata', ['-D', dir], { timeoutMs: QUICK_MS });
+  if (res.code !== 0) {
+    // Something is there but it is not a usable cluster: not empty, so never initdb over it.
+    log(`pg_controldata failed on ${dir}: ${tailLines(res.stderr, 3)}`);
+    return {
+      initialized: true,
+      systemIdentifier: null,
+      clusterState: null,
+      timeline: null,
+      checkpointLsn: null,
+    };
+  }
+  return dataDirStateFromControlData(res.stdout);
+}
 
 export function parseControlData(text: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -7,7 +7,7 @@
  * independent promotions from timeline 1 both make a timeline 2, as in PostgreSQL, but
  * different ones).
  */
-import type { DataDirState } from '../../actors/postgres.ts';
+import { type DataDirState, uninitializedDataDir } from '../../actors/postgres.ts';
 
 /** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
 export interface Segment {
@@ -77,15 +77,7 @@ export function lastCommonSegment(mine: readonly Segment[], theirs: readonly Seg
 
 /** What pg_controldata says of a data directory (uninitialized when there is none). */
 export function controlData(d: DataDir | null): DataDirState {
-  if (!d) {
-    return {
-      initialized: false,
-      systemIdentifier: null,
-      clusterState: null,
-      timeline: null,
-      checkpointLsn: null,
-    };
-  }
+  if (!d) return uninitializedDataDir();
   return {
     initialized: true,
     systemIdentifier: d.sysid,
