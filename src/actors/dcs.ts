@@ -1,7 +1,7 @@
 /**
  * The dozen primitives every DCS backend offers (after Patroni's AbstractDCS). The etcd v3
  * implementation lives in etcd-dcs.ts, the in-memory one (for unit tests and the simulator)
- * in memory-dcs.ts; machines only ever see the results as events.
+ * in src/testing/memory-dcs.ts; machines only ever see the results as events.
  *
  * Every method is bounded by the backend's retry timeout and rejects with DcsError when the
  * DCS cannot be reached; `false` means "reached, but the compare failed".

@@ -7,8 +7,8 @@
  */
 import { DcsError } from '../actors/dcs.ts';
 import { KvTransientError } from '../actors/kv-dcs/index.ts';
-import type { MemoryEtcd } from '../actors/memory-dcs.ts';
 import type { Kv, KvCallOptions, Txn, WatchEvent } from '../transport/etcd-keys.ts';
+import type { MemoryEtcd } from './memory-dcs.ts';
 import type { NodeClock } from './node-clock.ts';
 
 /**

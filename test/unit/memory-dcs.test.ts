@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { DcsError } from '../../src/actors/dcs.ts';
-import { MemoryDcs, MemoryEtcd } from '../../src/actors/memory-dcs.ts';
 import type { ClusterView, MemberData } from '../../src/cluster/view.ts';
+import { MemoryDcs, MemoryEtcd } from '../../src/testing/memory-dcs.ts';
 import type { WatchEvent } from '../../src/transport/etcd-keys.ts';
 
 const P = '/service/batman/';

@@ -1,7 +1,7 @@
 /**
- * Patroni's DCS semantics for etcd v3, written once against the small `Kv` contract so that
- * the real etcd backend (etcd-dcs.ts) and the in-memory one (memory-dcs.ts) share the same
- * leader/member logic: the leader key (acquire, refresh on our lease, delete), the member key,
+ * Patroni's DCS semantics for etcd v3, written once against the small `Kv` contract so that the
+ * real etcd backend (etcd-dcs.ts) and the in-memory one (src/testing/memory-dcs.ts) share the
+ * same leader/member logic: the leader key (acquire, refresh on our lease, delete), the member key,
  * and the cluster-wide keys (/initialize, /config, /failover, /sync, /status, /history) with
  * Patroni's compare-and-set rules. Kept free of etcd3 so the in-memory backend never loads gRPC.
  */

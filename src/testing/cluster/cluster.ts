@@ -6,9 +6,9 @@
  * class is that surface, its nodes are node.ts, what it reads readings.ts.
  */
 import { type InspectionEvent, SimulatedClock } from 'xstate';
-import { MemoryEtcd } from '../../actors/memory-dcs.ts';
 import type { PeerStatus } from '../../cluster/eligibility.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
+import { MemoryEtcd } from '../memory-dcs.ts';
 import { incrementClock } from '../sim-clock.ts';
 import { type Commit, SimulatedWorld } from '../simulated-postgres/index.ts';
 import { DEFAULT_DCS, nodeConfig } from './config.ts';

@@ -4,7 +4,7 @@
  * client would) and each node's PostgreSQL as an outside observer sees it. Reading never
  * changes the cluster.
  */
-import type { MemoryEtcd } from '../../actors/memory-dcs.ts';
+import type { MemoryEtcd } from '../memory-dcs.ts';
 import type { SimulatedNode } from './node.ts';
 import type { NodeSummary } from './types.ts';
 

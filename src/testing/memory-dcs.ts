@@ -5,6 +5,9 @@
  * simulator; faults (unavailability, latency) are injected on the store.
  */
 
+import { type Clock, systemClock } from '../actors/clock.ts';
+import { DcsError } from '../actors/dcs.ts';
+import { KvDcs, type KvDcsOptions } from '../actors/kv-dcs/index.ts';
 import {
   type Kv,
   type KvCallOptions,
@@ -15,9 +18,6 @@ import {
   type TxnResult,
   type WatchEvent,
 } from '../transport/etcd-keys.ts';
-import { type Clock, systemClock } from './clock.ts';
-import { DcsError } from './dcs.ts';
-import { KvDcs, type KvDcsOptions } from './kv-dcs/index.ts';
 
 interface StoredLease {
   ttl: number;
