@@ -13,11 +13,11 @@ import { borrowApi, type LentApi, returnApi } from '../api-pool.ts';
 import { NodeClock } from '../node-clock.ts';
 import { type DcsFlakiness, NodeKv } from '../node-kv.ts';
 import { seededRandom } from '../random.ts';
+import { provideShared } from '../shared-machine.ts';
 import type { SimulatedPostgres } from '../simulated-postgres/index.ts';
 import type { SimulatedCluster } from './cluster.ts';
 import { FAILING_OPERATIONS, type FailingOperation, gatedPostgres } from './gated-postgres.ts';
 import { settle } from './settle.ts';
-import { provideShared } from '../shared-machine.ts';
 import type { RestMethod, RestResponse, ScheduledDue } from './types.ts';
 
 interface NodeApi {
