@@ -77,11 +77,8 @@ export function postgresActors(h: ActorHost) {
       { checkpointLsn: number | null },
       { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
     >(({ input }) => h.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
-    followUpstream: fromPromise<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(
-      async ({ input }) => {
-        // No leader to follow: keep streaming settings as they are until one appears.
-        if (input.upstream) await h.changing(() => pg.follow(input.upstream!, input.timeoutSeconds));
-      },
+    followUpstream: fromPromise<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(({ input }) =>
+      h.changing(() => pg.follow(input.upstream, input.timeoutSeconds)),
     ),
     promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
       await h.changing(() => pg.promote(input.timeoutSeconds));
@@ -144,7 +141,9 @@ export function dcsActors(h: ActorHost) {
       dcs.deleteLeader(name, input.lastLsn ?? undefined),
     ),
     probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
-      // Our own position must be as fresh as the peers' answers.
+      // Our own position must be as fresh as the peers' answers. (Two steps: as one state each,
+      // the probe starts a few microtasks later and sim seeds 24 and 84 change — see issue 12's
+      // notes; kept as one until that is traced.)
       await h.pollPostgres();
       return h.probePeers(input.view, input.name);
     }),

@@ -23,7 +23,7 @@ export const startingReplica = nodeSetup.createStateConfig({
     src: 'startPostgres',
     input: ({ context }) => ({
       role: 'replica' as const,
-      upstream: upstreamOf(context),
+      upstream: upstreamOf(context)!, // nothingToFollow left before the invocation starts
       timeoutSeconds: context.settings.pg_ctl_timeout,
     }),
     // Started with no leader to compare with, an ex-primary may still have diverged from
@@ -157,10 +157,11 @@ export const stoppingToReclone = nodeSetup.createStateConfig({
 
 export const following = nodeSetup.createStateConfig({
   entry: assign({ following: ({ context }) => followTarget(context) }),
+  always: { guard: 'nothingToFollow', target: 'replica' },
   invoke: {
     src: 'followUpstream',
     input: ({ context }) => ({
-      upstream: upstreamOf(context),
+      upstream: upstreamOf(context)!, // nothingToFollow left before the invocation starts
       timeoutSeconds: context.settings.pg_ctl_timeout,
     }),
     onDone: 'replica',

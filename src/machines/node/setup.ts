@@ -48,6 +48,7 @@ import {
   mustRejoin,
   REWIND_RETRY_LOOPS,
   systemIdMismatch,
+  upstreamOf,
 } from './facts.ts';
 import type { NodeContext, NodeEmitted, NodeEvent, NodeInput, NodeSettings } from './types.ts';
 
@@ -86,7 +87,7 @@ export const nodeSetup = setup({
     basebackup: todo<void, { from: UpstreamTarget }>(),
     startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
     stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
-    followUpstream: todo<void, { upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
+    followUpstream: todo<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
     promote: todo<void, { timeoutSeconds: number }>(),
     /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
     claimSync: todo<boolean, { leader: string; index: string | null }>(),
@@ -132,6 +133,8 @@ export const nodeSetup = setup({
     rewindRetry: ({ context }) => REWIND_RETRY_LOOPS * context.settings.loop_wait * 1000,
   },
   guards: {
+    /** No leader (nor replicatefrom member) to stream from: the streaming settings stay as they are. */
+    nothingToFollow: ({ context }) => upstreamOf(context) === null,
     historyBehindOurTimeline: ({ context }) =>
       (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
     /**
