@@ -13,6 +13,7 @@ import {
 } from '../../src/config/load.ts';
 import { dynamicDefaults, type NodeConfig } from '../../src/config/types.ts';
 import { nodeSettingsFrom } from '../../src/runtime/dynamic-config.ts';
+import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 
 // Patroni's postgres0.yml, trimmed to what pgwarden reads plus a few extras.
 const POSTGRES0 = `
@@ -79,17 +80,7 @@ tags:
     datacenter: east
 `;
 
-const MINIMAL = `
-scope: s
-name: n
-restapi: {listen: ':8008', connect_address: '10.0.0.1:8008'}
-etcd3: {host: e1}
-postgresql:
-  listen: '*:5432'
-  connect_address: 10.0.0.1:5432
-  data_dir: /d
-  authentication: {superuser: {username: su}, replication: {username: rep}}
-`;
+const MINIMAL = MINIMAL_CONFIG;
 
 function errorOf(fn: () => unknown): ConfigError {
   try {

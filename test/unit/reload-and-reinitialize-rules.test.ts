@@ -3,18 +3,9 @@ import { reinitializeRefusal } from '../../src/cluster/reinitialize.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { reloadRefusal } from '../../src/config/reload.ts';
+import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 
-const BASE = `
-scope: s
-name: n
-restapi: {listen: ':8008', connect_address: '10.0.0.1:8008'}
-etcd3: {host: e1}
-postgresql:
-  listen: '*:5432'
-  connect_address: 10.0.0.1:5432
-  data_dir: /d
-  authentication: {superuser: {username: su}, replication: {username: rep}}
-`;
+const BASE = MINIMAL_CONFIG;
 
 const current = parseConfigText(BASE);
 

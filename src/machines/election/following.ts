@@ -91,16 +91,7 @@ export const racing = electionSetup.createStateConfig({
               {
                 guard: 'won',
                 target: '#election.leader',
-                actions: [
-                  {
-                    type: 'trustLease',
-                    params: ({ event }) => ({
-                      leaseAgeMs: event.output.leaseAgeMs,
-                      leaseTtlSeconds: event.output.leaseTtlSeconds,
-                    }),
-                  },
-                  'notifyAcquired',
-                ],
+                actions: ['trustAcquiredLease', 'notifyAcquired'],
               },
               // Someone else won: wait for the watch to show who, rather than racing again at once.
               { target: '#election.waiting' },
@@ -115,16 +106,7 @@ export const racing = electionSetup.createStateConfig({
             src: 'clearFailoverKey',
             onDone: {
               target: '#election.leader',
-              actions: [
-                {
-                  type: 'trustLease',
-                  params: ({ event }) => ({
-                    leaseAgeMs: event.output.leaseAgeMs,
-                    leaseTtlSeconds: event.output.leaseTtlSeconds,
-                  }),
-                },
-                'notifyAcquired',
-              ],
+              actions: ['trustAcquiredLease', 'notifyAcquired'],
             },
             // The clearing actor logs its own failure and answers: never an error.
           },

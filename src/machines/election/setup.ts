@@ -99,6 +99,14 @@ export const electionSetup = setup({
         trustedMs(params.leaseTtlSeconds, context.settings, params.leaseAgeMs),
       leaseTtlSeconds: (_, params: { leaseAgeMs: number; leaseTtlSeconds: number }) => params.leaseTtlSeconds,
     }),
+    /** trustLease with the lease as the acquisition (or the clearing after it) read it. */
+    trustAcquiredLease: assign(({ context, event }) => {
+      const lease = doneOutput<LeaseReading>(event);
+      return {
+        leaseLeftMs: trustedMs(lease.leaseTtlSeconds, context.settings, lease.leaseAgeMs),
+        leaseTtlSeconds: lease.leaseTtlSeconds,
+      };
+    }),
     recordVerdict: assign({
       lastVerdict: ({ context, event }) =>
         judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings),
