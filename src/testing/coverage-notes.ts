@@ -18,7 +18,7 @@ const READ_CLOCK =
   'The agent’s readClock reads its clock and cannot fail; the fallback (trust the time waited) is for a machine run without one: test/unit/scheduled-action.test.ts takes both branches.';
 
 const PARAMETERS_BEFORE_FIRST_SAMPLE =
-  'postgresql.parameters changed before the first status sample: an agent started with a patroni.dynamic.json whose parameters differ from bootstrap.dcs (a PATCH of parameters, then an agent restart). The schedules PATCH ttl, loop_wait and the like, never postgresql.parameters. test/unit/server-parameters-machine.test.ts takes it.';
+  'A reload held before the first status sample (an agent restarted with other parameters in its /config copy) is taken by the scenario "an agent restarted with changed parameters…"; a further change while it is held, and a first sample of a stopped postmaster, need a second PATCH or a stopped PostgreSQL within the second after the start. test/unit/server-parameters-machine.test.ts takes them.';
 
 const BOOTSTRAP_DCS_ERROR =
   'etcd failing in the one step of publishing a new cluster: schedules start after the bootstrap, and the scenario that fails it does so at /initialize (writingInitialize, taken); every step fails into the same abandoning state. test/unit/node.test.ts takes a failed /config write and a leader key already taken.';
@@ -34,13 +34,8 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     BOOTSTRAP_DCS_ERROR,
   'node.bootstrap.publishing.writingConfig --error(writeBootstrapConfig)--> node.bootstrap.abandoning':
     BOOTSTRAP_DCS_ERROR,
-  'serverParameters.unsampled.reloadHeld': PARAMETERS_BEFORE_FIRST_SAMPLE,
-  'serverParameters.unsampled.nothingHeld --APPLY#0--> serverParameters.unsampled.reloadHeld':
-    PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters.unsampled.reloadHeld --APPLY#0--> (no target)': PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters.unsampled.reloadHeld --APPLY#1--> (no target)': PARAMETERS_BEFORE_FIRST_SAMPLE,
-  'serverParameters.unsampled.reloadHeld --SAMPLED#0--> serverParameters.sampled':
-    PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters.unsampled.reloadHeld --SAMPLED#1--> serverParameters.sampled':
     PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters --DECIDE_SYNC#1--> (no target)':

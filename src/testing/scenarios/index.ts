@@ -64,7 +64,11 @@ import {
   scheduledSwitchoverReplaced,
   staleScheduledSwitchoverDropped,
 } from './requests.ts';
-import { reloadKeepsSynchronousStandby, restartedAgentKeepsSynchronousNames } from './synchronous.ts';
+import {
+  reloadKeepsSynchronousStandby,
+  restartedAgentHoldsParameterReload,
+  restartedAgentKeepsSynchronousNames,
+} from './synchronous.ts';
 
 export type { Scenario };
 
@@ -87,6 +91,7 @@ export const scenarios: Scenario[] = [
   reloadKeepsSynchronousStandby,
   shutdownOutlastsLock,
   restartedAgentKeepsSynchronousNames,
+  restartedAgentHoldsParameterReload,
   foreignDataDirectory,
   firstCloneFails,
   restartFilters,

@@ -29,6 +29,13 @@ import {
 import { WalSenderTable } from './walsenders.ts';
 
 export class SimulatedPostgres extends SimulatedServer implements Postgres {
+  /**
+   * Every synchronous_standby_names a reload gave this server while it was writable, in order:
+   * a value in effect for no virtual time at all still releases the commits waiting for a
+   * standby (settleCommits), which sampling the current value between steps cannot see.
+   */
+  readonly reloadedWhileWritable: string[] = [];
+
   // ---- the Postgres contract -----------------------------------------------------------------
 
   async dataDir(): Promise<DataDirState> {
@@ -280,6 +287,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
   async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
     this.setParameters(parameters);
     if (!this.proc) return;
+    if (this.writable())
+      this.reloadedWhileWritable.push(String(parameters['synchronous_standby_names'] ?? ''));
     this.params = { ...this.fileParams };
     this.world.settleCommits();
   }
