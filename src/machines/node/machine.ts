@@ -165,13 +165,24 @@ export const nodeMachine = nodeSetup.createMachine({
           // cycle. A child's own eventless transitions are taken first, but the state they lead to
           // is left in the same step, before anything it invokes has started.
           always: [
-            { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
+            {
+              guard: 'foreignCluster',
+              target: 'stopping',
+              actions: 'leaveForeignCluster',
+              description:
+                'The data directory no longer matches /initialize: stop PostgreSQL and leave, as Patroni does.',
+            },
             {
               guard: 'foreignClusterWhilePausedLeading',
               target: 'foreignWhilePaused',
               actions: sendTo('election', { type: 'RELEASE', lastLsn: null }),
+              description: 'The same, paused: PostgreSQL is left alone, but the lock is given back.',
             },
-            { guard: 'foreignClusterWhilePaused', target: 'foreignWhilePaused' },
+            {
+              guard: 'foreignClusterWhilePaused',
+              target: 'foreignWhilePaused',
+              description: 'The same, paused and not leading: PostgreSQL is left alone.',
+            },
           ],
           on: {
             CLUSTER: { actions: ['storeView', 'forwardView'] },

@@ -6,6 +6,14 @@ import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
+/** Every step of leading stops at once when the lock is gone (the same rule as the primary's). */
+const lockLost = <T extends string>(target: T) =>
+  ({
+    guard: 'lockLostAsPrimary',
+    target,
+    description: 'The lock is gone and the key is not ours: a primary without the lock stops now.',
+  }) as const;
+
 export const promoting = nodeSetup.createStateConfig({
   description:
     'The lock is ours: make PostgreSQL the primary. In synchronous mode /sync first names only us and PostgreSQL waits for nobody (or, strict, for anybody) until the sync manager picks standbys.',
@@ -15,7 +23,7 @@ export const promoting = nodeSetup.createStateConfig({
   ],
   // The lock can be lost before the promotion ends (a freeze, a slow promote): the
   // primary it makes must not outlive the lock by the rest of the promotion.
-  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  always: lockLost('demoting'),
   initial: 'deciding',
   states: {
     deciding: {
@@ -89,7 +97,7 @@ export const afterPromotion = nodeSetup.createStateConfig({
   // The lock can go while this runs (etcd cut off during a slow promotion, its DCS
   // writes waiting out retry_timeout): the primary must go at once, as from `primary`,
   // not once the writes give up — the next leader may be promoted meanwhile.
-  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  always: lockLost('demoting'),
   initial: 'deciding',
   states: {
     deciding: {
@@ -177,8 +185,12 @@ export const primary = nodeSetup.createStateConfig({
   // the old timeline could never learn it diverged.
   after: {
     loopWait: [
-      { guard: 'historyBehindOurTimeline', target: 'afterPromotion' },
-      { target: 'primary', reenter: true },
+      {
+        guard: 'historyBehindOurTimeline',
+        target: 'afterPromotion',
+        description: '/history still lacks our timeline (its write failed): the post-promotion steps again.',
+      },
+      { target: 'primary', reenter: true, description: 'Every loop: look again.' },
     ],
   },
   on: {
@@ -192,16 +204,20 @@ export const primary = nodeSetup.createStateConfig({
         guard: 'sampleDownWhilePaused',
         target: 'releasingWhilePaused',
         actions: ['storePg', 'forwardFacts'],
+        description:
+          'Stopped in maintenance mode: nobody restarts it, and a stopped primary gives the lock up.',
       },
       {
         guard: 'sampleDown',
         target: 'restartingPrimary',
         actions: ['storePg', 'forwardFacts'],
+        description: 'The leader’s PostgreSQL went down: start it again within primary_start_timeout.',
       },
       {
         guard: 'sampleInRecovery',
         target: 'promoting',
         actions: ['storePg', 'forwardFacts'],
+        description: 'Restarted as a standby behind our back while we hold the lock: promote it again.',
       },
       { actions: ['storePg', 'forwardFacts'] },
     ],
@@ -211,7 +227,7 @@ export const primary = nodeSetup.createStateConfig({
 export const clearingFailover = nodeSetup.createStateConfig({
   description: 'A /failover request that can never apply here (wrong leader, unknown candidate): clear it.',
   // Cut from etcd, the write waits out retry_timeout: a lock lost meanwhile demotes now.
-  always: { guard: 'lockLostAsPrimary', target: 'demoting' },
+  always: lockLost('demoting'),
   invoke: {
     src: 'clearFailover',
     input: ({ context }) => ({ view: context.view }),
@@ -228,7 +244,7 @@ export const switchingOver = nodeSetup.createStateConfig({
   initial: 'checking',
   states: {
     checking: {
-      always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
+      always: lockLost('#node.active.running.demoting'),
       invoke: {
         src: 'probeMembers',
         input: ({ context }) => ({ members: switchoverCandidatesToAsk(context.view, context.name) }),
@@ -257,7 +273,7 @@ export const switchingOver = nodeSetup.createStateConfig({
       description:
         'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
       entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
-      always: { guard: 'lockLostAsPrimary', target: '#node.active.running.demoting' },
+      always: lockLost('#node.active.running.demoting'),
       invoke: {
         src: 'checkpoint',
         input: ({ context }) => ({ timeoutSeconds: context.settings.pg_ctl_timeout }),

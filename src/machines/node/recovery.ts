@@ -57,12 +57,25 @@ export const rewindFailed = nodeSetup.createStateConfig({
     }),
   ],
   always: [
-    { guard: 'isLeader', target: 'releasing' },
-    { guard: 'reinitializeQueued', target: 'reinitializing' },
+    {
+      guard: 'isLeader',
+      target: 'releasing',
+      description: 'A node that cannot run PostgreSQL gives the lock up (defensive: it never races stopped).',
+    },
+    {
+      guard: 'reinitializeQueued',
+      target: 'reinitializing',
+      description: 'An operator asked for a fresh copy: that is the way out.',
+    },
   ],
   on: {
     CLUSTER: [
-      { guard: 'leaderChanges', target: 'boot', actions: ['storeView', 'forwardView'] },
+      {
+        guard: 'leaderChanges',
+        target: 'boot',
+        actions: ['storeView', 'forwardView'],
+        description: 'A new leader may be one pg_rewind can rewind from: try again.',
+      },
       { actions: ['storeView', 'forwardView'] },
     ],
     REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
@@ -108,8 +121,16 @@ export const crashed = nodeSetup.createStateConfig({
     pgState: ({ context }) => (context.pgState === 'start failed' ? 'start failed' : 'crashed'),
   }),
   always: [
-    { guard: 'isLeader', target: 'releasing' },
-    { guard: 'reinitializeQueued', target: 'reinitializing' },
+    {
+      guard: 'isLeader',
+      target: 'releasing',
+      description: 'Holding the lock with PostgreSQL down: give it up, so a healthy replica can take over.',
+    },
+    {
+      guard: 'reinitializeQueued',
+      target: 'reinitializing',
+      description: 'A forced POST /reinitialize queued while something else ran: served now.',
+    },
   ],
   on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
   after: { shortRetry: 'recovering' },
@@ -123,6 +144,7 @@ export const recovering = nodeSetup.createStateConfig({
       {
         guard: 'dataDirEmpty',
         target: 'recloning',
+        description: 'Nothing left to start from: clone again from the leader.',
         actions: assign({ dataDir: ({ event }) => event.output }),
       },
       {

@@ -6,10 +6,18 @@ import { nodeSetup } from './setup.ts';
 export const boot = nodeSetup.createStateConfig({
   description: 'Look at PostgreSQL as it is and pick the path to a consistent role.',
   always: [
-    { guard: 'pgIsPrimary', target: 'primary' },
-    { guard: 'pgRunning', target: 'replica' },
-    { guard: 'mustRewind', target: 'rewinding' },
-    { target: 'startingReplica' },
+    {
+      guard: 'pgIsPrimary',
+      target: 'primary',
+      description: 'Running as a primary: the primary state decides whether it may stay one.',
+    },
+    { guard: 'pgRunning', target: 'replica', description: 'Running as a standby: carry on as a replica.' },
+    {
+      guard: 'mustRewind',
+      target: 'rewinding',
+      description: 'Stopped, and an old primary of a timeline the leader left: pg_rewind before it starts.',
+    },
+    { target: 'startingReplica', description: 'Stopped: start it as a standby of the leader.' },
   ],
 });
 
@@ -95,15 +103,18 @@ export const replica = nodeSetup.createStateConfig({
         guard: 'sampleDownWhilePaused',
         target: 'stoppedWhilePaused',
         actions: ['storePg', 'forwardFacts'],
+        description: 'Stopped in maintenance mode: left stopped, as the operator may intend.',
       },
       {
         guard: 'sampleDown',
         target: 'crashed',
+        description: 'Stopped behind our back: look again shortly, then start it.',
         actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
       },
       {
         guard: 'divergedKeptAsIs',
         target: 'replica',
+        description: 'Diverged, and neither pg_rewind nor removal allowed: kept as it is, and said why.',
         reenter: false,
         actions: ['storePg', 'forwardFacts', 'sayDivergedKept'],
       },

@@ -17,8 +17,19 @@ export const starting = nodeSetup.createStateConfig({
       description: 'Until the first DCS view arrives (the agent retries etcd until it answers).',
       tags: ['resting'],
       entry: { type: 'say', params: { message: 'waiting for DCS' } },
-      always: { guard: 'dcsAnswered', target: 'inspecting' },
-      after: { noDcsAnswerInRetryTimeout: { guard: 'pgIsPrimary', target: 'fencingPrimary' } },
+      always: {
+        guard: 'dcsAnswered',
+        target: 'inspecting',
+        description: 'etcd answered: the data directory can be judged against the cluster.',
+      },
+      after: {
+        noDcsAnswerInRetryTimeout: {
+          guard: 'pgIsPrimary',
+          target: 'fencingPrimary',
+          description:
+            'A primary left running by an earlier agent, and no etcd for a retry_timeout: it may not hold the lock, so it stops taking writes.',
+        },
+      },
       // The cluster's own timing read from the data directory (patroni.dynamic.json) a moment
       // after the start: the wait for etcd is measured by its retry_timeout.
       on: { SETTINGS: { target: 'waitingForDcs', reenter: true, actions: 'storeSettings' } },
@@ -66,15 +77,32 @@ export const bootstrap = nodeSetup.createStateConfig({
         {
           guard: 'foreignDataDir',
           target: '#node.failed',
+          description:
+            'Another cluster’s data directory: never joined, never removed; the agent stops with why.',
           actions: assign({
             fatal: ({ context }) =>
               `the data directory belongs to another cluster: its system identifier ${context.dataDir?.systemIdentifier} differs from /initialize ${context.view.initialize}`,
           }),
         },
-        { guard: 'dataDirInitialized', target: 'adopting' },
-        { guard: 'clusterHasLeader', target: 'cloning' },
-        { guard: 'mayBootstrap', target: 'racingInitialize' },
-        { target: 'waitingForLeader' },
+        {
+          guard: 'dataDirInitialized',
+          target: 'adopting',
+          description: 'A data directory of this cluster (or of none yet): keep it and start from it.',
+        },
+        {
+          guard: 'clusterHasLeader',
+          target: 'cloning',
+          description: 'Empty here, and a leader to copy: pg_basebackup from it (or clonefrom).',
+        },
+        {
+          guard: 'mayBootstrap',
+          target: 'racingInitialize',
+          description: 'Empty here and in etcd: race for /initialize; the winner runs initdb.',
+        },
+        {
+          target: 'waitingForLeader',
+          description: 'Someone is bootstrapping the cluster: wait for its leader.',
+        },
       ],
     },
     adopting: {
