@@ -50,6 +50,7 @@ export class SimulatedCluster {
   readonly unrecordedPromotions = new Set<number>();
   readonly pgPollMs: number;
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;
+  readonly journals: boolean;
   readonly seed: number;
   private readonly stepMs: number;
   private readonly prefix: string;
@@ -71,6 +72,7 @@ export class SimulatedCluster {
     this.stepMs = opts.stepMs ?? 100;
     this.pgPollMs = opts.pgPollMs ?? 1000;
     this.inspect = opts.inspect;
+    this.journals = opts.journals ?? false;
     const scope = opts.scope ?? 'sim';
     const dcs = { ...DEFAULT_DCS, ...opts.dcs };
     const count = opts.nodes ?? 3;

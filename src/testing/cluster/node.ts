@@ -4,7 +4,9 @@
  * its simulated PostgreSQL behind the failure-injecting seam, and its REST API answered in
  * process. What it sees and does is recorded on the cluster for the invariants.
  */
+
 import type { LightMyRequestResponse } from 'fastify';
+import { Journal } from '../../actors/journal.ts';
 import { KvDcs } from '../../actors/kv-dcs/index.ts';
 import { Agent } from '../../agent.ts';
 import { type NodeReport, statusDocument } from '../../cluster/report.ts';
@@ -29,6 +31,8 @@ interface NodeApi {
 
 export class SimulatedNode {
   agent: Agent | null = null;
+  /** The node's journal, with SimulatedClusterOptions.journals (every agent start appends to it). */
+  readonly journal: Journal | undefined;
   readonly clock: NodeClock;
   private kv: NodeKv | null = null;
   private isDead = true;
@@ -51,6 +55,9 @@ export class SimulatedNode {
     readonly postgres: SimulatedPostgres,
   ) {
     this.clock = new NodeClock(cluster.clock);
+    this.journal = cluster.journals
+      ? new Journal({ clock: this.clock, capacity: Number.MAX_SAFE_INTEGER })
+      : undefined;
     this.flakyRandom = seededRandom(cluster.seed * 7919 + Number(name.replace(/\D/g, '') || 0) * 104_729);
   }
 
@@ -182,6 +189,7 @@ export class SimulatedNode {
       probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
       fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
       inspect: this.cluster.inspect,
+      journal: this.journal,
       provide: provideShared,
     });
     this.agent = agent;

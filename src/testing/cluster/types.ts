@@ -34,6 +34,11 @@ export interface SimulatedClusterOptions {
   log?: (line: string) => void;
   /** An XState inspector given to every agent's actors (e.g. StateCoverage.inspect). */
   inspect?: (ev: InspectionEvent) => void;
+  /**
+   * Keep each node's decision journal in memory, as `pgwarden node` writes it to disk (one per
+   * node, across agent restarts, each start headed again; see SimulatedNode.journal).
+   */
+  journals?: boolean;
 }
 
 /** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */
