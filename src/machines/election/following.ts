@@ -6,11 +6,22 @@ export const follower = electionSetup.createStateConfig({
   description: 'Someone else holds the lock, or nobody does and we are waiting to look again.',
   tags: ['resting'],
   always: [
-    { guard: 'releaseRequested', target: 'released' },
-    { guard: 'frozen', target: 'resigned' },
-    // After an agent restart the key may still carry our name: take it back by refreshing.
-    { guard: 'lockIsMine', target: 'reclaiming' },
-    { guard: 'unlocked', target: 'racing' },
+    {
+      guard: 'releaseRequested',
+      target: 'released',
+      description: 'A release asked for while in another state: answered, so the node never waits.',
+    },
+    { guard: 'frozen', target: 'resigned', description: 'Shutting down: no more racing.' },
+    {
+      guard: 'lockIsMine',
+      target: 'reclaiming',
+      description: 'After an agent restart the key may still carry our name: take it back by refreshing.',
+    },
+    {
+      guard: 'unlocked',
+      target: 'racing',
+      description: 'Nobody holds the lock (its holder’s lease ran out at etcd): find out who should.',
+    },
   ],
   on: {
     CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
@@ -32,12 +43,21 @@ export const racing = electionSetup.createStateConfig({
     deciding: {
       always: [
         // The named switchover candidate need not ask anyone: the request already chose it.
-        { guard: 'requestedCandidate', target: 'acquiring' },
+        {
+          guard: 'requestedCandidate',
+          target: 'acquiring',
+          description:
+            'The named switchover or failover candidate need not ask anyone: the request chose it.',
+        },
         { target: 'probing' },
       ],
     },
     probing: {
-      always: { guard: 'postgresDown', target: '#election.waiting' },
+      always: {
+        guard: 'postgresDown',
+        target: '#election.waiting',
+        description: 'A node whose PostgreSQL is down is never the healthiest: do not ask anyone.',
+      },
       invoke: {
         src: 'probePeers',
         input: ({ context }) => ({ view: context.view, name: context.name }),
@@ -92,6 +112,7 @@ export const racing = electionSetup.createStateConfig({
                 guard: 'won',
                 target: '#election.leader',
                 actions: ['trustAcquiredLease', 'notifyAcquired'],
+                description: 'The create transaction wrote /leader on our lease: trusted until its deadline.',
               },
               // Someone else won: wait for the watch to show who, rather than racing again at once.
               { target: '#election.waiting' },
@@ -119,13 +140,22 @@ export const racing = electionSetup.createStateConfig({
 export const waiting = electionSetup.createStateConfig({
   description: 'Not eligible (or the race failed): look again after a short pause or on a DCS change.',
   on: {
-    CLUSTER: [{ guard: 'viewHasLeader', target: 'follower', actions: 'storeView' }, { actions: 'storeView' }],
+    CLUSTER: [
+      {
+        guard: 'viewHasLeader',
+        target: 'follower',
+        actions: 'storeView',
+        description: 'Someone took the lock: follow them.',
+      },
+      { actions: 'storeView' },
+    ],
     // PostgreSQL just came up: no reason to sit out the pause.
     FACTS: [
       {
         guard: 'postgresCameUp',
         target: 'follower',
         actions: 'storeFacts',
+        description: 'PostgreSQL just came up: no reason to sit out the pause.',
       },
       { actions: 'storeFacts' },
     ],

@@ -17,6 +17,7 @@ export const reclaiming = electionSetup.createStateConfig({
     onDone: [
       {
         guard: 'refreshed',
+        description: 'The refresh kept (or put back) our key on our lease: trusted from its start.',
         target: 'leader',
         actions: [
           {
@@ -80,7 +81,13 @@ export const leader = electionSetup.createStateConfig({
             // A PATCH of ttl: move the key onto a lease of the new ttl now (the refresh does it),
             // so that the new ttl holds from the next second, not from the next refresh.
             SETTINGS: [
-              { guard: 'ttlChanged', target: 'refreshing', actions: 'storeSettings' },
+              {
+                guard: 'ttlChanged',
+                target: 'refreshing',
+                actions: 'storeSettings',
+                description:
+                  'A PATCH of ttl: the key moves onto a lease of the new ttl at once (no demotion).',
+              },
               { actions: 'storeSettings' },
             ],
           },
@@ -94,6 +101,7 @@ export const leader = electionSetup.createStateConfig({
             onDone: [
               {
                 guard: 'refreshed',
+                description: 'The refresh kept (or put back) our key on our lease: trusted from its start.',
                 target: '#election.leader.holding',
                 reenter: true,
                 actions: {

@@ -16,7 +16,10 @@ export const lost = electionSetup.createStateConfig({
 export const released = electionSetup.createStateConfig({
   description: 'Gave the lock up on request (shutdown or switchover).',
   entry: ['notifyReleased', assign({ pendingRelease: null })],
-  always: [{ guard: 'frozen', target: 'resigned' }, { target: 'standingBack' }],
+  always: [
+    { guard: 'frozen', target: 'resigned', description: 'Released for a shutdown: stay out for good.' },
+    { target: 'standingBack', description: 'Released for a switchover: let someone else take it first.' },
+  ],
 });
 
 export const standingBack = electionSetup.createStateConfig({
@@ -31,6 +34,7 @@ export const standingBack = electionSetup.createStateConfig({
         guard: 'viewHasOtherLeader',
         target: 'follower',
         actions: 'storeView',
+        description: 'Someone else holds the lock now: follow them as usual.',
       },
       { actions: 'storeView' },
     ],

@@ -33,6 +33,7 @@ export const electionMachine = electionSetup.createMachine({
         {
           guard: 'startsAsHolder',
           target: 'leader',
+          description: 'This node just bootstrapped the cluster and holds the key: lead from the start.',
           actions: {
             type: 'trustLease',
             // The bootstrap put the key on a lease granted with the settings' ttl.

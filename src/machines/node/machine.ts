@@ -240,6 +240,8 @@ export const nodeMachine = nodeSetup.createMachine({
                 // Cutting a running start, clone or rewind short would leave its process running
                 // under our feet; forced, the rebuild waits for it instead, then goes first.
                 guard: 'forcedOnReplica',
+                description:
+                  'POST /reinitialize with force on a replica: served even while something else runs.',
                 actions: [
                   'acceptReinitialize',
                   assign({ reinitialize: ({ context }) => ({ ...context.reinitialize, queued: true }) }),
@@ -323,7 +325,11 @@ export const nodeMachine = nodeSetup.createMachine({
               },
             },
             releasing: {
-              always: { guard: 'notLeader', target: '#node.stopped' },
+              always: {
+                guard: 'notLeader',
+                target: '#node.stopped',
+                description: 'The lock is released (or was never held): the shutdown is complete.',
+              },
               entry: sendTo('election', ({ context }) => ({
                 type: 'RELEASE' as const,
                 lastLsn: context.lastLsn,

@@ -24,6 +24,7 @@ export const stoppedWhilePaused = nodeSetup.createStateConfig({
     PG_STATUS: [
       {
         guard: 'sampleRunning',
+        description: 'Started again by the operator: pick the consistent role again.',
         target: 'boot',
         actions: ['storePg', 'forwardFacts'],
       },
@@ -48,7 +49,11 @@ export const foreignWhilePaused = nodeSetup.createStateConfig({
   }),
   always: [
     { guard: 'foreignCluster', target: 'stopping', actions: 'leaveForeignCluster' },
-    { guard: 'sameCluster', target: 'running' },
+    {
+      guard: 'sameCluster',
+      target: 'running',
+      description: 'The data directory matches /initialize again: back to running.',
+    },
   ],
   on: {
     CLUSTER: { actions: ['storeView', 'forwardView'] },

@@ -49,7 +49,11 @@ export const promoting = nodeSetup.createStateConfig({
         src: 'claimSync',
         input: ({ context }) => ({ leader: context.name, index: context.view.sync?.index ?? null }),
         onDone: [
-          { guard: 'syncClaimed', target: 'waitingForNobody' },
+          {
+            guard: 'syncClaimed',
+            target: 'waitingForNobody',
+            description: '/sync now names only this node: nobody else may be promoted meanwhile.',
+          },
           {
             target: '#node.active.running.releasing',
             actions: {
@@ -101,7 +105,14 @@ export const afterPromotion = nodeSetup.createStateConfig({
   initial: 'deciding',
   states: {
     deciding: {
-      always: [{ guard: 'slotsOn', target: 'creatingSlots' }, { target: 'checkpointing' }],
+      always: [
+        {
+          guard: 'slotsOn',
+          target: 'creatingSlots',
+          description: 'use_slots: a physical slot for every other member before anyone streams from us.',
+        },
+        { target: 'checkpointing' },
+      ],
     },
     creatingSlots: {
       description: 'Slots first: the other replicas are already reconnecting to us.',
@@ -249,7 +260,11 @@ export const switchingOver = nodeSetup.createStateConfig({
         src: 'probeMembers',
         input: ({ context }) => ({ members: switchoverCandidatesToAsk(context.view, context.name) }),
         onDone: [
-          { guard: 'someoneCanTakeOver', target: 'checkpointing' },
+          {
+            guard: 'someoneCanTakeOver',
+            target: 'checkpointing',
+            description: 'A member is fit to take over: go on with the switchover.',
+          },
           {
             target: '#node.active.running.clearingFailover',
             actions: [
@@ -378,5 +393,14 @@ export const demoting = nodeSetup.createStateConfig({
 export const demotionFailed = nodeSetup.createStateConfig({
   description:
     'The immediate stop of a primary without the lock failed: stop it again shortly, and keep trying while it runs.',
-  after: { demotionRetry: [{ guard: 'pgDown', target: 'boot' }, { target: 'demoting' }] },
+  after: {
+    demotionRetry: [
+      {
+        guard: 'pgDown',
+        target: 'boot',
+        description: 'PostgreSQL went down anyway: nothing left to demote.',
+      },
+      { target: 'demoting' },
+    ],
+  },
 });

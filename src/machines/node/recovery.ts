@@ -17,12 +17,14 @@ export const rewinding = nodeSetup.createStateConfig({
     onDone: [
       {
         guard: 'rewound',
+        description: 'pg_rewind succeeded: start as a standby of the leader.',
         target: 'startingReplica',
         actions: assign({ wasPrimary: false }),
       },
       {
         // pg_rewind ran against a reachable leader and could not rewind.
         guard: 'mayRemoveAfterFailedRewind',
+        description: 'pg_rewind failed and remove_data_directory_on_rewind_failure is set: clone again.',
         target: 'recloning',
         actions: {
           type: 'say',
@@ -97,6 +99,8 @@ export const recloning = nodeSetup.createStateConfig({
     cloning: {
       always: {
         guard: 'noCloneSource',
+        description:
+          'The leader went away while the old copy was removed: wait as crashed until there is one to clone from.',
         target: '#node.active.running.crashed',
       },
       invoke: {

@@ -168,7 +168,11 @@ export const stoppingToReclone = nodeSetup.createStateConfig({
 
 export const following = nodeSetup.createStateConfig({
   entry: assign({ following: ({ context }) => followTarget(context) }),
-  always: { guard: 'nothingToFollow', target: 'replica' },
+  always: {
+    guard: 'nothingToFollow',
+    target: 'replica',
+    description: 'No leader (nor replicatefrom member) to stream from: the streaming settings stay.',
+  },
   invoke: {
     src: 'followUpstream',
     input: ({ context }) => ({

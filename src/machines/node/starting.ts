@@ -111,6 +111,7 @@ export const bootstrap = nodeSetup.createStateConfig({
       always: [
         {
           guard: 'clusterExists',
+          description: 'The cluster exists already (/initialize or a leader): join it as it is.',
           target: '#node.active.running',
         },
       ],
@@ -131,7 +132,11 @@ export const bootstrap = nodeSetup.createStateConfig({
       invoke: {
         src: 'raceInitialize',
         onDone: [
-          { guard: 'gotInitializeLock', target: 'initdb' },
+          {
+            guard: 'gotInitializeLock',
+            target: 'initdb',
+            description: 'This node won /initialize: it runs initdb and becomes the first primary.',
+          },
           {
             target: 'waitingForLeader',
             actions: { type: 'say', params: { message: 'failed to acquire initialize lock' } },
@@ -225,6 +230,7 @@ export const bootstrap = nodeSetup.createStateConfig({
             onDone: [
               {
                 guard: 'tookLeaderKey',
+                description: 'The new cluster is published and its leader key is ours.',
                 target: '#node.active.running',
                 actions: [
                   assign({
