@@ -105,11 +105,40 @@ function withNames(c: ServerParametersContext, value: string, names: readonly st
   };
 }
 
-/** The leader's next synchronous replication step for a DECIDE_SYNC (none for other events). */
+/** The last step computed, for the context and event it was computed from (see syncStepOf). */
+let lastStep: { c: ServerParametersContext; event: ServerParametersEvent; step: SyncStep } | null = null;
+
+/**
+ * The leader's next synchronous replication step for a DECIDE_SYNC (none for other events). The
+ * guards of one DECIDE_SYNC and its action ask for the same context and event: computed once.
+ */
 function syncStepOf(c: ServerParametersContext, event: ServerParametersEvent): SyncStep {
   if (event.type !== 'DECIDE_SYNC') return { kind: 'none' };
+  if (lastStep?.c === c && lastStep.event === event) return lastStep.step;
   const { view, me, status, settings } = event;
-  return nextSyncStep(view, me, status.replication, c.names, settings, c.inEffect, c.shown);
+  const step = nextSyncStep(view, me, status.replication, c.names, settings, c.inEffect, c.shown);
+  lastStep = { c, event, step };
+  return step;
+}
+
+/**
+ * Whether a status sample can change anything (the runtime sends only those): before the first
+ * sample every one does; after it, only one begun in the current epoch, of a writable primary or
+ * of a running standby while a value's effect is still noted (it is forgotten then).
+ */
+export function sampleMatters(
+  snapshot: { context: ServerParametersContext; matches(state: 'sampled'): boolean },
+  status: PostgresStatus,
+  token: number,
+): boolean {
+  if (!snapshot.matches('sampled')) return true;
+  const c = snapshot.context;
+  return token === c.epoch && (isWritable(status) || (status.running && c.inEffect !== null));
+}
+
+/** Whether a NOT_LEADER can change anything: only while some standby is named. */
+export function namesSomeone(c: ServerParametersContext): boolean {
+  return c.names !== '';
 }
 
 const isWritable = (s: PostgresStatus | null): boolean => s?.running === true && !s.inRecovery;
@@ -131,7 +160,7 @@ export const serverParametersMachine = setup({
     stepReloadsAgain: ({ context, event }) => syncStepOf(context, event).kind === 'reload',
     /** Not the leader, still naming standbys, and PostgreSQL no longer writable. */
     standbysToDrop: ({ context, event }) =>
-      event.type === 'NOT_LEADER' && context.names !== '' && !isWritable(event.status),
+      event.type === 'NOT_LEADER' && namesSomeone(context) && !isWritable(event.status),
   },
   actions: {
     storeDynamic: assign({

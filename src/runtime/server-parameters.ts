@@ -12,9 +12,11 @@ import type { ClusterView } from '../cluster/view.ts';
 import type { NodeConfig } from '../config/types.ts';
 import type { NodeSettings } from '../machines/node/index.ts';
 import {
+  namesSomeone,
   parametersOf,
   type ServerParametersContext,
   type ServerParameterValues,
+  sampleMatters,
   serverParametersMachine,
 } from '../machines/server-parameters.ts';
 
@@ -80,6 +82,8 @@ export class ServerParameters {
 
   /** A sample's answer: the first one adopts a running primary's value; a fresh one shows where ours took effect. */
   sampled(status: PostgresStatus, token: number): void {
+    // A sample that can change nothing is not sent (most are a standby's): the machine says which.
+    if (!sampleMatters(this.actor.getSnapshot(), status, token)) return;
     this.actor.send({ type: 'SAMPLED', status, token });
     void this.carryOut();
   }
@@ -106,6 +110,7 @@ export class ServerParameters {
    * longer writable. Answers the reload under way, or null when there is nothing to do.
    */
   notLeader(status: PostgresStatus | null): Promise<void> | null {
+    if (!namesSomeone(this.ctx)) return null; // nothing to drop: the event could change nothing
     const epoch = this.ctx.epoch;
     this.actor.send({ type: 'NOT_LEADER', status });
     return this.ctx.epoch === epoch ? null : this.reload();

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
 import { emptyClusterView } from '../../src/cluster/view.ts';
-import { serverParametersMachine } from '../../src/machines/server-parameters.ts';
+import {
+  namesSomeone,
+  sampleMatters,
+  serverParametersMachine,
+} from '../../src/machines/server-parameters.ts';
 
 const stopped = notRunningStatus();
 const primary = (names: string): PostgresStatus => ({
@@ -147,5 +151,37 @@ describe('server parameters machine: once sampled', () => {
     // The next APPLY reloads whatever the parameters are.
     m.send({ type: 'APPLY' });
     expect(m.ctx().order.kind).toBe('reload');
+  });
+});
+
+describe('server parameters machine: the samples and NOT_LEADERs the runtime may leave out', () => {
+  it('a sample sampleMatters rejects changes nothing but the (empty) order', () => {
+    const statuses = [stopped, replica, primary(''), primary('node2')];
+    for (const names of ['', 'node2']) {
+      for (const noted of [false, true]) {
+        for (const status of statuses) {
+          for (const late of [0, 1]) {
+            const m = start();
+            m.send({ type: 'APPLY' });
+            m.send({ type: 'SAMPLED', status: replica, token: 0 });
+            m.send({ type: 'SET_NAMES', value: names, names: names ? [names] : [] });
+            if (noted) m.send({ type: 'SAMPLED', status: primary(names), token: m.ctx().epoch });
+            const token = m.ctx().epoch - late;
+            const before = { ...m.ctx(), order: null };
+            const matters = sampleMatters(m.actor.getSnapshot(), status, token);
+            m.send({ type: 'SAMPLED', status, token });
+            if (!matters) expect({ ...m.ctx(), order: null }).toEqual(before);
+          }
+        }
+      }
+    }
+  });
+
+  it('every sample matters before the first; a NOT_LEADER only while some standby is named', () => {
+    const m = start();
+    expect(sampleMatters(m.actor.getSnapshot(), replica, 5)).toBe(true);
+    expect(namesSomeone(m.ctx())).toBe(false);
+    m.send({ type: 'SET_NAMES', value: 'node2', names: ['node2'] });
+    expect(namesSomeone(m.ctx())).toBe(true);
   });
 });
