@@ -2,6 +2,7 @@
  * Scenarios of synchronous replication that a reload or an agent restart could break: the
  * leader must never empty synchronous_standby_names while it has a synchronous standby.
  */
+import type { SimulatedCluster } from '../cluster/index.ts';
 import { aReplica, check, healthy, onHealthyCluster, type Scenario } from './harness.ts';
 
 export const reloadKeepsSynchronousStandby: Scenario = {
@@ -26,34 +27,50 @@ export const reloadKeepsSynchronousStandby: Scenario = {
     ),
 };
 
+/**
+ * The leader's agent killed and started again beside its running synchronous primary, after
+ * `change` (run while the agent is up or away, as `agentAwayFirst` says): for 20 s the primary
+ * never runs with an empty synchronous_standby_names, not even for no virtual time (every value a
+ * reload gave it is checked), and the cluster heals.
+ */
+async function restartLeaderAgent(
+  c: SimulatedCluster,
+  agentAwayFirst: boolean,
+  change: (leader: string) => Promise<void>,
+): Promise<void> {
+  const leader = c.node(c.leader()!);
+  await c.until(() => leader.postgres.synchronousStandbyNames() !== '', 30_000);
+  const names = leader.postgres.synchronousStandbyNames();
+  if (agentAwayFirst) await leader.killAgent();
+  await change(leader.name);
+  if (!agentAwayFirst) await leader.killAgent();
+  const reloadsBefore = leader.postgres.reloadedWhileWritable.length;
+  await leader.restart();
+  for (let t = 0; t < 20_000; t += 100) {
+    await c.advance(100);
+    const now = leader.postgres.synchronousStandbyNames();
+    check(now !== '', `synchronous_standby_names '${names}' was emptied at ${c.now()} ms`, c);
+  }
+  const given = leader.postgres.reloadedWhileWritable.slice(reloadsBefore);
+  check(!given.includes(''), `reloads gave synchronous_standby_names ${JSON.stringify(given)}`, c);
+  await c.until(healthy(c, 2), 30_000);
+}
+
+async function patchParameters(c: SimulatedCluster, via: string, workMem: string): Promise<void> {
+  const res = await c.rest(via, 'PATCH', '/config', { postgresql: { parameters: { work_mem: workMem } } });
+  check(res.status === 200, `PATCH /config answered ${res.status} ${res.body}`, c);
+}
+
+const SYNCHRONOUS = { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } };
+
 export const restartedAgentKeepsSynchronousNames: Scenario = {
   name: 'an agent restarted on its running synchronous primary never empties synchronous_standby_names',
   run: (inspect) =>
     onHealthyCluster(
       inspect,
-      async (c) => {
-        const leader = c.node(c.leader()!);
-        await c.until(() => leader.postgres.synchronousStandbyNames() !== '', 30_000);
-        const names = leader.postgres.synchronousStandbyNames();
-        await leader.killAgent();
-        // Changed while the agent is away: the restarted agent has parameters to reload.
-        const other = aReplica(c).name;
-        const res = await c.rest(other, 'PATCH', '/config', {
-          postgresql: { parameters: { work_mem: '8MB' } },
-        });
-        check(res.status === 200, `PATCH /config answered ${res.status} ${res.body}`, c);
-        const reloadsBefore = leader.postgres.reloadedWhileWritable.length;
-        await leader.restart();
-        for (let t = 0; t < 20_000; t += 100) {
-          await c.advance(100);
-          const now = leader.postgres.synchronousStandbyNames();
-          check(now !== '', `synchronous_standby_names '${names}' was emptied at ${c.now()} ms`, c);
-        }
-        const given = leader.postgres.reloadedWhileWritable.slice(reloadsBefore);
-        check(!given.includes(''), `reloads gave synchronous_standby_names ${JSON.stringify(given)}`, c);
-        await c.until(healthy(c, 2), 30_000);
-      },
-      { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } },
+      // Changed while the agent is away: the restarted agent has parameters to reload.
+      (c) => restartLeaderAgent(c, true, () => patchParameters(c, aReplica(c).name, '8MB')),
+      SYNCHRONOUS,
     ),
 };
 
@@ -62,35 +79,14 @@ export const restartedAgentHoldsParameterReload: Scenario = {
   run: (inspect) =>
     onHealthyCluster(
       inspect,
-      async (c) => {
-        const leader = c.node(c.leader()!);
-        await c.until(() => leader.postgres.synchronousStandbyNames() !== '', 30_000);
-        const names = leader.postgres.synchronousStandbyNames();
-        // Changed while the agent runs: it keeps the new /config in the data directory, so the
-        // restarted agent starts from bootstrap.dcs, then finds other parameters in its copy before
-        // its first status sample (serverParameters' reloadHeld).
-        const res = await c.rest(leader.name, 'PATCH', '/config', {
-          postgresql: { parameters: { work_mem: '16MB' } },
-        });
-        check(res.status === 200, `PATCH /config answered ${res.status} ${res.body}`, c);
-        await c.advance(2000);
-        await leader.killAgent();
-        const reloadsBefore = leader.postgres.reloadedWhileWritable.length;
-        await leader.restart();
-        for (let t = 0; t < 20_000; t += 100) {
-          await c.advance(100);
-          const now = leader.postgres.synchronousStandbyNames();
-          check(now !== '', `synchronous_standby_names '${names}' was emptied at ${c.now()} ms`, c);
-        }
-        // Also a value in effect for no time at all: every reload of the writable primary since.
-        const given = leader.postgres.reloadedWhileWritable.slice(reloadsBefore);
-        check(
-          given.length > 0 && !given.includes(''),
-          `reloads gave synchronous_standby_names ${JSON.stringify(given)}`,
-          c,
-        );
-        await c.until(healthy(c, 2), 30_000);
-      },
-      { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } },
+      // Changed while the agent runs: it keeps the new /config in the data directory, so the
+      // restarted agent starts from bootstrap.dcs, then finds other parameters in its copy before
+      // its first status sample (serverParameters' reloadHeld).
+      (c) =>
+        restartLeaderAgent(c, false, async (leader) => {
+          await patchParameters(c, leader, '16MB');
+          await c.advance(2000);
+        }),
+      SYNCHRONOUS,
     ),
 };
