@@ -120,6 +120,8 @@ export class Agent {
       ...core,
       reload: () => void this.reload(),
       fetchPeer: opts.fetchPeer,
+      inspect,
+      provide: opts.provide ?? provideActors,
     });
     this.observations = new Observations(
       {
@@ -157,7 +159,7 @@ export class Agent {
     this.dynamic.follow(view);
     this.actor.send({ type: 'CLUSTER', view });
     void this.publisher.publish(false);
-    this.rest.viewChanged();
+    this.requests.viewChanged(view);
   }
 
   /** This node as GET /patroni shows it (see Publisher). */

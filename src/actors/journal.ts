@@ -111,12 +111,18 @@ export class Journal {
       const type = ev.event.type;
       this.add({ t: clock.now(), actor, kind: 'event', what: type, event: plainEvent(ev.event) });
     } else if (ev.type === '@xstate.snapshot') {
-      const value = (ev.snapshot as { value?: unknown }).value;
+      const { value, status } = ev.snapshot as { value?: unknown; status?: string };
       if (value === undefined) return;
       const text = typeof value === 'string' ? value : JSON.stringify(value);
-      if (this.lastState.get(actor) === text) return;
-      this.lastState.set(actor, text);
-      this.add({ t: clock.now(), actor, kind: 'state', what: text });
+      if (this.lastState.get(actor) !== text) {
+        this.lastState.set(actor, text);
+        this.add({ t: clock.now(), actor, kind: 'state', what: text });
+      }
+      // A finished actor is forgotten (one per REST switchover request: the maps must not grow).
+      if (status === 'done' || status === 'error' || status === 'stopped') {
+        this.lastState.delete(actor);
+        this.names.forget(ev);
+      }
     }
   }
 
@@ -208,6 +214,16 @@ class ActorNames {
     const root = this.roots.get(ev.rootId);
     if (root) this.learn(root, this.known.get(root) ?? root.id);
     return this.known.get(ref) ?? `${root?.id ?? ev.rootId}.?${ref.id}`;
+  }
+
+  /**
+   * The actor of `ev` has finished: a root without children left is never seen again (a root
+   * with children still names them as they stop).
+   */
+  forget(ev: InspectionEvent): void {
+    if (ev.actorRef.sessionId !== ev.rootId) return;
+    const children = (ev as { snapshot?: { children?: object } }).snapshot?.children ?? {};
+    if (Object.keys(children).length === 0) this.roots.delete(ev.rootId);
   }
 
   /** Names every actor under `parent` (called `name`) that the snapshots show. */

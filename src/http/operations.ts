@@ -1,10 +1,11 @@
 /**
- * What the REST API may ask of the node beyond reading its report: fresh DCS reads and writes
- * for /config and /failover, and the operator actions. The Agent implements it; tests give a
- * fake. Each action answers with the status code and text Patroni's API would send.
+ * What the REST API may ask of the node beyond reading its report: edits of /config and
+ * /failover, and the operator actions, each run by the node's machines. The Agent implements it
+ * (src/runtime/requests.ts); tests give a fake. Each answers with the status code and text (or
+ * JSON) Patroni's API would send.
  */
-import type { PeerStatus } from '../cluster/eligibility.ts';
-import type { ClusterView, Member } from '../cluster/view.ts';
+import type { DcsEdit, EditAnswer } from '../cluster/dcs-edits.ts';
+import type { ManualFailoverInput } from '../machines/manual-failover.ts';
 
 export interface ActionResult {
   status: number;
@@ -16,13 +17,16 @@ import type { RestartRequest } from '../cluster/restart.ts';
 export type { RestartRequest };
 
 export interface Operations {
-  /** A fresh read of the whole cluster prefix (not the watch cache). */
-  getCluster(): Promise<ClusterView>;
-  /** Compare-and-set on /config (index = mod_revision), or a plain put without index. */
-  setConfig(value: Record<string, unknown>, index?: string): Promise<boolean>;
-  setFailover(value: Record<string, unknown>, index?: string): Promise<boolean>;
-  /** GET <api_url> of a member (2 s, no retries), as in the leader race. */
-  probeMember(member: Member): Promise<PeerStatus>;
+  /**
+   * PATCH or PUT /config, DELETE /switchover once validated: planned on a fresh read of the
+   * cluster, at most one key written, answered (the dcsEdit machine).
+   */
+  editDcs(edit: DcsEdit): Promise<EditAnswer>;
+  /**
+   * POST /switchover or /failover once validated: checked against the cluster and its members,
+   * written to /failover, and answered with its outcome (the manualFailover machine).
+   */
+  manualFailover(request: ManualFailoverInput): Promise<ActionResult>;
   /** Run the HA decisions now instead of at the next loop (after /config or /failover writes). */
   wake(): void;
   /** SIGHUP semantics: re-read the configuration file and apply it. */

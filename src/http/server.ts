@@ -21,19 +21,9 @@ export interface ApiContext {
   /** Epoch ms of the node's next scheduled loop (for /liveness). */
   nextRun: () => number;
   now: () => number;
-  /** Runs `fn` once after `ms` on the agent's clock (real time by default); returns its cancel. */
-  timer?: (ms: number, fn: () => void) => () => void;
-  /** Calls `listener` after every cluster view the DCS watch delivers; returns its unsubscribe. */
-  watchView?: (listener: () => void) => () => void;
   /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
   config: () => NodeConfig;
   ops: Operations;
-}
-
-/** ApiContext.timer when none is given: real time. */
-export function realTimer(ms: number, fn: () => void): () => void {
-  const id = setTimeout(fn, ms);
-  return () => clearTimeout(id);
 }
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {

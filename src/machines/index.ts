@@ -3,7 +3,9 @@
  * definitions), what the transition tables document, and what the simulator's coverage counts.
  */
 import type { AnyStateMachine } from 'xstate';
+import { dcsEditMachine } from './dcs-edit.ts';
 import { electionMachine } from './election/index.ts';
+import { manualFailoverMachine } from './manual-failover.ts';
 import { nodeMachine } from './node/index.ts';
 import { scheduledActionMachine } from './scheduled-action.ts';
 import { serverParametersMachine } from './server-parameters.ts';
@@ -13,4 +15,6 @@ export const allMachines: readonly AnyStateMachine[] = [
   electionMachine,
   scheduledActionMachine(),
   serverParametersMachine,
+  manualFailoverMachine,
+  dcsEditMachine,
 ];

@@ -1,10 +1,11 @@
 /**
  * Operator requests that the REST API hands to this node (POST /restart, DELETE /restart,
- * POST /reinitialize, the rest of `Operations`): each becomes one event to the node machine
+ * POST /reinitialize, POST /switchover and /failover, the rest of `Operations`): each becomes one event to the node machine
  * carrying a request id, and is answered from the event the machine emits back for that id,
  * within a bound. The decisions (Patroni's restart filters, "something else is running") are
  * the machine's; Patroni's texts and codes are chosen here from its answer.
  */
+import type { InspectionEvent } from 'xstate';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { reinitializeRefusal } from '../cluster/reinitialize.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
@@ -12,31 +13,61 @@ import type { ActionResult, Operations, RestartRequest } from '../http/operation
 import type { NodeEmitted } from '../machines/node/index.ts';
 import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts';
 import type { NodeCore } from './core.ts';
+import { DcsEdits } from './dcs-edits.ts';
+import { ManualFailovers } from './manual-failovers.ts';
+import type { ProvideActors } from './provide.ts';
 
 export type RequestsHost = Pick<NodeCore, 'actor' | 'dcs' | 'clock' | 'config' | 'publish'> & {
   reload(): void;
   /** One member's status (GET its api_url); defaults to HTTP with this node's credentials. */
   fetchPeer?: (member: Member) => Promise<PeerStatus>;
+  /** The journal (and any inspector): the switchover requests' machines are recorded too. */
+  inspect?: (ev: InspectionEvent) => void;
+  provide: ProvideActors;
 };
 
 export class NodeRequests {
   private lastRequestId = 0;
+  private readonly manualFailovers: ManualFailovers;
+  private readonly dcsEdits: DcsEdits;
 
-  constructor(private readonly h: RequestsHost) {}
+  constructor(private readonly h: RequestsHost) {
+    this.manualFailovers = new ManualFailovers({
+      clock: h.clock,
+      readCluster: () => h.dcs.getCluster(),
+      probeMember: (member) => this.probeMember(member),
+      writeFailover: (value) => h.dcs.setFailover(value),
+      wake: () => this.wake(),
+      inspect: h.inspect,
+      provide: h.provide,
+    });
+    this.dcsEdits = new DcsEdits({
+      clock: h.clock,
+      dcs: h.dcs,
+      wake: () => this.wake(),
+      inspect: h.inspect,
+      provide: h.provide,
+    });
+  }
+
+  /** A new cluster view: switchover requests waiting on their outcome look at it. */
+  viewChanged(view: ClusterView): void {
+    this.manualFailovers.viewChanged(view);
+  }
+
+  /** Run the HA decisions now and write the member key (after /config or /failover writes). */
+  private wake(): void {
+    this.h.actor.send({ type: 'WAKE' });
+    void this.h.publish(true);
+  }
 
   /** What the REST routes may ask of this node. */
   operations(): Operations {
     const h = this.h;
     return {
-      getCluster: () => h.dcs.getCluster(),
-      setConfig: (value, index) => h.dcs.setConfig(value, index),
-      setFailover: (value, index) => h.dcs.setFailover(value, index),
-      probeMember: (member) => this.probeMember(member),
-      // Run the HA decisions now and write the member key (after /config or /failover writes).
-      wake: () => {
-        h.actor.send({ type: 'WAKE' });
-        void h.publish(true);
-      },
+      editDcs: (edit) => this.dcsEdits.run(edit),
+      manualFailover: (request) => this.manualFailovers.run(request),
+      wake: () => this.wake(),
       reload: () => h.reload(),
       restart: (request) => this.restart(request),
       cancelScheduledRestart: () => this.cancelScheduledRestart(),

@@ -1,9 +1,8 @@
 /**
- * This node's REST API: built on first use from what the routes read and call (ApiContext), told
- * of every DCS view so that requests waiting on the cluster (POST /switchover) answer without
- * polling. start() listens on it; without serveApi (the simulator, embedding tests) requests
- * reach it in process through `inject`, on the same routes and with the same answers, and its
- * waits run on the agent's clock.
+ * This node's REST API: built on first use from what the routes read and call (ApiContext).
+ * start() listens on it; without serveApi (the simulator, embedding tests) requests reach it in
+ * process through `inject`, on the same routes and with the same answers; requests that wait
+ * (POST /switchover) wait in the node's actors, on the agent's clock.
  */
 import type { FastifyInstance } from 'fastify';
 import type { NodeReport } from '../cluster/report.ts';
@@ -22,7 +21,6 @@ export class RestApi {
   /** The fastify instance, once built. */
   server: FastifyInstance | null = null;
   private built: Promise<FastifyInstance> | null = null;
-  private readonly viewListeners = new Set<() => void>();
 
   constructor(private readonly h: RestApiHost) {}
 
@@ -34,11 +32,6 @@ export class RestApi {
     return this.built;
   }
 
-  /** A new DCS view: requests waiting on the cluster look again. */
-  viewChanged(): void {
-    for (const listener of [...this.viewListeners]) listener();
-  }
-
   /** What the REST routes read and call: this node's report, settings, clock and operations. */
   context(): ApiContext {
     const { h } = this;
@@ -47,14 +40,6 @@ export class RestApi {
       settings: () => h.settings(),
       nextRun: () => h.nextRun(),
       now: () => h.clock.now(),
-      timer: (ms, fn) => {
-        const id = h.clock.setTimeout(fn, ms);
-        return () => h.clock.clearTimeout(id);
-      },
-      watchView: (listener) => {
-        this.viewListeners.add(listener);
-        return () => this.viewListeners.delete(listener);
-      },
       config: () => h.config(),
       ops: h.ops,
     };

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Operations } from '../http/operations.ts';
-import { type ApiContext, buildApi, realTimer } from '../http/server.ts';
+import { type ApiContext, buildApi } from '../http/server.ts';
 
 export interface LentApi {
   app: Promise<FastifyInstance>;
@@ -38,8 +38,6 @@ function build(first: ApiContext): Entry {
     settings: () => now().settings(),
     nextRun: () => now().nextRun(),
     now: () => now().now(),
-    timer: (ms, fn) => (now().timer ?? realTimer)(ms, fn),
-    watchView: (listener) => now().watchView?.(listener) ?? (() => {}),
     config: () => now().config(),
     ops,
   });

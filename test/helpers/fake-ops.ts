@@ -1,7 +1,18 @@
-/** An Operations double for REST tests: a cluster view you set, writes recorded, actions scripted. */
+/**
+ * An Operations double for REST tests: a cluster view you set, writes recorded, actions
+ * scripted. Switchover and failover requests run the production manualFailover machine on these
+ * fakes (its DCS read, member probes and /failover write), on `clock`, shown the views given to
+ * viewChanged.
+ */
+import { type Clock, systemClock } from '../../src/actors/clock.ts';
+import type { DcsEdit, EditAnswer } from '../../src/cluster/dcs-edits.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import type { ActionResult, Operations, RestartRequest } from '../../src/http/operations.ts';
+import type { ManualFailoverInput } from '../../src/machines/manual-failover.ts';
+import { DcsEdits } from '../../src/runtime/dcs-edits.ts';
+import { ManualFailovers } from '../../src/runtime/manual-failovers.ts';
+import { provideActors } from '../../src/runtime/provide.ts';
 
 export class FakeOps implements Operations {
   view: ClusterView = emptyClusterView;
@@ -16,6 +27,21 @@ export class FakeOps implements Operations {
   restartResult: ActionResult = { status: 200, text: 'restarted successfully' };
   reinitResult: ActionResult = { status: 200, text: 'reinitialize started' };
   cancelResult: ActionResult = { status: 404, text: 'no restarts are scheduled' };
+  /** The clock the switchover requests wait on. */
+  clock: Clock = systemClock;
+  private readonly clockOfTest: Clock = {
+    now: () => this.clock.now(),
+    setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms),
+    clearTimeout: (id) => this.clock.clearTimeout(id),
+  };
+  private readonly manual = new ManualFailovers({
+    clock: this.clockOfTest,
+    readCluster: () => this.getCluster(),
+    probeMember: (member) => this.probeMember(member),
+    writeFailover: (value) => this.setFailover(value),
+    wake: () => this.wake(),
+    provide: provideActors,
+  });
 
   async getCluster(): Promise<ClusterView> {
     return this.view;
@@ -42,6 +68,23 @@ export class FakeOps implements Operations {
         watchdogFailed: false,
       }
     );
+  }
+  /** Edits run the production dcsEdit machine against this fake's view and writes. */
+  private readonly edits = new DcsEdits({
+    clock: this.clockOfTest,
+    dcs: this,
+    wake: () => this.wake(),
+    provide: provideActors,
+  });
+  editDcs(edit: DcsEdit): Promise<EditAnswer> {
+    return this.edits.run(edit);
+  }
+  manualFailover(request: ManualFailoverInput): Promise<ActionResult> {
+    return this.manual.run(request);
+  }
+  /** The DCS watch delivered `view` (the switchover requests waiting look at it). */
+  viewChanged(view: ClusterView): void {
+    this.manual.viewChanged(view);
   }
   wake(): void {
     this.wakes++;

@@ -53,4 +53,30 @@ describe("an agent's decision journal", () => {
       await c.stop();
     }
   });
+
+  it('a REST switchover is a machine of its own in the journal: its steps, its events, its answer', async () => {
+    const c = createSimulatedCluster({
+      seed: 5,
+      journals: true,
+      dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
+    });
+    try {
+      await c.start();
+      await c.until(() => c.leader() !== null && c.streamingReplicas().length === 2, 60_000);
+      const old = c.leader()!;
+      const candidate = c.streamingReplicas()[0]!;
+      const res = await c.rest(old, 'POST', '/switchover', { leader: old, candidate });
+      expect(res.status).toBe(200);
+      const entries = c.node(old).journal!.entries();
+      const states = entries
+        .filter((e) => e.actor === 'manualFailover-1' && e.kind === 'state')
+        .map((e) => e.what);
+      expect(states).toEqual(['readingCluster', 'probing', 'writing', 'awaitingOutcome', 'answered']);
+      const events = entries.filter((e) => e.actor === 'manualFailover-1' && e.kind === 'event');
+      expect(events.map((e) => e.what)).toContain('CLUSTER');
+      expect(events.some((e) => e.what.startsWith('xstate.done.actor.'))).toBe(true);
+    } finally {
+      await c.stop();
+    }
+  });
 });

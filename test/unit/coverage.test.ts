@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, fromPromise, SimulatedClock } from 'xstate';
+import { dcsEditMachine } from '../../src/machines/dcs-edit.ts';
 import { electionMachine } from '../../src/machines/election/index.ts';
+import { manualFailoverMachine } from '../../src/machines/manual-failover.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
 import { serverParametersMachine } from '../../src/machines/server-parameters.ts';
@@ -126,8 +128,15 @@ describe('state and transition coverage of simulated runs', () => {
     const coverage = new StateCoverage();
     for (const seed of [1, 2]) await runSchedule({ seed, nodes: 3, steps: 30, coverage });
     const report = coverage.report();
-    expect(report.map((r) => r.machine)).toEqual(['node', 'election', 'scheduledAction', 'serverParameters']);
-    const [node, election, scheduled, parameters] = report;
+    expect(report.map((r) => r.machine)).toEqual([
+      'node',
+      'election',
+      'scheduledAction',
+      'serverParameters',
+      'manualFailover',
+      'dcsEdit',
+    ]);
+    const [node, election, scheduled, parameters, manual, edit] = report;
     expect(node!.unvisited).not.toContain('node.active.running.primary');
     expect(node!.unvisited).not.toContain('node.active.running.replica');
     expect(node!.unvisited).not.toContain('node.active.running.boot'); // transient: not counted at all
@@ -138,6 +147,8 @@ describe('state and transition coverage of simulated runs', () => {
       [election!, electionMachine],
       [scheduled!, scheduledActionMachine()],
       [parameters!, serverParametersMachine],
+      [manual!, manualFailoverMachine],
+      [edit!, dcsEditMachine],
     ] as const) {
       expect(r.transitions.total).toBe(countConfigTransitions(m.config as Config));
       expect(r.transitions.taken + r.transitions.untaken.length).toBe(r.transitions.total);

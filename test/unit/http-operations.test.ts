@@ -85,8 +85,8 @@ interface State {
   now: number;
   loopWait: number;
   config: NodeConfig;
-  /** The routes waiting on the cluster (watchView), told of every change of the report's view. */
-  watchers: Set<() => void>;
+  /** The node's operations: the DCS watch's views reach its waiting requests. */
+  ops: FakeOps;
   /** Timers on the test's clock (`now`): they fire when advanceTo passes them. */
   timers: Array<{ at: number; fn: () => void; cancelled: boolean }>;
 }
@@ -129,8 +129,19 @@ async function build(
     now: NOW,
     loopWait: 10,
     config: nodeConfig(opts.auth ?? false),
-    watchers: new Set(),
     timers: [],
+    ops,
+  };
+  ops.clock = {
+    now: () => state.now,
+    setTimeout: (fn, ms) => {
+      const t = { at: state.now + ms, fn, cancelled: false };
+      state.timers.push(t);
+      return t;
+    },
+    clearTimeout: (t) => {
+      (t as { cancelled: boolean }).cancelled = true;
+    },
   };
   app = await buildApi({
     report: () => state.report,
@@ -138,17 +149,6 @@ async function build(
     nextRun: () => state.now + 10_000,
     now: () => state.now,
     config: () => state.config,
-    timer: (ms, fn) => {
-      const t = { at: state.now + ms, fn, cancelled: false };
-      state.timers.push(t);
-      return () => {
-        t.cancelled = true;
-      };
-    },
-    watchView: (listener) => {
-      state.watchers.add(listener);
-      return () => state.watchers.delete(listener);
-    },
     ops,
   });
   return { app, ops, state };
@@ -172,7 +172,7 @@ function later(state: State, ms: number, change: (view: ClusterView) => Partial<
   setTimeout(() => {
     const view = state.report.view!;
     state.report = { ...state.report, view: { ...view, ...change(view) } };
-    for (const w of [...state.watchers]) w();
+    state.ops.viewChanged(state.report.view!);
   }, ms);
 }
 

@@ -9,7 +9,7 @@ import {
   pyFloatRepr,
   pyStr,
   pyStrRepr,
-} from '../../src/http/patch-config.ts';
+} from '../../src/config/patch-config.ts';
 
 describe('pyStr (Python str() of json.loads values)', () => {
   it('scalars', () => {

@@ -1,6 +1,8 @@
 /**
  * PATCH /config and PUT /config: change the dynamic configuration in the DCS, as Patroni's
- * do_PATCH_config / do_PUT_config do (merge rules in ../patch-config.ts).
+ * do_PATCH_config / do_PUT_config do. The route reads and validates the body; the node's dcsEdit
+ * machine reads the cluster, merges (src/cluster/dcs-edits.ts, Patroni's rules in
+ * src/config/patch-config.ts), writes and answers.
  *
  * Bodies: patronictl sends JSON without a Content-Type, curl -d sends a form type, so this
  * plugin (encapsulated: other routes keep fastify's parsers) reads every body as text and parses
@@ -8,9 +10,7 @@
  * and it may not exceed the server's bodyLimit (413).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ClusterView } from '../../cluster/view.ts';
-import { toInt } from '../../config/scalars.ts';
-import { documented, jsonBody, jsonResponse, textResponse } from '../openapi.ts';
+import type { DcsEdit } from '../../cluster/dcs-edits.ts';
 import {
   cloneJson,
   deepCompare,
@@ -19,7 +19,9 @@ import {
   parsePyJson,
   patchConfig,
   plainJson,
-} from '../patch-config.ts';
+} from '../../config/patch-config.ts';
+import { toInt } from '../../config/scalars.ts';
+import { documented, jsonBody, jsonResponse, textResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
 
 type Dict = Record<string, unknown>;
@@ -162,54 +164,23 @@ export async function configRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     throw err;
   });
 
-  const freshCluster = async (reply: FastifyReply): Promise<ClusterView | null> => {
-    try {
-      return await ctx.ops.getCluster();
-    } catch {
-      sendText(reply, 503, 'Service Unavailable: DCS is not accessible');
-      return null;
-    }
+  /** The node plans and makes the edit (the dcsEdit machine); its answer is sent as it is. */
+  const edit = async (reply: FastifyReply, request: DcsEdit): Promise<FastifyReply> => {
+    const answer = await ctx.ops.editDcs(request);
+    return 'text' in answer
+      ? sendText(reply, answer.status, answer.text)
+      : reply.code(answer.status).send(answer.json);
   };
 
   app.patch('/config', { config: { mutating: true }, ...configSchema('PATCH') }, async (req, reply) => {
     const patch = readBody(req, reply);
     if (patch === null) return reply;
-    const cluster = await freshCluster(reply);
-    if (cluster === null) return reply;
-    const current = cluster.config;
-    if (!current?.index || current.index === '0') {
-      return sendText(reply, 503, 'Service Unavailable: the cluster has no configuration in the DCS');
-    }
-    const data = cloneJson(current.data);
-    if (patchConfig(data, patch)) {
-      let written: boolean;
-      try {
-        written = await ctx.ops.setConfig(plainJson(data) as Dict, current.index);
-      } catch {
-        return sendText(reply, 503, 'Service Unavailable: DCS is not accessible');
-      }
-      // Someone else changed /config since our read (compare-and-set on its mod_revision).
-      if (!written) return sendText(reply, 409, 'Conflict');
-    }
-    ctx.ops.wake();
-    return reply.code(200).send(plainJson(data));
+    return edit(reply, { kind: 'patchConfig', patch });
   });
 
   app.put('/config', { config: { mutating: true }, ...configSchema('PUT') }, async (req, reply) => {
-    const body = readBody(req, reply);
-    if (body === null) return reply;
-    const cluster = await freshCluster(reply);
-    if (cluster === null) return reply;
-    // Patroni 3.0.2 crashes here when /config is absent; later versions write it: so do we.
-    if (!cluster.config || !deepCompare(body, cluster.config.data)) {
-      let written = false;
-      try {
-        written = await ctx.ops.setConfig(plainJson(body) as Dict);
-      } catch {
-        written = false;
-      }
-      if (!written) return sendText(reply, 502, 'Bad Gateway: could not write the configuration to the DCS');
-    }
-    return reply.code(200).send(plainJson(body));
+    const config = readBody(req, reply);
+    if (config === null) return reply;
+    return edit(reply, { kind: 'replaceConfig', config });
   });
 }

@@ -10,8 +10,8 @@ import {
   PATRONI_WIRE_VERSION,
   PGWARDEN_VERSION,
 } from '../../cluster/report.ts';
+import { pyFloatRepr } from '../../config/patch-config.ts';
 import { documented } from '../openapi.ts';
-import { pyFloatRepr } from '../patch-config.ts';
 import type { ApiContext } from '../server.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -4,25 +4,14 @@
  * patronictl prints the same messages; the actions themselves run in the node machine.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import {
-  type Awaiting,
-  FIRST_LOOK_MS,
-  failoverImpossible,
-  lookAtOutcome,
-  type ManualOutcome,
-  type ManualRequest,
-  membersToAsk,
-  outcomeDeadlineMs,
-  outcomeUnknown,
-  title,
-} from '../../cluster/manual-failover.ts';
+import { title } from '../../cluster/manual-failover.ts';
 import { postgresVersionToInt } from '../../cluster/versions.ts';
-import { type ClusterView, isPaused } from '../../cluster/view.ts';
+import { isPaused } from '../../cluster/view.ts';
 import { parseBool } from '../../config/load.ts';
 import { acceptRawBodies, jsonObjectBody } from '../body.ts';
 import type { RestartRequest } from '../operations.ts';
 import { parseSchedule, parseSeconds } from '../schedule.ts';
-import { type ApiContext, realTimer } from '../server.ts';
+import type { ApiContext } from '../server.ts';
 import { failoverSchema, SCHEMAS } from './operations-docs.ts';
 
 const mutating = { mutating: true };
@@ -37,53 +26,6 @@ function pythonTruthy(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'object') return Object.keys(v).length > 0;
   return true;
-}
-
-/** Patroni's is_failover_possible: null when some candidate could take over, else the reason. */
-async function failoverImpossibleNow(
-  ctx: ApiContext,
-  view: ClusterView,
-  request: ManualRequest,
-): Promise<string | null> {
-  const ask = membersToAsk(view, request);
-  if ('refused' in ask) return ask.refused;
-  const statuses = await Promise.all(ask.members.map((m) => ctx.ops.probeMember(m)));
-  return failoverImpossible(view, request, statuses);
-}
-
-/**
- * After writing /failover: every view the watch delivers is looked at (lookAtOutcome), and once
- * more when the first look is due; no answer by the deadline is "status unknown".
- */
-function awaitOutcome(ctx: ApiContext, awaiting: Awaiting): Promise<ManualOutcome> {
-  const wroteAt = ctx.now();
-  const timer = ctx.timer ?? realTimer;
-  let state = awaiting;
-  return new Promise((resolve) => {
-    const cancels: Array<() => void> = [];
-    let answered = false;
-    const answer = (outcome: ManualOutcome) => {
-      answered = true;
-      for (const cancel of cancels) cancel();
-      resolve(outcome);
-    };
-    const look = (sinceWriteMs: number) => {
-      const view = ctx.report().view;
-      if (answered || !view) return;
-      const seen = lookAtOutcome(view, state, sinceWriteMs);
-      state = { ...state, requestSeen: seen.requestSeen };
-      if (seen.outcome) answer(seen.outcome);
-    };
-    cancels.push(ctx.watchView?.(() => look(ctx.now() - wroteAt)) ?? (() => {}));
-    cancels.push(timer(FIRST_LOOK_MS, () => look(Math.max(FIRST_LOOK_MS, ctx.now() - wroteAt))));
-    cancels.push(
-      timer(outcomeDeadlineMs(ctx.settings().loop_wait), () => {
-        if (!answered) answer(outcomeUnknown(state.action));
-      }),
-    );
-    // The view as it stands: it may show the request already (the watch was quick).
-    look(0);
-  });
 }
 
 export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
@@ -127,37 +69,23 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
           `${title(action)} is possible only to a specific candidate in a paused state`,
         );
       }
-      if (!at) {
-        const fresh = await ctx.ops.getCluster().catch(() => null);
-        if (!fresh) return text(reply, 503, 'DCS is not accessible');
-        const request = { action, leader, candidate, synchronousMode: ctx.report().synchronousMode };
-        const why = await failoverImpossibleNow(ctx, fresh, request);
-        if (why) return text(reply, 412, why);
-      }
-      const value: Record<string, unknown> = {};
-      if (leader) value['leader'] = leader;
-      if (candidate) value['member'] = candidate;
-      if (at) value['scheduled_at'] = at.iso;
-      const written = await ctx.ops.setFailover(value).catch(() => false);
-      if (!written) return text(reply, 503, `failed to write ${action} key into DCS`);
-      if (at) return text(reply, 202, `${title(action)} scheduled`);
-      ctx.ops.wake();
-      const outcome = await awaitOutcome(ctx, {
-        action,
-        oldLeader: view?.leader?.name ?? leader,
-        candidate,
-        requestSeen: false,
+      // The checks that need the cluster and the members, the write and the wait for the
+      // outcome: one request to the node (the manualFailover machine), answered by it.
+      const answer = await ctx.ops.manualFailover({
+        request: { action, leader, candidate, synchronousMode: ctx.report().synchronousMode },
+        scheduledAt: at?.iso ?? null,
+        view,
+        loopWait: ctx.settings().loop_wait,
       });
-      return text(reply, outcome.status, outcome.text);
+      return text(reply, answer.status, answer.text);
     });
   }
 
   app.delete('/switchover', { config: mutating, ...SCHEMAS.deleteSwitchover }, async (_req, reply) => {
-    const view = await ctx.ops.getCluster().catch(() => null);
-    if (!view) return text(reply, 503, 'DCS is not accessible');
-    if (!view.failover?.scheduled_at) return text(reply, 404, 'no switchover is scheduled');
-    const cleared = await ctx.ops.setFailover({}, view.failover.index).catch(() => false);
-    return cleared ? text(reply, 200, 'scheduled switchover deleted') : text(reply, 409, 'Conflict');
+    const answer = await ctx.ops.editDcs({ kind: 'cancelScheduledSwitchover' });
+    return 'text' in answer
+      ? text(reply, answer.status, answer.text)
+      : reply.code(answer.status).send(answer.json);
   });
 
   app.post('/restart', { config: mutating, ...SCHEMAS.restart }, async (req, reply) => {

@@ -61,6 +61,7 @@ import {
   restartFilters,
   scheduledRestartByWallClock,
   scheduledRestartDeleted,
+  scheduledSwitchoverDeleted,
   scheduledSwitchoverReplaced,
   staleScheduledSwitchoverDropped,
 } from './requests.ts';
@@ -97,6 +98,7 @@ export const scenarios: Scenario[] = [
   restartFilters,
   scheduledRestartDeleted,
   scheduledSwitchoverReplaced,
+  scheduledSwitchoverDeleted,
   staleScheduledSwitchoverDropped,
   restartStartFails,
   restartStopFails,

@@ -135,6 +135,25 @@ export const scheduledSwitchoverReplaced: Scenario = {
     }),
 };
 
+export const scheduledSwitchoverDeleted: Scenario = {
+  name: 'a scheduled switchover deleted (DELETE /switchover) never happens; deleting again finds none (404)',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const old = c.leader()!;
+      const at = new Date(c.now() + 20_000).toISOString();
+      const res = await c.rest(old, 'POST', '/switchover', { leader: old, scheduled_at: at });
+      check(res.status === 202, `scheduling answered ${res.status} ${res.body}`, c);
+      // Asked of a replica: any member's API edits /failover.
+      const replica = c.streamingReplicas()[0]!;
+      const deleted = await c.rest(replica, 'DELETE', '/switchover');
+      check(deleted.status === 200, `the delete answered ${deleted.status} ${deleted.body}`, c);
+      const again = await c.rest(old, 'DELETE', '/switchover');
+      check(again.status === 404, `the second delete answered ${again.status} ${again.body}`, c);
+      await c.advance(40_000);
+      check(c.leader() === old, `leadership moved to ${c.leader()} after the switchover was deleted`, c);
+    }),
+};
+
 export const staleScheduledSwitchoverDropped: Scenario = {
   name: "a scheduled switchover that comes due long after its time (the leader's wall clock jumped ahead) is dropped, not carried out late",
   run: (inspect) =>
