@@ -11,15 +11,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DcsEdit } from '../../cluster/dcs-edits.ts';
-import {
-  cloneJson,
-  deepCompare,
-  isDict,
-  PyFloat,
-  parsePyJson,
-  patchConfig,
-  plainJson,
-} from '../../config/patch-config.ts';
+import { isDict, PyFloat, parsePyJson, plainJson } from '../../config/patch-config.ts';
 import { toInt } from '../../config/scalars.ts';
 import { documented, jsonBody, jsonResponse, textResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
