@@ -65,11 +65,28 @@ export const nodeMachine = nodeSetup.createMachine({
     { id: 'switchoverScheduler', src: 'switchoverScheduler', input: { dueEvent: 'SWITCHOVER_DUE' } },
   ],
   on: {
-    CLUSTER: { actions: 'storeView' },
-    SETTINGS: { actions: 'storeSettings' },
-    PG_STATUS: { actions: 'storePg' },
-    DCS_UNAVAILABLE: { actions: assign({ message: ({ event }) => event.message }) },
-    STOP: '.stopped',
+    CLUSTER: {
+      actions: 'storeView',
+      description:
+        "Every etcd view is kept (it arms or drops this leader's scheduled switchover): guards judge it.",
+    },
+    SETTINGS: {
+      actions: 'storeSettings',
+      description: 'The latest /config and YAML settings: every guard and delay after this reads them.',
+    },
+    PG_STATUS: {
+      actions: 'storePg',
+      description: 'The latest PostgreSQL sample: whether it runs, and as what, is judged from it.',
+    },
+    DCS_UNAVAILABLE: {
+      actions: assign({ message: ({ event }) => event.message }),
+      description: "etcd does not answer: the node says so; what that costs the lock is the election's call.",
+    },
+    STOP: {
+      target: '.stopped',
+      description:
+        'Shutdown outside running (start, bootstrap, paused foreign, stopping): leave at once, as things are.',
+    },
     SCHEDULE_RESTART: [
       {
         guard: 'restartScheduled',
@@ -105,6 +122,7 @@ export const nodeMachine = nodeSetup.createMachine({
           { type: 'notice', params: { message: 'scheduled switchover is due' } },
           'startScheduledSwitchover',
         ],
+        description: 'Due, on time and still ours: /failover without scheduled_at makes it a switchover now.',
       },
     ],
     RESTART_DUE: [
@@ -136,6 +154,7 @@ export const nodeMachine = nodeSetup.createMachine({
           { type: 'notice', params: { message: 'restart initiated (scheduled)' } },
           'restartAsScheduled',
         ],
+        description: 'Due, and its filters hold: restarted as POST /restart would, with nobody waiting.',
       },
     ],
   },
@@ -185,11 +204,22 @@ export const nodeMachine = nodeSetup.createMachine({
             },
           ],
           on: {
-            CLUSTER: { actions: ['storeView', 'forwardView'] },
-            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
-            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            CLUSTER: {
+              actions: ['storeView', 'forwardView'],
+              description: 'Kept, and given to the election, which judges the lock by the same view.',
+            },
+            PG_STATUS: {
+              actions: ['storePg', 'forwardFacts'],
+              description:
+                "Kept, and given to the election: it races on this node's facts (running, WAL position).",
+            },
+            SETTINGS: {
+              actions: ['storeSettings', 'forwardSettings'],
+              description: 'Kept, and given to the election: its waits and lease arithmetic follow them.',
+            },
             LEADERSHIP_ACQUIRED: {
               actions: assign({ isLeader: true, message: 'acquired session lock as a leader' }),
+              description: 'The election holds the lock: the states that check isLeader act on it (promote).',
             },
             LEADERSHIP_LOST: {
               actions: assign({
@@ -202,8 +232,12 @@ export const nodeMachine = nodeSetup.createMachine({
                     ? { ...context.view, leader: null }
                     : context.view,
               }),
+              description: 'The lock is lost: a primary goes even while a stale view still shows our name.',
             },
-            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+            LEADERSHIP_RELEASED: {
+              actions: assign({ isLeader: false }),
+              description: 'The lock this node asked to give up is released: no longer the leader.',
+            },
             ELECTION_VERDICT: {
               actions: assign({
                 lastVerdict: ({ event }) => event.verdict,
@@ -212,6 +246,7 @@ export const nodeMachine = nodeSetup.createMachine({
                     ? context.message
                     : `following a different leader because i am not the healthiest node: ${event.verdict.reason}`,
               }),
+              description: 'The race was judged: a node that is not the healthiest says why it follows.',
             },
             STOP: [
               {
@@ -260,6 +295,7 @@ export const nodeMachine = nodeSetup.createMachine({
                   action: context.pgState,
                   requestId: event.requestId ?? null,
                 })),
+                description: 'Not forced while something else runs: answered busy, as Patroni does.',
               },
             ],
           },
@@ -309,6 +345,7 @@ export const nodeMachine = nodeSetup.createMachine({
                 isLeader: false,
                 message: ({ event }) => `lost the leader lock: ${event.reason}`,
               }),
+              description: 'A slow stop can outlast the lock: the node must not believe it leads meanwhile.',
             },
           },
           initial: 'stoppingPostgres',
