@@ -15,7 +15,6 @@
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { assign, emit, sendTo } from 'xstate';
 import { emptyClusterView } from '../../cluster/view.ts';
-import { stopInput } from './facts.ts';
 import { reinitializing, restarting } from './operations.ts';
 import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
 import {
@@ -27,12 +26,13 @@ import {
   promoting,
   releasing,
   restartingPrimary,
-  switchingOver,
 } from './primary.ts';
 import { crashed, recloning, recovering, rewindFailed, rewinding } from './recovery.ts';
 import { boot, following, replica, startingReplica, stoppingToReclone, stoppingToRejoin } from './replica.ts';
 import { nodeSetup } from './setup.ts';
 import { bootstrap, starting } from './starting.ts';
+import { stopping } from './stopping.ts';
+import { switchingOver } from './switchover.ts';
 
 export const nodeMachine = nodeSetup.createMachine({
   id: 'node',
@@ -330,52 +330,7 @@ export const nodeMachine = nodeSetup.createMachine({
 
         foreignWhilePaused,
 
-        stopping: {
-          description:
-            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
-          entry: [
-            assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
-            sendTo('election', { type: 'FREEZE' }),
-          ],
-          // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
-          // believing it leads while another takes over.
-          on: {
-            LEADERSHIP_LOST: {
-              actions: assign({
-                isLeader: false,
-                message: ({ event }) => `lost the leader lock: ${event.reason}`,
-              }),
-              description: 'A slow stop can outlast the lock: the node must not believe it leads meanwhile.',
-            },
-          },
-          initial: 'stoppingPostgres',
-          states: {
-            stoppingPostgres: {
-              invoke: {
-                src: 'stopPostgres',
-                input: stopInput('fast'),
-                onDone: {
-                  target: 'releasing',
-                  actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
-                },
-                onError: { target: 'releasing', actions: assign({ pgState: 'stopped' }) },
-              },
-            },
-            releasing: {
-              always: {
-                guard: 'notLeader',
-                target: '#node.stopped',
-                description: 'The lock is released (or was never held): the shutdown is complete.',
-              },
-              entry: sendTo('election', ({ context }) => ({
-                type: 'RELEASE' as const,
-                lastLsn: context.lastLsn,
-              })),
-              on: { LEADERSHIP_RELEASED: { target: '#node.stopped', actions: assign({ isLeader: false }) } },
-              after: { loopWait: '#node.stopped' },
-            },
-          },
-        },
+        stopping,
       },
     },
 

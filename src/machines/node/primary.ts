@@ -1,13 +1,12 @@
 /** The leader side of `running`: promote, stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
-import { assign, emit, sendTo } from 'xstate';
-import { switchoverCandidatesToAsk } from '../../cluster/failover.ts';
+import { assign, sendTo } from 'xstate';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 /** Every step of leading stops at once when the lock is gone (the same rule as the primary's). */
-const lockLost = <T extends string>(target: T) =>
+export const lockLost = <T extends string>(target: T) =>
   ({
     guard: 'lockLostAsPrimary',
     target,
@@ -247,90 +246,6 @@ export const clearingFailover = nodeSetup.createStateConfig({
   },
   // The watch brings the cleared key; until then the same request must not re-trigger us.
   exit: assign({ view: ({ context }) => ({ ...context.view, failover: null }) }),
-});
-
-export const switchingOver = nodeSetup.createStateConfig({
-  description:
-    'Graceful switchover: make sure someone can take over, stop fast (the shutdown checkpoint reaches the replicas), give the lock up with that LSN.',
-  initial: 'checking',
-  states: {
-    checking: {
-      always: lockLost('#node.active.running.demoting'),
-      invoke: {
-        src: 'probeMembers',
-        input: ({ context }) => ({ members: switchoverCandidatesToAsk(context.view, context.name) }),
-        onDone: [
-          {
-            guard: 'someoneCanTakeOver',
-            target: 'checkpointing',
-            description: 'A member is fit to take over: go on with the switchover.',
-          },
-          {
-            target: '#node.active.running.clearingFailover',
-            actions: [
-              {
-                type: 'say',
-                params: {
-                  message: 'switchover is not possible: no good candidates have been found',
-                },
-              },
-              emit({
-                type: 'switchover.abandoned',
-                reason: 'no good candidates have been found',
-              }),
-            ],
-          },
-        ],
-        onError: { target: '#node.active.running.clearingFailover' },
-      },
-    },
-    checkpointing: {
-      description:
-        'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
-      entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
-      always: lockLost('#node.active.running.demoting'),
-      invoke: {
-        src: 'checkpoint',
-        input: ({ context }) => ({ timeoutSeconds: context.settings.pg_ctl_timeout }),
-        onDone: 'stopping',
-        onError: 'stopping',
-      },
-    },
-    stopping: {
-      entry: [
-        assign({ pgState: 'stopping', role: 'demoted' }),
-        { type: 'say', params: { message: 'manual failover: demoting myself' } },
-      ],
-      invoke: {
-        src: 'stopPostgres',
-        input: stopInput('fast'),
-        onDone: {
-          target: 'releasing',
-          actions: assign({
-            lastLsn: ({ event }) => event.output.checkpointLsn,
-            pgState: 'stopped',
-            pg: null,
-          }),
-        },
-        onError: { target: '#node.active.running.demoting' },
-      },
-    },
-    releasing: {
-      entry: sendTo('election', ({ context }) => ({
-        type: 'RELEASE' as const,
-        lastLsn: context.lastLsn,
-      })),
-      on: {
-        LEADERSHIP_RELEASED: {
-          target: '#node.active.running.boot',
-          actions: assign({ isLeader: false }),
-        },
-      },
-      after: {
-        loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
-      },
-    },
-  },
 });
 
 export const restartingPrimary = nodeSetup.createStateConfig({
