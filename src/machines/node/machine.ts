@@ -93,11 +93,22 @@ export const nodeMachine = nodeSetup.createMachine({
         actions: 'refuseSecondRestart',
         description: 'One scheduled restart at a time (409), as in Patroni.',
       },
-      { actions: 'scheduleRestart' },
+      {
+        actions: 'scheduleRestart',
+        description: 'POST /restart with a schedule: held until its time; the member key shows it.',
+      },
     ],
     CANCEL_SCHEDULED_RESTART: [
-      { guard: 'restartScheduled', actions: 'cancelScheduledRestart' },
-      { actions: 'sayNothingToCancel' },
+      {
+        guard: 'restartScheduled',
+        actions: 'cancelScheduledRestart',
+        description:
+          'DELETE /restart: the scheduled restart never happens, and the member key stops showing it.',
+      },
+      {
+        actions: 'sayNothingToCancel',
+        description: 'DELETE /restart with nothing scheduled: answered so (404).',
+      },
     ],
     SWITCHOVER_DUE: [
       {
@@ -255,19 +266,35 @@ export const nodeMachine = nodeSetup.createMachine({
                 target: '#node.stopped',
                 // Leaving `active` stops the election with it: no release, no more racing.
                 actions: { type: 'say', params: { message: 'paused: leaving postgres running' } },
+                description:
+                  'Maintenance mode: the agent goes; PostgreSQL and the leader key stay as they are.',
               },
-              { target: '#node.active.stopping' },
+              {
+                target: '#node.active.stopping',
+                description: 'Clean shutdown: PostgreSQL first, then the lock, given up with its last LSN.',
+              },
             ],
-            WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
+            WAKE: {
+              actions: sendTo('election', { type: 'REFRESH_NOW' }),
+              description:
+                'A REST write to /config or /failover: the leader refreshes now, not at its next interval.',
+            },
             // Only a settled replica or primary takes these; anything else is mid-action.
             RESTART: [
-              { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
+              {
+                guard: 'restartConditionsUnmet',
+                actions: 'refuseRestart',
+                description:
+                  'POST /restart whose filters (role, version, pending restart) do not hold: refused.',
+              },
               {
                 actions: emit(({ context, event }) => ({
                   type: 'restart.busy' as const,
                   action: context.pgState,
                   requestId: event.requestId ?? null,
                 })),
+                description:
+                  'Something else runs (a start, a rewind, a promotion): answered busy, never queued.',
               },
             ],
             REINITIALIZE: [

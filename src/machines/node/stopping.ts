@@ -30,8 +30,14 @@ export const stopping = nodeSetup.createStateConfig({
         onDone: {
           target: 'releasing',
           actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+          description: 'Stopped: the lock goes with the shutdown checkpoint LSN, for the next leader.',
         },
-        onError: { target: 'releasing', actions: assign({ pgState: 'stopped' }) },
+        onError: {
+          target: 'releasing',
+          actions: assign({ pgState: 'stopped' }),
+          description:
+            'The stop failed: the lock is released all the same (no new checkpoint LSN); the agent is leaving.',
+        },
       },
     },
     releasing: {
@@ -44,8 +50,19 @@ export const stopping = nodeSetup.createStateConfig({
         type: 'RELEASE' as const,
         lastLsn: context.lastLsn,
       })),
-      on: { LEADERSHIP_RELEASED: { target: '#node.stopped', actions: assign({ isLeader: false }) } },
-      after: { loopWait: '#node.stopped' },
+      on: {
+        LEADERSHIP_RELEASED: {
+          target: '#node.stopped',
+          actions: assign({ isLeader: false }),
+          description: 'The election confirmed the release: the shutdown is complete.',
+        },
+      },
+      after: {
+        loopWait: {
+          target: '#node.stopped',
+          description: 'The election never answered within a loop: leave; the lease expires by itself.',
+        },
+      },
     },
   },
 });

@@ -35,9 +35,13 @@ export const switchingOver = nodeSetup.createStateConfig({
                 reason: 'no good candidates have been found',
               }),
             ],
+            description: 'Nobody fit to take over: no switchover into an outage; the request is cleared.',
           },
         ],
-        onError: { target: '#node.active.running.clearingFailover' },
+        onError: {
+          target: '#node.active.running.clearingFailover',
+          description: 'The members could not be asked: no switchover on a guess; the request is cleared.',
+        },
       },
     },
     checkpointing: {
@@ -48,8 +52,11 @@ export const switchingOver = nodeSetup.createStateConfig({
       invoke: {
         src: 'checkpoint',
         input: ({ context }) => ({ timeoutSeconds: context.settings.pg_ctl_timeout }),
-        onDone: 'stopping',
-        onError: 'stopping',
+        onDone: { target: 'stopping', description: 'Checkpointed: the shutdown checkpoint will be short.' },
+        onError: {
+          target: 'stopping',
+          description: 'A slow or failed CHECKPOINT only lengthens the stop: the switchover goes on.',
+        },
       },
     },
     stopping: {
@@ -67,8 +74,12 @@ export const switchingOver = nodeSetup.createStateConfig({
             pgState: 'stopped',
             pg: null,
           }),
+          description: 'Stopped: give the lock up, with the shutdown checkpoint LSN for the next leader.',
         },
-        onError: { target: '#node.active.running.demoting' },
+        onError: {
+          target: '#node.active.running.demoting',
+          description: 'The fast stop failed: writable still, so stop it immediately, as a demotion does.',
+        },
       },
     },
     releasing: {
@@ -80,10 +91,16 @@ export const switchingOver = nodeSetup.createStateConfig({
         LEADERSHIP_RELEASED: {
           target: '#node.active.running.boot',
           actions: assign({ isLeader: false }),
+          description: 'The lock is free for the candidate: boot starts this node again as a replica.',
         },
       },
       after: {
-        loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
+        loopWait: {
+          target: '#node.active.running.boot',
+          actions: assign({ isLeader: false }),
+          description:
+            'The election never answered within a loop: go on as released rather than wait forever.',
+        },
       },
     },
   },
