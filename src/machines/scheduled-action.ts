@@ -143,15 +143,26 @@ export function scheduledActionMachine<P>() {
         description: 'Nothing scheduled.',
         tags: ['resting'],
         on: {
-          SCHEDULE: { target: 'pending', actions: 'take' },
-          CANCEL: { actions: emit({ type: 'nothing-to-cancel' }) },
+          SCHEDULE: {
+            target: 'pending',
+            actions: 'take',
+            description: 'Something to carry out later: held until its time comes.',
+          },
+          CANCEL: {
+            actions: emit({ type: 'nothing-to-cancel' }),
+            description: 'Nothing is waiting: listeners are told there was nothing to cancel.',
+          },
         },
       },
       pending: {
         initial: 'arming',
         on: {
           SCHEDULE: [
-            { guard: 'sameAsPending' },
+            {
+              guard: 'sameAsPending',
+              description:
+                'The same request again (same id): not a conflict, and its wait goes on untouched.',
+            },
             {
               guard: 'replacesPending',
               target: 'pending',
@@ -161,6 +172,7 @@ export function scheduledActionMachine<P>() {
             },
             {
               actions: emit(({ event }) => ({ type: 'conflict' as const, id: (event as { id: string }).id })),
+              description: 'Another request while one waits: refused as a conflict, the waiting one is kept.',
             },
           ],
           CANCEL: [
@@ -171,18 +183,37 @@ export function scheduledActionMachine<P>() {
                 emit(({ context }) => ({ type: 'cancelled' as const, id: context.pending!.id })),
                 'forget',
               ],
+              description:
+                'Cancelled by its id (or with none given): it never fires, and listeners are told.',
             },
           ],
         },
         states: {
           arming: {
-            always: [{ guard: 'nowKnown', target: 'waiting' }, { target: 'checkingClock' }],
+            always: [
+              {
+                guard: 'nowKnown',
+                target: 'waiting',
+                description: 'The sender gave its clock reading: how long to wait is known.',
+              },
+              {
+                target: 'checkingClock',
+                description:
+                  'No reading from the sender (the node machine has no clock): read the wall clock first.',
+              },
+            ],
           },
           waiting: {
             description: 'Armed: fires when its time comes unless cancelled first.',
             // As long as the operator asked for: not bounded like the other timers.
             tags: ['resting'],
-            after: { untilDueOrLongestTimer: { target: 'checkingClock', actions: 'waited' } },
+            after: {
+              untilDueOrLongestTimer: {
+                target: 'checkingClock',
+                actions: 'waited',
+                description: 'The wait (at most the longest timer Node allows) is over: ask the wall clock.',
+              },
+            },
           },
           checkingClock: {
             description: 'A wait ended: is it time by the wall clock (which may have stepped meanwhile)?',
@@ -193,8 +224,15 @@ export function scheduledActionMachine<P>() {
                   guard: 'dueByClock',
                   target: '#scheduledAction.idle',
                   actions: ['readNow', 'emitDue', 'tellParent', 'forget'],
+                  description:
+                    'The wall clock is at or past its time: due now, told to listeners and the parent.',
                 },
-                { target: 'waiting', actions: 'readNow' },
+                {
+                  target: 'waiting',
+                  actions: 'readNow',
+                  description:
+                    'Not yet by the wall clock (it stepped back, or a long wait goes on): wait the rest.',
+                },
               ],
               // A clock that cannot be read: the time waited decides, as before the wait ended.
               onError: [
@@ -202,8 +240,12 @@ export function scheduledActionMachine<P>() {
                   guard: 'dueNow',
                   target: '#scheduledAction.idle',
                   actions: ['emitDue', 'tellParent', 'forget'],
+                  description: 'No wall clock to read: the time waited says it is due.',
                 },
-                { target: 'waiting' },
+                {
+                  target: 'waiting',
+                  description: 'No wall clock to read, and by the time waited it is not due yet.',
+                },
               ],
             },
           },

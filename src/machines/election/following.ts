@@ -24,20 +24,53 @@ export const follower = electionSetup.createStateConfig({
     },
   ],
   on: {
-    CLUSTER: { target: 'follower', reenter: true, actions: 'storeView' },
-    RELEASE: { target: 'released', actions: 'requestRelease' },
-    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+    CLUSTER: {
+      target: 'follower',
+      reenter: true,
+      actions: 'storeView',
+      description:
+        'A new view is judged at once (our name on the key, a free lock); the loop timer starts over.',
+    },
+    RELEASE: {
+      target: 'released',
+      actions: 'requestRelease',
+      description: 'Not holding the lock: the release is answered at once, so the node never waits for it.',
+    },
+    FREEZE: {
+      target: 'resigned',
+      actions: assign({ frozen: true }),
+      description: 'Shutting down: never race for the lock again.',
+    },
   },
-  after: { loopWait: { target: 'follower', reenter: true } },
+  after: {
+    loopWait: {
+      target: 'follower',
+      reenter: true,
+      description: 'Every loop_wait, look again even when the watch brings nothing.',
+    },
+  },
 });
 
 export const racing = electionSetup.createStateConfig({
   description: 'Nobody holds the lock: find out whether this node is the healthiest.',
   initial: 'deciding',
   on: {
-    CLUSTER: { actions: 'storeView' },
-    RELEASE: { target: 'released', actions: 'requestRelease' },
-    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+    CLUSTER: {
+      actions: 'storeView',
+      description:
+        'Kept during the race: whether someone took the lock meanwhile is judged on the latest view.',
+    },
+    RELEASE: {
+      target: 'released',
+      actions: 'requestRelease',
+      description:
+        'Not holding the lock yet: the release is answered at once, so the node never waits for it.',
+    },
+    FREEZE: {
+      target: 'resigned',
+      actions: assign({ frozen: true }),
+      description: 'Shutting down: the race is abandoned.',
+    },
   },
   states: {
     deciding: {
@@ -49,7 +82,11 @@ export const racing = electionSetup.createStateConfig({
           description:
             'The named switchover or failover candidate need not ask anyone: the request chose it.',
         },
-        { target: 'probing' },
+        {
+          target: 'probing',
+          description:
+            "Any other node asks its peers first: only the healthiest races (Patroni's is_healthiest_node).",
+        },
       ],
     },
     probing: {
@@ -79,7 +116,11 @@ export const racing = electionSetup.createStateConfig({
             description: 'Not the healthiest (the verdict says why): look again shortly.',
           },
         ],
-        onError: { target: '#election.waiting' },
+        onError: {
+          target: '#election.waiting',
+          description:
+            "The probe itself broke (a peer's silence is an answer, not an error): no race on a guess.",
+        },
       },
     },
     acquiring: {
@@ -93,8 +134,14 @@ export const racing = electionSetup.createStateConfig({
           invoke: {
             src: 'freshLease',
             input: ({ context }) => ({ ttl: context.settings.ttl }),
-            onDone: { target: 'takingLock' },
-            onError: { target: '#election.waiting' },
+            onDone: {
+              target: 'takingLock',
+              description: 'The lease is fresh: the create transaction puts /leader on it.',
+            },
+            onError: {
+              target: '#election.waiting',
+              description: 'etcd did not refresh our lease: no race on a lease that may be nearly gone.',
+            },
           },
         },
         takingLock: {
@@ -115,9 +162,17 @@ export const racing = electionSetup.createStateConfig({
                 description: 'The create transaction wrote /leader on our lease: trusted until its deadline.',
               },
               // Someone else won: wait for the watch to show who, rather than racing again at once.
-              { target: '#election.waiting' },
+              {
+                target: '#election.waiting',
+                description:
+                  'Someone else won: wait for the watch to show who rather than race again at once.',
+              },
             ],
-            onError: { target: '#election.waiting' },
+            onError: {
+              target: '#election.waiting',
+              description:
+                'No answer from etcd: look again; a key it wrote after all is ours to reclaim (lockIsMine).',
+            },
           },
         },
         consumingFailover: {
@@ -128,6 +183,7 @@ export const racing = electionSetup.createStateConfig({
             onDone: {
               target: '#election.leader',
               actions: ['trustAcquiredLease', 'notifyAcquired'],
+              description: 'The request is consumed: lead, trusting the lease as read after the write.',
             },
             // The clearing actor logs its own failure and answers: never an error.
           },
@@ -147,7 +203,7 @@ export const waiting = electionSetup.createStateConfig({
         actions: 'storeView',
         description: 'Someone took the lock: follow them.',
       },
-      { actions: 'storeView' },
+      { actions: 'storeView', description: 'Still nobody leads: the view is kept for the next look.' },
     ],
     // PostgreSQL just came up: no reason to sit out the pause.
     FACTS: [
@@ -157,10 +213,23 @@ export const waiting = electionSetup.createStateConfig({
         actions: 'storeFacts',
         description: 'PostgreSQL just came up: no reason to sit out the pause.',
       },
-      { actions: 'storeFacts' },
+      {
+        actions: 'storeFacts',
+        description: 'Nothing worth cutting the pause short: kept for the next look.',
+      },
     ],
-    RELEASE: { target: 'released', actions: 'requestRelease' },
-    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+    RELEASE: {
+      target: 'released',
+      actions: 'requestRelease',
+      description: 'Not holding the lock: the release is answered at once, so the node never waits for it.',
+    },
+    FREEZE: {
+      target: 'resigned',
+      actions: assign({ frozen: true }),
+      description: 'Shutting down: no more racing.',
+    },
   },
-  after: { retrySoon: 'follower' },
+  after: {
+    retrySoon: { target: 'follower', description: 'The short pause is over: look again from follower.' },
+  },
 });

@@ -7,9 +7,20 @@ export const reclaiming = electionSetup.createStateConfig({
     'The view shows our name on the lock (an agent restart, or a refresh that came too late): re-attach it to our lease if etcd still has it with our name — never create it, that would skip the race.',
   // The view must stay current: a stale one would send us back here once the attempt fails.
   on: {
-    CLUSTER: { actions: 'storeView' },
-    RELEASE: { target: 'released', actions: 'requestRelease' },
-    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+    CLUSTER: {
+      actions: 'storeView',
+      description: 'The view stays current: a stale one would bring us back here once the attempt fails.',
+    },
+    RELEASE: {
+      target: 'released',
+      actions: 'requestRelease',
+      description: 'Not leading yet: the release is answered at once, so the node never waits for it.',
+    },
+    FREEZE: {
+      target: 'resigned',
+      actions: assign({ frozen: true }),
+      description: 'Shutting down: the reclaim is abandoned.',
+    },
   },
   invoke: {
     src: 'updateLeader',
@@ -30,9 +41,13 @@ export const reclaiming = electionSetup.createStateConfig({
           'notifyAcquired',
         ],
       },
-      { target: 'waiting' },
+      {
+        target: 'waiting',
+        description:
+          'No key with our name on our live lease (expired, or taken): not ours; race like anyone.',
+      },
     ],
-    onError: { target: 'waiting' },
+    onError: { target: 'waiting', description: 'etcd did not answer: a short pause, then look again.' },
   },
 });
 
@@ -40,7 +55,12 @@ export const leader = electionSetup.createStateConfig({
   description: 'This node holds the lock until leaseDeadline unless a refresh succeeds first.',
   initial: 'holding',
   on: {
-    RELEASE: { target: '.releasing', actions: 'requestRelease' },
+    RELEASE: {
+      target: '.releasing',
+      actions: 'requestRelease',
+      description:
+        'Asked to give the lock up (switchover, shutdown): delete the key rather than let it expire.',
+    },
   },
   states: {
     holding: {
@@ -69,15 +89,27 @@ export const leader = electionSetup.createStateConfig({
             actions: 'storeView',
             description: 'Our key vanished: refresh at once; it comes back while our lease lives.',
           },
-          { actions: 'storeView' },
+          {
+            actions: 'storeView',
+            description: 'The key still names us: kept; refreshes and the deadline go on as timed.',
+          },
         ],
       },
       initial: 'idle',
       states: {
         idle: {
-          after: { refreshInterval: 'refreshing' },
+          after: {
+            refreshInterval: {
+              target: 'refreshing',
+              description: 'As late as still leaves a full retry_timeout of retries before the deadline.',
+            },
+          },
           on: {
-            REFRESH_NOW: 'refreshing',
+            REFRESH_NOW: {
+              target: 'refreshing',
+              description:
+                'A REST write to /config or /failover (WAKE): refresh now, not at the next interval.',
+            },
             // A PATCH of ttl: move the key onto a lease of the new ttl now (the refresh does it),
             // so that the new ttl holds from the next second, not from the next refresh.
             SETTINGS: [
@@ -88,7 +120,10 @@ export const leader = electionSetup.createStateConfig({
                 description:
                   'A PATCH of ttl: the key moves onto a lease of the new ttl at once (no demotion).',
               },
-              { actions: 'storeSettings' },
+              {
+                actions: 'storeSettings',
+                description: 'ttl unchanged: the new timings apply from the next interval.',
+              },
             ],
           },
         },
@@ -112,14 +147,26 @@ export const leader = electionSetup.createStateConfig({
                   }),
                 },
               },
-              { target: '#election.lost' },
+              {
+                target: '#election.lost',
+                description:
+                  'etcd refused (our lease gone, or the key names another): lost now, not at the deadline.',
+              },
             ],
             // DCS unreachable: keep trying; the deadline decides when to give up.
-            onError: { target: 'retrying' },
+            onError: {
+              target: 'retrying',
+              description: 'etcd did not answer: keep trying; the deadline decides when to give up.',
+            },
           },
         },
         retrying: {
-          after: { retrySoon: 'refreshing' },
+          after: {
+            retrySoon: {
+              target: 'refreshing',
+              description: 'A short pause between attempts while etcd is away.',
+            },
+          },
         },
       },
     },
@@ -130,9 +177,16 @@ export const leader = electionSetup.createStateConfig({
           name: context.name,
           lastLsn: context.pendingRelease?.lastLsn ?? null,
         }),
-        onDone: { target: '#election.released' },
+        onDone: {
+          target: '#election.released',
+          description:
+            'The key is deleted (our last LSN in /status first, if known): the next leader may race.',
+        },
         // The key will expire with the lease anyway; the node must not hold on to it.
-        onError: { target: '#election.released' },
+        onError: {
+          target: '#election.released',
+          description: 'The key expires with the lease anyway: the node must not wait on a failed delete.',
+        },
       },
     },
   },

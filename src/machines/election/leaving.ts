@@ -10,7 +10,10 @@ export const lost = electionSetup.createStateConfig({
         ? `the lock is held by ${context.view.leader.name}`
         : 'the lock could not be refreshed before its deadline',
   })),
-  always: 'follower',
+  always: {
+    target: 'follower',
+    description: 'The node has been told: follow; a key still naming us (a late refresh) is reclaimed there.',
+  },
 });
 
 export const released = electionSetup.createStateConfig({
@@ -36,11 +39,25 @@ export const standingBack = electionSetup.createStateConfig({
         actions: 'storeView',
         description: 'Someone else holds the lock now: follow them as usual.',
       },
-      { actions: 'storeView' },
+      {
+        actions: 'storeView',
+        description:
+          'Our name may still be on the key: kept, but no reclaim nor race until a ttl has passed.',
+      },
     ],
-    FREEZE: { target: 'resigned', actions: assign({ frozen: true }) },
+    FREEZE: {
+      target: 'resigned',
+      actions: assign({ frozen: true }),
+      description: 'Shutting down: stay out for good.',
+    },
   },
-  after: { standBack: 'follower' },
+  after: {
+    standBack: {
+      target: 'follower',
+      description:
+        'A ttl later, a key still naming us lives on our lease (the release never reached etcd): reclaim.',
+    },
+  },
 });
 
 export const resigned = electionSetup.createStateConfig({

@@ -22,9 +22,20 @@ export const electionMachine = electionSetup.createMachine({
     frozen: false,
   }),
   on: {
-    FACTS: { actions: 'storeFacts' },
-    SETTINGS: { actions: 'storeSettings' },
-    FREEZE: { actions: assign({ frozen: true }) },
+    FACTS: {
+      actions: 'storeFacts',
+      description: "The node's PostgreSQL facts (running, WAL position): what the race judges this node by.",
+    },
+    SETTINGS: {
+      actions: 'storeSettings',
+      description:
+        'loop_wait, ttl and retry_timeout time every wait and the lease arithmetic: the latest kept.',
+    },
+    FREEZE: {
+      actions: assign({ frozen: true }),
+      description:
+        'Shutdown has begun: remembered, so the release that follows ends resigned, not standing back.',
+    },
   },
   initial: 'init',
   states: {
@@ -43,7 +54,10 @@ export const electionMachine = electionSetup.createMachine({
             }),
           },
         },
-        { target: 'follower' },
+        {
+          target: 'follower',
+          description: 'Any node that did not just bootstrap starts by looking at the view.',
+        },
       ],
     },
 

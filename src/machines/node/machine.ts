@@ -15,7 +15,6 @@
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { assign, emit, sendTo } from 'xstate';
 import { emptyClusterView } from '../../cluster/view.ts';
-import { stopInput } from './facts.ts';
 import { reinitializing, restarting } from './operations.ts';
 import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
 import {
@@ -27,12 +26,13 @@ import {
   promoting,
   releasing,
   restartingPrimary,
-  switchingOver,
 } from './primary.ts';
 import { crashed, recloning, recovering, rewindFailed, rewinding } from './recovery.ts';
 import { boot, following, replica, startingReplica, stoppingToReclone, stoppingToRejoin } from './replica.ts';
 import { nodeSetup } from './setup.ts';
 import { bootstrap, starting } from './starting.ts';
+import { stopping } from './stopping.ts';
+import { switchingOver } from './switchover.ts';
 
 export const nodeMachine = nodeSetup.createMachine({
   id: 'node',
@@ -65,22 +65,50 @@ export const nodeMachine = nodeSetup.createMachine({
     { id: 'switchoverScheduler', src: 'switchoverScheduler', input: { dueEvent: 'SWITCHOVER_DUE' } },
   ],
   on: {
-    CLUSTER: { actions: 'storeView' },
-    SETTINGS: { actions: 'storeSettings' },
-    PG_STATUS: { actions: 'storePg' },
-    DCS_UNAVAILABLE: { actions: assign({ message: ({ event }) => event.message }) },
-    STOP: '.stopped',
+    CLUSTER: {
+      actions: 'storeView',
+      description:
+        "Every etcd view is kept (it arms or drops this leader's scheduled switchover): guards judge it.",
+    },
+    SETTINGS: {
+      actions: 'storeSettings',
+      description: 'The latest /config and YAML settings: every guard and delay after this reads them.',
+    },
+    PG_STATUS: {
+      actions: 'storePg',
+      description: 'The latest PostgreSQL sample: whether it runs, and as what, is judged from it.',
+    },
+    DCS_UNAVAILABLE: {
+      actions: assign({ message: ({ event }) => event.message }),
+      description: "etcd does not answer: the node says so; what that costs the lock is the election's call.",
+    },
+    STOP: {
+      target: '.stopped',
+      description:
+        'Shutdown outside running (start, bootstrap, paused foreign, stopping): leave at once, as things are.',
+    },
     SCHEDULE_RESTART: [
       {
         guard: 'restartScheduled',
         actions: 'refuseSecondRestart',
         description: 'One scheduled restart at a time (409), as in Patroni.',
       },
-      { actions: 'scheduleRestart' },
+      {
+        actions: 'scheduleRestart',
+        description: 'POST /restart with a schedule: held until its time; the member key shows it.',
+      },
     ],
     CANCEL_SCHEDULED_RESTART: [
-      { guard: 'restartScheduled', actions: 'cancelScheduledRestart' },
-      { actions: 'sayNothingToCancel' },
+      {
+        guard: 'restartScheduled',
+        actions: 'cancelScheduledRestart',
+        description:
+          'DELETE /restart: the scheduled restart never happens, and the member key stops showing it.',
+      },
+      {
+        actions: 'sayNothingToCancel',
+        description: 'DELETE /restart with nothing scheduled: answered so (404).',
+      },
     ],
     SWITCHOVER_DUE: [
       {
@@ -105,6 +133,7 @@ export const nodeMachine = nodeSetup.createMachine({
           { type: 'notice', params: { message: 'scheduled switchover is due' } },
           'startScheduledSwitchover',
         ],
+        description: 'Due, on time and still ours: /failover without scheduled_at makes it a switchover now.',
       },
     ],
     RESTART_DUE: [
@@ -136,6 +165,7 @@ export const nodeMachine = nodeSetup.createMachine({
           { type: 'notice', params: { message: 'restart initiated (scheduled)' } },
           'restartAsScheduled',
         ],
+        description: 'Due, and its filters hold: restarted as POST /restart would, with nobody waiting.',
       },
     ],
   },
@@ -185,11 +215,22 @@ export const nodeMachine = nodeSetup.createMachine({
             },
           ],
           on: {
-            CLUSTER: { actions: ['storeView', 'forwardView'] },
-            PG_STATUS: { actions: ['storePg', 'forwardFacts'] },
-            SETTINGS: { actions: ['storeSettings', 'forwardSettings'] },
+            CLUSTER: {
+              actions: ['storeView', 'forwardView'],
+              description: 'Kept, and given to the election, which judges the lock by the same view.',
+            },
+            PG_STATUS: {
+              actions: ['storePg', 'forwardFacts'],
+              description:
+                "Kept, and given to the election: it races on this node's facts (running, WAL position).",
+            },
+            SETTINGS: {
+              actions: ['storeSettings', 'forwardSettings'],
+              description: 'Kept, and given to the election: its waits and lease arithmetic follow them.',
+            },
             LEADERSHIP_ACQUIRED: {
               actions: assign({ isLeader: true, message: 'acquired session lock as a leader' }),
+              description: 'The election holds the lock: the states that check isLeader act on it (promote).',
             },
             LEADERSHIP_LOST: {
               actions: assign({
@@ -202,8 +243,12 @@ export const nodeMachine = nodeSetup.createMachine({
                     ? { ...context.view, leader: null }
                     : context.view,
               }),
+              description: 'The lock is lost: a primary goes even while a stale view still shows our name.',
             },
-            LEADERSHIP_RELEASED: { actions: assign({ isLeader: false }) },
+            LEADERSHIP_RELEASED: {
+              actions: assign({ isLeader: false }),
+              description: 'The lock this node asked to give up is released: no longer the leader.',
+            },
             ELECTION_VERDICT: {
               actions: assign({
                 lastVerdict: ({ event }) => event.verdict,
@@ -212,6 +257,7 @@ export const nodeMachine = nodeSetup.createMachine({
                     ? context.message
                     : `following a different leader because i am not the healthiest node: ${event.verdict.reason}`,
               }),
+              description: 'The race was judged: a node that is not the healthiest says why it follows.',
             },
             STOP: [
               {
@@ -220,19 +266,35 @@ export const nodeMachine = nodeSetup.createMachine({
                 target: '#node.stopped',
                 // Leaving `active` stops the election with it: no release, no more racing.
                 actions: { type: 'say', params: { message: 'paused: leaving postgres running' } },
+                description:
+                  'Maintenance mode: the agent goes; PostgreSQL and the leader key stay as they are.',
               },
-              { target: '#node.active.stopping' },
+              {
+                target: '#node.active.stopping',
+                description: 'Clean shutdown: PostgreSQL first, then the lock, given up with its last LSN.',
+              },
             ],
-            WAKE: { actions: sendTo('election', { type: 'REFRESH_NOW' }) },
+            WAKE: {
+              actions: sendTo('election', { type: 'REFRESH_NOW' }),
+              description:
+                'A REST write to /config or /failover: the leader refreshes now, not at its next interval.',
+            },
             // Only a settled replica or primary takes these; anything else is mid-action.
             RESTART: [
-              { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
+              {
+                guard: 'restartConditionsUnmet',
+                actions: 'refuseRestart',
+                description:
+                  'POST /restart whose filters (role, version, pending restart) do not hold: refused.',
+              },
               {
                 actions: emit(({ context, event }) => ({
                   type: 'restart.busy' as const,
                   action: context.pgState,
                   requestId: event.requestId ?? null,
                 })),
+                description:
+                  'Something else runs (a start, a rewind, a promotion): answered busy, never queued.',
               },
             ],
             REINITIALIZE: [
@@ -260,6 +322,7 @@ export const nodeMachine = nodeSetup.createMachine({
                   action: context.pgState,
                   requestId: event.requestId ?? null,
                 })),
+                description: 'Not forced while something else runs: answered busy, as Patroni does.',
               },
             ],
           },
@@ -294,51 +357,7 @@ export const nodeMachine = nodeSetup.createMachine({
 
         foreignWhilePaused,
 
-        stopping: {
-          description:
-            'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
-          entry: [
-            assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
-            sendTo('election', { type: 'FREEZE' }),
-          ],
-          // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
-          // believing it leads while another takes over.
-          on: {
-            LEADERSHIP_LOST: {
-              actions: assign({
-                isLeader: false,
-                message: ({ event }) => `lost the leader lock: ${event.reason}`,
-              }),
-            },
-          },
-          initial: 'stoppingPostgres',
-          states: {
-            stoppingPostgres: {
-              invoke: {
-                src: 'stopPostgres',
-                input: stopInput('fast'),
-                onDone: {
-                  target: 'releasing',
-                  actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
-                },
-                onError: { target: 'releasing', actions: assign({ pgState: 'stopped' }) },
-              },
-            },
-            releasing: {
-              always: {
-                guard: 'notLeader',
-                target: '#node.stopped',
-                description: 'The lock is released (or was never held): the shutdown is complete.',
-              },
-              entry: sendTo('election', ({ context }) => ({
-                type: 'RELEASE' as const,
-                lastLsn: context.lastLsn,
-              })),
-              on: { LEADERSHIP_RELEASED: { target: '#node.stopped', actions: assign({ isLeader: false }) } },
-              after: { loopWait: '#node.stopped' },
-            },
-          },
-        },
+        stopping,
       },
     },
 

@@ -15,10 +15,11 @@ export const restarting = nodeSetup.createStateConfig({
       invoke: {
         src: 'stopPostgres',
         input: stopInput('fast'),
-        onDone: 'starting',
+        onDone: { target: 'starting', description: 'Stopped: start again, as primary if the lock is ours.' },
         onError: {
           target: 'failed',
           actions: assign({ message: ({ event }) => errorText(event.error) }),
+          description: 'Could not stop: the restart failed, and the operator is told so.',
         },
       },
     },
@@ -30,10 +31,11 @@ export const restarting = nodeSetup.createStateConfig({
           upstream: context.isLeader ? null : upstreamOf(context),
           timeoutSeconds: context.restart.timeoutSeconds ?? context.settings.pg_ctl_timeout,
         }),
-        onDone: 'done',
+        onDone: { target: 'done', description: 'Running again: the operator is told it restarted.' },
         onError: {
           target: 'failed',
           actions: assign({ message: ({ event }) => errorText(event.error) }),
+          description: 'It did not come back: the restart failed, and the operator is told so.',
         },
       },
     },
@@ -44,7 +46,10 @@ export const restarting = nodeSetup.createStateConfig({
         message: 'restarted successfully',
         requestId: context.restart.requestId,
       })),
-      always: '#node.active.running.boot',
+      always: {
+        target: '#node.active.running.boot',
+        description: 'Answered: boot checks the role PostgreSQL came back in against the lock.',
+      },
     },
     failed: {
       entry: [
@@ -56,7 +61,10 @@ export const restarting = nodeSetup.createStateConfig({
           requestId: context.restart.requestId,
         })),
       ],
-      always: '#node.active.running.crashed',
+      always: {
+        target: '#node.active.running.crashed',
+        description: 'Answered: PostgreSQL may be down; crashed gives the lock up or starts it again.',
+      },
     },
   },
 });
@@ -77,7 +85,16 @@ export const reinitializing = nodeSetup.createStateConfig({
   invoke: {
     src: 'stopPostgres',
     input: stopInput('immediate'),
-    onDone: { target: 'recloning', actions: assign({ wasPrimary: false }) },
-    onError: { target: 'recloning', actions: assign({ wasPrimary: false }) },
+    onDone: {
+      target: 'recloning',
+      actions: assign({ wasPrimary: false }),
+      description: 'Stopped (immediate: its data is going anyway): remove it and clone from the leader.',
+    },
+    onError: {
+      target: 'recloning',
+      actions: assign({ wasPrimary: false }),
+      description:
+        'The stop failed: the data directory goes all the same, as the operator asked for a new copy.',
+    },
   },
 });

@@ -1,13 +1,12 @@
 /** The leader side of `running`: promote, stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
-import { assign, emit, sendTo } from 'xstate';
-import { switchoverCandidatesToAsk } from '../../cluster/failover.ts';
+import { assign, sendTo } from 'xstate';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 /** Every step of leading stops at once when the lock is gone (the same rule as the primary's). */
-const lockLost = <T extends string>(target: T) =>
+export const lockLost = <T extends string>(target: T) =>
   ({
     guard: 'lockLostAsPrimary',
     target,
@@ -41,7 +40,10 @@ export const promoting = nodeSetup.createStateConfig({
           target: 'claimingSync',
           description: 'Synchronous mode: /sync must name us before anything is writable.',
         },
-        { target: 'promotingPostgres' },
+        {
+          target: 'promotingPostgres',
+          description: 'Not synchronous mode: no /sync to claim first; promote now.',
+        },
       ],
     },
     claimingSync: {
@@ -60,11 +62,13 @@ export const promoting = nodeSetup.createStateConfig({
               type: 'say',
               params: { message: 'promote failed: postponing promotion: /sync was changed by somebody else' },
             },
+            description: '/sync was changed by somebody else first: no promotion; the lock goes back.',
           },
         ],
         onError: {
           target: '#node.active.running.releasing',
           actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description: '/sync could not be written: no writable primary without it; the lock goes back.',
         },
       },
     },
@@ -74,10 +78,15 @@ export const promoting = nodeSetup.createStateConfig({
       invoke: {
         src: 'setSynchronousStandbyNames',
         input: ({ context }) => ({ value: context.settings.synchronous_mode_strict ? '*' : '' }),
-        onDone: 'promotingPostgres',
+        onDone: {
+          target: 'promotingPostgres',
+          description: "Nobody waited for yet ('', or '*' when strict): promote now.",
+        },
         onError: {
           target: '#node.active.running.releasing',
           actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description:
+            'synchronous_standby_names could not be set to match /sync: no promotion; the lock goes back.',
         },
       },
     },
@@ -85,10 +94,15 @@ export const promoting = nodeSetup.createStateConfig({
       invoke: {
         src: 'promote',
         input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
-        onDone: '#node.active.running.afterPromotion',
+        onDone: {
+          target: '#node.active.running.afterPromotion',
+          description: 'Writable now: what the others need to follow or rewind from us comes next.',
+        },
         onError: {
           target: '#node.active.running.releasing',
           actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description:
+            'The promotion failed: a leader that cannot take writes gives the lock to one that can.',
         },
       },
     },
@@ -111,7 +125,7 @@ export const afterPromotion = nodeSetup.createStateConfig({
           target: 'creatingSlots',
           description: 'use_slots: a physical slot for every other member before anyone streams from us.',
         },
-        { target: 'checkpointing' },
+        { target: 'checkpointing', description: 'use_slots off: no slots to make; the CHECKPOINT is next.' },
       ],
     },
     creatingSlots: {
@@ -119,8 +133,11 @@ export const afterPromotion = nodeSetup.createStateConfig({
       invoke: {
         src: 'syncSlots',
         input: ({ context }) => ({ slots: desiredSlots(context.view, context.name) }),
-        onDone: 'checkpointing',
-        onError: '#node.active.running.primary',
+        onDone: { target: 'checkpointing', description: 'Slots in place: the CHECKPOINT is next.' },
+        onError: {
+          target: '#node.active.running.primary',
+          description: 'Slots failed: the rest is left to the next loop, which runs it while /history lags.',
+        },
       },
     },
     checkpointing: {
@@ -129,15 +146,28 @@ export const afterPromotion = nodeSetup.createStateConfig({
       invoke: {
         src: 'checkpoint',
         input: { timeoutSeconds: null },
-        onDone: 'readingTimelineHistory',
-        onError: 'readingTimelineHistory',
+        onDone: {
+          target: 'readingTimelineHistory',
+          description: 'Checkpointed: pg_control shows the new timeline, which pg_rewind against us needs.',
+        },
+        onError: {
+          target: 'readingTimelineHistory',
+          description:
+            '/history still follows: without it a replica past our fork point never learns it diverged.',
+        },
       },
     },
     readingTimelineHistory: {
       invoke: {
         src: 'readTimelineHistory',
-        onDone: 'writingHistory',
-        onError: '#node.active.running.primary',
+        onDone: {
+          target: 'writingHistory',
+          description: 'Our timeline switches are known: add them to /history.',
+        },
+        onError: {
+          target: '#node.active.running.primary',
+          description: 'No history to read: /history is left to the next loop, which tries while it lags.',
+        },
       },
     },
     writingHistory: {
@@ -147,16 +177,26 @@ export const afterPromotion = nodeSetup.createStateConfig({
           previous: context.view.history,
           lines: doneOutput<Array<[number, number, string]>>(event),
         }),
-        onDone: 'publishing',
-        onError: '#node.active.running.primary',
+        onDone: { target: 'publishing', description: '/history knows our timeline: the member key is next.' },
+        onError: {
+          target: '#node.active.running.primary',
+          description:
+            '/history not written: the next loop tries again while it lags (historyBehindOurTimeline).',
+        },
       },
     },
     publishing: {
       description: 'The member key says master at once: clients and the switchover waiting on it see it.',
       invoke: {
         src: 'publishMember',
-        onDone: '#node.active.running.primary',
-        onError: '#node.active.running.primary',
+        onDone: {
+          target: '#node.active.running.primary',
+          description: 'The promotion is published: at rest as primary.',
+        },
+        onError: {
+          target: '#node.active.running.primary',
+          description: 'Not published now: the member key is written again at every loop anyway.',
+        },
       },
     },
   },
@@ -206,8 +246,17 @@ export const primary = nodeSetup.createStateConfig({
   },
   on: {
     RESTART: [
-      { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
-      { target: 'restarting', actions: 'acceptRestart' },
+      {
+        guard: 'restartConditionsUnmet',
+        actions: 'refuseRestart',
+        description:
+          'POST /restart whose filters (role, version, pending restart) do not hold here: refused.',
+      },
+      {
+        target: 'restarting',
+        actions: 'acceptRestart',
+        description: 'POST /restart on the leader: stop fast and start again as primary; the lock stays.',
+      },
     ],
     PG_STATUS: [
       {
@@ -230,7 +279,10 @@ export const primary = nodeSetup.createStateConfig({
         actions: ['storePg', 'forwardFacts'],
         description: 'Restarted as a standby behind our back while we hold the lock: promote it again.',
       },
-      { actions: ['storePg', 'forwardFacts'] },
+      {
+        actions: ['storePg', 'forwardFacts'],
+        description: "Running as the primary: kept, and given to the election as this node's facts.",
+      },
     ],
   },
 });
@@ -242,95 +294,14 @@ export const clearingFailover = nodeSetup.createStateConfig({
   invoke: {
     src: 'clearFailover',
     input: ({ context }) => ({ view: context.view }),
-    onDone: 'primary',
-    onError: 'primary',
+    onDone: { target: 'primary', description: '/failover is empty: at rest as primary again.' },
+    onError: {
+      target: 'primary',
+      description: 'Not cleared: back at rest; the next view showing the request clears it again.',
+    },
   },
   // The watch brings the cleared key; until then the same request must not re-trigger us.
   exit: assign({ view: ({ context }) => ({ ...context.view, failover: null }) }),
-});
-
-export const switchingOver = nodeSetup.createStateConfig({
-  description:
-    'Graceful switchover: make sure someone can take over, stop fast (the shutdown checkpoint reaches the replicas), give the lock up with that LSN.',
-  initial: 'checking',
-  states: {
-    checking: {
-      always: lockLost('#node.active.running.demoting'),
-      invoke: {
-        src: 'probeMembers',
-        input: ({ context }) => ({ members: switchoverCandidatesToAsk(context.view, context.name) }),
-        onDone: [
-          {
-            guard: 'someoneCanTakeOver',
-            target: 'checkpointing',
-            description: 'A member is fit to take over: go on with the switchover.',
-          },
-          {
-            target: '#node.active.running.clearingFailover',
-            actions: [
-              {
-                type: 'say',
-                params: {
-                  message: 'switchover is not possible: no good candidates have been found',
-                },
-              },
-              emit({
-                type: 'switchover.abandoned',
-                reason: 'no good candidates have been found',
-              }),
-            ],
-          },
-        ],
-        onError: { target: '#node.active.running.clearingFailover' },
-      },
-    },
-    checkpointing: {
-      description:
-        'A CHECKPOINT while still writable, so that the shutdown checkpoint (inside the write outage) has almost nothing left to do.',
-      entry: { type: 'say', params: { message: 'manual failover: checkpoint before demoting' } },
-      always: lockLost('#node.active.running.demoting'),
-      invoke: {
-        src: 'checkpoint',
-        input: ({ context }) => ({ timeoutSeconds: context.settings.pg_ctl_timeout }),
-        onDone: 'stopping',
-        onError: 'stopping',
-      },
-    },
-    stopping: {
-      entry: [
-        assign({ pgState: 'stopping', role: 'demoted' }),
-        { type: 'say', params: { message: 'manual failover: demoting myself' } },
-      ],
-      invoke: {
-        src: 'stopPostgres',
-        input: stopInput('fast'),
-        onDone: {
-          target: 'releasing',
-          actions: assign({
-            lastLsn: ({ event }) => event.output.checkpointLsn,
-            pgState: 'stopped',
-            pg: null,
-          }),
-        },
-        onError: { target: '#node.active.running.demoting' },
-      },
-    },
-    releasing: {
-      entry: sendTo('election', ({ context }) => ({
-        type: 'RELEASE' as const,
-        lastLsn: context.lastLsn,
-      })),
-      on: {
-        LEADERSHIP_RELEASED: {
-          target: '#node.active.running.boot',
-          actions: assign({ isLeader: false }),
-        },
-      },
-      after: {
-        loopWait: { target: '#node.active.running.boot', actions: assign({ isLeader: false }) },
-      },
-    },
-  },
 });
 
 export const restartingPrimary = nodeSetup.createStateConfig({
@@ -345,12 +316,13 @@ export const restartingPrimary = nodeSetup.createStateConfig({
       upstream: null,
       timeoutSeconds: context.settings.primary_start_timeout,
     }),
-    onDone: 'primary',
+    onDone: { target: 'primary', description: "The leader's PostgreSQL runs again: no failover was needed." },
     onError: {
       target: 'releasing',
       actions: assign({
         message: ({ event }) => `failed to start postgres: ${errorText(event.error)}`,
       }),
+      description: 'Not up within primary_start_timeout: the lock goes to a replica that can take writes.',
     },
   },
 });
@@ -358,8 +330,20 @@ export const restartingPrimary = nodeSetup.createStateConfig({
 export const releasing = nodeSetup.createStateConfig({
   description: 'Give the lock up so that a healthy replica can take over.',
   entry: sendTo('election', { type: 'RELEASE', lastLsn: null }),
-  on: { LEADERSHIP_RELEASED: { target: 'demoting', actions: assign({ isLeader: false }) } },
-  after: { loopWait: { target: 'demoting', actions: assign({ isLeader: false }) } },
+  on: {
+    LEADERSHIP_RELEASED: {
+      target: 'demoting',
+      actions: assign({ isLeader: false }),
+      description: 'The lock is given up: make sure nothing here still takes writes.',
+    },
+  },
+  after: {
+    loopWait: {
+      target: 'demoting',
+      actions: assign({ isLeader: false }),
+      description: 'The election never answered within a loop: go on as released rather than wait forever.',
+    },
+  },
 });
 
 export const demoting = nodeSetup.createStateConfig({
@@ -377,6 +361,8 @@ export const demoting = nodeSetup.createStateConfig({
     onDone: {
       target: 'boot',
       actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
+      description:
+        'Stopped: boot starts it as a replica, known as an old primary (pg_rewind first when configured).',
     },
     // Still writable without the lock: try again at once rather than after a crash
     // recovery's pause, while another node may already be promoted.
@@ -386,6 +372,8 @@ export const demoting = nodeSetup.createStateConfig({
         wasPrimary: true,
         message: ({ event }) => `demoting failed, trying again: ${errorText(event.error)}`,
       }),
+      description:
+        'Still writable without the lock: try again within demotionRetry, not after a crash pause.',
     },
   },
 });
@@ -400,7 +388,7 @@ export const demotionFailed = nodeSetup.createStateConfig({
         target: 'boot',
         description: 'PostgreSQL went down anyway: nothing left to demote.',
       },
-      { target: 'demoting' },
+      { target: 'demoting', description: 'Still running without the lock: stop it again.' },
     ],
   },
 });

@@ -34,7 +34,10 @@ export const rewinding = nodeSetup.createStateConfig({
           },
         },
       },
-      { target: 'rewindFailed' },
+      {
+        target: 'rewindFailed',
+        description: 'pg_rewind could not, and nobody let the data directory go: keep it, stopped.',
+      },
     ],
     // pg_rewind broke off (the leader unreachable, the run cut short): nothing is known
     // about the data directory, so it is kept whatever the configuration, and tried again.
@@ -43,6 +46,7 @@ export const rewinding = nodeSetup.createStateConfig({
       actions: assign({
         message: ({ event }) => `pg_rewind failed, data directory kept: ${errorText(event.error)}`,
       }),
+      description: 'pg_rewind broke off: nothing is known of the data directory, so it is kept; try again.',
     },
   },
 });
@@ -78,11 +82,24 @@ export const rewindFailed = nodeSetup.createStateConfig({
         actions: ['storeView', 'forwardView'],
         description: 'A new leader may be one pg_rewind can rewind from: try again.',
       },
-      { actions: ['storeView', 'forwardView'] },
+      {
+        actions: ['storeView', 'forwardView'],
+        description: 'The same leader: kept; pg_rewind is tried again on its timer, not on every view.',
+      },
     ],
-    REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+    REINITIALIZE: {
+      target: 'reinitializing',
+      actions: 'acceptReinitialize',
+      description: 'POST /reinitialize, the way out the message offers: a new clone from the leader.',
+    },
   },
-  after: { rewindRetry: 'boot' },
+  after: {
+    rewindRetry: {
+      target: 'boot',
+      description:
+        'Every REWIND_RETRY_LOOPS loops, pg_rewind again even under the same leader: a refusal need not last.',
+    },
+  },
 });
 
 export const recloning = nodeSetup.createStateConfig({
@@ -92,8 +109,15 @@ export const recloning = nodeSetup.createStateConfig({
     removing: {
       invoke: {
         src: 'removeDataDir',
-        onDone: { target: 'cloning', actions: assign({ dataDir: null }) },
-        onError: '#node.active.running.crashed',
+        onDone: {
+          target: 'cloning',
+          actions: assign({ dataDir: null }),
+          description: 'The old data directory is gone: clone from the leader.',
+        },
+        onError: {
+          target: '#node.active.running.crashed',
+          description: 'Could not remove it: look again shortly, from the data directory as it is.',
+        },
       },
     },
     cloning: {
@@ -109,10 +133,13 @@ export const recloning = nodeSetup.createStateConfig({
         onDone: {
           target: '#node.active.running.startingReplica',
           actions: assign({ wasPrimary: false }),
+          description: "A fresh copy of the leader's: start it as a standby; a copy cannot have diverged.",
         },
         onError: {
           target: '#node.active.running.crashed',
           actions: assign({ message: ({ event }) => `clone failed: ${errorText(event.error)}` }),
+          description:
+            'The clone failed: after a pause, recovering looks at what it left and clones again if need be.',
         },
       },
     },
@@ -136,8 +163,19 @@ export const crashed = nodeSetup.createStateConfig({
       description: 'A forced POST /reinitialize queued while something else ran: served now.',
     },
   ],
-  on: { REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' } },
-  after: { shortRetry: 'recovering' },
+  on: {
+    REINITIALIZE: {
+      target: 'reinitializing',
+      actions: 'acceptReinitialize',
+      description: 'POST /reinitialize while PostgreSQL is down: nothing else runs, served at once.',
+    },
+  },
+  after: {
+    shortRetry: {
+      target: 'recovering',
+      description: 'A short pause, then a look at the data directory before anything is tried again.',
+    },
+  },
 });
 
 export const recovering = nodeSetup.createStateConfig({
@@ -157,8 +195,12 @@ export const recovering = nodeSetup.createStateConfig({
           dataDir: ({ event }) => event.output,
           wasPrimary: ({ context, event }) => context.wasPrimary || ranAsPrimary(event.output),
         }),
+        description: 'Something to start from: boot picks the path, an old primary remembered as one.',
       },
     ],
-    onError: 'crashed',
+    onError: {
+      target: 'crashed',
+      description: 'The data directory could not be read: nothing is started; look again after a pause.',
+    },
   },
 });

@@ -36,13 +36,19 @@ export const startingReplica = nodeSetup.createStateConfig({
     }),
     // Started with no leader to compare with, an ex-primary may still have diverged from
     // whoever leads next: the check waits for that leader (replica → stoppingToRejoin).
-    onDone: { target: 'replica', actions: ['startedAsReplica'] },
+    onDone: {
+      target: 'replica',
+      actions: ['startedAsReplica'],
+      description:
+        'Running as a standby; an ex-primary started with no leader to follow stays suspect of divergence.',
+    },
     onError: {
       target: 'crashed',
       actions: assign({
         pgState: 'start failed',
         message: ({ event }) => `postgres failed to start: ${errorText(event.error)}`,
       }),
+      description: 'It did not start: look at the data directory again shortly, then try again.',
     },
   },
 });
@@ -118,13 +124,31 @@ export const replica = nodeSetup.createStateConfig({
         reenter: false,
         actions: ['storePg', 'forwardFacts', 'sayDivergedKept'],
       },
-      { target: 'replica', reenter: false, actions: ['storePg', 'forwardFacts'] },
+      {
+        target: 'replica',
+        reenter: false,
+        actions: ['storePg', 'forwardFacts'],
+        description: 'Running as a standby: kept, and the WAL position given to the election for its race.',
+      },
     ],
     RESTART: [
-      { guard: 'restartConditionsUnmet', actions: 'refuseRestart' },
-      { target: 'restarting', actions: 'acceptRestart' },
+      {
+        guard: 'restartConditionsUnmet',
+        actions: 'refuseRestart',
+        description:
+          'POST /restart whose filters (role, version, pending restart) do not hold here: refused.',
+      },
+      {
+        target: 'restarting',
+        actions: 'acceptRestart',
+        description: 'POST /restart on a replica at rest: stop fast, start again as a standby.',
+      },
     ],
-    REINITIALIZE: { target: 'reinitializing', actions: 'acceptReinitialize' },
+    REINITIALIZE: {
+      target: 'reinitializing',
+      actions: 'acceptReinitialize',
+      description: 'POST /reinitialize on a replica at rest: wipe it and clone again from the leader.',
+    },
   },
 });
 
@@ -136,12 +160,18 @@ export const stoppingToRejoin = nodeSetup.createStateConfig({
     src: 'stopPostgres',
     input: stopInput('fast'),
     // boot takes it to rewinding (mustRejoin) once the leader can be rewound from.
-    onDone: { target: 'boot', actions: assign({ pgState: 'stopped', pg: null }) },
+    onDone: {
+      target: 'boot',
+      actions: assign({ pgState: 'stopped', pg: null }),
+      description:
+        'Stopped: boot runs pg_rewind against the leader, or starts it as it is if there is none to rewind from.',
+    },
     onError: {
       target: 'crashed',
       actions: assign({
         message: ({ event }) => `could not stop to rejoin: ${errorText(event.error)}`,
       }),
+      description: 'Could not stop: look again shortly; back in replica, the same check sends it here again.',
     },
   },
 });
@@ -156,12 +186,17 @@ export const stoppingToReclone = nodeSetup.createStateConfig({
   invoke: {
     src: 'stopPostgres',
     input: stopInput('immediate'),
-    onDone: { target: 'recloning', actions: assign({ pg: null, wasPrimary: false }) },
+    onDone: {
+      target: 'recloning',
+      actions: assign({ pg: null, wasPrimary: false }),
+      description: 'Stopped: the diverged data directory goes, and a new clone of the leader replaces it.',
+    },
     onError: {
       target: 'crashed',
       actions: assign({
         message: ({ event }) => `could not stop to clone again: ${errorText(event.error)}`,
       }),
+      description: 'Could not stop: look again shortly; back in replica, the same check sends it here again.',
     },
   },
 });
@@ -179,7 +214,10 @@ export const following = nodeSetup.createStateConfig({
       upstream: upstreamOf(context)!, // nothingToFollow left before the invocation starts
       timeoutSeconds: context.settings.pg_ctl_timeout,
     }),
-    onDone: 'replica',
+    onDone: {
+      target: 'replica',
+      description: 'PostgreSQL is re-pointed at the new upstream: at rest again as a replica.',
+    },
     // PostgreSQL may still follow the old upstream: forget the new one, so that the
     // replica state sees the upstream change again and retries (upstreamChanged).
     onError: {
@@ -188,6 +226,8 @@ export const following = nodeSetup.createStateConfig({
         following: null,
         message: ({ event }) => `could not follow the new leader: ${errorText(event.error)}`,
       }),
+      description:
+        'Not re-pointed: the new upstream is forgotten, so replica sees the change again and retries.',
     },
   },
 });

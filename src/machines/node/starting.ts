@@ -8,6 +8,7 @@ import { nodeSetup } from './setup.ts';
 const abandonBootstrap = {
   target: '#node.bootstrap.abandoning',
   actions: 'noteBootstrapFailure',
+  description: 'A half-published cluster is no cluster: /initialize goes back so another node may bootstrap.',
 } as const;
 
 export const starting = nodeSetup.createStateConfig({
@@ -32,7 +33,15 @@ export const starting = nodeSetup.createStateConfig({
       },
       // The cluster's own timing read from the data directory (patroni.dynamic.json) a moment
       // after the start: the wait for etcd is measured by its retry_timeout.
-      on: { SETTINGS: { target: 'waitingForDcs', reenter: true, actions: 'storeSettings' } },
+      on: {
+        SETTINGS: {
+          target: 'waitingForDcs',
+          reenter: true,
+          actions: 'storeSettings',
+          description:
+            "Settings arrived (the cluster's timing, from the data directory): the wait for etcd restarts by them.",
+        },
+      },
     },
     fencingPrimary: {
       description:
@@ -44,8 +53,16 @@ export const starting = nodeSetup.createStateConfig({
       invoke: {
         src: 'stopPostgres',
         input: stopInput('fast'),
-        onDone: { target: 'waitingForDcs', actions: assign({ pg: null, pgState: 'stopped' }) },
-        onError: { target: 'waitingForDcs' },
+        onDone: {
+          target: 'waitingForDcs',
+          actions: assign({ pg: null, pgState: 'stopped' }),
+          description: 'No longer writable: wait for etcd; once it answers, the start path decides the role.',
+        },
+        onError: {
+          target: 'waitingForDcs',
+          description:
+            'The stop failed: wait again; a primary still running after a retry_timeout is stopped again.',
+        },
       },
     },
     inspecting: {
@@ -57,12 +74,16 @@ export const starting = nodeSetup.createStateConfig({
             dataDir: ({ event }) => event.output,
             wasPrimary: ({ event }) => ranAsPrimary(event.output),
           }),
+          description:
+            'What the data directory holds, and whether it last ran as a primary, picks the way in.',
         },
         onError: {
           target: '#node.failed',
           actions: assign({
             fatal: ({ event }) => `cannot inspect the data directory: ${errorText(event.error)}`,
           }),
+          description:
+            'A data directory that cannot be read is never started, cloned over nor removed: exit.',
         },
       },
     },
@@ -118,15 +139,32 @@ export const bootstrap = nodeSetup.createStateConfig({
       invoke: {
         src: 'writeInitialize',
         input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
-        onDone: '#node.active.running',
-        onError: '#node.active.running',
+        onDone: {
+          target: '#node.active.running',
+          description: '/initialize names this data directory now: run it as a member of that cluster.',
+        },
+        onError: {
+          target: '#node.active.running',
+          description: 'The claim failed (etcd): PostgreSQL runs all the same; nothing here claims it again.',
+        },
       },
     },
     waitingForLeader: {
       tags: ['resting'],
       entry: { type: 'say', params: { message: 'waiting for leader to bootstrap' } },
-      on: { CLUSTER: { target: 'deciding', actions: 'storeView' } },
-      after: { loopWait: 'deciding' },
+      on: {
+        CLUSTER: {
+          target: 'deciding',
+          actions: 'storeView',
+          description: 'A new view (a leader, or /initialize given back): decide the way in again.',
+        },
+      },
+      after: {
+        loopWait: {
+          target: 'deciding',
+          description: 'Every loop, decide again even if the watch brings nothing new.',
+        },
+      },
     },
     racingInitialize: {
       invoke: {
@@ -140,9 +178,14 @@ export const bootstrap = nodeSetup.createStateConfig({
           {
             target: 'waitingForLeader',
             actions: { type: 'say', params: { message: 'failed to acquire initialize lock' } },
+            description:
+              'Another node won /initialize: it runs initdb; wait for its leader and clone from it.',
           },
         ],
-        onError: { target: 'waitingForLeader' },
+        onError: {
+          target: 'waitingForLeader',
+          description: 'etcd failed the race: taken as lost; wait and decide again.',
+        },
       },
     },
     initdb: {
@@ -152,13 +195,17 @@ export const bootstrap = nodeSetup.createStateConfig({
       ],
       invoke: {
         src: 'initdb',
-        onDone: 'startingNewPrimary',
+        onDone: {
+          target: 'startingNewPrimary',
+          description: "A new data directory: start it as the cluster's first primary.",
+        },
         onError: {
           target: 'abandoning',
           actions: assign({
             pgState: 'initdb failed',
             fatal: ({ event }) => `initdb failed: ${errorText(event.error)}`,
           }),
+          description: 'initdb failed: /initialize goes back so another node may bootstrap.',
         },
       },
     },
@@ -170,22 +217,32 @@ export const bootstrap = nodeSetup.createStateConfig({
           upstream: null,
           timeoutSeconds: context.settings.pg_ctl_timeout,
         }),
-        onDone: 'inspectingNewCluster',
+        onDone: {
+          target: 'inspectingNewCluster',
+          description: 'The new primary runs: read the system identifier that /initialize will carry.',
+        },
         onError: {
           target: 'abandoning',
           actions: assign({
             fatal: ({ event }) => `the new cluster did not start: ${errorText(event.error)}`,
           }),
+          description: 'The new cluster did not start: /initialize goes back so another node may bootstrap.',
         },
       },
     },
     inspectingNewCluster: {
       invoke: {
         src: 'inspectDataDir',
-        onDone: { target: 'publishing', actions: assign({ dataDir: ({ event }) => event.output }) },
+        onDone: {
+          target: 'publishing',
+          actions: assign({ dataDir: ({ event }) => event.output }),
+          description: 'The system identifier is known: publish the cluster in etcd.',
+        },
         onError: {
           target: 'abandoning',
           actions: assign({ fatal: ({ event }) => errorText(event.error) }),
+          description:
+            'No system identifier to publish: /initialize goes back so another node may bootstrap.',
         },
       },
     },
@@ -197,7 +254,10 @@ export const bootstrap = nodeSetup.createStateConfig({
           invoke: {
             src: 'ensureLease',
             input: ({ context }) => ({ ttl: context.settings.ttl }),
-            onDone: 'writingInitialize',
+            onDone: {
+              target: 'writingInitialize',
+              description: 'A lease to put the leader key on: now /initialize gets the system identifier.',
+            },
             onError: abandonBootstrap,
           },
         },
@@ -205,19 +265,29 @@ export const bootstrap = nodeSetup.createStateConfig({
           invoke: {
             src: 'writeInitialize',
             input: ({ context }) => ({ sysid: context.dataDir!.systemIdentifier! }),
-            onDone: 'writingConfig',
+            onDone: {
+              target: 'writingConfig',
+              description: '/initialize names the new cluster: now /config gets bootstrap.dcs.',
+            },
             onError: abandonBootstrap,
           },
         },
         writingConfig: {
-          invoke: { src: 'writeBootstrapConfig', onDone: 'refreshingLease', onError: abandonBootstrap },
+          invoke: {
+            src: 'writeBootstrapConfig',
+            onDone: {
+              target: 'refreshingLease',
+              description: "/config holds bootstrap.dcs: the leader's deadline is next, from a fresh lease.",
+            },
+            onError: abandonBootstrap,
+          },
         },
         refreshingLease: {
           description: "The new leader's deadline counts from a refresh of its lease.",
           invoke: {
             src: 'freshLease',
             input: ({ context }) => ({ ttl: context.settings.ttl }),
-            onDone: 'takingLock',
+            onDone: { target: 'takingLock', description: 'The lease is fresh: take the leader key on it.' },
             onError: abandonBootstrap,
           },
         },
@@ -245,6 +315,7 @@ export const bootstrap = nodeSetup.createStateConfig({
                 actions: assign({
                   fatal: 'could not publish the new cluster: could not take the leader key',
                 }),
+                description: '/leader was already there (never overwritten): the bootstrap is given up.',
               },
             ],
             onError: abandonBootstrap,
@@ -254,7 +325,17 @@ export const bootstrap = nodeSetup.createStateConfig({
     },
     abandoning: {
       description: 'A failed bootstrap gives /initialize back so another node may try.',
-      invoke: { src: 'cancelInitialization', onDone: '#node.failed', onError: '#node.failed' },
+      invoke: {
+        src: 'cancelInitialization',
+        onDone: {
+          target: '#node.failed',
+          description: '/initialize is free again: exit, saying why the bootstrap failed.',
+        },
+        onError: {
+          target: '#node.failed',
+          description: '/initialize could not be given back either: exit all the same, with the first error.',
+        },
+      },
     },
     cloning: {
       entry: [
@@ -267,19 +348,36 @@ export const bootstrap = nodeSetup.createStateConfig({
         onDone: {
           target: '#node.active.running',
           actions: assign({ pgState: 'stopped', wasPrimary: false, dataDir: null }),
+          description:
+            "A fresh copy of the leader's: start it as a standby; a copy cannot have diverged, no rewind.",
         },
         onError: {
           target: 'cloneFailed',
           actions: assign({
             message: ({ event }) => `failed to bootstrap from leader: ${errorText(event.error)}`,
           }),
+          description: 'The clone failed: remove what it left, so the next attempt starts from empty.',
         },
       },
     },
     cloneFailed: {
       entry: assign({ pgState: 'stopped' }),
-      invoke: { src: 'removeDataDir', onDone: 'retryLater', onError: 'retryLater' },
+      invoke: {
+        src: 'removeDataDir',
+        onDone: { target: 'retryLater', description: 'The half-made copy is gone: try again a loop later.' },
+        onError: {
+          target: 'retryLater',
+          description: 'Could not remove it: try again a loop later all the same.',
+        },
+      },
     },
-    retryLater: { after: { loopWait: 'deciding' } },
+    retryLater: {
+      after: {
+        loopWait: {
+          target: 'deciding',
+          description: 'A loop later the cluster may look different (another leader, none): decide again.',
+        },
+      },
+    },
   },
 });

@@ -1,0 +1,68 @@
+/** Shutdown, and the way out of a cluster the data directory does not belong to: stop PostgreSQL, then give the lock up. */
+import { assign, sendTo } from 'xstate';
+import { stopInput } from './facts.ts';
+import { nodeSetup } from './setup.ts';
+
+export const stopping = nodeSetup.createStateConfig({
+  description:
+    'Clean shutdown: stop PostgreSQL (fast), then give the lock up with the shutdown checkpoint. Also the way out of a cluster the data directory does not belong to (fatal set: the agent exits with it).',
+  entry: [
+    assign({ pgState: 'stopping', message: ({ context }) => context.fatal ?? 'shutting down' }),
+    sendTo('election', { type: 'FREEZE' }),
+  ],
+  // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
+  // believing it leads while another takes over.
+  on: {
+    LEADERSHIP_LOST: {
+      actions: assign({
+        isLeader: false,
+        message: ({ event }) => `lost the leader lock: ${event.reason}`,
+      }),
+      description: 'A slow stop can outlast the lock: the node must not believe it leads meanwhile.',
+    },
+  },
+  initial: 'stoppingPostgres',
+  states: {
+    stoppingPostgres: {
+      invoke: {
+        src: 'stopPostgres',
+        input: stopInput('fast'),
+        onDone: {
+          target: 'releasing',
+          actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+          description: 'Stopped: the lock goes with the shutdown checkpoint LSN, for the next leader.',
+        },
+        onError: {
+          target: 'releasing',
+          actions: assign({ pgState: 'stopped' }),
+          description:
+            'The stop failed: the lock is released all the same (no new checkpoint LSN); the agent is leaving.',
+        },
+      },
+    },
+    releasing: {
+      always: {
+        guard: 'notLeader',
+        target: '#node.stopped',
+        description: 'The lock is released (or was never held): the shutdown is complete.',
+      },
+      entry: sendTo('election', ({ context }) => ({
+        type: 'RELEASE' as const,
+        lastLsn: context.lastLsn,
+      })),
+      on: {
+        LEADERSHIP_RELEASED: {
+          target: '#node.stopped',
+          actions: assign({ isLeader: false }),
+          description: 'The election confirmed the release: the shutdown is complete.',
+        },
+      },
+      after: {
+        loopWait: {
+          target: '#node.stopped',
+          description: 'The election never answered within a loop: leave; the lease expires by itself.',
+        },
+      },
+    },
+  },
+});
