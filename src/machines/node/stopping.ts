@@ -1,4 +1,7 @@
-/** Shutdown, and the way out of a cluster the data directory does not belong to: stop PostgreSQL, then give the lock up. */
+/**
+ * Shutdown, and the way out of a cluster the data directory does not belong to: stop PostgreSQL,
+ * then give the lock up — only once PostgreSQL no longer accepts writes.
+ */
 import { assign, sendTo } from 'xstate';
 import { stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
@@ -13,6 +16,9 @@ export const stopping = nodeSetup.createStateConfig({
   // A slow stop can outlast the lock (etcd unreachable meanwhile): the node must not go on
   // believing it leads while another takes over.
   on: {
+    // Without this the root's STOP would end the shutdown at once: the election stopped with the
+    // lock unreleased, PostgreSQL perhaps still stopping.
+    STOP: { description: 'Already shutting down: a second stop (another signal) changes nothing.' },
     LEADERSHIP_LOST: {
       actions: assign({
         isLeader: false,
@@ -33,10 +39,27 @@ export const stopping = nodeSetup.createStateConfig({
           description: 'Stopped: the lock goes with the shutdown checkpoint LSN, for the next leader.',
         },
         onError: {
+          target: 'stoppingImmediately',
+          description: 'The fast stop failed: PostgreSQL may still accept writes, so stop it harder first.',
+        },
+      },
+    },
+    stoppingImmediately: {
+      description:
+        'The fast stop failed: an immediate stop (no checkpoint) before the lock may go, since a release lets another node promote at once.',
+      invoke: {
+        src: 'stopPostgres',
+        input: stopInput('immediate'),
+        onDone: {
           target: 'releasing',
-          actions: assign({ pgState: 'stopped' }),
+          actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+          description: 'Stopped at last: the lock goes, without a shutdown checkpoint to hand on.',
+        },
+        onError: {
+          target: '#node.stopped',
+          actions: assign({ message: 'PostgreSQL shutdown failed, leader key not removed' }),
           description:
-            'The stop failed: the lock is released all the same (no new checkpoint LSN); the agent is leaving.',
+            'PostgreSQL cannot be stopped: keep the lock (it expires with the lease), never hand it over beside a writable primary (as Patroni).',
         },
       },
     },

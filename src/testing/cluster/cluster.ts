@@ -38,6 +38,11 @@ export class SimulatedCluster {
   readonly scheduledDue: ScheduledDue[] = [];
   /** Every removal by an agent of its data directory while it held a cluster (not by hand). */
   readonly dataRemovals: Array<{ node: string; at: number; timeline: number; lsn: number }> = [];
+  /**
+   * Every leader key an agent gave up (a release, not an expiry) while its own PostgreSQL still
+   * accepted writes and it was not paused: another node may be promoted at once beside it.
+   */
+  readonly writableReleases: Array<{ node: string; at: number }> = [];
   /** Every POST /reinitialize sent to a node: when, and its answer's status (null: none yet). */
   readonly reinitializeRequests: Array<{ node: string; at: number; status: number | null }> = [];
   readonly logs: string[] = [];

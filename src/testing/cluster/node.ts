@@ -178,6 +178,16 @@ export class SimulatedNode {
       retryTimeoutSeconds: Number(this.config.bootstrap.dcs['retry_timeout'] ?? 10),
       clock: this.clock,
     });
+    // Watched: a release of the lock while PostgreSQL still accepts writes (see writableReleases).
+    const deleteLeader = dcs.deleteLeader.bind(dcs);
+    dcs.deleteLeader = async (name, lastLsn) => {
+      const released = await deleteLeader(name, lastLsn);
+      const paused = this.agent?.actor.getSnapshot().context.settings.paused === true;
+      if (released && this.postgres.writable() && !paused) {
+        this.cluster.writableReleases.push({ node: this.name, at: this.cluster.clock.now() });
+      }
+      return released;
+    };
     const agent = new Agent({
       config: this.config,
       dcs,

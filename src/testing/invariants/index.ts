@@ -9,7 +9,12 @@ import { noSplitBrainWrites } from './split-brain.ts';
 import { noStuckMachine } from './stuck.ts';
 import type { Invariant } from './types.ts';
 import { nothingScheduledEarly, noUnaskedLeadershipChange } from './unasked.ts';
-import { singleWritableLeader, singleWritableNode, writableOnlyWhileLeading } from './writers.ts';
+import {
+  noReleaseWhileWritable,
+  singleWritableLeader,
+  singleWritableNode,
+  writableOnlyWhileLeading,
+} from './writers.ts';
 
 export { noLostAcknowledgedWrites, noNeedlessRewind, noUnaskedDataRemoval } from './data.ts';
 export { clusterNotHealed, leaderAfterHeal } from './heal.ts';
@@ -20,6 +25,7 @@ export { nothingScheduledEarly, noUnaskedLeadershipChange } from './unasked.ts';
 export {
   actsOnItsPrimary,
   INVARIANT_TICK_MS,
+  noReleaseWhileWritable,
   orphanWritable,
   singleWritableLeader,
   singleWritableNode,
@@ -37,6 +43,7 @@ export const tickInvariants: Invariant[] = [
   noUnaskedDataRemoval,
   noNeedlessRewind,
   noSplitBrainWrites,
+  noReleaseWhileWritable,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

@@ -82,6 +82,21 @@ export function actsOnItsPrimary(n: SimulatedCluster['nodes'][number], now: numb
   return true;
 }
 
+/**
+ * (9) An agent never gives the lock up while its PostgreSQL still accepts writes (maintenance
+ * mode aside): a release lets another node promote at once, beside a primary that is still
+ * writable. A shutdown whose stop of PostgreSQL failed once released the lock all the same
+ * (Patroni keeps it then: "PostgreSQL shutdown failed, leader key not removed").
+ */
+export const noReleaseWhileWritable: Invariant = {
+  name: 'no-release-while-writable',
+  check({ cluster }) {
+    const r = cluster.writableReleases[0];
+    if (!r) return null;
+    return `${r.node} released the leader lock at ${(r.at / 1000).toFixed(1)} s while its PostgreSQL still accepted writes`;
+  },
+};
+
 /** Node machine states in which the agent is stopping a primary that must not accept writes. */
 const FENCING_STATES = [
   { active: { running: 'demoting' } },

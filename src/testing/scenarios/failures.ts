@@ -4,6 +4,7 @@
  * reinitialize or a shutdown. Injected failures in schedules hit whatever runs; these hit each
  * path on purpose and check that the cluster recovers.
  */
+import type { SimulatedCluster } from '../cluster/index.ts';
 import { aReplica, check, healthy, nodeState, onHealthyCluster, type Scenario } from './harness.ts';
 
 export const promotionFails: Scenario = {
@@ -144,12 +145,42 @@ export const forcedReinitializeRemovalFails: Scenario = {
 };
 
 export const shutdownStopFails: Scenario = {
-  name: 'a shutdown whose stop fails still releases the lock',
+  name: 'a shutdown whose fast stop fails stops PostgreSQL immediately, then releases the lock (never while it accepts writes)',
   run: (inspect) =>
     onHealthyCluster(inspect, async (c) => {
       const old = c.leader()!;
       c.node(old).failNext('stop');
-      await c.waitFor(c.node(old).shutdown(), 60_000);
+      const shutdown = c.node(old).shutdown();
+      // A second signal while the shutdown runs: it must not cut it short.
+      c.node(old).agent!.actor.send({ type: 'STOP' });
+      await c.waitFor(shutdown, 60_000);
+      check(
+        !c.node(old).postgres.writable(),
+        `${old}'s PostgreSQL still accepts writes after its shutdown`,
+        c,
+      );
+      noWritableRelease(c);
       await c.until(() => c.leader() !== null && c.leader() !== old, 60_000);
     }),
 };
+
+export const shutdownCannotStop: Scenario = {
+  name: 'a shutdown that cannot stop PostgreSQL at all leaves the lock to expire, as Patroni does, rather than hand it over',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const old = c.leader()!;
+      c.node(old).failNext('stop', 2);
+      const left = c.now();
+      await c.waitFor(c.node(old).shutdown(), 60_000);
+      noWritableRelease(c);
+      await c.until(() => c.leader() !== null && c.leader() !== old, 120_000);
+      // Not handed over: the lease had to run out first.
+      const ttlMs = Number(c.node(old).config.bootstrap.dcs['ttl']) * 1000;
+      check(c.now() - left >= ttlMs - 2 * 1000, `a new leader ${c.now() - left} ms after the shutdown`, c);
+    }),
+};
+
+function noWritableRelease(c: SimulatedCluster): void {
+  const r = c.writableReleases[0];
+  check(!r, `${r?.node} released the lock while its PostgreSQL accepted writes`, c);
+}
