@@ -5,7 +5,7 @@
  * output. The read and the write are invoked actors doing just that; the node's HA loop is woken
  * (an emitted `wake`) where Patroni's API runs it at once.
  */
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit, setup } from 'xstate';
 import {
   type DcsEdit,
   type EditAnswer,
@@ -15,6 +15,7 @@ import {
 } from '../cluster/dcs-edits.ts';
 import type { ClusterView } from '../cluster/view.ts';
 import { doneOutput } from './done-output.ts';
+import { notProvided } from './not-provided.ts';
 
 export interface DcsEditInput {
   edit: DcsEdit;
@@ -35,11 +36,6 @@ export interface KeyWrite {
 }
 
 /** The runtime provides every actor (src/runtime/operator-requests.ts); a test gives its own. */
-const notProvided = <T, I>() =>
-  fromPromise<T, I>(async () => {
-    throw new Error('actor not provided');
-  });
-
 const written = (c: DcsEditContext) => (c.plan?.kind === 'write' ? c.plan : null);
 
 export const dcsEditMachine = setup({

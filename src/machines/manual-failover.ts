@@ -10,7 +10,7 @@
  * out: this machine never changes a role, it only writes what the operator asked for and says
  * what became of it.
  */
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit, setup } from 'xstate';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import {
   FIRST_LOOK_MS,
@@ -25,6 +25,7 @@ import {
 } from '../cluster/manual-failover.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import { doneOutput } from './done-output.ts';
+import { notProvided } from './not-provided.ts';
 
 /** What the REST route answers: Patroni's status code and text. */
 export interface ManualAnswer {
@@ -62,11 +63,6 @@ export type ManualFailoverEvent =
 export type ManualFailoverEmitted = { type: 'wake' };
 
 /** The runtime provides every actor (src/runtime/manual-failover.ts); a test gives its own. */
-const notProvided = <T, I>() =>
-  fromPromise<T, I>(async () => {
-    throw new Error('actor not provided');
-  });
-
 const refusal = (c: ManualFailoverContext) => (c.fresh ? membersToAsk(c.fresh, c.request) : null);
 
 /** The outcome the latest view shows, if any. */

@@ -1,5 +1,5 @@
 /** The election's actors (provided by the runtime), delays, and named guards and actions. */
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, sendParent, setup } from 'xstate';
 import {
   isRequestedCandidate,
   judgeHealthiest,
@@ -9,6 +9,7 @@ import {
 import { consumedByNewLeader } from '../../cluster/failover.ts';
 import type { ClusterView } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
+import { notProvided } from '../not-provided.ts';
 import { refreshIntervalMs, retryStepMs, trustedMs } from './timing.ts';
 import type {
   AcquireResult,
@@ -20,11 +21,6 @@ import type {
   RefreshResult,
 } from './types.ts';
 
-const noopPromise = <T, I>() =>
-  fromPromise<T, I>(async () => {
-    throw new Error('actor not provided');
-  });
-
 export const electionSetup = setup({
   types: {
     context: {} as ElectionContext,
@@ -33,14 +29,14 @@ export const electionSetup = setup({
   },
   actors: {
     /** Keeps our lease alive now (a fresh grant if it is gone), with this ttl. */
-    freshLease: noopPromise<void, { ttl: number }>(),
+    freshLease: notProvided<void, { ttl: number }>(),
     /** The create_revision == 0 transaction on /leader, on our lease. */
-    acquireLeader: noopPromise<AcquireResult, { name: string }>(),
+    acquireLeader: notProvided<AcquireResult, { name: string }>(),
     /** /failover overwritten with `{}` (failures logged); answers the lease as it is then. */
-    clearFailoverKey: noopPromise<LeaseReading, unknown>(),
-    updateLeader: noopPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
-    deleteLeader: noopPromise<boolean, { name: string; lastLsn: number | null }>(),
-    probePeers: noopPromise<PeerStatus[], { view: ClusterView; name: string }>(),
+    clearFailoverKey: notProvided<LeaseReading, unknown>(),
+    updateLeader: notProvided<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
+    deleteLeader: notProvided<boolean, { name: string; lastLsn: number | null }>(),
+    probePeers: notProvided<PeerStatus[], { view: ClusterView; name: string }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,

@@ -3,7 +3,7 @@
  * delays, and every named guard and action. The states (starting.ts, replica.ts, primary.ts, …)
  * are written against it, and machine.ts assembles them.
  */
-import { assign, emit, enqueueActions, fromPromise, raise, sendTo, setup, spawnChild } from 'xstate';
+import { assign, emit, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
 import { fitToTakeOver, type PeerStatus } from '../../cluster/eligibility.ts';
 import {
   leaderFailoverDecision,
@@ -38,6 +38,7 @@ import {
 } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { type AcquireResult, electionMachine } from '../election/index.ts';
+import { notProvided } from '../not-provided.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
 import {
   divergedFromLeader,
@@ -51,11 +52,6 @@ import {
   upstreamOf,
 } from './facts.ts';
 import type { NodeContext, NodeEmitted, NodeEvent, NodeInput, NodeSettings } from './types.ts';
-
-const todo = <T, I>() =>
-  fromPromise<T, I>(async () => {
-    throw new Error('actor not provided');
-  });
 
 /** The node's restart scheduler (a child): the runtime provides it with its clock (readClock). */
 export const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
@@ -71,52 +67,55 @@ export const nodeSetup = setup({
   },
   actors: {
     election: electionMachine,
-    inspectDataDir: todo<DataDirState, unknown>(),
-    raceInitialize: todo<boolean, unknown>(),
-    cancelInitialization: todo<void, unknown>(),
-    writeInitialize: todo<void, { sysid: string }>(),
-    initdb: todo<void, unknown>(),
+    inspectDataDir: notProvided<DataDirState, unknown>(),
+    raceInitialize: notProvided<boolean, unknown>(),
+    cancelInitialization: notProvided<void, unknown>(),
+    writeInitialize: notProvided<void, { sysid: string }>(),
+    initdb: notProvided<void, unknown>(),
     /** A lease for this node (granted now if there is none), with this ttl. */
-    ensureLease: todo<void, { ttl: number }>(),
+    ensureLease: notProvided<void, { ttl: number }>(),
     /** /config = the YAML's bootstrap.dcs. */
-    writeBootstrapConfig: todo<void, unknown>(),
+    writeBootstrapConfig: notProvided<void, unknown>(),
     /** Our lease kept alive now (a fresh grant if it is gone), with this ttl. */
-    freshLease: todo<void, { ttl: number }>(),
+    freshLease: notProvided<void, { ttl: number }>(),
     /** The create_revision == 0 transaction on /leader: never overwrites a key already there. */
-    acquireLeader: todo<AcquireResult, { name: string }>(),
-    basebackup: todo<void, { from: UpstreamTarget }>(),
-    startPostgres: todo<void, { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }>(),
-    stopPostgres: todo<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
-    followUpstream: todo<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
-    promote: todo<void, { timeoutSeconds: number }>(),
+    acquireLeader: notProvided<AcquireResult, { name: string }>(),
+    basebackup: notProvided<void, { from: UpstreamTarget }>(),
+    startPostgres: notProvided<
+      void,
+      { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
+    >(),
+    stopPostgres: notProvided<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
+    followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
+    promote: notProvided<void, { timeoutSeconds: number }>(),
     /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
-    claimSync: todo<boolean, { leader: string; index: string | null }>(),
+    claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
     /** Set synchronous_standby_names to `value` and reload PostgreSQL. */
-    setSynchronousStandbyNames: todo<void, { value: string }>(),
+    setSynchronousStandbyNames: notProvided<void, { value: string }>(),
     /** The replication slots the leader keeps: these, and no other member's. */
-    syncSlots: todo<void, { slots: string[] }>(),
+    syncSlots: notProvided<void, { slots: string[] }>(),
     /** pg_control's timeline history files, as (timeline, switch LSN, reason) lines. */
-    readTimelineHistory: todo<Array<[number, number, string]>, unknown>(),
+    readTimelineHistory: notProvided<Array<[number, number, string]>, unknown>(),
     /** /history = the previous one with our switch added, stamped with the time of the write. */
-    writeHistory: todo<
+    writeHistory: notProvided<
       void,
       { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
     >(),
     /** The member key (and the leader's /status) written now, not at the next loop. */
-    publishMember: todo<void, unknown>(),
-    rewind: todo<boolean, { from: UpstreamTarget }>(),
-    removeDataDir: todo<void, unknown>(),
+    publishMember: notProvided<void, unknown>(),
+    rewind: notProvided<boolean, { from: UpstreamTarget }>(),
+    removeDataDir: notProvided<void, unknown>(),
     /** GET <api_url> of each member given (2 s each, in parallel): their statuses. */
-    probeMembers: todo<PeerStatus[], { members: Member[] }>(),
+    probeMembers: notProvided<PeerStatus[], { members: Member[] }>(),
     /** CHECKPOINT, bounded by timeoutSeconds (null: as long as it takes). */
-    checkpoint: todo<void, { timeoutSeconds: number | null }>(),
+    checkpoint: notProvided<void, { timeoutSeconds: number | null }>(),
     /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
-    clearFailover: todo<void, { view: ClusterView }>(),
+    clearFailover: notProvided<void, { view: ClusterView }>(),
     /** Holds a scheduled restart until its time (the runtime provides its readClock). */
     restartScheduler: restartSchedulerMachine,
     switchoverScheduler: switchoverSchedulerMachine,
     /** Write /failover (compare-and-set on `index`): a due scheduled switchover, or {} to drop it. */
-    writeFailover: todo<void, { value: Record<string, unknown>; index: string }>(),
+    writeFailover: notProvided<void, { value: Record<string, unknown>; index: string }>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
