@@ -50,7 +50,7 @@ export const electionSetup = setup({
     unlocked: ({ context }) => context.view.leader === null,
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
-    /** Our stream from the leader just broke: worth asking whether the leader's node is gone. */
+    /** The node is shutting down (FREEZE): it never races for the lock again. */
     frozen: ({ context }) => context.frozen,
     postgresDown: ({ context }) => !(context.facts?.running ?? false),
     /** PostgreSQL just came up: no reason to sit out the pause. */

@@ -31,7 +31,8 @@ export const startingReplica = nodeSetup.createStateConfig({
     src: 'startPostgres',
     input: ({ context }) => ({
       role: 'replica' as const,
-      upstream: upstreamOf(context)!, // nothingToFollow left before the invocation starts
+      // Null without a leader to follow: PostgreSQL starts as a standby of nobody until one is known.
+      upstream: upstreamOf(context),
       timeoutSeconds: context.settings.pg_ctl_timeout,
     }),
     // Started with no leader to compare with, an ex-primary may still have diverged from
