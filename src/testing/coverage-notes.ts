@@ -83,6 +83,8 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'POST /reinitialize on a stopped member of a paused cluster: the same target as from replica (taken); schedules pause rarely enough that this pair does not meet.',
   'node.bootstrap.cloneFailed --error(removeDataDir)--> node.bootstrap.retryLater':
     'Removing the half-made data directory after a failed clone fails too: two injected failures in a row in the bootstrap; the success branch is taken.',
+  'node.bootstrap.abandoning.stoppingPostgres --error(stopPostgres)--> node.bootstrap.abandoning.cancellingInitialization':
+    'A stop failing inside an abandoned bootstrap: the scenarios abandon after initdb fails (no server to stop) and when etcd goes away while publishing (the stop succeeds); no schedule combines a failed stop with a bootstrap. Same target as the stop that succeeds.',
   'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':
     BOOTSTRAP_PG_ERROR,
   'node.bootstrap.startingNewPrimary --error(startPostgres)--> node.bootstrap.abandoning': BOOTSTRAP_PG_ERROR,

@@ -20,7 +20,7 @@ export const failedInitdb: Scenario = {
 };
 
 export const etcdGoneDuringBootstrap: Scenario = {
-  name: 'etcd goes away during the bootstrap: the agent exits; restarted, it adopts its data directory',
+  name: 'etcd goes away during the bootstrap: the agent stops its new primary and exits; restarted, it adopts its data directory',
   run: (inspect) =>
     withCluster({ nodes: 1, inspect, postgres: { durations: { initdbMs: 3000 } } }, async (c) => {
       const n = c.node('node1');
@@ -30,6 +30,8 @@ export const etcdGoneDuringBootstrap: Scenario = {
       await c.advance(1000);
       c.dcs.setAvailable(false);
       await c.until(() => !n.alive(), 60_000);
+      // No primary left behind: nobody holds a lock for it, and another node may bootstrap.
+      check(!n.postgres.writable(), 'the failed bootstrap left its new primary running', c);
       c.dcs.setAvailable(true);
       await n.restart();
       await c.until(healthy(c, 0), 60_000);
