@@ -35,7 +35,6 @@ export interface KeyWrite {
   index?: string;
 }
 
-/** The runtime provides every actor (src/runtime/operator-requests.ts); a test gives its own. */
 const written = (c: DcsEditContext) => (c.plan?.kind === 'write' ? c.plan : null);
 
 export const dcsEditMachine = setup({
@@ -45,6 +44,7 @@ export const dcsEditMachine = setup({
     emitted: {} as DcsEditEmitted,
     output: {} as EditAnswer,
   },
+  // Provided by src/runtime/dcs-edits.ts (a test gives its own); each does one I/O step.
   actors: {
     /** A fresh read of the whole cluster (not the watch's cache). */
     readCluster: notProvided<ClusterView, void>(),

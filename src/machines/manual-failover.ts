@@ -62,7 +62,6 @@ export type ManualFailoverEvent =
 /** The node should run its HA decisions now rather than at its next loop. */
 export type ManualFailoverEmitted = { type: 'wake' };
 
-/** The runtime provides every actor (src/runtime/manual-failover.ts); a test gives its own. */
 const refusal = (c: ManualFailoverContext) => (c.fresh ? membersToAsk(c.fresh, c.request) : null);
 
 /** The outcome the latest view shows, if any. */
@@ -99,6 +98,7 @@ export const manualFailoverMachine = setup({
     emitted: {} as ManualFailoverEmitted,
     output: {} as ManualAnswer,
   },
+  // Provided by src/runtime/manual-failovers.ts (a test gives its own); each does one I/O step.
   actors: {
     /** A fresh read of the whole cluster (not the watch's cache), as Patroni's API does. */
     readCluster: notProvided<ClusterView, void>(),

@@ -1,9 +1,11 @@
 /**
- * Operator requests that the REST API hands to this node (POST /restart, DELETE /restart,
- * POST /reinitialize, POST /switchover and /failover, the rest of `Operations`): each becomes one event to the node machine
- * carrying a request id, and is answered from the event the machine emits back for that id,
- * within a bound. The decisions (Patroni's restart filters, "something else is running") are
- * the machine's; Patroni's texts and codes are chosen here from its answer.
+ * Operator requests that the REST API hands to this node, the whole `Operations` contract:
+ * POST/DELETE /restart and POST /reinitialize become one event to the node machine carrying a
+ * request id, answered from the event the machine emits back for that id, within a bound (the
+ * decisions — Patroni's restart filters, "something else is running" — are the machine's;
+ * Patroni's texts and codes are chosen here from its answer). POST /switchover and /failover,
+ * PATCH/PUT /config and DELETE /switchover each run a request machine of their own
+ * (manual-failovers.ts, dcs-edits.ts) whose output is the answer.
  */
 import type { InspectionEvent } from 'xstate';
 import type { PeerStatus } from '../cluster/eligibility.ts';
