@@ -1,5 +1,4 @@
-/** Not holding the lock: following a leader, racing for a free lock, or pausing between looks. */
-import { assign } from 'xstate';
+import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
 export const follower = electionSetup.createStateConfig({
@@ -31,16 +30,8 @@ export const follower = electionSetup.createStateConfig({
       description:
         'A new view is judged at once (our name on the key, a free lock); the loop timer starts over.',
     },
-    RELEASE: {
-      target: 'released',
-      actions: 'requestRelease',
-      description: 'Not holding the lock: the release is answered at once, so the node never waits for it.',
-    },
-    FREEZE: {
-      target: 'resigned',
-      actions: assign({ frozen: true }),
-      description: 'Shutting down: never race for the lock again.',
-    },
+    RELEASE: releaseNotLeading,
+    FREEZE: freezeNotLeading,
   },
   after: {
     loopWait: {
@@ -60,17 +51,8 @@ export const racing = electionSetup.createStateConfig({
       description:
         'Kept during the race: whether someone took the lock meanwhile is judged on the latest view.',
     },
-    RELEASE: {
-      target: 'released',
-      actions: 'requestRelease',
-      description:
-        'Not holding the lock yet: the release is answered at once, so the node never waits for it.',
-    },
-    FREEZE: {
-      target: 'resigned',
-      actions: assign({ frozen: true }),
-      description: 'Shutting down: the race is abandoned.',
-    },
+    RELEASE: releaseNotLeading,
+    FREEZE: freezeNotLeading,
   },
   states: {
     deciding: {
@@ -218,16 +200,8 @@ export const waiting = electionSetup.createStateConfig({
         description: 'Nothing worth cutting the pause short: kept for the next look.',
       },
     ],
-    RELEASE: {
-      target: 'released',
-      actions: 'requestRelease',
-      description: 'Not holding the lock: the release is answered at once, so the node never waits for it.',
-    },
-    FREEZE: {
-      target: 'resigned',
-      actions: assign({ frozen: true }),
-      description: 'Shutting down: no more racing.',
-    },
+    RELEASE: releaseNotLeading,
+    FREEZE: freezeNotLeading,
   },
   after: {
     retrySoon: { target: 'follower', description: 'The short pause is over: look again from follower.' },

@@ -1,5 +1,6 @@
 /** Holding the lock: reclaiming it after a restart, refreshing it before the deadline, releasing it. */
 import { assign } from 'xstate';
+import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
 export const reclaiming = electionSetup.createStateConfig({
@@ -11,16 +12,8 @@ export const reclaiming = electionSetup.createStateConfig({
       actions: 'storeView',
       description: 'The view stays current: a stale one would bring us back here once the attempt fails.',
     },
-    RELEASE: {
-      target: 'released',
-      actions: 'requestRelease',
-      description: 'Not leading yet: the release is answered at once, so the node never waits for it.',
-    },
-    FREEZE: {
-      target: 'resigned',
-      actions: assign({ frozen: true }),
-      description: 'Shutting down: the reclaim is abandoned.',
-    },
+    RELEASE: releaseNotLeading,
+    FREEZE: freezeNotLeading,
   },
   invoke: {
     src: 'updateLeader',

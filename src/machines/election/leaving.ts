@@ -1,5 +1,6 @@
 /** After the lock: lost (told to the node), released on request, standing back, resigned at shutdown. */
 import { assign, sendParent } from 'xstate';
+import { freezeNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
 export const lost = electionSetup.createStateConfig({
@@ -45,11 +46,7 @@ export const standingBack = electionSetup.createStateConfig({
           'Our name may still be on the key: kept, but no reclaim nor race until a ttl has passed.',
       },
     ],
-    FREEZE: {
-      target: 'resigned',
-      actions: assign({ frozen: true }),
-      description: 'Shutting down: stay out for good.',
-    },
+    FREEZE: freezeNotLeading,
   },
   after: {
     standBack: {

@@ -1,5 +1,3 @@
-/** The election machine assembled from its states (see index.ts for what it decides). */
-import { assign } from 'xstate';
 import { emptyClusterView } from '../../cluster/view.ts';
 import { follower, racing, waiting } from './following.ts';
 import { leader, reclaiming } from './leader.ts';
@@ -32,7 +30,7 @@ export const electionMachine = electionSetup.createMachine({
         'loop_wait, ttl and retry_timeout time every wait and the lease arithmetic: the latest kept.',
     },
     FREEZE: {
-      actions: assign({ frozen: true }),
+      actions: 'noteFrozen',
       description:
         'Shutdown has begun: remembered, so the release that follows ends resigned, not standing back.',
     },

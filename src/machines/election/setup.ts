@@ -79,6 +79,8 @@ export const electionSetup = setup({
       event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
   },
   actions: {
+    /** Shutdown has begun (FREEZE): never race for the lock again. */
+    noteFrozen: assign({ frozen: true }),
     storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view }),
     storeFacts: assign({ facts: ({ event }) => (event as { facts: LocalFacts }).facts }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: ElectionSettings }).settings }),

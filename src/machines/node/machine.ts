@@ -15,7 +15,7 @@
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { assign, emit, sendTo } from 'xstate';
 import { emptyClusterView } from '../../cluster/view.ts';
-import { reinitializing, restarting } from './operations.ts';
+import { refuseUnmetRestart, reinitializing, restarting } from './operations.ts';
 import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
 import {
   afterPromotion,
@@ -281,12 +281,7 @@ export const nodeMachine = nodeSetup.createMachine({
             },
             // Only a settled replica or primary takes these; anything else is mid-action.
             RESTART: [
-              {
-                guard: 'restartConditionsUnmet',
-                actions: 'refuseRestart',
-                description:
-                  'POST /restart whose filters (role, version, pending restart) do not hold: refused.',
-              },
+              refuseUnmetRestart,
               {
                 actions: emit(({ context, event }) => ({
                   type: 'restart.busy' as const,

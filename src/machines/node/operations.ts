@@ -3,6 +3,16 @@ import { assign, emit } from 'xstate';
 import { errorText, stopInput, upstreamOf } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
+/**
+ * POST /restart whose filters (role, version, pending restart) do not hold here and now: refused
+ * (the first alternative of RESTART in every state that takes it, as Patroni checks first).
+ */
+export const refuseUnmetRestart = {
+  guard: 'restartConditionsUnmet',
+  actions: 'refuseRestart',
+  description: 'POST /restart whose filters (role, version, pending restart) do not hold here: refused.',
+} as const;
+
 export const restarting = nodeSetup.createStateConfig({
   description: 'An operator asked for a restart: stop fast and start again in the same role.',
   entry: [

@@ -3,6 +3,7 @@ import { assign, sendTo } from 'xstate';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
+import { refuseUnmetRestart } from './operations.ts';
 import { nodeSetup } from './setup.ts';
 
 /** Every step of leading stops at once when the lock is gone (the same rule as the primary's). */
@@ -246,12 +247,7 @@ export const primary = nodeSetup.createStateConfig({
   },
   on: {
     RESTART: [
-      {
-        guard: 'restartConditionsUnmet',
-        actions: 'refuseRestart',
-        description:
-          'POST /restart whose filters (role, version, pending restart) do not hold here: refused.',
-      },
+      refuseUnmetRestart,
       {
         target: 'restarting',
         actions: 'acceptRestart',

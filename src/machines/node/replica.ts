@@ -1,6 +1,7 @@
 /** The replica side of `running`: pick the path at boot, start as a standby, follow the leader, and leave for a rewind or a new clone when the data directory may have diverged. */
 import { assign } from 'xstate';
 import { errorText, followTarget, stopInput, upstreamOf } from './facts.ts';
+import { refuseUnmetRestart } from './operations.ts';
 import { nodeSetup } from './setup.ts';
 
 export const boot = nodeSetup.createStateConfig({
@@ -133,12 +134,7 @@ export const replica = nodeSetup.createStateConfig({
       },
     ],
     RESTART: [
-      {
-        guard: 'restartConditionsUnmet',
-        actions: 'refuseRestart',
-        description:
-          'POST /restart whose filters (role, version, pending restart) do not hold here: refused.',
-      },
+      refuseUnmetRestart,
       {
         target: 'restarting',
         actions: 'acceptRestart',
