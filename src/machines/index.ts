@@ -7,6 +7,7 @@ import { dcsEditMachine } from './dcs-edit.ts';
 import { electionMachine } from './election/index.ts';
 import { manualFailoverMachine } from './manual-failover.ts';
 import { nodeMachine } from './node/index.ts';
+import { reinitializeRequestMachine } from './reinitialize-request.ts';
 import { scheduledActionMachine } from './scheduled-action.ts';
 import { serverParametersMachine } from './server-parameters.ts';
 
@@ -17,4 +18,5 @@ export const allMachines: readonly AnyStateMachine[] = [
   serverParametersMachine,
   manualFailoverMachine,
   dcsEditMachine,
+  reinitializeRequestMachine,
 ];

@@ -1,23 +1,28 @@
 /**
  * Operator requests that the REST API hands to this node, the whole `Operations` contract:
- * POST/DELETE /restart and POST /reinitialize become one event to the node machine carrying a
- * request id, answered from the event the machine emits back for that id, within a bound (the
- * decisions — Patroni's restart filters, "something else is running" — are the machine's;
- * Patroni's texts and codes are chosen here from its answer). POST /switchover and /failover,
- * PATCH/PUT /config and DELETE /switchover each run a request machine of their own
- * (manual-failovers.ts, dcs-edits.ts) whose output is the answer.
+ * POST/DELETE /restart become one event to the node machine carrying a request id, answered from
+ * the event the machine emits back for that id, within a bound (the decisions — Patroni's restart
+ * filters, "something else is running" — are the machine's; Patroni's texts and codes are chosen
+ * here from its answer). POST /reinitialize, /switchover and /failover, PATCH/PUT /config and
+ * DELETE /switchover each run a request machine of their own (reinitialize below,
+ * manual-failovers.ts, dcs-edits.ts) whose output is the answer.
  */
-import type { InspectionEvent } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import type { PeerStatus } from '../cluster/eligibility.ts';
-import { reinitializeRefusal } from '../cluster/reinitialize.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import type { ActionResult, Operations, RestartRequest } from '../http/operations.ts';
 import type { NodeEmitted } from '../machines/node/index.ts';
+import {
+  NODE_ANSWER_MS,
+  type NodeReinitializeAnswer,
+  reinitializeRequestMachine,
+} from '../machines/reinitialize-request.ts';
 import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts';
 import type { NodeCore } from './core.ts';
 import { DcsEdits } from './dcs-edits.ts';
 import { ManualFailovers } from './manual-failovers.ts';
 import type { ProvideActors } from './provide.ts';
+import { answerOf } from './request-actor.ts';
 
 export type RequestsHost = Pick<NodeCore, 'actor' | 'dcs' | 'clock' | 'config' | 'publish'> & {
   reload(): void;
@@ -30,6 +35,7 @@ export type RequestsHost = Pick<NodeCore, 'actor' | 'dcs' | 'clock' | 'config' |
 
 export class NodeRequests {
   private lastRequestId = 0;
+  private reinitializeCount = 0;
   private readonly manualFailovers: ManualFailovers;
   private readonly dcsEdits: DcsEdits;
 
@@ -83,13 +89,15 @@ export class NodeRequests {
   }
 
   /**
-   * Sends what `send(requestId)` builds and waits, bounded by `ms`, for the first of `types`
-   * the node machine emits for that request (a concurrent request has another id).
+   * Sends what `send(requestId)` builds and waits for the first of `types` the node machine emits
+   * for that request (a concurrent request has another id): null once `ms` have passed, or when
+   * `signal` aborts (the request's own machine stopped waiting).
    */
   private answer<T extends NodeEmitted['type']>(
     types: T[],
     send: (requestId: number) => void,
     ms: number,
+    signal?: AbortSignal,
   ): Promise<Extract<NodeEmitted, { type: T }> | null> {
     const { actor, clock } = this.h;
     const requestId = ++this.lastRequestId;
@@ -101,9 +109,12 @@ export class NodeRequests {
         }),
       );
       const timer = clock.setTimeout(() => finish(null), ms);
+      const abandon = () => finish(null);
+      signal?.addEventListener('abort', abandon);
       const finish = (e: Extract<NodeEmitted, { type: T }> | null) => {
         for (const s of subs) s.unsubscribe();
         clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
         resolve(e);
       };
       send(requestId);
@@ -160,29 +171,36 @@ export class NodeRequests {
       : { status: 404, text: 'no restarts are scheduled' };
   }
 
-  /** POST /reinitialize: Patroni's preconditions on a fresh DCS read, then the machine's answer. */
-  async reinitialize(force: boolean): Promise<ActionResult> {
-    let view: ClusterView;
-    try {
-      view = await this.h.dcs.getCluster();
-    } catch (err) {
-      return { status: 503, text: `DCS is not accessible: ${(err as Error).message}` };
-    }
-    const refusal = reinitializeRefusal(
-      view,
-      this.h.config().name,
-      this.h.actor.getSnapshot().context.isLeader,
-    );
-    if (refusal) return { status: 503, text: refusal };
-    const answer = await this.answer(
-      ['reinitialize.started', 'reinitialize.busy'],
-      (requestId) => this.h.actor.send({ type: 'REINITIALIZE', force, requestId }),
-      5000,
-    );
-    if (answer?.type === 'reinitialize.started') return { status: 200, text: 'reinitialize started' };
-    return {
-      status: 503,
-      text: `${answer?.type === 'reinitialize.busy' ? answer.action : 'reinitialize'} already in progress`,
-    };
+  /**
+   * POST /reinitialize: a reinitializeRequest machine (src/machines/reinitialize-request.ts) reads
+   * the DCS afresh, applies Patroni's preconditions, and asks the node machine, whose answer it
+   * turns into the route's.
+   */
+  reinitialize(force: boolean): Promise<ActionResult> {
+    const { h } = this;
+    const machine = h.provide(reinitializeRequestMachine, {
+      readCluster: fromPromise<ClusterView>(() => h.dcs.getCluster()),
+      askNode: fromPromise<NodeReinitializeAnswer, { force: boolean }>(async ({ input, signal }) => {
+        const answer = await this.answer(
+          ['reinitialize.started', 'reinitialize.busy'],
+          (requestId) => h.actor.send({ type: 'REINITIALIZE', force: input.force, requestId }),
+          // The machine bounds the wait (NODE_ANSWER_MS); this is only the backstop.
+          2 * NODE_ANSWER_MS,
+          signal,
+        );
+        if (answer?.type === 'reinitialize.started') return { started: true };
+        return {
+          started: false,
+          action: answer?.type === 'reinitialize.busy' ? answer.action : 'reinitialize',
+        };
+      }),
+    });
+    const actor = createActor(machine, {
+      id: `reinitializeRequest-${++this.reinitializeCount}`,
+      clock: h.clock,
+      input: { me: h.config().name, iHoldTheLock: h.actor.getSnapshot().context.isLeader, force },
+      inspect: h.inspect,
+    });
+    return answerOf(actor, (reason) => ({ status: 503, text: `reinitialize failed: ${reason}` }));
   }
 }

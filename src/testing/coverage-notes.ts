@@ -105,4 +105,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A different request refused while one waits: the node machine refuses a second scheduled restart itself (409), and a rewritten scheduled switchover replaces the waiting one (SCHEDULE#1, taken). test/unit/scheduled-action.test.ts takes it.',
   'scheduledAction.pending.checkingClock --error(readClock)#0--> scheduledAction.idle': READ_CLOCK,
   'scheduledAction.pending.checkingClock --error(readClock)#1--> scheduledAction.pending.waiting': READ_CLOCK,
+  'reinitializeRequest.askingNode --after(nodeAnswer)--> reinitializeRequest.answered':
+    'The node machine answers REINITIALIZE in the same step in every state it runs in; only a node machine that has stopped (the agent shutting down) leaves the request unanswered. test/unit/reinitialize-request.test.ts takes it.',
 };

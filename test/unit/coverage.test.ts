@@ -4,6 +4,7 @@ import { dcsEditMachine } from '../../src/machines/dcs-edit.ts';
 import { electionMachine } from '../../src/machines/election/index.ts';
 import { manualFailoverMachine } from '../../src/machines/manual-failover.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
+import { reinitializeRequestMachine } from '../../src/machines/reinitialize-request.ts';
 import { scheduledActionMachine } from '../../src/machines/scheduled-action.ts';
 import { serverParametersMachine } from '../../src/machines/server-parameters.ts';
 import {
@@ -135,8 +136,9 @@ describe('state and transition coverage of simulated runs', () => {
       'serverParameters',
       'manualFailover',
       'dcsEdit',
+      'reinitializeRequest',
     ]);
-    const [node, election, scheduled, parameters, manual, edit] = report;
+    const [node, election, scheduled, parameters, manual, edit, reinit] = report;
     expect(node!.unvisited).not.toContain('node.active.running.primary');
     expect(node!.unvisited).not.toContain('node.active.running.replica');
     expect(node!.unvisited).not.toContain('node.active.running.boot'); // transient: not counted at all
@@ -149,6 +151,7 @@ describe('state and transition coverage of simulated runs', () => {
       [parameters!, serverParametersMachine],
       [manual!, manualFailoverMachine],
       [edit!, dcsEditMachine],
+      [reinit!, reinitializeRequestMachine],
     ] as const) {
       expect(r.transitions.total).toBe(countConfigTransitions(m.config as Config));
       expect(r.transitions.taken + r.transitions.untaken.length).toBe(r.transitions.total);
