@@ -115,7 +115,7 @@ export class Agent {
     const core: NodeCore = { ...shared, actor: this.actor };
     this.core = core;
     this.sampler = new PostgresSampler({ ...core, silent: () => this.observations.silent() });
-    this.publisher = new Publisher(core);
+    this.publisher = new Publisher({ ...core, inspect });
     this.requests = new NodeRequests({
       ...core,
       reload: () => void this.reload(),

@@ -5,6 +5,7 @@
 import type { AnyStateMachine } from 'xstate';
 import { dcsEditMachine } from './dcs-edit.ts';
 import { electionMachine } from './election/index.ts';
+import { leaderDutiesMachine } from './leader-duties.ts';
 import { manualFailoverMachine } from './manual-failover.ts';
 import { nodeMachine } from './node/index.ts';
 import { reinitializeRequestMachine } from './reinitialize-request.ts';
@@ -16,6 +17,7 @@ export const allMachines: readonly AnyStateMachine[] = [
   electionMachine,
   scheduledActionMachine(),
   serverParametersMachine,
+  leaderDutiesMachine,
   manualFailoverMachine,
   dcsEditMachine,
   reinitializeRequestMachine,

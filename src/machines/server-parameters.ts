@@ -1,9 +1,9 @@
 /**
- * PostgreSQL's server parameters as this node gives them, and the leader's synchronous
- * replication steps: which value of synchronous_standby_names PostgreSQL should run with, when a
- * change is only written for the next start and when it is reloaded now, where a value took
- * effect and who has caught up under it, and the next step of synchronous replication
- * management (`nextSyncStep`, src/cluster/sync.ts).
+ * PostgreSQL's server parameters as this node gives them: which value of
+ * synchronous_standby_names PostgreSQL should run with, when a change is only written for the
+ * next start and when it is reloaded now, and where a value took effect and who has caught up
+ * under it. Which standbys should be synchronous is the leader's decision (the leaderDuties
+ * machine, src/machines/leader-duties.ts); this machine holds the value and gives it.
  *
  * Two rules carry the safety of synchronous mode, and both are transitions here:
  *   - until the first status sample, a change is written but not reloaded (`unsampled`,
@@ -20,15 +20,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { PostgresStatus } from '../cluster/postgres-state.ts';
-import {
-  intendSyncNames,
-  nextSyncStep,
-  noteSyncNamesInEffect,
-  type SyncNamesInEffect,
-  type SyncSettings,
-  type SyncStep,
-} from '../cluster/sync.ts';
-import type { ClusterView } from '../cluster/view.ts';
+import { intendSyncNames, noteSyncNamesInEffect, type SyncNamesInEffect } from '../cluster/sync.ts';
 
 export type ServerParameterValues = Record<string, string | number | boolean>;
 
@@ -58,8 +50,6 @@ export interface ServerParametersContext {
   /** The value PostgreSQL showed in the last sample begun after the last reload (undefined: none yet). */
   shown: string | undefined;
   order: ParametersOrder;
-  /** The synchronous replication step decided last (DECIDE_SYNC). */
-  syncStep: SyncStep;
 }
 
 export type ServerParametersEvent =
@@ -77,14 +67,8 @@ export type ServerParametersEvent =
   | { type: 'SET_NAMES'; value: string; names: readonly string[] }
   /** A SIGHUP reload gives PostgreSQL the parameters as they are now. */
   | { type: 'SIGHUP' }
-  /** The writable leader's turn: decide the next synchronous replication step. */
-  | {
-      type: 'DECIDE_SYNC';
-      view: ClusterView;
-      me: string;
-      status: PostgresStatus;
-      settings: SyncSettings;
-    }
+  /** PostgreSQL does not show the value set (a reload that did not take): the next APPLY reloads. */
+  | { type: 'RELOAD_AGAIN' }
   /** Not the leader (any more): the synchronous standbys go once PostgreSQL is not writable. */
   | { type: 'NOT_LEADER'; status: PostgresStatus | null };
 
@@ -103,22 +87,6 @@ function withNames(c: ServerParametersContext, value: string, names: readonly st
     epoch: c.epoch + 1,
     shown: undefined,
   };
-}
-
-/** The last step computed, for the context and event it was computed from (see syncStepOf). */
-let lastStep: { c: ServerParametersContext; event: ServerParametersEvent; step: SyncStep } | null = null;
-
-/**
- * The leader's next synchronous replication step for a DECIDE_SYNC (none for other events). The
- * guards of one DECIDE_SYNC and its action ask for the same context and event: computed once.
- */
-function syncStepOf(c: ServerParametersContext, event: ServerParametersEvent): SyncStep {
-  if (event.type !== 'DECIDE_SYNC') return { kind: 'none' };
-  if (lastStep?.c === c && lastStep.event === event) return lastStep.step;
-  const { view, me, status, settings } = event;
-  const step = nextSyncStep(view, me, status.replication, c.names, settings, c.inEffect, c.shown);
-  lastStep = { c, event, step };
-  return step;
 }
 
 /**
@@ -154,10 +122,6 @@ export const serverParametersMachine = setup({
       context.applied !== null && JSON.stringify(parametersOf(context)) !== context.applied,
     /** The first sample shows a running postmaster: the held reload can be done. */
     postgresRunning: ({ event }) => event.type === 'SAMPLED' && event.status.running,
-    /** The next synchronous step is a new synchronous_standby_names. */
-    stepSetsNames: ({ context, event }) => syncStepOf(context, event).kind === 'set-guc',
-    /** The next synchronous step is a reload: PostgreSQL does not show the value set. */
-    stepReloadsAgain: ({ context, event }) => syncStepOf(context, event).kind === 'reload',
     /** Not the leader, still naming standbys, and PostgreSQL no longer writable. */
     standbysToDrop: ({ context, event }) =>
       event.type === 'NOT_LEADER' && namesSomeone(context) && !isWritable(event.status),
@@ -205,11 +169,6 @@ export const serverParametersMachine = setup({
       };
     }),
     giveSighup: assign({ applied: ({ context }) => JSON.stringify(parametersOf(context)) }),
-    decideSyncStep: assign({ syncStep: ({ context, event }) => syncStepOf(context, event) }),
-    setNamesFromStep: assign(({ context }) => {
-      const step = context.syncStep as Extract<SyncStep, { kind: 'set-guc' }>;
-      return withNames(context, step.value, step.names);
-    }),
     dropNames: assign(({ context }) => withNames(context, '', [])),
   },
 }).createMachine({
@@ -222,7 +181,6 @@ export const serverParametersMachine = setup({
     epoch: 0,
     shown: undefined,
     order: NO_ORDER,
-    syncStep: { kind: 'none' },
   },
   on: {
     DYNAMIC: { actions: 'storeDynamic', description: 'Kept; given to PostgreSQL at the next APPLY.' },
@@ -242,22 +200,11 @@ export const serverParametersMachine = setup({
       actions: 'giveSighup',
       description: 'The SIGHUP reload gives PostgreSQL everything as it is now.',
     },
-    DECIDE_SYNC: [
-      {
-        guard: 'stepSetsNames',
-        actions: ['decideSyncStep', 'setNamesFromStep'],
-        description: 'The synchronous standbys change: the new value is set now and reloaded by the runtime.',
-      },
-      {
-        guard: 'stepReloadsAgain',
-        actions: ['decideSyncStep', 'forgetApplied'],
-        description: 'PostgreSQL does not show the value set (a reload that did not take): reload again.',
-      },
-      {
-        actions: 'decideSyncStep',
-        description: 'Nothing to set: /sync written, deleted, or nothing to do (the runtime carries it out).',
-      },
-    ],
+    RELOAD_AGAIN: {
+      actions: 'forgetApplied',
+      description:
+        'PostgreSQL does not show the value set (a reload that did not take): the next APPLY reloads.',
+    },
     NOT_LEADER: {
       guard: 'standbysToDrop',
       actions: 'dropNames',

@@ -1,25 +1,36 @@
 /**
  * What this node tells the cluster: its member key, and as the leader /status (the WAL position
- * replicas compare against), its replication slots and its synchronous replication steps. A
- * role or state change reaches the member key at once; overlapping requests collapse into one
- * more write right after the current one, never into a stale key.
+ * replicas compare against), its replication slots and its synchronous replication steps, as the
+ * leaderDuties machine (src/machines/leader-duties.ts) orders them. A role or state change
+ * reaches the member key at once; overlapping requests collapse into one more write right after
+ * the current one, never into a stale key.
  */
+import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import { memberData, type NodeReport } from '../cluster/report.ts';
-import { desiredSlots } from '../cluster/topology.ts';
 import { isPaused } from '../cluster/view.ts';
+import { type LeaderFacts, type LeaderOrder, leaderDutiesMachine } from '../machines/leader-duties.ts';
 import type { NodeCore } from './core.ts';
 
-export type PublisherHost = NodeCore;
+export type PublisherHost = NodeCore & {
+  /** The journal (and any inspector): the leaderDuties machine is recorded too. */
+  inspect?: (ev: InspectionEvent) => void;
+};
 
 export class Publisher {
   private lastPublished = '';
-  private lastSlots = '';
-  private lastStatusOptime = -1;
+  private readonly duties: Actor<typeof leaderDutiesMachine>;
   private publishing = false;
   private publishAgain = false;
   private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
 
-  constructor(private readonly h: PublisherHost) {}
+  constructor(private readonly h: PublisherHost) {
+    this.duties = createActor(leaderDutiesMachine, {
+      id: 'leaderDuties',
+      input: { me: h.config().name },
+      inspect: h.inspect,
+    });
+    this.duties.start();
+  }
 
   /**
    * The node's report, rebuilt only when something it is made of changed, so that REST answers
@@ -82,35 +93,62 @@ export class Publisher {
         await h.dcs.touchMember(report.name, data);
         this.lastPublished = text;
       }
-      const pg = report.pg;
-      // The view is read afresh at each step: it may change while a write is under way.
-      if (report.isLeader && pg?.running && !pg.inRecovery && h.view()) {
-        const optime = pg.currentLsn ?? 0;
-        if (optime !== this.lastStatusOptime) {
-          await h.dcs.setStatus({ optime });
-          this.lastStatusOptime = optime;
+      // The leader's duties, one order at a time (the leaderDuties machine decides each on the
+      // facts as they are once the one before has finished: a write may take a while).
+      const duties = this.duties;
+      duties.send({ type: 'PUBLISH', isLeader: report.isLeader, status: report.pg, force, ...this.facts() });
+      let order = duties.getSnapshot().context.order;
+      while (order.kind !== 'none') {
+        if (order.kind === 'dropStandbys') {
+          const dropping = h.params.notLeader(report.pg);
+          if (dropping) await dropping;
+          break;
         }
-        const slots = desiredSlots(h.view()!, report.name);
-        const key = slots.join(',');
-        if (force || key !== this.lastSlots) {
-          if (h.settings().use_slots) await h.pg.syncSlots(slots);
-          this.lastSlots = key;
-        }
-        await h.params.manageSync(h.view()!, pg, h.settings());
-      } else if (!report.isLeader) {
-        // Not the leader any more: the synchronous standbys go once PostgreSQL is not writable
-        // (the server parameters machine's standbysToDrop rule).
-        const dropping = h.params.notLeader(pg);
-        if (dropping) await dropping;
+        if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });
+        else if (order.kind === 'giveSlots') await h.pg.syncSlots(order.slots);
+        else await this.synchronousStep(order);
+        duties.send({ type: 'DONE', ...this.facts() });
+        order = duties.getSnapshot().context.order;
       }
     } catch (err) {
       h.log(`publish: ${(err as Error).message}`);
+      this.duties.send({ type: 'FAILED' });
     } finally {
       this.publishing = false;
     }
     if (this.publishAgain) {
       this.publishAgain = false;
       await this.publish(false);
+    }
+  }
+
+  /** What the leader's next step is decided on, as it is now. */
+  private facts(): LeaderFacts {
+    const settings = this.h.settings();
+    return {
+      view: this.h.view(),
+      synchronous: this.h.params.synchronousState(),
+      useSlots: settings.use_slots,
+      sync: settings,
+    };
+  }
+
+  /** One synchronous replication step, as the leaderDuties machine ordered it. */
+  private async synchronousStep(order: Extract<LeaderOrder, { kind: 'sync' }>): Promise<void> {
+    const { h } = this;
+    const { step } = order;
+    if (step.kind === 'set-guc') {
+      h.params.setSynchronousStandbyNames(step.value, step.names);
+      h.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
+      await h.params.reload();
+    } else if (step.kind === 'reload') {
+      h.log(`reloading again: ${step.reason}, not '${h.params.synchronousStandbyNames()}'`);
+      await h.params.reloadAgain();
+    } else if (step.kind === 'write-sync') {
+      h.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
+      await h.dcs.setSyncState(h.config().name, step.standbys, order.syncIndex);
+    } else if (step.kind === 'delete-sync') {
+      await h.dcs.deleteSyncState(order.syncIndex);
     }
   }
 }

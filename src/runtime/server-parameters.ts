@@ -1,16 +1,15 @@
 /**
  * Carries out what the server parameters machine (src/machines/server-parameters.ts) decides:
- * one I/O operation per decision — the configuration file written, PostgreSQL reloaded, /sync
- * written or deleted — and the result reported back to the machine. The machine handles every
+ * one I/O operation per decision — the configuration file written, PostgreSQL reloaded — and the
+ * result reported back to the machine. The machine handles every
  * event synchronously, so each method sends, reads the decision from the snapshot, and acts
  * within the same call, as the callers (the publisher, the sampler, a promotion) expect.
  */
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, PostgresStatus } from '../actors/postgres.ts';
-import type { ClusterView } from '../cluster/view.ts';
 import type { NodeConfig } from '../config/types.ts';
-import type { NodeSettings } from '../machines/node/index.ts';
+import type { SynchronousState } from '../machines/leader-duties.ts';
 import {
   namesSomeone,
   parametersOf,
@@ -116,23 +115,15 @@ export class ServerParameters {
     return this.ctx.epoch === epoch ? null : this.reload();
   }
 
-  /** One step of synchronous replication management (the writable leader; see src/cluster/sync.ts). */
-  async manageSync(view: ClusterView, pg: PostgresStatus, settings: NodeSettings): Promise<void> {
-    const names = this.ctx.names;
-    this.actor.send({ type: 'DECIDE_SYNC', view, me: this.o.name, status: pg, settings });
-    const step = this.ctx.syncStep;
-    if (step.kind === 'none') return;
-    if (step.kind === 'set-guc') {
-      this.o.log(`synchronous_standby_names = '${step.value}' (${step.reason})`);
-      await this.reload();
-    } else if (step.kind === 'reload') {
-      this.o.log(`reloading again: ${step.reason}, not '${names}'`);
-      await this.reload();
-    } else if (step.kind === 'write-sync') {
-      this.o.log(`/sync: ${step.standbys.join(',') || 'nobody'} (${step.reason})`);
-      await this.o.dcs.setSyncState(this.o.name, step.standbys, view.sync?.index);
-    } else {
-      await this.o.dcs.deleteSyncState(view.sync?.index);
-    }
+  /** synchronous_standby_names as held now, for the leader's next synchronous step. */
+  synchronousState(): SynchronousState {
+    const { names, inEffect, shown } = this.ctx;
+    return { names, inEffect, shown };
+  }
+
+  /** PostgreSQL does not show the value set: reloaded again, whatever the parameters are. */
+  reloadAgain(): Promise<void> {
+    this.actor.send({ type: 'RELOAD_AGAIN' });
+    return this.reload();
   }
 }

@@ -38,8 +38,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'serverParameters.unsampled.reloadHeld --APPLY#1--> (no target)': PARAMETERS_BEFORE_FIRST_SAMPLE,
   'serverParameters.unsampled.reloadHeld --SAMPLED#1--> serverParameters.sampled':
     PARAMETERS_BEFORE_FIRST_SAMPLE,
-  'serverParameters --DECIDE_SYNC#1--> (no target)':
-    'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
   'node.active.running.stoppingToRejoin --error(stopPostgres)--> node.active.running.crashed':
     'A stop that fails just as a diverged replica stops to rejoin: an injected stop failure must be pending at that moment; the scenarios fail stop on restart, reinitialize and shutdown, and this one goes to the same crashed state.',
   'node.active.running.stoppingToReclone --error(stopPostgres)--> node.active.running.crashed':
@@ -107,4 +105,8 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'scheduledAction.pending.checkingClock --error(readClock)#1--> scheduledAction.pending.waiting': READ_CLOCK,
   'reinitializeRequest.askingNode --after(nodeAnswer)--> reinitializeRequest.answered':
     'The node machine answers REINITIALIZE in the same step in every state it runs in; only a node machine that has stopped (the agent shutting down) leaves the request unanswered. test/unit/reinitialize-request.test.ts takes it.',
+  'serverParameters --RELOAD_AGAIN--> (no target)':
+    'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
+  'leaderDuties.leading.slots --always#1--> leaderDuties.leading.synchronous':
+    'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).',
 };

@@ -35,6 +35,7 @@ describe("an agent's decision journal", () => {
         'node.restartScheduler',
         'node.switchoverScheduler',
         'serverParameters',
+        'leaderDuties',
       ])
         expect(actors).toContain(name);
       // Names come from the public API: no actor went unnamed.
@@ -46,7 +47,8 @@ describe("an agent's decision journal", () => {
       expect(events('node')).toContain('CLUSTER');
       expect(events('node.election').some((w) => w.startsWith('xstate.after.'))).toBe(true);
       expect(events('serverParameters')).toContain('SAMPLED');
-      expect(events('serverParameters')).toContain('DECIDE_SYNC');
+      expect(events('leaderDuties')).toContain('PUBLISH');
+      expect(events('leaderDuties')).toContain('DONE');
       // Times from the actor clock (virtual), never before the header.
       expect(entries.every((e) => e.t >= entries[0]!.t)).toBe(true);
     } finally {

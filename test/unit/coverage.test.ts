@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, fromPromise, SimulatedClock } from 'xstate';
 import { dcsEditMachine } from '../../src/machines/dcs-edit.ts';
 import { electionMachine } from '../../src/machines/election/index.ts';
+import { leaderDutiesMachine } from '../../src/machines/leader-duties.ts';
 import { manualFailoverMachine } from '../../src/machines/manual-failover.ts';
 import { nodeMachine } from '../../src/machines/node/index.ts';
 import { reinitializeRequestMachine } from '../../src/machines/reinitialize-request.ts';
@@ -134,11 +135,12 @@ describe('state and transition coverage of simulated runs', () => {
       'election',
       'scheduledAction',
       'serverParameters',
+      'leaderDuties',
       'manualFailover',
       'dcsEdit',
       'reinitializeRequest',
     ]);
-    const [node, election, scheduled, parameters, manual, edit, reinit] = report;
+    const [node, election, scheduled, parameters, duties, manual, edit, reinit] = report;
     expect(node!.unvisited).not.toContain('node.active.running.primary');
     expect(node!.unvisited).not.toContain('node.active.running.replica');
     expect(node!.unvisited).not.toContain('node.active.running.boot'); // transient: not counted at all
@@ -149,6 +151,7 @@ describe('state and transition coverage of simulated runs', () => {
       [election!, electionMachine],
       [scheduled!, scheduledActionMachine()],
       [parameters!, serverParametersMachine],
+      [duties!, leaderDutiesMachine],
       [manual!, manualFailoverMachine],
       [edit!, dcsEditMachine],
       [reinit!, reinitializeRequestMachine],

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
-import { emptyClusterView } from '../../src/cluster/view.ts';
 import {
   namesSomeone,
   sampleMatters,
@@ -126,29 +125,11 @@ describe('server parameters machine: once sampled', () => {
     expect(m.ctx().names).toBe('');
   });
 
-  it("decides the leader's next synchronous step; a new value of synchronous_standby_names is set at once", () => {
+  it('RELOAD_AGAIN: the next APPLY reloads whatever the parameters are', () => {
     const m = sampled();
-    m.send({ type: 'SET_NAMES', value: 'node2', names: ['node2'] });
-    const settings = { synchronous_mode: false, synchronous_mode_strict: false, synchronous_node_count: 1 };
-    m.send({ type: 'DECIDE_SYNC', view: emptyClusterView, me: 'node1', status: primary('node2'), settings });
-    expect(m.ctx().syncStep).toMatchObject({ kind: 'set-guc', value: '' });
-    expect(m.ctx().names).toBe('');
-    m.send({ type: 'DECIDE_SYNC', view: emptyClusterView, me: 'node1', status: primary(''), settings });
-    expect(m.ctx().syncStep).toEqual({ kind: 'none' });
-  });
-
-  it('reloads again when a sample begun after the reload shows PostgreSQL kept another value', () => {
-    const m = sampled();
-    const settings = { synchronous_mode: true, synchronous_mode_strict: false, synchronous_node_count: 1 };
-    const view = { ...emptyClusterView, sync: { leader: 'node1', sync_standby: [], index: '3' } };
-    m.send({ type: 'SET_NAMES', value: '', names: [] });
-    m.send({ type: 'RELOAD_RETURNED' });
-    m.send({ type: 'SAMPLED', status: primary('node9'), token: m.ctx().epoch });
     m.send({ type: 'APPLY' });
-    m.send({ type: 'RELOADED', text: (m.ctx().order as { text?: string }).text ?? '' });
-    m.send({ type: 'DECIDE_SYNC', view, me: 'node1', status: primary('node9'), settings });
-    expect(m.ctx().syncStep).toMatchObject({ kind: 'reload' });
-    // The next APPLY reloads whatever the parameters are.
+    expect(m.ctx().order.kind).toBe('write'); // unchanged: nothing to reload
+    m.send({ type: 'RELOAD_AGAIN' });
     m.send({ type: 'APPLY' });
     expect(m.ctx().order.kind).toBe('reload');
   });

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
+import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import {
+  type LeaderDutiesEvent,
+  type LeaderFacts,
+  leaderDutiesMachine,
+} from '../../src/machines/leader-duties.ts';
+
+const primary = (lsn: number): PostgresStatus => ({
+  ...notRunningStatus(),
+  running: true,
+  currentLsn: lsn,
+  synchronousStandbyNames: '',
+});
+const replica: PostgresStatus = { ...notRunningStatus(), running: true, inRecovery: true };
+
+const member = (name: string): Member => ({
+  name,
+  index: '1',
+  session: null,
+  data: { state: 'running', role: 'replica' } as Member['data'],
+});
+const viewOf = (...names: string[]): ClusterView => ({
+  ...emptyClusterView,
+  leader: { name: 'node1', index: '1', session: '1' },
+  members: names.map(member),
+});
+
+const asyncMode = { synchronous_mode: false, synchronous_mode_strict: false, synchronous_node_count: 1 };
+const syncMode = { ...asyncMode, synchronous_mode: true };
+const facts = (over: Partial<LeaderFacts> = {}): LeaderFacts => ({
+  view: viewOf('node1', 'node2'),
+  synchronous: { names: '', inEffect: null, shown: undefined },
+  useSlots: true,
+  sync: asyncMode,
+  ...over,
+});
+
+function start() {
+  const actor = createActor(leaderDutiesMachine, { input: { me: 'node1' } }).start();
+  const send = (e: LeaderDutiesEvent) => actor.send(e);
+  return {
+    order: () => actor.getSnapshot().context.order,
+    idle: () => actor.getSnapshot().matches('idle'),
+    publish: (
+      status: PostgresStatus | null,
+      over: Partial<LeaderFacts> = {},
+      isLeader = true,
+      force = false,
+    ) => send({ type: 'PUBLISH', isLeader, status, force, ...facts(over) }),
+    done: (over: Partial<LeaderFacts> = {}) => send({ type: 'DONE', ...facts(over) }),
+    failed: () => send({ type: 'FAILED' }),
+  };
+}
+
+describe('leader duties machine', () => {
+  it('a node that is not the leader only lets its synchronous standbys go', () => {
+    const m = start();
+    m.publish(replica, {}, false);
+    expect(m.order()).toEqual({ kind: 'dropStandbys' });
+    expect(m.idle()).toBe(true);
+  });
+
+  it('a leader whose PostgreSQL is not writable yet has no duty; nor one without a view', () => {
+    const m = start();
+    m.publish(replica);
+    expect(m.order()).toEqual({ kind: 'none' });
+    m.publish(primary(5), { view: null });
+    expect(m.order()).toEqual({ kind: 'none' });
+    expect(m.idle()).toBe(true);
+  });
+
+  it('the writable leader: /status, then the slots, then synchronous replication, one at a time', () => {
+    const m = start();
+    m.publish(primary(100), { sync: syncMode });
+    expect(m.order()).toEqual({ kind: 'writeStatus', optime: 100 });
+    m.done({ sync: syncMode });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
+    m.done({ sync: syncMode });
+    // /sync does not name us yet: claimed first, with /sync's index from the view now.
+    expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'write-sync', standbys: [] } });
+    m.done({ sync: syncMode });
+    expect(m.idle()).toBe(true);
+  });
+
+  it('writes nothing that has not changed; every publication ends with its synchronous step', () => {
+    const m = start();
+    m.publish(primary(100));
+    m.done();
+    m.done(); // slots given
+    expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'none' } });
+    m.done();
+    expect(m.idle()).toBe(true);
+    m.publish(primary(100));
+    expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'none' } }); // no /status, no slots
+    m.done();
+    m.publish(primary(200));
+    expect(m.order()).toEqual({ kind: 'writeStatus', optime: 200 });
+  });
+
+  it('judges each step on the facts as they are after the write before it', () => {
+    const m = start();
+    m.publish(primary(100));
+    // A member joined while /status was written: its slot is made in the same publication.
+    m.done({ view: viewOf('node1', 'node2', 'node3') });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2', 'node3'] });
+    // synchronous_mode was turned off while leading with standbys named: the guc is emptied.
+    m.done({ synchronous: { names: 'node2', inEffect: null, shown: undefined } });
+    expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'set-guc', value: '' } });
+  });
+
+  it('use_slots off: no slot is made, and a forced publication gives the slots again', () => {
+    const m = start();
+    m.publish(primary(100), { useSlots: false });
+    m.done({ useSlots: false });
+    expect(m.order()).toMatchObject({ kind: 'sync' }); // slots noted, nothing ordered for them
+    m.done();
+    m.publish(primary(100));
+    expect(m.order()).toMatchObject({ kind: 'sync' }); // the same members: nothing to give
+    m.done();
+    m.publish(primary(100), {}, true, true);
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
+  });
+
+  it('a failed write ends the publication and is tried again at the next one', () => {
+    const m = start();
+    m.publish(primary(100));
+    expect(m.order().kind).toBe('writeStatus');
+    m.failed();
+    expect(m.idle()).toBe(true);
+    m.publish(primary(100));
+    expect(m.order()).toEqual({ kind: 'writeStatus', optime: 100 });
+  });
+});
