@@ -8,9 +8,9 @@
  *
  * Only the writable leader enters `leading`; synchronous replication is managed nowhere else.
  * The machine decides; the runtime (src/runtime/publisher.ts) carries out the `order` each
- * decision names and reports DONE (with the view and synchronous state as they are then) or
- * FAILED. Every event is handled synchronously, so the runtime reads the order right after
- * sending.
+ * decision names and reports DONE (with the facts as they are then) or FAILED; the synchronous
+ * step is the last duty, after which the machine is idle again. Every event is handled
+ * synchronously, so the runtime reads the order right after sending.
  */
 import { and, assign, setup } from 'xstate';
 import type { PostgresStatus } from '../cluster/postgres-state.ts';
@@ -76,7 +76,27 @@ export type LeaderDutiesEvent =
 
 const NO_ORDER: LeaderOrder = { kind: 'none' };
 
+type PublishEvent = Extract<LeaderDutiesEvent, { type: 'PUBLISH' }>;
+
 const isWritable = (s: PostgresStatus | null): boolean => s?.running === true && !s.inRecovery;
+
+type PublishFacts = Pick<PublishEvent, 'isLeader' | 'status' | 'view' | 'synchronous'>;
+
+/** The leader, PostgreSQL writable, a view to work from: the leader's duties are due. */
+const writableLeader = (e: PublishFacts): boolean => e.isLeader && isWritable(e.status) && e.view !== null;
+
+/** Not the leader, and synchronous standbys still named: they are to go (once it may). */
+const standbysToLetGo = (e: PublishFacts): boolean => !e.isLeader && e.synchronous.names !== '';
+
+/**
+ * Whether a publication can give an order (the runtime sends only those; most are a replica's):
+ * the writable leader's always can; another node's only while it still names synchronous standbys
+ * (dropping them is its one duty); a leader not yet writable's never. Idle in between: a
+ * publication left out changes nothing.
+ */
+export function publicationMatters(e: PublishFacts): boolean {
+  return writableLeader(e) || standbysToLetGo(e);
+}
 
 /** The slots the members need from us, on the view as it is now. */
 const slotsWanted = (c: LeaderDutiesContext): string[] => (c.view ? desiredSlots(c.view, c.me) : []);
@@ -88,8 +108,6 @@ function syncStepNow(c: LeaderDutiesContext): SyncStep {
   return nextSyncStep(c.view, c.me, c.status.replication, names, c.sync, inEffect, shown);
 }
 
-type PublishEvent = Extract<LeaderDutiesEvent, { type: 'PUBLISH' }>;
-
 export const leaderDutiesMachine = setup({
   types: {
     context: {} as LeaderDutiesContext,
@@ -98,10 +116,9 @@ export const leaderDutiesMachine = setup({
   },
   guards: {
     /** The leader, PostgreSQL writable, a view to work from: the leader's duties are due. */
-    writableLeader: ({ event }) =>
-      event.type === 'PUBLISH' && event.isLeader && isWritable(event.status) && event.view !== null,
-    /** Not the leader (a leader whose PostgreSQL is not writable yet has no duty). */
-    notTheLeader: ({ event }) => event.type === 'PUBLISH' && !event.isLeader,
+    writableLeader: ({ event }) => event.type === 'PUBLISH' && writableLeader(event),
+    /** Not the leader, still naming synchronous standbys (a leader not yet writable has no duty). */
+    standbysToLetGo: ({ event }) => event.type === 'PUBLISH' && standbysToLetGo(event),
     /** The WAL position moved since /status was last written. */
     statusMoved: ({ context }) => (context.status?.currentLsn ?? 0) !== context.statusOptime,
     /** The members' slots changed (or this is a forced publication). */
@@ -180,10 +197,10 @@ export const leaderDutiesMachine = setup({
             description: 'The writable leader: /status, slots and synchronous replication, in turn.',
           },
           {
-            guard: 'notTheLeader',
+            guard: 'standbysToLetGo',
             actions: 'orderDropStandbys',
             description:
-              'Not the leader: its synchronous standbys go, once PostgreSQL is not writable (the server parameters machine decides).',
+              'Not the leader, still naming synchronous standbys: they go, once PostgreSQL is not writable (the server parameters machine decides when).',
           },
           {
             actions: 'orderNothing',
@@ -251,22 +268,13 @@ export const leaderDutiesMachine = setup({
           },
         },
         synchronous: {
-          // Ordered even when there is nothing to do: the publication ends when the step has
-          // been carried out, whatever it was, so every publication takes the same course.
+          // The last duty: ordered even when it is none, and the publication ends with it (the
+          // runtime carries it out and sends nothing back; the next publication judges its effect).
           always: {
-            target: 'managingSync',
+            target: '#leaderDuties.idle',
             actions: 'orderSyncStep',
             description:
-              'The next synchronous step: /sync written or deleted, synchronous_standby_names set or reloaded again, or nothing.',
-          },
-        },
-        managingSync: {
-          on: {
-            DONE: {
-              target: '#leaderDuties.idle',
-              actions: 'storeFresh',
-              description: 'One step per publication: the next one judges its effect.',
-            },
+              'The next synchronous step, the last duty: /sync written or deleted, synchronous_standby_names set or reloaded again, or nothing.',
           },
         },
       },

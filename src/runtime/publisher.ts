@@ -8,7 +8,12 @@
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import { memberData, type NodeReport } from '../cluster/report.ts';
 import { isPaused } from '../cluster/view.ts';
-import { type LeaderFacts, type LeaderOrder, leaderDutiesMachine } from '../machines/leader-duties.ts';
+import {
+  type LeaderFacts,
+  type LeaderOrder,
+  leaderDutiesMachine,
+  publicationMatters,
+} from '../machines/leader-duties.ts';
 import type { NodeCore } from './core.ts';
 
 export type PublisherHost = NodeCore & {
@@ -95,24 +100,32 @@ export class Publisher {
       }
       // The leader's duties, one order at a time (the leaderDuties machine decides each on the
       // facts as they are once the one before has finished: a write may take a while).
+      const publication = { type: 'PUBLISH' as const, isLeader: report.isLeader, status: report.pg, force };
+      const facts = this.facts();
       const duties = this.duties;
-      duties.send({ type: 'PUBLISH', isLeader: report.isLeader, status: report.pg, force, ...this.facts() });
-      let order = duties.getSnapshot().context.order;
-      while (order.kind !== 'none') {
-        if (order.kind === 'dropStandbys') {
+      // Left out when it can give no order (a replica's, mostly): the machine says which.
+      if (publicationMatters({ ...publication, ...facts })) {
+        duties.send({ ...publication, ...facts });
+        let order = duties.getSnapshot().context.order;
+        while (order.kind === 'writeStatus' || order.kind === 'giveSlots') {
+          try {
+            if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });
+            else await h.pg.syncSlots(order.slots);
+          } catch (err) {
+            duties.send({ type: 'FAILED' });
+            throw err;
+          }
+          duties.send({ type: 'DONE', ...this.facts() });
+          order = duties.getSnapshot().context.order;
+        }
+        if (order.kind === 'sync') await this.synchronousStep(order);
+        else if (order.kind === 'dropStandbys') {
           const dropping = h.params.notLeader(report.pg);
           if (dropping) await dropping;
-          break;
         }
-        if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });
-        else if (order.kind === 'giveSlots') await h.pg.syncSlots(order.slots);
-        else await this.synchronousStep(order);
-        duties.send({ type: 'DONE', ...this.facts() });
-        order = duties.getSnapshot().context.order;
       }
     } catch (err) {
       h.log(`publish: ${(err as Error).message}`);
-      this.duties.send({ type: 'FAILED' });
     } finally {
       this.publishing = false;
     }

@@ -109,4 +109,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
   'leaderDuties.leading.slots --always#1--> leaderDuties.leading.synchronous':
     'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).',
+  'leaderDuties.idle --PUBLISH#2--> (no target)':
+    'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
 };

@@ -6,6 +6,7 @@ import {
   type LeaderDutiesEvent,
   type LeaderFacts,
   leaderDutiesMachine,
+  publicationMatters,
 } from '../../src/machines/leader-duties.ts';
 
 const primary = (lsn: number): PostgresStatus => ({
@@ -44,6 +45,7 @@ function start() {
   return {
     order: () => actor.getSnapshot().context.order,
     idle: () => actor.getSnapshot().matches('idle'),
+    snapshot: () => actor.getSnapshot(),
     publish: (
       status: PostgresStatus | null,
       over: Partial<LeaderFacts> = {},
@@ -58,9 +60,11 @@ function start() {
 describe('leader duties machine', () => {
   it('a node that is not the leader only lets its synchronous standbys go', () => {
     const m = start();
-    m.publish(replica, {}, false);
+    m.publish(replica, { synchronous: { names: 'node3', inEffect: null, shown: undefined } }, false);
     expect(m.order()).toEqual({ kind: 'dropStandbys' });
     expect(m.idle()).toBe(true);
+    m.publish(replica, {}, false); // naming nobody: nothing to let go
+    expect(m.order()).toEqual({ kind: 'none' });
   });
 
   it('a leader whose PostgreSQL is not writable yet has no duty; nor one without a view', () => {
@@ -79,9 +83,9 @@ describe('leader duties machine', () => {
     m.done({ sync: syncMode });
     expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
     m.done({ sync: syncMode });
-    // /sync does not name us yet: claimed first, with /sync's index from the view now.
+    // /sync does not name us yet: claimed first, with /sync's index from the view now. The last
+    // duty: the machine is idle again, the next publication judges its effect.
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'write-sync', standbys: [] } });
-    m.done({ sync: syncMode });
     expect(m.idle()).toBe(true);
   });
 
@@ -91,11 +95,9 @@ describe('leader duties machine', () => {
     m.done();
     m.done(); // slots given
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'none' } });
-    m.done();
     expect(m.idle()).toBe(true);
     m.publish(primary(100));
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'none' } }); // no /status, no slots
-    m.done();
     m.publish(primary(200));
     expect(m.order()).toEqual({ kind: 'writeStatus', optime: 200 });
   });
@@ -116,12 +118,51 @@ describe('leader duties machine', () => {
     m.publish(primary(100), { useSlots: false });
     m.done({ useSlots: false });
     expect(m.order()).toMatchObject({ kind: 'sync' }); // slots noted, nothing ordered for them
-    m.done();
     m.publish(primary(100));
     expect(m.order()).toMatchObject({ kind: 'sync' }); // the same members: nothing to give
-    m.done();
     m.publish(primary(100), {}, true, true);
     expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
+  });
+
+  it('the publications the runtime may leave out give no order and change nothing', () => {
+    const synchronous = (names: string) => ({ names, inEffect: null, shown: undefined });
+    const cases: Array<{
+      isLeader: boolean;
+      status: PostgresStatus;
+      names: string;
+      view?: ClusterView | null;
+    }> = [
+      { isLeader: false, status: replica, names: '' },
+      { isLeader: true, status: replica, names: '' },
+      { isLeader: true, status: replica, names: 'node2' },
+      { isLeader: true, status: primary(5), names: '', view: null },
+    ];
+    for (const c of cases) {
+      const e = {
+        isLeader: c.isLeader,
+        status: c.status,
+        view: c.view === undefined ? viewOf('node1') : c.view,
+        synchronous: synchronous(c.names),
+      };
+      expect(publicationMatters(e)).toBe(false);
+      const m = start();
+      const before = m.snapshot();
+      m.publish(c.status, { view: e.view, synchronous: e.synchronous }, c.isLeader);
+      expect(m.order()).toEqual({ kind: 'none' });
+      expect({ ...m.snapshot().context, order: null }).toEqual({ ...before.context, order: null });
+    }
+    // Those it must send: the writable leader's, and a former leader's that still names standbys.
+    expect(
+      publicationMatters({
+        isLeader: true,
+        status: primary(5),
+        view: viewOf('node1'),
+        synchronous: synchronous(''),
+      }),
+    ).toBe(true);
+    expect(
+      publicationMatters({ isLeader: false, status: replica, view: null, synchronous: synchronous('node2') }),
+    ).toBe(true);
   });
 
   it('a failed write ends the publication and is tried again at the next one', () => {
