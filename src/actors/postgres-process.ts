@@ -274,6 +274,9 @@ export class PostgresProcess implements Postgres {
   async checkpoint(): Promise<void> {
     // A checkpoint may take long: its own connection, no pool query timeout.
     const client = new pg.Client(connectionConfig(this.config));
+    // PostgreSQL stopping meanwhile ends the session: outside the query that is an 'error' event,
+    // and an unheard one would end the agent. The query's own failure is what counts.
+    client.on('error', () => {});
     await client.connect();
     try {
       await client.query('CHECKPOINT');

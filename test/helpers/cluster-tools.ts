@@ -26,6 +26,9 @@ export async function sql<T extends pg.QueryResultRow = Record<string, unknown>>
     database: 'postgres',
     connectionTimeoutMillis: connectTimeoutMs,
   });
+  // A node stopped or demoted meanwhile ends the session with a FATAL (57P01): between queries
+  // that arrives as an 'error' event, which would be uncaught; the query itself fails anyway.
+  client.on('error', () => {});
   await client.connect();
   try {
     return (await client.query<T>(text, params)).rows;

@@ -58,6 +58,7 @@ async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
     connectionTimeoutMillis: 5_000,
     query_timeout: 10_000,
   });
+  client.on('error', () => {}); // a stop between queries ends the session; the query fails anyway
   await client.connect();
   try {
     return (await client.query<T>(text)).rows;

@@ -20,6 +20,8 @@ export async function createRoles(config: NodeConfig, socketDir: string): Promis
     database: 'postgres',
     connectionTimeoutMillis: 10_000,
   });
+  // A session ended between queries is an 'error' event: unheard, it would end the agent.
+  client.on('error', () => {});
   await client.connect();
   try {
     const role = (name: string, password: string | undefined, extra: string) =>
