@@ -54,6 +54,9 @@ export interface AgentOptions {
   provide?: ProvideActors;
 }
 
+/** The schedulers' actor ids under the node machine (see node-actor.ts). */
+const SCHEDULER_IDS = { restart: 'restartScheduler', switchover: 'switchoverScheduler' } as const;
+
 export class Agent {
   config: NodeConfig;
   readonly actor: NodeActor;
@@ -210,8 +213,10 @@ export class Agent {
 
   /** One of the two schedulers, for observers (the simulator's invariants, the journal). */
   scheduler(kind: 'restart' | 'switchover'): AnyActorRef {
-    // Children of the node machine: listed from the machine's creation on, stopped with it.
-    return this.actor.getSnapshot().children[`${kind}Scheduler`] as AnyActorRef;
+    // Children of the node machine: listed from the machine's creation on, stopped with it. The
+    // ids are constants: a key built per call is hashed anew at every look-up (the simulator's
+    // invariants ask thousands of times per schedule).
+    return this.actor.getSnapshot().children[SCHEDULER_IDS[kind]] as AnyActorRef;
   }
 
   /** Resolves when the node machine has finished (stopped or failed). */

@@ -21,12 +21,22 @@ export type PublisherHost = NodeCore & {
   inspect?: (ev: InspectionEvent) => void;
 };
 
+/** What a report is made of: a new value of any of them makes a new report. */
+interface ReportInputs {
+  snap: unknown;
+  pg: unknown;
+  view: unknown;
+  dcsLastSeen: unknown;
+  settings: unknown;
+  config: unknown;
+}
+
 export class Publisher {
   private lastPublished = '';
   private readonly duties: Actor<typeof leaderDutiesMachine>;
   private publishing = false;
   private publishAgain = false;
-  private reportCache: { inputs: unknown[]; report: NodeReport } | null = null;
+  private reportCache: (ReportInputs & { report: NodeReport }) | null = null;
 
   constructor(private readonly h: PublisherHost) {
     this.duties = createActor(leaderDutiesMachine, {
@@ -44,11 +54,26 @@ export class Publisher {
   report(): NodeReport {
     const h = this.h;
     const snap = h.actor.getSnapshot();
-    const inputs = [snap, h.pgStatus(), h.view(), h.dcsLastSeen(), h.settings(), h.config()];
-    if (this.reportCache && inputs.every((v, i) => v === this.reportCache!.inputs[i]))
-      return this.reportCache.report;
+    const pg = h.pgStatus();
+    const view = h.view();
+    const dcsLastSeen = h.dcsLastSeen();
+    const settings = h.settings();
+    const config = h.config();
+    // Field by field, allocating nothing: the simulator asks for reports about a million times
+    // per hundred schedules, most of them answered from here.
+    const c = this.reportCache;
+    if (
+      c !== null &&
+      c.snap === snap &&
+      c.pg === pg &&
+      c.view === view &&
+      c.dcsLastSeen === dcsLastSeen &&
+      c.settings === settings &&
+      c.config === config
+    )
+      return c.report;
     const report = this.buildReport();
-    this.reportCache = { inputs, report };
+    this.reportCache = { snap, pg, view, dcsLastSeen, settings, config, report };
     return report;
   }
 
