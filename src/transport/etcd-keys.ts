@@ -273,6 +273,32 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/**
+ * `decode`, once per record object, its result frozen. A record is never changed once read (a
+ * new revision is a new record), and the watched view is rebuilt at every change of any key while
+ * the other keys stay the records they were: each is parsed and frozen once, not once per view
+ * (nor once per watcher sharing it).
+ */
+function perRecord<T>(decode: (rec: KvRecord) => T): (rec: KvRecord) => T {
+  const done = new WeakMap<KvRecord, { value: T }>();
+  return (rec) => {
+    let d = done.get(rec);
+    if (d === undefined) {
+      d = { value: deepFreeze(decode(rec)) };
+      done.set(rec, d);
+    }
+    return d.value;
+  };
+}
+
+const memberDataOf = perRecord((rec) => decodeMemberData(rec.value));
+const configOf = perRecord(decodeConfig);
+const failoverOf = perRecord(decodeFailover);
+const syncOf = perRecord(decodeSync);
+const historyOf = perRecord(decodeHistory);
+/** /status alone (the legacy /optime/leader is read only without it). */
+const statusOf = perRecord((rec) => decodeStatus(rec, undefined));
+
 /** Assembles Patroni's view of one scope from a flat list of keys under `prefix`. */
 export function buildClusterView(prefix: string, kvs: readonly KvRecord[], revision: string): ClusterView {
   const byKey = new Map<string, KvRecord>();
@@ -288,7 +314,7 @@ export function buildClusterView(prefix: string, kvs: readonly KvRecord[], revis
           name,
           index: rec.modRevision,
           session: session(rec.lease),
-          data: decodeMemberData(rec.value),
+          data: memberDataOf(rec),
         });
       }
     }
@@ -304,16 +330,17 @@ export function buildClusterView(prefix: string, kvs: readonly KvRecord[], revis
   const failover = get(KEYS.failover);
   const sync = get(KEYS.sync);
   const history = get(KEYS.history);
+  const status = get(KEYS.status);
 
   return deepFreeze({
     revision,
     initialize: get(KEYS.initialize)?.value ?? null,
-    config: config ? decodeConfig(config) : null,
+    config: config ? configOf(config) : null,
     leader,
     members,
-    failover: failover ? decodeFailover(failover) : null,
-    sync: sync ? decodeSync(sync) : null,
-    status: decodeStatus(get(KEYS.status), get(KEYS.leaderOptime)),
-    history: history ? decodeHistory(history) : null,
+    failover: failover ? failoverOf(failover) : null,
+    sync: sync ? syncOf(sync) : null,
+    status: status?.value ? statusOf(status) : decodeStatus(status, get(KEYS.leaderOptime)),
+    history: history ? historyOf(history) : null,
   });
 }

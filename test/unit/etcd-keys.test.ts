@@ -52,6 +52,37 @@ describe('buildClusterView', () => {
     expect(Object.isFrozen(view.members[0]!.data)).toBe(true);
   });
 
+  it('decodes each record once: a view rebuilt from the same records shares their frozen values', () => {
+    const keys = [
+      kv('config', '{"ttl":30}'),
+      kv('members/a', '{"role":"master"}'),
+      kv('failover', '{"leader":"a"}'),
+      kv('sync', '{"leader":"a","sync_standby":"b"}'),
+      kv('history', '[[1,100,"r","t"]]'),
+      kv('status', '{"optime":5}'),
+    ];
+    const first = buildClusterView(P, keys, '1');
+    const again = buildClusterView(P, keys, '2');
+    expect(again).toEqual({ ...first, revision: '2' });
+    for (const part of ['config', 'failover', 'sync', 'history', 'status'] as const) {
+      expect(again[part], part).toBe(first[part]);
+      expect(Object.isFrozen(again[part]), part).toBe(true);
+    }
+    expect(again.members[0]!.data).toBe(first.members[0]!.data);
+    // A new revision of a key is a new record, decoded anew; the same text gives an equal value.
+    const rewritten = kv('members/a', '{"role":"replica"}');
+    const next = buildClusterView(P, [...keys.slice(0, 1), rewritten, ...keys.slice(2)], '3');
+    expect(next.members[0]).toMatchObject({ index: rewritten.modRevision, data: { role: 'replica' } });
+    expect(next.config).toBe(first.config);
+  });
+
+  it('reads the legacy /optime/leader only without a /status, whatever /status was decoded before', () => {
+    const status = kv('status', '{"optime":5}');
+    const legacy = kv('optime/leader', '7');
+    expect(buildClusterView(P, [status, legacy], '1').status).toEqual({ optime: 5 });
+    expect(buildClusterView(P, [legacy], '2').status).toEqual({ optime: 7 });
+  });
+
   it('keeps a leader without member key and maps lease 0 to no session', () => {
     const view = buildClusterView(P, [kv('leader', 'ghost')], '5');
     expect(view.leader).toMatchObject({ name: 'ghost', session: null });
