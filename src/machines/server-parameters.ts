@@ -89,10 +89,19 @@ function withNames(c: ServerParametersContext, value: string, names: readonly st
   };
 }
 
+/** What a sample begun in the current epoch notes (noteSample's changes; see sampleMatters). */
+function noted(c: ServerParametersContext, status: PostgresStatus) {
+  return {
+    inEffect: noteSyncNamesInEffect(c.inEffect, status, c.names),
+    shown: isWritable(status) ? (status.synchronousStandbyNames ?? '') : c.shown,
+  };
+}
+
 /**
  * Whether a status sample can change anything (the runtime sends only those): before the first
- * sample every one does; after it, only one begun in the current epoch, of a writable primary or
- * of a running standby while a value's effect is still noted (it is forgotten then).
+ * sample every one does; after it, only one begun in the current epoch that notes something new.
+ * A writable primary's samples are most of them, and once its value's effect is noted (and every
+ * standby it can confirm has caught up) they note the same again.
  */
 export function sampleMatters(
   snapshot: { context: ServerParametersContext; matches(state: 'sampled'): boolean },
@@ -101,7 +110,9 @@ export function sampleMatters(
 ): boolean {
   if (!snapshot.matches('sampled')) return true;
   const c = snapshot.context;
-  return token === c.epoch && (isWritable(status) || (status.running && c.inEffect !== null));
+  if (token !== c.epoch) return false;
+  const n = noted(c, status);
+  return n.inEffect !== c.inEffect || n.shown !== c.shown;
 }
 
 /** Whether a NOT_LEADER can change anything: only while some standby is named. */
@@ -162,11 +173,7 @@ export const serverParametersMachine = setup({
     /** A sample begun after the last change shows where the value took effect. */
     noteSample: assign(({ context, event }) => {
       const { status, token } = event as { status: PostgresStatus; token: number };
-      if (token !== context.epoch) return {};
-      return {
-        inEffect: noteSyncNamesInEffect(context.inEffect, status, context.names),
-        shown: isWritable(status) ? (status.synchronousStandbyNames ?? '') : context.shown,
-      };
+      return token === context.epoch ? noted(context, status) : {};
     }),
     giveSighup: assign({ applied: ({ context }) => JSON.stringify(parametersOf(context)) }),
     dropNames: assign(({ context }) => withNames(context, '', [])),

@@ -158,6 +158,35 @@ describe('server parameters machine: the samples and NOT_LEADERs the runtime may
     }
   });
 
+  it("leaves out an asynchronous primary's samples once its value's effect is noted", () => {
+    const m = start();
+    m.send({ type: 'APPLY' });
+    // The first adopts the running value (a new epoch); the next two note it, the second of
+    // them setting the catch-up point; after that a sample notes nothing new.
+    for (let i = 0; i < 3; i++) {
+      expect(sampleMatters(m.actor.getSnapshot(), primary(''), m.ctx().epoch)).toBe(true);
+      m.send({ type: 'SAMPLED', status: primary(''), token: m.ctx().epoch });
+    }
+    expect(sampleMatters(m.actor.getSnapshot(), primary(''), m.ctx().epoch)).toBe(false);
+    // A standby now named that reports sync and has the WAL is new: that sample matters.
+    const caughtUp: PostgresStatus = {
+      ...primary(''),
+      replication: [
+        {
+          usename: 'replicator',
+          application_name: 'node2',
+          client_addr: null,
+          state: 'streaming',
+          sync_state: 'sync',
+          sync_priority: 1,
+          flush_lsn: 1000,
+          replay_lsn: 1000,
+        },
+      ],
+    };
+    expect(sampleMatters(m.actor.getSnapshot(), caughtUp, m.ctx().epoch)).toBe(true);
+  });
+
   it('every sample matters before the first; a NOT_LEADER only while some standby is named', () => {
     const m = start();
     expect(sampleMatters(m.actor.getSnapshot(), replica, 5)).toBe(true);
