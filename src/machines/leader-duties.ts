@@ -6,7 +6,8 @@
  * before has finished. A node that is not the leader has one duty: to let its synchronous
  * standbys go (the server parameters machine decides when: never while PostgreSQL is writable).
  *
- * Only the writable leader enters `leading`; synchronous replication is managed nowhere else.
+ * Only the writable leader's publications take these duties; synchronous replication is managed
+ * nowhere else.
  * The machine decides; the runtime (src/runtime/publisher.ts) carries out the `order` each
  * decision names and reports DONE (with the facts as they are then) or FAILED; the synchronous
  * step is the last duty, after which the machine is idle again. Every event is handled
@@ -80,26 +81,52 @@ type PublishEvent = Extract<LeaderDutiesEvent, { type: 'PUBLISH' }>;
 
 const isWritable = (s: PostgresStatus | null): boolean => s?.running === true && !s.inRecovery;
 
-type PublishFacts = Pick<PublishEvent, 'isLeader' | 'status' | 'view' | 'synchronous'>;
-
 /** The leader, PostgreSQL writable, a view to work from: the leader's duties are due. */
-const writableLeader = (e: PublishFacts): boolean => e.isLeader && isWritable(e.status) && e.view !== null;
+const writableLeader = (
+  isLeader: boolean,
+  status: PostgresStatus | null,
+  view: ClusterView | null,
+): boolean => isLeader && isWritable(status) && view !== null;
 
 /** Not the leader, and synchronous standbys still named: they are to go (once it may). */
-const standbysToLetGo = (e: PublishFacts): boolean => !e.isLeader && e.synchronous.names !== '';
+const standbysToLetGo = (isLeader: boolean, names: string): boolean => !isLeader && names !== '';
 
 /**
  * Whether a publication can give an order (the runtime sends only those; most are a replica's):
  * the writable leader's always can; another node's only while it still names synchronous standbys
- * (dropping them is its one duty); a leader not yet writable's never. Idle in between: a
- * publication left out changes nothing.
+ * (dropping them is its one duty); a leader not yet writable's never. A publication left out
+ * changes nothing.
  */
-export function publicationMatters(e: PublishFacts): boolean {
-  return writableLeader(e) || standbysToLetGo(e);
+export function publicationMatters(
+  isLeader: boolean,
+  status: PostgresStatus | null,
+  view: ClusterView | null,
+  synchronousNames: string,
+): boolean {
+  return writableLeader(isLeader, status, view) || standbysToLetGo(isLeader, synchronousNames);
 }
 
-/** The slots the members need from us, on the view as it is now. */
-const slotsWanted = (c: LeaderDutiesContext): string[] => (c.view ? desiredSlots(c.view, c.me) : []);
+/** The last slots computed: the guards and actions of one step ask for the same view. */
+let lastSlots: { view: ClusterView; me: string; slots: string[]; key: string } | null = null;
+
+/** The slots the members need from us on `view`, and their key (the names joined). */
+function slotsOn(view: ClusterView | null, me: string): { slots: string[]; key: string } {
+  if (!view) return { slots: [], key: '' };
+  if (lastSlots?.view === view && lastSlots.me === me) return lastSlots;
+  const slots = desiredSlots(view, me);
+  lastSlots = { view, me, slots, key: slots.join(',') };
+  return lastSlots;
+}
+
+/**
+ * The facts a step is judged on: a PUBLISH brings them all; a DONE brings the fresh view and
+ * settings, while the loop's PostgreSQL status and `force` are the PUBLISH's.
+ */
+function loopOf(c: LeaderDutiesContext, e: LeaderDutiesEvent) {
+  if (e.type === 'PUBLISH') return { force: e.force, view: e.view, useSlots: e.useSlots };
+  if (e.type === 'DONE') return { force: c.force, view: e.view, useSlots: e.useSlots };
+  return { force: c.force, view: c.view, useSlots: c.useSlots };
+}
 
 /** The next synchronous step, on the view and synchronous state as they are now. */
 function syncStepNow(c: LeaderDutiesContext): SyncStep {
@@ -116,14 +143,20 @@ export const leaderDutiesMachine = setup({
   },
   guards: {
     /** The leader, PostgreSQL writable, a view to work from: the leader's duties are due. */
-    writableLeader: ({ event }) => event.type === 'PUBLISH' && writableLeader(event),
+    writableLeader: ({ event }) =>
+      event.type === 'PUBLISH' && writableLeader(event.isLeader, event.status, event.view),
     /** Not the leader, still naming synchronous standbys (a leader not yet writable has no duty). */
-    standbysToLetGo: ({ event }) => event.type === 'PUBLISH' && standbysToLetGo(event),
+    standbysToLetGo: ({ event }) =>
+      event.type === 'PUBLISH' && standbysToLetGo(event.isLeader, event.synchronous.names),
     /** The WAL position moved since /status was last written. */
-    statusMoved: ({ context }) => (context.status?.currentLsn ?? 0) !== context.statusOptime,
+    statusMoved: ({ context, event }) =>
+      event.type === 'PUBLISH' && (event.status?.currentLsn ?? 0) !== context.statusOptime,
     /** The members' slots changed (or this is a forced publication). */
-    slotsToGive: ({ context }) => context.force || slotsWanted(context).join(',') !== context.slotsGiven,
-    useSlots: ({ context }) => context.useSlots,
+    slotsToGive: ({ context, event }) => {
+      const loop = loopOf(context, event);
+      return loop.force || slotsOn(loop.view, context.me).key !== context.slotsGiven;
+    },
+    useSlots: ({ context, event }) => loopOf(context, event).useSlots,
   },
   actions: {
     startLoop: assign(({ event }) => {
@@ -156,9 +189,10 @@ export const leaderDutiesMachine = setup({
     }),
     noteStatusWritten: assign({ statusOptime: ({ context }) => context.status?.currentLsn ?? 0 }),
     orderGiveSlots: assign({
-      order: ({ context }) => ({ kind: 'giveSlots', slots: slotsWanted(context) }) as LeaderOrder,
+      order: ({ context }) =>
+        ({ kind: 'giveSlots', slots: slotsOn(context.view, context.me).slots }) as LeaderOrder,
     }),
-    noteSlotsGiven: assign({ slotsGiven: ({ context }) => slotsWanted(context).join(',') }),
+    noteSlotsGiven: assign({ slotsGiven: ({ context }) => slotsOn(context.view, context.me).key }),
     orderSyncStep: assign({
       order: ({ context }) =>
         ({
@@ -185,16 +219,37 @@ export const leaderDutiesMachine = setup({
     order: NO_ORDER,
   }),
   initial: 'idle',
+  // Flat on purpose: most publications are the leader's with nothing new, answered by one
+  // targetless transition (no state entered or left).
   states: {
     idle: {
-      description: 'Between publications.',
+      description: 'Between publications, and a publication with only its synchronous step to take.',
       on: {
         PUBLISH: [
           {
+            guard: and(['writableLeader', 'statusMoved']),
+            target: 'writingStatus',
+            actions: ['startLoop', 'orderWriteStatus'],
+            description:
+              'The writable leader whose WAL position moved: /status first, for the replicas racing.',
+          },
+          {
+            guard: and(['writableLeader', 'slotsToGive', 'useSlots']),
+            target: 'givingSlots',
+            actions: ['startLoop', 'orderGiveSlots'],
+            description: 'Members came or went (or a forced publication): PostgreSQL gets their slots.',
+          },
+          {
+            guard: and(['writableLeader', 'slotsToGive']),
+            actions: ['startLoop', 'noteSlotsGiven', 'orderSyncStep'],
+            description:
+              'use_slots off: no slot is made, the members are only noted; then the synchronous step.',
+          },
+          {
             guard: 'writableLeader',
-            target: 'leading',
-            actions: 'startLoop',
-            description: 'The writable leader: /status, slots and synchronous replication, in turn.',
+            actions: ['startLoop', 'orderSyncStep'],
+            description:
+              'Nothing else new: the synchronous step (/sync written or deleted, synchronous_standby_names set or reloaded again, or nothing).',
           },
           {
             guard: 'standbysToLetGo',
@@ -205,77 +260,53 @@ export const leaderDutiesMachine = setup({
           {
             actions: 'orderNothing',
             description:
-              'The leader, but PostgreSQL not (yet) writable: nothing to publish beyond the member key.',
+              'The leader with PostgreSQL not (yet) writable, or another node naming nobody: nothing beyond the member key.',
           },
         ],
       },
     },
-    leading: {
-      description: 'One duty at a time; a failed write leaves the rest to the next publication.',
+    writingStatus: {
+      description: '/status is being written; the rest is judged on the facts as they are once it is.',
       on: {
+        DONE: [
+          {
+            guard: and(['slotsToGive', 'useSlots']),
+            target: 'givingSlots',
+            actions: ['noteStatusWritten', 'storeFresh', 'orderGiveSlots'],
+            description: 'Written; the members changed: their slots next.',
+          },
+          {
+            guard: 'slotsToGive',
+            target: 'idle',
+            actions: ['noteStatusWritten', 'storeFresh', 'noteSlotsGiven', 'orderSyncStep'],
+            description: 'Written; use_slots off: the members only noted; then the synchronous step.',
+          },
+          {
+            target: 'idle',
+            actions: ['noteStatusWritten', 'storeFresh', 'orderSyncStep'],
+            description: 'Written; then the synchronous step, the last duty.',
+          },
+        ],
         FAILED: {
           target: 'idle',
           actions: 'orderNothing',
           description: 'Logged; the next publication tries again.',
         },
       },
-      initial: 'status',
-      states: {
-        status: {
-          always: [
-            {
-              guard: 'statusMoved',
-              target: 'writingStatus',
-              actions: 'orderWriteStatus',
-              description: 'The WAL position moved: /status tells the replicas how far the leader is.',
-            },
-            { target: 'slots', description: '/status is current.' },
-          ],
+    },
+    givingSlots: {
+      description: "PostgreSQL's replication slots are being made or dropped.",
+      on: {
+        DONE: {
+          target: 'idle',
+          actions: ['noteSlotsGiven', 'storeFresh', 'orderSyncStep'],
+          description:
+            'Given (noted on the view they were computed from); then the synchronous step, the last duty.',
         },
-        writingStatus: {
-          on: {
-            DONE: {
-              target: 'slots',
-              actions: ['noteStatusWritten', 'storeFresh'],
-              description: 'Written; the slots are judged on the view as it is now.',
-            },
-          },
-        },
-        slots: {
-          always: [
-            {
-              guard: and(['slotsToGive', 'useSlots']),
-              target: 'givingSlots',
-              actions: 'orderGiveSlots',
-              description: 'Members came or went (or a forced publication): PostgreSQL gets their slots.',
-            },
-            {
-              guard: 'slotsToGive',
-              target: 'synchronous',
-              actions: 'noteSlotsGiven',
-              description: 'use_slots off: no slot is made; the members are only noted.',
-            },
-            { target: 'synchronous', description: 'The slots are as the members need them.' },
-          ],
-        },
-        givingSlots: {
-          on: {
-            DONE: {
-              target: 'synchronous',
-              actions: ['noteSlotsGiven', 'storeFresh'],
-              description: 'Given; synchronous replication is judged on the view as it is now.',
-            },
-          },
-        },
-        synchronous: {
-          // The last duty: ordered even when it is none, and the publication ends with it (the
-          // runtime carries it out and sends nothing back; the next publication judges its effect).
-          always: {
-            target: '#leaderDuties.idle',
-            actions: 'orderSyncStep',
-            description:
-              'The next synchronous step, the last duty: /sync written or deleted, synchronous_standby_names set or reloaded again, or nothing.',
-          },
+        FAILED: {
+          target: 'idle',
+          actions: 'orderNothing',
+          description: 'Logged; the next publication tries again.',
         },
       },
     },

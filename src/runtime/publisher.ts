@@ -125,12 +125,11 @@ export class Publisher {
       }
       // The leader's duties, one order at a time (the leaderDuties machine decides each on the
       // facts as they are once the one before has finished: a write may take a while).
-      const publication = { type: 'PUBLISH' as const, isLeader: report.isLeader, status: report.pg, force };
-      const facts = this.facts();
+      const { isLeader, pg } = report;
       const duties = this.duties;
       // Left out when it can give no order (a replica's, mostly): the machine says which.
-      if (publicationMatters({ ...publication, ...facts })) {
-        duties.send({ ...publication, ...facts });
+      if (publicationMatters(isLeader, pg, h.view(), h.params.synchronousStandbyNames())) {
+        duties.send({ type: 'PUBLISH', isLeader, status: pg, force, ...this.facts() });
         let order = duties.getSnapshot().context.order;
         while (order.kind === 'writeStatus' || order.kind === 'giveSlots') {
           try {
@@ -145,7 +144,7 @@ export class Publisher {
         }
         if (order.kind === 'sync') await this.synchronousStep(order);
         else if (order.kind === 'dropStandbys') {
-          const dropping = h.params.notLeader(report.pg);
+          const dropping = h.params.notLeader(pg);
           if (dropping) await dropping;
         }
       }

@@ -23,6 +23,9 @@ const PARAMETERS_BEFORE_FIRST_SAMPLE =
 const BOOTSTRAP_DCS_ERROR =
   'etcd failing in the one step of publishing a new cluster: schedules start after the bootstrap, and the scenario that fails it does so at /initialize (writingInitialize, taken); every step fails into the same abandoning state. test/unit/node.test.ts takes a failed /config write and a leader key already taken.';
 
+const NO_SLOTS =
+  'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
+
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.publishing.grantingLease --error(ensureLease)--> node.bootstrap.abandoning':
     BOOTSTRAP_DCS_ERROR,
@@ -107,8 +110,8 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The node machine answers REINITIALIZE in the same step in every state it runs in; only a node machine that has stopped (the agent shutting down) leaves the request unanswered. test/unit/reinitialize-request.test.ts takes it.',
   'serverParameters --RELOAD_AGAIN--> (no target)':
     'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
-  'leaderDuties.leading.slots --always#1--> leaderDuties.leading.synchronous':
-    'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).',
-  'leaderDuties.idle --PUBLISH#2--> (no target)':
+  'leaderDuties.idle --PUBLISH#2--> (no target)': NO_SLOTS,
+  'leaderDuties.writingStatus --DONE#1--> leaderDuties.idle': NO_SLOTS,
+  'leaderDuties.idle --PUBLISH#5--> (no target)':
     'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
 };
