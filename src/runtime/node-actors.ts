@@ -140,15 +140,12 @@ export function dcsActors(h: ActorHost) {
     deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
       dcs.deleteLeader(name, input.lastLsn ?? undefined),
     ),
-    probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(async ({ input }) => {
-      // Our own position must be as fresh as the peers' answers. Two I/O steps in one actor, the
-      // one exception to the rule: as two states (sampling, then asking) the probe starts a few
-      // microtasks later and 5 of 400 sim seeds change (async 24, 84; sync 16, 81, 84 — in seed
-      // 84 a different node wins the race once the partition heals). Tried again in session 11;
-      // kept as one until that difference is traced to a cause rather than an interleaving.
+    sampleOwnPosition: fromPromise(async () => {
       await h.pollPostgres();
-      return h.probePeers(input.view, input.name);
     }),
+    probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(({ input }) =>
+      h.probePeers(input.view, input.name),
+    ),
   });
   return {
     election,

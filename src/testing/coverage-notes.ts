@@ -94,7 +94,7 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
-  'election.racing.probing --error(probePeers)--> election.waiting':
+  'election.racing.probing.asking --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':
     'A refresh that reaches etcd and is refused (our lease gone, or the key on another name) before the watch shows it: the watch is faster in the simulator, so the lock is lost through CLUSTER (taken); unit tests of the election take this branch.',
@@ -114,4 +114,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'leaderDuties.writingStatus --DONE#1--> leaderDuties.idle': NO_SLOTS,
   'leaderDuties.idle --PUBLISH#5--> (no target)':
     'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
+  'election.racing.probing.sampling --error(sampleOwnPosition)--> election.waiting':
+    'The status sampler never rejects: a PostgreSQL that does not answer is logged and the last status kept (src/runtime/postgres-sampler.ts). The error branch keeps a broken sampler from starting a race on a stale position of our own.',
 };

@@ -93,6 +93,7 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
         calls.release++;
         return (fakes.release ?? (async () => true))();
       }),
+      sampleOwnPosition: fromPromise(async () => {}),
       probePeers: fromPromise(async () => {
         calls.peers++;
         return (fakes.peers ?? (async () => []))();

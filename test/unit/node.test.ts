@@ -149,6 +149,7 @@ const ELECTION_ACTORS = [
   'clearFailoverKey',
   'updateLeader',
   'deleteLeader',
+  'sampleOwnPosition',
   'probePeers',
 ] as const;
 type ActorName = (typeof NODE_ACTORS)[number] | (typeof ELECTION_ACTORS)[number];
@@ -227,6 +228,7 @@ function harness(opts: HarnessOptions = {}) {
     clearFailoverKey: async () => ({ leaseAgeMs: 5, leaseTtlSeconds: 30 }),
     updateLeader: async () => ({ ok: true, elapsedMs: 5, leaseTtlSeconds: 30 }),
     deleteLeader: async () => true,
+    sampleOwnPosition: async () => undefined,
     probePeers: async () => [] as PeerStatus[],
   };
   const impl: Record<ActorName, Impl> = { ...defaults, ...opts.impl };
@@ -247,6 +249,7 @@ function harness(opts: HarnessOptions = {}) {
       clearFailoverKey: fake('clearFailoverKey'),
       updateLeader: fake('updateLeader'),
       deleteLeader: fake('deleteLeader'),
+      sampleOwnPosition: fake('sampleOwnPosition'),
       probePeers: fake('probePeers'),
     },
   });

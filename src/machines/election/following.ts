@@ -72,36 +72,59 @@ export const racing = electionSetup.createStateConfig({
       ],
     },
     probing: {
+      description:
+        'Is this node the healthiest? Our own position first, then the peers, asked about the members of the view the race began on.',
       always: {
         guard: 'postgresDown',
         target: '#election.waiting',
         description: 'A node whose PostgreSQL is down is never the healthiest: do not ask anyone.',
       },
-      invoke: {
-        src: 'probePeers',
-        input: ({ context }) => ({ view: context.view, name: context.name }),
-        onDone: [
-          {
-            guard: 'someoneLeads',
-            target: '#election.follower',
-            description: 'Someone took the lock while the peers were asked: follow them.',
+      entry: 'noteProbeView',
+      initial: 'sampling',
+      states: {
+        sampling: {
+          description: "Our own position, sampled now: it must be as fresh as the peers' answers.",
+          invoke: {
+            src: 'sampleOwnPosition',
+            onDone: {
+              target: 'asking',
+              description: 'Sampled (the node forwards it as FACTS): now the peers.',
+            },
+            onError: {
+              target: '#election.waiting',
+              description: 'The sample itself broke: no race on a stale position of our own.',
+            },
           },
-          {
-            guard: 'healthiest',
-            target: 'acquiring',
-            actions: ['recordVerdict', 'reportVerdict'],
-            description: "Patroni's is_healthiest_node holds over the peers' answers: race for the lock.",
+        },
+        asking: {
+          description: "GET /patroni of the other members (2 s, no retries): Patroni's is_healthiest_node.",
+          invoke: {
+            src: 'probePeers',
+            input: ({ context }) => ({ view: context.probeView ?? context.view, name: context.name }),
+            onDone: [
+              {
+                guard: 'someoneLeads',
+                target: '#election.follower',
+                description: 'Someone took the lock while the peers were asked: follow them.',
+              },
+              {
+                guard: 'healthiest',
+                target: '#election.racing.acquiring',
+                actions: ['recordVerdict', 'reportVerdict'],
+                description: "Patroni's is_healthiest_node holds over the peers' answers: race for the lock.",
+              },
+              {
+                target: '#election.waiting',
+                actions: ['recordVerdict', 'reportVerdict'],
+                description: 'Not the healthiest (the verdict says why): look again shortly.',
+              },
+            ],
+            onError: {
+              target: '#election.waiting',
+              description:
+                "The probe itself broke (a peer's silence is an answer, not an error): no race on a guess.",
+            },
           },
-          {
-            target: '#election.waiting',
-            actions: ['recordVerdict', 'reportVerdict'],
-            description: 'Not the healthiest (the verdict says why): look again shortly.',
-          },
-        ],
-        onError: {
-          target: '#election.waiting',
-          description:
-            "The probe itself broke (a peer's silence is an answer, not an error): no race on a guess.",
         },
       },
     },

@@ -18,6 +18,7 @@ export const electionMachine = electionSetup.createMachine({
     leaseAgeAtStartMs: input.leaseAgeMs ?? 0,
     pendingRelease: null,
     frozen: false,
+    probeView: null,
   }),
   on: {
     FACTS: {

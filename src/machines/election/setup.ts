@@ -36,6 +36,8 @@ export const electionSetup = setup({
     clearFailoverKey: notProvided<LeaseReading, unknown>(),
     updateLeader: notProvided<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
     deleteLeader: notProvided<boolean, { name: string; lastLsn: number | null }>(),
+    /** One status sample of our own PostgreSQL, delivered (the node forwards it as FACTS) before it resolves. */
+    sampleOwnPosition: notProvided<void, void>(),
     probePeers: notProvided<PeerStatus[], { view: ClusterView; name: string }>(),
   },
   delays: {
@@ -105,6 +107,8 @@ export const electionSetup = setup({
         leaseTtlSeconds: lease.leaseTtlSeconds,
       };
     }),
+    /** The race's probe asks the members of the view it began on. */
+    noteProbeView: assign({ probeView: ({ context }) => context.view }),
     recordVerdict: assign({
       lastVerdict: ({ context, event }) =>
         judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings),

@@ -78,4 +78,9 @@ export interface ElectionContext {
   leaseAgeAtStartMs: number;
   pendingRelease: { lastLsn: number | null } | null;
   frozen: boolean;
+  /**
+   * The view a race began on: its probe asks the members of this one, not of a view that came
+   * while our own position was sampled (a member key expiring meanwhile changes whom to ask).
+   */
+  probeView: ClusterView | null;
 }
