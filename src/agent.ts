@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './actors/clock.ts';
 import type { Dcs } from './actors/dcs.ts';
+import { tracingGuards } from './actors/guard-trace.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres } from './actors/postgres.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
@@ -80,7 +81,11 @@ export class Agent {
     const config = () => this.config;
     writeJournalHeader(opts.journal, this.config, settingsFrom(this.config, null));
     const inspect = inspectorFor(opts.journal, opts.inspect);
-    const params = new ServerParameters({ pg, dcs, name: this.config.name, config, log, inspect });
+    // A journal records which guards chose each transition (see guard-trace.ts).
+    const provide = opts.journal
+      ? tracingGuards(opts.provide ?? provideActors)
+      : (opts.provide ?? provideActors);
+    const params = new ServerParameters({ pg, dcs, name: this.config.name, config, log, inspect, provide });
     const tell = (settings: NodeSettings) => this.actor.send({ type: 'SETTINGS', settings });
     this.dynamic = new DynamicConfigFollower({ pg, dcs, params, config, tell, log });
     const shared = {
@@ -109,7 +114,7 @@ export class Agent {
         probePeers:
           opts.probePeers ?? ((view, me) => probePeersOverHttp(view, me, peerClientOptions(this.config))),
         probeMember: (member) => this.requests.probeMember(member),
-        provide: opts.provide ?? provideActors,
+        provide,
       },
       this.config,
       this.settings,
@@ -118,13 +123,13 @@ export class Agent {
     const core: NodeCore = { ...shared, actor: this.actor };
     this.core = core;
     this.sampler = new PostgresSampler({ ...core, silent: () => this.observations.silent() });
-    this.publisher = new Publisher({ ...core, inspect });
+    this.publisher = new Publisher({ ...core, inspect, provide });
     this.requests = new NodeRequests({
       ...core,
       reload: () => void this.reload(),
       fetchPeer: opts.fetchPeer,
       inspect,
-      provide: opts.provide ?? provideActors,
+      provide,
     });
     this.observations = new Observations(
       {

@@ -7,14 +7,29 @@
  * frames (length-prefixed records).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Clock, systemClock } from './clock.ts';
+import { type GuardOutcome, takeGuardOutcomes } from './guard-trace.ts';
 
 export interface JournalEntry {
   /** ms since epoch (actor clock). */
   t: number;
+  /**
+   * ms on the writer's steady clock (`Clock.monotonic`), events and states: what a replay checks
+   * timers against, since the wall clock may step between a timer's arming and its firing.
+   */
+  m?: number;
   /** Which actor: the machine id path, e.g. `node` or `node.election`. */
   actor: string;
   kind: 'event' | 'state' | 'header';
@@ -22,6 +37,11 @@ export interface JournalEntry {
   what: string;
   /** The event as plain data (events; errors as { name, message }), or the header's facts. */
   event?: unknown;
+  /**
+   * States: the guards XState asked on the way to it, with their answers, in order (machines
+   * given through `tracingGuards`; see guard-trace.ts).
+   */
+  guards?: GuardOutcome[];
 }
 
 /** What a header entry carries: enough to refuse replaying a journal against other machines. */
@@ -33,7 +53,7 @@ export interface JournalHeader {
   settings: unknown;
 }
 
-export const JOURNAL_FORMAT = 'pgwarden journal 1';
+export const JOURNAL_FORMAT = 'pgwarden journal 2';
 
 /** A fingerprint of machine definitions: any change to a state, transition, guard or delay name changes it. */
 export function definitionsHash(machines: readonly AnyStateMachine[]): string {
@@ -43,23 +63,44 @@ export function definitionsHash(machines: readonly AnyStateMachine[]): string {
 }
 
 /**
- * An event as plain data that msgpackr can always write: an Error becomes { name, message },
- * functions and actor references are left out; what cannot be copied (a cycle) is recorded as
- * its type alone.
+ * An event as plain data that msgpackr can always write, and a replay can send again: an Error
+ * becomes { name, message }, a bigint its decimal text, a Date stays a Date (msgpackr's
+ * timestamp), functions and actor references are left out; what cannot be copied (a cycle) is
+ * recorded as its type alone.
  */
 export function plainEvent(event: { type: string }): unknown {
   try {
-    return JSON.parse(
-      JSON.stringify(event, (_key, value: unknown) => {
-        if (value instanceof Error) return { name: value.name, message: value.message };
-        if (typeof value === 'bigint') return value.toString();
-        if (typeof value === 'function') return undefined;
-        return value;
-      }),
-    );
+    return plainCopy(event, 0);
   } catch {
     return { type: event.type, unrecorded: true };
   }
+}
+
+/** Deeper than any event pgwarden sends: a cycle. */
+const MAX_DEPTH = 64;
+
+function plainCopy(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new Error('too deep');
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+    return value;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (Array.isArray(value)) return value.map((v) => plainCopy(v, depth + 1) ?? null);
+  if (isActorRef(value)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const copy = plainCopy(v, depth + 1);
+    if (copy !== undefined) out[k] = copy;
+  }
+  return out;
+}
+
+/** An XState actor reference (an event may carry `self`): not data. */
+function isActorRef(value: object): boolean {
+  return typeof (value as { send?: unknown }).send === 'function';
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -109,14 +150,25 @@ export class Journal {
       // Machines only: the promise actors they invoke report through their parent's done/error events.
       if (!isMachine(ev.actorRef)) return;
       const type = ev.event.type;
-      this.add({ t: clock.now(), actor, kind: 'event', what: type, event: plainEvent(ev.event) });
+      // A (re)started actor's first state is always written, even if its last life ended there.
+      if (type === 'xstate.init') this.lastState.delete(actor);
+      this.add({
+        ...stamp(clock),
+        actor,
+        kind: 'event',
+        what: type,
+        event: plainEvent(ev.event),
+      });
     } else if (ev.type === '@xstate.snapshot') {
       const { value, status } = ev.snapshot as { value?: unknown; status?: string };
       if (value === undefined) return;
+      const guards = takeGuardOutcomes((ev.actorRef as unknown as { logic: { id: string } }).logic.id);
       const text = typeof value === 'string' ? value : JSON.stringify(value);
       if (this.lastState.get(actor) !== text) {
         this.lastState.set(actor, text);
-        this.add({ t: clock.now(), actor, kind: 'state', what: text });
+        const entry: JournalEntry = { ...stamp(clock), actor, kind: 'state', what: text };
+        if (guards) entry.guards = guards;
+        this.add(entry);
       }
       // A finished actor is forgotten (one per REST switchover request: the maps must not grow).
       if (status === 'done' || status === 'error' || status === 'stopped') {
@@ -126,8 +178,12 @@ export class Journal {
     }
   }
 
-  /** The header: written first, and again at the top of every new file. */
+  /**
+   * The header: written first (an agent's start: every actor begins anew), and again at the top
+   * of every new file (the same entry, same time: a continuation).
+   */
   header(header: JournalHeader): void {
+    this.lastState.clear();
     this.lastHeader = {
       t: (this.opts.clock ?? systemClock).now(),
       actor: header.node,
@@ -248,6 +304,12 @@ function childrenOf(actor: AnyActorRef): Record<string, AnyActorRef> | undefined
   }
 }
 
+/** An entry's times: the wall clock, and the steady clock where the clock has one. */
+function stamp(clock: Clock): { t: number; m?: number } {
+  const t = clock.now();
+  return clock.monotonic ? { t, m: clock.monotonic() } : { t };
+}
+
 /** One record: a 4-byte big-endian length, then the msgpackr body. */
 function frame(entry: JournalEntry): Buffer {
   const body = packr.pack(entry);
@@ -267,6 +329,11 @@ export function journalFiles(path: string): string[] {
   for (let i = JOURNAL_FILES - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) out.push(`${path}.${i}`);
   if (existsSync(path)) out.push(path);
   return out;
+}
+
+/** Writes entries as a journal file (the simulator's journals, for `pgwarden replay`). */
+export function writeJournal(path: string, entries: readonly JournalEntry[]): void {
+  writeFileSync(path, Buffer.concat(entries.map(frame)));
 }
 
 /** Reads a journal file back (for `pgwarden replay` and tests). */

@@ -15,10 +15,13 @@ import {
   publicationMatters,
 } from '../machines/leader-duties.ts';
 import type { NodeCore } from './core.ts';
+import type { ProvideActors } from './provide.ts';
 
 export type PublisherHost = NodeCore & {
   /** The journal (and any inspector): the leaderDuties machine is recorded too. */
   inspect?: (ev: InspectionEvent) => void;
+  /** How its machine is given (guards traced when journalled). */
+  provide: ProvideActors;
 };
 
 /** What a report is made of: a new value of any of them makes a new report. */
@@ -39,7 +42,7 @@ export class Publisher {
   private reportCache: (ReportInputs & { report: NodeReport }) | null = null;
 
   constructor(private readonly h: PublisherHost) {
-    this.duties = createActor(leaderDutiesMachine, {
+    this.duties = createActor(h.provide(leaderDutiesMachine, {}), {
       id: 'leaderDuties',
       input: { me: h.config().name },
       inspect: h.inspect,

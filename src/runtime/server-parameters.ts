@@ -18,6 +18,7 @@ import {
   sampleMatters,
   serverParametersMachine,
 } from '../machines/server-parameters.ts';
+import type { ProvideActors } from './provide.ts';
 
 export class ServerParameters {
   private readonly actor: Actor<typeof serverParametersMachine>;
@@ -30,9 +31,13 @@ export class ServerParameters {
       config: () => NodeConfig;
       log: (msg: string) => void;
       inspect?: (ev: InspectionEvent) => void;
+      provide: ProvideActors;
     },
   ) {
-    this.actor = createActor(serverParametersMachine, { id: 'serverParameters', inspect: o.inspect });
+    this.actor = createActor(o.provide(serverParametersMachine, {}), {
+      id: 'serverParameters',
+      inspect: o.inspect,
+    });
     this.actor.start();
   }
 

@@ -250,7 +250,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
       const entries = readJournal(node.logFile.replace(/\.log$/, '.journal'));
       expect(entries[0], node.name).toMatchObject({
         kind: 'header',
-        what: 'pgwarden journal 1',
+        what: 'pgwarden journal 2',
         actor: node.name,
       });
       expect((entries[0]!.event as { machines: string }).machines).toMatch(/^[0-9a-f]{64}$/);

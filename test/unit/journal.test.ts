@@ -235,7 +235,7 @@ describe('Journal', () => {
       t: 1000,
       actor: 'node1',
       kind: 'header',
-      what: 'pgwarden journal 1',
+      what: 'pgwarden journal 2',
       event: { version: '0.1.0', machines, node: 'node1', settings: { ttl: 30 } },
     });
     expect(machines).toMatch(/^[0-9a-f]{64}$/);

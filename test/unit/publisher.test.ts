@@ -6,6 +6,7 @@ import { parseConfigText } from '../../src/config/load.ts';
 import type { NodeContext } from '../../src/machines/node/index.ts';
 import type { NodeCore } from '../../src/runtime/core.ts';
 import { settingsFrom } from '../../src/runtime/dynamic-config.ts';
+import { provideActors } from '../../src/runtime/provide.ts';
 import { Publisher } from '../../src/runtime/publisher.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 import { pgStatus } from '../helpers/pg-status.ts';
@@ -53,7 +54,7 @@ function host() {
     },
     params: { notLeader: () => null },
   } as unknown as NodeCore;
-  return { state, touched, publisher: new Publisher(core) };
+  return { state, touched, publisher: new Publisher({ ...core, provide: provideActors }) };
 }
 
 describe('publisher: the report', () => {
