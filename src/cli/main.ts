@@ -5,6 +5,7 @@ import { registerCtlCommands } from './ctl/register.ts';
 import { runDemo } from './demo-command.ts';
 import { CliError } from './errors.ts';
 import { runNode } from './node-command.ts';
+import { type ReplayCommandOptions, runReplay } from './replay-command.ts';
 import { runSim, type SimOptions } from './sim-command.ts';
 
 const program = new Command()
@@ -60,8 +61,21 @@ program
   )
   .option('--no-shrink', 'do not cut failing schedules down to the actions they need')
   .option('--jobs <n>', 'worker threads running seeds in parallel (default: available CPUs)')
+  .option('--journal <dir>', "write each node's journal of each seed here (<seed>[-sync]-<node>.journal)")
   .action(async (opts: SimOptions) => {
     exitCode = await runSim(opts);
+  });
+
+program
+  .command('replay')
+  .description('replay decision journals on the machines and check every recorded transition happens again')
+  .argument('<journal...>', 'journal files (rotated files beside each are read too, oldest first)')
+  .option('--at <time>', 'print every machine state and context at this time (ISO, epoch ms, or +SECONDS)')
+  .option('--timeline', "print all nodes' transitions in time order, with their events and guards")
+  .option('--actors <list>', "with --timeline: these actors (comma-separated), or 'all'")
+  .option('--force', 'replay journals written by other machine definitions (with a warning)')
+  .action((files: string[], opts: ReplayCommandOptions) => {
+    exitCode = runReplay(files, opts);
   });
 
 // patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).

@@ -4,7 +4,9 @@
  * With --jobs N the seeds run on this thread and N − 1 worker threads (src/testing/parallel.ts);
  * the output is the same, in seed order.
  */
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { formatCoverage, StateCoverage } from '../testing/coverage.ts';
 import { COVERAGE_NOTES } from '../testing/coverage-notes.ts';
@@ -34,6 +36,18 @@ export interface SimOptions {
   shrink?: boolean;
   /** Worker threads (default: os.availableParallelism()). */
   jobs?: string;
+  /** Write each node's journal of each seed into this directory (for `pgwarden replay`). */
+  journal?: string;
+}
+
+/** --journal: the directory, made if missing. */
+function journalDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new CliError(`--journal: cannot make ${dir}: ${(err as Error).message}`, 2);
+  }
+  return resolve(dir);
 }
 
 function int(name: string, value: string, min: number): number {
@@ -82,6 +96,7 @@ export async function runSim(
     ttl,
     synchronousMode: opts.sync === true,
     checkHeal: opts.checkHeal !== false,
+    ...(opts.journal === undefined ? {} : { journalDir: journalDir(opts.journal) }),
   };
   const all = Array.from({ length: seeds }, (_, i) => seed + i);
   // Every thread compiles the same code anew, and on these short runs TurboFan's inlining costs

@@ -4,6 +4,8 @@
  * a heal phase that requires a writable leader and every member streaming again.
  * `pgwarden sim` (src/cli/sim-command.ts) and test/unit/sim-runner.test.ts drive it.
  */
+import { join } from 'node:path';
+import { writeJournal } from '../../actors/journal.ts';
 import { pausedIn } from '../../config/dynamic.ts';
 import { LeadershipCauses } from '../causes.ts';
 import { AnyNodeClient, type ClientWrite, clientTally } from '../clients.ts';
@@ -95,6 +97,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     inspect: opts.coverage?.inspect,
     log: opts.log,
     postgres: opts.postgres,
+    journals: opts.journals || opts.journalDir !== undefined,
   });
   opts.onCluster?.(c);
   const run: RunState = {
@@ -247,5 +250,14 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       longestMs: windows.reduce((m, w) => Math.max(m, w.to - w.from), 0),
     };
     await c.stop();
+    if (opts.journalDir !== undefined) writeJournals(c, opts.journalDir, seed, synchronousMode);
+  }
+}
+
+/** Each node's journal as a file (what `pgwarden replay` reads). */
+function writeJournals(c: SimulatedCluster, dir: string, seed: number, sync: boolean): void {
+  for (const n of c.nodes) {
+    if (n.journal)
+      writeJournal(join(dir, `${seed}${sync ? '-sync' : ''}-${n.name}.journal`), n.journal.entries());
   }
 }

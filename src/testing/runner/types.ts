@@ -36,6 +36,10 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Called with the simulated cluster before the first step (debugging: its clock, its nodes). */
   onCluster?: (c: SimulatedCluster) => void;
+  /** Keep a journal per node (`SimulatedCluster.journals`): what `pgwarden sim --journal DIR` writes and replay tests read. */
+  journals?: boolean;
+  /** Keep a journal per node and write it, once the run ends, to `<dir>/<seed>[-sync]-<node>.journal`. */
+  journalDir?: string;
   /** Simulated PostgreSQL's options (tests plant old behaviours to prove an invariant can fail). */
   postgres?: SimulatedClusterOptions['postgres'];
 }
@@ -81,7 +85,15 @@ export interface RunResult {
   options: Required<
     Omit<
       RunOptions,
-      'extraInvariants' | 'coverage' | 'schedule' | 'log' | 'onCluster' | 'checkTimeline' | 'postgres'
+      | 'extraInvariants'
+      | 'coverage'
+      | 'schedule'
+      | 'log'
+      | 'onCluster'
+      | 'checkTimeline'
+      | 'postgres'
+      | 'journals'
+      | 'journalDir'
     >
   > & {
     /** The schedule's text form when it was given rather than generated from the seed. */
