@@ -130,6 +130,7 @@ export class Agent {
       fetchPeer: opts.fetchPeer,
       inspect,
       provide,
+      report: () => this.publisher.report(),
     });
     this.observations = new Observations(
       {
@@ -144,6 +145,7 @@ export class Agent {
       report: () => this.publisher.report(),
       nextRun: () => this.observations.nextRun,
       ops: this.requests.operations(),
+      journal: opts.journal,
     });
     this.actor.on('notice', (e) => log(e.message));
     this.actor.on('scheduledRestart.changed', () => void this.publisher.publish(true));

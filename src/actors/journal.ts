@@ -242,6 +242,11 @@ export class Journal {
     return this.ring;
   }
 
+  /** The header this journal began with (the ring may have dropped it). */
+  headerEntry(): JournalEntry | null {
+    return this.lastHeader;
+  }
+
   async close(): Promise<void> {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;

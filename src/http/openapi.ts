@@ -21,7 +21,7 @@
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema, RouteShorthandOptions } from 'fastify';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
-import { isMutating } from './security.ts';
+import { isGuarded } from './security.ts';
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -185,7 +185,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
     },
     transform: ({ schema, url, route }) => {
-      if (!isMutating(route.config)) return { schema, url };
+      if (!isGuarded(route.config)) return { schema, url };
       const response = { ...((schema?.response ?? {}) as Record<string, unknown>) };
       response['401'] ??= UNAUTHORIZED;
       response['403'] ??= FORBIDDEN;

@@ -5,6 +5,7 @@
  * JSON) Patroni's API would send.
  */
 import type { DcsEdit, EditAnswer } from '../cluster/dcs-edits.ts';
+import type { FailoverPlan } from '../cluster/failover-plan.ts';
 import type { ManualFailoverInput } from '../machines/manual-failover.ts';
 
 export interface ActionResult {
@@ -34,4 +35,6 @@ export interface Operations {
   restart(request: RestartRequest): Promise<ActionResult>;
   cancelScheduledRestart(): Promise<ActionResult>;
   reinitialize(force: boolean): Promise<ActionResult>;
+  /** GET /failover-plan: who would take over if the leader died now (null: no DCS view). */
+  failoverPlan(): Promise<FailoverPlan | null>;
 }

@@ -39,6 +39,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route changes state: allowlist, client certificate and Basic auth apply. */
     mutating?: boolean;
+    /**
+     * A pgwarden read that only an operator should see (the journal, the visualizer): the same
+     * checks as a mutating route. Patroni has no such routes; its GETs stay open.
+     */
+    operatorOnly?: boolean;
   }
 }
 
@@ -98,6 +103,16 @@ export function isMutating(routeConfig: unknown): boolean {
     typeof routeConfig === 'object' &&
     routeConfig !== null &&
     (routeConfig as { mutating?: unknown }).mutating === true
+  );
+}
+
+/** Whether the access checks apply: a mutating route, or an operator-only read. */
+export function isGuarded(routeConfig: unknown): boolean {
+  return (
+    isMutating(routeConfig) ||
+    (typeof routeConfig === 'object' &&
+      routeConfig !== null &&
+      (routeConfig as { operatorOnly?: unknown }).operatorOnly === true)
   );
 }
 
@@ -256,7 +271,7 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
   await staticList(ctx.config());
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!isMutating(request.routeOptions.config)) return;
+    if (!isGuarded(request.routeOptions.config)) return;
     const r = ctx.config().restapi;
 
     // 1. allowlist

@@ -3,12 +3,14 @@
  * NodeReport (no SQL, no DCS round trip per request).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { JournalEntry } from '../actors/journal.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { registerOpenApi } from './openapi.ts';
 import type { Operations } from './operations.ts';
 import { configRoutes } from './routes/config.ts';
 import { healthRoutes } from './routes/health.ts';
+import { insightRoutes } from './routes/insight.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { operationRoutes } from './routes/operations.ts';
@@ -24,6 +26,8 @@ export interface ApiContext {
   /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
   config: () => NodeConfig;
   ops: Operations;
+  /** The decision journal kept in memory, and the header it began with (GET /journal). */
+  journal?: () => { header: JournalEntry | null; entries: readonly JournalEntry[] };
 }
 
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
@@ -49,6 +53,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { ctx });
   await app.register(configRoutes, { ctx });
   await app.register(operationRoutes, { ctx });
+  await app.register(insightRoutes, { ctx });
   await app.register(healthRoutes, { ctx });
   return app;
 }

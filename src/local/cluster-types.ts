@@ -67,6 +67,8 @@ export interface ClusterNode {
   dataDir: string;
   configFile: string;
   logFile: string;
+  /** Where the agent's journal goes with LocalClusterOptions.journal (`<name>.journal` beside the log). */
+  journalFile: string;
   /** Last GET /patroni answer (null: no answer). */
   status: StatusDoc | null;
 }

@@ -85,6 +85,7 @@ export class LocalCluster {
         dataDir: join(dir, name, 'data'),
         configFile: join(dir, `${name}.yml`),
         logFile: join(dir, `${name}.log`),
+        journalFile: join(dir, `${name}.journal`),
         status: null,
       };
       mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
@@ -172,7 +173,7 @@ export class LocalCluster {
     if (this.agents.has(name)) throw new Error(`${name} is already running`);
     const fd = openSync(node.logFile, 'a');
     const args = this.opts.agentArgv?.(node) ?? [process.execPath, BIN, 'node', node.configFile];
-    if (this.opts.journal) args.push('--journal', node.logFile.replace(/\.log$/, '.journal'));
+    if (this.opts.journal) args.push('--journal', node.journalFile);
     const [cmd, ...rest] = [
       ...(this.opts.network?.nodePrefix?.(node.index) ?? []),
       ...asUser(this.user, args),

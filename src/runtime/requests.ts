@@ -9,6 +9,7 @@
  */
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import type { PeerStatus } from '../cluster/eligibility.ts';
+import type { NodeReport } from '../cluster/report.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import type { ActionResult, Operations, RestartRequest } from '../http/operations.ts';
 import type { NodeEmitted } from '../machines/node/index.ts';
@@ -20,17 +21,23 @@ import {
 import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts';
 import type { NodeCore } from './core.ts';
 import { DcsEdits } from './dcs-edits.ts';
+import { planFailover } from './failover-plan.ts';
 import { ManualFailovers } from './manual-failovers.ts';
 import type { ProvideActors } from './provide.ts';
 import { answerOf } from './request-actor.ts';
 
-export type RequestsHost = Pick<NodeCore, 'actor' | 'dcs' | 'clock' | 'config' | 'publish'> & {
+export type RequestsHost = Pick<
+  NodeCore,
+  'actor' | 'dcs' | 'clock' | 'config' | 'publish' | 'view' | 'settings'
+> & {
   reload(): void;
   /** One member's status (GET its api_url); defaults to HTTP with this node's credentials. */
   fetchPeer?: (member: Member) => Promise<PeerStatus>;
   /** The journal (and any inspector): the switchover requests' machines are recorded too. */
   inspect?: (ev: InspectionEvent) => void;
   provide: ProvideActors;
+  /** This node's report (its own status in the failover plan). */
+  report(): NodeReport;
 };
 
 export class NodeRequests {
@@ -80,6 +87,7 @@ export class NodeRequests {
       restart: (request) => this.restart(request),
       cancelScheduledRestart: () => this.cancelScheduledRestart(),
       reinitialize: (force) => this.reinitialize(force),
+      failoverPlan: () => planFailover({ ...h, probeMember: (m) => this.probeMember(m) }),
     };
   }
 

@@ -5,6 +5,7 @@
  * (POST /switchover) wait in the node's actors, on the agent's clock.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Journal } from '../actors/journal.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { Operations } from '../http/operations.ts';
 import { type ApiContext, buildApi } from '../http/server.ts';
@@ -15,6 +16,7 @@ export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   /** When the next HA loop runs. */
   nextRun(): number;
   ops: Operations;
+  journal?: Journal;
 };
 
 export class RestApi {
@@ -42,6 +44,9 @@ export class RestApi {
       now: () => h.clock.now(),
       config: () => h.config(),
       ops: h.ops,
+      journal: h.journal
+        ? () => ({ header: h.journal!.headerEntry(), entries: h.journal!.entries() })
+        : undefined,
     };
   }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { runReplay } from '../../src/cli/replay-command.ts';
 import {
   type ClusterNode,
   LocalCluster,
@@ -85,6 +86,22 @@ export function dumpLogs(cluster: LocalCluster | undefined, lines = 40): void {
 }
 
 /**
+ * `pgwarden replay` on each agent's journal file, once the cluster is stopped: every recorded
+ * transition must happen again. Throws with the divergence (an afterAll hook that throws fails
+ * the file); the summaries go to stderr.
+ */
+export function replayJournals(cluster: LocalCluster): void {
+  const failures: string[] = [];
+  for (const n of cluster.nodes) {
+    const lines: string[] = [];
+    const code = runReplay([n.journalFile], {}, (t) => lines.push(t));
+    process.stderr.write(`replay ${n.name}: ${lines.join('\n')}\n`);
+    if (code !== 0) failures.push(`${n.name}:\n${lines.join('\n')}`);
+  }
+  if (failures.length > 0) throw new Error(`journals that do not replay:\n${failures.join('\n')}`);
+}
+
+/**
  * One LocalCluster per test file: started before the tests (ready or the file fails), agent logs
  * printed if any test failed, stopped and removed after. Returns a getter for the cluster.
  */
@@ -116,7 +133,12 @@ export function useLocalCluster(
   hooks.afterAll(async () => {
     if (failed) dumpLogs(cluster);
     await cluster?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      // Every decision the agents took here must replay on the machines as they are.
+      if (cluster && options.journal) replayJournals(cluster);
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
   });
   return () => {
     if (!cluster) throw new Error('the cluster is not started yet');

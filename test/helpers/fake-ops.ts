@@ -6,7 +6,8 @@
  */
 import { type Clock, systemClock } from '../../src/actors/clock.ts';
 import type { DcsEdit, EditAnswer } from '../../src/cluster/dcs-edits.ts';
-import type { PeerStatus } from '../../src/cluster/eligibility.ts';
+import type { EligibilitySettings, PeerStatus } from '../../src/cluster/eligibility.ts';
+import { type FailoverPlan, failoverPlan } from '../../src/cluster/failover-plan.ts';
 import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import type { ActionResult, Operations, RestartRequest } from '../../src/http/operations.ts';
 import type { ManualFailoverInput } from '../../src/machines/manual-failover.ts';
@@ -99,6 +100,18 @@ export class FakeOps implements Operations {
   async cancelScheduledRestart(): Promise<ActionResult> {
     return this.cancelResult;
   }
+  /** GET /failover-plan: the pure plan on `view`, the peers set and these settings. */
+  planSettings: EligibilitySettings = {
+    maximum_lag_on_failover: 1048576,
+    check_timeline: true,
+    synchronous_mode: false,
+  };
+  async failoverPlan(): Promise<FailoverPlan | null> {
+    if (this.view === emptyClusterView) return null;
+    const statuses = await Promise.all(this.view.members.map((m) => this.probeMember(m)));
+    return failoverPlan(this.view, statuses, this.planSettings);
+  }
+
   async reinitialize(force: boolean): Promise<ActionResult> {
     this.reinits.push(force);
     return this.reinitResult;

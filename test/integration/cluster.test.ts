@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { readJournal } from '../../src/actors/journal.ts';
 import { type ClusterNode, LocalCluster } from '../../src/local/cluster.ts';
 import { lookupUser } from '../../src/local/os-user.ts';
-import { dumpLogs, etcdValue, eventually, sleep, sql } from '../helpers/cluster-tools.ts';
+import { dumpLogs, etcdValue, eventually, replayJournals, sleep, sql } from '../helpers/cluster-tools.ts';
 
 const TTL = 10;
 vi.setConfig({ testTimeout: 120_000 });
@@ -53,7 +53,12 @@ afterEach((ctx) => {
 afterAll(async () => {
   if (failed) dumpLogs(cluster);
   await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  try {
+    // The failover, the rewind, the restarts: every decision replays on the machines as they are.
+    if (cluster) replayJournals(cluster);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('a three-node cluster on real etcd and PostgreSQL', () => {
@@ -247,7 +252,7 @@ describe('a three-node cluster on real etcd and PostgreSQL', () => {
     // live a few seconds as a follower whose loop timer starts again at every view).
     const timers: string[] = [];
     for (const node of cluster.nodes) {
-      const entries = readJournal(node.logFile.replace(/\.log$/, '.journal'));
+      const entries = readJournal(node.journalFile);
       expect(entries[0], node.name).toMatchObject({
         kind: 'header',
         what: 'pgwarden journal 2',

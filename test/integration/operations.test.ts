@@ -11,7 +11,7 @@ import { etcdValue, eventually, inRecovery, sleep, sql, useLocalCluster } from '
 vi.setConfig({ testTimeout: 120_000 });
 
 const clusterOf = useLocalCluster(
-  { nodes: 3, scope: 'ops', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { nodes: 3, scope: 'ops', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 }, journal: true },
   { beforeAll, afterAll, afterEach },
 );
 
@@ -178,6 +178,24 @@ describe('operator actions on a real cluster', () => {
       status: 503,
       text: 'restart conditions are not satisfied',
     });
+  });
+
+  it('a restart scheduled 3 s ahead runs at its time: a new postmaster, no sooner', async () => {
+    await clusterOf().waitUntilReady({ timeoutMs: 60_000 });
+    const replica = clusterOf().nodes.find((n) => n.status?.role === 'replica')!;
+    const before = replica.status?.postmaster_start_time;
+    const at = new Date(Date.now() + 3000);
+    expect(await call(replica, 'POST', '/restart', { schedule: at.toISOString() })).toEqual({
+      status: 202,
+      text: 'Restart scheduled',
+    });
+    const restarted = await eventually('the scheduled restart', async () => {
+      const s = await clusterOf().fetchStatus(replica);
+      if (!s?.postmaster_start_time || s.postmaster_start_time === before) throw new Error('not yet');
+      return s;
+    });
+    expect(Date.parse(String(restarted.postmaster_start_time))).toBeGreaterThanOrEqual(at.getTime() - 1000);
+    expect(restarted.role).toBe('replica');
   });
 
   it('reinitialize: refused on the leader, rebuilds a replica', async () => {

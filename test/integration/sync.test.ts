@@ -11,7 +11,7 @@ import { etcdValue, eventually, sleep, sql, useLocalCluster } from '../helpers/c
 vi.setConfig({ testTimeout: 120_000 });
 
 const clusterOf = useLocalCluster(
-  { nodes: 3, scope: 'syn', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 } },
+  { nodes: 3, scope: 'syn', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 }, journal: true },
   { beforeAll, afterAll, afterEach },
 );
 

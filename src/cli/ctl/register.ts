@@ -10,6 +10,7 @@ import { runDsn, runHistory, runVersion } from './info.ts';
 import { runList } from './list.ts';
 import { checkChoice, ROLES, type RoleChoice } from './members.ts';
 import { runTogglePause } from './pause.ts';
+import { runPlan } from './plan.ts';
 import { runReinit } from './reinit.ts';
 import { runReload, runRestart } from './restart.ts';
 
@@ -103,6 +104,15 @@ export function registerCtlCommands(program: Command): void {
     .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
       withContext(c, (ctx, o) => runHistory(ctx, ctx.clusterName(cluster), parseFormat(o['format']))),
+    );
+
+  program
+    .command('plan')
+    .description('show who would take over if the leader died now, and why the others would not')
+    .argument('[cluster]')
+    .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, (ctx, o) => runPlan(ctx, ctx.clusterName(cluster), parseFormat(o['format']))),
     );
 
   program
