@@ -7,6 +7,7 @@ import { CliError } from './errors.ts';
 import { runNode } from './node-command.ts';
 import { type ReplayCommandOptions, runReplay } from './replay-command.ts';
 import { runSim, type SimOptions } from './sim-command.ts';
+import { runViz, type VizOptions } from './viz-command.ts';
 
 const program = new Command()
   .name('pgwarden')
@@ -76,6 +77,16 @@ program
   .option('--force', 'replay journals written by other machine definitions (with a warning)')
   .action((files: string[], opts: ReplayCommandOptions) => {
     exitCode = runReplay(files, opts);
+  });
+
+program
+  .command('viz')
+  .description('serve the statechart visualizer on recorded journals (the live view is GET /ui on any agent)')
+  .option('--journal <files...>', 'journal files to show (rotated files beside each are read too)')
+  .option('--port <n>', 'port to listen on (default 8300)')
+  .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+  .action(async (opts: VizOptions) => {
+    exitCode = await runViz(opts);
   });
 
 // patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).

@@ -15,7 +15,10 @@
  * merged by the parent (`merge`).
  */
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import { activeStateIds } from '../machines/definition.ts';
 import { allMachines } from '../machines/index.ts';
+
+export { activeStateIds };
 
 interface TransitionLike {
   source: StateNodeLike;
@@ -64,25 +67,6 @@ export function allStateIds(machine: AnyStateMachine): string[] {
   };
   walk(machine.root as unknown as StateNodeLike);
   return out.sort();
-}
-
-/** State node ids active in a snapshot value: `{ a: { b: 'c' } }` → `m.a`, `m.a.b`, `m.a.b.c`. */
-export function activeStateIds(machineId: string, value: unknown): string[] {
-  const out: string[] = [];
-  const walk = (prefix: string, v: unknown) => {
-    if (typeof v === 'string') {
-      out.push(`${prefix}.${v}`);
-      return;
-    }
-    if (v && typeof v === 'object') {
-      for (const [k, sub] of Object.entries(v)) {
-        out.push(`${prefix}.${k}`);
-        walk(`${prefix}.${k}`, sub);
-      }
-    }
-  };
-  walk(machineId, value);
-  return out;
 }
 
 /** What triggers a transition, readably: `CLUSTER`, `always`, `after(loopWait)`, `done(promote)`. */

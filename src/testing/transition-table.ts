@@ -8,62 +8,8 @@
  * Regenerate with `npx tsx scripts/transitions.ts > docs/transitions.md`.
  */
 import type { AnyStateMachine } from 'xstate';
+import { guardText, type StateNodeLike, transitionsOf, triggerText } from '../machines/definition.ts';
 import { transientStateIds } from './coverage.ts';
-
-interface GuardLike {
-  type?: string;
-  name?: string;
-  guards?: unknown[];
-}
-
-interface TransitionLike {
-  eventType: string;
-  guard?: string | GuardLike | ((...args: unknown[]) => unknown);
-  target?: readonly { id: string }[];
-  reenter?: boolean;
-  delay?: string | number;
-  description?: string;
-  actions?: readonly unknown[];
-  source: { invoke: Array<{ id: string; src: unknown }> };
-}
-
-interface StateNodeLike {
-  id: string;
-  key: string;
-  description?: string;
-  states: Record<string, StateNodeLike>;
-  always?: TransitionLike[];
-  transitions: Map<string, TransitionLike[]>;
-  invoke: Array<{ id: string; src: unknown }>;
-}
-
-/** `not(paused)`, `lockLostAsPrimary`; an inline function has no name worth showing. */
-function guardText(g: TransitionLike['guard']): string {
-  if (g === undefined) return '';
-  if (typeof g === 'string') return g;
-  const like = g as GuardLike;
-  if (like.guards && like.name)
-    return `${like.name}(${like.guards.map((x) => guardText(x as never)).join(', ')})`;
-  return like.type ?? '(inline)';
-}
-
-function triggerText(t: TransitionLike, machineId: string): string {
-  const e = t.eventType;
-  if (e === '') return 'always';
-  if (t.delay !== undefined || e.startsWith('xstate.after.')) {
-    const delay = t.delay ?? /^xstate\.after\.([^.]+)/.exec(e)?.[1] ?? e;
-    return `after ${delay}`;
-  }
-  const actor = /^xstate\.(done|error)\.actor\.(.*)$/.exec(e);
-  if (actor) {
-    const i = t.source.invoke.findIndex((x) => x.id === actor[2]);
-    const src = t.source.invoke[i]?.src;
-    const name = typeof src === 'string' && !src.startsWith('xstate.') ? src : `invoke #${i}`;
-    return `${actor[1]}: ${name}`;
-  }
-  if (e.startsWith('xstate.done.state.')) return 'done';
-  return e.startsWith(`${machineId}.`) ? e.slice(machineId.length + 1) : e;
-}
 
 function actionText(a: unknown): string | null {
   if (typeof a === 'string') return a;
@@ -79,7 +25,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
 function stateRows(node: StateNodeLike, machineId: string): string[] {
   const described = describes(node);
   const rel = (id: string) => (id === machineId ? '(root)' : id.slice(machineId.length + 1));
-  const transitions = [...(node.always ?? []), ...[...node.transitions.values()].flat()];
+  const transitions = transitionsOf(node);
   const rows: string[] = [];
   for (const t of transitions) {
     const targets = t.target && t.target.length > 0 ? t.target.map((s) => rel(s.id)).join(', ') : '(stays)';
@@ -94,7 +40,7 @@ function stateRows(node: StateNodeLike, machineId: string): string[] {
 
 /** A state whose transitions say why (XState's transition `description`) gets a column for it. */
 function describes(node: StateNodeLike): boolean {
-  return [...(node.always ?? []), ...[...node.transitions.values()].flat()].some((t) => !!t.description);
+  return transitionsOf(node).some((t) => !!t.description);
 }
 
 /** One machine's table, state by state in document order. */

@@ -1,0 +1,103 @@
+/**
+ * What the visualizer shows of a journal: its transitions, each with the event that caused it
+ * (type, readable label, payload) and the guards that chose it, the state it left and the
+ * state ids it is now in (for highlighting on the chart). One converter for the live stream
+ * (entry by entry) and for journal files (all at once).
+ */
+import type { JournalEntry } from '../actors/journal.ts';
+import { activeStateIds } from '../machines/definition.ts';
+import { machineForActor } from '../replay/machines.ts';
+import { eventLabel, stateText } from '../replay/state-text.ts';
+
+export interface VizTransition {
+  t: number;
+  member: string;
+  actor: string;
+  /** The chart it belongs to (the machine id); null: an actor of no known machine. */
+  chart: string | null;
+  from: string | null;
+  to: string;
+  /** Active state ids below the machine root, for the chart. */
+  active: string[];
+  cause: { type: string; label: string; event?: unknown };
+  guards?: JournalEntry['guards'];
+  /** The actor reached a final state or stopped for good (a finished REST request). */
+  start?: boolean;
+}
+
+export class TransitionFeed {
+  private readonly lastEvent = new Map<string, JournalEntry>();
+  private readonly lastState = new Map<string, string>();
+  private readonly charts = new Map<string, string | null>();
+
+  constructor(private member: string) {}
+
+  /** A header: a new agent run of `member`, every actor starting afresh. */
+  private restart(node: string): void {
+    this.member = node;
+    this.lastEvent.clear();
+    this.lastState.clear();
+  }
+
+  push(e: JournalEntry): VizTransition | null {
+    if (e.kind === 'header') {
+      this.restart((e.event as { node?: string })?.node ?? this.member);
+      return null;
+    }
+    if (e.kind === 'event') {
+      this.lastEvent.set(e.actor, e);
+      if (e.what === 'xstate.init') this.lastState.delete(e.actor);
+      return null;
+    }
+    const cause = this.lastEvent.get(e.actor);
+    const chart = this.chartOf(e.actor);
+    const from = this.lastState.get(e.actor) ?? null;
+    const to = stateText(e.what);
+    this.lastState.set(e.actor, to);
+    const out: VizTransition = {
+      t: e.t,
+      member: this.member,
+      actor: e.actor,
+      chart,
+      from,
+      to,
+      active: activeIds(e.what),
+      cause: cause
+        ? {
+            type: cause.what,
+            label: cause.what === 'xstate.init' ? 'start' : eventLabel(cause.what),
+            event: cause.event,
+          }
+        : { type: '?', label: '?' },
+    };
+    if (e.guards) out.guards = e.guards;
+    if (cause?.what === 'xstate.init') out.start = true;
+    return out;
+  }
+
+  private chartOf(actor: string): string | null {
+    let c = this.charts.get(actor);
+    if (c === undefined) {
+      c = machineForActor(actor)?.id ?? null;
+      this.charts.set(actor, c);
+    }
+    return c;
+  }
+}
+
+/** The journal's state text as ids below the root: `{"a":"b"}` → `a`, `a.b`. */
+function activeIds(what: string): string[] {
+  const value: unknown = what.startsWith('{') ? JSON.parse(what) : what;
+  return activeStateIds('', value).map((id) => id.slice(1));
+}
+
+/** Every transition of a journal (one node's entries, in order). */
+export function journalTransitions(entries: readonly JournalEntry[], member = '?'): VizTransition[] {
+  const feed = new TransitionFeed(member);
+  const out: VizTransition[] = [];
+  for (const e of entries) {
+    const t = feed.push(e);
+    if (t) out.push(t);
+  }
+  return out;
+}
