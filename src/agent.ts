@@ -32,6 +32,7 @@ import { reload } from './runtime/reload.ts';
 import { NodeRequests } from './runtime/requests.ts';
 import { RestApi } from './runtime/rest-api.ts';
 import { ServerParameters } from './runtime/server-parameters.ts';
+import { Visualizer } from './runtime/visualizer.ts';
 import { peerClientOptions, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
 
 export interface AgentOptions {
@@ -146,6 +147,10 @@ export class Agent {
       nextRun: () => this.observations.nextRun,
       ops: this.requests.operations(),
       journal: opts.journal,
+      visualizer:
+        opts.journal && opts.serveApi !== false
+          ? new Visualizer({ ...core, journal: opts.journal, report: () => this.publisher.report() })
+          : undefined,
     });
     this.actor.on('notice', (e) => log(e.message));
     this.actor.on('scheduledRestart.changed', () => void this.publisher.publish(true));

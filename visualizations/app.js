@@ -172,7 +172,7 @@ function laneHtml(m) {
       return `<div class="ev" data-member="${esc(m.name)}" data-i="${m.recent.length - 1 - i}"><span class="at">${clockText(tr.t).slice(11)}</span> ${esc(tr.actor)}: ${esc(tr.cause.label)} → <b>${esc(tr.to)}</b>${yes.length ? ` <span class="ok">[${esc(yes.join(', '))}]</span>` : ''}</div>`;
     })
     .join('');
-  return `<div class="lane${m.gone ? ' gone' : ''}" style="--c:${m.color}" data-member="${esc(m.name)}">
+  return `<div class="lane${m.gone ? ' gone' : ''}" style="--c:${m.color}" data-member="${esc(m.name)}" data-role="${esc(role)}" data-leader="${isLeader ? 'true' : 'false'}" data-gone="${m.gone}">
     <h3>${esc(m.name)} <span class="role${isLeader ? ' leader' : ''}">${isLeader ? '★ leader' : esc(role)}</span>${m.gone ? ' <span class="role">gone</span>' : ''}${lease}</h3>
     <table>${rows}</table>
     <div class="events">${events || '<i>no transition yet</i>'}</div></div>`;

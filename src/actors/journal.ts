@@ -135,8 +135,10 @@ export class Journal {
   private fd: number | null;
   private written: number;
   private lastHeader: JournalEntry | null = null;
-  private lastState = new Map<string, string>();
+  /** Each running actor's last state entry (finished actors are dropped). */
+  private lastState = new Map<string, JournalEntry>();
   private readonly names = new ActorNames();
+  private readonly listeners = new Set<(entry: JournalEntry) => void>();
 
   constructor(private readonly opts: JournalOptions = {}) {
     this.fd = opts.path ? openSync(opts.path, 'a') : null;
@@ -164,10 +166,10 @@ export class Journal {
       if (value === undefined) return;
       const guards = takeGuardOutcomes((ev.actorRef as unknown as { logic: { id: string } }).logic.id);
       const text = typeof value === 'string' ? value : JSON.stringify(value);
-      if (this.lastState.get(actor) !== text) {
-        this.lastState.set(actor, text);
+      if (this.lastState.get(actor)?.what !== text) {
         const entry: JournalEntry = { ...stamp(clock), actor, kind: 'state', what: text };
         if (guards) entry.guards = guards;
+        this.lastState.set(actor, entry);
         this.add(entry);
       }
       // A finished actor is forgotten (one per REST switchover request: the maps must not grow).
@@ -194,7 +196,14 @@ export class Journal {
     this.add(this.lastHeader);
   }
 
+  /** Every entry from now on, as it is added (the visualizer's live stream); returns the unsubscribe. */
+  subscribe(listener: (entry: JournalEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   private add(entry: JournalEntry): void {
+    for (const l of this.listeners) l(entry);
     this.ring.push(entry);
     if (this.ring.length > (this.opts.capacity ?? 2000)) this.ring.shift();
     if (this.fd !== null) this.write(entry);
@@ -240,6 +249,11 @@ export class Journal {
 
   entries(): readonly JournalEntry[] {
     return this.ring;
+  }
+
+  /** The last state entry of every actor still running (however long ago it moved). */
+  currentStates(): JournalEntry[] {
+    return [...this.lastState.values()];
   }
 
   /** The header this journal began with (the ring may have dropped it). */

@@ -35,7 +35,7 @@ export interface NodeReport {
 }
 
 /** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
-function reportedRole(r: NodeReport): WireRole {
+export function reportedRole(r: NodeReport): WireRole {
   if (r.pg?.running) return r.pg.inRecovery ? 'replica' : 'master';
   return r.role;
 }

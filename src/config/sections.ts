@@ -48,6 +48,8 @@ function readRestapi(doc: Dict): NodeConfig['restapi'] {
   if (allowlist) out.allowlist = allowlist;
   const members = optBool(sec, 'allowlist_include_members', 'restapi.allowlist_include_members');
   if (members !== undefined) out.allowlist_include_members = members;
+  const ui = optBool(sec, 'ui', 'restapi.ui');
+  if (ui !== undefined) out.ui = ui;
   return out;
 }
 

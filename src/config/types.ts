@@ -47,6 +47,11 @@ export interface NodeConfig {
     verify_client?: 'none' | 'optional' | 'required';
     allowlist?: string[];
     allowlist_include_members?: boolean;
+    /**
+     * pgwarden's statechart visualizer (GET /ui, its stream, and /journal/stream for the other
+     * members' pages); on unless false. Patroni has no such key.
+     */
+    ui?: boolean;
   };
   etcd3: {
     /** `host:port` entries. */

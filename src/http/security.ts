@@ -257,6 +257,22 @@ export interface SecurityPluginOptions {
   log?: (msg: string) => void;
 }
 
+/** A request as the access checks read it: its socket and headers (an HTTP request or a WebSocket upgrade). */
+export interface AccessRequest {
+  socket: { remoteAddress?: string; encrypted?: boolean } | TLSSocket;
+  headers: { authorization?: string | string[] };
+}
+
+/** Why access is refused (status and Patroni's text), or null when it is granted. */
+export type AccessCheck = (request: AccessRequest) => Promise<{ status: number; text: string } | null>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The checks of guarded routes, for requests fastify does not route (WebSocket upgrades). */
+    checkAccess: AccessCheck;
+  }
+}
+
 export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginOptions): Promise<void> {
   const { ctx } = opts;
   const log = opts.log ?? ((msg: string) => console.error(`restapi: ${msg}`));
@@ -270,8 +286,7 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
   // Resolve the configured hostnames once, when the plugin loads (later: when the list changes).
   await staticList(ctx.config());
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!isGuarded(request.routeOptions.config)) return;
+  const check: AccessCheck = async (request) => {
     const r = ctx.config().restapi;
 
     // 1. allowlist
@@ -290,23 +305,32 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
           allowed = (await membersCache.get(key, () => resolveMembers(report, log))).check(ip, type);
         }
       }
-      if (!allowed) return deny(reply, 403, 'Access is denied');
+      if (!allowed) return { status: 403, text: 'Access is denied' };
     }
 
     // 2. TLS client certificate
     const socket = request.socket as TLSSocket;
     const verify = r.verify_client ?? 'none';
     if (socket.encrypted && (verify === 'optional' || verify === 'required') && !hasClientCert(socket)) {
-      return deny(reply, 403, 'client certificate required');
+      return { status: 403, text: 'client certificate required' };
     }
 
     // 3. Basic auth
     const auth = r.authentication;
     if (auth) {
       const header = request.headers.authorization;
-      if (header === undefined) return deny(reply, 401, 'no auth header received');
-      if (!authMatches(header, auth.username, auth.password)) return deny(reply, 401, 'not authenticated');
+      if (header === undefined) return { status: 401, text: 'no auth header received' };
+      if (typeof header !== 'string' || !authMatches(header, auth.username, auth.password))
+        return { status: 401, text: 'not authenticated' };
     }
+    return null;
+  };
+  app.decorate('checkAccess', check);
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!isGuarded(request.routeOptions.config)) return;
+    const denied = await check(request);
+    if (denied) return deny(reply, denied.status, denied.text);
   });
 }
 

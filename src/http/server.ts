@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { JournalEntry } from '../actors/journal.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
+import { type VizSource, vizRoutes } from '../viz/ui-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import type { Operations } from './operations.ts';
 import { configRoutes } from './routes/config.ts';
@@ -26,6 +27,8 @@ export interface ApiContext {
   /** The node's configuration as last (re)loaded: restapi auth, TLS, allowlist. */
   config: () => NodeConfig;
   ops: Operations;
+  /** The statechart visualizer's live source (GET /ui and its data); none: no visualizer. */
+  viz?: () => VizSource;
   /** The decision journal kept in memory, and the header it began with (GET /journal). */
   journal?: () => { header: JournalEntry | null; entries: readonly JournalEntry[] };
 }
@@ -54,6 +57,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(configRoutes, { ctx });
   await app.register(operationRoutes, { ctx });
   await app.register(insightRoutes, { ctx });
+  if (ctx.viz)
+    await app.register(vizRoutes, { source: ctx.viz, enabled: () => ctx.config().restapi.ui !== false });
   await app.register(healthRoutes, { ctx });
   return app;
 }

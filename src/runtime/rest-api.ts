@@ -10,6 +10,7 @@ import type { NodeReport } from '../cluster/report.ts';
 import type { Operations } from '../http/operations.ts';
 import { type ApiContext, buildApi } from '../http/server.ts';
 import type { NodeCore } from './core.ts';
+import type { Visualizer } from './visualizer.ts';
 
 export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   report(): NodeReport;
@@ -17,6 +18,8 @@ export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   nextRun(): number;
   ops: Operations;
   journal?: Journal;
+  /** The statechart visualizer (GET /ui and the journal streams); none: no visualizer. */
+  visualizer?: Visualizer;
 };
 
 export class RestApi {
@@ -29,6 +32,7 @@ export class RestApi {
   build(): Promise<FastifyInstance> {
     this.built ??= buildApi(this.context()).then((api) => {
       this.server = api;
+      this.h.visualizer?.attach(api);
       return api;
     });
     return this.built;
@@ -47,10 +51,13 @@ export class RestApi {
       journal: h.journal
         ? () => ({ header: h.journal!.headerEntry(), entries: h.journal!.entries() })
         : undefined,
+      viz: h.visualizer ? () => h.visualizer!.source() : undefined,
     };
   }
 
   async close(): Promise<void> {
+    // Open WebSockets would keep the server from closing.
+    this.h.visualizer?.close();
     await this.server?.close();
   }
 }

@@ -38,7 +38,15 @@ function loadAssets(): Map<string, [string, Buffer]> {
 
 const guarded = { config: { operatorOnly: true } };
 
-export async function vizRoutes(app: FastifyInstance, opts: { source: () => VizSource }): Promise<void> {
+export async function vizRoutes(
+  app: FastifyInstance,
+  opts: { source: () => VizSource; enabled?: () => boolean },
+): Promise<void> {
+  // restapi.ui: false turns the pages off (read per request: a reload applies at once).
+  app.addHook('onRequest', async (_req, reply) => {
+    if (opts.enabled && !opts.enabled())
+      return reply.code(404).send({ error: 'the visualizer is off (restapi.ui: false)' });
+  });
   const page = (_req: unknown, reply: { type(t: string): { send(b: Buffer): unknown } }) => {
     const [type, body] = loadAssets().get('index.html')!;
     return reply.type(type).send(body);
