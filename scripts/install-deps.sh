@@ -23,6 +23,7 @@ test   patroni               /usr/bin/patronictl /usr/bin/patroni
 test   openssl               /usr/bin/openssl
 test   iproute2              /usr/sbin/ip
 test   nftables              /usr/sbin/nft
+test   chromium              /usr/bin/chromium
 bench  wrk                   /usr/bin/wrk
 bench  procps                /usr/bin/ps /usr/bin/pgrep /usr/bin/uptime
 bench  git                   /usr/bin/git

@@ -36,7 +36,8 @@ function loadAssets(): Map<string, [string, Buffer]> {
   return assets;
 }
 
-const guarded = { config: { operatorOnly: true } };
+/** Operator-only, and left out of GET /openapi.json: the page is not part of the REST API. */
+const guarded = { config: { operatorOnly: true }, schema: { hide: true } };
 
 export async function vizRoutes(
   app: FastifyInstance,
