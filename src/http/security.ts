@@ -263,8 +263,14 @@ export interface AccessRequest {
   headers: { authorization?: string | string[] };
 }
 
-/** Why access is refused (status and Patroni's text), or null when it is granted. */
-export type AccessCheck = (request: AccessRequest) => Promise<{ status: number; text: string } | null>;
+export type Denial = { status: number; text: string } | null;
+
+/**
+ * Why access is refused (status and Patroni's text), or null when it is granted. Synchronous
+ * unless an allowlist must be resolved: a refusal then goes out while Node is still parsing the
+ * request, before a malformed body could make it answer 400 first.
+ */
+export type AccessCheck = (request: AccessRequest) => Denial | Promise<Denial>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -286,36 +292,28 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
   // Resolve the configured hostnames once, when the plugin loads (later: when the list changes).
   await staticList(ctx.config());
 
-  const check: AccessCheck = async (request) => {
+  const allowed = async (request: AccessRequest): Promise<boolean> => {
     const r = ctx.config().restapi;
+    const ip = normaliseIp(request.socket.remoteAddress ?? '');
+    const family = isIP(ip);
+    if (family === 0) return false;
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if ((await staticList(ctx.config())).check(ip, type)) return true;
+    if (!r.allowlist_include_members) return false;
+    const report = ctx.report();
+    const view = report.view;
+    const key = view ? `${view.revision}\0${view.members.map((m) => m.data.api_url).join('\0')}` : '';
+    return (await membersCache.get(key, () => resolveMembers(report, log))).check(ip, type);
+  };
 
-    // 1. allowlist
-    const allowlist = r.allowlist ?? [];
-    if (allowlist.length > 0 || r.allowlist_include_members) {
-      const ip = normaliseIp(request.socket.remoteAddress ?? '');
-      const family = isIP(ip);
-      let allowed = false;
-      if (family !== 0) {
-        const type = family === 4 ? 'ipv4' : 'ipv6';
-        allowed = (await staticList(ctx.config())).check(ip, type);
-        if (!allowed && r.allowlist_include_members) {
-          const report = ctx.report();
-          const view = report.view;
-          const key = view ? `${view.revision}\0${view.members.map((m) => m.data.api_url).join('\0')}` : '';
-          allowed = (await membersCache.get(key, () => resolveMembers(report, log))).check(ip, type);
-        }
-      }
-      if (!allowed) return { status: 403, text: 'Access is denied' };
-    }
-
-    // 2. TLS client certificate
+  // 2. TLS client certificate, 3. Basic auth.
+  const credentials = (request: AccessRequest): Denial => {
+    const r = ctx.config().restapi;
     const socket = request.socket as TLSSocket;
     const verify = r.verify_client ?? 'none';
     if (socket.encrypted && (verify === 'optional' || verify === 'required') && !hasClientCert(socket)) {
       return { status: 403, text: 'client certificate required' };
     }
-
-    // 3. Basic auth
     const auth = r.authentication;
     if (auth) {
       const header = request.headers.authorization;
@@ -325,11 +323,23 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
     }
     return null;
   };
+
+  const check: AccessCheck = (request) => {
+    // 1. allowlist
+    const r = ctx.config().restapi;
+    if ((r.allowlist ?? []).length > 0 || r.allowlist_include_members) {
+      return allowed(request).then((ok) =>
+        ok ? credentials(request) : { status: 403, text: 'Access is denied' },
+      );
+    }
+    return credentials(request);
+  };
   app.decorate('checkAccess', check);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!isGuarded(request.routeOptions.config)) return;
-    const denied = await check(request);
+    const result = check(request);
+    const denied = result instanceof Promise ? await result : result;
     if (denied) return deny(reply, denied.status, denied.text);
   });
 }
