@@ -52,8 +52,12 @@ async function getJSON(path) {
 function member(name) {
   let m = ui.members.get(name);
   if (!m) {
-    m = { name, color: COLORS[ui.members.size % COLORS.length], actors: new Map(), recent: [], status: null, gone: false };
+    m = { name, color: COLORS[0], actors: new Map(), recent: [], status: null, gone: false };
     ui.members.set(name, m);
+    // Colours follow the names' order, whatever order the members' streams arrive in.
+    [...ui.members.keys()].sort().forEach((n, i) => {
+      ui.members.get(n).color = COLORS[i % COLORS.length];
+    });
   }
   return m;
 }
@@ -149,7 +153,7 @@ function drawChart(chart) {
   // Fit the pane, but never below what can be read: a large chart scrolls instead.
   const scale = ui.zoom ?? Math.max(0.75, Math.min(1, ($('chart').clientWidth - 16) / chart.width));
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="-10 -14 ${chart.width + 20} ${chart.height + 24}" width="${(chart.width + 20) * scale}" height="${(chart.height + 24) * scale}">
-    <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9aa1ad"/></marker></defs>
+    <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9aa1ad"/></marker></defs>
     ${parts.join('')}${edges.join('')}</svg>`;
 }
 
