@@ -258,6 +258,15 @@ describe('defaults and normalisation', () => {
     });
   });
 
+  it('restapi.ui (pgwarden only): on unless false; not a boolean is refused with the key named', () => {
+    expect(parseConfigText(MINIMAL).restapi.ui).toBeUndefined();
+    const off = parseConfigText(`${MINIMAL}\nrestapi: {listen: ':1', connect_address: 'h:1', ui: false}\n`);
+    expect(off.restapi.ui).toBe(false);
+    expect(() =>
+      parseConfigText(`${MINIMAL}\nrestapi: {listen: ':1', connect_address: 'h:1', ui: sometimes}\n`),
+    ).toThrow(/restapi\.ui/);
+  });
+
   it('reads YAML 1.1 booleans and octals the way PyYAML does', () => {
     const cfg = parseConfigText(
       `${MINIMAL}\ntags: {nofailover: yes, nosync: on}\nbootstrap: {dcs: {pause: off}}\n` +

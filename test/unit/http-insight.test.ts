@@ -98,6 +98,38 @@ describe('GET /failover-plan', () => {
   });
 });
 
+describe('GET /ui', () => {
+  it('operator-only, and off with restapi.ui: false (404, said why)', async () => {
+    const ops = new FakeOps();
+    let ui: boolean | undefined;
+    app = await buildApi({
+      report: () => ({}) as NodeReport,
+      settings: () => ({ ttl: 30, loop_wait: 10 }),
+      nextRun: () => 0,
+      now: () => 0,
+      config: () => ({ ...config, restapi: { ...config.restapi, ui } }),
+      ops,
+      viz: () => ({ mode: 'journal', files: [], members: [], transitions: [] }),
+    });
+    expect((await app.inject({ method: 'GET', url: '/ui' })).statusCode).toBe(401);
+    const page = await app.inject({ method: 'GET', url: '/ui', headers: { authorization: auth } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<script src="assets/app.js">');
+    const charts = await app.inject({
+      method: 'GET',
+      url: '/ui/charts.json',
+      headers: { authorization: auth },
+    });
+    expect(charts.json().map((c: { id: string }) => c.id)).toEqual(
+      expect.arrayContaining(['node', 'election', 'leaderDuties', 'scheduledAction']),
+    );
+    ui = false;
+    const off = await app.inject({ method: 'GET', url: '/ui', headers: { authorization: auth } });
+    expect(off.statusCode).toBe(404);
+    expect(off.json()).toEqual({ error: 'the visualizer is off (restapi.ui: false)' });
+  });
+});
+
 describe('GET /journal', () => {
   function journalWithEvents(): Journal {
     let t = 1000;

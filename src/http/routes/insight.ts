@@ -71,8 +71,8 @@ export async function insightRoutes(app: FastifyInstance, opts: { ctx: ApiContex
           "The newest entries of this node's decision journal kept in memory (every event each " +
           'machine received, every state it moved to with the guards that chose it), oldest first, ' +
           'after the header naming the machine definitions: `?since=` (epoch ms or ISO 8601, ' +
-          'inclusive) and `?limit=` (the last N). The same entries `pgwarden replay` reads from the ' +
-          'journal file; it reads this JSON too.',
+          'inclusive) and `?limit=` (the last N). The same entries as the journal file that ' +
+          '`pgwarden replay` reads (the file holds them all; this is the ring kept in memory).',
         tags: ['monitoring'],
         querystring: {
           type: 'object',
