@@ -175,30 +175,25 @@ function replayRun(run: AgentRun, opts: ReplayOptions, report: ReplayReport): vo
           replayedGuards: last.guards,
           why: 'the replay stayed where it was',
         });
-      } else if (next.step.state !== e.what) {
-        diverge({
-          actor: e.actor,
-          t: next.t,
-          event: next.event,
-          expected: e.what,
-          actual: next.step.state,
-          recordedGuards: e.guards,
-          replayedGuards: next.step.guards,
-          why: 'the replay moved elsewhere',
-        });
-      } else if (e.guards && !sameGuards(e.guards, next.step.guards)) {
-        diverge({
-          actor: e.actor,
-          t: next.t,
-          event: next.event,
-          expected: e.what,
-          actual: next.step.state,
-          recordedGuards: e.guards,
-          replayedGuards: next.step.guards,
-          why: 'the same state, chosen by other guard outcomes',
-        });
       } else {
-        report.reproduced++;
+        const why =
+          next.step.state !== e.what
+            ? 'the replay moved elsewhere'
+            : e.guards && !sameGuards(e.guards, next.step.guards)
+              ? 'the same state, chosen by other guard outcomes'
+              : null;
+        if (why === null) report.reproduced++;
+        else
+          diverge({
+            actor: e.actor,
+            t: next.t,
+            event: next.event,
+            expected: e.what,
+            actual: next.step.state,
+            recordedGuards: e.guards,
+            replayedGuards: next.step.guards,
+            why,
+          });
       }
     }
     if (report.divergence) return;
