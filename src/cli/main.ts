@@ -73,7 +73,10 @@ program
   .argument('<journal...>', 'journal files (rotated files beside each are read too, oldest first)')
   .option('--at <time>', 'print every machine state and context at this time (ISO, epoch ms, or +SECONDS)')
   .option('--timeline', "print all nodes' transitions in time order, with their events and guards")
-  .option('--actors <list>', "with --timeline: these actors (comma-separated), or 'all'")
+  .option(
+    '--actors <list>',
+    "with --timeline or --at: these actors (comma-separated, e.g. node,node.election), or 'all'",
+  )
   .option('--force', 'replay journals written by other machine definitions (with a warning)')
   .action((files: string[], opts: ReplayCommandOptions) => {
     exitCode = runReplay(files, opts);

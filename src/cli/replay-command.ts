@@ -25,7 +25,7 @@ import { CliError } from './errors.ts';
 export interface ReplayCommandOptions {
   at?: string;
   timeline?: boolean;
-  /** Timeline: these actors (names or prefixes, comma-separated); `all` for every one. */
+  /** Timeline and --at: these actors (names or prefixes, comma-separated); `all` for every one. */
   actors?: string;
   /** Replay journals written by other machine definitions, with a warning. */
   force?: boolean;
@@ -50,7 +50,11 @@ export function runReplay(
           `--at: '${opts.at}' is not a time (ISO 8601, epoch ms, or +SECONDS from the start)`,
           2,
         );
-      out(formatStatesAt(statesAt(runs, at, { force: opts.force }), at));
+      const show = opts.actors === undefined ? () => true : actorFilter(opts.actors);
+      const states = statesAt(runs, at, { force: opts.force });
+      for (const actors of states.values())
+        for (const name of [...actors.keys()]) if (!show(name)) actors.delete(name);
+      out(formatStatesAt(states, at));
       return 0;
     }
     const report = replayRuns(runs, { force: opts.force });
