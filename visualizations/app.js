@@ -65,7 +65,9 @@ function member(name) {
 /** A transition seen (live) or passed (journal): the member's actor is now there. */
 function apply(tr) {
   const m = member(tr.member);
-  m.actors.set(tr.actor, tr);
+  // A finished actor (an answered REST request) leaves the charts; its last move stays in the lane.
+  if (tr.finished) m.actors.delete(tr.actor);
+  else m.actors.set(tr.actor, tr);
   if (!ROUTINE.has(tr.actor)) {
     m.recent.push(tr);
     if (m.recent.length > RECENT) m.recent.shift();

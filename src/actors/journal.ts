@@ -203,10 +203,17 @@ export class Journal {
   }
 
   private add(entry: JournalEntry): void {
-    for (const l of this.listeners) l(entry);
     this.ring.push(entry);
     if (this.ring.length > (this.opts.capacity ?? 2000)) this.ring.shift();
     if (this.fd !== null) this.write(entry);
+    // A listener (the visualizer) that throws must not reach the machine being inspected.
+    for (const l of this.listeners) {
+      try {
+        l(entry);
+      } catch (err) {
+        this.opts.onError?.(`journal: a listener failed (${(err as Error).message})`);
+      }
+    }
   }
 
   private write(entry: JournalEntry): void {

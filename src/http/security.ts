@@ -270,7 +270,11 @@ export type Denial = { status: number; text: string } | null;
  * unless an allowlist must be resolved: a refusal then goes out while Node is still parsing the
  * request, before a malformed body could make it answer 400 first.
  */
-export type AccessCheck = (request: AccessRequest) => Denial | Promise<Denial>;
+export type AccessCheck = (
+  request: AccessRequest,
+  /** false: the allowlist and client certificate only (a browser's WebSocket, which cannot send Basic auth, carries a token instead). */
+  opts?: { basicAuth: boolean },
+) => Denial | Promise<Denial>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -307,7 +311,7 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
   };
 
   // 2. TLS client certificate, 3. Basic auth.
-  const credentials = (request: AccessRequest): Denial => {
+  const credentials = (request: AccessRequest, basicAuth: boolean): Denial => {
     const r = ctx.config().restapi;
     const socket = request.socket as TLSSocket;
     const verify = r.verify_client ?? 'none';
@@ -315,7 +319,7 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
       return { status: 403, text: 'client certificate required' };
     }
     const auth = r.authentication;
-    if (auth) {
+    if (auth && basicAuth) {
       const header = request.headers.authorization;
       if (header === undefined) return { status: 401, text: 'no auth header received' };
       if (typeof header !== 'string' || !authMatches(header, auth.username, auth.password))
@@ -324,15 +328,15 @@ export async function securityPlugin(app: FastifyInstance, opts: SecurityPluginO
     return null;
   };
 
-  const check: AccessCheck = (request) => {
+  const check: AccessCheck = (request, opts = { basicAuth: true }) => {
     // 1. allowlist
     const r = ctx.config().restapi;
     if ((r.allowlist ?? []).length > 0 || r.allowlist_include_members) {
       return allowed(request).then((ok) =>
-        ok ? credentials(request) : { status: 403, text: 'Access is denied' },
+        ok ? credentials(request, opts.basicAuth) : { status: 403, text: 'Access is denied' },
       );
     }
-    return credentials(request);
+    return credentials(request, opts.basicAuth);
   };
   app.decorate('checkAccess', check);
 

@@ -47,6 +47,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   (app.server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Nothing here tunnels: CONNECT is just another unsupported method.
   app.server.on('connect', (_req, socket) => {
+    // Node leaves a socket handed to this listener without an 'error' listener: a reset must not crash us.
+    socket.on('error', () => socket.destroy());
     socket.end('HTTP/1.1 501 Unsupported method\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   await app.register(securityPlugin, { ctx });

@@ -85,3 +85,9 @@ export function activeStateIds(machineId: string, value: unknown): string[] {
   walk(machineId, value);
   return out;
 }
+
+/** Whether a machine in this state value has finished: a final state directly under its root. */
+export function finishedIn(machine: { root: unknown }, value: unknown): boolean {
+  const root = machine.root as StateNodeLike;
+  return typeof value === 'string' && root.states[value]?.type === 'final';
+}

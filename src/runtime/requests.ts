@@ -8,6 +8,7 @@
  * manual-failovers.ts, dcs-edits.ts) whose output is the answer.
  */
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
+import { monotonicNow } from '../actors/clock.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
@@ -21,7 +22,7 @@ import {
 import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts';
 import type { NodeCore } from './core.ts';
 import { DcsEdits } from './dcs-edits.ts';
-import { planFailover } from './failover-plan.ts';
+import { FailoverPlans } from './failover-plan.ts';
 import { ManualFailovers } from './manual-failovers.ts';
 import type { ProvideActors } from './provide.ts';
 import { answerOf } from './request-actor.ts';
@@ -45,6 +46,7 @@ export class NodeRequests {
   private reinitializeCount = 0;
   private readonly manualFailovers: ManualFailovers;
   private readonly dcsEdits: DcsEdits;
+  private readonly plans: FailoverPlans;
 
   constructor(private readonly h: RequestsHost) {
     this.manualFailovers = new ManualFailovers({
@@ -56,6 +58,9 @@ export class NodeRequests {
       inspect: h.inspect,
       provide: h.provide,
     });
+    this.plans = new FailoverPlans({ ...h, probeMember: (m) => this.probeMember(m) }, () =>
+      monotonicNow(h.clock),
+    );
     this.dcsEdits = new DcsEdits({
       clock: h.clock,
       dcs: h.dcs,
@@ -87,7 +92,7 @@ export class NodeRequests {
       restart: (request) => this.restart(request),
       cancelScheduledRestart: () => this.cancelScheduledRestart(),
       reinitialize: (force) => this.reinitialize(force),
-      failoverPlan: () => planFailover({ ...h, probeMember: (m) => this.probeMember(m) }),
+      failoverPlan: () => this.plans.get(),
     };
   }
 

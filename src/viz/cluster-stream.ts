@@ -10,7 +10,8 @@
  *    while it is still a member.
  * Frames are msgpackr-encoded StreamFrames; a member's own frames are relayed as they come.
  */
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pack } from 'msgpackr';
@@ -54,9 +55,17 @@ export class ClusterStream {
 
   constructor(private readonly h: ClusterStreamHost) {}
 
-  /** Takes the HTTP server's WebSocket upgrades for the two paths; others are refused. */
+  /**
+   * Takes the HTTP server's upgrade requests: the two stream paths become WebSockets; any other
+   * request that merely asks to upgrade (`Upgrade: h2c` on a health check) is answered as the
+   * plain HTTP request it also is, as it was before the server had an upgrade listener.
+   */
   attach(app: FastifyInstance): void {
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node hands the socket over without an 'error' listener: a client's reset must not crash us.
+      socket.on('error', () => socket.destroy());
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path !== '/journal/stream' && path !== '/ui/stream') return answerAsHttp(app, req, socket);
       void this.upgrade(app, req, socket, head).catch(() => socket.destroy());
     });
   }
@@ -70,15 +79,21 @@ export class ClusterStream {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!this.h.enabled() || this.closed) return refuse(socket, 404, 'Not Found');
     if (url.pathname === '/journal/stream') {
+      // Agents connect without an Origin; a browser page elsewhere must not read the stream
+      // with the operator's cached credentials.
+      if (req.headers.origin !== undefined) return refuse(socket, 403, 'Access is denied');
       const denied = await app.checkAccess(req as never);
       if (denied) return refuse(socket, denied.status, denied.text);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.serveMember(ws));
-    } else if (url.pathname === '/ui/stream') {
+    } else {
+      // A browser: the page's own origin, a token from GET /ui/token (a page elsewhere cannot
+      // read one), and the allowlist and client certificate as for every guarded route.
+      if (!sameOrigin(req)) return refuse(socket, 403, 'Access is denied');
       if (!this.h.tokens.valid(url.searchParams.get('token')))
         return refuse(socket, 401, 'not authenticated');
+      const denied = await app.checkAccess(req as never, { basicAuth: false });
+      if (denied) return refuse(socket, denied.status, denied.text);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.serveBrowser(ws));
-    } else {
-      refuse(socket, 404, 'Not Found');
     }
   }
 
@@ -113,9 +128,12 @@ export class ClusterStream {
 
   private startRelaying(): void {
     // The local member's frames reach the browsers directly (each gets its snapshot on arrival).
+    // What subscribe() sends at once is the snapshot each browser gets on arrival, snapshot first.
+    let subscribing = true;
     this.unsubscribeLocal = this.h.local.subscribe((frame) => {
-      if (frame.type !== 'snapshot') this.broadcast(pack(frame));
+      if (!subscribing) this.broadcast(pack(frame));
     });
+    subscribing = false;
     this.followMembers();
     this.membersTimer = setInterval(() => this.followMembers(), MEMBERS_EVERY_MS);
     this.membersTimer.unref();
@@ -133,8 +151,9 @@ export class ClusterStream {
   private followMembers(): void {
     const wanted = new Map<string, string>();
     for (const m of this.h.members()) {
-      if (m.name === this.h.me || !m.data.api_url) continue;
-      wanted.set(m.name, streamUrl(m.data.api_url));
+      if (m.name === this.h.me) continue;
+      const url = streamUrl(m.data.api_url);
+      if (url) wanted.set(m.name, url);
     }
     for (const name of [...this.upstreams.keys()]) {
       if (!wanted.has(name)) {
@@ -175,10 +194,14 @@ export class ClusterStream {
       if (this.upstreams.get(name) !== up) return;
       up.ws = null;
       this.broadcast(pack(gone(name)));
-      const delay = BACKOFF_MS[Math.min(up.failures++, BACKOFF_MS.length - 1)]!;
-      up.retry = setTimeout(() => this.connect(name), delay);
-      up.retry.unref();
+      this.retry(name, up);
     });
+  }
+
+  private retry(name: string, up: Upstream): void {
+    const delay = BACKOFF_MS[Math.min(up.failures++, BACKOFF_MS.length - 1)]!;
+    up.retry = setTimeout(() => this.connect(name), delay);
+    up.retry.unref();
   }
 
   private dropUpstream(name: string): void {
@@ -192,7 +215,9 @@ export class ClusterStream {
   close(): void {
     this.closed = true;
     this.stopRelaying();
-    for (const b of this.browsers) b.terminate();
+    // Every socket this server upgraded (browsers and other members' agents): an open one would
+    // keep the HTTP server, and so the agent's shutdown, waiting.
+    for (const c of this.wss.clients) c.terminate();
     this.browsers.clear();
     this.wss.close();
   }
@@ -202,13 +227,47 @@ function gone(member: string): StreamFrame {
   return { type: 'gone', member };
 }
 
-/** `http://host:8008/patroni` → `ws://host:8008/journal/stream` (https → wss). */
-export function streamUrl(apiUrl: string): string {
-  const url = new URL(apiUrl);
+/**
+ * `http://host:8008/patroni` → `ws://host:8008/journal/stream` (https → wss); null for anything
+ * else a member key may hold (it is the DCS's data, not ours).
+ */
+export function streamUrl(apiUrl: unknown): string | null {
+  if (typeof apiUrl !== 'string') return null;
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.pathname = '/journal/stream';
   url.search = '';
+  url.hash = '';
   return url.toString();
+}
+
+/** A browser's WebSocket comes from a page this server served: its Origin names this host. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** An upgrade request for another path, answered by the HTTP routes as a plain request. */
+function answerAsHttp(app: FastifyInstance, req: IncomingMessage, socket: Duplex): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.on('finish', () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  app.server.emit('request', req, res);
 }
 
 /** A frame to a reader that keeps up; one that has fallen a whole frame budget behind is let go. */

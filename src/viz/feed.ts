@@ -4,8 +4,10 @@
  * state ids it is now in (for highlighting on the chart). One converter for the live stream
  * (entry by entry) and for journal files (all at once).
  */
+
+import type { AnyStateMachine } from 'xstate';
 import type { JournalEntry } from '../actors/journal.ts';
-import { activeStateIds } from '../machines/definition.ts';
+import { activeStateIds, finishedIn } from '../machines/definition.ts';
 import { machineForActor } from '../replay/machines.ts';
 import { eventLabel, stateText } from '../replay/state-text.ts';
 
@@ -21,14 +23,16 @@ export interface VizTransition {
   active: string[];
   cause: { type: string; label: string; event?: unknown };
   guards?: JournalEntry['guards'];
-  /** The actor reached a final state or stopped for good (a finished REST request). */
+  /** The actor's first state. */
   start?: boolean;
+  /** The actor reached a final state: it is done (a REST request answered). */
+  finished?: boolean;
 }
 
 export class TransitionFeed {
   private readonly lastEvent = new Map<string, JournalEntry>();
   private readonly lastState = new Map<string, string>();
-  private readonly charts = new Map<string, string | null>();
+  private readonly machines = new Map<string, AnyStateMachine | null>();
 
   constructor(private member: string) {}
 
@@ -50,18 +54,26 @@ export class TransitionFeed {
       return null;
     }
     const cause = this.lastEvent.get(e.actor);
-    const chart = this.chartOf(e.actor);
+    const machine = this.machineOf(e.actor);
     const from = this.lastState.get(e.actor) ?? null;
     const to = stateText(e.what);
-    this.lastState.set(e.actor, to);
+    const value: unknown = e.what.startsWith('{') ? JSON.parse(e.what) : e.what;
+    const finished = machine !== null && finishedIn(machine, value);
+    // A finished actor is never heard of again (one per REST request): nothing kept for it.
+    if (finished) {
+      this.lastState.delete(e.actor);
+      this.lastEvent.delete(e.actor);
+    } else {
+      this.lastState.set(e.actor, to);
+    }
     const out: VizTransition = {
       t: e.t,
       member: this.member,
       actor: e.actor,
-      chart,
+      chart: machine?.id ?? null,
       from,
       to,
-      active: activeIds(e.what),
+      active: activeStateIds('', value).map((id) => id.slice(1)),
       cause: cause
         ? {
             type: cause.what,
@@ -72,23 +84,20 @@ export class TransitionFeed {
     };
     if (e.guards) out.guards = e.guards;
     if (cause?.what === 'xstate.init') out.start = true;
+    if (finished) out.finished = true;
     return out;
   }
 
-  private chartOf(actor: string): string | null {
-    let c = this.charts.get(actor);
-    if (c === undefined) {
-      c = machineForActor(actor)?.id ?? null;
-      this.charts.set(actor, c);
+  /** The machine an actor runs, looked up once per kind of actor (`manualFailover-N` share one). */
+  private machineOf(actor: string): AnyStateMachine | null {
+    const kind = actor.replace(/-\d+$/, '');
+    let m = this.machines.get(kind);
+    if (m === undefined) {
+      m = machineForActor(actor) ?? null;
+      this.machines.set(kind, m);
     }
-    return c;
+    return m;
   }
-}
-
-/** The journal's state text as ids below the root: `{"a":"b"}` → `a`, `a.b`. */
-function activeIds(what: string): string[] {
-  const value: unknown = what.startsWith('{') ? JSON.parse(what) : what;
-  return activeStateIds('', value).map((id) => id.slice(1));
 }
 
 /** Every transition of a journal (one node's entries, in order). */

@@ -82,7 +82,9 @@ export class MemberStream {
   }
 
   private onTransition(tr: VizTransition): void {
-    this.latest.set(tr.actor, tr);
+    // A finished actor (an answered REST request) stays in the recent transitions only.
+    if (tr.finished) this.latest.delete(tr.actor);
+    else this.latest.set(tr.actor, tr);
     this.recent.push(tr);
     if (this.recent.length > RECENT) this.recent.shift();
     this.noteLease(tr);

@@ -179,3 +179,33 @@ describe('the plan agrees with the failover that follows (simulated)', () => {
     });
   }
 });
+
+describe('FailoverPlans', () => {
+  it('one round of probes answers every request for a second, so no caller can make a node probe faster', async () => {
+    const { FailoverPlans } = await import('../../src/runtime/failover-plan.ts');
+    let probes = 0;
+    let now = 0;
+    const v = view({ members: [member('a'), member('b')] });
+    const plans = new FailoverPlans(
+      {
+        view: () => v,
+        settings: () => settings as never,
+        config: () => ({ name: 'a' }) as never,
+        report: () => ({ pg: null, tags: {}, state: 'running', role: 'master', view: null }) as never,
+        probeMember: async (m) => {
+          probes++;
+          return status(m.name);
+        },
+      },
+      () => now,
+    );
+    const [p1, p2] = await Promise.all([plans.get(), plans.get()]);
+    expect(p1).toBe(p2);
+    now = 999;
+    await plans.get();
+    expect(probes).toBe(1);
+    now = 1000;
+    await plans.get();
+    expect(probes).toBe(2);
+  });
+});

@@ -109,3 +109,14 @@ describe('journalTransitions', () => {
     ]);
   });
 });
+
+describe('finished actors', () => {
+  it('a REST request machine in its final state is finished; the node machine running is not', async () => {
+    const { finishedIn } = await import('../../src/machines/definition.ts');
+    const { manualFailoverMachine } = await import('../../src/machines/manual-failover.ts');
+    const { nodeMachine } = await import('../../src/machines/node/index.ts');
+    expect(finishedIn(manualFailoverMachine, 'answered')).toBe(true);
+    expect(finishedIn(manualFailoverMachine, 'writing')).toBe(false);
+    expect(finishedIn(nodeMachine, { active: { running: 'primary' } })).toBe(false);
+  });
+});
