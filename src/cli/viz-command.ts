@@ -9,6 +9,8 @@ import { journalTransitions, type VizTransition } from '../viz/feed.ts';
 import { vizRoutes } from '../viz/ui-routes.ts';
 import { CliError } from './errors.ts';
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
 export interface VizOptions {
   journal?: string[];
   port?: string;
@@ -41,8 +43,17 @@ export async function runViz(opts: VizOptions, log: (line: string) => void = con
     throw new CliError(`--port: '${opts.port}' is not a port`, 2);
   const data = journalData(files);
   const app = Fastify({ logger: false });
+  const host = opts.host ?? '127.0.0.1';
+  // On loopback, only pages that name loopback: a site whose name resolves here (DNS rebinding)
+  // must not read the journals through the operator's browser.
+  if (LOOPBACK.has(host)) {
+    app.addHook('onRequest', async (req, reply) => {
+      const name = (req.headers.host ?? '').replace(/:\d+$/, '');
+      if (!LOOPBACK.has(name)) return reply.code(403).send({ error: 'only loopback names may ask' });
+    });
+  }
   await app.register(vizRoutes, { source: () => ({ mode: 'journal', files, ...data }) });
-  const address = await app.listen({ host: opts.host ?? '127.0.0.1', port });
+  const address = await app.listen({ host, port });
   log(
     `pgwarden viz: ${data.transitions.length} transitions of ${data.members.join(', ')} at ${address}/ui (Ctrl-C stops)`,
   );
