@@ -4,10 +4,20 @@
  * integration tests and the benchmarks all drive clusters through this one module.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { livePostmaster } from '../actors/postgres/postmaster-pid.ts';
 import type { ClusterNode, LocalClusterOptions, StatusDoc } from './cluster-types.ts';
 import { type EtcdHandle, freePort, startEtcd } from './etcd-server.ts';
 import { asUser, isRoot, lookupUser, type OsUser } from './os-user.ts';
@@ -182,7 +192,18 @@ export class LocalCluster {
     const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     child.on('error', (err) => this.log(`${name}: ${err.message}`));
-    child.on('exit', () => this.agents.delete(name));
+    child.on('exit', (code, signal) => {
+      this.agents.delete(name);
+      // Said in the node's log: an agent that ends without a word (a signal) is otherwise invisible.
+      try {
+        appendFileSync(
+          node.logFile,
+          `${new Date().toISOString()} ${name} agent process exited (code ${code}, signal ${signal})\n`,
+        );
+      } catch {
+        // the directory is gone: the cluster is being removed
+      }
+    });
     this.agents.set(name, child);
   }
 
@@ -199,14 +220,16 @@ export class LocalCluster {
     return this.agents.get(name)?.pid ?? null;
   }
 
+  /**
+   * The node's postmaster, if postmaster.pid names the live one that wrote it: a file left by a
+   * kill -9 names a PID that another test's process may have by now (pid_max is 32768 here), and
+   * SIGKILL to it would kill that one; the same check as the agent's (livePostmaster).
+   */
   postmasterPid(name: string): number | null {
     const file = join(this.node(name).dataDir, 'postmaster.pid');
     if (!existsSync(file)) return null;
-    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-    if (!pid) return null;
     try {
-      process.kill(pid, 0);
-      return pid;
+      return livePostmaster(readFileSync(file, 'utf8'));
     } catch {
       return null;
     }

@@ -12,6 +12,7 @@ import {
   renderRecoveryConf,
   serverParameters,
 } from './conf.ts';
+import { livePostmaster } from './postmaster-pid.ts';
 import type { RunAs } from './run.ts';
 
 /** Writes as root on behalf of the database user: everything created gets chowned to it. */
@@ -72,7 +73,7 @@ export async function configureDataDir(
   else await fs.rm(signal, { force: true });
 }
 
-/** The postmaster's pid when postmaster.pid names a live process, else null. */
+/** The postmaster's pid when postmaster.pid names the live postmaster that wrote it, else null. */
 export async function postmasterPid(dataDir: string): Promise<number | null> {
   let text: string;
   try {
@@ -80,13 +81,5 @@ export async function postmasterPid(dataDir: string): Promise<number | null> {
   } catch {
     return null;
   }
-  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    // EPERM: alive, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
-  }
+  return livePostmaster(text);
 }

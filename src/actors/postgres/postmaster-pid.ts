@@ -1,0 +1,55 @@
+/**
+ * Which process postmaster.pid names, if it is still that postmaster. A PID is reused once its
+ * process is gone (the kernel wraps at pid_max, 32768 on many hosts): a postmaster.pid left by a
+ * crash or a host reboot may name anyone by now. Signalling that process (a stop, a CHECKPOINT
+ * wait) would hit an innocent one, and believing PostgreSQL runs would keep it from starting. So,
+ * as Patroni does, the process must have started within 3 s of the time the file records (its
+ * third line), and be neither this process, its parent, nor its child.
+ */
+import { readFileSync } from 'node:fs';
+
+const START_TOLERANCE_S = 3;
+/** /proc reports process start times in USER_HZ ticks, 100 per second on Linux. */
+const USER_HZ = 100;
+
+/** postmaster.pid's text → the PID of the live postmaster that wrote it, else null. */
+export function livePostmaster(pidFileText: string): number | null {
+  const lines = pidFileText.split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (!alive(pid)) return null;
+  if (pid === process.pid || pid === process.ppid) return null;
+  const proc = procStat(pid);
+  if (proc === null) return pid; // no /proc: the liveness test is all there is
+  if (proc.ppid === process.pid) return null;
+  const recorded = Number.parseInt(lines[2] ?? '', 10);
+  if (Number.isInteger(recorded) && recorded > 0 && Math.abs(proc.startEpoch - recorded) > START_TOLERANCE_S)
+    return null;
+  return pid;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A process's parent and start time (epoch seconds) from /proc; null where there is no /proc. */
+function procStat(pid: number): { ppid: number; startEpoch: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(fields[1]); // field 4
+    const startTicks = Number(fields[19]); // field 22
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    if (!Number.isFinite(ppid) || !Number.isFinite(startTicks) || btime === undefined) return null;
+    return { ppid, startEpoch: Number(btime) + startTicks / USER_HZ };
+  } catch {
+    return null;
+  }
+}
