@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { livePostmaster } from '../../src/actors/postgres/postmaster-pid.ts';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
@@ -143,11 +144,9 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
         // not running
       }
       try {
-        const pid = Number.parseInt(
-          readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!,
-          10,
-        );
-        if (pid > 0) process.kill(pid, 'SIGKILL');
+        // Only the postmaster that wrote the file: a stale file's PID may be another test's process.
+        const pid = livePostmaster(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8'));
+        if (pid !== null) process.kill(pid, 'SIGKILL');
       } catch {
         // no pid file or process gone
       }
