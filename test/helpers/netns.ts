@@ -13,6 +13,7 @@
  * in its namespaces (only ever ones such a run started) and removes its namespaces and bridge.
  */
 import { execFileSync } from 'node:child_process';
+import { processAlive } from '../../src/actors/postgres/postmaster-pid.ts';
 import type { LocalNetwork } from '../../src/local/cluster.ts';
 
 export const IP = '/usr/sbin/ip';
@@ -35,15 +36,6 @@ function run(argv: string[], input?: string): string {
 }
 
 const ip = (...args: string[]): string => run([IP, ...args]);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function namespaces(): string[] {
   return ip('netns', 'list')
@@ -84,14 +76,14 @@ export function removeStale(): string[] {
   const removed: string[] = [];
   for (const ns of namespaces()) {
     const m = NAME.exec(ns);
-    if (m && !alive(Number(m[1]))) {
+    if (m && !processAlive(Number(m[1]))) {
       removeNamespace(ns);
       removed.push(ns);
     }
   }
   for (const link of links()) {
     const m = NAME.exec(link);
-    if (m && !alive(Number(m[1]))) {
+    if (m && !processAlive(Number(m[1]))) {
       try {
         ip('link', 'delete', link);
         removed.push(link);

@@ -17,7 +17,7 @@ export function livePostmaster(pidFileText: string): number | null {
   const lines = pidFileText.split('\n');
   const pid = Number.parseInt(lines[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 0) return null;
-  if (!alive(pid)) return null;
+  if (!processAlive(pid)) return null;
   if (pid === process.pid || pid === process.ppid) return null;
   const proc = procStat(pid);
   if (proc === null) return pid; // no /proc: the liveness test is all there is
@@ -28,7 +28,8 @@ export function livePostmaster(pidFileText: string): number | null {
   return pid;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (whoever owns it). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
