@@ -5,7 +5,7 @@
  */
 import Fastify from 'fastify';
 import { agentRuns, JournalError, loadJournalFiles } from '../replay/index.ts';
-import { journalTransitions, type VizTransition } from '../viz/feed.ts';
+import { journalTransitions, type VizTransition } from '../replay/transitions.ts';
 import { vizRoutes } from '../viz/ui-routes.ts';
 import { CliError } from './errors.ts';
 

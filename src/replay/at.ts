@@ -3,6 +3,7 @@
  * replaying each node's journal up to it (the journal records inputs, not contexts).
  */
 import { stringify } from 'yaml';
+import { parseInstant } from './instant.ts';
 import type { AgentRun } from './journals.ts';
 import { type ReplayOptions, replayRuns } from './replay.ts';
 import { stateText } from './state-text.ts';
@@ -36,9 +37,7 @@ export function statesAt(
 export function parseTime(text: string, first: number): number | null {
   const rel = /^\+(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
   if (rel) return first + Number(rel[1]) * (rel[2] === 'ms' ? 1 : 1000);
-  if (/^\d+$/.test(text)) return Number(text);
-  const parsed = Date.parse(text);
-  return Number.isNaN(parsed) ? null : parsed;
+  return parseInstant(text);
 }
 
 export function formatStatesAt(states: Map<string, Map<string, ActorAt>>, at: number): string {

@@ -6,7 +6,8 @@
  */
 import type { JournalEntry } from '../actors/journal.ts';
 import type { AgentRun } from './journals.ts';
-import { eventLabel, stateText } from './state-text.ts';
+import { eventLabel } from './state-text.ts';
+import { journalTransitions } from './transitions.ts';
 
 export interface TimelineLine {
   t: number;
@@ -25,28 +26,17 @@ export const ROUTINE_ACTORS = ['leaderDuties', 'serverParameters'];
 export function timeline(runs: readonly AgentRun[], show: (actor: string) => boolean): TimelineLine[] {
   const lines: TimelineLine[] = [];
   for (const run of runs) {
-    const state = new Map<string, string>();
-    const cause = new Map<string, string>();
-    for (const e of run.entries) {
-      if (e.kind === 'event') {
-        cause.set(e.actor, e.what === 'xstate.init' ? 'start' : e.what);
-        if (e.what === 'xstate.init') state.delete(e.actor);
-        continue;
-      }
-      if (e.kind !== 'state') continue;
-      const to = stateText(e.what);
-      if (show(e.actor)) {
-        lines.push({
-          t: e.t,
-          node: run.node,
-          actor: e.actor,
-          from: state.get(e.actor) ?? null,
-          to,
-          cause: cause.get(e.actor) ?? '?',
-          guards: e.guards,
-        });
-      }
-      state.set(e.actor, to);
+    for (const tr of journalTransitions(run.entries, run.node)) {
+      if (!show(tr.actor)) continue;
+      lines.push({
+        t: tr.t,
+        node: tr.member,
+        actor: tr.actor,
+        from: tr.from,
+        to: tr.to,
+        cause: tr.start ? 'start' : tr.cause.type,
+        guards: tr.guards,
+      });
     }
   }
   // Stable: entries of one journal keep their order when their times are equal.

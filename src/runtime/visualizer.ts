@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Journal } from '../actors/journal.ts';
 import { type NodeReport, reportedRole } from '../cluster/report.ts';
+import { peerAuthorization, peerClientOptions } from '../transport/peer-client.ts';
 import { ClusterStream } from '../viz/cluster-stream.ts';
 import { MemberStream } from '../viz/member-stream.ts';
 import { StreamTokens } from '../viz/tokens.ts';
@@ -44,12 +45,7 @@ export class Visualizer {
       local: this.member,
       tokens: this.tokens,
       members: () => h.view()?.members ?? [],
-      peerAuthorization: () => {
-        const auth = h.config().restapi.authentication;
-        return auth
-          ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
-          : undefined;
-      },
+      peerAuthorization: () => peerAuthorization(peerClientOptions(h.config())),
       enabled: () => h.config().restapi.ui !== false,
       log: h.log,
     });

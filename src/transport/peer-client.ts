@@ -18,6 +18,11 @@ export function peerClientOptions(config: NodeConfig): PeerClientOptions {
   return auth ? { basicAuth: `${auth.username}:${auth.password}` } : {};
 }
 
+/** The Authorization header this node sends its peers (HTTP and WebSocket alike), if any. */
+export function peerAuthorization(opts: PeerClientOptions): string | undefined {
+  return opts.basicAuth ? `Basic ${Buffer.from(opts.basicAuth).toString('base64')}` : undefined;
+}
+
 /** What the race knows of a member that did not answer (or answered nothing usable). */
 export function unreachablePeer(member: Member): PeerStatus {
   return {
@@ -36,7 +41,8 @@ export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = 
   const url = member.data.api_url;
   if (!url) return unreachable;
   const headers: Record<string, string> = {};
-  if (opts.basicAuth) headers['authorization'] = `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`;
+  const authorization = peerAuthorization(opts);
+  if (authorization) headers['authorization'] = authorization;
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 2000) });
     const doc = (await res.json()) as Record<string, unknown>;

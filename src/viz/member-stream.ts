@@ -5,7 +5,7 @@
  * deadline its election trusts). Frames are plain data, sent as msgpackr.
  */
 import type { Journal } from '../actors/journal.ts';
-import { TransitionFeed, type VizTransition } from './feed.ts';
+import { TransitionFeed, type VizTransition } from '../replay/transitions.ts';
 
 export interface MemberStatus {
   role: string;

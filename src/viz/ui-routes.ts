@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { VizTransition } from '../replay/transitions.ts';
 import { machineCharts } from './charts.ts';
-import type { VizTransition } from './feed.ts';
 
 export type VizSource =
   | { mode: 'live'; scope: string; node: string; token: () => string }

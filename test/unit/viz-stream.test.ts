@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine } from 'xstate';
 import { Journal } from '../../src/actors/journal.ts';
+import { journalTransitions } from '../../src/replay/transitions.ts';
 import { streamUrl } from '../../src/viz/cluster-stream.ts';
-import { journalTransitions } from '../../src/viz/feed.ts';
 import { MemberStream, type StreamFrame } from '../../src/viz/member-stream.ts';
 import { StreamTokens } from '../../src/viz/tokens.ts';
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FailoverPlan } from '../../cluster/failover-plan.ts';
+import { parseInstant } from '../../replay/instant.ts';
 import { documented, jsonResponse } from '../openapi.ts';
 import type { ApiContext } from '../server.ts';
 
@@ -33,9 +34,7 @@ export function planJson(plan: FailoverPlan): Record<string, unknown> {
 function parseSince(text: unknown): number | null | undefined {
   if (text === undefined) return null;
   if (typeof text !== 'string') return undefined;
-  if (/^\d+$/.test(text)) return Number(text);
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? undefined : t;
+  return parseInstant(text) ?? undefined;
 }
 
 export async function insightRoutes(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {

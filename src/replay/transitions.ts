@@ -1,15 +1,14 @@
 /**
- * What the visualizer shows of a journal: its transitions, each with the event that caused it
- * (type, readable label, payload) and the guards that chose it, the state it left and the
- * state ids it is now in (for highlighting on the chart). One converter for the live stream
- * (entry by entry) and for journal files (all at once).
+ * A journal's transitions, each with the event that caused it (type, readable label, payload)
+ * and the guards that chose it, the state it left and the state ids it is now in. One converter
+ * for `pgwarden replay --timeline`, the visualizer's live stream (entry by entry) and its journal
+ * mode (all at once).
  */
-
 import type { AnyStateMachine } from 'xstate';
 import type { JournalEntry } from '../actors/journal.ts';
 import { activeStateIds, finishedIn } from '../machines/definition.ts';
-import { machineForActor } from '../replay/machines.ts';
-import { eventLabel, stateText } from '../replay/state-text.ts';
+import { machineForActor } from './machines.ts';
+import { eventLabel, stateText } from './state-text.ts';
 
 export interface VizTransition {
   t: number;
