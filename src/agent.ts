@@ -23,6 +23,8 @@ import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
 import type { NodeCore } from './runtime/core.ts';
 import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
+import { Gossip, type GossipCounters } from './runtime/gossip/hub.ts';
+import { HANDSHAKE_TIMEOUT_MS } from './runtime/gossip/rules.ts';
 import { createNodeActor, inspectorFor, writeJournalHeader } from './runtime/node-actor.ts';
 import { Observations } from './runtime/observations.ts';
 import { PostgresSampler } from './runtime/postgres-sampler.ts';
@@ -33,7 +35,9 @@ import { NodeRequests } from './runtime/requests.ts';
 import { RestApi } from './runtime/rest-api.ts';
 import { ServerParameters } from './runtime/server-parameters.ts';
 import { Visualizer } from './runtime/visualizer.ts';
-import { peerClientOptions, probePeers as probePeersOverHttp } from './transport/peer-client.ts';
+import type { GossipDialer } from './transport/gossip-link.ts';
+import { type GossipAcceptor, GossipServer, webSocketDialer } from './transport/gossip-ws.ts';
+import { peerAuthorization, peerClientOptions } from './transport/peer-client.ts';
 
 export interface AgentOptions {
   config: NodeConfig;
@@ -41,8 +45,8 @@ export interface AgentOptions {
   postgres: Postgres;
   clock?: Clock;
   log?: (msg: string) => void;
-  /** Defaults to GET /patroni on every other member. */
-  probePeers?: (view: ClusterView, me: string) => Promise<PeerStatus[]>;
+  /** How gossip links are opened: WebSockets by default, the simulator's network in simulation. */
+  gossipDialer?: GossipDialer;
   journal?: Journal;
   /** Also see every actor event and snapshot (coverage, tests). */
   inspect?: (ev: InspectionEvent) => void;
@@ -50,8 +54,11 @@ export interface AgentOptions {
   serveApi?: boolean;
   /** How often PostgreSQL's status is sampled (ms). */
   pgPollMs?: number;
-  /** One member's status (GET its api_url), for the switchover check; defaults to HTTP. */
-  fetchPeer?: (member: Member) => Promise<PeerStatus>;
+  /**
+   * One member's status (GET its api_url, 2 s unless told), for the switchover check and the
+   * race's fallback when gossip does not answer; defaults to HTTP.
+   */
+  fetchPeer?: (member: Member, timeoutMs?: number) => Promise<PeerStatus>;
   /** How machines get their actors (default XState's provide(); the simulator caches). */
   provide?: ProvideActors;
 }
@@ -71,6 +78,7 @@ export class Agent {
   private view: ClusterView | null = null;
   private dcsLastSeen: number | null = null;
   private readonly rest: RestApi;
+  private readonly gossip: Gossip;
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -112,8 +120,8 @@ export class Agent {
         changing: (action) => this.sampler.changing(action),
         setSyncGuc: (value, names) => params.setSynchronousStandbyNames(value, names),
         reloadSyncGuc: () => params.reload(),
-        probePeers:
-          opts.probePeers ?? ((view, me) => probePeersOverHttp(view, me, peerClientOptions(this.config))),
+        // Gossip first, GET /patroni with the rest of the 2 s otherwise (runtime/gossip/hub.ts).
+        probePeers: (view, me) => this.gossip.probe(view, me),
         probeMember: (member) => this.requests.probeMember(member),
         provide,
       },
@@ -133,6 +141,23 @@ export class Agent {
       provide,
       report: () => this.publisher.report(),
     });
+    this.gossip = new Gossip({
+      clock,
+      me: () => this.config.name,
+      scope: () => this.config.scope,
+      intervalMs: () => this.config.gossip.intervalMs,
+      report: () => this.publisher.report(),
+      dialer:
+        opts.gossipDialer ??
+        webSocketDialer({
+          me: () => this.config.name,
+          scope: () => this.config.scope,
+          authorization: () => peerAuthorization(peerClientOptions(this.config)),
+          handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+        }),
+      restProbe: (member, timeoutMs) => this.requests.probeMember(member, timeoutMs),
+      log,
+    });
     this.observations = new Observations(
       {
         ...core,
@@ -147,6 +172,8 @@ export class Agent {
       nextRun: () => this.observations.nextRun,
       ops: this.requests.operations(),
       journal: opts.journal,
+      gossip: new GossipServer(this.gossip),
+      gossipReading: () => (this.config.gossip.enabled ? this.gossipCounters() : undefined),
       visualizer:
         opts.journal && opts.serveApi !== false
           ? new Visualizer({ ...core, journal: opts.journal, report: () => this.publisher.report() })
@@ -172,9 +199,20 @@ export class Agent {
     this.view = view;
     this.dcsLastSeen = Math.floor(this.core.clock.now() / 1000);
     this.dynamic.follow(view);
+    this.gossip.follow(view);
     this.actor.send({ type: 'CLUSTER', view });
     void this.publisher.publish(false);
     this.requests.viewChanged(view);
+  }
+
+  /** Who may gossip with this node, and the links they open (the `/gossip` upgrade's other side). */
+  gossipAcceptor(): GossipAcceptor {
+    return this.gossip;
+  }
+
+  /** The gossip channel's counters and open links (for /metrics). */
+  gossipCounters(): GossipCounters & { connectedPeers: number } {
+    return { ...this.gossip.counters, connectedPeers: this.gossip.connectedPeers() };
   }
 
   /** This node as GET /patroni shows it (see Publisher). */
@@ -208,8 +246,10 @@ export class Agent {
       // Role and state changes reach the member key at once, not a loop later.
       void snap;
       void this.publisher.publish(false);
+      this.gossip.changed();
     });
     this.actor.start();
+    if (this.config.gossip.enabled) this.gossip.start();
     await this.dynamic.restoreCache(() => this.view === null);
     await this.observations.start();
   }
@@ -252,6 +292,7 @@ export class Agent {
     }
     this.closed = true;
     this.observations.stop();
+    this.gossip.stop();
     this.actor.stop();
     await this.rest.close();
     await this.core.pg.close();

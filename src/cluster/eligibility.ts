@@ -27,6 +27,8 @@ export interface PeerStatus {
   timeline: number | null;
   nofailover: boolean;
   watchdogFailed: boolean;
+  /** How the race learned it (the leader race's probe): over gossip or GET /patroni. */
+  via?: 'gossip' | 'rest';
 }
 
 export interface EligibilitySettings {

@@ -221,6 +221,25 @@ function readTags(doc: Dict): NodeConfig['tags'] {
   return out;
 }
 
+/** pgwarden's gossip channel (Patroni has no such section): on unless `enabled: false`. */
+function readGossip(doc: Dict): NodeConfig['gossip'] {
+  const sec = section(doc, 'gossip', 'gossip', false) ?? {};
+  const enabled = optBool(sec, 'enabled', 'gossip.enabled') ?? true;
+  const raw = sec['interval'];
+  let interval = 0.25;
+  if (raw !== undefined && raw !== null) {
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!Number.isFinite(n) || n < 0.05 || n > 5)
+      throw new ConfigError(
+        'gossip.interval',
+        `must be a number of seconds from 0.05 to 5, got ${describe(raw)}`,
+      );
+    interval = n;
+  }
+  return { enabled, intervalMs: Math.round(interval * 1000) };
+}
+
 export function buildNodeConfig(doc: Dict, source: string | null): NodeConfig {
   const name = reqString(doc, 'name', 'name');
   return {
@@ -233,6 +252,7 @@ export function buildNodeConfig(doc: Dict, source: string | null): NodeConfig {
     bootstrap: readBootstrap(doc),
     postgresql: readPostgresql(doc, name),
     tags: readTags(doc),
+    gossip: readGossip(doc),
     raw: doc,
   };
 }

@@ -97,6 +97,11 @@ export interface NodeConfig {
     /** Every configured tag (custom ones included), false booleans dropped, as Patroni publishes them. */
     published: Record<string, unknown>;
   };
+  /**
+   * pgwarden's gossip between agents (WebSockets on the REST port): the leader race asks over
+   * it first. Patroni has no such section.
+   */
+  gossip: { enabled: boolean; intervalMs: number };
   /** Whole parsed document, for the parts no one has typed yet. */
   raw: Record<string, unknown>;
 }

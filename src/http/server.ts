@@ -12,7 +12,7 @@ import type { Operations } from './operations.ts';
 import { configRoutes } from './routes/config.ts';
 import { healthRoutes } from './routes/health.ts';
 import { insightRoutes } from './routes/insight.ts';
-import { metricsRoutes } from './routes/metrics.ts';
+import { type GossipReading, metricsRoutes } from './routes/metrics.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { securityPlugin, serverOptions } from './security.ts';
@@ -29,6 +29,8 @@ export interface ApiContext {
   ops: Operations;
   /** The statechart visualizer's live source (GET /ui and its data); none: no visualizer. */
   viz?: () => VizSource;
+  /** The gossip channel's links and counters (GET /metrics); none: gossip is off. */
+  gossip?: () => GossipReading | undefined;
   /** The decision journal kept in memory, and the header it began with (GET /journal). */
   journal?: () => { header: JournalEntry | null; entries: readonly JournalEntry[] };
 }

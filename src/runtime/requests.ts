@@ -32,8 +32,8 @@ export type RequestsHost = Pick<
   'actor' | 'dcs' | 'clock' | 'config' | 'publish' | 'view' | 'settings'
 > & {
   reload(): void;
-  /** One member's status (GET its api_url); defaults to HTTP with this node's credentials. */
-  fetchPeer?: (member: Member) => Promise<PeerStatus>;
+  /** One member's status (GET its api_url, 2 s unless told); defaults to HTTP with this node's credentials. */
+  fetchPeer?: (member: Member, timeoutMs?: number) => Promise<PeerStatus>;
   /** The journal (and any inspector): the switchover requests' machines are recorded too. */
   inspect?: (ev: InspectionEvent) => void;
   provide: ProvideActors;
@@ -96,9 +96,10 @@ export class NodeRequests {
     };
   }
 
-  probeMember(member: Member): Promise<PeerStatus> {
-    if (this.h.fetchPeer) return this.h.fetchPeer(member);
-    return fetchPeerStatus(member, peerClientOptions(this.h.config()));
+  probeMember(member: Member, timeoutMs?: number): Promise<PeerStatus> {
+    if (this.h.fetchPeer) return this.h.fetchPeer(member, timeoutMs);
+    const opts = peerClientOptions(this.h.config());
+    return fetchPeerStatus(member, timeoutMs === undefined ? opts : { ...opts, timeoutMs });
   }
 
   /**

@@ -8,7 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Journal } from '../actors/journal.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { Operations } from '../http/operations.ts';
+import type { GossipReading } from '../http/routes/metrics.ts';
 import { type ApiContext, buildApi } from '../http/server.ts';
+import { attachUpgrades } from '../http/upgrades.ts';
+import type { GossipServer } from '../transport/gossip-ws.ts';
 import type { NodeCore } from './core.ts';
 import type { Visualizer } from './visualizer.ts';
 
@@ -20,6 +23,10 @@ export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   journal?: Journal;
   /** The statechart visualizer (GET /ui and the journal streams); none: no visualizer. */
   visualizer?: Visualizer;
+  /** The gossip channel's `/gossip` upgrade. */
+  gossip?: GossipServer;
+  /** The gossip channel's counters, while it runs. */
+  gossipReading?: () => GossipReading | undefined;
 };
 
 export class RestApi {
@@ -32,7 +39,10 @@ export class RestApi {
   build(): Promise<FastifyInstance> {
     this.built ??= buildApi(this.context()).then((api) => {
       this.server = api;
-      this.h.visualizer?.attach(api);
+      attachUpgrades(
+        api,
+        new Map([...(this.h.visualizer?.upgrades() ?? []), ...(this.h.gossip?.upgrades() ?? [])]),
+      );
       return api;
     });
     return this.built;
@@ -52,12 +62,14 @@ export class RestApi {
         ? () => ({ header: h.journal!.headerEntry(), entries: h.journal!.entries() })
         : undefined,
       viz: h.visualizer ? () => h.visualizer!.source() : undefined,
+      gossip: h.gossipReading,
     };
   }
 
   async close(): Promise<void> {
     // Open WebSockets would keep the server from closing.
     this.h.visualizer?.close();
+    this.h.gossip?.close();
     await this.server?.close();
   }
 }

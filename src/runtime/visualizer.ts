@@ -4,9 +4,9 @@
  * that open it, and the page's live source. Built with the REST API; nothing runs until someone
  * watches.
  */
-import type { FastifyInstance } from 'fastify';
 import type { Journal } from '../actors/journal.ts';
 import { type NodeReport, reportedRole } from '../cluster/report.ts';
+import type { UpgradeHandler } from '../http/upgrades.ts';
 import { peerAuthorization, peerClientOptions } from '../transport/peer-client.ts';
 import { ClusterStream } from '../viz/cluster-stream.ts';
 import { MemberStream } from '../viz/member-stream.ts';
@@ -57,9 +57,9 @@ export class Visualizer {
     return { mode: 'live', scope: c.scope, node: c.name, token: () => this.tokens.issue() };
   }
 
-  /** The streams ride on the REST server's WebSocket upgrades. */
-  attach(app: FastifyInstance): void {
-    this.cluster.attach(app);
+  /** The streams ride on the REST server's WebSocket upgrades (http/upgrades.ts). */
+  upgrades(): Map<string, UpgradeHandler> {
+    return this.cluster.upgrades();
   }
 
   /** What the election says is left of its lease (public snapshot of its child actor). */

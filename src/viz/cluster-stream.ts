@@ -10,13 +10,14 @@
  *    while it is still a member.
  * Frames are msgpackr-encoded StreamFrames; a member's own frames are relayed as they come.
  */
-import { type IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pack } from 'msgpackr';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Member } from '../cluster/view.ts';
+import { refuseUpgrade, type UpgradeHandler } from '../http/upgrades.ts';
+import { webSocketUrl } from '../transport/gossip-link.ts';
 import type { MemberStream, StreamFrame } from './member-stream.ts';
 import type { StreamTokens } from './tokens.ts';
 
@@ -55,19 +56,13 @@ export class ClusterStream {
 
   constructor(private readonly h: ClusterStreamHost) {}
 
-  /**
-   * Takes the HTTP server's upgrade requests: the two stream paths become WebSockets; any other
-   * request that merely asks to upgrade (`Upgrade: h2c` on a health check) is answered as the
-   * plain HTTP request it also is, as it was before the server had an upgrade listener.
-   */
-  attach(app: FastifyInstance): void {
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      // Node hands the socket over without an 'error' listener: a client's reset must not crash us.
-      socket.on('error', () => socket.destroy());
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      if (path !== '/journal/stream' && path !== '/ui/stream') return answerAsHttp(app, req, socket);
-      void this.upgrade(app, req, socket, head).catch(() => socket.destroy());
-    });
+  /** The two stream paths, for the REST server's upgrade router (http/upgrades.ts). */
+  upgrades(): Map<string, UpgradeHandler> {
+    const handler: UpgradeHandler = (app, req, socket, head) => this.upgrade(app, req, socket, head);
+    return new Map([
+      ['/journal/stream', handler],
+      ['/ui/stream', handler],
+    ]);
   }
 
   private async upgrade(
@@ -77,22 +72,22 @@ export class ClusterStream {
     head: Buffer,
   ): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!this.h.enabled() || this.closed) return refuse(socket, 404, 'Not Found');
+    if (!this.h.enabled() || this.closed) return refuseUpgrade(socket, 404, 'Not Found');
     if (url.pathname === '/journal/stream') {
       // Agents connect without an Origin; a browser page elsewhere must not read the stream
       // with the operator's cached credentials.
-      if (req.headers.origin !== undefined) return refuse(socket, 403, 'Access is denied');
+      if (req.headers.origin !== undefined) return refuseUpgrade(socket, 403, 'Access is denied');
       const denied = await app.checkAccess(req as never);
-      if (denied) return refuse(socket, denied.status, denied.text);
+      if (denied) return refuseUpgrade(socket, denied.status, denied.text);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.serveMember(ws));
     } else {
       // A browser: the page's own origin, a token from GET /ui/token (a page elsewhere cannot
       // read one), and the allowlist and client certificate as for every guarded route.
-      if (!sameOrigin(req)) return refuse(socket, 403, 'Access is denied');
+      if (!sameOrigin(req)) return refuseUpgrade(socket, 403, 'Access is denied');
       if (!this.h.tokens.valid(url.searchParams.get('token')))
-        return refuse(socket, 401, 'not authenticated');
+        return refuseUpgrade(socket, 401, 'not authenticated');
       const denied = await app.checkAccess(req as never, { basicAuth: false });
-      if (denied) return refuse(socket, denied.status, denied.text);
+      if (denied) return refuseUpgrade(socket, denied.status, denied.text);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.serveBrowser(ws));
     }
   }
@@ -152,7 +147,7 @@ export class ClusterStream {
     const wanted = new Map<string, string>();
     for (const m of this.h.members()) {
       if (m.name === this.h.me) continue;
-      const url = streamUrl(m.data.api_url);
+      const url = webSocketUrl(m.data.api_url, '/journal/stream');
       if (url) wanted.set(m.name, url);
     }
     for (const name of [...this.upstreams.keys()]) {
@@ -227,26 +222,6 @@ function gone(member: string): StreamFrame {
   return { type: 'gone', member };
 }
 
-/**
- * `http://host:8008/patroni` → `ws://host:8008/journal/stream` (https → wss); null for anything
- * else a member key may hold (it is the DCS's data, not ours).
- */
-export function streamUrl(apiUrl: unknown): string | null {
-  if (typeof apiUrl !== 'string') return null;
-  let url: URL;
-  try {
-    url = new URL(apiUrl);
-  } catch {
-    return null;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.pathname = '/journal/stream';
-  url.search = '';
-  url.hash = '';
-  return url.toString();
-}
-
 /** A browser's WebSocket comes from a page this server served: its Origin names this host. */
 function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
@@ -258,18 +233,6 @@ function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
-/** An upgrade request for another path, answered by the HTTP routes as a plain request. */
-function answerAsHttp(app: FastifyInstance, req: IncomingMessage, socket: Duplex): void {
-  const res = new ServerResponse(req);
-  res.shouldKeepAlive = false;
-  res.assignSocket(socket as Socket);
-  res.on('finish', () => {
-    res.detachSocket(socket as Socket);
-    socket.end();
-  });
-  app.server.emit('request', req, res);
-}
-
 /** A frame to a reader that keeps up; one that has fallen a whole frame budget behind is let go. */
 function sendFrame(ws: WebSocket, data: Buffer | Uint8Array): void {
   if (ws.readyState !== WebSocket.OPEN) return;
@@ -278,12 +241,4 @@ function sendFrame(ws: WebSocket, data: Buffer | Uint8Array): void {
     return;
   }
   ws.send(data);
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found';
-  const extra = status === 401 ? 'WWW-Authenticate: Basic realm="Patroni"\r\n' : '';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
 }

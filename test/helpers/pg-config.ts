@@ -33,6 +33,7 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
   };
   return {
     source: null,
+    gossip: { enabled: true, intervalMs: 250 },
     name: input.name,
     scope,
     namespace: '/service/',

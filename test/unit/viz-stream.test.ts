@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, createMachine } from 'xstate';
 import { Journal } from '../../src/actors/journal.ts';
 import { journalTransitions } from '../../src/replay/transitions.ts';
-import { streamUrl } from '../../src/viz/cluster-stream.ts';
+import { webSocketUrl } from '../../src/transport/gossip-link.ts';
 import { MemberStream, type StreamFrame } from '../../src/viz/member-stream.ts';
 import { StreamTokens } from '../../src/viz/tokens.ts';
 
@@ -22,10 +22,14 @@ describe('StreamTokens', () => {
   });
 });
 
-describe('streamUrl', () => {
-  it('the member api_url with ws(s) and /journal/stream', () => {
-    expect(streamUrl('http://10.0.0.1:8008/patroni')).toBe('ws://10.0.0.1:8008/journal/stream');
-    expect(streamUrl('https://db1:8009/patroni?x=1')).toBe('wss://db1:8009/journal/stream');
+describe('webSocketUrl', () => {
+  it('the member api_url with ws(s) and the path', () => {
+    expect(webSocketUrl('http://10.0.0.1:8008/patroni', '/journal/stream')).toBe(
+      'ws://10.0.0.1:8008/journal/stream',
+    );
+    expect(webSocketUrl('https://db1:8009/patroni?x=1', '/gossip')).toBe('wss://db1:8009/gossip');
+    expect(webSocketUrl('ftp://db1/x', '/gossip')).toBeNull();
+    expect(webSocketUrl(42, '/gossip')).toBeNull();
   });
 });
 

@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { Journal } from '../../src/actors/journal.ts';
 import type { NodeReport } from '../../src/cluster/report.ts';
 import { buildApi } from '../../src/http/server.ts';
+import { attachUpgrades } from '../../src/http/upgrades.ts';
 import { ClusterStream } from '../../src/viz/cluster-stream.ts';
 import { MemberStream } from '../../src/viz/member-stream.ts';
 import { StreamTokens } from '../../src/viz/tokens.ts';
@@ -57,7 +58,7 @@ async function serve(): Promise<{ base: string; tokens: StreamTokens }> {
     config: () => config,
     ops: new FakeOps(),
   });
-  stream.attach(app);
+  attachUpgrades(app, stream.upgrades());
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return { base: address.replace(/^http/, 'ws'), tokens };
 }

@@ -62,6 +62,16 @@ interface Metric {
   spaceBeforeLabels?: boolean;
   /** Extra labels after scope and name. */
   labels?: Record<string, string>;
+  /** More samples of the same metric, each with its own extra labels (after `value`'s, if any). */
+  samples?: Array<{ labels: Record<string, string>; value: number }>;
+}
+
+/** The gossip channel as /metrics shows it (runtime/gossip/hub.ts). */
+export interface GossipReading {
+  connectedPeers: number;
+  framesSent: number;
+  framesReceived: number;
+  dropped: Record<string, number>;
 }
 
 const flag = (b: boolean | undefined): number => (b ? 1 : 0);
@@ -259,16 +269,56 @@ export function pgwardenMetrics(r: NodeReport, now: number): Metric[] {
   ];
 }
 
-export function renderMetrics(r: NodeReport, now: number): string {
+/** The gossip channel's gauges and counters (none when gossip is off). */
+export function gossipMetrics(g: GossipReading): Metric[] {
+  return [
+    {
+      name: 'pgwarden_gossip_peers_connected',
+      help: 'Number of members this node has an open gossip link to.',
+      type: 'gauge',
+      value: g.connectedPeers,
+    },
+    {
+      name: 'pgwarden_gossip_frames_sent_total',
+      help: 'Gossip frames sent (status frames, answers and acks).',
+      type: 'counter',
+      value: g.framesSent,
+    },
+    {
+      name: 'pgwarden_gossip_frames_received_total',
+      help: 'Gossip frames received and accepted.',
+      type: 'counter',
+      value: g.framesReceived,
+    },
+    {
+      name: 'pgwarden_gossip_frames_dropped_total',
+      help: 'Gossip frames dropped unread, by reason (undecodable, version, malformed, scope, sender).',
+      type: 'counter',
+      value: null,
+      samples: Object.entries(g.dropped).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+  ];
+}
+
+function extraLabels(labels: Record<string, string> | undefined): string {
+  return Object.entries(labels ?? {})
+    .map(([k, v]) => `,${k}="${labelValue(v)}"`)
+    .join('');
+}
+
+export function renderMetrics(r: NodeReport, now: number, gossip?: GossipReading): string {
   const base = `scope="${labelValue(r.scope)}",name="${labelValue(r.name)}"`;
   const lines: string[] = [];
-  for (const m of [...patroniMetrics(r), ...pgwardenMetrics(r, now)]) {
+  const metrics = [
+    ...patroniMetrics(r),
+    ...pgwardenMetrics(r, now),
+    ...(gossip ? gossipMetrics(gossip) : []),
+  ];
+  for (const m of metrics) {
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
-    if (m.value === null) continue;
-    const extra = Object.entries(m.labels ?? {})
-      .map(([k, v]) => `,${k}="${labelValue(v)}"`)
-      .join('');
-    lines.push(`${m.name}${m.spaceBeforeLabels ? ' ' : ''}{${base}${extra}} ${m.value}`);
+    if (m.value !== null)
+      lines.push(`${m.name}${m.spaceBeforeLabels ? ' ' : ''}{${base}${extraLabels(m.labels)}} ${m.value}`);
+    for (const s of m.samples ?? []) lines.push(`${m.name}{${base}${extraLabels(s.labels)}} ${s.value}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -291,6 +341,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: ApiContex
         },
       },
     }),
-    async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.report(), ctx.now())),
+    async (_req, reply) =>
+      reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.report(), ctx.now(), ctx.gossip?.())),
   );
 }

@@ -12,8 +12,10 @@ import { MemoryEtcd } from '../memory-dcs.ts';
 import { incrementClock } from '../sim-clock.ts';
 import { type Commit, SimulatedWorld } from '../simulated-postgres/index.ts';
 import { DEFAULT_DCS, nodeConfig } from './config.ts';
+import { SimulatedGossipNet } from './gossip-net.ts';
 import { SimulatedNode } from './node.ts';
 import { peerStatus } from './peers.ts';
+import { type RaceWitness, witnessRace } from './race-witness.ts';
 import { dynamicConfig, failoverCandidate, streamingReplicas, summarize, syncState } from './readings.ts';
 import { immediateQueued, settle } from './settle.ts';
 import type {
@@ -34,6 +36,8 @@ export class SimulatedCluster {
   readonly store: MemoryEtcd;
   readonly world: SimulatedWorld;
   readonly nodes: SimulatedNode[] = [];
+  /** The network the agents gossip over (cut and refused like the rest of the world). */
+  readonly gossip: SimulatedGossipNet;
   readonly events: ClusterEvent[] = [];
   readonly scheduledDue: ScheduledDue[] = [];
   /** Every removal by an agent of its data directory while it held a cluster (not by hand). */
@@ -53,6 +57,10 @@ export class SimulatedCluster {
    * streamed the unrecorded one stays diverged (see clusterNotHealed).
    */
   readonly unrecordedPromotions = new Set<number>();
+  /** Every verdict of a replica that it is the healthiest, with what the others had then (race-witness.ts). */
+  readonly raceWitnesses: RaceWitness[] = [];
+  /** Members an operator named as the candidate of a switchover or failover (REST, any time). */
+  readonly requestedCandidates = new Set<string>();
   readonly pgPollMs: number;
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;
   readonly journals: boolean;
@@ -70,6 +78,7 @@ export class SimulatedCluster {
       seed: opts.seed ?? 1,
       ...opts.postgres,
     });
+    this.gossip = new SimulatedGossipNet(() => this.nodes, this.world);
     this.world.onPromote = (p) => {
       const n = this.nodes.find((x) => x.name === p.node);
       if (n && (n.cutFromDcs() || !this.store.isAvailable())) this.unrecordedPromotions.add(p.segment);
@@ -87,6 +96,26 @@ export class SimulatedCluster {
       this.nodes.push(new SimulatedNode(this, name, config, this.world.add(name, name, 5432)));
     }
     this.prefix = `${this.nodes[0]?.config.namespace ?? '/service/'}${scope}/`;
+  }
+
+  /** @internal `racer`'s election just judged it the healthiest node: witnessed (race-witness.ts). */
+  noteRaceVerdict(racer: SimulatedNode): void {
+    const config = this.dynamicConfig();
+    const w = witnessRace(
+      {
+        nodes: this.nodes,
+        now: () => this.clock.now(),
+        linked: (a, b) => this.world.linked(a, b),
+        accepts: (a, b) => this.world.accepts(a, b),
+        isMember: (name) => this.store.get(`${this.prefix}members/${name}`) !== undefined,
+      },
+      racer,
+      {
+        requested: this.requestedCandidates.has(racer.name),
+        sync: config?.['synchronous_mode'] === true ? syncState(this.store, this.prefix) : null,
+      },
+    );
+    if (w) this.raceWitnesses.push(w);
   }
 
   /** @internal */
@@ -325,15 +354,9 @@ export class SimulatedCluster {
 
   // ---- in-memory peer transport ----------------------------------------------------------------
 
-  /** @internal GET /patroni of `member`, asked by `from`. */
-  peerStatus(from: string, member: Member): Promise<PeerStatus> {
-    return peerStatus(this, from, member);
-  }
-
-  /** @internal */
-  probePeers(view: ClusterView, me: string): Promise<PeerStatus[]> {
-    const others = view.members.filter((m) => m.name !== me && m.data.api_url);
-    return Promise.all(others.map((m) => this.peerStatus(me, m)));
+  /** @internal GET /patroni of `member`, asked by `from`, given up after `timeoutMs` (2 s). */
+  peerStatus(from: string, member: Member, timeoutMs?: number): Promise<PeerStatus> {
+    return peerStatus(this, from, member, timeoutMs);
   }
 
   /** Close every agent (no clean shutdown) and stop the simulation. */

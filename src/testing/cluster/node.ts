@@ -109,6 +109,14 @@ export class SimulatedNode {
         ? { node: this.name, at: this.cluster.clock.now(), status: null as number | null }
         : null;
     if (asked) this.cluster.reinitializeRequests.push(asked);
+    const bare = path.split('?')[0];
+    const candidate = (body as { candidate?: unknown } | undefined)?.candidate;
+    if (
+      method === 'POST' &&
+      (bare === '/switchover' || bare === '/failover') &&
+      typeof candidate === 'string'
+    )
+      this.cluster.requestedCandidates.add(candidate);
     let res: LightMyRequestResponse;
     try {
       const app = await this.clock.gate(held.lent.app);
@@ -196,17 +204,23 @@ export class SimulatedNode {
       serveApi: false,
       pgPollMs: this.cluster.pgPollMs,
       log: (msg) => this.cluster.logLine(this.name, msg),
-      probePeers: (view, me) => this.clock.gate(this.cluster.probePeers(view, me)),
-      fetchPeer: (member) => this.clock.gate(this.cluster.peerStatus(this.name, member)),
+      gossipDialer: this.cluster.gossip.dialer(this),
+      fetchPeer: (member, timeoutMs) =>
+        this.clock.gate(this.cluster.peerStatus(this.name, member, timeoutMs)),
       inspect: this.cluster.inspect,
       journal: this.journal,
       provide: provideShared,
     });
     this.agent = agent;
     let last = '';
+    let verdict: unknown = null;
     agent.actor.subscribe((snap) => {
       if (this.agent !== agent) return;
       const c = snap.context;
+      if (c.lastVerdict !== verdict) {
+        verdict = c.lastVerdict;
+        if (c.lastVerdict?.healthiest) this.cluster.noteRaceVerdict(this);
+      }
       // Holding the lock, the agent may promote: from then on it counts the data directory as an
       // old primary's, whatever happened (see no-needless-rewind).
       if (c.isLeader && this.postgres.data) this.postgres.data.mayHaveForked = true;

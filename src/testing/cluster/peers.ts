@@ -13,15 +13,16 @@ export async function peerStatus(
   cluster: Pick<SimulatedCluster, 'nodes' | 'world'>,
   from: string,
   member: Member,
+  timeoutMs = 2000,
 ): Promise<PeerStatus> {
   const unreachable = unreachablePeer(member);
   const peer = cluster.nodes.find((n) => n.name === member.name);
   // Connection refused: nobody listens, or a REJECT rule answers for a live node.
   if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
     return unreachable;
-  // No answer: the 2 s client timeout runs out.
+  // No answer: the client's timeout runs out.
   if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
-    await cluster.world.sleep(2000);
+    await cluster.world.sleep(timeoutMs);
     return unreachable;
   }
   const doc = peer.status();

@@ -5,6 +5,7 @@
  * heal), and here the lists the runner checks at every tick and after every step.
  */
 import { noLostAcknowledgedWrites, noNeedlessRewind, noUnaskedDataRemoval } from './data.ts';
+import { noBetterCandidatePassedOver } from './race.ts';
 import { noSplitBrainWrites } from './split-brain.ts';
 import { noStuckMachine } from './stuck.ts';
 import type { Invariant } from './types.ts';
@@ -18,6 +19,7 @@ import {
 
 export { noLostAcknowledgedWrites, noNeedlessRewind, noUnaskedDataRemoval } from './data.ts';
 export { clusterNotHealed, leaderAfterHeal } from './heal.ts';
+export { noBetterCandidatePassedOver, passedOver } from './race.ts';
 export { noSplitBrainWrites, type UnfencedWindow, unfencedWindows } from './split-brain.ts';
 export { agentMachines, noStuckMachine, type StuckBounds, StuckWatch, stuckBounds } from './stuck.ts';
 export type { Invariant, InvariantContext } from './types.ts';
@@ -44,6 +46,7 @@ export const tickInvariants: Invariant[] = [
   noNeedlessRewind,
   noSplitBrainWrites,
   noReleaseWhileWritable,
+  noBetterCandidatePassedOver,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

@@ -28,7 +28,13 @@ import {
 } from './failures.ts';
 import type { Scenario } from './harness.ts';
 import { foreignDataDirectory, initializeKeyChanged, initializeKeyChangedWhilePaused } from './identity.ts';
-import { etcdLostEveryKey, leaderKeyDeleted, leaderKeyRewritten, roguePromotion } from './interference.ts';
+import {
+  etcdLostEveryKey,
+  failoverClearedWhileEtcdFails,
+  leaderKeyDeleted,
+  leaderKeyRewritten,
+  roguePromotion,
+} from './interference.ts';
 import {
   cutDuringPostPromotionCheckpoint,
   cutDuringSlowPromotion,
@@ -43,6 +49,7 @@ import {
   standingBack,
 } from './lease.ts';
 import { shutdownWhilePaused, stoppedByHandWhilePaused } from './maintenance.ts';
+import { mostAdvancedReplicaWins } from './race.ts';
 import {
   reinitializeQueuedBehindRewind,
   rewindImpossibleKeepsData,
@@ -80,6 +87,8 @@ export const scenarios: Scenario[] = [
   etcdLostEveryKey,
   leaderKeyDeleted,
   leaderKeyRewritten,
+  failoverClearedWhileEtcdFails,
+  mostAdvancedReplicaWins,
   newLeaderCutDuringSlowPromotion,
   nofailoverAlone,
   stoppedWhileWaitingForEtcd,

@@ -60,3 +60,29 @@ export const roguePromotion: Scenario = {
       check(c.leader() === leader, `the leader is ${c.leader()}`, c);
     }),
 };
+
+export const failoverClearedWhileEtcdFails: Scenario = {
+  name: 'a /failover that can never apply, whose clearing etcd fails: the primary stays primary and clears it once etcd answers',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const leader = c.leader()!;
+      const agent = c.node(leader).agent!;
+      const clearing = () => agent.actor.getSnapshot().matches({ active: { running: 'clearingFailover' } });
+      // Slow enough that the clearing write is still on its way when etcd goes away.
+      c.dcs.setLatency(1000);
+      c.store.put('/service/sim/failover', JSON.stringify({ leader: 'nobody', member: 'nobody' }));
+      await c.until(clearing, 10_000);
+      c.dcs.setAvailable(false);
+      await c.until(() => !clearing(), 15_000);
+      c.dcs.setAvailable(true);
+      c.dcs.setLatency(0);
+      await c.until(() => c.store.get('/service/sim/failover')?.value === '{}', 30_000);
+      check(c.leader() === leader, `the leader is ${c.leader()}`, c);
+      check(
+        !c.events.some((e) => e.node === leader && e.role === 'demoted'),
+        'the leader demoted over a request it could not clear',
+        c,
+      );
+      await c.until(healthy(c, 2), 30_000);
+    }),
+};

@@ -1,0 +1,326 @@
+/**
+ * One agent's gossip: a link dialed to every other member (its frames go out on it, acks come
+ * back), the links the others dialed to us (their frames come in, our acks go out), a status
+ * frame every interval and at once when the role, timeline or leader changes, and the leader
+ * race's probe: an ask over the open link, GET /patroni with the time left otherwise.
+ *
+ * Decisions are the pure rules of rules.ts; frames are checked by transport/gossip-frame.ts. A
+ * frame that cannot be read is dropped and counted, never trusted; a member that is gone costs
+ * one reconnect timer.
+ */
+import { type Clock, monotonicNow } from '../../actors/clock.ts';
+import type { PeerStatus } from '../../cluster/eligibility.ts';
+import type { NodeReport } from '../../cluster/report.ts';
+import type { ClusterView, Member } from '../../cluster/view.ts';
+import {
+  type DropReason,
+  decodeFrame,
+  encodeFrame,
+  type FrameStamp,
+  peerStatusFromFrame,
+  type StatusFrame,
+  statusFrame,
+} from '../../transport/gossip-frame.ts';
+import type { GossipDialer, GossipLink, LinkEvents } from '../../transport/gossip-link.ts';
+import { unreachablePeer } from '../../transport/peer-client.ts';
+import {
+  admissionRefusal,
+  GOSSIP_ASK_MS,
+  gossipPeers,
+  MAX_BAD_FRAMES_IN_A_ROW,
+  PROBE_BUDGET_MS,
+  reconnectDelayMs,
+  staleAfterMs,
+} from './rules.ts';
+
+export interface GossipHost {
+  clock: Clock;
+  /** This node's name and scope. */
+  me(): string;
+  scope(): string;
+  /** How often a status frame goes out (ms). */
+  intervalMs(): number;
+  /** This node as GET /patroni would show it now. */
+  report(): NodeReport;
+  dialer: GossipDialer;
+  /** GET /patroni of a member, giving up after `timeoutMs` (the race's fallback). */
+  restProbe(member: Member, timeoutMs: number): Promise<PeerStatus>;
+  log(msg: string): void;
+}
+
+/** Counters for /metrics. */
+export interface GossipCounters {
+  framesSent: number;
+  framesReceived: number;
+  dropped: Record<DropReason, number>;
+}
+
+/** Either end of a link, and what we heard on it. */
+interface LinkState {
+  name: string;
+  link: GossipLink | null;
+  open: boolean;
+  /** Steady ms of the last frame or ack that came in on it (or of its opening). */
+  heardAt: number;
+  badInRow: number;
+}
+
+interface OutLink extends LinkState {
+  apiUrl: string;
+  failures: number;
+  retry: unknown;
+}
+
+interface PendingAsk {
+  name: string;
+  timer: unknown;
+  resolve(answer: StatusFrame | null): void;
+}
+
+export class Gossip {
+  private readonly out = new Map<string, OutLink>();
+  private readonly incoming = new Set<LinkState>();
+  private readonly asks = new Map<number, PendingAsk>();
+  private seq = 0;
+  private ticker: unknown = null;
+  private running = false;
+  private lastShape = '';
+  private members: readonly Member[] | null = null;
+  readonly counters: GossipCounters = {
+    framesSent: 0,
+    framesReceived: 0,
+    dropped: { undecodable: 0, version: 0, malformed: 0, scope: 0, sender: 0 },
+  };
+
+  constructor(private readonly h: GossipHost) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.tick();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.ticker !== null) this.h.clock.clearTimeout(this.ticker);
+    this.ticker = null;
+    for (const name of [...this.out.keys()]) this.drop(name);
+    for (const s of [...this.incoming]) s.link?.close();
+    this.incoming.clear();
+    for (const [seq, ask] of this.asks) this.settle(seq, ask, null);
+  }
+
+  /** Members with an open link of ours (for /metrics). */
+  connectedPeers(): number {
+    let n = 0;
+    for (const o of this.out.values()) if (o.open) n++;
+    return n;
+  }
+
+  /** A new cluster view: links to new members dialed, to departed ones closed. */
+  follow(view: ClusterView): void {
+    this.members = view.members;
+    if (!this.running) return;
+    const wanted = gossipPeers(view.members, this.h.me());
+    for (const [name, o] of this.out) {
+      if (wanted.get(name) !== o.apiUrl) this.drop(name);
+    }
+    for (const [name, apiUrl] of wanted) {
+      if (!this.out.has(name)) {
+        const o: OutLink = {
+          name,
+          apiUrl,
+          link: null,
+          open: false,
+          heardAt: 0,
+          badInRow: 0,
+          failures: 0,
+          retry: null,
+        };
+        this.out.set(name, o);
+        this.dial(o);
+      }
+    }
+  }
+
+  /** Why a member dialing in is refused, null when it may gossip (see rules.ts). */
+  refusal(peer: { scope: string | undefined; name: string | undefined }): string | null {
+    if (!this.running) return 'gossip is not running';
+    return admissionRefusal(this.h.scope(), this.members, peer);
+  }
+
+  /** A link `name` dialed to us (already admitted): its events, for the transport to call. */
+  accept(name: string, link: GossipLink): LinkEvents {
+    const s: LinkState = { name, link, open: true, heardAt: this.now(), badInRow: 0 };
+    this.incoming.add(s);
+    return {
+      open: () => undefined,
+      message: (data) => this.receive(s, data),
+      close: () => {
+        s.open = false;
+        s.link = null;
+        this.incoming.delete(s);
+      },
+    };
+  }
+
+  /** Our role, timeline or leader changed: everyone hears it now, not an interval later. */
+  changed(): void {
+    if (!this.running) return;
+    if (shapeOf(this.h.report()) !== this.lastShape) this.broadcast();
+  }
+
+  /** A status frame to every member we have an open link to. */
+  private broadcast(): void {
+    this.lastShape = shapeOf(this.h.report());
+    for (const o of this.out.values()) if (o.open) this.sendStatus(o, {});
+  }
+
+  /**
+   * The leader race's probe of every other member of `view` (Patroni's is_healthiest_node):
+   * each answers over its open gossip link, or over GET /patroni with the rest of the 2 s.
+   */
+  probe(view: ClusterView, me: string): Promise<PeerStatus[]> {
+    const others = view.members.filter((m) => m.name !== me && m.data.api_url);
+    return Promise.all(others.map((m) => this.probeMember(m)));
+  }
+
+  private async probeMember(member: Member): Promise<PeerStatus> {
+    const o = this.out.get(member.name);
+    if (!o?.open) return this.overRest(member, PROBE_BUDGET_MS);
+    const started = this.now();
+    const answer = await this.ask(o);
+    if (answer) return { ...(peerStatusFromFrame(answer) ?? unreachablePeer(member)), via: 'gossip' };
+    return this.overRest(member, Math.max(0, PROBE_BUDGET_MS - (this.now() - started)));
+  }
+
+  private async overRest(member: Member, timeoutMs: number): Promise<PeerStatus> {
+    return { ...(await this.h.restProbe(member, timeoutMs)), via: 'rest' };
+  }
+
+  /** A status frame asking `o` for its own at once; null unless it answers in time on this link. */
+  private ask(o: OutLink): Promise<StatusFrame | null> {
+    return new Promise((resolve) => {
+      const seq = this.sendStatus(o, { ask: true });
+      const ask: PendingAsk = { name: o.name, resolve, timer: null };
+      ask.timer = this.h.clock.setTimeout(() => this.settle(seq, ask, null), GOSSIP_ASK_MS);
+      this.asks.set(seq, ask);
+    });
+  }
+
+  private settle(seq: number, ask: PendingAsk, answer: StatusFrame | null): void {
+    if (this.asks.get(seq) !== ask) return;
+    this.asks.delete(seq);
+    this.h.clock.clearTimeout(ask.timer);
+    ask.resolve(answer);
+  }
+
+  private now(): number {
+    return monotonicNow(this.h.clock);
+  }
+
+  private tick(): void {
+    this.ticker = null;
+    if (!this.running) return;
+    const now = this.now();
+    const stale = staleAfterMs(this.h.intervalMs());
+    for (const o of [...this.out.values()]) if (o.open && now - o.heardAt > stale) o.link?.close();
+    for (const s of [...this.incoming]) if (now - s.heardAt > stale) s.link?.close();
+    this.broadcast();
+    this.ticker = this.h.clock.setTimeout(() => this.tick(), this.h.intervalMs());
+  }
+
+  private dial(o: OutLink): void {
+    o.retry = null;
+    o.open = false;
+    o.link = this.h.dialer.dial(
+      { name: o.name, apiUrl: o.apiUrl },
+      {
+        open: () => {
+          if (this.out.get(o.name) !== o) return;
+          o.open = true;
+          o.failures = 0;
+          o.heardAt = this.now();
+          this.sendStatus(o, {});
+        },
+        message: (data) => {
+          if (this.out.get(o.name) === o) this.receive(o, data);
+        },
+        close: () => this.closed(o),
+      },
+    );
+  }
+
+  /** Our link to `o` is gone: pending asks fall back to REST, and it is dialed again later. */
+  private closed(o: OutLink): void {
+    const wasOpen = o.open;
+    o.open = false;
+    o.link = null;
+    for (const [seq, ask] of this.asks) if (ask.name === o.name) this.settle(seq, ask, null);
+    if (!this.running || this.out.get(o.name) !== o) return;
+    if (!wasOpen) o.failures++;
+    o.retry = this.h.clock.setTimeout(() => this.dial(o), reconnectDelayMs(wasOpen ? 0 : o.failures - 1));
+  }
+
+  private drop(name: string): void {
+    const o = this.out.get(name);
+    if (!o) return;
+    this.out.delete(name);
+    if (o.retry !== null) this.h.clock.clearTimeout(o.retry);
+    o.link?.close();
+  }
+
+  private sendStatus(o: OutLink, opts: { ask?: boolean; answers?: number }): number {
+    const seq = ++this.seq;
+    const stamp: FrameStamp = { seq, sentAt: this.now(), wall: this.h.clock.now() };
+    if (opts.ask) stamp.ask = seq;
+    if (opts.answers !== undefined) stamp.answers = opts.answers;
+    this.sendOn(o.link, statusFrame(this.h.report(), stamp));
+    return seq;
+  }
+
+  private sendOn(link: GossipLink | null, frame: Parameters<typeof encodeFrame>[0]): void {
+    if (!link) return;
+    this.counters.framesSent++;
+    link.send(encodeFrame(frame));
+  }
+
+  private receive(s: LinkState, data: Uint8Array): void {
+    const decoded = decodeFrame(data, this.h.scope(), s.name);
+    if (!decoded.ok) {
+      this.counters.dropped[decoded.reason]++;
+      if (++s.badInRow >= MAX_BAD_FRAMES_IN_A_ROW) {
+        this.h.log(`gossip: closing the link with ${s.name}: ${s.badInRow} unreadable frames in a row`);
+        s.link?.close();
+      }
+      return;
+    }
+    s.badInRow = 0;
+    s.heardAt = this.now();
+    this.counters.framesReceived++;
+    const frame = decoded.frame;
+    if (frame.k !== 'status') return;
+    this.sendOn(s.link, { v: frame.v, k: 'ack', scope: this.h.scope(), from: this.h.me(), seq: frame.seq });
+    if (frame.ask !== undefined) {
+      const seq = ++this.seq;
+      this.sendOn(
+        s.link,
+        statusFrame(this.h.report(), {
+          seq,
+          sentAt: this.now(),
+          wall: this.h.clock.now(),
+          answers: frame.ask,
+        }),
+      );
+    }
+    if (frame.answers !== undefined) {
+      const ask = this.asks.get(frame.answers);
+      if (ask?.name === s.name) this.settle(frame.answers, ask, frame);
+    }
+  }
+}
+
+/** What, when it changes, the others must hear at once: state, role, timeline, leadership. */
+function shapeOf(r: NodeReport): string {
+  return `${r.state}|${r.role}|${r.pg?.running}|${r.pg?.inRecovery}|${r.pg?.timeline}|${r.isLeader}|${r.view?.leader?.name}`;
+}

@@ -1,0 +1,67 @@
+/**
+ * What an outside observer saw when a replica's agent judged itself the healthiest node in the
+ * leader race (its election's verdict), for the invariant that the race never passes over a
+ * better candidate (invariants/race.ts): where its WAL ended, and for every other node whether
+ * the racer could reach it, whether it was a member, a replica fit to take over, and how far
+ * its WAL went. Taken at the verdict itself, before anything else moves.
+ */
+import type { SimulatedNode } from './node.ts';
+
+export interface CandidateWitness {
+  name: string;
+  /** Its agent answers the racer (alive, not frozen, not cut off, not refusing it). */
+  reachable: boolean;
+  /** It has a member key: the race asks only members (a node cut from etcd long enough has none). */
+  member: boolean;
+  /** Its PostgreSQL runs in recovery. */
+  replica: boolean;
+  nofailover: boolean;
+  timeline: number | null;
+  lsn: number | null;
+}
+
+export interface RaceWitness {
+  node: string;
+  at: number;
+  timeline: number;
+  lsn: number;
+  others: CandidateWitness[];
+  /** An operator named this node as the candidate of a switchover or failover before it. */
+  requested: boolean;
+  /** With synchronous_mode: /sync as etcd held it (null: asynchronous, or no key). */
+  sync: { leader: string | null; standbys: string[] } | null;
+}
+
+export interface WitnessWorld {
+  nodes: readonly SimulatedNode[];
+  now(): number;
+  linked(a: string, b: string): boolean;
+  accepts(node: string, from: string): boolean;
+  isMember(name: string): boolean;
+}
+
+/** The witness of `racer`'s verdict; null when its PostgreSQL is not a replica with WAL. */
+export function witnessRace(
+  world: WitnessWorld,
+  racer: SimulatedNode,
+  facts: Pick<RaceWitness, 'requested' | 'sync'>,
+): RaceWitness | null {
+  const own = racer.postgres.wal();
+  if (!own || !racer.postgres.running() || racer.postgres.writable()) return null;
+  const others = world.nodes
+    .filter((n) => n !== racer)
+    .map((n) => {
+      const wal = n.postgres.wal();
+      return {
+        name: n.name,
+        reachable:
+          n.alive() && !n.frozen() && world.linked(racer.name, n.name) && world.accepts(n.name, racer.name),
+        member: world.isMember(n.name),
+        replica: n.postgres.running() && !n.postgres.writable(),
+        nofailover: n.config.tags.nofailover,
+        timeline: wal?.timeline ?? null,
+        lsn: wal?.lsn ?? null,
+      };
+    });
+  return { node: racer.name, at: world.now(), timeline: own.timeline, lsn: own.lsn, others, ...facts };
+}
