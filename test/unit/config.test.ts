@@ -267,6 +267,22 @@ describe('defaults and normalisation', () => {
     ).toThrow(/restapi\.ui/);
   });
 
+  it('gossip (pgwarden only): on every 250 ms unless told; a bad interval is refused with the key named', () => {
+    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 250 });
+    expect(parseConfigText(`${MINIMAL}\ngossip: {enabled: false, interval: 0.5}\n`).gossip).toEqual({
+      enabled: false,
+      intervalMs: 500,
+    });
+    expect(parseConfigText(`${MINIMAL}\ngossip: {interval: '1'}\n`).gossip.intervalMs).toBe(1000);
+    for (const bad of ['0', '0.01', '6', 'fast', "''"]) {
+      expect(() => parseConfigText(`${MINIMAL}\ngossip: {interval: ${bad}}\n`)).toThrow(
+        /gossip\.interval: must be a number of seconds from 0\.05 to 5/,
+      );
+    }
+    expect(() => parseConfigText(`${MINIMAL}\ngossip: {enabled: sometimes}\n`)).toThrow(/gossip\.enabled/);
+    expect(() => parseConfigText(`${MINIMAL}\ngossip: every second\n`)).toThrow(/gossip/);
+  });
+
   it('reads YAML 1.1 booleans and octals the way PyYAML does', () => {
     const cfg = parseConfigText(
       `${MINIMAL}\ntags: {nofailover: yes, nosync: on}\nbootstrap: {dcs: {pause: off}}\n` +
