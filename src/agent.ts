@@ -15,14 +15,16 @@ import { tracingGuards } from './actors/guard-trace.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres } from './actors/postgres.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
-import type { NodeReport } from './cluster/report.ts';
+import { apiUrlOf, connUrlOf, type NodeReport } from './cluster/report.ts';
 import type { ClusterView, Member } from './cluster/view.ts';
 import type { NodeConfig } from './config/types.ts';
+import type { ActionResult } from './http/operations.ts';
 import { applyServerCertificates } from './http/security.ts';
 import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
 import type { NodeCore } from './runtime/core.ts';
 import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
+import { answerFailsafe, confirmFailsafe, type FailsafeRequest } from './runtime/failsafe.ts';
 import { Gossip, type GossipCounters } from './runtime/gossip/hub.ts';
 import { HANDSHAKE_TIMEOUT_MS } from './runtime/gossip/rules.ts';
 import { createNodeActor, inspectorFor, writeJournalHeader } from './runtime/node-actor.ts';
@@ -37,7 +39,7 @@ import { ServerParameters } from './runtime/server-parameters.ts';
 import { Visualizer } from './runtime/visualizer.ts';
 import type { GossipDialer } from './transport/gossip-link.ts';
 import { type GossipAcceptor, GossipServer, webSocketDialer } from './transport/gossip-ws.ts';
-import { peerAuthorization, peerClientOptions } from './transport/peer-client.ts';
+import { peerAuthorization, peerClientOptions, postFailsafe } from './transport/peer-client.ts';
 
 export interface AgentOptions {
   config: NodeConfig;
@@ -59,6 +61,8 @@ export interface AgentOptions {
    * race's fallback when gossip does not answer; defaults to HTTP.
    */
   fetchPeer?: (member: Member, timeoutMs?: number) => Promise<PeerStatus>;
+  /** POST /failsafe to a member's api_url (failsafe mode); defaults to HTTP with this node's credentials. */
+  postFailsafe?: (apiUrl: string, body: FailsafeRequest, timeoutMs: number) => Promise<ActionResult | null>;
   /** How machines get their actors (default XState's provide(); the simulator caches). */
   provide?: ProvideActors;
 }
@@ -121,8 +125,27 @@ export class Agent {
         setSyncGuc: (value, names) => params.setSynchronousStandbyNames(value, names),
         reloadSyncGuc: () => params.reload(),
         // Gossip first, GET /patroni with the rest of the 2 s otherwise (runtime/gossip/hub.ts).
-        probePeers: (view, me) => this.gossip.probe(view, me),
+        probePeers: (members, me) => this.gossip.probe(members, me),
         probeMember: (member) => this.requests.probeMember(member),
+        confirmFailsafe: (members) =>
+          confirmFailsafe(
+            {
+              clock,
+              log,
+              request: () => ({
+                name: this.config.name,
+                conn_url: connUrlOf(this.config),
+                api_url: apiUrlOf(this.config),
+              }),
+              askOverGossip: (name, request) =>
+                this.gossip.askFailsafe(name, { connUrl: request.conn_url, apiUrl: request.api_url }),
+              post: (apiUrl, request, timeoutMs) =>
+                opts.postFailsafe
+                  ? opts.postFailsafe(apiUrl, request, timeoutMs)
+                  : postFailsafe(apiUrl, request, { ...peerClientOptions(this.config), timeoutMs }),
+            },
+            members,
+          ),
         provide,
       },
       this.config,
@@ -156,6 +179,7 @@ export class Agent {
           handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
         }),
       restProbe: (member, timeoutMs) => this.requests.probeMember(member, timeoutMs),
+      answerFailsafe: (from) => answerFailsafe(this.actor, from),
       log,
     });
     this.observations = new Observations(

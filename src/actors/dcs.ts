@@ -38,8 +38,13 @@ export interface Dcs {
    * Lease keepalive, then re-attach the leader key if it is on another lease; with `recreate`
    * (the holder's refresh) also create it when it is absent. False: we are not leader any more.
    * With `ttl` different from our lease's, the key moves onto a new lease of that ttl instead.
+   * With `failsafe` (every member confirmed us while etcd was out of reach), a lease etcd no
+   * longer knows is replaced by a fresh one and the key created on it where it is absent.
    */
-  updateLeader(name: string, opts?: { recreate?: boolean; ttl?: number }): Promise<boolean>;
+  updateLeader(
+    name: string,
+    opts?: { recreate?: boolean; ttl?: number; failsafe?: boolean },
+  ): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */
   deleteLeader(name: string, lastLsn?: number): Promise<boolean>;
   /** Write /members/<name> on our lease (skipped when unchanged). */
@@ -59,6 +64,8 @@ export interface Dcs {
   /** Drop /sync (synchronous mode turned off); with `index`, compare-and-delete. */
   deleteSyncState(index?: string): Promise<boolean>;
   setHistory(history: readonly HistoryLine[]): Promise<boolean>;
+  /** /failsafe = the members the leader names for failsafe mode (`{name: api_url}`, compact JSON). */
+  setFailsafe(topology: Readonly<Record<string, string>>): Promise<boolean>;
   /** Fresh read of the whole prefix. */
   getCluster(): Promise<ClusterView>;
   /**

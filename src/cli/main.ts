@@ -50,6 +50,7 @@ program
   .option('--step-ms <ms>', 'virtual ms per step', '5000')
   .option('--ttl <s>', 'leader key ttl, seconds', '30')
   .option('--sync', 'synchronous_mode on')
+  .option('--failsafe', 'failsafe_mode on')
   .option(
     '--no-check-heal',
     'after healing, require only a writable leader, not every member streaming on its timeline',

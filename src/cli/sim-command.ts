@@ -25,6 +25,7 @@ export interface SimOptions {
   stepMs: string;
   ttl: string;
   sync?: boolean;
+  failsafe?: boolean;
   /** False (--no-check-heal): skip the check that every member streams on the leader's timeline. */
   checkHeal?: boolean;
   coverage?: boolean;
@@ -95,6 +96,7 @@ export async function runSim(
     stepMs,
     ttl,
     synchronousMode: opts.sync === true,
+    failsafeMode: opts.failsafe === true,
     checkHeal: opts.checkHeal !== false,
     ...(opts.journal === undefined ? {} : { journalDir: journalDir(opts.journal) }),
   };

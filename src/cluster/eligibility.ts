@@ -2,7 +2,9 @@
  * Whether this node may race for the leader lock (Patroni's is_healthiest_node), as a pure
  * function returning the reason, so that the decision can be journaled and shown.
  */
+
 import { activeFailover } from './failover.ts';
+import { excludedByFailsafe } from './failsafe.ts';
 import { type ClusterView, clusterTimeline } from './view.ts';
 
 /** What a node knows about its own PostgreSQL when it considers racing. */
@@ -37,6 +39,7 @@ export interface EligibilitySettings {
   paused?: boolean;
   check_timeline: boolean;
   synchronous_mode: boolean;
+  failsafe_mode?: boolean;
 }
 
 export interface Verdict {
@@ -106,6 +109,9 @@ export function isRequestedCandidate(
     me.running &&
     me.inRecovery &&
     !me.nofailover &&
+    // Failsafe mode: not even an operator's request makes a member the leader could not have asked
+    // to confirm it (it may still be primary, kept by the members it did ask).
+    !excludedByFailsafe(view, me.name, settings) &&
     honouredRequest(view, synchronousMembers(view, settings))?.member === me.name
   );
 }
@@ -156,6 +162,8 @@ export function judgeHealthiest(
     return no('I am the switchover source; another member takes over');
   }
 
+  // Failsafe mode: a member the leader could not have asked to confirm it never takes over.
+  if (excludedByFailsafe(view, me.name, settings)) return no('not named in /failsafe');
   if (syncMembers !== null && !syncMembers.has(me.name)) return no('not a synchronous standby');
 
   const myWal = me.walPosition ?? 0;

@@ -3,12 +3,24 @@
  * (GET /patroni and health checks). Both come from one in-memory NodeReport, so the REST
  * API never runs SQL or reads the DCS per request.
  */
+import type { NodeConfig } from '../config/types.ts';
 import type { PostgresStatus } from './postgres-state.ts';
 import type { ClusterView, MemberData, WireRole } from './view.ts';
 
 /** The Patroni version pgwarden speaks on the wire (member keys, /patroni, metrics). */
 export const PATRONI_WIRE_VERSION = '3.0.2';
 export const PGWARDEN_VERSION = '0.1.0';
+
+/** The member key's api_url: where this node's REST API is reached (https with restapi.certfile). */
+export function apiUrlOf(config: Pick<NodeConfig, 'restapi'>): string {
+  const api = config.restapi;
+  return `${api.certfile ? 'https' : 'http'}://${api.connect_address}/patroni`;
+}
+
+/** The member key's conn_url. */
+export function connUrlOf(config: Pick<NodeConfig, 'postgresql'>): string {
+  return `postgres://${config.postgresql.connect_address}/postgres`;
+}
 
 export interface NodeReport {
   name: string;
@@ -30,6 +42,8 @@ export interface NodeReport {
   paused: boolean;
   /** `synchronous_mode` from the dynamic configuration: without it nobody is a sync standby. */
   synchronousMode: boolean;
+  /** Failsafe mode is active here (Patroni's `failsafe_mode_is_active`). */
+  failsafeActive?: boolean;
   /** A restart waiting for its time, as published (schedule ISO, filters, postmaster_start_time). */
   scheduledRestart?: Record<string, unknown> | null;
 }
@@ -110,6 +124,7 @@ export function statusDocument(r: NodeReport): Record<string, unknown> {
     doc['role'] = r.role;
   }
   if (!r.view || r.view.leader === null) doc['cluster_unlocked'] = true;
+  if (r.failsafeActive) doc['failsafe_mode_is_active'] = true;
   if (r.dcsLastSeen !== null) doc['dcs_last_seen'] = r.dcsLastSeen;
   if (Object.keys(r.tags).length > 0) doc['tags'] = r.tags; // Patroni: only when there are any
   if (r.systemIdentifier) doc['database_system_identifier'] = r.systemIdentifier;

@@ -80,6 +80,11 @@ export interface ClusterView {
   sync: SyncState | null;
   status: Status | null;
   history: readonly HistoryLine[] | null;
+  /**
+   * /failsafe: the members the leader last named `{name: api_url}` for failsafe mode (null: no
+   * key, or not a JSON object).
+   */
+  failsafe?: Readonly<Record<string, string>> | null;
 }
 
 export const emptyClusterView: ClusterView = Object.freeze({

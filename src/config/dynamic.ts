@@ -12,7 +12,13 @@ const DYNAMIC_INT_KEYS = [
   'primary_stop_timeout',
   'synchronous_node_count',
 ] as const;
-const DYNAMIC_BOOL_KEYS = ['synchronous_mode', 'synchronous_mode_strict', 'check_timeline', 'pause'] as const;
+const DYNAMIC_BOOL_KEYS = [
+  'synchronous_mode',
+  'synchronous_mode_strict',
+  'check_timeline',
+  'pause',
+  'failsafe_mode',
+] as const;
 
 /** Passed on the postgres command line, so a local value could make nodes disagree: dynamic only. */
 export const RESTART_ONLY_PARAMETERS: ReadonlySet<string> = new Set([

@@ -22,6 +22,8 @@ export interface DynamicConfig {
   synchronous_node_count: number;
   check_timeline: boolean;
   pause: boolean;
+  /** Patroni 3.0's failsafe mode: the leader stays primary through a DCS outage while every member confirms it. */
+  failsafe_mode: boolean;
   postgresql: {
     use_pg_rewind: boolean;
     use_slots: boolean;
@@ -118,5 +120,6 @@ export const dynamicDefaults: DynamicConfig = Object.freeze({
   synchronous_node_count: 1,
   check_timeline: true,
   pause: false,
+  failsafe_mode: false,
   postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
 }) as DynamicConfig;

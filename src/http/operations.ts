@@ -37,4 +37,8 @@ export interface Operations {
   reinitialize(force: boolean): Promise<ActionResult>;
   /** GET /failover-plan: who would take over if the leader died now (null: no DCS view). */
   failoverPlan(): Promise<FailoverPlan | null>;
+  /** /config's failsafe_mode is on (POST /failsafe answers 502 otherwise, as Patroni). */
+  failsafeMode(): boolean;
+  /** POST /failsafe from leader `name`: 200 `Accepted`, or why not (failsafe mode). */
+  failsafe(name: string): ActionResult;
 }

@@ -6,6 +6,7 @@
  */
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
+import { apiUrlOf } from '../cluster/report.ts';
 import type { ClusterView } from '../cluster/view.ts';
 import { dynamicConfigFrom } from '../config/load.ts';
 import type { DynamicConfig, NodeConfig } from '../config/types.ts';
@@ -19,6 +20,8 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
     retry_timeout: d.retry_timeout,
     maximum_lag_on_failover: d.maximum_lag_on_failover,
     check_timeline: d.check_timeline,
+    failsafe_mode: d.failsafe_mode,
+    api_url: apiUrlOf(config),
     synchronous_mode: d.synchronous_mode,
     synchronous_mode_strict: d.synchronous_mode_strict,
     synchronous_node_count: d.synchronous_node_count,

@@ -13,6 +13,7 @@ import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
 import {
   type AcquireResult,
   electionMachine,
+  type FailsafeConfirmation,
   type LeaseReading,
   type RefreshResult,
 } from '../machines/election/index.ts';
@@ -37,8 +38,10 @@ export interface ActorHost {
   /** synchronous_standby_names as this node sets it, then a reload (see the agent's sync state). */
   setSyncGuc(value: string, names: readonly string[]): void;
   reloadSyncGuc(): Promise<void>;
-  probePeers(view: ClusterView, me: string): Promise<PeerStatus[]>;
+  probePeers(members: readonly Member[], me: string): Promise<PeerStatus[]>;
   probeMember(member: Member): Promise<PeerStatus>;
+  /** Failsafe mode: every member named asked to confirm this leader (runtime/failsafe.ts). */
+  confirmFailsafe(members: ReadonlyArray<{ name: string; apiUrl: string }>): Promise<FailsafeConfirmation>;
   /** Gives a machine its actors (XState's provide(), or the simulator's cached one). */
   provide: ProvideActors;
 }
@@ -127,24 +130,35 @@ export function dcsActors(h: ActorHost) {
       await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
       return { leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
     }),
-    updateLeader: fromPromise<RefreshResult, { name: string; recreate: boolean; ttl: number }>(
-      async ({ input }) => {
-        // A duration: measured on the clock that never steps (an NTP step back in the middle
-        // would otherwise make the lease look younger than it is, and trusted too long).
-        const started = monotonicNow(h.clock);
-        const ok = await dcs.updateLeader(name, { recreate: input.recreate, ttl: input.ttl });
-        const elapsedMs = monotonicNow(h.clock) - started;
-        return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
-      },
-    ),
+    updateLeader: fromPromise<
+      RefreshResult,
+      { name: string; recreate: boolean; ttl: number; failsafe?: boolean }
+    >(async ({ input }) => {
+      // A duration: measured on the clock that never steps (an NTP step back in the middle
+      // would otherwise make the lease look younger than it is, and trusted too long).
+      const started = monotonicNow(h.clock);
+      const ok = await dcs.updateLeader(name, {
+        recreate: input.recreate,
+        ttl: input.ttl,
+        failsafe: input.failsafe === true,
+      });
+      const elapsedMs = monotonicNow(h.clock) - started;
+      return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+    }),
     deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
       dcs.deleteLeader(name, input.lastLsn ?? undefined),
     ),
     sampleOwnPosition: fromPromise(async () => {
       await h.pollPostgres();
     }),
-    probePeers: fromPromise<PeerStatus[], { view: ClusterView; name: string }>(({ input }) =>
-      h.probePeers(input.view, input.name),
+    probePeers: fromPromise<PeerStatus[], { members: readonly Member[]; name: string }>(({ input }) =>
+      h.probePeers(input.members, input.name),
+    ),
+    writeFailsafe: fromPromise<void, { topology: Record<string, string> }>(async ({ input }) => {
+      await dcs.setFailsafe(input.topology);
+    }),
+    confirmFailsafe: fromPromise<FailsafeConfirmation, { members: Array<{ name: string; apiUrl: string }> }>(
+      ({ input }) => h.confirmFailsafe(input.members),
     ),
   });
   return {

@@ -6,7 +6,7 @@
  * the current one, never into a stale key.
  */
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
-import { memberData, type NodeReport } from '../cluster/report.ts';
+import { apiUrlOf, connUrlOf, memberData, type NodeReport } from '../cluster/report.ts';
 import { isPaused } from '../cluster/view.ts';
 import {
   type LeaderFacts,
@@ -85,12 +85,11 @@ export class Publisher {
     const config = this.h.config();
     const pg = this.h.pgStatus();
     const view = this.h.view();
-    const api = config.restapi;
     return {
       name: config.name,
       scope: config.scope,
-      connUrl: `postgres://${config.postgresql.connect_address}/postgres`,
-      apiUrl: `${api.certfile ? 'https' : 'http'}://${api.connect_address}/patroni`,
+      connUrl: connUrlOf(config),
+      apiUrl: apiUrlOf(config),
       tags: config.tags.published,
       state: ctx.pgState,
       role: ctx.role,
@@ -102,6 +101,7 @@ export class Publisher {
       paused: isPaused(view),
       synchronousMode: this.h.settings().synchronous_mode,
       scheduledRestart: ctx.restart.scheduled?.published ?? null,
+      failsafeActive: ctx.election.failsafeActive,
     };
   }
 

@@ -23,6 +23,7 @@ import { fetchPeerStatus, peerClientOptions } from '../transport/peer-client.ts'
 import type { NodeCore } from './core.ts';
 import { DcsEdits } from './dcs-edits.ts';
 import { FailoverPlans } from './failover-plan.ts';
+import { answerFailsafe } from './failsafe.ts';
 import { ManualFailovers } from './manual-failovers.ts';
 import type { ProvideActors } from './provide.ts';
 import { answerOf } from './request-actor.ts';
@@ -93,6 +94,8 @@ export class NodeRequests {
       cancelScheduledRestart: () => this.cancelScheduledRestart(),
       reinitialize: (force) => this.reinitialize(force),
       failoverPlan: () => this.plans.get(),
+      failsafeMode: () => h.settings().failsafe_mode === true,
+      failsafe: (name) => answerFailsafe(h.actor, name),
     };
   }
 

@@ -114,6 +114,10 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'leaderDuties.writingStatus --DONE#1--> leaderDuties.idle': NO_SLOTS,
   'leaderDuties.idle --PUBLISH#5--> (no target)':
     'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
+  'election.leader.holding.confirming --error(confirmFailsafe)--> election.leader.holding.retrying':
+    'The failsafe confirmation never rejects: a member that does not answer, or answers anything but 200 Accepted, is a confirmation missing (src/runtime/failsafe.ts). The error branch keeps a broken one from extending the lock.',
+  'election.racing.acquiring --FAILSAFE_ACCEPTED--> (no target)':
+    "A leader asking to be confirmed during the few milliseconds of this node's create transaction: the schedules' etcd answers at once. Refused, since this node may be the leader the moment after; test/unit/failsafe.test.ts takes it.",
   'election.racing.probing.sampling --error(sampleOwnPosition)--> election.waiting':
     'The status sampler never rejects: a PostgreSQL that does not answer is logged and the last status kept (src/runtime/postgres-sampler.ts). The error branch keeps a broken sampler from starting a race on a stale position of our own.',
 };

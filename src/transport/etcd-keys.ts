@@ -221,6 +221,15 @@ export function decodeFailover(rec: KvRecord): Failover | null {
   return out;
 }
 
+/** /failsafe: `{name: api_url}` (null unless a JSON object; entries that are not strings dropped). */
+export function decodeFailsafe(rec: KvRecord): Record<string, string> | null {
+  const parsed = parseJson(rec.value);
+  if (!parsed.ok || !isDict(parsed.value)) return null;
+  const out: Record<string, string> = {};
+  for (const [name, url] of Object.entries(parsed.value)) if (typeof url === 'string') out[name] = url;
+  return out;
+}
+
 export function decodeSync(rec: KvRecord): SyncState | null {
   const parsed = parseJson(rec.value);
   if (!parsed.ok || !isDict(parsed.value)) return null;
@@ -295,6 +304,7 @@ const memberDataOf = perRecord((rec) => decodeMemberData(rec.value));
 const configOf = perRecord(decodeConfig);
 const failoverOf = perRecord(decodeFailover);
 const syncOf = perRecord(decodeSync);
+const failsafeOf = perRecord(decodeFailsafe);
 const historyOf = perRecord(decodeHistory);
 /** /status alone (the legacy /optime/leader is read only without it). */
 const statusOf = perRecord((rec) => decodeStatus(rec, undefined));
@@ -331,6 +341,7 @@ export function buildClusterView(prefix: string, kvs: readonly KvRecord[], revis
   const sync = get(KEYS.sync);
   const history = get(KEYS.history);
   const status = get(KEYS.status);
+  const failsafe = get(KEYS.failsafe);
 
   return deepFreeze({
     revision,
@@ -342,5 +353,6 @@ export function buildClusterView(prefix: string, kvs: readonly KvRecord[], revis
     sync: sync ? syncOf(sync) : null,
     status: status?.value ? statusOf(status) : decodeStatus(status, get(KEYS.leaderOptime)),
     history: history ? historyOf(history) : null,
+    failsafe: failsafe ? failsafeOf(failsafe) : null,
   });
 }

@@ -8,6 +8,9 @@
  *  - `status`: the sender's state; `ask` asks the receiver for its own status frame at once
  *    (the race's probe); `answers` names the ask a status frame replies to.
  *  - `ack`: the receiver got status frame `seq` (also how a sender knows its link is alive).
+ *  - `failsafe`: a leader asks the receiver to confirm it (failsafe mode; what POST /failsafe
+ *    asks, from the member the link belongs to); `failsafe-answer` says what POST /failsafe would
+ *    have answered (200 `Accepted`, 500 `Running as a leader`, 502 with failsafe mode off).
  */
 import { pack, unpack } from 'msgpackr';
 import type { PeerStatus } from '../cluster/eligibility.ts';
@@ -57,7 +60,29 @@ export interface AckFrame {
   seq: number;
 }
 
-export type GossipFrame = StatusFrame | AckFrame;
+export interface FailsafeFrame {
+  v: typeof GOSSIP_VERSION;
+  k: 'failsafe';
+  scope: string;
+  from: string;
+  seq: number;
+  conn_url: string;
+  api_url: string;
+}
+
+export interface FailsafeAnswerFrame {
+  v: typeof GOSSIP_VERSION;
+  k: 'failsafe-answer';
+  scope: string;
+  from: string;
+  seq: number;
+  /** The `failsafe` frame answered. */
+  answers: number;
+  status: number;
+  text: string;
+}
+
+export type GossipFrame = StatusFrame | AckFrame | FailsafeFrame | FailsafeAnswerFrame;
 
 /** Why a frame was dropped (the label of pgwarden_gossip_frames_dropped_total). */
 export type DropReason = 'undecodable' | 'version' | 'malformed' | 'scope' | 'sender';
@@ -101,6 +126,9 @@ const isText = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length
 function wellFormed(f: Record<string, unknown>): f is GossipFrame & Record<string, unknown> {
   if (!isText(f['scope']) || !isText(f['from']) || !isCount(f['seq'])) return false;
   if (f['k'] === 'ack') return true;
+  if (f['k'] === 'failsafe') return typeof f['conn_url'] === 'string' && typeof f['api_url'] === 'string';
+  if (f['k'] === 'failsafe-answer')
+    return isCount(f['answers']) && isCount(f['status']) && typeof f['text'] === 'string';
   if (f['k'] !== 'status') return false;
   return (
     isTime(f['sentAt']) &&

@@ -82,3 +82,36 @@ export function probePeers(
   const others = view.members.filter((m) => m.name !== me && m.data.api_url);
   return Promise.all(others.map((m) => fetchPeerStatus(m, opts)));
 }
+
+/**
+ * POST /failsafe to a member (`apiUrl` is the /failsafe key's value, `http://host:port/patroni`):
+ * status and text, or null when it did not answer within `timeoutMs`.
+ */
+export async function postFailsafe(
+  apiUrl: string,
+  body: unknown,
+  opts: PeerClientOptions & { timeoutMs: number },
+): Promise<{ status: number; text: string } | null> {
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    return null;
+  }
+  url.pathname = '/failsafe';
+  url.search = '';
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const authorization = peerAuthorization(opts);
+  if (authorization) headers['authorization'] = authorization;
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+    return { status: res.status, text: await res.text() };
+  } catch {
+    return null;
+  }
+}

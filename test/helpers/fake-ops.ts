@@ -112,6 +112,18 @@ export class FakeOps implements Operations {
     return failoverPlan(this.view, statuses, this.planSettings);
   }
 
+  /** POST /failsafe: whether failsafe mode is on, and what each leader's request is answered. */
+  failsafeOn = false;
+  failsafeCalls: string[] = [];
+  failsafeAnswer: ActionResult = { status: 200, text: 'Accepted' };
+  failsafeMode(): boolean {
+    return this.failsafeOn;
+  }
+  failsafe(name: string): ActionResult {
+    this.failsafeCalls.push(name);
+    return this.failsafeAnswer;
+  }
+
   async reinitialize(force: boolean): Promise<ActionResult> {
     this.reinits.push(force);
     return this.reinitResult;

@@ -789,6 +789,7 @@ describe('dynamicConfigFrom', () => {
       synchronous_node_count: 2,
       check_timeline: true,
       pause: true,
+      failsafe_mode: false,
       postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_connections: 200 } },
     });
   });

@@ -150,6 +150,8 @@ class Net {
   readonly silent = new Set<string>();
   readonly down = new Set<string>();
   readonly links: Array<{ from: string; to: string; closeBoth(): void }> = [];
+  /** How each member answers a leader's failsafe frame (none: 502, failsafe mode off). */
+  readonly failsafeAnswers = new Map<string, (from: string) => { status: number; text: string }>();
 
   add(name: string, r: NodeReport = report(name)): Gossip {
     this.reports.set(name, r);
@@ -164,6 +166,8 @@ class Net {
         this.restAsked.push({ name: m.name, timeoutMs });
         return { ...unreachablePeer(m), reachable: true, walPosition: 1 };
       },
+      answerFailsafe: (from) =>
+        this.failsafeAnswers.get(name)?.(from) ?? { status: 502, text: 'Bad Gateway' },
       log: () => undefined,
     });
     this.hubs.set(name, hub);
@@ -250,7 +254,7 @@ describe('the gossip hub', () => {
     started(net, 'pg1', 'pg2', 'pg3');
     await net.advance(100);
     net.reports.set('pg3', report('pg3', {}, { receivedLsn: 7777, replayedLsn: 7000 }));
-    const probing = net.hubs.get('pg2')!.probe(view('pg1', 'pg2', 'pg3'), 'pg2');
+    const probing = net.hubs.get('pg2')!.probe(view('pg1', 'pg2', 'pg3').members, 'pg2');
     await net.advance(50);
     const peers = await probing;
     expect(peers.map((p) => [p.name, p.via, p.walPosition])).toEqual([
@@ -266,7 +270,7 @@ describe('the gossip hub', () => {
     // pg3 is in the view but has no agent: the dial fails, and keeps failing with backoff.
     net.hubs.get('pg1')!.follow(view('pg1', 'pg2', 'pg3'));
     await net.advance(100);
-    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2', 'pg3'), 'pg1');
+    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2', 'pg3').members, 'pg1');
     await net.advance(50);
     const peers = await probing;
     expect(peers.map((p) => [p.name, p.via])).toEqual([
@@ -281,7 +285,7 @@ describe('the gossip hub', () => {
     started(net, 'pg1', 'pg2');
     await net.advance(100);
     net.silent.add('pg2');
-    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2'), 'pg1');
+    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2').members, 'pg1');
     await net.advance(GOSSIP_ASK_MS + 50);
     const [peer] = await probing;
     expect(peer!.via).toBe('rest');
@@ -364,7 +368,7 @@ describe('the gossip hub', () => {
     started(net, 'pg1', 'pg2');
     await net.advance(100);
     net.silent.add('pg2');
-    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2'), 'pg1');
+    const probing = net.hubs.get('pg1')!.probe(view('pg1', 'pg2').members, 'pg1');
     net.hubs.get('pg1')!.stop();
     const [peer] = await probing;
     expect(peer!.via).toBe('rest');

@@ -368,11 +368,19 @@ describe('informational endpoints', () => {
     expect((await a.inject({ method: 'GET', url: '/config' })).statusCode).toBe(502);
   });
 
-  it('GET /failsafe: 502 Bad Gateway (no failsafe mode, as Patroni without a /failsafe key); HEAD is a health check', async () => {
+  it('GET /failsafe: 502 Bad Gateway without a /failsafe key (as Patroni); HEAD is a health check', async () => {
     const a = await api({ report: leaderReport() });
     const res = await a.inject({ method: 'GET', url: '/failsafe' });
     expect({ status: res.statusCode, body: res.body }).toEqual({ status: 502, body: 'Bad Gateway' });
     expect((await a.inject({ method: 'HEAD', url: '/failsafe' })).statusCode).toBe(503);
+  });
+
+  it('GET /failsafe: the /failsafe key as the node last saw it, {name: api_url}', async () => {
+    const failsafe = { node1: 'http://127.0.0.1:8008/patroni', node2: 'http://127.0.0.1:8009/patroni' };
+    const a = await api({ report: leaderReport({ view: { ...baseView, failsafe } }) });
+    const res = await a.inject({ method: 'GET', url: '/failsafe' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual(failsafe);
   });
 
   it('GET /history: the lines, or [] without', async () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeReport } from '../../src/cluster/report.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
-import { epochSeconds, paddedVersion } from '../../src/http/routes/metrics.ts';
+import { epochSeconds, paddedVersion, renderMetrics } from '../../src/http/routes/metrics.ts';
 import { buildApi } from '../../src/http/server.ts';
 import { FakeOps } from '../helpers/fake-ops.ts';
 import { makeNodeConfig } from '../helpers/pg-config.ts';
@@ -196,6 +196,33 @@ describe('GET /metrics', () => {
         `pgwarden_wal_senders${R} 0`,
       ]),
     );
+  });
+
+  it('failsafe mode active: patroni_failsafe_mode_is_active 1', async () => {
+    const { lines } = await scrape(replicaReport({ failsafeActive: true }));
+    expect(lines).toContain(`patroni_failsafe_mode_is_active${R} 1`);
+  });
+
+  it('gossip counters, with a sample per drop reason', async () => {
+    const gossip = {
+      connectedPeers: 2,
+      framesSent: 40,
+      framesReceived: 39,
+      dropped: { undecodable: 1, version: 0, malformed: 0, scope: 2, sender: 0 },
+    };
+    const text = renderMetrics(leaderReport(), NOW, gossip).split('\n');
+    expect(text).toEqual(
+      expect.arrayContaining([
+        '# TYPE pgwarden_gossip_peers_connected gauge',
+        `pgwarden_gossip_peers_connected${L} 2`,
+        `pgwarden_gossip_frames_sent_total${L} 40`,
+        `pgwarden_gossip_frames_received_total${L} 39`,
+        '# TYPE pgwarden_gossip_frames_dropped_total counter',
+        `pgwarden_gossip_frames_dropped_total{scope="batman",name="pg1",reason="undecodable"} 1`,
+        `pgwarden_gossip_frames_dropped_total{scope="batman",name="pg1",reason="scope"} 2`,
+      ]),
+    );
+    expect(renderMetrics(leaderReport(), NOW).includes('pgwarden_gossip')).toBe(false);
   });
 
   it('a replica without synchronous_mode is no sync standby; archive recovery; paused replay', async () => {

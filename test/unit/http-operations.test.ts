@@ -1078,7 +1078,7 @@ describe('DELETE /restart, POST /reload, POST /reinitialize (§2.12–2.14)', ()
     expectText(await app.inject({ method: 'DELETE', url: '/restart' }), result.status, result.text);
   });
 
-  it('POST /failsafe → 502 (no failsafe mode: what Patroni answers with failsafe_mode off), whatever the body', async () => {
+  it('POST /failsafe → 502 with failsafe mode off (what Patroni answers), whatever the body', async () => {
     const { app, ops } = await build();
     expectText(await post(app, '/failsafe', { name: 'a', api_url: 'http://x/patroni' }), 502, 'Bad Gateway');
     expectText(
@@ -1087,6 +1087,25 @@ describe('DELETE /restart, POST /reload, POST /reinitialize (§2.12–2.14)', ()
       'Bad Gateway',
     );
     expect(ops.writes).toEqual([]);
+    expect(ops.failsafeCalls).toEqual([]);
+  });
+
+  it('POST /failsafe with failsafe mode on: the leader named is confirmed (or refused) by the node, the body checked first', async () => {
+    const { app, ops } = await build();
+    ops.failsafeOn = true;
+    const body = { name: 'node1', conn_url: 'postgres://h:5432/postgres', api_url: 'http://h:8008/patroni' };
+    expectText(await post(app, '/failsafe', body), 200, 'Accepted');
+    expect(ops.failsafeCalls).toEqual(['node1']);
+    ops.failsafeAnswer = { status: 500, text: 'Running as a leader' };
+    expectText(await post(app, '/failsafe', body), 500, 'Running as a leader');
+    expectText(await post(app, '/failsafe', {}), 400, 'Bad Request: empty body');
+    expectText(await post(app, '/failsafe', { name: 3 }), 400, 'Bad Request: name must be a string');
+    expectText(
+      await app.inject({ method: 'POST', url: '/failsafe', payload: '[1]' }),
+      400,
+      'Bad Request: body must be a JSON object',
+    );
+    expect(ops.failsafeCalls).toEqual(['node1', 'node1']);
   });
 
   it('POST /reload → 202 reload scheduled, ops.reload called once; any body is ignored', async () => {

@@ -410,7 +410,7 @@ describe('node machine: bootstrap', () => {
     expect(h.count('updateLeader')).toBe(0);
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
-    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true, ttl: 30 }]);
+    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true, ttl: 30, failsafe: false }]);
     expect(h.count('acquireLeader')).toBe(1); // the bootstrap's, above: the election never races
     expect(h.count('probePeers')).toBe(0);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });
@@ -812,7 +812,7 @@ describe('node machine: running', () => {
     expect(h.count('probePeers')).toBeGreaterThanOrEqual(2);
     expect(h.count('acquireLeader')).toBe(0);
     expect(h.count('promote')).toBe(0);
-    expect(h.ctx().lastVerdict).toEqual({ healthiest: false, reason: 'c is ahead (500 > 100)' });
+    expect(h.ctx().election.verdict).toEqual({ healthiest: false, reason: 'c is ahead (500 > 100)' });
     expect(h.ctx().message).toContain('not the healthiest');
     expect(h.ctx().message).toBe(
       'following a different leader because i am not the healthiest node: c is ahead (500 > 100)',

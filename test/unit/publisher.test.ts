@@ -21,6 +21,7 @@ function host() {
       isLeader: false,
       dataDir: null,
       restart: { timeoutSeconds: null, requestId: null, scheduled: null },
+      election: { verdict: null, failsafeActive: false },
     } as unknown as NodeContext,
     pg: pgStatus({ inRecovery: true }) as PostgresStatus | null,
     view: emptyClusterView as ClusterView | null,

@@ -337,6 +337,14 @@ describe('statusDocument (§2.3)', () => {
     expect(statusDocument(prim)).not.toHaveProperty('sync_standby');
   });
 
+  it('failsafe_mode_is_active only while failsafe mode is active, after cluster_unlocked (Patroni)', () => {
+    expect(statusDocument(replicaReport()).failsafe_mode_is_active).toBeUndefined();
+    const doc = statusDocument(replicaReport({ failsafeActive: true, view: lockedView({ leader: null }) }));
+    expect(doc.failsafe_mode_is_active).toBe(true);
+    const keys = Object.keys(doc);
+    expect(keys.indexOf('failsafe_mode_is_active')).toBe(keys.indexOf('cluster_unlocked') + 1);
+  });
+
   it('cluster_unlocked when no view or no leader', () => {
     expect(statusDocument(replicaReport({ view: null })).cluster_unlocked).toBe(true);
     expect(statusDocument(replicaReport({ view: lockedView({ leader: null }) })).cluster_unlocked).toBe(true);

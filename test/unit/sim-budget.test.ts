@@ -1,7 +1,8 @@
 /**
  * The fixed budget of seeded schedules every submission runs (.ci/run → npm test): 3 nodes,
- * 60 steps of 5 s (5 virtual minutes) each, asynchronous and synchronous replication. Together
- * with the targeted scenarios it must reach every state and transition of every machine, or
+ * 60 steps of 5 s (5 virtual minutes) each, asynchronous and synchronous replication, and 40 more
+ * with failsafe mode. Together with the targeted scenarios it must reach every state and
+ * transition of every machine, or
  * src/testing/coverage-notes.ts must say why not — and say nothing about what is reached.
  */
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,14 @@ describe('the CI budget of seeded schedules', () => {
       // more while other work runs on it. The bound is there to catch a hang, not to time them.
     }, 120_000);
   }
+
+  it('failsafe mode: seeds 1-40 hold every invariant', async () => {
+    for (const seed of SEEDS.slice(0, 40)) {
+      const r = await runSchedule({ seed, failsafeMode: true, coverage });
+      expect(r.ok, formatFailure(r)).toBe(true);
+      expect(r.stats.healMs).not.toBeNull();
+    }
+  }, 120_000);
 
   it('with the targeted scenarios, every state and transition is reached or explained', async () => {
     for (const s of scenarios) await s.run(coverage.inspect);

@@ -153,13 +153,22 @@ export class KvDcs implements Dcs {
     return kvs[0];
   }
 
-  async updateLeader(name: string, opts: { recreate?: boolean; ttl?: number } = {}): Promise<boolean> {
+  async updateLeader(
+    name: string,
+    opts: { recreate?: boolean; ttl?: number; failsafe?: boolean } = {},
+  ): Promise<boolean> {
     if (opts.ttl !== undefined) this.keeper.setTtl(opts.ttl);
     const deadline = this.calls.deadline();
     // The keepalive proves the lease the key rides on is still ours, always: a lease granted now
     // proves nothing (a thawed old leader's refresh once re-created the key on a fresh lease,
     // long after its own had expired and another node had led and acknowledged commits).
-    if (!(await this.keeper.keepalive(deadline))) return false;
+    // In failsafe mode the proof is the members' confirmation, within its ttl: none of them has
+    // raced, so the key, expired while etcd was out of reach, goes back on a fresh lease — only
+    // where it is absent (Patroni puts it back whatever is there).
+    if (!(await this.keeper.keepalive(deadline))) {
+      if (!opts.failsafe || opts.recreate === false) return false;
+      await this.keeper.grant(deadline);
+    }
     // A new ttl: the key moves onto a new lease now, in this refresh (the old lease, no longer
     // kept alive, expires by itself).
     if (this.keeper.leaseTtl !== this.keeper.ttl) await this.keeper.grant(deadline);
@@ -308,6 +317,11 @@ export class KvDcs implements Dcs {
 
   setHistory(history: readonly HistoryLine[]): Promise<boolean> {
     return this.put(KEYS.history, encodeHistory(history));
+  }
+
+  setFailsafe(topology: Readonly<Record<string, string>>): Promise<boolean> {
+    // Compact, as Patroni writes it (json.dumps with separators=(',', ':')).
+    return this.put(KEYS.failsafe, JSON.stringify(topology));
   }
 
   async getCluster(): Promise<ClusterView> {

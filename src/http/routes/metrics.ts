@@ -193,11 +193,11 @@ export function patroniMetrics(r: NodeReport): Metric[] {
       value: flag(!r.view || r.view.leader === null),
     },
     {
-      // pgwarden has no failsafe mode: never active. (Patroni's HELP text is copied as it is.)
+      // Patroni's HELP text is copied as it is (it describes cluster_unlocked).
       name: 'patroni_failsafe_mode_is_active',
       help: 'Value is 1 if the cluster is unlocked, 0 if locked.',
       type: 'gauge',
-      value: 0,
+      value: flag(r.failsafeActive),
     },
     {
       name: 'patroni_postgres_timeline',

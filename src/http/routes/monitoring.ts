@@ -76,13 +76,18 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
     documented({
       summary: 'Failsafe topology',
       description:
-        'pgwarden has no failsafe mode, so there is never a failsafe topology to show: 502, as ' +
-        "Patroni's GET /failsafe answers when the `/failsafe` key is absent.",
+        'The `/failsafe` key as the node last saw it: every member the leader names for failsafe mode, ' +
+        '`{name: api_url}`. 502 when there is none (failsafe mode never on, or not a JSON object), as Patroni.',
       tags: ['monitoring'],
       response: {
-        502: textResponse('No failsafe topology (failsafe mode is not supported).', ['Bad Gateway']),
+        200: jsonResponse('The failsafe topology.'),
+        502: textResponse('No failsafe topology.', ['Bad Gateway']),
       },
     }),
-    async (_req, reply) => reply.code(502).type('text/html').send('Bad Gateway'),
+    async (_req, reply) => {
+      const failsafe = ctx.report().view?.failsafe;
+      if (!failsafe) return reply.code(502).type('text/html').send('Bad Gateway');
+      return failsafe;
+    },
   );
 }

@@ -169,10 +169,26 @@ export const SCHEMAS = {
   failsafe: documented({
     summary: 'Failsafe heartbeat from the primary',
     description:
-      'pgwarden has no failsafe mode: 502, as Patroni answers with `failsafe_mode` off (after the ' +
-      'same access checks).',
+      'Failsafe mode (`failsafe_mode` in /config): a leader that cannot reach the DCS asks each member ' +
+      'named in /failsafe to confirm it. A member that is not running as a primary accepts and does not ' +
+      'race for a ttl, a view without a leader key notwithstanding. 502 with failsafe mode off, as Patroni.',
     tags: ['operations'],
-    response: { 502: textResponse('Failsafe mode is not supported.', ['Bad Gateway']) },
+    body: jsonBody('Sent by the leader.', {
+      name: { type: 'string', description: "The leader's member name." },
+      conn_url: { type: 'string', description: "The leader's PostgreSQL URL." },
+      api_url: { type: 'string', description: "The leader's REST API URL." },
+    }),
+    response: {
+      200: textResponse('The leader is confirmed.', ['Accepted']),
+      400: textResponse('The body is not acceptable.', [
+        ...BODY_ERRORS.required.slice(1),
+        'Bad Request: name must be a string',
+      ]),
+      411: textResponse('No Content-Length header.', ['Length Required']),
+      500: textResponse('This node runs as a primary (or is taking the lock).', ['Running as a leader']),
+      502: textResponse('Failsafe mode is off.', ['Bad Gateway']),
+      503: textResponse('The node is starting or stopping.', ['Not ready to confirm a leader']),
+    },
   }),
   reinitialize: documented({
     summary: 'Reinitialize this replica',

@@ -138,9 +138,19 @@ export async function operationRoutes(app: FastifyInstance, opts: { ctx: ApiCont
     return text(reply, 202, 'reload scheduled');
   });
 
-  app.post('/failsafe', { config: mutating, ...SCHEMAS.failsafe }, async (_req, reply) =>
-    text(reply, 502, 'Bad Gateway'),
-  );
+  // Patroni's failsafe heartbeat: a leader that cannot reach the DCS asks to be confirmed.
+  app.post('/failsafe', { config: mutating, ...SCHEMAS.failsafe }, async (req, reply) => {
+    if (!ctx.ops.failsafeMode()) return text(reply, 502, 'Bad Gateway');
+    const body = jsonObjectBody(req, true);
+    if (!body.ok) return text(reply, body.status, body.text);
+    // Patroni reads nothing from an empty object (its `if request:`), and needs the name.
+    if (Object.keys(body.value).length === 0) return text(reply, 400, 'Bad Request: empty body');
+    const name = body.value['name'];
+    if (typeof name !== 'string' || name === '')
+      return text(reply, 400, 'Bad Request: name must be a string');
+    const result = ctx.ops.failsafe(name);
+    return text(reply, result.status, result.text);
+  });
 
   app.post('/reinitialize', { config: mutating, ...SCHEMAS.reinitialize }, async (req, reply) => {
     const body = jsonObjectBody(req, false);

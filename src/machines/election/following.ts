@@ -1,3 +1,4 @@
+import { raceMembers } from '../../cluster/failsafe.ts';
 import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
@@ -100,12 +101,16 @@ export const racing = electionSetup.createStateConfig({
           description: "GET /patroni of the other members (2 s, no retries): Patroni's is_healthiest_node.",
           invoke: {
             src: 'probePeers',
-            input: ({ context }) => ({ view: context.probeView ?? context.view, name: context.name }),
+            input: ({ context }) => ({
+              members: raceMembers(context.probeView ?? context.view, context.settings),
+              name: context.name,
+            }),
             onDone: [
               {
-                guard: 'someoneLeads',
+                guard: 'leaderKnown',
                 target: '#election.follower',
-                description: 'Someone took the lock while the peers were asked: follow them.',
+                description:
+                  'Someone took the lock while the peers were asked (or a leader was confirmed in failsafe mode): follow them.',
               },
               {
                 guard: 'healthiest',
@@ -131,6 +136,12 @@ export const racing = electionSetup.createStateConfig({
     acquiring: {
       description:
         'Race for the lock: refresh our lease first, then the create transaction, then consume the switchover or failover request the win answers.',
+      on: {
+        FAILSAFE_ACCEPTED: {
+          description:
+            'Taking the lock now: no other leader is confirmed (the asking leader does not count on this node).',
+        },
+      },
       initial: 'refreshingLease',
       states: {
         refreshingLease: {

@@ -1,5 +1,6 @@
 /** Holding the lock: reclaiming it after a restart, refreshing it before the deadline, releasing it. */
 import { assign } from 'xstate';
+import { failsafeTopology, membersToConfirm } from '../../cluster/failsafe.ts';
 import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
@@ -48,9 +49,12 @@ export const leader = electionSetup.createStateConfig({
   description: 'This node holds the lock until leaseDeadline unless a refresh succeeds first.',
   initial: 'holding',
   on: {
+    FAILSAFE_ACCEPTED: {
+      description: 'We hold the lock: no other leader is confirmed.',
+    },
     RELEASE: {
       target: '.releasing',
-      actions: 'requestRelease',
+      actions: ['requestRelease', 'leaveFailsafe'],
       description:
         'Asked to give the lock up (switchover, shutdown): delete the key rather than let it expire.',
     },
@@ -60,8 +64,9 @@ export const leader = electionSetup.createStateConfig({
       after: {
         leaseDeadline: {
           target: '#election.lost',
-          actions: assign({ lastVerdict: null }),
-          description: 'No refresh succeeded by the deadline (ttl less a margin): the lock may be gone.',
+          actions: [assign({ lastVerdict: null }), 'leaveFailsafe'],
+          description:
+            'No refresh (nor, in failsafe mode, every member’s confirmation) by the deadline (ttl less a margin): the lock may be gone.',
         },
       },
       on: {
@@ -69,7 +74,7 @@ export const leader = electionSetup.createStateConfig({
           {
             guard: 'viewHasOtherLeader',
             target: '#election.lost',
-            actions: 'storeView',
+            actions: ['storeView', 'leaveFailsafe'],
             description: 'The key names another member: the lock is lost.',
           },
           // Our key vanished (deleted by an operator, or expired at the server first): refresh
@@ -88,9 +93,25 @@ export const leader = electionSetup.createStateConfig({
           },
         ],
       },
-      initial: 'idle',
+      initial: 'resuming',
       states: {
+        resuming: {
+          description: 'Entered anew after a refresh or a confirmation: which wait comes next.',
+          always: [
+            {
+              guard: 'onFailsafe',
+              target: 'onFailsafe',
+              description: 'Kept by the members while the DCS does not answer: try it again a loop from now.',
+            },
+            { target: 'idle', description: 'Held by the DCS: refresh at the next interval.' },
+          ],
+        },
         idle: {
+          always: {
+            guard: 'topologyToWrite',
+            target: 'writingTopology',
+            description: 'Failsafe mode: /failsafe does not name the members as they are: write it.',
+          },
           after: {
             refreshInterval: {
               target: 'refreshing',
@@ -120,37 +141,102 @@ export const leader = electionSetup.createStateConfig({
             ],
           },
         },
+        writingTopology: {
+          description: "/failsafe = every member's name and api_url (Patroni's write_failsafe).",
+          invoke: {
+            src: 'writeFailsafe',
+            input: ({ context }) => ({
+              topology: failsafeTopology(context.view, context.name, context.settings.api_url ?? ''),
+            }),
+            onDone: { target: 'idle', actions: 'noteTopologyWritten', description: 'Written.' },
+            onError: {
+              target: 'idle',
+              actions: 'noteTopologyWritten',
+              description: 'Not written: tried again after the next good refresh, not at once.',
+            },
+          },
+        },
+        onFailsafe: {
+          description:
+            'The DCS does not answer and every member confirmed us: the deadline counts from the confirmation; etcd is tried again a loop from now.',
+          after: {
+            loopWait: { target: 'refreshing', description: 'A loop later: is etcd back?' },
+          },
+        },
+        confirming: {
+          description:
+            "The DCS did not answer: ask every member /failsafe names to confirm us (gossip, else POST /failsafe; Patroni's check_failsafe_topology).",
+          invoke: {
+            src: 'confirmFailsafe',
+            input: ({ context }) => ({ members: membersToConfirm(context.view.failsafe, context.name) }),
+            onDone: [
+              {
+                guard: 'everyMemberConfirmed',
+                target: '#election.leader.holding',
+                reenter: true,
+                actions: 'trustFailsafe',
+                description:
+                  'Every member accepted: none races for a ttl, so the lock is trusted for a ttl (less the margin) from when we asked.',
+              },
+              {
+                target: 'retrying',
+                description:
+                  'A member did not accept (or could not be asked): the deadline stands; etcd is tried again.',
+              },
+            ],
+            onError: { target: 'retrying', description: 'The asking itself broke: the deadline stands.' },
+          },
+        },
         refreshing: {
           invoke: {
             src: 'updateLeader',
             // The holder puts its key back if it expired at the server first, as Patroni does.
             // The lease is replaced here when the ttl changed: the election names the ttl it wants.
-            input: ({ context }) => ({ name: context.name, recreate: true, ttl: context.settings.ttl }),
+            // Kept by the members' confirmation, a lease etcd expired meanwhile is replaced.
+            input: ({ context }) => ({
+              name: context.name,
+              recreate: true,
+              ttl: context.settings.ttl,
+              failsafe: context.onFailsafe,
+            }),
             onDone: [
               {
                 guard: 'refreshed',
                 description: 'The refresh kept (or put back) our key on our lease: trusted from its start.',
                 target: '#election.leader.holding',
                 reenter: true,
-                actions: {
-                  type: 'trustLease',
-                  params: ({ event }) => ({
-                    leaseAgeMs: event.output.elapsedMs,
-                    leaseTtlSeconds: event.output.leaseTtlSeconds,
-                  }),
-                },
+                actions: [
+                  {
+                    type: 'trustLease',
+                    params: ({ event }) => ({
+                      leaseAgeMs: event.output.elapsedMs,
+                      leaseTtlSeconds: event.output.leaseTtlSeconds,
+                    }),
+                  },
+                  'leaveFailsafe',
+                  'forgetTopologyWritten',
+                ],
               },
               {
                 target: '#election.lost',
+                actions: 'leaveFailsafe',
                 description:
                   'etcd refused (our lease gone, or the key names another): lost now, not at the deadline.',
               },
             ],
             // DCS unreachable: keep trying; the deadline decides when to give up.
-            onError: {
-              target: 'retrying',
-              description: 'etcd did not answer: keep trying; the deadline decides when to give up.',
-            },
+            onError: [
+              {
+                guard: 'mayAskFailsafe',
+                target: 'confirming',
+                description:
+                  'etcd did not answer, failsafe mode is on and /failsafe names us: ask the members to confirm us.',
+              },
+              {
+                target: 'retrying',
+                description: 'etcd did not answer: keep trying; the deadline decides when to give up.',
+              },
+            ],
           },
         },
         retrying: {

@@ -19,6 +19,10 @@ export const electionMachine = electionSetup.createMachine({
     pendingRelease: null,
     frozen: false,
     probeView: null,
+    failsafeLeader: null,
+    failsafeAccepted: 0,
+    onFailsafe: false,
+    failsafeWritten: null,
   }),
   on: {
     FACTS: {
@@ -29,6 +33,22 @@ export const electionMachine = electionSetup.createMachine({
       actions: 'storeSettings',
       description:
         'loop_wait, ttl and retry_timeout time every wait and the lease arithmetic: the latest kept.',
+    },
+    FAILSAFE_ACCEPTED: [
+      {
+        guard: 'runningAsPrimary',
+        description:
+          "PostgreSQL runs as a primary here: no other leader is confirmed (Patroni's 'Running as a leader').",
+      },
+      {
+        actions: 'acceptFailsafe',
+        description:
+          'A leader asked to be confirmed (failsafe mode): accepted; no race for a ttl, a view without a leader key notwithstanding.',
+      },
+    ],
+    FAILSAFE_EXPIRED: {
+      actions: 'expireFailsafe',
+      description: 'A ttl since the last acceptance: a view without a leader key means no leader again.',
     },
     FREEZE: {
       actions: 'noteFrozen',

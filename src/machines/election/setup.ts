@@ -1,5 +1,5 @@
 /** The election's actors (provided by the runtime), delays, and named guards and actions. */
-import { assign, sendParent, setup } from 'xstate';
+import { assign, enqueueActions, sendParent, setup } from 'xstate';
 import {
   isRequestedCandidate,
   judgeHealthiest,
@@ -7,7 +7,8 @@ import {
   type PeerStatus,
 } from '../../cluster/eligibility.ts';
 import { consumedByNewLeader } from '../../cluster/failover.ts';
-import type { ClusterView } from '../../cluster/view.ts';
+import { failsafeNamesMe, failsafeTopology, sameTopology } from '../../cluster/failsafe.ts';
+import type { ClusterView, Member } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { notProvided } from '../not-provided.ts';
 import { refreshIntervalMs, retryStepMs, trustedMs } from './timing.ts';
@@ -17,6 +18,7 @@ import type {
   ElectionEvent,
   ElectionInput,
   ElectionSettings,
+  FailsafeConfirmation,
   LeaseReading,
   RefreshResult,
 } from './types.ts';
@@ -34,11 +36,21 @@ export const electionSetup = setup({
     acquireLeader: notProvided<AcquireResult, { name: string }>(),
     /** /failover overwritten with `{}` (failures logged); answers the lease as it is then. */
     clearFailoverKey: notProvided<LeaseReading, unknown>(),
-    updateLeader: notProvided<RefreshResult, { name: string; recreate: boolean; ttl: number }>(),
+    updateLeader: notProvided<
+      RefreshResult,
+      { name: string; recreate: boolean; ttl: number; failsafe?: boolean }
+    >(),
     deleteLeader: notProvided<boolean, { name: string; lastLsn: number | null }>(),
     /** One status sample of our own PostgreSQL, delivered (the node forwards it as FACTS) before it resolves. */
     sampleOwnPosition: notProvided<void, void>(),
-    probePeers: notProvided<PeerStatus[], { view: ClusterView; name: string }>(),
+    probePeers: notProvided<PeerStatus[], { members: readonly Member[]; name: string }>(),
+    /** /failsafe = this topology (failsafe mode; Patroni's write_failsafe). */
+    writeFailsafe: notProvided<void, { topology: Record<string, string> }>(),
+    /** Each member asked to confirm this leader (gossip first, POST /failsafe otherwise). */
+    confirmFailsafe: notProvided<
+      FailsafeConfirmation,
+      { members: Array<{ name: string; apiUrl: string }> }
+    >(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
@@ -49,7 +61,8 @@ export const electionSetup = setup({
   },
   guards: {
     startsAsHolder: ({ context }) => context.holdsLockAtStart,
-    unlocked: ({ context }) => context.view.leader === null,
+    /** Nobody holds the lock: no leader key, and no leader accepted in failsafe mode within a ttl. */
+    unlocked: ({ context }) => context.view.leader === null && context.failsafeLeader === null,
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
     /** The node is shutting down (FREEZE): it never races for the lock again. */
@@ -58,7 +71,6 @@ export const electionSetup = setup({
     /** PostgreSQL just came up: no reason to sit out the pause. */
     postgresCameUp: ({ context, event }) =>
       event.type === 'FACTS' && !(context.facts?.running ?? false) && event.facts.running,
-    someoneLeads: ({ context }) => context.view.leader !== null,
     viewHasLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader !== null,
     viewHasNoLeader: ({ event }) => event.type === 'CLUSTER' && event.view.leader === null,
     viewHasOtherLeader: ({ context, event }) =>
@@ -79,6 +91,27 @@ export const electionSetup = setup({
       context.facts !== null && isRequestedCandidate(context.view, context.facts, context.settings),
     ttlChanged: ({ context, event }) =>
       event.type === 'SETTINGS' && event.settings.ttl !== context.leaseTtlSeconds,
+    /** A leader is known: the view's, or one accepted in failsafe mode within a ttl. */
+    leaderKnown: ({ context }) => context.view.leader !== null || context.failsafeLeader !== null,
+    /** Failsafe mode is on (/config failsafe_mode). */
+    failsafeMode: ({ context }) => context.settings.failsafe_mode === true,
+    /** Failsafe mode is on and /failsafe names this node: it may ask the others to confirm it. */
+    mayAskFailsafe: ({ context }) =>
+      context.settings.failsafe_mode === true && failsafeNamesMe(context.view.failsafe, context.name),
+    /** Every member /failsafe names confirmed this leader. */
+    everyMemberConfirmed: ({ event }) => doneOutput<FailsafeConfirmation>(event).confirmed,
+    /** Kept by the members' confirmation while the DCS does not answer. */
+    onFailsafe: ({ context }) => context.onFailsafe,
+    /** PostgreSQL runs as a primary here: it confirms no other leader (Patroni's 'Running as a leader'). */
+    runningAsPrimary: ({ context }) => context.facts?.running === true && context.facts.inRecovery === false,
+    /** Failsafe mode on and /failsafe does not show the members as they are, nor was that just written. */
+    topologyToWrite: ({ context }) => {
+      if (context.settings.failsafe_mode !== true) return false;
+      const topology = failsafeTopology(context.view, context.name, context.settings.api_url ?? '');
+      return (
+        !sameTopology(context.view.failsafe, topology) && JSON.stringify(topology) !== context.failsafeWritten
+      );
+    },
   },
   actions: {
     /** Shutdown has begun (FREEZE): never race for the lock again. */
@@ -115,6 +148,51 @@ export const electionSetup = setup({
     }),
     reportVerdict: sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
     notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
+    /**
+     * A leader accepted in failsafe mode: no race for a ttl from now (a new acceptance starts the
+     * ttl again). The leader counts its own trust from before it asked, so it ends first.
+     */
+    acceptFailsafe: enqueueActions(({ context, event, enqueue }) => {
+      const leader = (event as { leader: string }).leader;
+      enqueue.assign({ failsafeLeader: leader, failsafeAccepted: context.failsafeAccepted + 1 });
+      enqueue.cancel('failsafeExpiry');
+      enqueue.raise(
+        { type: 'FAILSAFE_EXPIRED' },
+        { id: 'failsafeExpiry', delay: context.settings.ttl * 1000 },
+      );
+      if (context.failsafeLeader === null && !context.onFailsafe)
+        enqueue.sendParent({ type: 'FAILSAFE_ACTIVE', active: true });
+    }),
+    expireFailsafe: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ failsafeLeader: null });
+      if (context.failsafeLeader !== null && !context.onFailsafe)
+        enqueue.sendParent({ type: 'FAILSAFE_ACTIVE', active: false });
+    }),
+    /**
+     * Every member confirmed: the lock is trusted for the ttl (less the margin) from when the
+     * asking began, as after a refresh; failsafe mode is active.
+     */
+    trustFailsafe: enqueueActions(({ context, event, enqueue }) => {
+      const { elapsedMs } = doneOutput<FailsafeConfirmation>(event);
+      enqueue.assign({
+        leaseLeftMs: trustedMs(context.settings.ttl, context.settings, elapsedMs),
+        onFailsafe: true,
+      });
+      if (!context.onFailsafe && context.failsafeLeader === null)
+        enqueue.sendParent({ type: 'FAILSAFE_ACTIVE', active: true });
+    }),
+    /** The lock is held by the DCS again (or lost): failsafe mode is no longer what keeps it. */
+    leaveFailsafe: enqueueActions(({ context, enqueue }) => {
+      if (!context.onFailsafe) return;
+      enqueue.assign({ onFailsafe: false, failsafeWritten: null });
+      if (context.failsafeLeader === null) enqueue.sendParent({ type: 'FAILSAFE_ACTIVE', active: false });
+    }),
+    /** The topology written (or tried: a failed write is tried again after the next good refresh). */
+    noteTopologyWritten: assign({
+      failsafeWritten: ({ context }) =>
+        JSON.stringify(failsafeTopology(context.view, context.name, context.settings.api_url ?? '')),
+    }),
+    forgetTopologyWritten: assign({ failsafeWritten: null }),
     notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
   },
 });

@@ -11,6 +11,13 @@ export interface ElectionSettings {
   maximum_lag_on_failover: number;
   check_timeline: boolean;
   synchronous_mode: boolean;
+  /** Patroni 3.0's failsafe mode (see src/cluster/failsafe.ts). */
+  failsafe_mode?: boolean;
+  /**
+   * This node's REST address (`http://host:port/patroni`, from restapi): /failsafe names it when
+   * its member key is missing.
+   */
+  api_url?: string;
 }
 
 export interface ElectionInput {
@@ -48,8 +55,23 @@ export interface RefreshResult {
   leaseTtlSeconds: number;
 }
 
+/** What the leader heard when it asked the members /failsafe names to confirm it. */
+export interface FailsafeConfirmation {
+  /** Every member named there accepted. */
+  confirmed: boolean;
+  /** How long the asking took, so that the trust counts from when it began. */
+  elapsedMs: number;
+}
+
 export type ElectionEvent =
   | { type: 'CLUSTER'; view: ClusterView }
+  /**
+   * A leader asked this node to confirm it (POST /failsafe or gossip, failsafe mode): accepted
+   * unless this node runs as a primary or is taking the lock, and then it does not race for a ttl.
+   */
+  | { type: 'FAILSAFE_ACCEPTED'; leader: string }
+  /** A ttl has passed since the last acceptance. */
+  | { type: 'FAILSAFE_EXPIRED' }
   | { type: 'FACTS'; facts: LocalFacts }
   | { type: 'SETTINGS'; settings: ElectionSettings }
   | { type: 'RELEASE'; lastLsn: number | null }
@@ -62,7 +84,9 @@ export type ElectionOutput =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
+  /** Failsafe mode became active (the leader kept by its members' confirmation, a replica holding back) or not. */
+  | { type: 'FAILSAFE_ACTIVE'; active: boolean };
 
 export interface ElectionContext {
   name: string;
@@ -83,4 +107,12 @@ export interface ElectionContext {
    * while our own position was sampled (a member key expiring meanwhile changes whom to ask).
    */
   probeView: ClusterView | null;
+  /** The leader this node accepted in failsafe mode, until a ttl after (null: none). */
+  failsafeLeader: string | null;
+  /** How many confirmations it accepted (the runtime reads whether its request was). */
+  failsafeAccepted: number;
+  /** As the leader: kept by the members' confirmation since the DCS stopped answering. */
+  onFailsafe: boolean;
+  /** The /failsafe topology last written (JSON), so that a view not yet showing it is not written again. */
+  failsafeWritten: string | null;
 }

@@ -51,7 +51,7 @@ export const nodeMachine = nodeSetup.createMachine({
     wasPrimary: false,
     following: null,
     message: 'starting',
-    lastVerdict: null,
+    election: { verdict: null, failsafeActive: false },
     fatal: null,
     lastLsn: null,
     restart: { timeoutSeconds: null, requestId: null, scheduled: null },
@@ -73,6 +73,12 @@ export const nodeMachine = nodeSetup.createMachine({
     SETTINGS: {
       actions: 'storeSettings',
       description: 'The latest /config and YAML settings: every guard and delay after this reads them.',
+    },
+    FAILSAFE_ACTIVE: {
+      actions: assign({
+        election: ({ context, event }) => ({ ...context.election, failsafeActive: event.active }),
+      }),
+      description: 'The election says whether failsafe mode is active here (GET /patroni, /metrics).',
     },
     PG_STATUS: {
       actions: 'storePg',
@@ -251,7 +257,7 @@ export const nodeMachine = nodeSetup.createMachine({
             },
             ELECTION_VERDICT: {
               actions: assign({
-                lastVerdict: ({ event }) => event.verdict,
+                election: ({ context, event }) => ({ ...context.election, verdict: event.verdict }),
                 message: ({ event, context }) =>
                   event.verdict.healthiest
                     ? context.message

@@ -66,7 +66,8 @@ export type NodeEvent =
   | { type: 'LEADERSHIP_ACQUIRED' }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
-  | { type: 'ELECTION_VERDICT'; verdict: Verdict };
+  | { type: 'ELECTION_VERDICT'; verdict: Verdict }
+  | { type: 'FAILSAFE_ACTIVE'; active: boolean };
 
 /** Answers to operator requests, for whoever asked (the REST API through the agent). */
 export type NodeEmitted =
@@ -116,7 +117,12 @@ export interface NodeContext {
   following: string | null;
   /** The last thing the node decided or noticed, in Patroni's words where there are any. */
   message: string;
-  lastVerdict: Verdict | null;
+  /**
+   * What the election last told: the verdict of its last race, and whether failsafe mode is active
+   * here (kept by the members, or holding back for a confirmed leader). One object: see the
+   * context size test.
+   */
+  election: { verdict: Verdict | null; failsafeActive: boolean };
   fatal: string | null;
   /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
   lastLsn: number | null;

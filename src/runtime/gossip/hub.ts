@@ -17,6 +17,7 @@ import {
   decodeFrame,
   encodeFrame,
   type FrameStamp,
+  GOSSIP_VERSION,
   peerStatusFromFrame,
   type StatusFrame,
   statusFrame,
@@ -45,6 +46,8 @@ export interface GossipHost {
   dialer: GossipDialer;
   /** GET /patroni of a member, giving up after `timeoutMs` (the race's fallback). */
   restProbe(member: Member, timeoutMs: number): Promise<PeerStatus>;
+  /** What POST /failsafe from leader `from` would answer here (see runtime/failsafe.ts). */
+  answerFailsafe(from: string): { status: number; text: string };
   log(msg: string): void;
 }
 
@@ -77,10 +80,17 @@ interface PendingAsk {
   resolve(answer: StatusFrame | null): void;
 }
 
+interface PendingFailsafe {
+  name: string;
+  timer: unknown;
+  resolve(answer: { status: number; text: string } | null): void;
+}
+
 export class Gossip {
   private readonly out = new Map<string, OutLink>();
   private readonly incoming = new Set<LinkState>();
   private readonly asks = new Map<number, PendingAsk>();
+  private readonly failsafeAsks = new Map<number, PendingFailsafe>();
   private seq = 0;
   private ticker: unknown = null;
   private running = false;
@@ -108,6 +118,45 @@ export class Gossip {
     for (const s of [...this.incoming]) s.link?.close();
     this.incoming.clear();
     for (const [seq, ask] of this.asks) this.settle(seq, ask, null);
+    for (const [seq, ask] of this.failsafeAsks) this.settleFailsafe(seq, ask, null);
+  }
+
+  /**
+   * Failsafe mode: asks `name` over its open link to confirm this node as the leader; what
+   * POST /failsafe would have answered, or null without an open link or an answer within 1 s.
+   */
+  askFailsafe(
+    name: string,
+    me: { connUrl: string; apiUrl: string },
+  ): Promise<{ status: number; text: string } | null> {
+    const o = this.out.get(name);
+    if (!o?.open) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const seq = ++this.seq;
+      const ask: PendingFailsafe = { name, resolve, timer: null };
+      ask.timer = this.h.clock.setTimeout(() => this.settleFailsafe(seq, ask, null), GOSSIP_ASK_MS);
+      this.failsafeAsks.set(seq, ask);
+      this.sendOn(o.link, {
+        v: GOSSIP_VERSION,
+        k: 'failsafe',
+        scope: this.h.scope(),
+        from: this.h.me(),
+        seq,
+        conn_url: me.connUrl,
+        api_url: me.apiUrl,
+      });
+    });
+  }
+
+  private settleFailsafe(
+    seq: number,
+    ask: PendingFailsafe,
+    answer: { status: number; text: string } | null,
+  ): void {
+    if (this.failsafeAsks.get(seq) !== ask) return;
+    this.failsafeAsks.delete(seq);
+    this.h.clock.clearTimeout(ask.timer);
+    ask.resolve(answer);
   }
 
   /** Members with an open link of ours (for /metrics). */
@@ -177,11 +226,11 @@ export class Gossip {
   }
 
   /**
-   * The leader race's probe of every other member of `view` (Patroni's is_healthiest_node):
+   * The leader race's probe of every other member (Patroni's is_healthiest_node):
    * each answers over its open gossip link, or over GET /patroni with the rest of the 2 s.
    */
-  probe(view: ClusterView, me: string): Promise<PeerStatus[]> {
-    const others = view.members.filter((m) => m.name !== me && m.data.api_url);
+  probe(members: readonly Member[], me: string): Promise<PeerStatus[]> {
+    const others = members.filter((m) => m.name !== me && m.data.api_url);
     return Promise.all(others.map((m) => this.probeMember(m)));
   }
 
@@ -257,6 +306,7 @@ export class Gossip {
     o.open = false;
     o.link = null;
     for (const [seq, ask] of this.asks) if (ask.name === o.name) this.settle(seq, ask, null);
+    for (const [seq, ask] of this.failsafeAsks) if (ask.name === o.name) this.settleFailsafe(seq, ask, null);
     if (!this.running || this.out.get(o.name) !== o) return;
     if (!wasOpen) o.failures++;
     o.retry = this.h.clock.setTimeout(() => this.dial(o), reconnectDelayMs(wasOpen ? 0 : o.failures - 1));
@@ -299,6 +349,26 @@ export class Gossip {
     s.heardAt = this.now();
     this.counters.framesReceived++;
     const frame = decoded.frame;
+    if (frame.k === 'failsafe') {
+      const answer = this.h.answerFailsafe(s.name);
+      this.sendOn(s.link, {
+        v: GOSSIP_VERSION,
+        k: 'failsafe-answer',
+        scope: this.h.scope(),
+        from: this.h.me(),
+        seq: ++this.seq,
+        answers: frame.seq,
+        status: answer.status,
+        text: answer.text,
+      });
+      return;
+    }
+    if (frame.k === 'failsafe-answer') {
+      const ask = this.failsafeAsks.get(frame.answers);
+      if (ask?.name === s.name)
+        this.settleFailsafe(frame.answers, ask, { status: frame.status, text: frame.text });
+      return;
+    }
     if (frame.k !== 'status') return;
     this.sendOn(s.link, { v: frame.v, k: 'ack', scope: this.h.scope(), from: this.h.me(), seq: frame.seq });
     if (frame.ask !== undefined) {

@@ -7,14 +7,14 @@
  */
 import { type InspectionEvent, SimulatedClock } from 'xstate';
 import type { PeerStatus } from '../../cluster/eligibility.ts';
-import type { ClusterView, Member } from '../../cluster/view.ts';
+import type { Member } from '../../cluster/view.ts';
 import { MemoryEtcd } from '../memory-dcs.ts';
 import { incrementClock } from '../sim-clock.ts';
 import { type Commit, SimulatedWorld } from '../simulated-postgres/index.ts';
 import { DEFAULT_DCS, nodeConfig } from './config.ts';
 import { SimulatedGossipNet } from './gossip-net.ts';
 import { SimulatedNode } from './node.ts';
-import { peerStatus } from './peers.ts';
+import { peerStatus, postFailsafe } from './peers.ts';
 import { type RaceWitness, witnessRace } from './race-witness.ts';
 import { dynamicConfig, failoverCandidate, streamingReplicas, summarize, syncState } from './readings.ts';
 import { immediateQueued, settle } from './settle.ts';
@@ -108,6 +108,7 @@ export class SimulatedCluster {
         linked: (a, b) => this.world.linked(a, b),
         accepts: (a, b) => this.world.accepts(a, b),
         isMember: (name) => this.store.get(`${this.prefix}members/${name}`) !== undefined,
+        reachableAgainAt: (name) => this.reachableAgainAt.get(name) ?? Number.NEGATIVE_INFINITY,
       },
       racer,
       {
@@ -313,6 +314,17 @@ export class SimulatedCluster {
 
   heal(a: string, b: string): void {
     this.world.heal(a, b);
+    this.noteReachableAgain(a, b);
+  }
+
+  /**
+   * When each node last became reachable again (a heal, a REJECT rule lifted): a race's probe
+   * that began before it did not see the node (see race-witness.ts).
+   */
+  readonly reachableAgainAt = new Map<string, number>();
+
+  private noteReachableAgain(...names: string[]): void {
+    for (const name of names) this.reachableAgainAt.set(name, this.clock.now());
   }
 
   /**
@@ -329,6 +341,7 @@ export class SimulatedCluster {
   /** `name` accepts connections again. */
   accept(name: string): void {
     this.world.unrefuse(name);
+    this.noteReachableAgain(name);
   }
 
   /** Cut one node off from every other node and from the DCS. */
@@ -340,6 +353,7 @@ export class SimulatedCluster {
   /** Every partition healed, every node reaches the DCS again. */
   healAll(): void {
     this.world.healAll();
+    this.noteReachableAgain(...this.nodes.map((n) => n.name));
     for (const n of this.nodes) {
       n.setDcsReachable(true);
       n.setDcsFlaky(0, 0);
@@ -357,6 +371,11 @@ export class SimulatedCluster {
   /** @internal GET /patroni of `member`, asked by `from`, given up after `timeoutMs` (2 s). */
   peerStatus(from: string, member: Member, timeoutMs?: number): Promise<PeerStatus> {
     return peerStatus(this, from, member, timeoutMs);
+  }
+
+  /** @internal POST /failsafe from `from` to the member at `apiUrl`. */
+  postFailsafe(from: string, apiUrl: string, body: unknown, timeoutMs: number) {
+    return postFailsafe(this, from, apiUrl, body, timeoutMs);
   }
 
   /** Close every agent (no clean shutdown) and stop the simulation. */

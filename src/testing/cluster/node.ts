@@ -207,6 +207,8 @@ export class SimulatedNode {
       gossipDialer: this.cluster.gossip.dialer(this),
       fetchPeer: (member, timeoutMs) =>
         this.clock.gate(this.cluster.peerStatus(this.name, member, timeoutMs)),
+      postFailsafe: (apiUrl, body, timeoutMs) =>
+        this.clock.gate(this.cluster.postFailsafe(this.name, apiUrl, body, timeoutMs)),
       inspect: this.cluster.inspect,
       journal: this.journal,
       provide: provideShared,
@@ -217,9 +219,9 @@ export class SimulatedNode {
     agent.actor.subscribe((snap) => {
       if (this.agent !== agent) return;
       const c = snap.context;
-      if (c.lastVerdict !== verdict) {
-        verdict = c.lastVerdict;
-        if (c.lastVerdict?.healthiest) this.cluster.noteRaceVerdict(this);
+      if (c.election.verdict !== verdict) {
+        verdict = c.election.verdict;
+        if (c.election.verdict?.healthiest) this.cluster.noteRaceVerdict(this);
       }
       // Holding the lock, the agent may promote: from then on it counts the data directory as an
       // old primary's, whatever happened (see no-needless-rewind).

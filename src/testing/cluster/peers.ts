@@ -4,6 +4,7 @@
  * only after the client's 2 s timeout, as over a network; a live one with its status document.
  */
 import type { PeerStatus } from '../../cluster/eligibility.ts';
+import { apiUrlOf } from '../../cluster/report.ts';
 import type { Member } from '../../cluster/view.ts';
 import { parsePeerDocument, unreachablePeer } from '../../transport/peer-client.ts';
 import type { SimulatedCluster } from './cluster.ts';
@@ -27,4 +28,31 @@ export async function peerStatus(
   }
   const doc = peer.status();
   return (doc && parsePeerDocument(member.name, doc)) ?? unreachable;
+}
+
+/**
+ * POST /failsafe from `from` to the member at `apiUrl`, answered by its production route in
+ * process: refused at once by a dead or refusing peer, unanswered within `timeoutMs` by a frozen
+ * or cut-off one (null), as over a network.
+ */
+export async function postFailsafe(
+  cluster: Pick<SimulatedCluster, 'nodes' | 'world'>,
+  from: string,
+  apiUrl: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<{ status: number; text: string } | null> {
+  const peer = cluster.nodes.find((n) => apiUrlOf(n.config) === apiUrl);
+  if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
+    return null;
+  if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
+    await cluster.world.sleep(timeoutMs);
+    return null;
+  }
+  try {
+    const res = await peer.request('POST', '/failsafe', body);
+    return { status: res.status, text: res.body };
+  } catch {
+    return null;
+  }
 }

@@ -9,7 +9,11 @@ import type { SimulatedNode } from './node.ts';
 
 export interface CandidateWitness {
   name: string;
-  /** Its agent answers the racer (alive, not frozen, not cut off, not refusing it). */
+  /**
+   * Its agent answered the racer all through the race's probe: alive, not frozen, not cut off,
+   * not refusing it, and none of that changed during the probe's 2 s (an agent started or thawed,
+   * a cut healed meanwhile, was not there to be asked).
+   */
   reachable: boolean;
   /** It has a member key: the race asks only members (a node cut from etcd long enough has none). */
   member: boolean;
@@ -38,7 +42,12 @@ export interface WitnessWorld {
   linked(a: string, b: string): boolean;
   accepts(node: string, from: string): boolean;
   isMember(name: string): boolean;
+  /** When `name` last became reachable again (a heal, a REJECT rule lifted). */
+  reachableAgainAt(name: string): number;
 }
+
+/** How long before its verdict a race's probe may have begun (Patroni's 2 s per member). */
+const PROBE_WINDOW_MS = 2000;
 
 /** The witness of `racer`'s verdict; null when its PostgreSQL is not a replica with WAL. */
 export function witnessRace(
@@ -48,6 +57,7 @@ export function witnessRace(
 ): RaceWitness | null {
   const own = racer.postgres.wal();
   if (!own || !racer.postgres.running() || racer.postgres.writable()) return null;
+  const since = world.now() - PROBE_WINDOW_MS;
   const others = world.nodes
     .filter((n) => n !== racer)
     .map((n) => {
@@ -55,7 +65,14 @@ export function witnessRace(
       return {
         name: n.name,
         reachable:
-          n.alive() && !n.frozen() && world.linked(racer.name, n.name) && world.accepts(n.name, racer.name),
+          n.alive() &&
+          !n.frozen() &&
+          world.linked(racer.name, n.name) &&
+          world.accepts(n.name, racer.name) &&
+          n.startedAt <= since &&
+          n.thawedAt <= since &&
+          world.reachableAgainAt(n.name) <= since &&
+          world.reachableAgainAt(racer.name) <= since,
         member: world.isMember(n.name),
         replica: n.postgres.running() && !n.postgres.writable(),
         nofailover: n.config.tags.nofailover,

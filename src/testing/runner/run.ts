@@ -53,11 +53,12 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     steps: opts.steps ?? 60,
     stepMs: opts.stepMs ?? 5000,
     synchronousMode: opts.synchronousMode ?? false,
+    failsafeMode: opts.failsafeMode ?? false,
     ttl: opts.ttl ?? 30,
     checkHeal: opts.checkHeal ?? true,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
   };
-  const { seed, nodes, steps, stepMs, synchronousMode, ttl } = options;
+  const { seed, nodes, steps, stepMs, synchronousMode, failsafeMode, ttl } = options;
   const schedule = opts.schedule ?? generateSchedule(seed, nodes, steps);
   const violations: Violation[] = [];
   const stats: RunStats = {
@@ -92,6 +93,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       ttl,
       ...timeoutsFor(ttl),
       synchronous_mode: synchronousMode,
+      ...(failsafeMode ? { failsafe_mode: true } : {}),
       ...(opts.checkTimeline === undefined ? {} : { check_timeline: opts.checkTimeline }),
     },
     inspect: opts.coverage?.inspect,

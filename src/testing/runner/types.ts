@@ -17,6 +17,8 @@ export interface RunOptions {
   /** Virtual ms per step (default 5000). */
   stepMs?: number;
   synchronousMode?: boolean;
+  /** /config failsafe_mode (Patroni 3.0's failsafe mode). */
+  failsafeMode?: boolean;
   /** Dynamic check_timeline; unset: the default (on). Regressions found before it was on use false. */
   checkTimeline?: boolean;
   ttl?: number;

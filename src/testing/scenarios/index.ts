@@ -13,6 +13,13 @@ import {
   stoppedWhileWaitingForEtcd,
 } from './bootstrap.ts';
 import {
+  failsafeLeaderCutFromAMember,
+  failsafeLeaderCutFromEtcd,
+  failsafeReplicaHoldsBack,
+  failsafeThroughEtcdOutage,
+  failsafeTopologyFollowsMembers,
+} from './failsafe.ts';
+import {
   forcedReinitializeRemovalFails,
   leaderWillNotStart,
   leaderWillNotStartWithoutEtcd,
@@ -89,6 +96,11 @@ export const scenarios: Scenario[] = [
   leaderKeyRewritten,
   failoverClearedWhileEtcdFails,
   mostAdvancedReplicaWins,
+  failsafeThroughEtcdOutage,
+  failsafeLeaderCutFromAMember,
+  failsafeLeaderCutFromEtcd,
+  failsafeReplicaHoldsBack,
+  failsafeTopologyFollowsMembers,
   newLeaderCutDuringSlowPromotion,
   nofailoverAlone,
   stoppedWhileWaitingForEtcd,
