@@ -20,7 +20,7 @@ import {
   raceMembers,
   sameTopology,
 } from '../../src/cluster/failsafe.ts';
-import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import {
   type ElectionSettings,
   electionMachine,
@@ -29,6 +29,7 @@ import {
   type RefreshResult,
 } from '../../src/machines/election/index.ts';
 import { decodeFailsafe } from '../../src/transport/etcd-keys.ts';
+import { member } from '../helpers/members.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: ElectionSettings = {
@@ -40,19 +41,6 @@ const settings: ElectionSettings = {
   synchronous_mode: false,
   failsafe_mode: true,
 };
-
-const member = (name: string): Member => ({
-  name,
-  index: '1',
-  session: '1',
-  data: {
-    api_url: `http://${name}:8008/patroni`,
-    conn_url: '',
-    state: 'running',
-    role: 'replica',
-    version: '3.0.2',
-  },
-});
 
 const view = (over: Partial<ClusterView> = {}): ClusterView => ({
   ...emptyClusterView,

@@ -10,7 +10,7 @@ import { SimulatedClock } from 'xstate';
 import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type NodeReport, statusDocument } from '../../src/cluster/report.ts';
-import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { Gossip } from '../../src/runtime/gossip/hub.ts';
 import {
   admissionRefusal,
@@ -28,20 +28,8 @@ import {
 } from '../../src/transport/gossip-frame.ts';
 import type { GossipDialer, GossipLink, LinkEvents } from '../../src/transport/gossip-link.ts';
 import { parsePeerDocument, unreachablePeer } from '../../src/transport/peer-client.ts';
+import { member } from '../helpers/members.ts';
 import { pgStatus } from '../helpers/pg-status.ts';
-
-const member = (name: string): Member => ({
-  name,
-  index: '1',
-  session: '1',
-  data: {
-    api_url: `http://${name}:8008/patroni`,
-    conn_url: `postgres://${name}:5432/postgres`,
-    state: 'running',
-    role: 'replica',
-    version: '3.0.2',
-  },
-});
 
 const view = (...names: string[]): ClusterView => ({
   ...emptyClusterView,
