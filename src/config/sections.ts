@@ -226,7 +226,10 @@ function readGossip(doc: Dict): NodeConfig['gossip'] {
   const sec = section(doc, 'gossip', 'gossip', false) ?? {};
   const enabled = optBool(sec, 'enabled', 'gossip.enabled') ?? true;
   const raw = sec['interval'];
-  let interval = 0.25;
+  // Once a second: the race and failsafe mode ask and get an answer at once, so periodic frames
+  // only keep the links known alive. Every 250 ms cost about 0.5 % of a core more per agent
+  // (measured: 1.0 % against 0.5 % without gossip; once a second, 0.57 %).
+  let interval = 1;
   if (raw !== undefined && raw !== null) {
     const n =
       typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;

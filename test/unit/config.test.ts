@@ -267,8 +267,8 @@ describe('defaults and normalisation', () => {
     ).toThrow(/restapi\.ui/);
   });
 
-  it('gossip (pgwarden only): on every 250 ms unless told; a bad interval is refused with the key named', () => {
-    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 250 });
+  it('gossip (pgwarden only): on, once a second, unless told; a bad interval is refused with the key named', () => {
+    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 1000 });
     expect(parseConfigText(`${MINIMAL}\ngossip: {enabled: false, interval: 0.5}\n`).gossip).toEqual({
       enabled: false,
       intervalMs: 500,
