@@ -8,6 +8,7 @@ import { apiUrlOf } from '../../cluster/report.ts';
 import type { Member } from '../../cluster/view.ts';
 import { parsePeerDocument, unreachablePeer } from '../../transport/peer-client.ts';
 import type { SimulatedCluster } from './cluster.ts';
+import type { SimulatedNode } from './node.ts';
 
 /** GET /patroni of `member`, asked by `from`. */
 export async function peerStatus(
@@ -17,15 +18,13 @@ export async function peerStatus(
   timeoutMs = 2000,
 ): Promise<PeerStatus> {
   const unreachable = unreachablePeer(member);
-  const peer = cluster.nodes.find((n) => n.name === member.name);
-  // Connection refused: nobody listens, or a REJECT rule answers for a live node.
-  if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
-    return unreachable;
-  // No answer: the client's timeout runs out.
-  if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
-    await cluster.world.sleep(timeoutMs);
-    return unreachable;
-  }
+  const peer = await reach(
+    cluster,
+    from,
+    cluster.nodes.find((n) => n.name === member.name),
+    timeoutMs,
+  );
+  if (!peer) return unreachable;
   const doc = peer.status();
   return (doc && parsePeerDocument(member.name, doc)) ?? unreachable;
 }
@@ -42,17 +41,37 @@ export async function postFailsafe(
   body: unknown,
   timeoutMs: number,
 ): Promise<{ status: number; text: string } | null> {
-  const peer = cluster.nodes.find((n) => apiUrlOf(n.config) === apiUrl);
-  if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
-    return null;
-  if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
-    await cluster.world.sleep(timeoutMs);
-    return null;
-  }
+  const peer = await reach(
+    cluster,
+    from,
+    cluster.nodes.find((n) => apiUrlOf(n.config) === apiUrl),
+    timeoutMs,
+  );
+  if (!peer) return null;
   try {
     const res = await peer.request('POST', '/failsafe', body);
     return { status: res.status, text: res.body };
   } catch {
     return null;
   }
+}
+
+/**
+ * A request from `from` to `peer` over the simulated network: the peer when it answers; null at
+ * once when the connection is refused (nobody listens, or a REJECT rule answers for a live node),
+ * null after the client's `timeoutMs` when nothing answers (frozen, or cut off).
+ */
+async function reach(
+  cluster: Pick<SimulatedCluster, 'world'>,
+  from: string,
+  peer: SimulatedNode | undefined,
+  timeoutMs: number,
+): Promise<SimulatedNode | null> {
+  if (!peer?.alive() || (cluster.world.linked(from, peer.name) && !cluster.world.accepts(peer.name, from)))
+    return null;
+  if (peer.frozen() || !cluster.world.linked(from, peer.name)) {
+    await cluster.world.sleep(timeoutMs);
+    return null;
+  }
+  return peer;
 }
