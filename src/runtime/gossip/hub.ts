@@ -18,6 +18,7 @@ import {
   encodeFrame,
   type FrameStamp,
   GOSSIP_VERSION,
+  type GossipFrame,
   peerStatusFromFrame,
   type StatusFrame,
   statusFrame,
@@ -74,23 +75,40 @@ interface OutLink extends LinkState {
   retry: unknown;
 }
 
-interface PendingAsk {
-  name: string;
-  timer: unknown;
-  resolve(answer: StatusFrame | null): void;
-}
+/** Questions sent on a link and waiting for their answer (by the question's seq), each with a timeout. */
+class Pending<T> {
+  private readonly waiting = new Map<number, { name: string; timer: unknown; resolve(v: T | null): void }>();
 
-interface PendingFailsafe {
-  name: string;
-  timer: unknown;
-  resolve(answer: { status: number; text: string } | null): void;
+  constructor(private readonly clock: Clock) {}
+
+  wait(name: string, seq: number, ms: number): Promise<T | null> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => this.answer(name, seq, null), ms);
+      this.waiting.set(seq, { name, timer, resolve });
+    });
+  }
+
+  /** `seq` answered by `name` (or given up: null); an answer from anyone else is ignored. */
+  answer(name: string, seq: number, value: T | null): void {
+    const w = this.waiting.get(seq);
+    if (w?.name !== name) return;
+    this.waiting.delete(seq);
+    this.clock.clearTimeout(w.timer);
+    w.resolve(value);
+  }
+
+  /** Every question to `name` (every one: null) gets no answer. */
+  giveUp(name?: string): void {
+    for (const [seq, w] of [...this.waiting])
+      if (name === undefined || w.name === name) this.answer(w.name, seq, null);
+  }
 }
 
 export class Gossip {
   private readonly out = new Map<string, OutLink>();
   private readonly incoming = new Set<LinkState>();
-  private readonly asks = new Map<number, PendingAsk>();
-  private readonly failsafeAsks = new Map<number, PendingFailsafe>();
+  private readonly asks: Pending<StatusFrame>;
+  private readonly failsafeAsks: Pending<{ status: number; text: string }>;
   private seq = 0;
   private ticker: unknown = null;
   private running = false;
@@ -102,7 +120,10 @@ export class Gossip {
     dropped: { undecodable: 0, version: 0, malformed: 0, scope: 0, sender: 0 },
   };
 
-  constructor(private readonly h: GossipHost) {}
+  constructor(private readonly h: GossipHost) {
+    this.asks = new Pending(h.clock);
+    this.failsafeAsks = new Pending(h.clock);
+  }
 
   start(): void {
     if (this.running) return;
@@ -117,8 +138,8 @@ export class Gossip {
     for (const name of [...this.out.keys()]) this.drop(name);
     for (const s of [...this.incoming]) s.link?.close();
     this.incoming.clear();
-    for (const [seq, ask] of this.asks) this.settle(seq, ask, null);
-    for (const [seq, ask] of this.failsafeAsks) this.settleFailsafe(seq, ask, null);
+    this.asks.giveUp();
+    this.failsafeAsks.giveUp();
   }
 
   /**
@@ -131,32 +152,18 @@ export class Gossip {
   ): Promise<{ status: number; text: string } | null> {
     const o = this.out.get(name);
     if (!o?.open) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const seq = ++this.seq;
-      const ask: PendingFailsafe = { name, resolve, timer: null };
-      ask.timer = this.h.clock.setTimeout(() => this.settleFailsafe(seq, ask, null), GOSSIP_ASK_MS);
-      this.failsafeAsks.set(seq, ask);
-      this.sendOn(o.link, {
-        v: GOSSIP_VERSION,
-        k: 'failsafe',
-        scope: this.h.scope(),
-        from: this.h.me(),
-        seq,
-        conn_url: me.connUrl,
-        api_url: me.apiUrl,
-      });
+    const seq = ++this.seq;
+    const answer = this.failsafeAsks.wait(name, seq, GOSSIP_ASK_MS);
+    this.sendOn(o.link, {
+      v: GOSSIP_VERSION,
+      k: 'failsafe',
+      scope: this.h.scope(),
+      from: this.h.me(),
+      seq,
+      conn_url: me.connUrl,
+      api_url: me.apiUrl,
     });
-  }
-
-  private settleFailsafe(
-    seq: number,
-    ask: PendingFailsafe,
-    answer: { status: number; text: string } | null,
-  ): void {
-    if (this.failsafeAsks.get(seq) !== ask) return;
-    this.failsafeAsks.delete(seq);
-    this.h.clock.clearTimeout(ask.timer);
-    ask.resolve(answer);
+    return answer;
   }
 
   /** Members with an open link of ours (for /metrics). */
@@ -222,7 +229,7 @@ export class Gossip {
   /** A status frame to every member we have an open link to. */
   private broadcast(): void {
     this.lastShape = shapeOf(this.h.report());
-    for (const o of this.out.values()) if (o.open) this.sendStatus(o, {});
+    for (const o of this.out.values()) if (o.open) this.sendStatus(o.link, {});
   }
 
   /**
@@ -238,30 +245,14 @@ export class Gossip {
     const o = this.out.get(member.name);
     if (!o?.open) return this.overRest(member, PROBE_BUDGET_MS);
     const started = this.now();
-    const answer = await this.ask(o);
+    const seq = this.sendStatus(o.link, { ask: true });
+    const answer = await this.asks.wait(o.name, seq, GOSSIP_ASK_MS);
     if (answer) return { ...(peerStatusFromFrame(answer) ?? unreachablePeer(member)), via: 'gossip' };
     return this.overRest(member, Math.max(0, PROBE_BUDGET_MS - (this.now() - started)));
   }
 
   private async overRest(member: Member, timeoutMs: number): Promise<PeerStatus> {
     return { ...(await this.h.restProbe(member, timeoutMs)), via: 'rest' };
-  }
-
-  /** A status frame asking `o` for its own at once; null unless it answers in time on this link. */
-  private ask(o: OutLink): Promise<StatusFrame | null> {
-    return new Promise((resolve) => {
-      const seq = this.sendStatus(o, { ask: true });
-      const ask: PendingAsk = { name: o.name, resolve, timer: null };
-      ask.timer = this.h.clock.setTimeout(() => this.settle(seq, ask, null), GOSSIP_ASK_MS);
-      this.asks.set(seq, ask);
-    });
-  }
-
-  private settle(seq: number, ask: PendingAsk, answer: StatusFrame | null): void {
-    if (this.asks.get(seq) !== ask) return;
-    this.asks.delete(seq);
-    this.h.clock.clearTimeout(ask.timer);
-    ask.resolve(answer);
   }
 
   private now(): number {
@@ -290,7 +281,7 @@ export class Gossip {
           o.open = true;
           o.failures = 0;
           o.heardAt = this.now();
-          this.sendStatus(o, {});
+          this.sendStatus(o.link, {});
         },
         message: (data) => {
           if (this.out.get(o.name) === o) this.receive(o, data);
@@ -305,8 +296,8 @@ export class Gossip {
     const wasOpen = o.open;
     o.open = false;
     o.link = null;
-    for (const [seq, ask] of this.asks) if (ask.name === o.name) this.settle(seq, ask, null);
-    for (const [seq, ask] of this.failsafeAsks) if (ask.name === o.name) this.settleFailsafe(seq, ask, null);
+    this.asks.giveUp(o.name);
+    this.failsafeAsks.giveUp(o.name);
     if (!this.running || this.out.get(o.name) !== o) return;
     if (!wasOpen) o.failures++;
     o.retry = this.h.clock.setTimeout(() => this.dial(o), reconnectDelayMs(wasOpen ? 0 : o.failures - 1));
@@ -320,16 +311,17 @@ export class Gossip {
     o.link?.close();
   }
 
-  private sendStatus(o: OutLink, opts: { ask?: boolean; answers?: number }): number {
+  /** This node's status frame on `link` (asking for the peer's, or answering its ask): its seq. */
+  private sendStatus(link: GossipLink | null, opts: { ask?: boolean; answers?: number }): number {
     const seq = ++this.seq;
     const stamp: FrameStamp = { seq, sentAt: this.now(), wall: this.h.clock.now() };
     if (opts.ask) stamp.ask = seq;
     if (opts.answers !== undefined) stamp.answers = opts.answers;
-    this.sendOn(o.link, statusFrame(this.h.report(), stamp));
+    this.sendOn(link, statusFrame(this.h.report(), stamp));
     return seq;
   }
 
-  private sendOn(link: GossipLink | null, frame: Parameters<typeof encodeFrame>[0]): void {
+  private sendOn(link: GossipLink | null, frame: GossipFrame): void {
     if (!link) return;
     this.counters.framesSent++;
     link.send(encodeFrame(frame));
@@ -364,29 +356,13 @@ export class Gossip {
       return;
     }
     if (frame.k === 'failsafe-answer') {
-      const ask = this.failsafeAsks.get(frame.answers);
-      if (ask?.name === s.name)
-        this.settleFailsafe(frame.answers, ask, { status: frame.status, text: frame.text });
+      this.failsafeAsks.answer(s.name, frame.answers, { status: frame.status, text: frame.text });
       return;
     }
     if (frame.k !== 'status') return;
     this.sendOn(s.link, { v: frame.v, k: 'ack', scope: this.h.scope(), from: this.h.me(), seq: frame.seq });
-    if (frame.ask !== undefined) {
-      const seq = ++this.seq;
-      this.sendOn(
-        s.link,
-        statusFrame(this.h.report(), {
-          seq,
-          sentAt: this.now(),
-          wall: this.h.clock.now(),
-          answers: frame.ask,
-        }),
-      );
-    }
-    if (frame.answers !== undefined) {
-      const ask = this.asks.get(frame.answers);
-      if (ask?.name === s.name) this.settle(frame.answers, ask, frame);
-    }
+    if (frame.ask !== undefined) this.sendStatus(s.link, { answers: frame.ask });
+    if (frame.answers !== undefined) this.asks.answer(s.name, frame.answers, frame);
   }
 }
 
