@@ -223,13 +223,23 @@ export class Gossip {
   /** Our role, timeline or leader changed: everyone hears it now, not an interval later. */
   changed(): void {
     if (!this.running) return;
-    if (shapeOf(this.h.report()) !== this.lastShape) this.broadcast();
+    const report = this.h.report();
+    if (shapeOf(report) !== this.lastShape) this.broadcast(report);
   }
 
-  /** A status frame to every member we have an open link to. */
-  private broadcast(): void {
-    this.lastShape = shapeOf(this.h.report());
-    for (const o of this.out.values()) if (o.open) this.sendStatus(o.link, {});
+  /**
+   * One status frame, built and encoded once, to every member we have an open link to: the same
+   * seq on every link, so its acks say who heard that frame.
+   */
+  private broadcast(report = this.h.report()): void {
+    this.lastShape = shapeOf(report);
+    let bytes: Uint8Array | null = null;
+    for (const o of this.out.values()) {
+      if (!o.open || !o.link) continue;
+      bytes ??= encodeFrame(statusFrame(report, this.stamp()));
+      this.counters.framesSent++;
+      o.link.send(bytes);
+    }
   }
 
   /**
@@ -313,12 +323,16 @@ export class Gossip {
 
   /** This node's status frame on `link` (asking for the peer's, or answering its ask): its seq. */
   private sendStatus(link: GossipLink | null, opts: { ask?: boolean; answers?: number }): number {
-    const seq = ++this.seq;
-    const stamp: FrameStamp = { seq, sentAt: this.now(), wall: this.h.clock.now() };
-    if (opts.ask) stamp.ask = seq;
+    const stamp = this.stamp();
+    if (opts.ask) stamp.ask = stamp.seq;
     if (opts.answers !== undefined) stamp.answers = opts.answers;
     this.sendOn(link, statusFrame(this.h.report(), stamp));
-    return seq;
+    return stamp.seq;
+  }
+
+  /** A new seq, and the clocks as the frame leaves. */
+  private stamp(): FrameStamp {
+    return { seq: ++this.seq, sentAt: this.now(), wall: this.h.clock.now() };
   }
 
   private sendOn(link: GossipLink | null, frame: GossipFrame): void {
