@@ -22,6 +22,8 @@ import type { ActionResult } from './http/operations.ts';
 import { applyServerCertificates } from './http/security.ts';
 import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
+import { AddressBook } from './runtime/address-book.ts';
+import { Alarms } from './runtime/alarms.ts';
 import type { NodeCore } from './runtime/core.ts';
 import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
 import { answerFailsafe, confirmFailsafe, type FailsafeRequest } from './runtime/failsafe.ts';
@@ -83,6 +85,8 @@ export class Agent {
   private dcsLastSeen: number | null = null;
   private readonly rest: RestApi;
   private readonly gossip: Gossip;
+  private readonly alarms: Alarms;
+  private readonly addressBook: AddressBook;
   private closed = false;
   private readonly done: Promise<void>;
 
@@ -164,6 +168,7 @@ export class Agent {
       provide,
       report: () => this.publisher.report(),
     });
+    this.alarms = new Alarms(() => clock.now());
     this.gossip = new Gossip({
       clock,
       me: () => this.config.name,
@@ -182,10 +187,12 @@ export class Agent {
       answerFailsafe: (from) => answerFailsafe(this.actor, from),
       log,
     });
+    this.addressBook = new AddressBook(core);
     this.observations = new Observations(
       {
         ...core,
         saveDynamicCache: () => this.dynamic.saveCache(),
+        saveAddressBook: () => this.addressBook.save(),
         onView: (view) => this.onView(view),
       },
       opts.pgPollMs ?? 1000,
@@ -198,12 +205,14 @@ export class Agent {
       journal: opts.journal,
       gossip: new GossipServer(this.gossip),
       gossipReading: () => (this.config.gossip.enabled ? this.gossipCounters() : undefined),
+      alarms: () => this.alarms.reading(),
       visualizer:
         opts.journal && opts.serveApi !== false
           ? new Visualizer({ ...core, journal: opts.journal, report: () => this.publisher.report() })
           : undefined,
     });
     this.actor.on('notice', (e) => log(e.message));
+    this.actor.on('orphan.fenced', (e) => this.alarms.orphanFenced(e.member, e.terminated));
     this.actor.on('scheduledRestart.changed', () => void this.publisher.publish(true));
     this.done = new Promise((resolve) => {
       // A finished machine takes no more events: the watch, the loops and the status samples end with it.
@@ -225,6 +234,7 @@ export class Agent {
     this.dynamic.follow(view);
     this.gossip.follow(view);
     this.actor.send({ type: 'CLUSTER', view });
+    void this.addressBook.save();
     void this.publisher.publish(false);
     this.requests.viewChanged(view);
   }

@@ -10,12 +10,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { type FenceOutcome, type FenceTarget, readAddressBook } from '../cluster/orphans.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { type Clock, monotonicNow, systemClock } from './clock.ts';
 import { initdbArgs, renderPgpass, socketDirFor } from './postgres/conf.ts';
 import { connectionConfig, SqlPool } from './postgres/connection.ts';
 import { inspectDataDir, isCleanShutdown } from './postgres/controldata.ts';
 import { readDynamicCache, writeDynamicCache } from './postgres/dynamic-cache.ts';
+import { fencePostgres, liftFence, readAddressBookFile, writeAddressBookFile } from './postgres/fence.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
 import { pgCtlStart } from './postgres/pg-ctl.ts';
 import { ReplayTimelines } from './postgres/replay-timeline.ts';
@@ -82,8 +84,15 @@ export class PostgresProcess implements Postgres {
     };
   }
 
-  dataDir(): Promise<DataDirState> {
-    return inspectDataDir(this.runner, this.dir, this.log);
+  async dataDir(): Promise<DataDirState> {
+    const state = await inspectDataDir(this.runner, this.dir, this.log);
+    if (state.initialized)
+      state.knownServers = readAddressBook(await readAddressBookFile(this.dir), this.config.name);
+    return state;
+  }
+
+  writeKnownServers(book: readonly FenceTarget[]): Promise<boolean> {
+    return writeAddressBookFile(this.dir, book, this.files);
   }
 
   readDynamicConfigCache(): Promise<Record<string, unknown> | null> {
@@ -170,6 +179,10 @@ export class PostgresProcess implements Postgres {
   async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     const pid = await this.postmasterPid();
     if (pid !== null) throw new Error(`start: postmaster ${pid} is already running on ${this.dir}`);
+    // Only here, with no postmaster running: lifted under a running fenced primary, the next
+    // reload would make it writable again.
+    const fence = await liftFence(this.files, this.dir);
+    if (fence) this.log(`lifted the fence on ${this.dir} before starting it (${fence})`);
     const socketDir = socketDirFor(this.config);
     if (this.config.postgresql.parameters['unix_socket_directories'] === undefined) {
       await this.files.mkdir(socketDir, 0o700);
@@ -269,6 +282,10 @@ export class PostgresProcess implements Postgres {
 
   syncSlots(slotNames: string[]): Promise<void> {
     return syncSlots(this.sql.get(), slotNames);
+  }
+
+  fence(target: FenceTarget): Promise<FenceOutcome> {
+    return fencePostgres(target, this.config.postgresql.authentication.superuser, this.config.name);
   }
 
   async checkpoint(): Promise<void> {

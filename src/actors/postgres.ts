@@ -1,3 +1,4 @@
+import type { FenceOutcome, FenceTarget } from '../cluster/orphans.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -58,6 +59,14 @@ export interface Postgres {
   writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean>;
   /** Create missing physical slots and drop stale ones that pgwarden manages. */
   syncSlots(slotNames: string[]): Promise<void>;
+  /**
+   * Fences another member's PostgreSQL before this one is promoted (src/cluster/orphans.ts): a
+   * writable server there is made read-only for new transactions and its client sessions end.
+   * Rejects when it cannot be reached within the fence's budget.
+   */
+  fence(target: FenceTarget): Promise<FenceOutcome>;
+  /** Keeps the address book in the data directory (dataDir() reads it back); false while there is none. */
+  writeKnownServers(book: readonly FenceTarget[]): Promise<boolean>;
   /** CHECKPOINT (after promotion, so that pg_rewind of the old primary sees the new timeline). */
   checkpoint(): Promise<void>;
   /** Lines of the latest timeline history file: [timeline, switch LSN, reason]. */

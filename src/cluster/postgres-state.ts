@@ -4,6 +4,7 @@
  * pure modules (cluster/, machines/) and the actors that fill them (actors/postgres*.ts).
  * LSNs are byte counts.
  */
+import type { FenceTarget } from './orphans.ts';
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
 
@@ -74,6 +75,8 @@ export interface DataDirState {
   timeline: number | null;
   /** REDO location of the latest checkpoint, and where it ended (for a stopped primary). */
   checkpointLsn: number | null;
+  /** The address book kept here (src/cluster/orphans.ts): the servers this node knew of. */
+  knownServers?: FenceTarget[];
 }
 
 /** A missing or empty data directory: a bootstrap or a clone is needed. */

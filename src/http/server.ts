@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { JournalEntry } from '../actors/journal.ts';
+import type { AlarmsReading } from '../cluster/orphans.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { type VizSource, vizRoutes } from '../viz/ui-routes.ts';
@@ -31,6 +32,8 @@ export interface ApiContext {
   viz?: () => VizSource;
   /** The gossip channel's links and counters (GET /metrics); none: gossip is off. */
   gossip?: () => GossipReading | undefined;
+  /** The orphan primaries this node fenced (GET /cluster's `alarms`, GET /metrics). */
+  alarms?: () => AlarmsReading;
   /** The decision journal kept in memory, and the header it began with (GET /journal). */
   journal?: () => { header: JournalEntry | null; entries: readonly JournalEntry[] };
 }

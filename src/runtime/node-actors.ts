@@ -3,12 +3,14 @@
  * operation on the input it is given and reports the result. What they need from the running
  * agent (its PostgreSQL and DCS objects, its clock, the status sampler) comes through ActorHost.
  */
+
 import { fromPromise } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
+import type { FenceResult, FenceTarget } from '../cluster/orphans.ts';
 import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
 import {
   type AcquireResult,
@@ -82,6 +84,17 @@ export function postgresActors(h: ActorHost) {
     >(({ input }) => h.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
     followUpstream: fromPromise<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(({ input }) =>
       h.changing(() => pg.follow(input.upstream, input.timeoutSeconds)),
+    ),
+    // Other members' servers, all at once: ours does not change, so no sample is dropped for it.
+    fenceServers: fromPromise<FenceResult[], readonly FenceTarget[]>(({ input }) =>
+      Promise.all(
+        input.map((target) =>
+          pg.fence(target).then(
+            (outcome): FenceResult => ({ target, outcome }),
+            (err): FenceResult => ({ target, error: (err as Error)?.message ?? String(err) }),
+          ),
+        ),
+      ),
     ),
     promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
       await h.changing(() => pg.promote(input.timeoutSeconds));

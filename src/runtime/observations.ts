@@ -2,7 +2,8 @@
  * What keeps the node machine informed and the node visible, from start until the machine
  * finishes: PostgreSQL sampled every pgPollMs, the lease granted before anything else touches
  * the DCS (as Patroni blocks on it), the DCS watch, and the loop (every loop_wait: a replica's
- * lease refreshed, the member key rewritten, /config kept in the data directory). Each timer is
+ * lease refreshed, the member key rewritten, /config and the address book kept in the data
+ * directory). Each timer is
  * one-shot and re-armed after its work, so slow I/O never piles up callbacks.
  */
 import type { ClusterView } from '../cluster/view.ts';
@@ -13,6 +14,8 @@ export type ObservationsHost = Pick<
   'actor' | 'dcs' | 'clock' | 'settings' | 'pollPostgres' | 'publish' | 'closed' | 'log'
 > & {
   saveDynamicCache(): Promise<void>;
+  /** The servers to fence, kept in the data directory (runtime/address-book.ts). */
+  saveAddressBook(): Promise<void>;
   onView(view: ClusterView): void;
 };
 
@@ -93,6 +96,7 @@ export class Observations {
     }
     await h.publish(true);
     await h.saveDynamicCache();
+    await h.saveAddressBook();
     this.every(h.settings().loop_wait * 1000, () => this.loop(), true);
   }
 

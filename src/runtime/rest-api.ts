@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Journal } from '../actors/journal.ts';
+import type { AlarmsReading } from '../cluster/orphans.ts';
 import type { NodeReport } from '../cluster/report.ts';
 import type { Operations } from '../http/operations.ts';
 import type { GossipReading } from '../http/routes/metrics.ts';
@@ -27,6 +28,7 @@ export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   gossip?: GossipServer;
   /** The gossip channel's counters, while it runs. */
   gossipReading?: () => GossipReading | undefined;
+  alarms?: () => AlarmsReading;
 };
 
 export class RestApi {
@@ -63,6 +65,7 @@ export class RestApi {
         : undefined,
       viz: h.visualizer ? () => h.visualizer!.source() : undefined,
       gossip: h.gossipReading,
+      alarms: h.alarms,
     };
   }
 

@@ -27,6 +27,8 @@ const NO_SLOTS =
   'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
 
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.choosingPath':
+    'fenceServers never rejects: each server not reached is a result of its own (the scenario "…cut from the others…" takes it). The error branch keeps a throwing provider from stopping the promotion; test/unit/node.test.ts takes it.',
   'node.bootstrap.publishing.grantingLease --error(ensureLease)--> node.bootstrap.abandoning':
     BOOTSTRAP_DCS_ERROR,
   'node.bootstrap.publishing.refreshingLease --error(freshLease)--> node.bootstrap.abandoning':
@@ -63,7 +65,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The agent’s publish logs its errors and resolves; the error path is for a runtime that reports them. Same target as done.',
   'node.active.running.afterPromotion.deciding --always#1--> node.active.running.afterPromotion.checkpointing':
     'use_slots: false, which the simulated configurations do not use; test/unit/node.test.ts takes it.',
-  'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,
   'node.active.running.promoting.waitingForNobody --error(setSynchronousStandbyNames)--> node.active.running.releasing':
     'The agent’s setSynchronousStandbyNames logs a failed reload and resolves (the samples show whether the value took effect, and the sync manager reloads again); the error path is for a runtime that reports it. test/unit/node.test.ts takes it.',
   'node.active.running.promoting.deciding --always#0--> node.active.running.afterPromotion':

@@ -9,6 +9,7 @@ import {
   type RefreshResult,
   refreshIntervalMs,
 } from '../../src/machines/election/index.ts';
+import { member } from '../helpers/members.ts';
 import { advance, SimulatedClock, settle } from '../helpers/sim.ts';
 
 const settings: ElectionSettings = {
@@ -407,6 +408,27 @@ describe('election machine', () => {
     expect(h.child().getSnapshot().value).toBe('follower');
   });
 
+  it('tells the node, as it takes the lock, every other server it knows of, to be fenced first', async () => {
+    const h = harness({});
+    h.send({ type: 'FACTS', facts });
+    // b leads; then its leader and member keys expire together (one lease): the view forgets both.
+    h.send({
+      type: 'CLUSTER',
+      view: { ...leaderView('b'), members: [member('a'), member('b'), member('c')] },
+    });
+    await settle();
+    h.send({ type: 'CLUSTER', view: { ...emptyClusterView, members: [member('a'), member('c')] } });
+    await settle();
+    expect(h.calls.acquire).toBe(1);
+    expect(h.received.at(-1)).toEqual({
+      type: 'LEADERSHIP_ACQUIRED',
+      fenceTargets: [
+        { name: 'b', host: 'b', port: 5432 },
+        { name: 'c', host: 'c', port: 5432 },
+      ],
+    });
+  });
+
   it('a ttl after giving the lock up, a key still carrying its name is reclaimed, not raced for', async () => {
     const h = harness({}, true);
     h.send({ type: 'FACTS', facts });
@@ -417,7 +439,7 @@ describe('election machine', () => {
     await advance(h.clock, settings.ttl * 1000 + 1000, 500);
     expect(h.calls.acquire).toBe(0);
     expect(h.calls.recreate).toEqual([false]);
-    expect(h.received.at(-1)).toEqual({ type: 'LEADERSHIP_ACQUIRED' });
+    expect(h.received.at(-1)).toEqual({ type: 'LEADERSHIP_ACQUIRED', fenceTargets: [] });
   });
 
   it('reclaims a key that still carries its name after an agent restart', async () => {

@@ -4,10 +4,12 @@
  * actors that change the server's state (start, stop, promote) poll it afterwards and send
  * PG_STATUS to the node before they resolve, as `pollPostgres()` does in production.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
+import type { FenceTarget } from '../../src/cluster/orphans.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
 import {
@@ -152,7 +154,12 @@ const ELECTION_ACTORS = [
   'sampleOwnPosition',
   'probePeers',
 ] as const;
-type ActorName = (typeof NODE_ACTORS)[number] | (typeof ELECTION_ACTORS)[number];
+/** Called around other steps without changing PostgreSQL here: left out of nodeCalls. */
+const ASIDE_ACTORS = ['fenceServers'] as const;
+type ActorName =
+  | (typeof NODE_ACTORS)[number]
+  | (typeof ELECTION_ACTORS)[number]
+  | (typeof ASIDE_ACTORS)[number];
 
 const running: Array<{ stop(): void }> = [];
 afterEach(() => {
@@ -230,6 +237,8 @@ function harness(opts: HarnessOptions = {}) {
     deleteLeader: async () => true,
     sampleOwnPosition: async () => undefined,
     probePeers: async () => [] as PeerStatus[],
+    fenceServers: async (targets: FenceTarget[]) =>
+      targets.map((target) => ({ target, outcome: { fenced: false, reason: 'in recovery' } })),
   };
   const impl: Record<ActorName, Impl> = { ...defaults, ...opts.impl };
 
@@ -279,6 +288,7 @@ function harness(opts: HarnessOptions = {}) {
       publishMember: fake('publishMember'),
       rewind: fake('rewind'),
       removeDataDir: fake('removeDataDir'),
+      fenceServers: fake('fenceServers'),
     },
   });
   const clock = new SimulatedClock();
@@ -552,6 +562,30 @@ describe('node machine: promotion', () => {
     ]);
   });
 
+  it('before promoting, every other server it knows of is fenced (the former leader among them)', async () => {
+    const h = await replicaOfB();
+    const mark = h.calls.length;
+    await winLock(h);
+    expect(h.inputs('fenceServers')).toEqual([[{ name: 'b', host: '127.0.0.1', port: PORTS['b'] }]]);
+    const order = h.calls.slice(mark).map((c) => c.actor);
+    expect(order.indexOf('fenceServers')).toBeLessThan(order.indexOf('promote'));
+  });
+
+  it('a fence that fails does not stop the promotion', async () => {
+    const h = await replicaOfB({
+      impl: {
+        fenceServers: async () => {
+          throw new Error('out of sockets');
+        },
+      },
+    });
+    const mark = h.calls.length;
+    await winLock(h);
+    expect(h.count('fenceServers')).toBe(1);
+    expect(h.nodeCalls(mark)).toContain('promote');
+    expect(h.world.pg.inRecovery).toBe(false);
+  });
+
   it('/sync changed by somebody else: no promotion, the lock is given up', async () => {
     const h = await replicaOfB({
       settings: { synchronous_mode: true },
@@ -593,7 +627,7 @@ describe('node machine: promotion', () => {
     await h.cluster(view({ leader: 'c', members: ['a', 'b', 'c'] }));
     expect(h.snap().value).toEqual({ active: { running: 'following' } });
     await h.pgStatus({ ...primaryPg, timeline: 2 });
-    h.actor.send({ type: 'LEADERSHIP_ACQUIRED' });
+    h.actor.send({ type: 'LEADERSHIP_ACQUIRED', fenceTargets: [] });
     const mark = h.calls.length;
     release();
     await settle();

@@ -4,6 +4,7 @@
  * set (the ≥3.2 form `{scope="...",name="..."}`), then pgwarden's own, all prefixed `pgwarden_`.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AlarmsReading } from '../../cluster/orphans.ts';
 import {
   isSyncStandby,
   type NodeReport,
@@ -306,13 +307,31 @@ function extraLabels(labels: Record<string, string> | undefined): string {
     .join('');
 }
 
-export function renderMetrics(r: NodeReport, now: number, gossip?: GossipReading): string {
+/** The orphan primaries this node fenced (src/cluster/orphans.ts). */
+function alarmMetrics(a: AlarmsReading): Metric[] {
+  return [
+    {
+      name: 'pgwarden_orphans_fenced_total',
+      help: 'Former leaders whose PostgreSQL this node found writable and fenced before promoting.',
+      type: 'counter',
+      value: a.orphansFenced,
+    },
+  ];
+}
+
+export function renderMetrics(
+  r: NodeReport,
+  now: number,
+  gossip?: GossipReading,
+  alarms?: AlarmsReading,
+): string {
   const base = `scope="${labelValue(r.scope)}",name="${labelValue(r.name)}"`;
   const lines: string[] = [];
   const metrics = [
     ...patroniMetrics(r),
     ...pgwardenMetrics(r, now),
     ...(gossip ? gossipMetrics(gossip) : []),
+    ...(alarms ? alarmMetrics(alarms) : []),
   ];
   for (const m of metrics) {
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
@@ -342,6 +361,8 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: ApiContex
       },
     }),
     async (_req, reply) =>
-      reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.report(), ctx.now(), ctx.gossip?.())),
+      reply
+        .type(METRICS_CONTENT_TYPE)
+        .send(renderMetrics(ctx.report(), ctx.now(), ctx.gossip?.(), ctx.alarms?.())),
   );
 }

@@ -37,7 +37,11 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
     async (_req, reply) => {
       const r = ctx.report();
       if (!r.view) return reply.code(503).send({ error: 'DCS is not accessible' });
-      return clusterAsJson(r.view, r.scope);
+      const doc = clusterAsJson(r.view, r.scope);
+      // pgwarden's own: the orphan primaries this node fenced (Patroni has no such key).
+      const alarms = ctx.alarms?.().list ?? [];
+      if (alarms.length) doc['alarms'] = alarms;
+      return doc;
     },
   );
   app.get(

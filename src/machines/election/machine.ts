@@ -1,3 +1,4 @@
+import { knownServersOf, readAddressBook } from '../../cluster/orphans.ts';
 import { emptyClusterView } from '../../cluster/view.ts';
 import { follower, racing, waiting } from './following.ts';
 import { leader, reclaiming } from './leader.ts';
@@ -23,6 +24,11 @@ export const electionMachine = electionSetup.createMachine({
     failsafeAccepted: 0,
     onFailsafe: false,
     failsafeWritten: null,
+    knownServers: knownServersOf(
+      readAddressBook(input.knownServers ?? [], input.name),
+      input.view ?? emptyClusterView,
+      input.name,
+    ),
   }),
   on: {
     FACTS: {

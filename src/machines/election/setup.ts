@@ -8,6 +8,7 @@ import {
 } from '../../cluster/eligibility.ts';
 import { consumedByNewLeader } from '../../cluster/failover.ts';
 import { failsafeNamesMe, failsafeTopology, sameTopology } from '../../cluster/failsafe.ts';
+import { knownServersOf } from '../../cluster/orphans.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { notProvided } from '../not-provided.ts';
@@ -116,7 +117,10 @@ export const electionSetup = setup({
   actions: {
     /** Shutdown has begun (FREEZE): never race for the lock again. */
     noteFrozen: assign({ frozen: true }),
-    storeView: assign({ view: ({ event }) => (event as { view: ClusterView }).view }),
+    storeView: assign(({ context, event }) => {
+      const view = (event as { view: ClusterView }).view;
+      return { view, knownServers: knownServersOf(context.knownServers, view, context.name) };
+    }),
     storeFacts: assign({ facts: ({ event }) => (event as { facts: LocalFacts }).facts }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: ElectionSettings }).settings }),
     requestRelease: assign({
@@ -147,7 +151,10 @@ export const electionSetup = setup({
         judgeHealthiest(context.view, context.facts!, doneOutput<PeerStatus[]>(event), context.settings),
     }),
     reportVerdict: sendParent(({ context }) => ({ type: 'ELECTION_VERDICT', verdict: context.lastVerdict! })),
-    notifyAcquired: sendParent({ type: 'LEADERSHIP_ACQUIRED' }),
+    notifyAcquired: sendParent(({ context }) => ({
+      type: 'LEADERSHIP_ACQUIRED',
+      fenceTargets: context.knownServers,
+    })),
     /**
      * A leader accepted in failsafe mode: no race for a ttl from now (a new acceptance starts the
      * ttl again). The leader counts its own trust from before it asked, so it ends first.

@@ -1,5 +1,6 @@
 /** The election's input, context, events and what its I/O actors answer. */
 import type { LocalFacts, Verdict } from '../../cluster/eligibility.ts';
+import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { ClusterView } from '../../cluster/view.ts';
 
 export interface ElectionSettings {
@@ -28,6 +29,8 @@ export interface ElectionInput {
   /** With holdsLock: ms since the lease was last refreshed (see AcquireResult.leaseAgeMs). */
   leaseAgeMs?: number;
   view?: ClusterView;
+  /** The address book this node started with (its data directory's): see knownServersOf. */
+  knownServers?: readonly FenceTarget[];
 }
 
 /** Our lease as the DCS client knows it (see AcquireResult). */
@@ -81,7 +84,8 @@ export type ElectionEvent =
 
 /** Events the election sends to its parent. */
 export type ElectionOutput =
-  | { type: 'LEADERSHIP_ACQUIRED' }
+  /** `fenceTargets`: every other server known, fenced before we promote (an orphan primary among them). */
+  | { type: 'LEADERSHIP_ACQUIRED'; fenceTargets: readonly FenceTarget[] }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
   | { type: 'ELECTION_VERDICT'; verdict: Verdict }
@@ -115,4 +119,6 @@ export interface ElectionContext {
   onFailsafe: boolean;
   /** The /failsafe topology last written (JSON), so that a view not yet showing it is not written again. */
   failsafeWritten: string | null;
+  /** Every other server whose address we have known: fenced before we promote (src/cluster/orphans.ts). */
+  knownServers: readonly FenceTarget[];
 }

@@ -23,10 +23,10 @@ import {
   demoting,
   demotionFailed,
   primary,
-  promoting,
   releasing,
   restartingPrimary,
 } from './primary.ts';
+import { promoting } from './promoting.ts';
 import { crashed, recloning, recovering, rewindFailed, rewinding } from './recovery.ts';
 import { boot, following, replica, startingReplica, stoppingToReclone, stoppingToRejoin } from './replica.ts';
 import { nodeSetup } from './setup.ts';
@@ -51,7 +51,7 @@ export const nodeMachine = nodeSetup.createMachine({
     wasPrimary: false,
     following: null,
     message: 'starting',
-    election: { verdict: null, failsafeActive: false },
+    election: { verdict: null, failsafeActive: false, fenceTargets: [] },
     fatal: null,
     lastLsn: null,
     restart: { timeoutSeconds: null, requestId: null, scheduled: null },
@@ -191,6 +191,7 @@ export const nodeMachine = nodeSetup.createMachine({
           holdsLock: context.bootstrapLeaseAgeMs !== null,
           leaseAgeMs: context.bootstrapLeaseAgeMs ?? 0,
           view: context.view,
+          knownServers: context.dataDir?.knownServers ?? [],
         }),
       },
       initial: 'running',
@@ -235,7 +236,11 @@ export const nodeMachine = nodeSetup.createMachine({
               description: 'Kept, and given to the election: its waits and lease arithmetic follow them.',
             },
             LEADERSHIP_ACQUIRED: {
-              actions: assign({ isLeader: true, message: 'acquired session lock as a leader' }),
+              actions: assign({
+                isLeader: true,
+                message: 'acquired session lock as a leader',
+                election: ({ context, event }) => ({ ...context.election, fenceTargets: event.fenceTargets }),
+              }),
               description: 'The election holds the lock: the states that check isLeader act on it (promote).',
             },
             LEADERSHIP_LOST: {

@@ -10,6 +10,7 @@ import {
   ownScheduledSwitchover,
   staleScheduledSwitchover,
 } from '../../cluster/failover.ts';
+import { type FenceResult, type FenceTarget, fenceReport } from '../../cluster/orphans.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -87,6 +88,8 @@ export const nodeSetup = setup({
     >(),
     stopPostgres: notProvided<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
     followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
+    /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
+    fenceServers: notProvided<FenceResult[], readonly FenceTarget[]>(),
     promote: notProvided<void, { timeoutSeconds: number }>(),
     /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
     claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
@@ -182,6 +185,8 @@ export const nodeSetup = setup({
     paused: ({ context }) => context.settings.paused === true,
     pgRunning: ({ context }) => context.pg?.running ?? false,
     pgDown: ({ context }) => context.pg !== null && !context.pg.running,
+    /** We know of other servers, one of which may be an orphan primary. */
+    serversToFence: ({ context }) => context.election.fenceTargets.length > 0,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
     /** A replica stuck on a timeline that diverged from the leader's (divergedFromLeader), pg_rewind on. */
     divergedMayRewind: ({ context }) =>
@@ -301,6 +306,14 @@ export const nodeSetup = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** What fencing found and did: a log line, and an alarm for each orphan primary fenced. */
+    reportFence: enqueueActions(({ event, enqueue }) => {
+      const results = doneOutput<FenceResult[]>(event);
+      enqueue.emit({ type: 'notice', message: fenceReport(results) });
+      for (const r of results)
+        if ('outcome' in r && r.outcome.fenced)
+          enqueue.emit({ type: 'orphan.fenced', member: r.target.name, terminated: r.outcome.terminated });
+    }),
     /** A log line for the runtime, without changing what the node says about itself. */
     notice: emit((_, params: { message: string }) => ({ type: 'notice' as const, message: params.message })),
     refuseRestart: emit(({ event }) => ({

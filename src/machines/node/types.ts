@@ -1,5 +1,6 @@
 /** The node machine's settings, input, context, events and emitted answers. */
 import type { Verdict } from '../../cluster/eligibility.ts';
+import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
@@ -63,7 +64,8 @@ export type NodeEvent =
   | { type: 'SWITCHOVER_DUE'; id: string; payload: Failover; lateMs: number }
   /** `force`: if another action is under way, reinitialize as soon as it is over. */
   | { type: 'REINITIALIZE'; force?: boolean; requestId?: number }
-  | { type: 'LEADERSHIP_ACQUIRED' }
+  /** `fenceTargets`: every other server the election knows of, fenced before ours is promoted. */
+  | { type: 'LEADERSHIP_ACQUIRED'; fenceTargets: readonly FenceTarget[] }
   | { type: 'LEADERSHIP_LOST'; reason: string }
   | { type: 'LEADERSHIP_RELEASED' }
   | { type: 'ELECTION_VERDICT'; verdict: Verdict }
@@ -86,7 +88,9 @@ export type NodeEmitted =
   | { type: 'notice'; message: string }
   | { type: 'reinitialize.started'; requestId: number | null }
   | { type: 'reinitialize.busy'; action: string; requestId: number | null }
-  | { type: 'switchover.abandoned'; reason: string };
+  | { type: 'switchover.abandoned'; reason: string }
+  /** The former leader's PostgreSQL was writable and is fenced now (an alarm, and a metric). */
+  | { type: 'orphan.fenced'; member: string; terminated: number };
 
 /** At most 19 keys (a test says why): group new fields into an existing object. */
 export interface NodeContext {
@@ -119,10 +123,10 @@ export interface NodeContext {
   message: string;
   /**
    * What the election last told: the verdict of its last race, and whether failsafe mode is active
-   * here (kept by the members, or holding back for a confirmed leader). One object: see the
-   * context size test.
+   * here (kept by the members, or holding back for a confirmed leader), and the servers to fence
+   * before ours is promoted, as known when we took the lock. One object: see the context size test.
    */
-  election: { verdict: Verdict | null; failsafeActive: boolean };
+  election: { verdict: Verdict | null; failsafeActive: boolean; fenceTargets: readonly FenceTarget[] };
   fatal: string | null;
   /** Shutdown checkpoint of a stopping leader, passed to the lock release. */
   lastLsn: number | null;

@@ -56,6 +56,7 @@ import {
   standingBack,
 } from './lease.ts';
 import { shutdownWhilePaused, stoppedByHandWhilePaused } from './maintenance.ts';
+import { orphanScenarios } from './orphans.ts';
 import { mostAdvancedReplicaWins } from './race.ts';
 import {
   reinitializeQueuedBehindRewind,
@@ -96,6 +97,7 @@ export const scenarios: Scenario[] = [
   leaderKeyRewritten,
   failoverClearedWhileEtcdFails,
   mostAdvancedReplicaWins,
+  ...orphanScenarios,
   failsafeThroughEtcdOutage,
   failsafeLeaderCutFromAMember,
   failsafeLeaderCutFromEtcd,

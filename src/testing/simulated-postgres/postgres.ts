@@ -15,6 +15,12 @@ import {
   type StopMode,
   type UpstreamTarget,
 } from '../../actors/postgres.ts';
+import {
+  FENCE_BUDGET_MS,
+  FENCE_CONNECT_MS,
+  type FenceOutcome,
+  type FenceTarget,
+} from '../../cluster/orphans.ts';
 import type { NodeConfig } from '../../config/types.ts';
 import { type Proc, SimulatedServer } from './server.ts';
 import {
@@ -39,7 +45,15 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
   // ---- the Postgres contract -----------------------------------------------------------------
 
   async dataDir(): Promise<DataDirState> {
-    return controlData(this.data);
+    const state = controlData(this.data);
+    if (this.data?.knownServers) state.knownServers = structuredClone(this.data.knownServers);
+    return state;
+  }
+
+  async writeKnownServers(book: readonly FenceTarget[]): Promise<boolean> {
+    if (!this.data) return false;
+    this.data.knownServers = structuredClone([...book]);
+    return true;
   }
 
   async initdb(): Promise<void> {
@@ -72,6 +86,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
       clusterState: 'in archive recovery',
       checkpointLsn: sd.lsn,
       slots: new Set(),
+      // pg_basebackup copies the source's files, pgwarden's address book among them.
+      ...(sd.knownServers ? { knownServers: structuredClone(sd.knownServers) } : {}),
     };
   }
 
@@ -86,6 +102,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
   async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     if (!this.data) throw new Error(`start: data directory of ${this.name} is empty`);
     if (this.proc) throw new Error(`start: postmaster of ${this.name} is already running`);
+    // pgwarden lifts a fence before every start (src/actors/postgres/fence.ts, liftFence).
+    this.data.fenced = false;
     this.params = { ...this.fileParams };
     const epoch = ++this.epoch;
     const proc: Proc = {
@@ -176,6 +194,7 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     if (!proc?.ready) throw new Error(`promote: ${this.name} is not running`);
     if (proc.role === 'primary') return;
     if (this.data) this.data.mayHaveForked = true;
+    const fenceable = this.fenceableOrphans();
     const ms = this.duration('promoteMs');
     if (ms > timeoutSeconds * 1000) {
       await this.world.sleep(timeoutSeconds * 1000);
@@ -194,7 +213,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     proc.role = 'primary';
     proc.upstream = null;
     proc.connected = false;
-    const p = { node: this.name, at: this.world.clock.now(), timeline: tl, segment };
+    const writableBeside = fenceable.filter((o) => o.writable()).map((o) => o.name);
+    const p = { node: this.name, at: this.world.clock.now(), timeline: tl, segment, writableBeside };
     this.world.promotions.push(p);
     this.world.onPromote?.(p);
     this.world.tick();
@@ -270,6 +290,39 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const next = new Set(slotNames);
     for (const s of this.data.slots) if (active.has(s)) next.add(s);
     this.data.slots = next;
+  }
+
+  /**
+   * Other servers accepting writes now that have been running and reachable from this one for the
+   * whole fence budget: a promotion beginning now could have fenced them first.
+   */
+  private fenceableOrphans(): SimulatedPostgres[] {
+    const since = this.world.clock.now() - FENCE_BUDGET_MS;
+    return this.world.all().filter((o) => {
+      if (o === this || !o.writable() || !o.proc || o.proc.startedAt > since) return false;
+      const reachable = this.world.reachableSince(o.name, this.name);
+      return reachable !== null && reachable <= since;
+    });
+  }
+
+  async fence(target: FenceTarget): Promise<FenceOutcome> {
+    const at = `${target.host}:${target.port}`;
+    const t = this.world.byAddress(target.host, target.port);
+    if (t && !this.world.linked(t.name, this.name)) {
+      // Nothing answers across a cut: the connection attempt runs out its timeout.
+      await this.world.sleep(FENCE_CONNECT_MS);
+      throw new Error(`fence: connection to ${at} timed out`);
+    }
+    const reachable = () =>
+      t?.proc?.ready && !t.proc.stopping && t.data && this.world.accepts(t.name, this.name) ? t : null;
+    if (!reachable()) throw new Error(`fence: could not connect to server at ${at}`);
+    await this.world.sleep(this.duration('fenceMs'));
+    const s = reachable();
+    if (!s?.proc || !s.data) throw new Error(`fence: connection to ${at} lost`);
+    if (s.proc.role !== 'primary') return { fenced: false, reason: 'in recovery' };
+    s.data.fenced = true;
+    this.world.settleCommits();
+    return { fenced: true, terminated: 0, lsn: s.data.lsn };
   }
 
   async checkpoint(): Promise<void> {

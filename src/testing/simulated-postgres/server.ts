@@ -93,8 +93,11 @@ export class SimulatedServer {
     return this.proc?.ready ?? false;
   }
 
+  /** A client's write would be accepted: a ready primary, not stopping, not fenced. */
   writable(): boolean {
-    return this.proc?.ready === true && this.proc.role === 'primary' && !this.proc.stopping;
+    return (
+      this.proc?.ready === true && this.proc.role === 'primary' && !this.proc.stopping && !this.data?.fenced
+    );
   }
 
   /** Timeline, position and the history lines, for assertions. */

@@ -17,6 +17,8 @@ export interface SimulatedDurations {
   rewindMs: number;
   /** CHECKPOINT (0: at once). */
   checkpointMs: number;
+  /** Fencing another server once connected (a few statements). */
+  fenceMs: number;
 }
 
 export const defaultDurations: SimulatedDurations = Object.freeze({
@@ -27,6 +29,7 @@ export const defaultDurations: SimulatedDurations = Object.freeze({
   basebackupMs: 500,
   rewindMs: 300,
   checkpointMs: 0,
+  fenceMs: 20,
 });
 
 export interface SimulatedWorldOptions {
@@ -81,4 +84,18 @@ export interface Commit {
   segment: number;
   /** @internal */
   sysid: string;
+}
+
+/** A promotion: which instance, when (clock ms), onto which timeline. */
+export interface Promotion {
+  node: string;
+  at: number;
+  timeline: number;
+  segment: number;
+  /**
+   * Other servers still accepting writes when it completed that were already writable, running
+   * and reachable from it for the whole fence budget before the promotion began: orphans its
+   * agent could have fenced (see the orphan-fenced invariant).
+   */
+  writableBeside: string[];
 }

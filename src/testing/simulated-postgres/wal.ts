@@ -8,6 +8,7 @@
  * different ones).
  */
 import { type DataDirState, uninitializedDataDir } from '../../actors/postgres.ts';
+import type { FenceTarget } from '../../cluster/orphans.ts';
 
 /** One timeline of a data directory's WAL: number, world-unique id, and where it ended. */
 export interface Segment {
@@ -31,6 +32,13 @@ export interface DataDir {
    * cloned or rewound: its WAL may have forked, and its agent treats it as an old primary's.
    */
   mayHaveForked?: boolean;
+  /**
+   * Fenced by a new leader (postgresql.auto.conf and its marker, not WAL): no client commits
+   * while it runs; pgwarden lifts it at the next start.
+   */
+  fenced?: boolean;
+  /** The address book pgwarden keeps here (pgwarden.servers.json). */
+  knownServers?: FenceTarget[];
 }
 
 export const FIRST_LSN = 0x3000028;

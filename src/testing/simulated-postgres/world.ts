@@ -11,6 +11,7 @@ import { SimulatedPostgres } from './postgres.ts';
 import {
   type Commit,
   defaultDurations,
+  type Promotion,
   type SimulatedDurations,
   type SimulatedWorldOptions,
 } from './types.ts';
@@ -45,9 +46,11 @@ export class SimulatedWorld {
   /** Every acknowledged write, in order. */
   readonly acknowledged: Commit[] = [];
   /** Every promotion: which instance, when (clock ms), onto which timeline. */
-  readonly promotions: Array<{ node: string; at: number; timeline: number; segment: number }> = [];
+  readonly promotions: Promotion[] = [];
   /** Called at every promotion (the simulator notes what the promoting node could record). */
-  onPromote: ((p: { node: string; at: number; timeline: number; segment: number }) => void) | null = null;
+  onPromote: ((p: Promotion) => void) | null = null;
+  /** When each link (`a|b`) or refusal (`to<-from`) last changed (clock ms); absent: never. */
+  private readonly changedAt = new Map<string, number>();
 
   /** Commits written and still waiting for their acknowledgement. */
   waiting(): readonly Commit[] {
@@ -124,15 +127,27 @@ export class SimulatedWorld {
   /** Replication (and, for the testing harness, everything else) between a and b breaks. */
   cut(a: string, b: string): void {
     this.cuts.add(SimulatedWorld.pair(a, b));
+    this.changedAt.set(SimulatedWorld.pair(a, b), this.clock.now());
   }
 
   heal(a: string, b: string): void {
-    this.cuts.delete(SimulatedWorld.pair(a, b));
+    if (this.cuts.delete(SimulatedWorld.pair(a, b)))
+      this.changedAt.set(SimulatedWorld.pair(a, b), this.clock.now());
   }
 
   healAll(): void {
+    for (const k of [...this.cuts, ...this.refusals]) this.changedAt.set(k, this.clock.now());
     this.cuts.clear();
     this.refusals.clear();
+  }
+
+  /** Since when `from` has been able to connect to `to` without a break (null: it cannot now). */
+  reachableSince(to: string, from: string): number | null {
+    if (!this.accepts(to, from)) return null;
+    return Math.max(
+      this.changedAt.get(SimulatedWorld.pair(to, from)) ?? 0,
+      this.changedAt.get(`${to}<-${from}`) ?? 0,
+    );
   }
 
   linked(a: string, b: string): boolean {
@@ -142,10 +157,15 @@ export class SimulatedWorld {
   /** `to` answers connections from `from` with a refusal (RST), alive as it is. */
   refuse(to: string, from: string): void {
     this.refusals.add(`${to}<-${from}`);
+    this.changedAt.set(`${to}<-${from}`, this.clock.now());
   }
 
   unrefuse(to: string): void {
-    for (const r of [...this.refusals]) if (r.startsWith(`${to}<-`)) this.refusals.delete(r);
+    for (const r of [...this.refusals])
+      if (r.startsWith(`${to}<-`)) {
+        this.refusals.delete(r);
+        this.changedAt.set(r, this.clock.now());
+      }
   }
 
   /** `from` can open a connection to `to`: linked, and not refused. */

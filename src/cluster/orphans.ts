@@ -1,0 +1,108 @@
+/**
+ * Orphan primaries: a PostgreSQL left running as a primary after its agent died or froze (kill -9
+ * of the agent alone leaves the postmaster writable; Patroni relies on a watchdog for this). The
+ * node that takes the lock fences every other server it knows of before it promotes its own: a
+ * writable one gets its client sessions ended and every new transaction made read-only, so that
+ * no client of an old primary commits after the new primary exists (one in recovery is left
+ * alone).
+ *
+ * The rules here are pure; the fence itself is src/actors/postgres/fence.ts (real) and the
+ * simulated PostgreSQL's (tests).
+ */
+import { memberHostPort } from './topology.ts';
+import type { ClusterView } from './view.ts';
+
+/** A member's PostgreSQL, as its member key's conn_url gave it. */
+export interface FenceTarget {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** What fencing a server found and did. */
+export type FenceOutcome =
+  /** In recovery, or not a server we could write to: nothing to fence. */
+  | { fenced: false; reason: string }
+  /** It was writable: now read-only for new transactions, `terminated` client sessions ended; its WAL ended at `lsn`. */
+  | { fenced: true; terminated: number; lsn: number };
+
+/** How long fencing may take before the promotion goes on without it (ms): connect, then the statements. */
+export const FENCE_CONNECT_MS = 1000;
+export const FENCE_BUDGET_MS = 2500;
+/** The address book keeps this many servers, the most recently seen. */
+export const MAX_KNOWN_SERVERS = 16;
+
+/**
+ * The address book a node fences from when it takes the lock: every other member whose
+ * PostgreSQL address it has known — each member key of each view, the latest name per address —
+ * on top of the book it started with (kept in its data directory, so that an agent started after
+ * the old leader's keys expired still knows where that leader's PostgreSQL is). Members keep
+ * their place in the book after their keys expire: an orphan's keys expire with its lease.
+ * Unchanged (the same array) when the view adds nothing.
+ */
+export function knownServersOf(
+  prev: readonly FenceTarget[],
+  view: ClusterView,
+  me: string,
+): readonly FenceTarget[] {
+  let next: FenceTarget[] | null = null;
+  for (const m of view.members) {
+    if (m.name === me) continue;
+    const at = memberHostPort(m);
+    if (!at) continue;
+    const book = next ?? prev;
+    const i = book.findIndex((t) => t.host === at.host && t.port === at.port);
+    if (i >= 0 && book[i]!.name === m.name) continue;
+    next ??= [...prev];
+    if (i >= 0) next.splice(i, 1);
+    next.push({ name: m.name, host: at.host, port: at.port });
+  }
+  if (next === null) return prev;
+  return next.length > MAX_KNOWN_SERVERS ? next.slice(-MAX_KNOWN_SERVERS) : next;
+}
+
+/** A book read back from a data directory: well-formed entries only, never this node. */
+export function readAddressBook(data: unknown, me: string): FenceTarget[] {
+  if (!Array.isArray(data)) return [];
+  return data
+    .filter(
+      (t): t is FenceTarget =>
+        typeof t === 'object' &&
+        t !== null &&
+        typeof t.name === 'string' &&
+        typeof t.host === 'string' &&
+        Number.isInteger(t.port) &&
+        t.name !== me,
+    )
+    .slice(-MAX_KNOWN_SERVERS)
+    .map((t) => ({ name: t.name, host: t.host, port: t.port }));
+}
+
+/** What fencing one server came to: its outcome, or why it could not be reached. */
+export type FenceResult =
+  | { target: FenceTarget; outcome: FenceOutcome }
+  | { target: FenceTarget; error: string };
+
+/** One log line for a round of fencing before a promotion. */
+export function fenceReport(results: readonly FenceResult[]): string {
+  const parts = results.map((r) => {
+    if ('error' in r) return `${r.target.name}: not reached (${r.error})`;
+    if (!r.outcome.fenced) return `${r.target.name}: ${r.outcome.reason}`;
+    return `${r.target.name}: FENCED, an orphan primary at ${r.target.host}:${r.target.port} (new transactions read-only, ${r.outcome.terminated} client session(s) ended)`;
+  });
+  return `before promoting, fenced every other known server: ${parts.join('; ')}`;
+}
+
+/** An alarm this agent raised (an orphan it fenced): GET /cluster's `alarms`. */
+export interface Alarm {
+  /** ISO time the alarm was raised. */
+  at: string;
+  member: string;
+  message: string;
+}
+
+/** What the REST API reads of the alarms (GET /cluster, GET /metrics). */
+export interface AlarmsReading {
+  orphansFenced: number;
+  list: readonly Alarm[];
+}

@@ -1,0 +1,132 @@
+/** The first step of leading: fence the former leader, claim /sync in synchronous mode, then promote PostgreSQL. */
+import { assign } from 'xstate';
+import { errorText } from './facts.ts';
+import { lockLost } from './primary.ts';
+import { nodeSetup } from './setup.ts';
+
+export const promoting = nodeSetup.createStateConfig({
+  description:
+    'The lock is ours: make PostgreSQL the primary. In synchronous mode /sync first names only us and PostgreSQL waits for nobody (or, strict, for anybody) until the sync manager picks standbys.',
+  entry: [
+    assign({ role: 'promoted' }),
+    { type: 'say', params: { message: 'promoted self to leader by acquiring session lock' } },
+  ],
+  // The lock can be lost before the promotion ends (a freeze, a slow promote): the
+  // primary it makes must not outlive the lock by the rest of the promotion.
+  always: lockLost('demoting'),
+  initial: 'deciding',
+  states: {
+    deciding: {
+      // Evaluated once, on entry: a transient state, not a guard on `promoting` itself, which
+      // every status sample during the promotion would re-evaluate.
+      always: [
+        {
+          guard: 'pgIsPrimary',
+          target: '#node.active.running.afterPromotion',
+          description:
+            'Already a primary (the agent restarted, or pg_ctl promote by hand): nothing to promote, and its synchronous standbys stay until the sync manager decides, as in Patroni — emptying them would release commits waiting for a standby.',
+        },
+        {
+          guard: 'serversToFence',
+          target: 'fencing',
+          description:
+            'An old primary may still be writable (its agent killed or frozen): every other server we know of is fenced before ours is promoted.',
+        },
+        { target: 'choosingPath', description: 'No other server known: nothing to fence.' },
+      ],
+    },
+    fencing: {
+      invoke: {
+        src: 'fenceServers',
+        input: ({ context }) => context.election.fenceTargets,
+        onDone: {
+          target: 'choosingPath',
+          actions: 'reportFence',
+          description:
+            'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached within the budget (its host dead, or cut from us) is left: its own agent, if alive, demoted it by its deadline.',
+        },
+        onError: {
+          target: 'choosingPath',
+          actions: {
+            type: 'notice',
+            params: ({ event }) => ({ message: `could not fence: ${errorText(event.error)}` }),
+          },
+          description: 'The fencing itself failed: we promote, as with a server not reached.',
+        },
+      },
+    },
+    choosingPath: {
+      always: [
+        {
+          guard: 'synchronousMode',
+          target: 'claimingSync',
+          description: 'Synchronous mode: /sync must name us before anything is writable.',
+        },
+        {
+          target: 'promotingPostgres',
+          description: 'Not synchronous mode: no /sync to claim first; promote now.',
+        },
+      ],
+    },
+    claimingSync: {
+      invoke: {
+        src: 'claimSync',
+        input: ({ context }) => ({ leader: context.name, index: context.view.sync?.index ?? null }),
+        onDone: [
+          {
+            guard: 'syncClaimed',
+            target: 'waitingForNobody',
+            description: '/sync now names only this node: nobody else may be promoted meanwhile.',
+          },
+          {
+            target: '#node.active.running.releasing',
+            actions: {
+              type: 'say',
+              params: { message: 'promote failed: postponing promotion: /sync was changed by somebody else' },
+            },
+            description: '/sync was changed by somebody else first: no promotion; the lock goes back.',
+          },
+        ],
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description: '/sync could not be written: no writable primary without it; the lock goes back.',
+        },
+      },
+    },
+    waitingForNobody: {
+      description:
+        "synchronous_standby_names before the promotion: '' (no standby waited for yet), or '*' in strict mode (any standby, never none).",
+      invoke: {
+        src: 'setSynchronousStandbyNames',
+        input: ({ context }) => ({ value: context.settings.synchronous_mode_strict ? '*' : '' }),
+        onDone: {
+          target: 'promotingPostgres',
+          description: "Nobody waited for yet ('', or '*' when strict): promote now.",
+        },
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description:
+            'synchronous_standby_names could not be set to match /sync: no promotion; the lock goes back.',
+        },
+      },
+    },
+    promotingPostgres: {
+      invoke: {
+        src: 'promote',
+        input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
+        onDone: {
+          target: '#node.active.running.afterPromotion',
+          description: 'Writable now: what the others need to follow or rewind from us comes next.',
+        },
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
+          description:
+            'The promotion failed: a leader that cannot take writes gives the lock to one that can.',
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,32 @@
+/**
+ * What this agent raised an alarm about: each orphan primary it fenced (src/cluster/orphans.ts),
+ * with when and how. Shown in GET /cluster (`alarms`) and counted in /metrics
+ * (`pgwarden_orphans_fenced_total`); kept in memory, the latest few, until the agent restarts.
+ */
+import type { Alarm, AlarmsReading } from '../cluster/orphans.ts';
+
+const KEPT = 10;
+
+export class Alarms {
+  orphansFenced = 0;
+  private readonly raised: Alarm[] = [];
+
+  constructor(private readonly now: () => number) {}
+
+  orphanFenced(member: string, terminated: number): void {
+    this.orphansFenced++;
+    this.raise(
+      member,
+      `the PostgreSQL of former leader ${member} was still writable: fenced (read-only for new transactions, ${terminated} client session(s) ended); writes it acknowledged after the last WAL this node received are not on the new timeline`,
+    );
+  }
+
+  reading(): AlarmsReading {
+    return { orphansFenced: this.orphansFenced, list: this.raised };
+  }
+
+  private raise(member: string, message: string): void {
+    this.raised.push({ at: new Date(this.now()).toISOString(), member, message });
+    if (this.raised.length > KEPT) this.raised.shift();
+  }
+}

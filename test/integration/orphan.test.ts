@@ -1,0 +1,154 @@
+/**
+ * No orphan primary left writable, on real processes (three agents, etcd 3.4, PostgreSQL 15,
+ * asynchronous replication): after kill -9 of the leader's agent alone, its postmaster keeps
+ * running; a client connected straight to it writes every 50 ms. The node that takes the lock
+ * fences it before promoting, so no write on the old server is acknowledged once the new primary
+ * is writable. Then the old agent comes back: the node rejoins, the fence lifted, and can lead
+ * again with writes accepted.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ClusterNode, REST_AUTH, SUPERUSER } from '../../src/local/cluster.ts';
+import { eventually, inRecovery, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
+
+vi.setConfig({ testTimeout: 240_000 });
+
+const clusterOf = useLocalCluster(
+  { nodes: 3, scope: 'orphan', dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 }, journal: true },
+  { beforeAll, afterAll, afterEach },
+);
+
+const AUTH = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
+
+/** A client with `node`'s address writing every 50 ms: when each write was acknowledged (ms). */
+function staleClient(node: ClusterNode) {
+  let stop = false;
+  const acks: number[] = [];
+  const done = (async () => {
+    let client: pg.Client | null = null;
+    while (!stop) {
+      try {
+        if (!client) {
+          client = new pg.Client({
+            host: node.host,
+            port: node.pgPort,
+            user: SUPERUSER.username,
+            password: SUPERUSER.password,
+            database: 'postgres',
+            connectionTimeoutMillis: 1000,
+            query_timeout: 1000,
+          });
+          client.on('error', () => {});
+          await client.connect();
+        }
+        await client.query('INSERT INTO orphan_writes (at) VALUES (now())');
+        acks.push(Date.now());
+      } catch {
+        await client?.end().catch(() => {});
+        client = null;
+      }
+      await sleep(50);
+    }
+    await client?.end().catch(() => {});
+  })();
+  return {
+    acks,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+async function leaderNode(): Promise<ClusterNode> {
+  const cluster = clusterOf();
+  const name = await eventually('a leader', async () => {
+    const l = await cluster.leader();
+    if (!l) throw new Error('no leader');
+    return l;
+  });
+  return cluster.node(name);
+}
+
+describe('no orphan primary left writable', () => {
+  let old: ClusterNode;
+  let promoted: ClusterNode;
+
+  it("kill -9 of the leader's agent alone: no write on the old server is acknowledged once another node is writable", async () => {
+    const cluster = clusterOf();
+    old = await leaderNode();
+    await sql(old, 'CREATE TABLE IF NOT EXISTS orphan_writes (at timestamptz)');
+    const client = staleClient(old);
+    await sleep(1000);
+    await cluster.killAgent(old.name);
+    const killedAt = Date.now();
+    // Polled every 50 ms: the first moment another node is seen writable.
+    let writableAt = 0;
+    while (writableAt === 0) {
+      expect(Date.now() - killedAt).toBeLessThan(60_000);
+      for (const n of cluster.nodes) {
+        if (n === old || (await inRecovery(n, 500)) !== false) continue;
+        promoted = n;
+        writableAt = Date.now();
+      }
+      await sleep(50);
+    }
+    await sleep(5000);
+    await client.stop();
+    const late = client.acks.filter((t) => t >= writableAt);
+    const lastAck = client.acks.at(-1) ?? 0;
+    process.stderr.write(
+      `orphan: agent killed, new primary writable after ${writableAt - killedAt} ms; old server's last ack ${lastAck - writableAt} ms from then, ${late.length} acks after\n`,
+    );
+    expect(late).toEqual([]);
+    // The old server is still up, and refuses writes.
+    await expect(sql(old, 'INSERT INTO orphan_writes (at) VALUES (now())')).rejects.toThrow(/read-only/);
+  });
+
+  it('the new leader says so: an alarm in GET /cluster, a counter in /metrics', async () => {
+    const doc = (await (await fetch(`${promoted.apiUrl}/cluster`)).json()) as {
+      alarms?: Array<{ member: string; message: string }>;
+    };
+    expect(doc.alarms?.map((a) => a.member)).toEqual([old.name]);
+    const metrics = await (
+      await fetch(`${promoted.apiUrl}/metrics`, { headers: { authorization: AUTH } })
+    ).text();
+    expect(metrics).toMatch(/pgwarden_orphans_fenced_total\{[^}]*\} 1/);
+  });
+
+  it('the old agent back: the node rejoins with the fence lifted, and can lead again', async () => {
+    const cluster = clusterOf();
+    cluster.startNode(old.name);
+    await eventually(
+      'the old node streams again',
+      async () => {
+        if ((await inRecovery(old)) !== true) throw new Error('not a replica yet');
+        const status = (await (await fetch(`${old.apiUrl}/patroni`)).json()) as {
+          replication_state?: string;
+        };
+        if (status.replication_state !== 'streaming') throw new Error(JSON.stringify(status));
+      },
+      90_000,
+    );
+    const auto = readFileSync(join(old.dataDir, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).not.toMatch(/default_transaction_read_only/);
+    expect(existsSync(join(old.dataDir, 'pgwarden.fenced'))).toBe(false);
+    // Switched back to it, it takes writes: no fence survives in its data directory.
+    const res = await fetch(`${promoted.apiUrl}/switchover`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ leader: promoted.name, candidate: old.name }),
+    });
+    expect(res.status).toBe(200);
+    await eventually(
+      'the old node writable again',
+      async () => {
+        await sql(old, 'INSERT INTO orphan_writes (at) VALUES (now())');
+      },
+      60_000,
+    );
+    expect(await clusterOf().leader()).toBe(old.name);
+  });
+});

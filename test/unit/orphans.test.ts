@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import {
+  fenceReport,
+  knownServersOf,
+  MAX_KNOWN_SERVERS,
+  readAddressBook,
+} from '../../src/cluster/orphans.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
+import { member } from '../helpers/members.ts';
+
+const viewOf = (...names: string[]): ClusterView => ({ ...emptyClusterView, members: names.map(member) });
+const at = (name: string, host = name, port = 5432) => ({ name, host, port });
+
+describe('the address book to fence from (knownServersOf)', () => {
+  it('holds every other member with the address its member key gives', () => {
+    expect(knownServersOf([], viewOf('a', 'b', 'c'), 'a')).toEqual([at('b'), at('c')]);
+  });
+
+  it('keeps members whose keys expired (an orphan’s expire with its lease), and is the same array when nothing is new', () => {
+    const book = knownServersOf([], viewOf('a', 'b', 'c'), 'a');
+    expect(knownServersOf(book, viewOf('a'), 'a')).toBe(book);
+    expect(knownServersOf(book, viewOf('a', 'c'), 'a')).toBe(book);
+  });
+
+  it('starts from the book the data directory kept, and names an address by its latest member', () => {
+    const book = knownServersOf([at('b'), at('old', 'c')], viewOf('a', 'c'), 'a');
+    expect(book).toEqual([at('b'), at('c')]);
+  });
+
+  it('follows a member whose address changed, and never holds this node', () => {
+    const moved = {
+      ...member('b'),
+      data: { ...member('b').data, conn_url: 'postgres://10.0.0.9:6432/postgres' },
+    };
+    const book = knownServersOf([at('b')], { ...emptyClusterView, members: [member('a'), moved] }, 'a');
+    expect(book).toEqual([at('b'), at('b', '10.0.0.9', 6432)]);
+  });
+
+  it(`keeps the ${MAX_KNOWN_SERVERS} most recently learned`, () => {
+    const names = Array.from({ length: MAX_KNOWN_SERVERS + 4 }, (_, i) => `n${i}`);
+    const book = knownServersOf([], viewOf('a', ...names), 'a');
+    expect(book).toHaveLength(MAX_KNOWN_SERVERS);
+    expect(book.at(-1)).toEqual(at(names.at(-1)!));
+  });
+});
+
+describe('readAddressBook', () => {
+  it('keeps well-formed entries only, never this node', () => {
+    expect(
+      readAddressBook([at('b'), at('a'), { name: 'x' }, 'y', null, { ...at('c'), extra: 1 }], 'a'),
+    ).toEqual([at('b'), at('c')]);
+    expect(readAddressBook({ b: 1 }, 'a')).toEqual([]);
+    expect(readAddressBook(null, 'a')).toEqual([]);
+  });
+});
+
+describe('fenceReport', () => {
+  it('says what was found at each server', () => {
+    const line = fenceReport([
+      { target: at('b'), outcome: { fenced: true, terminated: 3, lsn: 1 } },
+      { target: at('c'), outcome: { fenced: false, reason: 'in recovery' } },
+      { target: at('d'), error: 'timeout' },
+    ]);
+    expect(line).toMatch(/b: FENCED, an orphan primary at b:5432 .*3 client session/);
+    expect(line).toContain('c: in recovery');
+    expect(line).toContain('d: not reached (timeout)');
+  });
+});
