@@ -284,8 +284,13 @@ export class PostgresProcess implements Postgres {
     return syncSlots(this.sql.get(), slotNames);
   }
 
-  fence(target: FenceTarget): Promise<FenceOutcome> {
-    return fencePostgres(target, this.config.postgresql.authentication.superuser, this.config.name);
+  fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome> {
+    return fencePostgres(
+      target,
+      maxTimeline,
+      this.config.postgresql.authentication.superuser,
+      this.config.name,
+    );
   }
 
   async checkpoint(): Promise<void> {

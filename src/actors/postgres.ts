@@ -60,11 +60,11 @@ export interface Postgres {
   /** Create missing physical slots and drop stale ones that pgwarden manages. */
   syncSlots(slotNames: string[]): Promise<void>;
   /**
-   * Fences another member's PostgreSQL before this one is promoted (src/cluster/orphans.ts): a
-   * writable server there is made read-only for new transactions and its client sessions end.
-   * Rejects when it cannot be reached within the fence's budget.
+   * Fences another member's PostgreSQL (src/cluster/orphans.ts): a writable server there on
+   * timeline `maxTimeline` or an older one is made read-only for new transactions and its client
+   * sessions end. Rejects when it cannot be reached within the fence's budget.
    */
-  fence(target: FenceTarget): Promise<FenceOutcome>;
+  fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome>;
   /** Keeps the address book in the data directory (dataDir() reads it back); false while there is none. */
   writeKnownServers(book: readonly FenceTarget[]): Promise<boolean>;
   /** CHECKPOINT (after promotion, so that pg_rewind of the old primary sees the new timeline). */

@@ -19,6 +19,17 @@ export interface FenceTarget {
   port: number;
 }
 
+/**
+ * A round of fencing: the servers, and the fencer's own timeline. A server on a newer timeline is
+ * never fenced: it is a leader promoted after us, and we are the stale one (an agent that was
+ * frozen past its lease and has not yet noticed). An orphan is on our timeline (we were its
+ * replica) or an older one.
+ */
+export interface FenceRound {
+  targets: readonly FenceTarget[];
+  timeline: number;
+}
+
 /** What fencing a server found and did. */
 export type FenceOutcome =
   /** In recovery, or not a server we could write to: nothing to fence. */
@@ -78,10 +89,39 @@ export function readAddressBook(data: unknown, me: string): FenceTarget[] {
     .map((t) => ({ name: t.name, host: t.host, port: t.port }));
 }
 
+/**
+ * The servers the leader looks at again every loop: those of the book (as it was when the lock
+ * was taken) that the view does not show as a running replica — a member whose key expired (its
+ * agent dead or frozen, its server perhaps reachable again after a partition), or one that says
+ * it runs as a primary. Empty in a healthy cluster, so the watch costs nothing there, and in
+ * maintenance mode, where nothing touches PostgreSQL (a server promoted by hand is the operator's).
+ */
+export function orphanWatchTargets(
+  book: readonly FenceTarget[],
+  view: ClusterView,
+  me: string,
+  paused: boolean,
+): readonly FenceTarget[] {
+  if (paused) return [];
+  const healthy = (t: FenceTarget) =>
+    view.members.some((m) => m.name === t.name && m.data.role === 'replica' && m.data.state === 'running');
+  const targets = book.filter((t) => t.name !== me && !healthy(t));
+  return targets.length === book.length ? book : targets;
+}
+
 /** What fencing one server came to: its outcome, or why it could not be reached. */
 export type FenceResult =
   | { target: FenceTarget; outcome: FenceOutcome }
   | { target: FenceTarget; error: string };
+
+/** The orphan primaries a round of fencing found writable and fenced. */
+export function orphansFenced(
+  results: readonly FenceResult[],
+): Array<{ member: string; terminated: number }> {
+  return results.flatMap((r) =>
+    'outcome' in r && r.outcome.fenced ? [{ member: r.target.name, terminated: r.outcome.terminated }] : [],
+  );
+}
 
 /** One log line for a round of fencing before a promotion. */
 export function fenceReport(results: readonly FenceResult[]): string {

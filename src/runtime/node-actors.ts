@@ -10,7 +10,7 @@ import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
-import type { FenceResult, FenceTarget } from '../cluster/orphans.ts';
+import type { FenceResult, FenceRound } from '../cluster/orphans.ts';
 import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
 import {
   type AcquireResult,
@@ -86,10 +86,10 @@ export function postgresActors(h: ActorHost) {
       h.changing(() => pg.follow(input.upstream, input.timeoutSeconds)),
     ),
     // Other members' servers, all at once: ours does not change, so no sample is dropped for it.
-    fenceServers: fromPromise<FenceResult[], readonly FenceTarget[]>(({ input }) =>
+    fenceServers: fromPromise<FenceResult[], FenceRound>(({ input }) =>
       Promise.all(
-        input.map((target) =>
-          pg.fence(target).then(
+        input.targets.map((target) =>
+          pg.fence(target, input.timeline).then(
             (outcome): FenceResult => ({ target, outcome }),
             (err): FenceResult => ({ target, error: (err as Error)?.message ?? String(err) }),
           ),

@@ -145,3 +145,49 @@ export function useLocalCluster(
     return cluster;
   };
 }
+
+/**
+ * A client with `node`'s own address (not the leader's) running `statement` every `everyMs` until
+ * stopped, reconnecting after any error: when each was acknowledged (ms), and how many failed.
+ */
+export function writingTo(node: ClusterNode, statement: string, everyMs: number) {
+  let stop = false;
+  const acks: number[] = [];
+  let failed = 0;
+  const done = (async () => {
+    let client: pg.Client | null = null;
+    while (!stop) {
+      try {
+        if (!client) {
+          client = new pg.Client({
+            host: node.host,
+            port: node.pgPort,
+            user: SUPERUSER.username,
+            password: SUPERUSER.password,
+            database: 'postgres',
+            connectionTimeoutMillis: 1000,
+            query_timeout: 1000,
+          });
+          client.on('error', () => {});
+          await client.connect();
+        }
+        await client.query(statement);
+        acks.push(Date.now());
+      } catch {
+        failed++;
+        await client?.end().catch(() => {});
+        client = null;
+      }
+      await sleep(everyMs);
+    }
+    await client?.end().catch(() => {});
+  })();
+  return {
+    acks,
+    async stop(): Promise<{ acks: number[]; failed: number }> {
+      stop = true;
+      await done;
+      return { acks, failed };
+    },
+  };
+}

@@ -4,10 +4,9 @@
  * leader; with a member that cannot answer (its agent frozen), the leader demotes by its deadline
  * as without failsafe mode. A client writes to the leader's port every 100 ms throughout.
  */
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, REST_AUTH, SUPERUSER } from '../../src/local/cluster.ts';
-import { eventually, inRecovery, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
+import { eventually, inRecovery, sleep, sql, useLocalCluster, writingTo } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -27,48 +26,14 @@ const AUTH = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`)
 
 /** Writes to `node` every 100 ms until stopped: the longest time between two acknowledged writes. */
 function writer(node: ClusterNode) {
-  let stop = false;
-  let lastOk = Date.now();
-  let longestGapMs = 0;
-  let ok = 0;
-  let failed = 0;
-  const done = (async () => {
-    let client: pg.Client | null = null;
-    while (!stop) {
-      try {
-        if (!client) {
-          client = new pg.Client({
-            host: node.host,
-            port: node.pgPort,
-            user: SUPERUSER.username,
-            password: SUPERUSER.password,
-            database: 'postgres',
-            connectionTimeoutMillis: 1000,
-            query_timeout: 1000,
-          });
-          client.on('error', () => {});
-          await client.connect();
-        }
-        await client.query('INSERT INTO failsafe_writes (at) VALUES (now())');
-        const now = Date.now();
-        longestGapMs = Math.max(longestGapMs, now - lastOk);
-        lastOk = now;
-        ok++;
-      } catch {
-        failed++;
-        await client?.end().catch(() => {});
-        client = null;
-      }
-      await sleep(100);
-    }
-    await client?.end().catch(() => {});
-    longestGapMs = Math.max(longestGapMs, Date.now() - lastOk);
-  })();
+  const started = Date.now();
+  const w = writingTo(node, 'INSERT INTO failsafe_writes (at) VALUES (now())', 100);
   return {
     async stop() {
-      stop = true;
-      await done;
-      return { longestGapMs, ok, failed };
+      const { acks, failed } = await w.stop();
+      const times = [started, ...acks, Date.now()];
+      const longestGapMs = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+      return { longestGapMs, ok: acks.length, failed };
     },
   };
 }

@@ -4,14 +4,13 @@
  * running; a client connected straight to it writes every 50 ms. The node that takes the lock
  * fences it before promoting, so no write on the old server is acknowledged once the new primary
  * is writable. Then the old agent comes back: the node rejoins, the fence lifted, and can lead
- * again with writes accepted.
+ * again with writes accepted. The same with the leader's agent frozen past the ttl (SIGSTOP).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClusterNode, REST_AUTH, SUPERUSER } from '../../src/local/cluster.ts';
-import { eventually, inRecovery, sleep, sql, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
+import { eventually, inRecovery, sleep, sql, useLocalCluster, writingTo } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -23,43 +22,18 @@ const clusterOf = useLocalCluster(
 const AUTH = `Basic ${Buffer.from(`${REST_AUTH.username}:${REST_AUTH.password}`).toString('base64')}`;
 
 /** A client with `node`'s address writing every 50 ms: when each write was acknowledged (ms). */
-function staleClient(node: ClusterNode) {
-  let stop = false;
-  const acks: number[] = [];
-  const done = (async () => {
-    let client: pg.Client | null = null;
-    while (!stop) {
-      try {
-        if (!client) {
-          client = new pg.Client({
-            host: node.host,
-            port: node.pgPort,
-            user: SUPERUSER.username,
-            password: SUPERUSER.password,
-            database: 'postgres',
-            connectionTimeoutMillis: 1000,
-            query_timeout: 1000,
-          });
-          client.on('error', () => {});
-          await client.connect();
-        }
-        await client.query('INSERT INTO orphan_writes (at) VALUES (now())');
-        acks.push(Date.now());
-      } catch {
-        await client?.end().catch(() => {});
-        client = null;
-      }
-      await sleep(50);
+const staleClient = (node: ClusterNode) =>
+  writingTo(node, 'INSERT INTO orphan_writes (at) VALUES (now())', 50);
+
+/** Polls every 50 ms until a node other than `old` is writable: that node, and when it was first seen so. */
+async function nextWritable(old: ClusterNode, since: number): Promise<{ node: ClusterNode; at: number }> {
+  for (;;) {
+    expect(Date.now() - since).toBeLessThan(60_000);
+    for (const n of clusterOf().nodes) {
+      if (n !== old && (await inRecovery(n, 500)) === false) return { node: n, at: Date.now() };
     }
-    await client?.end().catch(() => {});
-  })();
-  return {
-    acks,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
+    await sleep(50);
+  }
 }
 
 async function leaderNode(): Promise<ClusterNode> {
@@ -84,17 +58,9 @@ describe('no orphan primary left writable', () => {
     await sleep(1000);
     await cluster.killAgent(old.name);
     const killedAt = Date.now();
-    // Polled every 50 ms: the first moment another node is seen writable.
-    let writableAt = 0;
-    while (writableAt === 0) {
-      expect(Date.now() - killedAt).toBeLessThan(60_000);
-      for (const n of cluster.nodes) {
-        if (n === old || (await inRecovery(n, 500)) !== false) continue;
-        promoted = n;
-        writableAt = Date.now();
-      }
-      await sleep(50);
-    }
+    const next = await nextWritable(old, killedAt);
+    promoted = next.node;
+    const writableAt = next.at;
     await sleep(5000);
     await client.stop();
     const late = client.acks.filter((t) => t >= writableAt);
@@ -150,5 +116,36 @@ describe('no orphan primary left writable', () => {
       60_000,
     );
     expect(await clusterOf().leader()).toBe(old.name);
+  });
+
+  it("the leader's agent frozen past the ttl: its server fenced before the promotion, the agent demotes it once thawed", async () => {
+    const cluster = clusterOf();
+    const frozen = await leaderNode();
+    const client = staleClient(frozen);
+    await sleep(1000);
+    cluster.freezeAgent(frozen.name, true);
+    const frozenAt = Date.now();
+    try {
+      const next = await nextWritable(frozen, frozenAt);
+      await sleep(3000);
+      await client.stop();
+      const late = client.acks.filter((t) => t >= next.at);
+      process.stderr.write(
+        `orphan (frozen agent): new primary writable after ${next.at - frozenAt} ms; ${late.length} acks on the old server after\n`,
+      );
+      expect(late).toEqual([]);
+    } finally {
+      cluster.freezeAgent(frozen.name, false);
+    }
+    await eventually(
+      'the thawed node streams again',
+      async () => {
+        const status = (await (await fetch(`${frozen.apiUrl}/patroni`)).json()) as {
+          replication_state?: string;
+        };
+        if (status.replication_state !== 'streaming') throw new Error(JSON.stringify(status));
+      },
+      90_000,
+    );
   });
 });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
-import type { FenceTarget } from '../../src/cluster/orphans.ts';
+import type { FenceRound } from '../../src/cluster/orphans.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
 import {
@@ -237,8 +237,8 @@ function harness(opts: HarnessOptions = {}) {
     deleteLeader: async () => true,
     sampleOwnPosition: async () => undefined,
     probePeers: async () => [] as PeerStatus[],
-    fenceServers: async (targets: FenceTarget[]) =>
-      targets.map((target) => ({ target, outcome: { fenced: false, reason: 'in recovery' } })),
+    fenceServers: async (round: FenceRound) =>
+      round.targets.map((target) => ({ target, outcome: { fenced: false, reason: 'in recovery' } })),
   };
   const impl: Record<ActorName, Impl> = { ...defaults, ...opts.impl };
 
@@ -566,9 +566,29 @@ describe('node machine: promotion', () => {
     const h = await replicaOfB();
     const mark = h.calls.length;
     await winLock(h);
-    expect(h.inputs('fenceServers')).toEqual([[{ name: 'b', host: '127.0.0.1', port: PORTS['b'] }]]);
+    const b = { name: 'b', host: '127.0.0.1', port: PORTS['b'] };
     const order = h.calls.slice(mark).map((c) => c.actor);
     expect(order.indexOf('fenceServers')).toBeLessThan(order.indexOf('promote'));
+    // Then, at rest as primary (promoted to timeline 2), the watch: b's key is gone from the view,
+    // so b is looked at again; each round names our timeline (a newer one is never fenced).
+    expect(h.inputs('fenceServers')).toEqual([
+      { targets: [b], timeline: 1 },
+      { targets: [b], timeline: 2 },
+    ]);
+  });
+
+  it('every loop the leader looks again at the servers the view does not show as running replicas', async () => {
+    const h = await replicaOfB();
+    await winLock(h);
+    const b = { name: 'b', host: '127.0.0.1', port: PORTS['b'] };
+    expect(h.inputs('fenceServers')).toEqual([
+      { targets: [b], timeline: 1 },
+      { targets: [b], timeline: 2 },
+    ]);
+    // b back as a running replica: nothing to look at (a healthy cluster costs nothing).
+    await h.cluster(view({ leader: 'a', members: ['a', 'b'] }));
+    await advance(h.clock, settings.loop_wait * 1000 + 10, 500);
+    expect(h.inputs('fenceServers').at(-1)).toEqual({ targets: [], timeline: 2 });
   });
 
   it('a fence that fails does not stop the promotion', async () => {
@@ -581,7 +601,8 @@ describe('node machine: promotion', () => {
     });
     const mark = h.calls.length;
     await winLock(h);
-    expect(h.count('fenceServers')).toBe(1);
+    // Before the promotion, and the watch once at rest as primary.
+    expect(h.count('fenceServers')).toBe(2);
     expect(h.nodeCalls(mark)).toContain('promote');
     expect(h.world.pg.inRecovery).toBe(false);
   });

@@ -3,6 +3,7 @@ import {
   fenceReport,
   knownServersOf,
   MAX_KNOWN_SERVERS,
+  orphanWatchTargets,
   readAddressBook,
 } from '../../src/cluster/orphans.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
@@ -41,6 +42,27 @@ describe('the address book to fence from (knownServersOf)', () => {
     const book = knownServersOf([], viewOf('a', ...names), 'a');
     expect(book).toHaveLength(MAX_KNOWN_SERVERS);
     expect(book.at(-1)).toEqual(at(names.at(-1)!));
+  });
+});
+
+describe('orphanWatchTargets: what the leader looks at again every loop', () => {
+  const book = [at('b'), at('c')];
+  it('nothing while every server of the book runs as a replica', () => {
+    expect(orphanWatchTargets(book, viewOf('a', 'b', 'c'), 'a', false)).toEqual([]);
+  });
+
+  it('a server whose key expired, or whose key says it runs as a primary', () => {
+    const view = viewOf('a', 'c');
+    expect(orphanWatchTargets(book, view, 'a', false)).toEqual([at('b')]);
+    const primaryC: ClusterView = {
+      ...view,
+      members: [member('a'), { ...member('c'), data: { ...member('c').data, role: 'master' as const } }],
+    };
+    expect(orphanWatchTargets(book, primaryC, 'a', false)).toEqual([at('b'), at('c')]);
+  });
+
+  it('nothing in maintenance mode: a server promoted by hand is the operator’s', () => {
+    expect(orphanWatchTargets(book, viewOf('a'), 'a', true)).toEqual([]);
   });
 });
 

@@ -41,6 +41,7 @@ const END_CLIENT_SESSIONS = `
 /** Fences `target`, a member's PostgreSQL, on behalf of the new leader `by`. */
 export async function fencePostgres(
   target: FenceTarget,
+  maxTimeline: number,
   superuser: RoleCredentials,
   by: string,
 ): Promise<FenceOutcome> {
@@ -58,8 +59,16 @@ export async function fencePostgres(
   client.on('error', () => {});
   await client.connect();
   try {
-    const recovery = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-    if (recovery.rows[0]?.r !== false) return { fenced: false, reason: 'in recovery' };
+    const state = await client.query<{ r: boolean; ro: string; tli: number | null }>(
+      `SELECT pg_is_in_recovery() AS r, current_setting('default_transaction_read_only') AS ro,
+              CASE WHEN pg_is_in_recovery() THEN NULL
+                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli`,
+    );
+    if (state.rows[0]?.r !== false) return { fenced: false, reason: 'in recovery' };
+    const tli = state.rows[0].tli ?? 0;
+    if (tli > maxTimeline) return { fenced: false, reason: `a primary on a newer timeline (${tli})` };
+    // Fenced already (by an earlier round, or read-only by its operator): nothing more to do.
+    if (state.rows[0]?.ro === 'on') return { fenced: false, reason: 'read-only already' };
     // Fenced once already, this session itself would begin read-only.
     await client.query('SET default_transaction_read_only = off');
     const note = `fenced by ${by}, the new leader, as the orphan primary of former leader ${target.name}`;

@@ -1,5 +1,6 @@
 /** The leader side of `running` after the promotion (promoting.ts): stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
 import { assign, sendTo } from 'xstate';
+import { orphanWatchTargets } from '../../cluster/orphans.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, stopInput } from './facts.ts';
@@ -110,6 +111,26 @@ export const afterPromotion = nodeSetup.createStateConfig({
 export const primary = nodeSetup.createStateConfig({
   description: 'At rest as the lock holder: status samples and the election keep it in line.',
   tags: ['resting'],
+  // Every loop (the state is entered again each loop_wait): a server of the address book that the
+  // view does not show as a running replica is looked at, and fenced if it is a writable orphan
+  // (one that could not be reached when we promoted, or a primary woken beside us).
+  invoke: {
+    src: 'fenceServers',
+    input: ({ context }) => ({
+      targets: orphanWatchTargets(
+        context.election.fenceTargets,
+        context.view,
+        context.name,
+        context.settings.paused === true,
+      ),
+      timeline: context.pg?.timeline ?? 0,
+    }),
+    onDone: {
+      actions: { type: 'reportFence', params: { quiet: true } },
+      description: 'An orphan fenced raises an alarm; the rest is quiet.',
+    },
+    onError: { description: 'Looked at again next loop.' },
+  },
   entry: [
     assign({ pgState: 'running', role: 'master', following: null, wasPrimary: true }),
     assign({

@@ -38,10 +38,13 @@ export const promoting = nodeSetup.createStateConfig({
     fencing: {
       invoke: {
         src: 'fenceServers',
-        input: ({ context }) => context.election.fenceTargets,
+        input: ({ context }) => ({
+          targets: context.election.fenceTargets,
+          timeline: context.pg?.timeline ?? 0,
+        }),
         onDone: {
           target: 'choosingPath',
-          actions: 'reportFence',
+          actions: { type: 'reportFence', params: { quiet: false } },
           description:
             'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached within the budget (its host dead, or cut from us) is left: its own agent, if alive, demoted it by its deadline.',
         },

@@ -10,7 +10,7 @@ import {
   ownScheduledSwitchover,
   staleScheduledSwitchover,
 } from '../../cluster/failover.ts';
-import { type FenceResult, type FenceTarget, fenceReport } from '../../cluster/orphans.ts';
+import { type FenceResult, type FenceRound, fenceReport, orphansFenced } from '../../cluster/orphans.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -89,7 +89,7 @@ export const nodeSetup = setup({
     stopPostgres: notProvided<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
     followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
     /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
-    fenceServers: notProvided<FenceResult[], readonly FenceTarget[]>(),
+    fenceServers: notProvided<FenceResult[], FenceRound>(),
     promote: notProvided<void, { timeoutSeconds: number }>(),
     /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
     claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
@@ -306,13 +306,13 @@ export const nodeSetup = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
-    /** What fencing found and did: a log line, and an alarm for each orphan primary fenced. */
-    reportFence: enqueueActions(({ event, enqueue }) => {
+    /** What fencing did: a log line (`quiet`: only if an orphan was fenced), an alarm per orphan fenced. */
+    reportFence: enqueueActions(({ event, enqueue }, params: { quiet: boolean }) => {
       const results = doneOutput<FenceResult[]>(event);
+      const orphans = orphansFenced(results);
+      if (params.quiet && orphans.length === 0) return;
       enqueue.emit({ type: 'notice', message: fenceReport(results) });
-      for (const r of results)
-        if ('outcome' in r && r.outcome.fenced)
-          enqueue.emit({ type: 'orphan.fenced', member: r.target.name, terminated: r.outcome.terminated });
+      for (const o of orphans) enqueue.emit({ type: 'orphan.fenced', ...o });
     }),
     /** A log line for the runtime, without changing what the node says about itself. */
     notice: emit((_, params: { message: string }) => ({ type: 'notice' as const, message: params.message })),

@@ -2,8 +2,10 @@
  * The orphan invariant: a node that becomes the primary leaves no other PostgreSQL accepting
  * client writes that it could have fenced first (src/cluster/orphans.ts).
  */
+import { FENCE_BUDGET_MS } from '../../cluster/orphans.ts';
 import type { SimulatedCluster } from '../cluster/index.ts';
 import type { Invariant } from './types.ts';
+import { actsOnItsPrimary } from './writers.ts';
 
 const promotionsSeen = new WeakMap<SimulatedCluster, { next: number }>();
 
@@ -29,6 +31,46 @@ export const noOrphanBesideNewPrimary: Invariant = {
       const p = promotions[seen.next]!;
       if (p.writableBeside.length === 0) continue;
       return `${p.node} was promoted to timeline ${p.timeline} while ${p.writableBeside.join(', ')} still accepted writes, reachable from it all along: an orphan primary left unfenced`;
+    }
+    return null;
+  },
+};
+
+const writableSince = new WeakMap<SimulatedCluster, Map<string, number>>();
+
+/**
+ * (13) No orphan left writable beside the leader for longer than the leader's watch needs: a
+ * server that accepts writes while its agent cannot act (dead, frozen, just woken), beside a
+ * leader that can, both so — and reachable from the leader — for two loops and the fence budget,
+ * is an orphan the leader's watch (every loop_wait) should have fenced: one left unreachable at
+ * the promotion and reachable since, or woken after it. Not in maintenance mode, where nothing
+ * touches PostgreSQL.
+ */
+export const noOrphanLeftBesideLeader: Invariant = {
+  name: 'no-orphan-left-beside-leader',
+  check({ cluster }) {
+    let since = writableSince.get(cluster);
+    if (!since) {
+      since = new Map();
+      writableSince.set(cluster, since);
+    }
+    const now = cluster.now();
+    for (const n of cluster.nodes) {
+      if (!n.postgres.writable()) since.delete(n.name);
+      else if (!since.has(n.name)) since.set(n.name, now);
+    }
+    const leader = cluster.nodes.find(
+      (n) => since.has(n.name) && actsOnItsPrimary(n, now) && n.report()?.isLeader === true,
+    );
+    const ctx = leader?.agent?.actor.getSnapshot().context;
+    if (!leader || !ctx || ctx.settings.paused === true) return null;
+    const bound = now - (2 * ctx.settings.loop_wait * 1000 + FENCE_BUDGET_MS + 1000);
+    if (since.get(leader.name)! > bound) return null;
+    for (const x of cluster.nodes) {
+      if (x === leader || (since.get(x.name) ?? now) > bound || actsOnItsPrimary(x, now)) continue;
+      const reachable = cluster.world.reachableSince(x.name, leader.name);
+      if (reachable === null || reachable > bound) continue;
+      return `${x.name} has accepted writes beside the leader ${leader.name} since ${(since.get(x.name)! / 1000).toFixed(1)} s with no agent able to act, reachable from the leader all along: an orphan its watch left unfenced`;
     }
     return null;
   },

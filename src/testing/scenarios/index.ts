@@ -70,9 +70,12 @@ import {
   frozenInPromotion,
   ghostWalsender,
   lockLostWhileClearingFailover,
+  orphanFencedOnceReachable,
+  staleLeaderNeverFencesNewOne,
 } from './replayed.ts';
 import {
   failoverToCurrentLeader,
+  patchConfigWriteFails,
   reinitializeDuringStart,
   restartFilters,
   scheduledRestartByWallClock,
@@ -98,6 +101,9 @@ export const scenarios: Scenario[] = [
   failoverClearedWhileEtcdFails,
   mostAdvancedReplicaWins,
   ...orphanScenarios,
+  patchConfigWriteFails,
+  staleLeaderNeverFencesNewOne,
+  orphanFencedOnceReachable,
   failsafeThroughEtcdOutage,
   failsafeLeaderCutFromAMember,
   failsafeLeaderCutFromEtcd,

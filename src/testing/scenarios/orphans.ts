@@ -83,7 +83,7 @@ export const agentFrozenOrphanFenced: Scenario = {
 };
 
 export const orphanCutFromCandidate: Scenario = {
-  name: "the leader's agent killed while its host is cut from the others: no fence is possible, the promotion goes on within the fence budget",
+  name: "the leader's agent killed while its host is cut from the others: the promotion goes on within the fence budget, and the new leader's watch fences the orphan once it is reachable",
   run: (inspect) =>
     onHealthyCluster(inspect, async (c) => {
       const old = c.leader()!;
@@ -95,7 +95,15 @@ export const orphanCutFromCandidate: Scenario = {
         'no failed fence in the log',
         c,
       );
+      const leader = c.leader()!;
       for (const n of c.nodes) if (n.name !== old) c.heal(old, n.name);
+      // Reachable again: the leader's watch (every loop_wait) finds it writable and fences it.
+      await c.until(() => !c.node(old).postgres.writable(), 15_000);
+      check(
+        c.logs.some((l) => l.includes(`${leader}: `) && l.includes(`${old}: FENCED`)),
+        'no fence in the log',
+        c,
+      );
       await c.node(old).restart();
       await c.until(healthy(c, 2), 90_000);
     }),

@@ -56,3 +56,21 @@ export const failedDemotionRetried: Scenario = {
   name: 'a failed demotion is tried again at once',
   run: replaying(275, '36:switchover:node1:node3:-,40:fail:node3:stop,47:dcs-cut:node3', { ttl: 10 }),
 };
+
+export const staleLeaderNeverFencesNewOne: Scenario = {
+  // Found by the sweep (seed 103) when the leader's watch came: node2, a leader frozen past its
+  // lease, woke while still in its `primary` state and its watch fenced node1, the leader promoted
+  // since (no writable leader for good). A newer timeline is never fenced now.
+  name: 'a leader frozen past its lease wakes: its watch never fences the leader promoted since',
+  run: replaying(103, '3:kill:node1,18:freeze:node2,23:restart:node1,29:switchover:node1:-:-,35:thaw:node2'),
+};
+
+export const orphanFencedOnceReachable: Scenario = {
+  // The leader's agent killed while its host is cut from the others: nobody can fence it at the
+  // promotion; the new leader's watch fences it within a loop of the partition healing.
+  name: 'an orphan cut off at the promotion is fenced by the new leader within a loop of becoming reachable',
+  run: replaying(
+    5,
+    '1:kill-agent:node1,2:partition:node1:node2,2:partition:node1:node3,14:heal:node1:node2,14:heal:node1:node3',
+  ),
+};

@@ -192,3 +192,26 @@ export const failoverToCurrentLeader: Scenario = {
       check(c.leader() === leader, 'the leader changed', c);
     }),
 };
+
+export const patchConfigWriteFails: Scenario = {
+  name: 'PATCH /config whose write meets etcd gone after the read: answered with the failure, /config unchanged',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      // Each etcd call takes a second: the edit's read answers, then etcd goes while it writes.
+      c.dcs.setLatency(1000);
+      const answer = c.node('node1').request('PATCH', '/config', { loop_wait: 9 });
+      await c.advance(1500);
+      c.dcs.setAvailable(false);
+      const r = await c.waitFor(answer, 60_000);
+      c.dcs.setAvailable(true);
+      c.dcs.setLatency(0);
+      check(r.status >= 500, `PATCH answered ${r.status} ${r.body}`, c);
+      await c.advance(15_000);
+      const config = await c.rest('node2', 'GET', '/config');
+      check(
+        (JSON.parse(config.body) as { loop_wait?: number }).loop_wait === 10,
+        `/config is ${config.body}`,
+        c,
+      );
+    }),
+};

@@ -305,7 +305,7 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     });
   }
 
-  async fence(target: FenceTarget): Promise<FenceOutcome> {
+  async fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome> {
     const at = `${target.host}:${target.port}`;
     const t = this.world.byAddress(target.host, target.port);
     if (t && !this.world.linked(t.name, this.name)) {
@@ -320,6 +320,9 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const s = reachable();
     if (!s?.proc || !s.data) throw new Error(`fence: connection to ${at} lost`);
     if (s.proc.role !== 'primary') return { fenced: false, reason: 'in recovery' };
+    const tli = s.data.segments.at(-1)!.tl;
+    if (tli > maxTimeline) return { fenced: false, reason: `a primary on a newer timeline (${tli})` };
+    if (s.data.fenced) return { fenced: false, reason: 'read-only already' };
     s.data.fenced = true;
     this.world.settleCommits();
     return { fenced: true, terminated: 0, lsn: s.data.lsn };
