@@ -17,7 +17,7 @@ export class Alarms {
     this.orphansFenced++;
     this.raise(
       member,
-      `the PostgreSQL of former leader ${member} was still writable: fenced (read-only for new transactions, ${terminated} client session(s) ended); writes it acknowledged after the last WAL this node received are not on the new timeline`,
+      `the PostgreSQL of ${member} was still writable without the lock: fenced (read-only for new transactions, ${terminated} client session(s) ended); with asynchronous replication, writes it acknowledged that did not reach this node are not on the new timeline`,
     );
   }
 
