@@ -10,14 +10,22 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { type FenceOutcome, type FenceTarget, readAddressBook } from '../cluster/orphans.ts';
+import { type FenceOutcome, type FenceRule, type FenceTarget, readAddressBook } from '../cluster/orphans.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { type Clock, monotonicNow, systemClock } from './clock.ts';
 import { initdbArgs, renderPgpass, socketDirFor } from './postgres/conf.ts';
 import { connectionConfig, SqlPool } from './postgres/connection.ts';
 import { inspectDataDir, isCleanShutdown } from './postgres/controldata.ts';
 import { readDynamicCache, writeDynamicCache } from './postgres/dynamic-cache.ts';
-import { fencePostgres, liftFence, readAddressBookFile, writeAddressBookFile } from './postgres/fence.ts';
+import {
+  FENCE_MARKER,
+  FENCED_SETTING,
+  fencePostgres,
+  liftFence,
+  readAddressBookFile,
+  readFenceMarker,
+  writeAddressBookFile,
+} from './postgres/fence.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
 import { pgCtlStart } from './postgres/pg-ctl.ts';
 import { ReplayTimelines } from './postgres/replay-timeline.ts';
@@ -89,6 +97,15 @@ export class PostgresProcess implements Postgres {
     if (state.initialized)
       state.knownServers = readAddressBook(await readAddressBookFile(this.dir), this.config.name);
     return state;
+  }
+
+  async liftOwnFence(): Promise<string | null> {
+    const note = await readFenceMarker(this.dir);
+    if (note === null) return null;
+    await this.sql.get().query(`ALTER SYSTEM RESET ${FENCED_SETTING}`);
+    await this.sql.get().query('SELECT pg_catalog.pg_reload_conf()');
+    await fs.rm(path.join(this.dir, FENCE_MARKER), { force: true });
+    return note;
   }
 
   writeKnownServers(book: readonly FenceTarget[]): Promise<boolean> {
@@ -179,10 +196,10 @@ export class PostgresProcess implements Postgres {
   async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     const pid = await this.postmasterPid();
     if (pid !== null) throw new Error(`start: postmaster ${pid} is already running on ${this.dir}`);
-    // Only here, with no postmaster running: lifted under a running fenced primary, the next
-    // reload would make it writable again.
-    const fence = await liftFence(this.files, this.dir);
-    if (fence) this.log(`lifted the fence on ${this.dir} before starting it (${fence})`);
+    // Only before a standby's start: lifted under a running primary, or before starting one whose
+    // lock may be stale, it would be writable again (a leader lifts its own: liftOwnFence).
+    const fence = role === 'replica' ? await liftFence(this.files, this.dir) : null;
+    if (fence) this.log(`lifted the fence on ${this.dir} before starting it as a standby (${fence})`);
     const socketDir = socketDirFor(this.config);
     if (this.config.postgresql.parameters['unix_socket_directories'] === undefined) {
       await this.files.mkdir(socketDir, 0o700);
@@ -284,13 +301,8 @@ export class PostgresProcess implements Postgres {
     return syncSlots(this.sql.get(), slotNames);
   }
 
-  fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome> {
-    return fencePostgres(
-      target,
-      maxTimeline,
-      this.config.postgresql.authentication.superuser,
-      this.config.name,
-    );
+  fence(target: FenceTarget, rule: FenceRule): Promise<FenceOutcome> {
+    return fencePostgres(target, rule, this.config.postgresql.authentication.superuser, this.config.name);
   }
 
   async checkpoint(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { FenceOutcome, FenceTarget } from '../cluster/orphans.ts';
+import type { FenceOutcome, FenceRule, FenceTarget } from '../cluster/orphans.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -60,11 +60,17 @@ export interface Postgres {
   /** Create missing physical slots and drop stale ones that pgwarden manages. */
   syncSlots(slotNames: string[]): Promise<void>;
   /**
-   * Fences another member's PostgreSQL (src/cluster/orphans.ts): a writable server there on
-   * timeline `maxTimeline` or an older one is made read-only for new transactions and its client
-   * sessions end. Rejects when it cannot be reached within the fence's budget.
+   * Fences another member's PostgreSQL (src/cluster/orphans.ts): a writable server there that
+   * `rule` allows is made read-only for new transactions and its client sessions end. Rejects
+   * when it cannot be reached within the fence's budget.
    */
-  fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome>;
+  fence(target: FenceTarget, rule: FenceRule): Promise<FenceOutcome>;
+  /**
+   * Lifts a fence put on this server while it runs (the marker is there: the setting reset, a
+   * reload, the marker removed), for a leader whose own primary is fenced. Answers what the marker
+   * said, or null when there was no fence.
+   */
+  liftOwnFence(): Promise<string | null>;
   /** Keeps the address book in the data directory (dataDir() reads it back); false while there is none. */
   writeKnownServers(book: readonly FenceTarget[]): Promise<boolean>;
   /** CHECKPOINT (after promotion, so that pg_rewind of the old primary sees the new timeline). */

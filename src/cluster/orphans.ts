@@ -19,15 +19,22 @@ export interface FenceTarget {
   port: number;
 }
 
-/**
- * A round of fencing: the servers, and the fencer's own timeline. A server on a newer timeline is
- * never fenced: it is a leader promoted after us, and we are the stale one (an agent that was
- * frozen past its lease and has not yet noticed). An orphan is on our timeline (we were its
- * replica) or an older one.
- */
-export interface FenceRound {
+/** Which writable servers a round may fence (see FenceRound). */
+export interface FenceRule {
+  /**
+   * Only a server on a timeline below this one (null: any). Right after taking the lock, any
+   * other primary is an orphan (null). The leader's watch, later, fences only servers behind its
+   * own timeline: a primary on its timeline or a newer one may be a leader promoted after it,
+   * were it a stale leader frozen past its lease that has not noticed yet — and is never itself.
+   */
+  belowTimeline: number | null;
+  /** Only a server of this cluster: its system identifier (null: not checked). */
+  systemIdentifier: string | null;
+}
+
+/** A round of fencing: the servers, and the rule for all of them. */
+export interface FenceRound extends FenceRule {
   targets: readonly FenceTarget[];
-  timeline: number;
 }
 
 /** What fencing a server found and did. */
@@ -40,7 +47,7 @@ export type FenceOutcome =
 /** How long fencing may take before the promotion goes on without it (ms): connect, then the statements. */
 export const FENCE_CONNECT_MS = 1000;
 export const FENCE_BUDGET_MS = 2500;
-/** The address book keeps this many servers, the most recently seen. */
+/** The address book keeps this many servers (members of the latest view first, then the most recently learned). */
 export const MAX_KNOWN_SERVERS = 16;
 
 /**
@@ -69,7 +76,13 @@ export function knownServersOf(
     next.push({ name: m.name, host: at.host, port: at.port });
   }
   if (next === null) return prev;
-  return next.length > MAX_KNOWN_SERVERS ? next.slice(-MAX_KNOWN_SERVERS) : next;
+  // Over the bound, the oldest entries that are not members of this view go first: a member that
+  // is here now (the leader among them) must stay known for when its key expires.
+  while (next.length > MAX_KNOWN_SERVERS) {
+    const gone = next.findIndex((t) => !view.members.some((m) => m.name === t.name));
+    next.splice(Math.max(gone, 0), 1);
+  }
+  return next;
 }
 
 /** A book read back from a data directory: well-formed entries only, never this node. */
@@ -121,6 +134,19 @@ export function orphansFenced(
   return results.flatMap((r) =>
     'outcome' in r && r.outcome.fenced ? [{ member: r.target.name, terminated: r.outcome.terminated }] : [],
   );
+}
+
+/**
+ * What a round of fencing is worth saying (reportFence): a log line — always before a promotion,
+ * and for the leader's every-loop watch (`quiet`) only when an orphan was fenced — and one alarm
+ * per orphan fenced.
+ */
+export function fenceRoundReport(
+  results: readonly FenceResult[],
+  quiet: boolean,
+): { line: string | null; orphans: Array<{ member: string; terminated: number }> } {
+  const orphans = orphansFenced(results);
+  return { line: quiet && orphans.length === 0 ? null : fenceReport(results), orphans };
 }
 
 /** One log line for a round of fencing before a promotion. */

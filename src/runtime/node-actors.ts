@@ -89,12 +89,15 @@ export function postgresActors(h: ActorHost) {
     fenceServers: fromPromise<FenceResult[], FenceRound>(({ input }) =>
       Promise.all(
         input.targets.map((target) =>
-          pg.fence(target, input.timeline).then(
+          pg.fence(target, input).then(
             (outcome): FenceResult => ({ target, outcome }),
             (err): FenceResult => ({ target, error: (err as Error)?.message ?? String(err) }),
           ),
         ),
       ),
+    ),
+    liftOwnFence: fromPromise<string | null, { mayLift: boolean }>(({ input }) =>
+      input.mayLift ? pg.liftOwnFence() : Promise.resolve(null),
     ),
     promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
       await h.changing(() => pg.promote(input.timeoutSeconds));

@@ -27,9 +27,12 @@ const NO_SLOTS =
   'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
 
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.active.running.primary --error(liftOwnFence)--> (no target)':
+    'The lift runs SQL only when a fence marker is on our own primary (the scenarios never fence a leader that later leads again without a restart), and fails only if PostgreSQL stops answering in that moment; tried again next loop. test/integration/postgres-process.test.ts lifts a real one.',
+  'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,
   'node.active.running.primary --error(fenceServers)--> (no target)':
     'fenceServers never rejects (a server not reached is a result of its own); kept so that a throwing provider only skips one loop of the watch. test/unit/node.test.ts takes it ("a fence that fails...").',
-  'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.choosingPath':
+  'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.promotingPostgres':
     'fenceServers never rejects: each server not reached is a result of its own (the scenario "…cut from the others…" takes it). The error branch keeps a throwing provider from stopping the promotion; test/unit/node.test.ts takes it.',
   'node.bootstrap.publishing.grantingLease --error(ensureLease)--> node.bootstrap.abandoning':
     BOOTSTRAP_DCS_ERROR,

@@ -247,6 +247,38 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     expect(await n1.timelineHistory()).toEqual([]);
   });
 
+  it('fences the old primary (only of this cluster, only when the rule allows), and its leader lifts it', {
+    timeout: 60_000,
+  }, async () => {
+    const old = { name: 'node1', host: '127.0.0.1', port: p1 };
+    const sysid = (await n1.dataDir()).systemIdentifier!;
+    expect(await n2.fence(old, { belowTimeline: null, systemIdentifier: '6999999999999999999' })).toEqual({
+      fenced: false,
+      reason: `another cluster (system identifier ${sysid})`,
+    });
+    expect(await n2.fence(old, { belowTimeline: 1, systemIdentifier: sysid })).toEqual({
+      fenced: false,
+      reason: 'a primary on timeline 1, not behind ours',
+    });
+    expect(await n2.fence(old, { belowTimeline: 2, systemIdentifier: sysid })).toMatchObject({
+      fenced: true,
+    });
+    await expect(sql(p1, `INSERT INTO t VALUES (9, 'after the fence')`)).rejects.toThrow(/read-only/);
+    expect(await n2.fence(old, { belowTimeline: null, systemIdentifier: sysid })).toEqual({
+      fenced: false,
+      reason: 'read-only already',
+    });
+    expect(await n1.liftOwnFence()).toMatch(/fenced by node2/);
+    expect(await n1.liftOwnFence()).toBeNull();
+    await pollUntil('node1 writable again', 10_000, async () =>
+      sql(p1, 'SELECT 1').then(
+        async () =>
+          (await sql<{ ro: string }>(p1, `SELECT current_setting('default_transaction_read_only') AS ro`))[0]
+            ?.ro === 'off' || undefined,
+      ),
+    );
+  });
+
   it('rewinds the diverged old primary and re-follows', { timeout: 180_000 }, async () => {
     await sql(p1, `INSERT INTO t VALUES (3, 'diverged on old primary')`);
     await sql(p1, 'SELECT pg_switch_wal()');

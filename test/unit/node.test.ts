@@ -155,7 +155,7 @@ const ELECTION_ACTORS = [
   'probePeers',
 ] as const;
 /** Called around other steps without changing PostgreSQL here: left out of nodeCalls. */
-const ASIDE_ACTORS = ['fenceServers'] as const;
+const ASIDE_ACTORS = ['fenceServers', 'liftOwnFence'] as const;
 type ActorName =
   | (typeof NODE_ACTORS)[number]
   | (typeof ELECTION_ACTORS)[number]
@@ -237,6 +237,7 @@ function harness(opts: HarnessOptions = {}) {
     deleteLeader: async () => true,
     sampleOwnPosition: async () => undefined,
     probePeers: async () => [] as PeerStatus[],
+    liftOwnFence: async () => null,
     fenceServers: async (round: FenceRound) =>
       round.targets.map((target) => ({ target, outcome: { fenced: false, reason: 'in recovery' } })),
   };
@@ -289,6 +290,7 @@ function harness(opts: HarnessOptions = {}) {
       rewind: fake('rewind'),
       removeDataDir: fake('removeDataDir'),
       fenceServers: fake('fenceServers'),
+      liftOwnFence: fake('liftOwnFence'),
     },
   });
   const clock = new SimulatedClock();
@@ -570,10 +572,10 @@ describe('node machine: promotion', () => {
     const order = h.calls.slice(mark).map((c) => c.actor);
     expect(order.indexOf('fenceServers')).toBeLessThan(order.indexOf('promote'));
     // Then, at rest as primary (promoted to timeline 2), the watch: b's key is gone from the view,
-    // so b is looked at again; each round names our timeline (a newer one is never fenced).
+    // so b is looked at again, but only behind our timeline; both rounds only in this cluster.
     expect(h.inputs('fenceServers')).toEqual([
-      { targets: [b], timeline: 1 },
-      { targets: [b], timeline: 2 },
+      { targets: [b], belowTimeline: null, systemIdentifier: SYSID },
+      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID },
     ]);
   });
 
@@ -582,13 +584,19 @@ describe('node machine: promotion', () => {
     await winLock(h);
     const b = { name: 'b', host: '127.0.0.1', port: PORTS['b'] };
     expect(h.inputs('fenceServers')).toEqual([
-      { targets: [b], timeline: 1 },
-      { targets: [b], timeline: 2 },
+      { targets: [b], belowTimeline: null, systemIdentifier: SYSID },
+      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID },
     ]);
+    // At rest as the leader with the key, a fence found on our own primary may be lifted.
+    expect(h.inputs('liftOwnFence')).toEqual([{ mayLift: true }]);
     // b back as a running replica: nothing to look at (a healthy cluster costs nothing).
     await h.cluster(view({ leader: 'a', members: ['a', 'b'] }));
     await advance(h.clock, settings.loop_wait * 1000 + 10, 500);
-    expect(h.inputs('fenceServers').at(-1)).toEqual({ targets: [], timeline: 2 });
+    expect(h.inputs('fenceServers').at(-1)).toEqual({
+      targets: [],
+      belowTimeline: 2,
+      systemIdentifier: SYSID,
+    });
   });
 
   it('a fence that fails does not stop the promotion', async () => {

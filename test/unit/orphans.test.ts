@@ -43,6 +43,16 @@ describe('the address book to fence from (knownServersOf)', () => {
     expect(book).toHaveLength(MAX_KNOWN_SERVERS);
     expect(book.at(-1)).toEqual(at(names.at(-1)!));
   });
+
+  it('over the bound, drops servers that are not members of the view before any that are', () => {
+    const old = Array.from({ length: MAX_KNOWN_SERVERS }, (_, i) => at(`old${i}`));
+    // The leader's key was learned first; churn brings new members: the leader stays known.
+    const book = knownServersOf([at('leader'), ...old.slice(1)], viewOf('a', 'leader', 'n1', 'n2'), 'a');
+    expect(book).toHaveLength(MAX_KNOWN_SERVERS);
+    expect(book.map((t) => t.name)).toContain('leader');
+    expect(book.map((t) => t.name)).toEqual(expect.arrayContaining(['n1', 'n2']));
+    expect(book.map((t) => t.name)).not.toContain('old1');
+  });
 });
 
 describe('orphanWatchTargets: what the leader looks at again every loop', () => {

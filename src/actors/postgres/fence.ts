@@ -23,25 +23,51 @@ import {
   FENCE_BUDGET_MS,
   FENCE_CONNECT_MS,
   type FenceOutcome,
+  type FenceRule,
   type FenceTarget,
 } from '../../cluster/orphans.ts';
 import type { RoleCredentials } from '../../config/types.ts';
+import { MANAGED_HEADER } from './conf.ts';
 import type { OwnedFiles } from './files.ts';
 
 /** In the fenced server's data directory: its presence means postgresql.auto.conf holds our fence. */
 export const FENCE_MARKER = 'pgwarden.fenced';
-const FENCED_SETTING = 'default_transaction_read_only';
+export const FENCED_SETTING = 'default_transaction_read_only';
 
-/** Client sessions other than ours, ended; each waited for up to 1 s (PostgreSQL 14 and later). */
-const END_CLIENT_SESSIONS = `
-  SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 1000))::int AS n
-    FROM pg_stat_activity
-   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+/** Client sessions other than ours (`AND …`: only those), ended; each waited for up to 1 s (PostgreSQL 14 and later). */
+const endClientSessions = (and = '') => `
+  SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid, 1000))::int AS n
+    FROM pg_catalog.pg_stat_activity
+   WHERE backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid() ${and}`;
 
-/** Fences `target`, a member's PostgreSQL, on behalf of the new leader `by`. */
+/** What the fence reads first: whether and what to fence. */
+const STATE_SQL = `
+  SELECT pg_catalog.pg_is_in_recovery() AS r,
+         pg_catalog.current_setting('default_transaction_read_only') AS ro,
+         (pg_catalog.pg_control_system()).system_identifier::text AS sysid,
+         pg_catalog.current_setting('data_directory') AS dir,
+         pg_catalog.pg_read_file(pg_catalog.current_setting('config_file'), 0, 200) AS conf,
+         CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+           ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int
+         END AS tli`;
+
+interface StateRow {
+  r: boolean;
+  ro: string;
+  sysid: string;
+  dir: string;
+  conf: string;
+  tli: number | null;
+}
+
+/**
+ * Fences `target`, a member's PostgreSQL, on behalf of the new leader `by`, if `rule` allows it.
+ * Bounded by FENCE_BUDGET_MS as a whole: past it the connection is torn down and the round says
+ * the server was not reached (statements stop on the server too: statement_timeout).
+ */
 export async function fencePostgres(
   target: FenceTarget,
-  maxTimeline: number,
+  rule: FenceRule,
   superuser: RoleCredentials,
   by: string,
 ): Promise<FenceOutcome> {
@@ -53,43 +79,59 @@ export async function fencePostgres(
     database: 'postgres',
     application_name: 'pgwarden fence',
     connectionTimeoutMillis: FENCE_CONNECT_MS,
-    query_timeout: FENCE_BUDGET_MS - FENCE_CONNECT_MS,
+    options: `-c statement_timeout=${FENCE_BUDGET_MS - FENCE_CONNECT_MS}`,
   });
   // The server going away mid-session is an 'error' event outside any query; unheard, it would end the agent.
   client.on('error', () => {});
-  await client.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${FENCE_BUDGET_MS} ms`)), FENCE_BUDGET_MS);
+  });
   try {
-    const state = await client.query<{ r: boolean; ro: string; tli: number | null }>(
-      `SELECT pg_is_in_recovery() AS r, current_setting('default_transaction_read_only') AS ro,
-              CASE WHEN pg_is_in_recovery() THEN NULL
-                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli`,
-    );
-    if (state.rows[0]?.r !== false) return { fenced: false, reason: 'in recovery' };
-    const tli = state.rows[0].tli ?? 0;
-    if (tli > maxTimeline) return { fenced: false, reason: `a primary on a newer timeline (${tli})` };
-    // Fenced already (by an earlier round, or read-only by its operator): nothing more to do.
-    if (state.rows[0]?.ro === 'on') return { fenced: false, reason: 'read-only already' };
-    // Fenced once already, this session itself would begin read-only.
-    await client.query('SET default_transaction_read_only = off');
-    const note = `fenced by ${by}, the new leader, as the orphan primary of former leader ${target.name}`;
-    const marker = client.escapeLiteral(`${await dataDirectory(client)}/${FENCE_MARKER}`);
-    await client.query(`COPY (SELECT ${client.escapeLiteral(note)}) TO ${marker}`);
-    await client.query(`ALTER SYSTEM SET ${FENCED_SETTING} = on`);
-    await client.query('SELECT pg_reload_conf()');
-    let terminated = (await client.query<{ n: number }>(END_CLIENT_SESSIONS)).rows[0]?.n ?? 0;
-    // A session that was starting while the postmaster reloaded may have the old setting and have
-    // been missed by the first pass: a second pass ends it.
-    terminated += (await client.query<{ n: number }>(END_CLIENT_SESSIONS)).rows[0]?.n ?? 0;
-    const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    return { fenced: true, terminated, lsn: parseLsn(lsn.rows[0]!.lsn) };
+    return await Promise.race([fenceOver(client, target, rule, by), budget]);
   } finally {
-    await client.end().catch(() => {});
+    clearTimeout(timer);
+    // Torn down, not ended: a graceful end waits for the peer, which may never answer.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
   }
 }
 
-async function dataDirectory(client: pg.Client): Promise<string> {
-  const res = await client.query<{ d: string }>(`SELECT current_setting('data_directory') AS d`);
-  return res.rows[0]!.d;
+async function fenceOver(
+  client: pg.Client,
+  target: FenceTarget,
+  rule: FenceRule,
+  by: string,
+): Promise<FenceOutcome> {
+  await client.connect();
+  const state = (await client.query<StateRow>(STATE_SQL)).rows[0]!;
+  if (state.r !== false) return { fenced: false, reason: 'in recovery' };
+  if (rule.systemIdentifier !== null && state.sysid !== rule.systemIdentifier)
+    return { fenced: false, reason: `another cluster (system identifier ${state.sysid})` };
+  // A server another agent runs (a Patroni member of a mixed cluster) would keep the setting and
+  // could later be promoted read-only: it is that agent's to demote.
+  if (!state.conf.startsWith(MANAGED_HEADER)) return { fenced: false, reason: 'not managed by pgwarden' };
+  const tli = state.tli ?? 0;
+  if (rule.belowTimeline !== null && tli >= rule.belowTimeline)
+    return { fenced: false, reason: `a primary on timeline ${tli}, not behind ours` };
+  if (state.ro === 'on') {
+    // Fenced already (an earlier round, perhaps cut short): a transaction still writing is ended.
+    await client.query(endClientSessions('AND backend_xid IS NOT NULL'));
+    return { fenced: false, reason: 'read-only already' };
+  }
+  // Fenced once before and lifted, this session might begin read-only: it writes no data anyway.
+  await client.query('SET default_transaction_read_only = off');
+  const note = `fenced by ${by}, the new leader, as the orphan primary of ${target.name}`;
+  await client.query(
+    `COPY (SELECT ${client.escapeLiteral(note)}) TO ${client.escapeLiteral(`${state.dir}/${FENCE_MARKER}`)}`,
+  );
+  await client.query(`ALTER SYSTEM SET ${FENCED_SETTING} = on`);
+  await client.query('SELECT pg_catalog.pg_reload_conf()');
+  let terminated = (await client.query<{ n: number }>(endClientSessions())).rows[0]?.n ?? 0;
+  // A session that was starting while the postmaster reloaded may have the old setting and have
+  // been missed by the first pass: a second pass ends it.
+  terminated += (await client.query<{ n: number }>(endClientSessions())).rows[0]?.n ?? 0;
+  const lsn = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+  return { fenced: true, terminated, lsn: parseLsn(lsn.rows[0]!.lsn) };
 }
 
 /**
@@ -98,21 +140,28 @@ async function dataDirectory(client: pg.Client): Promise<string> {
  * (null: not fenced).
  */
 export async function liftFence(files: OwnedFiles, dir: string): Promise<string | null> {
-  const marker = path.join(dir, FENCE_MARKER);
-  let note: string;
-  try {
-    note = (await fs.readFile(marker, 'utf8')).trim();
-  } catch {
-    return null;
-  }
+  const note = await readFenceMarker(dir);
+  if (note === null) return null;
   const auto = path.join(dir, 'postgresql.auto.conf');
   const text = await fs.readFile(auto, 'utf8').catch(() => null);
   if (text !== null) {
     const kept = text.split('\n').filter((line) => !new RegExp(`^\\s*${FENCED_SETTING}\\s*=`).test(line));
-    await files.write(auto, kept.join('\n'), 0o600);
+    // Replaced at once (a temporary file renamed over it): the operator's other settings are in it.
+    const tmp = `${auto}.${process.pid}.tmp`;
+    await files.write(tmp, kept.join('\n'), 0o600);
+    await fs.rename(tmp, auto);
   }
-  await fs.rm(marker, { force: true });
+  await fs.rm(path.join(dir, FENCE_MARKER), { force: true });
   return note;
+}
+
+/** What the marker in `dir` says (null: no fence there). A marker that cannot be read still counts. */
+export async function readFenceMarker(dir: string): Promise<string | null> {
+  try {
+    return (await fs.readFile(path.join(dir, FENCE_MARKER), 'utf8')).trim() || 'fenced';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : 'fenced (the marker could not be read)';
+  }
 }
 
 /** The address book in the data directory (see knownServersOf): who this node knew of, as JSON. */

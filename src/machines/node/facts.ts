@@ -93,3 +93,12 @@ export function stopInput(mode: StopMode) {
     timeoutSeconds: context.settings.pg_ctl_timeout,
   });
 }
+
+/**
+ * The election holds the lock: a fence found on our own running primary is stale (put while it
+ * was an orphan, before it led again) and is lifted. Never without the lock: an orphan's fence
+ * stays (a primary without it, paused, keeps it too).
+ */
+export function mayLiftOwnFence(ctx: Pick<NodeContext, 'isLeader'>): boolean {
+  return ctx.isLeader;
+}

@@ -3,7 +3,7 @@ import { assign, sendTo } from 'xstate';
 import { orphanWatchTargets } from '../../cluster/orphans.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
-import { errorText, stopInput } from './facts.ts';
+import { errorText, mayLiftOwnFence, stopInput } from './facts.ts';
 import { refuseUnmetRestart } from './operations.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -113,24 +113,38 @@ export const primary = nodeSetup.createStateConfig({
   tags: ['resting'],
   // Every loop (the state is entered again each loop_wait): a server of the address book that the
   // view does not show as a running replica is looked at, and fenced if it is a writable orphan
-  // (one that could not be reached when we promoted, or a primary woken beside us).
-  invoke: {
-    src: 'fenceServers',
-    input: ({ context }) => ({
-      targets: orphanWatchTargets(
-        context.election.fenceTargets,
-        context.view,
-        context.name,
-        context.settings.paused === true,
-      ),
-      timeline: context.pg?.timeline ?? 0,
-    }),
-    onDone: {
-      actions: { type: 'reportFence', params: { quiet: true } },
-      description: 'An orphan fenced raises an alarm; the rest is quiet.',
+  // (one that could not be reached when we promoted, or a primary woken beside us); and a fence
+  // found on our own primary (put while it was an orphan, before it led again) is lifted.
+  invoke: [
+    {
+      src: 'fenceServers',
+      input: ({ context }) => ({
+        targets: orphanWatchTargets(
+          context.election.fenceTargets,
+          context.view,
+          context.name,
+          context.settings.paused === true,
+        ),
+        // Never a primary on our timeline or a newer one (ours unknown: none at all).
+        belowTimeline: context.pg?.timeline ?? 0,
+        systemIdentifier: context.view.initialize,
+      }),
+      onDone: {
+        actions: { type: 'reportFence', params: { quiet: true } },
+        description: 'An orphan fenced raises an alarm; the rest is quiet.',
+      },
+      onError: { description: 'Looked at again next loop.' },
     },
-    onError: { description: 'Looked at again next loop.' },
-  },
+    {
+      src: 'liftOwnFence',
+      input: ({ context }) => ({ mayLift: mayLiftOwnFence(context) }),
+      onDone: {
+        actions: 'reportOwnFenceLifted',
+        description: 'A fence on our own primary, put while it was an orphan, is lifted now that it leads.',
+      },
+      onError: { description: 'Tried again next loop.' },
+    },
+  ],
   entry: [
     assign({ pgState: 'running', role: 'master', following: null, wasPrimary: true }),
     assign({

@@ -1,4 +1,4 @@
-/** The first step of leading: fence the former leader, claim /sync in synchronous mode, then promote PostgreSQL. */
+/** The first step of leading: claim /sync in synchronous mode, fence every other server known, then promote PostgreSQL. */
 import { assign } from 'xstate';
 import { errorText } from './facts.ts';
 import { lockLost } from './primary.ts';
@@ -27,48 +27,11 @@ export const promoting = nodeSetup.createStateConfig({
             'Already a primary (the agent restarted, or pg_ctl promote by hand): nothing to promote, and its synchronous standbys stay until the sync manager decides, as in Patroni — emptying them would release commits waiting for a standby.',
         },
         {
-          guard: 'serversToFence',
-          target: 'fencing',
-          description:
-            'An old primary may still be writable (its agent killed or frozen): every other server we know of is fenced before ours is promoted.',
-        },
-        { target: 'choosingPath', description: 'No other server known: nothing to fence.' },
-      ],
-    },
-    fencing: {
-      invoke: {
-        src: 'fenceServers',
-        input: ({ context }) => ({
-          targets: context.election.fenceTargets,
-          timeline: context.pg?.timeline ?? 0,
-        }),
-        onDone: {
-          target: 'choosingPath',
-          actions: { type: 'reportFence', params: { quiet: false } },
-          description:
-            'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached within the budget (its host dead, or cut from us) is left: its own agent, if alive, demoted it by its deadline.',
-        },
-        onError: {
-          target: 'choosingPath',
-          actions: {
-            type: 'notice',
-            params: ({ event }) => ({ message: `could not fence: ${errorText(event.error)}` }),
-          },
-          description: 'The fencing itself failed: we promote, as with a server not reached.',
-        },
-      },
-    },
-    choosingPath: {
-      always: [
-        {
           guard: 'synchronousMode',
           target: 'claimingSync',
           description: 'Synchronous mode: /sync must name us before anything is writable.',
         },
-        {
-          target: 'promotingPostgres',
-          description: 'Not synchronous mode: no /sync to claim first; promote now.',
-        },
+        { target: 'readyToPromote', description: 'Not synchronous mode: no /sync to claim first.' },
       ],
     },
     claimingSync: {
@@ -104,14 +67,51 @@ export const promoting = nodeSetup.createStateConfig({
         src: 'setSynchronousStandbyNames',
         input: ({ context }) => ({ value: context.settings.synchronous_mode_strict ? '*' : '' }),
         onDone: {
-          target: 'promotingPostgres',
-          description: "Nobody waited for yet ('', or '*' when strict): promote now.",
+          target: 'readyToPromote',
+          description: "Nobody waited for yet ('', or '*' when strict): promote next.",
         },
         onError: {
           target: '#node.active.running.releasing',
           actions: assign({ message: ({ event }) => `promote failed: ${errorText(event.error)}` }),
           description:
             'synchronous_standby_names could not be set to match /sync: no promotion; the lock goes back.',
+        },
+      },
+    },
+    readyToPromote: {
+      // Right before the promotion, after /sync: nothing that became writable meanwhile is missed.
+      always: [
+        {
+          guard: 'serversToFence',
+          target: 'fencing',
+          description:
+            'An old primary may still be writable (its agent killed or frozen): every other server we know of is fenced before ours is promoted.',
+        },
+        { target: 'promotingPostgres', description: 'No other server known: nothing to fence.' },
+      ],
+    },
+    fencing: {
+      invoke: {
+        src: 'fenceServers',
+        // The lock was just taken: any other primary of this cluster is an orphan, whatever its timeline.
+        input: ({ context }) => ({
+          targets: context.election.fenceTargets,
+          belowTimeline: null,
+          systemIdentifier: context.view.initialize,
+        }),
+        onDone: {
+          target: 'promotingPostgres',
+          actions: { type: 'reportFence', params: { quiet: false } },
+          description:
+            'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached within the budget (its host dead, or cut from us) is left: its own agent, if alive, demoted it by its deadline.',
+        },
+        onError: {
+          target: 'promotingPostgres',
+          actions: {
+            type: 'notice',
+            params: ({ event }) => ({ message: `could not fence: ${errorText(event.error)}` }),
+          },
+          description: 'The fencing itself failed: we promote, as with a server not reached.',
         },
       },
     },

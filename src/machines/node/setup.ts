@@ -10,7 +10,7 @@ import {
   ownScheduledSwitchover,
   staleScheduledSwitchover,
 } from '../../cluster/failover.ts';
-import { type FenceResult, type FenceRound, fenceReport, orphansFenced } from '../../cluster/orphans.ts';
+import { type FenceResult, type FenceRound, fenceRoundReport } from '../../cluster/orphans.ts';
 import type {
   DataDirState,
   PostgresStatus,
@@ -90,6 +90,8 @@ export const nodeSetup = setup({
     followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
     /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
     fenceServers: notProvided<FenceResult[], FenceRound>(),
+    /** A fence on our own running primary lifted (what its marker said; null: none, or not `mayLift`). */
+    liftOwnFence: notProvided<string | null, { mayLift: boolean }>(),
     promote: notProvided<void, { timeoutSeconds: number }>(),
     /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
     claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
@@ -126,9 +128,8 @@ export const nodeSetup = setup({
     demotionRetry: 200,
     /**
      * From this agent's start, how long a running primary waits for a first DCS answer before it
-     * stops accepting writes (Patroni demotes on a DCS error too). Not a ttl: the lock its previous
-     * process held may have run out long before this start (that process may have been dead for
-     * minutes, and another node promoted meanwhile), so waiting for a lock to run out is no bound.
+     * stops accepting writes (as Patroni demotes on a DCS error). Not a ttl: the lock its previous
+     * process held may have run out minutes before this start, another node promoted meanwhile.
      */
     noDcsAnswerInRetryTimeout: ({ context }) => context.settings.retry_timeout * 1000,
     /** A data directory kept after pg_rewind could not rewind it: try again this much later. */
@@ -140,10 +141,9 @@ export const nodeSetup = setup({
     historyBehindOurTimeline: ({ context }) =>
       (context.pg?.timeline ?? 0) > 1 && clusterTimeline(context.view) < context.pg!.timeline!,
     /**
-     * Running as primary without the lock (not paused, the key not ours either): the primary
-     * must go now. `primary` checks it at rest; the states that run DCS writes on the way there
-     * (afterPromotion, clearingFailover) check it too, since those writes can take retry_timeout
-     * while the next leader is being promoted.
+     * Running as primary without the lock (not paused, the key not ours either): it must go now.
+     * Checked at rest and in the states whose DCS writes can take retry_timeout (afterPromotion,
+     * clearingFailover) while the next leader is being promoted.
      */
     lockLostAsPrimary: ({ context }) =>
       !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
@@ -306,13 +306,14 @@ export const nodeSetup = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
-    /** What fencing did: a log line (`quiet`: only if an orphan was fenced), an alarm per orphan fenced. */
+    reportOwnFenceLifted: enqueueActions(({ event, enqueue }) => {
+      const note = doneOutput<string | null>(event);
+      if (note) enqueue.emit({ type: 'notice', message: `lifted the fence on our own primary (${note})` });
+    }),
     reportFence: enqueueActions(({ event, enqueue }, params: { quiet: boolean }) => {
-      const results = doneOutput<FenceResult[]>(event);
-      const orphans = orphansFenced(results);
-      if (params.quiet && orphans.length === 0) return;
-      enqueue.emit({ type: 'notice', message: fenceReport(results) });
-      for (const o of orphans) enqueue.emit({ type: 'orphan.fenced', ...o });
+      const report = fenceRoundReport(doneOutput<FenceResult[]>(event), params.quiet);
+      if (report.line !== null) enqueue.emit({ type: 'notice', message: report.line });
+      for (const o of report.orphans) enqueue.emit({ type: 'orphan.fenced', ...o });
     }),
     /** A log line for the runtime, without changing what the node says about itself. */
     notice: emit((_, params: { message: string }) => ({ type: 'notice' as const, message: params.message })),

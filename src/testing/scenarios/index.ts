@@ -88,6 +88,7 @@ import {
   reloadKeepsSynchronousStandby,
   restartedAgentHoldsParameterReload,
   restartedAgentKeepsSynchronousNames,
+  syncChangedWhileClaiming,
 } from './synchronous.ts';
 
 export type { Scenario };
@@ -101,6 +102,7 @@ export const scenarios: Scenario[] = [
   failoverClearedWhileEtcdFails,
   mostAdvancedReplicaWins,
   ...orphanScenarios,
+  syncChangedWhileClaiming,
   patchConfigWriteFails,
   staleLeaderNeverFencesNewOne,
   orphanFencedOnceReachable,

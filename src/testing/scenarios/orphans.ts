@@ -4,7 +4,7 @@
  * fence is lifted when the old node rejoins.
  */
 import type { SimulatedCluster } from '../cluster/index.ts';
-import { check, healthy, nodeMessage, onHealthyCluster, type Scenario } from './harness.ts';
+import { check, healthy, onHealthyCluster, type Scenario } from './harness.ts';
 
 /** A client with `node`'s address writes every 200 ms until `done` holds (at most `ms`), then 5 s more. */
 async function writingTo(c: SimulatedCluster, node: string, done: () => boolean, ms: number): Promise<void> {
@@ -142,40 +142,9 @@ export const orphanKnownFromTheDataDirectory: Scenario = {
     }),
 };
 
-export const syncChangedWhileFencing: Scenario = {
-  name: '/sync rewritten by somebody else while the new leader fences (the old one cut off): no promotion, the lock goes back',
-  run: (inspect) =>
-    onHealthyCluster(
-      inspect,
-      async (c) => {
-        const old = c.leader()!;
-        await c.until(() => c.synchronousStandbys().length === 1, 30_000);
-        await c.node(old).killAgent();
-        // Cut off, the old leader costs the fence its whole connect timeout.
-        for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
-        const fencing = () =>
-          c.nodes.find((n) =>
-            n.agent?.actor.getSnapshot().matches({ active: { running: { promoting: 'fencing' } } }),
-          );
-        await c.until(() => fencing() !== undefined, 60_000);
-        const candidate = fencing()!.name;
-        // The claim is built on the view it has: a slow etcd shows it the new /sync too late.
-        c.dcs.setLatency(3000);
-        c.store.put('/service/sim/sync', JSON.stringify({ leader: old, sync_standby: null }));
-        await c.until(() => nodeMessage(c, candidate).includes('/sync was changed by somebody else'), 30_000);
-        c.dcs.setLatency(0);
-        for (const n of c.nodes) if (n.name !== old) c.heal(old, n.name);
-        await c.node(old).restart();
-        await c.until(healthy(c, 2), 120_000);
-      },
-      { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: true } },
-    ),
-};
-
 export const orphanScenarios: Scenario[] = [
   orphanKnownFromTheDataDirectory,
   agentKilledOrphanFenced,
   agentFrozenOrphanFenced,
   orphanCutFromCandidate,
-  syncChangedWhileFencing,
 ];

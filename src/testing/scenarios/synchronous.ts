@@ -3,7 +3,7 @@
  * leader must never empty synchronous_standby_names while it has a synchronous standby.
  */
 import type { SimulatedCluster } from '../cluster/index.ts';
-import { aReplica, check, healthy, onHealthyCluster, type Scenario } from './harness.ts';
+import { aReplica, check, healthy, nodeMessage, onHealthyCluster, type Scenario } from './harness.ts';
 
 export const reloadKeepsSynchronousStandby: Scenario = {
   name: 'POST /reload on a synchronous leader keeps PostgreSQL waiting for its synchronous standby',
@@ -87,6 +87,33 @@ export const restartedAgentHoldsParameterReload: Scenario = {
           await patchParameters(c, leader, '16MB');
           await c.advance(2000);
         }),
+      SYNCHRONOUS,
+    ),
+};
+
+export const syncChangedWhileClaiming: Scenario = {
+  name: '/sync rewritten by somebody else while the new leader claims it: no promotion, the lock goes back',
+  run: (inspect) =>
+    onHealthyCluster(
+      inspect,
+      async (c) => {
+        const old = c.leader()!;
+        await c.until(() => c.synchronousStandbys().length === 1, 30_000);
+        // etcd answers slowly: the claim is decided on the view it has, its transaction lands later.
+        c.dcs.setLatency(1000);
+        await c.node(old).kill();
+        const claiming = () =>
+          c.nodes.find((n) =>
+            n.agent?.actor.getSnapshot().matches({ active: { running: { promoting: 'claimingSync' } } }),
+          );
+        await c.until(() => claiming() !== undefined, 90_000);
+        const candidate = claiming()!.name;
+        c.store.put('/service/sim/sync', JSON.stringify({ leader: old, sync_standby: null }));
+        await c.until(() => nodeMessage(c, candidate).includes('/sync was changed by somebody else'), 30_000);
+        c.dcs.setLatency(0);
+        await c.node(old).restart();
+        await c.until(healthy(c, 2), 120_000);
+      },
       SYNCHRONOUS,
     ),
 };

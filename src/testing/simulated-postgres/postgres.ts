@@ -19,6 +19,7 @@ import {
   FENCE_BUDGET_MS,
   FENCE_CONNECT_MS,
   type FenceOutcome,
+  type FenceRule,
   type FenceTarget,
 } from '../../cluster/orphans.ts';
 import type { NodeConfig } from '../../config/types.ts';
@@ -48,6 +49,13 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const state = controlData(this.data);
     if (this.data?.knownServers) state.knownServers = structuredClone(this.data.knownServers);
     return state;
+  }
+
+  async liftOwnFence(): Promise<string | null> {
+    if (!this.data?.fenced) return null;
+    if (!this.proc?.ready) throw new Error(`liftOwnFence: ${this.name} is not running`);
+    this.data.fenced = false;
+    return 'fenced';
   }
 
   async writeKnownServers(book: readonly FenceTarget[]): Promise<boolean> {
@@ -102,8 +110,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
   async start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void> {
     if (!this.data) throw new Error(`start: data directory of ${this.name} is empty`);
     if (this.proc) throw new Error(`start: postmaster of ${this.name} is already running`);
-    // pgwarden lifts a fence before every start (src/actors/postgres/fence.ts, liftFence).
-    this.data.fenced = false;
+    // pgwarden lifts a fence before a standby's start (src/actors/postgres/fence.ts, liftFence).
+    if (role === 'replica') this.data.fenced = false;
     this.params = { ...this.fileParams };
     const epoch = ++this.epoch;
     const proc: Proc = {
@@ -305,7 +313,7 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     });
   }
 
-  async fence(target: FenceTarget, maxTimeline: number): Promise<FenceOutcome> {
+  async fence(target: FenceTarget, rule: FenceRule): Promise<FenceOutcome> {
     const at = `${target.host}:${target.port}`;
     const t = this.world.byAddress(target.host, target.port);
     if (t && !this.world.linked(t.name, this.name)) {
@@ -320,8 +328,11 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const s = reachable();
     if (!s?.proc || !s.data) throw new Error(`fence: connection to ${at} lost`);
     if (s.proc.role !== 'primary') return { fenced: false, reason: 'in recovery' };
+    if (rule.systemIdentifier !== null && s.data.sysid !== rule.systemIdentifier)
+      return { fenced: false, reason: `another cluster (system identifier ${s.data.sysid})` };
     const tli = s.data.segments.at(-1)!.tl;
-    if (tli > maxTimeline) return { fenced: false, reason: `a primary on a newer timeline (${tli})` };
+    if (rule.belowTimeline !== null && tli >= rule.belowTimeline)
+      return { fenced: false, reason: `a primary on timeline ${tli}, not behind ours` };
     if (s.data.fenced) return { fenced: false, reason: 'read-only already' };
     s.data.fenced = true;
     this.world.settleCommits();
