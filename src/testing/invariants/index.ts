@@ -5,7 +5,7 @@
  * heal), and here the lists the runner checks at every tick and after every step.
  */
 import { noLostAcknowledgedWrites, noNeedlessRewind, noUnaskedDataRemoval } from './data.ts';
-import { noOrphanBesideNewPrimary, noOrphanLeftBesideLeader } from './orphans.ts';
+import { noFencedLeader, noOrphanBesideNewPrimary, noOrphanLeftBesideLeader } from './orphans.ts';
 import { noBetterCandidatePassedOver } from './race.ts';
 import { noSplitBrainWrites } from './split-brain.ts';
 import { noStuckMachine } from './stuck.ts';
@@ -20,7 +20,7 @@ import {
 
 export { noLostAcknowledgedWrites, noNeedlessRewind, noUnaskedDataRemoval } from './data.ts';
 export { clusterNotHealed, leaderAfterHeal } from './heal.ts';
-export { noOrphanBesideNewPrimary, noOrphanLeftBesideLeader } from './orphans.ts';
+export { noFencedLeader, noOrphanBesideNewPrimary, noOrphanLeftBesideLeader } from './orphans.ts';
 export { noBetterCandidatePassedOver, passedOver } from './race.ts';
 export { noSplitBrainWrites, type UnfencedWindow, unfencedWindows } from './split-brain.ts';
 export { agentMachines, noStuckMachine, type StuckBounds, StuckWatch, stuckBounds } from './stuck.ts';
@@ -51,6 +51,7 @@ export const tickInvariants: Invariant[] = [
   noBetterCandidatePassedOver,
   noOrphanBesideNewPrimary,
   noOrphanLeftBesideLeader,
+  noFencedLeader,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

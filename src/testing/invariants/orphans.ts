@@ -75,3 +75,41 @@ export const noOrphanLeftBesideLeader: Invariant = {
     return null;
   },
 };
+
+const fenceSeen = new WeakMap<SimulatedCluster, { fenced: Set<string>; leadingSince: Map<string, number> }>();
+
+/**
+ * (14) Never fence the lock holder, and never leave a leader's own primary fenced: a fence that
+ * lands on the primary of a node whose agent can act and holds the lock fails at once (a stale
+ * leader's watch fencing the one promoted after it); a leader whose primary is fenced anyway (a
+ * fence from before it led) has it lifted within a loop and the fence budget.
+ */
+export const noFencedLeader: Invariant = {
+  name: 'no-fenced-leader',
+  check({ cluster }) {
+    let seen = fenceSeen.get(cluster);
+    if (!seen) {
+      seen = { fenced: new Set(), leadingSince: new Map() };
+      fenceSeen.set(cluster, seen);
+    }
+    const now = cluster.now();
+    for (const n of cluster.nodes) {
+      const fenced = n.postgres.data?.fenced === true && n.postgres.proc?.role === 'primary';
+      const leading = actsOnItsPrimary(n, now) && n.report()?.isLeader === true;
+      const newly = fenced && !seen.fenced.has(n.name);
+      if (fenced) seen.fenced.add(n.name);
+      else seen.fenced.delete(n.name);
+      if (newly && leading) return `${n.name}'s primary was fenced while its agent held the lock`;
+      if (!(fenced && leading)) {
+        seen.leadingSince.delete(n.name);
+        continue;
+      }
+      if (!seen.leadingSince.has(n.name)) seen.leadingSince.set(n.name, now);
+      const loopWait = n.agent?.actor.getSnapshot().context.settings.loop_wait ?? 10;
+      const from = seen.leadingSince.get(n.name)!;
+      if (now - from > 2 * loopWait * 1000 + FENCE_BUDGET_MS + 1000)
+        return `${n.name} leads with its own primary fenced (read-only) since ${(from / 1000).toFixed(1)} s`;
+    }
+    return null;
+  },
+};
