@@ -191,3 +191,13 @@ export function writingTo(node: ClusterNode, statement: string, everyMs: number)
     },
   };
 }
+
+/** The node that holds the leader key, waited for (up to 20 s). */
+export async function leaderNode(cluster: LocalCluster): Promise<ClusterNode> {
+  const name = await eventually('a leader', async () => {
+    const l = await cluster.leader();
+    if (!l) throw new Error('no leader');
+    return l;
+  });
+  return cluster.node(name);
+}

@@ -6,7 +6,15 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
-import { eventually, inRecovery, sleep, sql, useLocalCluster, writingTo } from '../helpers/cluster-tools.ts';
+import {
+  eventually,
+  inRecovery,
+  leaderNode,
+  sleep,
+  sql,
+  useLocalCluster,
+  writingTo,
+} from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -43,19 +51,9 @@ async function patroni(node: ClusterNode): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function leaderNode(): Promise<ClusterNode> {
-  const cluster = clusterOf();
-  const name = await eventually('a leader', async () => {
-    const l = await cluster.leader();
-    if (!l) throw new Error('no leader');
-    return l;
-  });
-  return cluster.node(name);
-}
-
 describe('failsafe mode on real processes', () => {
   it('the leader names every member in /failsafe', async () => {
-    const leader = await leaderNode();
+    const leader = await leaderNode(clusterOf());
     const topology = await eventually('/failsafe names all three', async () => {
       const res = await fetch(`${leader.apiUrl}/failsafe`);
       const doc = res.status === 200 ? ((await res.json()) as Record<string, string>) : {};
@@ -68,7 +66,7 @@ describe('failsafe mode on real processes', () => {
 
   it('etcd stopped for 60 s: no demotion, no write outage, failsafe mode shown active; nothing moves when etcd returns', async () => {
     const cluster = clusterOf();
-    const leader = await leaderNode();
+    const leader = await leaderNode(clusterOf());
     const timeline = (await patroni(leader))['timeline'];
     const w = writer(leader);
     await sleep(1000);
@@ -101,7 +99,7 @@ describe('failsafe mode on real processes', () => {
 
   it('etcd stopped while a member cannot answer (its agent frozen): the leader demotes by its deadline', async () => {
     const cluster = clusterOf();
-    const leader = await leaderNode();
+    const leader = await leaderNode(clusterOf());
     const frozen = cluster.nodes.find((n) => n !== leader)!;
     cluster.freezeAgent(frozen.name, true);
     try {

@@ -10,7 +10,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClusterNode, REST_AUTH } from '../../src/local/cluster.ts';
-import { eventually, inRecovery, sleep, sql, useLocalCluster, writingTo } from '../helpers/cluster-tools.ts';
+import {
+  eventually,
+  inRecovery,
+  leaderNode,
+  sleep,
+  sql,
+  useLocalCluster,
+  writingTo,
+} from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -36,23 +44,13 @@ async function nextWritable(old: ClusterNode, since: number): Promise<{ node: Cl
   }
 }
 
-async function leaderNode(): Promise<ClusterNode> {
-  const cluster = clusterOf();
-  const name = await eventually('a leader', async () => {
-    const l = await cluster.leader();
-    if (!l) throw new Error('no leader');
-    return l;
-  });
-  return cluster.node(name);
-}
-
 describe('no orphan primary left writable', () => {
   let old: ClusterNode;
   let promoted: ClusterNode;
 
   it("kill -9 of the leader's agent alone: no write on the old server is acknowledged once another node is writable", async () => {
     const cluster = clusterOf();
-    old = await leaderNode();
+    old = await leaderNode(clusterOf());
     await sql(old, 'CREATE TABLE IF NOT EXISTS orphan_writes (at timestamptz)');
     const client = staleClient(old);
     await sleep(1000);
@@ -120,7 +118,7 @@ describe('no orphan primary left writable', () => {
 
   it("the leader's agent frozen past the ttl: its server fenced before the promotion, the agent demotes it once thawed", async () => {
     const cluster = clusterOf();
-    const frozen = await leaderNode();
+    const frozen = await leaderNode(clusterOf());
     const client = staleClient(frozen);
     await sleep(1000);
     cluster.freezeAgent(frozen.name, true);
