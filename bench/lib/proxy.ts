@@ -17,7 +17,7 @@ export interface CuttableProxy {
   close(): Promise<void>;
 }
 
-/** Listens on a free loopback port (port 0: the kernel picks, as freePort does). */
+/** Listens on a free loopback port (port 0: the kernel picks; bound at once, so no outgoing connection can take it first). */
 export async function startProxy(target: () => { host: string; port: number }): Promise<CuttableProxy> {
   const pairs = new Set<[Socket, Socket]>();
   const held = new Set<Socket>();

@@ -19,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { livePostmaster } from '../actors/postgres/postmaster-pid.ts';
 import type { ClusterNode, LocalClusterOptions, StatusDoc } from './cluster-types.ts';
-import { type EtcdHandle, freePort, startEtcd } from './etcd-server.ts';
+import { type EtcdHandle, startEtcd } from './etcd-server.ts';
 import { asUser, isRoot, lookupUser, type OsUser } from './os-user.ts';
+import { freePort, preferredPort } from './ports.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/pgwarden.js');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -33,19 +34,6 @@ const REWIND = { username: 'rewind_user', password: 'pgwarden-rewind' };
 export const REST_AUTH = { username: 'admin', password: 'pgwarden-admin' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function pickPort(preferred: number | null): Promise<number> {
-  if (preferred !== null) {
-    const { createServer } = await import('node:net');
-    const free = await new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(preferred, '127.0.0.1', () => s.close(() => res(true)));
-    });
-    if (free) return preferred;
-  }
-  return freePort();
-}
 
 export class LocalCluster {
   readonly nodes: ClusterNode[] = [];
@@ -77,13 +65,13 @@ export class LocalCluster {
     if (this.opts.etcdEndpoints) {
       this.etcdEndpoint = this.opts.etcdEndpoints.join(',');
     } else {
-      this.etcdPorts = { client: await pickPort(pref ? 2379 : null), peer: await freePort() };
+      this.etcdPorts = { client: await preferredPort(pref ? 2379 : null), peer: await freePort() };
       await this.startEtcd();
     }
     for (let i = 0; i < this.opts.nodes; i++) {
       const name = `node${i + 1}`;
-      const apiPort = await pickPort(pref ? 8008 + i : null);
-      const pgPort = await pickPort(pref ? 5432 + i : null);
+      const apiPort = await preferredPort(pref ? 8008 + i : null);
+      const pgPort = await preferredPort(pref ? 5432 + i : null);
       const host = this.opts.network?.nodeHost(i) ?? '127.0.0.1';
       const node: ClusterNode = {
         name,

@@ -1,12 +1,12 @@
 /**
  * Starts a throwaway single-node etcd on loopback ports (the demo, tests and benchmarks share
- * it). Free ports are found by binding port 0.
+ * it), on ports from ports.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 export interface EtcdHandle {
   endpoint: string;
@@ -35,20 +35,6 @@ export interface StartEtcdOptions {
   initialCluster?: string;
   /** Wait until /health answers true (default). A member of a cluster without quorum never does. */
   waitHealthy?: boolean;
-}
-
-/** Binding port 0 and closing again leaves a port that is free for now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -85,6 +85,19 @@ export function dumpLogs(cluster: LocalCluster | undefined, lines = 40): void {
   }
 }
 
+/** One line per node: its last role and state, and the last line of its log. */
+export function whereNodesStand(cluster: LocalCluster): string {
+  return cluster.nodes
+    .map((n) => {
+      let last = '(no log)';
+      try {
+        last = readFileSync(n.logFile, 'utf8').trimEnd().split('\n').at(-1) ?? '';
+      } catch {}
+      return `${n.name}: ${n.status?.role ?? '?'}/${n.status?.state ?? '?'}, log: ${last.slice(0, 300)}`;
+    })
+    .join('\n');
+}
+
 /**
  * `pgwarden replay` on each agent's journal file, once the cluster is stopped: every recorded
  * transition must happen again. Throws with the divergence (an afterAll hook that throws fails
@@ -124,7 +137,8 @@ export function useLocalCluster(
     await cluster.startAll();
     if (waitReady && !(await cluster.waitUntilReady({ timeoutMs: 60_000 }))) {
       dumpLogs(cluster);
-      throw new Error('the cluster did not become ready within 60 s');
+      // The logs above may be cut from what CI keeps: the error itself says where each node stood.
+      throw new Error(`the cluster did not become ready within 60 s:\n${whereNodesStand(cluster)}`);
     }
   });
   hooks.afterEach((ctx) => {

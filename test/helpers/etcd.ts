@@ -1,1 +1,1 @@
-export { type EtcdHandle, freePort, type StartEtcdOptions, startEtcd } from '../../src/local/etcd-server.ts';
+export { type EtcdHandle, type StartEtcdOptions, startEtcd } from '../../src/local/etcd-server.ts';

@@ -8,8 +8,9 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdHandle, freePort, startEtcd } from '../../src/local/etcd-server.ts';
+import { type EtcdHandle, startEtcd } from '../../src/local/etcd-server.ts';
 import { asUser, isRoot, lookupUser } from '../../src/local/os-user.ts';
+import { freePort } from '../../src/local/ports.ts';
 import { itWith, root } from '../helpers/prerequisites.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/pgwarden.js');

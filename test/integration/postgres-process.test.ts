@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { livePostmaster } from '../../src/actors/postgres/postmaster-pid.ts';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
+import { freePort } from '../../src/local/ports.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
 import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
 
@@ -34,17 +35,6 @@ const needs = [
   osUser(PG_USER),
   program(path.join(TEST_PG_BIN_DIR, 'pg_ctl'), 'postgresql-15'),
 ];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
   port: number,
@@ -111,7 +101,6 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     await fs.chown(tmp, runAs!.uid, runAs!.gid);
     p1 = await freePort();
     p2 = await freePort();
-    while (p2 === p1) p2 = await freePort();
     n1 = makeNode('node1', p1);
     n2 = makeNode('node2', p2);
     up1 = { host: '127.0.0.1', port: p1, applicationName: 'node2', slotName: 'node2' };
