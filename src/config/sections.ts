@@ -1,4 +1,5 @@
 /** The validated static document: each section of the YAML checked into its NodeConfig shape. */
+import { DEFAULT_WATCHDOG, parseWatchdogMode } from '../cluster/watchdog.ts';
 import { checkDynamic } from './dynamic.ts';
 import { ConfigError } from './error.ts';
 import { optBool, optInt, optString, parameters, reqString, section, stringList } from './readers.ts';
@@ -243,6 +244,32 @@ function readGossip(doc: Dict): NodeConfig['gossip'] {
   return { enabled, intervalMs: Math.round(interval * 1000) };
 }
 
+/** Patroni's `watchdog` section; an unknown mode or driver is an error here (Patroni warns and turns it off). */
+function readWatchdog(doc: Dict): NodeConfig['watchdog'] {
+  const sec = section(doc, 'watchdog', 'watchdog', false) ?? {};
+  const rawMode = sec['mode'];
+  const mode = rawMode === undefined || rawMode === null ? DEFAULT_WATCHDOG.mode : parseWatchdogMode(rawMode);
+  if (mode === null)
+    throw new ConfigError('watchdog.mode', `must be off, automatic or required, got ${describe(rawMode)}`);
+  const driver = optString(sec, 'driver', 'watchdog.driver') ?? DEFAULT_WATCHDOG.driver;
+  if (driver !== 'default' && driver !== 'testing')
+    throw new ConfigError('watchdog.driver', `must be default or testing, got ${describe(driver)}`);
+  const rawMargin = sec['safety_margin'];
+  let safety_margin = DEFAULT_WATCHDOG.safety_margin;
+  if (rawMargin !== undefined && rawMargin !== null) {
+    const n = typeof rawMargin === 'number' ? rawMargin : Number(rawMargin);
+    if (!Number.isInteger(n) || n < -1)
+      throw new ConfigError(
+        'watchdog.safety_margin',
+        `must be a whole number of seconds (-1: half the ttl), got ${describe(rawMargin)}`,
+      );
+    safety_margin = n;
+  }
+  const device = optString(sec, 'device', 'watchdog.device') ?? DEFAULT_WATCHDOG.device;
+  if (device.trim() === '') throw new ConfigError('watchdog.device', 'must not be empty');
+  return { mode, device, safety_margin, driver };
+}
+
 export function buildNodeConfig(doc: Dict, source: string | null): NodeConfig {
   const name = reqString(doc, 'name', 'name');
   return {
@@ -256,6 +283,7 @@ export function buildNodeConfig(doc: Dict, source: string | null): NodeConfig {
     postgresql: readPostgresql(doc, name),
     tags: readTags(doc),
     gossip: readGossip(doc),
+    watchdog: readWatchdog(doc),
     raw: doc,
   };
 }

@@ -2,6 +2,7 @@
  * pgwarden's view of a Patroni-style YAML configuration after validation and defaults.
  * The loader (src/config/load.ts) turns YAML + PATRONI_* variables into this shape.
  */
+import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
 export interface RoleCredentials {
   username: string;
@@ -104,6 +105,8 @@ export interface NodeConfig {
    * it first. Patroni has no such section.
    */
   gossip: { enabled: boolean; intervalMs: number };
+  /** Patroni's `watchdog` section (src/cluster/watchdog.ts). */
+  watchdog: WatchdogConfig;
   /** Whole parsed document, for the parts no one has typed yet. */
   raw: Record<string, unknown>;
 }

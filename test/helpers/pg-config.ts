@@ -2,6 +2,7 @@
  * A complete NodeConfig for tests: one loopback node with its own PostgreSQL port, REST port
  * and data dir. The pgpass file goes next to the data dir (the database user must own it).
  */
+import { DEFAULT_WATCHDOG } from '../../src/cluster/watchdog.ts';
 import path from 'node:path';
 import type { NodeConfig } from '../../src/config/types.ts';
 
@@ -34,6 +35,7 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
   return {
     source: null,
     gossip: { enabled: true, intervalMs: 250 },
+    watchdog: { ...DEFAULT_WATCHDOG, mode: 'off' },
     name: input.name,
     scope,
     namespace: '/service/',

@@ -1,5 +1,5 @@
 /**
- * The node machine's vocabulary: the I/O actors the runtime (or the simulator) provides, the
+ * The node machine's vocabulary: its I/O actors (actors.ts), the
  * delays, and every named guard and action. The states (starting.ts, replica.ts, primary.ts, …)
  * are written against it, and machine.ts assembles them.
  */
@@ -10,37 +10,19 @@ import {
   ownScheduledSwitchover,
   staleScheduledSwitchover,
 } from '../../cluster/failover.ts';
-import { type FenceResult, type FenceRound, fenceRoundReport } from '../../cluster/orphans.ts';
-import type {
-  DataDirState,
-  PostgresStatus,
-  StartRole,
-  StopMode,
-  UpstreamTarget,
-} from '../../cluster/postgres-state.ts';
+import { type FenceResult, fenceRoundReport } from '../../cluster/orphans.ts';
+import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import {
   divergencePath,
   mayRemoveAfterFailedRewind,
   systemIdentifierMismatchMessage,
 } from '../../cluster/rejoin.ts';
-import {
-  restartConditionsMet,
-  restartedSinceScheduled,
-  type ScheduledRestart,
-  scheduledRestart,
-} from '../../cluster/restart.ts';
+import { restartConditionsMet, restartedSinceScheduled, scheduledRestart } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import {
-  type ClusterView,
-  clusterTimeline,
-  type Failover,
-  type HistoryLine,
-  type Member,
-} from '../../cluster/view.ts';
+import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
-import { type AcquireResult, electionMachine } from '../election/index.ts';
-import { notProvided } from '../not-provided.ts';
-import { scheduledActionMachine } from '../scheduled-action.ts';
+import type { AcquireResult } from '../election/index.ts';
+import { nodeActors } from './actors.ts';
 import {
   divergedFromLeader,
   errorText,
@@ -54,11 +36,6 @@ import {
 } from './facts.ts';
 import type { NodeContext, NodeEmitted, NodeEvent, NodeInput, NodeSettings } from './types.ts';
 
-/** The node's restart scheduler (a child): the runtime provides it with its clock (readClock). */
-export const restartSchedulerMachine = scheduledActionMachine<ScheduledRestart>();
-/** The node's switchover scheduler (a child), likewise: holds the leader's scheduled switchover. */
-export const switchoverSchedulerMachine = scheduledActionMachine<Failover>();
-
 export const nodeSetup = setup({
   types: {
     context: {} as NodeContext,
@@ -66,62 +43,7 @@ export const nodeSetup = setup({
     input: {} as NodeInput,
     emitted: {} as NodeEmitted,
   },
-  actors: {
-    election: electionMachine,
-    inspectDataDir: notProvided<DataDirState, unknown>(),
-    raceInitialize: notProvided<boolean, unknown>(),
-    cancelInitialization: notProvided<void, unknown>(),
-    writeInitialize: notProvided<void, { sysid: string }>(),
-    initdb: notProvided<void, unknown>(),
-    /** A lease for this node (granted now if there is none), with this ttl. */
-    ensureLease: notProvided<void, { ttl: number }>(),
-    /** /config = the YAML's bootstrap.dcs. */
-    writeBootstrapConfig: notProvided<void, unknown>(),
-    /** Our lease kept alive now (a fresh grant if it is gone), with this ttl. */
-    freshLease: notProvided<void, { ttl: number }>(),
-    /** The create_revision == 0 transaction on /leader: never overwrites a key already there. */
-    acquireLeader: notProvided<AcquireResult, { name: string }>(),
-    basebackup: notProvided<void, { from: UpstreamTarget }>(),
-    startPostgres: notProvided<
-      void,
-      { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
-    >(),
-    stopPostgres: notProvided<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
-    followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
-    /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
-    fenceServers: notProvided<FenceResult[], FenceRound>(),
-    /** A fence on our own running primary lifted (what its marker said; null: none, or not `mayLift`). */
-    liftOwnFence: notProvided<string | null, { mayLift: boolean }>(),
-    promote: notProvided<void, { timeoutSeconds: number }>(),
-    /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
-    claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
-    /** Set synchronous_standby_names to `value` and reload PostgreSQL. */
-    setSynchronousStandbyNames: notProvided<void, { value: string }>(),
-    /** The replication slots the leader keeps: these, and no other member's. */
-    syncSlots: notProvided<void, { slots: string[] }>(),
-    /** pg_control's timeline history files, as (timeline, switch LSN, reason) lines. */
-    readTimelineHistory: notProvided<Array<[number, number, string]>, unknown>(),
-    /** /history = the previous one with our switch added, stamped with the time of the write. */
-    writeHistory: notProvided<
-      void,
-      { previous: readonly HistoryLine[] | null; lines: Array<[number, number, string]> }
-    >(),
-    /** The member key (and the leader's /status) written now, not at the next loop. */
-    publishMember: notProvided<void, unknown>(),
-    rewind: notProvided<boolean, { from: UpstreamTarget }>(),
-    removeDataDir: notProvided<void, unknown>(),
-    /** GET <api_url> of each member given (2 s each, in parallel): their statuses. */
-    probeMembers: notProvided<PeerStatus[], { members: Member[] }>(),
-    /** CHECKPOINT, bounded by timeoutSeconds (null: as long as it takes). */
-    checkpoint: notProvided<void, { timeoutSeconds: number | null }>(),
-    /** Overwrite /failover with `{}` (compare-and-set on the index we saw). */
-    clearFailover: notProvided<void, { view: ClusterView }>(),
-    /** Holds a scheduled restart until its time (the runtime provides its readClock). */
-    restartScheduler: restartSchedulerMachine,
-    switchoverScheduler: switchoverSchedulerMachine,
-    /** Write /failover (compare-and-set on `index`): a due scheduled switchover, or {} to drop it. */
-    writeFailover: notProvided<void, { value: Record<string, unknown>; index: string }>(),
-  },
+  actors: nodeActors,
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
     shortRetry: ({ context }) => Math.min(2000, context.settings.loop_wait * 1000),
