@@ -14,6 +14,8 @@ import type { Dcs } from './actors/dcs.ts';
 import { tracingGuards } from './actors/guard-trace.ts';
 import type { Journal } from './actors/journal.ts';
 import type { Postgres } from './actors/postgres.ts';
+import { DeviceWatchdog } from './actors/watchdog/device.ts';
+import type { Watchdog } from './actors/watchdog.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { apiUrlOf, connUrlOf, type NodeReport } from './cluster/report.ts';
 import type { ClusterView, Member } from './cluster/view.ts';
@@ -67,6 +69,8 @@ export interface AgentOptions {
   postFailsafe?: (apiUrl: string, body: FailsafeRequest, timeoutMs: number) => Promise<ActionResult | null>;
   /** How machines get their actors (default XState's provide(); the simulator caches). */
   provide?: ProvideActors;
+  /** The watchdog (default: the device of the watchdog section; the simulator's counts virtual time). */
+  watchdog?: Watchdog;
 }
 
 /** The schedulers' actor ids under the node machine (see node-actor.ts). */
@@ -88,6 +92,7 @@ export class Agent {
   private readonly alarms: Alarms;
   private readonly addressBook: AddressBook;
   private closed = false;
+  private disarming: Promise<void> = Promise.resolve();
   private readonly done: Promise<void>;
 
   constructor(private readonly opts: AgentOptions) {
@@ -96,7 +101,9 @@ export class Agent {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? (() => {});
     const config = () => this.config;
-    writeJournalHeader(opts.journal, this.config, settingsFrom(this.config, null));
+    const watchdog = opts.watchdog ?? new DeviceWatchdog({ log });
+    const watchdogUsable = () => watchdog.usable(this.config.watchdog);
+    writeJournalHeader(opts.journal, this.config, settingsFrom(this.config, null, watchdogUsable()));
     const inspect = inspectorFor(opts.journal, opts.inspect);
     // A journal records which guards chose each transition (see guard-trace.ts).
     const provide = opts.journal
@@ -104,10 +111,11 @@ export class Agent {
       : (opts.provide ?? provideActors);
     const params = new ServerParameters({ pg, dcs, name: this.config.name, config, log, inspect, provide });
     const tell = (settings: NodeSettings) => this.actor.send({ type: 'SETTINGS', settings });
-    this.dynamic = new DynamicConfigFollower({ pg, dcs, params, config, tell, log });
+    this.dynamic = new DynamicConfigFollower({ pg, dcs, params, config, tell, log, watchdogUsable });
     const shared = {
       pg,
       dcs,
+      watchdog,
       clock,
       params,
       config,
@@ -212,6 +220,10 @@ export class Agent {
           : undefined,
     });
     this.actor.on('notice', (e) => log(e.message));
+    // Awaited by close(): a clean exit must not end the process before the magic close is written.
+    this.actor.on('watchdog.disarm', () => {
+      this.disarming = watchdog.disarm();
+    });
     this.actor.on('orphan.fenced', (e) => this.alarms.orphanFenced(e.member, e.terminated));
     this.actor.on('scheduledRestart.changed', () => void this.publisher.publish(true));
     this.done = new Promise((resolve) => {
@@ -329,6 +341,7 @@ export class Agent {
     this.gossip.stop();
     this.actor.stop();
     await this.rest.close();
+    await this.disarming;
     await this.core.pg.close();
     await this.core.dcs.close();
     await this.opts.journal?.close();

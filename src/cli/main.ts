@@ -51,6 +51,7 @@ program
   .option('--ttl <s>', 'leader key ttl, seconds', '30')
   .option('--sync', 'synchronous_mode on')
   .option('--failsafe', 'failsafe_mode on')
+  .option('--watchdog', 'every node with a watchdog device (automatic mode)')
   .option(
     '--no-check-heal',
     'after healing, require only a writable leader, not every member streaming on its timeline',

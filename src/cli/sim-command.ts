@@ -26,6 +26,7 @@ export interface SimOptions {
   ttl: string;
   sync?: boolean;
   failsafe?: boolean;
+  watchdog?: boolean;
   /** False (--no-check-heal): skip the check that every member streams on the leader's timeline. */
   checkHeal?: boolean;
   coverage?: boolean;
@@ -97,6 +98,7 @@ export async function runSim(
     ttl,
     synchronousMode: opts.sync === true,
     failsafeMode: opts.failsafe === true,
+    watchdog: opts.watchdog === true,
     checkHeal: opts.checkHeal !== false,
     ...(opts.journal === undefined ? {} : { journalDir: journalDir(opts.journal) }),
   };

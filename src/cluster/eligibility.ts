@@ -18,6 +18,8 @@ export interface LocalFacts {
   nofailover: boolean;
   /** A replica's WAL receiver is connected to its upstream. */
   streaming: boolean;
+  /** A watchdog is required and cannot be used here (Patroni's watchdog_failed): never races. */
+  watchdogFailed?: boolean;
 }
 
 /** What a peer answered to GET /patroni (or did not). */
@@ -142,6 +144,7 @@ export function judgeHealthiest(
   const requested = activeFailover(view);
   if (settings.paused && requested?.member !== me.name) return no('the cluster is paused');
   if (me.nofailover) return no('tagged nofailover');
+  if (me.watchdogFailed) return no('watchdog device is not usable');
 
   const mayTakeOver = (p: PeerStatus) =>
     fitToTakeOver(p) && (syncMembers === null || syncMembers.has(p.name));
@@ -154,7 +157,9 @@ export function judgeHealthiest(
   if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);
-    if (candidate && fitToTakeOver(candidate)) {
+    // Not a candidate that may never take over (failsafe mode, not named in /failsafe): waiting
+    // for it would leave the cluster without a leader for good.
+    if (candidate && fitToTakeOver(candidate) && !excludedByFailsafe(view, candidate.name, settings)) {
       return no(`switchover candidate ${request.member} takes over`);
     }
   }

@@ -46,6 +46,8 @@ export interface NodeReport {
   failsafeActive?: boolean;
   /** A restart waiting for its time, as published (schedule ISO, filters, postmaster_start_time). */
   scheduledRestart?: Record<string, unknown> | null;
+  /** A watchdog is required and cannot be used here (Patroni's watchdog_failed, GET /patroni only). */
+  watchdogFailed?: boolean;
 }
 
 /** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
@@ -134,6 +136,7 @@ export function statusDocument(r: NodeReport): Record<string, unknown> {
     doc['scheduled_restart'] = shown;
   }
   doc['patroni'] = { version: PATRONI_WIRE_VERSION, scope: r.scope, name: r.name };
+  if (r.watchdogFailed) doc['watchdog_failed'] = true;
   if (r.paused) doc['pause'] = true;
   doc['pgwarden'] = { version: PGWARDEN_VERSION, is_leader: r.isLeader };
   return doc;

@@ -164,7 +164,43 @@ export function watchdogVerdict(plan: WatchdogPlan, reading: WatchdogReading): W
 export interface WatchdogActivation {
   armed: boolean;
   timeoutSeconds: number | null;
+  /** When armed: how long after a keepalive the lock may be trusted (watchdogWindowMs, with the loop_wait it was armed for). */
+  windowMs: number | null;
   refused: boolean;
-  /** A line for the log when something changed or went wrong (null: nothing to say, e.g. already armed). */
+  /** Armed or disarmed, or the timeout changed, by this step: the election's trust must follow. */
+  changed: boolean;
+  /** A line for the log when something changed or went wrong (null: nothing new to say). */
   message: string | null;
 }
+
+/** Whether the leader wants its watchdog armed now: not off, and not paused (Patroni disables it then). */
+export function watchdogWanted(plan: WatchdogPlan | undefined, paused: boolean): boolean {
+  return plan !== undefined && plan.mode !== 'off' && !paused;
+}
+
+/** The plan the node's settings carry, from the section, the dynamic timing and the device check. */
+export function watchdogPlanOf(
+  config: WatchdogConfig,
+  ttl: number,
+  loopWait: number,
+  deviceUsable: boolean,
+): WatchdogPlan {
+  return {
+    mode: config.mode,
+    device: config.device,
+    driver: config.driver,
+    timeoutSeconds: watchdogTimeoutSeconds(ttl, config.safety_margin),
+    loopWaitSeconds: loopWait,
+    deviceUsable,
+  };
+}
+
+/** Nothing armed, nothing refused, nothing to say (watchdog off, or no plan at all). */
+export const NOT_ARMED: WatchdogActivation = Object.freeze({
+  armed: false,
+  timeoutSeconds: null,
+  windowMs: null,
+  refused: false,
+  changed: false,
+  message: null,
+});

@@ -6,6 +6,7 @@
 import type { Clock } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, PostgresStatus } from '../actors/postgres.ts';
+import type { Watchdog } from '../actors/watchdog.ts';
 import type { ClusterView } from '../cluster/view.ts';
 import type { NodeConfig } from '../config/types.ts';
 import type { NodeActor, NodeSettings } from '../machines/node/index.ts';
@@ -14,6 +15,7 @@ import type { ServerParameters } from './server-parameters.ts';
 export interface NodeCore {
   readonly pg: Postgres;
   readonly dcs: Dcs;
+  readonly watchdog: Watchdog;
   readonly clock: Clock;
   readonly params: ServerParameters;
   readonly actor: NodeActor;

@@ -8,12 +8,14 @@ import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
 import { apiUrlOf } from '../cluster/report.ts';
 import type { ClusterView } from '../cluster/view.ts';
+import { watchdogPlanOf } from '../cluster/watchdog.ts';
 import { dynamicConfigFrom } from '../config/load.ts';
 import type { DynamicConfig, NodeConfig } from '../config/types.ts';
 import type { NodeSettings } from '../machines/node/index.ts';
 import type { ServerParameters } from './server-parameters.ts';
 
-export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSettings {
+/** `watchdogUsable`: the watchdog section's device exists and is writable (checked by the runtime). */
+export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig, watchdogUsable = false): NodeSettings {
   return {
     ttl: d.ttl,
     loop_wait: d.loop_wait,
@@ -33,12 +35,17 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig): NodeSett
     remove_data_directory_on_rewind_failure: config.postgresql.remove_data_directory_on_rewind_failure,
     remove_data_directory_on_diverged_timelines:
       config.postgresql.remove_data_directory_on_diverged_timelines,
+    watchdog: watchdogPlanOf(config.watchdog, d.ttl, d.loop_wait, watchdogUsable),
   };
 }
 
 /** The settings in force under `config` and /config `data` (bootstrap.dcs before there is one). */
-export function settingsFrom(config: NodeConfig, data: Record<string, unknown> | null): NodeSettings {
-  return nodeSettingsFrom(config, dynamicConfigFrom(data ?? config.bootstrap.dcs, config));
+export function settingsFrom(
+  config: NodeConfig,
+  data: Record<string, unknown> | null,
+  watchdogUsable = false,
+): NodeSettings {
+  return nodeSettingsFrom(config, dynamicConfigFrom(data ?? config.bootstrap.dcs, config), watchdogUsable);
 }
 
 export interface DynamicConfigHost {
@@ -46,6 +53,8 @@ export interface DynamicConfigHost {
   readonly dcs: Dcs;
   readonly params: ServerParameters;
   config(): NodeConfig;
+  /** The watchdog section's device exists and is writable now (asked each time settings are made). */
+  watchdogUsable(): boolean;
   /** The node machine is told of new settings. */
   tell(settings: NodeSettings): void;
   log(msg: string): void;
@@ -67,7 +76,7 @@ export class DynamicConfigFollower {
   apply(data: Record<string, unknown> | null): NodeSettings {
     const config = this.h.config();
     const d = dynamicConfigFrom(data ?? config.bootstrap.dcs, config);
-    this.settings = nodeSettingsFrom(config, d);
+    this.settings = nodeSettingsFrom(config, d, this.h.watchdogUsable());
     this.h.params.setDynamic(d.postgresql.parameters);
     return this.settings;
   }

@@ -8,10 +8,12 @@ import { fromPromise } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
+import type { Watchdog } from '../actors/watchdog.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { FenceResult, FenceRound } from '../cluster/orphans.ts';
 import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
+import { NOT_ARMED, type WatchdogActivation, type WatchdogPlan } from '../cluster/watchdog.ts';
 import {
   type AcquireResult,
   electionMachine,
@@ -25,6 +27,7 @@ import type { ProvideActors } from './provide.ts';
 export interface ActorHost {
   readonly pg: Postgres;
   readonly dcs: Dcs;
+  readonly watchdog: Watchdog;
   readonly clock: Clock;
   /** This member's name. */
   readonly name: string;
@@ -176,6 +179,7 @@ export function dcsActors(h: ActorHost) {
     confirmFailsafe: fromPromise<FailsafeConfirmation, { members: Array<{ name: string; apiUrl: string }> }>(
       ({ input }) => h.confirmFailsafe(input.members),
     ),
+    keepWatchdogAlive: fromPromise(() => h.watchdog.keepalive()),
   });
   return {
     election,
@@ -193,6 +197,10 @@ export function dcsActors(h: ActorHost) {
     clearFailover: fromPromise<void, { view: ClusterView }>(async ({ input }) => {
       await dcs.setFailover({}, input.view.failover?.index);
     }),
+    setWatchdog: fromPromise<WatchdogActivation, { plan: WatchdogPlan | null; wanted: boolean }>(
+      ({ input }) =>
+        input.plan === null ? Promise.resolve(NOT_ARMED) : h.watchdog.setTo(input.plan, input.wanted),
+    ),
     raceInitialize: fromPromise(() => dcs.initialize()),
     cancelInitialization: fromPromise(async () => {
       await dcs.cancelInitialization();

@@ -5,9 +5,11 @@
  * reaches the member key at once; overlapping requests collapse into one more write right after
  * the current one, never into a stale key.
  */
+
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import { apiUrlOf, connUrlOf, memberData, type NodeReport } from '../cluster/report.ts';
 import { isPaused } from '../cluster/view.ts';
+import { watchdogFailed } from '../cluster/watchdog.ts';
 import {
   type LeaderFacts,
   type LeaderOrder,
@@ -102,6 +104,7 @@ export class Publisher {
       synchronousMode: this.h.settings().synchronous_mode,
       scheduledRestart: ctx.restart.scheduled?.published ?? null,
       failsafeActive: ctx.election.failsafeActive,
+      watchdogFailed: watchdogFailed(this.h.settings().watchdog),
     };
   }
 

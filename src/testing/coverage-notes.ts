@@ -26,7 +26,15 @@ const BOOTSTRAP_DCS_ERROR =
 const NO_SLOTS =
   'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
 
+const WATCHDOG_STEP_THROWS =
+  'setWatchdog never rejects: a device that cannot be opened, configured or closed is a reading of its own (DeviceWatchdog, the scenarios break one), so the step only throws if its provider does; kept so that such a provider neither crashes the node nor, in required mode, lets it promote. test/unit/node.test.ts takes it.';
+
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.active.running.primary --error(setWatchdog)--> (no target)': WATCHDOG_STEP_THROWS,
+  'node.active.running.promoting.armingWatchdog --error(setWatchdog)#0--> node.active.running.releasing':
+    WATCHDOG_STEP_THROWS,
+  'node.active.running.promoting.armingWatchdog --error(setWatchdog)#1--> node.active.running.promoting.deciding':
+    WATCHDOG_STEP_THROWS,
   'node.active.running.primary --error(liftOwnFence)--> (no target)':
     'The lift runs SQL only when a fence marker is on our own primary (the scenarios never fence a leader that later leads again without a restart), and fails only if PostgreSQL stops answering in that moment; tried again next loop. test/integration/postgres-process.test.ts lifts a real one.',
   'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,

@@ -183,8 +183,8 @@ export function statusFrame(r: NodeReport, stamp: FrameStamp): StatusFrame {
     leader: r.view?.leader?.name ?? null,
     isLeader: r.isLeader,
     nofailover: r.tags['nofailover'] === true,
-    // pgwarden has no watchdog yet: never failed (as GET /patroni says).
-    watchdogFailed: false,
+    // As GET /patroni says it.
+    watchdogFailed: r.watchdogFailed === true,
   };
   if (stamp.ask !== undefined) frame.ask = stamp.ask;
   if (stamp.answers !== undefined) frame.answers = stamp.answers;

@@ -2,8 +2,9 @@
  * A complete NodeConfig for tests: one loopback node with its own PostgreSQL port, REST port
  * and data dir. The pgpass file goes next to the data dir (the database user must own it).
  */
-import { DEFAULT_WATCHDOG } from '../../src/cluster/watchdog.ts';
+
 import path from 'node:path';
+import { DEFAULT_WATCHDOG } from '../../src/cluster/watchdog.ts';
 import type { NodeConfig } from '../../src/config/types.ts';
 
 export interface NodeConfigInput {

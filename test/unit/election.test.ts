@@ -61,6 +61,7 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
     recreate: [] as boolean[],
     release: 0,
     peers: 0,
+    keepalives: 0,
   };
   const received: AnyEventObject[] = [];
   const election = electionMachine.provide({
@@ -98,6 +99,9 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
       probePeers: fromPromise(async () => {
         calls.peers++;
         return (fakes.peers ?? (async () => []))();
+      }),
+      keepWatchdogAlive: fromPromise(async () => {
+        calls.keepalives++;
       }),
     },
   });
@@ -484,5 +488,81 @@ describe('election machine', () => {
     h.send({ type: 'CLUSTER', view: emptyClusterView });
     await settle();
     expect(h.calls.acquire).toBeGreaterThan(0);
+  });
+});
+
+describe('election machine: an armed watchdog bounds the lock', () => {
+  const windowMs = 15_000;
+
+  it('keeps the watchdog alive after each refresh, and refreshes at once when it is armed', async () => {
+    const h = harness({}, true);
+    await advance(h.clock, 100, 50);
+    const before = h.calls.keepalives;
+    const refreshes = h.calls.update;
+    h.send({ type: 'WATCHDOG', windowMs, reopened: true });
+    await advance(h.clock, 100, 50);
+    expect(h.calls.update).toBe(refreshes + 1);
+    expect(h.calls.keepalives).toBeGreaterThan(before);
+    // From then on, refreshed within the window, at most every refreshIntervalMs with it.
+    const interval = refreshIntervalMs(settings, windowMs);
+    expect(interval).toBeLessThan(windowMs);
+    expect(interval).toBeLessThan(refreshIntervalMs(settings));
+    const k = h.calls.keepalives;
+    await advance(h.clock, 3 * interval + 100, 100);
+    expect(h.calls.keepalives).toBe(k + 3);
+    expect(h.received).toEqual([]);
+  });
+
+  it('etcd gone: the lock is given up when the window since the last keepalive ends, before the lease deadline', async () => {
+    let down = false;
+    const h = harness(
+      {
+        update: async () =>
+          down ? Promise.reject(new Error('etcd unreachable')) : { ok: true, elapsedMs: 5 },
+      },
+      true,
+    );
+    h.send({ type: 'WATCHDOG', windowMs, reopened: true });
+    await advance(h.clock, 100, 50);
+    down = true;
+    await advance(h.clock, windowMs - 300, 100);
+    expect(h.received).toEqual([]);
+    await advance(h.clock, 400, 100);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
+    expect(windowMs).toBeLessThan(settings.ttl * 1000 - leaseMarginMs(settings));
+  });
+
+  it('the same armed watchdog told again does not restart its window; disarmed, the lease alone counts', async () => {
+    let down = false;
+    const h = harness(
+      {
+        update: async () =>
+          down ? Promise.reject(new Error('etcd unreachable')) : { ok: true, elapsedMs: 5 },
+      },
+      true,
+    );
+    h.send({ type: 'WATCHDOG', windowMs, reopened: true });
+    await advance(h.clock, 100, 50);
+    down = true;
+    // Told every loop while armed: the window still counts from the last keepalive.
+    await advance(h.clock, 10_000, 100);
+    h.send({ type: 'WATCHDOG', windowMs, reopened: false });
+    await advance(h.clock, windowMs - 10_000 + 200, 100);
+    expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
+
+    const h2 = harness(
+      {
+        update: async () =>
+          down ? Promise.reject(new Error('etcd unreachable')) : { ok: true, elapsedMs: 5 },
+      },
+      true,
+    );
+    down = false;
+    h2.send({ type: 'WATCHDOG', windowMs, reopened: true });
+    await advance(h2.clock, 100, 50);
+    down = true;
+    h2.send({ type: 'WATCHDOG', windowMs: null, reopened: false });
+    await advance(h2.clock, windowMs + 1000, 100);
+    expect(h2.received).toEqual([]);
   });
 });

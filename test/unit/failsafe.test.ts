@@ -154,6 +154,7 @@ function harness(fakes: Fakes, holdsLock: boolean) {
       writeFailsafe: fromPromise(async ({ input }: { input: { topology: Record<string, string> } }) => {
         calls.written.push(input.topology);
       }),
+      keepWatchdogAlive: fromPromise(async () => {}),
       confirmFailsafe: fromPromise(
         async ({ input }: { input: { members: Array<{ name: string; apiUrl: string }> } }) => {
           calls.confirm.push(input.members.map((m) => m.name));

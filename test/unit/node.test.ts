@@ -11,6 +11,7 @@ import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import type { FenceRound } from '../../src/cluster/orphans.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
+import { NOT_ARMED } from '../../src/cluster/watchdog.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
 import {
   type NodeActor,
@@ -155,7 +156,7 @@ const ELECTION_ACTORS = [
   'probePeers',
 ] as const;
 /** Called around other steps without changing PostgreSQL here: left out of nodeCalls. */
-const ASIDE_ACTORS = ['fenceServers', 'liftOwnFence'] as const;
+const ASIDE_ACTORS = ['fenceServers', 'liftOwnFence', 'setWatchdog', 'keepWatchdogAlive'] as const;
 type ActorName =
   | (typeof NODE_ACTORS)[number]
   | (typeof ELECTION_ACTORS)[number]
@@ -238,6 +239,8 @@ function harness(opts: HarnessOptions = {}) {
     sampleOwnPosition: async () => undefined,
     probePeers: async () => [] as PeerStatus[],
     liftOwnFence: async () => null,
+    setWatchdog: async () => NOT_ARMED,
+    keepWatchdogAlive: async () => {},
     fenceServers: async (round: FenceRound) =>
       round.targets.map((target) => ({ target, outcome: { fenced: false, reason: 'in recovery' } })),
   };
@@ -261,6 +264,7 @@ function harness(opts: HarnessOptions = {}) {
       deleteLeader: fake('deleteLeader'),
       sampleOwnPosition: fake('sampleOwnPosition'),
       probePeers: fake('probePeers'),
+      keepWatchdogAlive: fake('keepWatchdogAlive'),
     },
   });
   const machine = nodeMachine.provide({
@@ -291,6 +295,7 @@ function harness(opts: HarnessOptions = {}) {
       removeDataDir: fake('removeDataDir'),
       fenceServers: fake('fenceServers'),
       liftOwnFence: fake('liftOwnFence'),
+      setWatchdog: fake('setWatchdog'),
     },
   });
   const clock = new SimulatedClock();
@@ -1182,5 +1187,128 @@ describe('node machine: maintenance mode (pause)', () => {
     expect(h.snap().value).toBe('stopped');
     expect(h.nodeCalls(mark)).toEqual([]);
     expect(h.count('deleteLeader')).toBe(0);
+  });
+});
+
+describe('node machine: the watchdog (Patroni semantics)', () => {
+  const plan = {
+    mode: 'automatic' as const,
+    device: '/dev/watchdog',
+    driver: 'default' as const,
+    timeoutSeconds: 25,
+    loopWaitSeconds: 10,
+    deviceUsable: true,
+  };
+  const armed = {
+    ...NOT_ARMED,
+    armed: true,
+    timeoutSeconds: 25,
+    windowMs: 15_000,
+    changed: true,
+    message: 'armed',
+  };
+  const refused = { ...NOT_ARMED, refused: true, message: 'Configuration requires watchdog, but …' };
+  const electionWindow = (h: Harness) =>
+    (h.snap().children['election']!.getSnapshot() as { context: { watchdogWindowMs: number | null } }).context
+      .watchdogWindowMs;
+
+  async function winLock(h: Harness): Promise<void> {
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+  }
+  /** Every message the node says from now on. */
+  const saying = (h: Harness) => {
+    const said: string[] = [];
+    h.actor.subscribe((snap) => {
+      if (said.at(-1) !== snap.context.message) said.push(snap.context.message);
+    });
+    return said;
+  };
+
+  it('armed before anything else of the promotion, and the election bounds its trust by its window', async () => {
+    const h = await replicaOfB({ settings: { watchdog: plan }, impl: { setWatchdog: async () => armed } });
+    const mark = h.calls.length;
+    await winLock(h);
+    const order = h.calls.slice(mark).map((c) => c.actor);
+    expect(order.indexOf('setWatchdog')).toBeLessThan(order.indexOf('fenceServers'));
+    expect(order.indexOf('setWatchdog')).toBeLessThan(order.indexOf('promote'));
+    expect(h.inputs('setWatchdog')[0]).toEqual({ plan, wanted: true });
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    expect(electionWindow(h)).toBe(15_000);
+  });
+
+  it("required and none can be armed: no promotion, the lock goes back, in Patroni's words", async () => {
+    const h = await replicaOfB({
+      settings: { watchdog: { ...plan, mode: 'required' } },
+      impl: { setWatchdog: async () => refused },
+    });
+    const said = saying(h);
+    await winLock(h);
+    expect(h.count('promote')).toBe(0);
+    expect(h.trace).toContain(R('releasing'));
+    expect(said).toContain('Not promoting self because watchdog could not be activated');
+  });
+
+  it('the step throwing: required refuses the promotion, automatic promotes without one', async () => {
+    const throwing = {
+      setWatchdog: async () => {
+        throw new Error('provider broke');
+      },
+    };
+    const required = await replicaOfB({
+      settings: { watchdog: { ...plan, mode: 'required' } },
+      impl: throwing,
+    });
+    const said = saying(required);
+    await winLock(required);
+    expect(required.count('promote')).toBe(0);
+    expect(said).toContain('Not promoting self because watchdog could not be activated');
+    const automatic = await replicaOfB({ settings: { watchdog: plan }, impl: throwing });
+    await winLock(automatic);
+    expect(automatic.count('promote')).toBe(1);
+    expect(automatic.snap().value).toEqual({ active: { running: 'primary' } });
+  });
+
+  it('each loop the leader keeps it in line: disarmed while paused, and a required one that cannot be armed again costs the lock', async () => {
+    let answer: typeof armed | typeof refused | typeof NOT_ARMED = armed;
+    const h = await bootstrappedPrimary({
+      settings: { watchdog: { ...plan, mode: 'required' } },
+      impl: { setWatchdog: async () => answer },
+    });
+    expect(h.inputs('setWatchdog').at(-1)).toEqual({ plan: { ...plan, mode: 'required' }, wanted: true });
+    h.actor.send({
+      type: 'SETTINGS',
+      settings: { ...settings, watchdog: { ...plan, mode: 'required' }, paused: true },
+    });
+    answer = { ...NOT_ARMED, changed: true, message: 'watchdog disabled' };
+    await advance(h.clock, settings.loop_wait * 1000 + 10, 500);
+    expect(h.inputs('setWatchdog').at(-1)).toEqual({ plan: { ...plan, mode: 'required' }, wanted: false });
+    expect(electionWindow(h)).toBeNull();
+    h.actor.send({ type: 'SETTINGS', settings: { ...settings, watchdog: { ...plan, mode: 'required' } } });
+    answer = refused;
+    const said = saying(h);
+    await advance(h.clock, settings.loop_wait * 1000 + 10, 500);
+    expect(h.trace).toContain(R('releasing'));
+    expect(said).toContain('Demoting self because watchdog could not be activated');
+  });
+
+  it('closed once PostgreSQL runs (or starts) as a replica after leading, and at a clean exit', async () => {
+    const h = await replicaOfB({ settings: { watchdog: plan }, impl: { setWatchdog: async () => armed } });
+    const disarms: number[] = [];
+    h.actor.on('watchdog.disarm', () => disarms.push(h.calls.length));
+    await winLock(h);
+    expect(disarms).toEqual([]);
+    // Another node holds the key: the primary demotes, and once it is stopped the watchdog goes.
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await advance(h.clock, 5000, 500);
+    expect(disarms.length).toBeGreaterThanOrEqual(1);
+    const stop = h.calls.findIndex((c) => c.actor === 'stopPostgres');
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(disarms[0]).toBeGreaterThan(stop);
+    const before = disarms.length;
+    h.actor.send({ type: 'STOP' });
+    await advance(h.clock, 5000, 500);
+    expect(h.snap().status).toBe('done');
+    expect(disarms.length).toBe(before + 1);
   });
 });

@@ -48,6 +48,7 @@ export const reclaiming = electionSetup.createStateConfig({
 export const leader = electionSetup.createStateConfig({
   description: 'This node holds the lock until leaseDeadline unless a refresh succeeds first.',
   initial: 'holding',
+  exit: 'forgetWatchdog',
   on: {
     FAILSAFE_ACCEPTED: {
       description: 'We hold the lock: no other leader is confirmed.',
@@ -61,6 +62,10 @@ export const leader = electionSetup.createStateConfig({
   },
   states: {
     holding: {
+      // Entered anew after each refresh or confirmation: the watchdog is kept alive then (as
+      // Patroni does after each update of the lock), and its window counts from there.
+      entry: 'restartWatchdogWindow',
+      invoke: { src: 'keepWatchdogAlive' },
       after: {
         leaseDeadline: {
           target: '#election.lost',
@@ -70,6 +75,26 @@ export const leader = electionSetup.createStateConfig({
         },
       },
       on: {
+        WATCHDOG: [
+          {
+            guard: 'watchdogArmedAnew',
+            target: '#election.leader.holding.refreshing',
+            actions: 'noteWatchdog',
+            description:
+              'The node just armed its watchdog (or gave it a new timeout): refresh now, so that the lease, the keepalive and the shorter refresh interval all count from here.',
+          },
+          {
+            actions: 'noteWatchdog',
+            description:
+              'Still armed as it was, or disarmed: kept; while armed, the lock is trusted no longer than its window after a keepalive.',
+          },
+        ],
+        WATCHDOG_DEADLINE: {
+          target: '#election.lost',
+          actions: [assign({ lastVerdict: null }), 'leaveFailsafe'],
+          description:
+            'No refresh within the armed watchdog’s window (its timeout less a loop_wait): demote now, while there is time to stop PostgreSQL before it fires.',
+        },
         CLUSTER: [
           {
             guard: 'viewHasOtherLeader',

@@ -29,6 +29,7 @@ export const electionMachine = electionSetup.createMachine({
       input.view ?? emptyClusterView,
       input.name,
     ),
+    watchdogWindowMs: null,
   }),
   on: {
     FACTS: {

@@ -52,10 +52,14 @@ export const electionSetup = setup({
       FailsafeConfirmation,
       { members: Array<{ name: string; apiUrl: string }> }
     >(),
+    /** The node's watchdog kept alive (nothing when none is armed), as Patroni does after each lock update. */
+    keepWatchdogAlive: notProvided<void, void>(),
   },
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
-    refreshInterval: ({ context }) => refreshIntervalMs(context.settings),
+    refreshInterval: ({ context }) => refreshIntervalMs(context.settings, context.watchdogWindowMs),
+    /** An armed watchdog's window after a keepalive: a loop_wait (as armed) before it would fire. */
+    watchdogWindow: ({ context }) => context.watchdogWindowMs ?? 0,
     leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
     retrySoon: ({ context }) => retryStepMs(context.settings),
     standBack: ({ context }) => context.settings.ttl * 1000,
@@ -101,6 +105,8 @@ export const electionSetup = setup({
       context.settings.failsafe_mode === true && failsafeNamesMe(context.view.failsafe, context.name),
     /** Every member /failsafe names confirmed this leader. */
     everyMemberConfirmed: ({ event }) => doneOutput<FailsafeConfirmation>(event).confirmed,
+    /** The node's watchdog was just armed or given a new timeout (its countdown restarted). */
+    watchdogArmedAnew: ({ event }) => event.type === 'WATCHDOG' && event.windowMs !== null && event.reopened,
     /** Kept by the members' confirmation while the DCS does not answer. */
     onFailsafe: ({ context }) => context.onFailsafe,
     /** PostgreSQL runs as a primary here: it confirms no other leader (Patroni's 'Running as a leader'). */
@@ -201,5 +207,29 @@ export const electionSetup = setup({
     }),
     forgetTopologyWritten: assign({ failsafeWritten: null }),
     notifyReleased: sendParent({ type: 'LEADERSHIP_RELEASED' }),
+    /**
+     * A keepalive (or the device just armed): the watchdog counts from now, so does its window.
+     * A delayed event rather than a state's `after`: the lease's deadline must not restart with it.
+     */
+    restartWatchdogWindow: enqueueActions(({ context, enqueue }) => {
+      enqueue.cancel('watchdogWindow');
+      if (context.watchdogWindowMs !== null)
+        enqueue.raise({ type: 'WATCHDOG_DEADLINE' }, { id: 'watchdogWindow', delay: 'watchdogWindow' });
+    }),
+    /** What the node says of its watchdog; a (re)opened one counts from now. */
+    noteWatchdog: enqueueActions(({ event, enqueue }) => {
+      const e = event as Extract<ElectionEvent, { type: 'WATCHDOG' }>;
+      enqueue.assign({ watchdogWindowMs: e.windowMs });
+      // Armed as before: its window runs on from the last keepalive.
+      if (e.windowMs !== null && !e.reopened) return;
+      enqueue.cancel('watchdogWindow');
+      if (e.windowMs !== null)
+        enqueue.raise({ type: 'WATCHDOG_DEADLINE' }, { id: 'watchdogWindow', delay: 'watchdogWindow' });
+    }),
+    /** Out of the lock: no window runs, and the next leadership learns its watchdog anew. */
+    forgetWatchdog: enqueueActions(({ enqueue }) => {
+      enqueue.cancel('watchdogWindow');
+      enqueue.assign({ watchdogWindowMs: null });
+    }),
   },
 });

@@ -10,10 +10,19 @@ import type { ElectionSettings } from './types.ts';
  * lease runs out ttl after the last refresh, so refreshing late (not early) is what makes
  * failover faster, at no cost to how long a DCS outage the leader survives.
  */
-export function refreshIntervalMs(settings: ElectionSettings): number {
+export function refreshIntervalMs(
+  settings: ElectionSettings,
+  watchdogWindowMs: number | null = null,
+): number {
   const latest =
     settings.ttl * 1000 - leaseMarginMs(settings) - settings.retry_timeout * 1000 - retryStepMs(settings);
-  return Math.max(settings.loop_wait * 1000, latest);
+  const interval = Math.max(settings.loop_wait * 1000, latest);
+  if (watchdogWindowMs === null) return interval;
+  // Armed: the lock is trusted for the watchdog's window after each keepalive (= refresh), so
+  // refresh early enough to leave retries within it, and at least twice per window.
+  const window = watchdogWindowMs;
+  const latestInWindow = window - settings.retry_timeout * 1000 - retryStepMs(settings);
+  return Math.min(interval, Math.max(latestInWindow, window / 2));
 }
 
 /** Pause between refresh attempts while the DCS does not answer. */

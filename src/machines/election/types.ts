@@ -80,7 +80,15 @@ export type ElectionEvent =
   | { type: 'RELEASE'; lastLsn: number | null }
   /** Shutdown begins: stop racing, keep refreshing a held lock until RELEASE. */
   | { type: 'FREEZE' }
-  | { type: 'REFRESH_NOW' };
+  | { type: 'REFRESH_NOW' }
+  /**
+   * The node's watchdog is armed, and the lock may be trusted this long after a keepalive (its
+   * timeout less the loop_wait it was armed for; null: not armed); `reopened`: just opened or
+   * given a new timeout, which restarts its countdown as a keepalive does.
+   */
+  | { type: 'WATCHDOG'; windowMs: number | null; reopened: boolean }
+  /** The armed watchdog's window since the last keepalive is over: demote before it fires. */
+  | { type: 'WATCHDOG_DEADLINE' };
 
 /** Events the election sends to its parent. */
 export type ElectionOutput =
@@ -121,4 +129,6 @@ export interface ElectionContext {
   failsafeWritten: string | null;
   /** Every other server whose address we have known: fenced before we promote (src/cluster/orphans.ts). */
   knownServers: readonly FenceTarget[];
+  /** How long after a keepalive the node's armed watchdog lets the lock be trusted (null: none armed). */
+  watchdogWindowMs: number | null;
 }

@@ -8,6 +8,7 @@ import type { FenceResult, FenceRound } from '../../cluster/orphans.ts';
 import type { DataDirState, StartRole, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import type { ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../../cluster/view.ts';
+import type { WatchdogActivation, WatchdogPlan } from '../../cluster/watchdog.ts';
 import { type AcquireResult, electionMachine } from '../election/index.ts';
 import { notProvided } from '../not-provided.ts';
 import { scheduledActionMachine } from '../scheduled-action.ts';
@@ -41,6 +42,8 @@ export const nodeActors = {
   followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
   /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
   fenceServers: notProvided<FenceResult[], FenceRound>(),
+  /** The watchdog armed (wanted) or disarmed, per plan (src/cluster/watchdog.ts); idempotent. */
+  setWatchdog: notProvided<WatchdogActivation, { plan: WatchdogPlan | null; wanted: boolean }>(),
   /** A fence on our own running primary lifted (what its marker said; null: none, or not `mayLift`). */
   liftOwnFence: notProvided<string | null, { mayLift: boolean }>(),
   promote: notProvided<void, { timeoutSeconds: number }>(),

@@ -2,11 +2,13 @@
  * Pure readings of the node's context that guards, actions and actor inputs share: what this
  * node may tell the election, whom it follows, whether its data directory may have diverged.
  */
+
 import type { LocalFacts } from '../../cluster/eligibility.ts';
 import { divergedFromHistory } from '../../cluster/history.ts';
 import type { DataDirState, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
 import { memberToFollow, upstreamFor } from '../../cluster/topology.ts';
+import { watchdogFailed } from '../../cluster/watchdog.ts';
 import type { NodeContext } from './types.ts';
 
 /** The data directory state strings of a cluster that last ran as a primary (not a standby). */
@@ -15,7 +17,7 @@ export function ranAsPrimary(dataDir: DataDirState | null): boolean {
   return s === 'in production' || s === 'shut down' || s === 'shutting down' || s === 'in crash recovery';
 }
 
-export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags'>): LocalFacts {
+export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags' | 'settings'>): LocalFacts {
   const pg = ctx.pg;
   const wal = pg
     ? pg.inRecovery
@@ -30,6 +32,7 @@ export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags'>): Loca
     timeline: pg?.timeline ?? null,
     nofailover: ctx.tags.nofailover,
     streaming: pg?.replicationState === 'streaming',
+    ...(watchdogFailed(ctx.settings.watchdog) ? { watchdogFailed: true } : {}),
   };
 }
 

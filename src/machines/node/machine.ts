@@ -368,14 +368,16 @@ export const nodeMachine = nodeSetup.createMachine({
     },
 
     stopped: {
-      entry: assign({ role: ({ context }) => context.role }),
+      // A clean exit (PostgreSQL stopped, or left running when paused) closes the watchdog, as
+      // Patroni's shutdown does; only a dead agent leaves it to fire.
+      entry: [assign({ role: ({ context }) => context.role }), 'disarmWatchdog'],
       type: 'final',
     },
 
     failed: {
       description:
         'Cannot continue (foreign data directory, failed bootstrap): the agent exits with the reason.',
-      entry: assign({ message: ({ context }) => context.fatal ?? 'failed' }),
+      entry: [assign({ message: ({ context }) => context.fatal ?? 'failed' }), 'disarmWatchdog'],
       type: 'final',
     },
   },

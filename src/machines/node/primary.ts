@@ -2,6 +2,7 @@
 import { assign, sendTo } from 'xstate';
 import { orphanWatchTargets } from '../../cluster/orphans.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
+import { watchdogWanted } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, mayLiftOwnFence, stopInput } from './facts.ts';
 import { refuseUnmetRestart } from './operations.ts';
@@ -142,6 +143,32 @@ export const primary = nodeSetup.createStateConfig({
         actions: 'reportOwnFenceLifted',
         description: 'A fence on our own primary, put while it was an orphan, is lifted now that it leads.',
       },
+      onError: { description: 'Tried again next loop.' },
+    },
+    {
+      // As Patroni each loop: armed when wanted and not yet (after a bootstrap, an agent restart,
+      // the end of a pause, a reload), disarmed while paused.
+      src: 'setWatchdog',
+      input: ({ context }) => ({
+        plan: context.settings.watchdog ?? null,
+        wanted: watchdogWanted(context.settings.watchdog, context.settings.paused === true),
+      }),
+      onDone: [
+        {
+          guard: 'watchdogRefused',
+          target: 'releasing',
+          actions: [
+            'noteWatchdog',
+            { type: 'say', params: { message: 'Demoting self because watchdog could not be activated' } },
+          ],
+          description:
+            'Required and none could be armed: a leader without one gives the lock up (Patroni’s words).',
+        },
+        {
+          actions: 'noteWatchdog',
+          description: 'Armed, disarmed or unchanged: the election told while one is armed.',
+        },
+      ],
       onError: { description: 'Tried again next loop.' },
     },
   ],

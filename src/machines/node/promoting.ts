@@ -1,5 +1,6 @@
 /** The first step of leading: claim /sync in synchronous mode, fence every other server known, then promote PostgreSQL. */
 import { assign } from 'xstate';
+import { watchdogWanted } from '../../cluster/watchdog.ts';
 import { errorText } from './facts.ts';
 import { lockLost } from './primary.ts';
 import { nodeSetup } from './setup.ts';
@@ -14,8 +15,59 @@ export const promoting = nodeSetup.createStateConfig({
   // The lock can be lost before the promotion ends (a freeze, a slow promote): the
   // primary it makes must not outlive the lock by the rest of the promotion.
   always: lockLost('demoting'),
-  initial: 'deciding',
+  initial: 'armingWatchdog',
   states: {
+    armingWatchdog: {
+      description:
+        "Patroni's watchdog, before anything else (as in enforce_primary_role): armed if wanted and one can be; in required mode, no promotion without it.",
+      invoke: {
+        src: 'setWatchdog',
+        input: ({ context }) => ({
+          plan: context.settings.watchdog ?? null,
+          wanted: watchdogWanted(context.settings.watchdog, context.settings.paused === true),
+        }),
+        onDone: [
+          {
+            guard: 'watchdogRefused',
+            target: '#node.active.running.releasing',
+            actions: [
+              'noteWatchdog',
+              {
+                type: 'say',
+                params: { message: 'Not promoting self because watchdog could not be activated' },
+              },
+            ],
+            description:
+              'Required and none could be armed: no promotion; the lock goes back (Patroni’s words).',
+          },
+          {
+            target: 'deciding',
+            actions: 'noteWatchdog',
+            description:
+              'Armed (the election bounds its trust by it), or not wanted, or none in automatic mode: go on.',
+          },
+        ],
+        onError: [
+          {
+            guard: 'watchdogRequired',
+            target: '#node.active.running.releasing',
+            actions: {
+              type: 'say',
+              params: { message: 'Not promoting self because watchdog could not be activated' },
+            },
+            description: 'The step itself broke, and a watchdog is required: no promotion.',
+          },
+          {
+            target: 'deciding',
+            actions: {
+              type: 'notice',
+              params: ({ event }) => ({ message: `watchdog: ${errorText(event.error)}` }),
+            },
+            description: 'The step itself broke, a watchdog not required: go on without one.',
+          },
+        ],
+      },
+    },
     deciding: {
       // Evaluated once, on entry: a transient state, not a guard on `promoting` itself, which
       // every status sample during the promotion would re-evaluate.

@@ -12,13 +12,25 @@ export const boot = nodeSetup.createStateConfig({
       target: 'primary',
       description: 'Running as a primary: the primary state decides whether it may stay one.',
     },
-    { guard: 'pgRunning', target: 'replica', description: 'Running as a standby: carry on as a replica.' },
+    // Not the primary: a watchdog armed while it led is closed (Patroni disables it once
+    // PostgreSQL is stopped after a demotion).
+    {
+      guard: 'pgRunning',
+      target: 'replica',
+      actions: 'disarmWatchdog',
+      description: 'Running as a standby: carry on as a replica.',
+    },
     {
       guard: 'mustRewind',
       target: 'rewinding',
+      actions: 'disarmWatchdog',
       description: 'Stopped, and an old primary of a timeline the leader left: pg_rewind before it starts.',
     },
-    { target: 'startingReplica', description: 'Stopped: start it as a standby of the leader.' },
+    {
+      target: 'startingReplica',
+      actions: 'disarmWatchdog',
+      description: 'Stopped: start it as a standby of the leader.',
+    },
   ],
 });
 

@@ -20,6 +20,7 @@ import {
 import { restartConditionsMet, restartedSinceScheduled, scheduledRestart } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
 import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
+import type { WatchdogActivation } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
 import type { AcquireResult } from '../election/index.ts';
 import { nodeActors } from './actors.ts';
@@ -110,6 +111,9 @@ export const nodeSetup = setup({
     /** We know of other servers, one of which may be an orphan primary. */
     serversToFence: ({ context }) => context.election.fenceTargets.length > 0,
     pgIsPrimary: ({ context }) => (context.pg?.running ?? false) && !context.pg!.inRecovery,
+    /** `required`, and no safe watchdog could be armed: no leadership without one. */
+    watchdogRefused: ({ event }) => doneOutput<WatchdogActivation>(event).refused,
+    watchdogRequired: ({ context }) => context.settings.watchdog?.mode === 'required',
     /** A replica stuck on a timeline that diverged from the leader's (divergedFromLeader), pg_rewind on. */
     divergedMayRewind: ({ context }) =>
       divergedFromLeader(context) && divergencePath(context.settings) === 'rewind',
@@ -228,6 +232,19 @@ export const nodeSetup = setup({
       settings: context.settings,
     })),
     say: assign({ message: (_, params: { message: string }) => params.message }),
+    /** The watchdog step's outcome: logged when new, and the election told while one is armed or when that changed. */
+    noteWatchdog: enqueueActions(({ event, enqueue }) => {
+      const out = doneOutput<WatchdogActivation>(event);
+      if (out.message !== null) enqueue.emit({ type: 'notice', message: out.message });
+      if (out.armed || out.changed)
+        enqueue.sendTo('election', {
+          type: 'WATCHDOG' as const,
+          windowMs: out.armed ? out.windowMs : null,
+          reopened: out.changed,
+        });
+    }),
+    /** PostgreSQL stopped (or left running for good) without the lock: the watchdog is closed, not left to fire. */
+    disarmWatchdog: emit({ type: 'watchdog.disarm' as const }),
     reportOwnFenceLifted: enqueueActions(({ event, enqueue }) => {
       const note = doneOutput<string | null>(event);
       if (note) enqueue.emit({ type: 'notice', message: `lifted the fence on our own primary (${note})` });

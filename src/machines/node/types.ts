@@ -4,6 +4,7 @@ import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
+import type { WatchdogPlan } from '../../cluster/watchdog.ts';
 import type { ElectionSettings } from '../election/index.ts';
 
 export interface NodeSettings extends ElectionSettings {
@@ -15,6 +16,8 @@ export interface NodeSettings extends ElectionSettings {
   pg_ctl_timeout: number;
   remove_data_directory_on_rewind_failure: boolean;
   remove_data_directory_on_diverged_timelines: boolean;
+  /** Patroni's watchdog, as planned for this ttl (src/cluster/watchdog.ts); absent: off. */
+  watchdog?: WatchdogPlan;
 }
 
 export interface NodeTags {
@@ -89,6 +92,8 @@ export type NodeEmitted =
   | { type: 'reinitialize.started'; requestId: number | null }
   | { type: 'reinitialize.busy'; action: string; requestId: number | null }
   | { type: 'switchover.abandoned'; reason: string }
+  /** Close the watchdog the way that stops it (PostgreSQL is stopped, or the agent exits cleanly). */
+  | { type: 'watchdog.disarm' }
   /** The former leader's PostgreSQL was writable and is fenced now (an alarm, and a metric). */
   | { type: 'orphan.fenced'; member: string; terminated: number };
 

@@ -27,6 +27,7 @@ import type {
   SimulatedClusterOptions,
   WriteOutcome,
 } from './types.ts';
+import { SimulatedWatchdogs } from './watchdog.ts';
 
 /** The name client connections come from (see reject). */
 const CLIENT = 'client';
@@ -65,6 +66,8 @@ export class SimulatedCluster {
   readonly inspect: ((ev: InspectionEvent) => void) | undefined;
   readonly journals: boolean;
   readonly seed: number;
+  /** With SimulatedClusterOptions.watchdog: each node's device, its resets and reboots. */
+  readonly watchdogs: SimulatedWatchdogs | null;
   private readonly stepMs: number;
   private readonly prefix: string;
   private started = false;
@@ -73,15 +76,12 @@ export class SimulatedCluster {
     this.clock = new SimulatedClock();
     this.seed = opts.seed ?? 1;
     this.store = new MemoryEtcd({ clock: this.clock });
-    this.world = new SimulatedWorld({
-      clock: this.clock,
-      seed: opts.seed ?? 1,
-      ...opts.postgres,
-    });
+    this.world = new SimulatedWorld({ clock: this.clock, seed: this.seed, ...opts.postgres });
     this.gossip = new SimulatedGossipNet(() => this.nodes, this.world);
     this.world.onPromote = (p) => {
       const n = this.nodes.find((x) => x.name === p.node);
       if (n && (n.cutFromDcs() || !this.store.isAvailable())) this.unrecordedPromotions.add(p.segment);
+      this.watchdogs?.notePromotion(p.node, this.nodes);
     };
     this.stepMs = opts.stepMs ?? 100;
     this.pgPollMs = opts.pgPollMs ?? 1000;
@@ -96,6 +96,7 @@ export class SimulatedCluster {
       this.nodes.push(new SimulatedNode(this, name, config, this.world.add(name, name, 5432)));
     }
     this.prefix = `${this.nodes[0]?.config.namespace ?? '/service/'}${scope}/`;
+    this.watchdogs = opts.watchdog ? new SimulatedWatchdogs(this.nodes, this.clock) : null;
   }
 
   /** @internal `racer`'s election just judged it the healthiest node: witnessed (race-witness.ts). */
@@ -156,6 +157,8 @@ export class SimulatedCluster {
         await settle();
         settled = true;
       }
+      // A watchdog that ran out resets its host (and a reset host boots): settle that next step.
+      if (this.watchdogs?.tick(this.nodes)) settled = false;
       if (each && !each()) return;
     }
   }

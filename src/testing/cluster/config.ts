@@ -42,6 +42,7 @@ export function nodeConfig(
         ...opts.localPostgresql,
       },
       tags: opts.tags?.(i, name) ?? {},
+      ...(opts.watchdog ? { watchdog: { mode: opts.watchdog.mode, device: '/simulated/watchdog' } } : {}),
     }),
   );
 }

@@ -8,6 +8,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { Journal } from '../../actors/journal.ts';
 import { KvDcs } from '../../actors/kv-dcs/index.ts';
+import { DeviceWatchdog } from '../../actors/watchdog/device.ts';
 import { Agent } from '../../agent.ts';
 import { type NodeReport, statusDocument } from '../../cluster/report.ts';
 import type { NodeConfig } from '../../config/types.ts';
@@ -68,6 +69,10 @@ export class SimulatedNode {
 
   frozen(): boolean {
     return this.clock.isFrozen();
+  }
+
+  stoppingPostgres(): boolean {
+    return !this.isDead && this.agent?.actor.getSnapshot().context.pgState === 'stopping';
   }
 
   cutFromDcs(): boolean {
@@ -196,7 +201,9 @@ export class SimulatedNode {
       }
       return released;
     };
-    const agent = new Agent({
+    // The agent object being made: only it (alive, not frozen) writes to the device.
+    const agentCanAct = () => this.agent === agent && !this.isDead && !this.frozen();
+    const agent: Agent = new Agent({
       config: this.config,
       dcs,
       postgres: gatedPostgres(this.postgres, this.clock, this.failures, () => this.recordRemoval()),
@@ -212,6 +219,7 @@ export class SimulatedNode {
       inspect: this.cluster.inspect,
       journal: this.journal,
       provide: provideShared,
+      watchdog: this.watchdog(agentCanAct),
     });
     this.agent = agent;
     let last = '';
@@ -255,6 +263,14 @@ export class SimulatedNode {
     void agent.finished().then(() => {
       if (this.agent === agent && !this.isDead) void this.killAgent();
     });
+  }
+
+  /** The agent's watchdog: the node's simulated device, or (none configured) a host without one. */
+  private watchdog(canAct: () => boolean): DeviceWatchdog {
+    const device = this.cluster.watchdogs?.devices.get(this.name);
+    const log = (msg: string) => this.cluster.logLine(this.name, msg);
+    if (!device) return new DeviceWatchdog({ log, usable: () => false });
+    return new DeviceWatchdog({ log, usable: () => true, driverFor: () => device.driver(canAct) });
   }
 
   /** The whole node goes down at once (power off): the agent and the postmaster die. */

@@ -39,6 +39,11 @@ export interface SimulatedClusterOptions {
    * node, across agent restarts, each start headed again; see SimulatedNode.journal).
    */
   journals?: boolean;
+  /**
+   * Every node has a watchdog device (src/testing/cluster/watchdog.ts) and this watchdog mode in
+   * its YAML. Absent: the YAML's default (automatic) on hosts without a device.
+   */
+  watchdog?: { mode: 'automatic' | 'required' };
 }
 
 /** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */

@@ -11,6 +11,7 @@ import { noSplitBrainWrites } from './split-brain.ts';
 import { noStuckMachine } from './stuck.ts';
 import type { Invariant } from './types.ts';
 import { nothingScheduledEarly, noUnaskedLeadershipChange } from './unasked.ts';
+import { noArmedOrphanBesideNewPrimary, noWatchdogResetOfLiveAgent } from './watchdog.ts';
 import {
   noReleaseWhileWritable,
   singleWritableLeader,
@@ -26,6 +27,7 @@ export { noSplitBrainWrites, type UnfencedWindow, unfencedWindows } from './spli
 export { agentMachines, noStuckMachine, type StuckBounds, StuckWatch, stuckBounds } from './stuck.ts';
 export type { Invariant, InvariantContext } from './types.ts';
 export { nothingScheduledEarly, noUnaskedLeadershipChange } from './unasked.ts';
+export { noArmedOrphanBesideNewPrimary, noWatchdogResetOfLiveAgent } from './watchdog.ts';
 export {
   actsOnItsPrimary,
   INVARIANT_TICK_MS,
@@ -52,6 +54,8 @@ export const tickInvariants: Invariant[] = [
   noOrphanBesideNewPrimary,
   noOrphanLeftBesideLeader,
   noFencedLeader,
+  noWatchdogResetOfLiveAgent,
+  noArmedOrphanBesideNewPrimary,
 ];
 /** Checked after every step. */
 export const stepInvariants: Invariant[] = [noLostAcknowledgedWrites];

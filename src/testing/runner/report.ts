@@ -11,6 +11,7 @@ export function replayCommand(o: RunResult['options']): string {
   if (o.ttl !== 30) cmd += ` --ttl ${o.ttl}`;
   if (o.synchronousMode) cmd += ' --sync';
   if (o.failsafeMode) cmd += ' --failsafe';
+  if (o.watchdog) cmd += ' --watchdog';
   if (!o.checkHeal) cmd += ' --no-check-heal';
   if (o.schedule !== null) cmd += ` --schedule '${o.schedule}'`;
   return cmd;

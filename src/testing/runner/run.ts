@@ -54,6 +54,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     stepMs: opts.stepMs ?? 5000,
     synchronousMode: opts.synchronousMode ?? false,
     failsafeMode: opts.failsafeMode ?? false,
+    watchdog: opts.watchdog ?? false,
     ttl: opts.ttl ?? 30,
     checkHeal: opts.checkHeal ?? true,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
@@ -100,6 +101,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     log: opts.log,
     postgres: opts.postgres,
     journals: opts.journals || opts.journalDir !== undefined,
+    ...(options.watchdog ? { watchdog: { mode: 'automatic' as const } } : {}),
   });
   opts.onCluster?.(c);
   const run: RunState = {

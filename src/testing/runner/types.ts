@@ -19,6 +19,8 @@ export interface RunOptions {
   synchronousMode?: boolean;
   /** /config failsafe_mode (Patroni 3.0's failsafe mode). */
   failsafeMode?: boolean;
+  /** Every node has a watchdog device, in the YAML's default (automatic) mode (src/testing/cluster/watchdog.ts). */
+  watchdog?: boolean;
   /** Dynamic check_timeline; unset: the default (on). Regressions found before it was on use false. */
   checkTimeline?: boolean;
   ttl?: number;

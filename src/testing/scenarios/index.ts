@@ -67,6 +67,7 @@ import {
 } from './rejoin.ts';
 import {
   failedDemotionRetried,
+  failoverToMemberOutsideFailsafe,
   frozenInPromotion,
   ghostWalsender,
   lockLostWhileClearingFailover,
@@ -90,6 +91,7 @@ import {
   restartedAgentKeepsSynchronousNames,
   syncChangedWhileClaiming,
 } from './synchronous.ts';
+import { watchdogScenarios } from './watchdog.ts';
 
 export type { Scenario };
 
@@ -106,6 +108,8 @@ export const scenarios: Scenario[] = [
   patchConfigWriteFails,
   staleLeaderNeverFencesNewOne,
   orphanFencedOnceReachable,
+  ...watchdogScenarios,
+  failoverToMemberOutsideFailsafe,
   failsafeThroughEtcdOutage,
   failsafeLeaderCutFromAMember,
   failsafeLeaderCutFromEtcd,

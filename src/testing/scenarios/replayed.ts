@@ -13,13 +13,15 @@ import type { Scenario } from './harness.ts';
 function replaying(
   seed: number,
   schedule: string,
-  opts: { ttl?: number; synchronousMode?: boolean } = {},
+  opts: { ttl?: number; synchronousMode?: boolean; failsafeMode?: boolean; watchdog?: boolean } = {},
 ): Scenario['run'] {
   return async (inspect) => {
     const r = await runSchedule({
       seed,
       ttl: opts.ttl,
       synchronousMode: opts.synchronousMode,
+      failsafeMode: opts.failsafeMode,
+      watchdog: opts.watchdog,
       schedule: parseSchedule(schedule, ['node1', 'node2', 'node3']),
       coverage: { inspect: inspect ?? (() => {}) },
     });
@@ -72,5 +74,17 @@ export const orphanFencedOnceReachable: Scenario = {
   run: replaying(
     5,
     '1:kill-agent:node1,2:partition:node1:node2,2:partition:node1:node3,14:heal:node1:node2,14:heal:node1:node3',
+  ),
+};
+
+export const failoverToMemberOutsideFailsafe: Scenario = {
+  // Found by the watchdog sweep (seed 22, --failsafe --watchdog): a failover named a member that
+  // /failsafe no longer named (it had been frozen). It may not take over in failsafe mode, and the
+  // others deferred to it: no leader for good. They race now, as if nobody had been named.
+  name: 'failsafe mode: a failover naming a member outside /failsafe does not leave the cluster leaderless',
+  run: replaying(
+    22,
+    '10:kill:node2,12:freeze:node3,23:dcs-cut:node1,34:restart:node2,46:thaw:node3,48:failover:node2:node3',
+    { failsafeMode: true, watchdog: true },
   ),
 };
