@@ -13,7 +13,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { agentArgv } from '../../bench/lib/agents.ts';
 import { type ClusterNode, LocalCluster } from '../../src/local/cluster.ts';
 import { lookupUser } from '../../src/local/os-user.ts';
