@@ -167,7 +167,8 @@ export class Agent {
     const core: NodeCore = { ...shared, actor: this.actor };
     this.core = core;
     this.sampler = new PostgresSampler({ ...core, silent: () => this.observations.silent() });
-    this.publisher = new Publisher({ ...core, inspect, provide });
+    this.alarms = new Alarms(() => clock.now());
+    this.publisher = new Publisher({ ...core, inspect, provide, alarms: () => this.alarms.reading().list });
     this.requests = new NodeRequests({
       ...core,
       reload: () => void this.reload(),
@@ -176,7 +177,6 @@ export class Agent {
       provide,
       report: () => this.publisher.report(),
     });
-    this.alarms = new Alarms(() => clock.now());
     this.gossip = new Gossip({
       clock,
       me: () => this.config.name,
@@ -224,7 +224,10 @@ export class Agent {
     this.actor.on('watchdog.disarm', () => {
       this.disarming = watchdog.disarm();
     });
-    this.actor.on('orphan.fenced', (e) => this.alarms.orphanFenced(e.member, e.terminated));
+    this.actor.on('orphan.fenced', (e) => {
+      this.alarms.orphanFenced(e.member, e.terminated);
+      void this.publisher.publish(true);
+    });
     this.actor.on('scheduledRestart.changed', () => void this.publisher.publish(true));
     this.done = new Promise((resolve) => {
       // A finished machine takes no more events: the watch, the loops and the status samples end with it.

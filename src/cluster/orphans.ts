@@ -165,6 +165,56 @@ export interface Alarm {
   at: string;
   member: string;
   message: string;
+  /** The member that raised it (in GET /cluster, which shows every member's). */
+  by?: string;
+}
+
+/** How long an alarm is shown (and published in its member key): an hour. */
+export const ALARM_SHOWN_MS = 60 * 60 * 1000;
+/** At most this many, the newest. */
+export const ALARMS_SHOWN = 10;
+
+function isAlarm(a: unknown): a is Alarm {
+  const x = a as Alarm;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.at === 'string' &&
+    typeof x.member === 'string' &&
+    typeof x.message === 'string'
+  );
+}
+
+/** This agent's alarms of the last hour (what its member key publishes). */
+export function recentAlarms(own: readonly Alarm[], nowMs: number): Alarm[] {
+  return own.filter((a) => nowMs - Date.parse(a.at) < ALARM_SHOWN_MS);
+}
+
+/**
+ * Every member's alarms of the last hour, from their member keys (and this node's own, which its
+ * key may not show yet), each with who raised it, oldest first, the newest ALARMS_SHOWN: any
+ * member's GET /cluster shows an orphan fenced anywhere in the cluster.
+ */
+export function clusterAlarms(
+  view: ClusterView | null,
+  me: string,
+  own: readonly Alarm[],
+  nowMs: number,
+): Alarm[] {
+  const all = new Map<string, Alarm>();
+  const add = (by: string, list: unknown) => {
+    if (!Array.isArray(list)) return;
+    for (const a of list) {
+      if (!isAlarm(a)) continue;
+      all.set(`${by}|${a.at}|${a.member}`, { at: a.at, member: a.member, message: a.message, by });
+    }
+  };
+  for (const m of view?.members ?? []) if (m.name !== me) add(m.name, m.data['alarms']);
+  add(me, own);
+  return [...all.values()]
+    .filter((a) => nowMs - Date.parse(a.at) < ALARM_SHOWN_MS)
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
+    .slice(-ALARMS_SHOWN);
 }
 
 /** What the REST API reads of the alarms (GET /cluster, GET /metrics). */

@@ -3,7 +3,9 @@
  * (GET /patroni and health checks). Both come from one in-memory NodeReport, so the REST
  * API never runs SQL or reads the DCS per request.
  */
+
 import type { NodeConfig } from '../config/types.ts';
+import type { Alarm } from './orphans.ts';
 import type { PostgresStatus } from './postgres-state.ts';
 import type { ClusterView, MemberData, WireRole } from './view.ts';
 
@@ -48,6 +50,8 @@ export interface NodeReport {
   scheduledRestart?: Record<string, unknown> | null;
   /** A watchdog is required and cannot be used here (Patroni's watchdog_failed, GET /patroni only). */
   watchdogFailed?: boolean;
+  /** This agent's alarms of the last hour (pgwarden's; published in its member key). */
+  alarms?: readonly Alarm[];
 }
 
 /** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
@@ -81,6 +85,8 @@ export function memberData(r: NodeReport): MemberData {
   if (r.pg?.pendingRestart) data.pending_restart = true;
   if (r.scheduledRestart) data.scheduled_restart = r.scheduledRestart;
   if (r.paused) data.pause = true;
+  // pgwarden's own key (Patroni ignores keys it does not know): every member's GET /cluster shows them.
+  if (r.alarms?.length) data['alarms'] = r.alarms;
   return data;
 }
 

@@ -1,7 +1,8 @@
 /**
  * What this agent raised an alarm about: each orphan primary it fenced (src/cluster/orphans.ts),
- * with when and how. Shown in GET /cluster (`alarms`) and counted in /metrics
- * (`pgwarden_orphans_fenced_total`); kept in memory, the latest few, until the agent restarts.
+ * with when and how. Published in its member key for an hour, so that every member's GET /cluster
+ * shows it (`alarms`, clusterAlarms); counted in /metrics (`pgwarden_orphans_fenced_total`);
+ * kept in memory, the latest few, until the agent restarts.
  */
 import type { Alarm, AlarmsReading } from '../cluster/orphans.ts';
 
@@ -9,7 +10,8 @@ const KEPT = 10;
 
 export class Alarms {
   orphansFenced = 0;
-  private readonly raised: Alarm[] = [];
+  /** Replaced (never changed in place) at each alarm: readers may compare it by identity. */
+  private raised: readonly Alarm[] = [];
 
   constructor(private readonly now: () => number) {}
 
@@ -26,7 +28,6 @@ export class Alarms {
   }
 
   private raise(member: string, message: string): void {
-    this.raised.push({ at: new Date(this.now()).toISOString(), member, message });
-    if (this.raised.length > KEPT) this.raised.shift();
+    this.raised = [...this.raised, { at: new Date(this.now()).toISOString(), member, message }].slice(-KEPT);
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
+import { type Alarm, recentAlarms } from '../cluster/orphans.ts';
 import { apiUrlOf, connUrlOf, memberData, type NodeReport } from '../cluster/report.ts';
 import { isPaused } from '../cluster/view.ts';
 import { watchdogFailed } from '../cluster/watchdog.ts';
@@ -24,6 +25,8 @@ export type PublisherHost = NodeCore & {
   inspect?: (ev: InspectionEvent) => void;
   /** How its machine is given (guards traced when journalled). */
   provide: ProvideActors;
+  /** This agent's alarms (the same array until one is raised), published in its member key. */
+  alarms: () => readonly Alarm[];
 };
 
 /** What a report is made of: a new value of any of them makes a new report. */
@@ -34,6 +37,7 @@ interface ReportInputs {
   dcsLastSeen: unknown;
   settings: unknown;
   config: unknown;
+  alarms: unknown;
 }
 
 export class Publisher {
@@ -64,6 +68,7 @@ export class Publisher {
     const dcsLastSeen = h.dcsLastSeen();
     const settings = h.settings();
     const config = h.config();
+    const alarms = h.alarms();
     // Field by field, allocating nothing: the simulator asks for reports about a million times
     // per hundred schedules, most of them answered from here.
     const c = this.reportCache;
@@ -74,11 +79,12 @@ export class Publisher {
       c.view === view &&
       c.dcsLastSeen === dcsLastSeen &&
       c.settings === settings &&
-      c.config === config
+      c.config === config &&
+      c.alarms === alarms
     )
       return c.report;
     const report = this.buildReport();
-    this.reportCache = { snap, pg, view, dcsLastSeen, settings, config, report };
+    this.reportCache = { snap, pg, view, dcsLastSeen, settings, config, alarms, report };
     return report;
   }
 
@@ -105,6 +111,7 @@ export class Publisher {
       scheduledRestart: ctx.restart.scheduled?.published ?? null,
       failsafeActive: ctx.election.failsafeActive,
       watchdogFailed: watchdogFailed(this.h.settings().watchdog),
+      alarms: recentAlarms(this.h.alarms(), this.h.clock.now()),
     };
   }
 

@@ -80,6 +80,18 @@ describe('no orphan primary left writable', () => {
       await fetch(`${promoted.apiUrl}/metrics`, { headers: { authorization: AUTH } })
     ).text();
     expect(metrics).toMatch(/pgwarden_orphans_fenced_total\{[^}]*\} 1/);
+    // Any member's GET /cluster shows it, with who raised it (published in the fencing node's key).
+    const third = clusterOf().nodes.find((n) => n !== old && n !== promoted)!;
+    await eventually('the third node shows the alarm', async () => {
+      const d = (await (await fetch(`${third.apiUrl}/cluster`)).json()) as {
+        alarms?: Array<{ member: string; by?: string }>;
+      };
+      expect(d.alarms?.map((a) => [a.member, a.by])).toEqual([[old.name, promoted.name]]);
+    });
+    const thirdMetrics = await (
+      await fetch(`${third.apiUrl}/metrics`, { headers: { authorization: AUTH } })
+    ).text();
+    expect(thirdMetrics).toMatch(/pgwarden_orphan_alarms\{[^}]*\} 1/);
   });
 
   it('the old agent back: the node rejoins with the fence lifted, and can lead again', async () => {

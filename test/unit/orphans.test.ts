@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ALARM_SHOWN_MS,
+  clusterAlarms,
   fenceReport,
   knownServersOf,
   MAX_KNOWN_SERVERS,
@@ -96,5 +98,38 @@ describe('fenceReport', () => {
     expect(line).toMatch(/b: FENCED, an orphan primary at b:5432 .*3 client session/);
     expect(line).toContain('c: in recovery');
     expect(line).toContain('d: not reached (timeout)');
+  });
+});
+
+describe('clusterAlarms: every member shows every orphan fenced in the last hour', () => {
+  const now = Date.parse('2026-12-05T12:00:00Z');
+  const alarm = (minutesAgo: number, member = 'old') => ({
+    at: new Date(now - minutesAgo * 60_000).toISOString(),
+    member,
+    message: `fenced ${member}`,
+  });
+
+  it("merges the members' keys with its own, says who raised each, oldest first, drops what is stale or malformed", () => {
+    const view: ClusterView = {
+      ...emptyClusterView,
+      members: [
+        { ...member('b'), data: { ...member('b').data, alarms: [alarm(5), alarm(90), { at: 3 }, 'x'] } },
+        { ...member('c'), data: { ...member('c').data, alarms: 'nonsense' } },
+        // Its own key as published: counted once with what it holds in memory.
+        { ...member('a'), data: { ...member('a').data, alarms: [alarm(2, 'older')] } },
+      ],
+    };
+    expect(clusterAlarms(view, 'a', [alarm(2, 'older')], now)).toEqual([
+      { ...alarm(5), by: 'b' },
+      { ...alarm(2, 'older'), by: 'a' },
+    ]);
+    expect(clusterAlarms(null, 'a', [alarm(2, 'older')], now + ALARM_SHOWN_MS)).toEqual([]);
+  });
+
+  it('keeps the newest ten', () => {
+    const own = Array.from({ length: 14 }, (_, i) => alarm(30 - i, `m${i}`));
+    const shown = clusterAlarms(null, 'a', own, now);
+    expect(shown).toHaveLength(10);
+    expect(shown.at(-1)?.member).toBe('m13');
   });
 });

@@ -12,6 +12,9 @@ import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 import { pgStatus } from '../helpers/pg-status.ts';
 
 /** A node core whose readings the test sets; the node machine is only its snapshot's context. */
+/** The same array each time, as the agent's Alarms gives until one is raised. */
+const NO_ALARMS: readonly never[] = [];
+
 function host() {
   const config = parseConfigText(MINIMAL_CONFIG);
   const state = {
@@ -47,6 +50,7 @@ function host() {
     config: () => state.config,
     closed: () => false,
     log: () => {},
+    clock: { now: () => Date.parse('2026-12-05T12:00:00Z') },
     dcs: {
       touchMember: async (_name: string, data: unknown) => {
         touched.push(data);
@@ -55,7 +59,11 @@ function host() {
     },
     params: { notLeader: () => null },
   } as unknown as NodeCore;
-  return { state, touched, publisher: new Publisher({ ...core, provide: provideActors }) };
+  return {
+    state,
+    touched,
+    publisher: new Publisher({ ...core, provide: provideActors, alarms: () => NO_ALARMS }),
+  };
 }
 
 describe('publisher: the report', () => {

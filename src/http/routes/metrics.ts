@@ -4,7 +4,7 @@
  * set (the ≥3.2 form `{scope="...",name="..."}`), then pgwarden's own, all prefixed `pgwarden_`.
  */
 import type { FastifyInstance } from 'fastify';
-import type { AlarmsReading } from '../../cluster/orphans.ts';
+import { type AlarmsReading, clusterAlarms } from '../../cluster/orphans.ts';
 import {
   isSyncStandby,
   type NodeReport,
@@ -308,13 +308,19 @@ function extraLabels(labels: Record<string, string> | undefined): string {
 }
 
 /** The orphan primaries this node fenced (src/cluster/orphans.ts). */
-function alarmMetrics(a: AlarmsReading): Metric[] {
+function alarmMetrics(a: AlarmsReading, r: NodeReport, now: number): Metric[] {
   return [
     {
       name: 'pgwarden_orphans_fenced_total',
       help: 'Former leaders whose PostgreSQL this node found writable and fenced before promoting.',
       type: 'counter',
       value: a.orphansFenced,
+    },
+    {
+      name: 'pgwarden_orphan_alarms',
+      help: 'Orphan primaries fenced in the last hour by any member (the alarms GET /cluster shows).',
+      type: 'gauge',
+      value: clusterAlarms(r.view, r.name, a.list, now).length,
     },
   ];
 }
@@ -331,7 +337,7 @@ export function renderMetrics(
     ...patroniMetrics(r),
     ...pgwardenMetrics(r, now),
     ...(gossip ? gossipMetrics(gossip) : []),
-    ...(alarms ? alarmMetrics(alarms) : []),
+    ...(alarms ? alarmMetrics(alarms, r, now) : []),
   ];
   for (const m of metrics) {
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);

@@ -1,5 +1,7 @@
 /** GET /patroni, /cluster, /history, /config: what monitoring and patronictl read. */
+
 import type { FastifyInstance } from 'fastify';
+import { clusterAlarms } from '../../cluster/orphans.ts';
 import { statusJson } from '../../cluster/report.ts';
 import { clusterAsJson } from '../cluster-json.ts';
 import { documented, jsonArrayResponse, jsonResponse, textResponse } from '../openapi.ts';
@@ -38,8 +40,8 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
       const r = ctx.report();
       if (!r.view) return reply.code(503).send({ error: 'DCS is not accessible' });
       const doc = clusterAsJson(r.view, r.scope);
-      // pgwarden's own: the orphan primaries this node fenced (Patroni has no such key).
-      const alarms = ctx.alarms?.().list ?? [];
+      // pgwarden's own: the orphan primaries any member fenced in the last hour (Patroni has no such key).
+      const alarms = clusterAlarms(r.view, r.name, ctx.alarms?.().list ?? [], ctx.now());
       if (alarms.length) doc['alarms'] = alarms;
       return doc;
     },
