@@ -201,6 +201,7 @@ export class Agent {
         ...core,
         saveDynamicCache: () => this.dynamic.saveCache(),
         saveAddressBook: () => this.addressBook.save(),
+        checkPostgres: () => this.sampler.check(),
         onView: (view) => this.onView(view),
       },
       opts.pgPollMs ?? 1000,

@@ -13,6 +13,8 @@ export type ObservationsHost = Pick<
   NodeCore,
   'actor' | 'dcs' | 'clock' | 'settings' | 'pollPostgres' | 'publish' | 'closed' | 'log'
 > & {
+  /** The periodic sample: delivered only when it changed, or a loop_wait after the last (PostgresSampler.check). */
+  checkPostgres(): Promise<void>;
   saveDynamicCache(): Promise<void>;
   /** The servers to fence, kept in the data directory (runtime/address-book.ts). */
   saveAddressBook(): Promise<void>;
@@ -37,7 +39,7 @@ export class Observations {
     // PostgreSQL is watched from the start: a primary left running by a previous agent process
     // must not stay writable for as long as etcd stays away (see the node's fencingPrimary).
     await this.h.pollPostgres();
-    this.every(this.pgPollMs, () => this.h.pollPostgres());
+    this.every(this.pgPollMs, () => this.h.checkPostgres());
     await this.waitForLease();
     if (this.h.closed()) return;
     this.stopWatch = this.h.dcs.watch(

