@@ -8,7 +8,7 @@ import { divergedFromHistory } from '../../cluster/history.ts';
 import type { DataDirState, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
 import { memberToFollow, upstreamFor } from '../../cluster/topology.ts';
-import { watchdogFailed } from '../../cluster/watchdog.ts';
+import { type WatchdogPlan, watchdogFailed, watchdogWanted } from '../../cluster/watchdog.ts';
 import type { NodeContext } from './types.ts';
 
 /** The data directory state strings of a cluster that last ran as a primary (not a standby). */
@@ -104,4 +104,15 @@ export function stopInput(mode: StopMode) {
  */
 export function mayLiftOwnFence(ctx: Pick<NodeContext, 'isLeader'>): boolean {
   return ctx.isLeader;
+}
+
+/** What the watchdog step is asked (promoting, and the leader each loop): the plan, and whether it is wanted now. */
+export function watchdogStepInput(ctx: Pick<NodeContext, 'settings'>): {
+  plan: WatchdogPlan | null;
+  wanted: boolean;
+} {
+  return {
+    plan: ctx.settings.watchdog ?? null,
+    wanted: watchdogWanted(ctx.settings.watchdog, ctx.settings.paused === true),
+  };
 }

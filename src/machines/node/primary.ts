@@ -2,9 +2,8 @@
 import { assign, sendTo } from 'xstate';
 import { orphanWatchTargets } from '../../cluster/orphans.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
-import { watchdogWanted } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
-import { errorText, mayLiftOwnFence, stopInput } from './facts.ts';
+import { errorText, mayLiftOwnFence, stopInput, watchdogStepInput } from './facts.ts';
 import { refuseUnmetRestart } from './operations.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -149,10 +148,7 @@ export const primary = nodeSetup.createStateConfig({
       // As Patroni each loop: armed when wanted and not yet (after a bootstrap, an agent restart,
       // the end of a pause, a reload), disarmed while paused.
       src: 'setWatchdog',
-      input: ({ context }) => ({
-        plan: context.settings.watchdog ?? null,
-        wanted: watchdogWanted(context.settings.watchdog, context.settings.paused === true),
-      }),
+      input: ({ context }) => watchdogStepInput(context),
       onDone: [
         {
           guard: 'watchdogRefused',

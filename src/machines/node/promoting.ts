@@ -1,7 +1,6 @@
 /** The first step of leading: claim /sync in synchronous mode, fence every other server known, then promote PostgreSQL. */
 import { assign } from 'xstate';
-import { watchdogWanted } from '../../cluster/watchdog.ts';
-import { errorText } from './facts.ts';
+import { errorText, watchdogStepInput } from './facts.ts';
 import { lockLost } from './primary.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -22,10 +21,7 @@ export const promoting = nodeSetup.createStateConfig({
         "Patroni's watchdog, before anything else (as in enforce_primary_role): armed if wanted and one can be; in required mode, no promotion without it.",
       invoke: {
         src: 'setWatchdog',
-        input: ({ context }) => ({
-          plan: context.settings.watchdog ?? null,
-          wanted: watchdogWanted(context.settings.watchdog, context.settings.paused === true),
-        }),
+        input: ({ context }) => watchdogStepInput(context),
         onDone: [
           {
             guard: 'watchdogRefused',
