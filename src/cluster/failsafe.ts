@@ -11,6 +11,7 @@
  * member that could not be asked makes the leader demote by its deadline. A node missing from
  * /failsafe never wins a race while failsafe mode is on (it could not have been asked).
  */
+import { GOSSIP_ASK_MS } from '../runtime/gossip/rules.ts';
 import type { ClusterView, Member } from './view.ts';
 
 export interface FailsafeSettings {
@@ -93,3 +94,9 @@ export function raceMembers(view: ClusterView, settings: FailsafeSettings): read
     );
   return extra.length === 0 ? view.members : [...view.members, ...extra];
 }
+
+/** Patroni's POST /failsafe: 2 s, one retry (runtime/failsafe.ts). */
+export const FAILSAFE_POST_TIMEOUT_MS = 2000;
+
+/** The longest a confirmation takes: a gossip ask, then POST /failsafe twice, all members at once. */
+export const FAILSAFE_CONFIRM_BUDGET_MS = GOSSIP_ASK_MS + 2 * FAILSAFE_POST_TIMEOUT_MS;

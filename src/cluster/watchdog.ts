@@ -13,8 +13,9 @@
  * update, well inside its watchdog's timeout. pgwarden trusts its lock for up to ttl less a
  * margin after a refresh, longer than the watchdog's timeout: kept as it is, an etcd outage would
  * let the watchdog reset a healthy leader before it demoted itself. So while a watchdog is armed,
- * the lock is trusted for at most `timeout − loop_wait` after the last keepalive (watchdogWindowMs),
- * leaving a loop to stop PostgreSQL and close the device before the watchdog fires.
+ * the lock is trusted for at most `timeout − min(loop_wait, 5 s)` after the last keepalive
+ * (watchdogWindowMs), leaving that long to stop PostgreSQL (immediately) and close the device
+ * before it fires.
  */
 
 export type WatchdogMode = 'off' | 'automatic' | 'required';
@@ -66,21 +67,24 @@ export interface WatchdogPlan {
   deviceUsable: boolean;
 }
 
-/** At least this much of the timeout must be left over loop_wait, or the lock could not be trusted between refreshes. */
+/** At least this much of the timeout must be left after the stop reserve, or the lock could not be trusted between refreshes. */
 export const MIN_WATCHDOG_WINDOW_MS = 2000;
 
+/** The most a demotion is given to stop PostgreSQL (immediately) and close the device before it fires. */
+export const WATCHDOG_STOP_RESERVE_MS = 5000;
+
 /**
- * ms the lock may be trusted after a keepalive of a watchdog of `timeoutSeconds`: a loop_wait
- * before it fires, the time to stop PostgreSQL and close the device (Patroni's timing slack).
+ * ms the lock may be trusted after a keepalive of a watchdog of `timeoutSeconds`: it fires a
+ * reserve later — a loop_wait, at most 5 s — the time to stop PostgreSQL and close the device.
  */
 export function watchdogWindowMs(timeoutSeconds: number, loopWaitSeconds: number): number {
-  return (timeoutSeconds - loopWaitSeconds) * 1000;
+  return timeoutSeconds * 1000 - Math.min(loopWaitSeconds * 1000, WATCHDOG_STOP_RESERVE_MS);
 }
 
 /** Why a watchdog of this timeout cannot be used with this loop_wait, null when it can. */
 export function unusableTimeout(timeoutSeconds: number, loopWaitSeconds: number): string | null {
   if (watchdogWindowMs(timeoutSeconds, loopWaitSeconds) >= MIN_WATCHDOG_WINDOW_MS) return null;
-  return `watchdog timeout ${timeoutSeconds} s leaves less than ${MIN_WATCHDOG_WINDOW_MS / 1000} s over loop_wait ${loopWaitSeconds} s`;
+  return `watchdog timeout ${timeoutSeconds} s leaves less than ${MIN_WATCHDOG_WINDOW_MS / 1000} s to trust the lock between keepalives (loop_wait ${loopWaitSeconds} s)`;
 }
 
 /**
@@ -120,7 +124,7 @@ export interface WatchdogVerdict {
 }
 
 /**
- * Armed only with a known timeout that leaves a window over loop_wait (a shorter one would reset
+ * Armed only with a known timeout that leaves a window (watchdogWindowMs; a shorter one would reset
  * a healthy leader between refreshes). A timeout longer than asked fires after the lease is gone
  * (another node may be promoted first): `required` refuses it, `automatic` uses it and says so, as
  * Patroni does. The lock's trust follows the timeout in effect, so a longer one costs nothing.
@@ -144,7 +148,7 @@ export function watchdogVerdict(plan: WatchdogPlan, reading: WatchdogReading): W
   if (actual === null) return without(`${name}: its timeout could not be read`, true);
   const short = unusableTimeout(actual, plan.loopWaitSeconds);
   if (short !== null) return without(`${name}: ${short}`, true);
-  const activated = `${name} activated with ${actual} second timeout, timing slack ${actual - plan.loopWaitSeconds} seconds`;
+  const activated = `${name} activated with ${actual} second timeout, the lock trusted ${watchdogWindowMs(actual, plan.loopWaitSeconds) / 1000} seconds after each keepalive`;
   if (actual > plan.timeoutSeconds) {
     const late = `${name} has a ${actual} s timeout, which does not ensure safe termination within ${plan.timeoutSeconds} s`;
     // As Patroni: required wants the guarantee; automatic uses it and says what it lacks.

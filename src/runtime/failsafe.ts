@@ -7,6 +7,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
+import { FAILSAFE_POST_TIMEOUT_MS } from '../cluster/failsafe.ts';
 import type { ActionResult } from '../http/operations.ts';
 import type { FailsafeConfirmation } from '../machines/election/index.ts';
 import type { NodeActor } from '../machines/node/index.ts';
@@ -46,8 +47,6 @@ export interface ConfirmHost {
   log(msg: string): void;
 }
 
-const POST_TIMEOUT_MS = 2000;
-
 /** Every member asked at once; confirmed only if each answered 200 `Accepted`. */
 export async function confirmFailsafe(
   h: ConfirmHost,
@@ -59,8 +58,8 @@ export async function confirmFailsafe(
     members.map(async (m) => {
       let answer = await h.askOverGossip(m.name, request);
       // Patroni's request: 2 s, one retry.
-      answer ??= await h.post(m.apiUrl, request, POST_TIMEOUT_MS);
-      answer ??= await h.post(m.apiUrl, request, POST_TIMEOUT_MS);
+      answer ??= await h.post(m.apiUrl, request, FAILSAFE_POST_TIMEOUT_MS);
+      answer ??= await h.post(m.apiUrl, request, FAILSAFE_POST_TIMEOUT_MS);
       const ok = answer?.status === ACCEPTED.status && answer.text === ACCEPTED.text;
       h.log(`failsafe: ${m.name} ${answer ? `answered ${answer.status} ${answer.text}` : 'did not answer'}`);
       return ok;

@@ -92,8 +92,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     "The lock holder's PostgreSQL reported in recovery: only if someone restarts the primary as a standby behind the agent's back; the agent then promotes it again.",
   'node.active.running.releasingWhilePaused --after(loopWait)--> node.active.running.stoppedWhilePaused':
     TIMER_BEHIND_ANSWER,
-  'node.active.running.switchingOver.releasing --after(loopWait)--> node.active.running.boot':
-    TIMER_BEHIND_ANSWER,
   'node.active.running.stoppedWhilePaused --REINITIALIZE--> node.active.running.reinitializing':
     'POST /reinitialize on a stopped member of a paused cluster: the same target as from replica (taken); schedules pause rarely enough that this pair does not meet.',
   'node.bootstrap.cloneFailed --error(removeDataDir)--> node.bootstrap.retryLater':

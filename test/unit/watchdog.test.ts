@@ -26,6 +26,7 @@ import {
   watchdogFailed,
   watchdogTimeoutSeconds,
   watchdogVerdict,
+  watchdogWindowMs,
 } from '../../src/cluster/watchdog.ts';
 import { ConfigError, parseConfigText } from '../../src/config/load.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
@@ -86,12 +87,18 @@ describe('watchdog rules', () => {
     });
   });
 
-  it('never arms one whose timeout is unknown, or leaves no window over loop_wait', () => {
+  it('never arms one whose timeout is unknown, or leaves no window to trust the lock in', () => {
     expect(watchdogVerdict(plan, opened(null))).toMatchObject({ armed: false, close: true, refused: false });
-    expect(watchdogVerdict(plan, opened(11))).toMatchObject({ armed: false, close: true });
-    expect(watchdogVerdict({ ...plan, timeoutSeconds: 11 }, opened(11)).message).toContain(
-      'leaves less than 2 s over loop_wait 10 s',
+    // 6 s less the 5 s reserve to stop PostgreSQL: 1 s.
+    expect(watchdogVerdict(plan, opened(6))).toMatchObject({ armed: false, close: true });
+    expect(watchdogVerdict({ ...plan, timeoutSeconds: 6 }, opened(6)).message).toContain(
+      'leaves less than 2 s to trust the lock between keepalives',
     );
+  });
+
+  it('the window: the timeout less a loop_wait, at most 5 s, to stop PostgreSQL before it fires', () => {
+    expect(watchdogWindowMs(25, 10)).toBe(20_000);
+    expect(watchdogWindowMs(15, 2)).toBe(13_000);
   });
 
   it('a device that would not open: automatic goes on without, required refuses in Patroni’s words', () => {
@@ -106,7 +113,7 @@ describe('watchdog rules', () => {
     expect(watchdogFailed(plan)).toBe(false);
     expect(watchdogFailed({ ...plan, deviceUsable: false })).toBe(false);
     expect(watchdogFailed({ ...plan, mode: 'required', deviceUsable: false })).toBe(true);
-    expect(watchdogFailed({ ...plan, mode: 'required', timeoutSeconds: 10 })).toBe(true);
+    expect(watchdogFailed({ ...plan, mode: 'required', timeoutSeconds: 6 })).toBe(true);
     expect(watchdogFailed({ ...plan, mode: 'required' })).toBe(false);
     expect(watchdogFailed(undefined)).toBe(false);
   });
@@ -182,8 +189,10 @@ describe('DeviceWatchdog', () => {
     const w = new DeviceWatchdog({ log: (m) => logs.push(m), driverFor: () => driver });
     await w.keepalive(); // nothing armed: nothing written
     const first = await w.setTo(plan, true);
-    expect(first).toMatchObject({ armed: true, timeoutSeconds: 25, windowMs: 15_000, changed: true });
-    expect(first.message).toContain('activated with 25 second timeout, timing slack 15 seconds');
+    expect(first).toMatchObject({ armed: true, timeoutSeconds: 25, windowMs: 20_000, changed: true });
+    expect(first.message).toContain(
+      'activated with 25 second timeout, the lock trusted 20 seconds after each keepalive',
+    );
     expect(await w.setTo(plan, true)).toMatchObject({ armed: true, changed: false, message: null });
     await w.keepalive();
     expect(await w.setTo(plan, false)).toMatchObject({ armed: false, changed: true });
@@ -211,6 +220,36 @@ describe('DeviceWatchdog', () => {
     const a = await w2.setTo(plan, true);
     expect(a.message).toContain('EACCES');
     expect((await w2.setTo(plan, true)).message).toBeNull();
+  });
+
+  it('one operation at a time: a close asked during a slow opening closes what it opened; no keepalive after the close', async () => {
+    const ops: string[] = [];
+    let release = () => {};
+    const slow: WatchdogDriver = {
+      open: async (t) => {
+        ops.push('open begins');
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        ops.push('open ends');
+        return opened(t);
+      },
+      keepalive: async () => {
+        ops.push('keepalive');
+      },
+      close: async () => {
+        ops.push('close');
+      },
+    };
+    const w = new DeviceWatchdog({ log: () => {}, driverFor: () => slow });
+    const arming = w.setTo(plan, true);
+    await Promise.resolve();
+    const keeping = w.keepalive();
+    const closing = w.disarm();
+    release();
+    await Promise.all([arming, keeping, closing]);
+    expect(ops).toEqual(['open begins', 'open ends', 'keepalive', 'close']);
+    expect((await w.setTo(plan, false)).armed).toBe(false);
   });
 
   it('a device the configuration check found missing is not even opened', async () => {

@@ -38,6 +38,12 @@ export class DeviceWatchdog implements Watchdog {
   private armed: Armed | null = null;
   /** The last outcome said, so that a leader asking every loop logs a failure once. */
   private said: string | null = null;
+  /**
+   * One operation at a time, in the order asked: a close never overtakes an opening still under
+   * way (which would leave the device armed with nobody to keep it alive), and a keepalive never
+   * lands after the magic close (which would make that close not magic).
+   */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: DeviceWatchdogOptions) {}
 
@@ -52,15 +58,33 @@ export class DeviceWatchdog implements Watchdog {
     }
   }
 
-  async setTo(plan: WatchdogPlan, wanted: boolean): Promise<WatchdogActivation> {
+  setTo(plan: WatchdogPlan, wanted: boolean): Promise<WatchdogActivation> {
+    return this.inTurn(() => this.set(plan, wanted));
+  }
+
+  keepalive(): Promise<void> {
+    return this.inTurn(() => this.keepAlive());
+  }
+
+  disarm(): Promise<void> {
+    return this.inTurn(() => this.close());
+  }
+
+  private inTurn<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async set(plan: WatchdogPlan, wanted: boolean): Promise<WatchdogActivation> {
     const before = this.armed;
     if (!wanted) {
-      await this.disarm();
+      await this.close();
       return this.answer(false, before ? 'watchdog disabled' : null, before !== null);
     }
     if (before && this.matches(before, plan)) return this.answer(false, null, false);
-    // Another device, driver or timeout (a reload, a PATCH of ttl): closed, then opened anew.
-    if (before) await this.disarm();
+    // Another device, driver, timeout or loop_wait (a reload, a PATCH): closed, then opened anew.
+    if (before) await this.close();
     const driver = this.opts.driverFor?.(plan) ?? defaultDriver(plan, this.opts.linux);
     const reading: WatchdogReading = plan.deviceUsable
       ? await driver.open(plan.timeoutSeconds)
@@ -82,11 +106,12 @@ export class DeviceWatchdog implements Watchdog {
         timeoutSeconds: verdict.timeoutSeconds!,
       };
     }
-    const changed = before?.timeoutSeconds !== this.armed?.timeoutSeconds;
+    // Opened anew (its countdown restarted), or no longer armed: the election's window follows.
+    const changed = this.armed !== null || before !== null;
     return this.answer(verdict.refused, verdict.message, changed);
   }
 
-  async keepalive(): Promise<void> {
+  private async keepAlive(): Promise<void> {
     try {
       await this.armed?.driver.keepalive();
     } catch (err) {
@@ -94,7 +119,7 @@ export class DeviceWatchdog implements Watchdog {
     }
   }
 
-  async disarm(): Promise<void> {
+  private async close(): Promise<void> {
     const armed = this.armed;
     if (!armed) return;
     this.armed = null;

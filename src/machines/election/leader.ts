@@ -185,7 +185,11 @@ export const leader = electionSetup.createStateConfig({
           description:
             'The DCS does not answer and every member confirmed us: the deadline counts from the confirmation; etcd is tried again a loop from now.',
           after: {
-            loopWait: { target: 'refreshing', description: 'A loop later: is etcd back?' },
+            failsafeRetry: {
+              target: 'refreshing',
+              description:
+                'A loop later (sooner with a watchdog armed, so that a refresh that fails and the asking after it fit in its window): is etcd back?',
+            },
           },
         },
         confirming: {

@@ -57,6 +57,11 @@ export const electionMachine = electionSetup.createMachine({
       actions: 'expireFailsafe',
       description: 'A ttl since the last acceptance: a view without a leader key means no leader again.',
     },
+    WATCHDOG: {
+      actions: 'noteWatchdog',
+      description:
+        'What the node says of its watchdog, kept whatever the state: armed beside a primary before the lock is ours again (an agent restart), its window starts with our next refresh.',
+    },
     FREEZE: {
       actions: 'noteFrozen',
       description:

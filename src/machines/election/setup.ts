@@ -12,7 +12,7 @@ import { knownServersOf } from '../../cluster/orphans.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { notProvided } from '../not-provided.ts';
-import { refreshIntervalMs, retryStepMs, trustedMs } from './timing.ts';
+import { refreshIntervalMs, retryStepMs, trustedMs, watchdogWindowStarts } from './timing.ts';
 import type {
   AcquireResult,
   ElectionContext,
@@ -58,6 +58,11 @@ export const electionSetup = setup({
   delays: {
     loopWait: ({ context }) => context.settings.loop_wait * 1000,
     refreshInterval: ({ context }) => refreshIntervalMs(context.settings, context.watchdogWindowMs),
+    failsafeRetry: ({ context }) =>
+      Math.min(
+        context.settings.loop_wait * 1000,
+        refreshIntervalMs(context.settings, context.watchdogWindowMs),
+      ),
     /** An armed watchdog's window after a keepalive: a loop_wait (as armed) before it would fire. */
     watchdogWindow: ({ context }) => context.watchdogWindowMs ?? 0,
     leaseDeadline: ({ context }) => Math.max(0, context.leaseLeftMs),
@@ -106,7 +111,8 @@ export const electionSetup = setup({
     /** Every member /failsafe names confirmed this leader. */
     everyMemberConfirmed: ({ event }) => doneOutput<FailsafeConfirmation>(event).confirmed,
     /** The node's watchdog was just armed or given a new timeout (its countdown restarted). */
-    watchdogArmedAnew: ({ event }) => event.type === 'WATCHDOG' && event.windowMs !== null && event.reopened,
+    watchdogArmedAnew: ({ context, event }) =>
+      event.type === 'WATCHDOG' && watchdogWindowStarts(context.watchdogWindowMs, event),
     /** Kept by the members' confirmation while the DCS does not answer. */
     onFailsafe: ({ context }) => context.onFailsafe,
     /** PostgreSQL runs as a primary here: it confirms no other leader (Patroni's 'Running as a leader'). */
@@ -217,13 +223,14 @@ export const electionSetup = setup({
         enqueue.raise({ type: 'WATCHDOG_DEADLINE' }, { id: 'watchdogWindow', delay: 'watchdogWindow' });
     }),
     /** What the node says of its watchdog; a (re)opened one counts from now. */
-    noteWatchdog: enqueueActions(({ event, enqueue }) => {
+    noteWatchdog: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Extract<ElectionEvent, { type: 'WATCHDOG' }>;
+      const starts = watchdogWindowStarts(context.watchdogWindowMs, e);
       enqueue.assign({ watchdogWindowMs: e.windowMs });
       // Armed as before: its window runs on from the last keepalive.
-      if (e.windowMs !== null && !e.reopened) return;
+      if (e.windowMs !== null && !starts) return;
       enqueue.cancel('watchdogWindow');
-      if (e.windowMs !== null)
+      if (starts)
         enqueue.raise({ type: 'WATCHDOG_DEADLINE' }, { id: 'watchdogWindow', delay: 'watchdogWindow' });
     }),
     /** Out of the lock: no window runs, and the next leadership learns its watchdog anew. */

@@ -276,7 +276,11 @@ export const nodeMachine = nodeSetup.createMachine({
                 guard: 'paused',
                 target: '#node.stopped',
                 // Leaving `active` stops the election with it: no release, no more racing.
-                actions: { type: 'say', params: { message: 'paused: leaving postgres running' } },
+                actions: [
+                  { type: 'say', params: { message: 'paused: leaving postgres running' } },
+                  // Patroni's paused shutdown closes it: nobody keeps it alive from now on.
+                  'closeWatchdog',
+                ],
                 description:
                   'Maintenance mode: the agent goes; PostgreSQL and the leader key stay as they are.',
               },
@@ -368,16 +372,16 @@ export const nodeMachine = nodeSetup.createMachine({
     },
 
     stopped: {
-      // A clean exit (PostgreSQL stopped, or left running when paused) closes the watchdog, as
-      // Patroni's shutdown does; only a dead agent leaves it to fire.
-      entry: [assign({ role: ({ context }) => context.role }), 'disarmWatchdog'],
+      // Not closed here: a shutdown whose PostgreSQL would not stop leaves it armed, as Patroni
+      // does ("Leaving watchdog running"), so that the host is reset before the lease runs out.
+      entry: assign({ role: ({ context }) => context.role }),
       type: 'final',
     },
 
     failed: {
       description:
         'Cannot continue (foreign data directory, failed bootstrap): the agent exits with the reason.',
-      entry: [assign({ message: ({ context }) => context.fatal ?? 'failed' }), 'disarmWatchdog'],
+      entry: assign({ message: ({ context }) => context.fatal ?? 'failed' }),
       type: 'final',
     },
   },

@@ -29,6 +29,8 @@ export const stoppedWhilePaused = nodeSetup.createStateConfig({
   entry: [
     assign({ pgState: 'stopped' }),
     { type: 'say', params: { message: 'PAUSE: postgres is not running' } },
+    // PostgreSQL is down and the lock given up: nobody keeps a watchdog alive any more.
+    'disarmWatchdog',
   ],
   always: [
     {

@@ -243,8 +243,16 @@ export const nodeSetup = setup({
           reopened: out.changed,
         });
     }),
-    /** PostgreSQL stopped (or left running for good) without the lock: the watchdog is closed, not left to fire. */
-    disarmWatchdog: emit({ type: 'watchdog.disarm' as const }),
+    /**
+     * PostgreSQL stopped without the lock (or left running in maintenance mode): the watchdog is
+     * closed, not left to fire, and the election told that none bounds its trust any more.
+     */
+    disarmWatchdog: enqueueActions(({ enqueue }) => {
+      enqueue.emit({ type: 'watchdog.disarm' as const });
+      enqueue.sendTo('election', { type: 'WATCHDOG' as const, windowMs: null, reopened: false });
+    }),
+    /** The same on the way out of `active`, whose election is stopped with it: nobody to tell. */
+    closeWatchdog: emit({ type: 'watchdog.disarm' as const }),
     reportOwnFenceLifted: enqueueActions(({ event, enqueue }) => {
       const note = doneOutput<string | null>(event);
       if (note) enqueue.emit({ type: 'notice', message: `lifted the fence on our own primary (${note})` });

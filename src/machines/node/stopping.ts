@@ -69,10 +69,14 @@ export const stopping = nodeSetup.createStateConfig({
         target: '#node.stopped',
         description: 'The lock is released (or was never held): the shutdown is complete.',
       },
-      entry: sendTo('election', ({ context }) => ({
-        type: 'RELEASE' as const,
-        lastLsn: context.lastLsn,
-      })),
+      // PostgreSQL is stopped: the watchdog is closed before the lock goes (Patroni's safepoint).
+      entry: [
+        'disarmWatchdog',
+        sendTo('election', ({ context }) => ({
+          type: 'RELEASE' as const,
+          lastLsn: context.lastLsn,
+        })),
+      ],
       on: {
         LEADERSHIP_RELEASED: {
           target: '#node.stopped',

@@ -83,10 +83,16 @@ export const switchingOver = nodeSetup.createStateConfig({
       },
     },
     releasing: {
-      entry: sendTo('election', ({ context }) => ({
-        type: 'RELEASE' as const,
-        lastLsn: context.lastLsn,
-      })),
+      // PostgreSQL is stopped: the watchdog is closed now (Patroni's safepoint), not once the
+      // release is answered — with etcd away that takes up to retry_timeout, and no keepalive
+      // comes meanwhile (found by the --watchdog --failsafe sweep, seed 37).
+      entry: [
+        'disarmWatchdog',
+        sendTo('election', ({ context }) => ({
+          type: 'RELEASE' as const,
+          lastLsn: context.lastLsn,
+        })),
+      ],
       on: {
         LEADERSHIP_RELEASED: {
           target: '#node.active.running.boot',

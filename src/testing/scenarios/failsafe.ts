@@ -64,6 +64,31 @@ export const failsafeThroughEtcdOutage: Scenario = {
     ),
 };
 
+export const failsafeWithWatchdogThroughEtcdOutage: Scenario = {
+  // Found by review: with a watchdog armed the leader refreshed at half its watchdog window, and a
+  // refresh to an etcd that does not answer fails only after retry_timeout: the window ended
+  // before the members were asked, so failsafe mode never kept a leader with a watchdog.
+  name: 'failsafe mode with a watchdog: etcd down for 60 s, the leader kept by its members and its watchdog kept alive; nobody reset or promoted',
+  run: (inspect) =>
+    onHealthyCluster(
+      inspect,
+      async (c) => {
+        await failsafeReady(c);
+        const leader = c.leader()!;
+        const promotions = c.world.promotions.length;
+        check(c.watchdogs!.devices.get(leader)!.armed, 'the leader did not arm its watchdog', c);
+        c.dcs.setAvailable(false);
+        await holding(c, 60_000, `${leader} stopped accepting writes`, () => c.acceptsClientWrites(leader));
+        check(c.watchdogs!.firings.length === 0, 'a watchdog reset a node', c);
+        check(c.watchdogs!.devices.get(leader)!.armed, 'the leader closed its watchdog', c);
+        c.dcs.setAvailable(true);
+        await c.until(healthy(c, 2), 60_000);
+        check(c.leader() === leader && c.world.promotions.length === promotions, 'the leadership moved', c);
+      },
+      { ...FAILSAFE, watchdog: { mode: 'automatic' } },
+    ),
+};
+
 export const failsafeLeaderCutFromAMember: Scenario = {
   name: 'failsafe mode: etcd down and the leader cut from one replica: it demotes by its deadline, never beside another primary',
   run: (inspect) =>

@@ -18,6 +18,7 @@ import {
   failsafeReplicaHoldsBack,
   failsafeThroughEtcdOutage,
   failsafeTopologyFollowsMembers,
+  failsafeWithWatchdogThroughEtcdOutage,
 } from './failsafe.ts';
 import {
   forcedReinitializeRemovalFails,
@@ -73,6 +74,7 @@ import {
   lockLostWhileClearingFailover,
   orphanFencedOnceReachable,
   staleLeaderNeverFencesNewOne,
+  switchoverReleaseWithWatchdog,
 } from './replayed.ts';
 import {
   failoverToCurrentLeader,
@@ -110,7 +112,9 @@ export const scenarios: Scenario[] = [
   orphanFencedOnceReachable,
   ...watchdogScenarios,
   failoverToMemberOutsideFailsafe,
+  switchoverReleaseWithWatchdog,
   failsafeThroughEtcdOutage,
+  failsafeWithWatchdogThroughEtcdOutage,
   failsafeLeaderCutFromAMember,
   failsafeLeaderCutFromEtcd,
   failsafeReplicaHoldsBack,

@@ -88,3 +88,14 @@ export const failoverToMemberOutsideFailsafe: Scenario = {
     { failsafeMode: true, watchdog: true },
   ),
 };
+
+export const switchoverReleaseWithWatchdog: Scenario = {
+  // Found by the --watchdog --failsafe sweep (seed 37): the old leader of a switchover, its
+  // PostgreSQL stopped, waited a loop for etcd (away) to confirm its release before closing its
+  // watchdog, and was reset meanwhile. It closes the watchdog once PostgreSQL is stopped now.
+  name: 'a switchover whose release meets etcd gone: the old leader closes its watchdog once its PostgreSQL is stopped',
+  run: replaying(37, '10:switchover:node2:-:13,11:reject:node1:node2,20:dcs-down,21:freeze:node3', {
+    failsafeMode: true,
+    watchdog: true,
+  }),
+};

@@ -108,9 +108,39 @@ export const watchdogRequiredLeaderDemotes: Scenario = {
     ),
 };
 
+export const watchdogAfterAgentRestart: Scenario = {
+  // Found by review: an agent restarted beside its running primary arms the watchdog before its
+  // election leads again; the window must start all the same, or an etcd outage right after lets
+  // the watchdog reset the healthy leader before it demotes.
+  name: 'an agent restarted beside its primary arms the watchdog again, and an etcd outage right after still demotes it before the watchdog fires',
+  run: (inspect) =>
+    onHealthyCluster(
+      inspect,
+      async (c) => {
+        const leader = c.leader()!;
+        await c.node(leader).killAgent();
+        await c.advance(2000);
+        await c.node(leader).restart();
+        await c.until(() => c.node(leader).report()?.isLeader === true && device(c, leader).armed, 30_000);
+        c.dcs.setAvailable(false);
+        await c.until(() => c.primaries().length === 0, 40_000);
+        await c.advance(40_000);
+        check(
+          c.watchdogs!.firings.every((f) => !f.agentCouldAct),
+          'a watchdog reset a node whose agent was running',
+          c,
+        );
+        c.dcs.setAvailable(true);
+        await c.until(healthy(c, 2), 90_000);
+      },
+      { watchdog: { mode: 'automatic' } },
+    ),
+};
+
 export const watchdogScenarios: Scenario[] = [
   watchdogThroughEtcdOutage,
   watchdogResetsFrozenLeader,
   watchdogRequiredRefusesPromotion,
   watchdogRequiredLeaderDemotes,
+  watchdogAfterAgentRestart,
 ];
