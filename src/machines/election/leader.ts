@@ -93,7 +93,7 @@ export const leader = electionSetup.createStateConfig({
           target: '#election.lost',
           actions: [assign({ lastVerdict: null }), 'leaveFailsafe'],
           description:
-            'No refresh within the armed watchdog’s window (its timeout less a loop_wait): demote now, while there is time to stop PostgreSQL before it fires.',
+            'No refresh within the armed watchdog’s window (its timeout less min(loop_wait, 5 s)): demote now, while there is time to stop PostgreSQL before it fires.',
         },
         CLUSTER: [
           {

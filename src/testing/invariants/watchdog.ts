@@ -9,7 +9,7 @@ import type { Invariant } from './types.ts';
  * (15) A watchdog never resets a host whose agent was alive and running (not frozen, not just
  * started) all along since its last keepalive: such an agent demotes itself, and closes the
  * watchdog, while there is still time (the election trusts its lock no longer than the
- * watchdog's timeout less a loop_wait). A reset of a healthy leader — in an etcd outage, say —
+ * watchdog's timeout less min(loop_wait, 5 s)). A reset of a healthy leader — in an etcd outage, say —
  * is a leadership change and a crash nobody asked for. A reset during a demotion's stop that
  * takes longer than that loop_wait is the watchdog doing its job (WatchdogFiring.agentCouldAct).
  */

@@ -1,0 +1,169 @@
+/**
+ * What an idle agent costs its host: per run, a fresh 3-node cluster (etcd + three agents as the
+ * postgres OS user, Patroni's default timings), left alone for a settle period, then each agent's
+ * CPU time over a measured window (user + system, from /proc, the agent's process and its children
+ * other than PostgreSQL) and its resident memory at the end. Variants: pgwarden as configured by
+ * default (gossip on), pgwarden with gossip off, and Patroni 3.0.2 on the same YAML.
+ *
+ *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S] [--variants pgwarden,pgwarden-no-gossip,patroni]
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalCluster } from '../src/local/cluster.ts';
+import { agentArgv } from './lib/agents.ts';
+import { processTree } from './lib/procs.ts';
+import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
+import { writeResults } from './lib/results.ts';
+import { groupedTable } from './lib/table.ts';
+import { sleep } from './lib/time.ts';
+
+const DCS = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
+const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'patroni'] as const;
+type Variant = (typeof VARIANTS)[number];
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+interface Run {
+  variant: Variant;
+  run: number;
+  ok: boolean;
+  /** Per agent: % of one core over the window, and RSS (MB) at its end. */
+  cpuPercent: number[];
+  rssMb: number[];
+  error?: string;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+/** The agent and its children, PostgreSQL's processes left out (they are the database's cost). */
+function agentProcesses(pid: number): number[] {
+  return processTree(pid).filter((p) => {
+    try {
+      return !/^\d+ \(postgres\)/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** utime + stime of these processes, in clock ticks. */
+function cpuTicks(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      sum += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}
+
+function rssMb(pids: number[]): number {
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // exited
+    }
+  }
+  return kb / 1024;
+}
+
+async function measure(variant: Variant, run: number, settleS: number, windowS: number): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), `pgwarden-idle-${variant}-`));
+  const cluster = new LocalCluster({
+    dir,
+    nodes: 3,
+    scope: `idle-${variant}`,
+    dcs: DCS,
+    agentArgv: agentArgv(variant === 'patroni' ? 'patroni' : 'pgwarden'),
+    editConfig: (_n, doc) =>
+      variant === 'pgwarden-no-gossip' ? { ...doc, gossip: { enabled: false } } : doc,
+  });
+  const out: Run = { variant, run, ok: false, cpuPercent: [], rssMb: [] };
+  try {
+    await cluster.init();
+    await cluster.startAll();
+    if (!(await cluster.waitUntilReady({ timeoutMs: 120_000 }))) throw new Error('not ready within 120 s');
+    await sleep(settleS * 1000);
+    const trees = cluster.nodes.map((n) => agentProcesses(cluster.agentPid(n.name)!));
+    const before = trees.map(cpuTicks);
+    await sleep(windowS * 1000);
+    const after = trees.map(cpuTicks);
+    out.cpuPercent = trees.map((_, i) => ((after[i]! - before[i]!) / TICKS_PER_S / windowS) * 100);
+    out.rssMb = trees.map(rssMb);
+    out.ok = true;
+  } catch (err) {
+    out.error = (err as Error).message;
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(arg('runs', '2'));
+  const windowS = Number(arg('window', '60'));
+  const settleS = Number(arg('settle', '20'));
+  const variants = arg('variants', VARIANTS.join(','))
+    .split(',')
+    .filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
+  if (variants.includes('patroni') && !existsSync('/usr/bin/patroni')) {
+    console.error('patroni is not installed: bash scripts/install-deps.sh --bench');
+    process.exit(2);
+  }
+  const startedAt = new Date();
+  const load = [loadInfo()];
+  const results: Run[] = [];
+  // Interleaved, so that a machine busier for a while weighs on every variant alike.
+  for (let r = 1; r <= runs; r++) {
+    for (const v of variants) {
+      const res = await measure(v, r, settleS, windowS);
+      results.push(res);
+      console.error(
+        `${v} run ${r}: cpu ${res.cpuPercent.map((x) => `${x.toFixed(2)}%`).join(' ')} rss ${res.rssMb.map((x) => `${x.toFixed(0)} MB`).join(' ')}${res.error ? ` (${res.error})` : ''}`,
+      );
+      load.push(loadInfo());
+    }
+  }
+  // One row per agent: each agent is a sample.
+  const rows = results.flatMap((r) =>
+    r.cpuPercent.map((cpu, i) => ({
+      ok: r.ok,
+      run: r.run * 10 + i + 1,
+      variant: r.variant,
+      cpu,
+      rss: r.rssMb[i]!,
+    })),
+  );
+  const table = groupedTable({
+    groupHead: 'agent',
+    groups: variants.map((v) => ({ name: v, runs: rows.filter((x) => x.variant === v) })),
+    columns: [
+      { head: 'CPU % of a core', get: (x) => x.cpu, digits: 2 },
+      { head: 'RSS MB', get: (x) => x.rss, digits: 0 },
+    ],
+    text: [],
+  });
+  const path = writeResults('idle', startedAt, {
+    startedAt: startedAt.toISOString(),
+    git: gitState(),
+    machine: machineInfo(),
+    load,
+    settings: { dcs: DCS, runs, windowS, settleS },
+    results,
+  });
+  console.log(table);
+  console.log(`\n(run = run × 10 + agent; results in ${path})`);
+}
+
+await main();
