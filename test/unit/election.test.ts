@@ -513,7 +513,8 @@ describe('election machine: an armed watchdog bounds the lock', () => {
     expect(h.received).toEqual([]);
   });
 
-  it('etcd gone: the lock is given up when the window since the last keepalive ends, before the lease deadline', async () => {
+  /** A leader whose watchdog was just armed, and the switch that takes etcd away from it. */
+  async function armedLeader() {
     let down = false;
     const h = harness(
       {
@@ -524,7 +525,17 @@ describe('election machine: an armed watchdog bounds the lock', () => {
     );
     h.send({ type: 'WATCHDOG', windowMs, reopened: true });
     await advance(h.clock, 100, 50);
-    down = true;
+    return {
+      h,
+      etcdGone: () => {
+        down = true;
+      },
+    };
+  }
+
+  it('etcd gone: the lock is given up when the window since the last keepalive ends, before the lease deadline', async () => {
+    const { h, etcdGone } = await armedLeader();
+    etcdGone();
     await advance(h.clock, windowMs - 300, 100);
     expect(h.received).toEqual([]);
     await advance(h.clock, 400, 100);
@@ -533,36 +544,18 @@ describe('election machine: an armed watchdog bounds the lock', () => {
   });
 
   it('the same armed watchdog told again does not restart its window; disarmed, the lease alone counts', async () => {
-    let down = false;
-    const h = harness(
-      {
-        update: async () =>
-          down ? Promise.reject(new Error('etcd unreachable')) : { ok: true, elapsedMs: 5 },
-      },
-      true,
-    );
-    h.send({ type: 'WATCHDOG', windowMs, reopened: true });
-    await advance(h.clock, 100, 50);
-    down = true;
+    const { h, etcdGone } = await armedLeader();
+    etcdGone();
     // Told every loop while armed: the window still counts from the last keepalive.
     await advance(h.clock, 10_000, 100);
     h.send({ type: 'WATCHDOG', windowMs, reopened: false });
     await advance(h.clock, windowMs - 10_000 + 200, 100);
     expect(h.received.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
 
-    const h2 = harness(
-      {
-        update: async () =>
-          down ? Promise.reject(new Error('etcd unreachable')) : { ok: true, elapsedMs: 5 },
-      },
-      true,
-    );
-    down = false;
-    h2.send({ type: 'WATCHDOG', windowMs, reopened: true });
-    await advance(h2.clock, 100, 50);
-    down = true;
-    h2.send({ type: 'WATCHDOG', windowMs: null, reopened: false });
-    await advance(h2.clock, windowMs + 1000, 100);
-    expect(h2.received).toEqual([]);
+    const disarmed = await armedLeader();
+    disarmed.etcdGone();
+    disarmed.h.send({ type: 'WATCHDOG', windowMs: null, reopened: false });
+    await advance(disarmed.h.clock, windowMs + 1000, 100);
+    expect(disarmed.h.received).toEqual([]);
   });
 });
