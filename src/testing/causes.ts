@@ -10,6 +10,13 @@
  * ends, long enough for every consequence it can have: a lease to run out (ttl), a slow operation
  * to finish, the node to rejoin.
  *
+ * A fault on one node explains only that node's loss of leadership: the leader losing its lock
+ * because a replica died, froze, was cut from etcd or partitioned from someone else is a bug (a
+ * /failsafe write that pushed the next refresh past the lease's deadline did exactly that, while
+ * a replica was dead). A partition explains the loss of either of its two ends. What touches
+ * everyone — etcd down or slow, a switchover or failover, the heal phase — explains any loss.
+ * Promotions are explained by any cause (a promotion follows a loss, checked on its own).
+ *
  * A flaky etcd (`dcs-flaky`) is scoped to its node. On the leader it explains losing the lock:
  * a keepalive or leader update that failed (before or after etcd applied it) proves nothing,
  * and a leader that cannot prove its lease within retry_timeout must step down on its own
@@ -21,20 +28,14 @@
  */
 import { describeAction, type ScheduleAction } from './schedule/index.ts';
 
-/** One-shot causes: the action itself can move leadership. */
-const MOVES: ReadonlySet<ScheduleAction['kind']> = new Set([
-  'crash-postgres',
-  'failover',
-  'switchover',
-  'slow',
-]);
+/** Whose loss of leadership a cause can explain: a node's name, or everyone's. */
+const ANYONE = '*';
 
 export class LeadershipCauses {
   /** Faults still in effect, by what ends them ("dead node1" ends with its restart). */
-  private readonly ongoing = new Map<string, string>();
-  /** When the last cause happened or ended (virtual ms), and what it was. */
-  private lastAt = Number.NEGATIVE_INFINITY;
-  private last = 'none';
+  private readonly ongoing = new Map<string, { what: string; scope: readonly string[] }>();
+  /** When the last cause happened or ended (virtual ms), and what it was, by scope. */
+  private readonly last = new Map<string, { at: number; what: string }>();
   /** Scheduled switchovers within the run: a cause again when due. */
   private readonly due: Array<{ at: number; what: string }> = [];
   private horizonMs: number;
@@ -54,56 +55,59 @@ export class LeadershipCauses {
   /** An action played at `now` (virtual ms). */
   note(a: ScheduleAction, now: number): void {
     const what = describeAction(a);
-    const start = (key: string) => this.ongoing.set(key, what);
+    const start = (key: string, ...scope: string[]) => this.ongoing.set(key, { what, scope });
     const end = (key: string) => {
-      if (this.ongoing.delete(key)) this.cause(now, `end of ${what}`);
+      const ended = this.ongoing.get(key);
+      if (!ended) return;
+      this.ongoing.delete(key);
+      this.cause(now, `end of ${what}`, ended.scope);
     };
     switch (a.kind) {
       case 'kill':
       case 'kill-agent':
       case 'shutdown':
-        start(`dead ${a.node}`);
+        start(`dead ${a.node}`, a.node);
         break;
       case 'restart':
         end(`dead ${a.node}`);
         break;
       case 'freeze':
-        start(`frozen ${a.node}`);
+        start(`frozen ${a.node}`, a.node);
         break;
       case 'thaw':
         end(`frozen ${a.node}`);
         break;
       case 'dcs-cut':
-        start(`cut ${a.node}`);
+        start(`cut ${a.node}`, a.node);
         break;
       case 'dcs-reconnect':
         end(`cut ${a.node}`);
         break;
       case 'dcs-down':
-        start('dcs down');
+        start('dcs down', ANYONE);
         break;
       case 'dcs-up':
         end('dcs down');
         break;
       case 'dcs-latency':
-        if (a.ms > 0) start('dcs latency');
+        if (a.ms > 0) start('dcs latency', ANYONE);
         else end('dcs latency');
         break;
       case 'partition':
-        start(`partition ${[a.a, a.b].sort().join(' ')}`);
+        start(`partition ${[a.a, a.b].sort().join(' ')}`, a.a, a.b);
         break;
       case 'heal':
         end(`partition ${[a.a, a.b].sort().join(' ')}`);
         break;
       case 'reject':
-        start(`rejecting ${a.node}`);
+        start(`rejecting ${a.node}`, a.node);
         break;
       case 'accept':
         end(`rejecting ${a.node}`);
         break;
       // The failure waits for the operation's next call, which may come at any later time.
       case 'fail':
-        start(`fail ${a.node} ${a.op}`);
+        start(`fail ${a.node} ${a.op}`, a.node);
         break;
       case 'dcs-flaky':
         if (a.percent > 0 || a.latencyMs > 0) this.flaky.set(a.node, what);
@@ -112,10 +116,17 @@ export class LeadershipCauses {
       case 'patch-config':
         this.horizonMs = Math.max(this.horizonMs, LeadershipCauses.horizonFor(a.ttl));
         break;
+      case 'crash-postgres':
+      case 'slow':
+        this.cause(now, what, [a.node]);
+        break;
+      case 'failover':
+      case 'switchover':
+        this.cause(now, what, [ANYONE]);
+        break;
       default:
         break;
     }
-    if (MOVES.has(a.kind)) this.cause(now, what);
     if (a.kind === 'switchover' && a.inS !== null)
       this.due.push({ at: now + a.inS * 1000, what: `${what} (due)` });
   }
@@ -126,36 +137,41 @@ export class LeadershipCauses {
     this.flaky.clear();
     if (this.ongoing.size === 0) return;
     this.ongoing.clear();
-    this.cause(now, 'the heal phase');
+    this.cause(now, 'the heal phase', [ANYONE]);
   }
 
-  private cause(now: number, what: string): void {
-    this.lastAt = now;
-    this.last = what;
+  private cause(now: number, what: string, scope: readonly string[]): void {
+    for (const s of scope) this.last.set(s, { at: now, what });
   }
 
   /**
    * null when a leadership change at `now` has a cause, else the calm it broke. `losing`: the
-   * node that stopped leading (a flaky etcd explains only its own node's loss); absent for a
-   * promotion.
+   * node that stopped leading (a fault elsewhere does not explain it); absent for a promotion.
    */
   unexplained(now: number, losing?: string): string | null {
     for (let i = this.due.length - 1; i >= 0; i--) {
       const d = this.due[i]!;
       if (d.at > now) continue;
       this.due.splice(i, 1);
-      if (d.at > this.lastAt) this.cause(d.at, d.what);
+      if (d.at > (this.last.get(ANYONE)?.at ?? Number.NEGATIVE_INFINITY)) this.cause(d.at, d.what, [ANYONE]);
     }
-    if (this.ongoing.size > 0) return null;
-    if (now - this.lastAt <= this.horizonMs) return null;
+    const explains = (scope: string) => losing === undefined || scope === ANYONE || scope === losing;
+    for (const o of this.ongoing.values()) if (o.scope.some(explains)) return null;
+    let latest: { at: number; what: string } | null = null;
+    for (const [scope, c] of this.last)
+      if (explains(scope) && (latest === null || c.at > latest.at)) latest = c;
+    if (latest !== null && now - latest.at <= this.horizonMs) return null;
     for (const node of losing === undefined ? [...this.flaky.keys(), ...this.flakyEnded.keys()] : [losing]) {
       if (this.flaky.has(node)) return null;
       const ended = this.flakyEnded.get(node);
       if (ended && now - ended.at <= this.horizonMs) return null;
     }
-    const since = Number.isFinite(this.lastAt)
-      ? `${((now - this.lastAt) / 1000).toFixed(1)} s after the last cause (${this.last})`
-      : 'with no fault or leadership request all run';
-    return `${since}; horizon ${(this.horizonMs / 1000).toFixed(0)} s`;
+    const whose = losing === undefined ? '' : ` that could move ${losing}`;
+    const since =
+      latest !== null
+        ? `${((now - latest.at) / 1000).toFixed(1)} s after the last cause${whose} (${latest.what})`
+        : `with no fault${whose} nor leadership request all run`;
+    const elsewhere = [...this.ongoing.values()].map((o) => o.what);
+    return `${since}; horizon ${(this.horizonMs / 1000).toFixed(0)} s${elsewhere.length > 0 ? `; in effect elsewhere: ${elsewhere.join(', ')}` : ''}`;
   }
 }
