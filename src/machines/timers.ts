@@ -12,3 +12,9 @@ export const LONGEST_TIMER_MS = 2 ** 31 - 1;
 export function nodeTimerDelay(ms: number): number {
   return ms > LONGEST_TIMER_MS || Number.isNaN(ms) ? 1 : ms;
 }
+
+/**
+ * Timer events a machine raises itself (a delayed `raise`, where a state's `after` would restart
+ * with the state): like XState's `xstate.after.*`, each must find a timer of its own due.
+ */
+export const RAISED_TIMER_EVENTS: ReadonlySet<string> = new Set(['REFRESH_DUE', 'WATCHDOG_DEADLINE']);

@@ -6,14 +6,15 @@
  */
 import { type AnyActorRef, type AnyStateMachine, createActor, fromCallback } from 'xstate';
 import { type GuardOutcome, takeGuardOutcomes } from '../actors/guard-trace.ts';
-import { nodeTimerDelay } from '../machines/timers.ts';
+import { nodeTimerDelay, RAISED_TIMER_EVENTS } from '../machines/timers.ts';
 import { replayable } from './machines.ts';
 
 /** XState's timer events (`after`), as XState names them. */
 const TIMER_EVENT = 'xstate.after.';
 
+/** A timer firing: XState's `after`, or a delayed event a machine raised itself. */
 export function isTimerEvent(type: string): boolean {
-  return type.startsWith(TIMER_EVENT);
+  return type.startsWith(TIMER_EVENT) || RAISED_TIMER_EVENTS.has(type);
 }
 
 /** The simulator's largest clock drift (MAX_DRIFT_PPM, 0.5 %). */

@@ -64,7 +64,8 @@ export const leader = electionSetup.createStateConfig({
     holding: {
       // Entered anew after each refresh or confirmation: the watchdog is kept alive then (as
       // Patroni does after each update of the lock), and its window counts from there.
-      entry: 'restartWatchdogWindow',
+      entry: ['restartWatchdogWindow', 'scheduleRefresh'],
+      exit: 'cancelRefresh',
       invoke: { src: 'keepWatchdogAlive' },
       after: {
         leaseDeadline: {
@@ -137,13 +138,12 @@ export const leader = electionSetup.createStateConfig({
             target: 'writingTopology',
             description: 'Failsafe mode: /failsafe does not name the members as they are: write it.',
           },
-          after: {
-            refreshInterval: {
-              target: 'refreshing',
-              description: 'As late as still leaves a full retry_timeout of retries before the deadline.',
-            },
-          },
           on: {
+            REFRESH_DUE: {
+              target: 'refreshing',
+              description:
+                'An interval after the last refresh: as late as still leaves a full retry_timeout of retries before the deadline.',
+            },
             REFRESH_NOW: {
               target: 'refreshing',
               description:
@@ -161,7 +161,7 @@ export const leader = electionSetup.createStateConfig({
               },
               {
                 actions: 'storeSettings',
-                description: 'ttl unchanged: the new timings apply from the next interval.',
+                description: 'ttl unchanged: the new timings apply from the next refresh on.',
               },
             ],
           },
@@ -178,6 +178,13 @@ export const leader = electionSetup.createStateConfig({
               target: 'idle',
               actions: 'noteTopologyWritten',
               description: 'Not written: tried again after the next good refresh, not at once.',
+            },
+          },
+          on: {
+            REFRESH_DUE: {
+              target: 'refreshing',
+              description:
+                'The refresh came due while writing (etcd slow): the lease first; the write is tried again after the refresh.',
             },
           },
         },

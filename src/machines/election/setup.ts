@@ -1,5 +1,5 @@
 /** The election's actors (provided by the runtime), delays, and named guards and actions. */
-import { assign, enqueueActions, sendParent, setup } from 'xstate';
+import { assign, cancel, enqueueActions, sendParent, setup } from 'xstate';
 import {
   isRequestedCandidate,
   judgeHealthiest,
@@ -233,6 +233,16 @@ export const electionSetup = setup({
       if (starts)
         enqueue.raise({ type: 'WATCHDOG_DEADLINE' }, { id: 'watchdogWindow', delay: 'watchdogWindow' });
     }),
+    /**
+     * The next refresh falls an interval after this one, whatever the holder does meanwhile (a
+     * /failsafe write): a delayed event, not a state's `after` — restarted by the write, the
+     * refresh fell past the lease's deadline and the leader lost its lock to its own timer.
+     */
+    scheduleRefresh: enqueueActions(({ enqueue }) => {
+      enqueue.cancel('refreshDue');
+      enqueue.raise({ type: 'REFRESH_DUE' }, { id: 'refreshDue', delay: 'refreshInterval' });
+    }),
+    cancelRefresh: cancel('refreshDue'),
     /** Out of the lock: no window runs, and the next leadership learns its watchdog anew. */
     forgetWatchdog: enqueueActions(({ enqueue }) => {
       enqueue.cancel('watchdogWindow');

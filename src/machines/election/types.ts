@@ -88,7 +88,9 @@ export type ElectionEvent =
    */
   | { type: 'WATCHDOG'; windowMs: number | null; reopened: boolean }
   /** The armed watchdog's window since the last keepalive is over: demote before it fires. */
-  | { type: 'WATCHDOG_DEADLINE' };
+  | { type: 'WATCHDOG_DEADLINE' }
+  /** The refresh interval since the last refresh (or confirmation) is over: refresh the lock. */
+  | { type: 'REFRESH_DUE' };
 
 /** Events the election sends to its parent. */
 export type ElectionOutput =
