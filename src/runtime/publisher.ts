@@ -44,7 +44,8 @@ export class Publisher {
   private lastPublished = '';
   private readonly duties: Actor<typeof leaderDutiesMachine>;
   private publishing = false;
-  private publishAgain = false;
+  /** A publish asked for while one was under way (forced if any of them was), or null. */
+  private publishAgain: { force: boolean } | null = null;
   private reportCache: (ReportInputs & { report: NodeReport }) | null = null;
 
   constructor(private readonly h: PublisherHost) {
@@ -121,8 +122,9 @@ export class Publisher {
     if (h.closed()) return;
     if (this.publishing) {
       // A change arrived while we were writing: publish again right after, or the member key
-      // would show a stale state until the next loop.
-      this.publishAgain = true;
+      // would show a stale state until the next loop. A forced one stays forced: it is the
+      // loop's, which puts the key back when etcd lost it (dropped, the key stayed away).
+      this.publishAgain = { force: force || (this.publishAgain?.force ?? false) };
       return;
     }
     const snap = h.actor.getSnapshot();
@@ -133,8 +135,8 @@ export class Publisher {
       const data = memberData(report);
       const text = JSON.stringify(data);
       if (force || text !== this.lastPublished) {
-        await h.dcs.touchMember(report.name, data);
-        this.lastPublished = text;
+        // Only what was written counts as published: a key not written is tried at the next change.
+        if (await h.dcs.touchMember(report.name, data)) this.lastPublished = text;
       }
       // The leader's duties, one order at a time (the leaderDuties machine decides each on the
       // facts as they are once the one before has finished: a write may take a while).
@@ -166,9 +168,10 @@ export class Publisher {
     } finally {
       this.publishing = false;
     }
-    if (this.publishAgain) {
-      this.publishAgain = false;
-      await this.publish(false);
+    const again = this.publishAgain;
+    if (again) {
+      this.publishAgain = null;
+      await this.publish(again.force);
     }
   }
 

@@ -171,6 +171,23 @@ describe('MemoryDcs', () => {
     expect(view.leader).toBeNull();
   });
 
+  // Found by the simulator (failsafe seed 175 with a refresh schedule of its own): a leader cut
+  // from etcd past the ttl came back, and its member key never did — its replicas had no one to
+  // follow. The put on the lease etcd had expired failed and was not tried on a new lease.
+  it('puts the member key back on a new lease when etcd expired ours meanwhile', async () => {
+    setup();
+    const a = node();
+    const old = await a.ensureLease(30);
+    expect(await a.touchMember('a', member('master'))).toBe(true);
+    clock.increment(30_001);
+    expect(store.get(`${P}members/a`)).toBeUndefined();
+    expect(await a.touchMember('a', member('master'))).toBe(true);
+    const back = store.get(`${P}members/a`);
+    expect(back?.lease).toBeDefined();
+    expect(back?.lease).not.toBe(old);
+    expect(store.leaseTtl(back!.lease!)).toBe(30);
+  });
+
   // The holder's refresh (recreate) also creates an absent key; a reclaim never does.
   for (const recreate of [true, false]) {
     it(`re-attaches the leader key to a new lease (value compare)${recreate ? ' and creates it when absent' : ', a reclaim never creates it'}`, async () => {
@@ -221,15 +238,28 @@ describe('MemoryDcs', () => {
     expect(store.get(`${P}status`)?.value).toBe('{"optime":1234}');
   });
 
-  it('skips unchanged member writes', async () => {
+  it('skips unchanged member writes while the watch shows etcd has them', async () => {
     setup();
     const a = node();
+    const stop = a.watch(() => {});
+    await settle();
     await a.ensureLease(30);
     await a.touchMember('a', member('replica'));
     const rev = store.get(`${P}members/a`)!.modRevision;
     await a.touchMember('a', member('replica'));
     expect(store.get(`${P}members/a`)!.modRevision).toBe(rev);
     await a.touchMember('a', member('master'));
+    expect(store.get(`${P}members/a`)!.modRevision).not.toBe(rev);
+    stop();
+  });
+
+  it('writes an unchanged member key again when no watch shows what etcd has', async () => {
+    setup();
+    const a = node();
+    await a.ensureLease(30);
+    await a.touchMember('a', member('replica'));
+    const rev = store.get(`${P}members/a`)!.modRevision;
+    await a.touchMember('a', member('replica'));
     expect(store.get(`${P}members/a`)!.modRevision).not.toBe(rev);
   });
 

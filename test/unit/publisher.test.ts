@@ -15,7 +15,10 @@ import { pgStatus } from '../helpers/pg-status.ts';
 /** The same array each time, as the agent's Alarms gives until one is raised. */
 const NO_ALARMS: readonly never[] = [];
 
-function host() {
+/** touchMember as the test wants it answered (default: written at once). */
+type Touch = (data: unknown) => Promise<boolean>;
+
+function host(touch: Touch = async () => true) {
   const config = parseConfigText(MINIMAL_CONFIG);
   const state = {
     context: {
@@ -52,9 +55,9 @@ function host() {
     log: () => {},
     clock: { now: () => Date.parse('2026-12-05T12:00:00Z') },
     dcs: {
-      touchMember: async (_name: string, data: unknown) => {
+      touchMember: (_name: string, data: unknown) => {
         touched.push(data);
-        return true;
+        return touch(data);
       },
     },
     params: { notLeader: () => null },
@@ -141,5 +144,34 @@ describe('publisher: the member key', () => {
     await publisher.publish(false);
     expect(touched).toHaveLength(3);
     expect(touched[2]).toEqual(memberData(publisher.report()));
+  });
+
+  // Both found by the simulator (failsafe seed 175): a leader back from an etcd outage longer
+  // than the ttl never wrote its member key again, and its replicas had no one to follow.
+  it('keeps a forced publish forced when it waits behind one under way', async () => {
+    let release: (written: boolean) => void = () => {};
+    let calls = 0;
+    const { touched, publisher } = host(() => {
+      calls++;
+      return calls === 1 ? new Promise<boolean>((r) => (release = r)) : Promise.resolve(true);
+    });
+    const first = publisher.publish(false);
+    // The loop's forced publish arrives while the first write waits on etcd: it must not become
+    // an unforced one, which an unchanged key would skip.
+    await publisher.publish(true);
+    release(true);
+    await first;
+    expect(touched).toHaveLength(2);
+  });
+
+  it('counts a key etcd did not take as not published: the next publish writes it', async () => {
+    let written = false;
+    const { touched, publisher } = host(async () => written);
+    await publisher.publish(false);
+    written = true;
+    await publisher.publish(false);
+    expect(touched).toHaveLength(2);
+    await publisher.publish(false);
+    expect(touched).toHaveLength(2);
   });
 });

@@ -224,22 +224,22 @@ export class KvDcs implements Dcs {
     const rel = KEYS.members + name;
     const key = this.key(rel);
     const value = encodeMember(data);
-    const deadline = this.calls.deadline();
-    const lease = this.keeper.usableLease() ?? (await this.keeper.grant(deadline));
-    const last = this.lastMember;
-    const unchanged = last?.key === key && last.value === value && last.lease === lease;
-    const cached = this.views.synced();
-    const cacheAgrees = !cached || (cached.get(key)?.value === value && cached.get(key)?.lease === lease);
-    if (unchanged && cacheAgrees) return true;
-    try {
+    // A lease etcd expired meanwhile (an outage longer than the ttl): a new one and once more,
+    // or the key would stay away until something else grants one — and the leader's absent
+    // member key leaves every replica with nobody to follow.
+    return this.keeper.onLease(async (lease, deadline) => {
+      const last = this.lastMember;
+      const unchanged = last?.key === key && last.value === value && last.lease === lease;
+      // Skipped only when etcd, as the watch shows it, still has it as we wrote it (Patroni
+      // compares with the cluster it read): our memory of the last write says nothing of a key
+      // etcd dropped with an expired lease.
+      const cached = this.views.synced();
+      const cacheAgrees = cached?.get(key)?.value === value && cached.get(key)?.lease === lease;
+      if (unchanged && cacheAgrees) return true;
       await this.put(rel, value, lease, deadline);
-    } catch (err) {
-      if (!(err instanceof LeaseNotFoundError)) throw err;
-      this.keeper.forget(lease);
-      return false;
-    }
-    this.lastMember = { key, value, lease };
-    return true;
+      this.lastMember = { key, value, lease };
+      return true;
+    });
   }
 
   async initialize(): Promise<boolean> {
