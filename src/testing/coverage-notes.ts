@@ -37,7 +37,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     WATCHDOG_STEP_THROWS,
   'node.active.running.primary --error(liftOwnFence)--> (no target)':
     'The lift runs SQL only when a fence marker is on our own primary (the scenarios never fence a leader that later leads again without a restart), and fails only if PostgreSQL stops answering in that moment; tried again next loop. test/integration/postgres-process.test.ts lifts a real one.',
-  'node.active.running.promoting.claimingSync --error(claimSync)--> node.active.running.releasing': `${DCS_ERROR_IN_CALL} test/unit/node.test.ts takes it ("claimSync fails").`,
   'node.active.running.primary --error(fenceServers)--> (no target)':
     'fenceServers never rejects (a server not reached is a result of its own); kept so that a throwing provider only skips one loop of the watch. test/unit/node.test.ts takes it ("a fence that fails...").',
   'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.promotingPostgres':

@@ -69,8 +69,10 @@ import {
 import {
   failedDemotionRetried,
   failoverToMemberOutsideFailsafe,
+  failsafeWriteKeepsRefreshSchedule,
   frozenInPromotion,
   ghostWalsender,
+  leaderMemberKeyBackAfterOutage,
   lockLostWhileClearingFailover,
   orphanFencedOnceReachable,
   staleLeaderNeverFencesNewOne,
@@ -78,6 +80,7 @@ import {
 } from './replayed.ts';
 import {
   failoverToCurrentLeader,
+  patchConfigUnchanged,
   patchConfigWriteFails,
   reinitializeDuringStart,
   restartFilters,
@@ -108,11 +111,14 @@ export const scenarios: Scenario[] = [
   ...orphanScenarios,
   syncChangedWhileClaiming,
   patchConfigWriteFails,
+  patchConfigUnchanged,
   staleLeaderNeverFencesNewOne,
   orphanFencedOnceReachable,
   ...watchdogScenarios,
   failoverToMemberOutsideFailsafe,
   switchoverReleaseWithWatchdog,
+  failsafeWriteKeepsRefreshSchedule,
+  leaderMemberKeyBackAfterOutage,
   failsafeThroughEtcdOutage,
   failsafeWithWatchdogThroughEtcdOutage,
   failsafeLeaderCutFromAMember,

@@ -99,3 +99,23 @@ export const switchoverReleaseWithWatchdog: Scenario = {
     watchdog: true,
   }),
 };
+
+export const failsafeWriteKeepsRefreshSchedule: Scenario = {
+  // Found by the --failsafe sweep (seed 431): a replica's member key expired, the leader wrote
+  // /failsafe without it, and the write restarted the wait for the next refresh — which then fell
+  // past the lease's deadline. The leader lost its lock to its own timer and promoted again on a
+  // new timeline. The next refresh counts from the last one now, whatever happens between.
+  name: 'failsafe mode: writing /failsafe never pushes the next lease refresh past the deadline',
+  run: replaying(431, '29:kill:node2', { failsafeMode: true }),
+};
+
+export const leaderMemberKeyBackAfterOutage: Scenario = {
+  // Found by the --failsafe sweep (seed 175) once the refresh kept its own schedule: a leader cut
+  // from etcd past the ttl (kept by failsafe mode) came back and its member key never did — the
+  // put on the lease etcd had expired was dropped, and the loop's forced publish, queued behind
+  // another, lost its force. Its replicas had no one to follow for good.
+  name: 'a leader back from an etcd outage longer than the ttl puts its member key back, and its replicas follow it',
+  run: replaying(175, '22:freeze:node1,24:shutdown:node2,29:freeze:node3,31:thaw:node3,34:dcs-cut:node3', {
+    failsafeMode: true,
+  }),
+};

@@ -215,3 +215,22 @@ export const patchConfigWriteFails: Scenario = {
       );
     }),
 };
+
+export const patchConfigUnchanged: Scenario = {
+  // Patroni answers a PATCH that changes nothing with the configuration, writes nothing, and
+  // still runs its loop at once.
+  name: 'PATCH /config that changes nothing: 200 with the configuration, /config not written',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const before = c.store.get('/service/sim/config');
+      const r = await c.waitFor(c.node('node1').request('PATCH', '/config', { loop_wait: 10 }), 30_000);
+      check(r.status === 200, `PATCH answered ${r.status} ${r.body}`, c);
+      check((JSON.parse(r.body) as { loop_wait?: number }).loop_wait === 10, `PATCH answered ${r.body}`, c);
+      const after = c.store.get('/service/sim/config');
+      check(
+        before !== undefined && after?.modRevision === before.modRevision,
+        `/config was written: revision ${before?.modRevision} → ${after?.modRevision}`,
+        c,
+      );
+    }),
+};
