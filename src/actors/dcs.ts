@@ -7,6 +7,7 @@
  * DCS cannot be reached; `false` means "reached, but the compare failed".
  */
 import type { ClusterView, HistoryLine, MemberData, Status } from '../cluster/view.ts';
+import type { LeaseTimeToLive } from '../transport/etcd-keys.ts';
 
 export class DcsError extends Error {
   override name = 'DcsError';
@@ -45,6 +46,17 @@ export interface Dcs {
     name: string,
     opts?: { recreate?: boolean; ttl?: number; failsafe?: boolean },
   ): Promise<boolean>;
+  /**
+   * What etcd says of a lease's time to live (whole seconds, its own clock): the etcd half of the
+   * short lease's takeover proof (src/cluster/short-lease.ts). Null when etcd no longer knows it.
+   */
+  leaseTimeToLive(lease: string): Promise<LeaseTimeToLive | null>;
+  /**
+   * The short lease's early takeover: deletes the leader key only if it is still the one the
+   * proof is about (same holder, same mod revision), then revokes its lease so that the old
+   * holder cannot put it back. Resolves false when the key changed meanwhile (nothing deleted).
+   */
+  removeStaleLeader(leader: { name: string; index: string; session: string | null }): Promise<boolean>;
   /** Compare-and-delete of our own leader key; optionally writes /status optime first. */
   deleteLeader(name: string, lastLsn?: number): Promise<boolean>;
   /** Write /members/<name> on our lease (skipped when unchanged). */

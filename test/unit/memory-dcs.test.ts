@@ -171,6 +171,31 @@ describe('MemoryDcs', () => {
     expect(view.leader).toBeNull();
   });
 
+  // The twin of the real etcd test (test/integration/etcd-dcs.test.ts): the simulator's proofs
+  // read the same seconds, rounded the same way.
+  it("reads a lease's time to live in etcd's whole seconds and removes a stale leader only as proven", async () => {
+    setup();
+    const a = node();
+    const b = node();
+    const lease = await a.ensureLease(30);
+    expect(await a.attemptToAcquireLeader('a')).toBe(true);
+    await a.touchMember('a', member('master'));
+    expect(await a.leaseTimeToLive(lease)).toEqual({ grantedTtl: 30, remainingTtl: 30 });
+    clock.increment(2_500);
+    expect(await b.leaseTimeToLive(lease)).toEqual({ grantedTtl: 30, remainingTtl: 27 });
+    const stale = (await b.getCluster()).leader!;
+    expect(await a.updateLeader('a', { recreate: true })).toBe(true);
+    store.put(`${P}leader`, 'a', lease);
+    const rewritten = (await b.getCluster()).leader!;
+    expect(rewritten.index).not.toBe(stale.index);
+    expect(await b.removeStaleLeader(stale)).toBe(false);
+    expect(await b.removeStaleLeader(rewritten)).toBe(true);
+    expect(store.get(`${P}leader`)).toBeUndefined();
+    expect(store.get(`${P}members/a`)).toBeUndefined();
+    expect(await b.leaseTimeToLive(lease)).toBeNull();
+    expect(await a.refreshLease()).toBe(false);
+  });
+
   // Found by the simulator (failsafe seed 175 with a refresh schedule of its own): a leader cut
   // from etcd past the ttl came back, and its member key never did — its replicas had no one to
   // follow. The put on the lease etcd had expired failed and was not tried on a new lease.

@@ -17,6 +17,7 @@ import {
   type Kv,
   type KvRecord,
   LeaseNotFoundError,
+  type LeaseTimeToLive,
   pyJson,
   type Txn,
   type TxnOp,
@@ -215,6 +216,33 @@ export class KvDcs implements Dcs {
       this.keeper.leaderLease = null;
     }
     return res.succeeded;
+  }
+
+  leaseTimeToLive(lease: string): Promise<LeaseTimeToLive | null> {
+    return this.calls.call('lease time to live', (o) => this.kv.leaseTimeToLive(lease, o));
+  }
+
+  async removeStaleLeader(leader: { name: string; index: string; session: string | null }): Promise<boolean> {
+    const deadline = this.calls.deadline();
+    const key = this.key(KEYS.leader);
+    const txn: Txn = {
+      compare: [
+        { key, target: 'value', equals: leader.name },
+        { key, target: 'mod', equals: leader.index },
+      ],
+      success: [{ delete: { key } }],
+    };
+    const res = await this.calls.call('remove stale leader', (o) => this.kv.txn(txn, o), deadline);
+    if (!res.succeeded) return false;
+    this.views.applyOwnDelete(key, res.revision);
+    // Its member key goes with it; an old holder that wakes finds no lease to put the key back on.
+    if (leader.session !== null) {
+      const session = leader.session;
+      await this.calls
+        .call('revoke stale lease', (o) => this.kv.leaseRevoke(session, o), deadline)
+        .catch(() => false);
+    }
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+/**
+ * The short lease (docs/design-gossip-failover.md §3): fast failover without trusting anyone's
+ * wall clock. The leader writes only while a short lease `G` holds, renewed by an etcd keepalive
+ * or by a majority of its term's members acknowledging one of its lease frames — counted from
+ * when the keepalive or the frame was *sent*. A member that has heard nothing of the term for
+ * `W` gives it up for good; a candidate may remove the leader key before etcd expires it only
+ * with a proof: a majority of the term's members gave it up, and etcd has not seen the term's
+ * lease kept alive for `W` either. Pure functions: the election and the gossip hub carry them out.
+ *
+ * Why no two writers, in short: the majority that gave up and any majority the leader could count
+ * share a member, which acked no frame after it gave up; it gave up `W` after the last frame it
+ * heard, by which time (drift allowed for) that frame's lease had run out on the leader's own
+ * clock, and the leader stopped writing a fencing budget before that. etcd's half alike.
+ */
+
+/** The largest rate difference between any two hosts' steady clocks (the simulator's drift goes to 0.5 %). */
+export const MAX_CLOCK_DRIFT = 0.005;
+/** Timers fire late, never early; this covers a timer read a few ms early by rounding. */
+const TIMER_SLACK_MS = 50;
+/** How long before its short lease ends the leader starts to stop PostgreSQL (an immediate stop). */
+export const FENCE_BUDGET_MS = 500;
+/** The short lease when the configuration names none (s). */
+export const DEFAULT_SHORT_LEASE_S = 2;
+/** The shortest short lease allowed (s): under it, one late timer costs a demotion. */
+export const MIN_SHORT_LEASE_S = 1;
+
+/** A leader's term: its name and the etcd lease its key rides on (a new lease is a new term). */
+export interface Term {
+  leader: string;
+  lease: string;
+}
+
+export function sameTerm(a: Term | null, b: Term | null): boolean {
+  return a !== null && b !== null && a.leader === b.leader && a.lease === b.lease;
+}
+
+/**
+ * How long after it last heard a term a member gives it up: the lease `G` as the slowest clock
+ * may stretch it against the fastest, and timer slack. Counted from *receiving* the last frame,
+ * which is later than its sending: the safe side.
+ */
+export function giveUpAfterMs(leaseMs: number): number {
+  return Math.ceil((leaseMs * (1 + MAX_CLOCK_DRIFT)) / (1 - MAX_CLOCK_DRIFT)) + TIMER_SLACK_MS;
+}
+
+/** How long the leader may still write after a renewal sent `ageMs` ago, fencing budget taken off. */
+export function writableForMs(leaseMs: number, ageMs: number): number {
+  return leaseMs - FENCE_BUDGET_MS - Math.max(0, ageMs);
+}
+
+/**
+ * When the leader asks etcd for a keepalive although gossip may renew it: once a renewal is this
+ * old, so that a keepalive that takes a third of the lease still lands in time.
+ */
+export function keepaliveDueAfterMs(leaseMs: number): number {
+  return Math.max(0, Math.floor(leaseMs / 3));
+}
+
+/** How often the leader sends its lease frame: three tries per lease. */
+export function leaseFrameIntervalMs(leaseMs: number): number {
+  return Math.max(100, Math.floor(leaseMs / 3));
+}
+
+/** Whether `voters` (the members that acked a lease frame, the leader itself included) are a majority of `members`. */
+export function isMajority(members: readonly string[], voters: ReadonlySet<string>): boolean {
+  const set = new Set(members);
+  let n = 0;
+  for (const v of voters) if (set.has(v)) n++;
+  return set.size > 0 && n * 2 > set.size;
+}
+
+/**
+ * What a member does with a lease frame of `term` heard at steady `now`: ack it, unless it gave
+ * the term up — already, or now, because more than `W` passed since it last heard it (a frame
+ * that arrives after its give-up timer should have fired, before the timer ran).
+ */
+export function ackOrGiveUp(
+  heard: { lastHeardAt: number; givenUp: boolean } | null,
+  leaseMs: number,
+  now: number,
+): 'ack' | 'give-up' | 'given-up' {
+  if (heard?.givenUp) return 'given-up';
+  if (heard !== null && now - heard.lastHeardAt >= giveUpAfterMs(leaseMs)) return 'give-up';
+  return 'ack';
+}
+
+/**
+ * What etcd's LeaseTimeToLive proves about the last keepalive of a lease: at least this many ms
+ * without one. etcd answers in whole seconds, the remaining time rounded down, so the silence
+ * may be up to a second shorter than granted − remaining. Null: nothing proven (lease unknown).
+ */
+export function etcdSilenceAtLeastMs(
+  lease: { grantedTtl: number; remainingTtl: number } | null,
+): number | null {
+  if (lease === null || lease.grantedTtl <= 0) return null;
+  return Math.max(0, (lease.grantedTtl - lease.remainingTtl - 1) * 1000);
+}
+
+export interface TakeoverProof {
+  term: Term;
+  /** The term's members, as its lease frames named them. */
+  members: readonly string[];
+  /** Members known to have given the term up (this node included, if it has). */
+  gaveUp: ReadonlySet<string>;
+  leaseMs: number;
+}
+
+/**
+ * Whether the gossip half of the proof holds: the term's members are known (a frame of it was
+ * heard) and enough of them besides the leader gave it up to meet every quorum the leader can
+ * count. A leader quorum is a majority of the members with the leader in it: at least
+ * ⌊n/2⌋ of the n − 1 others; ⌈n/2⌉ of them giving up leaves none that misses them all. With
+ * two members one give-up is enough; alone, the leader can never be given up early.
+ */
+export function gossipHalfHolds(p: TakeoverProof): boolean {
+  const members = new Set(p.members);
+  if (!members.has(p.term.leader)) return false;
+  let n = 0;
+  for (const g of p.gaveUp) if (g !== p.term.leader && members.has(g)) n++;
+  return n > 0 && n >= Math.ceil(members.size / 2);
+}
+
+/** Whether etcd's half holds: the term's lease not kept alive for W, by etcd's own clock. */
+export function etcdHalfHolds(leaseMs: number, silenceAtLeastMs: number | null): boolean {
+  return silenceAtLeastMs !== null && silenceAtLeastMs >= giveUpAfterMs(leaseMs);
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ackOrGiveUp,
+  etcdHalfHolds,
+  etcdSilenceAtLeastMs,
+  FENCE_BUDGET_MS,
+  giveUpAfterMs,
+  gossipHalfHolds,
+  isMajority,
+  MAX_CLOCK_DRIFT,
+  writableForMs,
+} from '../../src/cluster/short-lease.ts';
+
+/** Every subset of `names`. */
+function subsets(names: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  for (const n of names) for (const s of [...out]) out.push([...s, n]);
+  return out;
+}
+
+describe('short lease: who may renew and who may prove it gone', () => {
+  it('every quorum the leader can count meets every set that proves it given up (1 to 6 members)', () => {
+    for (let size = 1; size <= 6; size++) {
+      const members = Array.from({ length: size }, (_, i) => `m${i}`);
+      const leader = 'm0';
+      const term = { leader, lease: '7' };
+      const leaderQuorums = subsets(members).filter(
+        (q) => q.includes(leader) && isMajority(members, new Set(q)),
+      );
+      const proofs = subsets(members.slice(1)).filter((g) =>
+        gossipHalfHolds({ term, members, gaveUp: new Set(g), leaseMs: 2000 }),
+      );
+      for (const q of leaderQuorums)
+        for (const g of proofs) expect(g.some((n) => q.includes(n)), `${size}: ${q} vs ${g}`).toBe(true);
+      // And the proof is not harder than it must be: ⌈n/2⌉ of the others suffice (none alone).
+      if (size >= 2) expect(proofs.some((g) => g.length === Math.ceil(size / 2))).toBe(true);
+      else expect(proofs).toEqual([]);
+    }
+  });
+
+  it('the leader never counts toward its own give-up, and a term whose members are unknown proves nothing', () => {
+    const term = { leader: 'a', lease: '7' };
+    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['a', 'b']), leaseMs: 2000 })).toBe(
+      false,
+    );
+    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'c']), leaseMs: 2000 })).toBe(
+      true,
+    );
+    expect(gossipHalfHolds({ term, members: [], gaveUp: new Set(['b', 'c']), leaseMs: 2000 })).toBe(false);
+    // Members that the term does not name do not count.
+    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'x']), leaseMs: 2000 })).toBe(
+      false,
+    );
+  });
+
+  it('a member gives up only after W, which outlasts the lease on any clock within the drift bound', () => {
+    for (const leaseMs of [1000, 2000, 2500, 10_000]) {
+      const w = giveUpAfterMs(leaseMs);
+      // The fastest member clock against the slowest leader clock: the member's W in real time
+      // still ends after the leader's lease in real time.
+      const memberRealW = w / (1 + MAX_CLOCK_DRIFT);
+      const leaderRealLease = leaseMs / (1 - MAX_CLOCK_DRIFT);
+      expect(memberRealW).toBeGreaterThan(leaderRealLease);
+      expect(writableForMs(leaseMs, 0)).toBe(leaseMs - FENCE_BUDGET_MS);
+    }
+  });
+
+  it('acks while the term is heard, gives up once W has passed, and never acks again', () => {
+    const lease = 2000;
+    const w = giveUpAfterMs(lease);
+    expect(ackOrGiveUp(null, lease, 0)).toBe('ack');
+    expect(ackOrGiveUp({ lastHeardAt: 1000, givenUp: false }, lease, 1000 + w - 1)).toBe('ack');
+    expect(ackOrGiveUp({ lastHeardAt: 1000, givenUp: false }, lease, 1000 + w)).toBe('give-up');
+    expect(ackOrGiveUp({ lastHeardAt: 5000, givenUp: true }, lease, 5001)).toBe('given-up');
+  });
+
+  it("reads etcd's whole seconds on the safe side: a second less than granted − remaining", () => {
+    expect(etcdSilenceAtLeastMs(null)).toBeNull();
+    expect(etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 30 })).toBe(0);
+    expect(etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 26 })).toBe(3000);
+    // W of a 2 s lease is just over 2 s: 3 s of proven silence (granted − remaining = 4) holds, 2 s does not.
+    expect(etcdHalfHolds(2000, etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 26 }))).toBe(true);
+    expect(etcdHalfHolds(2000, etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 27 }))).toBe(false);
+    expect(etcdHalfHolds(2000, null)).toBe(false);
+  });
+});
