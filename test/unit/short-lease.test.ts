@@ -31,7 +31,11 @@ describe('short lease: who may renew and who may prove it gone', () => {
         gossipHalfHolds({ term, members, gaveUp: new Set(g), leaseMs: 2000 }),
       );
       for (const q of leaderQuorums)
-        for (const g of proofs) expect(g.some((n) => q.includes(n)), `${size}: ${q} vs ${g}`).toBe(true);
+        for (const g of proofs)
+          expect(
+            g.some((n) => q.includes(n)),
+            `${size}: ${q} vs ${g}`,
+          ).toBe(true);
       // And the proof is not harder than it must be: ⌈n/2⌉ of the others suffice (none alone).
       if (size >= 2) expect(proofs.some((g) => g.length === Math.ceil(size / 2))).toBe(true);
       else expect(proofs).toEqual([]);
@@ -40,17 +44,17 @@ describe('short lease: who may renew and who may prove it gone', () => {
 
   it('the leader never counts toward its own give-up, and a term whose members are unknown proves nothing', () => {
     const term = { leader: 'a', lease: '7' };
-    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['a', 'b']), leaseMs: 2000 })).toBe(
-      false,
-    );
-    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'c']), leaseMs: 2000 })).toBe(
-      true,
-    );
+    expect(
+      gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['a', 'b']), leaseMs: 2000 }),
+    ).toBe(false);
+    expect(
+      gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'c']), leaseMs: 2000 }),
+    ).toBe(true);
     expect(gossipHalfHolds({ term, members: [], gaveUp: new Set(['b', 'c']), leaseMs: 2000 })).toBe(false);
     // Members that the term does not name do not count.
-    expect(gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'x']), leaseMs: 2000 })).toBe(
-      false,
-    );
+    expect(
+      gossipHalfHolds({ term, members: ['a', 'b', 'c'], gaveUp: new Set(['b', 'x']), leaseMs: 2000 }),
+    ).toBe(false);
   });
 
   it('a member gives up only after W, which outlasts the lease on any clock within the drift bound', () => {
