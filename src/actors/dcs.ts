@@ -7,7 +7,6 @@
  * DCS cannot be reached; `false` means "reached, but the compare failed".
  */
 import type { ClusterView, HistoryLine, MemberData, Status } from '../cluster/view.ts';
-import type { LeaseTimeToLive } from '../transport/etcd-keys.ts';
 
 export class DcsError extends Error {
   override name = 'DcsError';
@@ -46,11 +45,6 @@ export interface Dcs {
     name: string,
     opts?: { recreate?: boolean; ttl?: number; failsafe?: boolean },
   ): Promise<boolean>;
-  /**
-   * What etcd says of a lease's time to live (whole seconds, its own clock): the etcd half of the
-   * short lease's takeover proof (src/cluster/short-lease.ts). Null when etcd no longer knows it.
-   */
-  leaseTimeToLive(lease: string): Promise<LeaseTimeToLive | null>;
   /**
    * The short lease's early takeover: deletes the leader key only if it is still the one the
    * proof is about (same holder, same mod revision), then revokes its lease so that the old

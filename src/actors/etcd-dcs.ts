@@ -196,15 +196,6 @@ class EtcdKv implements Kv {
     });
   }
 
-  leaseTimeToLive(id: string, o: KvCallOptions) {
-    return this.run(async () => {
-      const res = await this.client.leaseClient.leaseTimeToLive({ ID: id, keys: false }, this.deadline(o));
-      // etcd answers TTL −1 for a lease it does not know (expired or revoked).
-      const remainingTtl = Number(res.TTL);
-      return remainingTtl < 0 ? null : { grantedTtl: Number(res.grantedTTL), remainingTtl };
-    });
-  }
-
   /**
    * One request on a fresh keepalive stream, half-closed at once. Ending our side before the
    * stream can fail matters: etcd3 treats an error on a still-writable stream as a host

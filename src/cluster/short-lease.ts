@@ -4,13 +4,15 @@
  * or by a majority of its term's members acknowledging one of its lease frames — counted from
  * when the keepalive or the frame was *sent*. A member that has heard nothing of the term for
  * `W` gives it up for good; a candidate may remove the leader key before etcd expires it only
- * with a proof: a majority of the term's members gave it up, and etcd has not seen the term's
- * lease kept alive for `W` either. Pure functions: the election and the gossip hub carry them out.
+ * with a proof: enough of the term's members gave it up, and the leader key has not changed
+ * (the leader renews through etcd by writing it) for `W` either. Pure functions: the election and the gossip hub carry them out.
  *
  * Why no two writers, in short: the majority that gave up and any majority the leader could count
  * share a member, which acked no frame after it gave up; it gave up `W` after the last frame it
  * heard, by which time (drift allowed for) that frame's lease had run out on the leader's own
- * clock, and the leader stopped writing a fencing budget before that. etcd's half alike.
+ * clock, and the leader stopped writing a fencing budget before that. etcd's half alike. An
+ * agent that cannot stop its PostgreSQL (killed, frozen) is fenced by the node that takes over,
+ * before it promotes, as on any failover (src/cluster/orphans.ts).
  */
 
 /** The largest rate difference between any two hosts' steady clocks (the simulator's drift goes to 0.5 %). */
@@ -84,18 +86,6 @@ export function ackOrGiveUp(
   return 'ack';
 }
 
-/**
- * What etcd's LeaseTimeToLive proves about the last keepalive of a lease: at least this many ms
- * without one. etcd answers in whole seconds, the remaining time rounded down, so the silence
- * may be up to a second shorter than granted − remaining. Null: nothing proven (lease unknown).
- */
-export function etcdSilenceAtLeastMs(
-  lease: { grantedTtl: number; remainingTtl: number } | null,
-): number | null {
-  if (lease === null || lease.grantedTtl <= 0) return null;
-  return Math.max(0, (lease.grantedTtl - lease.remainingTtl - 1) * 1000);
-}
-
 export interface TakeoverProof {
   term: Term;
   /** The term's members, as its lease frames named them. */
@@ -120,7 +110,12 @@ export function gossipHalfHolds(p: TakeoverProof): boolean {
   return n > 0 && n >= Math.ceil(members.size / 2);
 }
 
-/** Whether etcd's half holds: the term's lease not kept alive for W, by etcd's own clock. */
-export function etcdHalfHolds(leaseMs: number, silenceAtLeastMs: number | null): boolean {
-  return silenceAtLeastMs !== null && silenceAtLeastMs >= giveUpAfterMs(leaseMs);
+/**
+ * Whether etcd's half holds: the leader key unchanged (the same mod revision) for W since this
+ * node first saw it so, on its own clock. The leader renews through etcd only by writing its key
+ * (each write a new mod revision), so the last renewal etcd took was sent before this node saw
+ * the key as it is; and the removal compares that revision, so a renewal since makes it fail.
+ */
+export function etcdHalfHolds(leaseMs: number, keyUnchangedForMs: number): boolean {
+  return keyUnchangedForMs >= giveUpAfterMs(leaseMs);
 }

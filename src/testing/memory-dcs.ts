@@ -13,7 +13,6 @@ import {
   type KvCallOptions,
   type KvRecord,
   LeaseNotFoundError,
-  type LeaseTimeToLive,
   type Txn,
   type TxnOp,
   type TxnResult,
@@ -24,8 +23,6 @@ interface StoredLease {
   ttl: number;
   timer: unknown;
   keys: Set<string>;
-  /** When it expires, on etcd's clock (while a leader keeps time: see setAvailable). */
-  expiresAt: number;
 }
 
 interface Plan {
@@ -236,7 +233,7 @@ export class MemoryEtcd {
 
   leaseGrant(ttl: number): string {
     const id = (this.nextLeaseId++).toString();
-    const lease: StoredLease = { ttl, timer: null, keys: new Set(), expiresAt: 0 };
+    const lease: StoredLease = { ttl, timer: null, keys: new Set() };
     this.leases.set(id, lease);
     this.arm(id, lease);
     return id;
@@ -244,16 +241,7 @@ export class MemoryEtcd {
 
   private arm(id: string, lease: StoredLease): void {
     if (lease.timer !== null) this.clock.clearTimeout(lease.timer);
-    lease.expiresAt = this.clock.now() + lease.ttl * 1000;
     lease.timer = this.clock.setTimeout(() => this.leaseRevoke(id), lease.ttl * 1000);
-  }
-
-  /** etcd's LeaseTimeToLive: whole seconds left, rounded down (etcd truncates too). */
-  leaseTimeToLive(id: string): LeaseTimeToLive | null {
-    const lease = this.leases.get(id);
-    if (!lease) return null;
-    const left = Math.max(0, lease.expiresAt - this.clock.now());
-    return { grantedTtl: lease.ttl, remainingTtl: Math.floor(left / 1000) };
   }
 
   leaseKeepAlive(id: string): number {
@@ -340,10 +328,6 @@ class MemoryKv implements Kv {
 
   leaseRevoke(id: string, opts: KvCallOptions) {
     return this.call(() => this.store.leaseRevoke(id), opts);
-  }
-
-  leaseTimeToLive(id: string, opts: KvCallOptions) {
-    return this.call(() => this.store.leaseTimeToLive(id), opts);
   }
 
   leaseKeepAlive(id: string, opts: KvCallOptions) {

@@ -127,10 +127,6 @@ export class NodeKv implements Kv {
     return this.call(() => this.inner.leaseRevoke(id, opts));
   }
 
-  leaseTimeToLive(id: string, opts: KvCallOptions) {
-    return this.call(() => this.inner.leaseTimeToLive(id, opts));
-  }
-
   watch(
     prefix: string,
     startRevision: string,

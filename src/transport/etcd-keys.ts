@@ -79,12 +79,6 @@ export interface KvCallOptions {
   timeoutMs: number;
 }
 
-/** A lease as etcd's LeaseTimeToLive answers: the ttl it was granted and what is left (s). */
-export interface LeaseTimeToLive {
-  grantedTtl: number;
-  remainingTtl: number;
-}
-
 export interface Kv {
   range(key: string, prefix: boolean, opts: KvCallOptions): Promise<{ kvs: KvRecord[]; revision: string }>;
   put(key: string, value: string, lease: string | undefined, opts: KvCallOptions): Promise<string>;
@@ -96,11 +90,6 @@ export interface Kv {
   leaseKeepAlive(id: string, opts: KvCallOptions): Promise<number>;
   /** Ends a lease now; its keys go in one revision. Resolves false when it was already gone. */
   leaseRevoke(id: string, opts: KvCallOptions): Promise<boolean>;
-  /**
-   * What etcd says of a lease's time to live, in its own clock's whole seconds (remaining rounded
-   * down, as etcd does): null when etcd no longer knows it.
-   */
-  leaseTimeToLive(id: string, opts: KvCallOptions): Promise<LeaseTimeToLive | null>;
   /**
    * Streams changes under `prefix` from `startRevision`; `onEvents` gets each batch in order.
    * `onError` is called at most once, after which the watch is dead. Returns a cancel function.

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   ackOrGiveUp,
   etcdHalfHolds,
-  etcdSilenceAtLeastMs,
   FENCE_BUDGET_MS,
   giveUpAfterMs,
   gossipHalfHolds,
@@ -78,13 +77,9 @@ describe('short lease: who may renew and who may prove it gone', () => {
     expect(ackOrGiveUp({ lastHeardAt: 5000, givenUp: true }, lease, 5001)).toBe('given-up');
   });
 
-  it("reads etcd's whole seconds on the safe side: a second less than granted − remaining", () => {
-    expect(etcdSilenceAtLeastMs(null)).toBeNull();
-    expect(etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 30 })).toBe(0);
-    expect(etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 26 })).toBe(3000);
-    // W of a 2 s lease is just over 2 s: 3 s of proven silence (granted − remaining = 4) holds, 2 s does not.
-    expect(etcdHalfHolds(2000, etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 26 }))).toBe(true);
-    expect(etcdHalfHolds(2000, etcdSilenceAtLeastMs({ grantedTtl: 30, remainingTtl: 27 }))).toBe(false);
-    expect(etcdHalfHolds(2000, null)).toBe(false);
+  it("etcd's half: the leader key unchanged for W, by the candidate's own clock", () => {
+    const w = giveUpAfterMs(2000);
+    expect(etcdHalfHolds(2000, w - 1)).toBe(false);
+    expect(etcdHalfHolds(2000, w)).toBe(true);
   });
 });

@@ -17,7 +17,6 @@ import {
   type Kv,
   type KvRecord,
   LeaseNotFoundError,
-  type LeaseTimeToLive,
   pyJson,
   type Txn,
   type TxnOp,
@@ -216,10 +215,6 @@ export class KvDcs implements Dcs {
       this.keeper.leaderLease = null;
     }
     return res.succeeded;
-  }
-
-  leaseTimeToLive(lease: string): Promise<LeaseTimeToLive | null> {
-    return this.calls.call('lease time to live', (o) => this.kv.leaseTimeToLive(lease, o));
   }
 
   async removeStaleLeader(leader: { name: string; index: string; session: string | null }): Promise<boolean> {
