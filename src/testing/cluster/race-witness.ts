@@ -17,11 +17,17 @@ export interface CandidateWitness {
   reachable: boolean;
   /** It has a member key: the race asks only members (a node cut from etcd long enough has none). */
   member: boolean;
-  /** Its PostgreSQL runs in recovery. */
+  /** Its PostgreSQL runs in recovery, and has since before the race's probe began. */
   replica: boolean;
   nofailover: boolean;
   timeline: number | null;
   lsn: number | null;
+  /**
+   * Its WAL still grows: it streams while a writable server runs (an orphan whose agent is frozen
+   * or dead, fenced by nobody yet). Where it stood when the race asked it is not where it stands
+   * at the verdict, and no race can know better.
+   */
+  moving: boolean;
 }
 
 export interface RaceWitness {
@@ -58,6 +64,7 @@ export function witnessRace(
   const own = racer.postgres.wal();
   if (!own || !racer.postgres.running() || racer.postgres.writable()) return null;
   const since = world.now() - PROBE_WINDOW_MS;
+  const writableServer = world.nodes.some((n) => n.postgres.running() && n.postgres.writable());
   const others = world.nodes
     .filter((n) => n !== racer)
     .map((n) => {
@@ -74,10 +81,14 @@ export function witnessRace(
           world.reachableAgainAt(n.name) <= since &&
           world.reachableAgainAt(racer.name) <= since,
         member: world.isMember(n.name),
-        replica: n.postgres.running() && !n.postgres.writable(),
+        // A PostgreSQL that came up during the probe may have been down when asked (its agent
+        // then rightly said so): it was not there to defer to.
+        replica:
+          n.postgres.running() && !n.postgres.writable() && (n.postgres.proc?.startedAt ?? Infinity) <= since,
         nofailover: n.config.tags.nofailover,
         timeline: wal?.timeline ?? null,
         lsn: wal?.lsn ?? null,
+        moving: writableServer && n.postgres.proc?.connected === true,
       };
     });
   return { node: racer.name, at: world.now(), timeline: own.timeline, lsn: own.lsn, others, ...facts };

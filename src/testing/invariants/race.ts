@@ -18,7 +18,7 @@ const checked = new WeakMap<SimulatedCluster, number>();
 export function passedOver(w: RaceWitness): CandidateWitness | null {
   if (w.requested) return null;
   for (const o of w.others) {
-    if (!o.reachable || !o.member || !o.replica || o.nofailover) continue;
+    if (!o.reachable || !o.member || !o.replica || o.nofailover || o.moving) continue;
     if (o.timeline !== w.timeline || o.lsn === null || o.lsn <= w.lsn) continue;
     if (w.sync && (!w.sync.standbys.includes(o.name) || o.name === w.sync.leader)) continue;
     return o;
