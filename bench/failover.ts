@@ -7,7 +7,7 @@
  * writes at once, and which acknowledged rows were lost.
  *
  *   npx tsx bench/failover.ts [--class node-kill|freeze-kill|etcd-cut|agent-kill|all]
- *     [--agent pgwarden|patroni|both] [--runs N] [--profile slow|fast|both] [--label TEXT]
+ *     [--agent pgwarden|pgwarden-fast|patroni|both|all] [--runs N] [--profile slow|fast|both] [--label TEXT]
  *   npx tsx bench/failover.ts --report FILE.json…   (the per-class table over saved batches)
  */
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -73,8 +73,8 @@ function parseArgs(argv: string[]): Args {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   if (cls !== 'all' && !CLASSES.includes(cls as FailureClass))
     throw new Error(`--class must be one of ${CLASSES.join(', ')} or all`);
-  if (agent !== 'both' && !AGENTS.includes(agent as AgentKind))
-    throw new Error('--agent must be pgwarden, patroni or both');
+  if (agent !== 'both' && agent !== 'all' && !AGENTS.includes(agent as AgentKind))
+    throw new Error('--agent must be pgwarden, pgwarden-fast, patroni, both (pgwarden and patroni) or all');
   if (profile !== 'both' && profile !== 'slow' && profile !== 'fast')
     throw new Error('--profile must be slow, fast or both');
   if (label !== '' && !/^[a-z0-9-]+$/.test(label))
@@ -82,7 +82,7 @@ function parseArgs(argv: string[]): Args {
   return {
     runs,
     classes: cls === 'all' ? CLASSES : [cls as FailureClass],
-    agents: agent === 'both' ? AGENTS : [agent as AgentKind],
+    agents: agent === 'all' ? AGENTS : agent === 'both' ? ['pgwarden', 'patroni'] : [agent as AgentKind],
     profiles: profile === 'both' ? [PROFILES.slow, PROFILES.fast] : [PROFILES[profile]],
     label,
   };

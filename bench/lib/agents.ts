@@ -5,8 +5,9 @@
  */
 import type { ClusterNode, LocalClusterOptions } from '../../src/local/cluster.ts';
 
-export type AgentKind = 'pgwarden' | 'patroni';
-export const AGENTS: AgentKind[] = ['pgwarden', 'patroni'];
+/** `pgwarden-fast`: pgwarden with fast failover (gossip.fast_failover, its default short lease). */
+export type AgentKind = 'pgwarden' | 'pgwarden-fast' | 'patroni';
+export const AGENTS: AgentKind[] = ['pgwarden', 'pgwarden-fast', 'patroni'];
 
 const PATRONI = '/usr/bin/patroni';
 
@@ -29,10 +30,16 @@ export const PROFILES: Record<ProfileName, Profile> = {
 /**
  * Each node's etcd3 section: its own proxy (so one agent can be cut from etcd), and
  * `use_proxies: true` so that Patroni uses that address instead of discovering etcd's members
- * (which would bypass the proxy); pgwarden never discovers members and ignores the key.
+ * (which would bypass the proxy); pgwarden never discovers members and ignores the key. The
+ * `pgwarden-fast` kind turns fast failover on in the same file.
  */
 export function etcdThroughProxy(
   proxyPort: (node: ClusterNode) => number,
+  kind: AgentKind = 'pgwarden',
 ): LocalClusterOptions['editConfig'] {
-  return (node, doc) => ({ ...doc, etcd3: { hosts: `127.0.0.1:${proxyPort(node)}`, use_proxies: true } });
+  return (node, doc) => ({
+    ...doc,
+    etcd3: { hosts: `127.0.0.1:${proxyPort(node)}`, use_proxies: true },
+    ...(kind === 'pgwarden-fast' ? { gossip: { fast_failover: true } } : {}),
+  });
 }

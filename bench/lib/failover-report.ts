@@ -82,9 +82,11 @@ export function classTable(results: RunResult[], classes: FailureClass[], profil
       const of = (agent: AgentKind) =>
         results.filter((r) => r.cls === cls && r.profile === profile && r.agent === agent);
       const pg = of('pgwarden');
+      const fast = of('pgwarden-fast');
       const pa = of('patroni');
       for (const [agent, runs] of [
         ['pgwarden', pg],
+        ['pgwarden, fast failover', fast],
         ['Patroni 3.0.2', pa],
       ] as const) {
         if (runs.length === 0) continue;
@@ -95,6 +97,11 @@ export function classTable(results: RunResult[], classes: FailureClass[], profil
       if (pg.length > 0 && pa.length > 0) {
         lines.push(
           `| ${cls} | ${profile} | **Patroni ÷ pgwarden** | | ${ratio(pa, pg, (r) => r.outageS)} | ${ratio(pa, pg, (r) => r.newLeaderKeyS)} | ${ratio(pa, pg, (r) => r.twoWritableS)} | | |`,
+        );
+      }
+      if (fast.length > 0 && pa.length > 0) {
+        lines.push(
+          `| ${cls} | ${profile} | **Patroni ÷ pgwarden fast** | | ${ratio(pa, fast, (r) => r.outageS)} | ${ratio(pa, fast, (r) => r.newLeaderKeyS)} | ${ratio(pa, fast, (r) => r.twoWritableS)} | | |`,
         );
       }
     }

@@ -169,7 +169,7 @@ export async function oneRun(spec: RunSpec): Promise<RunResult> {
     scope: SCOPE,
     dcs: spec.profile.dcs,
     agentArgv: agentArgv(spec.agent),
-    editConfig: etcdThroughProxy((n) => proxies.get(n.name)!.port),
+    editConfig: etcdThroughProxy((n) => proxies.get(n.name)!.port, spec.agent),
   });
   const c = cluster;
   activeCluster = {
