@@ -193,6 +193,11 @@ export class Agent {
         }),
       restProbe: (member, timeoutMs) => this.requests.probeMember(member, timeoutMs),
       answerFailsafe: (from) => answerFailsafe(this.actor, from),
+      shortLeaseMs: () => this.config.gossip.shortLeaseMs,
+      armedWatchdogMs: () => watchdog.armedTimeoutMs(),
+      // Starting or stopping: no election to tell (its renewals and proofs wait for one).
+      tellElection: (event) =>
+        (this.actor.getSnapshot().children['election'] as AnyActorRef | undefined)?.send(event),
       log,
     });
     this.addressBook = new AddressBook(core);
@@ -225,6 +230,8 @@ export class Agent {
     this.actor.on('watchdog.disarm', () => {
       this.disarming = watchdog.disarm();
     });
+    // Members must hear a newly armed watchdog before the promotion it guards makes a primary.
+    this.actor.on('watchdog.changed', () => this.gossip.watchdogChanged());
     this.actor.on('orphan.fenced', (e) => {
       this.alarms.orphanFenced(e.member, e.terminated);
       void this.publisher.publish(true);

@@ -40,10 +40,12 @@ export interface Dcs {
    * With `ttl` different from our lease's, the key moves onto a new lease of that ttl instead.
    * With `failsafe` (every member confirmed us while etcd was out of reach), a lease etcd no
    * longer knows is replaced by a fresh one and the key created on it where it is absent.
+   * With `write` (the short lease), the key is written even when unchanged: a new mod revision;
+   * with `rotate`, it moves onto a new lease (a new short-lease term).
    */
   updateLeader(
     name: string,
-    opts?: { recreate?: boolean; ttl?: number; failsafe?: boolean },
+    opts?: { recreate?: boolean; ttl?: number; failsafe?: boolean; write?: boolean; rotate?: boolean },
   ): Promise<boolean>;
   /**
    * The short lease's early takeover: deletes the leader key only if it is still the one the

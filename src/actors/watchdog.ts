@@ -16,6 +16,8 @@ export interface Watchdog {
   keepalive(): Promise<void>;
   /** Closed the way that stops the countdown (magic close), if armed. */
   disarm(): Promise<void>;
+  /** The timeout (ms) in effect while armed, null when not: how long a stalled agent's host may live. */
+  armedTimeoutMs(): number | null;
   /** The device exists and this process may write it (Patroni's is_healthy for the device). */
   usable(config: WatchdogConfig): boolean;
 }

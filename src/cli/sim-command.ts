@@ -27,6 +27,7 @@ export interface SimOptions {
   sync?: boolean;
   failsafe?: boolean;
   watchdog?: boolean;
+  fastFailover?: boolean;
   /** False (--no-check-heal): skip the check that every member streams on the leader's timeline. */
   checkHeal?: boolean;
   coverage?: boolean;
@@ -99,6 +100,7 @@ export async function runSim(
     synchronousMode: opts.sync === true,
     failsafeMode: opts.failsafe === true,
     watchdog: opts.watchdog === true,
+    fastFailover: opts.fastFailover === true,
     checkHeal: opts.checkHeal !== false,
     ...(opts.journal === undefined ? {} : { journalDir: journalDir(opts.journal) }),
   };

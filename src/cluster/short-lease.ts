@@ -22,9 +22,11 @@ const TIMER_SLACK_MS = 50;
 /** How long before its short lease ends the leader starts to stop PostgreSQL (an immediate stop). */
 export const FENCE_BUDGET_MS = 500;
 /** The short lease when the configuration names none (s). */
-export const DEFAULT_SHORT_LEASE_S = 2;
+export const DEFAULT_SHORT_LEASE_S = 3;
 /** The shortest short lease allowed (s): under it, one late timer costs a demotion. */
 export const MIN_SHORT_LEASE_S = 1;
+/** The longest (s): past it fast failover is not fast, and the ttl does the job. */
+export const MAX_SHORT_LEASE_S = 30;
 
 /** A leader's term: its name and the etcd lease its key rides on (a new lease is a new term). */
 export interface Term {
@@ -45,22 +47,39 @@ export function giveUpAfterMs(leaseMs: number): number {
   return Math.ceil((leaseMs * (1 + MAX_CLOCK_DRIFT)) / (1 - MAX_CLOCK_DRIFT)) + TIMER_SLACK_MS;
 }
 
+/**
+ * How long after a leader's last frame a member must assume its host may still write: the short
+ * lease — or, with a watchdog armed there, for ever (null: the term is never given up early). A
+ * leader whose agent is frozen or killed beside a running PostgreSQL cannot fence itself; only its
+ * watchdog ends those writes, its timeout runs from the last keepalive (which a member cannot
+ * see: it may follow the last frame by as long as a refresh takes), and it is about as long as
+ * the ttl anyway. So fast failover stands down there, and failover waits for the lease, which the
+ * watchdog is set to outlast (src/cluster/watchdog.ts). The simulator found it (seed 42,
+ * `--fast-failover --watchdog --failsafe`: a keepalive five seconds after the last frame a member
+ * heard).
+ */
+export function memberHoldMs(leaseMs: number, watchdogMs: number | null): number | null {
+  return watchdogMs === null ? leaseMs : null;
+}
+
 /** How long the leader may still write after a renewal sent `ageMs` ago, fencing budget taken off. */
 export function writableForMs(leaseMs: number, ageMs: number): number {
   return leaseMs - FENCE_BUDGET_MS - Math.max(0, ageMs);
 }
 
 /**
- * When the leader asks etcd for a keepalive although gossip may renew it: once a renewal is this
- * old, so that a keepalive that takes a third of the lease still lands in time.
+ * When the leader renews through etcd (a write of its key) because gossip has not: once its
+ * newest renewal is this old. Gossip renews every quarter lease, so this fires only when two
+ * frames in a row found no majority; the write then has the rest of the window, less the fencing
+ * budget, to land.
  */
-export function keepaliveDueAfterMs(leaseMs: number): number {
-  return Math.max(0, Math.floor(leaseMs / 3));
+export function etcdRenewalDueInMs(leaseMs: number, ageMs: number): number {
+  return Math.max(0, Math.floor(leaseMs / 2) - Math.max(0, ageMs));
 }
 
-/** How often the leader sends its lease frame: three tries per lease. */
+/** How often the leader sends its lease frame: four per lease. */
 export function leaseFrameIntervalMs(leaseMs: number): number {
-  return Math.max(100, Math.floor(leaseMs / 3));
+  return Math.max(100, Math.floor(leaseMs / 4));
 }
 
 /** Whether `voters` (the members that acked a lease frame, the leader itself included) are a majority of `members`. */
@@ -73,17 +92,30 @@ export function isMajority(members: readonly string[], voters: ReadonlySet<strin
 
 /**
  * What a member does with a lease frame of `term` heard at steady `now`: ack it, unless it gave
- * the term up — already, or now, because more than `W` passed since it last heard it (a frame
- * that arrives after its give-up timer should have fired, before the timer ran).
+ * the term up — already, or now, because more than its give-up time passed since it last heard
+ * it (a frame that arrives after its give-up timer should have fired, before the timer ran).
+ * `holdMs`: what the last frame heard asked it to hold (memberHoldMs; null: never given up).
  */
 export function ackOrGiveUp(
-  heard: { lastHeardAt: number; givenUp: boolean } | null,
-  leaseMs: number,
+  heard: { lastHeardAt: number; givenUp: boolean; holdMs: number | null } | null,
   now: number,
 ): 'ack' | 'give-up' | 'given-up' {
   if (heard?.givenUp) return 'given-up';
-  if (heard !== null && now - heard.lastHeardAt >= giveUpAfterMs(leaseMs)) return 'give-up';
+  if (heard?.holdMs != null && now - heard.lastHeardAt >= giveUpAfterMs(heard.holdMs)) return 'give-up';
   return 'ack';
+}
+
+/** What a member has gathered for removing the leader key early (the election judges it). */
+export interface StaleLeaderProof extends TakeoverProof {
+  /** The leader key's mod revision the proof is about: the removal compares it. */
+  index: string;
+  /** How long this node has seen the key at that revision, on its own steady clock. */
+  keyUnchangedForMs: number;
+}
+
+/** Both halves: the gossip half and etcd's. */
+export function provenGone(p: StaleLeaderProof): boolean {
+  return gossipHalfHolds(p) && etcdHalfHolds(p.leaseMs, p.keyUnchangedForMs);
 }
 
 export interface TakeoverProof {

@@ -1,4 +1,6 @@
 /** The validated static document: each section of the YAML checked into its NodeConfig shape. */
+
+import { DEFAULT_SHORT_LEASE_S, MAX_SHORT_LEASE_S, MIN_SHORT_LEASE_S } from '../cluster/short-lease.ts';
 import { DEFAULT_WATCHDOG, parseWatchdogMode } from '../cluster/watchdog.ts';
 import { checkDynamic } from './dynamic.ts';
 import { ConfigError } from './error.ts';
@@ -243,7 +245,30 @@ function readGossip(doc: Dict): NodeConfig['gossip'] {
       );
     interval = n;
   }
-  return { enabled, intervalMs: Math.round(interval * 1000) };
+  return { enabled, intervalMs: Math.round(interval * 1000), shortLeaseMs: readShortLease(sec, enabled) };
+}
+
+/**
+ * `gossip.fast_failover` (off unless true) and `gossip.short_lease` (s, 3 by default): the short
+ * lease behind fast failover. Gossip must be on: the lease is renewed and given up over it.
+ */
+function readShortLease(sec: Dict, gossipOn: boolean): number | null {
+  const on = optBool(sec, 'fast_failover', 'gossip.fast_failover') ?? false;
+  const raw = sec['short_lease'];
+  let seconds = DEFAULT_SHORT_LEASE_S;
+  if (raw !== undefined && raw !== null) {
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!Number.isFinite(n) || n < MIN_SHORT_LEASE_S || n > MAX_SHORT_LEASE_S)
+      throw new ConfigError(
+        'gossip.short_lease',
+        `must be a number of seconds from ${MIN_SHORT_LEASE_S} to ${MAX_SHORT_LEASE_S}, got ${describe(raw)}`,
+      );
+    seconds = n;
+  }
+  if (!on) return null;
+  if (!gossipOn) throw new ConfigError('gossip.fast_failover', 'needs gossip (gossip.enabled is false)');
+  return Math.round(seconds * 1000);
 }
 
 /** Patroni's `watchdog` section; an unknown mode or driver is an error here (Patroni warns and turns it off). */

@@ -104,7 +104,15 @@ export interface NodeConfig {
    * pgwarden's gossip between agents (WebSockets on the REST port): the leader race asks over
    * it first. Patroni has no such section.
    */
-  gossip: { enabled: boolean; intervalMs: number };
+  gossip: {
+    enabled: boolean;
+    intervalMs: number;
+    /**
+     * Fast failover: the short lease (ms) the leader holds from a majority of its members or
+     * etcd, and the early takeover it allows (src/cluster/short-lease.ts); null: off.
+     */
+    shortLeaseMs: number | null;
+  };
   /** Patroni's `watchdog` section (src/cluster/watchdog.ts). */
   watchdog: WatchdogConfig;
   /** Whole parsed document, for the parts no one has typed yet. */

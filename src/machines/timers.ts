@@ -17,4 +17,9 @@ export function nodeTimerDelay(ms: number): number {
  * Timer events a machine raises itself (a delayed `raise`, where a state's `after` would restart
  * with the state): like XState's `xstate.after.*`, each must find a timer of its own due.
  */
-export const RAISED_TIMER_EVENTS: ReadonlySet<string> = new Set(['REFRESH_DUE', 'WATCHDOG_DEADLINE']);
+export const RAISED_TIMER_EVENTS: ReadonlySet<string> = new Set([
+  'REFRESH_DUE',
+  'WATCHDOG_DEADLINE',
+  'SHORT_LEASE_END',
+  'SHORT_LEASE_LOW',
+]);

@@ -36,6 +36,7 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig, watchdogU
     remove_data_directory_on_diverged_timelines:
       config.postgresql.remove_data_directory_on_diverged_timelines,
     watchdog: watchdogPlanOf(config.watchdog, d.ttl, d.loop_wait, watchdogUsable),
+    short_lease_ms: config.gossip.shortLeaseMs,
   };
 }
 

@@ -136,22 +136,32 @@ export function postgresActors(h: ActorHost) {
 export function dcsActors(h: ActorHost) {
   const dcs = h.dcs;
   const name = h.name;
+  /** The lease as it is now, with the steady time its last grant or keepalive was sent. */
+  const leaseReading = <T extends object>(extra: T) => {
+    const leaseAgeMs = dcs.leaseAgeMs();
+    return {
+      ...extra,
+      leaseAgeMs,
+      leaseTtlSeconds: dcs.leaseTtlSeconds(),
+      sentAt: monotonicNow(h.clock) - leaseAgeMs,
+    };
+  };
   // The bootstrap takes the lock with the same two steps as the election's race.
   const freshLease = fromPromise<void, { ttl: number }>(({ input }) => dcs.freshLease(input.ttl));
   const acquireLeader = fromPromise<AcquireResult, { name: string }>(async ({ input }) => {
     const won = await dcs.attemptToAcquireLeader(input.name);
-    return { won, leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+    return leaseReading({ won });
   });
   const election = h.provide(electionMachine, {
     freshLease,
     acquireLeader,
     clearFailoverKey: fromPromise<LeaseReading>(async () => {
       await dcs.setFailover({}).catch((err) => h.log(`clearing /failover: ${(err as Error).message}`));
-      return { leaseAgeMs: dcs.leaseAgeMs(), leaseTtlSeconds: dcs.leaseTtlSeconds() };
+      return leaseReading({});
     }),
     updateLeader: fromPromise<
       RefreshResult,
-      { name: string; recreate: boolean; ttl: number; failsafe?: boolean }
+      { name: string; recreate: boolean; ttl: number; failsafe?: boolean; write?: boolean; rotate?: boolean }
     >(async ({ input }) => {
       // A duration: measured on the clock that never steps (an NTP step back in the middle
       // would otherwise make the lease look younger than it is, and trusted too long).
@@ -160,12 +170,24 @@ export function dcsActors(h: ActorHost) {
         recreate: input.recreate,
         ttl: input.ttl,
         failsafe: input.failsafe === true,
+        write: input.write === true,
+        rotate: input.rotate === true,
       });
       const elapsedMs = monotonicNow(h.clock) - started;
-      return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds() };
+      return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds(), sentAt: started };
     }),
     deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
       dcs.deleteLeader(name, input.lastLsn ?? undefined),
+    ),
+    removeStaleLeader: fromPromise<boolean, { name: string; index: string; session: string | null }>(
+      async ({ input }) => {
+        const removed = await dcs.removeStaleLeader(input);
+        if (removed)
+          h.log(
+            `fast failover: removed the leader key of ${input.name} (revision ${input.index}), proven gone`,
+          );
+        return removed;
+      },
     ),
     sampleOwnPosition: fromPromise(async () => {
       await h.pollPostgres();

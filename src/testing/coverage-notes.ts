@@ -105,6 +105,7 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
+  'election.removingStaleLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing.probing.asking --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':

@@ -11,6 +11,10 @@
  *  - `failsafe`: a leader asks the receiver to confirm it (failsafe mode; what POST /failsafe
  *    asks, from the member the link belongs to); `failsafe-answer` says what POST /failsafe would
  *    have answered (200 `Accepted`, 500 `Running as a leader`, 502 with failsafe mode off).
+ *  - `lease`: the leader's short-lease frame (fast failover, src/cluster/short-lease.ts): its term
+ *    (the etcd lease its key rides on), the term's members and the lease; acked with `ack` by a
+ *    member that has not given the term up.
+ *  - `gave-up`: the sender gave a leader's term up for good (heard nothing of it for W).
  */
 import { pack, unpack } from 'msgpackr';
 import type { PeerStatus } from '../cluster/eligibility.ts';
@@ -82,7 +86,40 @@ export interface FailsafeAnswerFrame {
   text: string;
 }
 
-export type GossipFrame = StatusFrame | AckFrame | FailsafeFrame | FailsafeAnswerFrame;
+export interface LeaseFrame {
+  v: typeof GOSSIP_VERSION;
+  k: 'lease';
+  scope: string;
+  from: string;
+  seq: number;
+  /** The term: the etcd lease the sender's leader key rides on. */
+  lease: string;
+  /** The term's members (the leader among them): the majority a renewal needs is of these. */
+  members: string[];
+  /** The short lease (ms) the sender holds per renewal. */
+  leaseMs: number;
+  /** The timeout (ms) of the watchdog armed on the sender's host, null: none armed. */
+  watchdogMs: number | null;
+}
+
+export interface GaveUpFrame {
+  v: typeof GOSSIP_VERSION;
+  k: 'gave-up';
+  scope: string;
+  from: string;
+  seq: number;
+  /** The term given up: its leader and etcd lease. */
+  leader: string;
+  lease: string;
+}
+
+export type GossipFrame =
+  | StatusFrame
+  | AckFrame
+  | FailsafeFrame
+  | FailsafeAnswerFrame
+  | LeaseFrame
+  | GaveUpFrame;
 
 /** Why a frame was dropped (the label of pgwarden_gossip_frames_dropped_total). */
 export type DropReason = 'undecodable' | 'version' | 'malformed' | 'scope' | 'sender';
@@ -117,6 +154,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** More members than any cluster has: a frame naming more is not trusted. */
+const MAX_TERM_MEMBERS = 64;
 const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isPosition = (v: unknown) => v === null || isCount(v);
 const isTime = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
@@ -129,6 +168,17 @@ function wellFormed(f: Record<string, unknown>): f is GossipFrame & Record<strin
   if (f['k'] === 'failsafe') return typeof f['conn_url'] === 'string' && typeof f['api_url'] === 'string';
   if (f['k'] === 'failsafe-answer')
     return isCount(f['answers']) && isCount(f['status']) && typeof f['text'] === 'string';
+  if (f['k'] === 'lease')
+    return (
+      isText(f['lease']) &&
+      Array.isArray(f['members']) &&
+      f['members'].length <= MAX_TERM_MEMBERS &&
+      f['members'].every(isText) &&
+      isCount(f['leaseMs']) &&
+      (f['leaseMs'] as number) > 0 &&
+      isPosition(f['watchdogMs'])
+    );
+  if (f['k'] === 'gave-up') return isText(f['leader']) && isText(f['lease']);
   if (f['k'] !== 'status') return false;
   return (
     isTime(f['sentAt']) &&

@@ -35,7 +35,7 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
   };
   return {
     source: null,
-    gossip: { enabled: true, intervalMs: 250 },
+    gossip: { enabled: true, intervalMs: 250, shortLeaseMs: null },
     watchdog: { ...DEFAULT_WATCHDOG, mode: 'off' },
     name: input.name,
     scope,

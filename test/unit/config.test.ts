@@ -267,11 +267,12 @@ describe('defaults and normalisation', () => {
     ).toThrow(/restapi\.ui/);
   });
 
-  it('gossip (pgwarden only): on, once a second, unless told; a bad interval is refused with the key named', () => {
-    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 5000 });
+  it('gossip (pgwarden only): on, every 5 s, unless told; a bad interval is refused with the key named', () => {
+    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 5000, shortLeaseMs: null });
     expect(parseConfigText(`${MINIMAL}\ngossip: {enabled: false, interval: 0.5}\n`).gossip).toEqual({
       enabled: false,
       intervalMs: 500,
+      shortLeaseMs: null,
     });
     expect(parseConfigText(`${MINIMAL}\ngossip: {interval: '1'}\n`).gossip.intervalMs).toBe(1000);
     for (const bad of ['0', '0.01', '6', 'fast', "''"]) {
@@ -281,6 +282,22 @@ describe('defaults and normalisation', () => {
     }
     expect(() => parseConfigText(`${MINIMAL}\ngossip: {enabled: sometimes}\n`)).toThrow(/gossip\.enabled/);
     expect(() => parseConfigText(`${MINIMAL}\ngossip: every second\n`)).toThrow(/gossip/);
+  });
+
+  it('fast failover (pgwarden only): off unless asked; a 3 s short lease by default; needs gossip', () => {
+    const gossip = (text: string) => parseConfigText(`${MINIMAL}\ngossip: ${text}\n`).gossip;
+    expect(gossip('{short_lease: 2}').shortLeaseMs).toBeNull();
+    expect(gossip('{fast_failover: true}').shortLeaseMs).toBe(3000);
+    expect(gossip('{fast_failover: yes, short_lease: 1.5}').shortLeaseMs).toBe(1500);
+    for (const bad of ['0.5', '31', 'soon', "''"]) {
+      expect(() => gossip(`{fast_failover: true, short_lease: ${bad}}`)).toThrow(
+        /gossip\.short_lease: must be a number of seconds from 1 to 30/,
+      );
+    }
+    expect(() => gossip('{enabled: false, fast_failover: true}')).toThrow(
+      /gossip\.fast_failover: needs gossip \(gossip\.enabled is false\)/,
+    );
+    expect(() => gossip('{fast_failover: maybe}')).toThrow(/gossip\.fast_failover/);
   });
 
   it('reads YAML 1.1 booleans and octals the way PyYAML does', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AnyEventObject, createActor, createMachine, fromPromise, sendTo } from 'xstate';
 import type { LocalFacts, PeerStatus } from '../../src/cluster/eligibility.ts';
+import { FENCE_BUDGET_MS, giveUpAfterMs } from '../../src/cluster/short-lease.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import {
   type ElectionSettings,
@@ -52,8 +53,16 @@ afterEach(() => {
 });
 
 /** The election as a child of a parent that records what it is told, like the node machine. */
-function harness(fakes: Partial<Fakes>, holdsLock = false) {
+function harness(
+  fakes: Partial<Fakes>,
+  holdsLock = false,
+  opts: { settings?: Partial<ElectionSettings>; view?: ClusterView } = {},
+) {
   const calls = {
+    /** Every refresh's input, as asked. */
+    updates: [] as Array<Record<string, unknown>>,
+    /** Every stale leader key removal asked for (fast failover). */
+    removals: [] as Array<Record<string, unknown>>,
     freshLease: 0,
     acquire: 0,
     clearFailover: 0,
@@ -84,11 +93,18 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
       }),
       updateLeader: fromPromise(
         async ({ input }: { input: { name: string; recreate: boolean; ttl: number } }) => {
+          calls.updates.push({ ...input });
           calls.update++;
           calls.recreate.push(input.recreate);
           const r = await (fakes.update ?? (async () => ({ ok: true, elapsedMs: 5 })))();
           // A real refresh puts the key on a lease of the ttl asked for.
           return { leaseTtlSeconds: input.ttl, ...r };
+        },
+      ),
+      removeStaleLeader: fromPromise(
+        async ({ input }: { input: { name: string; index: string; session: string | null } }) => {
+          calls.removals.push({ ...input });
+          return true;
         },
       ),
       deleteLeader: fromPromise(async () => {
@@ -107,7 +123,11 @@ function harness(fakes: Partial<Fakes>, holdsLock = false) {
   });
   const parent = createMachine({
     types: {} as { events: AnyEventObject },
-    invoke: { id: 'election', src: election, input: { name: 'a', settings, holdsLock } },
+    invoke: {
+      id: 'election',
+      src: election,
+      input: { name: 'a', settings: { ...settings, ...opts.settings }, holdsLock, view: opts.view },
+    },
     on: {
       '*': {
         actions: [
@@ -557,5 +577,111 @@ describe('election machine: an armed watchdog bounds the lock', () => {
     disarmed.h.send({ type: 'WATCHDOG', windowMs: null, reopened: false });
     await advance(disarmed.h.clock, windowMs + 1000, 100);
     expect(disarmed.h.received).toEqual([]);
+  });
+});
+
+describe("election machine: fast failover's short lease", () => {
+  const G = 3000;
+  const fast = { settings: { short_lease_ms: G } };
+  const lost = (h: ReturnType<typeof harness>) => h.received.filter((e) => e.type === 'LEADERSHIP_LOST');
+
+  it('a leader no one renews stops writing the fencing budget before its short lease ends', async () => {
+    const h = harness({ update: () => Promise.reject(new Error('etcd unreachable')) }, true, fast);
+    await advance(h.clock, G - FENCE_BUDGET_MS - 100, 50);
+    expect(lost(h)).toEqual([]);
+    await advance(h.clock, 200, 50);
+    expect(lost(h)).toHaveLength(1);
+    // Long before the lease's own deadline.
+    expect(G).toBeLessThan(settings.ttl * 1000 - leaseMarginMs(settings));
+  });
+
+  it('renewed by gossip it keeps writing; a renewal sent before the newest does not shorten it', async () => {
+    const h = harness({ update: () => Promise.reject(new Error('etcd unreachable')) }, true, fast);
+    for (let i = 0; i < 10; i++) {
+      h.send({ type: 'SHORT_LEASE_RENEWED', ageMs: 10, sentAt: h.clock.now() - 10 });
+      await advance(h.clock, 700, 50);
+    }
+    expect(lost(h)).toEqual([]);
+    const newest = h.clock.now() - 10;
+    h.send({ type: 'SHORT_LEASE_RENEWED', ageMs: 10, sentAt: newest });
+    // A refresh slowed by etcd, sent long ago, arriving now.
+    h.send({ type: 'SHORT_LEASE_RENEWED', ageMs: 2400, sentAt: newest - 2390 });
+    await advance(h.clock, G - FENCE_BUDGET_MS - 100, 50);
+    expect(lost(h)).toEqual([]);
+    await advance(h.clock, 200, 50);
+    expect(lost(h)).toHaveLength(1);
+  });
+
+  it('halfway without gossip it renews by writing its key, never putting back a key that vanished', async () => {
+    const h = harness({}, true, fast);
+    await advance(h.clock, G / 2 + 100, 50);
+    expect(h.calls.updates.at(-1)).toMatchObject({ write: true, recreate: false, rotate: false });
+    // Each write renews it: the leader keeps the lock on etcd alone.
+    await advance(h.clock, 10 * G, 100);
+    expect(lost(h)).toEqual([]);
+    expect(h.calls.updates.length).toBeGreaterThan(10);
+  });
+
+  it('renewed by gossip it writes no more often than its refresh interval', async () => {
+    const h = harness({}, true, fast);
+    const before = h.calls.update;
+    for (let i = 0; i < 20; i++) {
+      h.send({ type: 'SHORT_LEASE_RENEWED', ageMs: 5, sentAt: h.clock.now() - 5 });
+      await advance(h.clock, 700, 50);
+    }
+    expect(h.calls.update - before).toBeLessThanOrEqual(1);
+  });
+
+  it("a new term: the next refresh moves the key onto a new lease, the one after doesn't", async () => {
+    const h = harness({}, true, fast);
+    h.send({ type: 'SHORT_LEASE_RENEWED', ageMs: 5, sentAt: h.clock.now() - 5 });
+    h.send({ type: 'SHORT_LEASE_NEW_TERM' });
+    await advance(h.clock, 100, 50);
+    expect(h.calls.updates.at(-1)).toMatchObject({ rotate: true, write: true });
+    await advance(h.clock, G, 50);
+    expect(h.calls.updates.at(-1)).toMatchObject({ rotate: false });
+    expect(lost(h)).toEqual([]);
+  });
+
+  describe('a follower given a proof that the leader is gone', () => {
+    const view: ClusterView = { ...emptyClusterView, leader: { name: 'b', index: '5', session: '1' } };
+    const proof = {
+      term: { leader: 'b', lease: '1' },
+      members: ['a', 'b', 'c'],
+      gaveUp: new Set(['a', 'c']),
+      leaseMs: G,
+      index: '5',
+      keyUnchangedForMs: giveUpAfterMs(G),
+    };
+
+    it('removes the key the proof is about', async () => {
+      const h = harness({}, false, { ...fast, view });
+      await advance(h.clock, 100, 50);
+      h.send({ type: 'LEADER_GIVEN_UP', proof });
+      await advance(h.clock, 100, 50);
+      expect(h.calls.removals).toEqual([{ name: 'b', index: '5', session: '1' }]);
+    });
+
+    it.each<
+      [string, { proof?: typeof proof; settings?: Partial<ElectionSettings>; failsafeLeader?: string }]
+    >([
+      ['another revision of the key', { proof: { ...proof, index: '4' } }],
+      ['another lease', { proof: { ...proof, term: { leader: 'b', lease: '2' } } }],
+      ['the key not silent for W', { proof: { ...proof, keyUnchangedForMs: giveUpAfterMs(G) - 1 } }],
+      ['too few gave up', { proof: { ...proof, gaveUp: new Set(['a']) } }],
+      ['fast failover off here', { settings: {} }],
+      ['the cluster paused', { settings: { short_lease_ms: G, paused: true } }],
+      [
+        'a leader held in failsafe mode',
+        { failsafeLeader: 'b', settings: { short_lease_ms: G, failsafe_mode: true } },
+      ],
+    ])('does nothing with %s', async (_, c) => {
+      const h = harness({}, false, { settings: c.settings ?? fast.settings, view });
+      await advance(h.clock, 100, 50);
+      if (c.failsafeLeader) h.send({ type: 'FAILSAFE_ACCEPTED', leader: c.failsafeLeader });
+      h.send({ type: 'LEADER_GIVEN_UP', proof: c.proof ?? proof });
+      await advance(h.clock, 100, 50);
+      expect(h.calls.removals).toEqual([]);
+    });
   });
 });

@@ -10,7 +10,9 @@ import { SimulatedClock } from 'xstate';
 import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type NodeReport, statusDocument } from '../../src/cluster/report.ts';
+import { giveUpAfterMs } from '../../src/cluster/short-lease.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
+import type { ElectionEvent } from '../../src/machines/election/index.ts';
 import { Gossip } from '../../src/runtime/gossip/hub.ts';
 import {
   admissionRefusal,
@@ -138,6 +140,12 @@ class Net {
   readonly silent = new Set<string>();
   readonly down = new Set<string>();
   readonly links: Array<{ from: string; to: string; closeBoth(): void }> = [];
+  /** Fast failover's short lease (ms) for every hub, null: off. */
+  shortLeaseMs: number | null = null;
+  /** The watchdog timeout armed on each hub's host (none: not armed). */
+  readonly watchdogs = new Map<string, number>();
+  /** What each hub told its election. */
+  readonly told = new Map<string, ElectionEvent[]>();
   /** How each member answers a leader's failsafe frame (none: 502, failsafe mode off). */
   readonly failsafeAnswers = new Map<string, (from: string) => { status: number; text: string }>();
 
@@ -156,6 +164,13 @@ class Net {
       },
       answerFailsafe: (from) =>
         this.failsafeAnswers.get(name)?.(from) ?? { status: 502, text: 'Bad Gateway' },
+      shortLeaseMs: () => this.shortLeaseMs,
+      armedWatchdogMs: () => this.watchdogs.get(name) ?? null,
+      tellElection: (event) => {
+        const list = this.told.get(name) ?? [];
+        list.push(event);
+        this.told.set(name, list);
+      },
       log: () => undefined,
     });
     this.hubs.set(name, hub);
@@ -363,5 +378,108 @@ describe('the gossip hub', () => {
     expect(net.hubs.get('pg1')!.connectedPeers()).toBe(0);
     const status: PeerStatus = peer!;
     expect(status.reachable).toBe(true);
+  });
+});
+
+describe("fast failover's short lease over gossip", () => {
+  const G = 3000;
+  /** pg1 leads (its key on lease '1'), pg2 and pg3 follow; every hub with fast failover on. */
+  function leaderAndTwo(): Net {
+    const net = new Net();
+    net.shortLeaseMs = G;
+    started(net, 'pg1', 'pg2', 'pg3');
+    net.reports.set(
+      'pg1',
+      report('pg1', { isLeader: true, role: 'master' }, { inRecovery: false, currentLsn: 9000 }),
+    );
+    return net;
+  }
+  const told = (net: Net, name: string, type: ElectionEvent['type']) =>
+    (net.told.get(name) ?? []).filter((e) => e.type === type);
+
+  it("a majority of the term's members acking a lease frame renews the leader, counted from its sending", async () => {
+    const net = leaderAndTwo();
+    await net.advance(2000);
+    const renewals = told(net, 'pg1', 'SHORT_LEASE_RENEWED');
+    expect(renewals.length).toBeGreaterThanOrEqual(2);
+    for (const r of renewals) expect((r as { ageMs: number }).ageMs).toBeLessThan(50);
+    expect(net.told.get('pg2') ?? []).toEqual([]);
+    // One member silent: the other's ack still makes two of three.
+    net.silent.add('pg3');
+    const before = told(net, 'pg1', 'SHORT_LEASE_RENEWED').length;
+    await net.advance(2000);
+    expect(told(net, 'pg1', 'SHORT_LEASE_RENEWED').length).toBeGreaterThan(before);
+    // Both silent: the leader alone is no majority.
+    net.silent.add('pg2');
+    await net.advance(100);
+    const alone = told(net, 'pg1', 'SHORT_LEASE_RENEWED').length;
+    await net.advance(2000);
+    expect(told(net, 'pg1', 'SHORT_LEASE_RENEWED').length).toBe(alone);
+  });
+
+  it('the leader silent: its members give it up W after its last frame, prove it together, and never ack it again', async () => {
+    const net = leaderAndTwo();
+    await net.advance(1000);
+    net.silent.add('pg1');
+    await net.advance(giveUpAfterMs(G) - 1000);
+    expect(told(net, 'pg2', 'LEADER_GIVEN_UP')).toEqual([]);
+    await net.advance(1500);
+    for (const m of ['pg2', 'pg3']) {
+      const proofs = told(net, m, 'LEADER_GIVEN_UP') as Array<
+        Extract<ElectionEvent, { type: 'LEADER_GIVEN_UP' }>
+      >;
+      expect(proofs.length).toBeGreaterThan(0);
+      const { proof } = proofs.at(-1)!;
+      expect(proof.term).toEqual({ leader: 'pg1', lease: '1' });
+      expect(proof.members).toEqual(['pg1', 'pg2', 'pg3']);
+      expect([...proof.gaveUp].sort()).toEqual(['pg2', 'pg3']);
+      expect(proof.index).toBe('2');
+    }
+    // Heard again: no member acks the term it gave up, so gossip renews the leader no more.
+    net.silent.delete('pg1');
+    const renewed = told(net, 'pg1', 'SHORT_LEASE_RENEWED').length;
+    await net.advance(3000);
+    expect(told(net, 'pg1', 'SHORT_LEASE_RENEWED').length).toBe(renewed);
+  });
+
+  it('asks the election for a new term when its members change, or one gives the term up', async () => {
+    const net = leaderAndTwo();
+    // The term's members are fixed with its first frame (a quarter lease in).
+    await net.advance(1000);
+    expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toEqual([]);
+    net.hubs.get('pg1')!.follow(view('pg1', 'pg2', 'pg3', 'pg4'));
+    expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(1);
+
+    const other = leaderAndTwo();
+    await other.advance(1000);
+    other.silent.add('pg3');
+    // pg3 gives pg1 up; once heard again (its links dialed anew) it says so, and pg1 wants a new term.
+    await other.advance(giveUpAfterMs(G) + 500);
+    other.silent.delete('pg3');
+    await other.advance(8000);
+    expect(told(other, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(1);
+  });
+
+  it('the leader’s watchdog armed: its members never give it up (only the watchdog stops a frozen agent)', async () => {
+    const net = leaderAndTwo();
+    net.watchdogs.set('pg1', 25_000);
+    net.hubs.get('pg1')!.watchdogChanged();
+    await net.advance(1000);
+    net.silent.add('pg1');
+    await net.advance(60_000);
+    expect(told(net, 'pg2', 'LEADER_GIVEN_UP')).toEqual([]);
+    expect(told(net, 'pg3', 'LEADER_GIVEN_UP')).toEqual([]);
+  });
+
+  it('off: no lease frame, no renewal, no proof', async () => {
+    const quiet = new Net();
+    started(quiet, 'pg1', 'pg2', 'pg3');
+    quiet.reports.set(
+      'pg1',
+      report('pg1', { isLeader: true, role: 'master' }, { inRecovery: false, currentLsn: 9000 }),
+    );
+    quiet.silent.add('pg1');
+    await quiet.advance(10_000);
+    expect([...quiet.told.values()].flat()).toEqual([]);
   });
 });

@@ -427,7 +427,9 @@ describe('node machine: bootstrap', () => {
     expect(h.count('updateLeader')).toBe(0);
     await advance(h.clock, 100, 100);
     expect(h.count('updateLeader')).toBe(1);
-    expect(h.inputs('updateLeader')).toEqual([{ name: 'a', recreate: true, ttl: 30, failsafe: false }]);
+    expect(h.inputs('updateLeader')).toEqual([
+      { name: 'a', recreate: true, ttl: 30, failsafe: false, write: false, rotate: false },
+    ]);
     expect(h.count('acquireLeader')).toBe(1); // the bootstrap's, above: the election never races
     expect(h.count('probePeers')).toBe(0);
     expect(h.snap().value).toEqual({ active: { running: 'primary' } });

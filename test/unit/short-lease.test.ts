@@ -7,6 +7,7 @@ import {
   gossipHalfHolds,
   isMajority,
   MAX_CLOCK_DRIFT,
+  memberHoldMs,
   writableForMs,
 } from '../../src/cluster/short-lease.ts';
 
@@ -71,10 +72,18 @@ describe('short lease: who may renew and who may prove it gone', () => {
   it('acks while the term is heard, gives up once W has passed, and never acks again', () => {
     const lease = 2000;
     const w = giveUpAfterMs(lease);
-    expect(ackOrGiveUp(null, lease, 0)).toBe('ack');
-    expect(ackOrGiveUp({ lastHeardAt: 1000, givenUp: false }, lease, 1000 + w - 1)).toBe('ack');
-    expect(ackOrGiveUp({ lastHeardAt: 1000, givenUp: false }, lease, 1000 + w)).toBe('give-up');
-    expect(ackOrGiveUp({ lastHeardAt: 5000, givenUp: true }, lease, 5001)).toBe('given-up');
+    const heard = { lastHeardAt: 1000, givenUp: false, holdMs: lease };
+    expect(ackOrGiveUp(null, 0)).toBe('ack');
+    expect(ackOrGiveUp(heard, 1000 + w - 1)).toBe('ack');
+    expect(ackOrGiveUp(heard, 1000 + w)).toBe('give-up');
+    expect(ackOrGiveUp({ ...heard, lastHeardAt: 5000, givenUp: true }, 5001)).toBe('given-up');
+  });
+
+  it("with a watchdog armed on the leader's host, members never give the term up early", () => {
+    const lease = 3000;
+    expect(memberHoldMs(lease, null)).toBe(lease);
+    expect(memberHoldMs(lease, 25_000)).toBeNull();
+    expect(ackOrGiveUp({ lastHeardAt: 0, givenUp: false, holdMs: null }, 10 * 60_000)).toBe('ack');
   });
 
   it("etcd's half: the leader key unchanged for W, by the candidate's own clock", () => {

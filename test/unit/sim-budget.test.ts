@@ -1,7 +1,7 @@
 /**
  * The fixed budget of seeded schedules every submission runs (.ci/run → npm test): 3 nodes,
  * 60 steps of 5 s (5 virtual minutes) each, asynchronous and synchronous replication, and 40 more
- * with failsafe mode and 40 with a watchdog on every node. Together with the targeted scenarios it must reach every state and
+ * with failsafe mode, 40 with a watchdog on every node and 40 with fast failover. Together with the targeted scenarios it must reach every state and
  * transition of every machine, or
  * src/testing/coverage-notes.ts must say why not — and say nothing about what is reached.
  */
@@ -38,6 +38,14 @@ describe('the CI budget of seeded schedules', () => {
   it('a watchdog on every node: seeds 1-40 hold every invariant', async () => {
     for (const seed of SEEDS.slice(0, 40)) {
       const r = await runSchedule({ seed, watchdog: true, coverage });
+      expect(r.ok, formatFailure(r)).toBe(true);
+      expect(r.stats.healMs).not.toBeNull();
+    }
+  }, 120_000);
+
+  it('fast failover on every node: seeds 1-40 hold every invariant', async () => {
+    for (const seed of SEEDS.slice(0, 40)) {
+      const r = await runSchedule({ seed, fastFailover: true, coverage });
       expect(r.ok, formatFailure(r)).toBe(true);
       expect(r.stats.healMs).not.toBeNull();
     }

@@ -155,7 +155,7 @@ export class KvDcs implements Dcs {
 
   async updateLeader(
     name: string,
-    opts: { recreate?: boolean; ttl?: number; failsafe?: boolean } = {},
+    opts: { recreate?: boolean; ttl?: number; failsafe?: boolean; write?: boolean; rotate?: boolean } = {},
   ): Promise<boolean> {
     if (opts.ttl !== undefined) this.keeper.setTtl(opts.ttl);
     const deadline = this.calls.deadline();
@@ -169,12 +169,15 @@ export class KvDcs implements Dcs {
       if (!opts.failsafe || opts.recreate === false) return false;
       await this.keeper.grant(deadline);
     }
-    // A new ttl: the key moves onto a new lease now, in this refresh (the old lease, no longer
-    // kept alive, expires by itself).
-    if (this.keeper.leaseTtl !== this.keeper.ttl) await this.keeper.grant(deadline);
+    // A new ttl, or a new short-lease term (its members changed, or some gave it up): the key
+    // moves onto a new lease now, in this refresh (the old lease, no longer kept alive, expires
+    // by itself).
+    if (opts.rotate || this.keeper.leaseTtl !== this.keeper.ttl) await this.keeper.grant(deadline);
     const lease = this.keeper.lease!;
     const current = await this.cachedLeader(deadline);
-    if (current && current.value === name && current.lease === lease) {
+    // With the short lease on, every refresh writes the key: its new mod revision is what tells
+    // a candidate counting the leader's silence that it renewed (src/cluster/short-lease.ts).
+    if (!opts.write && current && current.value === name && current.lease === lease) {
       this.keeper.leaderLease = lease;
       return true;
     }

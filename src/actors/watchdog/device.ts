@@ -57,6 +57,9 @@ export class DeviceWatchdog implements Watchdog {
       return false;
     }
   }
+  armedTimeoutMs(): number | null {
+    return this.armed === null ? null : this.armed.timeoutSeconds * 1000;
+  }
 
   setTo(plan: WatchdogPlan, wanted: boolean): Promise<WatchdogActivation> {
     return this.inTurn(() => this.set(plan, wanted));

@@ -31,6 +31,19 @@ export const follower = electionSetup.createStateConfig({
       description:
         'A new view is judged at once (our name on the key, a free lock); the loop timer starts over.',
     },
+    LEADER_GIVEN_UP: [
+      {
+        guard: 'leaderProvenGone',
+        target: 'removingStaleLeader',
+        actions: 'storeStaleLeaderProof',
+        description:
+          'Fast failover: enough of its term’s members gave the leader up and its key has not changed for W: remove the key now rather than wait for etcd to expire it.',
+      },
+      {
+        description:
+          'No proof for the key as the view shows it (another holder, lease or revision; paused; fast failover off here): ignored.',
+      },
+    ],
     RELEASE: releaseNotLeading,
     FREEZE: freezeNotLeading,
   },
@@ -239,5 +252,36 @@ export const waiting = electionSetup.createStateConfig({
   },
   after: {
     retrySoon: { target: 'follower', description: 'The short pause is over: look again from follower.' },
+  },
+});
+
+export const removingStaleLeader = electionSetup.createStateConfig({
+  description:
+    'The leader is proven gone (src/cluster/short-lease.ts): its key deleted if it is still the one of the proof, its lease revoked. Then the race, as for any free lock.',
+  on: {
+    CLUSTER: {
+      actions: 'storeView',
+      description: 'Kept: the removal compares the revision the proof is about, not the view.',
+    },
+    RELEASE: releaseNotLeading,
+    FREEZE: freezeNotLeading,
+  },
+  invoke: {
+    src: 'removeStaleLeader',
+    input: ({ context }) => ({
+      name: context.staleLeader!.term.leader,
+      index: context.staleLeader!.index,
+      session: context.staleLeader!.term.lease,
+    }),
+    onDone: {
+      target: 'follower',
+      actions: 'forgetStaleLeaderProof',
+      description: 'Removed (or changed meanwhile: kept): look at the view again; a free lock is raced for.',
+    },
+    onError: {
+      target: 'follower',
+      actions: 'forgetStaleLeaderProof',
+      description: 'etcd did not answer: the key stays; the next proof tries again.',
+    },
   },
 });

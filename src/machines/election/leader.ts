@@ -18,7 +18,12 @@ export const reclaiming = electionSetup.createStateConfig({
   },
   invoke: {
     src: 'updateLeader',
-    input: ({ context }) => ({ name: context.name, recreate: false, ttl: context.settings.ttl }),
+    input: ({ context }) => ({
+      name: context.name,
+      recreate: false,
+      ttl: context.settings.ttl,
+      write: !!context.settings.short_lease_ms,
+    }),
     onDone: [
       {
         guard: 'refreshed',
@@ -31,6 +36,10 @@ export const reclaiming = electionSetup.createStateConfig({
               leaseAgeMs: event.output.elapsedMs,
               leaseTtlSeconds: event.output.leaseTtlSeconds,
             }),
+          },
+          {
+            type: 'renewShortLeaseByEtcd',
+            params: ({ event }) => ({ ageMs: event.output.elapsedMs, sentAt: event.output.sentAt ?? null }),
           },
           'notifyAcquired',
         ],
@@ -48,8 +57,18 @@ export const reclaiming = electionSetup.createStateConfig({
 export const leader = electionSetup.createStateConfig({
   description: 'This node holds the lock until leaseDeadline unless a refresh succeeds first.',
   initial: 'holding',
-  exit: 'forgetWatchdog',
+  exit: ['forgetWatchdog', 'forgetShortLease'],
   on: {
+    SHORT_LEASE_RENEWED: {
+      actions: 'renewShortLeaseByGossip',
+      description:
+        'A majority of our term’s members acked a lease frame: the short lease runs from when it was sent.',
+    },
+    SHORT_LEASE_NEW_TERM: {
+      actions: 'wantNewTerm',
+      description:
+        'The term’s members changed, or some gave it up: the next refresh moves the key onto a new lease, a term they hear anew.',
+    },
     FAILSAFE_ACCEPTED: {
       description: 'We hold the lock: no other leader is confirmed.',
     },
@@ -90,6 +109,12 @@ export const leader = electionSetup.createStateConfig({
               'Still armed as it was, or disarmed: kept; while armed, the lock is trusted no longer than its window after a keepalive.',
           },
         ],
+        SHORT_LEASE_END: {
+          target: '#election.lost',
+          actions: [assign({ lastVerdict: null }), 'leaveFailsafe'],
+          description:
+            'Neither a majority of our term’s members nor etcd renewed the short lease in time: stop writing now, a fencing budget before others may prove us gone.',
+        },
         WATCHDOG_DEADLINE: {
           target: '#election.lost',
           actions: [assign({ lastVerdict: null }), 'leaveFailsafe'],
@@ -148,6 +173,16 @@ export const leader = electionSetup.createStateConfig({
               target: 'refreshing',
               description:
                 'A REST write to /config or /failover (WAKE): refresh now, not at the next interval.',
+            },
+            SHORT_LEASE_LOW: {
+              target: 'refreshing',
+              description:
+                'Gossip has not renewed the short lease for half of it: renew it by writing our key.',
+            },
+            SHORT_LEASE_NEW_TERM: {
+              target: 'refreshing',
+              actions: 'wantNewTerm',
+              description: 'A new short-lease term: the key moves onto a new lease now.',
             },
             // A PATCH of ttl: move the key onto a lease of the new ttl now (the refresh does it),
             // so that the new ttl holds from the next second, not from the next refresh.
@@ -229,11 +264,16 @@ export const leader = electionSetup.createStateConfig({
             // The holder puts its key back if it expired at the server first, as Patroni does.
             // The lease is replaced here when the ttl changed: the election names the ttl it wants.
             // Kept by the members' confirmation, a lease etcd expired meanwhile is replaced.
+            // With the short lease on, the key is written (its new revision is the renewal others
+            // see) and never put back where it vanished, unless the members keep us in failsafe
+            // mode: a key removed by a proof is not ours any more.
             input: ({ context }) => ({
               name: context.name,
-              recreate: true,
+              recreate: !context.settings.short_lease_ms || context.onFailsafe,
               ttl: context.settings.ttl,
               failsafe: context.onFailsafe,
+              write: !!context.settings.short_lease_ms,
+              rotate: context.newTermWanted,
             }),
             onDone: [
               {
@@ -249,6 +289,14 @@ export const leader = electionSetup.createStateConfig({
                       leaseTtlSeconds: event.output.leaseTtlSeconds,
                     }),
                   },
+                  {
+                    type: 'renewShortLeaseByEtcd',
+                    params: ({ event }) => ({
+                      ageMs: event.output.elapsedMs,
+                      sentAt: event.output.sentAt ?? null,
+                    }),
+                  },
+                  'forgetNewTerm',
                   'leaveFailsafe',
                   'forgetTopologyWritten',
                 ],

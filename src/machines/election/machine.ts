@@ -1,6 +1,6 @@
 import { knownServersOf, readAddressBook } from '../../cluster/orphans.ts';
 import { emptyClusterView } from '../../cluster/view.ts';
-import { follower, racing, waiting } from './following.ts';
+import { follower, racing, removingStaleLeader, waiting } from './following.ts';
 import { leader, reclaiming } from './leader.ts';
 import { lost, released, resigned, standingBack } from './leaving.ts';
 import { electionSetup } from './setup.ts';
@@ -30,6 +30,9 @@ export const electionMachine = electionSetup.createMachine({
       input.name,
     ),
     watchdogWindowMs: null,
+    staleLeader: null,
+    newTermWanted: false,
+    shortLeaseSentAt: null,
   }),
   on: {
     FACTS: {
@@ -76,14 +79,21 @@ export const electionMachine = electionSetup.createMachine({
           guard: 'startsAsHolder',
           target: 'leader',
           description: 'This node just bootstrapped the cluster and holds the key: lead from the start.',
-          actions: {
-            type: 'trustLease',
-            // The bootstrap put the key on a lease granted with the settings' ttl.
-            params: ({ context }) => ({
-              leaseAgeMs: context.leaseAgeAtStartMs,
-              leaseTtlSeconds: context.settings.ttl,
-            }),
-          },
+          actions: [
+            {
+              type: 'trustLease',
+              // The bootstrap put the key on a lease granted with the settings' ttl.
+              params: ({ context }) => ({
+                leaseAgeMs: context.leaseAgeAtStartMs,
+                leaseTtlSeconds: context.settings.ttl,
+              }),
+            },
+            // The bootstrap wrote the key: the short lease runs from then.
+            {
+              type: 'renewShortLeaseByEtcd',
+              params: ({ context }) => ({ ageMs: context.leaseAgeAtStartMs, sentAt: null }),
+            },
+          ],
         },
         {
           target: 'follower',
@@ -93,6 +103,7 @@ export const electionMachine = electionSetup.createMachine({
     },
 
     follower,
+    removingStaleLeader,
     racing,
     waiting,
     reclaiming,

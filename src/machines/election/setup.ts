@@ -9,6 +9,12 @@ import {
 import { consumedByNewLeader } from '../../cluster/failover.ts';
 import { failsafeNamesMe, failsafeTopology, sameTopology } from '../../cluster/failsafe.ts';
 import { knownServersOf } from '../../cluster/orphans.ts';
+import {
+  etcdRenewalDueInMs,
+  provenGone,
+  type StaleLeaderProof,
+  writableForMs,
+} from '../../cluster/short-lease.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { doneOutput } from '../done-output.ts';
 import { notProvided } from '../not-provided.ts';
@@ -39,8 +45,10 @@ export const electionSetup = setup({
     clearFailoverKey: notProvided<LeaseReading, unknown>(),
     updateLeader: notProvided<
       RefreshResult,
-      { name: string; recreate: boolean; ttl: number; failsafe?: boolean }
+      { name: string; recreate: boolean; ttl: number; failsafe?: boolean; write?: boolean; rotate?: boolean }
     >(),
+    /** The short lease's early takeover: the proven-stale leader key removed, its lease revoked. */
+    removeStaleLeader: notProvided<boolean, { name: string; index: string; session: string | null }>(),
     deleteLeader: notProvided<boolean, { name: string; lastLsn: number | null }>(),
     /** One status sample of our own PostgreSQL, delivered (the node forwards it as FACTS) before it resolves. */
     sampleOwnPosition: notProvided<void, void>(),
@@ -115,6 +123,27 @@ export const electionSetup = setup({
       event.type === 'WATCHDOG' && watchdogWindowStarts(context.watchdogWindowMs, event),
     /** Kept by the members' confirmation while the DCS does not answer. */
     onFailsafe: ({ context }) => context.onFailsafe,
+    /**
+     * Fast failover is on here, the cluster is not paused, no leader is held in failsafe mode, and the proof holds for the leader key
+     * as the view shows it (same holder, lease and revision): enough of its term's members gave it
+     * up, and the key has not changed for W (src/cluster/short-lease.ts).
+     */
+    leaderProvenGone: ({ context, event }) => {
+      if (event.type !== 'LEADER_GIVEN_UP' || !context.settings.short_lease_ms || context.settings.paused)
+        return false;
+      // Holding back for a leader it confirmed in failsafe mode: it promised not to race for a ttl.
+      if (context.failsafeLeader !== null) return false;
+      const { proof } = event;
+      const leader = context.view.leader;
+      return (
+        leader !== null &&
+        leader.name !== context.name &&
+        leader.name === proof.term.leader &&
+        leader.session === proof.term.lease &&
+        leader.index === proof.index &&
+        provenGone(proof)
+      );
+    },
     /** PostgreSQL runs as a primary here: it confirms no other leader (Patroni's 'Running as a leader'). */
     runningAsPrimary: ({ context }) => context.facts?.running === true && context.facts.inRecovery === false,
     /** Failsafe mode on and /failsafe does not show the members as they are, nor was that just written. */
@@ -149,13 +178,38 @@ export const electionSetup = setup({
       leaseTtlSeconds: (_, params: { leaseAgeMs: number; leaseTtlSeconds: number }) => params.leaseTtlSeconds,
     }),
     /** trustLease with the lease as the acquisition (or the clearing after it) read it. */
-    trustAcquiredLease: assign(({ context, event }) => {
+    trustAcquiredLease: enqueueActions(({ context, event, enqueue }) => {
       const lease = doneOutput<LeaseReading>(event);
-      return {
+      enqueue.assign({
         leaseLeftMs: trustedMs(lease.leaseTtlSeconds, context.settings, lease.leaseAgeMs),
         leaseTtlSeconds: lease.leaseTtlSeconds,
-      };
+      });
+      renewShortLease(context, { ageMs: lease.leaseAgeMs, sentAt: lease.sentAt ?? null }, enqueue);
     }),
+    /**
+     * A write of our key (the acquisition, a reclaim, a refresh with the short lease on) renews
+     * the short lease from when it was sent: `ageMs` ago at most.
+     */
+    renewShortLeaseByEtcd: enqueueActions(
+      ({ context, enqueue }, params: { ageMs: number; sentAt: number | null }) =>
+        renewShortLease(context, params, enqueue),
+    ),
+    /** A majority of the term's members acked a lease frame (gossip). */
+    renewShortLeaseByGossip: enqueueActions(({ context, event, enqueue }) =>
+      renewShortLease(context, event as { ageMs: number; sentAt: number }, enqueue),
+    ),
+    /** Out of the lock: no short lease runs. */
+    forgetShortLease: enqueueActions(({ enqueue }) => {
+      enqueue.cancel('shortLeaseEnd');
+      enqueue.cancel('shortLeaseLow');
+      enqueue.assign({ newTermWanted: false, shortLeaseSentAt: null });
+    }),
+    wantNewTerm: assign({ newTermWanted: true }),
+    forgetNewTerm: assign({ newTermWanted: false }),
+    storeStaleLeaderProof: assign({
+      staleLeader: ({ event }) => (event as { proof: StaleLeaderProof }).proof,
+    }),
+    forgetStaleLeaderProof: assign({ staleLeader: null }),
     /** The race's probe asks the members of the view it began on. */
     noteProbeView: assign({ probeView: ({ context }) => context.view }),
     recordVerdict: assign({
@@ -250,3 +304,36 @@ export const electionSetup = setup({
     }),
   },
 });
+
+/**
+ * The short lease renewed by a write or a frame sent `ageMs` ago (at steady `sentAt`): the leader
+ * stops writing when it ends (less the fencing budget), and renews through etcd halfway unless
+ * gossip renews it first. A renewal sent before the newest one known proves less and is ignored
+ * (a refresh slowed by etcd arrives after gossip renewed the lease since). One with no sending
+ * time (the bootstrap's) counts as the newest.
+ */
+function renewShortLease(
+  context: ElectionContext,
+  renewal: { ageMs: number; sentAt: number | null },
+  enqueue: {
+    assign(a: Partial<ElectionContext>): void;
+    cancel(id: string): void;
+    raise(e: ElectionEvent, o: { id: string; delay: number }): void;
+  },
+): void {
+  const leaseMs = context.settings.short_lease_ms;
+  if (!leaseMs) return;
+  const newest = context.shortLeaseSentAt;
+  if (renewal.sentAt !== null && newest !== null && renewal.sentAt <= newest) return;
+  enqueue.assign({ shortLeaseSentAt: renewal.sentAt });
+  enqueue.cancel('shortLeaseEnd');
+  enqueue.cancel('shortLeaseLow');
+  enqueue.raise(
+    { type: 'SHORT_LEASE_END' },
+    { id: 'shortLeaseEnd', delay: Math.max(0, writableForMs(leaseMs, renewal.ageMs)) },
+  );
+  enqueue.raise(
+    { type: 'SHORT_LEASE_LOW' },
+    { id: 'shortLeaseLow', delay: etcdRenewalDueInMs(leaseMs, renewal.ageMs) },
+  );
+}

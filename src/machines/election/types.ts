@@ -1,6 +1,7 @@
 /** The election's input, context, events and what its I/O actors answer. */
 import type { LocalFacts, Verdict } from '../../cluster/eligibility.ts';
 import type { FenceTarget } from '../../cluster/orphans.ts';
+import type { StaleLeaderProof } from '../../cluster/short-lease.ts';
 import type { ClusterView } from '../../cluster/view.ts';
 
 export interface ElectionSettings {
@@ -19,6 +20,8 @@ export interface ElectionSettings {
    * its member key is missing.
    */
   api_url?: string;
+  /** The short lease (ms) of fast failover, null or absent: off (src/cluster/short-lease.ts). */
+  short_lease_ms?: number | null;
 }
 
 export interface ElectionInput {
@@ -37,6 +40,8 @@ export interface ElectionInput {
 export interface LeaseReading {
   leaseAgeMs: number;
   leaseTtlSeconds: number;
+  /** The steady clock (ms) when that grant or keepalive was sent: which of two renewals is newer. */
+  sentAt?: number;
 }
 
 export interface AcquireResult {
@@ -48,6 +53,8 @@ export interface AcquireResult {
   leaseAgeMs: number;
   /** The ttl (s) of that lease: after a change of ttl it may not be the settings' yet. */
   leaseTtlSeconds: number;
+  /** The steady clock (ms) when that grant or keepalive was sent. */
+  sentAt?: number;
 }
 
 export interface RefreshResult {
@@ -56,6 +63,8 @@ export interface RefreshResult {
   elapsedMs: number;
   /** The ttl (s) of the lease the key now rides on (see AcquireResult). */
   leaseTtlSeconds: number;
+  /** The steady clock (ms) when the refresh began: which of two short-lease renewals is newer. */
+  sentAt?: number;
 }
 
 /** What the leader heard when it asked the members /failsafe names to confirm it. */
@@ -89,6 +98,16 @@ export type ElectionEvent =
   | { type: 'WATCHDOG'; windowMs: number | null; reopened: boolean }
   /** The armed watchdog's window since the last keepalive is over: demote before it fires. */
   | { type: 'WATCHDOG_DEADLINE' }
+  /** A majority of its term's members acked a lease frame sent `ageMs` ago (src/cluster/short-lease.ts). */
+  | { type: 'SHORT_LEASE_RENEWED'; ageMs: number; sentAt: number }
+  /** The short lease, less the fencing budget, is over: stop writing now. */
+  | { type: 'SHORT_LEASE_END' }
+  /** Gossip has not renewed the short lease for half of it: renew through etcd. */
+  | { type: 'SHORT_LEASE_LOW' }
+  /** The short lease's term must change (its members changed, or some gave it up): a new lease at the next refresh. */
+  | { type: 'SHORT_LEASE_NEW_TERM' }
+  /** Enough members gave the leader up, as gossip tells it: remove its key if the proof holds. */
+  | { type: 'LEADER_GIVEN_UP'; proof: StaleLeaderProof }
   /** The refresh interval since the last refresh (or confirmation) is over: refresh the lock. */
   | { type: 'REFRESH_DUE' };
 
@@ -133,4 +152,10 @@ export interface ElectionContext {
   knownServers: readonly FenceTarget[];
   /** How long after a keepalive the node's armed watchdog lets the lock be trusted (null: none armed). */
   watchdogWindowMs: number | null;
+  /** The proof this follower acts on while it removes a stale leader's key (null otherwise). */
+  staleLeader: StaleLeaderProof | null;
+  /** As the leader: the next refresh moves the key onto a new lease (a new short-lease term). */
+  newTermWanted: boolean;
+  /** As the leader: the steady time (ms) the newest short-lease renewal was sent (null: none known). */
+  shortLeaseSentAt: number | null;
 }

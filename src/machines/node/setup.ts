@@ -236,6 +236,7 @@ export const nodeSetup = setup({
     noteWatchdog: enqueueActions(({ event, enqueue }) => {
       const out = doneOutput<WatchdogActivation>(event);
       if (out.message !== null) enqueue.emit({ type: 'notice', message: out.message });
+      if (out.changed) enqueue.emit({ type: 'watchdog.changed' as const });
       if (out.armed || out.changed)
         enqueue.sendTo('election', {
           type: 'WATCHDOG' as const,

@@ -94,6 +94,8 @@ export type NodeEmitted =
   | { type: 'switchover.abandoned'; reason: string }
   /** Close the watchdog the way that stops it (PostgreSQL is stopped, or the agent exits cleanly). */
   | { type: 'watchdog.disarm' }
+  /** The watchdog was armed, re-armed with another timeout, or closed: fast failover's frames say so at once. */
+  | { type: 'watchdog.changed' }
   /** The former leader's PostgreSQL was writable and is fenced now (an alarm, and a metric). */
   | { type: 'orphan.fenced'; member: string; terminated: number };
 

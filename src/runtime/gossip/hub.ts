@@ -8,12 +8,11 @@
  * frame that cannot be read is dropped and counted, never trusted; a member that is gone costs
  * one reconnect timer.
  */
-import { type Clock, monotonicNow } from '../../actors/clock.ts';
+import { monotonicNow } from '../../actors/clock.ts';
 import type { PeerStatus } from '../../cluster/eligibility.ts';
 import type { NodeReport } from '../../cluster/report.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import {
-  type DropReason,
   decodeFrame,
   encodeFrame,
   type FrameStamp,
@@ -23,8 +22,10 @@ import {
   type StatusFrame,
   statusFrame,
 } from '../../transport/gossip-frame.ts';
-import type { GossipDialer, GossipLink, LinkEvents } from '../../transport/gossip-link.ts';
+import type { GossipLink, LinkEvents } from '../../transport/gossip-link.ts';
 import { unreachablePeer } from '../../transport/peer-client.ts';
+import type { GossipCounters, GossipHost } from './host.ts';
+import { Pending } from './pending.ts';
 import {
   admissionRefusal,
   GOSSIP_ASK_MS,
@@ -34,30 +35,9 @@ import {
   reconnectDelayMs,
   staleAfterMs,
 } from './rules.ts';
+import { ShortLeaseGossip } from './short-lease.ts';
 
-export interface GossipHost {
-  clock: Clock;
-  /** This node's name and scope. */
-  me(): string;
-  scope(): string;
-  /** How often a status frame goes out (ms). */
-  intervalMs(): number;
-  /** This node as GET /patroni would show it now. */
-  report(): NodeReport;
-  dialer: GossipDialer;
-  /** GET /patroni of a member, giving up after `timeoutMs` (the race's fallback). */
-  restProbe(member: Member, timeoutMs: number): Promise<PeerStatus>;
-  /** What POST /failsafe from leader `from` would answer here (see runtime/failsafe.ts). */
-  answerFailsafe(from: string): { status: number; text: string };
-  log(msg: string): void;
-}
-
-/** Counters for /metrics. */
-export interface GossipCounters {
-  framesSent: number;
-  framesReceived: number;
-  dropped: Record<DropReason, number>;
-}
+export type { GossipCounters, GossipHost } from './host.ts';
 
 /** Either end of a link, and what we heard on it. */
 interface LinkState {
@@ -73,35 +53,6 @@ interface OutLink extends LinkState {
   apiUrl: string;
   failures: number;
   retry: unknown;
-}
-
-/** Questions sent on a link and waiting for their answer (by the question's seq), each with a timeout. */
-class Pending<T> {
-  private readonly waiting = new Map<number, { name: string; timer: unknown; resolve(v: T | null): void }>();
-
-  constructor(private readonly clock: Clock) {}
-
-  wait(name: string, seq: number, ms: number): Promise<T | null> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => this.answer(name, seq, null), ms);
-      this.waiting.set(seq, { name, timer, resolve });
-    });
-  }
-
-  /** `seq` answered by `name` (or given up: null); an answer from anyone else is ignored. */
-  answer(name: string, seq: number, value: T | null): void {
-    const w = this.waiting.get(seq);
-    if (w?.name !== name) return;
-    this.waiting.delete(seq);
-    this.clock.clearTimeout(w.timer);
-    w.resolve(value);
-  }
-
-  /** Every question to `name` (every one: null) gets no answer. */
-  giveUp(name?: string): void {
-    for (const [seq, w] of [...this.waiting])
-      if (name === undefined || w.name === name) this.answer(w.name, seq, null);
-  }
 }
 
 export class Gossip {
@@ -120,19 +71,41 @@ export class Gossip {
     dropped: { undecodable: 0, version: 0, malformed: 0, scope: 0, sender: 0 },
   };
 
+  private readonly lease: ShortLeaseGossip;
+
   constructor(private readonly h: GossipHost) {
     this.asks = new Pending(h.clock);
     this.failsafeAsks = new Pending(h.clock);
+    this.lease = new ShortLeaseGossip({
+      clock: h.clock,
+      me: h.me,
+      scope: h.scope,
+      leaseMs: h.shortLeaseMs,
+      watchdogMs: h.armedWatchdogMs,
+      leading: () => h.report().isLeader,
+      nextSeq: () => ++this.seq,
+      sendAll: (frame) => {
+        for (const o of this.out.values()) if (o.open) this.sendOn(o.link, frame);
+      },
+      sendTo: (name, frame) => {
+        const o = this.out.get(name);
+        if (o?.open) this.sendOn(o.link, frame);
+      },
+      tell: h.tellElection,
+      log: h.log,
+    });
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.tick();
+    this.lease.start();
   }
 
   stop(): void {
     this.running = false;
+    this.lease.stop();
     if (this.ticker !== null) this.h.clock.clearTimeout(this.ticker);
     this.ticker = null;
     for (const name of [...this.out.keys()]) this.drop(name);
@@ -166,6 +139,11 @@ export class Gossip {
     return answer;
   }
 
+  /** The watchdog here was armed or changed: the leader's members hear its timeout now. */
+  watchdogChanged(): void {
+    if (this.running) this.lease.watchdogChanged();
+  }
+
   /** Members with an open link of ours (for /metrics). */
   connectedPeers(): number {
     let n = 0;
@@ -176,6 +154,7 @@ export class Gossip {
   /** A new cluster view: links to new members dialed, to departed ones closed. */
   follow(view: ClusterView): void {
     this.members = view.members;
+    this.lease.follow(view);
     if (!this.running) return;
     const wanted = gossipPeers(view.members, this.h.me());
     for (const [name, o] of this.out) {
@@ -292,6 +271,7 @@ export class Gossip {
           o.failures = 0;
           o.heardAt = this.now();
           this.sendStatus(o.link, {});
+          this.lease.linkOpened(o.name);
         },
         message: (data) => {
           if (this.out.get(o.name) === o) this.receive(o, data);
@@ -341,6 +321,10 @@ export class Gossip {
     link.send(encodeFrame(frame));
   }
 
+  private ackOf(frame: { seq: number }): GossipFrame {
+    return { v: GOSSIP_VERSION, k: 'ack', scope: this.h.scope(), from: this.h.me(), seq: frame.seq };
+  }
+
   private receive(s: LinkState, data: Uint8Array): void {
     const decoded = decodeFrame(data, this.h.scope(), s.name);
     if (!decoded.ok) {
@@ -373,8 +357,19 @@ export class Gossip {
       this.failsafeAsks.answer(s.name, frame.answers, { status: frame.status, text: frame.text });
       return;
     }
-    if (frame.k !== 'status') return;
-    this.sendOn(s.link, { v: frame.v, k: 'ack', scope: this.h.scope(), from: this.h.me(), seq: frame.seq });
+    if (frame.k === 'ack') {
+      this.lease.ack(s.name, frame.seq);
+      return;
+    }
+    if (frame.k === 'gave-up') {
+      this.lease.gaveUpReceived(s.name, frame);
+      return;
+    }
+    if (frame.k === 'lease') {
+      if (this.lease.leaseFrame(s.name, frame)) this.sendOn(s.link, this.ackOf(frame));
+      return;
+    }
+    this.sendOn(s.link, this.ackOf(frame));
     if (frame.ask !== undefined) this.sendStatus(s.link, { answers: frame.ask });
     if (frame.answers !== undefined) this.asks.answer(s.name, frame.answers, frame);
   }

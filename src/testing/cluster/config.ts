@@ -43,6 +43,9 @@ export function nodeConfig(
       },
       tags: opts.tags?.(i, name) ?? {},
       ...(opts.watchdog ? { watchdog: { mode: opts.watchdog.mode, device: '/simulated/watchdog' } } : {}),
+      ...(opts.fastFailover
+        ? { gossip: { fast_failover: true, short_lease: opts.fastFailover.shortLeaseS } }
+        : {}),
     }),
   );
 }

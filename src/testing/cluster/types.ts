@@ -44,6 +44,8 @@ export interface SimulatedClusterOptions {
    * its YAML. Absent: the YAML's default (automatic) on hosts without a device.
    */
   watchdog?: { mode: 'automatic' | 'required' };
+  /** Fast failover on every node (gossip.fast_failover), with this short lease (s). */
+  fastFailover?: { shortLeaseS: number };
 }
 
 /** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { writeJournal } from '../../actors/journal.ts';
+import { DEFAULT_SHORT_LEASE_S } from '../../cluster/short-lease.ts';
 import { pausedIn } from '../../config/dynamic.ts';
 import { LeadershipCauses } from '../causes.ts';
 import { AnyNodeClient, type ClientWrite, clientTally } from '../clients.ts';
@@ -55,6 +56,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     synchronousMode: opts.synchronousMode ?? false,
     failsafeMode: opts.failsafeMode ?? false,
     watchdog: opts.watchdog ?? false,
+    fastFailover: opts.fastFailover ?? false,
     ttl: opts.ttl ?? 30,
     checkHeal: opts.checkHeal ?? true,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
@@ -102,6 +104,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     postgres: opts.postgres,
     journals: opts.journals || opts.journalDir !== undefined,
     ...(options.watchdog ? { watchdog: { mode: 'automatic' as const } } : {}),
+    ...(options.fastFailover ? { fastFailover: { shortLeaseS: DEFAULT_SHORT_LEASE_S } } : {}),
   });
   opts.onCluster?.(c);
   const run: RunState = {

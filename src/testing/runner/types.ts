@@ -21,6 +21,8 @@ export interface RunOptions {
   failsafeMode?: boolean;
   /** Every node has a watchdog device, in the YAML's default (automatic) mode (src/testing/cluster/watchdog.ts). */
   watchdog?: boolean;
+  /** Fast failover on every node, with pgwarden's default short lease (src/cluster/short-lease.ts). */
+  fastFailover?: boolean;
   /** Dynamic check_timeline; unset: the default (on). Regressions found before it was on use false. */
   checkTimeline?: boolean;
   ttl?: number;

@@ -34,6 +34,7 @@ import {
   switchoverCheckpointFails,
   switchoverStopFails,
 } from './failures.ts';
+import { fastFailoverScenarios } from './fast-failover.ts';
 import type { Scenario } from './harness.ts';
 import { foreignDataDirectory, initializeKeyChanged, initializeKeyChangedWhilePaused } from './identity.ts';
 import {
@@ -115,6 +116,7 @@ export const scenarios: Scenario[] = [
   staleLeaderNeverFencesNewOne,
   orphanFencedOnceReachable,
   ...watchdogScenarios,
+  ...fastFailoverScenarios,
   failoverToMemberOutsideFailsafe,
   switchoverReleaseWithWatchdog,
   failsafeWriteKeepsRefreshSchedule,
