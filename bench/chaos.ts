@@ -5,7 +5,7 @@
  * the whole record (run.json), the report a person reads (report.txt) and a timeline picture
  * (timeline.svg) to the output directory, and a summary without the attempts to bench/results/.
  *
- *   npx tsx bench/chaos.ts [--agent pgwarden|patroni] [--faults N] [--seed S] [--async]
+ *   npx tsx bench/chaos.ts [--agent pgwarden|pgwarden-fast|patroni] [--faults N] [--seed S] [--async]
  *     [--kinds kill-node,switchover,…] [--max-hold S] [--plan RUN.json] [--out DIR]
  *   npx tsx bench/chaos.ts --table SUMMARY.json…   (the per-class table over saved runs)
  *
@@ -68,7 +68,8 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--agent': {
         const v = value();
-        if (v !== 'pgwarden' && v !== 'patroni') fail('--agent is pgwarden or patroni');
+        if (v !== 'pgwarden' && v !== 'pgwarden-fast' && v !== 'patroni')
+          fail('--agent is pgwarden, pgwarden-fast (fast failover on) or patroni');
         a.agent = v;
         break;
       }

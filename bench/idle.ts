@@ -3,9 +3,11 @@
  * postgres OS user, Patroni's default timings), left alone for a settle period, then each agent's
  * CPU time over a measured window (user + system, from /proc, the agent's process and its children
  * other than PostgreSQL) and its resident memory at the end. Variants: pgwarden as configured by
- * default (gossip on), pgwarden with gossip off, and Patroni 3.0.2 on the same YAML.
+ * default (gossip on), pgwarden with gossip off, pgwarden with fast failover (its lease frames
+ * every 750 ms), and Patroni 3.0.2 on the same YAML.
  *
- *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S] [--variants pgwarden,pgwarden-no-gossip,patroni]
+ *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
+ *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,patroni]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,7 @@ import { groupedTable } from './lib/table.ts';
 import { sleep } from './lib/time.ts';
 
 const DCS = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
-const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'patroni'] as const;
+const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'pgwarden-fast', 'patroni'] as const;
 type Variant = (typeof VARIANTS)[number];
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
@@ -86,7 +88,11 @@ async function measure(variant: Variant, run: number, settleS: number, windowS: 
     dcs: DCS,
     agentArgv: agentArgv(variant === 'patroni' ? 'patroni' : 'pgwarden'),
     editConfig: (_n, doc) =>
-      variant === 'pgwarden-no-gossip' ? { ...doc, gossip: { enabled: false } } : doc,
+      variant === 'pgwarden-no-gossip'
+        ? { ...doc, gossip: { enabled: false } }
+        : variant === 'pgwarden-fast'
+          ? { ...doc, gossip: { fast_failover: true } }
+          : doc,
   });
   const out: Run = { variant, run, ok: false, cpuPercent: [], rssMb: [] };
   try {

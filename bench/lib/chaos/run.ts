@@ -69,6 +69,9 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
       network: net.local(),
       etcdEndpoints: etcd.endpoints(),
       agentArgv: agentArgv(o.agent),
+      ...(o.agent === 'pgwarden-fast'
+        ? { editConfig: (_n, doc) => ({ ...doc, gossip: { fast_failover: true } }) }
+        : {}),
     });
   let cluster: LocalCluster | null = null;
   const faults: FaultRecord[] = [];

@@ -7,7 +7,8 @@
  * Times are milliseconds since the run's start, from the monotonic clock (performance.now()).
  */
 
-export type AgentKind = 'pgwarden' | 'patroni';
+/** `pgwarden-fast`: pgwarden with fast failover on (gossip.fast_failover). */
+export type AgentKind = 'pgwarden' | 'pgwarden-fast' | 'patroni';
 
 /** What the client knows about one INSERT: acknowledged, refused for sure, or not known. */
 export type Outcome = 'ok' | 'fail' | 'unknown';
