@@ -38,6 +38,18 @@ describe('what a reload may change (reloadRefusal)', () => {
     expect(reloadRefusal(current, tls)).toBe('switching the REST API between http and https needs a restart');
     expect(reloadRefusal(tls, current)).toBe('switching the REST API between http and https needs a restart');
   });
+
+  it("refuses turning fast failover on or off, or another short lease (the members' W was computed from it)", () => {
+    const fast = parseConfigText(`${BASE}gossip: {fast_failover: true}\n`);
+    const longer = parseConfigText(`${BASE}gossip: {fast_failover: true, short_lease: 5}\n`);
+    const reason = 'gossip.fast_failover and gossip.short_lease need a restart';
+    expect(reloadRefusal(current, fast)).toBe(reason);
+    expect(reloadRefusal(fast, current)).toBe(reason);
+    expect(reloadRefusal(fast, longer)).toBe(reason);
+    expect(
+      reloadRefusal(fast, parseConfigText(`${BASE}gossip: {fast_failover: true, short_lease: 3}\n`)),
+    ).toBeNull();
+  });
 });
 
 describe("Patroni's preconditions for POST /reinitialize (reinitializeRefusal)", () => {
