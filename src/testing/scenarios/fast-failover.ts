@@ -7,7 +7,19 @@ import { DEFAULT_SHORT_LEASE_S } from '../../cluster/short-lease.ts';
 import type { SimulatedCluster } from '../cluster/index.ts';
 import { check, electionState, onHealthyCluster, type Scenario } from './harness.ts';
 
-const fast = { fastFailover: { shortLeaseS: DEFAULT_SHORT_LEASE_S } };
+/** Three healthy nodes with fast failover on, the leader writing for 5 s before `body`. */
+const onFastCluster = (
+  inspect: Parameters<Scenario['run']>[0],
+  body: (c: SimulatedCluster, old: string) => Promise<void>,
+) =>
+  onHealthyCluster(
+    inspect,
+    async (c) => {
+      await writing(c, 5000);
+      await body(c, c.leader()!);
+    },
+    { fastFailover: { shortLeaseS: DEFAULT_SHORT_LEASE_S } },
+  );
 
 /** A writable leader other than `old`, on a newer timeline than it had. */
 const replacedBy = (c: SimulatedCluster, old: string) => () => {
@@ -30,71 +42,53 @@ const GOAL_MS = 5000;
 const leaderNodeKilled: Scenario = {
   name: 'fast failover: the leader’s node killed, a writable new primary within 5 s, its key removed by proof',
   run: (inspect) =>
-    onHealthyCluster(
-      inspect,
-      async (c) => {
-        await writing(c, 5000);
-        const old = c.leader()!;
-        await c.node(old).kill();
-        const took = await c.until(replacedBy(c, old), 30_000);
-        check(took <= GOAL_MS, `a writable new primary after ${took} ms (goal ${GOAL_MS})`, c);
-        check(
-          c.logs.some((l) => l.includes('fast failover: removed the leader key')),
-          'the key was not removed by a proof (it expired?)',
-          c,
-        );
-        check(c.lostWrites().length === 0, `${c.lostWrites().length} acknowledged writes lost`, c);
-      },
-      fast,
-    ),
+    onFastCluster(inspect, async (c, old) => {
+      await c.node(old).kill();
+      const took = await c.until(replacedBy(c, old), 30_000);
+      check(took <= GOAL_MS, `a writable new primary after ${took} ms (goal ${GOAL_MS})`, c);
+      check(
+        c.logs.some((l) => l.includes('fast failover: removed the leader key')),
+        'the key was not removed by a proof (it expired?)',
+        c,
+      );
+      check(c.lostWrites().length === 0, `${c.lostWrites().length} acknowledged writes lost`, c);
+    }),
 };
 
 const leaderIsolated: Scenario = {
   name: 'fast failover: the leader cut from every node and from etcd stops writing before anyone takes over',
   run: (inspect) =>
-    onHealthyCluster(
-      inspect,
-      async (c) => {
-        await writing(c, 5000);
-        const old = c.leader()!;
-        c.isolate(old);
-        // Its own short lease ends first: never two writable primaries on the way.
-        let overlap = false;
-        const took = await c.until(() => {
-          if (c.primaries().length > 1) overlap = true;
-          return replacedBy(c, old)();
-        }, 30_000);
-        check(!overlap, 'two writable primaries', c);
-        check(took <= GOAL_MS, `a writable new primary after ${took} ms (goal ${GOAL_MS})`, c);
-        check(!c.acceptsClientWrites(old), `${old} still accepts writes`, c);
-        c.healAll();
-        await c.until(() => c.streamingReplicas().length === 2, 60_000);
-      },
-      fast,
-    ),
+    onFastCluster(inspect, async (c, old) => {
+      c.isolate(old);
+      // Its own short lease ends first: never two writable primaries on the way.
+      let overlap = false;
+      const took = await c.until(() => {
+        if (c.primaries().length > 1) overlap = true;
+        return replacedBy(c, old)();
+      }, 30_000);
+      check(!overlap, 'two writable primaries', c);
+      check(took <= GOAL_MS, `a writable new primary after ${took} ms (goal ${GOAL_MS})`, c);
+      check(!c.acceptsClientWrites(old), `${old} still accepts writes`, c);
+      c.healAll();
+      await c.until(() => c.streamingReplicas().length === 2, 60_000);
+    }),
 };
 
 const leaderCutFromMembersOnly: Scenario = {
   name: 'fast failover: a leader cut from its members but not from etcd keeps its key (it writes it; no proof holds)',
   run: (inspect) =>
-    onHealthyCluster(
-      inspect,
-      async (c) => {
-        await c.advance(5000);
-        const old = c.leader()!;
-        for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
-        await c.advance(20_000);
-        check(c.leader() === old, `the key moved to ${c.leader()}`, c);
-        check(c.primaries().length === 1 && c.primaries()[0] === old, 'the leader stopped being primary', c);
-        for (const n of c.nodes)
-          if (n.name !== old)
-            check(!electionState(c, n.name).startsWith('removingStaleLeader'), `${n.name} removing`, c);
-        c.healAll();
-        await c.until(() => c.streamingReplicas().length === 2, 60_000);
-        check(c.leader() === old, `the key moved to ${c.leader()} after the heal`, c);
-      },
-      fast,
-    ),
+    onFastCluster(inspect, async (c, old) => {
+      for (const n of c.nodes) if (n.name !== old) c.partition(old, n.name);
+      await c.advance(20_000);
+      check(c.leader() === old, `the key moved to ${c.leader()}`, c);
+      check(c.primaries().length === 1 && c.primaries()[0] === old, 'the leader stopped being primary', c);
+      for (const n of c.nodes)
+        if (n.name !== old)
+          check(!electionState(c, n.name).startsWith('removingStaleLeader'), `${n.name} removing`, c);
+      c.healAll();
+      await c.until(() => c.streamingReplicas().length === 2, 60_000);
+      check(c.leader() === old, `the key moved to ${c.leader()} after the heal`, c);
+    }),
 };
 
 export const fastFailoverScenarios: Scenario[] = [leaderNodeKilled, leaderIsolated, leaderCutFromMembersOnly];
