@@ -45,6 +45,10 @@ interface Fakes {
   update: () => Promise<Omit<RefreshResult, 'leaseTtlSeconds'> & Partial<RefreshResult>>;
   release: () => Promise<boolean>;
   peers: () => Promise<PeerStatus[]>;
+  /** The stale leader key's removal (fast failover); default: removed at once. */
+  remove: () => Promise<boolean>;
+  /** The /failsafe write; default: written at once. */
+  writeFailsafe: () => Promise<void>;
 }
 
 const running: Array<{ stop(): void }> = [];
@@ -104,7 +108,7 @@ function harness(
       removeStaleLeader: fromPromise(
         async ({ input }: { input: { name: string; index: string; session: string | null } }) => {
           calls.removals.push({ ...input });
-          return true;
+          return (fakes.remove ?? (async () => true))();
         },
       ),
       deleteLeader: fromPromise(async () => {
@@ -119,6 +123,7 @@ function harness(
       keepWatchdogAlive: fromPromise(async () => {
         calls.keepalives++;
       }),
+      writeFailsafe: fromPromise(async () => (fakes.writeFailsafe ?? (async () => {}))()),
     },
   });
   const parent = createMachine({
@@ -643,6 +648,16 @@ describe("election machine: fast failover's short lease", () => {
     expect(lost(h)).toEqual([]);
   });
 
+  it('a /failsafe write that hangs does not keep the short lease from being renewed by a write of the key', async () => {
+    const h = harness({ writeFailsafe: () => new Promise(() => {}) }, true, {
+      settings: { short_lease_ms: G, failsafe_mode: true },
+      view: { ...emptyClusterView, members: [member('a'), member('b')] },
+    });
+    await advance(h.clock, 5 * G, 50);
+    expect(lost(h)).toEqual([]);
+    expect(h.calls.updates.length).toBeGreaterThan(3);
+  });
+
   describe('a follower given a proof that the leader is gone', () => {
     const view: ClusterView = { ...emptyClusterView, leader: { name: 'b', index: '5', session: '1' } };
     const proof = {
@@ -653,6 +668,20 @@ describe("election machine: fast failover's short lease", () => {
       index: '5',
       keyUnchangedForMs: giveUpAfterMs(G),
     };
+
+    it('confirms no leader in failsafe mode while it removes the key', async () => {
+      const h = harness({ remove: () => new Promise(() => {}) }, false, {
+        settings: { short_lease_ms: G, failsafe_mode: true },
+        view,
+      });
+      await advance(h.clock, 100, 50);
+      h.send({ type: 'LEADER_GIVEN_UP', proof });
+      await advance(h.clock, 100, 50);
+      h.send({ type: 'FAILSAFE_ACCEPTED', leader: 'b' });
+      await advance(h.clock, 100, 50);
+      const ctx = (h.child().getSnapshot() as { context: { failsafeAccepted: number } }).context;
+      expect(ctx.failsafeAccepted).toBe(0);
+    });
 
     it('removes the key the proof is about', async () => {
       const h = harness({}, false, { ...fast, view });

@@ -442,22 +442,31 @@ describe("fast failover's short lease over gossip", () => {
     expect(told(net, 'pg1', 'SHORT_LEASE_RENEWED').length).toBe(renewed);
   });
 
-  it('asks the election for a new term when its members change, or one gives the term up', async () => {
+  it('asks the election for a new term when its members change, or one gives the term up, until the term changes', async () => {
+    const withPg4 = { ...view('pg1', 'pg2', 'pg3', 'pg4') };
     const net = leaderAndTwo();
     // The term's members are fixed with its first frame (a quarter lease in).
     await net.advance(1000);
     expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toEqual([]);
-    net.hubs.get('pg1')!.follow(view('pg1', 'pg2', 'pg3', 'pg4'));
+    net.hubs.get('pg1')!.follow(withPg4);
     expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(1);
+    // Asked again while the term stays (a request can meet a refresh under way, or a reclaim).
+    await net.advance(2000);
+    const asked = told(net, 'pg1', 'SHORT_LEASE_NEW_TERM').length;
+    expect(asked).toBeGreaterThan(1);
+    // The key on a new lease: a new term, its members as they are now; no more asking.
+    net.hubs.get('pg1')!.follow({ ...withPg4, leader: { name: 'pg1', index: '9', session: '2' } });
+    await net.advance(2000);
+    expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(asked);
 
     const other = leaderAndTwo();
     await other.advance(1000);
     other.silent.add('pg3');
-    // pg3 gives pg1 up; once heard again (its links dialed anew) it says so, and pg1 wants a new term.
+    // pg3 gives pg1 up; once heard again it says so, and pg1 wants a new term.
     await other.advance(giveUpAfterMs(G) + 500);
     other.silent.delete('pg3');
-    await other.advance(8000);
-    expect(told(other, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(1);
+    await other.advance(2000);
+    expect(told(other, 'pg1', 'SHORT_LEASE_NEW_TERM').length).toBeGreaterThan(0);
   });
 
   it('the leader’s watchdog armed: its members never give it up (only the watchdog stops a frozen agent)', async () => {

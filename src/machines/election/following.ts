@@ -259,6 +259,10 @@ export const removingStaleLeader = electionSetup.createStateConfig({
   description:
     'The leader is proven gone (src/cluster/short-lease.ts): its key deleted if it is still the one of the proof, its lease revoked. Then the race, as for any free lock.',
   on: {
+    FAILSAFE_ACCEPTED: {
+      description:
+        'Removing the leader key: no leader is confirmed meanwhile (POST /failsafe answers 500; the asking leader demotes by its own deadline).',
+    },
     CLUSTER: {
       actions: 'storeView',
       description: 'Kept: the removal compares the revision the proof is about, not the view.',

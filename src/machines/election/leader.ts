@@ -221,11 +221,23 @@ export const leader = electionSetup.createStateConfig({
               description:
                 'The refresh came due while writing (etcd slow): the lease first; the write is tried again after the refresh.',
             },
+            SHORT_LEASE_LOW: {
+              target: 'refreshing',
+              description:
+                'The short lease needs a write of our key: that first; /failsafe after the refresh.',
+            },
           },
         },
         onFailsafe: {
           description:
             'The DCS does not answer and every member confirmed us: the deadline counts from the confirmation; etcd is tried again a loop from now.',
+          on: {
+            SHORT_LEASE_LOW: {
+              target: 'refreshing',
+              description:
+                'Gossip has not renewed the short lease for half of it: try etcd now, not a loop from now.',
+            },
+          },
           after: {
             failsafeRetry: {
               target: 'refreshing',
@@ -265,11 +277,11 @@ export const leader = electionSetup.createStateConfig({
             // The lease is replaced here when the ttl changed: the election names the ttl it wants.
             // Kept by the members' confirmation, a lease etcd expired meanwhile is replaced.
             // With the short lease on, the key is written (its new revision is the renewal others
-            // see) and never put back where it vanished, unless the members keep us in failsafe
-            // mode: a key removed by a proof is not ours any more.
+            // see) and never put back where it vanished, failsafe mode or not: a key removed by a
+            // proof is not ours any more, and a revoke after the removal could meet it put back.
             input: ({ context }) => ({
               name: context.name,
-              recreate: !context.settings.short_lease_ms || context.onFailsafe,
+              recreate: !context.settings.short_lease_ms,
               ttl: context.settings.ttl,
               failsafe: context.onFailsafe,
               write: !!context.settings.short_lease_ms,
@@ -324,6 +336,12 @@ export const leader = electionSetup.createStateConfig({
           },
         },
         retrying: {
+          on: {
+            SHORT_LEASE_LOW: {
+              target: 'refreshing',
+              description: 'The short lease needs a write of our key: the next attempt now.',
+            },
+          },
           after: {
             retrySoon: {
               target: 'refreshing',

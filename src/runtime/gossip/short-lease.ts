@@ -75,7 +75,7 @@ export class ShortLeaseGossip {
   private running = false;
   private view: ClusterView | null = null;
   /** Our own terms: their members, fixed at the first frame (a change makes a new term). */
-  private readonly ownTerms = new Map<string, { members: string[]; newTermAsked: boolean }>();
+  private readonly ownTerms = new Map<string, { members: string[] }>();
   private readonly sent = new Map<number, Sent>();
   private readonly heard = new Map<string, Heard>();
   /** Who gave which term up (by etcd lease), as their gave-up frames say. */
@@ -165,9 +165,7 @@ export class ShortLeaseGossip {
   gaveUpReceived(from: string, f: GaveUpFrame): void {
     if (!this.running) return;
     this.noteGaveUp(f.lease, from);
-    // Our own term given up by one of its members: it acks it no more; a new term it hears anew.
-    const own = this.ownTerms.get(f.lease);
-    if (own && f.leader === this.h.me() && own.members.includes(from)) this.askNewTerm(f.lease);
+    this.checkOwnTerm();
     this.judge();
   }
 
@@ -200,6 +198,7 @@ export class ShortLeaseGossip {
     if (!this.running) return;
     const leaseMs = this.h.leaseMs()!;
     this.sendLeaseFrame(leaseMs);
+    this.checkOwnTerm();
     this.repeatGiveUp();
     this.ticker = this.h.clock.setTimeout(() => this.tick(), leaseFrameIntervalMs(leaseMs));
   }
@@ -247,7 +246,7 @@ export class ShortLeaseGossip {
     if (!this.h.leading() || !leader || leader.name !== this.h.me() || !leader.session) return null;
     let own = this.ownTerms.get(leader.session);
     if (!own) {
-      own = { members: this.memberNames(), newTermAsked: false };
+      own = { members: this.memberNames() };
       this.ownTerms.set(leader.session, own);
       this.trim(this.ownTerms);
     }
@@ -260,18 +259,19 @@ export class ShortLeaseGossip {
     return [...names].sort();
   }
 
-  /** The view's members are no longer our term's: a new term (a new lease) with the members as they are. */
+  /**
+   * Our term needs to change — the view's members are no longer its members, or one of them gave
+   * it up (it acks it no more; a new term it hears anew): the election is asked for a new lease,
+   * and asked again every frame interval until the term has changed (a request can meet a refresh
+   * already under way, or a lost lock and a reclaim onto the same lease).
+   */
   private checkOwnTerm(): void {
     const term = this.ownTerm();
     if (!term) return;
-    if (term.members.join('\n') !== this.memberNames().join('\n')) this.askNewTerm(term.lease);
-  }
-
-  private askNewTerm(lease: string): void {
-    const own = this.ownTerms.get(lease);
-    if (!own || own.newTermAsked || !this.h.leading()) return;
-    own.newTermAsked = true;
-    this.h.tell({ type: 'SHORT_LEASE_NEW_TERM' });
+    const gaveUp = this.gaveUp.get(term.lease);
+    const changed = term.members.join('\n') !== this.memberNames().join('\n');
+    if (changed || term.members.some((m) => m !== this.h.me() && gaveUp?.has(m)))
+      this.h.tell({ type: 'SHORT_LEASE_NEW_TERM' });
   }
 
   /**
