@@ -51,14 +51,12 @@ function agentProcesses(pid: number): number[] {
   });
 }
 
-/** utime + stime of these processes, in clock ticks. */
-function cpuTicks(pids: number[]): number {
+/** `read` of each process's /proc/<pid>/<file>, summed (a process that exited counts 0). */
+function sumOver(pids: number[], file: string, read: (text: string) => number): number {
   let sum = 0;
   for (const p of pids) {
     try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      sum += Number(fields[11]) + Number(fields[12]);
+      sum += read(readFileSync(`/proc/${p}/${file}`, 'utf8'));
     } catch {
       // exited
     }
@@ -66,17 +64,16 @@ function cpuTicks(pids: number[]): number {
   return sum;
 }
 
+/** utime + stime of these processes, in clock ticks. */
+function cpuTicks(pids: number[]): number {
+  return sumOver(pids, 'stat', (f) => {
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  });
+}
+
 function rssMb(pids: number[]): number {
-  let kb = 0;
-  for (const p of pids) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch {
-      // exited
-    }
-  }
-  return kb / 1024;
+  return sumOver(pids, 'status', (f) => Number(/VmRSS:\s+(\d+) kB/.exec(f)?.[1] ?? 0)) / 1024;
 }
 
 async function measure(variant: Variant, run: number, settleS: number, windowS: number): Promise<Run> {

@@ -84,9 +84,7 @@ export class Gossip {
       watchdogMs: h.armedWatchdogMs,
       leading: () => h.report().isLeader,
       nextSeq: () => ++this.seq,
-      sendAll: (frame) => {
-        for (const o of this.out.values()) if (o.open) this.sendOn(o.link, frame);
-      },
+      sendAll: (frame) => this.toEveryOpenLink(() => frame),
       sendTo: (name, frame) => {
         const o = this.out.get(name);
         if (o?.open) this.sendOn(o.link, frame);
@@ -212,10 +210,15 @@ export class Gossip {
    */
   private broadcast(report = this.h.report()): void {
     this.lastShape = shapeOf(report);
+    this.toEveryOpenLink(() => statusFrame(report, this.stamp()));
+  }
+
+  /** One frame, made and encoded once (only if some link is open), on every open link of ours. */
+  private toEveryOpenLink(frame: () => GossipFrame): void {
     let bytes: Uint8Array | null = null;
     for (const o of this.out.values()) {
       if (!o.open || !o.link) continue;
-      bytes ??= encodeFrame(statusFrame(report, this.stamp()));
+      bytes ??= encodeFrame(frame());
       this.counters.framesSent++;
       o.link.send(bytes);
     }
