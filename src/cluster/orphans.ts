@@ -44,7 +44,15 @@ export type FenceOutcome =
   /** It was writable: now read-only for new transactions, `terminated` client sessions ended; its WAL ended at `lsn`. */
   | { fenced: true; terminated: number; lsn: number };
 
-/** How long fencing may take before the promotion goes on without it (ms): connect, then the statements. */
+/**
+ * How long fencing may take before the promotion goes on without it (ms): the TCP handshake, the
+ * whole connection (handshake, startup, authentication), then the statements. The handshake is
+ * answered by the target's kernel, even when its PostgreSQL is busy or frozen: a host that has
+ * not answered it within 250 ms is dead or cut off (a lost SYN is sent again only after 1 s, so
+ * a longer wait would not save that case either), and the promotion stops waiting for it — an
+ * isolated old leader's agent stopped its server by its lease's end.
+ */
+export const FENCE_HANDSHAKE_MS = 250;
 export const FENCE_CONNECT_MS = 1000;
 export const FENCE_BUDGET_MS = 2500;
 /** The address book keeps this many servers (members of the latest view first, then the most recently learned). */

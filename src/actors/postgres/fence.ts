@@ -16,12 +16,14 @@
  * ALTER SYSTEM of the same setting is never touched.
  */
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../cluster/lsn.ts';
 import {
   FENCE_BUDGET_MS,
   FENCE_CONNECT_MS,
+  FENCE_HANDSHAKE_MS,
   type FenceOutcome,
   type FenceRule,
   type FenceTarget,
@@ -71,7 +73,17 @@ export async function fencePostgres(
   superuser: RoleCredentials,
   by: string,
 ): Promise<FenceOutcome> {
+  // A socket of our own, so that a host that never answers the TCP handshake is given up on
+  // sooner than one that answers and is slow to start a session.
+  const socket = new net.Socket();
+  const handshake = setTimeout(
+    () => socket.destroy(new Error(`no TCP answer within ${FENCE_HANDSHAKE_MS} ms`)),
+    FENCE_HANDSHAKE_MS,
+  );
+  socket.once('connect', () => clearTimeout(handshake));
+  socket.once('close', () => clearTimeout(handshake));
   const client = new pg.Client({
+    stream: () => socket,
     host: target.host,
     port: target.port,
     user: superuser.username,
@@ -91,6 +103,7 @@ export async function fencePostgres(
     return await Promise.race([fenceOver(client, target, rule, by), budget]);
   } finally {
     clearTimeout(timer);
+    clearTimeout(handshake);
     // Torn down, not ended: a graceful end waits for the peer, which may never answer.
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
   }

@@ -17,7 +17,7 @@ import {
 } from '../../actors/postgres.ts';
 import {
   FENCE_BUDGET_MS,
-  FENCE_CONNECT_MS,
+  FENCE_HANDSHAKE_MS,
   type FenceOutcome,
   type FenceRule,
   type FenceTarget,
@@ -317,8 +317,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const at = `${target.host}:${target.port}`;
     const t = this.world.byAddress(target.host, target.port);
     if (t && !this.world.linked(t.name, this.name)) {
-      // Nothing answers across a cut: the connection attempt runs out its timeout.
-      await this.world.sleep(FENCE_CONNECT_MS);
+      // Nothing answers across a cut, not even the TCP handshake: the attempt runs out its timeout.
+      await this.world.sleep(FENCE_HANDSHAKE_MS);
       throw new Error(`fence: connection to ${at} timed out`);
     }
     const reachable = () =>
