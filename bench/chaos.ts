@@ -5,7 +5,8 @@
  * the whole record (run.json), the report a person reads (report.txt) and a timeline picture
  * (timeline.svg) to the output directory, and a summary without the attempts to bench/results/.
  *
- *   npx tsx bench/chaos.ts [--agent pgwarden|pgwarden-fast|patroni] [--faults N] [--seed S] [--async]
+ *   npx tsx bench/chaos.ts [--agent pgwarden|pgwarden-fast|pgwarden-no-fast|patroni] [--profile fast|slow]
+ *     [--faults N] [--seed S] [--async]
  *     [--kinds kill-node,switchover,…] [--max-hold S] [--plan RUN.json] [--out DIR]
  *   npx tsx bench/chaos.ts --table SUMMARY.json…   (the per-class table over saved runs)
  *
@@ -15,7 +16,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROFILES } from './lib/agents.ts';
+import { AGENTS, PROFILES, type ProfileName } from './lib/agents.ts';
 import { analyse } from './lib/chaos/checker.ts';
 import { drawPlan, FAULT_KINDS, type PlannedFault } from './lib/chaos/faults.ts';
 import { formatReport } from './lib/chaos/report.ts';
@@ -28,6 +29,7 @@ import { writeResults } from './lib/results.ts';
 
 interface Args {
   agent: AgentKind;
+  profile: ProfileName;
   faults: number;
   seed: number;
   synchronous: boolean;
@@ -47,6 +49,7 @@ function fail(msg: string): never {
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     agent: 'pgwarden',
+    profile: 'fast',
     faults: 10,
     seed: Date.now() % 1_000_000,
     synchronous: true,
@@ -68,9 +71,18 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--agent': {
         const v = value();
-        if (v !== 'pgwarden' && v !== 'pgwarden-fast' && v !== 'patroni')
-          fail('--agent is pgwarden, pgwarden-fast (fast failover on) or patroni');
-        a.agent = v;
+        if (!AGENTS.includes(v as AgentKind))
+          fail(
+            '--agent is pgwarden (its defaults), pgwarden-fast (fast failover asked for), pgwarden-no-fast (off) or patroni',
+          );
+        a.agent = v as AgentKind;
+        break;
+      }
+      case '--profile': {
+        const v = value();
+        if (v !== 'slow' && v !== 'fast')
+          fail("--profile is slow (Patroni's defaults: ttl 30) or fast (ttl 10)");
+        a.profile = v;
         break;
       }
       case '--faults':
@@ -156,7 +168,7 @@ async function main(): Promise<void> {
     agent: args.agent,
     seed: args.seed,
     synchronous: args.synchronous,
-    dcs: PROFILES.fast.dcs,
+    dcs: PROFILES[args.profile].dcs,
     plan,
     logsTo: join(out, 'logs'),
     log,

@@ -7,7 +7,7 @@
  * writes at once, and which acknowledged rows were lost.
  *
  *   npx tsx bench/failover.ts [--class node-kill|freeze-kill|etcd-cut|agent-kill|all]
- *     [--agent pgwarden|pgwarden-fast|patroni|both|all] [--runs N] [--profile slow|fast|both] [--label TEXT]
+ *     [--agent pgwarden|pgwarden-fast|pgwarden-no-fast|patroni|both|all] [--runs N] [--profile slow|fast|both] [--label TEXT]
  *   npx tsx bench/failover.ts --report FILE.json…   (the per-class table over saved batches)
  */
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -74,7 +74,9 @@ function parseArgs(argv: string[]): Args {
   if (cls !== 'all' && !CLASSES.includes(cls as FailureClass))
     throw new Error(`--class must be one of ${CLASSES.join(', ')} or all`);
   if (agent !== 'both' && agent !== 'all' && !AGENTS.includes(agent as AgentKind))
-    throw new Error('--agent must be pgwarden, pgwarden-fast, patroni, both (pgwarden and patroni) or all');
+    throw new Error(
+      '--agent must be pgwarden, pgwarden-fast, pgwarden-no-fast, patroni, both (pgwarden and patroni) or all',
+    );
   if (profile !== 'both' && profile !== 'slow' && profile !== 'fast')
     throw new Error('--profile must be slow, fast or both');
   if (label !== '' && !/^[a-z0-9-]+$/.test(label))

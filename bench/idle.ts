@@ -7,13 +7,13 @@
  * every 750 ms), and Patroni 3.0.2 on the same YAML.
  *
  *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
- *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,patroni]
+ *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,pgwarden-no-fast,patroni]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../src/local/cluster.ts';
-import { agentArgv } from './lib/agents.ts';
+import { agentArgv, fastFailoverYaml } from './lib/agents.ts';
 import { processTree } from './lib/procs.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
@@ -21,7 +21,7 @@ import { groupedTable } from './lib/table.ts';
 import { sleep } from './lib/time.ts';
 
 const DCS = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
-const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'pgwarden-fast', 'patroni'] as const;
+const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'pgwarden-fast', 'pgwarden-no-fast', 'patroni'] as const;
 type Variant = (typeof VARIANTS)[number];
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
@@ -87,9 +87,9 @@ async function measure(variant: Variant, run: number, settleS: number, windowS: 
     editConfig: (_n, doc) =>
       variant === 'pgwarden-no-gossip'
         ? { ...doc, gossip: { enabled: false } }
-        : variant === 'pgwarden-fast'
-          ? { ...doc, gossip: { fast_failover: true } }
-          : doc,
+        : variant === 'patroni'
+          ? doc
+          : { ...doc, ...fastFailoverYaml(variant) },
   });
   const out: Run = { variant, run, ok: false, cpuPercent: [], rssMb: [] };
   try {

@@ -5,9 +5,20 @@
  */
 import type { ClusterNode, LocalClusterOptions } from '../../src/local/cluster.ts';
 
-/** `pgwarden-fast`: pgwarden with fast failover (gossip.fast_failover, its default short lease). */
-export type AgentKind = 'pgwarden' | 'pgwarden-fast' | 'patroni';
-export const AGENTS: AgentKind[] = ['pgwarden', 'pgwarden-fast', 'patroni'];
+/**
+ * `pgwarden`: its defaults (fast failover on since 2026-12-05, session 17). `pgwarden-fast`: fast
+ * failover asked for in the YAML (the same as the defaults now; earlier results name it).
+ * `pgwarden-no-fast`: fast failover off (gossip.fast_failover: false), failover on the ttl.
+ */
+export type AgentKind = 'pgwarden' | 'pgwarden-fast' | 'pgwarden-no-fast' | 'patroni';
+export const AGENTS: AgentKind[] = ['pgwarden', 'pgwarden-fast', 'pgwarden-no-fast', 'patroni'];
+
+/** What the YAML of `kind` says about fast failover (nothing: the defaults). */
+export function fastFailoverYaml(kind: AgentKind): Record<string, unknown> {
+  if (kind === 'pgwarden-fast') return { gossip: { fast_failover: true } };
+  if (kind === 'pgwarden-no-fast') return { gossip: { fast_failover: false } };
+  return {};
+}
 
 const PATRONI = '/usr/bin/patroni';
 
@@ -31,7 +42,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
  * Each node's etcd3 section: its own proxy (so one agent can be cut from etcd), and
  * `use_proxies: true` so that Patroni uses that address instead of discovering etcd's members
  * (which would bypass the proxy); pgwarden never discovers members and ignores the key. The
- * `pgwarden-fast` kind turns fast failover on in the same file.
+ * `pgwarden-fast` and `pgwarden-no-fast` kinds turn fast failover on or off in the same file.
  */
 export function etcdThroughProxy(
   proxyPort: (node: ClusterNode) => number,
@@ -40,6 +51,6 @@ export function etcdThroughProxy(
   return (node, doc) => ({
     ...doc,
     etcd3: { hosts: `127.0.0.1:${proxyPort(node)}`, use_proxies: true },
-    ...(kind === 'pgwarden-fast' ? { gossip: { fast_failover: true } } : {}),
+    ...fastFailoverYaml(kind),
   });
 }

@@ -83,10 +83,12 @@ export function classTable(results: RunResult[], classes: FailureClass[], profil
         results.filter((r) => r.cls === cls && r.profile === profile && r.agent === agent);
       const pg = of('pgwarden');
       const fast = of('pgwarden-fast');
+      const noFast = of('pgwarden-no-fast');
       const pa = of('patroni');
       for (const [agent, runs] of [
-        ['pgwarden', pg],
+        ['pgwarden (defaults)', pg],
         ['pgwarden, fast failover', fast],
+        ['pgwarden, fast failover off', noFast],
         ['Patroni 3.0.2', pa],
       ] as const) {
         if (runs.length === 0) continue;

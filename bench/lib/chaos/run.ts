@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { LocalCluster, SUPERUSER } from '../../../src/local/cluster.ts';
 import { lookupUser } from '../../../src/local/os-user.ts';
 import { removeStale, TestNetwork } from '../../../test/helpers/netns.ts';
-import { agentArgv } from '../agents.ts';
+import { agentArgv, fastFailoverYaml } from '../agents.ts';
 import { bootstrapCluster } from '../bootstrap.ts';
 import { gitState } from '../provenance.ts';
 import { sleep } from '../time.ts';
@@ -69,9 +69,7 @@ export async function runChaos(o: ChaosOptions): Promise<RunRecord> {
       network: net.local(),
       etcdEndpoints: etcd.endpoints(),
       agentArgv: agentArgv(o.agent),
-      ...(o.agent === 'pgwarden-fast'
-        ? { editConfig: (_n, doc) => ({ ...doc, gossip: { fast_failover: true } }) }
-        : {}),
+      editConfig: (_n, doc) => ({ ...doc, ...fastFailoverYaml(o.agent) }),
     });
   let cluster: LocalCluster | null = null;
   const faults: FaultRecord[] = [];

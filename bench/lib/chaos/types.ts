@@ -7,8 +7,10 @@
  * Times are milliseconds since the run's start, from the monotonic clock (performance.now()).
  */
 
-/** `pgwarden-fast`: pgwarden with fast failover on (gossip.fast_failover). */
-export type AgentKind = 'pgwarden' | 'pgwarden-fast' | 'patroni';
+/** The agents (bench/lib/agents.ts): pgwarden's defaults, fast failover asked for or off, Patroni. */
+import type { AgentKind } from '../agents.ts';
+
+export type { AgentKind };
 
 /** What the client knows about one INSERT: acknowledged, refused for sure, or not known. */
 export type Outcome = 'ok' | 'fail' | 'unknown';
