@@ -52,7 +52,10 @@ program
   .option('--sync', 'synchronous_mode on')
   .option('--failsafe', 'failsafe_mode on')
   .option('--watchdog', 'every node with a watchdog device (automatic mode)')
-  .option('--fast-failover', 'every node with fast failover (gossip.fast_failover, the default short lease)')
+  .option(
+    '--no-fast-failover',
+    'every node without fast failover (gossip.fast_failover: false; on by default)',
+  )
   .option(
     '--no-check-heal',
     'after healing, require only a writable leader, not every member streaming on its timeline',

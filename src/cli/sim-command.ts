@@ -100,7 +100,7 @@ export async function runSim(
     synchronousMode: opts.sync === true,
     failsafeMode: opts.failsafe === true,
     watchdog: opts.watchdog === true,
-    fastFailover: opts.fastFailover === true,
+    fastFailover: opts.fastFailover !== false,
     checkHeal: opts.checkHeal !== false,
     ...(opts.journal === undefined ? {} : { journalDir: journalDir(opts.journal) }),
   };

@@ -122,8 +122,9 @@ export interface TakeoverProof {
   term: Term;
   /** The term's members, as its lease frames named them. */
   members: readonly string[];
-  /** Members known to have given the term up (this node included, if it has). */
-  gaveUp: ReadonlySet<string>;
+  /** Members known to have given the term up (this node included, if it has). An array, not a
+   * set: the proof travels in an event, and journals must keep it. */
+  gaveUp: readonly string[];
   leaseMs: number;
 }
 
@@ -138,7 +139,7 @@ export function gossipHalfHolds(p: TakeoverProof): boolean {
   const members = new Set(p.members);
   if (!members.has(p.term.leader)) return false;
   let n = 0;
-  for (const g of p.gaveUp) if (g !== p.term.leader && members.has(g)) n++;
+  for (const g of new Set(p.gaveUp)) if (g !== p.term.leader && members.has(g)) n++;
   return n > 0 && n >= Math.ceil(members.size / 2);
 }
 

@@ -249,11 +249,13 @@ function readGossip(doc: Dict): NodeConfig['gossip'] {
 }
 
 /**
- * `gossip.fast_failover` (off unless true) and `gossip.short_lease` (s, 3 by default): the short
- * lease behind fast failover. Gossip must be on: the lease is renewed and given up over it.
+ * `gossip.fast_failover` (on wherever gossip is, unless false) and `gossip.short_lease` (s, 3 by
+ * default): the short lease behind fast failover. Gossip must be on: the lease is renewed and
+ * given up over it, so `gossip.enabled: false` turns it off too (and asking for both is an error).
  */
 function readShortLease(sec: Dict, gossipOn: boolean): number | null {
-  const on = optBool(sec, 'fast_failover', 'gossip.fast_failover') ?? false;
+  const asked = optBool(sec, 'fast_failover', 'gossip.fast_failover');
+  const on = asked ?? gossipOn;
   const raw = sec['short_lease'];
   let seconds = DEFAULT_SHORT_LEASE_S;
   if (raw !== undefined && raw !== null) {

@@ -108,10 +108,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.removingStaleLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.removingStaleLeader --FAILSAFE_ACCEPTED--> (no target)':
     'A leader asking for confirmation in failsafe mode while this member removes its proven-stale key: it needs failsafe mode, fast failover, a leader given up by gossip yet asking over REST, and etcd slow enough to keep the removal open. test/unit/election.test.ts takes it ("confirms no leader in failsafe mode while it removes the key").',
-  'election.leader.holding.writingTopology --SHORT_LEASE_LOW--> election.leader.holding.refreshing':
-    'The short lease half gone during a /failsafe write: in the simulator that write takes milliseconds unless etcd is slow, and gossip renews the lease meanwhile. test/unit/election.test.ts takes it ("a /failsafe write that hangs…").',
-  'election.leader.holding.onFailsafe --SHORT_LEASE_LOW--> election.leader.holding.refreshing':
-    'Kept by every member’s confirmation with etcd away, yet not renewed by gossip for half the short lease: every member confirmed over REST while its gossip link was down. Defensive: the leader tries etcd now rather than a loop from now; the same target as failsafeRetry, which is taken.',
   'election.racing.probing.asking --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':

@@ -268,7 +268,7 @@ describe('defaults and normalisation', () => {
   });
 
   it('gossip (pgwarden only): on, every 5 s, unless told; a bad interval is refused with the key named', () => {
-    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 5000, shortLeaseMs: null });
+    expect(parseConfigText(MINIMAL).gossip).toEqual({ enabled: true, intervalMs: 5000, shortLeaseMs: 3000 });
     expect(parseConfigText(`${MINIMAL}\ngossip: {enabled: false, interval: 0.5}\n`).gossip).toEqual({
       enabled: false,
       intervalMs: 500,
@@ -284,9 +284,11 @@ describe('defaults and normalisation', () => {
     expect(() => parseConfigText(`${MINIMAL}\ngossip: every second\n`)).toThrow(/gossip/);
   });
 
-  it('fast failover (pgwarden only): off unless asked; a 3 s short lease by default; needs gossip', () => {
+  it('fast failover (pgwarden only): on with gossip unless turned off; a 3 s short lease by default; needs gossip', () => {
     const gossip = (text: string) => parseConfigText(`${MINIMAL}\ngossip: ${text}\n`).gossip;
-    expect(gossip('{short_lease: 2}').shortLeaseMs).toBeNull();
+    expect(gossip('{short_lease: 2}').shortLeaseMs).toBe(2000);
+    expect(gossip('{fast_failover: false, short_lease: 2}').shortLeaseMs).toBeNull();
+    expect(gossip('{enabled: false}').shortLeaseMs).toBeNull();
     expect(gossip('{fast_failover: true}').shortLeaseMs).toBe(3000);
     expect(gossip('{fast_failover: yes, short_lease: 1.5}').shortLeaseMs).toBe(1500);
     for (const bad of ['0.5', '31', 'soon', "''"]) {

@@ -469,6 +469,23 @@ describe("fast failover's short lease over gossip", () => {
     expect(told(other, 'pg1', 'SHORT_LEASE_NEW_TERM').length).toBeGreaterThan(0);
   });
 
+  it('a new term: its first lease frame goes out at once, not a quarter lease later', async () => {
+    const net = leaderAndTwo();
+    await net.advance(1000);
+    // Just after a frame: the next tick is most of a quarter lease away.
+    const sentAt = () => told(net, 'pg1', 'SHORT_LEASE_RENEWED').map((e) => (e as { sentAt: number }).sentAt);
+    const lastTick = Math.max(...sentAt());
+    await net.advance(lastTick + 100 - net.clock.now());
+    const won = net.clock.now();
+    // The key won on a new lease (an acquisition with etcd slow may leave little of the lease).
+    net.hubs
+      .get('pg1')!
+      .follow({ ...view('pg1', 'pg2', 'pg3'), leader: { name: 'pg1', index: '9', session: '2' } });
+    await net.advance(100);
+    expect(sentAt().filter((t) => t >= won).length).toBe(1);
+    expect(Math.min(...sentAt().filter((t) => t >= won)) - won).toBeLessThan(G / 4 - 200);
+  });
+
   it('the leader’s watchdog armed: its members never give it up (only the watchdog stops a frozen agent)', async () => {
     const net = leaderAndTwo();
     net.watchdogs.set('pg1', 25_000);

@@ -41,10 +41,12 @@ describe('what a reload may change (reloadRefusal)', () => {
 
   it("refuses turning fast failover on or off, or another short lease (the members' W was computed from it)", () => {
     const fast = parseConfigText(`${BASE}gossip: {fast_failover: true}\n`);
+    const off = parseConfigText(`${BASE}gossip: {fast_failover: false}\n`);
     const longer = parseConfigText(`${BASE}gossip: {fast_failover: true, short_lease: 5}\n`);
     const reason = 'gossip.fast_failover and gossip.short_lease need a restart';
-    expect(reloadRefusal(current, fast)).toBe(reason);
-    expect(reloadRefusal(fast, current)).toBe(reason);
+    expect(reloadRefusal(off, fast)).toBe(reason);
+    expect(reloadRefusal(fast, off)).toBe(reason);
+    expect(reloadRefusal(current, fast)).toBeNull();
     expect(reloadRefusal(fast, longer)).toBe(reason);
     expect(
       reloadRefusal(fast, parseConfigText(`${BASE}gossip: {fast_failover: true, short_lease: 3}\n`)),

@@ -39,10 +39,20 @@ describe('seeded simulation runner', () => {
     // A replica that lost its stream reported pg_control's timeline, which lags a switch: it
     // looked diverged and was stopped for pg_rewind against a leader on its own timeline (seen on
     // real processes; the agent now asks IDENTIFY_SYSTEM). The simulator can play the old report.
-    const planted = await runSchedule({ seed: 1, postgres: { checkpointTimelineWhenNotStreaming: true } });
-    expect(planted.violations.map((v) => v.invariant)).toEqual(['no-needless-rewind']);
-    const fixed = await runSchedule({ seed: 1 });
-    expect(fixed.violations).toEqual([]);
+    // Seed 1 without fast failover (the default when this was found), seed 6 with it.
+    for (const [seed, fastFailover] of [
+      [1, false],
+      [6, true],
+    ] as const) {
+      const planted = await runSchedule({
+        seed,
+        fastFailover,
+        postgres: { checkpointTimelineWhenNotStreaming: true },
+      });
+      expect(planted.violations.map((v) => v.invariant)).toEqual(['no-needless-rewind']);
+      const fixed = await runSchedule({ seed, fastFailover });
+      expect(fixed.violations).toEqual([]);
+    }
   });
 
   // Regressions the simulator found, each kept as its explicit schedule (the generator may change).

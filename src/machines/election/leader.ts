@@ -277,11 +277,14 @@ export const leader = electionSetup.createStateConfig({
             // The lease is replaced here when the ttl changed: the election names the ttl it wants.
             // Kept by the members' confirmation, a lease etcd expired meanwhile is replaced.
             // With the short lease on, the key is written (its new revision is the renewal others
-            // see) and never put back where it vanished, failsafe mode or not: a key removed by a
-            // proof is not ours any more, and a revoke after the removal could meet it put back.
+            // see) and put back too: a put-back counts only if its answer comes within the short
+            // lease (SHORT_LEASE_END leaves first), and a member removes a key only after that
+            // lease ended, comparing the revision it watched — so a put-back that counts came
+            // before any removal and made it fail, and a later one is not trusted by its sender
+            // (docs/design-gossip-failover.md §3).
             input: ({ context }) => ({
               name: context.name,
-              recreate: !context.settings.short_lease_ms,
+              recreate: true,
               ttl: context.settings.ttl,
               failsafe: context.onFailsafe,
               write: !!context.settings.short_lease_ms,

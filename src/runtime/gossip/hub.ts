@@ -200,6 +200,7 @@ export class Gossip {
   /** Our role, timeline or leader changed: everyone hears it now, not an interval later. */
   changed(): void {
     if (!this.running) return;
+    this.lease.leadNewTerm();
     const report = this.h.report();
     if (shapeOf(report) !== this.lastShape) this.broadcast(report);
   }

@@ -107,8 +107,21 @@ export class ShortLeaseGossip {
     if (index === null) this.keySeen = null;
     else if (this.keySeen?.index !== index) this.keySeen = { index, since: this.now() };
     if (!this.running) return;
+    this.leadNewTerm();
     this.checkOwnTerm();
     this.judge();
+  }
+
+  /**
+   * We may have just begun leading a term (the view shows our key on a new lease, and we lead):
+   * its first lease frame goes out now, not up to a quarter lease later — the acquisition's
+   * renewal counts from its start, and with a slow etcd little of the lease may be left by then.
+   */
+  leadNewTerm(): void {
+    const leaseMs = this.h.leaseMs();
+    const session = this.view?.leader?.session;
+    if (!this.running || leaseMs === null || !session || this.ownTerms.has(session)) return;
+    this.sendLeaseFrame(leaseMs);
   }
 
   /** The watchdog here was armed or changed: as the leader, a lease frame now that says so. */
@@ -321,7 +334,7 @@ export class ShortLeaseGossip {
     return {
       term: { leader: leader.name, lease: leader.session },
       members: t.members,
-      gaveUp: new Set(this.gaveUp.get(leader.session) ?? []),
+      gaveUp: [...(this.gaveUp.get(leader.session) ?? [])],
       leaseMs: t.leaseMs,
       index: this.keySeen.index,
       keyUnchangedForMs: this.now() - this.keySeen.since,

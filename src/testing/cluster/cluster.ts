@@ -175,7 +175,7 @@ export class SimulatedCluster {
         throw new Error(
           `condition not met within ${maxMs} ms of virtual time:\n${this.summary()
             .map((s) => JSON.stringify(s))
-            .join('\n')}`,
+            .join('\n')}\n${this.logs.slice(-30).join('\n')}`,
         );
       }
       await this.advance(this.stepMs);

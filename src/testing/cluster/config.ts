@@ -43,9 +43,13 @@ export function nodeConfig(
       },
       tags: opts.tags?.(i, name) ?? {},
       ...(opts.watchdog ? { watchdog: { mode: opts.watchdog.mode, device: '/simulated/watchdog' } } : {}),
-      ...(opts.fastFailover
-        ? { gossip: { fast_failover: true, short_lease: opts.fastFailover.shortLeaseS } }
-        : {}),
+      ...(opts.fastFailover === undefined
+        ? {}
+        : {
+            gossip: opts.fastFailover
+              ? { fast_failover: true, short_lease: opts.fastFailover.shortLeaseS }
+              : { fast_failover: false },
+          }),
     }),
   );
 }

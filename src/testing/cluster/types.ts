@@ -44,8 +44,11 @@ export interface SimulatedClusterOptions {
    * its YAML. Absent: the YAML's default (automatic) on hosts without a device.
    */
   watchdog?: { mode: 'automatic' | 'required' };
-  /** Fast failover on every node (gossip.fast_failover), with this short lease (s). */
-  fastFailover?: { shortLeaseS: number };
+  /**
+   * Fast failover on every node (gossip.fast_failover) with this short lease (s), or off (false).
+   * Absent: the YAML's default (on, the default short lease).
+   */
+  fastFailover?: { shortLeaseS: number } | false;
 }
 
 /** A change of a node's role, PostgreSQL state or leadership, at a virtual time. */

@@ -12,7 +12,7 @@ export function replayCommand(o: RunResult['options']): string {
   if (o.synchronousMode) cmd += ' --sync';
   if (o.failsafeMode) cmd += ' --failsafe';
   if (o.watchdog) cmd += ' --watchdog';
-  if (o.fastFailover) cmd += ' --fast-failover';
+  if (!o.fastFailover) cmd += ' --no-fast-failover';
   if (!o.checkHeal) cmd += ' --no-check-heal';
   if (o.schedule !== null) cmd += ` --schedule '${o.schedule}'`;
   return cmd;

@@ -56,7 +56,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     synchronousMode: opts.synchronousMode ?? false,
     failsafeMode: opts.failsafeMode ?? false,
     watchdog: opts.watchdog ?? false,
-    fastFailover: opts.fastFailover ?? false,
+    fastFailover: opts.fastFailover ?? true,
     ttl: opts.ttl ?? 30,
     checkHeal: opts.checkHeal ?? true,
     schedule: opts.schedule ? formatSchedule(opts.schedule) : null,
@@ -104,7 +104,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     postgres: opts.postgres,
     journals: opts.journals || opts.journalDir !== undefined,
     ...(options.watchdog ? { watchdog: { mode: 'automatic' as const } } : {}),
-    ...(options.fastFailover ? { fastFailover: { shortLeaseS: DEFAULT_SHORT_LEASE_S } } : {}),
+    fastFailover: options.fastFailover ? { shortLeaseS: DEFAULT_SHORT_LEASE_S } : false,
   });
   opts.onCluster?.(c);
   const run: RunState = {

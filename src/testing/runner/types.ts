@@ -21,7 +21,7 @@ export interface RunOptions {
   failsafeMode?: boolean;
   /** Every node has a watchdog device, in the YAML's default (automatic) mode (src/testing/cluster/watchdog.ts). */
   watchdog?: boolean;
-  /** Fast failover on every node, with pgwarden's default short lease (src/cluster/short-lease.ts). */
+  /** Fast failover on every node with the default short lease (src/cluster/short-lease.ts), as by default; false: off. */
   fastFailover?: boolean;
   /** Dynamic check_timeline; unset: the default (on). Regressions found before it was on use false. */
   checkTimeline?: boolean;

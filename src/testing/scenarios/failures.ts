@@ -167,16 +167,36 @@ export const shutdownStopFails: Scenario = {
 export const shutdownCannotStop: Scenario = {
   name: 'a shutdown that cannot stop PostgreSQL at all leaves the lock to expire, as Patroni does, rather than hand it over',
   run: (inspect) =>
+    onHealthyCluster(
+      inspect,
+      async (c) => {
+        const old = c.leader()!;
+        c.node(old).failNext('stop', 2);
+        const left = c.now();
+        await c.waitFor(c.node(old).shutdown(), 60_000);
+        noWritableRelease(c);
+        await c.until(() => c.leader() !== null && c.leader() !== old, 120_000);
+        // Not handed over: the lease had to run out first.
+        const ttlMs = Number(c.node(old).config.bootstrap.dcs['ttl']) * 1000;
+        check(c.now() - left >= ttlMs - 2 * 1000, `a new leader ${c.now() - left} ms after the shutdown`, c);
+      },
+      { fastFailover: false },
+    ),
+};
+
+export const shutdownCannotStopFastFailover: Scenario = {
+  name: 'a shutdown that cannot stop PostgreSQL, with fast failover: no hand-over; the term is given up, the server left behind fenced, then a new primary',
+  run: (inspect) =>
     onHealthyCluster(inspect, async (c) => {
       const old = c.leader()!;
       c.node(old).failNext('stop', 2);
-      const left = c.now();
       await c.waitFor(c.node(old).shutdown(), 60_000);
       noWritableRelease(c);
-      await c.until(() => c.leader() !== null && c.leader() !== old, 120_000);
-      // Not handed over: the lease had to run out first.
-      const ttlMs = Number(c.node(old).config.bootstrap.dcs['ttl']) * 1000;
-      check(c.now() - left >= ttlMs - 2 * 1000, `a new leader ${c.now() - left} ms after the shutdown`, c);
+      // The agent is gone and cannot stop its server: the members prove its term given up, and the
+      // new leader makes the server read-only before it promotes its own.
+      await c.until(() => c.primaries().some((n) => n !== old), 30_000);
+      check(c.node(old).postgres.data?.fenced === true, `${old}'s server was not fenced`, c);
+      check(c.primaries().length === 1, `writable: ${c.primaries().join(', ')}`, c);
     }),
 };
 

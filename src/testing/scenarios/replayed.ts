@@ -8,12 +8,20 @@ import type { Scenario } from './harness.ts';
 
 /**
  * A fixed fault schedule (a shrunk failure the sweeps once found), played by the seeded runner
- * with every invariant: it reaches a path no seed of the budget reaches.
+ * with every invariant: it reaches a path no seed of the budget reaches. In the mode it was found
+ * in: fast failover off unless said (each was found before it was on by default, and its timings
+ * are what reach the path).
  */
 function replaying(
   seed: number,
   schedule: string,
-  opts: { ttl?: number; synchronousMode?: boolean; failsafeMode?: boolean; watchdog?: boolean } = {},
+  opts: {
+    ttl?: number;
+    synchronousMode?: boolean;
+    failsafeMode?: boolean;
+    watchdog?: boolean;
+    fastFailover?: boolean;
+  } = {},
 ): Scenario['run'] {
   return async (inspect) => {
     const r = await runSchedule({
@@ -22,6 +30,7 @@ function replaying(
       synchronousMode: opts.synchronousMode,
       failsafeMode: opts.failsafeMode,
       watchdog: opts.watchdog,
+      fastFailover: opts.fastFailover ?? false,
       schedule: parseSchedule(schedule, ['node1', 'node2', 'node3']),
       coverage: { inspect: inspect ?? (() => {}) },
     });
