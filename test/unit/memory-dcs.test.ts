@@ -224,8 +224,49 @@ describe('MemoryDcs', () => {
       store.delete(`${P}leader`);
       expect(await a.updateLeader('a', { recreate })).toBe(recreate);
       expect(store.get(`${P}leader`)?.value).toBe(recreate ? 'a' : undefined);
+      if (recreate) {
+        // Back on a lease granted for it, not the one it rode on: a member that removed it by a
+        // proof revokes that one next, and must not take the put-back key with it.
+        const back = store.get(`${P}leader`)!.lease!;
+        expect(back).not.toBe(fresh);
+        await store.leaseRevoke(fresh);
+        expect(store.get(`${P}leader`)?.value).toBe('a');
+      }
     });
   }
+
+  it('a refresh that still sees its key never puts it back once removed: the remover revokes its lease next', async () => {
+    // Fast failover: a member removes a proven-stale leader's key (a compared delete), then
+    // revokes the term's lease. The old leader's refresh, sent before its watch showed the
+    // delete, once put the key back on that very lease; a reclaim trusted it, the revoke deleted
+    // it, the remover took the lock: two holders (found by a review).
+    setup(1000);
+    const a = node();
+    /** Time goes by in half seconds, each call and watch delivery taking one second. */
+    const pass = async (ms: number) => {
+      for (let t = 0; t < ms; t += 500) {
+        clock.increment(500);
+        for (let i = 0; i < 5; i++) await settle();
+      }
+    };
+    const stop = a.watch(() => {});
+    const granted = a.ensureLease(30);
+    await pass(2000);
+    const term = await granted;
+    store.put(`${P}leader`, 'a', term);
+    await pass(2000); // the watch shows the key
+    let answer: boolean | null = null;
+    void a.updateLeader('a', { recreate: true, write: true }).then((ok) => {
+      answer = ok;
+    });
+    await pass(500);
+    store.delete(`${P}leader`); // the removal lands; the watch shows it only a second later
+    await pass(5000);
+    expect(answer).toBe(false);
+    store.leaseRevoke(term);
+    expect(store.get(`${P}leader`)).toBeUndefined();
+    stop();
+  });
 
   it('/sync changes only for the holder of the leader key, and only from the revision it saw', async () => {
     setup();

@@ -165,16 +165,32 @@ export class KvDcs implements Dcs {
     // In failsafe mode the proof is the members' confirmation, within its ttl: none of them has
     // raced, so the key, expired while etcd was out of reach, goes back on a fresh lease — only
     // where it is absent (Patroni puts it back whatever is there).
+    // A lease granted in this very refresh: the only one a vanished key may go back on.
+    let fresh = false;
     if (!(await this.keeper.keepalive(deadline))) {
       if (!opts.failsafe || opts.recreate === false) return false;
       await this.keeper.grant(deadline);
+      fresh = true;
     }
     // A new ttl, or a new short-lease term (its members changed, or some gave it up): the key
     // moves onto a new lease now, in this refresh (the old lease, no longer kept alive, expires
     // by itself).
-    if (opts.rotate || this.keeper.leaseTtl !== this.keeper.ttl) await this.keeper.grant(deadline);
-    const lease = this.keeper.lease!;
+    if (opts.rotate || this.keeper.leaseTtl !== this.keeper.ttl) {
+      await this.keeper.grant(deadline);
+      fresh = true;
+    }
     const current = await this.cachedLeader(deadline);
+    // The key is gone (an operator, or etcd expired it): it goes back on a new lease, never on
+    // the one we had. With fast failover a member may have removed it by a proof and be about to
+    // revoke that lease: put back on it, the key would be deleted again by the revoke after a
+    // reclaim had trusted it (two holders; found by a review). On a new lease, a put-back that
+    // lands after a removal makes the remover's acquisition fail; one that lands after another's
+    // acquisition fails itself.
+    if (!current && opts.recreate !== false && !fresh) {
+      await this.keeper.grant(deadline);
+      fresh = true;
+    }
+    const lease = this.keeper.lease!;
     // With the short lease on, every refresh writes the key: its new mod revision is what tells
     // a candidate counting the leader's silence that it renewed (src/cluster/short-lease.ts).
     if (!opts.write && current && current.value === name && current.lease === lease) {
@@ -187,7 +203,7 @@ export class KvDcs implements Dcs {
       compare: [{ key, target: 'value', equals: name }],
       success: [put],
       failure:
-        opts.recreate === false
+        opts.recreate === false || !fresh
           ? []
           : [{ txn: { compare: [{ key, target: 'create', equals: '0' }], success: [put] } }],
     };

@@ -277,10 +277,8 @@ export const leader = electionSetup.createStateConfig({
             // The lease is replaced here when the ttl changed: the election names the ttl it wants.
             // Kept by the members' confirmation, a lease etcd expired meanwhile is replaced.
             // With the short lease on, the key is written (its new revision is the renewal others
-            // see) and put back too: a put-back counts only if its answer comes within the short
-            // lease (SHORT_LEASE_END leaves first), and a member removes a key only after that
-            // lease ended, comparing the revision it watched — so a put-back that counts came
-            // before any removal and made it fail, and a later one is not trusted by its sender
+            // see), and put back where it vanished only on a lease granted for it (KvDcs): the
+            // lease it rode on may be about to be revoked by a member that removed it by a proof
             // (docs/design-gossip-failover.md §3).
             input: ({ context }) => ({
               name: context.name,
