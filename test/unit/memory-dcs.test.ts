@@ -268,6 +268,25 @@ describe('MemoryDcs', () => {
     stop();
   });
 
+  it('a lock taken again is never taken on a lease an earlier term of ours rode on', async () => {
+    // A member removed our key by a proof and is about to revoke the term's lease; we race and
+    // win in between. On the old lease the revoke would delete our new key, the remover would
+    // take the lock while we trusted ours (found by a review).
+    setup();
+    const a = node();
+    const term = await a.ensureLease(30);
+    expect(await a.attemptToAcquireLeader('a')).toBe(true);
+    expect(store.get(`${P}leader`)?.lease).toBe(term);
+    store.delete(`${P}leader`);
+    expect(await a.attemptToAcquireLeader('a')).toBe(true);
+    expect(store.get(`${P}leader`)?.lease).not.toBe(term);
+    store.leaseRevoke(term);
+    expect(store.get(`${P}leader`)?.value).toBe('a');
+    const b = node();
+    await b.ensureLease(30);
+    expect(await b.attemptToAcquireLeader('b')).toBe(false);
+  });
+
   it('/sync changes only for the holder of the leader key, and only from the revision it saw', async () => {
     setup();
     const a = node();

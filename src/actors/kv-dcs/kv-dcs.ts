@@ -139,10 +139,10 @@ export class KvDcs implements Dcs {
       const res = await this.calls.call('acquire leader', (o) => this.kv.txn(txn, o), deadline);
       if (res.succeeded) {
         this.views.applyOwnPut(key, name, lease, res.revision);
-        this.keeper.leaderLease = lease;
+        this.keeper.leaderWritten(lease);
       }
       return res.succeeded;
-    });
+    }, true);
   }
 
   private async cachedLeader(deadline: number): Promise<KvRecord | undefined> {
@@ -167,16 +167,19 @@ export class KvDcs implements Dcs {
     // where it is absent (Patroni puts it back whatever is there).
     // A lease granted in this very refresh: the only one a vanished key may go back on.
     let fresh = false;
+    // The lease this call proved alive or granted: not re-read from the keeper after an await,
+    // where another call may have replaced it.
+    let lease = this.keeper.lease;
     if (!(await this.keeper.keepalive(deadline))) {
       if (!opts.failsafe || opts.recreate === false) return false;
-      await this.keeper.grant(deadline);
+      lease = await this.keeper.grant(deadline);
       fresh = true;
     }
     // A new ttl, or a new short-lease term (its members changed, or some gave it up): the key
     // moves onto a new lease now, in this refresh (the old lease, no longer kept alive, expires
     // by itself).
     if (opts.rotate || this.keeper.leaseTtl !== this.keeper.ttl) {
-      await this.keeper.grant(deadline);
+      lease = await this.keeper.grant(deadline);
       fresh = true;
     }
     const current = await this.cachedLeader(deadline);
@@ -187,14 +190,14 @@ export class KvDcs implements Dcs {
     // lands after a removal makes the remover's acquisition fail; one that lands after another's
     // acquisition fails itself.
     if (!current && opts.recreate !== false && !fresh) {
-      await this.keeper.grant(deadline);
+      lease = await this.keeper.grant(deadline);
       fresh = true;
     }
-    const lease = this.keeper.lease!;
+    if (lease === null) return false;
     // With the short lease on, every refresh writes the key: its new mod revision is what tells
     // a candidate counting the leader's silence that it renewed (src/cluster/short-lease.ts).
     if (!opts.write && current && current.value === name && current.lease === lease) {
-      this.keeper.leaderLease = lease;
+      this.keeper.leaderWritten(lease);
       return true;
     }
     const key = this.key(KEYS.leader);
@@ -212,7 +215,7 @@ export class KvDcs implements Dcs {
       const ok = res.succeeded || res.nested[0]?.succeeded === true;
       if (ok) {
         this.views.applyOwnPut(key, name, lease, res.revision);
-        this.keeper.leaderLease = lease;
+        this.keeper.leaderWritten(lease);
       }
       return ok;
     } catch (err) {

@@ -16,6 +16,13 @@ export class LeaseKeeper {
   leaseTtl = 0;
   /** The lease our leader key was last written on by us; null when we do not hold the key. */
   leaderLease: string | null = null;
+  /**
+   * The lease our leader key was last written on, never cleared: a new term is never begun on it.
+   * With fast failover a member that removed our key by a proof revokes that lease next; a lock
+   * taken again on it in between would be deleted under us by the revoke, and the remover would
+   * take the lock while we trusted ours (found by a review).
+   */
+  private termLease: string | null = null;
   /** Clock time at which the last grant or keepalive that etcd acknowledged was sent. */
   lastRefresh: number | null = null;
 
@@ -81,10 +88,21 @@ export class LeaseKeeper {
     await this.grant(deadline);
   }
 
-  /** Runs `fn` on our lease; when etcd no longer knows it, grants a new one and tries once more. */
-  async onLease<T>(fn: (lease: string, deadline: number) => Promise<T>): Promise<T> {
+  /** Our leader key was written on `lease`: it is the key's lease now, and never a new term's. */
+  leaderWritten(lease: string): void {
+    this.leaderLease = lease;
+    this.termLease = lease;
+  }
+
+  /**
+   * Runs `fn` on our lease; when etcd no longer knows it, grants a new one and tries once more.
+   * `newTerm` (an acquisition): never on a lease our leader key was written on before.
+   */
+  async onLease<T>(fn: (lease: string, deadline: number) => Promise<T>, newTerm = false): Promise<T> {
     const deadline = this.calls.deadline();
-    const lease = this.usableLease() ?? (await this.grant(deadline));
+    const usable = this.usableLease();
+    const lease =
+      usable !== null && !(newTerm && usable === this.termLease) ? usable : await this.grant(deadline);
     try {
       return await fn(lease, deadline);
     } catch (err) {
