@@ -6,7 +6,7 @@
  * (timeline.svg) to the output directory, and a summary without the attempts to bench/results/.
  *
  *   npx tsx bench/chaos.ts [--agent pgwarden|pgwarden-fast|pgwarden-no-fast|patroni] [--profile fast|slow]
- *     [--faults N] [--seed S] [--async]
+ *     [--faults N] [--seed S] [--async] [--min-hold S] [--max-hold S]
  *     [--kinds kill-node,switchover,…] [--max-hold S] [--plan RUN.json] [--out DIR]
  *   npx tsx bench/chaos.ts --table SUMMARY.json…   (the per-class table over saved runs)
  *
@@ -35,6 +35,7 @@ interface Args {
   synchronous: boolean;
   kinds: FaultKind[];
   maxHoldMs: number;
+  minHoldMs: number;
   plan: PlannedFault[] | null;
   out: string | null;
   table: string[] | null;
@@ -55,6 +56,7 @@ function parseArgs(argv: string[]): Args {
     synchronous: true,
     kinds: FAULT_KINDS,
     maxHoldMs: 25_000,
+    minHoldMs: 1000,
     plan: null,
     out: null,
     table: null,
@@ -100,6 +102,11 @@ function parseArgs(argv: string[]): Args {
       case '--max-hold':
         a.maxHoldMs = int(2) * 1000;
         break;
+      case '--min-hold':
+        // Long enough for a ttl to run out: with Patroni's defaults (ttl 30) a shorter fault
+        // heals before anyone may fail over.
+        a.minHoldMs = int(1) * 1000;
+        break;
       case '--kinds': {
         const kinds = value().split(',');
         const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
@@ -144,7 +151,8 @@ async function main(): Promise<void> {
     return;
   }
   if (process.getuid?.() !== 0) fail('network namespaces need root');
-  const plan = args.plan ?? drawPlan(args.seed, args.faults, args.kinds, args.maxHoldMs);
+  if (args.minHoldMs >= args.maxHoldMs) fail('--min-hold must be below --max-hold');
+  const plan = args.plan ?? drawPlan(args.seed, args.faults, args.kinds, args.maxHoldMs, args.minHoldMs);
   const mode = args.synchronous ? 'sync' : 'async';
   const out =
     args.out ?? join(tmpdir(), `pgwarden-chaos-${args.agent}-${mode}-seed${args.seed}-${Date.now()}`);

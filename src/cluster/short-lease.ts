@@ -113,6 +113,31 @@ export interface StaleLeaderProof extends TakeoverProof {
   keyUnchangedForMs: number;
 }
 
+/**
+ * The members the race after a removal asks: not the leader proven gone. It stopped writing by
+ * its lease's end, and its agent, if it runs at all, is out of reach (nothing from it for W, over
+ * gossip or etcd): asking it would only wait out the probe's budget (2 s of write outage for a
+ * frozen host, which still answers TCP) for an answer that cannot make it a candidate.
+ */
+export function withoutProvenGone<M extends { name: string }>(
+  members: readonly M[],
+  proof: StaleLeaderProof | null,
+): readonly M[] {
+  return proof ? members.filter((m) => m.name !== proof.term.leader) : members;
+}
+
+/**
+ * Whether a proof still speaks of the lock as `leader` shows it: the same term, or no key at all
+ * (its removal, and the race after it). A key of another term or holder ends it.
+ */
+export function proofStillCurrent(
+  proof: StaleLeaderProof | null,
+  leader: { name: string; session?: string | null } | null,
+): boolean {
+  if (!proof) return false;
+  return leader === null || (leader.name === proof.term.leader && leader.session === proof.term.lease);
+}
+
 /** Both halves: the gossip half and etcd's. */
 export function provenGone(p: StaleLeaderProof): boolean {
   return gossipHalfHolds(p) && etcdHalfHolds(p.leaseMs, p.keyUnchangedForMs);

@@ -108,6 +108,8 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.removingStaleLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.removingStaleLeader --FAILSAFE_ACCEPTED--> (no target)':
     'A leader asking for confirmation in failsafe mode while this member removes its proven-stale key: it needs failsafe mode, fast failover, a leader given up by gossip yet asking over REST, and etcd slow enough to keep the removal open. test/unit/election.test.ts takes it ("confirms no leader in failsafe mode while it removes the key").',
+  'election.racing --FREEZE--> election.resigned':
+    'A shutdown in the middle of a race: the race lasts as long as its probe, and with fast failover on by default the leader proven gone is no longer asked, so no peer is silent for the 2 s budget in the budget’s runs. Same target and action as from follower (taken: a shutdown while following).',
   'election.racing.probing.asking --error(probePeers)--> election.waiting':
     'Peer probes never reject (an unreachable peer is an answer); the error branch guards against a bug in them.',
   'election.leader.holding.refreshing --done(updateLeader)#1--> election.lost':

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type AnyEventObject, createActor, createMachine, fromPromise, sendTo } from 'xstate';
 import type { LocalFacts, PeerStatus } from '../../src/cluster/eligibility.ts';
 import { FENCE_BUDGET_MS, giveUpAfterMs } from '../../src/cluster/short-lease.ts';
-import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
 import {
   type ElectionSettings,
   electionMachine,
@@ -74,6 +74,8 @@ function harness(
     recreate: [] as boolean[],
     release: 0,
     peers: 0,
+    /** The members each race asked, by name. */
+    probed: [] as string[][],
     keepalives: 0,
   };
   const received: AnyEventObject[] = [];
@@ -116,8 +118,9 @@ function harness(
         return (fakes.release ?? (async () => true))();
       }),
       sampleOwnPosition: fromPromise(async () => {}),
-      probePeers: fromPromise(async () => {
+      probePeers: fromPromise(async ({ input }: { input: { members: readonly Member[]; name: string } }) => {
         calls.peers++;
+        calls.probed.push(input.members.map((m) => m.name));
         return (fakes.peers ?? (async () => []))();
       }),
       keepWatchdogAlive: fromPromise(async () => {
@@ -681,6 +684,30 @@ describe("election machine: fast failover's short lease", () => {
       await advance(h.clock, 100, 50);
       const ctx = (h.child().getSnapshot() as { context: { failsafeAccepted: number } }).context;
       expect(ctx.failsafeAccepted).toBe(0);
+    });
+
+    it('races without asking the leader proven gone, until another key shows', async () => {
+      const members = [member('a'), member('b'), member('c')];
+      const h = harness({ acquire: async () => false }, false, { ...fast, view: { ...view, members } });
+      h.send({ type: 'FACTS', facts });
+      await advance(h.clock, 100, 50);
+      h.send({ type: 'LEADER_GIVEN_UP', proof });
+      await advance(h.clock, 100, 50);
+      h.send({ type: 'CLUSTER', view: { ...emptyClusterView, members } });
+      await advance(h.clock, 500, 50);
+      expect(h.calls.probed.length).toBeGreaterThan(0);
+      for (const asked of h.calls.probed) expect(asked).not.toContain('b');
+      // Another holder's key: the proof is moot; a later race asks everyone again.
+      h.send({
+        type: 'CLUSTER',
+        view: { ...emptyClusterView, members, leader: { name: 'c', index: '9', session: '3' } },
+      });
+      await advance(h.clock, 100, 50);
+      const before = h.calls.probed.length;
+      h.send({ type: 'CLUSTER', view: { ...emptyClusterView, members } });
+      await advance(h.clock, 500, 50);
+      expect(h.calls.probed.length).toBeGreaterThan(before);
+      expect(h.calls.probed.at(-1)).toContain('b');
     });
 
     it('removes the key the proof is about', async () => {

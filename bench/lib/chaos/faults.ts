@@ -48,11 +48,17 @@ export interface PlannedFault {
  * `count` faults drawn from `seed`, uniformly over `kinds`; each held 1 s to `maxHoldMs` (an
  * operator action is not held). The same seed and arguments give the same plan.
  */
-export function drawPlan(seed: number, count: number, kinds: FaultKind[], maxHoldMs: number): PlannedFault[] {
+export function drawPlan(
+  seed: number,
+  count: number,
+  kinds: FaultKind[],
+  maxHoldMs: number,
+  minHoldMs = 1000,
+): PlannedFault[] {
   const random = seededRandom(seed);
   return Array.from({ length: count }, () => {
     const kind = kinds[Math.floor(random() * kinds.length)]!;
-    const holdMs = OPERATOR.has(kind) ? 0 : 1000 + Math.floor(random() * (maxHoldMs - 1000));
+    const holdMs = OPERATOR.has(kind) ? 0 : minHoldMs + Math.floor(random() * (maxHoldMs - minHoldMs));
     return { kind, holdMs, pick: Math.floor(random() * 1e6) / 1e6 };
   });
 }

@@ -1,10 +1,12 @@
 import { raceMembers } from '../../cluster/failsafe.ts';
+import { withoutProvenGone } from '../../cluster/short-lease.ts';
 import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
 import { electionSetup } from './setup.ts';
 
 export const follower = electionSetup.createStateConfig({
   description: 'Someone else holds the lock, or nobody does and we are waiting to look again.',
   tags: ['resting'],
+  entry: 'forgetStaleLeaderProofOnceMoot',
   always: [
     {
       guard: 'releaseRequested',
@@ -115,7 +117,10 @@ export const racing = electionSetup.createStateConfig({
           invoke: {
             src: 'probePeers',
             input: ({ context }) => ({
-              members: raceMembers(context.probeView ?? context.view, context.settings),
+              members: withoutProvenGone(
+                raceMembers(context.probeView ?? context.view, context.settings),
+                context.staleLeader,
+              ),
               name: context.name,
             }),
             onDone: [
@@ -279,8 +284,8 @@ export const removingStaleLeader = electionSetup.createStateConfig({
     }),
     onDone: {
       target: 'follower',
-      actions: 'forgetStaleLeaderProof',
-      description: 'Removed (or changed meanwhile: kept): look at the view again; a free lock is raced for.',
+      description:
+        'Removed (or changed meanwhile: kept): look at the view again; a free lock is raced for, without asking the leader proven gone (the proof is kept until another key shows).',
     },
     onError: {
       target: 'follower',

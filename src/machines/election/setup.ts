@@ -11,6 +11,7 @@ import { failsafeNamesMe, failsafeTopology, sameTopology } from '../../cluster/f
 import { knownServersOf } from '../../cluster/orphans.ts';
 import {
   etcdRenewalDueInMs,
+  proofStillCurrent,
   provenGone,
   type StaleLeaderProof,
   writableForMs,
@@ -210,6 +211,11 @@ export const electionSetup = setup({
       staleLeader: ({ event }) => (event as { proof: StaleLeaderProof }).proof,
     }),
     forgetStaleLeaderProof: assign({ staleLeader: null }),
+    /** A key of another term (or holder) in the view: the proof, kept for the race, is moot. */
+    forgetStaleLeaderProofOnceMoot: assign({
+      staleLeader: ({ context }) =>
+        proofStillCurrent(context.staleLeader, context.view.leader) ? context.staleLeader : null,
+    }),
     /** The race's probe asks the members of the view it began on. */
     noteProbeView: assign({ probeView: ({ context }) => context.view }),
     recordVerdict: assign({
