@@ -32,6 +32,11 @@ export interface Dcs {
   freshLease(ttl: number): Promise<void>;
   /** ms since the last acknowledged grant or keepalive was sent (Infinity: none yet). */
   leaseAgeMs(): number;
+  /**
+   * Steady ms when this node last sent a write of its leader key (null: never): the short lease
+   * is renewed from there, since a candidate counts the key's silence from the revision it writes.
+   */
+  leaderWriteSentAt(): number | null;
   /** Create `leader` = name on this node's lease, only if no leader key exists (create_revision == 0). */
   attemptToAcquireLeader(name: string): Promise<boolean>;
   /**

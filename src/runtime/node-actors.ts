@@ -139,11 +139,14 @@ export function dcsActors(h: ActorHost) {
   /** The lease as it is now, with the steady time its last grant or keepalive was sent. */
   const leaseReading = <T extends object>(extra: T) => {
     const leaseAgeMs = dcs.leaseAgeMs();
+    const now = monotonicNow(h.clock);
+    const wrote = dcs.leaderWriteSentAt();
     return {
       ...extra,
       leaseAgeMs,
       leaseTtlSeconds: dcs.leaseTtlSeconds(),
-      sentAt: monotonicNow(h.clock) - leaseAgeMs,
+      sentAt: now - leaseAgeMs,
+      ...(wrote === null ? {} : { keyWriteAgeMs: now - wrote, keyWriteSentAt: wrote }),
     };
   };
   // The bootstrap takes the lock with the same two steps as the election's race.
@@ -173,8 +176,18 @@ export function dcsActors(h: ActorHost) {
         write: input.write === true,
         rotate: input.rotate === true,
       });
-      const elapsedMs = monotonicNow(h.clock) - started;
-      return { ok, elapsedMs, leaseTtlSeconds: dcs.leaseTtlSeconds(), sentAt: started };
+      const now = monotonicNow(h.clock);
+      const wrote = dcs.leaderWriteSentAt();
+      // The short lease runs from the key's write (after the keepalive and any grant), the etcd
+      // lease from the refresh's start.
+      const sentAt = wrote !== null && wrote >= started ? wrote : started;
+      return {
+        ok,
+        elapsedMs: now - started,
+        leaseTtlSeconds: dcs.leaseTtlSeconds(),
+        sentAt,
+        writeAgeMs: now - sentAt,
+      };
     }),
     deleteLeader: fromPromise<boolean, { name: string; lastLsn: number | null }>(({ input }) =>
       dcs.deleteLeader(name, input.lastLsn ?? undefined),

@@ -76,6 +76,10 @@ export class KvDcs implements Dcs {
     return this.keeper.lastRefresh;
   }
 
+  leaderWriteSentAt(): number | null {
+    return this.keeper.leaderWriteSent;
+  }
+
   leaseAgeMs(): number {
     return this.keeper.leaseAgeMs();
   }
@@ -136,6 +140,7 @@ export class KvDcs implements Dcs {
         compare: [{ key, target: 'create', equals: '0' }],
         success: [{ put: { key, value: name, lease } }],
       };
+      this.keeper.writingLeader();
       const res = await this.calls.call('acquire leader', (o) => this.kv.txn(txn, o), deadline);
       if (res.succeeded) {
         this.views.applyOwnPut(key, name, lease, res.revision);
@@ -211,6 +216,7 @@ export class KvDcs implements Dcs {
           : [{ txn: { compare: [{ key, target: 'create', equals: '0' }], success: [put] } }],
     };
     try {
+      this.keeper.writingLeader();
       const res = await this.calls.call('update leader', (o) => this.kv.txn(txn, o), deadline);
       const ok = res.succeeded || res.nested[0]?.succeeded === true;
       if (ok) {

@@ -25,6 +25,8 @@ export class LeaseKeeper {
   private termLease: string | null = null;
   /** Clock time at which the last grant or keepalive that etcd acknowledged was sent. */
   lastRefresh: number | null = null;
+  /** Steady time the last write of our leader key (an acquisition, a refresh) was sent. */
+  leaderWriteSent: number | null = null;
 
   constructor(
     private readonly kv: Kv,
@@ -32,6 +34,11 @@ export class LeaseKeeper {
     private readonly clock: Clock,
     private readonly log: (msg: string) => void,
   ) {}
+
+  /** A write of our leader key is being sent now. */
+  writingLeader(): void {
+    this.leaderWriteSent = monotonicNow(this.clock);
+  }
 
   leaseAgeMs(): number {
     return this.lastRefresh === null ? Number.POSITIVE_INFINITY : monotonicNow(this.clock) - this.lastRefresh;

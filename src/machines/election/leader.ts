@@ -39,7 +39,10 @@ export const reclaiming = electionSetup.createStateConfig({
           },
           {
             type: 'renewShortLeaseByEtcd',
-            params: ({ event }) => ({ ageMs: event.output.elapsedMs, sentAt: event.output.sentAt ?? null }),
+            params: ({ event }) => ({
+              ageMs: event.output.writeAgeMs ?? event.output.elapsedMs,
+              sentAt: event.output.sentAt ?? null,
+            }),
           },
           'notifyAcquired',
         ],
@@ -305,7 +308,7 @@ export const leader = electionSetup.createStateConfig({
                   {
                     type: 'renewShortLeaseByEtcd',
                     params: ({ event }) => ({
-                      ageMs: event.output.elapsedMs,
+                      ageMs: event.output.writeAgeMs ?? event.output.elapsedMs,
                       sentAt: event.output.sentAt ?? null,
                     }),
                   },

@@ -185,7 +185,14 @@ export const electionSetup = setup({
         leaseLeftMs: trustedMs(lease.leaseTtlSeconds, context.settings, lease.leaseAgeMs),
         leaseTtlSeconds: lease.leaseTtlSeconds,
       });
-      renewShortLease(context, { ageMs: lease.leaseAgeMs, sentAt: lease.sentAt ?? null }, enqueue);
+      renewShortLease(
+        context,
+        {
+          ageMs: lease.keyWriteAgeMs ?? lease.leaseAgeMs,
+          sentAt: lease.keyWriteSentAt ?? lease.sentAt ?? null,
+        },
+        enqueue,
+      );
     }),
     /**
      * A write of our key (the acquisition, a reclaim, a refresh with the short lease on) renews

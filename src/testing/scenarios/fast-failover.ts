@@ -91,4 +91,38 @@ const leaderCutFromMembersOnly: Scenario = {
     }),
 };
 
-export const fastFailoverScenarios: Scenario[] = [leaderNodeKilled, leaderIsolated, leaderCutFromMembersOnly];
+/**
+ * The simulator's seed 77 (session 18): with every etcd call taking 1.2 s, a new leader's short
+ * lease was counted from its lease's grant, two calls before its key was written: the acquisition
+ * used up the lease, the leader demoted at once, reclaimed, and demoted again every 2.5 s for good.
+ * The short lease runs from the key's write, which is what a member counts the key's silence from.
+ */
+const slowEtcdAcquisition: Scenario = {
+  name: 'fast failover: with every etcd call taking 1.2 s, the new leader keeps the lock it took',
+  run: (inspect) =>
+    onFastCluster(inspect, async (c, old) => {
+      c.dcs.setLatency(1200);
+      await c.node(old).kill();
+      await c.until(replacedBy(c, old), 60_000);
+      const leader = c.leader()!;
+      const changes = c.logs.length;
+      for (let t = 0; t < 30_000; t += 500) {
+        await c.advance(500);
+        check(
+          c.leader() === leader && c.acceptsClientWrites(leader),
+          `${leader} lost the lock or stopped writing ${t + 500} ms after taking it`,
+          c,
+        );
+      }
+      const demoted = c.logs.slice(changes).filter((l) => l.includes(leader) && l.includes('demot'));
+      check(demoted.length === 0, `${leader} demoted: ${demoted[0]}`, c);
+      c.dcs.setLatency(0);
+    }),
+};
+
+export const fastFailoverScenarios: Scenario[] = [
+  leaderNodeKilled,
+  leaderIsolated,
+  leaderCutFromMembersOnly,
+  slowEtcdAcquisition,
+];
