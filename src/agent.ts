@@ -183,6 +183,7 @@ export class Agent {
       scope: () => this.config.scope,
       intervalMs: () => this.config.gossip.intervalMs,
       report: () => this.publisher.report(),
+      freshStatus: () => this.sampler.fresh(),
       dialer:
         opts.gossipDialer ??
         webSocketDialer({
@@ -207,6 +208,7 @@ export class Agent {
         saveDynamicCache: () => this.dynamic.saveCache(),
         saveAddressBook: () => this.addressBook.save(),
         checkPostgres: () => this.sampler.check(),
+        freshPostgres: () => this.sampler.fresh(),
         onView: (view) => this.onView(view),
       },
       opts.pgPollMs ?? 1000,
@@ -214,6 +216,7 @@ export class Agent {
     this.rest = new RestApi({
       ...core,
       report: () => this.publisher.report(),
+      freshStatus: () => this.sampler.fresh(),
       nextRun: () => this.observations.nextRun,
       ops: this.requests.operations(),
       journal: opts.journal,

@@ -297,6 +297,10 @@ export class PostgresProcess implements Postgres {
     }
   }
 
+  async postmasterRunning(): Promise<boolean> {
+    return (await this.postmasterPid()) !== null;
+  }
+
   syncSlots(slotNames: string[]): Promise<void> {
     return syncSlots(this.sql.get(), slotNames);
   }

@@ -78,6 +78,8 @@ export interface Postgres {
   /** Lines of the latest timeline history file: [timeline, switch LSN, reason]. */
   timelineHistory(): Promise<Array<[number, number, string]>>;
   status(): Promise<PostgresStatus>;
+  /** Whether the postmaster the data directory names is alive: no SQL (the sampler's cheap check). */
+  postmasterRunning(): Promise<boolean>;
   /** Apply a reloaded local configuration (and effective parameters) to a running instance. */
   reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void>;
   /** Server parameters to write into postgresql.conf from the next start or reconfiguration on. */

@@ -99,7 +99,11 @@ const TAGS = [
     name: 'health',
     description: 'Health checks for load balancers and probes: the status code is the answer.',
   },
-  { name: 'monitoring', description: 'What monitoring and patronictl read (answered from memory).' },
+  {
+    name: 'monitoring',
+    description:
+      'What monitoring and patronictl read (answered from memory, PostgreSQL sampled anew when the last sample is over a second old).',
+  },
   { name: 'config', description: 'The dynamic configuration of the cluster, kept in the DCS.' },
   {
     name: 'operations',

@@ -20,6 +20,11 @@ import { securityPlugin, serverOptions } from './security.ts';
 
 export interface ApiContext {
   report: () => NodeReport;
+  /**
+   * Waits (a second at most) until the report's PostgreSQL sample is at most a second old: what
+   * status routes answer is as fresh as Patroni's, which queries on each request. None: as it is.
+   */
+  freshStatus?: () => Promise<void>;
   /** Seconds: liveness threshold base (ttl) and HA cadence. */
   settings: () => { ttl: number; loop_wait: number };
   /** Epoch ms of the node's next scheduled loop (for /liveness). */

@@ -15,6 +15,8 @@ export type ObservationsHost = Pick<
 > & {
   /** The periodic sample: delivered only when it changed, or a loop_wait after the last (PostgresSampler.check). */
   checkPostgres(): Promise<void>;
+  /** A sample at most a second old (PostgresSampler.fresh): what the member key publishes. */
+  freshPostgres(): Promise<void>;
   saveDynamicCache(): Promise<void>;
   /** The servers to fence, kept in the data directory (runtime/address-book.ts). */
   saveAddressBook(): Promise<void>;
@@ -96,6 +98,9 @@ export class Observations {
         h.log(`lease refresh: ${(err as Error).message}`);
       }
     }
+    // The full sample of the loop (cluster/sampling.ts): the member key carries WAL positions as
+    // fresh as Patroni's, which queries in its loop.
+    await h.freshPostgres();
     await h.publish(true);
     await h.saveDynamicCache();
     await h.saveAddressBook();

@@ -18,6 +18,8 @@ import type { Visualizer } from './visualizer.ts';
 
 export type RestApiHost = Pick<NodeCore, 'clock' | 'config' | 'settings'> & {
   report(): NodeReport;
+  /** A PostgreSQL sample at most a second old (PostgresSampler.fresh). */
+  freshStatus(): Promise<void>;
   /** When the next HA loop runs. */
   nextRun(): number;
   ops: Operations;
@@ -55,6 +57,7 @@ export class RestApi {
     const { h } = this;
     return {
       report: () => h.report(),
+      freshStatus: () => h.freshStatus(),
       settings: () => h.settings(),
       nextRun: () => h.nextRun(),
       now: () => h.clock.now(),

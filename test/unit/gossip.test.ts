@@ -157,6 +157,7 @@ class Net {
       scope: () => 'batman',
       intervalMs: () => 250,
       report: () => this.reports.get(name)!,
+      freshStatus: async () => {},
       dialer: this.dialer(name),
       restProbe: async (m, timeoutMs) => {
         this.restAsked.push({ name: m.name, timeoutMs });

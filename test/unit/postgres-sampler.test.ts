@@ -1,18 +1,35 @@
 /**
- * The status sampler (src/runtime/postgres-sampler.ts): a periodic sample equal to the last one
- * delivered is not delivered again within a loop_wait (an idle agent's CPU went there); a change
- * is delivered at once; a sample asked for is always delivered; one taken across a change never.
+ * The status sampler (src/runtime/postgres-sampler.ts, rules in src/cluster/sampling.ts): at
+ * rest a full sample once a loop_wait and the postmaster's liveness in between (an idle agent's
+ * CPU went into a sample a second); a sample equal to the last one delivered is not delivered
+ * again within a loop_wait; a change is delivered at once; a sample asked for is always
+ * delivered; one taken across a change never; a reader's fresh status is at most a second old.
  */
 import { describe, expect, it } from 'vitest';
 import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
 import { PostgresSampler, type SamplerHost } from '../../src/runtime/postgres-sampler.ts';
 
-function host(statuses: () => PostgresStatus) {
+function host(statuses: () => PostgresStatus, opts: { synchronousMode?: boolean } = {}) {
   let now = 0;
   const delivered: PostgresStatus[] = [];
   const sampledByParams: PostgresStatus[] = [];
+  const calls = { status: 0, liveness: 0 };
+  let alive = true;
+  let hang: Promise<never> | null = null;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let nextTimer = 0;
   const h = {
-    pg: { status: async () => ({ ...statuses() }) },
+    pg: {
+      status: async () => {
+        calls.status++;
+        if (hang) await hang;
+        return { ...statuses() };
+      },
+      postmasterRunning: async () => {
+        calls.liveness++;
+        return alive;
+      },
+    },
     params: {
       sampleBegins: () => 0,
       sampled: (s: PostgresStatus) => void sampledByParams.push(s),
@@ -21,15 +38,36 @@ function host(statuses: () => PostgresStatus) {
     closed: () => false,
     silent: () => false,
     log: () => {},
-    clock: { now: () => now },
-    settings: () => ({ loop_wait: 10 }),
+    clock: {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        timers.set(++nextTimer, { at: now + ms, fn });
+        return nextTimer;
+      },
+      clearTimeout: (id: unknown) => void timers.delete(id as number),
+    },
+    settings: () => ({ loop_wait: 10, synchronous_mode: opts.synchronousMode === true }),
   } as unknown as SamplerHost;
   return {
     sampler: new PostgresSampler(h),
     delivered,
     sampledByParams,
+    calls,
+    timers,
+    setAlive: (a: boolean) => {
+      alive = a;
+    },
+    /** status() never answers from now on. */
+    hang: () => {
+      hang = new Promise<never>(() => {});
+    },
     advance: (ms: number) => {
       now += ms;
+      for (const [id, t] of [...timers]) {
+        if (t.at > now) continue;
+        timers.delete(id);
+        t.fn();
+      }
     },
   };
 }
@@ -37,7 +75,7 @@ function host(statuses: () => PostgresStatus) {
 const running: PostgresStatus = { ...notRunningStatus(), running: true, timeline: 1, currentLsn: 100 };
 
 describe('the status sampler', () => {
-  it('a periodic sample equal to the last delivered is not delivered again until a loop_wait has passed', async () => {
+  it("at rest the full sample comes once a loop_wait, the postmaster's liveness alone in between", async () => {
     const h = host(() => running);
     await h.sampler.check();
     expect(h.delivered).toHaveLength(1);
@@ -45,24 +83,102 @@ describe('the status sampler', () => {
       h.advance(1000);
       await h.sampler.check();
     }
+    expect(h.calls).toEqual({ status: 1, liveness: 9 });
     expect(h.delivered).toHaveLength(1);
-    // The server-parameters machine still sees every sample (it filters them itself).
-    expect(h.sampledByParams).toHaveLength(10);
     // The status the agent reports is the one delivered, unchanged (same object: no rebuild).
     expect(h.sampler.last).toBe(h.delivered[0]);
     h.advance(1000);
     await h.sampler.check();
+    expect(h.calls.status).toBe(2);
+    // Equal, but a loop_wait after the last delivered: delivered again (the machines' heartbeat).
     expect(h.delivered).toHaveLength(2);
+    expect(h.sampledByParams).toHaveLength(2);
   });
 
-  it('a change is delivered at the next sample, and a sample asked for always', async () => {
+  it('a postmaster gone is seen at the next check: a full sample at once, delivered', async () => {
+    let status = running;
+    const h = host(() => status);
+    await h.sampler.check();
+    h.advance(1000);
+    h.setAlive(false);
+    status = notRunningStatus();
+    await h.sampler.check();
+    expect(h.calls.status).toBe(2);
+    expect(h.delivered.at(-1)?.running).toBe(false);
+    // Not running: every check is a full sample (it may be starting).
+    h.advance(1000);
+    await h.sampler.check();
+    expect(h.calls.status).toBe(3);
+  });
+
+  it('not at rest, every check is a full sample: a primary in synchronous mode, a replica not streaming', async () => {
+    const sync = host(() => running, { synchronousMode: true });
+    const replica: PostgresStatus = {
+      ...running,
+      inRecovery: true,
+      currentLsn: null,
+      replicationState: null,
+    };
+    const notStreaming = host(() => replica);
+    const streaming = host(() => ({ ...replica, replicationState: 'streaming' }));
+    for (const h of [sync, notStreaming, streaming]) {
+      for (let i = 0; i < 5; i++) {
+        await h.sampler.check();
+        h.advance(1000);
+      }
+    }
+    expect(sync.calls.status).toBe(5);
+    expect(notStreaming.calls.status).toBe(5);
+    expect(streaming.calls).toEqual({ status: 1, liveness: 4 });
+  });
+
+  it('a reader asking for a fresh status gets a new sample when the last is over a second old, one for all', async () => {
+    let status = running;
+    const h = host(() => status);
+    await h.sampler.check();
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(1);
+    h.advance(1500);
+    status = { ...running, currentLsn: 300 };
+    await Promise.all([h.sampler.fresh(), h.sampler.fresh(), h.sampler.fresh()]);
+    expect(h.calls.status).toBe(2);
+    expect(h.sampler.last?.currentLsn).toBe(300);
+    // The next periodic check finds it fresh: liveness only.
+    h.advance(1000);
+    await h.sampler.check();
+    expect(h.calls).toEqual({ status: 2, liveness: 1 });
+  });
+
+  it('a server that does not answer holds a fresh-status reader a second at most', async () => {
+    const h = host(() => running);
+    await h.sampler.check();
+    h.advance(2000);
+    h.hang();
+    let answered = false;
+    const reading = h.sampler.fresh().then(() => {
+      answered = true;
+    });
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    h.advance(999);
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    h.advance(1);
+    await reading;
+    expect(answered).toBe(true);
+    expect(h.sampler.last).toBe(h.delivered[0]);
+    expect(h.timers.size).toBe(0);
+  });
+
+  it('a change is delivered at the next full sample, and a sample asked for always', async () => {
     let status = running;
     const h = host(() => status);
     await h.sampler.check();
     h.advance(1000);
     status = { ...running, currentLsn: 200 };
-    await h.sampler.check();
+    await h.sampler.fresh();
     expect(h.delivered.map((s) => s.currentLsn)).toEqual([100, 200]);
+    h.setAlive(false);
     h.advance(1000);
     status = { ...notRunningStatus() };
     await h.sampler.check();

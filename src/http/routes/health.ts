@@ -181,7 +181,8 @@ export async function healthRoutes(app: FastifyInstance, opts: { ctx: ApiContext
     handler: (_q, reply) => statusOnly(reply, readiness()),
   });
 
-  const check = (req: FastifyRequest, reply: FastifyReply) => {
+  const check = async (req: FastifyRequest, reply: FastifyReply) => {
+    await ctx.freshStatus?.();
     const r = ctx.report();
     const code = healthStatus(pathOf(req), firstValues(req.query), r);
     if (req.method !== 'GET') return statusOnly(reply, code);

@@ -357,7 +357,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: ApiContex
       description:
         "Prometheus text exposition (format 0.0.4): Patroni's metrics (`patroni_*`, in Patroni's " +
         "order, with its HELP texts and `{scope,name}` labels), then pgwarden's own (`pgwarden_*`). " +
-        'Built from memory: no SQL, no DCS read.',
+        'No DCS read; PostgreSQL is queried anew when the last sample is over a second old.',
       tags: ['metrics'],
       response: {
         200: {
@@ -366,9 +366,11 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: ApiContex
         },
       },
     }),
-    async (_req, reply) =>
-      reply
+    async (_req, reply) => {
+      await ctx.freshStatus?.();
+      return reply
         .type(METRICS_CONTENT_TYPE)
-        .send(renderMetrics(ctx.report(), ctx.now(), ctx.gossip?.(), ctx.alarms?.())),
+        .send(renderMetrics(ctx.report(), ctx.now(), ctx.gossip?.(), ctx.alarms?.()));
+    },
   );
 }

@@ -16,11 +16,14 @@ export async function monitoringRoutes(app: FastifyInstance, opts: { ctx: ApiCon
       description:
         "The node's status document, as Patroni's GET /patroni: state, role, PostgreSQL timeline and " +
         'WAL positions, replication, pending restart, tags, the Patroni version it is compatible with ' +
-        '(plus a `pgwarden` object). Answered from memory.',
+        '(plus a `pgwarden` object). PostgreSQL is queried anew when the last sample is over a second old.',
       tags: ['monitoring'],
       response: { 200: jsonResponse('The status document.') },
     }),
-    async (_req, reply) => reply.type('application/json; charset=utf-8').send(statusJson(ctx.report())),
+    async (_req, reply) => {
+      await ctx.freshStatus?.();
+      return reply.type('application/json; charset=utf-8').send(statusJson(ctx.report()));
+    },
   );
   app.get(
     '/cluster',

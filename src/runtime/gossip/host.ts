@@ -16,6 +16,8 @@ export interface GossipHost {
   intervalMs(): number;
   /** This node as GET /patroni would show it now. */
   report(): NodeReport;
+  /** A PostgreSQL sample at most a second old (PostgresSampler.fresh): an ask is answered after it. */
+  freshStatus(): Promise<void>;
   dialer: GossipDialer;
   /** GET /patroni of a member, giving up after `timeoutMs` (the race's fallback). */
   restProbe(member: Member, timeoutMs: number): Promise<PeerStatus>;

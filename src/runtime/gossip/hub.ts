@@ -374,7 +374,14 @@ export class Gossip {
       return;
     }
     this.sendOn(s.link, this.ackOf(frame));
-    if (frame.ask !== undefined) this.sendStatus(s.link, { answers: frame.ask });
+    const ask = frame.ask;
+    if (ask !== undefined) {
+      // As fresh as GET /patroni would be: the asker is the leader race, comparing WAL positions.
+      const link = s.link;
+      void this.h.freshStatus().then(() => {
+        if (s.link === link) this.sendStatus(link, { answers: ask });
+      });
+    }
     if (frame.answers !== undefined) this.asks.answer(s.name, frame.answers, frame);
   }
 }

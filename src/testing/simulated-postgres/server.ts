@@ -251,6 +251,11 @@ export class SimulatedServer {
     );
   }
 
+  /** The postmaster exists (ready or not, as postmaster.pid would say). */
+  async postmasterRunning(): Promise<boolean> {
+    return this.proc !== null;
+  }
+
   async status(): Promise<PostgresStatus> {
     const p = this.proc;
     const d = this.data;
