@@ -28,6 +28,7 @@ import {
 } from './postgres/fence.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
 import { pgCtlStart } from './postgres/pg-ctl.ts';
+import { processStartEpoch, sameProcess } from './postgres/postmaster-pid.ts';
 import { ReplayTimelines } from './postgres/replay-timeline.ts';
 import { type RewindTarget, runPgRewind, singleUserRecovery } from './postgres/rewind.ts';
 import { createRoles } from './postgres/roles.ts';
@@ -67,6 +68,8 @@ export class PostgresProcess implements Postgres {
   /** How the data dir was last configured, so a reload rewrites the same role. */
   private lastRole: { standby: boolean; upstream: UpstreamTarget | null } | null = null;
   private readonly replayTimelines: ReplayTimelines;
+  /** The postmaster postmaster.pid named when last read, and its start time (postmasterRunning). */
+  private postmaster: { pid: number; startEpoch: number | null } | null = null;
 
   constructor(opts: PostgresProcessOptions) {
     this.config = opts.config;
@@ -297,7 +300,14 @@ export class PostgresProcess implements Postgres {
     }
   }
 
+  /**
+   * The postmaster found last is checked through /proc alone (its PID, its start time); only
+   * when it is gone is postmaster.pid read again. Asked every second at rest: reading the file
+   * each time (four thread-pool round trips) was most of what an idle agent spent on it.
+   */
   async postmasterRunning(): Promise<boolean> {
+    const known = this.postmaster;
+    if (known && sameProcess(known.pid, known.startEpoch)) return true;
     return (await this.postmasterPid()) !== null;
   }
 
@@ -348,8 +358,10 @@ export class PostgresProcess implements Postgres {
     return configureDataDir(this.files, this.config, standby, upstream, overrides);
   }
 
-  private postmasterPid(): Promise<number | null> {
-    return postmasterPid(this.dir);
+  private async postmasterPid(): Promise<number | null> {
+    const pid = await postmasterPid(this.dir);
+    this.postmaster = pid === null ? null : { pid, startEpoch: processStartEpoch(pid) };
+    return pid;
   }
 
   private async writePgpass(): Promise<string> {

@@ -39,6 +39,19 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `pid` is still the process that started at `startEpoch` (as processStartEpoch read
+ * it): alive, and not a newer process that was given the same PID. /proc only: no disk read.
+ */
+export function sameProcess(pid: number, startEpoch: number | null): boolean {
+  return processAlive(pid) && processStartEpoch(pid) === startEpoch;
+}
+
+/** A process's start time (epoch seconds, from /proc); null where there is no /proc. */
+export function processStartEpoch(pid: number): number | null {
+  return procStat(pid)?.startEpoch ?? null;
+}
+
 /** A process's parent and start time (epoch seconds) from /proc; null where there is no /proc. */
 function procStat(pid: number): { ppid: number; startEpoch: number } | null {
   try {
