@@ -4,7 +4,7 @@
  * CPU time over a measured window (user + system, from /proc, the agent's process and its children
  * other than PostgreSQL) and its resident memory at the end. Variants: pgwarden as configured by
  * default (gossip on), pgwarden with gossip off, pgwarden with fast failover (its lease frames
- * every 750 ms), and Patroni 3.0.2 on the same YAML.
+ * every third of the short lease), and Patroni 3.0.2 on the same YAML.
  *
  *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
  *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,pgwarden-no-fast,patroni]

@@ -10,7 +10,7 @@ import { SimulatedClock } from 'xstate';
 import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import { type NodeReport, statusDocument } from '../../src/cluster/report.ts';
-import { giveUpAfterMs } from '../../src/cluster/short-lease.ts';
+import { giveUpAfterMs, leaseFrameIntervalMs } from '../../src/cluster/short-lease.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import type { ElectionEvent } from '../../src/machines/election/index.ts';
 import { Gossip } from '../../src/runtime/gossip/hub.ts';
@@ -384,6 +384,8 @@ describe('the gossip hub', () => {
 
 describe("fast failover's short lease over gossip", () => {
   const G = 3000;
+  /** Long enough for the first lease frame to be heard and acked. */
+  const WARM = leaseFrameIntervalMs(G) + 200;
   /** pg1 leads (its key on lease '1'), pg2 and pg3 follow; every hub with fast failover on. */
   function leaderAndTwo(): Net {
     const net = new Net();
@@ -400,7 +402,7 @@ describe("fast failover's short lease over gossip", () => {
 
   it("a majority of the term's members acking a lease frame renews the leader, counted from its sending", async () => {
     const net = leaderAndTwo();
-    await net.advance(2000);
+    await net.advance(WARM + leaseFrameIntervalMs(G));
     const renewals = told(net, 'pg1', 'SHORT_LEASE_RENEWED');
     expect(renewals.length).toBeGreaterThanOrEqual(2);
     for (const r of renewals) expect((r as { ageMs: number }).ageMs).toBeLessThan(50);
@@ -420,7 +422,7 @@ describe("fast failover's short lease over gossip", () => {
 
   it('the leader silent: its members give it up W after its last frame, prove it together, and never ack it again', async () => {
     const net = leaderAndTwo();
-    await net.advance(1000);
+    await net.advance(WARM);
     net.silent.add('pg1');
     await net.advance(giveUpAfterMs(G) - 1000);
     expect(told(net, 'pg2', 'LEADER_GIVEN_UP')).toEqual([]);
@@ -446,8 +448,8 @@ describe("fast failover's short lease over gossip", () => {
   it('asks the election for a new term when its members change, or one gives the term up, until the term changes', async () => {
     const withPg4 = { ...view('pg1', 'pg2', 'pg3', 'pg4') };
     const net = leaderAndTwo();
-    // The term's members are fixed with its first frame (a quarter lease in).
-    await net.advance(1000);
+    // The term's members are fixed with its first frame (a frame interval in).
+    await net.advance(WARM);
     expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toEqual([]);
     net.hubs.get('pg1')!.follow(withPg4);
     expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(1);
@@ -461,7 +463,7 @@ describe("fast failover's short lease over gossip", () => {
     expect(told(net, 'pg1', 'SHORT_LEASE_NEW_TERM')).toHaveLength(asked);
 
     const other = leaderAndTwo();
-    await other.advance(1000);
+    await other.advance(WARM);
     other.silent.add('pg3');
     // pg3 gives pg1 up; once heard again it says so, and pg1 wants a new term.
     await other.advance(giveUpAfterMs(G) + 500);
@@ -470,10 +472,10 @@ describe("fast failover's short lease over gossip", () => {
     expect(told(other, 'pg1', 'SHORT_LEASE_NEW_TERM').length).toBeGreaterThan(0);
   });
 
-  it('a new term: its first lease frame goes out at once, not a quarter lease later', async () => {
+  it('a new term: its first lease frame goes out at once, not a frame interval later', async () => {
     const net = leaderAndTwo();
-    await net.advance(1000);
-    // Just after a frame: the next tick is most of a quarter lease away.
+    await net.advance(WARM);
+    // Just after a frame: the next tick is most of a frame interval away.
     const sentAt = () => told(net, 'pg1', 'SHORT_LEASE_RENEWED').map((e) => (e as { sentAt: number }).sentAt);
     const lastTick = Math.max(...sentAt());
     await net.advance(lastTick + 100 - net.clock.now());
@@ -484,7 +486,7 @@ describe("fast failover's short lease over gossip", () => {
       .follow({ ...view('pg1', 'pg2', 'pg3'), leader: { name: 'pg1', index: '9', session: '2' } });
     await net.advance(100);
     expect(sentAt().filter((t) => t >= won).length).toBe(1);
-    expect(Math.min(...sentAt().filter((t) => t >= won)) - won).toBeLessThan(G / 4 - 200);
+    expect(Math.min(...sentAt().filter((t) => t >= won)) - won).toBeLessThan(leaseFrameIntervalMs(G) - 200);
   });
 
   it('the leader’s watchdog armed: its members never give it up (only the watchdog stops a frozen agent)', async () => {

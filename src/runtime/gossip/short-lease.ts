@@ -1,6 +1,6 @@
 /**
  * Fast failover's gossip side (docs/design-gossip-failover.md §3; rules in
- * src/cluster/short-lease.ts): as the leader, a lease frame every quarter lease to every member,
+ * src/cluster/short-lease.ts): as the leader, a lease frame every third of the lease to every member,
  * and a renewal told to the election once a majority of the term's members acked one; as a
  * member, each frame acked unless its term was given up, the term given up W after its last
  * frame (for good, and said to everyone), and what is known of everyone's give-ups put together
@@ -114,7 +114,7 @@ export class ShortLeaseGossip {
 
   /**
    * We may have just begun leading a term (the view shows our key on a new lease, and we lead):
-   * its first lease frame goes out now, not up to a quarter lease later — the acquisition's
+   * its first lease frame goes out now, not up to a frame interval later — the acquisition's
    * renewal counts from its start, and with a slow etcd little of the lease may be left by then.
    */
   leadNewTerm(): void {
@@ -288,7 +288,7 @@ export class ShortLeaseGossip {
   }
 
   /**
-   * The view's leader term, given up here: said again every quarter lease while the view shows
+   * The view's leader term, given up here: said again every frame interval while the view shows
    * it (a frame lost in a partition must not leave the leader or a candidate without it).
    */
   private repeatGiveUp(): void {
