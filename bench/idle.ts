@@ -1,10 +1,10 @@
 /**
  * What an idle agent costs its host: per run, a fresh 3-node cluster (etcd + three agents as the
- * postgres OS user, Patroni's default timings), left alone for a settle period, then each agent's
- * CPU time over a measured window (user + system, from /proc, the agent's process and its children
- * other than PostgreSQL) and its resident memory at the end. Variants: pgwarden as configured by
- * default (gossip on), pgwarden with gossip off, pgwarden with fast failover (its lease frames
- * every third of the short lease), and Patroni 3.0.2 on the same YAML.
+ * postgres OS user, Patroni's default timings), left alone for a settle period (90 s by default),
+ * then each agent's CPU time over a measured window (user + system, from /proc, the agent's
+ * process and its children other than PostgreSQL) and its resident memory at the end. Variants:
+ * pgwarden as configured by default (gossip and fast failover on), pgwarden with gossip off,
+ * pgwarden with fast failover off, and Patroni 3.0.2 on the same YAML.
  *
  *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
  *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,pgwarden-no-fast,patroni]
@@ -116,7 +116,11 @@ async function measure(variant: Variant, run: number, settleS: number, windowS: 
 async function main(): Promise<void> {
   const runs = Number(arg('runs', '2'));
   const windowS = Number(arg('window', '60'));
-  const settleS = Number(arg('settle', '20'));
+  // 90 s: an agent runs for months, and its first half minute is not idle. V8's memory reducer
+  // compacts the heap 20-30 s after the start's allocations (--trace-gc: "Mark-Compact (reduce)"
+  // at 24-25 s, 30-60 ms each), and the code the agent runs once a second is still being
+  // compiled; a 20 s settle put those one-off costs into the measured window (session 18).
+  const settleS = Number(arg('settle', '90'));
   const variants = arg('variants', VARIANTS.join(','))
     .split(',')
     .filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
