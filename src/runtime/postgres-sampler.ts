@@ -39,6 +39,11 @@ export class PostgresSampler {
   private sampledAt = Number.NEGATIVE_INFINITY;
   /** The sample `fresh` callers wait on, while one is under way. */
   private freshening: Promise<void> | null = null;
+  /**
+   * When `fresh` last began a sample: one that failed (a server starting up) is not tried again
+   * within FRESH_SAMPLE_MS, or a load of health checks would become a load of connection attempts.
+   */
+  private freshTriedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly h: SamplerHost) {}
 
@@ -78,8 +83,10 @@ export class PostgresSampler {
    * FRESH_SAMPLE_WAIT_MS at most: the reader then goes on with the last sample.
    */
   async fresh(): Promise<void> {
-    if (this.h.clock.now() - this.sampledAt < FRESH_SAMPLE_MS) return;
+    const now = this.h.clock.now();
+    if (now - Math.max(this.sampledAt, this.freshTriedAt) < FRESH_SAMPLE_MS) return;
     if (!this.freshening) {
+      this.freshTriedAt = now;
       this.queue = this.queue.then(() => this.sample(false));
       const done = this.queue.finally(() => {
         if (this.freshening === done) this.freshening = null;

@@ -149,6 +149,24 @@ describe('the status sampler', () => {
     expect(h.calls).toEqual({ status: 2, liveness: 1 });
   });
 
+  it('a sample that failed is not tried again by readers within a second (a load of health checks)', async () => {
+    let failing = false;
+    const h = host(() => {
+      if (failing) throw new Error('the database system is starting up');
+      return running;
+    });
+    await h.sampler.check();
+    h.advance(1500);
+    failing = true;
+    await h.sampler.fresh();
+    await h.sampler.fresh();
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(2);
+    h.advance(1000);
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(3);
+  });
+
   it('a server that does not answer holds a fresh-status reader a second at most', async () => {
     const h = host(() => running);
     await h.sampler.check();
