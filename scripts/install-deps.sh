@@ -27,6 +27,7 @@ test   chromium              /usr/bin/chromium
 bench  wrk                   /usr/bin/wrk
 bench  procps                /usr/bin/ps /usr/bin/pgrep /usr/bin/uptime
 bench  git                   /usr/bin/git
+bench  time                  /usr/bin/time
 TABLE
 
 case "${1:-}" in
