@@ -136,7 +136,11 @@ export function postgresActors(h: ActorHost) {
 export function dcsActors(h: ActorHost) {
   const dcs = h.dcs;
   const name = h.name;
-  /** The lease as it is now, with the steady time its last grant or keepalive was sent. */
+  /**
+   * The lease as it is now, with the steady time its last grant or keepalive was sent, and the
+   * last write of our leader key (what the short lease runs from: a member counts the key's
+   * silence from the revision that write makes).
+   */
   const leaseReading = <T extends object>(extra: T) => {
     const leaseAgeMs = dcs.leaseAgeMs();
     const now = monotonicNow(h.clock);
