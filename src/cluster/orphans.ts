@@ -30,6 +30,11 @@ export interface FenceRule {
   belowTimeline: number | null;
   /** Only a server of this cluster: its system identifier (null: not checked). */
   systemIdentifier: string | null;
+  /**
+   * How long to wait for a session on a server whose host answered the TCP handshake (counted
+   * from the first packet: handshake, startup, authentication): FENCE_SESSION_WAIT_MS, by who waits.
+   */
+  sessionWaitMs: number;
 }
 
 /** A round of fencing: the servers, and the rule for all of them. */
@@ -45,16 +50,32 @@ export type FenceOutcome =
   | { fenced: true; terminated: number; lsn: number };
 
 /**
- * How long fencing may take before the promotion goes on without it (ms): the TCP handshake, the
- * whole connection (handshake, startup, authentication), then the statements. The handshake is
- * answered by the target's kernel, even when its PostgreSQL is busy or frozen: a host that has
- * not answered it within 250 ms is dead or cut off (a lost SYN is sent again only after 1 s, so
- * a longer wait would not save that case either), and the promotion stops waiting for it — an
- * isolated old leader's agent stopped its server by its lease's end.
+ * How long fencing waits for a server, step by step: the TCP handshake, then the session (startup,
+ * authentication), then the statements. The handshake is answered by the target's kernel, even
+ * when its PostgreSQL is busy or frozen: a host that has not answered it within 250 ms is dead or
+ * cut off (a lost SYN is sent again only after 1 s, so a longer wait would not save that case
+ * either) — an isolated old leader's agent stopped its server by its lease's end.
+ *
+ * The session wait depends on who waits. Before a promotion every ms is write outage, and a
+ * server that answers the handshake but opens no session within 400 ms (a superuser session opens
+ * in a few ms, scram included) is frozen or hung: it acknowledges nothing while it stays so, and
+ * the node that promoted looks at it again at once, as its first watch at rest, with time to
+ * spare — 2 s, off the failover's path — and every loop after. So a server merely slow to open a
+ * session is fenced moments after the promotion rather than never, and a frozen host costs the
+ * failover 0.4 s instead of 1 s (the chaos harness's frozen leader: 5.1 s at worst with 1 s).
  */
 export const FENCE_HANDSHAKE_MS = 250;
-export const FENCE_CONNECT_MS = 1000;
-export const FENCE_BUDGET_MS = 2500;
+export const FENCE_SESSION_WAIT_MS = { promotion: 400, watch: 2000 } as const;
+/** The statements, once in a session (ending each client session waits up to 1 s for it). */
+export const FENCE_STATEMENTS_MS = 1500;
+
+/** The whole of a fence's wait on one server, past which it is torn down and not reached. */
+export function fenceBudgetMs(rule: Pick<FenceRule, 'sessionWaitMs'>): number {
+  return rule.sessionWaitMs + FENCE_STATEMENTS_MS;
+}
+
+/** The longest a round may take (the watch's). */
+export const MAX_FENCE_BUDGET_MS = FENCE_SESSION_WAIT_MS.watch + FENCE_STATEMENTS_MS;
 /** The address book keeps this many servers (members of the latest view first, then the most recently learned). */
 export const MAX_KNOWN_SERVERS = 16;
 

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { livePostmaster } from '../../src/actors/postgres/postmaster-pid.ts';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
+import { FENCE_SESSION_WAIT_MS } from '../../src/cluster/orphans.ts';
 import { freePort } from '../../src/local/ports.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
 import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
@@ -240,20 +241,32 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     timeout: 60_000,
   }, async () => {
     const old = { name: 'node1', host: '127.0.0.1', port: p1 };
+    // A new leader's fence before its promotion: a live server opens a session well within it.
+    const WAIT = FENCE_SESSION_WAIT_MS.promotion;
     const sysid = (await n1.dataDir()).systemIdentifier!;
-    expect(await n2.fence(old, { belowTimeline: null, systemIdentifier: '6999999999999999999' })).toEqual({
+    expect(
+      await n2.fence(old, {
+        belowTimeline: null,
+        systemIdentifier: '6999999999999999999',
+        sessionWaitMs: WAIT,
+      }),
+    ).toEqual({
       fenced: false,
       reason: `another cluster (system identifier ${sysid})`,
     });
-    expect(await n2.fence(old, { belowTimeline: 1, systemIdentifier: sysid })).toEqual({
+    expect(await n2.fence(old, { belowTimeline: 1, systemIdentifier: sysid, sessionWaitMs: WAIT })).toEqual({
       fenced: false,
       reason: 'a primary on timeline 1, not behind ours',
     });
-    expect(await n2.fence(old, { belowTimeline: 2, systemIdentifier: sysid })).toMatchObject({
+    expect(
+      await n2.fence(old, { belowTimeline: 2, systemIdentifier: sysid, sessionWaitMs: WAIT }),
+    ).toMatchObject({
       fenced: true,
     });
     await expect(sql(p1, `INSERT INTO t VALUES (9, 'after the fence')`)).rejects.toThrow(/read-only/);
-    expect(await n2.fence(old, { belowTimeline: null, systemIdentifier: sysid })).toEqual({
+    expect(
+      await n2.fence(old, { belowTimeline: null, systemIdentifier: sysid, sessionWaitMs: WAIT }),
+    ).toEqual({
       fenced: false,
       reason: 'read-only already',
     });

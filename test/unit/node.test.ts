@@ -581,8 +581,9 @@ describe('node machine: promotion', () => {
     // Then, at rest as primary (promoted to timeline 2), the watch: b's key is gone from the view,
     // so b is looked at again, but only behind our timeline; both rounds only in this cluster.
     expect(h.inputs('fenceServers')).toEqual([
-      { targets: [b], belowTimeline: null, systemIdentifier: SYSID },
-      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID },
+      // The promotion waits 0.4 s for a session, the watch at rest (off the failover's path) 2 s.
+      { targets: [b], belowTimeline: null, systemIdentifier: SYSID, sessionWaitMs: 400 },
+      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID, sessionWaitMs: 2000 },
     ]);
   });
 
@@ -591,8 +592,9 @@ describe('node machine: promotion', () => {
     await winLock(h);
     const b = { name: 'b', host: '127.0.0.1', port: PORTS['b'] };
     expect(h.inputs('fenceServers')).toEqual([
-      { targets: [b], belowTimeline: null, systemIdentifier: SYSID },
-      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID },
+      // The promotion waits 0.4 s for a session, the watch at rest (off the failover's path) 2 s.
+      { targets: [b], belowTimeline: null, systemIdentifier: SYSID, sessionWaitMs: 400 },
+      { targets: [b], belowTimeline: 2, systemIdentifier: SYSID, sessionWaitMs: 2000 },
     ]);
     // At rest as the leader with the key, a fence found on our own primary may be lifted.
     expect(h.inputs('liftOwnFence')).toEqual([{ mayLift: true }]);
@@ -603,6 +605,7 @@ describe('node machine: promotion', () => {
       targets: [],
       belowTimeline: 2,
       systemIdentifier: SYSID,
+      sessionWaitMs: 2000,
     });
   });
 

@@ -188,7 +188,11 @@ describe('replay --at and --timeline', () => {
     const first = runs[0]!.entries[0]!.t;
     const early = statesAt(runs, first).get('node1')!;
     expect(early.get('node')?.state).toMatch(/^bootstrap\./);
-    const later = statesAt(runs, first + 60_000).get('node1')!;
+    // Right after the node machine first reached `active` (whatever the seed's faults do later).
+    const activeAt = runs[0]!.entries.find(
+      (e) => e.kind === 'state' && e.actor === 'node' && e.what.includes('"active"'),
+    )!.t;
+    const later = statesAt(runs, activeAt + 1).get('node1')!;
     expect(later.get('node')?.state).toMatch(/^active\./);
     expect((later.get('node')!.context as { name: string }).name).toBe('node1');
   });

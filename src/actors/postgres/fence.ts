@@ -21,12 +21,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../cluster/lsn.ts';
 import {
-  FENCE_BUDGET_MS,
-  FENCE_CONNECT_MS,
   FENCE_HANDSHAKE_MS,
+  FENCE_STATEMENTS_MS,
   type FenceOutcome,
   type FenceRule,
   type FenceTarget,
+  fenceBudgetMs,
 } from '../../cluster/orphans.ts';
 import type { RoleCredentials } from '../../config/types.ts';
 import { MANAGED_HEADER } from './conf.ts';
@@ -64,7 +64,7 @@ interface StateRow {
 
 /**
  * Fences `target`, a member's PostgreSQL, on behalf of the new leader `by`, if `rule` allows it.
- * Bounded by FENCE_BUDGET_MS as a whole: past it the connection is torn down and the round says
+ * Bounded by fenceBudgetMs(rule) as a whole: past it the connection is torn down and the round says
  * the server was not reached (statements stop on the server too: statement_timeout).
  */
 export async function fencePostgres(
@@ -90,14 +90,16 @@ export async function fencePostgres(
     password: superuser.password,
     database: 'postgres',
     application_name: 'pgwarden fence',
-    connectionTimeoutMillis: FENCE_CONNECT_MS,
-    options: `-c statement_timeout=${FENCE_BUDGET_MS - FENCE_CONNECT_MS}`,
+    // Counted from the start, handshake included: the session wait is the rule's.
+    connectionTimeoutMillis: rule.sessionWaitMs,
+    options: `-c statement_timeout=${FENCE_STATEMENTS_MS}`,
   });
   // The server going away mid-session is an 'error' event outside any query; unheard, it would end the agent.
   client.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
+  const budgetMs = fenceBudgetMs(rule);
   const budget = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${FENCE_BUDGET_MS} ms`)), FENCE_BUDGET_MS);
+    timer = setTimeout(() => reject(new Error(`no answer within ${budgetMs} ms`)), budgetMs);
   });
   try {
     return await Promise.race([fenceOver(client, target, rule, by), budget]);

@@ -1,6 +1,6 @@
 /** The leader side of `running` after the promotion (promoting.ts): stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
 import { assign, sendTo } from 'xstate';
-import { orphanWatchTargets } from '../../cluster/orphans.ts';
+import { FENCE_SESSION_WAIT_MS, orphanWatchTargets } from '../../cluster/orphans.ts';
 import { desiredSlots } from '../../cluster/topology.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, mayLiftOwnFence, stopInput, watchdogStepInput } from './facts.ts';
@@ -128,6 +128,7 @@ export const primary = nodeSetup.createStateConfig({
         // Never a primary on our timeline or a newer one (ours unknown: none at all).
         belowTimeline: context.pg?.timeline ?? 0,
         systemIdentifier: context.view.initialize,
+        sessionWaitMs: FENCE_SESSION_WAIT_MS.watch,
       }),
       onDone: {
         actions: { type: 'reportFence', params: { quiet: true } },

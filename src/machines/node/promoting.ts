@@ -1,5 +1,6 @@
 /** The first step of leading: claim /sync in synchronous mode, fence every other server known, then promote PostgreSQL. */
 import { assign } from 'xstate';
+import { FENCE_SESSION_WAIT_MS } from '../../cluster/orphans.ts';
 import { errorText, watchdogStepInput } from './facts.ts';
 import { lockLost } from './primary.ts';
 import { nodeSetup } from './setup.ts';
@@ -146,12 +147,13 @@ export const promoting = nodeSetup.createStateConfig({
           targets: context.election.fenceTargets,
           belowTimeline: null,
           systemIdentifier: context.view.initialize,
+          sessionWaitMs: FENCE_SESSION_WAIT_MS.promotion,
         }),
         onDone: {
           target: 'promotingPostgres',
           actions: { type: 'reportFence', params: { quiet: false } },
           description:
-            'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached within the budget (its host dead, or cut from us) is left: its own agent, if alive, demoted it by its deadline.',
+            'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached in time (its host dead, cut from us, or frozen) is left: its own agent, if alive, demoted it by its deadline, and the first watch at rest looks at it again with more patience.',
         },
         onError: {
           target: 'promotingPostgres',

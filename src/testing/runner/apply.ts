@@ -36,6 +36,7 @@ const DURATION_OF: Record<SlowOperation, keyof SimulatedDurations> = {
   start: 'startMs',
   basebackup: 'basebackupMs',
   rewind: 'rewindMs',
+  session: 'sessionMs',
 };
 
 /** A schedule action on the cluster. Actions that no longer apply (thaw of a running agent) do nothing. */

@@ -3,7 +3,9 @@
  * frozen is fenced by the node that takes the lock, before that node's own promotion, and the
  * fence is lifted when the old node rejoins.
  */
+import { FENCE_SESSION_WAIT_MS } from '../../cluster/orphans.ts';
 import type { SimulatedCluster } from '../cluster/index.ts';
+import { defaultDurations } from '../simulated-postgres/types.ts';
 import { check, healthy, onHealthyCluster, type Scenario } from './harness.ts';
 
 /** A client with `node`'s address writes every 200 ms until `done` holds (at most `ms`), then 5 s more. */
@@ -109,6 +111,34 @@ export const orphanCutFromCandidate: Scenario = {
     }),
 };
 
+export const orphanSlowToOpenSessions: Scenario = {
+  name: "kill -9 of the leader's agent, its PostgreSQL 1.2 s slow to open a session: the promotion waits 0.4 s for it, and the new leader's first watch at rest fences it within seconds, not a loop later",
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const old = c.leader()!;
+      const promotions = c.world.promotions.length;
+      c.node(old).postgres.setDurations({ sessionMs: 1200 });
+      await c.node(old).killAgent();
+      await c.until(() => c.world.promotions.slice(promotions).some((p) => p.node !== old), 60_000);
+      const promoted = c.world.promotions.slice(promotions).find((p) => p.node !== old)!;
+      check(
+        c.logs.some((l) => l.includes(`${old}: not reached`) && l.includes('timeout expired')),
+        'the promotion did not give up on the slow server',
+        c,
+      );
+      await c.until(() => !c.node(old).postgres.writable(), 30_000);
+      const fencedAfterMs = c.now() - promoted.at;
+      check(
+        fencedAfterMs <= FENCE_SESSION_WAIT_MS.watch + 2000,
+        `the orphan was fenced ${fencedAfterMs} ms after the promotion: not by the first watch`,
+        c,
+      );
+      c.node(old).postgres.setDurations({ sessionMs: defaultDurations.sessionMs });
+      await c.node(old).restart();
+      await c.until(healthy(c, 2), 90_000);
+    }),
+};
+
 export const orphanKnownFromTheDataDirectory: Scenario = {
   name: "a node started after a frozen leader's keys expired still fences its PostgreSQL: the address book kept in its data directory",
   run: (inspect) =>
@@ -147,4 +177,5 @@ export const orphanScenarios: Scenario[] = [
   agentKilledOrphanFenced,
   agentFrozenOrphanFenced,
   orphanCutFromCandidate,
+  orphanSlowToOpenSessions,
 ];

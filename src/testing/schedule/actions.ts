@@ -5,9 +5,14 @@
  */
 import { FAILING_OPERATIONS, type FailingOperation } from '../cluster/index.ts';
 
-/** Simulated PostgreSQL operations a `slow` fault can stretch. */
-export const SLOW_OPERATIONS = ['promote', 'stop', 'start', 'basebackup', 'rewind'] as const;
+/**
+ * Simulated PostgreSQL operations a `slow` fault can stretch. `session`: opening a session from
+ * another host (a fence's), for a server that answers TCP and is slow or hung past it.
+ */
+export const SLOW_OPERATIONS = ['promote', 'stop', 'start', 'basebackup', 'rewind', 'session'] as const;
 export type SlowOperation = (typeof SLOW_OPERATIONS)[number];
+/** The operations the generator picks from for a slow fault of 1–30 s (a session gets its own, shorter). */
+export const SLOW_LONG_OPERATIONS = SLOW_OPERATIONS.filter((op) => op !== 'session');
 
 export type ScheduleAction =
   | {

@@ -5,7 +5,7 @@
  * freeze, a heal a partition); every draw comes from the seed, in a fixed order.
  */
 import { seededRandom } from '../random.ts';
-import { FAIL_OPERATIONS, MAX_DRIFT_PPM, type ScheduleAction, SLOW_OPERATIONS } from './actions.ts';
+import { FAIL_OPERATIONS, MAX_DRIFT_PPM, type ScheduleAction, SLOW_LONG_OPERATIONS } from './actions.ts';
 
 /** What the generator tracks so that its actions make sense (a thaw follows a freeze, ...). */
 interface GeneratorState {
@@ -95,7 +95,13 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
       choices.push([0.5, () => ({ step, kind: 'shutdown', node: pick(running) })]);
       choices.push([
         0.5,
-        () => ({ step, kind: 'slow', node: pick(names), op: pick(SLOW_OPERATIONS), ms: int(1, 30) * 1000 }),
+        () => ({
+          step,
+          kind: 'slow',
+          node: pick(names),
+          op: pick(SLOW_LONG_OPERATIONS),
+          ms: int(1, 30) * 1000,
+        }),
       ]);
       choices.push([
         0.5,
@@ -217,7 +223,31 @@ export function generateSchedule(seed: number, nodes: number, steps: number): Sc
       out.push(action);
     }
   }
-  return out;
+  return calm ? out : withSlowSessions(out, seed, names, steps);
+}
+
+/**
+ * A server slow to open sessions from other hosts, on either side of the fence's waits (0.4 s
+ * before a promotion, 2 s at rest), or back to normal: at about one step in a hundred, drawn from
+ * a stream of its own so that adding this fault left every other draw of every seed as it was
+ * (the CI budget's seeds, and the regressions kept as seeds, still play what they did).
+ */
+function withSlowSessions(
+  out: ScheduleAction[],
+  seed: number,
+  names: readonly string[],
+  steps: number,
+): ScheduleAction[] {
+  const random = seededRandom(seed + 0x5e5510);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const merged: ScheduleAction[] = [];
+  let i = 0;
+  for (let step = 0; step < steps; step++) {
+    while (i < out.length && out[i]!.step === step) merged.push(out[i++]!);
+    if (random() < 0.01)
+      merged.push({ step, kind: 'slow', node: pick(names), op: 'session', ms: pick([5, 300, 1200, 3000]) });
+  }
+  return [...merged, ...out.slice(i)];
 }
 
 function track(s: GeneratorState, a: ScheduleAction): void {

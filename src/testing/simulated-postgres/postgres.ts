@@ -16,11 +16,12 @@ import {
   type UpstreamTarget,
 } from '../../actors/postgres.ts';
 import {
-  FENCE_BUDGET_MS,
   FENCE_HANDSHAKE_MS,
+  FENCE_SESSION_WAIT_MS,
   type FenceOutcome,
   type FenceRule,
   type FenceTarget,
+  fenceBudgetMs,
 } from '../../cluster/orphans.ts';
 import type { NodeConfig } from '../../config/types.ts';
 import { type Proc, SimulatedServer } from './server.ts';
@@ -302,12 +303,15 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
 
   /**
    * Other servers accepting writes now that have been running and reachable from this one for the
-   * whole fence budget: a promotion beginning now could have fenced them first.
+   * whole fence budget, and open a session within the promotion's wait: a promotion beginning now
+   * could have fenced them first.
    */
   private fenceableOrphans(): SimulatedPostgres[] {
-    const since = this.world.clock.now() - FENCE_BUDGET_MS;
+    const wait = FENCE_SESSION_WAIT_MS.promotion;
+    const since = this.world.clock.now() - fenceBudgetMs({ sessionWaitMs: wait });
     return this.world.all().filter((o) => {
       if (o === this || !o.writable() || !o.proc || o.proc.startedAt > since) return false;
+      if (o.duration('sessionMs') > wait) return false;
       const reachable = this.world.reachableSince(o.name, this.name);
       return reachable !== null && reachable <= since;
     });
@@ -324,7 +328,13 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     const reachable = () =>
       t?.proc?.ready && !t.proc.stopping && t.data && this.world.accepts(t.name, this.name) ? t : null;
     if (!reachable()) throw new Error(`fence: could not connect to server at ${at}`);
-    await this.world.sleep(this.duration('fenceMs'));
+    // The target's own slowness to open a session; past the rule's wait the attempt is given up.
+    const session = t!.duration('sessionMs');
+    if (session > rule.sessionWaitMs) {
+      await this.world.sleep(rule.sessionWaitMs);
+      throw new Error(`fence: connection to ${at}: timeout expired`);
+    }
+    await this.world.sleep(session + this.duration('fenceMs'));
     const s = reachable();
     if (!s?.proc || !s.data) throw new Error(`fence: connection to ${at} lost`);
     if (s.proc.role !== 'primary') return { fenced: false, reason: 'in recovery' };

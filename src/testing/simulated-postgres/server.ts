@@ -85,7 +85,8 @@ export class SimulatedServer {
     this.slow = { ...this.slow, ...d };
   }
 
-  protected duration(k: keyof SimulatedDurations): number {
+  /** How long an operation takes on this instance now (slowed down or not). */
+  duration(k: keyof SimulatedDurations): number {
     return this.slow[k] ?? this.world.durations[k];
   }
 

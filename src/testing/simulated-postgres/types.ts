@@ -19,6 +19,8 @@ export interface SimulatedDurations {
   checkpointMs: number;
   /** Fencing another server once connected (a few statements). */
   fenceMs: number;
+  /** Opening a session on this server from another host (startup, authentication): a fence's wait. */
+  sessionMs: number;
 }
 
 export const defaultDurations: SimulatedDurations = Object.freeze({
@@ -30,6 +32,7 @@ export const defaultDurations: SimulatedDurations = Object.freeze({
   rewindMs: 300,
   checkpointMs: 0,
   fenceMs: 20,
+  sessionMs: 5,
 });
 
 export interface SimulatedWorldOptions {
