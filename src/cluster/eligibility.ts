@@ -31,6 +31,8 @@ export interface PeerStatus {
   timeline: number | null;
   nofailover: boolean;
   watchdogFailed: boolean;
+  /** A replica streaming from its upstream, as it says (false when it does not say). */
+  streaming?: boolean;
   /** How the race learned it (the leader race's probe): over gossip or GET /patroni. */
   via?: 'gossip' | 'rest';
 }
@@ -60,9 +62,39 @@ export function failoverLimitation(p: PeerStatus): string | null {
   return null;
 }
 
-/** A replica that may be promoted: reachable, in recovery, no failover limitation. */
-export function fitToTakeOver(p: PeerStatus): boolean {
-  return p.inRecovery && failoverLimitation(p) === null;
+/**
+ * A replica that may be promoted: reachable, in recovery, no failover limitation, and on the
+ * cluster's timeline (`timeline`, its newest known; 0: unknown) or streaming towards it. One on
+ * an older timeline that does not stream has WAL the cluster's history left behind, or lacks the
+ * switch to it (an old primary not yet rejoined): promoting it would fork a second history of the
+ * next number and lose the leader's writes since (sweep seed 369). A streaming one has merely not
+ * replayed the switch yet (a promotion writes little on its new timeline at first), and a leader
+ * that stops sends a connected standby all of its WAL.
+ */
+export function fitToTakeOver(p: PeerStatus, timeline: number): boolean {
+  return (
+    p.inRecovery &&
+    failoverLimitation(p) === null &&
+    (p.streaming === true || !behindTimeline(p.timeline, timeline))
+  );
+}
+
+/**
+ * The leader's switchover check (Patroni's is_failover_possible): some member it probed is fit to
+ * take over (fitToTakeOver), against the leader's own timeline or the newest the view shows.
+ */
+export function someoneFitToTakeOver(
+  peers: readonly PeerStatus[],
+  view: ClusterView,
+  ownTimeline: number | null,
+): boolean {
+  const timeline = Math.max(newestTimeline(view, []), ownTimeline ?? 0);
+  return peers.some((p) => fitToTakeOver(p, timeline));
+}
+
+/** On a timeline older than the cluster's newest (either unknown: not behind). */
+function behindTimeline(mine: number | null, cluster: number): boolean {
+  return mine !== null && cluster > 0 && mine < cluster;
 }
 
 const yes = (reason: string): Verdict => ({ healthiest: true, reason });
@@ -111,6 +143,8 @@ export function isRequestedCandidate(
     me.running &&
     me.inRecovery &&
     !me.nofailover &&
+    // On the cluster's timeline, or streaming towards it: see fitToTakeOver.
+    (me.streaming || !behindTimeline(me.timeline, newestTimeline(view, []))) &&
     // Failsafe mode: not even an operator's request makes a member the leader could not have asked
     // to confirm it (it may still be primary, kept by the members it did ask).
     !excludedByFailsafe(view, me.name, settings) &&
@@ -147,19 +181,26 @@ export function judgeHealthiest(
   if (me.watchdogFailed) return no('watchdog device is not usable');
 
   const mayTakeOver = (p: PeerStatus) =>
-    fitToTakeOver(p) && (syncMembers === null || syncMembers.has(p.name));
+    fitToTakeOver(p, timeline) && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
   const request = honouredRequest(view, syncMembers);
   if (request === null && requested?.member === me.name) {
     return no('switchover candidate, but not a synchronous standby');
   }
+  if (requested?.member === me.name && !me.streaming && behindTimeline(me.timeline, timeline)) {
+    return no(`switchover candidate, but on timeline ${me.timeline}, behind the cluster's ${timeline}`);
+  }
   if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
   if (request?.member) {
     const candidate = peers.find((p) => p.name === request.member);
     // Not a candidate that may never take over (failsafe mode, not named in /failsafe): waiting
     // for it would leave the cluster without a leader for good.
-    if (candidate && fitToTakeOver(candidate) && !excludedByFailsafe(view, candidate.name, settings)) {
+    if (
+      candidate &&
+      fitToTakeOver(candidate, timeline) &&
+      !excludedByFailsafe(view, candidate.name, settings)
+    ) {
       return no(`switchover candidate ${request.member} takes over`);
     }
   }
@@ -185,7 +226,7 @@ export function judgeHealthiest(
   for (const peer of peers) {
     if (!peer.reachable || peer.name === me.name) continue;
     if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
-    if (!fitToTakeOver(peer)) continue;
+    if (!fitToTakeOver(peer, timeline)) continue;
     if (syncMembers !== null && !syncMembers.has(peer.name)) continue;
     // Positions compare only on one timeline: WAL a peer wrote on an older timeline past the point
     // where it was left is not the cluster's (an old primary's last writes), and a peer on a newer

@@ -49,6 +49,8 @@ export interface StatusFrame {
   isLeader: boolean;
   nofailover: boolean;
   watchdogFailed: boolean;
+  /** A replica's WAL receiver is streaming (GET /patroni's replication_state); absent from older senders. */
+  streaming?: boolean;
   /** Asks the receiver for a status frame at once (the leader race's probe). */
   ask?: number;
   /** The `ask` this frame answers. */
@@ -195,6 +197,7 @@ function wellFormed(f: Record<string, unknown>): f is GossipFrame & Record<strin
     isBool(f['isLeader']) &&
     isBool(f['nofailover']) &&
     isBool(f['watchdogFailed']) &&
+    (f['streaming'] === undefined || isBool(f['streaming'])) &&
     (f['ask'] === undefined || isCount(f['ask'])) &&
     (f['answers'] === undefined || isCount(f['answers']))
   );
@@ -235,6 +238,7 @@ export function statusFrame(r: NodeReport, stamp: FrameStamp): StatusFrame {
     nofailover: r.tags['nofailover'] === true,
     // As GET /patroni says it.
     watchdogFailed: r.watchdogFailed === true,
+    streaming: running && pg.inRecovery && pg.replicationState === 'streaming',
   };
   if (stamp.ask !== undefined) frame.ask = stamp.ask;
   if (stamp.answers !== undefined) frame.answers = stamp.answers;
@@ -257,5 +261,6 @@ export function peerStatusFromFrame(f: StatusFrame): PeerStatus | null {
     timeline: f.timeline,
     nofailover: f.nofailover,
     watchdogFailed: f.watchdogFailed,
+    streaming: f.streaming === true,
   };
 }

@@ -70,6 +70,8 @@ export function parsePeerDocument(name: string, doc: Record<string, unknown>): P
     timeline: num(doc['timeline']),
     nofailover: tags['nofailover'] === true,
     watchdogFailed: doc['watchdog_failed'] === true,
+    // pgwarden's and later Patroni's (3.0.2 leaves it out: not known to stream).
+    streaming: doc['replication_state'] === 'streaming',
   };
 }
 

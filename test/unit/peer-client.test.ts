@@ -22,6 +22,7 @@ describe('parsePeerDocument', () => {
       timeline: 3,
       nofailover: false,
       watchdogFailed: false,
+      streaming: false,
     });
   });
 
@@ -40,7 +41,21 @@ describe('parsePeerDocument', () => {
       timeline: 2,
       nofailover: false,
       watchdogFailed: false,
+      // Patroni 3.0.2 does not say: not known to stream.
+      streaming: false,
     });
+    // pgwarden (and later Patroni) says whether its WAL receiver streams.
+    expect(
+      parsePeerDocument('pg2', { ...base, xlog: { replayed_location: 600 }, replication_state: 'streaming' })
+        ?.streaming,
+    ).toBe(true);
+    expect(
+      parsePeerDocument('pg2', {
+        ...base,
+        xlog: { replayed_location: 600 },
+        replication_state: 'in archive recovery',
+      })?.streaming,
+    ).toBe(false);
     expect(
       parsePeerDocument('pg2', { ...base, xlog: { received_location: 700, replayed_location: 800 } })
         ?.walPosition,
@@ -146,6 +161,7 @@ describe('fetchPeerStatus', () => {
       timeline: 4,
       nofailover: true,
       watchdogFailed: true,
+      streaming: false,
     });
     expect(seen).toEqual([
       { method: 'GET', url: '/patroni', auth: `Basic ${Buffer.from('patroni:s3cret').toString('base64')}` },

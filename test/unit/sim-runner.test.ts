@@ -232,6 +232,28 @@ describe('seeded simulation runner', () => {
         '7:patch-config:node1:36:8:8,8:partition:node1:node2,13:switchover:node2:node3:-,15:freeze:node3,18:patch-config:node1:17:4:6,31:freeze:node1',
     },
     {
+      // The old leader, cut from etcd, lost the lock and demoted; reconnected, its view stayed
+      // stale (a read sent during the cut ran out its timeout) and a switchover named it before
+      // it had rejoined: it took the lock as the requested candidate and promoted its timeline 1
+      // — a second timeline 2, the leader's writes since the fork gone, the cluster never healed.
+      // Now a member behind the cluster's timeline is no candidate (for itself, the leader's
+      // check and the others alike).
+      seed: 369,
+      sync: false,
+      why: 'a switchover candidate promoted from an older timeline',
+      schedule: '12:dcs-cut:node1,33:dcs-reconnect:node1,35:switchover:node3:node1:-',
+      checkHeal: true,
+    },
+    {
+      // The leader's restart whose fast stop failed (PostgreSQL still running, writable) went on
+      // as after a crash: it released the lock while its primary still took writes. Now a failed
+      // stop ends the restart where it was, and boot looks at PostgreSQL as it is.
+      seed: 11,
+      sync: true,
+      why: 'a failed restart releasing the lock of a writable primary',
+      schedule: '5:fail:node2:stop,15:switchover:node3:node2:-,19:restart-postgres:node2:-',
+    },
+    {
       // An old primary restarted while there was no leader started as a replica with no upstream;
       // a leader appeared while it was starting, and the start's end counted that as "started
       // following a leader": the divergence check was skipped and it stayed on its fork for good.

@@ -27,9 +27,10 @@ export const restarting = nodeSetup.createStateConfig({
         input: stopInput('fast'),
         onDone: { target: 'starting', description: 'Stopped: start again, as primary if the lock is ours.' },
         onError: {
-          target: 'failed',
+          target: 'stopFailed',
           actions: assign({ message: ({ event }) => errorText(event.error) }),
-          description: 'Could not stop: the restart failed, and the operator is told so.',
+          description:
+            'Could not stop: the restart failed, and the operator is told so. PostgreSQL most likely runs as it did.',
         },
       },
     },
@@ -61,16 +62,16 @@ export const restarting = nodeSetup.createStateConfig({
         description: 'Answered: boot checks the role PostgreSQL came back in against the lock.',
       },
     },
+    stopFailed: {
+      entry: [assign({ pgState: 'restart failed' }), 'reportRestartFailed'],
+      always: {
+        target: '#node.active.running.boot',
+        description:
+          'Answered: boot looks at PostgreSQL as it is — a primary still running keeps the lock (never released while it may take writes: sweep seed 11, --sync); one that did stop is started again.',
+      },
+    },
     failed: {
-      entry: [
-        assign({ pgState: 'restart failed' }),
-        emit(({ context }) => ({
-          type: 'restart.done' as const,
-          ok: false,
-          message: context.message,
-          requestId: context.restart.requestId,
-        })),
-      ],
+      entry: [assign({ pgState: 'restart failed' }), 'reportRestartFailed'],
       always: {
         target: '#node.active.running.crashed',
         description: 'Answered: PostgreSQL may be down; crashed gives the lock up or starts it again.',

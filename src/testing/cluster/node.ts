@@ -90,6 +90,14 @@ export class SimulatedNode {
     return r ? statusDocument(r) : null;
   }
 
+  /** GET /patroni as its route answers it: the PostgreSQL sample freshened first (≤ 1 s old). */
+  async freshStatus(): Promise<Record<string, unknown> | null> {
+    const agent = this.agent;
+    if (this.isDead || !agent) return null;
+    await agent.apiContext().freshStatus?.();
+    return agent === this.agent ? this.status() : null;
+  }
+
   /**
    * A request to this node's REST API, answered by the production routes in process (no
    * socket): `request('POST', '/switchover', { leader: 'node1' })`. Its waits run in virtual

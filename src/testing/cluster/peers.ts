@@ -25,7 +25,7 @@ export async function peerStatus(
     timeoutMs,
   );
   if (!peer) return unreachable;
-  const doc = peer.status();
+  const doc = await peer.freshStatus();
   return (doc && parsePeerDocument(member.name, doc)) ?? unreachable;
 }
 
