@@ -4,7 +4,7 @@
  */
 
 import { activeFailover } from './failover.ts';
-import { excludedByFailsafe } from './failsafe.ts';
+import { excludedByFailsafe, noPrimaryFailsafeKeeps } from './failsafe.ts';
 import { type ClusterView, clusterTimeline } from './view.ts';
 
 /** What a node knows about its own PostgreSQL when it considers racing. */
@@ -209,7 +209,8 @@ export function judgeHealthiest(
   }
 
   // Failsafe mode: a member the leader could not have asked to confirm it never takes over.
-  if (excludedByFailsafe(view, me.name, settings)) return no('not named in /failsafe');
+  if (excludedByFailsafe(view, me.name, settings) && !noPrimaryFailsafeKeeps(view, me.name, peers))
+    return no('not named in /failsafe');
   if (syncMembers !== null && !syncMembers.has(me.name)) return no('not a synchronous standby');
 
   const myWal = me.walPosition ?? 0;

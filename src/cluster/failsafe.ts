@@ -9,9 +9,12 @@
  * Why no two primaries: a member that accepted does not race until a ttl after it accepted, which
  * is after the leader began asking; the leader trusts itself for less than a ttl from then. A
  * member that could not be asked makes the leader demote by its deadline. A node missing from
- * /failsafe never wins a race while failsafe mode is on (it could not have been asked).
+ * /failsafe never wins a race while failsafe mode is on (it could not have been asked) — unless
+ * every member named there answers the race's probe as a running replica: then no primary is
+ * being kept that way (noPrimaryFailsafeKeeps).
  */
 import { GOSSIP_ASK_MS } from '../runtime/gossip/rules.ts';
+import type { PeerStatus } from './eligibility.ts';
 import type { ClusterView, Member } from './view.ts';
 
 export interface FailsafeSettings {
@@ -71,6 +74,24 @@ export function failsafeNamesMe(
 export function excludedByFailsafe(view: ClusterView, me: string, settings: FailsafeSettings): boolean {
   const f = view.failsafe;
   return settings.failsafe_mode === true && !!f && Object.keys(f).length > 0 && !(me in f);
+}
+
+/**
+ * Whether every member /failsafe names (this node aside) just answered the race's probe as a
+ * running replica: then none of them is a primary that failsafe mode keeps (a leader kept so is
+ * always named there: failsafeNamesMe), and the rule above has nothing left to protect — a node
+ * /failsafe leaves out may race. Without this, a /failsafe naming only a member that has fallen
+ * behind (written by the last leader while the others were down) leaves the cluster leaderless
+ * for good: the named one yields to those ahead, and they may not race (sweep seed 156,
+ * --failsafe; Patroni 3.0.2's rule has the same hole).
+ */
+export function noPrimaryFailsafeKeeps(
+  view: ClusterView,
+  me: string,
+  peers: readonly Pick<PeerStatus, 'name' | 'reachable' | 'inRecovery'>[],
+): boolean {
+  const named = Object.keys(view.failsafe ?? {}).filter((name) => name !== me);
+  return named.every((name) => peers.some((p) => p.name === name && p.reachable && p.inRecovery));
 }
 
 /**

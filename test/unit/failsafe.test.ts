@@ -17,6 +17,7 @@ import {
   failsafeNamesMe,
   failsafeTopology,
   membersToConfirm,
+  noPrimaryFailsafeKeeps,
   raceMembers,
   sameTopology,
 } from '../../src/cluster/failsafe.ts';
@@ -99,6 +100,42 @@ describe('failsafe rules', () => {
     const asked = { ...v, failover: { index: '3', member: 'c' } };
     expect(isRequestedCandidate(asked, me, settings)).toBe(false);
     expect(isRequestedCandidate(asked, me, { ...settings, failsafe_mode: false })).toBe(true);
+  });
+
+  // Found by the simulator (failsafe seed 156): /failsafe named only the last leader, which had
+  // fallen behind by the time everyone was back — it yielded to those ahead, who could not race.
+  it('a member left out of /failsafe races once every member named there answered as a running replica', () => {
+    const v = view({ failsafe: { a: TOPOLOGY.a, b: TOPOLOGY.b } });
+    const me: LocalFacts = {
+      name: 'c',
+      running: true,
+      inRecovery: true,
+      walPosition: 10,
+      timeline: 1,
+      nofailover: false,
+      streaming: false,
+    };
+    const replica = (name: string, over: Partial<PeerStatus> = {}): PeerStatus => ({
+      name,
+      reachable: true,
+      inRecovery: true,
+      walPosition: 5,
+      timeline: 1,
+      nofailover: false,
+      watchdogFailed: false,
+      ...over,
+    });
+    expect(noPrimaryFailsafeKeeps(v, 'c', [replica('a'), replica('b')])).toBe(true);
+    expect(judgeHealthiest(v, me, [replica('a'), replica('b')], settings).healthiest).toBe(true);
+    // One named member not heard, or a primary (failsafe mode may keep it): still left out.
+    for (const peers of [
+      [replica('a')],
+      [replica('a'), replica('b', { reachable: false })],
+      [replica('a'), replica('b', { inRecovery: false })],
+    ]) {
+      expect(noPrimaryFailsafeKeeps(v, 'c', peers)).toBe(false);
+      expect(judgeHealthiest(v, me, peers, settings).reason).toBe('not named in /failsafe');
+    }
   });
 
   it('reads /failsafe only when it is a JSON object', () => {

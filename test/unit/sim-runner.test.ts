@@ -66,6 +66,7 @@ describe('seeded simulation runner', () => {
     ttl?: number;
     checkTimeline?: boolean;
     nodes?: number;
+    failsafe?: boolean;
   }> = [
     {
       // A frozen primary that had lost /leader was thawed, began its immediate stop and — while
@@ -245,6 +246,19 @@ describe('seeded simulation runner', () => {
       checkHeal: true,
     },
     {
+      // Failsafe mode: the last leader, alone after etcd came back, wrote /failsafe naming only
+      // itself, and was killed; once everyone was back it was the one member allowed to race and
+      // the one behind, so it yielded to those ahead, who were not allowed: no leader for good.
+      // Now a member left out of /failsafe races once every member named there answered the
+      // probe as a running replica (none can be a primary that failsafe mode keeps).
+      seed: 156,
+      sync: false,
+      failsafe: true,
+      why: 'a /failsafe naming only a member that fell behind: no leader ever',
+      schedule:
+        '7:kill:node3,10:dcs-down,15:restart:node3,26:shutdown:node2,45:kill:node1,46:dcs-up,52:kill:node3',
+    },
+    {
       // The leader's restart whose fast stop failed (PostgreSQL still running, writable) went on
       // as after a crash: it released the lock while its primary still took writes. Now a failed
       // stop ends the restart where it was, and boot looks at PostgreSQL as it is.
@@ -398,6 +412,7 @@ describe('seeded simulation runner', () => {
         nodes: r.nodes ?? NODES,
         steps,
         synchronousMode: r.sync,
+        failsafeMode: r.failsafe ?? false,
         ttl: r.ttl ?? 30,
         checkTimeline: r.checkTimeline,
         checkHeal: r.checkHeal ?? true,
