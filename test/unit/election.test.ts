@@ -179,6 +179,26 @@ describe('election machine', () => {
     expect(h.received.map((e) => e.type)).toContain('LEADERSHIP_ACQUIRED');
   });
 
+  // Found by the simulator (sync seed 109): back from an etcd cut, a replica raced on the view it
+  // had before the cut — a free lock and a /sync naming it, both long gone.
+  it('does not race on a view etcd has failed since; a fresh view is judged as ever', async () => {
+    const h = harness({});
+    // A free lock in sight while PostgreSQL is down: no race yet.
+    h.send({ type: 'FACTS', facts: { ...facts, running: false } });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    // etcd stops answering; PostgreSQL comes up: the lock is free only by the old view's lights.
+    h.send({ type: 'DCS_UNAVAILABLE' });
+    h.send({ type: 'FACTS', facts });
+    await advance(h.clock, 25_000, 1000);
+    expect(h.calls.peers).toBe(0);
+    expect(h.calls.acquire).toBe(0);
+    // etcd answers again: the fresh view shows a free lock, and the race runs.
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.acquire).toBe(1);
+  });
+
   it('does not race while a leader exists, and never with nofailover', async () => {
     const h = harness({});
     h.send({ type: 'CLUSTER', view: leaderView('b') });

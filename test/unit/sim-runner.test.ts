@@ -246,6 +246,18 @@ describe('seeded simulation runner', () => {
       checkHeal: true,
     },
     {
+      // Synchronous mode: a replica cut from etcd for 215 s came back while the watch's re-read
+      // sent during the cut still ran out its timeout, and raced on its last view — a free lock
+      // and a /sync that named it, both long gone: it took the lock and promoted without the
+      // commits the synchronous standby of the real /sync had acknowledged. The election no
+      // longer races on a view etcd has failed since (Patroni races only on a cluster it just read).
+      seed: 109,
+      sync: true,
+      why: 'a race on a view gone stale during an etcd cut',
+      schedule:
+        '2:freeze:node2,4:drift:node3:-873,5:freeze:node1,11:dcs-flaky:node3:50:2400,13:thaw:node2,15:kill:node2,16:dcs-cut:node3,20:dcs-flaky:node3:0:0,23:thaw:node1,24:partition:node2:node3,28:dcs-latency:1350,31:restart:node2,37:dcs-flaky:node2:80:0,53:heal:node2:node3,55:dcs-cut:node1,57:reject:node2:-,57:dcs-cut:node2,59:dcs-reconnect:node3',
+    },
+    {
       // Failsafe mode: the last leader, alone after etcd came back, wrote /failsafe naming only
       // itself, and was killed; once everyone was back it was the one member allowed to race and
       // the one behind, so it yielded to those ahead, who were not allowed: no leader for good.

@@ -1,3 +1,4 @@
+import { and } from 'xstate';
 import { raceMembers } from '../../cluster/failsafe.ts';
 import { withoutProvenGone } from '../../cluster/short-lease.ts';
 import { freezeNotLeading, releaseNotLeading } from './outside-lock.ts';
@@ -20,7 +21,7 @@ export const follower = electionSetup.createStateConfig({
       description: 'After an agent restart the key may still carry our name: take it back by refreshing.',
     },
     {
-      guard: 'unlocked',
+      guard: and(['unlocked', 'viewCurrent']),
       target: 'racing',
       description: 'Nobody holds the lock (its holder’s lease ran out at etcd): find out who should.',
     },

@@ -11,6 +11,7 @@ export const electionMachine = electionSetup.createMachine({
     name: input.name,
     settings: input.settings,
     view: input.view ?? emptyClusterView,
+    viewStale: false,
     facts: null,
     leaseLeftMs: 0,
     leaseTtlSeconds: 0,
@@ -35,6 +36,11 @@ export const electionMachine = electionSetup.createMachine({
     shortLeaseSentAt: null,
   }),
   on: {
+    DCS_UNAVAILABLE: {
+      actions: 'noteViewStale',
+      description:
+        'etcd stopped answering: the view is kept but no longer trusted for a race until etcd gives a fresh one (a free lock and /sync as they were may be long gone: sweep seeds 109 --sync, 369).',
+    },
     FACTS: {
       actions: 'storeFacts',
       description: "The node's PostgreSQL facts (running, WAL position): what the race judges this node by.",

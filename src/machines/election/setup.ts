@@ -82,6 +82,8 @@ export const electionSetup = setup({
     startsAsHolder: ({ context }) => context.holdsLockAtStart,
     /** Nobody holds the lock: no leader key, and no leader accepted in failsafe mode within a ttl. */
     unlocked: ({ context }) => context.view.leader === null && context.failsafeLeader === null,
+    /** No etcd failure since the view came: it shows etcd as it is (Patroni races only on a cluster it just read). */
+    viewCurrent: ({ context }) => !context.viewStale,
     lockIsMine: ({ context }) => context.view.leader?.name === context.name,
     releaseRequested: ({ context }) => context.pendingRelease !== null,
     /** The node is shutting down (FREEZE): it never races for the lock again. */
@@ -161,8 +163,13 @@ export const electionSetup = setup({
     noteFrozen: assign({ frozen: true }),
     storeView: assign(({ context, event }) => {
       const view = (event as { view: ClusterView }).view;
-      return { view, knownServers: knownServersOf(context.knownServers, view, context.name) };
+      return {
+        view,
+        viewStale: false,
+        knownServers: knownServersOf(context.knownServers, view, context.name),
+      };
     }),
+    noteViewStale: assign({ viewStale: true }),
     storeFacts: assign({ facts: ({ event }) => (event as { facts: LocalFacts }).facts }),
     storeSettings: assign({ settings: ({ event }) => (event as { settings: ElectionSettings }).settings }),
     requestRelease: assign({

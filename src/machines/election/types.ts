@@ -90,6 +90,11 @@ export interface FailsafeConfirmation {
 export type ElectionEvent =
   | { type: 'CLUSTER'; view: ClusterView }
   /**
+   * etcd stopped answering the watch: the view stays as it last was, stale, until the next
+   * CLUSTER (the watch delivers none until it has read the keys afresh).
+   */
+  | { type: 'DCS_UNAVAILABLE' }
+  /**
    * A leader asked this node to confirm it (POST /failsafe or gossip, failsafe mode): accepted
    * unless this node runs as a primary or is taking the lock, and then it does not race for a ttl.
    */
@@ -137,6 +142,8 @@ export interface ElectionContext {
   name: string;
   settings: ElectionSettings;
   view: ClusterView;
+  /** The view may be stale: etcd stopped answering since it came (DCS_UNAVAILABLE). */
+  viewStale: boolean;
   facts: LocalFacts | null;
   /** ms left of the lease as of the end of the last successful refresh. */
   leaseLeftMs: number;

@@ -85,7 +85,7 @@ export const nodeMachine = nodeSetup.createMachine({
       description: 'The latest PostgreSQL sample: whether it runs, and as what, is judged from it.',
     },
     DCS_UNAVAILABLE: {
-      actions: assign({ message: ({ event }) => event.message }),
+      actions: 'noteDcsUnavailable',
       description: "etcd does not answer: the node says so; what that costs the lock is the election's call.",
     },
     STOP: {
@@ -368,6 +368,13 @@ export const nodeMachine = nodeSetup.createMachine({
         foreignWhilePaused,
 
         stopping,
+      },
+      on: {
+        DCS_UNAVAILABLE: {
+          actions: ['noteDcsUnavailable', sendTo('election', { type: 'DCS_UNAVAILABLE' })],
+          description:
+            'etcd does not answer: the node says so, and the election stops trusting its view for a race until etcd gives a fresh one.',
+        },
       },
     },
 

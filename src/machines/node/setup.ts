@@ -266,6 +266,10 @@ export const nodeSetup = setup({
     }),
     /** A log line for the runtime, without changing what the node says about itself. */
     notice: emit((_, params: { message: string }) => ({ type: 'notice' as const, message: params.message })),
+    /** What etcd's silence is, as the node's message says it. */
+    noteDcsUnavailable: assign({
+      message: ({ event }) => (event as Extract<NodeEvent, { type: 'DCS_UNAVAILABLE' }>).message,
+    }),
     /** The operator is told the restart failed, with why. */
     reportRestartFailed: emit(({ context }) => ({
       type: 'restart.done' as const,
