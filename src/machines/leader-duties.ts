@@ -77,7 +77,40 @@ export type LeaderDutiesEvent =
 
 const NO_ORDER: LeaderOrder = { kind: 'none' };
 
-type PublishEvent = Extract<LeaderDutiesEvent, { type: 'PUBLISH' }>;
+export type PublishEvent = Extract<LeaderDutiesEvent, { type: 'PUBLISH' }>;
+
+/** An order that leaves nothing to do: the machine at rest. */
+export function atRest(order: LeaderOrder): boolean {
+  return order.kind === 'none' || (order.kind === 'sync' && order.step.kind === 'none');
+}
+
+/**
+ * Whether a publication changes nothing: the same facts (the same objects: each sample, view and
+ * settings is a new one when anything in it changed) as the last, which left the machine at rest
+ * with no I/O to do. The machine is deterministic, so the same event would again order nothing;
+ * the publisher leaves it unsent (an at-rest leader publishes about once a second, and each event
+ * carries the whole view into the journal).
+ */
+export function publicationChangesNothing(
+  last: PublishEvent | null,
+  next: PublishEvent,
+  lastOrder: LeaderOrder,
+): boolean {
+  return (
+    last !== null &&
+    !next.force &&
+    !last.force &&
+    atRest(lastOrder) &&
+    last.isLeader === next.isLeader &&
+    last.status === next.status &&
+    last.view === next.view &&
+    last.useSlots === next.useSlots &&
+    last.sync === next.sync &&
+    last.synchronous.names === next.synchronous.names &&
+    last.synchronous.inEffect === next.synchronous.inEffect &&
+    last.synchronous.shown === next.synchronous.shown
+  );
+}
 
 const isWritable = (s: PostgresStatus | null): boolean => s?.running === true && !s.inRecovery;
 

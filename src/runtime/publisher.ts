@@ -12,9 +12,12 @@ import { apiUrlOf, connUrlOf, memberData, type NodeReport } from '../cluster/rep
 import { isPaused } from '../cluster/view.ts';
 import { watchdogFailed } from '../cluster/watchdog.ts';
 import {
+  atRest,
   type LeaderFacts,
   type LeaderOrder,
   leaderDutiesMachine,
+  type PublishEvent,
+  publicationChangesNothing,
   publicationMatters,
 } from '../machines/leader-duties.ts';
 import type { NodeCore } from './core.ts';
@@ -47,6 +50,8 @@ export class Publisher {
   /** A publish asked for while one was under way (forced if any of them was), or null. */
   private publishAgain: { force: boolean } | null = null;
   private reportCache: (ReportInputs & { report: NodeReport }) | null = null;
+  /** The last publication the duties machine was sent, if it left it at rest with nothing to do. */
+  private quietPublication: PublishEvent | null = null;
 
   constructor(private readonly h: PublisherHost) {
     this.duties = createActor(h.provide(leaderDutiesMachine, {}), {
@@ -143,9 +148,14 @@ export class Publisher {
       const { isLeader, pg } = report;
       const duties = this.duties;
       // Left out when it can give no order (a replica's, mostly): the machine says which.
-      if (publicationMatters(isLeader, pg, h.view(), h.params.synchronousStandbyNames())) {
-        duties.send({ type: 'PUBLISH', isLeader, status: pg, force, ...this.facts() });
+      const publication = { type: 'PUBLISH' as const, isLeader, status: pg, force, ...this.facts() };
+      if (
+        publicationMatters(isLeader, pg, h.view(), h.params.synchronousStandbyNames()) &&
+        !publicationChangesNothing(this.quietPublication, publication, duties.getSnapshot().context.order)
+      ) {
+        duties.send(publication);
         let order = duties.getSnapshot().context.order;
+        this.quietPublication = atRest(order) ? publication : null;
         while (order.kind === 'writeStatus' || order.kind === 'giveSlots') {
           try {
             if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });

@@ -6,6 +6,8 @@ import {
   type LeaderDutiesEvent,
   type LeaderFacts,
   leaderDutiesMachine,
+  type PublishEvent,
+  publicationChangesNothing,
   publicationMatters,
 } from '../../src/machines/leader-duties.ts';
 
@@ -100,6 +102,43 @@ describe('leader duties machine', () => {
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'none' } }); // no /status, no slots
     m.publish(primary(200));
     expect(m.order()).toEqual({ kind: 'writeStatus', optime: 200 });
+  });
+
+  it('a publication of the same facts as the last, which left it at rest, changes nothing: the publisher may leave it unsent', () => {
+    const m = start();
+    const at = (e: PublishEvent) => {
+      const before = m.snapshot();
+      const { type: _, isLeader, status, force, ...rest } = e;
+      m.publish(status, rest, isLeader, force);
+      return before;
+    };
+    const quiet: PublishEvent = {
+      type: 'PUBLISH',
+      isLeader: true,
+      status: primary(100),
+      force: false,
+      ...facts(),
+    };
+    const { type: _, isLeader: __, status: ___, force: ____, ...same } = quiet;
+    m.publish(quiet.status, same);
+    m.done(same);
+    m.done(same); // status written, slots given: at rest
+    m.publish(quiet.status, same);
+    const order = m.order();
+    expect(publicationChangesNothing(quiet, { ...quiet }, order)).toBe(true);
+    // Sent anyway, it would indeed change nothing: same state, same context.
+    const before = at(quiet);
+    expect(m.snapshot().value).toEqual(before.value);
+    expect(m.snapshot().context).toEqual(before.context);
+    // Anything new is sent: another sample, view or settings object, a forced publication, or a
+    // last publication that left I/O to do.
+    expect(publicationChangesNothing(quiet, { ...quiet, status: primary(100) }, order)).toBe(false);
+    expect(publicationChangesNothing(quiet, { ...quiet, view: viewOf('node1', 'node2') }, order)).toBe(false);
+    expect(publicationChangesNothing(quiet, { ...quiet, sync: { ...asyncMode } }, order)).toBe(false);
+    expect(publicationChangesNothing(quiet, { ...quiet, force: true }, order)).toBe(false);
+    expect(publicationChangesNothing(quiet, { ...quiet, isLeader: false }, order)).toBe(false);
+    expect(publicationChangesNothing(quiet, quiet, { kind: 'writeStatus', optime: 100 })).toBe(false);
+    expect(publicationChangesNothing(null, quiet, order)).toBe(false);
   });
 
   it('judges each step on the facts as they are after the write before it', () => {
