@@ -51,6 +51,17 @@ const view = (over: Partial<ClusterView> = {}): ClusterView => ({
 
 const TOPOLOGY = { a: 'http://a:8008/patroni', b: 'http://b:8008/patroni', c: 'http://c:8008/patroni' };
 
+/** A running replica, c, that /failsafe (naming a and b) leaves out. */
+const OUTSIDER: LocalFacts = {
+  name: 'c',
+  running: true,
+  inRecovery: true,
+  walPosition: 10,
+  timeline: 1,
+  nofailover: false,
+  streaming: false,
+};
+
 describe('failsafe rules', () => {
   it('/failsafe names every member key with its api_url, and the leader itself', () => {
     expect(failsafeTopology(view(), 'a', 'http://x/patroni')).toEqual(TOPOLOGY);
@@ -84,15 +95,7 @@ describe('failsafe rules', () => {
     expect(excludedByFailsafe(view({ failsafe: {} }), 'c', settings)).toBe(false);
     expect(raceMembers(v, settings).map((m) => m.name)).toEqual(['a', 'b', 'c', 'd']);
     expect(raceMembers(v, { failsafe_mode: false }).map((m) => m.name)).toEqual(['a', 'b', 'c']);
-    const me: LocalFacts = {
-      name: 'c',
-      running: true,
-      inRecovery: true,
-      walPosition: 10,
-      timeline: 1,
-      nofailover: false,
-      streaming: false,
-    };
+    const me = OUTSIDER;
     expect(judgeHealthiest(v, me, [], settings)).toEqual({
       healthiest: false,
       reason: 'not named in /failsafe',
@@ -106,15 +109,7 @@ describe('failsafe rules', () => {
   // fallen behind by the time everyone was back — it yielded to those ahead, who could not race.
   it('a member left out of /failsafe races once every member named there answered as a running replica', () => {
     const v = view({ failsafe: { a: TOPOLOGY.a, b: TOPOLOGY.b } });
-    const me: LocalFacts = {
-      name: 'c',
-      running: true,
-      inRecovery: true,
-      walPosition: 10,
-      timeline: 1,
-      nofailover: false,
-      streaming: false,
-    };
+    const me = OUTSIDER;
     const replica = (name: string, over: Partial<PeerStatus> = {}): PeerStatus => ({
       name,
       reachable: true,

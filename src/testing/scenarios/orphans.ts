@@ -22,9 +22,14 @@ async function writingTo(c: SimulatedCluster, node: string, done: () => boolean,
   }
 }
 
+/** The first promotion of a node other than `old` since `promotionsBefore` were counted. */
+function promotionAfter(c: SimulatedCluster, old: string, promotionsBefore: number) {
+  return c.world.promotions.slice(promotionsBefore).find((p) => p.node !== old);
+}
+
 /** Client writes the old leader acknowledged after the first promotion of another node. */
 function lateAcknowledgements(c: SimulatedCluster, old: string, promotionsBefore: number): number {
-  const promoted = c.world.promotions.slice(promotionsBefore).find((p) => p.node !== old);
+  const promoted = promotionAfter(c, old, promotionsBefore);
   if (!promoted) return 0;
   return c.world.acknowledged.filter((w) => w.node === old && (w.ackedAt ?? 0) > promoted.at).length;
 }
@@ -119,8 +124,8 @@ export const orphanSlowToOpenSessions: Scenario = {
       const promotions = c.world.promotions.length;
       c.node(old).postgres.setDurations({ sessionMs: 1200 });
       await c.node(old).killAgent();
-      await c.until(() => c.world.promotions.slice(promotions).some((p) => p.node !== old), 60_000);
-      const promoted = c.world.promotions.slice(promotions).find((p) => p.node !== old)!;
+      await c.until(() => promotionAfter(c, old, promotions) !== undefined, 60_000);
+      const promoted = promotionAfter(c, old, promotions)!;
       check(
         c.logs.some((l) => l.includes(`${old}: not reached`) && l.includes('timeout expired')),
         'the promotion did not give up on the slow server',
