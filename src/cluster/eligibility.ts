@@ -65,11 +65,24 @@ export function failoverLimitation(p: PeerStatus): string | null {
 /**
  * A replica that may be promoted: reachable, in recovery, no failover limitation. (A rule against
  * a member on an older timeline that does not stream — sweep seed 369 — was tried in session 19
- * and withdrawn: a replica that had just rejoined was refused as a failover candidate on real
- * processes. Still open; the rule is in git history, 441edd2.)
+ * and withdrawn: the members' own facts are up to a loop_wait old at rest, and a replica that had
+ * just rejoined was refused as a failover candidate on real processes. Still open.)
  */
-export function fitToTakeOver(p: PeerStatus): boolean {
+export function fitToTakeOver(p: PeerStatus, _timeline: number): boolean {
   return p.inRecovery && failoverLimitation(p) === null;
+}
+
+/**
+ * The leader's switchover check (Patroni's is_failover_possible): some member it probed is fit to
+ * take over (fitToTakeOver), against the leader's own timeline or the newest the view shows.
+ */
+export function someoneFitToTakeOver(
+  peers: readonly PeerStatus[],
+  view: ClusterView,
+  ownTimeline: number | null,
+): boolean {
+  const timeline = Math.max(newestTimeline(view, []), ownTimeline ?? 0);
+  return peers.some((p) => fitToTakeOver(p, timeline));
 }
 
 const yes = (reason: string): Verdict => ({ healthiest: true, reason });
@@ -154,7 +167,7 @@ export function judgeHealthiest(
   if (me.watchdogFailed) return no('watchdog device is not usable');
 
   const mayTakeOver = (p: PeerStatus) =>
-    fitToTakeOver(p) && (syncMembers === null || syncMembers.has(p.name));
+    fitToTakeOver(p, timeline) && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
   const request = honouredRequest(view, syncMembers);
@@ -166,7 +179,11 @@ export function judgeHealthiest(
     const candidate = peers.find((p) => p.name === request.member);
     // Not a candidate that may never take over (failsafe mode, not named in /failsafe): waiting
     // for it would leave the cluster without a leader for good.
-    if (candidate && fitToTakeOver(candidate) && !excludedByFailsafe(view, candidate.name, settings)) {
+    if (
+      candidate &&
+      fitToTakeOver(candidate, timeline) &&
+      !excludedByFailsafe(view, candidate.name, settings)
+    ) {
       return no(`switchover candidate ${request.member} takes over`);
     }
   }
@@ -193,7 +210,7 @@ export function judgeHealthiest(
   for (const peer of peers) {
     if (!peer.reachable || peer.name === me.name) continue;
     if (!peer.inRecovery) return no(`primary ${peer.name} is still alive`);
-    if (!fitToTakeOver(peer)) continue;
+    if (!fitToTakeOver(peer, timeline)) continue;
     if (syncMembers !== null && !syncMembers.has(peer.name)) continue;
     // Positions compare only on one timeline: WAL a peer wrote on an older timeline past the point
     // where it was left is not the cluster's (an old primary's last writes), and a peer on a newer

@@ -4,7 +4,7 @@
  * are written against it, and machine.ts assembles them.
  */
 import { assign, emit, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
-import { fitToTakeOver, type PeerStatus } from '../../cluster/eligibility.ts';
+import { type PeerStatus, someoneFitToTakeOver } from '../../cluster/eligibility.ts';
 import {
   leaderFailoverDecision,
   ownScheduledSwitchover,
@@ -83,8 +83,9 @@ export const nodeSetup = setup({
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
     /** The bootstrap's create transaction took /leader. */
     tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
-    /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation). */
-    someoneCanTakeOver: ({ event }) => doneOutput<PeerStatus[]>(event).some(fitToTakeOver),
+    /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation, on our timeline or streaming). */
+    someoneCanTakeOver: ({ context, event }) =>
+      someoneFitToTakeOver(doneOutput<PeerStatus[]>(event), context.view, context.pg?.timeline ?? null),
     slotsOn: ({ context }) => context.settings.use_slots,
     /** claimSync wrote /sync (false: its index had moved on). */
     syncClaimed: ({ event }) => doneOutput<boolean>(event),
