@@ -63,13 +63,20 @@ export function failoverLimitation(p: PeerStatus): string | null {
 }
 
 /**
- * A replica that may be promoted: reachable, in recovery, no failover limitation. (A rule against
- * a member on an older timeline that does not stream — sweep seed 369 — was tried in session 19
- * and withdrawn: the members' own facts are up to a loop_wait old at rest, and a replica that had
- * just rejoined was refused as a failover candidate on real processes. Still open.)
+ * A replica that may be promoted: reachable, in recovery, no failover limitation, and on the
+ * cluster's timeline (`timeline`, its newest known; 0: unknown) or streaming towards it. One on
+ * an older timeline that does not stream has WAL the cluster's history left behind, or lacks the
+ * switch to it (an old primary not yet rejoined): promoting it would fork a second history of the
+ * next number and lose the leader's writes since (sweep seed 369). A streaming one has merely not
+ * replayed the switch yet (a promotion writes little on its new timeline at first), and a leader
+ * that stops sends a connected standby all of its WAL.
  */
-export function fitToTakeOver(p: PeerStatus, _timeline: number): boolean {
-  return p.inRecovery && failoverLimitation(p) === null;
+export function fitToTakeOver(p: PeerStatus, timeline: number): boolean {
+  return (
+    p.inRecovery &&
+    failoverLimitation(p) === null &&
+    (p.streaming === true || !behindTimeline(p.timeline, timeline))
+  );
 }
 
 /**
@@ -83,6 +90,11 @@ export function someoneFitToTakeOver(
 ): boolean {
   const timeline = Math.max(newestTimeline(view, []), ownTimeline ?? 0);
   return peers.some((p) => fitToTakeOver(p, timeline));
+}
+
+/** On a timeline older than the cluster's newest (either unknown: not behind). */
+function behindTimeline(mine: number | null, cluster: number): boolean {
+  return mine !== null && cluster > 0 && mine < cluster;
 }
 
 const yes = (reason: string): Verdict => ({ healthiest: true, reason });
@@ -131,6 +143,8 @@ export function isRequestedCandidate(
     me.running &&
     me.inRecovery &&
     !me.nofailover &&
+    // On the cluster's timeline, or streaming towards it: see fitToTakeOver.
+    (me.streaming || !behindTimeline(me.timeline, newestTimeline(view, []))) &&
     // Failsafe mode: not even an operator's request makes a member the leader could not have asked
     // to confirm it (it may still be primary, kept by the members it did ask).
     !excludedByFailsafe(view, me.name, settings) &&
@@ -173,6 +187,9 @@ export function judgeHealthiest(
   const request = honouredRequest(view, syncMembers);
   if (request === null && requested?.member === me.name) {
     return no('switchover candidate, but not a synchronous standby');
+  }
+  if (requested?.member === me.name && !me.streaming && behindTimeline(me.timeline, timeline)) {
+    return no(`switchover candidate, but on timeline ${me.timeline}, behind the cluster's ${timeline}`);
   }
   if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
   if (request?.member) {

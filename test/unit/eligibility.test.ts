@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { judgeHealthiest, type LocalFacts, type PeerStatus } from '../../src/cluster/eligibility.ts';
+import {
+  fitToTakeOver,
+  isRequestedCandidate,
+  judgeHealthiest,
+  type LocalFacts,
+  type PeerStatus,
+  someoneFitToTakeOver,
+} from '../../src/cluster/eligibility.ts';
 import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 
 const settings = { maximum_lag_on_failover: 1048576, check_timeline: false, synchronous_mode: false };
@@ -202,5 +209,44 @@ describe('judgeHealthiest', () => {
     });
     // A running primary keeps (or takes back) the lock even when paused.
     expect(judgeHealthiest(view(), { ...me, inRecovery: false }, [], paused).healthiest).toBe(true);
+  });
+
+  // Found by the simulator (seed 369): the old leader, demoted while cut from etcd, had not yet
+  // rejoined the new timeline when a switchover named it; it took the lock as the candidate and
+  // promoted its timeline 1 — a second timeline 2, the leader's writes since the fork gone.
+  it("a switchover candidate behind the cluster's timeline that does not stream is no candidate, for anyone", () => {
+    const members = (timelines: Record<string, number>) =>
+      Object.entries(timelines).map(([name, timeline]) => ({
+        name,
+        key: `/service/x/members/${name}`,
+        index: '1',
+        session: null,
+        data: { timeline, state: 'running', role: 'replica' },
+      })) as unknown as ClusterView['members'];
+    const switchover = { index: '5', leader: 'x', member: 'a' };
+    const v = view({ failover: switchover, members: members({ a: 1, c: 2 }) });
+    const stale = { ...me, timeline: 1, streaming: false };
+    // Itself: not the candidate, and it says why.
+    expect(isRequestedCandidate(v, stale, settings)).toBe(false);
+    expect(judgeHealthiest(v, stale, [peer({ name: 'c', timeline: 2 })], settings)).toEqual({
+      healthiest: false,
+      reason: "switchover candidate, but on timeline 1, behind the cluster's 2",
+    });
+    // Streaming towards the new timeline (the switch not replayed yet): it is.
+    expect(isRequestedCandidate(v, { ...stale, streaming: true }, settings)).toBe(true);
+    // The others do not wait for it: c races as if no candidate were named.
+    const c = { ...me, name: 'c', timeline: 2, walPosition: 3000 };
+    const a = peer({ name: 'a', timeline: 1, walPosition: 9000 });
+    expect(judgeHealthiest(v, c, [a], settings).healthiest).toBe(true);
+    expect(judgeHealthiest(v, c, [{ ...a, streaming: true }], settings).reason).toBe(
+      'switchover candidate a takes over',
+    );
+    // The leader's check before it demotes (Patroni's is_failover_possible).
+    expect(fitToTakeOver(a, 2)).toBe(false);
+    expect(fitToTakeOver({ ...a, streaming: true }, 2)).toBe(true);
+    expect(fitToTakeOver({ ...a, timeline: 2 }, 2)).toBe(true);
+    expect(someoneFitToTakeOver([a], view(), 2)).toBe(false);
+    expect(someoneFitToTakeOver([a], view(), 1)).toBe(true);
+    expect(someoneFitToTakeOver([a], view({ members: members({ c: 2 }) }), 1)).toBe(false);
   });
 });

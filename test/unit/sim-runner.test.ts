@@ -233,6 +233,19 @@ describe('seeded simulation runner', () => {
         '7:patch-config:node1:36:8:8,8:partition:node1:node2,13:switchover:node2:node3:-,15:freeze:node3,18:patch-config:node1:17:4:6,31:freeze:node1',
     },
     {
+      // The old leader, cut from etcd, lost the lock and demoted; reconnected, its view stayed
+      // stale (a read sent during the cut ran out its timeout) and a switchover named it before
+      // it had rejoined: it took the lock as the requested candidate and promoted its timeline 1
+      // — a second timeline 2, the leader's writes since the fork gone, the cluster never healed.
+      // Now a member behind the cluster's timeline is no candidate (for itself, the leader's
+      // check and the others alike).
+      seed: 369,
+      sync: false,
+      why: 'a switchover candidate promoted from an older timeline',
+      schedule: '12:dcs-cut:node1,33:dcs-reconnect:node1,35:switchover:node3:node1:-',
+      checkHeal: true,
+    },
+    {
       // Synchronous mode: a replica cut from etcd for 215 s came back while the watch's re-read
       // sent during the cut still ran out its timeout, and raced on its last view — a free lock
       // and a /sync that named it, both long gone: it took the lock and promoted without the
