@@ -64,19 +64,23 @@ export function failoverLimitation(p: PeerStatus): string | null {
 
 /**
  * A replica that may be promoted: reachable, in recovery, no failover limitation, and on the
- * cluster's timeline (`timeline`, its newest known; 0: unknown) or streaming towards it. One on
- * an older timeline that does not stream has WAL the cluster's history left behind, or lacks the
- * switch to it (an old primary not yet rejoined): promoting it would fork a second history of the
- * next number and lose the leader's writes since (sweep seed 369). A streaming one has merely not
- * replayed the switch yet (a promotion writes little on its new timeline at first), and a leader
- * that stops sends a connected standby all of its WAL.
+ * cluster's timeline (`timeline`, its newest known; 0: unknown or not checked) or streaming
+ * towards it. One on an older timeline that does not stream has WAL the cluster's history left
+ * behind, or lacks the switch to it (an old primary not yet rejoined, a standby between two
+ * upstreams): promoting it would fork a second history of the next number and lose the leader's
+ * writes since (sweep seed 369). A streaming one has merely not replayed the switch yet (a
+ * promotion writes little on its new timeline at first), and a leader that stops sends a
+ * connected standby all of its WAL. The timeline is checked with `check_timeline` (pgwarden's
+ * default; off, as in Patroni, the operator takes the risk): see timelineChecked.
  */
 export function fitToTakeOver(p: PeerStatus, timeline: number): boolean {
-  return (
-    p.inRecovery &&
-    failoverLimitation(p) === null &&
-    (p.streaming === true || !behindTimeline(p.timeline, timeline))
-  );
+  return p.inRecovery && failoverLimitation(p) === null && timelineLimitation(p, timeline) === null;
+}
+
+/** Why a member's timeline keeps it from taking over (see fitToTakeOver), null when it does not. */
+export function timelineLimitation(p: PeerStatus, timeline: number): string | null {
+  if (p.streaming === true || !behindTimeline(p.timeline, timeline)) return null;
+  return `on timeline ${p.timeline}, behind the cluster's ${timeline}, and not streaming`;
 }
 
 /**
@@ -87,9 +91,15 @@ export function someoneFitToTakeOver(
   peers: readonly PeerStatus[],
   view: ClusterView,
   ownTimeline: number | null,
+  checkTimeline: boolean,
 ): boolean {
-  const timeline = Math.max(newestTimeline(view, []), ownTimeline ?? 0);
+  const timeline = timelineChecked(Math.max(newestTimeline(view, []), ownTimeline ?? 0), checkTimeline);
   return peers.some((p) => fitToTakeOver(p, timeline));
+}
+
+/** The cluster's timeline a candidate must be on (or stream towards); 0: none, check_timeline is off. */
+export function timelineChecked(timeline: number, checkTimeline: boolean): number {
+  return checkTimeline ? timeline : 0;
 }
 
 /** On a timeline older than the cluster's newest (either unknown: not behind). */
@@ -144,7 +154,8 @@ export function isRequestedCandidate(
     me.inRecovery &&
     !me.nofailover &&
     // On the cluster's timeline, or streaming towards it: see fitToTakeOver.
-    (me.streaming || !behindTimeline(me.timeline, newestTimeline(view, []))) &&
+    (me.streaming ||
+      !behindTimeline(me.timeline, timelineChecked(newestTimeline(view, []), settings.check_timeline))) &&
     // Failsafe mode: not even an operator's request makes a member the leader could not have asked
     // to confirm it (it may still be primary, kept by the members it did ask).
     !excludedByFailsafe(view, me.name, settings) &&
@@ -180,15 +191,16 @@ export function judgeHealthiest(
   if (me.nofailover) return no('tagged nofailover');
   if (me.watchdogFailed) return no('watchdog device is not usable');
 
+  const checked = timelineChecked(timeline, settings.check_timeline);
   const mayTakeOver = (p: PeerStatus) =>
-    fitToTakeOver(p, timeline) && (syncMembers === null || syncMembers.has(p.name));
+    fitToTakeOver(p, checked) && (syncMembers === null || syncMembers.has(p.name));
 
   // A requested switchover or failover names who should win, as long as that member is alive.
   const request = honouredRequest(view, syncMembers);
   if (request === null && requested?.member === me.name) {
     return no('switchover candidate, but not a synchronous standby');
   }
-  if (requested?.member === me.name && !me.streaming && behindTimeline(me.timeline, timeline)) {
+  if (requested?.member === me.name && !me.streaming && behindTimeline(me.timeline, checked)) {
     return no(`switchover candidate, but on timeline ${me.timeline}, behind the cluster's ${timeline}`);
   }
   if (isRequestedCandidate(view, me, settings)) return yes('I am the switchover candidate');
@@ -198,7 +210,7 @@ export function judgeHealthiest(
     // for it would leave the cluster without a leader for good.
     if (
       candidate &&
-      fitToTakeOver(candidate, timeline) &&
+      fitToTakeOver(candidate, checked) &&
       !excludedByFailsafe(view, candidate.name, settings)
     ) {
       return no(`switchover candidate ${request.member} takes over`);

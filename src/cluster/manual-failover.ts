@@ -5,7 +5,13 @@
  * asking, the writing and the waiting; every decision is here.
  */
 import { dynamicConfigFrom } from '../config/load.ts';
-import { failoverLimitation, newestTimeline, type PeerStatus } from './eligibility.ts';
+import {
+  failoverLimitation,
+  newestTimeline,
+  type PeerStatus,
+  timelineChecked,
+  timelineLimitation,
+} from './eligibility.ts';
 import type { ClusterView, Member } from './view.ts';
 
 export type ManualAction = 'switchover' | 'failover';
@@ -69,7 +75,16 @@ export function failoverImpossible(
 ): string | null {
   const behind = r.candidate ? timelineBehind(view, statuses[0]) : null;
   if (behind !== null) return `${r.action} is not possible: ${behind}`;
-  if (statuses.some((s) => failoverLimitation(s) === null)) return null;
+  // The leader's own check (someoneFitToTakeOver) would refuse it later: say so now, and why.
+  const timeline = timelineChecked(
+    newestTimeline(view, []),
+    dynamicConfigFrom(view.config?.data).check_timeline,
+  );
+  const usable = statuses.filter((s) => failoverLimitation(s) === null);
+  if (usable.some((s) => timelineLimitation(s, timeline) === null)) return null;
+  const named = r.candidate ? usable[0] : undefined;
+  if (named)
+    return `${r.action} is not possible: candidate ${named.name} is ${timelineLimitation(named, timeline)}`;
   return `${r.action} is not possible: no good candidates have been found`;
 }
 

@@ -314,17 +314,27 @@ export class LocalCluster {
     return false;
   }
 
-  /** One writable leader and every other running node streaming from it. */
+  /**
+   * One writable leader and every other running node streaming from it — as both ends tell:
+   * the leader's pg_stat_replication, and the replica's own answer (on the leader's timeline, and
+   * its WAL receiver streaming where the agent says so; Patroni 3.0.2 has no replication_state).
+   * The leader's side alone is not enough: it lists a WAL sender for a standby that is still
+   * between timelines (its receiver not yet shown, replaying the old timeline's end), and a
+   * failover to that standby is refused, rightly (it would fork the cluster's timeline).
+   */
   static isReady(nodes: ClusterNode[], running: (n: ClusterNode) => boolean): boolean {
     const up = nodes.filter(running);
     const primaries = up.filter((n) => n.status?.role === 'master' && n.status.state === 'running');
     if (primaries.length !== 1) return false;
-    const streaming = primaries[0]!.status!.replication?.filter((r) => r.state === 'streaming') ?? [];
+    const leader = primaries[0]!.status!;
+    const streaming = leader.replication?.filter((r) => r.state === 'streaming') ?? [];
     return up.every(
       (n) =>
         n === primaries[0] ||
         (n.status?.role === 'replica' &&
           n.status.state === 'running' &&
+          n.status.timeline === leader.timeline &&
+          (n.status.replication_state === undefined || n.status.replication_state === 'streaming') &&
           streaming.some((r) => r.application_name === n.name)),
     );
   }

@@ -226,27 +226,32 @@ describe('judgeHealthiest', () => {
     const switchover = { index: '5', leader: 'x', member: 'a' };
     const v = view({ failover: switchover, members: members({ a: 1, c: 2 }) });
     const stale = { ...me, timeline: 1, streaming: false };
+    const checking = { ...settings, check_timeline: true };
     // Itself: not the candidate, and it says why.
-    expect(isRequestedCandidate(v, stale, settings)).toBe(false);
-    expect(judgeHealthiest(v, stale, [peer({ name: 'c', timeline: 2 })], settings)).toEqual({
+    expect(isRequestedCandidate(v, stale, checking)).toBe(false);
+    expect(judgeHealthiest(v, stale, [peer({ name: 'c', timeline: 2 })], checking)).toEqual({
       healthiest: false,
       reason: "switchover candidate, but on timeline 1, behind the cluster's 2",
     });
     // Streaming towards the new timeline (the switch not replayed yet): it is.
-    expect(isRequestedCandidate(v, { ...stale, streaming: true }, settings)).toBe(true);
+    expect(isRequestedCandidate(v, { ...stale, streaming: true }, checking)).toBe(true);
     // The others do not wait for it: c races as if no candidate were named.
     const c = { ...me, name: 'c', timeline: 2, walPosition: 3000 };
     const a = peer({ name: 'a', timeline: 1, walPosition: 9000 });
-    expect(judgeHealthiest(v, c, [a], settings).healthiest).toBe(true);
-    expect(judgeHealthiest(v, c, [{ ...a, streaming: true }], settings).reason).toBe(
+    expect(judgeHealthiest(v, c, [a], checking).healthiest).toBe(true);
+    expect(judgeHealthiest(v, c, [{ ...a, streaming: true }], checking).reason).toBe(
       'switchover candidate a takes over',
     );
     // The leader's check before it demotes (Patroni's is_failover_possible).
     expect(fitToTakeOver(a, 2)).toBe(false);
     expect(fitToTakeOver({ ...a, streaming: true }, 2)).toBe(true);
     expect(fitToTakeOver({ ...a, timeline: 2 }, 2)).toBe(true);
-    expect(someoneFitToTakeOver([a], view(), 2)).toBe(false);
-    expect(someoneFitToTakeOver([a], view(), 1)).toBe(true);
-    expect(someoneFitToTakeOver([a], view({ members: members({ c: 2 }) }), 1)).toBe(false);
+    expect(someoneFitToTakeOver([a], view(), 2, true)).toBe(false);
+    expect(someoneFitToTakeOver([a], view(), 1, true)).toBe(true);
+    expect(someoneFitToTakeOver([a], view({ members: members({ c: 2 }) }), 1, true)).toBe(false);
+    // check_timeline off (Patroni's default): Patroni's rule, the operator takes the risk.
+    expect(isRequestedCandidate(v, stale, settings)).toBe(true);
+    expect(someoneFitToTakeOver([a], view(), 2, false)).toBe(true);
+    expect(judgeHealthiest(v, c, [a], settings).reason).toBe('switchover candidate a takes over');
   });
 });

@@ -512,6 +512,39 @@ describe('POST /failover and /switchover: checks in Patroni order (§2.10)', () 
       expect(ops.writes).toEqual([]);
     });
 
+    // Seen on real processes: a failover asked right after a switchover named a standby still
+    // between its old and new upstream — replaying timeline 1's end, its receiver not yet shown.
+    // The leader's own check would refuse it (a second timeline 2): the API says so at once.
+    it.each([
+      ['refused: behind the leader, not streaming', {}, undefined, 412],
+      ['accepted: streaming towards the new timeline', { streaming: true }, undefined, 200],
+      ["accepted: check_timeline off (Patroni's rule)", {}, false, 200],
+    ])('a candidate on timeline 1 under a leader on 2, %s', async (_what, over, checkTimeline, code) => {
+      const leaderOn2 = { ...member('a', 'master'), data: { ...member('a', 'master').data, timeline: 2 } };
+      const data = {
+        ttl: 30,
+        loop_wait: 10,
+        ...(checkTimeline === undefined ? {} : { check_timeline: checkTimeline }),
+      };
+      const h = await build({
+        view: clusterView({
+          config: { index: '2', data },
+          members: [leaderOn2, member('b', 'replica'), member('c', 'replica')],
+        }),
+      });
+      h.ops.peers.set('b', peer('b', { timeline: 1, ...over }));
+      later(h.state, 100, promote('b'));
+      const res = await post(h.app, '/failover', { candidate: 'b' });
+      if (code === 412) {
+        expectText(
+          res,
+          412,
+          "failover is not possible: candidate b is on timeline 1, behind the cluster's 2, and not streaming",
+        );
+        expect(h.ops.writes).toEqual([]);
+      } else expectText(res, 200, 'Successfully failed over to "b"');
+    });
+
     it.each([
       ['a candidate on the newest timeline', 'c', undefined],
       ["check_timeline: false (Patroni's default): the operator's choice", 'b', false],

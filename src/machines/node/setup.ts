@@ -85,7 +85,12 @@ export const nodeSetup = setup({
     tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
     /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation, on our timeline or streaming). */
     someoneCanTakeOver: ({ context, event }) =>
-      someoneFitToTakeOver(doneOutput<PeerStatus[]>(event), context.view, context.pg?.timeline ?? null),
+      someoneFitToTakeOver(
+        doneOutput<PeerStatus[]>(event),
+        context.view,
+        context.pg?.timeline ?? null,
+        context.settings.check_timeline,
+      ),
     slotsOn: ({ context }) => context.settings.use_slots,
     /** claimSync wrote /sync (false: its index had moved on). */
     syncClaimed: ({ event }) => doneOutput<boolean>(event),
