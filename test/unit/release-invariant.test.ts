@@ -48,6 +48,10 @@ describe('invariant no-release-while-writable', () => {
     const candidate = c.streamingReplicas()[0]!;
     const res = await c.rest(old, 'POST', '/switchover', { leader: old, candidate });
     expect(res.status).toBe(200);
+    // Once the others stream from it: stopped within the second a re-pointed standby takes to
+    // stream (repointMs), its timeline would exist on no one else, and check_timeline would
+    // rightly keep the others from taking over until it came back.
+    await c.until(() => c.streamingReplicas().length === 2, 30_000);
     await c.waitFor(c.node(candidate).shutdown(), 60_000);
     await c.until(() => c.leader() !== null && c.leader() !== candidate, 60_000);
     expect(check(c)).toBeNull();

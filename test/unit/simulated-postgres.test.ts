@@ -3,6 +3,7 @@ import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import type { NodeConfig } from '../../src/config/types.ts';
 import { seededRandom } from '../../src/testing/random.ts';
 import {
+  defaultDurations,
   parseSynchronousStandbyNames,
   type SimulatedPostgres,
   SimulatedWorld,
@@ -158,6 +159,10 @@ describe('SimulatedPostgres', () => {
     await run(clock, s2.follow(to(s1, 's2'), 30));
     await run(clock, p.start('replica', to(s1, 'a'), 30));
     await tick(clock);
+    // The re-pointed standby streams once its receiver is back (repointMs); the started one at once.
+    expect(await p.status()).toMatchObject({ replicationState: 'streaming', timeline: 2 });
+    expect(await s2.status()).toMatchObject({ replicationState: 'in archive recovery', timeline: 1 });
+    await tick(clock, defaultDurations.repointMs);
     for (const s of [s2, p])
       expect(await s.status()).toMatchObject({ replicationState: 'streaming', timeline: 2 });
     // follow() never turns a primary into a standby: only the node machine demotes.

@@ -76,6 +76,13 @@ export async function setPause(c: SimulatedCluster, pause: boolean): Promise<voi
   check(r.status === 200, `${pause ? 'pause' : 'resume'} answered ${r.status} ${r.body}`, c);
 }
 
+/**
+ * The node's agent says its PostgreSQL streams (its last sample, what GET /patroni answers and a
+ * leader's probe reads) — up to a second after the world's own reading, as on real processes.
+ */
+export const reportsStreaming = (c: SimulatedCluster, name: string): boolean =>
+  c.node(name).report()?.pg?.replicationState === 'streaming';
+
 /** A node that does not hold /leader. */
 export const aReplica = (c: SimulatedCluster) => c.nodes.find((n) => n.name !== c.leader())!;
 

@@ -82,6 +82,7 @@ import {
 } from './replayed.ts';
 import {
   failoverToCurrentLeader,
+  failoverToReplicaBetweenUpstreams,
   patchConfigUnchanged,
   patchConfigWriteFails,
   reinitializeDuringStart,
@@ -149,6 +150,7 @@ export const scenarios: Scenario[] = [
   scheduledSwitchoverReplaced,
   scheduledSwitchoverDeleted,
   staleScheduledSwitchoverDropped,
+  failoverToReplicaBetweenUpstreams,
   restartStartFails,
   restartStopFails,
   leaderWillNotStart,

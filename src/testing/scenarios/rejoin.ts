@@ -5,7 +5,15 @@
  * asks (POST /reinitialize); every scenario also checks no-unasked-data-removal when it ends.
  */
 import type { SimulatedCluster, SimulatedClusterOptions } from '../cluster/index.ts';
-import { check, healthy, nodeMessage, nodeState, onHealthyCluster, type Scenario } from './harness.ts';
+import {
+  check,
+  healthy,
+  nodeMessage,
+  nodeState,
+  onHealthyCluster,
+  reportsStreaming,
+  type Scenario,
+} from './harness.ts';
 
 const rewindOff: SimulatedClusterOptions = {
   dcs: {
@@ -109,6 +117,9 @@ export const rewindRefusedTwice: Scenario = {
       await c.until(() => nodeState(c, old) === 'rewindFailed', 60_000);
       const leader = c.leader()!;
       const candidate = c.nodes.find((n) => n.name !== leader && n.name !== old)!.name;
+      // Re-pointed at the new leader a moment ago, it streams a second later (repointMs); asked
+      // before, the switchover is refused (a failover naming a replica between upstreams…).
+      await c.until(() => reportsStreaming(c, candidate), 30_000);
       const res = await c.rest(leader, 'POST', '/switchover', { leader, candidate });
       check(res.status === 200, `switchover answered ${res.status} ${res.body}`, c);
       // The new leader is another chance: pg_rewind runs again at once (refused once more).

@@ -4,7 +4,7 @@
  * stale), a reinitialize queued behind a start, and the answer to a failover naming the leader.
  */
 import { defaultDurations } from '../simulated-postgres/index.ts';
-import { aReplica, check, healthy, onHealthyCluster, type Scenario } from './harness.ts';
+import { aReplica, check, healthy, onHealthyCluster, reportsStreaming, type Scenario } from './harness.ts';
 
 export const reinitializeDuringStart: Scenario = {
   name: 'reinitialize while a start runs: refused unless forced, and then queued behind it',
@@ -230,6 +230,42 @@ export const patchConfigUnchanged: Scenario = {
       check(
         before !== undefined && after?.modRevision === before.modRevision,
         `/config was written: revision ${before?.modRevision} → ${after?.modRevision}`,
+        c,
+      );
+    }),
+};
+
+/**
+ * Seen on real processes (session 20): a bystander re-pointed at a new leader replays its old
+ * timeline's end and does not stream for about a second (durations.repointMs). A failover that
+ * names it then would have it promote timeline 1 into a second timeline 2, the leader's writes
+ * gone: refused at once (412, and why); once it streams, the same request succeeds.
+ */
+export const failoverToReplicaBetweenUpstreams: Scenario = {
+  name: 'a failover naming a replica still between its old and new leader is refused (412) until it streams, then done',
+  run: (inspect) =>
+    onHealthyCluster(inspect, async (c) => {
+      const old = c.leader()!;
+      const [to, bystander] = c.nodes.filter((n) => n.name !== old).map((n) => n.name) as [string, string];
+      c.node(bystander).postgres.setDurations({ repointMs: 5000 });
+      const moved = await c.rest(old, 'POST', '/switchover', { leader: old, candidate: to });
+      check(moved.status === 200, `the switchover answered ${moved.status} ${moved.body}`, c);
+      const between = () =>
+        c.node(bystander).postgres.proc?.upstream?.host === to && !c.streamingReplicas().includes(bystander);
+      await c.until(between, 10_000);
+      const refused = await c.rest(to, 'POST', '/failover', { candidate: bystander });
+      check(
+        refused.status === 412 && refused.body.endsWith("behind the cluster's 2, and not streaming"),
+        `a failover to ${bystander}, between upstreams, answered ${refused.status} ${refused.body}`,
+        c,
+      );
+      await c.until(() => reportsStreaming(c, bystander), 30_000);
+      const done = await c.rest(to, 'POST', '/failover', { candidate: bystander });
+      check(done.status === 200, `once it streamed, the failover answered ${done.status} ${done.body}`, c);
+      const timelines = c.world.promotions.map((p) => p.timeline);
+      check(
+        new Set(timelines).size === timelines.length,
+        `promotions made timelines ${timelines.join(', ')}`,
         c,
       );
     }),

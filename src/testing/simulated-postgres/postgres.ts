@@ -235,6 +235,7 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     if (this.proc.role === 'primary') throw new Error(followingAsPrimary(this.name));
     this.proc.upstream = upstream;
     this.proc.connected = false;
+    this.proc.receiverFrom = this.world.clock.now() + this.duration('repointMs');
     this.world.tick();
   }
 

@@ -30,6 +30,8 @@ export interface Proc {
   connected: boolean;
   /** Order in which standbys connected to their upstream (walsender order). */
   connectedSeq: number;
+  /** A re-pointed standby's receiver connects no earlier than this (durations.repointMs). */
+  receiverFrom?: number;
   /** This server's walsenders: the standbys streaming from it, and ghosts of gone ones. */
   senders: WalSenderTable;
   receivedAny: boolean;
@@ -167,6 +169,7 @@ export class SimulatedServer {
     }
     // A connection the upstream no longer has (it restarted in between) is a new one.
     if (p.connected && !u.proc.senders.has(p.connectedSeq)) p.connected = false;
+    if (!p.connected && this.world.clock.now() < (p.receiverFrom ?? 0)) return;
     if (!p.connected) {
       const slot = p.upstream?.slotName ?? null;
       // "replication slot is active for PID": a walsender, perhaps a ghost, still holds it.
