@@ -29,6 +29,7 @@ import {
   fenceBudgetMs,
 } from '../../cluster/orphans.ts';
 import type { RoleCredentials } from '../../config/types.ts';
+import { type TlsAttempt, tlsAttempts } from './client-tls.ts';
 import { MANAGED_HEADER } from './conf.ts';
 import type { OwnedFiles } from './files.ts';
 
@@ -65,7 +66,10 @@ interface StateRow {
 /**
  * Fences `target`, a member's PostgreSQL, on behalf of the new leader `by`, if `rule` allows it.
  * Bounded by fenceBudgetMs(rule) as a whole: past it the connection is torn down and the round says
- * the server was not reached (statements stop on the server too: statement_timeout).
+ * the server was not reached (statements stop on the server too: statement_timeout). The
+ * superuser's libpq TLS options are honoured as libpq does (client-tls.ts): with `prefer`, the
+ * default, a server that answered but gave no session over TLS is tried once more without, within
+ * the same budget.
  */
 export async function fencePostgres(
   target: FenceTarget,
@@ -73,14 +77,54 @@ export async function fencePostgres(
   superuser: RoleCredentials,
   by: string,
 ): Promise<FenceOutcome> {
+  const started = Date.now();
+  const attempts = tlsAttempts(superuser);
+  for (let i = 0; ; i++) {
+    const spent = Date.now() - started;
+    const attempt = {
+      ssl: attempts[i]!,
+      sessionWaitMs: rule.sessionWaitMs - spent,
+      budgetMs: fenceBudgetMs(rule) - spent,
+    };
+    try {
+      return await fenceOnce(target, rule, superuser, by, attempt);
+    } catch (err) {
+      const again = err instanceof NoSession && err.answered && i + 1 < attempts.length;
+      if (!again || Date.now() - started >= rule.sessionWaitMs)
+        throw err instanceof NoSession ? err.cause : err;
+    }
+  }
+}
+
+/** The server answered the TCP handshake (or not) but no session was opened: another TLS mode may do. */
+class NoSession extends Error {
+  constructor(
+    readonly answered: boolean,
+    override readonly cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+async function fenceOnce(
+  target: FenceTarget,
+  rule: FenceRule,
+  superuser: RoleCredentials,
+  by: string,
+  attempt: { ssl: TlsAttempt; sessionWaitMs: number; budgetMs: number },
+): Promise<FenceOutcome> {
   // A socket of our own, so that a host that never answers the TCP handshake is given up on
   // sooner than one that answers and is slow to start a session.
   const socket = new net.Socket();
+  let answered = false;
   const handshake = setTimeout(
     () => socket.destroy(new Error(`no TCP answer within ${FENCE_HANDSHAKE_MS} ms`)),
     FENCE_HANDSHAKE_MS,
   );
-  socket.once('connect', () => clearTimeout(handshake));
+  socket.once('connect', () => {
+    answered = true;
+    clearTimeout(handshake);
+  });
   socket.once('close', () => clearTimeout(handshake));
   const client = new pg.Client({
     stream: () => socket,
@@ -90,24 +134,31 @@ export async function fencePostgres(
     password: superuser.password,
     database: 'postgres',
     application_name: 'pgwarden fence',
+    ssl: attempt.ssl,
     // Counted from the start, handshake included: the session wait is the rule's.
-    connectionTimeoutMillis: rule.sessionWaitMs,
+    connectionTimeoutMillis: Math.max(1, attempt.sessionWaitMs),
     options: `-c statement_timeout=${FENCE_STATEMENTS_MS}`,
   });
   // The server going away mid-session is an 'error' event outside any query; unheard, it would end the agent.
   client.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
-  const budgetMs = fenceBudgetMs(rule);
   const budget = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${budgetMs} ms`)), budgetMs);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${attempt.budgetMs} ms`)),
+      Math.max(1, attempt.budgetMs),
+    );
   });
   try {
-    return await Promise.race([fenceOver(client, target, rule, by), budget]);
+    const session = client.connect().catch((err: unknown) => {
+      throw new NoSession(answered, err);
+    });
+    return await Promise.race([session.then(() => fenceOver(client, target, rule, by)), budget]);
   } finally {
     clearTimeout(timer);
     clearTimeout(handshake);
     // Torn down, not ended: a graceful end waits for the peer, which may never answer.
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    socket.destroy();
   }
 }
 
@@ -117,7 +168,6 @@ async function fenceOver(
   rule: FenceRule,
   by: string,
 ): Promise<FenceOutcome> {
-  await client.connect();
   const state = (await client.query<StateRow>(STATE_SQL)).rows[0]!;
   if (state.r !== false) return { fenced: false, reason: 'in recovery' };
   if (rule.systemIdentifier !== null && state.sysid !== rule.systemIdentifier)
