@@ -4,6 +4,9 @@
  */
 import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
+/** libpq's sslmode values, for a role's `sslmode` (checked when the configuration is read). */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
 export interface RoleCredentials {
   username: string;
   password?: string;

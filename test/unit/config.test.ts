@@ -349,6 +349,19 @@ describe('defaults and normalisation', () => {
     );
     expect(cfg.postgresql.authentication.superuser).toEqual({ username: 'su', password: '12345' });
   });
+
+  it("a role's sslmode is one libpq knows, or the configuration is refused with the key named", () => {
+    const su = (sslmode: string) =>
+      variant('postgresql.authentication.superuser', { username: 'su', password: 'p', sslmode });
+    expect(parseConfigText(su('verify-full')).postgresql.authentication.superuser['sslmode']).toBe(
+      'verify-full',
+    );
+    const err = errorOf(() => parseConfigText(su('sometimes')));
+    expect(err.key).toBe('postgresql.authentication.superuser.sslmode');
+    expect(err.message).toMatch(
+      /must be one of disable, allow, prefer, require, verify-ca, verify-full, got "sometimes"/,
+    );
+  });
 });
 
 describe('restapi options', () => {

@@ -13,12 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { RoleCredentials } from '../../config/types.ts';
+import { type RoleCredentials, SSL_MODES } from '../../config/types.ts';
 
 /** One way to connect: false without TLS, else the TLS options node-postgres hands to tls.connect. */
 export type TlsAttempt = false | ConnectionOptions;
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 type SslMode = (typeof SSL_MODES)[number];
 
 function sslModeOf(cred: RoleCredentials): SslMode {
