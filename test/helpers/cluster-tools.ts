@@ -162,11 +162,15 @@ export function useLocalCluster(
 
 /**
  * A client with `node`'s own address (not the leader's) running `statement` every `everyMs` until
- * stopped, reconnecting after any error: when each was acknowledged (ms), and how many failed.
+ * stopped, reconnecting after any error: when each was acknowledged (ms, as this process received
+ * the answer), and how many failed. A statement that returns a column `server_ms` (the server's
+ * clock_timestamp() in epoch ms) also tells when the server ran it (`ranAt`): an answer received
+ * after some moment may have been sent before it, a statement the server ran after it was not.
  */
 export function writingTo(node: ClusterNode, statement: string, everyMs: number) {
   let stop = false;
   const acks: number[] = [];
+  const ranAt: number[] = [];
   let failed = 0;
   const done = (async () => {
     let client: pg.Client | null = null;
@@ -185,8 +189,10 @@ export function writingTo(node: ClusterNode, statement: string, everyMs: number)
           client.on('error', () => {});
           await client.connect();
         }
-        await client.query(statement);
+        const res = await client.query<{ server_ms?: number }>(statement);
         acks.push(Date.now());
+        const at = res.rows[0]?.server_ms;
+        if (typeof at === 'number') ranAt.push(at);
       } catch {
         failed++;
         await client?.end().catch(() => {});
@@ -198,6 +204,7 @@ export function writingTo(node: ClusterNode, statement: string, everyMs: number)
   })();
   return {
     acks,
+    ranAt,
     async stop(): Promise<{ acks: number[]; failed: number }> {
       stop = true;
       await done;

@@ -78,8 +78,9 @@ export class FifoWatchdog {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timeoutMs = null;
-      this.firings.push(Date.now());
+      // The reset is done when onFire returns (every process of the host signalled): timed after it.
       this.onFire();
+      this.firings.push(Date.now());
     }, ms);
   }
 

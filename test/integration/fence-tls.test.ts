@@ -6,7 +6,7 @@
  * orphan primary could not be fenced at all.
  */
 import { execFileSync } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -16,6 +16,7 @@ import { fencePostgres } from '../../src/actors/postgres/fence.ts';
 import { FENCE_SESSION_WAIT_MS, type FenceRule } from '../../src/cluster/orphans.ts';
 import { freePort } from '../../src/local/ports.ts';
 import { TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
+import { stopPostgresNow } from '../helpers/pg-stop.ts';
 import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
 
 const RULE: FenceRule = {
@@ -139,28 +140,7 @@ describeWith(
     }, 120_000);
 
     afterAll(async () => {
-      if (dataDir) {
-        try {
-          asPostgres(path.join(TEST_PG_BIN_DIR, 'pg_ctl'), [
-            'stop',
-            '-D',
-            dataDir,
-            '-m',
-            'immediate',
-            '-w',
-            '-t',
-            '20',
-          ]);
-        } catch {
-          // not running
-        }
-        try {
-          const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-          if (pid > 0) process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      if (dataDir) stopPostgresNow(dataDir);
       if (tmp) await fs.rm(tmp, { recursive: true, force: true });
     });
 

@@ -4,18 +4,18 @@
  * diverge, rewind, re-follow, stop modes.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { livePostmaster } from '../../src/actors/postgres/postmaster-pid.ts';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
 import { FENCE_SESSION_WAIT_MS } from '../../src/cluster/orphans.ts';
 import { freePort } from '../../src/local/ports.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
+import { stopPostgresNow } from '../helpers/pg-stop.ts';
 import { describeWith, osUser, program, root } from '../helpers/prerequisites.ts';
 
 const PG_USER = 'postgres';
@@ -111,35 +111,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
   afterAll(async () => {
     for (const { actor, dataDir, port } of nodes) {
       await actor.close();
-      try {
-        execFileSync(
-          'runuser',
-          [
-            '-u',
-            PG_USER,
-            '--',
-            path.join(TEST_PG_BIN_DIR, 'pg_ctl'),
-            'stop',
-            '-D',
-            dataDir,
-            '-m',
-            'immediate',
-            '-w',
-            '-t',
-            '20',
-          ],
-          { stdio: 'ignore', timeout: 30_000 },
-        );
-      } catch {
-        // not running
-      }
-      try {
-        // Only the postmaster that wrote the file: a stale file's PID may be another test's process.
-        const pid = livePostmaster(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8'));
-        if (pid !== null) process.kill(pid, 'SIGKILL');
-      } catch {
-        // no pid file or process gone
-      }
+      stopPostgresNow(dataDir);
       await fs.rm(`/tmp/pgwarden-${port}`, { recursive: true, force: true });
     }
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
