@@ -35,5 +35,18 @@ export function fullSampleDue(s: SamplingState): boolean {
 
 /** How old a sample a status reader (REST, a gossip ask) takes as it is; older ones are taken anew. */
 export const FRESH_SAMPLE_MS = 1000;
+/**
+ * The same for a replica that does not stream (yet): the moment it starts to is what a leader's
+ * check of a switchover candidate must see (src/cluster/eligibility.ts, fitToTakeOver), and a
+ * re-pointed standby starts within about a second. A state that passes, so the extra samples pass too.
+ */
+export const FRESH_SAMPLE_NOT_STREAMING_MS = 200;
+
+/** How old a sample a status reader takes as it is, given the last one (see the two above). */
+export function freshSampleMs(last: PostgresStatus | null): number {
+  return last?.running && last.inRecovery && last.replicationState !== 'streaming'
+    ? FRESH_SAMPLE_NOT_STREAMING_MS
+    : FRESH_SAMPLE_MS;
+}
 /** How long a status reader waits for a new sample before answering from the last (a hung server). */
 export const FRESH_SAMPLE_WAIT_MS = 1000;

@@ -12,10 +12,11 @@
  * election, the member key's comparison and the leader's duties every second. Samples asked for
  * (`poll`: after a change, before a race) are always delivered; `fresh` (REST status requests, a
  * gossip peer's ask, the loop before it publishes) takes a new sample if the last is over a
- * second old, delivered like a periodic one.
+ * second old (a fifth of one for a replica that does not stream: cluster/sampling.ts), delivered
+ * like a periodic one.
  */
 import type { PostgresStatus } from '../actors/postgres.ts';
-import { FRESH_SAMPLE_MS, FRESH_SAMPLE_WAIT_MS, fullSampleDue } from '../cluster/sampling.ts';
+import { FRESH_SAMPLE_WAIT_MS, freshSampleMs, fullSampleDue } from '../cluster/sampling.ts';
 import type { NodeCore } from './core.ts';
 
 export type SamplerHost = Pick<
@@ -41,7 +42,7 @@ export class PostgresSampler {
   private freshening: Promise<void> | null = null;
   /**
    * When `fresh` last began a sample: one that failed (a server starting up) is not tried again
-   * within FRESH_SAMPLE_MS, or a load of health checks would become a load of connection attempts.
+   * within freshSampleMs, or a load of health checks would become a load of connection attempts.
    */
   private freshTriedAt = Number.NEGATIVE_INFINITY;
 
@@ -78,13 +79,13 @@ export class PostgresSampler {
   }
 
   /**
-   * A sample at most FRESH_SAMPLE_MS old, for a reader of the status (delivered like a periodic
+   * A sample at most freshSampleMs old, for a reader of the status (delivered like a periodic
    * one); one under way is shared. A server that does not answer is waited on for
    * FRESH_SAMPLE_WAIT_MS at most: the reader then goes on with the last sample.
    */
   async fresh(): Promise<void> {
     const now = this.h.clock.now();
-    if (now - Math.max(this.sampledAt, this.freshTriedAt) < FRESH_SAMPLE_MS) return;
+    if (now - Math.max(this.sampledAt, this.freshTriedAt) < freshSampleMs(this.last)) return;
     if (!this.freshening) {
       this.freshTriedAt = now;
       this.queue = this.queue.then(() => this.sample(false));

@@ -105,7 +105,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'election.follower --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.racing --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.removingStaleLeader --RELEASE--> election.released': RELEASE_NOT_LEADING,
-  'election.waiting --RELEASE--> election.released': RELEASE_NOT_LEADING,
   'election.removingStaleLeader --FAILSAFE_ACCEPTED--> (no target)':
     'A leader asking for confirmation in failsafe mode while this member removes its proven-stale key: it needs failsafe mode, fast failover, a leader given up by gossip yet asking over REST, and etcd slow enough to keep the removal open. test/unit/election.test.ts takes it ("confirms no leader in failsafe mode while it removes the key").',
   'election.racing --FREEZE--> election.resigned':

@@ -3,7 +3,8 @@
  * rest a full sample once a loop_wait and the postmaster's liveness in between (an idle agent's
  * CPU went into a sample a second); a sample equal to the last one delivered is not delivered
  * again within a loop_wait; a change is delivered at once; a sample asked for is always
- * delivered; one taken across a change never; a reader's fresh status is at most a second old.
+ * delivered; one taken across a change never; a reader's fresh status is at most a second old
+ * (a fifth of one for a replica that does not stream).
  */
 import { describe, expect, it } from 'vitest';
 import { notRunningStatus, type PostgresStatus } from '../../src/cluster/postgres-state.ts';
@@ -147,6 +148,26 @@ describe('the status sampler', () => {
     h.advance(1000);
     await h.sampler.check();
     expect(h.calls).toEqual({ status: 2, liveness: 1 });
+  });
+
+  // A failover's check of a candidate reads it this way: a standby re-pointed a moment ago starts
+  // streaming within about a second, and a sample from before that refused a fit candidate.
+  it('a replica that does not stream is sampled anew for a reader after a fifth of a second', async () => {
+    let status: PostgresStatus = { ...running, inRecovery: true, currentLsn: null, replicationState: null };
+    const h = host(() => status);
+    await h.sampler.check();
+    h.advance(150);
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(1);
+    h.advance(100);
+    status = { ...status, replicationState: 'streaming', timeline: 2 };
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(2);
+    expect(h.sampler.last).toMatchObject({ replicationState: 'streaming', timeline: 2 });
+    // Streaming again: a second, as for the rest.
+    h.advance(500);
+    await h.sampler.fresh();
+    expect(h.calls.status).toBe(2);
   });
 
   it('a sample that failed is not tried again by readers within a second (a load of health checks)', async () => {
