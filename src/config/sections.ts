@@ -15,7 +15,7 @@ import {
   parsePort,
   splitHostPort,
 } from './scalars.ts';
-import { type NodeConfig, type RoleCredentials, SSL_MODES } from './types.ts';
+import { isSslMode, type NodeConfig, type RoleCredentials, SSL_MODES } from './types.ts';
 
 function readRestapi(doc: Dict): NodeConfig['restapi'] {
   const sec = section(doc, 'restapi', 'restapi', true)!;
@@ -123,7 +123,7 @@ function readRole(auth: Dict, role: string, required: boolean): RoleCredentials 
   if (!out.username) throw new ConfigError(`${path}.username`, 'required');
   // libpq would refuse it at the first connection (a clone, a rewind, the fence): said at start.
   const mode = out['sslmode'];
-  if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode))
+  if (mode !== undefined && !isSslMode(mode))
     throw new ConfigError(`${path}.sslmode`, `must be one of ${SSL_MODES.join(', ')}, got "${mode}"`);
   return out;
 }

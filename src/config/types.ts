@@ -6,6 +6,9 @@ import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
 /** libpq's sslmode values, for a role's `sslmode` (checked when the configuration is read). */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+export const isSslMode = (value: string): value is SslMode =>
+  (SSL_MODES as readonly string[]).includes(value);
 
 export interface RoleCredentials {
   username: string;

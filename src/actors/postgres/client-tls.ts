@@ -13,16 +13,15 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { type RoleCredentials, SSL_MODES } from '../../config/types.ts';
+import { isSslMode, type RoleCredentials, SSL_MODES, type SslMode } from '../../config/types.ts';
 
 /** One way to connect: false without TLS, else the TLS options node-postgres hands to tls.connect. */
 export type TlsAttempt = false | ConnectionOptions;
 
-type SslMode = (typeof SSL_MODES)[number];
-
+/** The configuration refuses an unknown sslmode when it is read; checked again for other callers. */
 function sslModeOf(cred: RoleCredentials): SslMode {
   const mode = cred['sslmode'] ?? 'prefer';
-  if ((SSL_MODES as readonly string[]).includes(mode)) return mode as SslMode;
+  if (isSslMode(mode)) return mode;
   throw new Error(`sslmode "${mode}" is not one of ${SSL_MODES.join(', ')}`);
 }
 
