@@ -66,3 +66,6 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The agent runs the compiled dist/ (`npm run build`); rebuilt when a source is newer.
+node scripts/build.mjs --if-stale

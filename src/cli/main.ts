@@ -1,13 +1,13 @@
 /** The `pgwarden` command line. */
+// Each command's module is loaded when it runs (see ctl/register.ts): a CLI call pays only for
+// what it uses.
 import { Command, CommanderError } from 'commander';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
 import { registerCtlCommands } from './ctl/register.ts';
-import { runDemo } from './demo-command.ts';
 import { CliError } from './errors.ts';
-import { runNode } from './node-command.ts';
-import { type ReplayCommandOptions, runReplay } from './replay-command.ts';
-import { runSim, type SimOptions } from './sim-command.ts';
-import { runViz, type VizOptions } from './viz-command.ts';
+import type { ReplayCommandOptions } from './replay-command.ts';
+import type { SimOptions } from './sim-command.ts';
+import type { VizOptions } from './viz-command.ts';
 
 const program = new Command()
   .name('pgwarden')
@@ -28,7 +28,7 @@ program
   .option('--no-journal', 'keep the journal in memory only')
   .option('--journal-size <MiB>', 'disk for the journal, rotated files included (default 64)')
   .action(async (file: string, opts: { journal?: string | false; journalSize?: string }) => {
-    exitCode = await runNode(file, opts);
+    exitCode = await (await import('./node-command.ts')).runNode(file, opts);
   });
 
 program
@@ -37,7 +37,7 @@ program
   .option('--dir <path>', 'where data and logs go (default: a new temp dir)')
   .option('--nodes <n>', 'number of nodes', '3')
   .action(async (opts: { dir?: string; nodes: string }) => {
-    exitCode = await runDemo(opts);
+    exitCode = await (await import('./demo-command.ts')).runDemo(opts);
   });
 
 program
@@ -70,7 +70,7 @@ program
   .option('--jobs <n>', 'worker threads running seeds in parallel (default: available CPUs)')
   .option('--journal <dir>', "write each node's journal of each seed here (<seed>[-sync]-<node>.journal)")
   .action(async (opts: SimOptions) => {
-    exitCode = await runSim(opts);
+    exitCode = await (await import('./sim-command.ts')).runSim(opts);
   });
 
 program
@@ -84,8 +84,8 @@ program
     "with --timeline or --at: these actors (comma-separated, e.g. node,node.election), or 'all'",
   )
   .option('--force', 'replay journals written by other machine definitions (with a warning)')
-  .action((files: string[], opts: ReplayCommandOptions) => {
-    exitCode = runReplay(files, opts);
+  .action(async (files: string[], opts: ReplayCommandOptions) => {
+    exitCode = (await import('./replay-command.ts')).runReplay(files, opts);
   });
 
 program
@@ -95,7 +95,7 @@ program
   .option('--port <n>', 'port to listen on (default 8300)')
   .option('--host <address>', 'address to listen on (default 127.0.0.1)')
   .action(async (opts: VizOptions) => {
-    exitCode = await runViz(opts);
+    exitCode = await (await import('./viz-command.ts')).runViz(opts);
   });
 
 // patronictl's commands: list, switchover, edit-config, ... (src/cli/ctl/).

@@ -5,8 +5,8 @@
  * run is independent of what ran before it in the same thread, so the results are the same
  * whatever the number of threads.
  *
- * The worker side is `serveSchedules`, started by sim-worker.mjs (which registers tsx first,
- * as bin/pgwarden.js does).
+ * The worker side is `serveSchedules`, started by sim-worker.ts (compiled in dist/; run from the
+ * sources, under the tests, the worker registers tsx first: a worker thread has its own loader).
  */
 import { parentPort, Worker } from 'node:worker_threads';
 import { type CoverageData, StateCoverage } from './coverage.ts';
@@ -28,7 +28,14 @@ export interface ParallelOptions {
   coverage?: StateCoverage;
 }
 
-const WORKER_ENTRY = new URL('./sim-worker.mjs', import.meta.url);
+/** A worker thread running sim-worker: its JavaScript when compiled, its TypeScript through tsx. */
+function startWorker(workerData: { coverage: boolean }): Worker {
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./sim-worker.js', import.meta.url), { workerData });
+  const entry = JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href);
+  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`;
+  return new Worker(code, { eval: true, workerData });
+}
 
 /**
  * Run `seeds` with `options` on `jobs` threads; `onResult` gets every result in seed order.
@@ -81,7 +88,7 @@ export async function runSchedules(
         if (running === 0) resolve();
       }, fail);
       for (let i = 1; i < count; i++) {
-        const w = new Worker(WORKER_ENTRY, { workerData: { coverage: coverage !== undefined } });
+        const w = startWorker({ coverage: coverage !== undefined });
         workers.push(w);
         running++;
         w.on('message', (m: FromWorker) => {

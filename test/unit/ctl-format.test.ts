@@ -1,5 +1,6 @@
 /** The ctl renderers (PrettyTable, tsv, json, yaml, diff) and argument validation, against patronictl 3.0.2's output. */
 import { describe, expect, it } from 'vitest';
+import { checkChoice, parseFormat, parseRole, parseSeconds, ROLES } from '../../src/cli/ctl/choices.ts';
 import { loadCtlConfig, parseDcsUrl } from '../../src/cli/ctl/config.ts';
 import { unifiedDiff } from '../../src/cli/ctl/diff.ts';
 import { applyConfigChanges, patchConfig } from '../../src/cli/ctl/edit-config.ts';
@@ -12,8 +13,7 @@ import {
   yamlDump,
 } from '../../src/cli/ctl/format.ts';
 import { memberRows, topologySort } from '../../src/cli/ctl/list.ts';
-import { checkChoice, membersWithRole, ROLES } from '../../src/cli/ctl/members.ts';
-import { parseFormat, parseRole, parseSeconds } from '../../src/cli/ctl/register.ts';
+import { membersWithRole } from '../../src/cli/ctl/members.ts';
 import { restartBody } from '../../src/cli/ctl/restart.ts';
 import { parseScheduled } from '../../src/cli/ctl/schedule.ts';
 import { CliError } from '../../src/cli/errors.ts';

@@ -1,11 +1,10 @@
 /** `flush … restart|switchover`: cancel scheduled restarts (DELETE /restart) or a scheduled switchover. */
 import { CliError } from '../errors.ts';
+import type { FLUSH_TARGETS, RoleChoice } from './choices.ts';
 import type { CtlContext } from './context.ts';
 import { timestamp } from './format.ts';
-import { checkResponse, membersLeaderFirst, type RoleChoice, selectMembers } from './members.ts';
+import { checkResponse, membersLeaderFirst, selectMembers } from './members.ts';
 import { type RestResponse, RestUnreachable } from './rest.ts';
-
-export const FLUSH_TARGETS = ['restart', 'switchover'] as const;
 
 export async function runFlush(
   ctx: CtlContext,

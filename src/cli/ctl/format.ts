@@ -4,11 +4,10 @@
  */
 import { stringify } from 'yaml';
 import { pyJson } from '../../transport/etcd-keys.ts';
+import type { Format } from './choices.ts';
 
 export type Align = 'l' | 'r';
 export type Cell = string | number | boolean | null | undefined | Record<string, unknown> | unknown[];
-export const FORMATS = ['pretty', 'tsv', 'json', 'yaml', 'yml'] as const;
-export type Format = (typeof FORMATS)[number] | 'topology';
 
 /** Python's `json.dumps(v)` with its default `", "` / `": "` separators and ASCII escapes. */
 export function pyDumps(value: unknown): string {

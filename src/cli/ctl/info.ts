@@ -2,9 +2,10 @@
 import { PGWARDEN_VERSION } from '../../cluster/report.ts';
 import { memberHostPort } from '../../cluster/topology.ts';
 import { CliError } from '../errors.ts';
+import type { Format, RoleChoice } from './choices.ts';
 import type { CtlContext } from './context.ts';
-import { type Cell, type Format, formatOutput, formatPgVersion } from './format.ts';
-import { anyMember, membersWithRole, type RoleChoice } from './members.ts';
+import { type Cell, formatOutput, formatPgVersion } from './format.ts';
+import { anyMember, membersWithRole } from './members.ts';
 
 export const HISTORY_COLUMNS = ['TL', 'LSN', 'Reason', 'Timestamp', 'New Leader'];
 

@@ -2,8 +2,9 @@
 import type { ClusterView } from '../../cluster/view.ts';
 import { memberByName } from '../../cluster/view.ts';
 import { clusterAsJson } from '../../http/cluster-json.ts';
+import type { Format } from './choices.ts';
 import type { CtlContext } from './context.ts';
-import { type Cell, type Format, formatOutput, timestamp } from './format.ts';
+import { type Cell, formatOutput, timestamp } from './format.ts';
 import { isStandbyCluster } from './members.ts';
 
 type JsonMember = Record<string, unknown> & { name: string; role: string };

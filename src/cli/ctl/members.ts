@@ -2,20 +2,9 @@
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { leaderMember } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
+import type { RoleChoice } from './choices.ts';
 import type { CtlContext } from './context.ts';
 import { outputMembers } from './list.ts';
-
-export const ROLES = ['leader', 'primary', 'standby-leader', 'replica', 'standby', 'any', 'master'] as const;
-export type RoleChoice = (typeof ROLES)[number];
-
-/** click.Choice validation: the same message shape, exit 2, before anything is read or written. */
-export function checkChoice<T extends string>(value: string, choices: readonly T[], option: string): T {
-  if ((choices as readonly string[]).includes(value)) return value as T;
-  throw new CliError(
-    `Invalid value for '${option}': '${value}' is not one of ${choices.map((c) => `'${c}'`).join(', ')}.`,
-    2,
-  );
-}
 
 export function isStandbyCluster(view: ClusterView): boolean {
   const sc = view.config?.data['standby_cluster'];

@@ -5,8 +5,9 @@
  */
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
+import type { Format } from './choices.ts';
 import type { CtlContext } from './context.ts';
-import { type Cell, type Format, formatOutput } from './format.ts';
+import { type Cell, formatOutput } from './format.ts';
 
 export const PLAN_COLUMNS = ['Member', 'Role', 'Takes over', 'TL', 'Lag in MB', 'Why'];
 

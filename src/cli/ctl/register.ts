@@ -1,38 +1,15 @@
-/** patronictl's commands and options on the `pgwarden` program; each action runs one module above. */
+/**
+ * patronictl's commands and options on the `pgwarden` program. Each action loads its command's
+ * module when it runs: parsing the command line costs only commander and this file, so that
+ * `pgwarden --version` does not load etcd's client, fastify or the machines.
+ */
 import { type Command, Option } from 'commander';
-import { CliError } from '../errors.ts';
-import { CtlContext, type GlobalOptions } from './context.ts';
-import { runEditConfig, runShowConfig } from './edit-config.ts';
-import { runFailover } from './failover.ts';
-import { FLUSH_TARGETS, runFlush } from './flush.ts';
-import { FORMATS, type Format } from './format.ts';
-import { runDsn, runHistory, runVersion } from './info.ts';
-import { runList } from './list.ts';
-import { checkChoice, ROLES, type RoleChoice } from './members.ts';
-import { runTogglePause } from './pause.ts';
-import { runPlan } from './plan.ts';
-import { runReinit } from './reinit.ts';
-import { runReload, runRestart } from './restart.ts';
+import { checkChoice, FLUSH_TARGETS, parseFormat, parseRole, parseSeconds } from './choices.ts';
+import type { CtlContext, GlobalOptions } from './context.ts';
 
 type Opts = Record<string, unknown>;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-export function parseFormat(value: unknown): Format {
-  return checkChoice(String(value ?? 'pretty'), FORMATS, '--format');
-}
-
-export function parseRole(value: unknown, fallback?: RoleChoice): RoleChoice | undefined {
-  return value === undefined ? fallback : checkChoice(String(value), ROLES, '--role');
-}
-
-export function parseSeconds(value: unknown, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new CliError(`Invalid value for '${option}': '${value}' is not a valid float.`, 2);
-  return n;
-}
 
 /** The leader named by --leader, --primary or --master (aliases, as in patronictl). */
 function leaderOption(o: Opts): string | undefined {
@@ -42,6 +19,7 @@ function leaderOption(o: Opts): string | undefined {
 /** Runs `fn` with a context built from the global options; always closes the DCS clients. */
 async function withContext(cmd: Command, fn: (ctx: CtlContext, o: Opts) => Promise<void>): Promise<void> {
   const o = cmd.optsWithGlobals() as Opts & GlobalOptions & { dcs?: string };
+  const { CtlContext } = await import('./context.ts');
   const ctx = CtlContext.load({
     configFile: o.configFile,
     dcsUrl: o.dcsUrl ?? o.dcs,
@@ -83,8 +61,8 @@ export function registerCtlCommands(program: Command): void {
       .option('-W', 'auto update the screen every 2 seconds')
       .option('-w, --watch <seconds>', 'auto update the screen every X seconds')
       .action((clusters: string[], _o: Opts, c: Command) =>
-        withContext(c, (ctx, o) =>
-          runList(ctx, clusters, {
+        withContext(c, async (ctx, o) =>
+          (await import('./list.ts')).runList(ctx, clusters, {
             format: topology ? 'topology' : parseFormat(o['format']),
             extended: !!o['extended'],
             timestamp: !!o['timestamp'],
@@ -103,7 +81,9 @@ export function registerCtlCommands(program: Command): void {
     .argument('[cluster]')
     .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) => runHistory(ctx, ctx.clusterName(cluster), parseFormat(o['format']))),
+      withContext(c, async (ctx, o) =>
+        (await import('./info.ts')).runHistory(ctx, ctx.clusterName(cluster), parseFormat(o['format'])),
+      ),
     );
 
   program
@@ -112,7 +92,9 @@ export function registerCtlCommands(program: Command): void {
     .argument('[cluster]')
     .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) => runPlan(ctx, ctx.clusterName(cluster), parseFormat(o['format']))),
+      withContext(c, async (ctx, o) =>
+        (await import('./plan.ts')).runPlan(ctx, ctx.clusterName(cluster), parseFormat(o['format'])),
+      ),
     );
 
   program
@@ -120,7 +102,9 @@ export function registerCtlCommands(program: Command): void {
     .description('show cluster configuration')
     .argument('[cluster]')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx) => runShowConfig(ctx, ctx.clusterName(cluster))),
+      withContext(c, async (ctx) =>
+        (await import('./edit-config.ts')).runShowConfig(ctx, ctx.clusterName(cluster)),
+      ),
     );
 
   program
@@ -134,8 +118,8 @@ export function registerCtlCommands(program: Command): void {
     .option('--replace <file>', 'replace the configuration with a file, - for stdin')
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runEditConfig(ctx, ctx.clusterName(cluster), {
+      withContext(c, async (ctx, o) =>
+        (await import('./edit-config.ts')).runEditConfig(ctx, ctx.clusterName(cluster), {
           set: o['set'] as string[],
           pg: o['pg'] as string[],
           ...(o['apply'] !== undefined ? { apply: o['apply'] as string } : {}),
@@ -152,8 +136,8 @@ export function registerCtlCommands(program: Command): void {
     .option('--scheduled <when>', 'timestamp of a scheduled switchover (ISO 8601)')
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runFailover(ctx, 'switchover', ctx.clusterName(cluster), {
+      withContext(c, async (ctx, o) =>
+        (await import('./failover.ts')).runFailover(ctx, 'switchover', ctx.clusterName(cluster), {
           leader: leaderOption(o),
           candidate: o['candidate'] as string | undefined,
           scheduled: o['scheduled'] as string | undefined,
@@ -166,8 +150,9 @@ export function registerCtlCommands(program: Command): void {
     .option('--candidate <name>', 'the name of the candidate')
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) => {
+      withContext(c, async (ctx, o) => {
         const leader = leaderOption(o);
+        const { runFailover } = await import('./failover.ts');
         return runFailover(ctx, leader ? 'switchover' : 'failover', ctx.clusterName(cluster), {
           leader,
           candidate: o['candidate'] as string | undefined,
@@ -189,8 +174,8 @@ export function registerCtlCommands(program: Command): void {
     .option('--timeout <seconds>', 'fail (and fail over if necessary) when restarting takes longer')
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string, members: string[], _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runRestart(ctx, cluster, members, {
+      withContext(c, async (ctx, o) =>
+        (await import('./restart.ts')).runRestart(ctx, cluster, members, {
           role: parseRole(o['role'], 'any')!,
           any: !!o['any'],
           scheduled: o['scheduled'] as string | undefined,
@@ -210,8 +195,11 @@ export function registerCtlCommands(program: Command): void {
     .option('-r, --role <role>', 'reload only members with this role', 'any')
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string, members: string[], _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runReload(ctx, cluster, members, { role: parseRole(o['role'], 'any')!, force: !!o['force'] }),
+      withContext(c, async (ctx, o) =>
+        (await import('./restart.ts')).runReload(ctx, cluster, members, {
+          role: parseRole(o['role'], 'any')!,
+          force: !!o['force'],
+        }),
       ),
     );
 
@@ -223,8 +211,11 @@ export function registerCtlCommands(program: Command): void {
     .option('--force', 'do not ask for confirmation')
     .option('--wait', 'wait until reinitialization completes')
     .action((cluster: string, members: string[], _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runReinit(ctx, cluster, members, { force: !!o['force'], wait: !!o['wait'] }),
+      withContext(c, async (ctx, o) =>
+        (await import('./reinit.ts')).runReinit(ctx, cluster, members, {
+          force: !!o['force'],
+          wait: !!o['wait'],
+        }),
       ),
     );
 
@@ -237,8 +228,8 @@ export function registerCtlCommands(program: Command): void {
     .option('--force', 'do not ask for confirmation')
     .action((cluster: string, args: string[], _o: Opts, c: Command) => {
       const target = checkChoice(args[args.length - 1]!, FLUSH_TARGETS, 'TARGET');
-      return withContext(c, (ctx, o) =>
-        runFlush(ctx, cluster, args.slice(0, -1), target, {
+      return withContext(c, async (ctx, o) =>
+        (await import('./flush.ts')).runFlush(ctx, cluster, args.slice(0, -1), target, {
           role: parseRole(o['role'], 'any')!,
           force: !!o['force'],
         }),
@@ -255,8 +246,10 @@ export function registerCtlCommands(program: Command): void {
       .argument('[cluster]')
       .option('--wait', `wait until ${paused ? 'pause is applied' : 'pause is cleared'} on all nodes`)
       .action((cluster: string | undefined, _o: Opts, c: Command) =>
-        withContext(c, (ctx, o) =>
-          runTogglePause(ctx, ctx.clusterName(cluster), paused, { wait: !!o['wait'] }),
+        withContext(c, async (ctx, o) =>
+          (await import('./pause.ts')).runTogglePause(ctx, ctx.clusterName(cluster), paused, {
+            wait: !!o['wait'],
+          }),
         ),
       );
   }
@@ -267,7 +260,7 @@ export function registerCtlCommands(program: Command): void {
     .argument('[cluster]')
     .argument('[members...]')
     .action((cluster: string | undefined, members: string[], _o: Opts, c: Command) =>
-      withContext(c, (ctx) => runVersion(ctx, cluster, members)),
+      withContext(c, async (ctx) => (await import('./info.ts')).runVersion(ctx, cluster, members)),
     );
 
   program
@@ -277,8 +270,8 @@ export function registerCtlCommands(program: Command): void {
     .option('-r, --role <role>', 'give a dsn of any member with this role')
     .option('-m, --member <name>', 'generate a dsn for this member')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, (ctx, o) =>
-        runDsn(ctx, ctx.clusterName(cluster), {
+      withContext(c, async (ctx, o) =>
+        (await import('./info.ts')).runDsn(ctx, ctx.clusterName(cluster), {
           ...(o['role'] !== undefined ? { role: parseRole(o['role'])! } : {}),
           ...(o['member'] !== undefined ? { member: o['member'] as string } : {}),
         }),

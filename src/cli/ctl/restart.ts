@@ -2,8 +2,9 @@
 import { postgresVersionToInt, VersionFormatError } from '../../cluster/versions.ts';
 import { isPaused } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
+import type { RoleChoice } from './choices.ts';
 import type { CtlContext } from './context.ts';
-import { checkResponse, confirmMembersAction, type RoleChoice, selectMembers } from './members.ts';
+import { checkResponse, confirmMembersAction, selectMembers } from './members.ts';
 import { parseScheduled } from './schedule.ts';
 
 export interface RestartOptions {
