@@ -5,6 +5,7 @@
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import type { NodeConfig } from '../config/types.ts';
+import { peerRequest } from './http-request.ts';
 
 export interface PeerClientOptions {
   timeoutMs?: number;
@@ -44,8 +45,8 @@ export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = 
   const authorization = peerAuthorization(opts);
   if (authorization) headers['authorization'] = authorization;
   try {
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 2000) });
-    const doc = (await res.json()) as Record<string, unknown>;
+    const res = await peerRequest(new URL(url), { headers, timeoutMs: opts.timeoutMs ?? 2000 });
+    const doc = JSON.parse(res.text) as Record<string, unknown>;
     return parsePeerDocument(member.name, doc) ?? unreachable;
   } catch {
     return unreachable;
@@ -106,13 +107,12 @@ export async function postFailsafe(
   const authorization = peerAuthorization(opts);
   if (authorization) headers['authorization'] = authorization;
   try {
-    const res = await fetch(url, {
+    return await peerRequest(url, {
       method: 'POST',
       headers,
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      timeoutMs: opts.timeoutMs,
     });
-    return { status: res.status, text: await res.text() };
   } catch {
     return null;
   }
