@@ -28,7 +28,7 @@ import {
 } from './postgres/fence.ts';
 import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
 import { pgCtlStart } from './postgres/pg-ctl.ts';
-import { processStartEpoch, sameProcess } from './postgres/postmaster-pid.ts';
+import { ProcessWatch, processStartEpoch, sameProcess } from './postgres/postmaster-pid.ts';
 import { ReplayTimelines } from './postgres/replay-timeline.ts';
 import { type RewindTarget, runPgRewind, singleUserRecovery } from './postgres/rewind.ts';
 import { createRoles } from './postgres/roles.ts';
@@ -68,8 +68,11 @@ export class PostgresProcess implements Postgres {
   /** How the data dir was last configured, so a reload rewrites the same role. */
   private lastRole: { standby: boolean; upstream: UpstreamTarget | null } | null = null;
   private readonly replayTimelines: ReplayTimelines;
-  /** The postmaster postmaster.pid named when last read, and its start time (postmasterRunning). */
-  private postmaster: { pid: number; startEpoch: number | null } | null = null;
+  /**
+   * The postmaster postmaster.pid named when last read, its start time, and a watch of it
+   * (postmasterRunning).
+   */
+  private postmaster: { pid: number; startEpoch: number | null; watch: ProcessWatch | null } | null = null;
 
   constructor(opts: PostgresProcessOptions) {
     this.config = opts.config;
@@ -301,13 +304,14 @@ export class PostgresProcess implements Postgres {
   }
 
   /**
-   * The postmaster found last is checked through /proc alone (its PID, its start time); only
-   * when it is gone is postmaster.pid read again. Asked every second at rest: reading the file
-   * each time (four thread-pool round trips) was most of what an idle agent spent on it.
+   * The postmaster found last is checked through /proc alone (a descriptor held on it, or its
+   * PID and start time); only when it is gone is postmaster.pid read again. Asked every second at
+   * rest: reading the file each time (four thread-pool round trips) was most of what an idle
+   * agent spent on it.
    */
   async postmasterRunning(): Promise<boolean> {
     const known = this.postmaster;
-    if (known && sameProcess(known.pid, known.startEpoch)) return true;
+    if (known && (known.watch ? known.watch.alive() : sameProcess(known.pid, known.startEpoch))) return true;
     return (await this.postmasterPid()) !== null;
   }
 
@@ -340,6 +344,8 @@ export class PostgresProcess implements Postgres {
   }
 
   async close(): Promise<void> {
+    this.postmaster?.watch?.close();
+    this.postmaster = null;
     await this.sql.drop();
   }
 
@@ -360,7 +366,12 @@ export class PostgresProcess implements Postgres {
 
   private async postmasterPid(): Promise<number | null> {
     const pid = await postmasterPid(this.dir);
-    this.postmaster = pid === null ? null : { pid, startEpoch: processStartEpoch(pid) };
+    const known = this.postmaster;
+    if (known?.pid !== pid || (known.watch !== null && !known.watch.alive())) {
+      known?.watch?.close();
+      const startEpoch = pid === null ? null : processStartEpoch(pid);
+      this.postmaster = pid === null ? null : { pid, startEpoch, watch: ProcessWatch.open(pid, startEpoch) };
+    }
     return pid;
   }
 

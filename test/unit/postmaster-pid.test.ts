@@ -5,8 +5,9 @@
  * Checked against real processes.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { livePostmaster } from '../../src/actors/postgres/postmaster-pid.ts';
+import { livePostmaster, ProcessWatch, processStartEpoch } from '../../src/actors/postgres/postmaster-pid.ts';
 
 const started: number[] = [];
 afterAll(() => {
@@ -59,5 +60,57 @@ describe('livePostmaster', () => {
     expect(livePostmaster('')).toBeNull();
     expect(livePostmaster('not a pid\n')).toBeNull();
     expect(livePostmaster('-5\n')).toBeNull();
+  });
+});
+
+describe('ProcessWatch', () => {
+  /** Polls `alive` until it says false (within 2 s): whether the watch saw the process go. */
+  const seenGone = async (watch: ProcessWatch) => {
+    for (let i = 0; i < 100 && watch.alive(); i++) await new Promise((r) => setTimeout(r, 20));
+    return !watch.alive();
+  };
+  const exists = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('alive while the process runs, gone for good once it has exited', async () => {
+    const pid = stranger();
+    const watch = ProcessWatch.open(pid, processStartEpoch(pid))!;
+    expect(watch).not.toBeNull();
+    expect(watch.alive()).toBe(true);
+    expect(watch.alive()).toBe(true);
+    process.kill(pid, 'SIGKILL');
+    expect(await seenGone(watch)).toBe(true);
+    expect(watch.alive()).toBe(false);
+  });
+
+  it('refuses a process that did not start when expected (a PID given to another)', () => {
+    const pid = stranger();
+    const started = processStartEpoch(pid)!;
+    expect(ProcessWatch.open(pid, started - 60)).toBeNull();
+    expect(ProcessWatch.open(pid, null)).toBeNull();
+    expect(ProcessWatch.open(2 ** 22 + 7, started)).toBeNull(); // above pid_max: no such process
+  });
+
+  it('a zombie (exited, its parent has not reaped it) is gone, though its PID still answers a signal', async () => {
+    // The background sleep's parent, our child, execs into a longer sleep that never waits for
+    // it: once it exits it stays a zombie until that parent ends.
+    const parent = spawn('sh', ['-c', 'sleep 0.3 >/dev/null 2>&1 & echo $!; exec sleep 5'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    started.push(parent.pid!);
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout.once('data', (d) => resolve(Number(String(d).trim()))),
+    );
+    const watch = ProcessWatch.open(pid, processStartEpoch(pid))!;
+    expect(watch.alive()).toBe(true);
+    expect(await seenGone(watch)).toBe(true);
+    expect(exists(pid)).toBe(true);
+    expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) Z /);
   });
 });

@@ -6,7 +6,7 @@
  * as Patroni does, the process must have started within 3 s of the time the file records (its
  * third line), and be neither this process, its parent, nor its child.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 const START_TOLERANCE_S = 3;
 /** /proc reports process start times in USER_HZ ticks, 100 per second on Linux. */
@@ -55,17 +55,22 @@ export function processStartEpoch(pid: number): number | null {
 /** A process's parent and start time (epoch seconds) from /proc; null where there is no /proc. */
 function procStat(pid: number): { ppid: number; startEpoch: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: fields are counted after its ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(fields[1]); // field 4
-    const startTicks = Number(fields[19]); // field 22
-    const boot = bootTime();
-    if (!Number.isFinite(ppid) || !Number.isFinite(startTicks) || boot === null) return null;
-    return { ppid, startEpoch: boot + startTicks / USER_HZ };
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/** /proc/<pid>/stat's text → the process's state, parent and start time (epoch seconds). */
+function parseStat(stat: string): { state: string; ppid: number; startEpoch: number } | null {
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0] ?? ''; // field 3
+  const ppid = Number(fields[1]); // field 4
+  const startTicks = Number(fields[19]); // field 22
+  const boot = bootTime();
+  if (!Number.isFinite(ppid) || !Number.isFinite(startTicks) || boot === null) return null;
+  return { state, ppid, startEpoch: boot + startTicks / USER_HZ };
 }
 
 let bootEpoch: number | null = null;
@@ -81,4 +86,68 @@ function bootTime(): number | null {
     if (btime !== undefined) bootEpoch = Number(btime);
   }
   return bootEpoch;
+}
+
+/**
+ * A process watched through a descriptor of its /proc/<pid>/stat, opened while it was known to
+ * be the postmaster: the descriptor stays bound to that process, so once it has exited a read
+ * fails (ESRCH) even if its PID was given to another process since. One read of a few bytes per
+ * check, instead of opening and reading the file and comparing start times (readFileSync of a
+ * /proc file was most of an idle agent's once-a-second liveness check). A zombie, not yet reaped,
+ * counts as gone.
+ */
+export class ProcessWatch {
+  private fd: number | null;
+  private readonly buf = Buffer.alloc(256);
+
+  private constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /**
+   * A watch of the process `pid` that started at `startEpoch` (processStartEpoch), checked through
+   * the new descriptor itself: a process given the PID before it was opened is not watched. Null
+   * where /proc cannot be read, or when `pid` is no longer that process.
+   */
+  static open(pid: number, startEpoch: number | null): ProcessWatch | null {
+    if (startEpoch === null) return null;
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${pid}/stat`, 'r');
+    } catch {
+      return null;
+    }
+    const watch = new ProcessWatch(fd);
+    if (watch.read()?.startEpoch === startEpoch) return watch;
+    watch.close();
+    return null;
+  }
+
+  /** Whether the process is alive (false for good once it is not: the watch is closed). */
+  alive(): boolean {
+    const stat = this.read();
+    if (stat !== null && stat.state !== 'Z' && stat.state !== 'X') return true;
+    this.close();
+    return false;
+  }
+
+  private read(): ReturnType<typeof parseStat> {
+    if (this.fd === null) return null;
+    try {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      return parseStat(this.buf.toString('latin1', 0, n));
+    } catch {
+      return null; // ESRCH: the process is gone
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.fd = null;
+  }
 }
