@@ -18,6 +18,7 @@ let dir = '';
 let bin = '';
 
 function run(cmd: string, args: string[], timeoutMs: number) {
+  // spawns: npm node (the installed pgwarden, a node script)
   return spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env } });
 }
 
