@@ -9,12 +9,12 @@
  *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
  *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,pgwarden-no-fast,patroni]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../src/local/cluster.ts';
 import { agentArgv, fastFailoverYaml } from './lib/agents.ts';
-import { processTree } from './lib/procs.ts';
+import { agentProcesses, cpuTicks, rssMb, TICKS_PER_S } from './lib/procs.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
 import { groupedTable } from './lib/table.ts';
@@ -23,7 +23,6 @@ import { sleep } from './lib/time.ts';
 const DCS = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
 const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'pgwarden-fast', 'pgwarden-no-fast', 'patroni'] as const;
 type Variant = (typeof VARIANTS)[number];
-const TICKS_PER_S = 100; // USER_HZ on Linux
 
 interface Run {
   variant: Variant;
@@ -38,42 +37,6 @@ interface Run {
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-/** The agent and its children, PostgreSQL's processes left out (they are the database's cost). */
-function agentProcesses(pid: number): number[] {
-  return processTree(pid).filter((p) => {
-    try {
-      return !/^\d+ \(postgres\)/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** `read` of each process's /proc/<pid>/<file>, summed (a process that exited counts 0). */
-function sumOver(pids: number[], file: string, read: (text: string) => number): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      sum += read(readFileSync(`/proc/${p}/${file}`, 'utf8'));
-    } catch {
-      // exited
-    }
-  }
-  return sum;
-}
-
-/** utime + stime of these processes, in clock ticks. */
-function cpuTicks(pids: number[]): number {
-  return sumOver(pids, 'stat', (f) => {
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  });
-}
-
-function rssMb(pids: number[]): number {
-  return sumOver(pids, 'status', (f) => Number(/VmRSS:\s+(\d+) kB/.exec(f)?.[1] ?? 0)) / 1024;
 }
 
 async function measure(variant: Variant, run: number, settleS: number, windowS: number): Promise<Run> {

@@ -57,3 +57,42 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** USER_HZ on Linux: /proc's CPU times are in these ticks. */
+export const TICKS_PER_S = 100;
+
+/** The agent and its children, PostgreSQL's processes left out (they are the database's cost). */
+export function agentProcesses(pid: number): number[] {
+  return processTree(pid).filter((p) => {
+    try {
+      return !/^\d+ \(postgres\)/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** `read` of each process's /proc/<pid>/<file>, summed (a process that exited counts 0). */
+function sumOver(pids: number[], file: string, read: (text: string) => number): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += read(readFileSync(`/proc/${p}/${file}`, 'utf8'));
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}
+
+/** utime + stime of these processes, in clock ticks. */
+export function cpuTicks(pids: number[]): number {
+  return sumOver(pids, 'stat', (f) => {
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  });
+}
+
+export function rssMb(pids: number[]): number {
+  return sumOver(pids, 'status', (f) => Number(/VmRSS:\s+(\d+) kB/.exec(f)?.[1] ?? 0)) / 1024;
+}
