@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { livePostmaster } from '../actors/postgres/postmaster-pid.ts';
+import { AGENT_NODE_FLAGS } from './agent-node-flags.ts';
 import type { ClusterNode, LocalClusterOptions, StatusDoc } from './cluster-types.ts';
 import { type EtcdHandle, startEtcd } from './etcd-server.ts';
 import { asUser, isRoot, lookupUser, type OsUser } from './os-user.ts';
@@ -170,7 +171,13 @@ export class LocalCluster {
     const node = this.node(name);
     if (this.agents.has(name)) throw new Error(`${name} is already running`);
     const fd = openSync(node.logFile, 'a');
-    const args = this.opts.agentArgv?.(node) ?? [process.execPath, BIN, 'node', node.configFile];
+    const args = this.opts.agentArgv?.(node) ?? [
+      process.execPath,
+      ...AGENT_NODE_FLAGS,
+      BIN,
+      'node',
+      node.configFile,
+    ];
     if (this.opts.journal) args.push('--journal', node.journalFile);
     const [cmd, ...rest] = [
       ...(this.opts.network?.nodePrefix?.(node.index) ?? []),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AGENT_NODE_FLAGS } from '../../src/local/agent-node-flags.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -119,5 +120,13 @@ describe('the npm package', () => {
       'side-effect',
       './lazy.js',
     ]);
+  });
+
+  it("the systemd unit runs the agent with the flags this project's own clusters use", () => {
+    const unit = readFileSync(join(ROOT, 'contrib/pgwarden.service'), 'utf8');
+    expect(unit).toMatch(/^KillMode=process$/m);
+    expect(/^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]).toBe(AGENT_NODE_FLAGS.join(' '));
+    expect(unit).toMatch(/^ExecStart=\S*pgwarden node /m);
+    expect(unit).toMatch(/^ExecReload=\/bin\/kill -s HUP \$MAINPID$/m);
   });
 });
