@@ -22,7 +22,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ClusterNode, LocalCluster } from '../src/local/cluster.ts';
 import { agentArgv } from './lib/agents.ts';
-import { agentProcesses, cpuTicks, rssMb, TICKS_PER_S } from './lib/procs.ts';
+import { idleWindow } from './lib/idle-window.ts';
+import { agentProcesses, rssMb } from './lib/procs.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
 import { groupedTable, median } from './lib/table.ts';
@@ -128,13 +129,9 @@ async function measure(kind: Kind, run: number, o: Record<string, number>): Prom
     await cluster.startAll();
     out.startToRestMs = await startToRest(cluster.nodes, spawnedAt);
     if (!(await cluster.waitUntilReady({ timeoutMs: 120_000 }))) throw new Error('not ready within 120 s');
-    await sleep(o['settle']! * 1000);
-    const trees = cluster.nodes.map((n) => agentProcesses(cluster.agentPid(n.name)!));
-    const before = trees.map(cpuTicks);
-    await sleep(o['window']! * 1000);
-    const after = trees.map(cpuTicks);
-    out.cpuPercent = trees.map((_, i) => ((after[i]! - before[i]!) / TICKS_PER_S / o['window']!) * 100);
-    out.rssIdleMb = trees.map(rssMb);
+    const idle = await idleWindow(cluster, o['settle']!, o['window']!);
+    out.cpuPercent = idle.cpuPercent;
+    out.rssIdleMb = idle.rssMb;
 
     const config = cluster.nodes[0]!.configFile;
     const cli =

@@ -14,11 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../src/local/cluster.ts';
 import { agentArgv, fastFailoverYaml } from './lib/agents.ts';
-import { agentProcesses, cpuTicks, rssMb, TICKS_PER_S } from './lib/procs.ts';
+import { idleWindow } from './lib/idle-window.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
 import { groupedTable } from './lib/table.ts';
-import { sleep } from './lib/time.ts';
 
 const DCS = { ttl: 30, loop_wait: 10, retry_timeout: 10 };
 const VARIANTS = ['pgwarden', 'pgwarden-no-gossip', 'pgwarden-fast', 'pgwarden-no-fast', 'patroni'] as const;
@@ -59,13 +58,7 @@ async function measure(variant: Variant, run: number, settleS: number, windowS: 
     await cluster.init();
     await cluster.startAll();
     if (!(await cluster.waitUntilReady({ timeoutMs: 120_000 }))) throw new Error('not ready within 120 s');
-    await sleep(settleS * 1000);
-    const trees = cluster.nodes.map((n) => agentProcesses(cluster.agentPid(n.name)!));
-    const before = trees.map(cpuTicks);
-    await sleep(windowS * 1000);
-    const after = trees.map(cpuTicks);
-    out.cpuPercent = trees.map((_, i) => ((after[i]! - before[i]!) / TICKS_PER_S / windowS) * 100);
-    out.rssMb = trees.map(rssMb);
+    Object.assign(out, await idleWindow(cluster, settleS, windowS));
     out.ok = true;
   } catch (err) {
     out.error = (err as Error).message;
