@@ -15,13 +15,14 @@
  *     [--kinds pgwarden,pgwarden-no-gossip,patroni]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ClusterNode, LocalCluster } from '../src/local/cluster.ts';
+import type { ClusterNode } from '../src/local/cluster.ts';
 import { agentArgv } from './lib/agents.ts';
+import { arg, onFreshCluster, ready } from './lib/fresh-cluster.ts';
 import { idleWindow } from './lib/idle-window.ts';
 import { agentProcesses, rssMb } from './lib/procs.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
@@ -46,11 +47,6 @@ interface Run {
   loadRequests: number | null;
   cliMs: { version: number[]; list: number[] };
   error?: string;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
 /** The HTTP status of GET url, or null without an answer within 500 ms. */
@@ -102,15 +98,6 @@ function wrkLoad(url: string, seconds: number): number {
 }
 
 async function measure(kind: Kind, run: number, o: Record<string, number>): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), `pgwarden-footprint-${kind}-`));
-  const cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: `footprint-${kind}`,
-    dcs: DCS,
-    agentArgv: agentArgv(kind === 'patroni' ? 'patroni' : 'pgwarden'),
-    editConfig: (_n, doc) => (kind === 'pgwarden-no-gossip' ? { ...doc, gossip: { enabled: false } } : doc),
-  });
   const out: Run = {
     kind,
     run,
@@ -123,40 +110,46 @@ async function measure(kind: Kind, run: number, o: Record<string, number>): Prom
     loadRequests: null,
     cliMs: { version: [], list: [] },
   };
-  try {
-    await cluster.init();
-    const spawnedAt = Date.now();
-    await cluster.startAll();
-    out.startToRestMs = await startToRest(cluster.nodes, spawnedAt);
-    if (!(await cluster.waitUntilReady({ timeoutMs: 120_000 }))) throw new Error('not ready within 120 s');
-    const idle = await idleWindow(cluster, o['settle']!, o['window']!);
-    out.cpuPercent = idle.cpuPercent;
-    out.rssIdleMb = idle.rssMb;
+  const error = await onFreshCluster(
+    `footprint-${kind}`,
+    {
+      nodes: 3,
+      scope: `footprint-${kind}`,
+      dcs: DCS,
+      agentArgv: agentArgv(kind === 'patroni' ? 'patroni' : 'pgwarden'),
+      editConfig: (_n, doc) => (kind === 'pgwarden-no-gossip' ? { ...doc, gossip: { enabled: false } } : doc),
+    },
+    async (cluster, spawnedAt) => {
+      out.startToRestMs = await startToRest(cluster.nodes, spawnedAt);
+      await ready(cluster);
+      const idle = await idleWindow(cluster, o['settle']!, o['window']!);
+      out.cpuPercent = idle.cpuPercent;
+      out.rssIdleMb = idle.rssMb;
 
-    const config = cluster.nodes[0]!.configFile;
-    const cli =
-      kind === 'patroni'
-        ? { version: ['/usr/bin/patroni', '--version'], list: ['/usr/bin/patronictl', '-c', config, 'list'] }
-        : {
-            version: [process.execPath, join(REPO, 'dist/cli/main.js'), '--version'],
-            list: [process.execPath, join(REPO, 'dist/cli/main.js'), '-c', config, 'list'],
-          };
-    out.cliMs = { version: wallMs(cli.version, o['cliRuns']!), list: wallMs(cli.list, o['cliRuns']!) };
+      const config = cluster.nodes[0]!.configFile;
+      const cli =
+        kind === 'patroni'
+          ? {
+              version: ['/usr/bin/patroni', '--version'],
+              list: ['/usr/bin/patronictl', '-c', config, 'list'],
+            }
+          : {
+              version: [process.execPath, join(REPO, 'dist/cli/main.js'), '--version'],
+              list: [process.execPath, join(REPO, 'dist/cli/main.js'), '-c', config, 'list'],
+            };
+      out.cliMs = { version: wallMs(cli.version, o['cliRuns']!), list: wallMs(cli.list, o['cliRuns']!) };
 
-    const statuses = await Promise.all(cluster.nodes.map((n) => statusOf(`${n.apiUrl}/primary`)));
-    const leader = cluster.nodes[statuses.indexOf(200)];
-    if (!leader) throw new Error('no node answers 200 on /primary');
-    out.leader = leader.name;
-    out.loadRequests = wrkLoad(`${leader.apiUrl}/primary`, o['load']!);
-    await sleep(5000);
-    out.leaderRssAfterLoadMb = rssMb(agentProcesses(cluster.agentPid(leader.name)!));
-    out.ok = true;
-  } catch (err) {
-    out.error = (err as Error).message;
-  } finally {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+      const statuses = await Promise.all(cluster.nodes.map((n) => statusOf(`${n.apiUrl}/primary`)));
+      const leader = cluster.nodes[statuses.indexOf(200)];
+      if (!leader) throw new Error('no node answers 200 on /primary');
+      out.leader = leader.name;
+      out.loadRequests = wrkLoad(`${leader.apiUrl}/primary`, o['load']!);
+      await sleep(5000);
+      out.leaderRssAfterLoadMb = rssMb(agentProcesses(cluster.agentPid(leader.name)!));
+      out.ok = true;
+    },
+  );
+  if (error) out.error = error;
   return out;
 }
 

@@ -9,11 +9,9 @@
  *   npx tsx bench/idle.ts [--runs N] [--window S] [--settle S]
  *     [--variants pgwarden,pgwarden-no-gossip,pgwarden-fast,pgwarden-no-fast,patroni]
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LocalCluster } from '../src/local/cluster.ts';
+import { existsSync } from 'node:fs';
 import { agentArgv, fastFailoverYaml } from './lib/agents.ts';
+import { arg, onFreshCluster, ready } from './lib/fresh-cluster.ts';
 import { idleWindow } from './lib/idle-window.ts';
 import { gitState, loadInfo, machineInfo } from './lib/provenance.ts';
 import { writeResults } from './lib/results.ts';
@@ -33,39 +31,29 @@ interface Run {
   error?: string;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
 async function measure(variant: Variant, run: number, settleS: number, windowS: number): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), `pgwarden-idle-${variant}-`));
-  const cluster = new LocalCluster({
-    dir,
-    nodes: 3,
-    scope: `idle-${variant}`,
-    dcs: DCS,
-    agentArgv: agentArgv(variant === 'patroni' ? 'patroni' : 'pgwarden'),
-    editConfig: (_n, doc) =>
-      variant === 'pgwarden-no-gossip'
-        ? { ...doc, gossip: { enabled: false } }
-        : variant === 'patroni'
-          ? doc
-          : { ...doc, ...fastFailoverYaml(variant) },
-  });
   const out: Run = { variant, run, ok: false, cpuPercent: [], rssMb: [] };
-  try {
-    await cluster.init();
-    await cluster.startAll();
-    if (!(await cluster.waitUntilReady({ timeoutMs: 120_000 }))) throw new Error('not ready within 120 s');
-    Object.assign(out, await idleWindow(cluster, settleS, windowS));
-    out.ok = true;
-  } catch (err) {
-    out.error = (err as Error).message;
-  } finally {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const error = await onFreshCluster(
+    `idle-${variant}`,
+    {
+      nodes: 3,
+      scope: `idle-${variant}`,
+      dcs: DCS,
+      agentArgv: agentArgv(variant === 'patroni' ? 'patroni' : 'pgwarden'),
+      editConfig: (_n, doc) =>
+        variant === 'pgwarden-no-gossip'
+          ? { ...doc, gossip: { enabled: false } }
+          : variant === 'patroni'
+            ? doc
+            : { ...doc, ...fastFailoverYaml(variant) },
+    },
+    async (cluster) => {
+      await ready(cluster);
+      Object.assign(out, await idleWindow(cluster, settleS, windowS));
+      out.ok = true;
+    },
+  );
+  if (error) out.error = error;
   return out;
 }
 
