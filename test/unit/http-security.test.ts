@@ -1,14 +1,6 @@
-/**
- * REST API security (reference §2.17): allowlist, client certificate and Basic auth on routes
- * declaring `config: { mutating: true }`, and the https server options. The app is built here
- * from the security plugin and two tiny routes, so no other route is involved.
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +17,7 @@ import {
 } from '../../src/http/security.ts';
 import type { ApiContext } from '../../src/http/server.ts';
 import { makeNodeConfig } from '../helpers/pg-config.ts';
+import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.ts';
 
 type RestApi = NodeConfig['restapi'];
 
@@ -307,73 +300,12 @@ describe('allowlist', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('TLS (real https server)', () => {
-  let dir = '';
-  const f = (name: string) => path.join(dir, name);
-  const ssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: 'pipe' });
-  const newKey = (name: string) =>
-    ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', f(name));
-  const makeCa = (name: string) => {
-    newKey(`${name}.key`);
-    ssl(
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      f(`${name}.key`),
-      '-out',
-      f(`${name}.crt`),
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
-  };
-  const issue = (name: string, ca: string, ext: string) => {
-    newKey(`${name}.key`);
-    ssl('req', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
-    writeFileSync(f(`${name}.ext`), ext);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      f(`${name}.csr`),
-      '-CA',
-      f(`${ca}.crt`),
-      '-CAkey',
-      f(`${ca}.key`),
-      '-CAcreateserial',
-      '-out',
-      f(`${name}.crt`),
-      '-days',
-      '2',
-      '-extfile',
-      f(`${name}.ext`),
-    );
-  };
-
+  let certs: TestCerts;
+  const f = (name: string) => certs.file(name);
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'pgwarden-tls-'));
-    makeCa('ca');
-    makeCa('rogue-ca');
-    issue(
-      'server',
-      'ca',
-      'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-    );
-    issue('client', 'ca', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-    issue('rogue', 'rogue-ca', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-    writeFileSync(
-      f('combined.pem'),
-      Buffer.concat([readFileSync(f('server.crt')), readFileSync(f('server.key'))]),
-    );
+    certs = makeTestCerts();
   });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => certs?.remove());
 
   const servers: FastifyInstance[] = [];
   afterEach(async () => {
@@ -479,7 +411,7 @@ describe('TLS (real https server)', () => {
         sock.on('error', reject);
       });
     const before = await serial();
-    issue(
+    certs.issue(
       'server2',
       'ca',
       'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
