@@ -190,6 +190,7 @@ export class Agent {
           me: () => this.config.name,
           scope: () => this.config.scope,
           authorization: () => peerAuthorization(peerClientOptions(this.config)),
+          tls: () => peerClientOptions(this.config).tls ?? null,
           handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
         }),
       restProbe: (member, timeoutMs) => this.requests.probeMember(member, timeoutMs),

@@ -46,6 +46,7 @@ export class Visualizer {
       tokens: this.tokens,
       members: () => h.view()?.members ?? [],
       peerAuthorization: () => peerAuthorization(peerClientOptions(h.config())),
+      peerTls: () => peerClientOptions(h.config()).tls ?? null,
       enabled: () => h.config().restapi.ui !== false,
       log: h.log,
     });

@@ -18,6 +18,7 @@ import {
   SCOPE_HEADER,
   webSocketUrl,
 } from './gossip-link.ts';
+import type { PeerTls } from './peer-tls.ts';
 
 /** Gossip frames are small (a few hundred bytes); anything near this is not one. */
 const MAX_FRAME_BYTES = 16 * 1024;
@@ -29,6 +30,8 @@ export interface DialerIdentity {
   scope(): string;
   /** `Basic …` (restapi.authentication), if any. */
   authorization(): string | undefined;
+  /** TLS for wss:// peers (config/peer-tls.ts); null when its files cannot be read. */
+  tls(): PeerTls | null;
   handshakeTimeoutMs: number;
 }
 
@@ -64,7 +67,8 @@ export function webSocketDialer(id: DialerIdentity): GossipDialer {
   return {
     dial(target, events) {
       const url = webSocketUrl(target.apiUrl, '/gossip');
-      if (!url) {
+      const tls = url?.startsWith('wss:') ? id.tls() : undefined;
+      if (!url || tls === null) {
         // Not an address we can dial: closed at once (the hub backs off, as for a refusal).
         let alive = true;
         queueMicrotask(() => alive && events.close());
@@ -84,6 +88,7 @@ export function webSocketDialer(id: DialerIdentity): GossipDialer {
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: id.handshakeTimeoutMs,
         perMessageDeflate: false,
+        ...tls,
       });
       wire(ws, events);
       return linkOf(ws);

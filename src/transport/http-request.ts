@@ -6,12 +6,15 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { PeerTls } from './peer-tls.ts';
 
 export interface PeerRequest {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;
+  /** For an https peer (null: its files could not be read, the request is not sent). */
+  tls?: PeerTls | null | undefined;
 }
 
 export interface PeerAnswer {
@@ -26,11 +29,14 @@ const MAX_BODY_BYTES = 1 << 20;
 export function peerRequest(url: URL, opts: PeerRequest): Promise<PeerAnswer> {
   const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : null;
   if (!send) return Promise.reject(new Error(`not an http(s) URL: ${url.href}`));
+  if (send === httpsRequest && opts.tls === null)
+    return Promise.reject(new Error('the TLS files for peers cannot be read'));
   return new Promise((resolve, reject) => {
     const req = send(url, {
       method: opts.method ?? 'GET',
       headers: opts.headers,
       signal: AbortSignal.timeout(opts.timeoutMs),
+      ...(send === httpsRequest ? (opts.tls ?? {}) : {}),
     });
     req.on('error', reject);
     req.on('response', (res) => {

@@ -4,19 +4,39 @@
  */
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
+import { peerTlsFiles } from '../config/peer-tls.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { peerRequest } from './http-request.ts';
+import { type PeerTls, readPeerTls } from './peer-tls.ts';
 
 export interface PeerClientOptions {
   timeoutMs?: number;
   /** `user:password` for restapi.authentication. */
   basicAuth?: string;
+  /** For https peers (config/peer-tls.ts); null when its files cannot be read. */
+  tls?: PeerTls | null;
 }
 
-/** How this node authenticates to its peers: with its own restapi.authentication, as Patroni does. */
+/** Per configuration (a reload makes a new one): the files are read once for all its requests. */
+const tlsByConfig = new WeakMap<NodeConfig, PeerTls | null>();
+
+/**
+ * How this node reaches its peers: its own restapi.authentication, as Patroni does, and the TLS
+ * files Patroni's rule names (config/peer-tls.ts). Files that cannot be read give `tls: null`:
+ * no https request is sent, and the peer counts as unreachable, as it would for Patroni.
+ */
 export function peerClientOptions(config: NodeConfig): PeerClientOptions {
   const auth = config.restapi.authentication;
-  return auth ? { basicAuth: `${auth.username}:${auth.password}` } : {};
+  let tls = tlsByConfig.get(config);
+  if (tls === undefined) {
+    try {
+      tls = readPeerTls(peerTlsFiles(config.raw));
+    } catch {
+      tls = null;
+    }
+    tlsByConfig.set(config, tls);
+  }
+  return { ...(auth ? { basicAuth: `${auth.username}:${auth.password}` } : {}), tls };
 }
 
 /** The Authorization header this node sends its peers (HTTP and WebSocket alike), if any. */
@@ -45,7 +65,11 @@ export async function fetchPeerStatus(member: Member, opts: PeerClientOptions = 
   const authorization = peerAuthorization(opts);
   if (authorization) headers['authorization'] = authorization;
   try {
-    const res = await peerRequest(new URL(url), { headers, timeoutMs: opts.timeoutMs ?? 2000 });
+    const res = await peerRequest(new URL(url), {
+      headers,
+      timeoutMs: opts.timeoutMs ?? 2000,
+      tls: opts.tls,
+    });
     const doc = JSON.parse(res.text) as Record<string, unknown>;
     return parsePeerDocument(member.name, doc) ?? unreachable;
   } catch {

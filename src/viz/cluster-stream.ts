@@ -18,6 +18,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Member } from '../cluster/view.ts';
 import { refuseUpgrade, type UpgradeHandler } from '../http/upgrades.ts';
 import { webSocketUrl } from '../transport/gossip-link.ts';
+import type { PeerTls } from '../transport/peer-tls.ts';
 import type { MemberStream, StreamFrame } from './member-stream.ts';
 import type { StreamTokens } from './tokens.ts';
 
@@ -29,6 +30,8 @@ export interface ClusterStreamHost {
   members(): readonly Member[];
   /** `Basic …` for the other members' REST APIs (restapi.authentication), if any. */
   peerAuthorization(): string | undefined;
+  /** TLS for wss:// members (config/peer-tls.ts); null when its files cannot be read. */
+  peerTls(): PeerTls | null;
   /** restapi.ui: the visualizer and the streams may be turned off. */
   enabled(): boolean;
   log(msg: string): void;
@@ -174,10 +177,12 @@ export class ClusterStream {
     if (!up || this.browsers.size === 0) return;
     up.retry = null;
     const auth = this.h.peerAuthorization();
+    const tls = up.url.startsWith('wss:') ? (this.h.peerTls() ?? {}) : {};
     const ws = new WebSocket(up.url, {
       headers: auth ? { authorization: auth } : {},
       maxPayload: MAX_FRAME,
       handshakeTimeout: 3000,
+      ...tls,
     });
     up.ws = ws;
     ws.on('open', () => {

@@ -46,6 +46,7 @@ async function serve(): Promise<{ base: string; tokens: StreamTokens }> {
     tokens,
     members: () => [],
     peerAuthorization: () => undefined,
+    peerTls: () => null,
     enabled: () => true,
     log: () => undefined,
   });

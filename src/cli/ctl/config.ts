@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { environmentConfig, normaliseNamespace } from '../../config/load.ts';
+import { peerTlsFiles } from '../../config/peer-tls.ts';
 import { isDict } from '../../config/scalars.ts';
 import { parseYaml } from '../../config/yaml.ts';
 import { CliError } from '../errors.ts';
@@ -119,28 +120,21 @@ export function loadCtlConfig(o: CtlConfigOptions): CtlConfig {
   }
   const restapi = dict(doc['restapi']);
   const ctl = dict(doc['ctl']);
-  const pick = (name: string) => str(ctl[name]) ?? str(restapi[name]);
   const auth = dict(ctl['authentication'])['username']
     ? dict(ctl['authentication'])
     : dict(restapi['authentication']);
+  // The same files as an agent's own requests to its peers.
+  const tls = peerTlsFiles(doc);
   const cfg: CtlConfig = {
     namespace: normaliseNamespace(str(doc['namespace']) ?? 'service'),
     etcdHosts: etcdHosts(dict(doc['etcd3'])),
     retryTimeout: Number(doc['retry_timeout'] ?? 10) || 10,
-    rest: { insecure: !!o.insecure || ctl['insecure'] === true },
+    rest: { ...tls, insecure: !!o.insecure || tls.insecure },
   };
   const scope = str(doc['scope']);
   if (scope) cfg.scope = scope;
   if (str(auth['username'])) {
     cfg.rest.auth = { username: str(auth['username'])!, password: str(auth['password']) ?? '' };
-  }
-  const cafile = str(ctl['cacert']) ?? str(restapi['cafile']);
-  if (cafile) cfg.rest.cafile = cafile;
-  const certfile = pick('certfile');
-  if (certfile) {
-    cfg.rest.certfile = certfile;
-    const keyfile = pick('keyfile');
-    if (keyfile) cfg.rest.keyfile = keyfile;
   }
   return cfg;
 }

@@ -4,10 +4,10 @@
  * skip server verification. Bodies are JSON (Python json.dumps spelling).
  */
 
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Member } from '../../cluster/view.ts';
+import { type PeerTls, readPeerTls } from '../../transport/peer-tls.ts';
 import type { CtlConfig } from './config.ts';
 import { pyDumps } from './format.ts';
 
@@ -34,7 +34,7 @@ export function endpointUrl(apiUrl: string, endpoint?: string): URL {
 }
 
 export class RestClient {
-  private tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } | null = null;
+  private tls: PeerTls | null = null;
 
   constructor(
     private readonly config: CtlConfig['rest'],
@@ -42,17 +42,7 @@ export class RestClient {
   ) {}
 
   private tlsFiles() {
-    if (!this.tls) {
-      const read = (f?: string) => (f ? readFileSync(f) : undefined);
-      const { cafile, certfile, keyfile } = this.config;
-      this.tls = {};
-      const ca = read(cafile);
-      const cert = read(certfile);
-      const key = read(keyfile);
-      if (ca) this.tls.ca = ca;
-      if (cert) this.tls.cert = cert;
-      if (key) this.tls.key = key;
-    }
+    this.tls ??= readPeerTls(this.config);
     return this.tls;
   }
 
@@ -74,7 +64,7 @@ export class RestClient {
     return new Promise((resolve, reject) => {
       let tls = {};
       try {
-        tls = https ? { ...this.tlsFiles(), rejectUnauthorized: !this.config.insecure } : {};
+        tls = https ? this.tlsFiles() : {};
       } catch (err) {
         reject(new RestUnreachable((err as Error).message));
         return;
