@@ -24,6 +24,12 @@ export interface LocalClusterOptions {
   postgresql?: Record<string, unknown>;
   /** The agent's command line (default: pgwarden); the benchmarks run Patroni on the same YAML. */
   agentArgv?: (node: ClusterNode) => string[];
+  /**
+   * Serve the REST API over https and require client certificates: a CA, and one certificate
+   * (serverAuth and clientAuth, for the nodes' address) every agent uses both ways, as Patroni's
+   * restapi.certfile is; copied under the cluster's dir.
+   */
+  restapiTls?: { cafile: string; certfile: string; keyfile: string };
   /** Edits each node's YAML document before it is written (e.g. its own etcd endpoint). */
   editConfig?: (node: ClusterNode, doc: Record<string, unknown>) => Record<string, unknown>;
 }

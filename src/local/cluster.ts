@@ -19,20 +19,18 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { livePostmaster } from '../actors/postgres/postmaster-pid.ts';
 import { AGENT_NODE_FLAGS } from './agent-node-flags.ts';
+import { ClusterRest, installRestapiTls, type RestapiTls } from './cluster-rest.ts';
 import type { ClusterNode, LocalClusterOptions, StatusDoc } from './cluster-types.ts';
 import { type EtcdHandle, startEtcd } from './etcd-server.ts';
+import { nodeDocument, REST_AUTH, SUPERUSER } from './node-document.ts';
 import { asUser, isRoot, lookupUser, type OsUser } from './os-user.ts';
 import { freePort, preferredPort } from './ports.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/pgwarden.js');
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export type { ClusterNode, LocalClusterOptions, LocalNetwork, StatusDoc } from './cluster-types.ts';
 
-export const SUPERUSER = { username: 'postgres', password: 'pgwarden-super' };
-const REPLICATION = { username: 'replicator', password: 'pgwarden-repl' };
-const REWIND = { username: 'rewind_user', password: 'pgwarden-rewind' };
-export const REST_AUTH = { username: 'admin', password: 'pgwarden-admin' };
+export { REST_AUTH, SUPERUSER } from './node-document.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,6 +40,9 @@ export class LocalCluster {
   private readonly user: OsUser | null;
   private etcd: EtcdHandle | null = null;
   private etcdPorts = { client: 0, peer: 0 };
+  private restapiTls: RestapiTls | undefined;
+  /** The agents' REST APIs as this harness reaches them (https with the cluster's files, if so). */
+  rest = new ClusterRest(REST_AUTH, undefined);
   etcdEndpoint = '';
 
   constructor(private readonly opts: LocalClusterOptions) {
@@ -63,6 +64,10 @@ export class LocalCluster {
     mkdirSync(dir, { recursive: true });
     this.own(dir);
     const pref = this.opts.preferDefaultPorts ?? false;
+    if (this.opts.restapiTls) {
+      this.restapiTls = installRestapiTls(this.opts.restapiTls, join(dir, 'tls'), (p) => this.own(p));
+      this.rest = new ClusterRest(REST_AUTH, this.restapiTls);
+    }
     if (this.opts.etcdEndpoints) {
       this.etcdEndpoint = this.opts.etcdEndpoints.join(',');
     } else {
@@ -79,7 +84,7 @@ export class LocalCluster {
         index: i,
         host,
         apiPort,
-        apiUrl: `http://${host}:${apiPort}`,
+        apiUrl: `${this.restapiTls ? 'https' : 'http'}://${host}:${apiPort}`,
         pgPort,
         dataDir: join(dir, name, 'data'),
         configFile: join(dir, `${name}.yml`),
@@ -117,47 +122,7 @@ export class LocalCluster {
 
   /** A Patroni-style YAML document, exactly what a user would write. */
   configFor(node: ClusterNode): Record<string, unknown> {
-    const tags = this.opts.tags?.(node.index) ?? {};
-    const clients = this.opts.network?.clients ?? '127.0.0.1/32';
-    return {
-      scope: this.opts.scope ?? 'demo',
-      namespace: '/service/',
-      name: node.name,
-      restapi: {
-        listen: `${node.host}:${node.apiPort}`,
-        connect_address: `${node.host}:${node.apiPort}`,
-        authentication: REST_AUTH,
-      },
-      etcd3: { hosts: this.etcdEndpoint.replace(/https?:\/\//g, '') },
-      bootstrap: {
-        dcs: {
-          ttl: 30,
-          loop_wait: 10,
-          retry_timeout: 10,
-          maximum_lag_on_failover: 1048576,
-          postgresql: { use_pg_rewind: true, use_slots: true },
-          ...this.opts.dcs,
-        },
-        initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
-        pg_hba: [`host replication replicator ${clients} md5`, `host all all ${clients} md5`],
-      },
-      postgresql: {
-        listen: `${node.host}:${node.pgPort}`,
-        connect_address: `${node.host}:${node.pgPort}`,
-        data_dir: node.dataDir,
-        bin_dir: PG_BIN,
-        pgpass: join(dirname(node.dataDir), 'pgpass'),
-        authentication: { superuser: SUPERUSER, replication: REPLICATION, rewind: REWIND },
-        parameters: {
-          max_connections: 50,
-          shared_buffers: '32MB',
-          unix_socket_directories: dirname(node.dataDir),
-        },
-        use_pg_rewind: true,
-        ...this.opts.postgresql,
-      },
-      tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...tags },
-    };
+    return nodeDocument(node, this.opts, this.etcdEndpoint, this.restapiTls);
   }
 
   node(name: string): ClusterNode {
@@ -278,13 +243,8 @@ export class LocalCluster {
     this.agents.delete(name);
   }
 
-  async fetchStatus(node: ClusterNode): Promise<StatusDoc | null> {
-    try {
-      const res = await fetch(`${node.apiUrl}/patroni`, { signal: AbortSignal.timeout(1500) });
-      return (await res.json()) as StatusDoc;
-    } catch {
-      return null;
-    }
+  fetchStatus(node: ClusterNode): Promise<StatusDoc | null> {
+    return this.rest.json<StatusDoc>(`${node.apiUrl}/patroni`);
   }
 
   async poll(): Promise<ClusterNode[]> {
@@ -300,13 +260,10 @@ export class LocalCluster {
   async leader(): Promise<string | null> {
     for (const n of this.nodes) {
       if (!this.isRunning(n.name)) continue;
-      try {
-        const res = await fetch(`${n.apiUrl}/cluster`, { signal: AbortSignal.timeout(1500) });
-        const doc = (await res.json()) as { members: Array<{ name: string; role: string }> };
-        return doc.members.find((m) => m.role === 'leader')?.name ?? null;
-      } catch {
-        // next node
-      }
+      const doc = await this.rest.json<{ members?: Array<{ name: string; role: string }> }>(
+        `${n.apiUrl}/cluster`,
+      );
+      if (Array.isArray(doc?.members)) return doc.members.find((m) => m.role === 'leader')?.name ?? null;
     }
     return null;
   }

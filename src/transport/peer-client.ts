@@ -136,6 +136,7 @@ export async function postFailsafe(
       headers,
       body: JSON.stringify(body),
       timeoutMs: opts.timeoutMs,
+      tls: opts.tls,
     });
   } catch {
     return null;

@@ -9,11 +9,21 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
+import { parseConfigText } from '../../src/config/load.ts';
 import { peerTlsFiles } from '../../src/config/peer-tls.ts';
 import { webSocketDialer } from '../../src/transport/gossip-ws.ts';
 import { peerRequest } from '../../src/transport/http-request.ts';
+import { fetchPeerStatus, peerClientOptions, postFailsafe } from '../../src/transport/peer-client.ts';
 import { readPeerTls } from '../../src/transport/peer-tls.ts';
+import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.ts';
+
+const STATUS = {
+  state: 'running',
+  role: 'replica',
+  timeline: 1,
+  xlog: { received_location: 7, replayed_location: 7 },
+};
 
 describe("peerTlsFiles: Patroni's rule for its own requests", () => {
   it('ctl first, then restapi; a key file only with a certificate; ctl.insecure', () => {
@@ -54,7 +64,10 @@ describe('requests to a peer that requires a client certificate from a private C
         requestCert: true,
         rejectUnauthorized: true,
       },
-      (_req, res) => res.end('{"ok":true}'),
+      (req, res) => {
+        if (req.method === 'POST') return void res.writeHead(200).end('Accepted');
+        res.end(req.url === '/patroni' ? JSON.stringify(STATUS) : '{"ok":true}');
+      },
     );
     wss = new WebSocketServer({ server });
     wss.on('connection', (ws) => ws.send(Buffer.from('hello'))); // binary: gossip frames are
@@ -75,7 +88,7 @@ describe('requests to a peer that requires a client certificate from a private C
     insecure: false,
   });
   const get = (tls: ReturnType<typeof readPeerTls> | null | undefined) =>
-    peerRequest(new URL(`https://127.0.0.1:${port}/patroni`), { timeoutMs: 3000, tls });
+    peerRequest(new URL(`https://127.0.0.1:${port}/ok`), { timeoutMs: 3000, tls });
 
   it('answers with the CA and the client certificate', async () => {
     expect(await get(readPeerTls(files()))).toEqual({ status: 200, text: '{"ok":true}' });
@@ -90,6 +103,30 @@ describe('requests to a peer that requires a client certificate from a private C
     ).rejects.toThrow();
     // Files that could not be read: not sent at all.
     await expect(get(null)).rejects.toThrow(/cannot be read/);
+  });
+
+  it("the race's probe and POST /failsafe use the files a node's YAML names (and fail without them)", async () => {
+    const withFiles = parseConfigText(
+      `${MINIMAL_CONFIG}ctl: {cacert: ${certs.file('ca.crt')}, certfile: ${certs.file('client.crt')}, keyfile: ${certs.file('client.key')}}\n`,
+    );
+    const without = parseConfigText(MINIMAL_CONFIG);
+    const member = {
+      name: 'b',
+      data: { api_url: `https://127.0.0.1:${port}/patroni` },
+    } as unknown as Parameters<typeof fetchPeerStatus>[0];
+    expect(await fetchPeerStatus(member, peerClientOptions(withFiles))).toMatchObject({
+      reachable: true,
+      walPosition: 7,
+    });
+    expect((await fetchPeerStatus(member, peerClientOptions(without))).reachable).toBe(false);
+    const post = (config: typeof without) =>
+      postFailsafe(
+        `https://127.0.0.1:${port}/patroni`,
+        { name: 'a' },
+        { ...peerClientOptions(config), timeoutMs: 3000 },
+      );
+    expect(await post(withFiles)).toEqual({ status: 200, text: 'Accepted' });
+    expect(await post(without)).toBeNull();
   });
 
   it("ctl.insecure: the peer's certificate goes unchecked, the client certificate is still shown", async () => {
