@@ -18,6 +18,7 @@ import {
   type KvCallOptions,
   type KvRecord,
   LeaseNotFoundError,
+  prefixRangeEnd,
   type Txn,
   type TxnOp,
   type TxnResult,
@@ -27,19 +28,6 @@ import { KvDcs, type KvDcsOptions, KvTransientError } from './kv-dcs/index.ts';
 
 // Re-exported so code that imported the shared layer from here keeps working.
 export { KvDcs, type KvDcsOptions, KvTransientError };
-
-/** Smallest key greater than every key with this prefix (etcd's range_end for a prefix). */
-function prefixEnd(prefix: string): Buffer {
-  const buf = Buffer.from(prefix);
-  for (let i = buf.length - 1; i >= 0; i--) {
-    if (buf[i]! < 0xff) {
-      const end = Buffer.from(buf.subarray(0, i + 1));
-      end[i]! += 1;
-      return end;
-    }
-  }
-  return Buffer.from([0]);
-}
 
 function toRecord(kv: IKeyValue): KvRecord {
   return {
@@ -141,7 +129,7 @@ class EtcdKv implements Kv {
   range(key: string, prefix: boolean, o: KvCallOptions) {
     return this.run(async () => {
       const res = await this.client.kv.range(
-        { key: Buffer.from(key), range_end: prefix ? prefixEnd(key) : undefined },
+        { key: Buffer.from(key), range_end: prefix ? prefixRangeEnd(key) : undefined },
         this.deadline(o),
       );
       return { kvs: res.kvs.map(toRecord), revision: String(res.header.revision) };
@@ -262,7 +250,7 @@ class EtcdKv implements Kv {
         s.write({
           create_request: {
             key: Buffer.from(prefix),
-            range_end: prefixEnd(prefix),
+            range_end: prefixRangeEnd(prefix),
             start_revision: startRevision,
           },
         });

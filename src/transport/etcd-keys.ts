@@ -103,6 +103,19 @@ export interface Kv {
   close(): void;
 }
 
+/** Smallest key greater than every key with this prefix (etcd's range_end for a prefix). */
+export function prefixRangeEnd(prefix: string): Buffer {
+  const buf = Buffer.from(prefix);
+  for (let i = buf.length - 1; i >= 0; i--) {
+    if (buf[i]! < 0xff) {
+      const end = Buffer.from(buf.subarray(0, i + 1));
+      end[i]! += 1;
+      return end;
+    }
+  }
+  return Buffer.from([0]);
+}
+
 /** Thrown by backends when etcd refused a put because the lease does not exist. */
 export class LeaseNotFoundError extends Error {
   override name = 'LeaseNotFoundError';

@@ -4,6 +4,8 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DcsError } from '../../src/actors/dcs.ts';
 import { EtcdDcs } from '../../src/actors/etcd-dcs.ts';
+import { EtcdGatewayKv } from '../../src/actors/etcd-gateway.ts';
+import { KvDcs, type KvDcsOptions } from '../../src/actors/kv-dcs/index.ts';
 import type { ClusterView, MemberData } from '../../src/cluster/view.ts';
 import { type EtcdHandle, startEtcd } from '../helpers/etcd.ts';
 import { itWith, program } from '../helpers/prerequisites.ts';
@@ -14,15 +16,15 @@ const P = `/service/${SCOPE}/`;
 
 let etcd: EtcdHandle;
 let raw: Etcd3;
-const clients: EtcdDcs[] = [];
+const clients: KvDcs[] = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
-function dcs(retryTimeoutSeconds = 3): EtcdDcs {
-  const d = new EtcdDcs({ hosts: [etcd.endpoint], namespace: 'service', scope: SCOPE, retryTimeoutSeconds });
-  clients.push(d);
-  return d;
-}
+// The same semantics over both ways to speak to etcd: gRPC (the agent) and the JSON gateway (the CLI).
+const BACKENDS: Array<[string, (hosts: string[], opts: KvDcsOptions) => KvDcs]> = [
+  ['EtcdDcs (gRPC)', (hosts, opts) => new EtcdDcs({ hosts, ...opts })],
+  ['KvDcs over the JSON gateway', (hosts, opts) => new KvDcs(new EtcdGatewayKv(hosts), opts)],
+];
 
 async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -76,7 +78,13 @@ afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-describe('EtcdDcs against a real etcd', () => {
+describe.each(BACKENDS)('%s against a real etcd', (_name, make) => {
+  function dcs(retryTimeoutSeconds = 3): KvDcs {
+    const d = make([etcd.endpoint], { namespace: 'service', scope: SCOPE, retryTimeoutSeconds });
+    clients.push(d);
+    return d;
+  }
+
   itWith(withEtcdctl, 'lets exactly one of two racing nodes take the leader key, on its lease', async () => {
     const a = dcs();
     const b = dcs();
@@ -180,9 +188,10 @@ describe('EtcdDcs against a real etcd', () => {
     const oldStop = etcd.stop;
     etcd = {
       ...restarted,
-      stop: async () => {
-        await restarted.stop();
-        await oldStop();
+      // Both handles hear keepData: the first owns the data dir, and would remove it otherwise.
+      stop: async (opts) => {
+        await restarted.stop(opts);
+        await oldStop(opts);
       },
     };
     await waitFor(
