@@ -13,6 +13,7 @@ import {
   type IKeyValue,
   type IRequestOp,
 } from 'etcd3';
+import type { EtcdClientOptions } from '../config/etcd-access.ts';
 import {
   type Kv,
   type KvCallOptions,
@@ -97,9 +98,21 @@ function fromTxnResponse(res: RawTxnResponse, revision: string): TxnResult {
 class EtcdKv implements Kv {
   private readonly client: Etcd3;
 
-  constructor(hosts: string[]) {
+  constructor(opts: EtcdClientOptions) {
+    const { hosts, tls, auth } = opts;
     this.client = new Etcd3({
       hosts,
+      // Without a CA file, https trusts the system's CAs (grpc's default roots).
+      ...(tls
+        ? {
+            credentials: {
+              rootCertificate: tls.ca as Buffer,
+              ...(tls.key ? { privateKey: tls.key } : {}),
+              ...(tls.cert ? { certChain: tls.cert } : {}),
+            },
+          }
+        : {}),
+      ...(auth ? { auth } : {}),
       faultHandling: { host: () => noop, global: noop },
       grpcOptions: {
         // grpc-js backs off reconnects up to 120 s by default; etcd restarts must be seen quickly.
@@ -268,13 +281,10 @@ class EtcdKv implements Kv {
   }
 }
 
-export interface EtcdDcsOptions extends KvDcsOptions {
-  /** `host:port` or `http://host:port`. */
-  hosts: string[];
-}
+export interface EtcdDcsOptions extends KvDcsOptions, EtcdClientOptions {}
 
 export class EtcdDcs extends KvDcs {
   constructor(opts: EtcdDcsOptions) {
-    super(new EtcdKv(opts.hosts), opts);
+    super(new EtcdKv(opts), opts);
   }
 }

@@ -6,87 +6,44 @@
  * in the time patronictl's own start takes. Same semantics as the gRPC backend (etcd-dcs.ts):
  * the same KvDcs runs on both, and the integration test runs on both.
  */
-import { Agent, request } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { EtcdClientOptions } from '../config/etcd-access.ts';
+import {
+  b64,
+  fromTxn,
+  type RawHeader,
+  type RawKv,
+  type RawTxn,
+  revisionOf,
+  toRecord,
+  toTxn,
+} from '../transport/etcd-gateway-json.ts';
 import {
   type Kv,
   type KvCallOptions,
-  type KvRecord,
   LeaseNotFoundError,
   prefixRangeEnd,
   type Txn,
-  type TxnOp,
-  type TxnResult,
   type WatchEvent,
 } from '../transport/etcd-keys.ts';
 import { KvTransientError } from './kv-dcs/calls.ts';
 
 /** gRPC's UNAVAILABLE, which etcd answers while it has no leader or is stopping. */
 const UNAVAILABLE = 14;
+/** gRPC's UNAUTHENTICATED: our token expired (etcd's simple tokens live 5 min by default). */
+const UNAUTHENTICATED = 16;
+/** Idle time before TCP keepalive probes start on a watch's connection. */
+const WATCH_KEEPALIVE_MS = 5_000;
+/** How long a watch may wait for a token before it fails (and is started again). */
+const WATCH_AUTH_TIMEOUT_MS = 5_000;
 /** Connection errors raised before a request could have been sent. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-
-const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString() : '');
-
-interface RawKv {
-  key?: string;
-  value?: string;
-  mod_revision?: string;
-  create_revision?: string;
-  lease?: string;
-}
-
-interface RawHeader {
-  header?: { revision?: string };
-}
-
-interface RawTxn extends RawHeader {
-  succeeded?: boolean;
-  responses?: Array<{ response_txn?: RawTxn }>;
-}
-
-/** The gateway leaves out fields at their zero value: an absent revision or lease is "0". */
-function toRecord(kv: RawKv): KvRecord {
-  return {
-    key: unb64(kv.key),
-    value: unb64(kv.value),
-    modRevision: kv.mod_revision ?? '0',
-    createRevision: kv.create_revision ?? '0',
-    lease: kv.lease ?? '0',
-  };
-}
-
-const revisionOf = (res: RawHeader) => res.header?.revision ?? '0';
-
-function toOp(op: TxnOp): Record<string, unknown> {
-  if ('put' in op) {
-    const { key, value, lease } = op.put;
-    return { request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } };
-  }
-  if ('delete' in op) return { request_delete_range: { key: b64(op.delete.key) } };
-  return { request_txn: toTxn(op.txn) };
-}
-
-function toTxn(txn: Txn): Record<string, unknown> {
-  return {
-    compare: txn.compare.map((c) => {
-      const key = b64(c.key);
-      if (c.target === 'value') return { key, target: 'VALUE', result: 'EQUAL', value: b64(c.equals) };
-      if (c.target === 'create') return { key, target: 'CREATE', result: 'EQUAL', create_revision: c.equals };
-      return { key, target: 'MOD', result: 'EQUAL', mod_revision: c.equals };
-    }),
-    success: txn.success.map(toOp),
-    failure: (txn.failure ?? []).map(toOp),
-  };
-}
-
-function fromTxn(res: RawTxn, revision: string): TxnResult {
-  return {
-    succeeded: res.succeeded === true,
-    revision,
-    nested: (res.responses ?? []).map((r) => (r.response_txn ? fromTxn(r.response_txn, revision) : null)),
-  };
-}
 
 /** An error answer (`{"error"|"message", "code"}`) as the Error KvDcs expects of a backend. */
 function answerError(status: number, text: string): Error {
@@ -99,27 +56,90 @@ function answerError(status: number, text: string): Error {
   const message = doc.message ?? doc.error ?? `HTTP ${status}: ${text.slice(0, 200)}`;
   if (message.includes('requested lease not found')) return new LeaseNotFoundError(message);
   if (doc.code === UNAVAILABLE) return new KvTransientError(message);
+  if (doc.code === UNAUTHENTICATED) return new TokenRejectedError(message);
   return new Error(message);
+}
+
+/** etcd refused our token: authenticate again once, then repeat the call. */
+class TokenRejectedError extends Error {
+  override name = 'TokenRejectedError';
 }
 
 export class EtcdGatewayKv implements Kv {
   private readonly endpoints: URL[];
   /** The endpoint that answered last: tried first next time. */
   private current = 0;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly agent: HttpAgent;
+  private readonly secure: boolean;
+  private readonly auth: EtcdClientOptions['auth'];
+  /** etcd's auth token (Patroni's and etcdctl's way: POST /v3/auth/authenticate), once asked for. */
+  private token: Promise<string> | null = null;
 
-  constructor(hosts: string[]) {
-    this.endpoints = hosts.map((h) => new URL(/^[a-z]+:\/\//i.test(h) ? h : `http://${h}`));
+  constructor(opts: EtcdClientOptions) {
+    this.endpoints = opts.hosts.map((h) => new URL(/^[a-z]+:\/\//i.test(h) ? h : `http://${h}`));
     if (this.endpoints.length === 0) throw new Error('no etcd hosts');
+    this.secure = this.endpoints[0]!.protocol === 'https:';
+    this.agent = this.secure
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 8, ...(opts.tls ?? {}) })
+      : new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    this.auth = opts.auth;
+  }
+
+  private request(url: URL, options: RequestOptions) {
+    return (this.secure ? httpsRequest : httpRequest)(url, { ...options, agent: this.agent });
+  }
+
+  /** The headers of a call: JSON, and the token when etcd wants users. */
+  private async headers(o: KvCallOptions): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (!this.auth) return headers;
+    this.token ??= this.authenticate(o).catch((err) => {
+      this.token = null;
+      throw err;
+    });
+    headers['authorization'] = await this.token;
+    return headers;
+  }
+
+  private async authenticate(o: KvCallOptions): Promise<string> {
+    const res = await this.post<{ token?: string }>(
+      '/v3/auth/authenticate',
+      { name: this.auth!.username, password: this.auth!.password },
+      o,
+      { 'content-type': 'application/json' },
+    );
+    if (!res.token) throw new Error('etcd authentication: no token in the answer');
+    return res.token;
+  }
+
+  /** A call with the token; a token etcd no longer takes is replaced once. */
+  private async call<T>(path: string, body: unknown, o: KvCallOptions): Promise<T> {
+    try {
+      return await this.post<T>(path, body, o, await this.headers(o));
+    } catch (err) {
+      if (!(err instanceof TokenRejectedError) || !this.auth) throw err;
+      this.token = null;
+      return this.post<T>(path, body, o, await this.headers(o));
+    }
   }
 
   /** One POST to the first endpoint that takes it; JSON answer, or the error KvDcs expects. */
-  private async post<T>(path: string, body: unknown, o: KvCallOptions): Promise<T> {
+  private async post<T>(
+    path: string,
+    body: unknown,
+    o: KvCallOptions,
+    headers: Record<string, string>,
+  ): Promise<T> {
     let last: Error = new KvTransientError('no etcd endpoint answered');
     for (let i = 0; i < this.endpoints.length; i++) {
       const at = (this.current + i) % this.endpoints.length;
       try {
-        const answer = await this.send(new URL(path, this.endpoints[at]), JSON.stringify(body), o.timeoutMs);
+        const answer = await this.send(
+          new URL(path, this.endpoints[at]),
+          JSON.stringify(body),
+          o.timeoutMs,
+          headers,
+        );
         this.current = at;
         if (answer.status !== 200) throw answerError(answer.status, answer.text);
         return JSON.parse(answer.text) as T;
@@ -132,12 +152,16 @@ export class EtcdGatewayKv implements Kv {
     throw last;
   }
 
-  private send(url: URL, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  private send(
+    url: URL,
+    body: string,
+    timeoutMs: number,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = request(url, {
+      const req = this.request(url, {
         method: 'POST',
-        agent: this.agent,
-        headers: { 'content-type': 'application/json' },
+        headers,
         signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
       });
       req.on('error', (err: NodeJS.ErrnoException) =>
@@ -158,7 +182,7 @@ export class EtcdGatewayKv implements Kv {
   }
 
   async range(key: string, prefix: boolean, o: KvCallOptions) {
-    const res = await this.post<RawHeader & { kvs?: RawKv[] }>(
+    const res = await this.call<RawHeader & { kvs?: RawKv[] }>(
       '/v3/kv/range',
       { key: b64(key), ...(prefix ? { range_end: b64(prefixRangeEnd(key)) } : {}) },
       o,
@@ -168,20 +192,20 @@ export class EtcdGatewayKv implements Kv {
 
   async put(key: string, value: string, lease: string | undefined, o: KvCallOptions) {
     const body = { key: b64(key), value: b64(value), ...(lease && lease !== '0' ? { lease } : {}) };
-    return revisionOf(await this.post<RawHeader>('/v3/kv/put', body, o));
+    return revisionOf(await this.call<RawHeader>('/v3/kv/put', body, o));
   }
 
   async delete(key: string, o: KvCallOptions) {
-    return revisionOf(await this.post<RawHeader>('/v3/kv/deleterange', { key: b64(key) }, o));
+    return revisionOf(await this.call<RawHeader>('/v3/kv/deleterange', { key: b64(key) }, o));
   }
 
   async txn(txn: Txn, o: KvCallOptions) {
-    const res = await this.post<RawTxn>('/v3/kv/txn', toTxn(txn), o);
+    const res = await this.call<RawTxn>('/v3/kv/txn', toTxn(txn), o);
     return fromTxn(res, revisionOf(res));
   }
 
   async leaseGrant(ttl: number, o: KvCallOptions) {
-    const res = await this.post<{ ID?: string; error?: string }>('/v3/lease/grant', { TTL: ttl, ID: 0 }, o);
+    const res = await this.call<{ ID?: string; error?: string }>('/v3/lease/grant', { TTL: ttl, ID: 0 }, o);
     if (res.error) throw new Error(res.error);
     if (!res.ID) throw new Error('lease grant: no lease id in the answer');
     return res.ID;
@@ -189,7 +213,7 @@ export class EtcdGatewayKv implements Kv {
 
   async leaseKeepAlive(id: string, o: KvCallOptions) {
     // A stream in gRPC; over the gateway one request gives one answer, then the stream ends.
-    const res = await this.post<{ result?: { TTL?: string }; error?: { message?: string } }>(
+    const res = await this.call<{ result?: { TTL?: string }; error?: { message?: string } }>(
       '/v3/lease/keepalive',
       { ID: id },
       o,
@@ -200,7 +224,7 @@ export class EtcdGatewayKv implements Kv {
 
   async leaseRevoke(id: string, o: KvCallOptions) {
     try {
-      await this.post('/v3/lease/revoke', { ID: id }, o);
+      await this.call('/v3/lease/revoke', { ID: id }, o);
       return true;
     } catch (err) {
       // etcd answers NOT_FOUND for a lease that expired or was revoked meanwhile.
@@ -228,48 +252,66 @@ export class EtcdGatewayKv implements Kv {
       controller.abort();
       onError(err);
     };
-    const url = new URL('/v3/watch', this.endpoints[this.current]);
-    const req = request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      signal: controller.signal,
-    });
-    req.on('error', (err) => fail(err));
-    req.on('response', (res) => {
-      if (res.statusCode !== 200) {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => fail(answerError(res.statusCode ?? 0, text)));
-        return;
-      }
-      let buffered = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        for (let nl = buffered.indexOf('\n'); nl >= 0 && !done; nl = buffered.indexOf('\n')) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line) this.watchLine(line, onEvents, fail);
-        }
+    const at = this.current;
+    const open = (headers: Record<string, string>) => {
+      if (done) return;
+      const req = this.request(new URL('/v3/watch', this.endpoints[at]), {
+        method: 'POST',
+        headers,
+        signal: controller.signal,
       });
-      res.on('error', (err) => fail(err));
-      res.on('end', () => fail(new Error('watch stream ended')));
-    });
-    req.end(
-      JSON.stringify({
-        create_request: {
-          key: b64(prefix),
-          range_end: b64(prefixRangeEnd(prefix)),
-          start_revision: startRevision,
-        },
-      }),
-    );
+      // Nothing flows on an idle watch: TCP keepalives find a peer that vanished without a word.
+      req.on('socket', (socket) => socket.setKeepAlive(true, WATCH_KEEPALIVE_MS));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // The next attempt goes to the next endpoint when this one cannot be reached.
+        if (err.code && NOT_SENT.has(err.code) && this.current === at)
+          this.current = (at + 1) % this.endpoints.length;
+        fail(err);
+      });
+      req.on('response', (res) => this.watchStream(res, onEvents, fail, () => done));
+      req.end(
+        JSON.stringify({
+          create_request: {
+            key: b64(prefix),
+            range_end: b64(prefixRangeEnd(prefix)),
+            start_revision: startRevision,
+          },
+        }),
+      );
+    };
+    this.headers({ timeoutMs: WATCH_AUTH_TIMEOUT_MS }).then(open, (err: Error) => fail(err));
     return () => {
       done = true;
       controller.abort();
     };
+  }
+
+  private watchStream(
+    res: IncomingMessage,
+    onEvents: (events: WatchEvent[], revision: string) => void,
+    fail: (err: Error) => void,
+    isDone: () => boolean,
+  ): void {
+    if (res.statusCode !== 200) {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => fail(answerError(res.statusCode ?? 0, text)));
+      return;
+    }
+    let buffered = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf('\n'); nl >= 0 && !isDone(); nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) this.watchLine(line, onEvents, fail);
+      }
+    });
+    res.on('error', (err) => fail(err));
+    res.on('end', () => fail(new Error('watch stream ended')));
   }
 
   private watchLine(

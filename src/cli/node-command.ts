@@ -6,6 +6,7 @@ import { EtcdDcs } from '../actors/etcd-dcs.ts';
 import { DEFAULT_JOURNAL_BYTES, Journal } from '../actors/journal.ts';
 import { PostgresProcess } from '../actors/postgres-process.ts';
 import { Agent } from '../agent.ts';
+import { type EtcdClientOptions, EtcdFileError, etcdClientOptions } from '../config/etcd-access.ts';
 import { ConfigError, dynamicConfigFrom, loadConfig } from '../config/load.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { CliError } from './errors.ts';
@@ -81,8 +82,15 @@ export async function runNode(file: string, opts: NodeCommandOptions): Promise<n
     );
   }
   const log = logger(config.name);
+  let etcd: EtcdClientOptions;
+  try {
+    etcd = etcdClientOptions(config.etcd3);
+  } catch (err) {
+    if (err instanceof EtcdFileError) throw new CliError(`invalid configuration: ${err.message}`, 2);
+    throw err;
+  }
   const dcs = new EtcdDcs({
-    hosts: config.etcd3.hosts.map((h) => `${config.etcd3.protocol}://${h}`),
+    ...etcd,
     namespace: config.namespace,
     scope: config.scope,
     // Until /config is read, bootstrap.dcs (or Patroni's default) is the best guess.

@@ -58,7 +58,8 @@ function readRestapi(doc: Dict): NodeConfig['restapi'] {
 
 const ETCD_DEFAULT_PORT = 2379;
 
-function readEtcd3(doc: Dict): NodeConfig['etcd3'] {
+/** The `etcd3` section (the agent's and the CLI's one reading of it). */
+export function readEtcd3(doc: Dict): NodeConfig['etcd3'] {
   const sec = section(doc, 'etcd3', 'etcd3', true)!;
   let protocol = optString(sec, 'protocol', 'etcd3.protocol');
   const url = optString(sec, 'url', 'etcd3.url');

@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { peerRequest } from '../transport/http-request.ts';
+import { readPeerTls } from '../transport/peer-tls.ts';
 import { freePort } from './ports.ts';
 
 export interface EtcdHandle {
@@ -35,15 +37,32 @@ export interface StartEtcdOptions {
   initialCluster?: string;
   /** Wait until /health answers true (default). A member of a cluster without quorum never does. */
   waitHealthy?: boolean;
+  /**
+   * Clients over https only, with a certificate from this CA required (`--client-cert-auth`);
+   * `client` is the certificate this module's own health check shows.
+   */
+  tls?: { cafile: string; certfile: string; keyfile: string; client: { certfile: string; keyfile: string } };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function healthy(endpoint: string): Promise<boolean> {
+async function healthy(endpoint: string, tls: StartEtcdOptions['tls']): Promise<boolean> {
   try {
-    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as { health?: string };
-    return res.ok && body.health === 'true';
+    const res = await peerRequest(new URL(`${endpoint}/health`), {
+      timeoutMs: 1000,
+      ...(tls
+        ? {
+            tls: readPeerTls({
+              cafile: tls.cafile,
+              certfile: tls.client.certfile,
+              keyfile: tls.client.keyfile,
+              insecure: false,
+            }),
+          }
+        : {}),
+    });
+    const body = JSON.parse(res.text) as { health?: string };
+    return res.status === 200 && body.health === 'true';
   } catch {
     return false;
   }
@@ -70,7 +89,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
   const clientPort = opts.clientPort ?? (await freePort());
   const peerPort = opts.peerPort ?? (await freePort());
   const host = opts.host ?? '127.0.0.1';
-  const endpoint = `http://${host}:${clientPort}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://${host}:${clientPort}`;
   const peer = `http://${host}:${peerPort}`;
   const argv = [
     ...(opts.prefix ?? []),
@@ -93,6 +112,17 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
     'new',
     '--log-level',
     'error',
+    ...(opts.tls
+      ? [
+          '--cert-file',
+          opts.tls.certfile,
+          '--key-file',
+          opts.tls.keyfile,
+          '--trusted-ca-file',
+          opts.tls.cafile,
+          '--client-cert-auth',
+        ]
+      : []),
   ];
   // spawns: - (etcd, found by its path above; a prefix's program is named where its caller builds it)
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -115,7 +145,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
   };
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
-  while (opts.waitHealthy !== false && !(await healthy(endpoint))) {
+  while (opts.waitHealthy !== false && !(await healthy(endpoint, opts.tls))) {
     if (exited(child) || Date.now() > deadline) {
       await stop();
       throw new Error(`etcd did not come up on ${endpoint}: ${stderr.trim() || 'no output'}`);

@@ -11,8 +11,8 @@ import path from 'node:path';
 export interface TestCerts {
   dir: string;
   file(name: string): string;
-  /** Another certificate `name` from CA `ca` with these x509 extensions (openssl's -extfile). */
-  issue(name: string, ca: string, ext: string): void;
+  /** Another certificate `name` from CA `ca` with these x509 extensions (openssl's -extfile); subject `/CN=<name>` unless given. */
+  issue(name: string, ca: string, ext: string, subject?: string): void;
   remove(): void;
 }
 
@@ -42,9 +42,9 @@ export function makeTestCerts(): TestCerts {
       'keyUsage=critical,keyCertSign,cRLSign',
     );
   };
-  const issue = (name: string, ca: string, ext: string) => {
+  const issue = (name: string, ca: string, ext: string, subject = `/CN=${name}`) => {
     newKey(`${name}.key`);
-    ssl('req', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+    ssl('req', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subject);
     writeFileSync(f(`${name}.ext`), ext);
     ssl(
       'x509',

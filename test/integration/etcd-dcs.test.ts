@@ -23,7 +23,7 @@ const onUnhandled = (reason: unknown) => unhandled.push(reason);
 // The same semantics over both ways to speak to etcd: gRPC (the agent) and the JSON gateway (the CLI).
 const BACKENDS: Array<[string, (hosts: string[], opts: KvDcsOptions) => KvDcs]> = [
   ['EtcdDcs (gRPC)', (hosts, opts) => new EtcdDcs({ hosts, ...opts })],
-  ['KvDcs over the JSON gateway', (hosts, opts) => new KvDcs(new EtcdGatewayKv(hosts), opts)],
+  ['KvDcs over the JSON gateway', (hosts, opts) => new KvDcs(new EtcdGatewayKv({ hosts }), opts)],
 ];
 
 async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number): Promise<T> {

@@ -298,7 +298,7 @@ describe('argument validation', () => {
     expect(cfg).toMatchObject({
       scope: 's',
       namespace: '/service/',
-      etcdHosts: ['http://127.0.0.1:1234'],
+      etcd: { hosts: ['127.0.0.1:1234'], protocol: 'http' },
       rest: { auth: { username: 'u', password: 'p' }, insecure: false },
     });
     expect(() => loadCtlConfig({ configFile: '/nonexistent.yml', env: {} })).toThrow(

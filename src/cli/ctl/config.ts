@@ -6,13 +6,17 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../../config/error.ts';
 import { environmentConfig, normaliseNamespace } from '../../config/load.ts';
 import { peerTlsFiles } from '../../config/peer-tls.ts';
 import { isDict } from '../../config/scalars.ts';
+import { readEtcd3 } from '../../config/sections.ts';
+import type { NodeConfig } from '../../config/types.ts';
 import { parseYaml } from '../../config/yaml.ts';
 import { CliError } from '../errors.ts';
 
 type Dict = Record<string, unknown>;
+type EtcdSection = NodeConfig['etcd3'];
 
 export interface TlsFiles {
   cafile?: string;
@@ -23,8 +27,8 @@ export interface TlsFiles {
 export interface CtlConfig {
   scope?: string;
   namespace: string;
-  /** `http(s)://host:port` entries. */
-  etcdHosts: string[];
+  /** The etcd3 section (hosts, protocol, TLS files, user); null when the configuration has none. */
+  etcd: EtcdSection | null;
   retryTimeout: number;
   rest: TlsFiles & { auth?: { username: string; password: string }; insecure: boolean };
 }
@@ -60,18 +64,15 @@ export function parseDcsUrl(url: string): Dict {
   return { etcd3: { host: `${m[2] || 'localhost'}:${m[3] ?? '2379'}` } };
 }
 
-function etcdHosts(sec: Dict): string[] {
-  let protocol = str(sec['protocol']);
-  const raw = sec['hosts'] ?? sec['host'] ?? sec['url'];
-  const list = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : [];
-  const entries = list.map((s) => s.trim()).filter(Boolean);
-  return entries.map((e) => {
-    const m = /^(https?):\/\/([^/]*)/.exec(e);
-    if (m) protocol ??= m[1];
-    const hostPort = (m ? m[2]! : e).replace(/^.*@/, '');
-    const withPort = /:\d+$/.test(hostPort) ? hostPort : `${hostPort}:2379`;
-    return `${protocol ?? 'http'}://${withPort}`;
-  });
+/** The etcd3 section by the agent's own rule; null without one. A bad one is the user's error. */
+function etcdSection(doc: Dict): EtcdSection | null {
+  if (!isDict(doc['etcd3'])) return null;
+  try {
+    return readEtcd3(doc);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 1);
+    throw err;
+  }
 }
 
 function readFileConfig(path: string, explicit: boolean): Dict {
@@ -127,7 +128,7 @@ export function loadCtlConfig(o: CtlConfigOptions): CtlConfig {
   const tls = peerTlsFiles(doc);
   const cfg: CtlConfig = {
     namespace: normaliseNamespace(str(doc['namespace']) ?? 'service'),
-    etcdHosts: etcdHosts(dict(doc['etcd3'])),
+    etcd: etcdSection(doc),
     retryTimeout: Number(doc['retry_timeout'] ?? 10) || 10,
     rest: { ...tls, insecure: !!o.insecure || tls.insecure },
   };

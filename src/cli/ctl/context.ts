@@ -1,13 +1,20 @@
 /**
  * What every ctl command gets: the loaded config, stdout, prompts, the REST client and the DCS of
  * a named cluster: the same KvDcs as the agent's, used in ctl mode (plain reads of the prefix, no
- * lease, no watch), over etcd's JSON gateway as patronictl speaks to etcd: the gRPC client's
- * loading alone (about 100 ms) would be half of what `list` may take.
+ * lease, no watch), over etcd's JSON gateway as patronictl speaks to etcd — the gRPC client's
+ * loading alone (about 100 ms) would be half of what `list` may take — unless the gateway would
+ * refuse this client (config/etcd-access.ts, gatewayServes): then over gRPC.
  */
 import { DcsError } from '../../actors/dcs.ts';
 import { EtcdGatewayKv } from '../../actors/etcd-gateway.ts';
 import { KvDcs } from '../../actors/kv-dcs/index.ts';
 import type { ClusterView } from '../../cluster/view.ts';
+import {
+  type EtcdClientOptions,
+  EtcdFileError,
+  etcdClientOptions,
+  gatewayServes,
+} from '../../config/etcd-access.ts';
 import { CliError } from '../errors.ts';
 import { type CtlConfig, type CtlConfigOptions, loadCtlConfig } from './config.ts';
 import { Prompter, StdinLines } from './prompt.ts';
@@ -22,7 +29,7 @@ export interface GlobalOptions {
 export class CtlContext {
   readonly rest: RestClient;
   readonly prompter: Prompter;
-  private readonly dcss = new Map<string, KvDcs>();
+  private readonly dcss = new Map<string, Promise<KvDcs>>();
 
   constructor(
     readonly config: CtlConfig,
@@ -48,34 +55,50 @@ export class CtlContext {
     return name;
   }
 
-  dcs(cluster: string): KvDcs {
+  dcs(cluster: string): Promise<KvDcs> {
     let dcs = this.dcss.get(cluster);
     if (!dcs) {
-      if (this.config.etcdHosts.length === 0) {
-        throw new CliError('Can not find suitable configuration of distributed configuration store', 1);
-      }
-      dcs = new KvDcs(new EtcdGatewayKv(this.config.etcdHosts), {
-        namespace: this.config.namespace,
-        scope: cluster,
-        retryTimeoutSeconds: this.config.retryTimeout,
-      });
+      dcs = this.openDcs(cluster);
       this.dcss.set(cluster, dcs);
     }
     return dcs;
   }
 
-  async cluster(name: string): Promise<ClusterView> {
+  private async openDcs(cluster: string): Promise<KvDcs> {
+    if (!this.config.etcd) {
+      throw new CliError('Can not find suitable configuration of distributed configuration store', 1);
+    }
+    let access: EtcdClientOptions;
     try {
-      return await this.dcs(name).getCluster();
+      access = etcdClientOptions(this.config.etcd);
+    } catch (err) {
+      if (err instanceof EtcdFileError) throw new CliError(err.message, 1);
+      throw err;
+    }
+    const opts = {
+      namespace: this.config.namespace,
+      scope: cluster,
+      retryTimeoutSeconds: this.config.retryTimeout,
+    };
+    if (gatewayServes(access)) return new KvDcs(new EtcdGatewayKv(access), opts);
+    const { EtcdDcs } = await import('../../actors/etcd-dcs.ts');
+    return new EtcdDcs({ ...access, ...opts });
+  }
+
+  async cluster(name: string): Promise<ClusterView> {
+    const dcs = await this.dcs(name);
+    try {
+      return await dcs.getCluster();
     } catch (err) {
       if (err instanceof DcsError || err instanceof Error) {
-        throw new CliError(`DCS is not accessible (${this.config.etcdHosts.join(',')}): ${err.message}`, 1);
+        const hosts = this.config.etcd?.hosts.map((h) => `${this.config.etcd!.protocol}://${h}`) ?? [];
+        throw new CliError(`DCS is not accessible (${hosts.join(',')}): ${err.message}`, 1);
       }
       throw err;
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.dcss.values()].map((d) => d.close().catch(() => {})));
+    await Promise.all([...this.dcss.values()].map((d) => d.then((x) => x.close()).catch(() => {})));
   }
 }

@@ -138,7 +138,7 @@ export async function runEditConfig(ctx: CtlContext, cluster: string, o: EditCon
   }
   if (o.force || (await ctx.prompter.confirm('Apply these changes?'))) {
     // Absent /config: mod_revision 0 makes the write a create-if-absent.
-    if (!(await ctx.dcs(cluster).setConfig(changed, view.config?.index ?? '0'))) {
+    if (!(await (await ctx.dcs(cluster)).setConfig(changed, view.config?.index ?? '0'))) {
       throw new CliError('Config modification aborted due to concurrent changes', 1);
     }
     ctx.echo('Configuration changed');

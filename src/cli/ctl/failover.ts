@@ -107,7 +107,7 @@ export async function runFailover(
     if (leader) value['leader'] = leader;
     if (candidate) value['member'] = candidate;
     if (scheduled) value['scheduled_at'] = scheduled.iso;
-    await ctx.dcs(clusterName).setFailover(value);
+    await (await ctx.dcs(clusterName)).setFailover(value);
   }
   outputMembers(ctx, view, clusterName);
 }

@@ -51,7 +51,7 @@ export async function runFlush(
     ctx.echo(`Failed: member=${m.name}, status_code=${r.status}, (${r.text})`);
   }
   ctx.echo(`${timestamp()} Could not find any accessible member of cluster ${cluster}`);
-  if (!(await ctx.dcs(cluster).setFailover({}, failover.index))) {
+  if (!(await (await ctx.dcs(cluster)).setFailover({}, failover.index))) {
     throw new CliError('Failed to clear the scheduled switchover: /failover changed meanwhile', 1);
   }
 }
