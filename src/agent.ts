@@ -16,6 +16,7 @@ import type { Journal } from './actors/journal.ts';
 import type { Postgres } from './actors/postgres.ts';
 import { DeviceWatchdog } from './actors/watchdog/device.ts';
 import type { Watchdog } from './actors/watchdog.ts';
+import { callbackRole } from './cluster/callbacks.ts';
 import type { PeerStatus } from './cluster/eligibility.ts';
 import { apiUrlOf, connUrlOf, type NodeReport } from './cluster/report.ts';
 import type { ClusterView, Member } from './cluster/view.ts';
@@ -26,6 +27,7 @@ import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
 import { AddressBook } from './runtime/address-book.ts';
 import { Alarms } from './runtime/alarms.ts';
+import { CallbackRunner } from './runtime/callbacks.ts';
 import type { NodeCore } from './runtime/core.ts';
 import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
 import { answerFailsafe, confirmFailsafe, type FailsafeRequest } from './runtime/failsafe.ts';
@@ -90,6 +92,11 @@ export class Agent {
   private readonly rest: RestApi;
   private readonly gossip: Gossip;
   private readonly alarms: Alarms;
+  /** Patroni's user callbacks (postgresql.callbacks), run as the node machine says. */
+  private readonly callbacks = new CallbackRunner({
+    config: () => this.config,
+    log: (msg) => this.core.log(msg),
+  });
   private readonly addressBook: AddressBook;
   private closed = false;
   private disarming: Promise<void> = Promise.resolve();
@@ -230,6 +237,7 @@ export class Agent {
           : undefined,
     });
     this.actor.on('notice', (e) => log(e.message));
+    this.actor.on('callback', (e) => this.callbacks.run(e.action, e.role));
     // Awaited by close(): a clean exit must not end the process before the magic close is written.
     this.actor.on('watchdog.disarm', () => {
       this.disarming = watchdog.disarm();
@@ -294,6 +302,7 @@ export class Agent {
       },
       settingsNow: () => this.dynamic.apply(this.view?.config?.data ?? null),
       tell: (settings) => this.actor.send({ type: 'SETTINGS', settings }),
+      reloaded: () => this.callbacks.run('on_reload', callbackRole(this.actor.getSnapshot().context.role)),
     });
   }
 

@@ -44,6 +44,7 @@ import {
   type PostgresStatus,
   type StartRole,
   type StopMode,
+  type StopResult,
   type UpstreamTarget,
 } from './postgres.ts';
 
@@ -220,7 +221,7 @@ export class PostgresProcess implements Postgres {
     });
   }
 
-  async stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
+  async stop(mode: StopMode, timeoutSeconds: number): Promise<StopResult> {
     // Our own idle connections would keep a smart shutdown waiting.
     await this.sql.drop();
     const pid = await this.postmasterPid();
@@ -228,7 +229,10 @@ export class PostgresProcess implements Postgres {
     if (pid !== null) await signalAndWait(this.clock, pid, mode, timeoutSeconds, () => this.postmasterPid());
     const state = await this.dataDir();
     // After an immediate stop the last checkpoint is an old one: not a shutdown position.
-    return { checkpointLsn: isCleanShutdown(state.clusterState) ? state.checkpointLsn : null };
+    return {
+      checkpointLsn: isCleanShutdown(state.clusterState) ? state.checkpointLsn : null,
+      signalled: pid !== null,
+    };
   }
 
   async promote(timeoutSeconds: number): Promise<void> {
@@ -265,11 +269,12 @@ export class PostgresProcess implements Postgres {
    * pg_hba.conf for the role it runs in and signal the postmaster. Parameters that need a
    * restart then show up as pending_restart.
    */
-  async reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
+  async reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<boolean> {
     this.config = { ...config, postgresql: { ...config.postgresql, parameters: { ...parameters } } };
-    if ((await this.postmasterPid()) === null || !this.lastRole) return;
+    if ((await this.postmasterPid()) === null || !this.lastRole) return false;
     await this.configure(this.lastRole.standby, this.lastRole.upstream);
     await this.sql.get().query('SELECT pg_catalog.pg_reload_conf()');
+    return true;
   }
 
   async follow(upstream: UpstreamTarget, timeoutSeconds: number): Promise<void> {

@@ -4,6 +4,7 @@ import type {
   PostgresStatus,
   StartRole,
   StopMode,
+  StopResult,
   UpstreamTarget,
 } from '../cluster/postgres-state.ts';
 import type { NodeConfig } from '../config/types.ts';
@@ -20,6 +21,7 @@ export {
   type PostgresStatus,
   type StartRole,
   type StopMode,
+  type StopResult,
   slotNameFromMemberName,
   type UpstreamTarget,
   uninitializedDataDir,
@@ -37,8 +39,11 @@ export interface Postgres {
    * waits read-only for one). Resolves once it accepts connections.
    */
   start(role: StartRole, upstream: UpstreamTarget | null, timeoutSeconds: number): Promise<void>;
-  /** Stop; resolves with the shutdown checkpoint LSN when it could be read. */
-  stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }>;
+  /**
+   * Stop; resolves with the shutdown checkpoint LSN when it could be read, and whether a running
+   * postmaster was signalled (Patroni's on_stop follows only then).
+   */
+  stop(mode: StopMode, timeoutSeconds: number): Promise<StopResult>;
   /** pg_ctl promote, waiting until it leaves recovery. */
   promote(timeoutSeconds: number): Promise<void>;
   /**
@@ -80,8 +85,11 @@ export interface Postgres {
   status(): Promise<PostgresStatus>;
   /** Whether the postmaster the data directory names is alive: no SQL (the sampler's cheap check). */
   postmasterRunning(): Promise<boolean>;
-  /** Apply a reloaded local configuration (and effective parameters) to a running instance. */
-  reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void>;
+  /**
+   * Apply a reloaded local configuration (and effective parameters) to a running instance:
+   * true when one ran and was told to reload (Patroni's on_reload follows then).
+   */
+  reload(config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<boolean>;
   /** Server parameters to write into postgresql.conf from the next start or reconfiguration on. */
   setParameters(parameters: Record<string, string | number | boolean>): void;
   /** Kill nothing, just forget connections. */

@@ -8,6 +8,12 @@ import type { FenceTarget } from './orphans.ts';
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
 
+/** A stop's outcome: the shutdown checkpoint LSN when it could be read, and whether a running postmaster was signalled. */
+export interface StopResult {
+  checkpointLsn: number | null;
+  signalled: boolean;
+}
+
 export type StartRole = 'primary' | 'replica';
 
 export interface WalSender {

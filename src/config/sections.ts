@@ -1,7 +1,9 @@
 /** The validated static document: each section of the YAML checked into its NodeConfig shape. */
 
+import { CALLBACK_ACTIONS, type CallbackAction } from '../cluster/callbacks.ts';
 import { DEFAULT_SHORT_LEASE_S, MAX_SHORT_LEASE_S, MIN_SHORT_LEASE_S } from '../cluster/short-lease.ts';
 import { DEFAULT_WATCHDOG, parseWatchdogMode } from '../cluster/watchdog.ts';
+import { splitCommandLine } from './command-line.ts';
 import { checkDynamic } from './dynamic.ts';
 import { ConfigError } from './error.ts';
 import { optBool, optInt, optString, parameters, reqString, section, stringList } from './readers.ts';
@@ -167,8 +169,33 @@ function readPostgresql(doc: Dict, name: string): NodeConfig['postgresql'] {
   };
   const rewindFlag = optBool(sec, 'use_pg_rewind', 'postgresql.use_pg_rewind');
   if (rewindFlag !== undefined) out.use_pg_rewind = rewindFlag;
+  const callbacks = readCallbacks(sec);
+  if (callbacks) out.callbacks = callbacks;
   const slots = optBool(sec, 'use_slots', 'postgresql.use_slots');
   if (slots !== undefined) out.use_slots = slots;
+  return out;
+}
+
+/** `postgresql.callbacks`: a command line per action Patroni knows; any other key is an error. */
+function readCallbacks(sec: Dict): NodeConfig['postgresql']['callbacks'] {
+  const cbs = section(sec, 'callbacks', 'postgresql.callbacks', false);
+  if (!cbs) return undefined;
+  const out: NonNullable<NodeConfig['postgresql']['callbacks']> = {};
+  for (const key of Object.keys(cbs)) {
+    if (!(CALLBACK_ACTIONS as readonly string[]).includes(key))
+      throw new ConfigError(`postgresql.callbacks.${key}`, `not a callback (${CALLBACK_ACTIONS.join(', ')})`);
+    const command = optString(cbs, key, `postgresql.callbacks.${key}`);
+    if (command === undefined || command.trim() === '') continue;
+    try {
+      splitCommandLine(command);
+    } catch (err) {
+      throw new ConfigError(
+        `postgresql.callbacks.${key}`,
+        `${(err as Error).message} in ${JSON.stringify(command)}`,
+      );
+    }
+    out[key as CallbackAction] = command;
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
  * pgwarden's view of a Patroni-style YAML configuration after validation and defaults.
  * The loader (src/config/load.ts) turns YAML + PATRONI_* variables into this shape.
  */
+import type { CallbackAction } from '../cluster/callbacks.ts';
 import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
 /** libpq's sslmode values, for a role's `sslmode` (checked when the configuration is read). */
@@ -96,6 +97,8 @@ export interface NodeConfig {
     pg_ctl_timeout: number;
     remove_data_directory_on_rewind_failure: boolean;
     remove_data_directory_on_diverged_timelines: boolean;
+    /** Patroni's user callbacks: the command line run for each action (cluster/callbacks.ts). */
+    callbacks?: Partial<Record<CallbackAction, string>>;
   };
   tags: {
     nofailover: boolean;

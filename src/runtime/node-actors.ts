@@ -7,7 +7,7 @@
 import { fromPromise } from 'xstate';
 import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
-import type { Postgres, StartRole, UpstreamTarget } from '../actors/postgres.ts';
+import type { Postgres, StartRole, StopResult, UpstreamTarget } from '../actors/postgres.ts';
 import type { Watchdog } from '../actors/watchdog.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
@@ -81,10 +81,9 @@ export function postgresActors(h: ActorHost) {
       void,
       { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
     >(({ input }) => h.changing(() => pg.start(input.role, input.upstream, input.timeoutSeconds))),
-    stopPostgres: fromPromise<
-      { checkpointLsn: number | null },
-      { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }
-    >(({ input }) => h.changing(() => pg.stop(input.mode, input.timeoutSeconds))),
+    stopPostgres: fromPromise<StopResult, { mode: 'smart' | 'fast' | 'immediate'; timeoutSeconds: number }>(
+      ({ input }) => h.changing(() => pg.stop(input.mode, input.timeoutSeconds)),
+    ),
     followUpstream: fromPromise<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(({ input }) =>
       h.changing(() => pg.follow(input.upstream, input.timeoutSeconds)),
     ),

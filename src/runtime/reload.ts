@@ -18,6 +18,8 @@ export type ReloadHost = Pick<NodeCore, 'pg' | 'params' | 'config' | 'pollPostgr
   /** The settings from /config (as last seen) under the new local configuration. */
   settingsNow(): NodeSettings;
   tell(settings: NodeSettings): void;
+  /** PostgreSQL was told to reload: Patroni's on_reload callback. */
+  reloaded(): void;
 };
 
 export async function reload(h: ReloadHost): Promise<void> {
@@ -49,8 +51,9 @@ export async function reload(h: ReloadHost): Promise<void> {
     // acknowledge commits the standby /sync names never got (found by the simulator).
     // Sampled first, so that a running primary's synchronous standbys are known.
     if (!h.params.firstSampleSeen()) await h.pollPostgres();
-    await h.pg.reload(next, h.params.reloadingWith());
+    const signalled = await h.pg.reload(next, h.params.reloadingWith());
     h.log('reload: configuration applied');
+    if (signalled) h.reloaded();
   } catch (err) {
     h.log(`reload: postgres reload failed: ${(err as Error).message}`);
   }

@@ -258,7 +258,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     await sql(p1, 'SELECT pg_switch_wal()');
     await sql(p2, `INSERT INTO t VALUES (4, 'after promotion')`);
     // Immediate stop: the rewind has to bring the data dir to a clean state first.
-    expect(await n1.stop('immediate', 30)).toEqual({ checkpointLsn: null });
+    expect(await n1.stop('immediate', 30)).toEqual({ checkpointLsn: null, signalled: true });
     expect((await n1.dataDir()).clusterState).toBe('in production');
     await n2.syncSlots(['node1']);
 

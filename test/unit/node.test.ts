@@ -211,9 +211,10 @@ function harness(opts: HarnessOptions = {}) {
       poll();
     },
     stopPostgres: async () => {
+      const signalled = world.pg.running;
       world.pg = { ...stoppedPg };
       poll();
-      return { checkpointLsn: world.checkpointLsn };
+      return { checkpointLsn: world.checkpointLsn, signalled };
     },
     followUpstream: async () => {},
     claimSync: async () => true,
@@ -306,6 +307,9 @@ function harness(opts: HarnessOptions = {}) {
   });
   running.push(node);
 
+  /** Every user callback the node asked for, as `<action> <role>`. */
+  const callbacks: string[] = [];
+  node.on('callback', (e) => callbacks.push(`${e.action} ${e.role}`));
   /** Every state value the node passed through, in order (consecutive duplicates dropped). */
   const trace: string[] = [];
   node.subscribe((s) => {
@@ -322,6 +326,7 @@ function harness(opts: HarnessOptions = {}) {
     impl,
     calls,
     trace,
+    callbacks,
     snap: () => actor.getSnapshot(),
     ctx: () => actor.getSnapshot().context,
     /** The election child's state value (undefined when it is not running). */
@@ -971,10 +976,16 @@ describe('node machine: the data directory goes only when configured or asked', 
     await settle();
     const mark = h.calls.length;
     const seen: string[] = [];
-    h.actor.on('*', (e) => seen.push(e.type));
+    h.actor.on('*', (e) => {
+      if (e.type !== 'callback') seen.push(e.type);
+    });
+    const told = h.callbacks.length;
     h.actor.send({ type: 'REINITIALIZE' });
     await settle();
     expect(seen).toEqual(['reinitialize.started']);
+    // Its server was already stopped (no on_stop); the demoted primary never ran as a replica
+    // before: its first start as one is the role change.
+    expect(h.callbacks.slice(told)).toEqual(['on_role_change replica']);
     expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
   });
@@ -1315,5 +1326,45 @@ describe('node machine: the watchdog (Patroni semantics)', () => {
     await advance(h.clock, 5000, 500);
     expect(h.snap().status).toBe('done');
     expect(disarms.length).toBe(before + 1);
+  });
+});
+
+describe("node machine: user callbacks (Patroni's postgresql.callbacks)", () => {
+  it('bootstrap: on_start as master once the new cluster runs', async () => {
+    const h = await bootstrappedPrimary();
+    expect(h.callbacks).toEqual(['on_start master']);
+  });
+
+  it('an existing standby starts: on_start replica; promoted: on_role_change master', async () => {
+    const h = await replicaOfB();
+    expect(h.callbacks).toEqual(['on_start replica']);
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    expect(h.inputs('promote')).toHaveLength(1);
+    expect(h.callbacks).toEqual(['on_start replica', 'on_role_change master']);
+  });
+
+  it('a primary that sees another leader: on_stop as demoted, then on_role_change replica once it runs as one', async () => {
+    const h = await bootstrappedPrimary();
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.callbacks).toEqual(['on_start master', 'on_stop demoted', 'on_role_change replica']);
+  });
+
+  it('a restart on request: on_restart alone (no on_stop, no on_start)', async () => {
+    const h = await bootstrappedPrimary();
+    h.actor.send({ type: 'RESTART', timeoutSeconds: null });
+    await settle();
+    expect(h.count('startPostgres')).toBe(2);
+    expect(h.callbacks).toEqual(['on_start master', 'on_restart master']);
+  });
+
+  it('shutdown: on_stop', async () => {
+    const h = await replicaOfB();
+    h.actor.send({ type: 'STOP' });
+    await settle();
+    expect(h.snap().value).toBe('stopped');
+    expect(h.callbacks).toEqual(['on_start replica', 'on_stop replica']);
   });
 });

@@ -11,7 +11,7 @@ import {
 import { SimulatedClock } from '../helpers/sim.ts';
 
 /** A reload of the running postmaster with these parameters (the agent's POST /reload path). */
-function reloadWith(p: SimulatedPostgres, parameters: Record<string, string>): Promise<void> {
+function reloadWith(p: SimulatedPostgres, parameters: Record<string, string>): Promise<boolean> {
   return p.reload({} as NodeConfig, parameters);
 }
 
@@ -177,8 +177,10 @@ describe('SimulatedPostgres', () => {
     expect(r.checkpointLsn).toBeGreaterThan(before);
     expect((await p.dataDir()).clusterState).toBe('shut down');
     await run(clock, p.start('primary', null, 30));
-    expect(await run(clock, p.stop('immediate', 30))).toEqual({ checkpointLsn: null });
+    expect(await run(clock, p.stop('immediate', 30))).toEqual({ checkpointLsn: null, signalled: true });
     expect((await p.dataDir()).clusterState).toBe('in production');
+    // Nothing running: nothing signalled (no on_stop callback follows).
+    expect((await run(clock, p.stop('fast', 30))).signalled).toBe(false);
   });
 
   it('parameters set for the next start leave a running postmaster as it is until a reload', async () => {

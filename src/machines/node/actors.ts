@@ -5,7 +5,13 @@
  */
 import type { PeerStatus } from '../../cluster/eligibility.ts';
 import type { FenceResult, FenceRound } from '../../cluster/orphans.ts';
-import type { DataDirState, StartRole, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
+import type {
+  DataDirState,
+  StartRole,
+  StopMode,
+  StopResult,
+  UpstreamTarget,
+} from '../../cluster/postgres-state.ts';
 import type { ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../../cluster/view.ts';
 import type { WatchdogActivation, WatchdogPlan } from '../../cluster/watchdog.ts';
@@ -38,7 +44,7 @@ export const nodeActors = {
     void,
     { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }
   >(),
-  stopPostgres: notProvided<{ checkpointLsn: number | null }, { mode: StopMode; timeoutSeconds: number }>(),
+  stopPostgres: notProvided<StopResult, { mode: StopMode; timeoutSeconds: number }>(),
   followUpstream: notProvided<void, { upstream: UpstreamTarget; timeoutSeconds: number }>(),
   /** Each server made read-only and its client sessions ended if it is writable, all at once, within the fence budget (src/cluster/orphans.ts). */
   fenceServers: notProvided<FenceResult[], FenceRound>(),

@@ -41,7 +41,7 @@ export const nodeMachine = nodeSetup.createMachine({
     tags: input.tags,
     settings: input.settings,
     view: emptyClusterView,
-    dcsSeen: false,
+    lifecycle: { dcsSeen: false, replicaStartCallback: 'on_start' },
     dataDir: null,
     pg: null,
     pgState: 'stopped',

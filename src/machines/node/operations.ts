@@ -42,7 +42,11 @@ export const restarting = nodeSetup.createStateConfig({
           upstream: context.isLeader ? null : upstreamOf(context),
           timeoutSeconds: context.restart.timeoutSeconds ?? context.settings.pg_ctl_timeout,
         }),
-        onDone: { target: 'done', description: 'Running again: the operator is told it restarted.' },
+        onDone: {
+          target: 'done',
+          actions: { type: 'callback', params: { action: 'on_restart' } },
+          description: 'Running again: the operator is told it restarted.',
+        },
         onError: {
           target: 'failed',
           actions: assign({ message: ({ event }) => errorText(event.error) }),
@@ -98,7 +102,7 @@ export const reinitializing = nodeSetup.createStateConfig({
     input: stopInput('immediate'),
     onDone: {
       target: 'recloning',
-      actions: assign({ wasPrimary: false }),
+      actions: [assign({ wasPrimary: false }), 'stopCallback'],
       description: 'Stopped (immediate: its data is going anyway): remove it and clone from the leader.',
     },
     onError: {

@@ -275,7 +275,11 @@ export const restartingPrimary = nodeSetup.createStateConfig({
       upstream: null,
       timeoutSeconds: context.settings.primary_start_timeout,
     }),
-    onDone: { target: 'primary', description: "The leader's PostgreSQL runs again: no failover was needed." },
+    onDone: {
+      target: 'primary',
+      actions: { type: 'callback', params: { action: 'on_start', role: 'master' } },
+      description: "The leader's PostgreSQL runs again: no failover was needed.",
+    },
     onError: {
       target: 'releasing',
       actions: assign({
@@ -319,7 +323,11 @@ export const demoting = nodeSetup.createStateConfig({
     input: stopInput('immediate'),
     onDone: {
       target: 'boot',
-      actions: assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
+      actions: [
+        assign({ pgState: 'stopped', wasPrimary: true, pg: null }),
+        'stopCallback',
+        'nextReplicaStartIsRoleChange',
+      ],
       description:
         'Stopped: boot starts it as a replica, known as an old primary (pg_rewind first when configured).',
     },

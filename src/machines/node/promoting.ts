@@ -171,6 +171,7 @@ export const promoting = nodeSetup.createStateConfig({
         input: ({ context }) => ({ timeoutSeconds: Math.max(context.settings.loop_wait, 30) }),
         onDone: {
           target: '#node.active.running.afterPromotion',
+          actions: { type: 'callback', params: { action: 'on_role_change', role: 'master' } },
           description: 'Writable now: what the others need to follow or rewind from us comes next.',
         },
         onError: {

@@ -52,7 +52,11 @@ export const startingReplica = nodeSetup.createStateConfig({
     // whoever leads next: the check waits for that leader (replica → stoppingToRejoin).
     onDone: {
       target: 'replica',
-      actions: ['startedAsReplica'],
+      actions: [
+        'startedAsReplica',
+        { type: 'callback', params: { action: 'replicaStart' } },
+        'replicaStartTold',
+      ],
       description:
         'Running as a standby; an ex-primary started with no leader to follow stays suspect of divergence.',
     },
@@ -171,7 +175,7 @@ export const stoppingToRejoin = nodeSetup.createStateConfig({
     // boot takes it to rewinding (mustRejoin) once the leader can be rewound from.
     onDone: {
       target: 'boot',
-      actions: assign({ pgState: 'stopped', pg: null }),
+      actions: [assign({ pgState: 'stopped', pg: null }), 'stopCallback'],
       description:
         'Stopped: boot runs pg_rewind against the leader, or starts it as it is if there is none to rewind from.',
     },
@@ -197,7 +201,7 @@ export const stoppingToReclone = nodeSetup.createStateConfig({
     input: stopInput('immediate'),
     onDone: {
       target: 'recloning',
-      actions: assign({ pg: null, wasPrimary: false }),
+      actions: [assign({ pg: null, wasPrimary: false }), 'stopCallback'],
       description: 'Stopped: the diverged data directory goes, and a new clone of the leader replaces it.',
     },
     onError: {
@@ -225,6 +229,8 @@ export const following = nodeSetup.createStateConfig({
     }),
     onDone: {
       target: 'replica',
+      // Patroni re-points a running standby by a reload, and says so with on_reload.
+      actions: { type: 'callback', params: { action: 'on_reload' } },
       description: 'PostgreSQL is re-pointed at the new upstream: at rest again as a replica.',
     },
     // PostgreSQL may still follow the old upstream: forget the new one, so that the

@@ -4,6 +4,7 @@
  * are written against it, and machine.ts assembles them.
  */
 import { assign, emit, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
+import { type CallbackAction, callbackRole } from '../../cluster/callbacks.ts';
 import { type PeerStatus, someoneFitToTakeOver } from '../../cluster/eligibility.ts';
 import {
   leaderFailoverDecision,
@@ -11,7 +12,7 @@ import {
   staleScheduledSwitchover,
 } from '../../cluster/failover.ts';
 import { type FenceResult, fenceRoundReport } from '../../cluster/orphans.ts';
-import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
+import type { DataDirState, PostgresStatus, StopResult } from '../../cluster/postgres-state.ts';
 import {
   divergencePath,
   mayRemoveAfterFailedRewind,
@@ -19,7 +20,7 @@ import {
 } from '../../cluster/rejoin.ts';
 import { restartConditionsMet, restartedSinceScheduled, scheduledRestart } from '../../cluster/restart.ts';
 import { cloneSourceFor } from '../../cluster/topology.ts';
-import { type ClusterView, clusterTimeline } from '../../cluster/view.ts';
+import { type ClusterView, clusterTimeline, type WireRole } from '../../cluster/view.ts';
 import type { WatchdogActivation } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
 import type { AcquireResult } from '../election/index.ts';
@@ -79,7 +80,7 @@ export const nodeSetup = setup({
     clusterHasLeader: ({ context }) => context.view.leader !== null,
     /** Bootstrapped already (/initialize) or led: nothing to bootstrap, join it. */
     clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
-    dcsAnswered: ({ context }) => context.dcsSeen,
+    dcsAnswered: ({ context }) => context.lifecycle.dcsSeen,
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
     /** The bootstrap's create transaction took /leader. */
     tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
@@ -175,6 +176,31 @@ export const nodeSetup = setup({
     failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
   },
   actions: {
+    /**
+     * Patroni's user callback after this step (cluster/callbacks.ts), told with `role` or the
+     * node's own; `replicaStart`: the one the replica start under way decided on.
+     */
+    callback: emit(({ context }, params: { action: CallbackAction | 'replicaStart'; role?: WireRole }) => ({
+      type: 'callback' as const,
+      action: params.action === 'replicaStart' ? context.lifecycle.replicaStartCallback : params.action,
+      role: callbackRole(params.role ?? context.role),
+    })),
+    /** on_stop, after a stop that stopped a running server (Patroni: only when it signalled one). */
+    stopCallback: enqueueActions(({ context, event, enqueue }) => {
+      if ((event as { output?: StopResult }).output?.signalled)
+        enqueue.emit({ type: 'callback', action: 'on_stop', role: callbackRole(context.role) });
+    }),
+    /**
+     * A primary stopped to stop leading: its next start as a replica is a role change for the
+     * callbacks (Patroni's follow after a demotion), not a start.
+     */
+    nextReplicaStartIsRoleChange: assign({
+      lifecycle: ({ context }) => ({ ...context.lifecycle, replicaStartCallback: 'on_role_change' as const }),
+    }),
+    /** The replica start told its callback: later starts are plain starts again. */
+    replicaStartTold: assign({
+      lifecycle: ({ context }) => ({ ...context.lifecycle, replicaStartCallback: 'on_start' as const }),
+    }),
     /** A step of publishing a new cluster failed: the node gives up, saying why. */
     noteBootstrapFailure: assign({
       fatal: ({ event }) =>
@@ -189,7 +215,9 @@ export const nodeSetup = setup({
       const view = (event as { view: ClusterView }).view;
       const before = ownScheduledSwitchover(context.view, context.name, context.isLeader);
       const now = ownScheduledSwitchover(view, context.name, context.isLeader);
-      enqueue.assign({ view, dcsSeen: true });
+      enqueue.assign(
+        context.lifecycle.dcsSeen ? { view } : { view, lifecycle: { ...context.lifecycle, dcsSeen: true } },
+      );
       if (now && now.index !== before?.index) {
         const at = Date.parse(now.scheduled_at!);
         enqueue.sendTo('switchoverScheduler', {

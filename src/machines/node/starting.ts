@@ -56,7 +56,7 @@ export const starting = nodeSetup.createStateConfig({
         input: stopInput('fast'),
         onDone: {
           target: 'waitingForDcs',
-          actions: assign({ pg: null, pgState: 'stopped' }),
+          actions: [assign({ pg: null, pgState: 'stopped' }), 'stopCallback'],
           description: 'No longer writable: wait for etcd; once it answers, the start path decides the role.',
         },
         onError: {
@@ -220,6 +220,7 @@ export const bootstrap = nodeSetup.createStateConfig({
         }),
         onDone: {
           target: 'inspectingNewCluster',
+          actions: { type: 'callback', params: { action: 'on_start', role: 'master' } },
           description: 'The new primary runs: read the system identifier that /initialize will carry.',
         },
         onError: {

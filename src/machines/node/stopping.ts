@@ -35,7 +35,10 @@ export const stopping = nodeSetup.createStateConfig({
         input: stopInput('fast'),
         onDone: {
           target: 'releasing',
-          actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+          actions: [
+            assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+            'stopCallback',
+          ],
           description: 'Stopped: the lock goes with the shutdown checkpoint LSN, for the next leader.',
         },
         onError: {
@@ -52,7 +55,10 @@ export const stopping = nodeSetup.createStateConfig({
         input: stopInput('immediate'),
         onDone: {
           target: 'releasing',
-          actions: assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+          actions: [
+            assign({ lastLsn: ({ event }) => event.output.checkpointLsn, pgState: 'stopped' }),
+            'stopCallback',
+          ],
           description: 'Stopped at last: the lock goes, without a shutdown checkpoint to hand on.',
         },
         onError: {

@@ -69,11 +69,15 @@ export const switchingOver = nodeSetup.createStateConfig({
         input: stopInput('fast'),
         onDone: {
           target: 'releasing',
-          actions: assign({
-            lastLsn: ({ event }) => event.output.checkpointLsn,
-            pgState: 'stopped',
-            pg: null,
-          }),
+          actions: [
+            assign({
+              lastLsn: ({ event }) => event.output.checkpointLsn,
+              pgState: 'stopped',
+              pg: null,
+            }),
+            'stopCallback',
+            'nextReplicaStartIsRoleChange',
+          ],
           description: 'Stopped: give the lock up, with the shutdown checkpoint LSN for the next leader.',
         },
         onError: {

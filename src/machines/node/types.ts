@@ -1,4 +1,5 @@
 /** The node machine's settings, input, context, events and emitted answers. */
+import type { CallbackAction } from '../../cluster/callbacks.ts';
 import type { Verdict } from '../../cluster/eligibility.ts';
 import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
@@ -97,7 +98,9 @@ export type NodeEmitted =
   /** The watchdog was armed, re-armed with another timeout, or closed: fast failover's frames say so at once. */
   | { type: 'watchdog.changed' }
   /** The former leader's PostgreSQL was writable and is fenced now (an alarm, and a metric). */
-  | { type: 'orphan.fenced'; member: string; terminated: number };
+  | { type: 'orphan.fenced'; member: string; terminated: number }
+  /** A step Patroni runs a user callback after (postgresql.callbacks): run it, wait for nothing. */
+  | { type: 'callback'; action: CallbackAction; role: string };
 
 /** At most 19 keys (a test says why): group new fields into an existing object. */
 export interface NodeContext {
@@ -105,8 +108,11 @@ export interface NodeContext {
   tags: NodeTags;
   settings: NodeSettings;
   view: ClusterView;
-  /** Whether the first DCS view has arrived. */
-  dcsSeen: boolean;
+  /**
+   * Whether the first DCS view has arrived, and which user callback the next start as a replica
+   * calls: on_role_change after a demotion, else on_start (cluster/callbacks.ts).
+   */
+  lifecycle: { dcsSeen: boolean; replicaStartCallback: CallbackAction };
   dataDir: DataDirState | null;
   pg: PostgresStatus | null;
   pgState: PgState;

@@ -13,6 +13,7 @@ import {
   type Postgres,
   type StartRole,
   type StopMode,
+  type StopResult,
   type UpstreamTarget,
 } from '../../actors/postgres.ts';
 import {
@@ -147,20 +148,20 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     this.world.tick();
   }
 
-  async stop(mode: StopMode, timeoutSeconds: number): Promise<{ checkpointLsn: number | null }> {
+  async stop(mode: StopMode, timeoutSeconds: number): Promise<StopResult> {
     const proc = this.proc;
-    if (!proc) return { checkpointLsn: this.cleanCheckpoint() };
+    if (!proc) return { checkpointLsn: this.cleanCheckpoint(), signalled: false };
     // From the signal on, the postmaster refuses connections and ends the sessions (fast and
     // immediate alike): no more commits, while the shutdown checkpoint takes its time.
     proc.stopping = true;
     this.world.settleCommits();
     const deadline = this.world.clock.now() + timeoutSeconds * 1000;
     await this.world.sleep(this.duration('stopMs'));
-    if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+    if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint(), signalled: true };
     const d = this.data;
     if (mode === 'immediate' || !proc.ready) {
       this.crash();
-      return { checkpointLsn: null };
+      return { checkpointLsn: null, signalled: true };
     }
     if (proc.role === 'primary' && this.world.ghostsHoldShutdown) {
       // A walsender exits only once its standby has confirmed the shutdown checkpoint; a ghost's
@@ -174,7 +175,8 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
           );
         }
         await this.world.sleep(Math.min(500, left));
-        if (this.proc !== proc || !this.data) return { checkpointLsn: this.cleanCheckpoint() };
+        if (this.proc !== proc || !this.data)
+          return { checkpointLsn: this.cleanCheckpoint(), signalled: true };
       }
     }
     if (proc.role === 'primary') {
@@ -190,7 +192,7 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     this.proc = null;
     this.epoch++;
     this.world.settleCommits();
-    return { checkpointLsn: d.checkpointLsn };
+    return { checkpointLsn: d.checkpointLsn, signalled: true };
   }
 
   private cleanCheckpoint(): number | null {
@@ -362,13 +364,14 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     return historyLines(this.data);
   }
 
-  async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<void> {
+  async reload(_config: NodeConfig, parameters: Record<string, string | number | boolean>): Promise<boolean> {
     this.setParameters(parameters);
-    if (!this.proc) return;
+    if (!this.proc) return false;
     if (this.writable())
       this.reloadedWhileWritable.push(String(parameters['synchronous_standby_names'] ?? ''));
     this.params = { ...this.fileParams };
     this.world.settleCommits();
+    return true;
   }
 
   /** Written for the next start only, as the real one does: a running postmaster keeps its own. */
