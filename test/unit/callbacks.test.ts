@@ -16,11 +16,7 @@ import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 
 describe('splitCommandLine (shlex.split)', () => {
   it('words, quotes and escapes as POSIX shlex splits them', () => {
-    expect(splitCommandLine('/usr/local/bin/vip.sh  --dev eth0 ')).toEqual([
-      '/usr/local/bin/vip.sh',
-      '--dev',
-      'eth0',
-    ]);
+    expect(splitCommandLine('/opt/vip/vip.sh  --dev eth0 ')).toEqual(['/opt/vip/vip.sh', '--dev', 'eth0']);
     expect(splitCommandLine(`a 'b c' "d \\"e\\" \\x" f\\ g ''`)).toEqual([
       'a',
       'b c',
@@ -41,16 +37,16 @@ describe('postgresql.callbacks in the configuration', () => {
 
   it('a command per action Patroni knows', () => {
     const c = withCallbacks(
-      "    on_role_change: '/bin/vip.sh eth0'\n    on_start: /bin/s\n    on_stop: ''\n",
+      "    on_role_change: '/opt/vip/vip.sh eth0'\n    on_start: /opt/s\n    on_stop: ''\n",
     );
-    expect(c.postgresql.callbacks).toEqual({ on_role_change: '/bin/vip.sh eth0', on_start: '/bin/s' });
+    expect(c.postgresql.callbacks).toEqual({ on_role_change: '/opt/vip/vip.sh eth0', on_start: '/opt/s' });
   });
 
   it('an unknown action or a command that cannot be split: the key named', () => {
-    expect(() => withCallbacks('    on_promote: /bin/x\n')).toThrow(
+    expect(() => withCallbacks('    on_promote: /opt/x\n')).toThrow(
       /postgresql\.callbacks\.on_promote: not a callback/,
     );
-    expect(() => withCallbacks(`    on_stop: "/bin/x 'a"\n`)).toThrow(
+    expect(() => withCallbacks(`    on_stop: "/opt/x 'a"\n`)).toThrow(
       /postgresql\.callbacks\.on_stop: no closing quotation/,
     );
   });
@@ -96,9 +92,9 @@ describe('CallbackRunner on real processes', () => {
     const { dir } = setup({});
     const out = join(dir, 'args');
     const cmd = script(dir, 'cb.sh', `echo "$@" > ${out}`);
-    const { runner } = setup({ on_role_change: `${cmd} --extra 'two words'` });
+    const { runner: callbacks } = setup({ on_role_change: `${cmd} --extra 'two words'` });
     const started = Date.now();
-    runner.run('on_role_change', 'master');
+    callbacks.run('on_role_change', 'master');
     expect(Date.now() - started).toBeLessThan(200);
     await until('the callback ran', () => existsSync(out) && readFileSync(out, 'utf8').length > 0);
     expect(readFileSync(out, 'utf8')).toBe('--extra two words on_role_change master demo\n');
@@ -110,37 +106,37 @@ describe('CallbackRunner on real processes', () => {
     // The slow one starts a child of its own (as a VIP script's arping would), then waits.
     const slow = script(dir, 'slow.sh', `sleep 60 & echo $$ $! >> ${pids}; wait`);
     const fast = script(dir, 'fast.sh', `echo "$1" > ${join(dir, 'fast')}`);
-    const callbacks: Record<string, string> = { on_start: slow, on_role_change: fast, on_reload: slow };
-    const runner = new CallbackRunner({
-      config: () => ({ scope: 'demo', postgresql: { callbacks } }) as unknown as NodeConfig,
+    const commands: Record<string, string> = { on_start: slow, on_role_change: fast, on_reload: slow };
+    const callbacks = new CallbackRunner({
+      config: () => ({ scope: 'demo', postgresql: { callbacks: commands } }) as unknown as NodeConfig,
       log: () => {},
     });
-    runner.run('on_start', 'replica');
+    callbacks.run('on_start', 'replica');
     await until('the slow callback started its child', () => existsSync(pids));
     const [script1, child1] = readFileSync(pids, 'utf8').trim().split(/\s+/).map(Number);
     // on_reload has a slot of its own: it does not end on_start.
-    runner.run('on_reload', 'replica');
+    callbacks.run('on_reload', 'replica');
     await until('on_reload started', () => readFileSync(pids, 'utf8').trim().split('\n').length === 2);
     expect(alive(script1!)).toBe(true);
-    runner.run('on_role_change', 'master');
+    callbacks.run('on_role_change', 'master');
     await until('the slow callback and its child are gone', () => !alive(script1!) && !alive(child1!));
     await until('the next one ran', () => existsSync(join(dir, 'fast')));
     expect(readFileSync(join(dir, 'fast'), 'utf8')).toBe('on_role_change\n');
     // The on_reload one is still there; a second on_reload ends it.
     const [script2, child2] = readFileSync(pids, 'utf8').trim().split('\n')[1]!.split(/\s+/).map(Number);
     expect(alive(script2!)).toBe(true);
-    callbacks['on_reload'] = fast;
-    runner.run('on_reload', 'master');
+    commands['on_reload'] = fast;
+    callbacks.run('on_reload', 'master');
     await until('the first on_reload is gone', () => !alive(script2!) && !alive(child2!));
   });
 
   it('a command that cannot start is logged, and nothing throws', async () => {
-    const { logs, runner } = setup({ on_stop: '/nonexistent/cb.sh' });
-    runner.run('on_stop', 'replica');
+    const { logs, runner: callbacks } = setup({ on_stop: '/nonexistent/cb.sh' });
+    callbacks.run('on_stop', 'replica');
     await until('logged', () => logs.some((l) => l.includes('on_stop callback failed to start')));
     // No command for an action: nothing runs, nothing is said.
     const before = logs.length;
-    runner.run('on_start', 'replica');
+    callbacks.run('on_start', 'replica');
     expect(logs.length).toBe(before);
   });
 });
