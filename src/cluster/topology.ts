@@ -64,6 +64,18 @@ export function cloneSourceFor(view: ClusterView, me: string, pick = 0): Upstrea
   return targetOf(donor, me, false);
 }
 
+/**
+ * Physical slots a replica keeps: one per member that replicates from it (`replicatefrom`), the
+ * leader excepted (Patroni 3.0's get_replication_slots for a replica).
+ */
+export function cascadeSlots(view: ClusterView, me: string): string[] {
+  const leader = view.leader?.name;
+  return view.members
+    .filter((m) => m.name !== me && m.name !== leader && m.data.tags?.replicatefrom === me)
+    .map((m) => slotNameFromMemberName(m.name))
+    .sort();
+}
+
 /** Physical slots the leader keeps: one per other member, except cascading replicas of another member. */
 export function desiredSlots(view: ClusterView, me: string): string[] {
   const names = new Set(view.members.map((m) => m.name));

@@ -3,8 +3,9 @@
  * replicas compare against when they race), its replication slots for the members, and the next
  * step of synchronous replication management (`nextSyncStep`, src/cluster/sync.ts) — in that
  * order, one I/O operation at a time, each decided on the cluster view as it is when the one
- * before has finished. A node that is not the leader has one duty: to let its synchronous
- * standbys go (the server parameters machine decides when: never while PostgreSQL is writable).
+ * before has finished. A node that is not the leader has two: to let its synchronous standbys go
+ * (the server parameters machine decides when: never while PostgreSQL is writable), and, as a
+ * running standby with use_slots, to keep the slots of the members that replicate from it.
  *
  * Only the writable leader's publications take these duties; synchronous replication is managed
  * nowhere else.
@@ -16,8 +17,10 @@
 import { and, assign, setup } from 'xstate';
 import type { PostgresStatus } from '../cluster/postgres-state.ts';
 import { nextSyncStep, type SyncNamesInEffect, type SyncSettings, type SyncStep } from '../cluster/sync.ts';
-import { desiredSlots } from '../cluster/topology.ts';
 import type { ClusterView } from '../cluster/view.ts';
+import { slotsOn, standbySlotsDue } from './duties-slots.ts';
+
+export { standbySlotsDue };
 
 /** synchronous_standby_names as the server parameters machine holds it (see its context). */
 export interface SynchronousState {
@@ -48,6 +51,8 @@ export interface LeaderDutiesContext {
   statusOptime: number;
   /** The slots last given to PostgreSQL, joined with ',' (none at first). */
   slotsGiven: string;
+  /** Whether the loop under way is the leader's (its slots are the members'), or a standby's (its cascaders'). */
+  leading: boolean;
   /** The loop under way: PostgreSQL's status when it began, and what it was asked. */
   status: PostgresStatus | null;
   force: boolean;
@@ -135,20 +140,11 @@ export function publicationMatters(
   status: PostgresStatus | null,
   view: ClusterView | null,
   synchronousNames: string,
+  standbySlots: boolean,
 ): boolean {
-  return writableLeader(isLeader, status, view) || standbysToLetGo(isLeader, synchronousNames);
-}
-
-/** The last slots computed: the guards and actions of one step ask for the same view. */
-let lastSlots: { view: ClusterView; me: string; slots: string[]; key: string } | null = null;
-
-/** The slots the members need from us on `view`, and their key (the names joined). */
-function slotsOn(view: ClusterView | null, me: string): { slots: string[]; key: string } {
-  if (!view) return { slots: [], key: '' };
-  if (lastSlots?.view === view && lastSlots.me === me) return lastSlots;
-  const slots = desiredSlots(view, me);
-  lastSlots = { view, me, slots, key: slots.join(',') };
-  return lastSlots;
+  return (
+    writableLeader(isLeader, status, view) || standbysToLetGo(isLeader, synchronousNames) || standbySlots
+  );
 }
 
 /**
@@ -187,14 +183,20 @@ export const leaderDutiesMachine = setup({
     /** The members' slots changed (or this is a forced publication). */
     slotsToGive: ({ context, event }) => {
       const loop = loopOf(context, event);
-      return loop.force || slotsOn(loop.view, context.me).key !== context.slotsGiven;
+      return loop.force || slotsOn(loop.view, context.me, context.leading).key !== context.slotsGiven;
     },
     useSlots: ({ context, event }) => loopOf(context, event).useSlots,
+    /** A running standby whose cascaders' slots changed (standbySlotsDue). */
+    standbySlotsDue: ({ context, event }) =>
+      event.type === 'PUBLISH' && standbySlotsDue(context.me, event, context.slotsGiven),
+    /** The loop under way is the leader's. */
+    leading: ({ context }) => context.leading,
   },
   actions: {
     startLoop: assign(({ event }) => {
       const e = event as PublishEvent;
       return {
+        leading: e.isLeader,
         status: e.status,
         force: e.force,
         useSlots: e.useSlots,
@@ -223,9 +225,14 @@ export const leaderDutiesMachine = setup({
     noteStatusWritten: assign({ statusOptime: ({ context }) => context.status?.currentLsn ?? 0 }),
     orderGiveSlots: assign({
       order: ({ context }) =>
-        ({ kind: 'giveSlots', slots: slotsOn(context.view, context.me).slots }) as LeaderOrder,
+        ({
+          kind: 'giveSlots',
+          slots: slotsOn(context.view, context.me, context.leading).slots,
+        }) as LeaderOrder,
     }),
-    noteSlotsGiven: assign({ slotsGiven: ({ context }) => slotsOn(context.view, context.me).key }),
+    noteSlotsGiven: assign({
+      slotsGiven: ({ context }) => slotsOn(context.view, context.me, context.leading).key,
+    }),
     orderSyncStep: assign({
       order: ({ context }) =>
         ({
@@ -243,6 +250,7 @@ export const leaderDutiesMachine = setup({
     me: input.me,
     statusOptime: -1,
     slotsGiven: '',
+    leading: false,
     status: null,
     force: false,
     useSlots: true,
@@ -283,6 +291,13 @@ export const leaderDutiesMachine = setup({
             actions: ['startLoop', 'orderSyncStep'],
             description:
               'Nothing else new: the synchronous step (/sync written or deleted, synchronous_standby_names set or reloaded again, or nothing).',
+          },
+          {
+            guard: 'standbySlotsDue',
+            target: 'givingSlots',
+            actions: ['startLoop', 'orderGiveSlots'],
+            description:
+              'A running standby: the members that replicate from it came or went (or its slots as leader are left): PostgreSQL gets their slots.',
           },
           {
             guard: 'standbysToLetGo',
@@ -330,12 +345,20 @@ export const leaderDutiesMachine = setup({
     givingSlots: {
       description: "PostgreSQL's replication slots are being made or dropped.",
       on: {
-        DONE: {
-          target: 'idle',
-          actions: ['noteSlotsGiven', 'storeFresh', 'orderSyncStep'],
-          description:
-            'Given (noted on the view they were computed from); then the synchronous step, the last duty.',
-        },
+        DONE: [
+          {
+            guard: 'leading',
+            target: 'idle',
+            actions: ['noteSlotsGiven', 'storeFresh', 'orderSyncStep'],
+            description:
+              'Given (noted on the view they were computed from); then the synchronous step, the last duty.',
+          },
+          {
+            target: 'idle',
+            actions: ['noteSlotsGiven', 'storeFresh', 'orderNothing'],
+            description: "A standby's slots given: a standby has no synchronous step.",
+          },
+        ],
         FAILED: {
           target: 'idle',
           actions: 'orderNothing',

@@ -19,6 +19,7 @@ import {
   type PublishEvent,
   publicationChangesNothing,
   publicationMatters,
+  standbySlotsDue,
 } from '../machines/leader-duties.ts';
 import type { NodeCore } from './core.ts';
 import type { ProvideActors } from './provide.ts';
@@ -150,7 +151,13 @@ export class Publisher {
       // Left out when it can give no order (a replica's, mostly): the machine says which.
       const publication = { type: 'PUBLISH' as const, isLeader, status: pg, force, ...this.facts() };
       if (
-        publicationMatters(isLeader, pg, h.view(), h.params.synchronousStandbyNames()) &&
+        publicationMatters(
+          isLeader,
+          pg,
+          h.view(),
+          h.params.synchronousStandbyNames(),
+          standbySlotsDue(report.name, publication, duties.getSnapshot().context.slotsGiven),
+        ) &&
         !publicationChangesNothing(this.quietPublication, publication, duties.getSnapshot().context.order)
       ) {
         duties.send(publication);

@@ -127,8 +127,10 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
   'leaderDuties.idle --PUBLISH#2--> (no target)': NO_SLOTS,
   'leaderDuties.writingStatus --DONE#1--> leaderDuties.idle': NO_SLOTS,
-  'leaderDuties.idle --PUBLISH#5--> (no target)':
+  'leaderDuties.idle --PUBLISH#6--> (no target)':
     'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
+  'election.waiting --RELEASE--> election.released':
+    'The node asking for a release while its election waits out an etcd error: the budget reached it by chance until the model enforced slots on cascading upstreams too (2026-12-06). test/unit/election.test.ts takes it (after an acquisition etcd did not answer).',
   'election.leader.holding.confirming --error(confirmFailsafe)--> election.leader.holding.retrying':
     'The failsafe confirmation never rejects: a member that does not answer, or answers anything but 200 Accepted, is a confirmation missing (src/runtime/failsafe.ts). The error branch keeps a broken one from extending the lock.',
   'election.racing.acquiring --FAILSAFE_ACCEPTED--> (no target)':

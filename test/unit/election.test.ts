@@ -481,6 +481,24 @@ describe('election machine', () => {
     });
   });
 
+  it('RELEASE while it waits after an etcd error (the race could not take the lock): released at once', async () => {
+    const h = harness({
+      acquire: async () => {
+        throw new Error('etcd did not answer');
+      },
+    });
+    h.send({ type: 'FACTS', facts });
+    h.send({ type: 'CLUSTER', view: emptyClusterView });
+    await settle();
+    expect(h.calls.acquire).toBe(1);
+    expect(h.child().getSnapshot().value).toBe('waiting');
+    h.send({ type: 'RELEASE', lastLsn: null });
+    await settle();
+    // released, and from there standing back until someone else holds the lock.
+    expect(h.child().getSnapshot().value).toBe('standingBack');
+    expect(h.received.at(-1)).toEqual({ type: 'LEADERSHIP_RELEASED' });
+  });
+
   it('a ttl after giving the lock up, a key still carrying its name is reclaimed, not raced for', async () => {
     const h = harness({}, true);
     h.send({ type: 'FACTS', facts });

@@ -183,7 +183,7 @@ describe('leader duties machine', () => {
         view: c.view === undefined ? viewOf('node1') : c.view,
         synchronous: synchronous(c.names),
       };
-      expect(publicationMatters(e.isLeader, e.status, e.view, e.synchronous.names)).toBe(false);
+      expect(publicationMatters(e.isLeader, e.status, e.view, e.synchronous.names, false)).toBe(false);
       const m = start();
       const before = m.snapshot();
       m.publish(c.status, { view: e.view, synchronous: e.synchronous }, c.isLeader);
@@ -191,8 +191,8 @@ describe('leader duties machine', () => {
       expect({ ...m.snapshot().context, order: null }).toEqual({ ...before.context, order: null });
     }
     // Those it must send: the writable leader's, and a former leader's that still names standbys.
-    expect(publicationMatters(true, primary(5), viewOf('node1'), '')).toBe(true);
-    expect(publicationMatters(false, replica, null, 'node2')).toBe(true);
+    expect(publicationMatters(true, primary(5), viewOf('node1'), '', false)).toBe(true);
+    expect(publicationMatters(false, replica, null, 'node2', false)).toBe(true);
   });
 
   it('a failed write ends the publication and is tried again at the next one', () => {

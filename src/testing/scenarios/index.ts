@@ -12,6 +12,7 @@ import {
   nofailoverAlone,
   stoppedWhileWaitingForEtcd,
 } from './bootstrap.ts';
+import { cascadingReplica } from './cascade.ts';
 import {
   failsafeLeaderCutFromAMember,
   failsafeLeaderCutFromEtcd,
@@ -183,4 +184,5 @@ export const scenarios: Scenario[] = [
   cutDuringSlowPromotion,
   cutDuringPostPromotionCheckpoint,
   cutDuringSwitchoverCheckpoint,
+  cascadingReplica,
 ];

@@ -204,9 +204,14 @@ export class SimulatedServer {
     }
   }
 
+  /**
+   * A standby naming a primary_slot_name its upstream lacks does not stream — the upstream a
+   * primary or, cascading, another standby ("replication slot does not exist" either way; the
+   * model once checked primaries only, and missed that no replica made its cascaders' slots).
+   */
   private slotOk(u: SimulatedServer): boolean {
     const slot = this.proc?.upstream?.slotName;
-    if (!slot || !this.world.enforceSlots || u.proc?.role !== 'primary') return true;
+    if (!slot || !this.world.enforceSlots) return true;
     return u.data?.slots.has(slot) ?? false;
   }
 
