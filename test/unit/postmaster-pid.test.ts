@@ -5,7 +5,9 @@
  * Checked against real processes.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { livePostmaster, ProcessWatch, processStartEpoch } from '../../src/actors/postgres/postmaster-pid.ts';
 
@@ -43,6 +45,25 @@ describe('livePostmaster', () => {
     const pid = stranger();
     expect(livePostmaster(pidFile(pid, now() - 3600))).toBeNull();
     expect(livePostmaster(pidFile(pid, now() + 60))).toBeNull();
+  });
+
+  it('a postmaster frozen at its start (its recorded time off by the freeze): it, as it runs in the data directory the file names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-pmdir-'));
+    try {
+      const pid = Number(
+        execFileSync('sh', ['-c', `cd ${dir} && sleep 60 >/dev/null 2>&1 & echo $!`], {
+          encoding: 'utf8',
+        }).trim(),
+      );
+      started.push(pid);
+      const file = (dataDir: string, at: number) => `${pid}\n${dataDir}\n${at}\n5432\n`;
+      expect(livePostmaster(file(dir, now() + 14))).toBe(pid);
+      expect(livePostmaster(file(dir, now() - 3600))).toBe(pid);
+      // Another directory: a process given the PID since, not the file's postmaster.
+      expect(livePostmaster(file(tmpdir(), now() + 14))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ourselves, our parent, our child: never', () => {

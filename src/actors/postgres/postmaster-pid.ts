@@ -4,9 +4,15 @@
  * crash or a host reboot may name anyone by now. Signalling that process (a stop, a CHECKPOINT
  * wait) would hit an innocent one, and believing PostgreSQL runs would keep it from starting. So,
  * as Patroni does, the process must have started within 3 s of the time the file records (its
- * third line), and be neither this process, its parent, nor its child.
+ * third line) — or run in the data directory the file names (its second line: a postmaster works
+ * there, a process given a reused PID does not) —, and be neither this process, its parent, nor
+ * its child. The second way matters when the postmaster was stopped (SIGSTOP, a frozen host)
+ * between its fork and the moment it took its start time: the times then differ by the freeze,
+ * and a postmaster judged gone is one the agent starts a second one beside, for good (found by
+ * the chaos harness: "lock file postmaster.pid already exists" for minutes).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const START_TOLERANCE_S = 3;
 /** /proc reports process start times in USER_HZ ticks, 100 per second on Linux. */
@@ -23,9 +29,23 @@ export function livePostmaster(pidFileText: string): number | null {
   if (proc === null) return pid; // no /proc: the liveness test is all there is
   if (proc.ppid === process.pid) return null;
   const recorded = Number.parseInt(lines[2] ?? '', 10);
-  if (Number.isInteger(recorded) && recorded > 0 && Math.abs(proc.startEpoch - recorded) > START_TOLERANCE_S)
-    return null;
+  const timesAgree = !(
+    Number.isInteger(recorded) &&
+    recorded > 0 &&
+    Math.abs(proc.startEpoch - recorded) > START_TOLERANCE_S
+  );
+  if (!timesAgree && !runsIn(pid, lines[1] ?? '')) return null;
   return pid;
+}
+
+/** Whether process `pid` works in directory `dir` (its /proc cwd); false when that cannot be read. */
+function runsIn(pid: number, dir: string): boolean {
+  if (dir === '') return false;
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`) === resolve(dir);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a process with this PID exists (whoever owns it). */
