@@ -1,6 +1,6 @@
 /**
  * Patroni's DCS semantics for etcd v3, written once against the small `Kv` contract so that the
- * real etcd backend (etcd-dcs.ts) and the in-memory one (src/testing/memory-dcs.ts) share the
+ * etcd backends (etcd-dcs.ts, gRPC; etcd-gateway.ts, JSON) and the in-memory one share the
  * same leader/member logic: the leader key (acquire, refresh on our lease, delete), the member key,
  * and the cluster-wide keys (/initialize, /config, /failover, /sync, /status, /history) with
  * Patroni's compare-and-set rules. Kept free of etcd3 so the in-memory backend never loads gRPC.
@@ -25,6 +25,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { clusterPrefix, type Dcs } from '../dcs.ts';
 import { BoundedCalls } from './calls.ts';
 import { LeaseKeeper } from './lease.ts';
+import { deleteClusterKeys } from './remove.ts';
 import { WatchedViews } from './view-cache.ts';
 import { watchCluster } from './watch.ts';
 
@@ -130,8 +131,7 @@ export class KvDcs implements Dcs {
     return res.succeeded;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Leader key.
+  // ---- Leader key ----------------------------------------------------------------------------
 
   async attemptToAcquireLeader(name: string): Promise<boolean> {
     const key = this.key(KEYS.leader);
@@ -268,8 +268,7 @@ export class KvDcs implements Dcs {
     return true;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Member and cluster-wide keys.
+  // ---- Member and cluster-wide keys ----------------------------------------------------------
 
   async touchMember(name: string, data: MemberData): Promise<boolean> {
     const rel = KEYS.members + name;
@@ -382,8 +381,10 @@ export class KvDcs implements Dcs {
     return buildClusterView(this.prefix, kvs, revision);
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Watch.
+  /** patronictl remove: every key of the cluster (kv-dcs/remove.ts). */
+  deleteCluster(): Promise<void> {
+    return deleteClusterKeys(this.kv, this.calls, this.prefix);
+  }
 
   watch(onView: (view: ClusterView) => void, onError?: (err: Error) => void): () => void {
     const { prefix, kv, calls, clock, log, views, stoppers } = this;

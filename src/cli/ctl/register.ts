@@ -76,6 +76,17 @@ export function registerCtlCommands(program: Command): void {
   listLike('topology', 'print the ASCII topology of a cluster', true);
 
   program
+    .command('remove')
+    .description('remove cluster from DCS')
+    .argument('<cluster_name>')
+    .option('-f, --format <fmt>', 'output format (pretty, tsv, json, yaml)', 'pretty')
+    .action((cluster: string, _o: Opts, c: Command) =>
+      withContext(c, async (ctx, o) =>
+        (await import('./remove.ts')).runRemove(ctx, cluster, parseFormat(o['format'])),
+      ),
+    );
+
+  program
     .command('history')
     .description('show the history of failovers/switchovers')
     .argument('[cluster]')
