@@ -74,6 +74,8 @@ export class PostgresProcess implements Postgres {
    * (postmasterRunning).
    */
   private postmaster: { pid: number; startEpoch: number | null; watch: ProcessWatch | null } | null = null;
+  /** The last reason postmaster.pid's live PID was not taken for ours (logged once). */
+  private lastRefusal: string | undefined;
 
   constructor(opts: PostgresProcessOptions) {
     this.config = opts.config;
@@ -370,7 +372,11 @@ export class PostgresProcess implements Postgres {
   }
 
   private async postmasterPid(): Promise<number | null> {
-    const pid = await postmasterPid(this.dir);
+    const { pid, refused } = await postmasterPid(this.dir);
+    // Said once per reason: a postmaster of ours judged foreign would get a second one beside it.
+    if (refused !== undefined && refused !== this.lastRefusal)
+      this.log(`postmaster.pid: ${refused}; taken as not running`);
+    this.lastRefusal = refused;
     const known = this.postmaster;
     if (known?.pid !== pid || (known.watch !== null && !known.watch.alive())) {
       known?.watch?.close();

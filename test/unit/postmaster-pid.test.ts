@@ -9,7 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { livePostmaster, ProcessWatch, processStartEpoch } from '../../src/actors/postgres/postmaster-pid.ts';
+import {
+  judgePostmaster,
+  livePostmaster,
+  ProcessWatch,
+  processStartEpoch,
+} from '../../src/actors/postgres/postmaster-pid.ts';
 
 const started: number[] = [];
 afterAll(() => {
@@ -45,6 +50,13 @@ describe('livePostmaster', () => {
     const pid = stranger();
     expect(livePostmaster(pidFile(pid, now() - 3600))).toBeNull();
     expect(livePostmaster(pidFile(pid, now() + 60))).toBeNull();
+    // Said why, for the agent's log: a postmaster of ours judged foreign must be diagnosable.
+    expect(judgePostmaster(pidFile(pid, now() - 3600)).refused).toMatch(
+      new RegExp(
+        `^PID ${pid} started at [\\d.]+ \\(the file says \\d+\\) and does not run in /var/lib/postgresql/15/main$`,
+      ),
+    );
+    expect(judgePostmaster(pidFile(pid, now())).refused).toBeUndefined();
   });
 
   it('a postmaster frozen at its start (its recorded time off by the freeze): it, as it runs in the data directory the file names', () => {

@@ -12,7 +12,7 @@ import {
   renderRecoveryConf,
   serverParameters,
 } from './conf.ts';
-import { livePostmaster } from './postmaster-pid.ts';
+import { judgePostmaster } from './postmaster-pid.ts';
 import type { RunAs } from './run.ts';
 
 /** Writes as root on behalf of the database user: everything created gets chowned to it. */
@@ -73,13 +73,16 @@ export async function configureDataDir(
   else await fs.rm(signal, { force: true });
 }
 
-/** The postmaster's pid when postmaster.pid names the live postmaster that wrote it, else null. */
-export async function postmasterPid(dataDir: string): Promise<number | null> {
+/**
+ * The postmaster's pid when postmaster.pid names the live postmaster that wrote it, else null;
+ * `refused` says why a live process the file names was not taken for it (judgePostmaster).
+ */
+export async function postmasterPid(dataDir: string): Promise<{ pid: number | null; refused?: string }> {
   let text: string;
   try {
     text = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8');
   } catch {
-    return null;
+    return { pid: null };
   }
-  return livePostmaster(text);
+  return judgePostmaster(text);
 }

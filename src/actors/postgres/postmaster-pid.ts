@@ -20,22 +20,37 @@ const USER_HZ = 100;
 
 /** postmaster.pid's text → the PID of the live postmaster that wrote it, else null. */
 export function livePostmaster(pidFileText: string): number | null {
+  return judgePostmaster(pidFileText).pid;
+}
+
+/**
+ * postmaster.pid's text → the live postmaster's PID, or null; and, when the file names a live
+ * process that is not taken for its postmaster, why (worth a log line: should it be ours after
+ * all, the agent would start a second server beside it).
+ */
+export function judgePostmaster(pidFileText: string): { pid: number | null; refused?: string } {
   const lines = pidFileText.split('\n');
   const pid = Number.parseInt(lines[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  if (!processAlive(pid)) return null;
-  if (pid === process.pid || pid === process.ppid) return null;
+  if (!Number.isInteger(pid) || pid <= 0) return { pid: null };
+  if (!processAlive(pid)) return { pid: null };
+  if (pid === process.pid || pid === process.ppid)
+    return { pid: null, refused: `PID ${pid} is this agent or its parent` };
   const proc = procStat(pid);
-  if (proc === null) return pid; // no /proc: the liveness test is all there is
-  if (proc.ppid === process.pid) return null;
+  if (proc === null) return { pid }; // no /proc: the liveness test is all there is
+  if (proc.ppid === process.pid) return { pid: null, refused: `PID ${pid} is a child of this agent` };
   const recorded = Number.parseInt(lines[2] ?? '', 10);
   const timesAgree = !(
     Number.isInteger(recorded) &&
     recorded > 0 &&
     Math.abs(proc.startEpoch - recorded) > START_TOLERANCE_S
   );
-  if (!timesAgree && !runsIn(pid, lines[1] ?? '')) return null;
-  return pid;
+  if (!timesAgree && !runsIn(pid, lines[1] ?? '')) {
+    return {
+      pid: null,
+      refused: `PID ${pid} started at ${proc.startEpoch} (the file says ${recorded}) and does not run in ${lines[1] ?? '?'}`,
+    };
+  }
+  return { pid };
 }
 
 /** Whether process `pid` works in directory `dir` (its /proc cwd); false when that cannot be read. */
