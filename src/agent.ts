@@ -27,7 +27,7 @@ import type { ApiContext } from './http/server.ts';
 import type { NodeActor, NodeSettings } from './machines/node/index.ts';
 import { AddressBook } from './runtime/address-book.ts';
 import { Alarms } from './runtime/alarms.ts';
-import { CallbackRunner } from './runtime/callbacks.ts';
+import { CallbackRunner, runPrePromote } from './runtime/callbacks.ts';
 import type { NodeCore } from './runtime/core.ts';
 import { DynamicConfigFollower, settingsFrom } from './runtime/dynamic-config.ts';
 import { answerFailsafe, confirmFailsafe, type FailsafeRequest } from './runtime/failsafe.ts';
@@ -145,6 +145,8 @@ export class Agent {
         reloadSyncGuc: () => params.reload(),
         // Gossip first, GET /patroni with the rest of the 2 s otherwise (runtime/gossip/hub.ts).
         probePeers: (members, me) => this.gossip.probe(members, me),
+        prePromote: (timeoutSeconds) =>
+          runPrePromote(this.config.postgresql.pre_promote, timeoutSeconds, log),
         probeMember: (member) => this.requests.probeMember(member),
         confirmFailsafe: (members) =>
           confirmFailsafe(

@@ -14,3 +14,15 @@ export type CallbackAction = (typeof CALLBACK_ACTIONS)[number];
 export function callbackRole(role: WireRole): string {
   return role === 'promoted' ? 'master' : role;
 }
+
+/** What `postgresql.pre_promote` did: null when none is configured. */
+export type PrePromoteOutcome = {
+  command: string;
+  /** The exit code; null when it could not run, or was killed at its deadline. */
+  exitCode: number | null;
+} | null;
+
+/** Patroni: the promotion goes ahead only when the script exited 0 (or none is configured). */
+export function prePromoteAllows(outcome: PrePromoteOutcome): boolean {
+  return outcome === null || outcome.exitCode === 0;
+}

@@ -171,6 +171,18 @@ function readPostgresql(doc: Dict, name: string): NodeConfig['postgresql'] {
   if (rewindFlag !== undefined) out.use_pg_rewind = rewindFlag;
   const callbacks = readCallbacks(sec);
   if (callbacks) out.callbacks = callbacks;
+  const prePromote = optString(sec, 'pre_promote', 'postgresql.pre_promote');
+  if (prePromote !== undefined && prePromote.trim() !== '') {
+    try {
+      splitCommandLine(prePromote);
+    } catch (err) {
+      throw new ConfigError(
+        'postgresql.pre_promote',
+        `${(err as Error).message} in ${JSON.stringify(prePromote)}`,
+      );
+    }
+    out.pre_promote = prePromote;
+  }
   const slots = optBool(sec, 'use_slots', 'postgresql.use_slots');
   if (slots !== undefined) out.use_slots = slots;
   return out;

@@ -99,6 +99,8 @@ export interface NodeConfig {
     remove_data_directory_on_diverged_timelines: boolean;
     /** Patroni's user callbacks: the command line run for each action (cluster/callbacks.ts). */
     callbacks?: Partial<Record<CallbackAction, string>>;
+    /** Run after the lock is taken, before the promotion; a non-zero exit aborts it (Patroni 2.1+). */
+    pre_promote?: string;
   };
   tags: {
     nofailover: boolean;

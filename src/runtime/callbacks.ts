@@ -5,7 +5,7 @@
  * which has a slot of its own. Nothing waits for a callback: the HA decisions never do.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { CallbackAction } from '../cluster/callbacks.ts';
+import type { CallbackAction, PrePromoteOutcome } from '../cluster/callbacks.ts';
 import { splitCommandLine } from '../config/command-line.ts';
 import type { NodeConfig } from '../config/types.ts';
 
@@ -48,4 +48,41 @@ function stopGroup(child: ChildProcess | null): void {
   } catch {
     // gone meanwhile
   }
+}
+
+/**
+ * postgresql.pre_promote (Patroni 2.1+): run after the lock is taken and before the promotion,
+ * waited for; a non-zero exit keeps PostgreSQL a replica and gives the lock back. Patroni waits
+ * without a bound; here at most `timeoutSeconds` (the node machine gives it the ttl), after which
+ * the script's process group is killed and the promotion is refused as for a failure: a fencing
+ * script that hangs must neither hold the lock for ever nor be taken for a success.
+ */
+export function runPrePromote(
+  command: string | undefined,
+  timeoutSeconds: number,
+  log: (msg: string) => void,
+): Promise<PrePromoteOutcome> {
+  if (!command) return Promise.resolve(null);
+  const argv = splitCommandLine(command);
+  return new Promise((resolve) => {
+    // spawns: - (the user's own pre_promote script, named in postgresql.pre_promote)
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const timer = setTimeout(() => {
+      log(`pre_promote script \`${command}\` still running after ${timeoutSeconds} s: killed`);
+      stopGroup(child);
+    }, timeoutSeconds * 1000);
+    let finished = false;
+    const done = (exitCode: number | null) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      log(`pre_promote script \`${command}\` exited with ${exitCode}`);
+      resolve({ command, exitCode });
+    };
+    child.on('error', (err) => {
+      log(`pre_promote script \`${command}\` could not run: ${err.message}`);
+      done(null);
+    });
+    child.on('exit', (code) => done(code));
+  });
 }

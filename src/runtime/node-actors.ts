@@ -9,6 +9,7 @@ import { type Clock, monotonicNow } from '../actors/clock.ts';
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres, StartRole, StopResult, UpstreamTarget } from '../actors/postgres.ts';
 import type { Watchdog } from '../actors/watchdog.ts';
+import type { PrePromoteOutcome } from '../cluster/callbacks.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { FenceResult, FenceRound } from '../cluster/orphans.ts';
@@ -45,6 +46,8 @@ export interface ActorHost {
   reloadSyncGuc(): Promise<void>;
   probePeers(members: readonly Member[], me: string): Promise<PeerStatus[]>;
   probeMember(member: Member): Promise<PeerStatus>;
+  /** postgresql.pre_promote run and waited for (runtime/callbacks.ts); null when none is configured. */
+  prePromote(timeoutSeconds: number): Promise<PrePromoteOutcome>;
   /** Failsafe mode: every member named asked to confirm this leader (runtime/failsafe.ts). */
   confirmFailsafe(members: ReadonlyArray<{ name: string; apiUrl: string }>): Promise<FailsafeConfirmation>;
   /** Gives a machine its actors (XState's provide(), or the simulator's cached one). */
@@ -100,6 +103,9 @@ export function postgresActors(h: ActorHost) {
     ),
     liftOwnFence: fromPromise<string | null, { mayLift: boolean }>(({ input }) =>
       input.mayLift ? pg.liftOwnFence() : Promise.resolve(null),
+    ),
+    runPrePromote: fromPromise<PrePromoteOutcome, { timeoutSeconds: number }>(({ input }) =>
+      h.prePromote(input.timeoutSeconds),
     ),
     promote: fromPromise<void, { timeoutSeconds: number }>(async ({ input }) => {
       await h.changing(() => pg.promote(input.timeoutSeconds));

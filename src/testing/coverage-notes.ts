@@ -39,7 +39,11 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The lift runs SQL only when a fence marker is on our own primary (the scenarios never fence a leader that later leads again without a restart), and fails only if PostgreSQL stops answering in that moment; tried again next loop. test/integration/postgres-process.test.ts lifts a real one.',
   'node.active.running.primary --error(fenceServers)--> (no target)':
     'fenceServers never rejects (a server not reached is a result of its own); kept so that a throwing provider only skips one loop of the watch. test/unit/node.test.ts takes it ("a fence that fails...").',
-  'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.promotingPostgres':
+  'node.active.running.promoting.prePromoting --done(runPrePromote)#0--> node.active.running.releasing':
+    'postgresql.pre_promote refused: the simulated nodes configure no pre_promote (it is a script on the host). test/unit/node.test.ts takes it, and test/integration/callbacks.test.ts on real processes (the lock given back, then a replica leads once the script allows).',
+  'node.active.running.promoting.prePromoting --error(runPrePromote)--> node.active.running.releasing':
+    'The pre_promote step itself breaking (not the script failing: that is an outcome, exit code null): runPrePromote never rejects; the branch keeps a broken one from promoting.',
+  'node.active.running.promoting.fencing --error(fenceServers)--> node.active.running.promoting.prePromoting':
     'fenceServers never rejects: each server not reached is a result of its own (the scenario "…cut from the others…" takes it). The error branch keeps a throwing provider from stopping the promotion; test/unit/node.test.ts takes it.',
   'node.bootstrap.publishing.grantingLease --error(ensureLease)--> node.bootstrap.abandoning':
     BOOTSTRAP_DCS_ERROR,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { lookupUser } from '../../src/local/os-user.ts';
-import { eventually, leaderNode, useLocalCluster } from '../helpers/cluster-tools.ts';
+import { eventually, inRecovery, leaderNode, useLocalCluster } from '../helpers/cluster-tools.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -18,6 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'pgwarden-vip-'));
 const VIP = join(dir, 'vip');
 const CALLS = join(dir, 'calls');
 const SCRIPT = join(dir, 'vip.sh');
+const FENCE = join(dir, 'fence.sh');
+const DENY = join(dir, 'deny');
 writeFileSync(
   SCRIPT,
   `#!/bin/sh
@@ -31,6 +33,16 @@ exit 0
 `,
 );
 chmodSync(SCRIPT, 0o755);
+// pre_promote: refuses on the nodes named in DENY, else says so and allows.
+writeFileSync(
+  FENCE,
+  `#!/bin/sh
+if grep -qw "$1" ${DENY} 2>/dev/null; then echo "$1 pre_promote refused" >> ${CALLS}; exit 1; fi
+echo "$1 pre_promote allowed" >> ${CALLS}
+exit 0
+`,
+);
+chmodSync(FENCE, 0o755);
 const pgUser = lookupUser('postgres');
 if (pgUser && process.getuid?.() === 0) chownSync(dir, pgUser.uid, pgUser.gid);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +59,7 @@ const clusterOf = useLocalCluster(
         ...doc,
         postgresql: {
           ...postgresql,
+          pre_promote: `${FENCE} ${node.name}`,
           callbacks: {
             on_start: command,
             on_stop: command,
@@ -144,5 +157,48 @@ describe('user callbacks on real processes', () => {
         throw new Error(JSON.stringify(calls().slice(mark)));
     });
     expect(vip()).toBe(leader.name);
+  });
+
+  it('pre_promote refusing: no promotion, the lock given back; once it allows, a replica leads', async () => {
+    const cluster = clusterOf();
+    const leader = await leaderNode(cluster);
+    const others = cluster.nodes.filter((n) => n !== leader);
+    writeFileSync(DENY, others.map((n) => n.name).join(' '));
+    const mark = calls().length;
+    await cluster.killNode(leader.name);
+    await eventually(
+      'a refusal',
+      async () => {
+        if (
+          !calls()
+            .slice(mark)
+            .some((l) => l.endsWith(' pre_promote refused'))
+        )
+          throw new Error('none yet');
+      },
+      60_000,
+    );
+    // Refused: the winner gave the lock back and nobody is writable.
+    for (const n of others) expect(await inRecovery(n)).not.toBe(false);
+    expect(
+      calls()
+        .slice(mark)
+        .filter((l) => l.includes(' master ')),
+    ).toEqual([]);
+    writeFileSync(DENY, '');
+    const next = await eventually(
+      'a new leader once pre_promote allows',
+      async () => {
+        const now = await cluster.leader();
+        if (!now || now === leader.name) throw new Error(`leader ${now}`);
+        return now;
+      },
+      90_000,
+    );
+    expect(calls().slice(mark)).toContain(`${next} pre_promote allowed`);
+    await eventually('the marker on the new leader', async () => {
+      if (vip() !== next) throw new Error(`marker ${vip()}`);
+    });
+    cluster.startNode(leader.name);
   });
 });

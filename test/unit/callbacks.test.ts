@@ -7,11 +7,11 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { splitCommandLine } from '../../src/config/command-line.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { NodeConfig } from '../../src/config/types.ts';
-import { CallbackRunner } from '../../src/runtime/callbacks.ts';
+import { CallbackRunner, runPrePromote } from '../../src/runtime/callbacks.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 
 describe('splitCommandLine (shlex.split)', () => {
@@ -40,6 +40,13 @@ describe('postgresql.callbacks in the configuration', () => {
       "    on_role_change: '/opt/vip/vip.sh eth0'\n    on_start: /opt/s\n    on_stop: ''\n",
     );
     expect(c.postgresql.callbacks).toEqual({ on_role_change: '/opt/vip/vip.sh eth0', on_start: '/opt/s' });
+  });
+
+  it('pre_promote: a command line, checked as the callbacks are', () => {
+    const yaml = (v: string) =>
+      parseConfigText(MINIMAL_CONFIG.replace('  data_dir: /d\n', `  data_dir: /d\n  pre_promote: ${v}\n`));
+    expect(yaml("'/opt/fence --now'").postgresql.pre_promote).toBe('/opt/fence --now');
+    expect(() => yaml(`"/opt/fence 'x"`)).toThrow(/postgresql\.pre_promote: no closing quotation/);
   });
 
   it('an unknown action or a command that cannot be split: the key named', () => {
@@ -154,3 +161,49 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describe('runPrePromote on real processes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgwarden-prepromote-'));
+  afterAll(() => {
+    const pids = join(dir, 'pids');
+    if (existsSync(pids)) {
+      const pid = Number(readFileSync(pids, 'utf8').trim());
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const script = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+
+  it('none configured: null; otherwise its exit code, waited for', async () => {
+    expect(await runPrePromote(undefined, 5, () => {})).toBeNull();
+    const ok = script('ok.sh', 'exit 0');
+    const no = script('no.sh', 'exit 3');
+    expect(await runPrePromote(ok, 5, () => {})).toEqual({ command: ok, exitCode: 0 });
+    expect(await runPrePromote(`${no} --flag`, 5, () => {})).toEqual({
+      command: `${no} --flag`,
+      exitCode: 3,
+    });
+  });
+
+  it('one that cannot run, or runs past its deadline (killed with its children): no exit code', async () => {
+    const logs: string[] = [];
+    expect(await runPrePromote('/nonexistent/fence.sh', 5, (m) => logs.push(m))).toEqual({
+      command: '/nonexistent/fence.sh',
+      exitCode: null,
+    });
+    const pids = join(dir, 'pids');
+    const slow = script('slow.sh', `sleep 60 & echo $! > ${pids}; wait`);
+    const started = Date.now();
+    expect((await runPrePromote(slow, 1, (m) => logs.push(m)))?.exitCode).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5000);
+    const child = Number(readFileSync(pids, 'utf8').trim());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(child)).toBe(false);
+    expect(logs.some((l) => l.includes('still running after 1 s: killed'))).toBe(true);
+  });
+});

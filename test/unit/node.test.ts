@@ -156,7 +156,13 @@ const ELECTION_ACTORS = [
   'probePeers',
 ] as const;
 /** Called around other steps without changing PostgreSQL here: left out of nodeCalls. */
-const ASIDE_ACTORS = ['fenceServers', 'liftOwnFence', 'setWatchdog', 'keepWatchdogAlive'] as const;
+const ASIDE_ACTORS = [
+  'fenceServers',
+  'liftOwnFence',
+  'setWatchdog',
+  'keepWatchdogAlive',
+  'runPrePromote',
+] as const;
 type ActorName =
   | (typeof NODE_ACTORS)[number]
   | (typeof ELECTION_ACTORS)[number]
@@ -191,6 +197,7 @@ function harness(opts: HarnessOptions = {}) {
 
   const defaults: Record<ActorName, Impl> = {
     inspectDataDir: async () => ({ ...world.dataDir }),
+    runPrePromote: async () => null,
     raceInitialize: async () => true,
     cancelInitialization: async () => {},
     writeInitialize: async () => {},
@@ -297,6 +304,7 @@ function harness(opts: HarnessOptions = {}) {
       fenceServers: fake('fenceServers'),
       liftOwnFence: fake('liftOwnFence'),
       setWatchdog: fake('setWatchdog'),
+      runPrePromote: fake('runPrePromote'),
     },
   });
   const clock = new SimulatedClock();
@@ -1366,5 +1374,33 @@ describe("node machine: user callbacks (Patroni's postgresql.callbacks)", () => 
     await settle();
     expect(h.snap().value).toBe('stopped');
     expect(h.callbacks).toEqual(['on_start replica', 'on_stop replica']);
+  });
+});
+
+describe("node machine: pre_promote (Patroni's fencing hook)", () => {
+  it('exit 0: promoted, after the hook, with the ttl as its deadline', async () => {
+    const h = await replicaOfB({
+      impl: { runPrePromote: async () => ({ command: '/opt/fence', exitCode: 0 }) },
+    });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    expect(h.inputs('runPrePromote')).toEqual([{ timeoutSeconds: 30 }]);
+    expect(h.inputs('promote')).toHaveLength(1);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+  });
+
+  it('a non-zero exit, or none at all: no promotion, the lock given back', async () => {
+    for (const exitCode of [1, null]) {
+      const h = await replicaOfB({
+        impl: { runPrePromote: async () => ({ command: '/opt/fence', exitCode }) },
+      });
+      await h.cluster(view({ leader: null, members: ['a'] }));
+      await settle();
+      expect(h.count('runPrePromote')).toBe(1);
+      expect(h.count('promote')).toBe(0);
+      expect(h.trace).toContain(R('releasing'));
+      expect(h.ctx().isLeader).toBe(false);
+      expect(h.callbacks).not.toContain('on_role_change master');
+    }
   });
 });

@@ -3,6 +3,8 @@
  * one thing on the input it is given and answers what it found. Children that are machines (the
  * election, the schedulers) are given here too.
  */
+
+import type { PrePromoteOutcome } from '../../cluster/callbacks.ts';
 import type { PeerStatus } from '../../cluster/eligibility.ts';
 import type { FenceResult, FenceRound } from '../../cluster/orphans.ts';
 import type {
@@ -53,6 +55,8 @@ export const nodeActors = {
   /** A fence on our own running primary lifted (what its marker said; null: none, or not `mayLift`). */
   liftOwnFence: notProvided<string | null, { mayLift: boolean }>(),
   promote: notProvided<void, { timeoutSeconds: number }>(),
+  /** postgresql.pre_promote, waited for up to `timeoutSeconds` (null output: none configured). */
+  runPrePromote: notProvided<PrePromoteOutcome, { timeoutSeconds: number }>(),
   /** Compare-and-set /sync to name `leader` and no standby (false: somebody changed it first). */
   claimSync: notProvided<boolean, { leader: string; index: string | null }>(),
   /** Set synchronous_standby_names to `value` and reload PostgreSQL. */

@@ -136,7 +136,7 @@ export const promoting = nodeSetup.createStateConfig({
           description:
             'An old primary may still be writable (its agent killed or frozen): every other server we know of is fenced before ours is promoted.',
         },
-        { target: 'promotingPostgres', description: 'No other server known: nothing to fence.' },
+        { target: 'prePromoting', description: 'No other server known: nothing to fence.' },
       ],
     },
     fencing: {
@@ -150,18 +150,47 @@ export const promoting = nodeSetup.createStateConfig({
           sessionWaitMs: FENCE_SESSION_WAIT_MS.promotion,
         }),
         onDone: {
-          target: 'promotingPostgres',
+          target: 'prePromoting',
           actions: { type: 'reportFence', params: { quiet: false } },
           description:
             'Each writable one is read-only for new transactions, its client sessions ended: no client of it commits once we are writable. One not reached in time (its host dead, cut from us, or frozen) is left: its own agent, if alive, demoted it by its deadline, and the first watch at rest looks at it again with more patience.',
         },
         onError: {
-          target: 'promotingPostgres',
+          target: 'prePromoting',
           actions: {
             type: 'notice',
             params: ({ event }) => ({ message: `could not fence: ${errorText(event.error)}` }),
           },
           description: 'The fencing itself failed: we promote, as with a server not reached.',
+        },
+      },
+    },
+    prePromoting: {
+      description:
+        "postgresql.pre_promote (Patroni's fencing hook), after the lock and the fencing, before PostgreSQL is promoted: waited for, at most a ttl.",
+      invoke: {
+        src: 'runPrePromote',
+        input: ({ context }) => ({ timeoutSeconds: context.settings.ttl }),
+        onDone: [
+          {
+            guard: 'prePromoteRefused',
+            target: '#node.active.running.releasing',
+            actions: {
+              type: 'say',
+              params: { message: 'pre_promote script refused the promotion: releasing the lock' },
+            },
+            description:
+              'The script exited non-zero (or could not run, or ran past its deadline): no promotion; the lock goes back, and the election stands back a ttl (Patroni).',
+          },
+          {
+            target: 'promotingPostgres',
+            description: 'It exited 0, or none is configured: promote.',
+          },
+        ],
+        onError: {
+          target: '#node.active.running.releasing',
+          actions: assign({ message: ({ event }) => `pre_promote failed: ${errorText(event.error)}` }),
+          description: 'The hook itself broke: no promotion without it; the lock goes back.',
         },
       },
     },

@@ -4,7 +4,12 @@
  * are written against it, and machine.ts assembles them.
  */
 import { assign, emit, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
-import { type CallbackAction, callbackRole } from '../../cluster/callbacks.ts';
+import {
+  type CallbackAction,
+  callbackRole,
+  type PrePromoteOutcome,
+  prePromoteAllows,
+} from '../../cluster/callbacks.ts';
 import { type PeerStatus, someoneFitToTakeOver } from '../../cluster/eligibility.ts';
 import {
   leaderFailoverDecision,
@@ -81,6 +86,9 @@ export const nodeSetup = setup({
     /** Bootstrapped already (/initialize) or led: nothing to bootstrap, join it. */
     clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
     dcsAnswered: ({ context }) => context.lifecycle.dcsSeen,
+    /** postgresql.pre_promote said no (cluster/callbacks.ts, prePromoteAllows). */
+    prePromoteRefused: ({ event }) =>
+      !prePromoteAllows((event as { output?: PrePromoteOutcome }).output ?? null),
     gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
     /** The bootstrap's create transaction took /leader. */
     tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
