@@ -344,6 +344,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
   it('stops in every mode; a stopped instance reports running: false', { timeout: 120_000 }, async () => {
     const smart = await n1.stop('smart', 30);
     expect(smart.checkpointLsn).toBeGreaterThan(0);
+    expect(smart.signalled).toBe(true);
     expect((await n1.dataDir()).clusterState).toBe('shut down in recovery');
     expect(await n1.status()).toMatchObject({
       running: false,
@@ -351,7 +352,8 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
       currentLsn: null,
       replication: [],
     });
-    expect(await n1.stop('fast', 10)).toEqual(smart);
+    // Stopped already: the same checkpoint, and nothing signalled (no on_stop follows).
+    expect(await n1.stop('fast', 10)).toEqual({ ...smart, signalled: false });
 
     const fast = await n2.stop('fast', 30);
     const d2 = await n2.dataDir();
