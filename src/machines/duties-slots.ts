@@ -28,8 +28,9 @@ const isStandby = (s: PostgresStatus | null): boolean => s?.running === true && 
 
 /**
  * Not the leader, a running standby, use_slots on, and its cascaders' slots (cascadeSlots) are
- * not the ones last given, or the publication is forced: PostgreSQL gets them (and loses the
- * inactive ones no longer wanted, a former leader's members' included).
+ * not the ones last given: PostgreSQL gets them (and loses the inactive ones no longer wanted, a
+ * former leader's members' included). A forced publication (every loop_wait) is no reason on a
+ * standby: it would be one more query per loop on every replica of an idle cluster.
  */
 export function standbySlotsDue(
   me: string,
@@ -38,10 +39,9 @@ export function standbySlotsDue(
     status: PostgresStatus | null;
     view: ClusterView | null;
     useSlots: boolean;
-    force: boolean;
   },
   slotsGiven: string,
 ): boolean {
   if (e.isLeader || !e.useSlots || !e.view || !isStandby(e.status)) return false;
-  return e.force || slotsOn(e.view, me, false).key !== slotsGiven;
+  return slotsOn(e.view, me, false).key !== slotsGiven;
 }

@@ -60,6 +60,38 @@ function start() {
 }
 
 describe('leader duties machine', () => {
+  it('a running standby keeps the slots of the members that replicate from it; a forced publication alone asks nothing', () => {
+    const m = start();
+    const cascading = (...names: string[]): ClusterView => ({
+      ...emptyClusterView,
+      leader: { name: 'node2', index: '1', session: '1' },
+      members: [
+        member('node1'),
+        member('node2'),
+        ...names.map((n) => ({
+          ...member(n),
+          data: { ...member(n).data, tags: { replicatefrom: 'node1' } },
+        })),
+      ],
+    });
+    m.publish(replica, { view: cascading('node3') }, false);
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node3'] });
+    m.done({ view: cascading('node3') });
+    expect(m.order()).toEqual({ kind: 'none' });
+    expect(m.idle()).toBe(true);
+    m.publish(replica, { view: cascading('node3') }, false, true);
+    expect(m.order()).toEqual({ kind: 'none' });
+    // node3 goes: its slot goes too.
+    m.publish(replica, { view: cascading() }, false);
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: [] });
+    // use_slots off, or not running: no slot duty.
+    m.done({ view: cascading() });
+    m.publish(replica, { view: cascading('node4'), useSlots: false }, false);
+    expect(m.order()).toEqual({ kind: 'none' });
+    m.publish(notRunningStatus(), { view: cascading('node4') }, false);
+    expect(m.order()).toEqual({ kind: 'none' });
+  });
+
   it('a node that is not the leader only lets its synchronous standbys go', () => {
     const m = start();
     m.publish(replica, { synchronous: { names: 'node3', inEffect: null, shown: undefined } }, false);
