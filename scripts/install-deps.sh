@@ -20,6 +20,7 @@ demo   postgresql-client-15  /usr/lib/postgresql/15/bin/pg_basebackup
 demo   etcd-server           /usr/bin/etcd
 test   etcd-client           /usr/bin/etcdctl
 test   patroni               /usr/bin/patronictl /usr/bin/patroni
+test   python3-minimal       /usr/bin/python3
 test   openssl               /usr/bin/openssl
 test   iproute2              /usr/sbin/ip
 test   nftables              /usr/sbin/nft

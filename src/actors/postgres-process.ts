@@ -7,15 +7,16 @@
  * without it the agent is assumed to run as the database owner already.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { type FenceOutcome, type FenceRule, type FenceTarget, readAddressBook } from '../cluster/orphans.ts';
+import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { type Clock, monotonicNow, systemClock } from './clock.ts';
-import { initdbArgs, renderPgpass, socketDirFor } from './postgres/conf.ts';
+import { renderPgpass, socketDirFor } from './postgres/conf.ts';
 import { connectionConfig, SqlPool } from './postgres/connection.ts';
 import { inspectDataDir, isCleanShutdown } from './postgres/controldata.ts';
+import { customBootstrap } from './postgres/custom-bootstrap.ts';
 import { readDynamicCache, writeDynamicCache } from './postgres/dynamic-cache.ts';
 import {
   FENCE_MARKER,
@@ -26,12 +27,13 @@ import {
   readFenceMarker,
   writeAddressBookFile,
 } from './postgres/fence.ts';
-import { configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
+import { type BootstrapStart, configureDataDir, OwnedFiles, postmasterPid } from './postgres/files.ts';
+import { initdbCluster } from './postgres/initdb.ts';
 import { pgCtlStart } from './postgres/pg-ctl.ts';
 import { ProcessWatch, processStartEpoch, sameProcess } from './postgres/postmaster-pid.ts';
 import { ReplayTimelines } from './postgres/replay-timeline.ts';
+import { createReplica, type DataDirHost } from './postgres/replica.ts';
 import { type RewindTarget, runPgRewind, singleUserRecovery } from './postgres/rewind.ts';
-import { createRoles } from './postgres/roles.ts';
 import { type RunAs, Runner } from './postgres/run.ts';
 import { syncSlots } from './postgres/slots.ts';
 import { notRunningStatus, STATUS_SQL, type StatusRow, statusFromRow } from './postgres/status-query.ts';
@@ -141,50 +143,15 @@ export class PostgresProcess implements Postgres {
   // ---- bootstrap ------------------------------------------------------------------------
 
   async initdb(): Promise<void> {
-    if ((await this.dataDir()).initialized) throw new Error(`initdb: ${this.dir} is not empty`);
-    await this.files.mkdir(this.dir, 0o700);
-    const su = this.config.postgresql.authentication.superuser;
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'pgwarden-initdb-'));
-    await this.files.chown(tmp);
-    try {
-      const args = ['-D', this.dir, `--username=${su.username}`];
-      if (su.password !== undefined) {
-        const pwfile = path.join(tmp, 'pwfile');
-        await this.files.write(pwfile, `${su.password}\n`, 0o600);
-        args.push(`--pwfile=${pwfile}`);
-      }
-      args.push(...initdbArgs(this.config.bootstrap.initdb));
-      this.log(`initdb ${this.dir}`);
-      // The cluster's locale comes from the environment, so no forced C locale here.
-      await this.runner.check('initdb', args, { timeoutMs: this.longMs, englishMessages: false });
-      // Socket-only start in a private directory: nobody else can reach it while roles are created.
-      await this.configure(false, null, { listen_addresses: '', unix_socket_directories: tmp });
-      await pgCtlStart(this.runner, this.dir, this.config, 60);
-      try {
-        await createRoles(this.config, tmp);
-      } finally {
-        await this.runner.run('pg_ctl', ['stop', '-D', this.dir, '-m', 'fast', '-w', '-t', '60'], {
-          timeoutMs: 70_000,
-        });
-      }
-      await this.configure(false, null);
-    } finally {
-      await fs.rm(tmp, { recursive: true, force: true });
-    }
+    await initdbCluster(this.host(), (await this.dataDir()).initialized);
   }
 
-  async basebackup(from: UpstreamTarget): Promise<void> {
-    if ((await this.dataDir()).initialized) throw new Error(`basebackup: ${this.dir} is not empty`);
-    await this.files.mkdir(this.dir, 0o700);
-    const repl = this.config.postgresql.authentication.replication;
-    const pgpass = await this.writePgpass();
-    this.log(`pg_basebackup from ${from.host}:${from.port} into ${this.dir}`);
-    const args = ['-D', this.dir, '-X', 'stream', '-c', 'fast', '--no-password'];
-    args.push('-h', from.host, '-p', String(from.port), '-U', repl.username);
-    await this.runner.check('pg_basebackup', args, { timeoutMs: this.longMs, env: { PGPASSFILE: pgpass } });
-    // pg_basebackup copies the source's group-access mode; the server wants 0700 or 0750.
-    await fs.chmod(this.dir, 0o700);
-    await this.configure(true, from);
+  customBootstrap(method: BootstrapCommand): Promise<void> {
+    return customBootstrap(this.host(), method, this.clock);
+  }
+
+  createReplica(plan: ReplicaPlan): Promise<string> {
+    return createReplica(this.host(), plan);
   }
 
   async rewind(from: UpstreamTarget): Promise<boolean> {
@@ -358,6 +325,23 @@ export class PostgresProcess implements Postgres {
 
   // ---- helpers --------------------------------------------------------------------------
 
+  /** What the steps that make a data directory (replica.ts, custom-bootstrap.ts) may use. */
+  private host(): DataDirHost {
+    return {
+      dir: this.dir,
+      config: this.config,
+      runner: this.runner,
+      files: this.files,
+      longMs: this.longMs,
+      log: this.log,
+      holdsCluster: async () => (await this.dataDir()).systemIdentifier !== null,
+      postmasterPid: () => this.postmasterPid(),
+      writePgpass: () => this.writePgpass(),
+      configure: (standby, upstream, overrides, bootstrap) =>
+        this.configure(standby, upstream, overrides, bootstrap),
+    };
+  }
+
   private rewindTarget(): RewindTarget {
     return { runner: this.runner, dir: this.dir, config: this.config, longMs: this.longMs, log: this.log };
   }
@@ -366,9 +350,10 @@ export class PostgresProcess implements Postgres {
     standby: boolean,
     upstream: UpstreamTarget | null,
     overrides?: Record<string, string | number | boolean>,
+    bootstrap?: BootstrapStart,
   ) {
     if (!overrides) this.lastRole = { standby, upstream };
-    return configureDataDir(this.files, this.config, standby, upstream, overrides);
+    return configureDataDir(this.files, this.config, standby, upstream, overrides, bootstrap);
   }
 
   private async postmasterPid(): Promise<number | null> {

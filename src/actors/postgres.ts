@@ -7,6 +7,7 @@ import type {
   StopResult,
   UpstreamTarget,
 } from '../cluster/postgres-state.ts';
+import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
 import type { NodeConfig } from '../config/types.ts';
 
 /**
@@ -32,8 +33,19 @@ export interface Postgres {
   dataDir(): Promise<DataDirState>;
   /** initdb with bootstrap.initdb options, pg_hba and the superuser/replication/rewind roles; leaves it stopped. */
   initdb(): Promise<void>;
-  /** pg_basebackup from the upstream into an empty data dir; leaves it stopped and configured as a standby. */
-  basebackup(from: UpstreamTarget): Promise<void>;
+  /**
+   * bootstrap.method's command (a restore), one recovery as its recovery_conf says (a promotion at
+   * its end), the roles made or updated; leaves a new cluster stopped, configured as a primary.
+   * Fails without removing anything: what the command left is moved aside.
+   */
+  customBootstrap(method: BootstrapCommand): Promise<void>;
+  /**
+   * A replica's data directory by the first of the plan's methods that works (pg_basebackup from
+   * `plan.from`, or a user's command); resolves with its name, the directory stopped and configured
+   * as a standby. The directory must hold no cluster unless the first method keeps data; before
+   * each other method it is emptied, and after the last one failed, what they left is removed.
+   */
+  createReplica(plan: ReplicaPlan): Promise<string>;
   /**
    * Start as primary, or as a standby streaming from `upstream` (a standby with no upstream
    * waits read-only for one). Resolves once it accepts connections.

@@ -7,6 +7,7 @@ import { splitCommandLine } from './command-line.ts';
 import { checkDynamic } from './dynamic.ts';
 import { ConfigError } from './error.ts';
 import { optBool, optInt, optString, parameters, reqString, section, stringList } from './readers.ts';
+import { readBootstrapMethod, readReplicaMethods } from './replica-methods.ts';
 import {
   type Dict,
   describe,
@@ -166,6 +167,7 @@ function readPostgresql(doc: Dict, name: string): NodeConfig['postgresql'] {
         'remove_data_directory_on_diverged_timelines',
         'postgresql.remove_data_directory_on_diverged_timelines',
       ) ?? false,
+    create_replica_methods: readReplicaMethods(sec),
   };
   const rewindFlag = optBool(sec, 'use_pg_rewind', 'postgresql.use_pg_rewind');
   if (rewindFlag !== undefined) out.use_pg_rewind = rewindFlag;
@@ -247,7 +249,12 @@ function readBootstrap(doc: Dict): NodeConfig['bootstrap'] {
     }
     throw new ConfigError(key, `must be a string or a single-key mapping, got ${describe(opt)}`);
   });
-  return { dcs, initdb, pg_hba: stringList(sec, 'pg_hba', 'bootstrap.pg_hba') ?? [] };
+  return {
+    dcs,
+    initdb,
+    pg_hba: stringList(sec, 'pg_hba', 'bootstrap.pg_hba') ?? [],
+    method: readBootstrapMethod(sec),
+  };
 }
 
 const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'] as const;

@@ -3,6 +3,7 @@
  * The loader (src/config/load.ts) turns YAML + PATRONI_* variables into this shape.
  */
 import type { CallbackAction } from '../cluster/callbacks.ts';
+import type { BootstrapCommand, ReplicaMethod } from '../cluster/replica-methods.ts';
 import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
 /** libpq's sslmode values, for a role's `sslmode` (checked when the configuration is read). */
@@ -78,6 +79,8 @@ export interface NodeConfig {
     dcs: Record<string, unknown>;
     initdb: Array<string | Record<string, string>>;
     pg_hba: string[];
+    /** `bootstrap.method` when it is not initdb: the command that restores a new cluster. */
+    method: BootstrapCommand | null;
   };
   postgresql: {
     listen: { hosts: string[]; port: number };
@@ -101,6 +104,8 @@ export interface NodeConfig {
     callbacks?: Partial<Record<CallbackAction, string>>;
     /** Run after the lock is taken, before the promotion; a non-zero exit aborts it (Patroni 2.1+). */
     pre_promote?: string;
+    /** How a replica is made, in order (cluster/replica-methods.ts); pg_basebackup when none is configured. */
+    create_replica_methods: readonly ReplicaMethod[];
   };
   tags: {
     nofailover: boolean;

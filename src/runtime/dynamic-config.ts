@@ -37,6 +37,8 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig, watchdogU
       config.postgresql.remove_data_directory_on_diverged_timelines,
     watchdog: watchdogPlanOf(config.watchdog, d.ttl, d.loop_wait, watchdogUsable),
     short_lease_ms: config.gossip.shortLeaseMs,
+    create_replica_methods: config.postgresql.create_replica_methods,
+    bootstrap_method: config.bootstrap.method,
   };
 }
 

@@ -13,6 +13,7 @@ import type { PrePromoteOutcome } from '../cluster/callbacks.ts';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { FenceResult, FenceRound } from '../cluster/orphans.ts';
+import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
 import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
 import { NOT_ARMED, type WatchdogActivation, type WatchdogPlan } from '../cluster/watchdog.ts';
 import {
@@ -77,9 +78,10 @@ export function postgresActors(h: ActorHost) {
   return {
     inspectDataDir: fromPromise(() => pg.dataDir()),
     initdb: fromPromise(() => h.changing(() => pg.initdb())),
-    basebackup: fromPromise<void, { from: UpstreamTarget }>(({ input }) =>
-      h.changing(() => pg.basebackup(input.from)),
+    customBootstrap: fromPromise<void, { method: BootstrapCommand }>(({ input }) =>
+      h.changing(() => pg.customBootstrap(input.method)),
     ),
+    createReplica: fromPromise<string, ReplicaPlan>(({ input }) => h.changing(() => pg.createReplica(input))),
     startPostgres: fromPromise<
       void,
       { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }

@@ -4,6 +4,7 @@
  */
 
 import path from 'node:path';
+import { BASEBACKUP_ONLY } from '../../src/cluster/replica-methods.ts';
 import { DEFAULT_WATCHDOG } from '../../src/cluster/watchdog.ts';
 import type { NodeConfig } from '../../src/config/types.ts';
 
@@ -54,6 +55,7 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
         'host replication replicator 127.0.0.1/32 md5',
         'host all all 127.0.0.1/32 md5',
       ],
+      method: null,
     },
     postgresql: {
       listen: { hosts: ['127.0.0.1'], port: input.pgPort },
@@ -73,6 +75,7 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
       pg_ctl_timeout: 60,
       remove_data_directory_on_rewind_failure: false,
       remove_data_directory_on_diverged_timelines: false,
+      create_replica_methods: BASEBACKUP_ONLY,
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, published: {} },
     raw: {

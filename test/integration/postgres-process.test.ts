@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { UpstreamTarget } from '../../src/actors/postgres.ts';
 import { PostgresProcess } from '../../src/actors/postgres-process.ts';
 import { FENCE_SESSION_WAIT_MS } from '../../src/cluster/orphans.ts';
+import { BASEBACKUP_ONLY } from '../../src/cluster/replica-methods.ts';
 import { freePort } from '../../src/local/ports.ts';
 import { makeNodeConfig, TEST_PG_BIN_DIR } from '../helpers/pg-config.ts';
 import { stopPostgresNow } from '../helpers/pg-stop.ts';
@@ -162,7 +163,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
   });
 
   it('clones a standby that streams through its slot', { timeout: 120_000 }, async () => {
-    await n2.basebackup(up1);
+    expect(await n2.createReplica({ from: up1, methods: BASEBACKUP_ONLY })).toBe('basebackup');
     expect(existsSync(path.join(tmp, 'node2', 'standby.signal'))).toBe(true);
     expect((await n2.dataDir()).systemIdentifier).toBe((await n1.dataDir()).systemIdentifier);
     await n2.start('replica', up1, 60);
@@ -317,7 +318,10 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     // on real processes, bench/chaos.ts).
     const p4 = await freePort();
     const n4 = makeNode('node4', p4);
-    await n4.basebackup({ ...up1, port: p2, slotName: null, applicationName: 'node4' });
+    await n4.createReplica({
+      from: { ...up1, port: p2, slotName: null, applicationName: 'node4' },
+      methods: BASEBACKUP_ONLY,
+    });
     await n4.start('replica', { ...up1, port: p2, slotName: null, applicationName: 'node4' }, 60);
     await n1.follow({ host: '127.0.0.1', port: p4, applicationName: 'node1', slotName: null }, 30);
     await pollUntil('node1 streaming from node4', 30_000, async () =>

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BASEBACKUP_ONLY } from '../../src/cluster/replica-methods.ts';
 import {
   ConfigError,
   dynamicConfigFrom,
@@ -140,6 +141,7 @@ describe('parseConfigText: postgres0.yml', () => {
       },
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
       pg_hba: ['host replication replicator 127.0.0.1/32 md5', 'host all all 0.0.0.0/0 md5'],
+      method: null,
     });
   });
 
@@ -160,6 +162,7 @@ describe('parseConfigText: postgres0.yml', () => {
       pg_ctl_timeout: 60,
       remove_data_directory_on_rewind_failure: false,
       remove_data_directory_on_diverged_timelines: false,
+      create_replica_methods: BASEBACKUP_ONLY,
     });
   });
 
@@ -192,7 +195,7 @@ describe('defaults and normalisation', () => {
       connect_address: '10.0.0.1:8008',
     });
     expect(cfg.etcd3).toEqual({ hosts: ['e1:2379'], protocol: 'http' });
-    expect(cfg.bootstrap).toEqual({ dcs: {}, initdb: [], pg_hba: [] });
+    expect(cfg.bootstrap).toEqual({ dcs: {}, initdb: [], pg_hba: [], method: null });
     expect(cfg.postgresql.listen).toEqual({ hosts: ['*'], port: 5432 });
     expect(cfg.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
     expect(cfg.postgresql.pgpass).toBe('/tmp/pgpass_n');

@@ -10,6 +10,7 @@ import { createActor, fromPromise } from 'xstate';
 import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import type { FenceRound } from '../../src/cluster/orphans.ts';
+import { BASEBACKUP_ONLY } from '../../src/cluster/replica-methods.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { NOT_ARMED } from '../../src/cluster/watchdog.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
@@ -129,9 +130,10 @@ const NODE_ACTORS = [
   'cancelInitialization',
   'writeInitialize',
   'initdb',
+  'customBootstrap',
   'ensureLease',
   'writeBootstrapConfig',
-  'basebackup',
+  'createReplica',
   'startPostgres',
   'stopPostgres',
   'followUpstream',
@@ -206,8 +208,12 @@ function harness(opts: HarnessOptions = {}) {
     },
     ensureLease: async () => {},
     writeBootstrapConfig: async () => {},
-    basebackup: async () => {
+    createReplica: async () => {
       world.dataDir = { ...standbyDir };
+      return 'createReplica';
+    },
+    customBootstrap: async () => {
+      world.dataDir = { ...primaryDir };
     },
     startPostgres: async (input: { role: 'primary' | 'replica' }) => {
       world.pg = input.role === 'primary' ? { ...primaryPg } : { ...replicaPg };
@@ -287,7 +293,8 @@ function harness(opts: HarnessOptions = {}) {
       writeBootstrapConfig: fake('writeBootstrapConfig'),
       freshLease: fake('freshLease'),
       acquireLeader: fake('acquireLeader'),
-      basebackup: fake('basebackup'),
+      createReplica: fake('createReplica'),
+      customBootstrap: fake('customBootstrap'),
       startPostgres: fake('startPostgres'),
       stopPostgres: fake('stopPostgres'),
       followUpstream: fake('followUpstream'),
@@ -458,8 +465,11 @@ describe('node machine: bootstrap', () => {
     expect(h.count('initdb')).toBe(0);
 
     await h.cluster(view({ initialize: SYSID, leader: 'b', members: ['a', 'b'] }));
-    expect(h.inputs('basebackup')).toEqual([
-      { from: { host: '127.0.0.1', port: 5433, applicationName: 'a', slotName: null } },
+    expect(h.inputs('createReplica')).toEqual([
+      {
+        from: { host: '127.0.0.1', port: 5433, applicationName: 'a', slotName: null },
+        methods: BASEBACKUP_ONLY,
+      },
     ]);
     expect(h.inputs('startPostgres')).toEqual([
       { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
@@ -769,10 +779,10 @@ describe('node machine: running', () => {
       'stopPostgres',
       'rewind',
       'removeDataDir',
-      'basebackup',
+      'createReplica',
       'startPostgres',
     ]);
-    expect(h.inputs('basebackup')).toEqual([{ from: upstream('b', null) }]);
+    expect(h.inputs('createReplica')).toEqual([{ from: upstream('b', null), methods: BASEBACKUP_ONLY }]);
     expect(h.inputs('startPostgres').slice(1)).toEqual([
       { role: 'replica', upstream: upstream('b'), timeoutSeconds: 60 },
     ]);
@@ -799,7 +809,7 @@ describe('node machine: running', () => {
     await settle();
     expect(h.count('rewind')).toBe(1);
     expect(h.count('removeDataDir')).toBe(0);
-    expect(h.count('basebackup')).toBe(0);
+    expect(h.count('createReplica')).toBe(0);
     expect(h.ctx().message).toMatch(
       /^pg_rewind failed, data directory kept: pg_rewind: could not find common ancestor/,
     );
@@ -841,7 +851,7 @@ describe('node machine: running', () => {
     finishStart();
     await settle();
     await advance(h.clock, 500, 100);
-    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'createReplica', 'startPostgres']);
     expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'immediate', timeoutSeconds: 60 });
     expect(h.ctx().reinitialize.queued).toBe(false);
   });
@@ -950,7 +960,7 @@ describe('node machine: the data directory goes only when configured or asked', 
       'stopPostgres',
       'rewind',
       'removeDataDir',
-      'basebackup',
+      'createReplica',
       'startPostgres',
     ]);
   });
@@ -990,11 +1000,12 @@ describe('node machine: the data directory goes only when configured or asked', 
     const told = h.callbacks.length;
     h.actor.send({ type: 'REINITIALIZE' });
     await settle();
-    expect(seen).toEqual(['reinitialize.started']);
+    // The notice: "replica has been created using basebackup".
+    expect(seen).toEqual(['reinitialize.started', 'notice']);
     // Its server was already stopped (no on_stop); the demoted primary never ran as a replica
     // before: its first start as one is the role change.
     expect(h.callbacks.slice(told)).toEqual(['on_role_change replica']);
-    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'basebackup', 'startPostgres']);
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'removeDataDir', 'createReplica', 'startPostgres']);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
   });
 
@@ -1035,7 +1046,7 @@ describe('node machine: the data directory goes only when configured or asked', 
       'startPostgres',
       'stopPostgres',
       'removeDataDir',
-      'basebackup',
+      'createReplica',
       'startPostgres',
     ]);
     expect(h.inputs('stopPostgres').at(-1)).toEqual({ mode: 'immediate', timeoutSeconds: 60 });

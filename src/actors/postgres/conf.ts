@@ -115,9 +115,17 @@ export function primaryConninfo(config: NodeConfig, upstream: UpstreamTarget): s
   });
 }
 
-/** Empty for a primary: primary_conninfo is ignored without standby.signal anyway. */
-export function renderRecoveryConf(config: NodeConfig, upstream: UpstreamTarget | null): string {
+/**
+ * Empty for a primary: primary_conninfo is ignored without standby.signal anyway. `recovery`: a
+ * custom bootstrap's recovery_conf (restore_command, recovery_target_*), for its one start.
+ */
+export function renderRecoveryConf(
+  config: NodeConfig,
+  upstream: UpstreamTarget | null,
+  recovery?: Readonly<Record<string, string>> | null,
+): string {
   const lines = [MANAGED_HEADER];
+  for (const [k, v] of Object.entries(recovery ?? {})) lines.push(`${k} = ${quoteGuc(v)}`);
   if (upstream) {
     lines.push(`primary_conninfo = ${quoteGuc(primaryConninfo(config, upstream))}`);
     if (upstream.slotName) lines.push(`primary_slot_name = ${quoteGuc(upstream.slotName)}`);

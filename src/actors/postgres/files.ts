@@ -46,6 +46,16 @@ export async function exists(p: string): Promise<boolean> {
 }
 
 /**
+ * A custom bootstrap's one private start (custom-bootstrap.ts): `recovery` settings (with
+ * recovery.signal), or `keep` the signal file and settings the restore wrote; `hba` in place of
+ * the configured pg_hba.conf.
+ */
+export interface BootstrapStart {
+  recovery: Readonly<Record<string, string>> | 'keep' | null;
+  hba: string;
+}
+
+/**
  * postgresql.conf, the recovery file, pg_hba.conf and the signal file for the role. The first
  * time, initdb's (or a clone's foreign) postgresql.conf becomes postgresql.base.conf.
  */
@@ -55,6 +65,7 @@ export async function configureDataDir(
   standby: boolean,
   upstream: UpstreamTarget | null,
   overrides?: Record<string, string | number | boolean>,
+  bootstrap?: BootstrapStart,
 ): Promise<void> {
   const dir = path.resolve(config.postgresql.data_dir);
   const conf = path.join(dir, 'postgresql.conf');
@@ -65,9 +76,17 @@ export async function configureDataDir(
   }
   const params = serverParameters(config, overrides);
   await files.write(conf, renderPostgresqlConf(params, await exists(base)), 0o600);
-  await files.write(path.join(dir, RECOVERY_CONF), renderRecoveryConf(config, upstream), 0o600);
-  await files.write(path.join(dir, 'pg_hba.conf'), renderPgHba(config), 0o600);
-  await fs.rm(path.join(dir, 'recovery.signal'), { force: true });
+  const recovery = bootstrap?.recovery;
+  await files.write(
+    path.join(dir, RECOVERY_CONF),
+    renderRecoveryConf(config, upstream, recovery === 'keep' ? null : recovery),
+    0o600,
+  );
+  await files.write(path.join(dir, 'pg_hba.conf'), bootstrap?.hba ?? renderPgHba(config), 0o600);
+  if (recovery === 'keep') return;
+  const recoverySignal = path.join(dir, 'recovery.signal');
+  if (recovery) await files.write(recoverySignal, '', 0o600);
+  else await fs.rm(recoverySignal, { force: true });
   const signal = path.join(dir, 'standby.signal');
   if (standby) await files.write(signal, '', 0o600);
   else await fs.rm(signal, { force: true });

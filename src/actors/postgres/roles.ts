@@ -1,6 +1,10 @@
-/** Roles created once, right after initdb, while the server listens on a private socket only. */
+/**
+ * The roles a new cluster needs, made once while the server listens on a private socket only:
+ * after initdb, and after a custom bootstrap (a restore), where they may exist already with
+ * other passwords — so each is made or updated, as Patroni's create_or_update_role does.
+ */
 import pg from 'pg';
-import type { NodeConfig } from '../../config/types.ts';
+import type { NodeConfig, RoleCredentials } from '../../config/types.ts';
 
 /** What pg_rewind calls on the source when it connects as a non-superuser. */
 const REWIND_FUNCTIONS = [
@@ -10,7 +14,15 @@ const REWIND_FUNCTIONS = [
   'pg_read_binary_file(text, bigint, bigint, boolean)',
 ];
 
-export async function createRoles(config: NodeConfig, socketDir: string): Promise<void> {
+/**
+ * The replication role, and the rewind role with its grants; with `superuser` (a restored
+ * cluster, whose superuser's password nobody here knows) the superuser's password too.
+ */
+export async function ensureRoles(
+  config: NodeConfig,
+  socketDir: string,
+  opts: { superuser: boolean },
+): Promise<void> {
   const auth = config.postgresql.authentication;
   const client = new pg.Client({
     host: socketDir,
@@ -24,14 +36,22 @@ export async function createRoles(config: NodeConfig, socketDir: string): Promis
   client.on('error', () => {});
   await client.connect();
   try {
-    const role = (name: string, password: string | undefined, extra: string) =>
-      `CREATE ROLE ${client.escapeIdentifier(name)} WITH ${extra}LOGIN` +
-      (password !== undefined ? ` PASSWORD ${client.escapeLiteral(password)}` : '');
-    if (auth.replication.username !== auth.superuser.username) {
-      await client.query(role(auth.replication.username, auth.replication.password, 'REPLICATION '));
-    }
+    // Only this session's commits need not wait for a synchronous standby: there is none yet.
+    await client.query('SET synchronous_commit = local');
+    const upsert = async (cred: RoleCredentials, options: string) => {
+      const exists = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [
+        cred.username,
+      ]);
+      const verb = exists.rowCount ? 'ALTER' : 'CREATE';
+      const password = cred.password !== undefined ? ` PASSWORD ${client.escapeLiteral(cred.password)}` : '';
+      await client.query(
+        `${verb} ROLE ${client.escapeIdentifier(cred.username)} WITH ${options}LOGIN${password}`,
+      );
+    };
+    if (opts.superuser && auth.superuser.password !== undefined) await upsert(auth.superuser, 'SUPERUSER ');
+    if (auth.replication.username !== auth.superuser.username) await upsert(auth.replication, 'REPLICATION ');
     if (auth.rewind && auth.rewind.username !== auth.superuser.username) {
-      await client.query(role(auth.rewind.username, auth.rewind.password, ''));
+      await upsert(auth.rewind, '');
       const who = client.escapeIdentifier(auth.rewind.username);
       for (const fn of REWIND_FUNCTIONS) {
         await client.query(`GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${who}`);

@@ -17,6 +17,11 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Messages in English so pg_controldata labels and pg_rewind errors can be matched. */
   englishMessages?: boolean;
+  /**
+   * Its own process group, killed whole on a timeout: a user's script (a restore) leaves no
+   * child (tar, a backup tool) running after it.
+   */
+  processGroup?: boolean;
 }
 
 export interface RunResult {
@@ -60,7 +65,22 @@ export class Runner {
 
   /** Runs to completion; never rejects on a non-zero exit (see `check`). */
   run(binary: string, args: string[], opts: RunOptions): Promise<RunResult> {
-    const file = path.join(this.binDir, binary);
+    return this.spawnRun(path.join(this.binDir, binary), args, opts);
+  }
+
+  /**
+   * A user's command line (already split: a path, or a name looked up in PATH), as the database
+   * user like PostgreSQL's own programs; a non-zero exit or a timeout rejects with a CommandError.
+   */
+  async checkCommand(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error('empty command line');
+    const result = await this.spawnRun(file, args, { englishMessages: false, ...opts });
+    if (result.code !== 0 || result.timedOut) throw new CommandError(file, result);
+    return result;
+  }
+
+  private spawnRun(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
     // runuser keeps the environment (PGPASSFILE, LC_ALL) apart from HOME/SHELL/USER/LOGNAME.
     const [cmd, argv] = this.runAs ? ['runuser', ['-u', this.runAs.user, '--', file, ...args]] : [file, args];
     const env: Record<string, string | undefined> = { ...process.env };
@@ -74,8 +94,20 @@ export class Runner {
     }
     return new Promise((resolve, reject) => {
       // stdin is /dev/null: `postgres --single` reads commands from it and must see EOF.
-      // spawns: runuser (PostgreSQL's programs in bin_dir: found at the runner.run/check calls)
-      const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // spawns: runuser (PostgreSQL's programs in bin_dir: found at the runner.run/check calls; a user's replica or bootstrap method: its configured command)
+      const child = spawn(cmd, argv, {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: !!opts.processGroup,
+      });
+      const kill = (signal: NodeJS.Signals) => {
+        try {
+          if (opts.processGroup && child.pid !== undefined) process.kill(-child.pid, signal);
+          else child.kill(signal);
+        } catch {
+          // Gone already.
+        }
+      };
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -92,8 +124,8 @@ export class Runner {
       let killTimer: NodeJS.Timeout | undefined;
       const timer = setTimeout(() => {
         timedOut = true;
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        kill('SIGTERM');
+        killTimer = setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS);
       }, opts.timeoutMs);
       child.on('error', (err) => {
         clearTimeout(timer);

@@ -14,6 +14,7 @@ import type {
   StopResult,
   UpstreamTarget,
 } from '../../cluster/postgres-state.ts';
+import type { BootstrapCommand, ReplicaPlan } from '../../cluster/replica-methods.ts';
 import type { ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../../cluster/view.ts';
 import type { WatchdogActivation, WatchdogPlan } from '../../cluster/watchdog.ts';
@@ -33,6 +34,8 @@ export const nodeActors = {
   cancelInitialization: notProvided<void, unknown>(),
   writeInitialize: notProvided<void, { sysid: string }>(),
   initdb: notProvided<void, unknown>(),
+  /** bootstrap.method's command, the recovery it configures, the roles: a new cluster, stopped. */
+  customBootstrap: notProvided<void, { method: BootstrapCommand }>(),
   /** A lease for this node (granted now if there is none), with this ttl. */
   ensureLease: notProvided<void, { ttl: number }>(),
   /** /config = the YAML's bootstrap.dcs. */
@@ -41,7 +44,8 @@ export const nodeActors = {
   freshLease: notProvided<void, { ttl: number }>(),
   /** The create_revision == 0 transaction on /leader: never overwrites a key already there. */
   acquireLeader: notProvided<AcquireResult, { name: string }>(),
-  basebackup: notProvided<void, { from: UpstreamTarget }>(),
+  /** A replica's data directory by the first of the plan's methods that works: that method's name. */
+  createReplica: notProvided<string, ReplicaPlan>(),
   startPostgres: notProvided<
     void,
     { role: StartRole; upstream: UpstreamTarget | null; timeoutSeconds: number }

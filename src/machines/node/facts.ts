@@ -7,7 +7,8 @@ import type { LocalFacts } from '../../cluster/eligibility.ts';
 import { divergedFromHistory } from '../../cluster/history.ts';
 import type { DataDirState, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
-import { memberToFollow, upstreamFor } from '../../cluster/topology.ts';
+import { type ReplicaPlan, replicaPlan } from '../../cluster/replica-methods.ts';
+import { cloneSourceFor, memberToFollow, upstreamFor } from '../../cluster/topology.ts';
 import { type WatchdogPlan, watchdogFailed, watchdogWanted } from '../../cluster/watchdog.ts';
 import type { NodeContext } from './types.ts';
 
@@ -34,6 +35,16 @@ export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags' | 'sett
     streaming: pg?.replicationState === 'streaming',
     ...(watchdogFailed(ctx.settings.watchdog) ? { watchdogFailed: true } : {}),
   };
+}
+
+/**
+ * How a replica would be made now: the member to copy (a clonefrom member, else the leader) and
+ * the configured methods, or, with no leader, only the methods that need nobody to copy (as
+ * Patroni clones "without leader": never from a replica while the cluster has no leader).
+ */
+export function replicaPlanOf(ctx: Pick<NodeContext, 'name' | 'view' | 'settings'>): ReplicaPlan {
+  const from = ctx.view.leader ? cloneSourceFor(ctx.view, ctx.name) : null;
+  return replicaPlan(ctx.settings.create_replica_methods ?? [], from);
 }
 
 /** pg_rewind is tried again on a kept data directory after this many loop_waits (100 s by default). */

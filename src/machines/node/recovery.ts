@@ -1,7 +1,6 @@
 /** After a failure: pg_rewind, a new clone, or a look at the data directory before trying again. */
 import { assign } from 'xstate';
-import { cloneSourceFor } from '../../cluster/topology.ts';
-import { errorText, ranAsPrimary, upstreamOf } from './facts.ts';
+import { errorText, ranAsPrimary, replicaPlanOf, upstreamOf } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 export const rewinding = nodeSetup.createStateConfig({
@@ -107,6 +106,12 @@ export const recloning = nodeSetup.createStateConfig({
   initial: 'removing',
   states: {
     removing: {
+      always: {
+        guard: 'replicaPlanKeepsData',
+        target: 'cloning',
+        description:
+          'The first replica method keeps the data directory (keep_data: a delta restore over it): nothing is removed first.',
+      },
       invoke: {
         src: 'removeDataDir',
         onDone: {
@@ -122,17 +127,17 @@ export const recloning = nodeSetup.createStateConfig({
     },
     cloning: {
       always: {
-        guard: 'noCloneSource',
+        guard: 'noWayToClone',
         description:
-          'The leader went away while the old copy was removed: wait as crashed until there is one to clone from.',
+          'The leader went away while the old copy was removed, and no replica method needs nobody: wait as crashed until there is one to clone from.',
         target: '#node.active.running.crashed',
       },
       invoke: {
-        src: 'basebackup',
-        input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+        src: 'createReplica',
+        input: ({ context }) => replicaPlanOf(context),
         onDone: {
           target: '#node.active.running.startingReplica',
-          actions: assign({ wasPrimary: false }),
+          actions: [assign({ wasPrimary: false }), 'noteReplicaMethod'],
           description: "A fresh copy of the leader's: start it as a standby; a copy cannot have diverged.",
         },
         onError: {

@@ -23,8 +23,8 @@ import {
   mayRemoveAfterFailedRewind,
   systemIdentifierMismatchMessage,
 } from '../../cluster/rejoin.ts';
+import { keepsDataFirst } from '../../cluster/replica-methods.ts';
 import { restartConditionsMet, restartedSinceScheduled, scheduledRestart } from '../../cluster/restart.ts';
-import { cloneSourceFor } from '../../cluster/topology.ts';
 import { type ClusterView, clusterTimeline, type WireRole } from '../../cluster/view.ts';
 import type { WatchdogActivation } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
@@ -38,6 +38,7 @@ import {
   localSystemIdentifier,
   mustRejoin,
   REWIND_RETRY_LOOPS,
+  replicaPlanOf,
   systemIdMismatch,
   upstreamOf,
 } from './facts.ts';
@@ -107,7 +108,20 @@ export const nodeSetup = setup({
     /** pg_rewind did its job (false: it found rewinding impossible). */
     rewound: ({ event }) => doneOutput<boolean>(event),
     dataDirEmpty: ({ event }) => !doneOutput<DataDirState>(event).initialized,
-    noCloneSource: ({ context }) => cloneSourceFor(context.view, context.name) === null,
+    /** Nobody to copy and no method that needs nobody (replicaPlanOf): no replica can be made now. */
+    noWayToClone: ({ context }) => replicaPlanOf(context).methods.length === 0,
+    /**
+     * No leader, the cluster initialized (not a bootstrap under way), and a method that needs
+     * nobody to copy (no_leader: a restore from a backup): Patroni's "bootstrap (without leader)".
+     */
+    mayCloneWithoutLeader: ({ context }) =>
+      context.view.leader === null &&
+      context.view.initialize !== '' &&
+      replicaPlanOf(context).methods.length > 0,
+    /** reinitialize's first method keeps the data directory (keep_data: a delta restore): not removed first. */
+    replicaPlanKeepsData: ({ context }) => keepsDataFirst(replicaPlanOf(context)),
+    /** bootstrap.method names a command: the new cluster is restored, not made by initdb. */
+    customBootstrapConfigured: ({ context }) => !!context.settings.bootstrap_method,
     reinitializeQueued: ({ context }) => context.reinitialize.queued,
     /** A forced reinitialize is served on a replica even while something else runs. */
     forcedOnReplica: ({ context, event }) =>
@@ -209,6 +223,11 @@ export const nodeSetup = setup({
     replicaStartTold: assign({
       lifecycle: ({ context }) => ({ ...context.lifecycle, replicaStartCallback: 'on_start' as const }),
     }),
+    /** What a replica was made with (Patroni logs "replica has been created using <method>"). */
+    noteReplicaMethod: emit(({ event }) => ({
+      type: 'notice' as const,
+      message: `replica has been created using ${doneOutput<string>(event)}`,
+    })),
     /** A step of publishing a new cluster failed: the node gives up, saying why. */
     noteBootstrapFailure: assign({
       fatal: ({ event }) =>

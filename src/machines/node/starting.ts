@@ -1,8 +1,7 @@
 /** From the agent's start to a data directory: wait for the DCS, then adopt an existing data directory, race /initialize and initdb, or clone from the leader. */
-import { assign } from 'xstate';
-import { cloneSourceFor } from '../../cluster/topology.ts';
+import { and, assign } from 'xstate';
 import { abandoning } from './abandoning.ts';
-import { errorText, ranAsPrimary, stopInput } from './facts.ts';
+import { errorText, ranAsPrimary, replicaPlanOf, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 /** Any failed step of publishing a new cluster: give /initialize back (abandoning), saying why. */
@@ -122,6 +121,12 @@ export const bootstrap = nodeSetup.createStateConfig({
           description: 'Empty here and in etcd: race for /initialize; the winner runs initdb.',
         },
         {
+          guard: 'mayCloneWithoutLeader',
+          target: 'cloning',
+          description:
+            'No leader, but the cluster exists and a replica method needs nobody to copy (no_leader): make the replica that way.',
+        },
+        {
           target: 'waitingForLeader',
           description: 'Someone is bootstrapping the cluster: wait for its leader.',
         },
@@ -172,6 +177,12 @@ export const bootstrap = nodeSetup.createStateConfig({
         src: 'raceInitialize',
         onDone: [
           {
+            guard: and(['gotInitializeLock', 'customBootstrapConfigured']),
+            target: 'restoring',
+            description:
+              'This node won /initialize and bootstrap.method names a command: it restores the new cluster.',
+          },
+          {
             guard: 'gotInitializeLock',
             target: 'initdb',
             description: 'This node won /initialize: it runs initdb and becomes the first primary.',
@@ -207,6 +218,31 @@ export const bootstrap = nodeSetup.createStateConfig({
             fatal: ({ event }) => `initdb failed: ${errorText(event.error)}`,
           }),
           description: 'initdb failed: /initialize goes back so another node may bootstrap.',
+        },
+      },
+    },
+    restoring: {
+      description:
+        "bootstrap.method: its command fills the data directory (a restore), PostgreSQL recovers once as recovery_conf says and leaves recovery, the roles are made or updated; then it starts as the cluster's first primary.",
+      entry: [
+        assign({ pgState: 'running custom bootstrap script' }),
+        { type: 'say', params: { message: 'running custom bootstrap script' } },
+      ],
+      invoke: {
+        src: 'customBootstrap',
+        input: ({ context }) => ({ method: context.settings.bootstrap_method! }),
+        onDone: {
+          target: 'startingNewPrimary',
+          description: "The restored data directory: start it as the cluster's first primary.",
+        },
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            pgState: 'custom bootstrap failed',
+            fatal: ({ event }) => `custom bootstrap failed: ${errorText(event.error)}`,
+          }),
+          description:
+            'The restore failed (what it left was moved aside, not removed): /initialize goes back so another node may bootstrap.',
         },
       },
     },
@@ -329,34 +365,28 @@ export const bootstrap = nodeSetup.createStateConfig({
     cloning: {
       entry: [
         assign({ pgState: 'creating replica', role: 'uninitialized' }),
-        { type: 'say', params: { message: 'bootstrapping from leader' } },
+        assign({
+          message: ({ context }) =>
+            context.view.leader ? 'bootstrapping from leader' : 'bootstrap (without leader)',
+        }),
       ],
       invoke: {
-        src: 'basebackup',
-        input: ({ context }) => ({ from: cloneSourceFor(context.view, context.name)! }),
+        src: 'createReplica',
+        input: ({ context }) => replicaPlanOf(context),
         onDone: {
           target: '#node.active.running',
-          actions: assign({ pgState: 'stopped', wasPrimary: false, dataDir: null }),
+          actions: [assign({ pgState: 'stopped', wasPrimary: false, dataDir: null }), 'noteReplicaMethod'],
           description:
-            "A fresh copy of the leader's: start it as a standby; a copy cannot have diverged, no rewind.",
+            "A fresh copy of the leader's (or a backup's): start it as a standby; a copy cannot have diverged, no rewind.",
         },
-        onError: {
-          target: 'cloneFailed',
-          actions: assign({
-            message: ({ event }) => `failed to bootstrap from leader: ${errorText(event.error)}`,
-          }),
-          description: 'The clone failed: remove what it left, so the next attempt starts from empty.',
-        },
-      },
-    },
-    cloneFailed: {
-      entry: assign({ pgState: 'stopped' }),
-      invoke: {
-        src: 'removeDataDir',
-        onDone: { target: 'retryLater', description: 'The half-made copy is gone: try again a loop later.' },
         onError: {
           target: 'retryLater',
-          description: 'Could not remove it: try again a loop later all the same.',
+          actions: assign({
+            pgState: 'stopped',
+            message: ({ event }) => `failed to bootstrap: ${errorText(event.error)}`,
+          }),
+          description:
+            'Every method failed (what they left is removed by the attempt itself): try again a loop later.',
         },
       },
     },

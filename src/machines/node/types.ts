@@ -3,6 +3,7 @@ import type { CallbackAction } from '../../cluster/callbacks.ts';
 import type { Verdict } from '../../cluster/eligibility.ts';
 import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
+import type { BootstrapCommand, ReplicaMethod } from '../../cluster/replica-methods.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
 import type { WatchdogPlan } from '../../cluster/watchdog.ts';
@@ -19,6 +20,10 @@ export interface NodeSettings extends ElectionSettings {
   remove_data_directory_on_diverged_timelines: boolean;
   /** Patroni's watchdog, as planned for this ttl (src/cluster/watchdog.ts); absent: off. */
   watchdog?: WatchdogPlan;
+  /** How a replica is made (postgresql.create_replica_methods); absent or empty: pg_basebackup. */
+  create_replica_methods?: readonly ReplicaMethod[];
+  /** bootstrap.method's command (a restore); absent or null: initdb. */
+  bootstrap_method?: BootstrapCommand | null;
 }
 
 export interface NodeTags {
@@ -44,6 +49,8 @@ export type PgState =
   | 'start failed'
   | 'initializing new cluster'
   | 'initdb failed'
+  | 'running custom bootstrap script'
+  | 'custom bootstrap failed'
   | 'creating replica'
   | 'restarting'
   | 'restart failed';

@@ -11,7 +11,7 @@ import type { SimulatedPostgres } from '../simulated-postgres/index.ts';
 export const FAILING_OPERATIONS = {
   inspect: 'dataDir',
   initdb: 'initdb',
-  clone: 'basebackup',
+  clone: 'createReplica',
   start: 'start',
   stop: 'stop',
   promote: 'promote',

@@ -24,6 +24,7 @@ import {
   type FenceTarget,
   fenceBudgetMs,
 } from '../../cluster/orphans.ts';
+import type { BootstrapCommand, ReplicaPlan } from '../../cluster/replica-methods.ts';
 import type { NodeConfig } from '../../config/types.ts';
 import { type Proc, SimulatedServer } from './server.ts';
 import {
@@ -78,6 +79,21 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
       checkpointLsn: FIRST_LSN,
       slots: new Set(),
     };
+  }
+
+  /** The simulator's clusters configure no replica methods: pg_basebackup from the leader only. */
+  async createReplica(plan: ReplicaPlan): Promise<string> {
+    const [method, ...rest] = plan.methods;
+    if (!plan.from || method?.kind !== 'basebackup' || rest.length > 0)
+      throw new Error(
+        `createReplica: only pg_basebackup from a member is modelled, not ${JSON.stringify(plan)}`,
+      );
+    await this.basebackup(plan.from);
+    return method.name;
+  }
+
+  async customBootstrap(method: BootstrapCommand): Promise<void> {
+    throw new Error(`customBootstrap: bootstrap.method ${method.name} is not modelled`);
   }
 
   async basebackup(from: UpstreamTarget): Promise<void> {
