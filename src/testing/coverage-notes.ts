@@ -10,7 +10,7 @@ const RELEASE_NOT_LEADING =
 const DCS_ERROR_IN_CALL =
   'An etcd error inside this one call: the simulated etcd fails calls only by not answering (outage, cut, latency), and these calls are bounded by retry_timeout, so they time out as errors only if the outage starts within their few milliseconds. The error target is the same as for a negative answer, which is taken.';
 const BOOTSTRAP_PG_ERROR =
-  'An injected PostgreSQL failure in the bootstrap: schedules start after the bootstrap; the scenarios fail initdb and the first clone (abandoning, cloneFailed are taken) — this step fails the same way into the same state.';
+  'An injected PostgreSQL failure in the bootstrap: schedules start after the bootstrap; the scenarios fail initdb and the first clone (abandoning and the retry after a failed clone are taken) — this step fails the same way into the same state.';
 const TIMER_BEHIND_ANSWER =
   'The fallback timer of a state that waits for the election to confirm a release: the election answers within milliseconds (its deleteLeader is bounded by retry_timeout < loop_wait), so the timer only matters if the election actor itself is gone.';
 
@@ -26,10 +26,21 @@ const BOOTSTRAP_DCS_ERROR =
 const NO_SLOTS =
   'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
 
+const REPLICA_METHODS =
+  'postgresql.create_replica_methods other than pg_basebackup (a no_leader restore, keep_data): the simulated clusters configure none and SimulatedPostgres models pg_basebackup from a member only. test/unit/node.test.ts ("replica methods and bootstrap.method") takes it, test/integration/replica-methods.test.ts runs real methods.';
+const CUSTOM_BOOTSTRAP =
+  'bootstrap.method with a command (a restore instead of initdb): the simulated clusters bootstrap with initdb and SimulatedPostgres models no backup to restore. test/unit/node.test.ts takes the restore and its failure, test/integration/replica-methods.test.ts restores a real cluster to a point in time.';
+
 const WATCHDOG_STEP_THROWS =
   'setWatchdog never rejects: a device that cannot be opened, configured or closed is a reading of its own (DeviceWatchdog, the scenarios break one), so the step only throws if its provider does; kept so that such a provider neither crashes the node nor, in required mode, lets it promote. test/unit/node.test.ts takes it.';
 
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
+  'node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
+  'node.bootstrap.racingInitialize --done(raceInitialize)#0--> node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
+  'node.bootstrap.restoring --done(customBootstrap)--> node.bootstrap.startingNewPrimary': CUSTOM_BOOTSTRAP,
+  'node.bootstrap.restoring --error(customBootstrap)--> node.bootstrap.abandoning': CUSTOM_BOOTSTRAP,
+  'node.bootstrap.deciding --always#4--> node.bootstrap.cloning': REPLICA_METHODS,
+  'node.active.running.recloning.removing --always--> node.active.running.recloning.cloning': REPLICA_METHODS,
   'node.active.running.primary --error(setWatchdog)--> (no target)': WATCHDOG_STEP_THROWS,
   'node.active.running.promoting.armingWatchdog --error(setWatchdog)#0--> node.active.running.releasing':
     WATCHDOG_STEP_THROWS,
@@ -97,8 +108,6 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     TIMER_BEHIND_ANSWER,
   'node.active.running.stoppedWhilePaused --REINITIALIZE--> node.active.running.reinitializing':
     'POST /reinitialize on a stopped member of a paused cluster: the same target as from replica (taken); schedules pause rarely enough that this pair does not meet.',
-  'node.bootstrap.cloneFailed --error(removeDataDir)--> node.bootstrap.retryLater':
-    'Removing the half-made data directory after a failed clone fails too: two injected failures in a row in the bootstrap; the success branch is taken.',
   'node.bootstrap.abandoning.stoppingPostgres --error(stopPostgres)--> node.bootstrap.abandoning.cancellingInitialization':
     'A stop failing inside an abandoned bootstrap: the scenarios abandon after initdb fails (no server to stop) and when etcd goes away while publishing (the stop succeeds); no schedule combines a failed stop with a bootstrap. Same target as the stop that succeeds.',
   'node.bootstrap.inspectingNewCluster --error(inspectDataDir)--> node.bootstrap.abandoning':

@@ -10,7 +10,11 @@ import { createActor, fromPromise } from 'xstate';
 import { type DataDirState, notRunningStatus, type PostgresStatus } from '../../src/actors/postgres.ts';
 import type { PeerStatus } from '../../src/cluster/eligibility.ts';
 import type { FenceRound } from '../../src/cluster/orphans.ts';
-import { BASEBACKUP_ONLY } from '../../src/cluster/replica-methods.ts';
+import {
+  BASEBACKUP_ONLY,
+  type BootstrapCommand,
+  type CommandMethod,
+} from '../../src/cluster/replica-methods.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { NOT_ARMED } from '../../src/cluster/watchdog.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
@@ -1413,5 +1417,112 @@ describe("node machine: pre_promote (Patroni's fencing hook)", () => {
       expect(h.ctx().isLeader).toBe(false);
       expect(h.callbacks).not.toContain('on_role_change master');
     }
+  });
+});
+
+describe('node machine: replica methods and bootstrap.method', () => {
+  const restore: CommandMethod = {
+    kind: 'command',
+    name: 'restore',
+    command: '/opt/restore',
+    options: [],
+    noParams: false,
+    noLeader: true,
+    keepData: true,
+  };
+  const basebackup = BASEBACKUP_ONLY[0]!;
+  const pitr: BootstrapCommand = {
+    name: 'pitr',
+    command: '/opt/pitr',
+    noParams: false,
+    recoveryConf: { restore_command: 'cp /a/%f %p' },
+    keepExistingRecoveryConf: false,
+  };
+
+  it('bootstrap.method: the winner of /initialize restores instead of running initdb, then leads', async () => {
+    const h = harness({ settings: { bootstrap_method: pitr } });
+    await h.cluster(view({ initialize: null }));
+    expect(h.nodeCalls().slice(0, 4)).toEqual([
+      'inspectDataDir',
+      'raceInitialize',
+      'customBootstrap',
+      'startPostgres',
+    ]);
+    expect(h.inputs('customBootstrap')).toEqual([{ method: pitr }]);
+    expect(h.count('initdb')).toBe(0);
+    expect(h.snap().value).toEqual({ active: { running: 'primary' } });
+    expect(h.ctx().isLeader).toBe(true);
+  });
+
+  it('a failed restore gives /initialize back and exits, saying why', async () => {
+    const h = harness({
+      settings: { bootstrap_method: pitr },
+      impl: {
+        customBootstrap: async () => {
+          throw new Error('/opt/pitr exited with code 2');
+        },
+      },
+    });
+    await h.cluster(view({ initialize: null }));
+    expect(h.nodeCalls()).toEqual([
+      'inspectDataDir',
+      'raceInitialize',
+      'customBootstrap',
+      'stopPostgres',
+      'cancelInitialization',
+    ]);
+    expect(h.snap().value).toBe('failed');
+    expect(h.ctx().pgState).toBe('custom bootstrap failed');
+    expect(h.ctx().fatal).toBe('custom bootstrap failed: /opt/pitr exited with code 2');
+  });
+
+  it('no leader in an initialized cluster: a no_leader method makes the replica from nobody; without one it waits', async () => {
+    const h = harness({ settings: { create_replica_methods: [restore, basebackup] } });
+    await h.cluster(view({ leader: null, members: ['b'] }));
+    expect(h.inputs('createReplica')).toEqual([{ from: null, methods: [restore] }]);
+    expect(h.trace).toContain(JSON.stringify({ bootstrap: 'cloning' }));
+
+    const plain = harness({ settings: { create_replica_methods: [basebackup] } });
+    await plain.cluster(view({ leader: null, members: ['b'] }));
+    expect(plain.count('createReplica')).toBe(0);
+    expect(plain.snap().value).toEqual({ bootstrap: 'waitingForLeader' });
+    // A bootstrap under way (/initialize empty) is waited for, however the replica could be made.
+    const early = harness({
+      settings: { create_replica_methods: [restore] },
+      tags: { nofailover: true, clonefrom: false },
+    });
+    await early.cluster(view({ initialize: '', leader: null }));
+    expect(early.count('createReplica')).toBe(0);
+    expect(early.snap().value).toEqual({ bootstrap: 'waitingForLeader' });
+  });
+
+  it('with a leader every method is tried from it, in order; the notice names the one that worked', async () => {
+    const notices: string[] = [];
+    const h = harness({
+      settings: { create_replica_methods: [restore, basebackup] },
+      impl: {
+        createReplica: async () => {
+          return 'restore';
+        },
+      },
+    });
+    h.actor.on('notice', (e) => notices.push(e.message));
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    expect(h.inputs('createReplica')).toEqual([
+      { from: upstream('b', null), methods: [restore, basebackup] },
+    ]);
+    expect(notices).toContain('replica has been created using restore');
+  });
+
+  it('POST /reinitialize with a keep_data first method: the data directory is not removed before it', async () => {
+    const h = await bootstrappedPrimary({ settings: { create_replica_methods: [restore, basebackup] } });
+    h.impl.rewind = async () => false;
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    const mark = h.calls.length;
+    h.actor.send({ type: 'REINITIALIZE' });
+    await settle();
+    expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'createReplica', 'startPostgres']);
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
   });
 });
