@@ -9,7 +9,7 @@ import type { ClusterNode, LocalClusterOptions } from './cluster-types.ts';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export const SUPERUSER = { username: 'postgres', password: 'pgwarden-super' };
-const REPLICATION = { username: 'replicator', password: 'pgwarden-repl' };
+export const REPLICATION = { username: 'replicator', password: 'pgwarden-repl' };
 const REWIND = { username: 'rewind_user', password: 'pgwarden-rewind' };
 export const REST_AUTH = { username: 'admin', password: 'pgwarden-admin' };
 

@@ -120,8 +120,9 @@ export const nodeSetup = setup({
       replicaPlanOf(context).methods.length > 0,
     /** reinitialize's first method keeps the data directory (keep_data: a delta restore): not removed first. */
     replicaPlanKeepsData: ({ context }) => keepsDataFirst(replicaPlanOf(context)),
-    /** bootstrap.method names a command: the new cluster is restored, not made by initdb. */
-    customBootstrapConfigured: ({ context }) => !!context.settings.bootstrap_method,
+    /** This node won /initialize and bootstrap.method names a command: it restores, not initdb. */
+    wonInitializeToRestore: ({ context, event }) =>
+      doneOutput<boolean>(event) && !!context.settings.bootstrap_method,
     reinitializeQueued: ({ context }) => context.reinitialize.queued,
     /** A forced reinitialize is served on a replica even while something else runs. */
     forcedOnReplica: ({ context, event }) =>

@@ -1,5 +1,5 @@
 /** From the agent's start to a data directory: wait for the DCS, then adopt an existing data directory, race /initialize and initdb, or clone from the leader. */
-import { and, assign } from 'xstate';
+import { assign } from 'xstate';
 import { abandoning } from './abandoning.ts';
 import { errorText, ranAsPrimary, replicaPlanOf, stopInput } from './facts.ts';
 import { nodeSetup } from './setup.ts';
@@ -177,7 +177,7 @@ export const bootstrap = nodeSetup.createStateConfig({
         src: 'raceInitialize',
         onDone: [
           {
-            guard: and(['gotInitializeLock', 'customBootstrapConfigured']),
+            guard: 'wonInitializeToRestore',
             target: 'restoring',
             description:
               'This node won /initialize and bootstrap.method names a command: it restores the new cluster.',
