@@ -90,10 +90,14 @@ function asPostgres(cmd: string, args: string[], env: Record<string, string> = {
   });
 }
 
+// node2 never leads (nofailover), here and in the restored cluster: node1 leads the source and
+// restores the other, so the address book in the backup names a server the restore must forget.
+const node1Leads = (index: number) => (index === 1 ? { nofailover: true } : {});
 const sourceOf = useLocalCluster(
   {
-    nodes: 1,
+    nodes: 2,
     scope: 'source',
+    tags: node1Leads,
     dcs: {
       ttl: 10,
       loop_wait: 2,
@@ -109,6 +113,7 @@ const sourceOf = useLocalCluster(
 );
 
 let sourceSysid = '';
+let sourcePorts: number[] = [];
 
 describe('a cluster restored to a point in time, and a replica made by a script', () => {
   let restored: LocalCluster | undefined;
@@ -116,6 +121,13 @@ describe('a cluster restored to a point in time, and a replica made by a script'
   beforeAll(async () => {
     const source = sourceOf();
     const node = await leaderNode(source);
+    const other = source.nodes.find((n) => n !== node)!;
+    await eventually('the source leader’s address book names its replica', async () => {
+      expect(readFileSync(join(node.dataDir, 'pgwarden.servers.json'), 'utf8')).toContain(
+        `"port":${other.pgPort}`,
+      );
+    });
+    sourcePorts = source.nodes.map((n) => n.pgPort);
     sourceSysid = String(
       (await sql<{ id: string }>(node, 'SELECT system_identifier::text AS id FROM pg_control_system()'))[0]!
         .id,
@@ -159,6 +171,7 @@ describe('a cluster restored to a point in time, and a replica made by a script'
       dir: join(dir, 'restored'),
       nodes: 2,
       scope: 'restored',
+      tags: node1Leads,
       etcdEndpoints: [source.etcdEndpoint],
       dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4 },
       editConfig: (_node, doc) => ({
@@ -205,6 +218,15 @@ describe('a cluster restored to a point in time, and a replica made by a script'
     // Run with Patroni's two arguments, once.
     const restores = calls().filter((l) => l.startsWith('restore '));
     expect(restores).toEqual([`restore --scope=restored --datadir=${leader.dataDir}`]);
+    // The backup's address book named the source's servers: forgotten, never fenced from here.
+    const replica = restored!.nodes.find((n) => n !== leader)!;
+    await eventually('the restored leader’s address book names its replica', async () => {
+      expect(readFileSync(join(leader.dataDir, 'pgwarden.servers.json'), 'utf8')).toContain(
+        `"port":${replica.pgPort}`,
+      );
+    });
+    const book = readFileSync(join(leader.dataDir, 'pgwarden.servers.json'), 'utf8');
+    for (const port of sourcePorts) expect(book).not.toContain(`"port":${port}`);
   });
 
   it('the replica: broken tried first with Patroni’s arguments, then the tarball script from the leader; it streams', async () => {
