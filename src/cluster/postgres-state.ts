@@ -104,6 +104,8 @@ export interface UpstreamTarget {
   /** The member name of this node: application_name, and the slot name derived from it. */
   applicationName: string;
   slotName: string | null;
+  /** Recovery settings that come with this upstream (a standby cluster's restore_command, …). */
+  recovery?: Readonly<Record<string, string>>;
 }
 
 /** Patroni's slot_name_from_member_name: lower-case, `-`/`.` → `_`, others → `u%04d` (decimal code point), ≤ 63 chars. */

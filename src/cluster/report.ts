@@ -54,9 +54,12 @@ export interface NodeReport {
   alarms?: readonly Alarm[];
 }
 
-/** pg_is_in_recovery decides the reported role when PostgreSQL answers; otherwise our own role. */
+/**
+ * pg_is_in_recovery decides the reported role when PostgreSQL answers (a standby leader says so,
+ * as Patroni's does); otherwise our own role.
+ */
 export function reportedRole(r: NodeReport): WireRole {
-  if (r.pg?.running) return r.pg.inRecovery ? 'replica' : 'master';
+  if (r.pg?.running) return r.pg.inRecovery ? (r.role === 'standby_leader' ? r.role : 'replica') : 'master';
   return r.role;
 }
 

@@ -1,5 +1,6 @@
 /** Who a node streams from and which slots the leader keeps: pure answers from the cluster view. */
 import { slotNameFromMemberName, type UpstreamTarget } from './postgres-state.ts';
+import { remoteMemberName, remoteTarget, type StandbyCluster } from './standby-cluster.ts';
 import { type ClusterView, leaderMember, type Member, memberByName } from './view.ts';
 
 /** host and port of a member's `conn_url` (`postgres://host:port/db`), IPv6 brackets removed. */
@@ -26,15 +27,19 @@ function streamable(member: Member | undefined, me: string): member is Member {
 }
 
 /**
- * The name of the member to stream from (Patroni `_get_node_to_follow`): a running `replicatefrom`
- * member unless the tag names ourselves, else the leader; null when we hold the leader key or there
- * is nobody usable. The single answer for both the upstream address and the node's `following`.
+ * The name of the member to stream from (Patroni `_get_node_to_follow`): in a standby cluster the
+ * remote primary (remoteMemberName) for the leader, and for everyone while there is no leader; else a
+ * running `replicatefrom` member unless the tag names ourselves, else the leader; null when we hold
+ * the leader key of a cluster of our own or there is nobody usable. The single answer for both the
+ * upstream address and the node's `following`.
  */
 export function memberToFollow(
   view: ClusterView,
   me: string,
   replicatefrom: string | undefined,
+  standby: StandbyCluster | null = null,
 ): string | null {
+  if (standby && (view.leader === null || view.leader.name === me)) return remoteMemberName(standby);
   if (view.leader?.name === me) return null;
   if (replicatefrom && replicatefrom !== me) {
     const cascade = memberByName(view, replicatefrom);
@@ -50,8 +55,10 @@ export function upstreamFor(
   me: string,
   replicatefrom: string | undefined,
   useSlots: boolean,
+  standby: StandbyCluster | null = null,
 ): UpstreamTarget | null {
-  const name = memberToFollow(view, me, replicatefrom);
+  const name = memberToFollow(view, me, replicatefrom, standby);
+  if (standby && name === remoteMemberName(standby)) return remoteTarget(standby, me);
   return name === null ? null : targetOf(memberByName(view, name), me, useSlots);
 }
 

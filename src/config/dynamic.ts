@@ -1,5 +1,7 @@
 /** Cluster-wide settings kept in `/config`: load-time checks and the effective DynamicConfig. */
-import { optBool, optInt, parameters, section, stringList } from './readers.ts';
+import { isStandbySection, standbyClusterOf } from '../cluster/standby-cluster.ts';
+import { ConfigError } from './error.ts';
+import { optBool, optInt, optString, parameters, section, stringList } from './readers.ts';
 import { type Dict, isDict, isScalar, parseBool, type Scalar, toInt } from './scalars.ts';
 import { type DynamicConfig, dynamicDefaults, type NodeConfig } from './types.ts';
 
@@ -43,12 +45,28 @@ export const RESTART_ONLY_PARAMETERS: ReadonlySet<string> = new Set([
 export function checkDynamic(dcs: Dict, path: string): void {
   for (const key of [...DYNAMIC_INT_KEYS, 'master_start_timeout']) optInt(dcs, key, `${path}.${key}`);
   for (const key of DYNAMIC_BOOL_KEYS) optBool(dcs, key, `${path}.${key}`);
+  checkStandbyCluster(dcs, path);
   const pg = section(dcs, 'postgresql', `${path}.postgresql`, false);
   if (!pg) return;
   optBool(pg, 'use_pg_rewind', `${path}.postgresql.use_pg_rewind`);
   optBool(pg, 'use_slots', `${path}.postgresql.use_slots`);
   parameters(pg, 'parameters', `${path}.postgresql.parameters`);
   stringList(pg, 'pg_hba', `${path}.postgresql.pg_hba`);
+}
+
+/** bootstrap.dcs.standby_cluster: what a standby leader streams from, checked before it reaches /config. */
+function checkStandbyCluster(dcs: Dict, path: string): void {
+  const key = `${path}.standby_cluster`;
+  const sc = section(dcs, 'standby_cluster', key, false);
+  if (!sc || !isStandbySection(sc)) return;
+  for (const k of ['host', 'primary_slot_name', 'restore_command', 'archive_cleanup_command'])
+    optString(sc, k, `${key}.${k}`);
+  stringList(sc, 'create_replica_methods', `${key}.create_replica_methods`);
+  if (standbyClusterOf(dcs) === null)
+    throw new ConfigError(
+      `${key}.host`,
+      'a host (and a port from 1 to 65535) is required: a standby cluster that follows an archive alone (restore_command without host) is not supported yet',
+    );
 }
 
 function lenientInt(value: unknown, fallback: number): number {
@@ -78,6 +96,7 @@ export function dynamicConfigFrom(
     out.primary_start_timeout = lenientInt(d['master_start_timeout'], dynamicDefaults.primary_start_timeout);
   }
   for (const key of DYNAMIC_BOOL_KEYS) out[key] = parseBool(d[key]) ?? dynamicDefaults[key];
+  out.standby_cluster = standbyClusterOf(d);
 
   const pg: Dict = isDict(d['postgresql']) ? d['postgresql'] : {};
   const dynParams: Record<string, Scalar> = {};

@@ -111,6 +111,15 @@ export function readReplicaMethods(pg: Dict): readonly ReplicaMethod[] {
 }
 
 /**
+ * The methods `names` with their local sections (a standby cluster's create_replica_methods, from
+ * /config): read by the same rules; throws a ConfigError for a section that cannot be used.
+ */
+export function replicaMethodsNamed(pg: Dict, names: readonly string[]): readonly ReplicaMethod[] {
+  const { create_replica_method: _, ...rest } = pg;
+  return readReplicaMethods({ ...rest, create_replica_methods: [...names] });
+}
+
+/**
  * `bootstrap.method`: null for initdb (the default), else the command of `bootstrap.<method>`
  * with its `recovery_conf` (a mapping of recovery settings) and flags.
  */

@@ -4,6 +4,7 @@
  */
 import type { CallbackAction } from '../cluster/callbacks.ts';
 import type { BootstrapCommand, ReplicaMethod } from '../cluster/replica-methods.ts';
+import type { StandbyCluster } from '../cluster/standby-cluster.ts';
 import type { WatchdogConfig } from '../cluster/watchdog.ts';
 
 /** libpq's sslmode values, for a role's `sslmode` (checked when the configuration is read). */
@@ -33,6 +34,8 @@ export interface DynamicConfig {
   pause: boolean;
   /** Patroni 3.0's failsafe mode: the leader stays primary through a DCS outage while every member confirms it. */
   failsafe_mode: boolean;
+  /** A standby cluster's remote primary (cluster/standby-cluster.ts); null: a cluster of its own. */
+  standby_cluster: StandbyCluster | null;
   postgresql: {
     use_pg_rewind: boolean;
     use_slots: boolean;
@@ -148,5 +151,6 @@ export const dynamicDefaults: DynamicConfig = Object.freeze({
   check_timeline: true,
   pause: false,
   failsafe_mode: false,
+  standby_cluster: null,
   postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
 }) as DynamicConfig;

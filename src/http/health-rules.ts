@@ -3,6 +3,7 @@
  * which status code a load balancer gets for a path and query.
  */
 import { isSyncStandby, type NodeReport } from '../cluster/report.ts';
+import { isStandbySection } from '../cluster/standby-cluster.ts';
 import { parseUnitInt } from '../cluster/units.ts';
 
 /** `?lag=`: bytes, or a number with B/kB/MB/GB/TB, read like Patroni's parse_int. Undefined: no limit. */
@@ -35,6 +36,11 @@ export function healthCodes(r: NodeReport, query: Record<string, string | undefi
     leader = role === 'master' || role === 'standby_leader' ? 200 : 503;
     primary = role === 'master' ? 200 : 503;
     standbyLeader = role === 'standby_leader' ? 200 : 503;
+  } else if (r.isLeader && isStandbySection(r.view?.config?.data['standby_cluster'])) {
+    // The lock of a standby cluster: its leader is no primary, and no replica to balance reads to.
+    leader = 200;
+    replica = 503;
+    standbyLeader = role === 'replica' || role === 'standby_leader' ? 200 : 503;
   } else if (r.isLeader) {
     leader = 200;
     primary = 200;

@@ -1,9 +1,11 @@
 /**
- * Which physical slots the duties machine (leader-duties.ts) gives PostgreSQL: as the leader, one
- * per other member (desiredSlots); as a running standby, one per member that replicates from it
- * (cascadeSlots) — and when a standby's are due.
+ * Which physical slots the duties machine (leader-duties.ts) gives PostgreSQL: as the leader (a
+ * primary, or a standby cluster's standby leader), one per other member (desiredSlots); as a
+ * running standby, one per member that replicates from it (cascadeSlots) — and when a standby's
+ * are due.
  */
 import type { PostgresStatus } from '../cluster/postgres-state.ts';
+import { isStandbySection } from '../cluster/standby-cluster.ts';
 import { cascadeSlots, desiredSlots } from '../cluster/topology.ts';
 import type { ClusterView } from '../cluster/view.ts';
 
@@ -27,10 +29,11 @@ export function slotsOn(
 const isStandby = (s: PostgresStatus | null): boolean => s?.running === true && s.inRecovery;
 
 /**
- * Not the leader, a running standby, use_slots on, and its cascaders' slots (cascadeSlots) are
- * not the ones last given: PostgreSQL gets them (and loses the inactive ones no longer wanted, a
- * former leader's members' included). A forced publication (every loop_wait) is no reason on a
- * standby: it would be one more query per loop on every replica of an idle cluster.
+ * A running standby, use_slots on, and the slots the members need from it are not the ones last
+ * given: its cascaders' (cascadeSlots), or, as the leader of a standby cluster, every member's
+ * (desiredSlots). PostgreSQL gets them (and loses the inactive ones no longer wanted, a former
+ * leader's members' included). A forced publication (every loop_wait) is no reason on a standby:
+ * it would be one more query per loop on every replica of an idle cluster.
  */
 export function standbySlotsDue(
   me: string,
@@ -42,6 +45,8 @@ export function standbySlotsDue(
   },
   slotsGiven: string,
 ): boolean {
-  if (e.isLeader || !e.useSlots || !e.view || !isStandby(e.status)) return false;
-  return slotsOn(e.view, me, false).key !== slotsGiven;
+  if (!e.useSlots || !e.view || !isStandby(e.status)) return false;
+  // A leader still in recovery elsewhere is being promoted: its slots come with the primary's duties.
+  if (e.isLeader && !isStandbySection(e.view.config?.data['standby_cluster'])) return false;
+  return slotsOn(e.view, me, e.isLeader).key !== slotsGiven;
 }

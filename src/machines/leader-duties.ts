@@ -189,8 +189,9 @@ export const leaderDutiesMachine = setup({
     /** A running standby whose cascaders' slots changed (standbySlotsDue). */
     standbySlotsDue: ({ context, event }) =>
       event.type === 'PUBLISH' && standbySlotsDue(context.me, event, context.slotsGiven),
-    /** The loop under way is the leader's. */
-    leading: ({ context }) => context.leading,
+    /** The loop under way is a writable leader's (a standby cluster's leader has no synchronous step). */
+    leadingWritable: ({ context }) =>
+      context.leading && context.status?.running === true && !context.status.inRecovery,
   },
   actions: {
     startLoop: assign(({ event }) => {
@@ -347,7 +348,7 @@ export const leaderDutiesMachine = setup({
       on: {
         DONE: [
           {
-            guard: 'leading',
+            guard: 'leadingWritable',
             target: 'idle',
             actions: ['noteSlotsGiven', 'storeFresh', 'orderSyncStep'],
             description:
@@ -356,7 +357,7 @@ export const leaderDutiesMachine = setup({
           {
             target: 'idle',
             actions: ['noteSlotsGiven', 'storeFresh', 'orderNothing'],
-            description: "A standby's slots given: a standby has no synchronous step.",
+            description: "A standby's slots given (a standby leader's too): a standby has no synchronous step.",
           },
         ],
         FAILED: {

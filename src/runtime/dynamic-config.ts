@@ -6,10 +6,13 @@
  */
 import type { Dcs } from '../actors/dcs.ts';
 import type { Postgres } from '../actors/postgres.ts';
+import { BASEBACKUP_ONLY, type ReplicaMethod } from '../cluster/replica-methods.ts';
 import { apiUrlOf } from '../cluster/report.ts';
+import type { StandbyCluster } from '../cluster/standby-cluster.ts';
 import type { ClusterView } from '../cluster/view.ts';
 import { watchdogPlanOf } from '../cluster/watchdog.ts';
 import { dynamicConfigFrom } from '../config/load.ts';
+import { replicaMethodsNamed } from '../config/replica-methods.ts';
 import type { DynamicConfig, NodeConfig } from '../config/types.ts';
 import type { NodeSettings } from '../machines/node/index.ts';
 import type { ServerParameters } from './server-parameters.ts';
@@ -39,7 +42,28 @@ export function nodeSettingsFrom(config: NodeConfig, d: DynamicConfig, watchdogU
     short_lease_ms: config.gossip.shortLeaseMs,
     create_replica_methods: config.postgresql.create_replica_methods,
     bootstrap_method: config.bootstrap.method,
+    standby_cluster: d.standby_cluster
+      ? { ...d.standby_cluster, methods: standbyMethods(config, d.standby_cluster) }
+      : null,
   };
+}
+
+/**
+ * The methods a standby cluster's clones use (its create_replica_methods, their options in the
+ * local postgresql.<name>). The names come from /config: a section that cannot be used leaves
+ * pg_basebackup, never a node that cannot start.
+ */
+function standbyMethods(config: NodeConfig, standby: StandbyCluster): readonly ReplicaMethod[] {
+  const names = standby.createReplicaMethods.length > 0 ? standby.createReplicaMethods : ['basebackup'];
+  const pg = config.raw['postgresql'];
+  try {
+    return replicaMethodsNamed(
+      typeof pg === 'object' && pg !== null ? (pg as Record<string, unknown>) : {},
+      names,
+    );
+  } catch {
+    return BASEBACKUP_ONLY;
+  }
 }
 
 /** The settings in force under `config` and /config `data` (bootstrap.dcs before there is one). */

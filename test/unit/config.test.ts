@@ -825,6 +825,7 @@ describe('dynamicConfigFrom', () => {
       check_timeline: true,
       pause: true,
       failsafe_mode: false,
+      standby_cluster: null,
       postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_connections: 200 } },
     });
   });

@@ -566,3 +566,52 @@ describe('synchronous standby endpoints', () => {
     });
   });
 });
+
+describe('the leader of a standby cluster (Patroni: primary 503, replica 503, standby-leader 200)', () => {
+  const standbyView = view({
+    config: { index: '7', data: { standby_cluster: { host: '10.9.9.9', port: 6000 } } },
+  });
+  const standbyLeader = (over: Partial<NodeReport> = {}) =>
+    report({ name: 'n1', role: 'standby_leader', isLeader: true, view: standbyView, ...over });
+
+  it('answers as the standby leader while PostgreSQL is a standby', () => {
+    expect(
+      codes(standbyLeader(), [
+        '/leader',
+        '/primary',
+        '/master',
+        '/replica',
+        '/standby-leader',
+        '/standby_leader',
+        '/read-only',
+      ]),
+    ).toEqual({
+      '/leader': 200,
+      '/primary': 503,
+      '/master': 503,
+      '/replica': 503,
+      '/standby-leader': 200,
+      '/standby_leader': 200,
+      '/read-only': 200,
+    });
+  });
+
+  it('the same lock outside a standby cluster is a primary being promoted: standby-leader 503', () => {
+    expect(
+      codes(standbyLeader({ view: view() }), ['/leader', '/primary', '/standby-leader', '/replica']),
+    ).toEqual({
+      '/leader': 200,
+      '/primary': 503,
+      '/standby-leader': 503,
+      '/replica': 503,
+    });
+  });
+
+  it('its replicas answer as replicas', () => {
+    expect(codes(replica({ view: standbyView }), ['/replica', '/standby-leader', '/primary'])).toEqual({
+      '/replica': 200,
+      '/standby-leader': 503,
+      '/primary': 503,
+    });
+  });
+});

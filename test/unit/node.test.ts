@@ -15,6 +15,7 @@ import {
   type BootstrapCommand,
   type CommandMethod,
 } from '../../src/cluster/replica-methods.ts';
+import type { StandbySettings } from '../../src/cluster/standby-cluster.ts';
 import { type ClusterView, emptyClusterView, type Member, type WireRole } from '../../src/cluster/view.ts';
 import { NOT_ARMED } from '../../src/cluster/watchdog.ts';
 import { electionMachine, refreshIntervalMs } from '../../src/machines/election/index.ts';
@@ -1524,5 +1525,87 @@ describe('node machine: replica methods and bootstrap.method', () => {
     await settle();
     expect(h.nodeCalls(mark)).toEqual(['stopPostgres', 'createReplica', 'startPostgres']);
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+  });
+});
+
+describe('node machine: standby cluster', () => {
+  const standby: StandbySettings = {
+    host: '10.9.9.9',
+    port: 6000,
+    primarySlotName: 'dr',
+    recovery: { restore_command: 'cp /a/%f %p' },
+    createReplicaMethods: [],
+    methods: BASEBACKUP_ONLY,
+  };
+  const remote = {
+    host: '10.9.9.9',
+    port: 6000,
+    applicationName: 'a',
+    slotName: 'dr',
+    recovery: standby.recovery,
+  };
+
+  it('bootstrap: the winner of /initialize copies the remote primary and leads as its standby, never promoted', async () => {
+    const h = harness({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ initialize: null }));
+    expect(h.nodeCalls().slice(0, 4)).toEqual([
+      'inspectDataDir',
+      'raceInitialize',
+      'createReplica',
+      'startPostgres',
+    ]);
+    expect(h.inputs('createReplica')).toEqual([{ from: remote, methods: BASEBACKUP_ONLY }]);
+    expect(h.inputs('startPostgres')).toEqual([{ role: 'replica', upstream: remote, timeoutSeconds: 60 }]);
+    expect(h.count('initdb')).toBe(0);
+    await h.cluster(view({ leader: 'a', members: ['a'] }));
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.ctx().role).toBe('standby_leader');
+    expect(h.ctx().message).toBe('no action. I am (a), the standby leader with the lock');
+    expect(h.count('promote')).toBe(0);
+    // Told as Patroni tells a new standby leader: started in that role, no role change after.
+    expect(h.callbacks).toEqual(['on_start standby_leader']);
+  });
+
+  it('a replica that takes the lock follows the remote primary instead of promoting', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    const told = h.callbacks.length;
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    expect(h.count('promote')).toBe(0);
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.ctx().following).toBe('remote_member:10.9.9.9:6000/dr');
+    expect(h.inputs('followUpstream').at(-1)).toEqual({ upstream: remote, timeoutSeconds: 60 });
+    expect(h.callbacks.slice(told)).toContain('on_role_change standby_leader');
+  });
+
+  it('the remote primary moved in /config: re-pointed; the section removed: promoted', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    const moved = { ...standby, host: '10.9.9.10' };
+    h.actor.send({ type: 'SETTINGS', settings: { ...h.ctx().settings, standby_cluster: moved } });
+    await settle();
+    expect(h.inputs('followUpstream').at(-1)).toEqual({
+      upstream: { ...remote, host: '10.9.9.10' },
+      timeoutSeconds: 60,
+    });
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.count('promote')).toBe(0);
+
+    h.actor.send({ type: 'SETTINGS', settings: { ...h.ctx().settings, standby_cluster: null } });
+    await settle();
+    expect(h.count('promote')).toBe(1);
+    expect(h.ctx().role).toBe('master');
+  });
+
+  it('the lock lost: a replica of the new standby leader', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    h.actor.send({ type: 'LEADERSHIP_LOST', reason: 'test' });
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.ctx().following).toBe('b');
   });
 });

@@ -129,6 +129,7 @@ export function renderRecoveryConf(
   if (upstream) {
     lines.push(`primary_conninfo = ${quoteGuc(primaryConninfo(config, upstream))}`);
     if (upstream.slotName) lines.push(`primary_slot_name = ${quoteGuc(upstream.slotName)}`);
+    for (const [k, v] of Object.entries(upstream.recovery ?? {})) lines.push(`${k} = ${quoteGuc(v)}`);
     lines.push(`recovery_target_timeline = 'latest'`);
   }
   return `${lines.join('\n')}\n`;

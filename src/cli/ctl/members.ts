@@ -1,4 +1,5 @@
 /** Which members a command acts on: patronictl's role filters, member selection and confirmations. */
+import { isStandbySection } from '../../cluster/standby-cluster.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { leaderMember } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
@@ -6,11 +7,9 @@ import type { RoleChoice } from './choices.ts';
 import type { CtlContext } from './context.ts';
 import { outputMembers } from './list.ts';
 
+/** patronictl's reading: a standby_cluster section with a host, a port or a restore_command. */
 export function isStandbyCluster(view: ClusterView): boolean {
-  const sc = view.config?.data['standby_cluster'];
-  if (!sc || typeof sc !== 'object') return false;
-  const s = sc as Record<string, unknown>;
-  return !!(s['host'] || s['port'] || s['restore_command']);
+  return isStandbySection(view.config?.data['standby_cluster']);
 }
 
 export function hasNoFailover(m: Member): boolean {

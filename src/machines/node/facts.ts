@@ -8,6 +8,7 @@ import { divergedFromHistory } from '../../cluster/history.ts';
 import type { DataDirState, StopMode, UpstreamTarget } from '../../cluster/postgres-state.ts';
 import { systemIdentifierMismatch } from '../../cluster/rejoin.ts';
 import { type ReplicaPlan, replicaPlan } from '../../cluster/replica-methods.ts';
+import { remoteTarget } from '../../cluster/standby-cluster.ts';
 import { cloneSourceFor, memberToFollow, upstreamFor } from '../../cluster/topology.ts';
 import { type WatchdogPlan, watchdogFailed, watchdogWanted } from '../../cluster/watchdog.ts';
 import type { NodeContext } from './types.ts';
@@ -44,7 +45,22 @@ export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags' | 'sett
  */
 export function replicaPlanOf(ctx: Pick<NodeContext, 'name' | 'view' | 'settings'>): ReplicaPlan {
   const from = ctx.view.leader ? cloneSourceFor(ctx.view, ctx.name) : null;
-  return replicaPlan(ctx.settings.create_replica_methods ?? [], from);
+  const standby = ctx.settings.standby_cluster;
+  return replicaPlan(standby ? standby.methods : (ctx.settings.create_replica_methods ?? []), from);
+}
+
+/**
+ * The standby leader's first copy, at the bootstrap of a standby cluster: from the remote primary,
+ * by the standby cluster's methods.
+ */
+export function remotePlanOf(ctx: Pick<NodeContext, 'name' | 'settings'>): ReplicaPlan {
+  const standby = ctx.settings.standby_cluster!;
+  return replicaPlan(standby.methods, remoteTarget(standby, ctx.name));
+}
+
+/** The lock is ours in a standby cluster: PostgreSQL follows the remote primary, never promoted. */
+export function leadsStandbyCluster(ctx: Pick<NodeContext, 'isLeader' | 'settings'>): boolean {
+  return ctx.isLeader && !!ctx.settings.standby_cluster;
 }
 
 /** pg_rewind is tried again on a kept data directory after this many loop_waits (100 s by default). */
@@ -89,11 +105,17 @@ export function mustRejoin(ctx: NodeContext): boolean {
 
 /** The member this node should stream from, by name (the same answer `upstreamOf` resolves). */
 export function followTarget(ctx: NodeContext): string | null {
-  return memberToFollow(ctx.view, ctx.name, ctx.tags.replicatefrom);
+  return memberToFollow(ctx.view, ctx.name, ctx.tags.replicatefrom, ctx.settings.standby_cluster ?? null);
 }
 
 export function upstreamOf(ctx: NodeContext): UpstreamTarget | null {
-  return upstreamFor(ctx.view, ctx.name, ctx.tags.replicatefrom, ctx.settings.use_slots);
+  return upstreamFor(
+    ctx.view,
+    ctx.name,
+    ctx.tags.replicatefrom,
+    ctx.settings.use_slots,
+    ctx.settings.standby_cluster ?? null,
+  );
 }
 
 export function errorText(err: unknown): string {

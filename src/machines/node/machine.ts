@@ -28,7 +28,15 @@ import {
 } from './primary.ts';
 import { promoting } from './promoting.ts';
 import { crashed, recloning, recovering, rewindFailed, rewinding } from './recovery.ts';
-import { boot, following, replica, startingReplica, stoppingToReclone, stoppingToRejoin } from './replica.ts';
+import {
+  boot,
+  following,
+  replica,
+  standbyLeader,
+  startingReplica,
+  stoppingToReclone,
+  stoppingToRejoin,
+} from './replica.ts';
 import { nodeSetup } from './setup.ts';
 import { bootstrap, starting } from './starting.ts';
 import { stopping } from './stopping.ts';
@@ -341,6 +349,7 @@ export const nodeMachine = nodeSetup.createMachine({
             boot,
             startingReplica,
             replica,
+            standbyLeader,
             stoppingToRejoin,
             stoppingToReclone,
             restarting,

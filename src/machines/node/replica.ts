@@ -15,6 +15,13 @@ export const boot = nodeSetup.createStateConfig({
     // Not the primary: a watchdog armed while it led is closed (Patroni disables it once
     // PostgreSQL is stopped after a demotion).
     {
+      guard: 'leadsStandbyClusterRunning',
+      target: 'standbyLeader',
+      actions: 'disarmWatchdog',
+      description:
+        'Running, and the lock of a standby cluster is ours: lead it as a standby of the remote primary.',
+    },
+    {
       guard: 'pgRunning',
       target: 'replica',
       actions: 'disarmWatchdog',
@@ -88,6 +95,12 @@ export const replica = nodeSetup.createStateConfig({
       guard: 'reinitializeQueued',
       target: 'reinitializing',
       description: 'A POST /reinitialize waited for a state that may serve it.',
+    },
+    {
+      guard: 'leadsStandbyCluster',
+      target: 'standbyLeader',
+      description:
+        'The election took the lock of a standby cluster: this replica leads it, still a standby (of the remote primary).',
     },
     {
       guard: 'isLeader',
@@ -243,6 +256,88 @@ export const following = nodeSetup.createStateConfig({
       }),
       description:
         'Not re-pointed: the new upstream is forgotten, so replica sees the change again and retries.',
+    },
+  },
+});
+
+/**
+ * The leader of a standby cluster (Patroni's standby_leader): the lock is ours, PostgreSQL stays
+ * a standby of the remote primary (standby_cluster's host and port, its slot, restore_command),
+ * and the members stream from it. Never promoted while the section is in /config; removing it is
+ * the promotion.
+ */
+export const standbyLeader = nodeSetup.createStateConfig({
+  entry: ['standbyLeaderCallback', assign({ pgState: 'running', role: 'standby_leader' })],
+  initial: 'atRest',
+  always: [
+    {
+      guard: 'notLeader',
+      target: 'replica',
+      description: 'The lock is gone (lost, or handed over): a replica of whoever leads now.',
+    },
+    {
+      guard: 'standbyClusterRemoved',
+      target: 'promoting',
+      description:
+        'standby_cluster is gone from /config: the standby leader becomes the primary of a cluster of its own.',
+    },
+  ],
+  on: {
+    PG_STATUS: [
+      {
+        guard: 'sampleDown',
+        target: 'crashed',
+        description: 'Stopped behind our back: crashed gives the lock up, so a running replica can lead.',
+        actions: ['storePg', 'forwardFacts', assign({ message: 'postgres is not running' })],
+      },
+      {
+        actions: ['storePg', 'forwardFacts'],
+        description: 'Running as a standby: kept, and the WAL position given to the election.',
+      },
+    ],
+    RESTART: [
+      refuseUnmetRestart,
+      {
+        target: 'restarting',
+        actions: 'acceptRestart',
+        description: 'POST /restart of the standby leader: stop fast, start again as a standby.',
+      },
+    ],
+  },
+  states: {
+    atRest: {
+      tags: ['resting'],
+      entry: assign({
+        message: ({ context }) => `no action. I am (${context.name}), the standby leader with the lock`,
+      }),
+      always: {
+        guard: 'upstreamChanged',
+        target: 'repointing',
+        description: 'The remote primary changed in /config (host, port, slot): stream from it.',
+      },
+    },
+    repointing: {
+      entry: assign({ following: ({ context }) => followTarget(context) }),
+      invoke: {
+        src: 'followUpstream',
+        input: ({ context }) => ({
+          upstream: upstreamOf(context)!, // the remote primary: always known while leading a standby cluster
+          timeoutSeconds: context.settings.pg_ctl_timeout,
+        }),
+        onDone: {
+          target: 'atRest',
+          actions: { type: 'callback', params: { action: 'on_reload' } },
+          description: 'PostgreSQL streams from the remote primary as /config names it now.',
+        },
+        onError: {
+          target: '#node.active.running.crashed',
+          actions: assign({
+            following: null,
+            message: ({ event }) => `could not follow the remote primary: ${errorText(event.error)}`,
+          }),
+          description: 'Not re-pointed: crashed looks again (and gives the lock up if PostgreSQL is down).',
+        },
+      },
     },
   },
 });

@@ -34,6 +34,7 @@ import {
   divergedFromLeader,
   errorText,
   followTarget,
+  leadsStandbyCluster,
   localFacts,
   localSystemIdentifier,
   mustRejoin,
@@ -120,6 +121,16 @@ export const nodeSetup = setup({
       replicaPlanOf(context).methods.length > 0,
     /** reinitialize's first method keeps the data directory (keep_data: a delta restore): not removed first. */
     replicaPlanKeepsData: ({ context }) => keepsDataFirst(replicaPlanOf(context)),
+    /** The lock is ours in a standby cluster: lead it as a standby of the remote primary. */
+    leadsStandbyCluster: ({ context }) => leadsStandbyCluster(context),
+    /** The same, found with PostgreSQL running (after the bootstrap, after an agent restart). */
+    leadsStandbyClusterRunning: ({ context }) =>
+      leadsStandbyCluster(context) && (context.pg?.running ?? false),
+    /** The standby leader, and standby_cluster is gone from /config: it becomes a primary. */
+    standbyClusterRemoved: ({ context }) => context.isLeader && !context.settings.standby_cluster,
+    /** This node won /initialize of a standby cluster: it copies the remote primary. */
+    wonInitializeForStandbyCluster: ({ context, event }) =>
+      doneOutput<boolean>(event) && !!context.settings.standby_cluster,
     /** This node won /initialize and bootstrap.method names a command: it restores, not initdb. */
     wonInitializeToRestore: ({ context, event }) =>
       doneOutput<boolean>(event) && !!context.settings.bootstrap_method,
@@ -223,6 +234,11 @@ export const nodeSetup = setup({
     /** The replica start told its callback: later starts are plain starts again. */
     replicaStartTold: assign({
       lifecycle: ({ context }) => ({ ...context.lifecycle, replicaStartCallback: 'on_start' as const }),
+    }),
+    /** on_role_change standby_leader, when a replica became it (not after its bootstrap or an agent restart). */
+    standbyLeaderCallback: enqueueActions(({ context, enqueue }) => {
+      if (context.role === 'replica')
+        enqueue.emit({ type: 'callback', action: 'on_role_change', role: callbackRole('standby_leader') });
     }),
     /** What a replica was made with (Patroni logs "replica has been created using <method>"). */
     noteReplicaMethod: emit(({ event }) => ({

@@ -1,7 +1,15 @@
 /** From the agent's start to a data directory: wait for the DCS, then adopt an existing data directory, race /initialize and initdb, or clone from the leader. */
 import { assign } from 'xstate';
 import { abandoning } from './abandoning.ts';
-import { errorText, ranAsPrimary, replicaPlanOf, stopInput } from './facts.ts';
+import {
+  errorText,
+  followTarget,
+  ranAsPrimary,
+  remotePlanOf,
+  replicaPlanOf,
+  stopInput,
+  upstreamOf,
+} from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 /** Any failed step of publishing a new cluster: give /initialize back (abandoning), saying why. */
@@ -177,6 +185,12 @@ export const bootstrap = nodeSetup.createStateConfig({
         src: 'raceInitialize',
         onDone: [
           {
+            guard: 'wonInitializeForStandbyCluster',
+            target: 'cloningRemote',
+            description:
+              'This node won /initialize of a standby cluster: it copies the remote primary and will lead as its standby.',
+          },
+          {
             guard: 'wonInitializeToRestore',
             target: 'restoring',
             description:
@@ -243,6 +257,59 @@ export const bootstrap = nodeSetup.createStateConfig({
           }),
           description:
             'The restore failed (what it left was moved aside, not removed): /initialize goes back so another node may bootstrap.',
+        },
+      },
+    },
+    cloningRemote: {
+      description:
+        "A new standby cluster: its first member copies the remote primary (standby_cluster's create_replica_methods, else pg_basebackup), to lead the cluster as that primary's standby.",
+      entry: [
+        assign({ pgState: 'creating replica', role: 'uninitialized' }),
+        { type: 'say', params: { message: 'trying to bootstrap a new standby leader' } },
+      ],
+      invoke: {
+        src: 'createReplica',
+        input: ({ context }) => remotePlanOf(context),
+        onDone: {
+          target: 'startingStandbyLeader',
+          actions: 'noteReplicaMethod',
+          description: 'A copy of the remote primary: start it as a standby of it.',
+        },
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            pgState: 'stopped',
+            fatal: ({ event }) =>
+              `could not copy the remote primary of the standby cluster: ${errorText(event.error)}`,
+          }),
+          description: 'No copy of the remote primary: /initialize goes back so another node may try.',
+        },
+      },
+    },
+    startingStandbyLeader: {
+      invoke: {
+        src: 'startPostgres',
+        input: ({ context }) => ({
+          role: 'replica' as const,
+          // No leader yet in this standby cluster: the remote primary (memberToFollow).
+          upstream: upstreamOf(context),
+          timeoutSeconds: context.settings.pg_ctl_timeout,
+        }),
+        onDone: {
+          target: 'inspectingNewCluster',
+          actions: [
+            assign({ role: 'standby_leader', following: ({ context }) => followTarget(context) }),
+            { type: 'callback', params: { action: 'on_start', role: 'standby_leader' } },
+          ],
+          description:
+            'The standby of the remote primary runs: read the system identifier /initialize will carry.',
+        },
+        onError: {
+          target: 'abandoning',
+          actions: assign({
+            fatal: ({ event }) => `the new standby leader did not start: ${errorText(event.error)}`,
+          }),
+          description: 'It did not start: /initialize goes back so another node may bootstrap.',
         },
       },
     },

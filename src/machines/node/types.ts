@@ -5,6 +5,7 @@ import type { FenceTarget } from '../../cluster/orphans.ts';
 import type { DataDirState, PostgresStatus } from '../../cluster/postgres-state.ts';
 import type { BootstrapCommand, ReplicaMethod } from '../../cluster/replica-methods.ts';
 import type { RestartConditions, RestartRequest, ScheduledRestart } from '../../cluster/restart.ts';
+import type { StandbySettings } from '../../cluster/standby-cluster.ts';
 import type { ClusterView, Failover, WireRole } from '../../cluster/view.ts';
 import type { WatchdogPlan } from '../../cluster/watchdog.ts';
 import type { ElectionSettings } from '../election/index.ts';
@@ -24,6 +25,8 @@ export interface NodeSettings extends ElectionSettings {
   create_replica_methods?: readonly ReplicaMethod[];
   /** bootstrap.method's command (a restore); absent or null: initdb. */
   bootstrap_method?: BootstrapCommand | null;
+  /** /config's standby_cluster, with the methods its clones use; absent or null: a cluster of its own. */
+  standby_cluster?: StandbySettings | null;
 }
 
 export interface NodeTags {
