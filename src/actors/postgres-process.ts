@@ -11,6 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { type FenceOutcome, type FenceRule, type FenceTarget, readAddressBook } from '../cluster/orphans.ts';
 import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
+import type { SlotPlan } from '../cluster/replication-slots.ts';
 import type { NodeConfig } from '../config/types.ts';
 import { type Clock, monotonicNow, systemClock } from './clock.ts';
 import { renderPgpass, socketDirFor } from './postgres/conf.ts';
@@ -289,8 +290,13 @@ export class PostgresProcess implements Postgres {
     return (await this.postmasterPid()) !== null;
   }
 
-  syncSlots(slotNames: string[]): Promise<void> {
-    return syncSlots(this.sql.get(), slotNames);
+  syncSlots(plan: SlotPlan): Promise<string[]> {
+    return syncSlots(this.sql.get(), plan, async (database) => {
+      const client = new pg.Client({ ...connectionConfig(this.config), database });
+      client.on('error', () => {});
+      await client.connect();
+      return client;
+    });
   }
 
   fence(target: FenceTarget, rule: FenceRule): Promise<FenceOutcome> {

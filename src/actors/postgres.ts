@@ -8,6 +8,7 @@ import type {
   UpstreamTarget,
 } from '../cluster/postgres-state.ts';
 import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
+import type { SlotPlan } from '../cluster/replication-slots.ts';
 import type { NodeConfig } from '../config/types.ts';
 
 /**
@@ -74,8 +75,11 @@ export interface Postgres {
   readDynamicConfigCache(): Promise<Record<string, unknown> | null>;
   /** Keeps `data` as that cache; false (nothing written) while the data directory is not initialized. */
   writeDynamicConfigCache(data: Record<string, unknown>): Promise<boolean>;
-  /** Create missing physical slots and drop stale ones that pgwarden manages. */
-  syncSlots(slotNames: string[]): Promise<void>;
+  /**
+   * The replication slots as the plan says: missing ones created, unwanted physical ones dropped;
+   * resolves with the unwanted ones left because they are in use (a later sync drops them).
+   */
+  syncSlots(plan: SlotPlan): Promise<string[]>;
   /**
    * Fences another member's PostgreSQL (src/cluster/orphans.ts): a writable server there that
    * `rule` allows is made read-only for new transactions and its client sessions end. Rejects

@@ -1,4 +1,5 @@
 /** Cluster-wide settings kept in `/config`: load-time checks and the effective DynamicConfig. */
+import { permanentSlots } from '../cluster/replication-slots.ts';
 import { isStandbySection, standbyClusterOf } from '../cluster/standby-cluster.ts';
 import { ConfigError } from './error.ts';
 import { optBool, optInt, optString, parameters, section, stringList } from './readers.ts';
@@ -46,6 +47,7 @@ export function checkDynamic(dcs: Dict, path: string): void {
   for (const key of [...DYNAMIC_INT_KEYS, 'master_start_timeout']) optInt(dcs, key, `${path}.${key}`);
   for (const key of DYNAMIC_BOOL_KEYS) optBool(dcs, key, `${path}.${key}`);
   checkStandbyCluster(dcs, path);
+  checkSlots(dcs, path);
   const pg = section(dcs, 'postgresql', `${path}.postgresql`, false);
   if (!pg) return;
   optBool(pg, 'use_pg_rewind', `${path}.postgresql.use_pg_rewind`);
@@ -66,6 +68,35 @@ function checkStandbyCluster(dcs: Dict, path: string): void {
     throw new ConfigError(
       `${key}.host`,
       'a host (and a port from 1 to 65535) is required: a standby cluster that follows an archive alone (restore_command without host) is not supported yet',
+    );
+}
+
+/**
+ * bootstrap.dcs.slots (a mapping of slot names, each empty or a mapping) and ignore_slots (a list
+ * of mappings): a shape /config could not use is refused before it gets there. A value Patroni
+ * would skip with a log line (a logical slot without a plugin) is refused too.
+ */
+function checkSlots(dcs: Dict, path: string): void {
+  const slots = section(dcs, 'slots', `${path}.slots`, false) ?? {};
+  for (const [name, value] of Object.entries(slots)) {
+    const key = `${path}.slots.${name}`;
+    if (!/^[a-z0-9_]{1,63}$/.test(name))
+      throw new ConfigError(
+        key,
+        'a slot name may only contain lower case letters, digits and _ (at most 63)',
+      );
+    if (value !== null && !isDict(value))
+      throw new ConfigError(key, 'must be a mapping (type, database, plugin) or empty');
+    const permanent = permanentSlots({ slots: { [name]: value } });
+    if (permanent.physical.length + permanent.logical.length === 0)
+      throw new ConfigError(key, 'must be physical, or logical with a database and a plugin');
+  }
+  const ignore = dcs['ignore_slots'];
+  if (ignore === undefined || ignore === null) return;
+  if (!Array.isArray(ignore) || !ignore.every(isDict))
+    throw new ConfigError(
+      `${path}.ignore_slots`,
+      'must be a list of mappings (name, type, database, plugin)',
     );
 }
 

@@ -1,4 +1,5 @@
 /** GET /cluster: Patroni's cluster_as_json over one immutable cluster view. */
+import { isStandbySection } from '../cluster/standby-cluster.ts';
 import { memberHostPort } from '../cluster/topology.ts';
 import { type ClusterView, isPaused } from '../cluster/view.ts';
 
@@ -6,13 +7,14 @@ export function clusterAsJson(view: ClusterView, scope: string): Record<string, 
   const leaderName = view.leader?.name ?? null;
   const optime = view.status?.optime ?? 0;
   const syncNames = new Set(view.sync?.sync_standby ?? []);
+  const leaderRole = isStandbySection(view.config?.data['standby_cluster']) ? 'standby_leader' : 'leader';
   const members = [...view.members]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((m) => {
       const isLeader = m.name === leaderName;
       const out: Record<string, unknown> = {
         name: m.name,
-        role: isLeader ? 'leader' : syncNames.has(m.name) ? 'sync_standby' : 'replica',
+        role: isLeader ? leaderRole : syncNames.has(m.name) ? 'sync_standby' : 'replica',
         state: !isLeader && m.data.replication_state ? m.data.replication_state : m.data.state,
         api_url: m.data.api_url,
       };

@@ -51,7 +51,7 @@ export class ClusterRest {
   /** One request with the REST credentials (and TLS files): status and body, or a rejection. */
   request(
     url: string,
-    opts: { method?: 'GET' | 'POST'; body?: string; timeoutMs?: number } = {},
+    opts: { method?: 'GET' | 'POST' | 'PATCH'; body?: string; timeoutMs?: number } = {},
   ): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { authorization: this.authorization };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';

@@ -263,7 +263,8 @@ export class LocalCluster {
       const doc = await this.rest.json<{ members?: Array<{ name: string; role: string }> }>(
         `${n.apiUrl}/cluster`,
       );
-      if (Array.isArray(doc?.members)) return doc.members.find((m) => m.role === 'leader')?.name ?? null;
+      if (Array.isArray(doc?.members))
+        return doc.members.find((m) => m.role === 'leader' || m.role === 'standby_leader')?.name ?? null;
     }
     return null;
   }

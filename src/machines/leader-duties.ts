@@ -16,6 +16,7 @@
  */
 import { and, assign, setup } from 'xstate';
 import type { PostgresStatus } from '../cluster/postgres-state.ts';
+import type { SlotPlan } from '../cluster/replication-slots.ts';
 import { nextSyncStep, type SyncNamesInEffect, type SyncSettings, type SyncStep } from '../cluster/sync.ts';
 import type { ClusterView } from '../cluster/view.ts';
 import { slotsOn, standbySlotsDue } from './duties-slots.ts';
@@ -38,7 +39,7 @@ export type LeaderOrder =
   /** /status = { optime }. */
   | { kind: 'writeStatus'; optime: number }
   /** PostgreSQL's physical replication slots become exactly these. */
-  | { kind: 'giveSlots'; slots: string[] }
+  | { kind: 'giveSlots'; slots: SlotPlan }
   /** A synchronous replication step (perhaps none); `syncIndex`: /sync's index in the view it was decided on. */
   | { kind: 'sync'; step: SyncStep; syncIndex: string | undefined }
   /** Not the leader: the server parameters machine drops the synchronous standbys once it may. */
@@ -183,9 +184,11 @@ export const leaderDutiesMachine = setup({
     /** The members' slots changed (or this is a forced publication). */
     slotsToGive: ({ context, event }) => {
       const loop = loopOf(context, event);
-      return loop.force || slotsOn(loop.view, context.me, context.leading).key !== context.slotsGiven;
+      return (
+        loop.force ||
+        slotsOn(loop.view, context.me, context.leading, loop.useSlots).key !== context.slotsGiven
+      );
     },
-    useSlots: ({ context, event }) => loopOf(context, event).useSlots,
     /** A running standby whose cascaders' slots changed (standbySlotsDue). */
     standbySlotsDue: ({ context, event }) =>
       event.type === 'PUBLISH' && standbySlotsDue(context.me, event, context.slotsGiven),
@@ -228,11 +231,11 @@ export const leaderDutiesMachine = setup({
       order: ({ context }) =>
         ({
           kind: 'giveSlots',
-          slots: slotsOn(context.view, context.me, context.leading).slots,
+          slots: slotsOn(context.view, context.me, context.leading, context.useSlots).plan,
         }) as LeaderOrder,
     }),
     noteSlotsGiven: assign({
-      slotsGiven: ({ context }) => slotsOn(context.view, context.me, context.leading).key,
+      slotsGiven: ({ context }) => slotsOn(context.view, context.me, context.leading, context.useSlots).key,
     }),
     orderSyncStep: assign({
       order: ({ context }) =>
@@ -276,16 +279,11 @@ export const leaderDutiesMachine = setup({
               'The writable leader whose WAL position moved: /status first, for the replicas racing.',
           },
           {
-            guard: and(['writableLeader', 'slotsToGive', 'useSlots']),
+            guard: and(['writableLeader', 'slotsToGive']),
             target: 'givingSlots',
             actions: ['startLoop', 'orderGiveSlots'],
-            description: 'Members came or went (or a forced publication): PostgreSQL gets their slots.',
-          },
-          {
-            guard: and(['writableLeader', 'slotsToGive']),
-            actions: ['startLoop', 'noteSlotsGiven', 'orderSyncStep'],
             description:
-              'use_slots off: no slot is made, the members are only noted; then the synchronous step.',
+              'Members came or went, /config changed its slots (or a forced publication): PostgreSQL gets them; with use_slots off, only the permanent physical ones, the members’ dropped.',
           },
           {
             guard: 'writableLeader',
@@ -319,16 +317,10 @@ export const leaderDutiesMachine = setup({
       on: {
         DONE: [
           {
-            guard: and(['slotsToGive', 'useSlots']),
+            guard: 'slotsToGive',
             target: 'givingSlots',
             actions: ['noteStatusWritten', 'storeFresh', 'orderGiveSlots'],
-            description: 'Written; the members changed: their slots next.',
-          },
-          {
-            guard: 'slotsToGive',
-            target: 'idle',
-            actions: ['noteStatusWritten', 'storeFresh', 'noteSlotsGiven', 'orderSyncStep'],
-            description: 'Written; use_slots off: the members only noted; then the synchronous step.',
+            description: 'Written; the members (or the slots in /config) changed: the slots next.',
           },
           {
             target: 'idle',
@@ -357,7 +349,8 @@ export const leaderDutiesMachine = setup({
           {
             target: 'idle',
             actions: ['noteSlotsGiven', 'storeFresh', 'orderNothing'],
-            description: "A standby's slots given (a standby leader's too): a standby has no synchronous step.",
+            description:
+              "A standby's slots given (a standby leader's too): a standby has no synchronous step.",
           },
         ],
         FAILED: {

@@ -14,6 +14,7 @@ import type { PeerStatus } from '../cluster/eligibility.ts';
 import { buildHistory } from '../cluster/history.ts';
 import type { FenceResult, FenceRound } from '../cluster/orphans.ts';
 import type { BootstrapCommand, ReplicaPlan } from '../cluster/replica-methods.ts';
+import type { SlotPlan } from '../cluster/replication-slots.ts';
 import type { ClusterView, HistoryLine, Member } from '../cluster/view.ts';
 import { NOT_ARMED, type WatchdogActivation, type WatchdogPlan } from '../cluster/watchdog.ts';
 import {
@@ -116,7 +117,7 @@ export function postgresActors(h: ActorHost) {
       h.setSyncGuc(input.value, []);
       await h.reloadSyncGuc();
     }),
-    syncSlots: fromPromise<void, { slots: string[] }>(({ input }) => pg.syncSlots(input.slots)),
+    syncSlots: fromPromise<string[], { slots: SlotPlan }>(({ input }) => pg.syncSlots(input.slots)),
     readTimelineHistory: fromPromise(() => pg.timelineHistory()),
     writeHistory: fromPromise<
       void,

@@ -166,7 +166,12 @@ export class Publisher {
         while (order.kind === 'writeStatus' || order.kind === 'giveSlots') {
           try {
             if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });
-            else await h.pg.syncSlots(order.slots);
+            else if ((await h.pg.syncSlots(order.slots)).length > 0) {
+              // An unwanted slot still in use (its standby not yet re-pointed): not noted as given,
+              // so a later publication gives the slots again and drops it once it is free.
+              duties.send({ type: 'FAILED' });
+              break;
+            }
           } catch (err) {
             duties.send({ type: 'FAILED' });
             throw err;

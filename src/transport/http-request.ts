@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import type { PeerTls } from './peer-tls.ts';
 
 export interface PeerRequest {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PATCH';
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;

@@ -154,7 +154,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
 
   it('manages physical slots', async () => {
     await sql(p1, `SELECT pg_create_physical_replication_slot('stale')`);
-    await n1.syncSlots(['node2']);
+    await n1.syncSlots({ physical: ['node2'], logical: [], ignore: [] });
     const slots = await sql<{ slot_name: string }>(
       p1,
       'SELECT slot_name FROM pg_replication_slots ORDER BY 1',
@@ -261,7 +261,7 @@ describeWith(needs, 'PostgresProcess (real PostgreSQL 15)', () => {
     // Immediate stop: the rewind has to bring the data dir to a clean state first.
     expect(await n1.stop('immediate', 30)).toEqual({ checkpointLsn: null, signalled: true });
     expect((await n1.dataDir()).clusterState).toBe('in production');
-    await n2.syncSlots(['node1']);
+    await n2.syncSlots({ physical: ['node1'], logical: [], ignore: [] });
 
     expect(await n1.rewind(up2)).toBe(true);
     expect(logs.some((l) => l.startsWith('node1:') && l.includes('single-user'))).toBe(true);

@@ -33,6 +33,8 @@ const viewOf = (...names: string[]): ClusterView => ({
 
 const asyncMode = { synchronous_mode: false, synchronous_mode_strict: false, synchronous_node_count: 1 };
 const syncMode = { ...asyncMode, synchronous_mode: true };
+/** A plan of physical slots only (no permanent logical slot, nothing ignored). */
+const plan = (physical: string[]) => ({ physical, logical: [], ignore: [] });
 const facts = (over: Partial<LeaderFacts> = {}): LeaderFacts => ({
   view: viewOf('node1', 'node2'),
   synchronous: { names: '', inEffect: null, shown: undefined },
@@ -75,7 +77,7 @@ describe('leader duties machine', () => {
       ],
     });
     m.publish(replica, { view: cascading('node3') }, false);
-    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node3'] });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node3']) });
     m.done({ view: cascading('node3') });
     expect(m.order()).toEqual({ kind: 'none' });
     expect(m.idle()).toBe(true);
@@ -83,7 +85,7 @@ describe('leader duties machine', () => {
     expect(m.order()).toEqual({ kind: 'none' });
     // node3 goes: its slot goes too.
     m.publish(replica, { view: cascading() }, false);
-    expect(m.order()).toEqual({ kind: 'giveSlots', slots: [] });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan([]) });
     // use_slots off, or not running: no slot duty.
     m.done({ view: cascading() });
     m.publish(replica, { view: cascading('node4'), useSlots: false }, false);
@@ -115,7 +117,7 @@ describe('leader duties machine', () => {
     m.publish(primary(100), { sync: syncMode });
     expect(m.order()).toEqual({ kind: 'writeStatus', optime: 100 });
     m.done({ sync: syncMode });
-    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node2']) });
     m.done({ sync: syncMode });
     // /sync does not name us yet: claimed first, with /sync's index from the view now. The last
     // duty: the machine is idle again, the next publication judges its effect.
@@ -178,21 +180,25 @@ describe('leader duties machine', () => {
     m.publish(primary(100));
     // A member joined while /status was written: its slot is made in the same publication.
     m.done({ view: viewOf('node1', 'node2', 'node3') });
-    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2', 'node3'] });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node2', 'node3']) });
     // synchronous_mode was turned off while leading with standbys named: the guc is emptied.
     m.done({ synchronous: { names: 'node2', inEffect: null, shown: undefined } });
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'set-guc', value: '' } });
   });
 
-  it('use_slots off: no slot is made, and a forced publication gives the slots again', () => {
+  it('use_slots turned off: the members’ slots are dropped (Patroni drops them too: they would hold WAL for ever)', () => {
     const m = start();
-    m.publish(primary(100), { useSlots: false });
-    m.done({ useSlots: false });
-    expect(m.order()).toMatchObject({ kind: 'sync' }); // slots noted, nothing ordered for them
     m.publish(primary(100));
-    expect(m.order()).toMatchObject({ kind: 'sync' }); // the same members: nothing to give
-    m.publish(primary(100), {}, true, true);
-    expect(m.order()).toEqual({ kind: 'giveSlots', slots: ['node2'] });
+    m.done();
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node2']) });
+    m.done();
+    m.publish(primary(100), { useSlots: false });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan([]) });
+    m.done({ useSlots: false });
+    expect(m.order()).toMatchObject({ kind: 'sync' });
+    // Nothing left to give: the next publication only takes its synchronous step.
+    m.publish(primary(100), { useSlots: false });
+    expect(m.order()).toMatchObject({ kind: 'sync' });
   });
 
   it('the publications the runtime may leave out give no order and change nothing', () => {

@@ -726,7 +726,7 @@ describe('node machine: running', () => {
     expect(h.inputs('acquireLeader')).toEqual([{ name: 'a' }]);
     expect(h.inputs('promote')).toEqual([{ timeoutSeconds: 30 }]);
     // After the promotion: slots, CHECKPOINT (unbounded), /history from the new timeline's file.
-    expect(h.inputs('syncSlots')).toEqual([{ slots: [] }]);
+    expect(h.inputs('syncSlots')).toEqual([{ slots: { physical: [], logical: [], ignore: [] } }]);
     expect(h.inputs('checkpoint')).toEqual([{ timeoutSeconds: null }]);
     expect(h.inputs('writeHistory')).toEqual([
       { previous: unlocked.history, lines: [[1, 5000, 'no recovery target specified']] },
@@ -1607,5 +1607,22 @@ describe('node machine: standby cluster', () => {
     await settle();
     expect(h.snap().value).toEqual({ active: { running: 'replica' } });
     expect(h.ctx().following).toBe('b');
+  });
+});
+
+describe('node machine: use_slots', () => {
+  it('turned off and on: a running replica re-points without its slot, then with it', async () => {
+    const h = await replicaOfB();
+    h.actor.send({ type: 'SETTINGS', settings: { ...h.ctx().settings, use_slots: false } });
+    await settle();
+    expect(h.inputs('followUpstream').at(-1)).toEqual({ upstream: upstream('b', null), timeoutSeconds: 60 });
+    expect(h.ctx().following).toBe('b');
+    h.actor.send({ type: 'SETTINGS', settings: { ...h.ctx().settings, use_slots: true } });
+    await settle();
+    expect(h.inputs('followUpstream').at(-1)).toEqual({ upstream: upstream('b'), timeoutSeconds: 60 });
+    const repoints = h.count('followUpstream');
+    h.actor.send({ type: 'SETTINGS', settings: { ...h.ctx().settings, loop_wait: 5 } });
+    await settle();
+    expect(h.count('followUpstream')).toBe(repoints);
   });
 });

@@ -175,3 +175,45 @@ describe('publisher: the member key', () => {
     expect(touched).toHaveLength(2);
   });
 });
+
+describe('publisher: the leader’s slots', () => {
+  it('an unwanted slot still in use is not taken as dropped: the next publication tries again', async () => {
+    const { state, publisher } = host();
+    const member = (name: string) => ({
+      name,
+      index: '1',
+      session: '1',
+      data: {
+        conn_url: 'postgres://127.0.0.1:5432/postgres',
+        api_url: '',
+        state: 'running',
+        role: 'replica' as const,
+        version: '3.0.2',
+      },
+    });
+    state.context = { ...state.context, isLeader: true, role: 'master' } as NodeContext;
+    state.pg = pgStatus({ inRecovery: false, currentLsn: 100 });
+    state.view = {
+      ...emptyClusterView,
+      leader: { name: 'n', index: '1', session: '1' },
+      members: [member('n'), member('m2')],
+    };
+    const given: unknown[] = [];
+    const answers = [['gone_member'], []];
+    const h = (publisher as unknown as { h: Record<string, unknown> }).h;
+    h['pg'] = { syncSlots: async (plan: unknown) => (given.push(plan), answers.shift() ?? []) };
+    h['dcs'] = { touchMember: async () => true, setStatus: async () => {} };
+    h['params'] = {
+      notLeader: () => null,
+      synchronousStandbyNames: () => '',
+      synchronousState: () => ({ names: '', inEffect: null, shown: undefined }),
+    };
+    await publisher.publish(false);
+    expect(given).toEqual([{ physical: ['m2'], logical: [], ignore: [] }]);
+    // Nothing changed, but the slot is still there: given again, and then it is gone.
+    await publisher.publish(false);
+    expect(given).toHaveLength(2);
+    await publisher.publish(false);
+    expect(given).toHaveLength(2);
+  });
+});

@@ -247,7 +247,7 @@ describe('SimulatedPostgres', () => {
     await run(clock, s.start('replica', to(p, 's', 's'), 30));
     await tick(clock);
     expect((await s.status()).replicationState).toBe('in archive recovery');
-    await p.syncSlots(['s']);
+    await p.syncSlots({ physical: ['s'], logical: [], ignore: [] });
     await tick(clock);
     expect((await s.status()).replicationState).toBe('streaming');
     expect(p.slots()).toEqual(['s']);
@@ -255,7 +255,7 @@ describe('SimulatedPostgres', () => {
 
   it('a standby cut off unnoticed leaves a ghost walsender: `sync`, its slot active, commits waiting, until the path heals or wal_sender_timeout', async () => {
     const { clock, world, p } = await cluster(0);
-    await p.syncSlots(['s']);
+    await p.syncSlots({ physical: ['s'], logical: [], ignore: [] });
     const s = world.add('s');
     await run(clock, s.basebackup(to(p, 's')));
     await run(clock, s.start('replica', to(p, 's', 's'), 30));

@@ -5,21 +5,16 @@ import { clusterAsJson } from '../../http/cluster-json.ts';
 import type { Format } from './choices.ts';
 import type { CtlContext } from './context.ts';
 import { type Cell, formatOutput, timestamp } from './format.ts';
-import { isStandbyCluster } from './members.ts';
 
 type JsonMember = Record<string, unknown> & { name: string; role: string };
 
-/** cluster_as_json as patronictl 3.0.2 computes it: `state` is the member's own state, standby leaders named. */
+/** cluster_as_json as patronictl 3.0.2 computes it: `state` is the member's own state. */
 export function ctlClusterJson(
   view: ClusterView,
   scope: string,
 ): Record<string, unknown> & { members: JsonMember[] } {
   const doc = clusterAsJson(view, scope) as Record<string, unknown> & { members: JsonMember[] };
-  const standby = isStandbyCluster(view);
-  for (const m of doc.members) {
-    m['state'] = memberByName(view, m.name)?.data.state ?? '';
-    if (m.role === 'leader' && standby) m.role = 'standby_leader';
-  }
+  for (const m of doc.members) m['state'] = memberByName(view, m.name)?.data.state ?? '';
   return doc;
 }
 

@@ -15,6 +15,7 @@ import type {
   UpstreamTarget,
 } from '../../cluster/postgres-state.ts';
 import type { BootstrapCommand, ReplicaPlan } from '../../cluster/replica-methods.ts';
+import type { SlotPlan } from '../../cluster/replication-slots.ts';
 import type { ScheduledRestart } from '../../cluster/restart.ts';
 import type { ClusterView, Failover, HistoryLine, Member } from '../../cluster/view.ts';
 import type { WatchdogActivation, WatchdogPlan } from '../../cluster/watchdog.ts';
@@ -66,7 +67,8 @@ export const nodeActors = {
   /** Set synchronous_standby_names to `value` and reload PostgreSQL. */
   setSynchronousStandbyNames: notProvided<void, { value: string }>(),
   /** The replication slots the leader keeps: these, and no other member's. */
-  syncSlots: notProvided<void, { slots: string[] }>(),
+  /** The unwanted slots left because they are in use (the leader's duties drop them later). */
+  syncSlots: notProvided<string[], { slots: SlotPlan }>(),
   /** pg_control's timeline history files, as (timeline, switch LSN, reason) lines. */
   readTimelineHistory: notProvided<Array<[number, number, string]>, unknown>(),
   /** /history = the previous one with our switch added, stamped with the time of the write. */

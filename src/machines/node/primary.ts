@@ -1,7 +1,7 @@
 /** The leader side of `running` after the promotion (promoting.ts): stay primary while the lock is ours, hand over on a switchover, and demote at once when the lock is gone. */
 import { assign, sendTo } from 'xstate';
 import { FENCE_SESSION_WAIT_MS, orphanWatchTargets } from '../../cluster/orphans.ts';
-import { desiredSlots } from '../../cluster/topology.ts';
+import { slotPlan } from '../../cluster/replication-slots.ts';
 import { doneOutput } from '../done-output.ts';
 import { errorText, mayLiftOwnFence, stopInput, watchdogStepInput } from './facts.ts';
 import { refuseUnmetRestart } from './operations.ts';
@@ -38,7 +38,9 @@ export const afterPromotion = nodeSetup.createStateConfig({
       description: 'Slots first: the other replicas are already reconnecting to us.',
       invoke: {
         src: 'syncSlots',
-        input: ({ context }) => ({ slots: desiredSlots(context.view, context.name) }),
+        input: ({ context }) => ({
+          slots: slotPlan(context.view, context.name, true, context.settings.use_slots),
+        }),
         onDone: { target: 'checkpointing', description: 'Slots in place: the CHECKPOINT is next.' },
         onError: {
           target: '#node.active.running.primary',

@@ -275,7 +275,15 @@ export const nodeSetup = setup({
         enqueue.sendTo('switchoverScheduler', { type: 'CANCEL' as const });
       }
     }),
-    storeSettings: assign({ settings: ({ event }) => (event as { settings: NodeSettings }).settings }),
+    /**
+     * New settings. use_slots turned on or off: whom a replica follows is the same, the slot it
+     * streams through is not — the upstream is forgotten, so a running replica re-points
+     * (upstreamChanged) and the leader can drop (or make) its slot.
+     */
+    storeSettings: assign(({ context, event }) => {
+      const settings = (event as { settings: NodeSettings }).settings;
+      return settings.use_slots === context.settings.use_slots ? { settings } : { settings, following: null };
+    }),
     storePg: assign({ pg: ({ event }) => (event as { status: PostgresStatus }).status }),
     /** Its WAL went past the leader's history: from here on it is treated as an old primary. */
     mayHaveDiverged: assign({ wasPrimary: true }),

@@ -1,10 +1,8 @@
 /**
- * The simulated PostgreSQL the agents drive: the same `Postgres` contract as the real process
- * (src/actors/postgres-process.ts), so that a whole cluster of production Agents runs in virtual
- * time — initdb, pg_basebackup and pg_rewind on the WAL model, the postmaster's start, stop,
- * promotion and re-pointing with their durations and failure modes, and parameters and slots.
- * Nothing here reads the wall clock or Math.random: the same seed and the same calls give the
- * same run.
+ * The simulated PostgreSQL the agents drive: the real process's `Postgres` contract, so a cluster
+ * of production Agents runs in virtual time — initdb, pg_basebackup and pg_rewind on the WAL model,
+ * the postmaster's start, stop, promotion and re-pointing with their durations and failure modes,
+ * parameters and slots. No wall clock nor Math.random: the same seed and calls give the same run.
  */
 
 import {
@@ -25,6 +23,7 @@ import {
   fenceBudgetMs,
 } from '../../cluster/orphans.ts';
 import type { BootstrapCommand, ReplicaPlan } from '../../cluster/replica-methods.ts';
+import type { SlotPlan } from '../../cluster/replication-slots.ts';
 import type { NodeConfig } from '../../config/types.ts';
 import { type Proc, SimulatedServer } from './server.ts';
 import {
@@ -83,17 +82,15 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
 
   /** The simulator's clusters configure no replica methods: pg_basebackup from the leader only. */
   async createReplica(plan: ReplicaPlan): Promise<string> {
-    const [method, ...rest] = plan.methods;
-    if (!plan.from || method?.kind !== 'basebackup' || rest.length > 0)
-      throw new Error(
-        `createReplica: only pg_basebackup from a member is modelled, not ${JSON.stringify(plan)}`,
-      );
+    const only = plan.methods.length === 1 && plan.methods[0]!.kind === 'basebackup';
+    if (!plan.from || !only)
+      throw new Error(`createReplica: only pg_basebackup is modelled: ${JSON.stringify(plan)}`);
     await this.basebackup(plan.from);
-    return method.name;
+    return 'basebackup';
   }
 
-  async customBootstrap(method: BootstrapCommand): Promise<void> {
-    throw new Error(`customBootstrap: bootstrap.method ${method.name} is not modelled`);
+  async customBootstrap(m: BootstrapCommand): Promise<void> {
+    throw new Error(`customBootstrap: bootstrap.method ${m.name} is not modelled`);
   }
 
   async basebackup(from: UpstreamTarget): Promise<void> {
@@ -312,12 +309,15 @@ export class SimulatedPostgres extends SimulatedServer implements Postgres {
     this.data = null;
   }
 
-  async syncSlots(slotNames: string[]): Promise<void> {
+  /** Physical slots only: the simulated clusters configure no logical ones. An active one stays. */
+  async syncSlots(plan: SlotPlan): Promise<string[]> {
     if (!this.proc?.ready || !this.data) throw new Error(`syncSlots: ${this.name} is not running`);
     const active = new Set(this.proc.senders.all().map((e) => e.slot));
-    const next = new Set(slotNames);
-    for (const s of this.data.slots) if (active.has(s)) next.add(s);
+    const next = new Set(plan.physical);
+    const inUse = [...this.data.slots].filter((s) => active.has(s) && !next.has(s));
+    for (const s of inUse) next.add(s);
     this.data.slots = next;
+    return inUse;
   }
 
   /**
