@@ -23,20 +23,46 @@ const PARAMETERS_BEFORE_FIRST_SAMPLE =
 const BOOTSTRAP_DCS_ERROR =
   'etcd failing in the one step of publishing a new cluster: schedules start after the bootstrap, and the scenario that fails it does so at /initialize (writingInitialize, taken); every step fails into the same abandoning state. test/unit/node.test.ts takes a failed /config write and a leader key already taken.';
 
-const NO_SLOTS =
-  'use_slots: false: the simulated clusters run with the default (slots on); test/unit/leader-duties.test.ts takes it (no slot made, the members only noted).';
-
 const REPLICA_METHODS =
   'postgresql.create_replica_methods other than pg_basebackup (a no_leader restore, keep_data): the simulated clusters configure none and SimulatedPostgres models pg_basebackup from a member only. test/unit/node.test.ts ("replica methods and bootstrap.method") takes it, test/integration/replica-methods.test.ts runs real methods.';
 const CUSTOM_BOOTSTRAP =
   'bootstrap.method with a command (a restore instead of initdb): the simulated clusters bootstrap with initdb and SimulatedPostgres models no backup to restore. test/unit/node.test.ts takes the restore and its failure, test/integration/replica-methods.test.ts restores a real cluster to a point in time.';
+
+const STANDBY_CLUSTER =
+  'A standby cluster (standby_cluster in /config): the simulated clusters have no remote primary to follow. test/unit/node.test.ts ("standby cluster") takes its bootstrap, the lock taken by a replica, a remote moved and the section removed; test/integration/standby-cluster.test.ts runs one beside its primary cluster.';
 
 const WATCHDOG_STEP_THROWS =
   'setWatchdog never rejects: a device that cannot be opened, configured or closed is a reading of its own (DeviceWatchdog, the scenarios break one), so the step only throws if its provider does; kept so that such a provider neither crashes the node nor, in required mode, lets it promote. test/unit/node.test.ts takes it.';
 
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
-  'node.bootstrap.racingInitialize --done(raceInitialize)#0--> node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
+  'node.bootstrap.racingInitialize --done(raceInitialize)#1--> node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
+  'node.active.running.standbyLeader': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.atRest': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.repointing': STANDBY_CLUSTER,
+  'node.bootstrap.cloningRemote': STANDBY_CLUSTER,
+  'node.bootstrap.startingStandbyLeader': STANDBY_CLUSTER,
+  'node.active.running.boot --always#1--> node.active.running.standbyLeader': STANDBY_CLUSTER,
+  'node.active.running.replica --always#1--> node.active.running.standbyLeader': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --PG_STATUS#0--> node.active.running.crashed': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --PG_STATUS#1--> (no target)': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --RESTART#0--> (no target)': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --RESTART#1--> node.active.running.restarting': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --always#0--> node.active.running.replica': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --always#1--> node.active.running.promoting': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.atRest --always--> node.active.running.standbyLeader.repointing':
+    STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.repointing --done(followUpstream)--> node.active.running.standbyLeader.atRest':
+    STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.repointing --error(followUpstream)--> node.active.running.crashed':
+    STANDBY_CLUSTER,
+  'node.bootstrap.cloningRemote --done(createReplica)--> node.bootstrap.startingStandbyLeader':
+    STANDBY_CLUSTER,
+  'node.bootstrap.cloningRemote --error(createReplica)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
+  'node.bootstrap.racingInitialize --done(raceInitialize)#0--> node.bootstrap.cloningRemote': STANDBY_CLUSTER,
+  'node.bootstrap.startingStandbyLeader --done(startPostgres)--> node.bootstrap.inspectingNewCluster':
+    STANDBY_CLUSTER,
+  'node.bootstrap.startingStandbyLeader --error(startPostgres)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
   'node.bootstrap.restoring --done(customBootstrap)--> node.bootstrap.startingNewPrimary': CUSTOM_BOOTSTRAP,
   'node.bootstrap.restoring --error(customBootstrap)--> node.bootstrap.abandoning': CUSTOM_BOOTSTRAP,
   'node.bootstrap.deciding --always#4--> node.bootstrap.cloning': REPLICA_METHODS,
@@ -138,9 +164,7 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
     'The node machine answers REINITIALIZE in the same step in every state it runs in; only a node machine that has stopped (the agent shutting down) leaves the request unanswered. test/unit/reinitialize-request.test.ts takes it.',
   'serverParameters --RELOAD_AGAIN--> (no target)':
     'A reload PostgreSQL did not apply (a sample begun after it shows the old synchronous_standby_names): the simulated PostgreSQL applies every reload it is sent. A real one may miss one (a reload signalled while the postmaster restarts). test/unit/server-parameters-machine.test.ts takes it.',
-  'leaderDuties.idle --PUBLISH#2--> (no target)': NO_SLOTS,
-  'leaderDuties.writingStatus --DONE#1--> leaderDuties.idle': NO_SLOTS,
-  'leaderDuties.idle --PUBLISH#6--> (no target)':
+  'leaderDuties.idle --PUBLISH#5--> (no target)':
     'A publication that can give no order: the runtime leaves those out (publicationMatters, the same rule as the guards); this branch answers them for senders that do not filter. test/unit/leader-duties.test.ts takes it and shows such a publication changes nothing.',
   'election.waiting --RELEASE--> election.released':
     'The node asking for a release while its election waits out an etcd error: the budget reached it by chance until the model enforced slots on cascading upstreams too (2026-12-06). test/unit/election.test.ts takes it (after an acquisition etcd did not answer).',
