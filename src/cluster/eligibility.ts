@@ -5,7 +5,8 @@
 
 import { activeFailover } from './failover.ts';
 import { excludedByFailsafe, noPrimaryFailsafeKeeps } from './failsafe.ts';
-import { type ClusterView, clusterTimeline } from './view.ts';
+import { failoverPriorityOf } from './tags.ts';
+import { type ClusterView, clusterTimeline, memberByName } from './view.ts';
 
 /** What a node knows about its own PostgreSQL when it considers racing. */
 export interface LocalFacts {
@@ -16,6 +17,8 @@ export interface LocalFacts {
   walPosition: number | null;
   timeline: number | null;
   nofailover: boolean;
+  /** Patroni 3.2's failover_priority (absent: 1): among equally advanced members, the higher races. */
+  failoverPriority?: number;
   /** A replica's WAL receiver is connected to its upstream. */
   streaming: boolean;
   /** A watchdog is required and cannot be used here (Patroni's watchdog_failed): never races. */
@@ -119,6 +122,25 @@ export function newestTimeline(view: ClusterView, peers: readonly PeerStatus[]):
   for (const m of view.members) timeline = Math.max(timeline, m.data.timeline ?? 0);
   for (const p of peers) if (p.reachable) timeline = Math.max(timeline, p.timeline ?? 0);
   return timeline;
+}
+
+/**
+ * Patroni 3.2's failover_priority: a peer exactly as far along as this node, with a higher
+ * priority (its member key's tags), wins the race — unless it is the former leader (in
+ * synchronous mode /sync's), which is the one being replaced. Null: no preference for it.
+ */
+function preferredPeer(
+  view: ClusterView,
+  me: LocalFacts,
+  peer: PeerStatus,
+  syncMembers: Set<string> | null,
+): string | null {
+  const mine = me.failoverPriority ?? 1;
+  const theirs = failoverPriorityOf(memberByName(view, peer.name)?.data.tags);
+  if ((peer.walPosition ?? 0) !== (me.walPosition ?? 0) || theirs <= mine) return null;
+  const formerLeader = syncMembers !== null ? view.sync?.leader : view.leader?.name;
+  if (peer.name === formerLeader) return null;
+  return `${peer.name} has equally tolerable WAL position and priority ${theirs}, while this node has priority ${mine}`;
 }
 
 /** The members /sync lets take over with synchronous_mode (its leader and standbys); null without it. */
@@ -256,6 +278,8 @@ export function judgeHealthiest(
     if ((peer.walPosition ?? 0) > myWal) {
       return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
     }
+    const preferred = preferredPeer(view, me, peer, syncMembers);
+    if (preferred !== null) return no(preferred);
   }
   return yes('no reachable member is ahead of me');
 }

@@ -1,6 +1,7 @@
 /** Who a node streams from and which slots the leader keeps: pure answers from the cluster view. */
 import { slotNameFromMemberName, type UpstreamTarget } from './postgres-state.ts';
 import { remoteMemberName, remoteTarget, type StandbyCluster } from './standby-cluster.ts';
+import { nostreamOf } from './tags.ts';
 import { type ClusterView, leaderMember, type Member, memberByName } from './view.ts';
 
 /** host and port of a member's `conn_url` (`postgres://host:port/db`), IPv6 brackets removed. */
@@ -79,15 +80,19 @@ export function cascadeSlots(view: ClusterView, me: string): string[] {
   const leader = view.leader?.name;
   return view.members
     .filter((m) => m.name !== me && m.name !== leader && m.data.tags?.replicatefrom === me)
+    .filter((m) => !nostreamOf(m.data.tags))
     .map((m) => slotNameFromMemberName(m.name))
     .sort();
 }
 
-/** Physical slots the leader keeps: one per other member, except cascading replicas of another member. */
+/**
+ * Physical slots the leader keeps: one per other member, except cascading replicas of another
+ * member and members that do not stream (nostream).
+ */
 export function desiredSlots(view: ClusterView, me: string): string[] {
   const names = new Set(view.members.map((m) => m.name));
   return view.members
-    .filter((m) => m.name !== me)
+    .filter((m) => m.name !== me && !nostreamOf(m.data.tags))
     .filter((m) => {
       const from = m.data.tags?.replicatefrom;
       return !(typeof from === 'string' && from !== me && names.has(from));

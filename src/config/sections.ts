@@ -185,6 +185,11 @@ function readPostgresql(doc: Dict, name: string): NodeConfig['postgresql'] {
     }
     out.pre_promote = prePromote;
   }
+  const recovery = parameters(sec, 'recovery_conf', 'postgresql.recovery_conf');
+  if (Object.keys(recovery).length > 0)
+    out.recovery_conf = Object.fromEntries(
+      Object.entries(recovery).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)]),
+    );
   const slots = optBool(sec, 'use_slots', 'postgresql.use_slots');
   if (slots !== undefined) out.use_slots = slots;
   return out;
@@ -257,7 +262,16 @@ function readBootstrap(doc: Dict): NodeConfig['bootstrap'] {
   };
 }
 
-const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'] as const;
+const BOOL_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream'] as const;
+
+/** An integer that may be negative (failover_priority), as Patroni's parse_int reads it. */
+function optSignedInt(d: Dict, key: string, path: string): number | undefined {
+  const v = d[key];
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n)) throw new ConfigError(path, `must be an integer, got ${describe(v)}`);
+  return n;
+}
 
 function readTags(doc: Dict): NodeConfig['tags'] {
   const sec = section(doc, 'tags', 'tags', false) ?? {};
@@ -269,7 +283,20 @@ function readTags(doc: Dict): NodeConfig['tags'] {
     if (flags[tag]) published[tag] = true;
     else delete published[tag];
   }
-  const out: NodeConfig['tags'] = { ...flags, published };
+  // Patroni 3.2's failover_priority: nofailover when it is 0 or less (and nofailover is not given).
+  const priority = optSignedInt(sec, 'failover_priority', 'tags.failover_priority');
+  const nofailoverGiven = sec['nofailover'] !== undefined && sec['nofailover'] !== null;
+  if (priority !== undefined) {
+    published['failover_priority'] = priority;
+    if (!nofailoverGiven && priority <= 0) flags.nofailover = true;
+    // Patroni publishes nofailover beside a failover_priority even when false: peers read both.
+    if (nofailoverGiven) published['nofailover'] = flags.nofailover;
+  }
+  const out: NodeConfig['tags'] = {
+    ...flags,
+    failover_priority: flags.nofailover ? 0 : (priority ?? 1),
+    published,
+  };
   const from = optString(sec, 'replicatefrom', 'tags.replicatefrom');
   if (from !== undefined) out.replicatefrom = from;
   return out;

@@ -107,6 +107,8 @@ export interface NodeConfig {
     callbacks?: Partial<Record<CallbackAction, string>>;
     /** Run after the lock is taken, before the promotion; a non-zero exit aborts it (Patroni 2.1+). */
     pre_promote?: string;
+    /** Recovery settings every standby gets (restore_command, …): Patroni's postgresql.recovery_conf. */
+    recovery_conf?: Record<string, string>;
     /** How a replica is made, in order (cluster/replica-methods.ts); pg_basebackup when none is configured. */
     create_replica_methods: readonly ReplicaMethod[];
   };
@@ -115,6 +117,10 @@ export interface NodeConfig {
     noloadbalance: boolean;
     clonefrom: boolean;
     nosync: boolean;
+    /** Patroni 3.3: no WAL streaming; the node replays from the archive (postgresql.recovery_conf). */
+    nostream: boolean;
+    /** Patroni 3.2: preferred in the leader race among equally advanced members (0: nofailover). */
+    failover_priority: number;
     replicatefrom?: string;
     /** Every configured tag (custom ones included), false booleans dropped, as Patroni publishes them. */
     published: Record<string, unknown>;

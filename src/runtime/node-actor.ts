@@ -69,6 +69,8 @@ export function createNodeActor(
         nofailover: config.tags.nofailover,
         clonefrom: config.tags.clonefrom,
         replicatefrom: config.tags.replicatefrom,
+        nostream: config.tags.nostream,
+        failoverPriority: config.tags.failover_priority,
       },
       settings,
     },

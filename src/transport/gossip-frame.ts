@@ -16,9 +16,11 @@
  *    member that has not given the term up.
  *  - `gave-up`: the sender gave a leader's term up for good (heard nothing of it for W).
  */
+
 import { pack, unpack } from 'msgpackr';
 import type { PeerStatus } from '../cluster/eligibility.ts';
 import { type NodeReport, reportedRole } from '../cluster/report.ts';
+import { nofailoverOf } from '../cluster/tags.ts';
 
 export const GOSSIP_VERSION = 1;
 
@@ -235,7 +237,7 @@ export function statusFrame(r: NodeReport, stamp: FrameStamp): StatusFrame {
     replayed: running && pg.inRecovery ? (pg.replayedLsn ?? 0) : null,
     leader: r.view?.leader?.name ?? null,
     isLeader: r.isLeader,
-    nofailover: r.tags['nofailover'] === true,
+    nofailover: nofailoverOf(r.tags),
     // As GET /patroni says it.
     watchdogFailed: r.watchdogFailed === true,
     streaming: running && pg.inRecovery && pg.replicationState === 'streaming',

@@ -2,7 +2,9 @@
  * Asks other members for their status (GET <api_url>, i.e. /patroni) as Patroni peers do in
  * the leader race: 2 s timeout, no retries. Works against pgwarden and Patroni nodes alike.
  */
+
 import type { PeerStatus } from '../cluster/eligibility.ts';
+import { nofailoverOf } from '../cluster/tags.ts';
 import type { ClusterView, Member } from '../cluster/view.ts';
 import { peerTlsFiles } from '../config/peer-tls.ts';
 import type { NodeConfig } from '../config/types.ts';
@@ -52,7 +54,7 @@ export function unreachablePeer(member: Member): PeerStatus {
     inRecovery: true,
     walPosition: null,
     timeline: null,
-    nofailover: member.data.tags?.nofailover === true,
+    nofailover: nofailoverOf(member.data.tags),
     watchdogFailed: false,
   };
 }
@@ -93,7 +95,7 @@ export function parsePeerDocument(name: string, doc: Record<string, unknown>): P
     inRecovery: !primary,
     walPosition: wal,
     timeline: num(doc['timeline']),
-    nofailover: tags['nofailover'] === true,
+    nofailover: nofailoverOf(tags),
     watchdogFailed: doc['watchdog_failed'] === true,
     // pgwarden's and later Patroni's (3.0.2 leaves it out: not known to stream).
     streaming: doc['replication_state'] === 'streaming',

@@ -77,7 +77,15 @@ export function makeNodeConfig(input: NodeConfigInput): NodeConfig {
       remove_data_directory_on_diverged_timelines: false,
       create_replica_methods: BASEBACKUP_ONLY,
     },
-    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, published: {} },
+    tags: {
+      nofailover: false,
+      noloadbalance: false,
+      clonefrom: false,
+      nosync: false,
+      nostream: false,
+      failover_priority: 1,
+      published: {},
+    },
     raw: {
       name: input.name,
       scope,

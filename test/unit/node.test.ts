@@ -1626,3 +1626,16 @@ describe('node machine: use_slots', () => {
     expect(h.count('followUpstream')).toBe(repoints);
   });
 });
+
+describe('node machine: nostream', () => {
+  it('a nostream replica follows nobody: started as a standby without upstream, left so when the leader changes', async () => {
+    const h = harness({ dataDir: standbyDir, tags: { ...noTags, nostream: true } });
+    await h.cluster(view({ leader: 'b', members: ['a', 'b'] }));
+    expect(h.snap().value).toEqual({ active: { running: 'replica' } });
+    expect(h.inputs('startPostgres')).toEqual([{ role: 'replica', upstream: null, timeoutSeconds: 60 }]);
+    expect(h.ctx().following).toBeNull();
+    await h.cluster(view({ leader: 'c', members: ['a', 'b', 'c'] }));
+    await settle();
+    expect(h.count('followUpstream')).toBe(0);
+  });
+});

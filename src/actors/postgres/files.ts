@@ -79,7 +79,12 @@ export async function configureDataDir(
   const recovery = bootstrap?.recovery;
   await files.write(
     path.join(dir, RECOVERY_CONF),
-    renderRecoveryConf(config, upstream, recovery === 'keep' ? null : recovery),
+    // A standby's own recovery settings (postgresql.recovery_conf), else a custom bootstrap's.
+    renderRecoveryConf(
+      config,
+      upstream,
+      recovery === 'keep' ? null : (recovery ?? (standby ? config.postgresql.recovery_conf : null)),
+    ),
     0o600,
   );
   await files.write(path.join(dir, 'pg_hba.conf'), bootstrap?.hba ?? renderPgHba(config), 0o600);

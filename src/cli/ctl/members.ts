@@ -1,5 +1,6 @@
 /** Which members a command acts on: patronictl's role filters, member selection and confirmations. */
 import { isStandbySection } from '../../cluster/standby-cluster.ts';
+import { nofailoverOf } from '../../cluster/tags.ts';
 import type { ClusterView, Member } from '../../cluster/view.ts';
 import { leaderMember } from '../../cluster/view.ts';
 import { CliError } from '../errors.ts';
@@ -13,8 +14,7 @@ export function isStandbyCluster(view: ClusterView): boolean {
 }
 
 export function hasNoFailover(m: Member): boolean {
-  const v = m.data.tags?.['nofailover'];
-  return v === true || (typeof v === 'string' && /^(true|yes|on|1)$/i.test(v));
+  return nofailoverOf(m.data.tags);
 }
 
 /** get_all_members: the leader for leader-ish roles (by its published role), else the non-leaders or everyone. */

@@ -33,6 +33,7 @@ export function localFacts(ctx: Pick<NodeContext, 'name' | 'pg' | 'tags' | 'sett
     walPosition: wal,
     timeline: pg?.timeline ?? null,
     nofailover: ctx.tags.nofailover,
+    failoverPriority: ctx.tags.failoverPriority ?? 1,
     streaming: pg?.replicationState === 'streaming',
     ...(watchdogFailed(ctx.settings.watchdog) ? { watchdogFailed: true } : {}),
   };
@@ -103,12 +104,17 @@ export function mustRejoin(ctx: NodeContext): boolean {
   );
 }
 
-/** The member this node should stream from, by name (the same answer `upstreamOf` resolves). */
+/**
+ * The member this node should stream from, by name (the same answer `upstreamOf` resolves); none
+ * for a nostream node (Patroni 3.3): it replays from the archive only (postgresql.recovery_conf).
+ */
 export function followTarget(ctx: NodeContext): string | null {
+  if (ctx.tags.nostream) return null;
   return memberToFollow(ctx.view, ctx.name, ctx.tags.replicatefrom, ctx.settings.standby_cluster ?? null);
 }
 
 export function upstreamOf(ctx: NodeContext): UpstreamTarget | null {
+  if (ctx.tags.nostream) return null;
   return upstreamFor(
     ctx.view,
     ctx.name,

@@ -33,6 +33,10 @@ export interface NodeTags {
   nofailover: boolean;
   clonefrom: boolean;
   replicatefrom?: string;
+  /** Patroni 3.3's nostream: no upstream, the archive only (absent: false). */
+  nostream?: boolean;
+  /** Patroni 3.2's failover_priority (absent: 1). */
+  failoverPriority?: number;
 }
 
 export interface NodeInput {
