@@ -3,7 +3,7 @@
 // what it uses.
 import { Command, CommanderError } from 'commander';
 import { PGWARDEN_VERSION } from '../cluster/report.ts';
-import { registerCtlCommands } from './ctl/register.ts';
+import { ownShortOptions, registerCtlCommands } from './ctl/register.ts';
 import { CliError } from './errors.ts';
 import type { ReplayCommandOptions } from './replay-command.ts';
 import type { SimOptions } from './sim-command.ts';
@@ -108,7 +108,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(ownShortOptions(process.argv));
 } catch (err) {
   if (err instanceof CliError) {
     process.stderr.write(`pgwarden: ${err.message}\n`);

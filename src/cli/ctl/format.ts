@@ -102,7 +102,7 @@ export function formatOutput(
       const rec: Record<string, unknown> = {};
       columns.forEach((c, i) => {
         const v = r[i];
-        if (!header || cellText(v as Cell) !== '') rec[c] = v ?? '';
+        if (!header || cellText(v as Cell) !== '') rec[c] = v === undefined ? '' : v;
       });
       return rec;
     });

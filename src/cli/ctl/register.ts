@@ -39,6 +39,32 @@ function leaderOptions(cmd: Command): Command {
     .addOption(new Option('--master <name>', 'alias of --leader').hideHelp());
 }
 
+/** Short options of a command that the program's own options use too: patronictl's query -c and -d. */
+const SHADOWED: Record<string, Record<string, string>> = { query: { '-c': '--command', '-d': '--dbname' } };
+
+/**
+ * The command line with a command's own short options written long when the program has the
+ * same letter: after `query`, `-c` is its SQL and `-d` its database, as in patronictl (whose
+ * global options come before the command); before it, they stay the configuration file and DCS.
+ */
+export function ownShortOptions(argv: readonly string[]): string[] {
+  const out = [...argv];
+  let own: Record<string, string> | undefined;
+  for (let i = 2; i < out.length; i++) {
+    const arg = out[i]!;
+    if (arg === '--') break;
+    if (own) out[i] = own[arg] ?? arg;
+    else if (!arg.startsWith('-') && SHADOWED[arg]) own = SHADOWED[arg];
+    else if (!arg.startsWith('-') && !isOptionValue(out, i)) break;
+  }
+  return out;
+}
+
+/** Whether argv[i] is the value of the program option just before it (-c FILE, -d URL). */
+function isOptionValue(argv: readonly string[], i: number): boolean {
+  return ['-c', '--config-file', '-d', '--dcs-url', '--dcs'].includes(argv[i - 1] ?? '');
+}
+
 export function registerCtlCommands(program: Command): void {
   program
     .option('-c, --config-file <file>', 'configuration file (env PATRONICTL_CONFIG_FILE)')
@@ -272,6 +298,40 @@ export function registerCtlCommands(program: Command): void {
     .argument('[members...]')
     .action((cluster: string | undefined, members: string[], _o: Opts, c: Command) =>
       withContext(c, async (ctx) => (await import('./info.ts')).runVersion(ctx, cluster, members)),
+    );
+
+  program
+    .command('query')
+    .description('query a Patroni PostgreSQL member')
+    .argument('[cluster]')
+    .option('--format <fmt>', 'output format (pretty, tsv, json, yaml)', 'tsv')
+    .option('-f, --file <file>', 'execute the SQL commands from this file (- for stdin)')
+    .option('--password', 'force password prompt')
+    .option('-U, --username <name>', 'database user name')
+    .option('-W', 'auto update the screen every 2 seconds')
+    .option('-w, --watch <seconds>', 'auto update the screen every X seconds')
+    .option('-r, --role <role>', 'the role of the query')
+    .option('-m, --member <name>', 'query a specific member')
+    .option('--delimiter <text>', 'the column delimiter', '\t')
+    .option('-c, --command <sql>', 'the SQL commands to execute')
+    .option('-d, --dbname <name>', 'database name to connect to')
+    .action((cluster: string | undefined, _o: Opts, c: Command) =>
+      withContext(c, async (ctx, o) => {
+        const own = c.opts() as Opts;
+        await (await import('./query.ts')).runQuery(ctx, ctx.clusterName(cluster), {
+          format: parseFormat(own['format']),
+          password: !!own['password'],
+          delimiter: String(own['delimiter']),
+          W: !!own['W'],
+          ...(own['role'] !== undefined ? { role: parseRole(own['role'])! } : {}),
+          ...(own['member'] !== undefined ? { member: own['member'] as string } : {}),
+          ...(own['command'] !== undefined ? { command: own['command'] as string } : {}),
+          ...(own['file'] !== undefined ? { file: own['file'] as string } : {}),
+          ...(own['username'] !== undefined ? { username: own['username'] as string } : {}),
+          ...(own['dbname'] !== undefined ? { dbname: own['dbname'] as string } : {}),
+          ...(own['watch'] !== undefined ? { watch: parseSeconds(own['watch'], '--watch')! } : {}),
+        });
+      }),
     );
 
   program
