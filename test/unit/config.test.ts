@@ -172,6 +172,8 @@ describe('parseConfigText: postgres0.yml', () => {
       noloadbalance: false,
       clonefrom: false,
       nosync: false,
+      nostream: false,
+      failover_priority: 1,
       published: { datacenter: 'east' },
     });
   });
@@ -213,6 +215,8 @@ describe('defaults and normalisation', () => {
       noloadbalance: false,
       clonefrom: false,
       nosync: false,
+      nostream: false,
+      failover_priority: 1,
       published: {},
     });
   });
@@ -444,6 +448,8 @@ describe('tags', () => {
       noloadbalance: false,
       clonefrom: true,
       nosync: false,
+      nostream: false,
+      failover_priority: 0,
       replicatefrom: 'pg1',
       published: { nofailover: true, clonefrom: true, replicatefrom: 'pg1', zone: 3 },
     });

@@ -70,11 +70,13 @@ describe('parsePeerDocument', () => {
     expect(parsePeerDocument('pg3', { state: 'stopped', xlog: 5 })).toBeNull();
   });
 
-  it('nofailover tag must be boolean true', () => {
+  it('nofailover as every reader takes it (cluster/tags.ts): a boolean or its text, else failover_priority 0 or less', () => {
     const d = { xlog: { location: 1 }, timeline: 1 };
     expect(parsePeerDocument('a', { ...d, tags: { nofailover: true } })?.nofailover).toBe(true);
     expect(parsePeerDocument('a', { ...d, tags: { nofailover: false } })?.nofailover).toBe(false);
-    expect(parsePeerDocument('a', { ...d, tags: { nofailover: 'true' } })?.nofailover).toBe(false);
+    // A member that asks not to be promoted in text is not promoted (it was, before: only true counted).
+    expect(parsePeerDocument('a', { ...d, tags: { nofailover: 'true' } })?.nofailover).toBe(true);
+    expect(parsePeerDocument('a', { ...d, tags: { failover_priority: 0 } })?.nofailover).toBe(true);
     expect(parsePeerDocument('a', d)?.nofailover).toBe(false);
   });
 

@@ -38,6 +38,7 @@ describe('no machine stuck', () => {
       'node.active.running.primary',
       'node.active.running.replica',
       'node.active.running.rewindFailed',
+      'node.active.running.standbyLeader.atRest',
       'node.active.running.stoppedWhilePaused',
       'node.bootstrap.waitingForLeader',
       'node.starting.waitingForDcs',
