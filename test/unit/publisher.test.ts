@@ -201,7 +201,12 @@ describe('publisher: the leader’s slots', () => {
     const given: unknown[] = [];
     const answers = [['gone_member'], []];
     const h = (publisher as unknown as { h: Record<string, unknown> }).h;
-    h['pg'] = { syncSlots: async (plan: unknown) => (given.push(plan), answers.shift() ?? []) };
+    h['pg'] = {
+      syncSlots: async (plan: unknown) => {
+        given.push(plan);
+        return answers.shift() ?? [];
+      },
+    };
     h['dcs'] = { touchMember: async () => true, setStatus: async () => {} };
     h['params'] = {
       notLeader: () => null,

@@ -316,7 +316,7 @@ export function registerCtlCommands(program: Command): void {
     .option('-c, --command <sql>', 'the SQL commands to execute')
     .option('-d, --dbname <name>', 'database name to connect to')
     .action((cluster: string | undefined, _o: Opts, c: Command) =>
-      withContext(c, async (ctx, o) => {
+      withContext(c, async (ctx, _o) => {
         const own = c.opts() as Opts;
         await (await import('./query.ts')).runQuery(ctx, ctx.clusterName(cluster), {
           format: parseFormat(own['format']),

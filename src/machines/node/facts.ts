@@ -128,6 +128,18 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * A startPostgres input for a standby of whoever it follows now (upstreamOf): null without anyone,
+ * PostgreSQL then a standby of nobody until one is known; in a new standby cluster, the remote.
+ */
+export function replicaStartInput({ context }: { context: NodeContext }) {
+  return {
+    role: 'replica' as const,
+    upstream: upstreamOf(context),
+    timeoutSeconds: context.settings.pg_ctl_timeout,
+  };
+}
+
 /** A stopPostgres input: `mode`, within pg_ctl_timeout (every stop of the node machine is bounded so). */
 export function stopInput(mode: StopMode) {
   return ({ context }: { context: NodeContext }) => ({

@@ -1,6 +1,6 @@
 /** The replica side of `running`: pick the path at boot, start as a standby, follow the leader, and leave for a rewind or a new clone when the data directory may have diverged. */
 import { assign } from 'xstate';
-import { errorText, followTarget, stopInput, upstreamOf } from './facts.ts';
+import { errorText, followTarget, replicaStartInput, stopInput, upstreamOf } from './facts.ts';
 import { refuseUnmetRestart } from './operations.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -49,12 +49,7 @@ export const startingReplica = nodeSetup.createStateConfig({
   }),
   invoke: {
     src: 'startPostgres',
-    input: ({ context }) => ({
-      role: 'replica' as const,
-      // Null without a leader to follow: PostgreSQL starts as a standby of nobody until one is known.
-      upstream: upstreamOf(context),
-      timeoutSeconds: context.settings.pg_ctl_timeout,
-    }),
+    input: replicaStartInput,
     // Started with no leader to compare with, an ex-primary may still have diverged from
     // whoever leads next: the check waits for that leader (replica → stoppingToRejoin).
     onDone: {

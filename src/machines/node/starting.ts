@@ -7,8 +7,8 @@ import {
   ranAsPrimary,
   remotePlanOf,
   replicaPlanOf,
+  replicaStartInput,
   stopInput,
-  upstreamOf,
 } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
@@ -289,12 +289,8 @@ export const bootstrap = nodeSetup.createStateConfig({
     startingStandbyLeader: {
       invoke: {
         src: 'startPostgres',
-        input: ({ context }) => ({
-          role: 'replica' as const,
-          // No leader yet in this standby cluster: the remote primary (memberToFollow).
-          upstream: upstreamOf(context),
-          timeoutSeconds: context.settings.pg_ctl_timeout,
-        }),
+        // No leader yet in this standby cluster: the remote primary (memberToFollow).
+        input: replicaStartInput,
         onDone: {
           target: 'inspectingNewCluster',
           actions: [
