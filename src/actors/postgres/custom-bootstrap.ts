@@ -17,6 +17,7 @@ import { logFileFor } from './conf.ts';
 import { DYNAMIC_CACHE_FILE } from './dynamic-cache.ts';
 import { ADDRESS_BOOK_FILE, liftFence } from './fence.ts';
 import type { BootstrapStart } from './files.ts';
+import { pgCtlStopPrivate } from './pg-ctl.ts';
 import { type DataDirHost, emptyDataDir } from './replica.ts';
 import { ensureRoles } from './roles.ts';
 import { tailLines } from './run.ts';
@@ -94,9 +95,7 @@ async function recoverOnce(h: DataDirHost, method: BootstrapCommand, clock: Cloc
       await waitForEndOfRecovery(h, socketDir, logFile, clock);
       await ensureRoles(h.config, socketDir, { superuser: true });
     } finally {
-      await h.runner.run('pg_ctl', ['stop', '-D', h.dir, '-m', 'fast', '-w', '-t', '60'], {
-        timeoutMs: 70_000,
-      });
+      await pgCtlStopPrivate(h.runner, h.dir);
     }
     await h.configure(false, null);
   } finally {

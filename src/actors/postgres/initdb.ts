@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initdbArgs } from './conf.ts';
-import { pgCtlStart } from './pg-ctl.ts';
+import { pgCtlStart, pgCtlStopPrivate } from './pg-ctl.ts';
 import type { DataDirHost } from './replica.ts';
 import { ensureRoles } from './roles.ts';
 
@@ -33,9 +33,7 @@ export async function initdbCluster(h: DataDirHost, initialized: boolean): Promi
     try {
       await ensureRoles(h.config, tmp, { superuser: false });
     } finally {
-      await h.runner.run('pg_ctl', ['stop', '-D', h.dir, '-m', 'fast', '-w', '-t', '60'], {
-        timeoutMs: 70_000,
-      });
+      await pgCtlStopPrivate(h.runner, h.dir);
     }
     await h.configure(false, null);
   } finally {

@@ -27,3 +27,11 @@ export async function pgCtlStart(
     serverLog ? `${logFile}:\n${tailLines(serverLog, 12)}` : undefined,
   );
 }
+
+/**
+ * Stops the server a new cluster was started on privately (its roles made, its recovery done):
+ * fast, waited for a minute; its result is not checked, the next start says what is wrong.
+ */
+export async function pgCtlStopPrivate(runner: Runner, dir: string): Promise<void> {
+  await runner.run('pg_ctl', ['stop', '-D', dir, '-m', 'fast', '-w', '-t', '60'], { timeoutMs: 70_000 });
+}
