@@ -14,7 +14,8 @@
  */
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { assign, emit, sendTo } from 'xstate';
-import { emptyClusterView } from '../../cluster/view.ts';
+import { bootstrap } from './bootstrap.ts';
+import { initialContext } from './context.ts';
 import { refuseUnmetRestart, reinitializing, restarting } from './operations.ts';
 import { foreignWhilePaused, releasingWhilePaused, stoppedWhilePaused } from './paused.ts';
 import {
@@ -38,33 +39,13 @@ import {
   stoppingToRejoin,
 } from './replica.ts';
 import { nodeSetup } from './setup.ts';
-import { bootstrap, starting } from './starting.ts';
+import { starting } from './starting.ts';
 import { stopping } from './stopping.ts';
 import { switchingOver } from './switchover.ts';
 
 export const nodeMachine = nodeSetup.createMachine({
   id: 'node',
-  context: ({ input }) => ({
-    name: input.name,
-    tags: input.tags,
-    settings: input.settings,
-    view: emptyClusterView,
-    lifecycle: { dcsSeen: false, replicaStartCallback: 'on_start' },
-    dataDir: null,
-    pg: null,
-    pgState: 'stopped',
-    role: 'uninitialized',
-    isLeader: false,
-    bootstrapLeaseAgeMs: null,
-    wasPrimary: false,
-    following: null,
-    message: 'starting',
-    election: { verdict: null, failsafeActive: false, fenceTargets: [] },
-    fatal: null,
-    lastLsn: null,
-    restart: { timeoutSeconds: null, requestId: null, scheduled: null },
-    reinitialize: { queued: false, requestId: null },
-  }),
+  context: ({ input }) => initialContext(input),
   // The restart scheduler lives as long as the node: a restart may be scheduled in any state, and
   // whether it still applies is judged when it comes due (RESTART_DUE).
   // So does the switchover scheduler: it holds the leader's scheduled switchover (storeView arms it).

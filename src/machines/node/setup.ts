@@ -11,38 +11,32 @@ import {
   prePromoteAllows,
 } from '../../cluster/callbacks.ts';
 import { type PeerStatus, someoneFitToTakeOver } from '../../cluster/eligibility.ts';
-import {
-  leaderFailoverDecision,
-  ownScheduledSwitchover,
-  staleScheduledSwitchover,
-} from '../../cluster/failover.ts';
+import { ownScheduledSwitchover } from '../../cluster/failover.ts';
 import { type FenceResult, fenceRoundReport } from '../../cluster/orphans.ts';
-import type { DataDirState, PostgresStatus, StopResult } from '../../cluster/postgres-state.ts';
+import type { PostgresStatus, StopResult } from '../../cluster/postgres-state.ts';
 import {
   divergencePath,
   mayRemoveAfterFailedRewind,
   systemIdentifierMismatchMessage,
 } from '../../cluster/rejoin.ts';
-import { keepsDataFirst } from '../../cluster/replica-methods.ts';
-import { restartConditionsMet, restartedSinceScheduled, scheduledRestart } from '../../cluster/restart.ts';
+import { scheduledRestart } from '../../cluster/restart.ts';
 import { type ClusterView, clusterTimeline, type WireRole } from '../../cluster/view.ts';
 import type { WatchdogActivation } from '../../cluster/watchdog.ts';
 import { doneOutput } from '../done-output.ts';
-import type { AcquireResult } from '../election/index.ts';
 import { nodeActors } from './actors.ts';
+import { bootstrapGuards } from './bootstrap-guards.ts';
 import {
   divergedFromLeader,
   errorText,
   followTarget,
-  leadsStandbyCluster,
   localFacts,
   localSystemIdentifier,
   mustRejoin,
   REWIND_RETRY_LOOPS,
-  replicaPlanOf,
   systemIdMismatch,
   upstreamOf,
 } from './facts.ts';
+import { requestGuards } from './request-guards.ts';
 import type { NodeContext, NodeEmitted, NodeEvent, NodeInput, NodeSettings } from './types.ts';
 
 export const nodeSetup = setup({
@@ -78,22 +72,10 @@ export const nodeSetup = setup({
      */
     lockLostAsPrimary: ({ context }) =>
       !context.isLeader && context.settings.paused !== true && context.view.leader?.name !== context.name,
-    dataDirInitialized: ({ context }) => context.dataDir?.initialized ?? false,
-    foreignDataDir: ({ context }) => {
-      const mine = context.dataDir?.systemIdentifier;
-      const cluster = context.view.initialize;
-      return !!mine && !!cluster && cluster !== mine;
-    },
-    clusterHasLeader: ({ context }) => context.view.leader !== null,
-    /** Bootstrapped already (/initialize) or led: nothing to bootstrap, join it. */
-    clusterExists: ({ context }) => !!context.view.initialize || context.view.leader !== null,
     dcsAnswered: ({ context }) => context.lifecycle.dcsSeen,
     /** postgresql.pre_promote said no (cluster/callbacks.ts, prePromoteAllows). */
     prePromoteRefused: ({ event }) =>
       !prePromoteAllows((event as { output?: PrePromoteOutcome }).output ?? null),
-    gotInitializeLock: ({ event }) => doneOutput<boolean>(event),
-    /** The bootstrap's create transaction took /leader. */
-    tookLeaderKey: ({ event }) => doneOutput<AcquireResult>(event).won,
     /** A member probed before a switchover is fit to take over (reachable, in recovery, no limitation, on our timeline or streaming). */
     someoneCanTakeOver: ({ context, event }) =>
       someoneFitToTakeOver(
@@ -108,42 +90,11 @@ export const nodeSetup = setup({
     synchronousMode: ({ context }) => context.settings.synchronous_mode,
     /** pg_rewind did its job (false: it found rewinding impossible). */
     rewound: ({ event }) => doneOutput<boolean>(event),
-    dataDirEmpty: ({ event }) => !doneOutput<DataDirState>(event).initialized,
-    /** Nobody to copy and no method that needs nobody (replicaPlanOf): no replica can be made now. */
-    noWayToClone: ({ context }) => replicaPlanOf(context).methods.length === 0,
-    /**
-     * No leader, the cluster initialized (not a bootstrap under way), and a method that needs
-     * nobody to copy (no_leader: a restore from a backup): Patroni's "bootstrap (without leader)".
-     */
-    mayCloneWithoutLeader: ({ context }) =>
-      context.view.leader === null &&
-      context.view.initialize !== '' &&
-      replicaPlanOf(context).methods.length > 0,
-    /** reinitialize's first method keeps the data directory (keep_data: a delta restore): not removed first. */
-    replicaPlanKeepsData: ({ context }) => keepsDataFirst(replicaPlanOf(context)),
-    /** The lock is ours in a standby cluster: lead it as a standby of the remote primary. */
-    leadsStandbyCluster: ({ context }) => leadsStandbyCluster(context),
-    /** The same, found with PostgreSQL running (after the bootstrap, after an agent restart). */
-    leadsStandbyClusterRunning: ({ context }) =>
-      leadsStandbyCluster(context) && (context.pg?.running ?? false),
-    /** The standby leader, and standby_cluster is gone from /config: it becomes a primary. */
-    standbyClusterRemoved: ({ context }) => context.isLeader && !context.settings.standby_cluster,
-    /** This node won /initialize of a standby cluster: it copies the remote primary. */
-    wonInitializeForStandbyCluster: ({ context, event }) =>
-      doneOutput<boolean>(event) && !!context.settings.standby_cluster,
-    /** This node won /initialize and bootstrap.method names a command: it restores, not initdb. */
-    wonInitializeToRestore: ({ context, event }) =>
-      doneOutput<boolean>(event) && !!context.settings.bootstrap_method,
-    reinitializeQueued: ({ context }) => context.reinitialize.queued,
-    /** A forced reinitialize is served on a replica even while something else runs. */
-    forcedOnReplica: ({ context, event }) =>
-      event.type === 'REINITIALIZE' && event.force === true && !context.isLeader,
     sampleRunning: ({ event }) => event.type === 'PG_STATUS' && event.status.running,
     sampleDown: ({ event }) => event.type === 'PG_STATUS' && !event.status.running,
     sampleDownWhilePaused: ({ context, event }) =>
       event.type === 'PG_STATUS' && !event.status.running && context.settings.paused === true,
     sampleInRecovery: ({ event }) => event.type === 'PG_STATUS' && event.status.inRecovery,
-    mayBootstrap: ({ context }) => context.view.initialize === null && !context.tags.nofailover,
     isLeader: ({ context }) => context.isLeader,
     notLeader: ({ context }) => !context.isLeader,
     paused: ({ context }) => context.settings.paused === true,
@@ -187,27 +138,8 @@ export const nodeSetup = setup({
     foreignClusterWhilePaused: ({ context }) => context.settings.paused === true && systemIdMismatch(context),
     sameCluster: ({ context }) => !systemIdMismatch(context),
     upstreamChanged: ({ context }) => followTarget(context) !== context.following,
-    /** A restart whose filters (role, version, pending restart) do not hold here and now. */
-    restartConditionsUnmet: ({ context, event }) =>
-      event.type === 'RESTART' &&
-      event.conditions !== undefined &&
-      !restartConditionsMet(event.conditions, context.isLeader, context.pg),
-    restartScheduled: ({ context }) => context.restart.scheduled !== null,
-    /** The postmaster restarted since the restart was scheduled: nothing left to restart. */
-    restartedSinceScheduled: ({ context, event }) =>
-      event.type === 'RESTART_DUE' && restartedSinceScheduled(event.payload, context.pg),
-    /** A due scheduled switchover that is no longer this node's (lock lost, /failover rewritten). */
-    switchoverNoLongerOurs: ({ context, event }) =>
-      event.type === 'SWITCHOVER_DUE' &&
-      ownScheduledSwitchover(context.view, context.name, context.isLeader)?.index !== event.id,
-    switchoverDueTooLate: ({ context, event }) =>
-      event.type === 'SWITCHOVER_DUE' && staleScheduledSwitchover(event.lateMs, context.settings.loop_wait),
-    dueRestartConditionsUnmet: ({ context, event }) =>
-      event.type === 'RESTART_DUE' &&
-      !restartConditionsMet(event.payload.request, context.isLeader, context.pg),
-    switchoverRequested: ({ context }) =>
-      leaderFailoverDecision(context.view, context.name).kind === 'execute',
-    failoverKeyToClear: ({ context }) => leaderFailoverDecision(context.view, context.name).kind === 'clear',
+    ...bootstrapGuards,
+    ...requestGuards,
   },
   actions: {
     /**

@@ -94,6 +94,7 @@ import {
   scheduledSwitchoverReplaced,
   staleScheduledSwitchoverDropped,
 } from './requests.ts';
+import { standbyClusterLifecycle } from './standby.ts';
 import {
   reloadKeepsSynchronousStandby,
   restartedAgentHoldsParameterReload,
@@ -185,4 +186,5 @@ export const scenarios: Scenario[] = [
   cutDuringPostPromotionCheckpoint,
   cutDuringSwitchoverCheckpoint,
   cascadingReplica,
+  standbyClusterLifecycle,
 ];
