@@ -24,12 +24,12 @@ const BOOTSTRAP_DCS_ERROR =
   'etcd failing in the one step of publishing a new cluster: schedules start after the bootstrap, and the scenario that fails it does so at /initialize (writingInitialize, taken); every step fails into the same abandoning state. test/unit/node.test.ts takes a failed /config write and a leader key already taken.';
 
 const REPLICA_METHODS =
-  'postgresql.create_replica_methods other than pg_basebackup (a no_leader restore, keep_data): the simulated clusters configure none and SimulatedPostgres models pg_basebackup from a member only. test/unit/node.test.ts ("replica methods and bootstrap.method") takes it, test/integration/replica-methods.test.ts runs real methods.';
+  'postgresql.create_replica_methods other than pg_basebackup (a no_leader restore, keep_data): the simulated clusters configure none and SimulatedPostgres models pg_basebackup from a member only. test/unit/node-replicas.test.ts takes it, test/integration/replica-methods.test.ts runs real methods.';
 const CUSTOM_BOOTSTRAP =
-  'bootstrap.method with a command (a restore instead of initdb): the simulated clusters bootstrap with initdb and SimulatedPostgres models no backup to restore. test/unit/node.test.ts takes the restore and its failure, test/integration/replica-methods.test.ts restores a real cluster to a point in time.';
+  'bootstrap.method with a command (a restore instead of initdb): the simulated clusters bootstrap with initdb and SimulatedPostgres models no backup to restore. test/unit/node-replicas.test.ts takes the restore and its failure, test/integration/replica-methods.test.ts restores a real cluster to a point in time.';
 
 const STANDBY_CLUSTER =
-  'A standby cluster (standby_cluster in /config): the simulated clusters have no remote primary to follow. test/unit/node.test.ts ("standby cluster") takes its bootstrap, the lock taken by a replica, a remote moved and the section removed; test/integration/standby-cluster.test.ts runs one beside its primary cluster.';
+  'A standby cluster (standby_cluster in /config) is played by one scenario (standbyClusterLifecycle: a remote primary, the standby leader killed, the section removed), not by the seeded schedules; this step is off that path. test/unit/node-replicas.test.ts takes it, test/integration/standby-cluster.test.ts runs one beside its primary cluster.';
 
 const WATCHDOG_STEP_THROWS =
   'setWatchdog never rejects: a device that cannot be opened, configured or closed is a reading of its own (DeviceWatchdog, the scenarios break one), so the step only throws if its provider does; kept so that such a provider neither crashes the node nor, in required mode, lets it promote. test/unit/node.test.ts takes it.';
@@ -37,31 +37,17 @@ const WATCHDOG_STEP_THROWS =
 export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
   'node.bootstrap.racingInitialize --done(raceInitialize)#1--> node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
-  'node.active.running.standbyLeader': STANDBY_CLUSTER,
-  'node.active.running.standbyLeader.atRest': STANDBY_CLUSTER,
   'node.active.running.standbyLeader.repointing': STANDBY_CLUSTER,
-  'node.bootstrap.cloningRemote': STANDBY_CLUSTER,
-  'node.bootstrap.startingStandbyLeader': STANDBY_CLUSTER,
-  'node.active.running.boot --always#1--> node.active.running.standbyLeader': STANDBY_CLUSTER,
-  'node.active.running.replica --always#1--> node.active.running.standbyLeader': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --PG_STATUS#0--> node.active.running.crashed': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --PG_STATUS#1--> (no target)': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --RESTART#0--> (no target)': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --RESTART#1--> node.active.running.restarting': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --always#0--> node.active.running.replica': STANDBY_CLUSTER,
-  'node.active.running.standbyLeader --always#1--> node.active.running.promoting': STANDBY_CLUSTER,
-  'node.active.running.standbyLeader.atRest --always--> node.active.running.standbyLeader.repointing':
-    STANDBY_CLUSTER,
   'node.active.running.standbyLeader.repointing --done(followUpstream)--> node.active.running.standbyLeader.atRest':
     STANDBY_CLUSTER,
   'node.active.running.standbyLeader.repointing --error(followUpstream)--> node.active.running.crashed':
     STANDBY_CLUSTER,
-  'node.bootstrap.cloningRemote --done(createReplica)--> node.bootstrap.startingStandbyLeader':
-    STANDBY_CLUSTER,
   'node.bootstrap.cloningRemote --error(createReplica)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
-  'node.bootstrap.racingInitialize --done(raceInitialize)#0--> node.bootstrap.cloningRemote': STANDBY_CLUSTER,
-  'node.bootstrap.startingStandbyLeader --done(startPostgres)--> node.bootstrap.inspectingNewCluster':
-    STANDBY_CLUSTER,
   'node.bootstrap.startingStandbyLeader --error(startPostgres)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
   'node.bootstrap.restoring --done(customBootstrap)--> node.bootstrap.startingNewPrimary': CUSTOM_BOOTSTRAP,
   'node.bootstrap.restoring --error(customBootstrap)--> node.bootstrap.abandoning': CUSTOM_BOOTSTRAP,
