@@ -8,6 +8,7 @@ import type { NodeCore } from '../../src/runtime/core.ts';
 import { settingsFrom } from '../../src/runtime/dynamic-config.ts';
 import { provideActors } from '../../src/runtime/provide.ts';
 import { Publisher } from '../../src/runtime/publisher.ts';
+import { member } from '../helpers/members.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 import { pgStatus } from '../helpers/pg-status.ts';
 
@@ -179,18 +180,6 @@ describe('publisher: the member key', () => {
 describe('publisher: the leader’s slots', () => {
   it('an unwanted slot still in use is not taken as dropped: the next publication tries again', async () => {
     const { state, publisher } = host();
-    const member = (name: string) => ({
-      name,
-      index: '1',
-      session: '1',
-      data: {
-        conn_url: 'postgres://127.0.0.1:5432/postgres',
-        api_url: '',
-        state: 'running',
-        role: 'replica' as const,
-        version: '3.0.2',
-      },
-    });
     state.context = { ...state.context, isLeader: true, role: 'master' } as NodeContext;
     state.pg = pgStatus({ inRecovery: false, currentLsn: 100 });
     state.view = {

@@ -10,25 +10,10 @@ import {
   slotPlan,
   slotPlanKey,
 } from '../../src/cluster/replication-slots.ts';
-import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { parseConfigText } from '../../src/config/load.ts';
+import { member, memberWith } from '../helpers/members.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
-
-function member(name: string, tags: Record<string, unknown> = {}): Member {
-  return {
-    name,
-    index: '1',
-    session: '1',
-    data: {
-      conn_url: 'postgres://127.0.0.1:5432/postgres',
-      api_url: '',
-      state: 'running',
-      role: 'replica',
-      version: '3.0.2',
-      tags,
-    },
-  };
-}
 
 const SLOTS = {
   dr: { type: 'physical' },
@@ -45,7 +30,7 @@ function view(config: Record<string, unknown>, leader = 'a'): ClusterView {
   return {
     ...emptyClusterView,
     leader: { name: leader, index: '1', session: '1' },
-    members: [member('a'), member('node-b'), member('c', { replicatefrom: 'node-b' })],
+    members: [member('a'), member('node-b'), memberWith('c', { tags: { replicatefrom: 'node-b' } })],
     config: { index: '1', data: config },
   };
 }

@@ -9,34 +9,24 @@ import type { PostgresStatus } from '../../src/actors/postgres.ts';
 import { reportedRole } from '../../src/cluster/report.ts';
 import { remoteMemberName, remoteTarget, standbyClusterOf } from '../../src/cluster/standby-cluster.ts';
 import { memberToFollow, upstreamFor } from '../../src/cluster/topology.ts';
-import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { standbySlotsDue } from '../../src/machines/duties-slots.ts';
 import { settingsFrom } from '../../src/runtime/dynamic-config.ts';
+import { memberWith } from '../helpers/members.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 import { pgStatus } from '../helpers/pg-status.ts';
 
 const SECTION = { host: '10.9.9.9', port: 6000, primary_slot_name: 'dr', restore_command: 'cp /a/%f %p' };
 const standby = standbyClusterOf({ standby_cluster: SECTION })!;
 
-function member(name: string, port: number): Member {
-  return {
-    name,
-    index: '1',
-    session: '1',
-    data: {
-      conn_url: `postgres://127.0.0.1:${port}/postgres`,
-      api_url: '',
-      state: 'running',
-      role: 'replica',
-      version: '3.0.2',
-    },
-  };
-}
 const view = (leader: string | null): ClusterView => ({
   ...emptyClusterView,
   leader: leader ? { name: leader, index: '1', session: '1' } : null,
-  members: [member('a', 5432), member('b', 5433)],
+  members: [
+    memberWith('a', { connUrl: 'postgres://127.0.0.1:5432/postgres' }),
+    memberWith('b', { connUrl: 'postgres://127.0.0.1:5433/postgres' }),
+  ],
   config: { index: '1', data: { standby_cluster: SECTION } },
 });
 

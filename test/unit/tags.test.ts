@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { judgeHealthiest, type LocalFacts, type PeerStatus } from '../../src/cluster/eligibility.ts';
 import { failoverPriorityOf, nofailoverOf, nostreamOf } from '../../src/cluster/tags.ts';
 import { cascadeSlots, desiredSlots } from '../../src/cluster/topology.ts';
-import { type ClusterView, emptyClusterView, type Member } from '../../src/cluster/view.ts';
+import { type ClusterView, emptyClusterView } from '../../src/cluster/view.ts';
 import { parseConfigText } from '../../src/config/load.ts';
+import { member, memberWith } from '../helpers/members.ts';
 import { MINIMAL_CONFIG } from '../helpers/minimal-config.ts';
 
 const withTags = (tags: string) => parseConfigText(`${MINIMAL_CONFIG}tags: ${tags}\n`).tags;
@@ -65,22 +66,6 @@ describe('reading the tags', () => {
   });
 });
 
-function member(name: string, tags: Record<string, unknown> = {}): Member {
-  return {
-    name,
-    index: '1',
-    session: '1',
-    data: {
-      conn_url: 'postgres://127.0.0.1:5432/postgres',
-      api_url: '',
-      state: 'running',
-      role: 'replica',
-      version: '3.0.2',
-      tags,
-    },
-  };
-}
-
 describe('failover_priority in the leader race', () => {
   const settings = { maximum_lag_on_failover: 1048576, check_timeline: false, synchronous_mode: false };
   const me: LocalFacts = {
@@ -105,7 +90,7 @@ describe('failover_priority in the leader race', () => {
   const view = (bTags: Record<string, unknown>, leader: string | null = null): ClusterView => ({
     ...emptyClusterView,
     leader: leader ? { name: leader, index: '1', session: '1' } : null,
-    members: [member('a'), member('b', bTags)],
+    members: [member('a'), memberWith('b', { tags: bTags })],
   });
 
   it('a peer as far along with a higher priority wins; one behind, or not preferred, does not', () => {
@@ -133,9 +118,9 @@ describe('nostream', () => {
     leader: { name: 'a', index: '1', session: '1' },
     members: [
       member('a'),
-      member('b', { nostream: true }),
+      memberWith('b', { tags: { nostream: true } }),
       member('c'),
-      member('d', { replicatefrom: 'c', nostream: true }),
+      memberWith('d', { tags: { replicatefrom: 'c', nostream: true } }),
     ],
   };
 
