@@ -12,6 +12,7 @@ import {
   timelineChecked,
   timelineLimitation,
 } from './eligibility.ts';
+import { isStandbySection } from './standby-cluster.ts';
 import type { ClusterView, Member } from './view.ts';
 
 export type ManualAction = 'switchover' | 'failover';
@@ -24,6 +25,10 @@ export interface ManualRequest {
   synchronousMode: boolean;
 }
 
+/** The refusal of a switchover or failover while a standby cluster has its standby leader. */
+export const standbyLeaderStays = (action: ManualAction) =>
+  `${action} is not possible: a standby leader does not hand over in pgwarden yet (stop it to fail over)`;
+
 /** `switchover` → `Switchover`: Patroni's answers start with the action's name capitalised. */
 export const title = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -33,6 +38,10 @@ export function membersToAsk(
   r: ManualRequest,
 ): { members: Member[] } | { refused: string } {
   if (r.leader && view.leader?.name !== r.leader) return { refused: 'leader name does not match' };
+  // A standby leader does not hand its lock over yet (Patroni's does): the request would wait out
+  // its deadline unanswered. Without a standby leader a failover's candidate takes the lock.
+  if (view.leader && isStandbySection(view.config?.data['standby_cluster']))
+    return { refused: standbyLeaderStays(r.action) };
   const sync = r.synchronousMode ? (view.sync?.sync_standby ?? []) : null;
   if (r.candidate) {
     if (r.action === 'switchover' && sync && !sync.includes(r.candidate)) {

@@ -113,6 +113,15 @@ describe('a standby cluster of main', () => {
       `${leader.apiUrl}/cluster`,
     );
     expect(cluster?.members.find((m) => m.name === leader.name)?.role).toBe('standby_leader');
+    // A switchover would wait for a hand-over the standby leader does not make: refused at once.
+    const switchover = await dr!.rest.request(`${leader.apiUrl}/switchover`, {
+      method: 'POST',
+      body: JSON.stringify({ leader: leader.name }),
+    });
+    expect(switchover).toEqual({
+      status: 412,
+      text: 'switchover is not possible: a standby leader does not hand over in pgwarden yet (stop it to fail over)',
+    });
   });
 
   it('what main commits reaches the standby leader and its replica', async () => {

@@ -450,6 +450,29 @@ describe('POST /failover and /switchover: checks in Patroni order (§2.10)', () 
       }
     });
 
+    it('a standby cluster with its standby leader: refused (it does not hand over yet), nothing written', async () => {
+      const config = { index: '2', data: { ttl: 30, standby_cluster: { host: '10.9.9.9', port: 5432 } } };
+      for (const [path, body] of [
+        ['/switchover', { leader: 'a' }],
+        ['/failover', { candidate: 'b' }],
+      ] as const) {
+        const { app, ops } = await build({ view: clusterView({ config }) });
+        const written: unknown[] = [];
+        ops.setFailover = async (...args: unknown[]) => {
+          written.push(args);
+          return true;
+        };
+        const action = path.slice(1);
+        expectText(
+          await post(app, path, body),
+          412,
+          `${action} is not possible: a standby leader does not hand over in pgwarden yet (stop it to fail over)`,
+        );
+        expect(written).toEqual([]);
+        await app.close();
+      }
+    });
+
     it('cluster does not have members except leader', async () => {
       const { app } = await build({ view: clusterView({ members: [member('a', 'master')] }) });
       expectText(

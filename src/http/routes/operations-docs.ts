@@ -3,7 +3,7 @@
  * their texts as Patroni gives them. The handlers check everything themselves.
  */
 
-import { title } from '../../cluster/manual-failover.ts';
+import { standbyLeaderStays, title } from '../../cluster/manual-failover.ts';
 import { BODY_ERRORS, documented, jsonBody, textResponse } from '../openapi.ts';
 
 const SCHEDULE = {
@@ -63,6 +63,7 @@ export function failoverSchema(action: 'switchover' | 'failover') {
         'candidate does not exists',
         `${action} is not possible: can not find sync_standby`,
         `${action} is not possible: cluster does not have members except leader`,
+        standbyLeaderStays(action),
         `${action} is not possible: no good candidates have been found`,
       ]),
       422: textResponse('`scheduled_at` cannot be used.', [
