@@ -134,7 +134,10 @@ function preferredPeer(
   me: LocalFacts,
   peer: PeerStatus,
   syncMembers: Set<string> | null,
+  settings: EligibilitySettings,
 ): string | null {
+  // A peer that may never take over (failsafe mode, not in /failsafe) is no one to wait for.
+  if (excludedByFailsafe(view, peer.name, settings)) return null;
   const mine = me.failoverPriority ?? 1;
   const theirs = failoverPriorityOf(memberByName(view, peer.name)?.data.tags);
   if ((peer.walPosition ?? 0) !== (me.walPosition ?? 0) || theirs <= mine) return null;
@@ -278,7 +281,7 @@ export function judgeHealthiest(
     if ((peer.walPosition ?? 0) > myWal) {
       return no(`${peer.name} is ahead (${peer.walPosition} > ${myWal})`);
     }
-    const preferred = preferredPeer(view, me, peer, syncMembers);
+    const preferred = preferredPeer(view, me, peer, syncMembers, settings);
     if (preferred !== null) return no(preferred);
   }
   return yes('no reachable member is ahead of me');

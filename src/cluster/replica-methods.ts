@@ -63,6 +63,11 @@ export interface BootstrapCommand {
 export interface ReplicaPlan {
   from: UpstreamTarget | null;
   methods: readonly ReplicaMethod[];
+  /**
+   * The copy is of another cluster (a standby cluster's remote primary): what pgwarden keeps in
+   * the data directory about that cluster (its servers, to fence) must not come with it.
+   */
+  foreign?: boolean;
 }
 
 /** A method that can make a replica with nobody to copy from (Patroni's replica_method_can_work_without_replication_connection). */

@@ -9,7 +9,12 @@ import type { UpstreamTarget } from './postgres-state.ts';
 import type { ReplicaMethod } from './replica-methods.ts';
 
 export interface StandbyCluster {
-  host: string;
+  /**
+   * The remote primary; null when the section names none pgwarden can stream from (no host, a
+   * bad port): the cluster is a standby cluster all the same — its members stay standbys of
+   * nobody, never promoted, until the section is fixed or removed.
+   */
+  host: string | null;
   port: number;
   /** A slot on the remote primary the standby leader streams through (null: none). */
   primarySlotName: string | null;
@@ -38,17 +43,18 @@ function text(v: unknown): string | null {
 }
 
 /**
- * The standby cluster /config (or bootstrap.dcs) describes, or null: none, or one pgwarden cannot
- * stream from — no host (Patroni can follow an archive alone, with only a restore_command:
- * not yet here), or a port that is not one.
+ * The standby cluster /config (or bootstrap.dcs) describes, or null when it describes none. One it
+ * cannot stream from — no host (Patroni can follow an archive alone, with only a restore_command:
+ * not yet here), or a port that is not one — is a standby cluster without a remote (host null):
+ * failing closed, so that a mistyped edit never promotes anyone.
  */
 export function standbyClusterOf(data: Record<string, unknown> | null | undefined): StandbyCluster | null {
   const section = data?.['standby_cluster'];
   if (!isStandbySection(section)) return null;
-  const host = text(section['host']);
   const rawPort = section['port'] ?? 5432;
   const port = typeof rawPort === 'number' ? rawPort : Number(text(rawPort) ?? Number.NaN);
-  if (host === null || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  const usable = Number.isInteger(port) && port >= 1 && port <= 65535;
+  const host = usable ? text(section['host']) : null;
   const recovery: Record<string, string> = {};
   for (const k of RECOVERY_KEYS) {
     const v = text(section[k]);
@@ -57,7 +63,7 @@ export function standbyClusterOf(data: Record<string, unknown> | null | undefine
   const methods = section['create_replica_methods'];
   return {
     host,
-    port,
+    port: usable ? port : 5432,
     primarySlotName: text(section['primary_slot_name']),
     recovery,
     createReplicaMethods: Array.isArray(methods)
@@ -66,8 +72,9 @@ export function standbyClusterOf(data: Record<string, unknown> | null | undefine
   };
 }
 
-/** Where a standby cluster's leader (or, with no leader, any member) streams from. */
-export function remoteTarget(standby: StandbyCluster, me: string): UpstreamTarget {
+/** Where a standby cluster's leader (or, with no leader, any member) streams from; null: nowhere. */
+export function remoteTarget(standby: StandbyCluster, me: string): UpstreamTarget | null {
+  if (standby.host === null) return null;
   return {
     host: standby.host,
     port: standby.port,

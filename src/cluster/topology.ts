@@ -40,7 +40,8 @@ export function memberToFollow(
   replicatefrom: string | undefined,
   standby: StandbyCluster | null = null,
 ): string | null {
-  if (standby && (view.leader === null || view.leader.name === me)) return remoteMemberName(standby);
+  if (standby && (view.leader === null || view.leader.name === me))
+    return standby.host === null ? null : remoteMemberName(standby);
   if (view.leader?.name === me) return null;
   if (replicatefrom && replicatefrom !== me) {
     const cascade = memberByName(view, replicatefrom);

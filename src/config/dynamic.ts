@@ -64,7 +64,7 @@ function checkStandbyCluster(dcs: Dict, path: string): void {
   for (const k of ['host', 'primary_slot_name', 'restore_command', 'archive_cleanup_command'])
     optString(sc, k, `${key}.${k}`);
   stringList(sc, 'create_replica_methods', `${key}.create_replica_methods`);
-  if (standbyClusterOf(dcs) === null)
+  if (standbyClusterOf(dcs)?.host === null)
     throw new ConfigError(
       `${key}.host`,
       'a host (and a port from 1 to 65535) is required: a standby cluster that follows an archive alone (restore_command without host) is not supported yet',

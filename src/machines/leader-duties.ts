@@ -45,6 +45,9 @@ export type LeaderOrder =
   /** Not the leader: the server parameters machine drops the synchronous standbys once it may. */
   | { kind: 'dropStandbys' };
 
+/** slotsGiven after a give that left an unwanted slot in use: no plan's key, so the next one differs. */
+const SLOTS_BUSY = '\u0000busy';
+
 export interface LeaderDutiesContext {
   /** This member's name. */
   me: string;
@@ -77,7 +80,8 @@ export type LeaderDutiesEvent =
   /** A publication: this node's facts now. `force`: slots given again even if unchanged. */
   | ({ type: 'PUBLISH'; isLeader: boolean; status: PostgresStatus | null; force: boolean } & LeaderFacts)
   /** The order was carried out; the facts as they are now. */
-  | ({ type: 'DONE' } & LeaderFacts)
+  /** `slotsBusy`: the slots were given, but an unwanted one is still in use (dropped at a later give). */
+  | ({ type: 'DONE'; slotsBusy?: boolean } & LeaderFacts)
   /** The order failed: the rest waits for the next publication. */
   | { type: 'FAILED' };
 
@@ -234,8 +238,15 @@ export const leaderDutiesMachine = setup({
           slots: slotsOn(context.view, context.me, context.leading, context.useSlots).plan,
         }) as LeaderOrder,
     }),
+    /**
+     * The slots given are noted, so the same are not given again — unless an unwanted one was
+     * still in use: then nothing is noted, and the next publication gives them again.
+     */
     noteSlotsGiven: assign({
-      slotsGiven: ({ context }) => slotsOn(context.view, context.me, context.leading, context.useSlots).key,
+      slotsGiven: ({ context, event }) =>
+        event.type === 'DONE' && event.slotsBusy
+          ? SLOTS_BUSY
+          : slotsOn(context.view, context.me, context.leading, context.useSlots).key,
     }),
     orderSyncStep: assign({
       order: ({ context }) =>

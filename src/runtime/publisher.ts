@@ -164,19 +164,17 @@ export class Publisher {
         let order = duties.getSnapshot().context.order;
         this.quietPublication = atRest(order) ? publication : null;
         while (order.kind === 'writeStatus' || order.kind === 'giveSlots') {
+          // An unwanted slot still in use (its standby not yet re-pointed, or gone without its
+          // agent): the duties go on, and a later publication gives the slots again.
+          let slotsBusy = false;
           try {
             if (order.kind === 'writeStatus') await h.dcs.setStatus({ optime: order.optime });
-            else if ((await h.pg.syncSlots(order.slots)).length > 0) {
-              // An unwanted slot still in use (its standby not yet re-pointed): not noted as given,
-              // so a later publication gives the slots again and drops it once it is free.
-              duties.send({ type: 'FAILED' });
-              break;
-            }
+            else slotsBusy = (await h.pg.syncSlots(order.slots)).length > 0;
           } catch (err) {
             duties.send({ type: 'FAILED' });
             throw err;
           }
-          duties.send({ type: 'DONE', ...this.facts() });
+          duties.send({ type: 'DONE', slotsBusy, ...this.facts() });
           order = duties.getSnapshot().context.order;
         }
         if (order.kind === 'sync') await this.synchronousStep(order);

@@ -8,6 +8,8 @@
  * (PATCH, as `patronictl edit-config` does) promotes the standby leader: dr is a cluster of its
  * own, writable, its replica following, while main goes on untouched.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalCluster } from '../../src/local/cluster.ts';
 import type { ClusterNode } from '../../src/local/cluster-types.ts';
@@ -63,6 +65,14 @@ async function drMembers(): Promise<{ leader: ClusterNode; replica: ClusterNode 
 beforeAll(async () => {
   const main = mainOf();
   mainLeader = await leaderNode(main);
+  // main's address book names its replica: a copy of main must not carry it into dr, whose
+  // promotion would otherwise fence main's servers.
+  const mainReplica = main.nodes.find((n) => n !== mainLeader)!;
+  await eventually('main’s address book names its replica', async () => {
+    expect(readFileSync(join(mainLeader.dataDir, 'pgwarden.servers.json'), 'utf8')).toContain(
+      `"port":${mainReplica.pgPort}`,
+    );
+  });
   dr = new LocalCluster({
     dir: `${main.nodes[0]!.dataDir}/../../dr`,
     nodes: 2,
@@ -97,6 +107,14 @@ describe('a standby cluster of main', () => {
     ]);
     expect((await status(leader))['role']).toBe('standby_leader');
     expect((await status(replica))['role']).toBe('replica');
+    // dr's address book names dr's members only, never main's servers.
+    await eventually('dr’s address book names its replica', async () => {
+      expect(readFileSync(join(leader.dataDir, 'pgwarden.servers.json'), 'utf8')).toContain(
+        `"port":${replica.pgPort}`,
+      );
+    });
+    const book = readFileSync(join(leader.dataDir, 'pgwarden.servers.json'), 'utf8');
+    for (const n of mainOf().nodes) expect(book).not.toContain(`"port":${n.pgPort}`);
     // The same system as main: a copy of it.
     expect(await etcdValue(dr!, 'dr', 'initialize')).toBe(await etcdValue(mainOf(), 'main', 'initialize'));
   });

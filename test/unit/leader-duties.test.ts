@@ -56,7 +56,8 @@ function start() {
       isLeader = true,
       force = false,
     ) => send({ type: 'PUBLISH', isLeader, status, force, ...facts(over) }),
-    done: (over: Partial<LeaderFacts> = {}) => send({ type: 'DONE', ...facts(over) }),
+    done: (over: Partial<LeaderFacts> = {}, slotsBusy = false) =>
+      send({ type: 'DONE', slotsBusy, ...facts(over) }),
     failed: () => send({ type: 'FAILED' }),
   };
 }
@@ -184,6 +185,20 @@ describe('leader duties machine', () => {
     // synchronous_mode was turned off while leading with standbys named: the guc is emptied.
     m.done({ synchronous: { names: 'node2', inEffect: null, shown: undefined } });
     expect(m.order()).toMatchObject({ kind: 'sync', step: { kind: 'set-guc', value: '' } });
+  });
+
+  it('an unwanted slot still in use: the synchronous step goes on, and the next publication gives the slots again', () => {
+    const m = start();
+    m.publish(primary(100), { sync: syncMode });
+    m.done({ sync: syncMode });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node2']) });
+    m.done({ sync: syncMode }, true);
+    expect(m.order()).toMatchObject({ kind: 'sync' });
+    m.publish(primary(100), { sync: syncMode });
+    expect(m.order()).toEqual({ kind: 'giveSlots', slots: plan(['node2']) });
+    m.done({ sync: syncMode });
+    m.publish(primary(100), { sync: syncMode });
+    expect(m.order()).toMatchObject({ kind: 'sync' });
   });
 
   it('use_slots turned off: the members’ slots are dropped (Patroni drops them too: they would hold WAL for ever)', () => {

@@ -15,12 +15,14 @@ import {
   bootstrappedPrimary,
   harness,
   noTags,
+  primaryPg,
+  R,
   replicaOfB,
   standbyDir,
   upstream,
   view,
 } from '../helpers/node-harness.ts';
-import { settle } from '../helpers/sim.ts';
+import { advance, settle } from '../helpers/sim.ts';
 
 describe('node machine: replica methods and bootstrap.method', () => {
   const restore: CommandMethod = {
@@ -155,7 +157,8 @@ describe('node machine: standby cluster', () => {
       'createReplica',
       'startPostgres',
     ]);
-    expect(h.inputs('createReplica')).toEqual([{ from: remote, methods: BASEBACKUP_ONLY }]);
+    // A copy of another cluster: pgwarden's own files about that cluster (its servers) are dropped.
+    expect(h.inputs('createReplica')).toEqual([{ from: remote, methods: BASEBACKUP_ONLY, foreign: true }]);
     expect(h.inputs('startPostgres')).toEqual([{ role: 'replica', upstream: remote, timeoutSeconds: 60 }]);
     expect(h.count('initdb')).toBe(0);
     await h.cluster(view({ leader: 'a', members: ['a'] }));
@@ -197,6 +200,69 @@ describe('node machine: standby cluster', () => {
     await settle();
     expect(h.count('promote')).toBe(1);
     expect(h.ctx().role).toBe('master');
+  });
+
+  it('POST /restart of the standby leader starts it as a standby of the remote again, never as a primary', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    h.actor.send({ type: 'RESTART', timeoutSeconds: null });
+    await settle();
+    expect(h.inputs('startPostgres').at(-1)).toEqual({
+      role: 'replica',
+      upstream: remote,
+      timeoutSeconds: 60,
+    });
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.count('promote')).toBe(0);
+  });
+
+  it('writable while the section is there (promoted by hand): stopped at once', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    await h.pgStatus({ ...primaryPg });
+    expect(h.trace).toContain(R('demoting'));
+    expect(h.count('promote')).toBe(0);
+  });
+
+  it('a section it cannot use (no host, a bad port) keeps it a standby: never promoted, nothing re-pointed', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    const repoints = h.count('followUpstream');
+    h.actor.send({
+      type: 'SETTINGS',
+      settings: { ...h.ctx().settings, standby_cluster: { ...standby, host: null } },
+    });
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.count('promote')).toBe(0);
+    expect(h.count('followUpstream')).toBe(repoints);
+  });
+
+  it('a re-point that fails keeps the lock and tries again shortly', async () => {
+    const h = await replicaOfB({ settings: { standby_cluster: standby } });
+    await h.cluster(view({ leader: null, members: ['a'] }));
+    await settle();
+    let fail = true;
+    h.impl.followUpstream = async () => {
+      if (fail) throw new Error('reload failed');
+    };
+    h.actor.send({
+      type: 'SETTINGS',
+      settings: { ...h.ctx().settings, standby_cluster: { ...standby, host: '10.9.9.11' } },
+    });
+    await settle();
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'waitingToRepoint' } } });
+    expect(h.ctx().isLeader).toBe(true);
+    fail = false;
+    await advance(h.clock, 3_000, 500);
+    expect(h.snap().value).toEqual({ active: { running: { standbyLeader: 'atRest' } } });
+    expect(h.inputs('followUpstream').at(-1)).toEqual({
+      upstream: { ...remote, host: '10.9.9.11' },
+      timeoutSeconds: 60,
+    });
   });
 
   it('the lock lost: a replica of the new standby leader', async () => {

@@ -48,18 +48,18 @@ describe("reading /config's standby_cluster", () => {
     expect(standbyClusterOf({ standby_cluster: { host: 'h' } })?.port).toBe(5432);
   });
 
-  it('none, or none pgwarden can stream from: no standby cluster (never a node that cannot start)', () => {
-    for (const section of [
-      undefined,
-      null,
-      {},
-      'h',
-      { host: '' },
-      { restore_command: 'cp' },
-      { host: 'h', port: 'x' },
-      { host: 'h', port: 70000 },
-    ])
+  it('none: no standby cluster', () => {
+    for (const section of [undefined, null, {}, 'h', { host: '' }])
       expect(standbyClusterOf({ standby_cluster: section }), JSON.stringify(section)).toBeNull();
+  });
+
+  it('one pgwarden cannot stream from is a standby cluster all the same, without a remote (fails closed: nobody promoted)', () => {
+    for (const section of [{ restore_command: 'cp' }, { host: 'h', port: 'x' }, { host: 'h', port: 70000 }]) {
+      const standby = standbyClusterOf({ standby_cluster: section });
+      expect(standby?.host, JSON.stringify(section)).toBeNull();
+      expect(remoteTarget(standby!, 'a')).toBeNull();
+      expect(memberToFollow(view(null), 'a', undefined, standby)).toBeNull();
+    }
   });
 
   it('bootstrap.dcs is checked when the configuration is read', () => {

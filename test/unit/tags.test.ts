@@ -105,6 +105,15 @@ describe('failover_priority in the leader race', () => {
     );
   });
 
+  it('failsafe mode: a peer /failsafe leaves out may not take over, so nobody waits for it', () => {
+    const failsafe = {
+      ...view({ failover_priority: 5 }),
+      failsafe: { a: 'http://a:8008/patroni', x: 'http://x:8008/patroni' },
+    };
+    const on = { ...settings, failsafe_mode: true };
+    expect(judgeHealthiest(failsafe, me, [peer(5000)], on).healthiest).toBe(true);
+  });
+
   it('the former leader’s priority is ignored: it is the one being replaced', () => {
     expect(judgeHealthiest(view({ failover_priority: 5 }, 'b'), me, [peer(5000)], settings).healthiest).toBe(
       true,

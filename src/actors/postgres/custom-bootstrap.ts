@@ -14,11 +14,9 @@ import { type BootstrapCommand, bootstrapCommandArgs } from '../../cluster/repli
 import { splitCommandLine } from '../../config/command-line.ts';
 import { type Clock, monotonicNow } from '../clock.ts';
 import { logFileFor } from './conf.ts';
-import { DYNAMIC_CACHE_FILE } from './dynamic-cache.ts';
-import { ADDRESS_BOOK_FILE, liftFence } from './fence.ts';
 import type { BootstrapStart } from './files.ts';
 import { pgCtlStopPrivate } from './pg-ctl.ts';
-import { type DataDirHost, emptyDataDir } from './replica.ts';
+import { type DataDirHost, emptyDataDir, forgetSourceCluster, isEmptyDir } from './replica.ts';
 import { ensureRoles } from './roles.ts';
 import { tailLines } from './run.ts';
 
@@ -27,7 +25,7 @@ const POLL_MS = 250;
 const PIDFILE_MS = 30_000;
 
 export async function customBootstrap(h: DataDirHost, method: BootstrapCommand, clock: Clock): Promise<void> {
-  if (await h.holdsCluster()) throw new Error(`custom bootstrap: ${h.dir} is not empty`);
+  if (!(await isEmptyDir(h.dir))) throw new Error(`custom bootstrap: ${h.dir} is not empty`);
   await emptyDataDir(h);
   const argv = [
     ...splitCommandLine(method.command),
@@ -45,17 +43,6 @@ export async function customBootstrap(h: DataDirHost, method: BootstrapCommand, 
     await moveAside(h, clock);
     throw err;
   }
-}
-
-/**
- * pgwarden's own files as the backup's source cluster left them: its address book (whose servers
- * this cluster must never fence), its /config cache, a fence on it; and a promote trigger file.
- */
-async function forgetSourceCluster(h: DataDirHost): Promise<void> {
-  for (const f of [ADDRESS_BOOK_FILE, DYNAMIC_CACHE_FILE, 'promote'])
-    await fs.rm(path.join(h.dir, f), { force: true });
-  const fence = await liftFence(h.files, h.dir);
-  if (fence) h.log(`lifted the fence the restored backup carried (${fence})`);
 }
 
 /** The recovery settings of the one start, and whether hot standby is off for it (as Patroni decides). */

@@ -16,6 +16,8 @@ import {
 import { splitCommandLine } from '../../config/command-line.ts';
 import type { NodeConfig } from '../../config/types.ts';
 import type { UpstreamTarget } from '../postgres.ts';
+import { DYNAMIC_CACHE_FILE } from './dynamic-cache.ts';
+import { ADDRESS_BOOK_FILE, liftFence } from './fence.ts';
 import type { BootstrapStart, OwnedFiles } from './files.ts';
 import type { Runner } from './run.ts';
 
@@ -41,6 +43,15 @@ export interface DataDirHost {
   ): Promise<void>;
 }
 
+/** Nothing in it, or no directory at all. */
+export async function isEmptyDir(dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  return entries.length === 0;
+}
+
 /**
  * The data directory emptied (its contents, not the directory: it may be a mount point the
  * database user could not create again), or created; never under a running postmaster.
@@ -54,6 +65,17 @@ export async function emptyDataDir(h: DataDirHost): Promise<void> {
   });
   if (entries === null) return h.files.mkdir(h.dir, 0o700);
   for (const e of entries) await fs.rm(path.join(h.dir, e), { recursive: true, force: true });
+}
+
+/**
+ * pgwarden's own files as the backup's source cluster left them: its address book (whose servers
+ * this cluster must never fence), its /config cache, a fence on it; and a promote trigger file.
+ */
+export async function forgetSourceCluster(h: DataDirHost): Promise<void> {
+  for (const f of [ADDRESS_BOOK_FILE, DYNAMIC_CACHE_FILE, 'promote'])
+    await fs.rm(path.join(h.dir, f), { force: true });
+  const fence = await liftFence(h.files, h.dir);
+  if (fence) h.log(`lifted the fence the restored backup carried (${fence})`);
 }
 
 async function basebackup(h: DataDirHost, from: UpstreamTarget, options: readonly string[]): Promise<void> {
@@ -86,7 +108,9 @@ async function runCommandMethod(h: DataDirHost, method: CommandMethod, from: Ups
 export async function createReplica(h: DataDirHost, plan: ReplicaPlan): Promise<string> {
   if (plan.methods.length === 0)
     throw new Error('no replica method can work now: nobody to copy from, and none is marked no_leader');
-  if ((await h.holdsCluster()) && !keepsDataFirst(plan))
+  // Only into an empty directory (the machine judged it empty, or removed it to clone again),
+  // unless the first method keeps what is there: nothing found here is emptied unasked.
+  if (!keepsDataFirst(plan) && !(await isEmptyDir(h.dir)))
     throw new Error(`create replica: ${h.dir} is not empty`);
   const failures: string[] = [];
   for (const method of plan.methods) {
@@ -107,6 +131,7 @@ export async function createReplica(h: DataDirHost, plan: ReplicaPlan): Promise<
         throw new Error(`exited with 0 but left no PostgreSQL data directory in ${h.dir}`);
       // pg_basebackup (and tar) copy the source's group-access mode; the server wants 0700 or 0750.
       await fs.chmod(h.dir, 0o700);
+      if (plan.foreign) await forgetSourceCluster(h);
       await h.configure(true, plan.from);
       return method.name;
     } catch (err) {

@@ -8,7 +8,7 @@ import type { DataDirState } from '../../cluster/postgres-state.ts';
 import { keepsDataFirst } from '../../cluster/replica-methods.ts';
 import { doneOutput } from '../done-output.ts';
 import type { AcquireResult } from '../election/index.ts';
-import { leadsStandbyCluster, replicaPlanOf } from './facts.ts';
+import { followTarget, leadsStandbyCluster, replicaPlanOf, upstreamOf } from './facts.ts';
 import type { NodeContext } from './types.ts';
 
 type Args = { context: NodeContext; event: unknown };
@@ -44,6 +44,12 @@ export const bootstrapGuards = {
   /** The same, found with PostgreSQL running (after the bootstrap, after an agent restart). */
   leadsStandbyClusterRunning: ({ context }: Args) =>
     leadsStandbyCluster(context) && (context.pg?.running ?? false),
+  /**
+   * Another remote primary to stream from (/config moved it): not while the section names none
+   * pgwarden can use — then the standby leader stays as it is.
+   */
+  remoteChanged: ({ context }: Args) =>
+    followTarget(context) !== context.following && upstreamOf(context) !== null,
   /** The standby leader, and standby_cluster is gone from /config: it becomes a primary. */
   standbyClusterRemoved: ({ context }: Args) => context.isLeader && !context.settings.standby_cluster,
   /** This node won /initialize of a standby cluster: it copies the remote primary. */

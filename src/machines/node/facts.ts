@@ -56,7 +56,7 @@ export function replicaPlanOf(ctx: Pick<NodeContext, 'name' | 'view' | 'settings
  */
 export function remotePlanOf(ctx: Pick<NodeContext, 'name' | 'settings'>): ReplicaPlan {
   const standby = ctx.settings.standby_cluster!;
-  return replicaPlan(standby.methods, remoteTarget(standby, ctx.name));
+  return { ...replicaPlan(standby.methods, remoteTarget(standby, ctx.name)), foreign: true };
 }
 
 /** The lock is ours in a standby cluster: PostgreSQL follows the remote primary, never promoted. */

@@ -1,6 +1,6 @@
 /** Operator requests served from a settled state: POST /restart and POST /reinitialize. */
 import { assign, emit } from 'xstate';
-import { errorText, stopInput, upstreamOf } from './facts.ts';
+import { errorText, leadsStandbyCluster, stopInput, upstreamOf } from './facts.ts';
 import { nodeSetup } from './setup.ts';
 
 /**
@@ -37,11 +37,16 @@ export const restarting = nodeSetup.createStateConfig({
     starting: {
       invoke: {
         src: 'startPostgres',
-        input: ({ context }) => ({
-          role: context.isLeader ? ('primary' as const) : ('replica' as const),
-          upstream: context.isLeader ? null : upstreamOf(context),
-          timeoutSeconds: context.restart.timeoutSeconds ?? context.settings.pg_ctl_timeout,
-        }),
+        input: ({ context }) => {
+          // The lock holder starts as a primary, unless it leads a standby cluster: then it is
+          // a standby of the remote primary again (found by review: it came back writable).
+          const primary = context.isLeader && !leadsStandbyCluster(context);
+          return {
+            role: primary ? ('primary' as const) : ('replica' as const),
+            upstream: primary ? null : upstreamOf(context),
+            timeoutSeconds: context.restart.timeoutSeconds ?? context.settings.pg_ctl_timeout,
+          };
+        },
         onDone: {
           target: 'done',
           actions: { type: 'callback', params: { action: 'on_restart' } },

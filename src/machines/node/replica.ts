@@ -276,6 +276,12 @@ export const standbyLeader = nodeSetup.createStateConfig({
       description:
         'standby_cluster is gone from /config: the standby leader becomes the primary of a cluster of its own.',
     },
+    {
+      guard: 'pgIsPrimary',
+      target: 'demoting',
+      description:
+        'Writable while /config says standby cluster (promoted by hand, a trigger file): it cannot be a real primary here; stop it now, as Patroni demotes it.',
+    },
   ],
   on: {
     PG_STATUS: [
@@ -306,7 +312,7 @@ export const standbyLeader = nodeSetup.createStateConfig({
         message: ({ context }) => `no action. I am (${context.name}), the standby leader with the lock`,
       }),
       always: {
-        guard: 'upstreamChanged',
+        guard: 'remoteChanged',
         target: 'repointing',
         description: 'The remote primary changed in /config (host, port, slot): stream from it.',
       },
@@ -325,13 +331,19 @@ export const standbyLeader = nodeSetup.createStateConfig({
           description: 'PostgreSQL streams from the remote primary as /config names it now.',
         },
         onError: {
-          target: '#node.active.running.crashed',
+          target: 'waitingToRepoint',
           actions: assign({
             following: null,
             message: ({ event }) => `could not follow the remote primary: ${errorText(event.error)}`,
           }),
-          description: 'Not re-pointed: crashed looks again (and gives the lock up if PostgreSQL is down).',
+          description:
+            'Not re-pointed: PostgreSQL runs as it did and the lock stays; try again shortly (the upstream is forgotten, so atRest sees the change again).',
         },
+      },
+    },
+    waitingToRepoint: {
+      after: {
+        shortRetry: { target: 'atRest', description: 'A short pause, then re-point again.' },
       },
     },
   },
