@@ -38,14 +38,20 @@ export const COVERAGE_NOTES: Readonly<Record<string, string>> = {
   'node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
   'node.bootstrap.racingInitialize --done(raceInitialize)#1--> node.bootstrap.restoring': CUSTOM_BOOTSTRAP,
   'node.active.running.standbyLeader.repointing': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.waitingToRepoint': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader --always#2--> node.active.running.demoting': STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.atRest --always--> node.active.running.standbyLeader.repointing':
+    STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.repointing --error(followUpstream)--> node.active.running.standbyLeader.waitingToRepoint':
+    STANDBY_CLUSTER,
+  'node.active.running.standbyLeader.waitingToRepoint --after(shortRetry)--> node.active.running.standbyLeader.atRest':
+    STANDBY_CLUSTER,
   'node.active.running.standbyLeader --PG_STATUS#0--> node.active.running.crashed': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --PG_STATUS#1--> (no target)': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --RESTART#0--> (no target)': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --RESTART#1--> node.active.running.restarting': STANDBY_CLUSTER,
   'node.active.running.standbyLeader --always#0--> node.active.running.replica': STANDBY_CLUSTER,
   'node.active.running.standbyLeader.repointing --done(followUpstream)--> node.active.running.standbyLeader.atRest':
-    STANDBY_CLUSTER,
-  'node.active.running.standbyLeader.repointing --error(followUpstream)--> node.active.running.crashed':
     STANDBY_CLUSTER,
   'node.bootstrap.cloningRemote --error(createReplica)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
   'node.bootstrap.startingStandbyLeader --error(startPostgres)--> node.bootstrap.abandoning': STANDBY_CLUSTER,
